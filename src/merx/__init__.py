@@ -1,0 +1,3 @@
+"""Merx: commerce operations platform."""
+
+__version__ = "0.1.0"

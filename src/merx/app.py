@@ -1,0 +1,82 @@
+"""Composition root: builds the ASGI app from the settings, the database and the contexts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from merx import __version__
+from merx.contexts import api_modules, handler_modules, import_models
+from merx.core.db import Database
+from merx.core.events import bus
+from merx.core.observability import Metrics, configure_logging
+from merx.core.settings import Settings, get_settings
+from merx.core.web import (BodyLimitMiddleware, IdempotencyMiddleware, RequestContextMiddleware,
+                           install_error_handlers)
+
+API_PREFIX = "/api/v1"
+_handlers_registered = False
+
+
+def register_handlers() -> None:
+    """Subscribe every context's event handlers to the process-wide bus, once."""
+    global _handlers_registered
+    if _handlers_registered:
+        return
+    for mod in handler_modules():
+        mod.register(bus)
+    _handlers_registered = True
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    import_models()
+    db = db or Database(settings.effective_database_url, pool_size=settings.db_pool_size, echo=settings.db_echo)
+    metrics = Metrics()
+
+    app = FastAPI(
+        title="Merx API",
+        version=__version__,
+        description="Commerce operations platform: catalog, inventory, orders, CRM, search, analytics, integration.",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.metrics = metrics
+    install_error_handlers(app)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> Any:
+        try:
+            db.ping()
+        except Exception as e:  # reported, not raised: a health check answers, it does not crash
+            return JSONResponse({"status": "unhealthy", "database": str(e)[:200]}, status_code=503)
+        return {"status": "ok", "database": "ok", "version": __version__}
+
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    def metrics_endpoint() -> PlainTextResponse:
+        pool = db.engine.pool
+        checked_out = getattr(pool, "checkedout", lambda: 0)()
+        metrics.gauges["merx_db_pool_checked_out"] = float(checked_out)
+        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    for mod in api_modules():
+        app.include_router(mod.router, prefix=getattr(mod, "PREFIX", API_PREFIX))
+        for extra in getattr(mod, "EXTRA_ROUTERS", ()):
+            app.include_router(extra)
+    from merx.core import api as core_api
+
+    app.include_router(core_api.router, prefix=API_PREFIX)
+    register_handlers()
+
+    # Outermost first: request id/log/metrics, then the body limit, then idempotency.
+    app.add_middleware(IdempotencyMiddleware, db_getter=lambda: app.state.db)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    return app

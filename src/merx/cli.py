@@ -1,0 +1,137 @@
+"""The `merx` command. Each context may add a sub-command group in its own `cli.py`
+(exposing `app: typer.Typer` and `NAME`); they are mounted here."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from merx.contexts import CONTEXTS, _optional
+from merx.core.auth import Role
+from merx.core.settings import get_settings
+
+app = typer.Typer(help="Merx: commerce operations platform.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+apikey_app = typer.Typer(help="API keys.", no_args_is_help=True)
+import_app = typer.Typer(help="Import data: real data sets, connector files.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(import_app, name="import")
+console = Console(stderr=True)
+
+
+def open_database():  # type: ignore[no-untyped-def]
+    from merx.core.db import Database
+
+    s = get_settings()
+    return Database(s.effective_database_url, pool_size=s.db_pool_size)
+
+
+def upgraded_database():  # type: ignore[no-untyped-def]
+    from merx.contexts import import_models
+    from merx.core import migrate
+
+    import_models()
+    db = open_database()
+    migrate.upgrade(db)
+    return db
+
+
+@app.command()
+def config() -> None:
+    """Print the effective settings (secrets masked)."""
+    typer.echo(json.dumps(get_settings().masked(), indent=2, default=str))
+
+
+@db_app.command("upgrade")
+def db_upgrade(target: str = typer.Argument("heads")) -> None:
+    """Apply migrations (default: all of them)."""
+    from merx.contexts import import_models
+    from merx.core import migrate
+
+    import_models()
+    db = open_database()
+    migrate.upgrade(db, target)
+    console.print(f"[green]database at[/green] {sorted(migrate.current_heads(db))}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the applied migration heads and whether the schema is up to date."""
+    from merx.core import migrate
+
+    db = open_database()
+    typer.echo(json.dumps({"current": sorted(migrate.current_heads(db)), "latest": sorted(migrate.script_heads(db.url))}))
+
+
+@db_app.command("revision")
+def db_revision(message: str = typer.Option(..., "-m"), context: str = typer.Option(..., "--context"),
+                new_branch: bool = typer.Option(False, "--new-branch")) -> None:
+    """Autogenerate a migration on a context's branch (for developers)."""
+    from merx.core import migrate
+
+    db = upgraded_database() if not new_branch else open_database()
+    migrate.revision(db, message, branch=context, new_branch=new_branch)
+
+
+@apikey_app.command("create")
+def apikey_create(role: Role = typer.Option(..., "--role"), name: str = typer.Option(..., "--name"),
+                  seller_id: Optional[int] = typer.Option(None, "--seller-id"),
+                  customer_id: Optional[int] = typer.Option(None, "--customer-id")) -> None:
+    """Create a user with ROLE and print its new API key alone on the last line."""
+    from merx.core import accounts
+    from merx.core.uow import UnitOfWork
+
+    db = upgraded_database()
+    with UnitOfWork(db) as uow:
+        issued = accounts.create_user_with_key(uow, name=name, role=role, seller_id=seller_id, customer_id=customer_id)
+    console.print(f"API key for {name} ({role.value}), shown once:")
+    typer.echo(issued.key)
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
+          migrate_first: bool = typer.Option(True, "--migrate/--no-migrate")) -> None:
+    """Serve the API (and console) with Uvicorn; applies migrations first."""
+    import uvicorn
+
+    if migrate_first:
+        upgraded_database().dispose()
+    console.print(f"Merx on http://{host}:{port}  (API docs: /docs)")
+    uvicorn.run("merx.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
+
+
+@app.command()
+def demo(no_serve: bool = typer.Option(False, "--no-serve", help="Load the demo shop and exit."),
+         host: str = "127.0.0.1", port: int = 8000, seed: int = 42,
+         products: int = typer.Option(2400, help="How many products to generate.")) -> None:
+    """Create a fresh database with a realistic demo shop and serve it."""
+    from merx import demo as demo_module
+
+    started = time.perf_counter()
+    result = demo_module.build_demo(seed=seed, product_count=products, console=console)
+    console.print(f"[green]demo loaded[/green] in {time.perf_counter() - started:.1f}s: {result.summary}")
+    console.print(f"Admin API key (Authorization: Bearer ...): {result.admin_key}")
+    if no_serve:
+        typer.echo(result.admin_key)
+        return
+    console.print(f"Shop: http://{host}:{port}/   Console: http://{host}:{port}/console   API: http://{host}:{port}/docs")
+    serve(host=host, port=port, workers=1, migrate_first=False)
+
+
+def _mount_context_commands() -> None:
+    """A context's `cli.py` exposes `register(app, import_app)` to add its commands."""
+    for name in CONTEXTS:
+        mod = _optional(f"merx.{name}.cli")
+        if mod is not None:
+            mod.register(app, import_app)
+
+
+_mount_context_commands()
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,54 @@
+"""The bounded contexts the app is composed of. A new context adds its name here; its
+`models` module is imported for the metadata (migrations), its `api.router` is mounted, and
+its `handlers.register(bus)` subscribes it to domain events."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from types import ModuleType
+
+CONTEXTS: tuple[str, ...] = (
+    "marketplace",
+    "catalog",
+    "customers",
+    "inventory",
+    "pricing",
+    "orders",
+    "integration",
+    "crm",
+    "search",
+    "analytics",
+    "sales",
+    "support",
+    "marketing",
+    "web",
+)
+
+
+def _optional(module: str) -> ModuleType | None:
+    try:
+        if importlib.util.find_spec(module) is None:
+            return None
+    except ModuleNotFoundError:
+        return None
+    return importlib.import_module(module)
+
+
+def import_models() -> None:
+    importlib.import_module("merx.core.models")
+    for name in CONTEXTS:
+        _optional(f"merx.{name}.models")
+
+
+def api_modules() -> list[ModuleType]:
+    mods = []
+    for name in CONTEXTS:
+        mod = _optional(f"merx.{name}.api")
+        if mod is not None:
+            mods.append(mod)
+    return mods
+
+
+def handler_modules() -> list[ModuleType]:
+    return [m for m in (_optional(f"merx.{name}.handlers") for name in CONTEXTS) if m is not None]

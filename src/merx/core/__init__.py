@@ -1,0 +1,1 @@
+"""Shared plumbing: settings, database, auth, events, errors. Nothing domain-specific lives here."""

@@ -1,0 +1,92 @@
+"""Routes for the caller's identity, users and API keys, and the audit log (admin only)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+
+from merx.core import accounts
+from merx.core.auth import Principal, Role
+from merx.core.models import AuditEntry
+from merx.core.pagination import check_limit, paginate
+from merx.core.schemas import Page, StrictModel
+from merx.core.uow import UnitOfWork
+from merx.core.web import get_principal, get_read_uow, get_uow, require
+
+router = APIRouter(tags=["accounts"])
+
+
+class MeOut(BaseModel):
+    user_id: int | None
+    role: str | None
+    name: str
+    seller_id: int | None
+    customer_id: int | None
+
+
+@router.get("/me", response_model=MeOut)
+def me(principal: Principal = Depends(get_principal)) -> MeOut:
+    return MeOut(user_id=principal.user_id, role=principal.role.value if principal.role else None, name=principal.name,
+                 seller_id=principal.seller_id, customer_id=principal.customer_id)
+
+
+class UserCreate(StrictModel):
+    name: str
+    role: Role
+    email: str | None = None
+    seller_id: int | None = None
+    customer_id: int | None = None
+
+
+class IssuedKeyOut(BaseModel):
+    key: str
+    api_key_id: int
+    user_id: int
+    role: str
+    name: str
+
+
+@router.post("/api-keys", response_model=IssuedKeyOut, status_code=201)
+def create_api_key(body: UserCreate, uow: UnitOfWork = Depends(get_uow),
+                   _: Principal = Depends(require(Role.admin))) -> IssuedKeyOut:
+    """Create a user with the role and return its API key (shown only here)."""
+    issued = accounts.create_user_with_key(uow, name=body.name, role=body.role, seller_id=body.seller_id,
+                                           customer_id=body.customer_id, email=body.email)
+    return IssuedKeyOut(**issued.__dict__)
+
+
+@router.delete("/api-keys/{api_key_id}", status_code=204)
+def revoke_api_key(api_key_id: int, uow: UnitOfWork = Depends(get_uow),
+                   _: Principal = Depends(require(Role.admin))) -> None:
+    accounts.revoke_api_key(uow, api_key_id)
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: dt.datetime
+    actor_user_id: int | None
+    actor_role: str | None
+    action: str
+    entity_type: str
+    entity_id: str
+    before: Any
+    after: Any
+    request_id: str | None
+
+
+@router.get("/audit-log", response_model=Page[AuditOut])
+def audit_log(entity_type: str | None = None, entity_id: str | None = None, limit: int | None = Query(None),
+              cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
+              _: Principal = Depends(require(Role.admin))) -> Page[AuditOut]:
+    stmt = sa.select(AuditEntry)
+    if entity_type:
+        stmt = stmt.where(AuditEntry.entity_type == entity_type)
+    if entity_id:
+        stmt = stmt.where(AuditEntry.entity_id == entity_id)
+    items, nxt = paginate(uow.session, stmt, AuditEntry.id, limit=check_limit(limit, 50, 500), cursor=cursor,
+                          convert=lambda r: AuditOut.model_validate(r, from_attributes=True))
+    return Page[AuditOut](items=items, next_cursor=nxt)

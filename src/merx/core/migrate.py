@@ -1,0 +1,61 @@
+"""Running the Alembic migrations programmatically (`merx db ...`, `merx serve`, tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from merx.core.db import Database
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.set_main_option("version_path_separator", "os")
+    return cfg
+
+
+def upgrade(db: Database, target: str = "heads") -> None:
+    cfg = alembic_config(db.url)
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, target)
+
+
+def downgrade(db: Database, target: str) -> None:
+    cfg = alembic_config(db.url)
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, target)
+
+
+def current_heads(db: Database) -> set[str]:
+    with db.engine.connect() as conn:
+        return set(MigrationContext.configure(conn).get_current_heads())
+
+
+def script_heads(url: str = "sqlite://") -> set[str]:
+    return set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
+
+
+def is_up_to_date(db: Database) -> bool:
+    return current_heads(db) == script_heads(db.url)
+
+
+def revision(db: Database, message: str, *, branch: str, new_branch: bool = False) -> None:
+    """Autogenerate a migration on a context's branch (developer tool)."""
+    cfg = alembic_config(db.url)
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        if new_branch:
+            command.revision(cfg, message=message, autogenerate=True, head="base", branch_label=branch,
+                             version_path=str(MIGRATIONS_DIR / "versions"))
+        else:
+            command.revision(cfg, message=message, autogenerate=True, head=f"{branch}@head")

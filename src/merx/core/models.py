@@ -1,0 +1,98 @@
+"""Tables owned by the core: users and API keys, the audit log, idempotency records and the outbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from merx.core.db import Base, BigIntPK, IdPK, JSONType, UTCDateTime, utcnow
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[IdPK]
+    name: Mapped[str] = mapped_column(sa.String(200))
+    email: Mapped[str | None] = mapped_column(sa.String(320), unique=True)
+    role: Mapped[str] = mapped_column(sa.String(32))
+    password_hash: Mapped[str | None] = mapped_column(sa.String(300))
+    # Scope of what the user may see: a seller's id, a customer's id. Null for staff roles.
+    seller_id: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)
+    customer_id: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[IdPK]
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    prefix: Mapped[str] = mapped_column(sa.String(16))  # shown in listings so a key can be recognised
+    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[IdPK]
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor_user_id: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)
+    actor_role: Mapped[str | None] = mapped_column(sa.String(32))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    entity_type: Mapped[str] = mapped_column(sa.String(64))
+    entity_id: Mapped[str] = mapped_column(sa.String(64))
+    before: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    after: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    request_id: Mapped[str | None] = mapped_column(sa.String(64))
+
+    __table_args__ = (sa.Index("ix_audit_log_entity", "entity_type", "entity_id"),)
+
+
+class IdempotencyRecord(Base):
+    __tablename__ = "idempotency_keys"
+
+    id: Mapped[IdPK]
+    # Keys are scoped to the caller: two API clients may use the same key independently.
+    scope: Mapped[str] = mapped_column(sa.String(64))
+    key: Mapped[str] = mapped_column(sa.String(255))
+    method: Mapped[str] = mapped_column(sa.String(8))
+    path: Mapped[str] = mapped_column(sa.String(500))
+    request_hash: Mapped[str] = mapped_column(sa.String(64))
+    state: Mapped[str] = mapped_column(sa.String(16), default="in_progress")  # in_progress | done
+    status_code: Mapped[int | None] = mapped_column(sa.Integer)
+    response_body: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    response_headers: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    __table_args__ = (sa.UniqueConstraint("scope", "key", name="uq_idempotency_keys_scope_key"),)
+
+
+class OutboxEvent(Base):
+    """A domain event, written in the same transaction as the change it describes.
+
+    The integration hub relays these to webhooks and brokers; `id` is a ULID so events sort
+    by creation, and (aggregate_type, aggregate_id, aggregate_version) orders one aggregate's events."""
+
+    __tablename__ = "outbox_events"
+
+    seq: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(sa.String(26), unique=True)
+    type: Mapped[str] = mapped_column(sa.String(100), index=True)
+    aggregate_type: Mapped[str] = mapped_column(sa.String(64))
+    aggregate_id: Mapped[str] = mapped_column(sa.String(64))
+    aggregate_version: Mapped[int | None] = mapped_column(sa.BigInteger)
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    schema_version: Mapped[int] = mapped_column(sa.Integer, default=1)
+    payload: Mapped[Any] = mapped_column(JSONType)
+    actor_user_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    request_id: Mapped[str | None] = mapped_column(sa.String(64))
+
+    __table_args__ = (sa.Index("ix_outbox_events_aggregate", "aggregate_type", "aggregate_id", "seq"),)

@@ -1,0 +1,57 @@
+"""Cursor pagination over a monotonically increasing key (the primary key).
+
+Cursors are opaque to clients; inside they are the last key seen, so pages stay stable
+while rows are inserted (unlike OFFSET)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Callable, Sequence, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from merx.core.errors import ValidationProblem
+
+R = TypeVar("R")
+
+
+def encode_cursor(last_key: int) -> str:
+    return base64.urlsafe_b64encode(f"k:{last_key}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        tag, value = raw.split(":", 1)
+        if tag != "k":
+            raise ValueError
+        return int(value)
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationProblem.for_field("cursor", "is not a cursor returned by this API") from None
+
+
+def check_limit(limit: int | None, default: int, maximum: int) -> int:
+    if limit is None:
+        return default
+    if limit < 1 or limit > maximum:
+        raise ValidationProblem.for_field("limit", f"must be between 1 and {maximum}")
+    return limit
+
+
+def paginate(session: Session, stmt: sa.Select[Any], key: Any, *, limit: int, cursor: str | None,
+             convert: Callable[[Any], R] = lambda r: r) -> tuple[list[R], str | None]:
+    after = decode_cursor(cursor)
+    if after is not None:
+        stmt = stmt.where(key > after)
+    rows: Sequence[Any] = session.scalars(stmt.order_by(key).limit(limit + 1)).all()
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(_key_of(rows[-1], key)) if has_more and rows else None
+    return [convert(r) for r in rows], next_cursor
+
+
+def _key_of(row: Any, key: Any) -> int:
+    return int(getattr(row, key.key))

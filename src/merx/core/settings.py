@@ -1,0 +1,72 @@
+"""Settings from environment variables (prefix MERX_). `merx config` prints them, secrets masked."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SUPPORTED_LOCALES = (
+    "en", "pl", "ru", "uk", "ro", "de", "fr", "es", "it", "pt", "nl", "cs", "sk", "hu", "bg",
+    "lt", "lv", "et", "fi", "sv", "da", "no", "tr", "zh", "ja", "ko",
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MERX_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("./merx-data"), description="Where the SQLite file, indexes and exports live.")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite file in data_dir.")
+    secret_key: SecretStr = Field(default=SecretStr("dev-insecure-change-me"), description="Signs sessions and tokens.")
+    default_locale: str = "en"
+    locales: tuple[str, ...] = SUPPORTED_LOCALES
+    default_currency: str = "EUR"
+    default_phone_region: str = "PL"
+    max_body_bytes: int = 5 * 1024 * 1024
+    max_upload_bytes: int = 50 * 1024 * 1024
+    page_size_default: int = 50
+    page_size_max: int = 500
+    idempotency_ttl_hours: int = 24
+    log_level: str = "INFO"
+    log_json: bool = True
+    require_services: bool = False
+    db_pool_size: int = 10
+    db_echo: bool = False
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'merx.db').resolve()}"
+
+    def masked(self) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = "********"
+            elif isinstance(value, Path):
+                value = str(value)
+            out[name] = value
+        out["database_url"] = mask_url_password(self.effective_database_url)
+        return out
+
+
+def mask_url_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL is shown as given; it has no password we could find
+        return url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings_cache() -> None:
+    get_settings.cache_clear()

@@ -1,0 +1,101 @@
+"""Unit of work: one database transaction plus the events and audit entries it produces.
+
+Service functions take a UnitOfWork, do their reads and writes through `uow.session`,
+record events with `uow.emit(...)` and audit entries with `uow.audit(...)`, then call
+`uow.commit()`. Events and audit rows are inserted in that same transaction; in-process
+event handlers run only after the commit succeeded."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator
+
+from sqlalchemy.orm import Session
+
+from merx.core.auth import SYSTEM, Principal
+from merx.core.db import Database
+from merx.core.events import DomainEvent, MessageBus, bus as default_bus
+from merx.core.models import AuditEntry, OutboxEvent
+
+
+class UnitOfWork:
+    def __init__(self, db: Database, actor: Principal = SYSTEM, *, request_id: str | None = None,
+                 readonly: bool = False, message_bus: MessageBus | None = None) -> None:
+        self.db = db
+        self.actor = actor
+        self.request_id = request_id
+        self.readonly = readonly
+        self.bus = message_bus or default_bus
+        self._session: Session | None = None
+        self._pending_events: list[DomainEvent] = []
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def __enter__(self) -> "UnitOfWork":
+        factory = self.db.read_sessions if self.readonly else self.db.write_sessions
+        self._session = factory()
+        self._pending_events = []
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        assert self._session is not None
+        try:
+            self._session.rollback()  # no-op after a commit; undoes an abandoned transaction
+        finally:
+            self._session.close()
+            self._session = None
+            self._pending_events = []
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("UnitOfWork used outside its `with` block")
+        return self._session
+
+    @property
+    def dialect(self) -> str:
+        return self.db.dialect
+
+    # -- recording ---------------------------------------------------------------------------
+    def emit(self, event_type: str, aggregate_type: str, aggregate_id: Any, payload: dict[str, Any],
+             *, version: int | None = None, schema_version: int = 1) -> DomainEvent:
+        ev = DomainEvent(type=event_type, aggregate_type=aggregate_type, aggregate_id=str(aggregate_id),
+                         payload=payload, aggregate_version=version, schema_version=schema_version)
+        self._pending_events.append(ev)
+        self.session.add(OutboxEvent(
+            id=ev.id, type=ev.type, aggregate_type=ev.aggregate_type, aggregate_id=ev.aggregate_id,
+            aggregate_version=ev.aggregate_version, occurred_at=ev.occurred_at, schema_version=schema_version,
+            payload=payload, actor_user_id=self.actor.user_id, request_id=self.request_id,
+        ))
+        return ev
+
+    def audit(self, action: str, entity_type: str, entity_id: Any, *, before: Any = None, after: Any = None) -> None:
+        self.session.add(AuditEntry(
+            actor_user_id=self.actor.user_id, actor_role=self.actor.role.value if self.actor.role else None,
+            action=action, entity_type=entity_type, entity_id=str(entity_id), before=before, after=after,
+            request_id=self.request_id,
+        ))
+
+    # -- transaction -------------------------------------------------------------------------
+    def commit(self) -> None:
+        self.session.commit()
+        events, self._pending_events = self._pending_events, []
+        if events:
+            self.bus.publish(events, self.db)
+
+    def rollback(self) -> None:
+        self.session.rollback()
+        self._pending_events = []
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested transaction: an exception inside undoes only this block's writes and events."""
+        mark = len(self._pending_events)
+        nested = self.session.begin_nested()
+        try:
+            yield
+        except BaseException:
+            nested.rollback()
+            del self._pending_events[mark:]
+            raise
+        else:
+            nested.commit()

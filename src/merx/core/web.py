@@ -1,0 +1,412 @@
+"""HTTP plumbing shared by every context's routes: dependencies (database, caller, unit of
+work, role checks), problem+json error handlers and the ASGI middlewares (request id,
+access log and metrics, body size limit, Idempotency-Key)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import time
+from typing import Any, Awaitable, Callable, Iterator
+
+import anyio
+import sqlalchemy as sa
+from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from merx.core.auth import ANONYMOUS, Principal, Role, hash_api_key
+from merx.core.db import Database, utcnow
+from merx.core.errors import FieldError, Forbidden, Problem, Unauthorized, ValidationProblem
+from merx.core.models import ApiKey, IdempotencyRecord, User
+from merx.core.observability import Metrics, request_id_var
+from merx.core.ids import new_ulid
+from merx.core.settings import Settings
+from merx.core.uow import UnitOfWork
+
+log = logging.getLogger("merx.http")
+PROBLEM_JSON = "application/problem+json"
+
+# --------------------------------------------------------------------------------------------
+# Dependencies
+# --------------------------------------------------------------------------------------------
+
+
+def get_db(request: Request) -> Database:
+    return request.app.state.db
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_principal(request: Request) -> Principal:
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    principal = resolve_principal(request.app.state.db, request.headers.get("authorization"),
+                                  session_user_id=_session_user_id(request))
+    request.state.principal = principal
+    return principal
+
+
+def _session_user_id(request: Request) -> int | None:
+    # The web console signs its login cookie; the API uses bearer keys. Both land here.
+    reader = getattr(request.app.state, "session_reader", None)
+    return reader(request) if reader else None
+
+
+def resolve_principal(db: Database, authorization: str | None, *, session_user_id: int | None = None) -> Principal:
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("Authorization must be 'Bearer <api key>'")
+        with db.read_sessions() as s:
+            row = s.execute(
+                sa.select(ApiKey, User).join(User, User.id == ApiKey.user_id)
+                .where(ApiKey.key_hash == hash_api_key(token.strip()))
+            ).first()
+            if row is None or row.ApiKey.revoked_at is not None or not row.User.active:
+                raise Unauthorized("The API key is unknown or revoked")
+            key, user = row.ApiKey, row.User
+            return Principal(user_id=user.id, role=Role(user.role), name=user.name, seller_id=user.seller_id,
+                             customer_id=user.customer_id, api_key_id=key.id)
+    if session_user_id is not None:
+        with db.read_sessions() as s:
+            user = s.get(User, session_user_id)
+            if user is not None and user.active:
+                return Principal(user_id=user.id, role=Role(user.role), name=user.name, seller_id=user.seller_id,
+                                 customer_id=user.customer_id)
+    return ANONYMOUS
+
+
+def require(*roles: Role) -> Callable[..., Principal]:
+    """Dependency: the caller must hold one of `roles` (401 when anonymous, 403 otherwise)."""
+    allowed = frozenset(roles)
+
+    def dependency(principal: Principal = Depends(get_principal)) -> Principal:
+        if principal.is_anonymous:
+            raise Unauthorized("This operation needs an API key (Authorization: Bearer <key>)")
+        if principal.role not in allowed:
+            names = ", ".join(sorted(r.value for r in allowed))
+            raise Forbidden(f"Role {principal.role.value} may not do this; allowed: {names}")
+        return principal
+
+    return dependency
+
+
+def get_uow(request: Request, principal: Principal = Depends(get_principal)) -> Iterator[UnitOfWork]:
+    with UnitOfWork(request.app.state.db, principal, request_id=request_id_var.get()) as uow:
+        yield uow
+
+
+def get_read_uow(request: Request, principal: Principal = Depends(get_principal)) -> Iterator[UnitOfWork]:
+    with UnitOfWork(request.app.state.db, principal, request_id=request_id_var.get(), readonly=True) as uow:
+        yield uow
+
+
+# --------------------------------------------------------------------------------------------
+# Error handlers
+# --------------------------------------------------------------------------------------------
+
+
+def problem_response(problem: Problem, request: Request | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    body = problem.body(instance=str(request.url.path) if request is not None else None)
+    rid = request_id_var.get()
+    if rid:
+        body.setdefault("request_id", rid)
+    return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _loc_to_field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        where, parts = parts[0], parts[1:]
+        if not parts:
+            return where
+    return ".".join(parts)
+
+
+def _validation_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors: list[FieldError] = []
+    for err in exc.errors():
+        field = _loc_to_field(tuple(err.get("loc", ())))
+        kind = err.get("type", "invalid")
+        msg = err.get("msg", "invalid")
+        if kind == "extra_forbidden":
+            msg = "unknown field"
+        elif kind == "json_invalid":
+            field, msg = "body", "is not valid JSON: " + str(err.get("ctx", {}).get("error", msg))
+        errors.append(FieldError(field or "body", msg, kind))
+    detail = "; ".join(f"{e.field}: {e.message}" for e in errors[:5])
+    return problem_response(ValidationProblem(detail, errors=errors), request)
+
+
+def _problem_handler(request: Request, exc: Problem) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return problem_response(exc, request, headers)
+
+
+_HTTP_TITLES = {404: "Not found", 405: "Method not allowed", 401: "Authentication required", 403: "Not allowed"}
+
+
+def _http_handler(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    title = _HTTP_TITLES.get(exc.status_code, "HTTP error")
+    detail = exc.detail if isinstance(exc.detail, str) else title
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"No route {request.method} {request.url.path}"
+    problem = Problem(detail, status=exc.status_code, title=title, type_slug=title.lower().replace(" ", "-"))
+    return problem_response(problem, request, dict(exc.headers) if exc.headers else None)
+
+
+def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", extra={"path": request.url.path})
+    problem = Problem("An unexpected error occurred; it has been logged with this request id.", status=500,
+                      title="Internal error", type_slug="internal")
+    return problem_response(problem, request)
+
+
+def install_error_handlers(app: Any) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(Problem, _problem_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_handler)
+    app.add_exception_handler(Exception, _unhandled_handler)
+
+
+# --------------------------------------------------------------------------------------------
+# Middlewares (pure ASGI: no per-request task switching overhead of BaseHTTPMiddleware)
+# --------------------------------------------------------------------------------------------
+
+ASGIApp = Callable[[dict, Callable[[], Awaitable[dict]], Callable[[dict], Awaitable[None]]], Awaitable[None]]
+
+
+async def _send_problem(send: Any, problem: Problem, extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    body = problem.body()
+    rid = request_id_var.get()
+    if rid:
+        body["request_id"] = rid
+    raw = json.dumps(body).encode()
+    headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(raw)).encode())]
+    await send({"type": "http.response.start", "status": problem.status, "headers": headers + (extra_headers or [])})
+    await send({"type": "http.response.body", "body": raw})
+
+
+class RequestContextMiddleware:
+    """Assigns a request id (or keeps the caller's X-Request-ID), logs one line per request
+    and feeds the metrics."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")[:64]
+        rid = incoming if incoming and incoming.replace("-", "").isalnum() else new_ulid()
+        token = request_id_var.set(rid)
+        start = time.perf_counter()
+        status_holder = {"status": 500}
+
+        async def send_wrapper(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + [(b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - start
+            route = scope.get("route")
+            route_path = getattr(route, "path", None) or "unmatched"
+            self.metrics.observe(scope["method"], route_path, status_holder["status"], elapsed)
+            log.info("request", extra={"method": scope["method"], "path": scope["path"],
+                                       "status": status_holder["status"], "ms": round(elapsed * 1000, 2)})
+            request_id_var.reset(token)
+
+
+class BodyLimitMiddleware:
+    """Refuses bodies over the limit with 413 before any handler parses them. Uploads
+    (multipart) get their own, larger limit."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, max_upload_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.max_upload_bytes = max_upload_bytes
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        ctype = headers.get(b"content-type", b"").decode("latin-1")
+        limit = self.max_upload_bytes if ctype.startswith("multipart/") else self.max_bytes
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _send_problem(send, _too_large(limit))
+            return
+        received = 0
+        response_started = False
+
+        async def limited_receive() -> dict:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyTooLarge()
+            return message
+
+        async def tracking_send(message: dict) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLarge:
+            if not response_started:
+                await _send_problem(send, _too_large(limit))
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _too_large(limit: int) -> Problem:
+    from merx.core.errors import PayloadTooLarge
+
+    return PayloadTooLarge(f"The request body is larger than {limit} bytes",
+                           errors=[FieldError("body", f"larger than {limit} bytes", "too_large")])
+
+
+class IdempotencyMiddleware:
+    """`Idempotency-Key` on POST/PUT/PATCH/DELETE: the first request with a key runs and its
+    response (any status below 500) is stored; the same key with the same request replays
+    that response; the same key with a different request is a 422; a request arriving while
+    the first is still running gets a 409 and may retry. Keys are scoped to the caller's
+    credentials, so one client cannot replay another's response."""
+
+    METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+    STALE_AFTER = dt.timedelta(minutes=2)
+
+    def __init__(self, app: ASGIApp, db_getter: Callable[[], Database]) -> None:
+        self.app = app
+        self.db_getter = db_getter
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] not in self.METHODS:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        key_raw = headers.get(b"idempotency-key")
+        if key_raw is None:
+            await self.app(scope, receive, send)
+            return
+        key = key_raw.decode("latin-1").strip()
+        if not key or len(key) > 255:
+            await _send_problem(send, ValidationProblem.for_field("Idempotency-Key", "must be 1 to 255 characters"))
+            return
+        # Read the whole body (the body limit middleware runs outside us and bounds it).
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        auth = headers.get(b"authorization", b"")
+        scope_key = hashlib.sha256(auth).hexdigest()[:32] if auth else "anonymous"
+        path = scope["path"] + ("?" + scope["query_string"].decode("latin-1") if scope.get("query_string") else "")
+        request_hash = hashlib.sha256(scope["method"].encode() + b"\n" + path.encode() + b"\n" + body).hexdigest()
+        db = self.db_getter()
+
+        claim = await anyio.to_thread.run_sync(self._claim, db, scope_key, key, scope["method"], path, request_hash)
+        if isinstance(claim, Problem):
+            extra = [(b"retry-after", b"1")] if claim.status == 409 else None
+            await _send_problem(send, claim, extra)
+            return
+        if isinstance(claim, IdempotencyRecord):  # a finished request: replay it
+            stored_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (claim.response_headers or [])]
+            await send({"type": "http.response.start", "status": claim.status_code,
+                        "headers": stored_headers + [(b"idempotent-replayed", b"true")]})
+            await send({"type": "http.response.body", "body": claim.response_body or b""})
+            return
+        record_id = claim
+
+        sent_body = False
+
+        async def replay_receive() -> dict:
+            nonlocal sent_body
+            if not sent_body:
+                sent_body = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        captured: dict[str, Any] = {"status": None, "headers": [], "body": []}
+
+        async def capture_send(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                captured["status"] = message["status"]
+                captured["headers"] = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in message.get("headers", [])
+                                       if k.lower() in (b"content-type", b"location", b"etag")]
+            elif message["type"] == "http.response.body":
+                captured["body"].append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, replay_receive, capture_send)
+        finally:
+            await anyio.to_thread.run_sync(self._finish, db, record_id, captured["status"], captured["headers"],
+                                           b"".join(captured["body"]))
+
+    def _claim(self, db: Database, scope_key: str, key: str, method: str, path: str,
+               request_hash: str) -> int | IdempotencyRecord | Problem:
+        with db.write_sessions() as s:
+            rec = IdempotencyRecord(scope=scope_key, key=key, method=method, path=path,
+                                    request_hash=request_hash, state="in_progress")
+            s.add(rec)
+            try:
+                s.commit()
+                return rec.id
+            except IntegrityError:
+                s.rollback()
+            existing = s.scalars(sa.select(IdempotencyRecord).where(
+                IdempotencyRecord.scope == scope_key, IdempotencyRecord.key == key)).one()
+            if existing.request_hash != request_hash:
+                return ValidationProblem(
+                    "This Idempotency-Key was already used with a different request",
+                    errors=[FieldError("Idempotency-Key", "already used with a different request body or path",
+                                       "idempotency_mismatch")])
+            if existing.state == "done":
+                return existing
+            if utcnow() - existing.created_at > self.STALE_AFTER:
+                # The first attempt died mid-flight (its process was killed); let this one run.
+                existing.created_at = utcnow()
+                s.commit()
+                return existing.id
+            from merx.core.errors import Conflict
+
+            return Conflict("A request with this Idempotency-Key is still being processed; retry shortly",
+                            type_slug="idempotency-in-progress")
+
+    def _finish(self, db: Database, record_id: int, status: int | None, headers: list, body: bytes) -> None:
+        with db.write_sessions() as s:
+            rec = s.get(IdempotencyRecord, record_id)
+            if rec is None:
+                return
+            if status is None or status >= 500:
+                s.delete(rec)  # a server failure is not an answer: the client may retry
+            else:
+                rec.state, rec.status_code, rec.response_headers, rec.response_body = "done", status, headers, body
+            s.commit()
