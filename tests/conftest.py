@@ -124,7 +124,9 @@ RESET_HOOKS: list[Callable[[Database], None]] = []
 
 
 def empty_tables(db: Database) -> None:
-    tables = [t for t in reversed(Base.metadata.sorted_tables)]
+    # Only tables that exist: a model whose migration is not written yet is test_migrations' concern.
+    existing = set(sa.inspect(db.engine).get_table_names())
+    tables = [t for t in reversed(Base.metadata.sorted_tables) if t.name in existing]
     with db.engine.begin() as conn:
         if db.dialect == "postgresql":
             names = ", ".join(f'"{t.name}"' for t in tables)

@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     app.state.settings = settings
     app.state.db = db
+    db.settings = settings
     app.state.metrics = metrics
     install_error_handlers(app)
 

@@ -74,7 +74,7 @@ def db_revision(message: str = typer.Option(..., "-m"), context: str = typer.Opt
     """Autogenerate a migration on a context's branch (for developers)."""
     from merx.core import migrate
 
-    db = upgraded_database() if not new_branch else open_database()
+    db = upgraded_database()
     migrate.revision(db, message, branch=context, new_branch=new_branch)
 
 

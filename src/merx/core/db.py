@@ -132,6 +132,8 @@ class Database:
 
     def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
         self.url = url
+        # The settings this database serves under; create_app sets them, else the environment's.
+        self.settings: Any = None
         self.engine = make_engine(url, pool_size=pool_size, echo=echo)
         self.dialect = self.engine.dialect.name
         self.read_sessions = sessionmaker(self.engine, expire_on_commit=False)

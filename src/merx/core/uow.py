@@ -52,6 +52,12 @@ class UnitOfWork:
         return self._session
 
     @property
+    def settings(self) -> Any:
+        from merx.core.settings import get_settings
+
+        return self.db.settings or get_settings()
+
+    @property
     def dialect(self) -> str:
         return self.db.dialect
 

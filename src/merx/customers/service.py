@@ -1,0 +1,198 @@
+"""Use cases for customer records."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import sqlalchemy as sa
+
+from merx.core.auth import Role
+from merx.core.db import utcnow
+from merx.core.errors import Conflict, FieldError, NotFound, ValidationProblem
+from merx.core.uow import UnitOfWork
+from merx.customers.models import Customer
+from merx.customers.rules import normalize_email, normalize_phone
+from merx.customers.schemas import CustomerCreate, CustomerOut, CustomerUpdate
+
+_COMPARED = ("email", "phone", "first_name", "last_name", "company", "country", "locale", "sales_rep_user_id")
+
+
+def _out(c: Customer) -> CustomerOut:
+    return CustomerOut.model_validate(c, from_attributes=True)
+
+
+def _snapshot(c: Customer) -> dict[str, Any]:
+    return {k: getattr(c, k) for k in _COMPARED + ("external_ref",)}
+
+
+def _normalized(uow: UnitOfWork, fields: dict[str, Any]) -> dict[str, Any]:
+    out = dict(fields)
+    if out.get("email"):
+        out["email"] = normalize_email(out["email"])
+    if out.get("phone"):
+        out["phone"] = normalize_phone(out["phone"], out.get("country") or uow.settings.default_phone_region)
+    if out.get("locale") and out["locale"] not in uow.settings.locales:
+        raise ValidationProblem.for_field("locale", f"{out['locale']!r} is not a supported locale")
+    return out
+
+
+def _check_unique(uow: UnitOfWork, fields: dict[str, Any], exclude_id: int | None = None) -> None:
+    errors = []
+    for key in ("email", "phone", "external_ref"):
+        value = fields.get(key)
+        if not value:
+            continue
+        stmt = sa.select(Customer.id).where(getattr(Customer, key) == value)
+        if exclude_id is not None:
+            stmt = stmt.where(Customer.id != exclude_id)
+        if uow.session.scalar(stmt) is not None:
+            errors.append(FieldError(key, f"another customer has {key} {value}", "duplicate"))
+    if errors:
+        raise Conflict("; ".join(e.message for e in errors), errors=errors, type_slug="duplicate")
+
+
+def create_customer(uow: UnitOfWork, data: CustomerCreate, *, is_guest: bool = False, commit: bool = True) -> CustomerOut:
+    fields = _normalized(uow, data.model_dump())
+    if uow.actor.role == Role.sales_rep and fields.get("sales_rep_user_id") is None:
+        fields["sales_rep_user_id"] = uow.actor.user_id  # a rep's new customer is the rep's account
+    _check_unique(uow, fields)
+    customer = Customer(**fields, is_guest=is_guest)
+    uow.session.add(customer)
+    uow.session.flush()
+    uow.audit("create", "customer", customer.id, after=_snapshot(customer))
+    uow.emit("customer.created", "customer", customer.id,
+             {"customer_id": customer.id, "email": customer.email, "phone": customer.phone,
+              "country": customer.country, "is_guest": is_guest}, version=customer.version)
+    if commit:
+        uow.commit()
+    return _out(customer)
+
+
+def _visible(uow: UnitOfWork, customer: Customer | None) -> Customer:
+    if customer is None or customer.erased_at is not None:
+        raise NotFound("Customer does not exist")
+    actor = uow.actor
+    if actor.role == Role.sales_rep and customer.sales_rep_user_id != actor.user_id:
+        raise NotFound("Customer does not exist")  # a rep sees only its own accounts
+    if actor.role == Role.customer and customer.id != actor.customer_id:
+        raise NotFound("Customer does not exist")
+    return customer
+
+
+def get_customer(uow: UnitOfWork, customer_id: int) -> CustomerOut:
+    return _out(_visible(uow, uow.session.get(Customer, customer_id)))
+
+
+def update_customer(uow: UnitOfWork, customer_id: int, data: CustomerUpdate) -> CustomerOut:
+    customer = _visible(uow, uow.session.get(Customer, customer_id))
+    changes = _normalized(uow, {**{"country": customer.country}, **data.model_dump(exclude_unset=True)})
+    if "phone" in data.model_fields_set and data.phone:
+        changes["phone"] = normalize_phone(data.phone, changes.get("country") or uow.settings.default_phone_region)
+    _check_unique(uow, changes, exclude_id=customer.id)
+    before = _snapshot(customer)
+    for key, value in changes.items():
+        setattr(customer, key, value)
+    after = _snapshot(customer)
+    if after != before:
+        customer.version += 1
+        customer.updated_at = utcnow()
+        uow.audit("update", "customer", customer.id, before=before, after=after)
+        uow.emit("customer.updated", "customer", customer.id,
+                 {"customer_id": customer.id, "changes": sorted(k for k in after if after[k] != before[k])},
+                 version=customer.version)
+    uow.commit()
+    return _out(customer)
+
+
+def find_customer(uow: UnitOfWork, *, email: str | None = None, phone: str | None = None,
+                  external_ref: str | None = None) -> CustomerOut | None:
+    stmt = sa.select(Customer).where(Customer.erased_at.is_(None))
+    if email:
+        stmt = stmt.where(Customer.email == normalize_email(email))
+    elif phone:
+        stmt = stmt.where(Customer.phone == normalize_phone(phone, uow.settings.default_phone_region))
+    elif external_ref:
+        stmt = stmt.where(Customer.external_ref == external_ref)
+    else:
+        return None
+    customer = uow.session.scalars(stmt).first()
+    return _out(customer) if customer is not None else None
+
+
+def get_or_create_guest(uow: UnitOfWork, email: str, **fields: Any) -> CustomerOut:
+    """Guest checkout: the customer with this email, or a new guest record. Does not commit:
+    the caller's order transaction does."""
+    existing = find_customer(uow, email=email)
+    if existing is not None:
+        return existing
+    return create_customer(uow, CustomerCreate(email=email, **fields), is_guest=True, commit=False)
+
+
+def list_customers_stmt(uow: UnitOfWork, *, email: str | None = None, phone: str | None = None,
+                        country: str | None = None, q: str | None = None) -> sa.Select:
+    stmt = sa.select(Customer).where(Customer.erased_at.is_(None), Customer.merged_into_id.is_(None))
+    if uow.actor.role == Role.sales_rep:
+        stmt = stmt.where(Customer.sales_rep_user_id == uow.actor.user_id)
+    if email:
+        stmt = stmt.where(Customer.email == normalize_email(email))
+    if phone:
+        stmt = stmt.where(Customer.phone == normalize_phone(phone, uow.settings.default_phone_region))
+    if country:
+        stmt = stmt.where(Customer.country == country)
+    if q:
+        like = f"%{q.lower()}%"
+        stmt = stmt.where(sa.or_(sa.func.lower(Customer.first_name).like(like), sa.func.lower(Customer.last_name).like(like),
+                                 Customer.email.like(like), sa.func.lower(Customer.company).like(like)))
+    return stmt
+
+
+def ids_by_external_refs(uow: UnitOfWork, refs: Iterable[str]) -> dict[str, int]:
+    refs = list(refs)
+    out: dict[str, int] = {}
+    for i in range(0, len(refs), 500):
+        chunk = refs[i:i + 500]
+        out.update(uow.session.execute(sa.select(Customer.external_ref, Customer.id)
+                                       .where(Customer.external_ref.in_(chunk))).tuples().all())
+    return out
+
+
+def upsert_customers_by_external_ref(uow: UnitOfWork, rows: list[dict[str, Any]]) -> tuple[int, int, int]:
+    """Bulk, idempotent import keyed by external_ref: new refs are created, changed ones
+    updated, identical ones left alone (no version bump, no event). Does not commit."""
+    existing = {c.external_ref: c for c in uow.session.scalars(
+        sa.select(Customer).where(Customer.external_ref.in_([r["external_ref"] for r in rows])))} if rows else {}
+    created = updated = unchanged = 0
+    new_rows = []
+    for row in rows:
+        fields = _normalized(uow, row)
+        current = existing.get(fields["external_ref"])
+        if current is None:
+            new_rows.append(fields)
+            continue
+        before = _snapshot(current)
+        for key, value in fields.items():
+            setattr(current, key, value)
+        after = _snapshot(current)
+        if after == before:
+            unchanged += 1
+            continue
+        current.version += 1
+        current.updated_at = utcnow()
+        uow.audit("update", "customer", current.id, before=before, after=after)
+        uow.emit("customer.updated", "customer", current.id, {"customer_id": current.id,
+                 "changes": sorted(k for k in after if after[k] != before[k])}, version=current.version)
+        updated += 1
+    for fields in new_rows:
+        customer = Customer(**fields)
+        uow.session.add(customer)
+        created += 1
+    uow.session.flush()
+    if new_rows:
+        fresh = uow.session.scalars(sa.select(Customer).where(
+            Customer.external_ref.in_([f["external_ref"] for f in new_rows]))).all()
+        for customer in fresh:
+            uow.audit("create", "customer", customer.id, after=_snapshot(customer))
+            uow.emit("customer.created", "customer", customer.id,
+                     {"customer_id": customer.id, "email": customer.email, "phone": customer.phone,
+                      "country": customer.country, "is_guest": False}, version=customer.version)
+    return created, updated, unchanged

@@ -1,0 +1,45 @@
+"""Routes for marketplace sellers. Staff manage sellers; a seller reads its own record."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from merx.core.auth import Principal, Role
+from merx.core.errors import NotFound
+from merx.core.pagination import check_limit, paginate
+from merx.core.schemas import Page
+from merx.core.uow import UnitOfWork
+from merx.core.web import get_read_uow, get_uow, require
+from merx.marketplace import service
+from merx.marketplace.models import Seller
+from merx.marketplace.schemas import SellerCreate, SellerOut, SellerUpdate
+
+router = APIRouter(prefix="/sellers", tags=["marketplace"])
+STAFF = (Role.admin, Role.staff)
+
+
+@router.post("", response_model=SellerOut, status_code=201)
+def create_seller(body: SellerCreate, uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(require(*STAFF))) -> SellerOut:
+    return service.create_seller(uow, body)
+
+
+@router.get("", response_model=Page[SellerOut])
+def list_sellers(limit: int | None = None, cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
+                 _: Principal = Depends(require(*STAFF))) -> Page[SellerOut]:
+    items, nxt = paginate(uow.session, service.list_sellers_stmt(), Seller.id, limit=check_limit(limit, 50, 500),
+                          cursor=cursor, convert=lambda s: SellerOut.model_validate(s, from_attributes=True))
+    return Page[SellerOut](items=items, next_cursor=nxt)
+
+
+@router.get("/{seller_id}", response_model=SellerOut)
+def get_seller(seller_id: int, uow: UnitOfWork = Depends(get_read_uow),
+               principal: Principal = Depends(require(*STAFF, Role.seller))) -> SellerOut:
+    if principal.role == Role.seller and principal.seller_id != seller_id:
+        raise NotFound(f"Seller {seller_id} does not exist")  # a seller sees only itself
+    return service.get_seller_out(uow, seller_id)
+
+
+@router.patch("/{seller_id}", response_model=SellerOut)
+def update_seller(seller_id: int, body: SellerUpdate, uow: UnitOfWork = Depends(get_uow),
+                  _: Principal = Depends(require(*STAFF))) -> SellerOut:
+    return service.update_seller(uow, seller_id, body)
