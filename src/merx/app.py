@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         app.include_router(mod.router, prefix=getattr(mod, "PREFIX", API_PREFIX))
         for extra in getattr(mod, "EXTRA_ROUTERS", ()):
             app.include_router(extra)
+        getattr(mod, "configure_app", lambda _app: None)(app)  # e.g. the web console's session reader
     from merx.core import api as core_api
 
     app.include_router(core_api.router, prefix=API_PREFIX)

@@ -29,8 +29,21 @@ def create_customer(body: CustomerCreate, uow: UnitOfWork = Depends(get_uow),
 @router.get("", response_model=Page[CustomerOut])
 def list_customers(email: str | None = None, phone: str | None = None, country: str | None = None,
                    q: str | None = Query(None, description="Name, email or company contains"),
+                   identifier: str | None = Query(None, description="Any CRM identifier as kind:value, e.g. "
+                                                  "loyalty_card:LC-1, marketplace_buyer:..., anonymous:..."),
                    limit: int | None = None, cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
                    _: Principal = Depends(require(*READERS))) -> Page[CustomerOut]:
+    if identifier:  # CRM's identity index knows every kind of identifier
+        from merx.core.errors import ValidationProblem
+        from merx.crm import service as crm
+
+        kind, sep, value = identifier.partition(":")
+        if not sep or not value:
+            raise ValidationProblem.for_field("identifier", "must be kind:value, e.g. loyalty_card:LC-1")
+        try:
+            return Page[CustomerOut](items=[crm.lookup(uow, {kind: value})])
+        except NotFound:
+            return Page[CustomerOut](items=[])
     stmt = service.list_customers_stmt(uow, email=email, phone=phone, country=country, q=q)
     items, nxt = paginate(uow.session, stmt, Customer.id, limit=check_limit(limit, 50, 500), cursor=cursor,
                           convert=lambda c: CustomerOut.model_validate(c, from_attributes=True))

@@ -152,7 +152,7 @@ def ids_by_external_refs(uow: UnitOfWork, refs: Iterable[str]) -> dict[str, int]
     for i in range(0, len(refs), 500):
         chunk = refs[i:i + 500]
         out.update(uow.session.execute(sa.select(Customer.external_ref, Customer.id)
-                                       .where(Customer.external_ref.in_(chunk))).tuples().all())
+                                       .where(Customer.external_ref.in_(chunk))).all())
     return out
 
 
@@ -196,3 +196,66 @@ def upsert_customers_by_external_ref(uow: UnitOfWork, rows: list[dict[str, Any]]
                      {"customer_id": customer.id, "email": customer.email, "phone": customer.phone,
                       "country": customer.country, "is_guest": False}, version=customer.version)
     return created, updated, unchanged
+
+
+# -- used by the CRM context (profile merges, data-rights erasure, segment facts) ----------------
+
+
+def mark_merged(uow: UnitOfWork, from_id: int, into_id: int) -> None:
+    """Hide a duplicate profile behind the one it was merged into. Does not commit."""
+    customer = uow.session.get(Customer, from_id)
+    if customer is None:
+        raise NotFound("Customer does not exist")
+    before = _snapshot(customer)
+    customer.merged_into_id = into_id
+    customer.version += 1
+    customer.updated_at = utcnow()
+    uow.audit("merge", "customer", customer.id, before=before, after={"merged_into_id": into_id})
+
+
+def restore_merged(uow: UnitOfWork, customer_id: int) -> None:
+    """Undo `mark_merged` (un-merge). Does not commit."""
+    customer = uow.session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound("Customer does not exist")
+    previous = customer.merged_into_id
+    customer.merged_into_id = None
+    customer.version += 1
+    customer.updated_at = utcnow()
+    uow.audit("unmerge", "customer", customer.id, before={"merged_into_id": previous}, after={"merged_into_id": None})
+
+
+def erase_customer(uow: UnitOfWork, customer_id: int) -> None:
+    """Anonymise a customer on request (right to erasure): contact details and names are
+    removed, the record id stays so that orders keep their amounts. Does not commit."""
+    customer = uow.session.get(Customer, customer_id)
+    if customer is None or customer.erased_at is not None:
+        raise NotFound("Customer does not exist")
+    for key in ("email", "phone", "first_name", "last_name", "company", "external_ref"):
+        setattr(customer, key, None)
+    customer.erased_at = utcnow()
+    customer.version += 1
+    customer.updated_at = customer.erased_at
+    uow.audit("erase", "customer", customer.id, after={"erased_at": customer.erased_at.isoformat()})
+
+
+def customer_attributes(uow: UnitOfWork, ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
+    """Light rows (id, country, locale, is_guest, created_at, sales_rep_user_id, merged_into_id)
+    of live customers, for bulk computations such as CRM segments; all of them when ids is None."""
+    cols = (Customer.id, Customer.country, Customer.locale, Customer.is_guest, Customer.created_at,
+            Customer.sales_rep_user_id, Customer.email, Customer.phone, Customer.first_name, Customer.last_name)
+    base = sa.select(*cols).where(Customer.erased_at.is_(None), Customer.merged_into_id.is_(None))
+    if ids is None:
+        return [dict(r._mapping) for r in uow.session.execute(base)]
+    ids = list(ids)
+    out: list[dict[str, Any]] = []
+    for i in range(0, len(ids), 500):
+        out.extend(dict(r._mapping) for r in uow.session.execute(base.where(Customer.id.in_(ids[i:i + 500]))))
+    return out
+
+
+def raw_customer(uow: UnitOfWork, customer_id: int) -> CustomerOut | None:
+    """The record as stored, including merged and erased ones, without visibility checks
+    (for the CRM's own bookkeeping; never return it to a caller without checking access)."""
+    customer = uow.session.get(Customer, customer_id)
+    return _out(customer) if customer is not None else None

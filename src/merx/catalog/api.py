@@ -1,0 +1,247 @@
+"""Catalog routes: products, categories, brands, attributes, attribute sets, channels,
+completeness, bulk import/export and channel feeds. Routes parse, authorise and call the
+service; record-level rules (a seller's own products, public visibility) live in the service."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from merx.catalog import feeds, importexport, rules, service
+from merx.catalog.schemas import (AttributeCreate, AttributeOut, AttributeSetCreate, AttributeSetOut, BrandCreate,
+                                  BrandOut, CategoryCreate, CategoryOut, CategoryPatch, ChannelCreate, ChannelOut,
+                                  CompletenessOut, ImportReport, ProductCreate, ProductOut, ProductPatch)
+from merx.core.auth import Principal, Role
+from merx.core.errors import FieldError, Forbidden, ValidationProblem
+from merx.core.pagination import check_limit, paginate
+from merx.core.schemas import Page
+from merx.core.settings import Settings
+from merx.core.uow import UnitOfWork
+from merx.core.web import get_read_uow, get_settings_dep, get_uow, require
+
+router = APIRouter(tags=["catalog"])
+
+PRODUCT_WRITERS = (Role.admin, Role.staff, Role.seller)
+CATALOG_ADMINS = (Role.admin, Role.staff)
+
+
+def read_locale(request: Request, locale: str | None = Query(None, description="Locale to read texts in; "
+                                                                               "falls back to the default locale."),
+                settings: Settings = Depends(get_settings_dep)) -> str:
+    chosen, ok = rules.pick_locale(locale, request.headers.get("accept-language"), settings.locales,
+                                   settings.default_locale)
+    if not ok:
+        raise ValidationProblem.for_field("locale", f"unknown locale {chosen!r}; supported: "
+                                          + ", ".join(settings.locales), code="unknown_locale")
+    return chosen
+
+
+def _if_match(value: str | None) -> int | None:
+    if value is None:
+        return None
+    text = value.strip()
+    if text.startswith("W/"):
+        text = text[2:]
+    text = text.strip('"')
+    if not text.isdigit():
+        raise ValidationProblem.for_field("If-Match", "must be the product's ETag (its version), e.g. \"3\"")
+    return int(text)
+
+
+def _etag(response: Response, product: ProductOut) -> ProductOut:
+    response.headers["ETag"] = f'"{product.version}"'
+    response.headers["Content-Language"] = product.locale
+    return product
+
+
+# -- products ---------------------------------------------------------------------------------
+
+
+@router.post("/products", response_model=ProductOut, status_code=201)
+def create_product(body: ProductCreate, response: Response, uow: UnitOfWork = Depends(get_uow),
+                   settings: Settings = Depends(get_settings_dep), locale: str = Depends(read_locale),
+                   _: Principal = Depends(require(*PRODUCT_WRITERS))) -> ProductOut:
+    out = service.create_product(uow, body, settings=settings, locale=locale)
+    response.headers["Location"] = f"/api/v1/products/{out.id}"
+    return _etag(response, out)
+
+
+@router.get("/products", response_model=Page[ProductOut])
+def list_products(category: str | None = None, brand: str | None = None, status: str | None = None,
+                  seller_id: int | None = Query(None, alias="seller"), q: str | None = None,
+                  sku: str | None = None, channel: str | None = None,
+                  limit: int | None = Query(None), cursor: str | None = None,
+                  uow: UnitOfWork = Depends(get_read_uow), settings: Settings = Depends(get_settings_dep),
+                  locale: str = Depends(read_locale)) -> Page[ProductOut]:
+    """Public: active products only for anonymous callers and customers; a seller sees its own."""
+    stmt = service.list_products_stmt(uow, category=category, brand=brand, status=status, seller_id=seller_id,
+                                      q=q, sku=sku, channel=channel)
+    from merx.catalog.models import Product
+
+    items, nxt = paginate(uow.session, stmt, Product.id,
+                          limit=check_limit(limit, settings.page_size_default, settings.page_size_max),
+                          cursor=cursor, convert=lambda p: service.to_out(p, locale, settings))
+    return Page[ProductOut](items=items, next_cursor=nxt)
+
+
+@router.post("/products/import", response_model=ImportReport)
+async def import_products(request: Request, format: Literal["csv", "xlsx", "json"] | None = None,
+                          uow: UnitOfWork = Depends(get_uow), settings: Settings = Depends(get_settings_dep),
+                          _: Principal = Depends(require(*PRODUCT_WRITERS))) -> ImportReport:
+    """Upload a CSV or XLSX file (multipart field `file`, or the raw body with its content
+    type). Each row is imported on its own; bad rows are reported with row, field and message."""
+    ctype = request.headers.get("content-type", "")
+    filename = None
+    if ctype.startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise ValidationProblem.for_field("file", "send the file in a multipart field named 'file'")
+        raw = await upload.read()
+        filename = upload.filename
+        ctype = upload.content_type or ""
+    else:
+        raw = await request.body()
+    fmt = format or importexport.detect_format(raw, filename, ctype)
+    return await run_in_threadpool(importexport.import_bytes, uow, raw, fmt, settings)
+
+
+@router.get("/products/export")
+def export_products(format: Literal["csv", "xlsx"] = "csv", status: str | None = None,
+                    uow: UnitOfWork = Depends(get_read_uow), settings: Settings = Depends(get_settings_dep),
+                    _: Principal = Depends(require(*PRODUCT_WRITERS))) -> Response:
+    """Every product the caller may edit (a seller: its own), in the import's column layout."""
+    data = importexport.export_bytes(uow, format, settings, status=status)
+    media = "text/csv; charset=utf-8" if format == "csv" else \
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(data, media_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="products.{format}"'})
+
+
+@router.get("/products/{product_id}", response_model=ProductOut)
+def get_product(product_id: int, response: Response, uow: UnitOfWork = Depends(get_read_uow),
+                settings: Settings = Depends(get_settings_dep), locale: str = Depends(read_locale)) -> ProductOut:
+    return _etag(response, service.get_product(uow, product_id, locale=locale, settings=settings))
+
+
+@router.patch("/products/{product_id}", response_model=ProductOut)
+def update_product(product_id: int, body: ProductPatch, response: Response,
+                   if_match: str | None = Header(None, alias="If-Match"), uow: UnitOfWork = Depends(get_uow),
+                   settings: Settings = Depends(get_settings_dep), locale: str = Depends(read_locale),
+                   _: Principal = Depends(require(*PRODUCT_WRITERS))) -> ProductOut:
+    out = service.update_product(uow, product_id, body, if_match=_if_match(if_match), settings=settings,
+                                 locale=locale)
+    return _etag(response, out)
+
+
+@router.delete("/products/{product_id}", response_model=None)
+def delete_product(product_id: int, purge: bool = False, uow: UnitOfWork = Depends(get_uow),
+                   settings: Settings = Depends(get_settings_dep),
+                   principal: Principal = Depends(require(*PRODUCT_WRITERS))) -> Any:
+    """Archives the product (it leaves the public catalog, orders keep their SKUs).
+    `?purge=true` (admin only) removes it for good."""
+    if purge:
+        if principal.role != Role.admin:
+            raise Forbidden("Only an admin may purge a product", errors=[FieldError("purge", "admin only", "forbidden")])
+        service.delete_product(uow, product_id)
+        return Response(status_code=204)
+    return service.archive_product(uow, product_id, settings=settings)
+
+
+@router.get("/products/{product_id}/completeness", response_model=list[CompletenessOut])
+def product_completeness(product_id: int, channel: str | None = None, locale: str | None = None,
+                         uow: UnitOfWork = Depends(get_read_uow), settings: Settings = Depends(get_settings_dep),
+                         _: Principal = Depends(require(Role.admin, Role.staff, Role.seller, Role.sales_rep,
+                                                        Role.support_agent))) -> list[CompletenessOut]:
+    """For each channel and each of its locales (or the ones asked for): what is missing and
+    the percentage complete."""
+    if uow.actor.role == Role.seller:
+        service._writable(uow, product_id)  # a seller checks its own products only
+    return service.product_completeness(uow, product_id, channel=channel, locale=locale, settings=settings)
+
+
+# -- categories, brands, attributes, attribute sets ----------------------------------------------
+
+
+@router.post("/categories", response_model=CategoryOut, status_code=201)
+def create_category(body: CategoryCreate, uow: UnitOfWork = Depends(get_uow),
+                    settings: Settings = Depends(get_settings_dep),
+                    _: Principal = Depends(require(*CATALOG_ADMINS))) -> CategoryOut:
+    return service.create_category(uow, body, settings=settings)
+
+
+@router.get("/categories", response_model=list[CategoryOut])
+def list_categories(uow: UnitOfWork = Depends(get_read_uow), settings: Settings = Depends(get_settings_dep),
+                    locale: str = Depends(read_locale)) -> list[CategoryOut]:
+    return service.list_categories(uow, locale=locale, settings=settings)
+
+
+@router.get("/categories/{code}", response_model=CategoryOut)
+def get_category(code: str, uow: UnitOfWork = Depends(get_read_uow)) -> CategoryOut:
+    return service.get_category(uow, code)
+
+
+@router.patch("/categories/{code}", response_model=CategoryOut)
+def update_category(code: str, body: CategoryPatch, uow: UnitOfWork = Depends(get_uow),
+                    settings: Settings = Depends(get_settings_dep),
+                    _: Principal = Depends(require(*CATALOG_ADMINS))) -> CategoryOut:
+    return service.update_category(uow, code, body, settings=settings)
+
+
+@router.post("/brands", response_model=BrandOut, status_code=201)
+def create_brand(body: BrandCreate, uow: UnitOfWork = Depends(get_uow),
+                 _: Principal = Depends(require(*CATALOG_ADMINS))) -> BrandOut:
+    return service.create_brand(uow, body)
+
+
+@router.get("/brands", response_model=list[BrandOut])
+def list_brands(uow: UnitOfWork = Depends(get_read_uow)) -> list[BrandOut]:
+    return service.list_brands(uow)
+
+
+@router.post("/attributes", response_model=AttributeOut, status_code=201)
+def create_attribute(body: AttributeCreate, uow: UnitOfWork = Depends(get_uow),
+                     _: Principal = Depends(require(*CATALOG_ADMINS))) -> AttributeOut:
+    return service.create_attribute(uow, body)
+
+
+@router.get("/attributes", response_model=list[AttributeOut])
+def list_attributes(uow: UnitOfWork = Depends(get_read_uow)) -> list[AttributeOut]:
+    return service.list_attributes(uow)
+
+
+@router.post("/attribute-sets", response_model=AttributeSetOut, status_code=201)
+def create_attribute_set(body: AttributeSetCreate, uow: UnitOfWork = Depends(get_uow),
+                         _: Principal = Depends(require(*CATALOG_ADMINS))) -> AttributeSetOut:
+    return service.create_attribute_set(uow, body)
+
+
+@router.get("/attribute-sets", response_model=list[AttributeSetOut])
+def list_attribute_sets(uow: UnitOfWork = Depends(get_read_uow)) -> list[AttributeSetOut]:
+    return service.list_attribute_sets(uow)
+
+
+# -- channels and feeds ---------------------------------------------------------------------------
+
+
+@router.get("/channels", response_model=list[ChannelOut])
+def list_channels(uow: UnitOfWork = Depends(get_uow), settings: Settings = Depends(get_settings_dep)) -> list[ChannelOut]:
+    return service.list_channels(uow, settings=settings)
+
+
+@router.post("/channels", response_model=ChannelOut, status_code=201)
+def create_channel(body: ChannelCreate, uow: UnitOfWork = Depends(get_uow),
+                   settings: Settings = Depends(get_settings_dep),
+                   _: Principal = Depends(require(Role.admin))) -> ChannelOut:
+    return service.create_channel(uow, body, settings=settings)
+
+
+@router.get("/channels/{code}/feed")
+def channel_feed(code: str, format: Literal["csv", "json"] = "json", uow: UnitOfWork = Depends(get_read_uow),
+                 settings: Settings = Depends(get_settings_dep), locale: str = Depends(read_locale)) -> Response:
+    """Active products published to the channel, with texts in the locale (falling back to
+    the default locale) and their prices: what a marketplace or comparison site ingests."""
+    data, media = feeds.channel_feed(uow, code, fmt=format, locale=locale, settings=settings)
+    return Response(data, media_type=media, headers={"Content-Language": locale})

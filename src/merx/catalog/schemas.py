@@ -1,0 +1,236 @@
+"""Catalog API shapes. Input models forbid unknown fields; money is `MoneyIn`
+({"amount": "19.99", "currency": "EUR"}, decimal strings only)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from merx.core.schemas import MoneyIn, MoneyOut, StrictModel
+
+Status = Literal["draft", "active", "archived"]
+AttributeType = Literal["text", "number", "enum", "bool"]
+Code = Field(min_length=1, max_length=100)
+
+
+def _check_url(url: str) -> str:
+    if not (url.startswith("https://") or url.startswith("http://")) or " " in url or len(url) > 2000:
+        raise ValueError("must be an http(s) URL")
+    return url
+
+
+class TranslationIn(StrictModel):
+    name: str | None = Field(None, max_length=500)
+    description: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class VariantIn(StrictModel):
+    sku: str = Field(min_length=1, max_length=100)
+    ean: str | None = Field(None, max_length=14)
+    options: dict[str, str] = Field(default_factory=dict)
+    price: MoneyIn | None = None
+    prices: list[MoneyIn] | None = None
+
+
+class ProductCreate(StrictModel):
+    sku: str | None = Field(None, min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=500)
+    description: str | None = None
+    price: MoneyIn | None = None
+    prices: list[MoneyIn] | None = None
+    ean: str | None = Field(None, max_length=14)
+    category: str | None = None
+    brand: str | None = None
+    status: Status = "active"
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    translations: dict[str, TranslationIn] = Field(default_factory=dict)
+    variants: list[VariantIn] | None = None
+    media: list[str] = Field(default_factory=list)
+    seller_id: int | None = None
+    channels: list[str] | None = None
+
+    @field_validator("media")
+    @classmethod
+    def _media(cls, v: list[str]) -> list[str]:
+        return [_check_url(u) for u in v]
+
+
+class ProductPatch(StrictModel):
+    """Partial update: only the fields sent change. `attributes` and `translations` merge
+    (a null value removes an attribute); `variants` lists every variant to keep (matched by
+    SKU; variants left out are removed). `version`, when sent, must be the current one."""
+
+    sku: str | None = Field(None, min_length=1, max_length=100)
+    name: str | None = Field(None, min_length=1, max_length=500)
+    description: str | None = None
+    price: MoneyIn | None = None
+    prices: list[MoneyIn] | None = None
+    ean: str | None = Field(None, max_length=14)
+    category: str | None = None
+    brand: str | None = None
+    status: Status | None = None
+    attributes: dict[str, Any] | None = None
+    translations: dict[str, TranslationIn | None] | None = None
+    variants: list[VariantIn] | None = None
+    media: list[str] | None = None
+    seller_id: int | None = None
+    channels: list[str] | None = None
+    version: int | None = None
+
+    @field_validator("media")
+    @classmethod
+    def _media(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else [_check_url(u) for u in v]
+
+
+class VariantOut(BaseModel):
+    id: int
+    sku: str
+    ean: str | None
+    options: dict[str, str]
+    prices: list[MoneyOut]
+
+
+class ProductOut(BaseModel):
+    id: int
+    sku: str
+    name: str
+    description: str | None
+    locale: str
+    status: str
+    category: str | None
+    brand: str | None
+    seller_id: int | None
+    price: MoneyOut | None
+    prices: list[MoneyOut]
+    attributes: dict[str, Any]
+    translations: dict[str, Any]
+    variants: list[VariantOut]
+    media: list[str]
+    channels: list[str]
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class CategoryCreate(StrictModel):
+    code: str = Code
+    name: str = Field(min_length=1, max_length=200)
+    parent: str | None = None
+    attribute_set: str | None = None
+    translations: dict[str, str] = Field(default_factory=dict, description="locale -> name")
+
+
+class CategoryPatch(StrictModel):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    parent: str | None = None
+    attribute_set: str | None = None
+    translations: dict[str, str] | None = None
+
+
+class CategoryOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    parent: str | None
+    path: list[str]
+    attribute_set: str | None
+    effective_attribute_set: str | None
+    translations: dict[str, str]
+
+
+class BrandCreate(StrictModel):
+    code: str = Code
+    name: str = Field(min_length=1, max_length=200)
+
+
+class BrandOut(BaseModel):
+    id: int
+    code: str
+    name: str
+
+
+class AttributeCreate(StrictModel):
+    code: str = Code
+    name: str = Field(min_length=1, max_length=200)
+    type: AttributeType
+    unit: str | None = Field(None, max_length=32)
+    options: list[str] | None = None
+    localizable: bool = False
+
+
+class AttributeOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    type: str
+    unit: str | None
+    options: list[str] | None
+    localizable: bool
+
+
+class AttributeSetItemIn(StrictModel):
+    attribute: str
+    required: bool = False
+
+
+class AttributeSetCreate(StrictModel):
+    code: str = Code
+    name: str = Field(min_length=1, max_length=200)
+    attributes: list[AttributeSetItemIn] = Field(default_factory=list)
+
+
+class AttributeSetItemOut(BaseModel):
+    attribute: str
+    required: bool
+
+
+class AttributeSetOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    attributes: list[AttributeSetItemOut]
+
+
+class ChannelCreate(StrictModel):
+    code: str = Code
+    name: str = Field(min_length=1, max_length=200)
+    locales: list[str] = Field(default_factory=list)
+    currency: str | None = None
+    requires_media: bool = False
+
+
+class ChannelOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    locales: list[str]
+    currency: str | None
+    requires_media: bool
+
+
+class CompletenessOut(BaseModel):
+    channel: str
+    locale: str
+    required: int
+    missing: list[str]
+    percent: int
+
+
+class ImportErrorOut(BaseModel):
+    row: int
+    field: str
+    message: str
+    value: Any = None
+
+
+class ImportReport(BaseModel):
+    rows: int
+    created: int
+    updated: int
+    unchanged: int
+    failed: int
+    errors: list[ImportErrorOut]

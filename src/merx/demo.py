@@ -1,0 +1,262 @@
+"""`merx demo`: a fresh database with a realistic demo shop (fixed seed).
+
+Everything is created through the contexts' service functions, so the demo data has the
+same events, audit entries and invariants as data entered through the API."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy.engine import make_url
+
+from merx.core.auth import Role
+from merx.core.settings import Settings, get_settings
+
+# (code, name, parent, attribute set, pl, ru, nouns, price range EUR)
+CATEGORIES: list[tuple[str, str, str | None, str | None, str, str, list[str], tuple[int, int]]] = [
+    ("electronics", "Electronics", None, "electronics", "Elektronika", "Электроника", [], (10, 10)),
+    ("phones", "Phones", "electronics", None, "Telefony", "Телефоны", ["Smartphone", "Phone", "Rugged Phone"], (99, 1200)),
+    ("laptops", "Laptops", "electronics", None, "Laptopy", "Ноутбуки", ["Laptop", "Notebook", "Ultrabook"], (399, 2500)),
+    ("headphones", "Headphones", "electronics", None, "Słuchawki", "Наушники", ["Headphones", "Earbuds", "Headset"], (19, 399)),
+    ("tv", "TVs", "electronics", None, "Telewizory", "Телевизоры", ["TV", "Smart TV", "OLED TV"], (199, 2999)),
+    ("home", "Home & Kitchen", None, "home", "Dom i kuchnia", "Дом и кухня", [], (10, 10)),
+    ("kitchen", "Kitchen", "home", None, "Kuchnia", "Кухня", ["Kettle", "Toaster", "Blender", "Frying Pan", "Knife Set"], (9, 299)),
+    ("furniture", "Furniture", "home", None, "Meble", "Мебель", ["Chair", "Desk", "Bookshelf", "Sofa", "Bed Frame"], (39, 1499)),
+    ("lighting", "Lighting", "home", None, "Oświetlenie", "Освещение", ["Desk Lamp", "Floor Lamp", "LED Bulb", "Pendant Light"], (5, 249)),
+    ("decor", "Decor", "home", None, "Dekoracje", "Декор", ["Vase", "Candle", "Picture Frame", "Cushion", "Rug"], (5, 199)),
+    ("fashion", "Fashion", None, "fashion", "Moda", "Мода", [], (10, 10)),
+    ("shoes", "Shoes", "fashion", None, "Buty", "Обувь", ["Sneakers", "Boots", "Sandals", "Running Shoes"], (29, 249)),
+    ("menswear", "Men's Clothing", "fashion", None, "Odzież męska", "Мужская одежда", ["Jacket", "Shirt", "Jeans", "Hoodie"], (15, 299)),
+    ("womenswear", "Women's Clothing", "fashion", None, "Odzież damska", "Женская одежда", ["Dress", "Blouse", "Coat", "Skirt"], (15, 349)),
+    ("accessories", "Accessories", "fashion", None, "Akcesoria", "Аксессуары", ["Backpack", "Wallet", "Belt", "Sunglasses", "Watch"], (9, 499)),
+    ("sports", "Sports & Outdoors", None, "sports", "Sport i turystyka", "Спорт и отдых", [], (10, 10)),
+    ("cycling", "Cycling", "sports", None, "Rowery", "Велоспорт", ["Bike Helmet", "Bike Light", "Road Bike", "Bike Lock"], (9, 1999)),
+    ("running", "Running", "sports", None, "Bieganie", "Бег", ["Running Jacket", "Running Belt", "Sports Watch"], (9, 399)),
+    ("fitness", "Fitness", "sports", None, "Fitness", "Фитнес", ["Yoga Mat", "Dumbbell Set", "Kettlebell", "Resistance Band"], (5, 299)),
+    ("camping", "Camping", "sports", None, "Kemping", "Кемпинг", ["Tent", "Sleeping Bag", "Camping Stove", "Headlamp"], (9, 599)),
+    ("beauty", "Beauty", None, "basic", "Uroda", "Красота", ["Face Cream", "Shampoo", "Perfume", "Hair Dryer"], (4, 149)),
+    ("toys", "Toys", None, "basic", "Zabawki", "Игрушки", ["Puzzle", "Building Blocks", "Plush Bear", "Board Game"], (5, 99)),
+    ("books", "Books", None, "basic", "Książki", "Книги", ["Cookbook", "Novel", "Travel Guide", "Atlas"], (5, 59)),
+    ("garden", "Garden", None, "basic", "Ogród", "Сад", ["Garden Hose", "Lawn Mower", "Plant Pot", "Pruning Shears"], (5, 699)),
+    ("pets", "Pet Supplies", None, "basic", "Zoologia", "Зоотовары", ["Dog Bed", "Cat Tree", "Pet Bowl", "Leash"], (5, 199)),
+]
+
+ADJECTIVES = ["Classic", "Pro", "Compact", "Smart", "Eco", "Premium", "Lite", "Max", "Urban", "Nordic", "Retro",
+              "Ultra", "Travel", "Family", "Essential", "Signature"]
+COLORS = ["black", "white", "grey", "red", "blue", "green", "beige", "navy"]
+COLOR_PL = {"black": "czarny", "white": "biały", "grey": "szary", "red": "czerwony", "blue": "niebieski",
+            "green": "zielony", "beige": "beżowy", "navy": "granatowy"}
+COLOR_RU = {"black": "чёрный", "white": "белый", "grey": "серый", "red": "красный", "blue": "синий",
+            "green": "зелёный", "beige": "бежевый", "navy": "тёмно-синий"}
+MATERIALS = ["cotton", "steel", "aluminium", "oak", "plastic", "glass", "leather", "wool", "bamboo", "ceramic"]
+BRANDS = ["Aurora", "Borealis", "Cobalt", "Dunmore", "Elkhorn", "Fjord", "Granite", "Harbor", "Ivory Lane", "Juniper",
+          "Kestrel", "Lumen", "Meridian", "Northwind", "Orchard", "Pinecrest", "Quarry", "Redwood", "Solstice",
+          "Tundra", "Umbra", "Vistula", "Wawel", "Xenon", "Yarrow", "Zenith", "Baltic Home", "Mazury Outdoor",
+          "Tatra Sport", "Karpaty"]
+FIRST_NAMES = ["Anna", "Jan", "Maria", "Piotr", "Katarzyna", "Tomasz", "Olga", "Ivan", "Elena", "Andrei", "Ioana",
+               "Mihai", "Emma", "Liam", "Sophie", "Lukas", "Marta", "Pavel", "Daria", "Oleksandr"]
+LAST_NAMES = ["Nowak", "Kowalski", "Wiśniewska", "Ivanov", "Petrova", "Popescu", "Ionescu", "Smith", "Müller",
+              "Novák", "Shevchenko", "Kovalenko", "Dubois", "Rossi", "Garcia", "Jansen"]
+COUNTRIES = [("PL", "+48 601 {0:06d}"), ("RO", "+40 721 {0:06d}"), ("DE", "+49 151 {0:08d}"), ("GB", "+44 7400 {0:06d}")]
+# Real Polish/Romanian cities with their coordinates, for the warehouses and stores.
+LOCATIONS = [
+    ("WH-POZ", "Poznań warehouse", "warehouse", 52.4064, 16.9252, False, False),
+    ("WH-WRO", "Wrocław warehouse", "warehouse", 51.1079, 17.0385, False, False),
+    ("ST-WAW", "Warsaw store", "store", 52.2297, 21.0122, True, True),
+    ("ST-KRK", "Kraków store", "store", 50.0647, 19.9450, True, True),
+    ("ST-GDN", "Gdańsk store", "store", 54.3520, 18.6466, True, False),
+]
+
+
+@dataclass
+class DemoResult:
+    admin_key: str
+    database_url: str
+    summary: str
+    counts: dict[str, int]
+
+
+def fresh_database_url(settings: Settings) -> str:
+    """The demo always starts from an empty database. For the default SQLite file that means
+    deleting it; for a server URL the schema is upgraded and data added alongside."""
+    url = settings.effective_database_url
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        for suffix in ("", "-wal", "-shm"):
+            Path(parsed.database + suffix).unlink(missing_ok=True)
+    return url
+
+
+def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int = 300,
+               settings: Settings | None = None, console: Console | None = None) -> DemoResult:
+    from merx.contexts import import_models
+    from merx.core import accounts, migrate
+    from merx.core.db import Database
+    from merx.core.uow import UnitOfWork
+
+    settings = settings or get_settings()
+    console = console or Console(stderr=True)
+    rng = random.Random(seed)
+    import_models()
+    url = fresh_database_url(settings)
+    db = Database(url)
+    db.settings = settings
+    counts: dict[str, int] = {}
+    try:
+        migrate.upgrade(db)
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=False) as progress:
+            counts.update(_catalog(db, rng, product_count, progress))
+            counts.update(_customers(db, rng, customer_count, progress))
+            counts.update(_inventory(db, rng, progress))
+        with UnitOfWork(db) as uow:
+            issued = accounts.create_user_with_key(uow, name="demo-admin", role=Role.admin)
+    finally:
+        db.dispose()
+    summary = ", ".join(f"{v} {k}" for k, v in counts.items())
+    return DemoResult(admin_key=issued.key, database_url=url, summary=summary, counts=counts)
+
+
+def _catalog(db: Any, rng: random.Random, product_count: int, progress: Progress) -> dict[str, int]:
+    from merx.catalog import service as catalog
+    from merx.catalog.schemas import (AttributeCreate, AttributeSetCreate, AttributeSetItemIn, BrandCreate,
+                                      CategoryCreate, ProductCreate)
+    from merx.core.uow import UnitOfWork
+    from merx.marketplace import service as marketplace
+
+    task = progress.add_task("catalog", total=product_count)
+    with UnitOfWork(db) as uow:
+        for a in (
+            AttributeCreate(code="color", name="Colour", type="enum", options=COLORS),
+            AttributeCreate(code="material", name="Material", type="text", localizable=True),
+            AttributeCreate(code="weight", name="Weight", type="number", unit="kg"),
+            AttributeCreate(code="warranty_months", name="Warranty", type="number", unit="month"),
+            AttributeCreate(code="waterproof", name="Waterproof", type="bool"),
+            AttributeCreate(code="screen_size", name="Screen size", type="number", unit="in"),
+            AttributeCreate(code="size", name="Size", type="enum", options=["XS", "S", "M", "L", "XL"]),
+        ):
+            catalog.create_attribute(uow, a)
+        sets = {
+            "electronics": [("color", True), ("weight", True), ("warranty_months", True), ("screen_size", False)],
+            "home": [("color", True), ("material", True), ("weight", False)],
+            "fashion": [("color", True), ("material", True), ("size", False)],
+            "sports": [("color", True), ("weight", True), ("waterproof", False)],
+            "basic": [("color", False), ("weight", False)],
+        }
+        for code, items in sets.items():
+            catalog.create_attribute_set(uow, AttributeSetCreate(
+                code=code, name=code.title(), attributes=[AttributeSetItemIn(attribute=a, required=r) for a, r in items]))
+        for code, name, parent, aset, pl, ru, _nouns, _prices in CATEGORIES:
+            catalog.create_category(uow, CategoryCreate(code=code, name=name, parent=parent, attribute_set=aset,
+                                                        translations={"pl": pl, "ru": ru}))
+        for name in BRANDS:
+            catalog.create_brand(uow, BrandCreate(code=name.lower().replace(" ", "-"), name=name))
+    seller_ids = []
+    for code, name, premium, rating in (("nordic-goods", "Nordic Goods", True, "4.8"), ("vistula-trade", "Vistula Trade", False, "4.1"),
+                                        ("dacia-market", "Dacia Market", False, "3.2")):
+        with UnitOfWork(db) as uow:
+            seller_ids.append(marketplace.create_seller(uow, code=code, name=name, premium=premium,
+                                                        rating=Decimal(rating)).id)
+
+    leaf_categories = [c for c in CATEGORIES if c[6]]
+    batch: list[Any] = []
+    made = 0
+    for i in range(product_count):
+        code, cname, _parent, _aset, _pl, _ru, nouns, (lo, hi) = leaf_categories[i % len(leaf_categories)]
+        noun = rng.choice(nouns)
+        adjective = rng.choice(ADJECTIVES)
+        color = rng.choice(COLORS)
+        brand = rng.choice(BRANDS)
+        name = f"{brand} {adjective} {noun} {i:04d}"
+        price = Decimal(rng.randint(lo * 100, hi * 100)) / 100
+        pln = (price * Decimal("4.30")).quantize(Decimal("0.01"))
+        attributes: dict[str, Any] = {"color": color}
+        top = _top_level(code)
+        if top in ("electronics", "sports", "basic"):
+            attributes["weight"] = str(Decimal(rng.randint(50, 20000)) / 1000)
+        if top == "electronics":
+            attributes["warranty_months"] = rng.choice([12, 24, 36])
+            if code in ("tv", "laptops", "phones"):
+                attributes["screen_size"] = rng.choice(["6.1", "6.7", "13.3", "15.6", "43", "55", "65"])
+        if top in ("home", "fashion"):
+            attributes["material"] = rng.choice(MATERIALS)
+        if top == "sports":
+            attributes["waterproof"] = rng.random() < 0.4
+        translations: dict[str, Any] = {}
+        if i % 5 == 0:
+            translations["pl"] = {"name": f"{brand} {noun} {COLOR_PL[color]} {i:04d}"}
+        if i % 7 == 0:
+            translations["ru"] = {"name": f"{brand} {noun} {COLOR_RU[color]} {i:04d}"}
+        status = "draft" if i % 50 == 49 else "active"
+        batch.append(ProductCreate(
+            sku=f"{code[:3].upper()}-{i:05d}", name=name,
+            description=f"{adjective} {noun.lower()} by {brand} in {color}. {cname}.",
+            prices=[{"amount": str(price), "currency": "EUR"}, {"amount": str(pln), "currency": "PLN"}],
+            category=code, brand=brand.lower().replace(" ", "-"), status=status, attributes=attributes,
+            translations=translations, seller_id=seller_ids[i % len(seller_ids)] if i % 6 == 0 else None,
+            media=[f"https://img.merx.example/{code}/{i:05d}.jpg"],
+        ))
+        if len(batch) == 200:
+            made += _flush_products(db, batch)
+            progress.advance(task, len(batch))
+            batch = []
+    if batch:
+        made += _flush_products(db, batch)
+        progress.advance(task, len(batch))
+    return {"products": made, "categories": len(CATEGORIES), "brands": len(BRANDS), "sellers": len(seller_ids)}
+
+
+def _top_level(code: str) -> str:
+    for c in CATEGORIES:
+        if c[0] == code:
+            return c[3] or _top_level(c[2]) if c[2] else (c[3] or c[0])
+    return code
+
+
+def _flush_products(db: Any, batch: list[Any]) -> int:
+    from merx.catalog import service as catalog
+    from merx.core.uow import UnitOfWork
+
+    with UnitOfWork(db) as uow:
+        return len(catalog.bulk_create_products(uow, batch))
+
+
+def _customers(db: Any, rng: random.Random, count: int, progress: Progress) -> dict[str, int]:
+    from merx.core.uow import UnitOfWork
+    from merx.customers import service as customers
+    from merx.customers.schemas import CustomerCreate
+
+    task = progress.add_task("customers", total=count)
+    with UnitOfWork(db) as uow:
+        for i in range(count):
+            first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+            country, phone_fmt = COUNTRIES[i % len(COUNTRIES)]
+            phone = phone_fmt.format(100 + i)  # unique by construction
+            email = f"{_ascii(first)}.{_ascii(last)}.{i}@example.com"
+            customers.create_customer(uow, CustomerCreate(
+                email=email, phone=phone if i % 3 else None, first_name=first, last_name=last, country=country,
+                locale={"PL": "pl", "RO": "ro", "DE": "de", "GB": "en"}[country]), commit=False)
+            progress.advance(task)
+        uow.commit()
+    return {"customers": count}
+
+
+def _ascii(text: str) -> str:
+    import unicodedata
+
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+
+
+def _inventory(db: Any, rng: random.Random, progress: Progress) -> dict[str, int]:
+    """Two warehouses and three stores with stock, once the inventory context offers them."""
+    try:
+        from merx.inventory import demo_data  # type: ignore[attr-defined]
+    except ImportError:
+        return {}
+    return demo_data.load(db, rng, LOCATIONS, progress)

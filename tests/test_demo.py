@@ -1,0 +1,73 @@
+"""`merx demo --no-serve` builds a realistic shop from nothing and prints a working admin key."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory):
+    data_dir = tmp_path_factory.mktemp("demo")
+    env = {**os.environ, "MERX_DATA_DIR": str(data_dir), "MERX_LOG_LEVEL": "WARNING"}
+    env.pop("MERX_DATABASE_URL", None)
+    merx = Path(sys.executable).parent / "merx"
+    done = subprocess.run([str(merx), "demo", "--no-serve"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return data_dir, done.stdout.strip().splitlines()[-1]
+
+
+def test_demo_shop_is_populated_and_the_key_works(demo_run):
+    from fastapi.testclient import TestClient
+
+    from merx.app import create_app
+    from merx.core.settings import Settings
+
+    data_dir, key = demo_run
+    assert key.startswith("mx_")
+    app = create_app(Settings(data_dir=data_dir, log_level="WARNING"))
+    headers = {"Authorization": f"Bearer {key}"}
+    with TestClient(app) as client:
+        assert client.get("/api/v1/me", headers=headers).json()["role"] == "admin"
+        products, cursor = 0, None
+        while True:
+            page = client.get("/api/v1/products", params={"limit": 500, **({"cursor": cursor} if cursor else {})},
+                              headers=headers).json()
+            products += len(page["items"])
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        assert products >= 2000
+        categories = client.get("/api/v1/categories", headers=headers).json()
+        categories = categories["items"] if isinstance(categories, dict) else categories
+        assert len(categories) >= 20
+        customers = client.get("/api/v1/customers", params={"limit": 500}, headers=headers).json()["items"]
+        assert len(customers) >= 200
+        # some products carry Polish and Russian names
+        pl = client.get("/api/v1/products", params={"sku": "PHO-00000"}, headers={**headers, "Accept-Language": "pl"})
+        assert pl.status_code == 200, pl.text
+        body = pl.json()
+        item = body["items"][0] if "items" in body else body
+        assert "czarny" in item["name"] or any(c in item["name"] for c in "ąęłńóśźżćy")
+    app.state.db.dispose()
+
+
+def test_demo_starts_from_a_fresh_database(demo_run):
+    data_dir, _ = demo_run
+    env = {**os.environ, "MERX_DATA_DIR": str(data_dir), "MERX_LOG_LEVEL": "WARNING"}
+    env.pop("MERX_DATABASE_URL", None)
+    merx = Path(sys.executable).parent / "merx"
+    again = subprocess.run([str(merx), "demo", "--no-serve", "--products", "50"], env=env, capture_output=True,
+                           text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    from merx.core.db import Database
+    import sqlalchemy as sa
+
+    db = Database(f"sqlite:///{data_dir / 'merx.db'}")
+    with db.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM catalog_products")).scalar() == 50
+    db.dispose()
