@@ -116,6 +116,7 @@ def demo(no_serve: bool = typer.Option(False, "--no-serve", help="Load the demo 
     result = demo_module.build_demo(seed=seed, product_count=products, console=console)
     console.print(f"[green]demo loaded[/green] in {time.perf_counter() - started:.1f}s: {result.summary}")
     console.print(f"Admin API key (Authorization: Bearer ...): {result.admin_key}")
+    console.print(f"Console sign-in: {demo_module.DEMO_CONSOLE_EMAIL} / {demo_module.DEMO_CONSOLE_PASSWORD}")
     if no_serve:
         typer.echo(result.admin_key)
         return

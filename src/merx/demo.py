@@ -74,6 +74,10 @@ LOCATIONS = [
 ]
 
 
+DEMO_CONSOLE_EMAIL = "admin@demo.merx"
+DEMO_CONSOLE_PASSWORD = "merx-demo"
+
+
 @dataclass
 class DemoResult:
     admin_key: str
@@ -115,8 +119,14 @@ def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int
             counts.update(_catalog(db, rng, product_count, progress))
             counts.update(_customers(db, rng, customer_count, progress))
             counts.update(_inventory(db, rng, progress))
+            counts.update(_search_index(db, settings, progress))
         with UnitOfWork(db) as uow:
             issued = accounts.create_user_with_key(uow, name="demo-admin", role=Role.admin)
+        with UnitOfWork(db) as uow:
+            # The console signs in with a password; the demo's is printed with the URL.
+            accounts.create_user(uow, name="Demo admin", role=Role.admin, email=DEMO_CONSOLE_EMAIL,
+                                 password=DEMO_CONSOLE_PASSWORD)
+            uow.commit()
     finally:
         db.dispose()
     summary = ", ".join(f"{v} {k}" for k, v in counts.items())
@@ -254,9 +264,54 @@ def _ascii(text: str) -> str:
 
 
 def _inventory(db: Any, rng: random.Random, progress: Progress) -> dict[str, int]:
-    """Two warehouses and three stores with stock, once the inventory context offers them."""
+    """Two warehouses and three stores; nearly every SKU stocked in one warehouse, many in a
+    store too, and a few sold out so the storefront shows every status."""
     try:
-        from merx.inventory import demo_data  # type: ignore[attr-defined]
+        from merx.inventory import service as inventory
     except ImportError:
         return {}
-    return demo_data.load(db, rng, LOCATIONS, progress)
+    from merx.catalog.models import Variant  # read-only: which SKUs the demo made
+    from merx.core.uow import UnitOfWork
+    import sqlalchemy as sa
+
+    hours = {d: [["09:00", "21:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat")} | {"sun": [["10:00", "18:00"]]}
+    ids: dict[str, int] = {}
+    with UnitOfWork(db) as uow:
+        for priority, (code, name, kind, lat, lon, pickup, returns) in enumerate(LOCATIONS):
+            out = inventory.create_location(uow, {
+                "code": code, "name": name, "kind": kind, "lat": lat, "lon": lon, "pickup": pickup,
+                "accepts_returns": returns, "opening_hours": hours if kind == "store" else None,
+                "timezone": "Europe/Warsaw", "priority": priority})
+            ids[code] = out["id"]
+    with UnitOfWork(db, readonly=True) as uow:
+        skus = list(uow.session.scalars(sa.select(Variant.sku).order_by(Variant.id)))
+    task = progress.add_task("stock", total=len(skus))
+    stores = [c for c, *_rest in LOCATIONS if c.startswith("ST-")]
+    rows = 0
+    for start in range(0, len(skus), 400):
+        with UnitOfWork(db) as uow:
+            for sku in skus[start:start + 400]:
+                if rng.random() < 0.05:
+                    continue  # sold out everywhere
+                warehouse = "WH-POZ" if rng.random() < 0.5 else "WH-WRO"
+                inventory.receive_stock(uow, sku, ids[warehouse], rng.randint(1, 60), reason="receipt", reference="demo")
+                rows += 1
+                if rng.random() < 0.4:
+                    store = rng.choice(stores)
+                    inventory.receive_stock(uow, sku, ids[store], rng.randint(1, 8), reason="receipt", reference="demo")
+                    rows += 1
+            uow.commit()
+        progress.advance(task, len(skus[start:start + 400]))
+    return {"locations": len(ids), "stock rows": rows}
+
+
+def _search_index(db: Any, settings: Settings, progress: Progress) -> dict[str, int]:
+    try:
+        from merx.search import service as search
+    except ImportError:
+        return {}
+    task = progress.add_task("search index", total=None)
+    search.register_data_dir(db, settings.data_dir, settings.default_currency)
+    result = search.rebuild_index(db, settings.data_dir, on_progress=lambda done, _total: progress.update(task, completed=done))
+    progress.update(task, total=result["products"], completed=result["products"])
+    return {"indexed": result["products"]}

@@ -353,7 +353,12 @@ class IdempotencyMiddleware:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        captured: dict[str, Any] = {"status": None, "headers": [], "body": []}
+        captured: dict[str, Any] = {"status": None, "headers": [], "body": [], "stored": False}
+
+        async def store() -> None:
+            captured["stored"] = True
+            await anyio.to_thread.run_sync(self._finish, db, record_id, captured["status"], captured["headers"],
+                                           b"".join(captured["body"]))
 
         async def capture_send(message: dict) -> None:
             if message["type"] == "http.response.start":
@@ -362,13 +367,17 @@ class IdempotencyMiddleware:
                                        if k.lower() in (b"content-type", b"location", b"etag")]
             elif message["type"] == "http.response.body":
                 captured["body"].append(message.get("body", b""))
+                if not message.get("more_body"):
+                    # Store before the client sees the end of the response: a retry it sends
+                    # the moment it has the answer must find the key done, not in progress.
+                    await store()
             await send(message)
 
         try:
             await self.app(scope, replay_receive, capture_send)
         finally:
-            await anyio.to_thread.run_sync(self._finish, db, record_id, captured["status"], captured["headers"],
-                                           b"".join(captured["body"]))
+            if not captured["stored"]:
+                await store()
 
     def _claim(self, db: Database, scope_key: str, key: str, method: str, path: str,
                request_hash: str) -> int | IdempotencyRecord | Problem:

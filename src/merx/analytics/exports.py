@@ -1,0 +1,172 @@
+"""Reports as flat tables (for the CLI, CSV and XLSX) and as charts (PNG, SVG)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from merx.analytics.cohorts import cohort_table_rows
+
+MEDIA_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "png": "image/png",
+    "svg": "image/svg+xml",
+}
+
+
+def table(kind: str, report: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
+    """The report's main table: column names and rows."""
+    if kind == "funnel":
+        rows = [dict(s) for s in report["stages"]]
+        for group in report.get("breakdown", []):
+            rows += [{"key": group["key"], **s} for s in group["stages"]]
+        if report.get("breakdown"):
+            for r in rows[:5]:
+                r.setdefault("key", "(all)")
+    elif kind == "cohorts":
+        rows = cohort_table_rows(report)
+    elif kind in ("sales", "pareto", "inventory"):
+        rows = report["rows"]
+    elif kind == "portfolio":
+        rows = report["products"]
+    elif kind == "forecast":
+        rows = [{"period": h["period"], "actual": h["value"]} for h in report["history"]]
+        rows += [{"period": f["period"], "seasonal_naive": f["seasonal_naive"], "ets": f["ets"]}
+                 for f in report["forecast"]]
+    elif kind == "abandonment":
+        rows = report["items"]
+    else:
+        raise ValueError(kind)
+    columns: list[str] = []
+    for r in rows:
+        for k in r:
+            if k not in columns:
+                columns.append(k)
+    return columns, rows
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, (list, dict)):
+        return str(value)
+    return value
+
+
+def to_csv(columns: list[str], rows: list[dict[str, Any]]) -> bytes:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(columns)
+    for r in rows:
+        writer.writerow(["" if r.get(c) is None else _cell(r.get(c)) for c in columns])
+    return buf.getvalue().encode("utf-8")
+
+
+def to_xlsx(columns: list[str], rows: list[dict[str, Any]], title: str, notes: list[str] | None = None) -> bytes:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = title[:31]
+    ws.append(columns)
+    for r in rows:
+        ws.append([_xlsx_value(r.get(c)) for c in columns])
+    if notes:
+        info = wb.create_sheet("notes")
+        for n in notes:
+            info.append([n])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _xlsx_value(value: Any) -> Any:
+    # Amounts are decimal strings in the API; a spreadsheet should get numbers it can sum.
+    if isinstance(value, str):
+        try:
+            from decimal import Decimal, InvalidOperation
+
+            if value and (value[0].isdigit() or value[0] == "-") and value.replace("-", "", 1).replace(".", "", 1).isdigit():
+                return Decimal(value)
+        except InvalidOperation:
+            return value
+    return _cell(value)
+
+
+# -- charts --------------------------------------------------------------------------------------
+
+
+def chart(kind: str, report: dict[str, Any], fmt: str) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 5), dpi=100)
+    ax = fig.add_subplot(1, 1, 1)
+    if kind == "funnel":
+        stages = report["stages"]
+        ax.barh([s["stage"] for s in stages][::-1], [s["count"] for s in stages][::-1], color="#3b6ea5")
+        for i, s in enumerate(stages[::-1]):
+            ax.text(s["count"], i, f" {s['count']:,} ({s['overall_conversion']:.1%})", va="center", fontsize=9)
+        ax.set_title("Funnel: people per stage (share of awareness)")
+    elif kind == "cohorts":
+        rows = cohort_table_rows(report, months=13)
+        width = max((len([k for k in r if k.startswith("m")]) for r in rows), default=0)
+        grid = [[r.get(f"m{k}", float("nan")) for k in range(width)] for r in rows]
+        if grid and width:
+            im = ax.imshow(grid, aspect="auto", cmap="Blues", vmin=0, vmax=max(0.6, max(max(g[1:] or [0]) for g in grid)))
+            ax.set_yticks(range(len(rows)), [r["cohort"] for r in rows], fontsize=8)
+            ax.set_xlabel("months since first order")
+            fig.colorbar(im, ax=ax, label="retention")
+        ax.set_title("Monthly cohorts: retention")
+    elif kind == "sales":
+        rows = report["rows"][:30]
+        keys = [str(r["key"]) for r in rows]
+        values = [float(r["revenue"]) for r in rows]
+        if report["by"] in ("day", "week", "month", "quarter", "year"):
+            ax.plot(keys, values, marker="o", color="#3b6ea5")
+        else:
+            ax.bar(keys, values, color="#3b6ea5")
+        ax.tick_params(axis="x", labelrotation=60, labelsize=7)
+        ax.set_title(f"Revenue by {report['by']} ({report['currency']})")
+    elif kind == "pareto":
+        rows = report["rows"]
+        ax.bar(range(1, len(rows) + 1), [float(r["value"]) for r in rows], color="#3b6ea5")
+        ax2 = ax.twinx()
+        ax2.plot(range(1, len(rows) + 1), [r["cumulative_share"] for r in rows], color="#c0392b")
+        ax2.set_ylim(0, 1.05)
+        ax.set_title(f"Pareto of {report['of']} by {report['measure']}: top {report['top_share']:.0%} make "
+                     f"{(report['top_share_of_measure'] or 0):.1%}")
+    elif kind == "portfolio":
+        colours = {"gold": "#d4a017", "sunrise": "#e67e22", "sunset": "#8e44ad", "rest": "#95a5a6"}
+        for klass, colour in colours.items():
+            pts = [p for p in report["products"] if p["class"] == klass]
+            margins = [float(p["margin"]) for p in pts]
+            ax.scatter([p["units"] for p in pts], margins, s=8, color=colour, label=klass)
+        ax.set_xscale("log")
+        ax.set_xlabel("units sold")
+        ax.set_ylabel(f"margin ({report['margin_basis']})")
+        ax.legend()
+        ax.set_title("Product portfolio")
+    elif kind == "forecast":
+        hist = report["history"]
+        ax.plot([h["period"] for h in hist], [h["value"] for h in hist], color="#34495e", label="actual")
+        fc = report["forecast"]
+        ax.plot([f["period"] for f in fc], [f["seasonal_naive"] for f in fc], "--", color="#7f8c8d", label="seasonal naive")
+        ax.plot([f["period"] for f in fc], [f["ets"] for f in fc], color="#c0392b", label="ETS")
+        ax.legend()
+        step = max(1, (len(hist) + len(fc)) // 12)
+        ax.set_xticks(range(0, len(hist) + len(fc), step))
+        ax.tick_params(axis="x", labelrotation=60, labelsize=7)
+        ax.set_title(f"{report['freq']}ly {report['measure']} forecast")
+    elif kind == "inventory":
+        counts = report["counts"]
+        ax.bar(list(counts), list(counts.values()), color=["#c0392b", "#e67e22", "#27ae60", "#95a5a6"])
+        ax.set_title("Inventory health: SKU-locations by status")
+    else:
+        raise ValueError(kind)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt)
+    return buf.getvalue()

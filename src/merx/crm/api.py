@@ -1,0 +1,464 @@
+"""CRM routes: event collection and identify (open to the storefront, rate- and size-limited
+when anonymous), the customer 360 and profile operations, segments, RFM and other analyses,
+loyalty, referrals, consent and data rights. Reads are back-office only; a sales rep sees only
+its own customers and a customer only itself (enforced by customers.get_customer)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+
+from merx.core.auth import BACK_OFFICE_ROLES, Principal, Role
+from merx.core.errors import FieldError, Forbidden, NotFound, Problem, ValidationProblem
+from merx.core.pagination import check_limit, paginate
+from merx.core.schemas import Page
+from merx.core.uow import UnitOfWork
+from merx.core.web import get_principal, get_read_uow, get_uow, require
+from merx.crm import clusters, consent, identity, insights, loyalty, profiles, referrals, rfm, service
+from merx.crm.events_vocab import describe_vocabulary
+from merx.crm.models import Merge, TrackedEvent
+from merx.crm.schemas import (AdjustIn, ClusterIn, ConsentIn, EventBatch, EventOut, IdentifyIn, IdentifyOut, IdentityIn,
+                              IngestOut, MergeIn, MergeOut, ProgramIn, ProgramOut, ReferralIn, RedeemIn, RfmRunIn,
+                              SegmentIn, SegmentOut, SegmentPreviewIn, SegmentUpdate, TierIn)
+from merx.crm.segments import service as segments
+from merx.customers import service as customers
+
+router = APIRouter(tags=["crm"])
+static_router = APIRouter(tags=["crm"])
+EXTRA_ROUTERS = (static_router,)
+
+READERS = (Role.admin, Role.staff, Role.sales_rep, Role.support_agent)
+MARKETING = (Role.admin, Role.staff)
+PROFILE_ADMINS = (Role.admin, Role.staff, Role.support_agent)
+
+# Anonymous (storefront) posting: smaller batches and a per-client budget.
+ANONYMOUS_MAX_BATCH = 100
+ANONYMOUS_EVENTS_PER_MINUTE = 1200
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+
+class TooManyRequests(Problem):
+    status = 429
+    type_slug = "rate-limited"
+    title = "Too many requests"
+
+
+class _RateLimiter:
+    """Token bucket per client address (per process; behind several replicas each has its own)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.capacity = float(per_minute)
+        self.rate = per_minute / 60.0
+        self.buckets: dict[str, tuple[float, float]] = {}
+        self.lock = threading.Lock()
+
+    def take(self, key: str, amount: int) -> float:
+        """0 when allowed, else seconds until the amount would be available."""
+        now = time.monotonic()
+        with self.lock:
+            tokens, at = self.buckets.get(key, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - at) * self.rate)
+            if tokens >= amount:
+                self.buckets[key] = (tokens - amount, now)
+                if len(self.buckets) > 100_000:  # forget idle clients rather than grow without bound
+                    self.buckets = {k: v for k, v in self.buckets.items() if now - v[1] < 120}
+                return 0.0
+            self.buckets[key] = (tokens, now)
+            return (amount - tokens) / self.rate
+
+
+def _limiter(request: Request) -> _RateLimiter:
+    limiter = getattr(request.app.state, "crm_rate_limiter", None)
+    if limiter is None:
+        limiter = _RateLimiter(ANONYMOUS_EVENTS_PER_MINUTE)
+        request.app.state.crm_rate_limiter = limiter
+    return limiter
+
+
+def _client_key(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+# -- events and identify -------------------------------------------------------------------------
+
+
+@router.post("/events", response_model=IngestOut, responses={207: {"model": IngestOut}})
+def post_events(body: EventBatch, request: Request, uow: UnitOfWork = Depends(get_uow),
+                principal: Principal = Depends(get_principal)) -> Any:
+    """Collect a batch of up to 1,000 tracked events (100 without an API key). 200 when all
+    were stored, 207 when some were rejected (each reported by index with its errors), 422
+    when none were."""
+    if principal.is_anonymous or principal.role in (Role.customer, Role.seller):
+        if principal.role == Role.seller:
+            raise Forbidden("Sellers do not post tracking events")
+        if len(body.events) > ANONYMOUS_MAX_BATCH:
+            raise ValidationProblem.for_field("events", f"at most {ANONYMOUS_MAX_BATCH} events per batch without an API key")
+        wait = _limiter(request).take(_client_key(request), max(1, len(body.events)))
+        if wait:
+            raise TooManyRequests(f"Event budget exhausted; retry in {wait:.0f}s",
+                                  extra={"retry_after": round(wait, 1)})
+    if len(body.events) > service.MAX_BATCH:
+        raise ValidationProblem.for_field("events", f"at most {service.MAX_BATCH} events per batch")
+    result = service.ingest_events(uow, body.events)
+    if result.accepted == 0 and result.rejected:
+        errors = [FieldError(f"events[{r['index']}].{e['field']}".rstrip("."), e["message"])
+                  for r in result.rejected for e in r["errors"]]
+        raise ValidationProblem("No event in the batch is valid", errors=errors, extra=result.body())
+    return JSONResponse(result.body(), status_code=207 if result.rejected else 200)
+
+
+@router.get("/events/vocabulary")
+def event_vocabulary() -> dict[str, Any]:
+    """The versioned event vocabulary: types, their properties, channels and identifiers."""
+    return describe_vocabulary()
+
+
+@router.get("/tracked-events", response_model=Page[EventOut])
+def list_events(customer_id: int | None = None, anonymous_id: str | None = None, type: str | None = None,
+                limit: int | None = None, cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
+                _: Principal = Depends(require(*READERS))) -> Page[EventOut]:
+    """Tracked events (GET /events is the integration hub's outbox of domain events)."""
+    stmt = service.list_events(uow, customer_id=customer_id, anonymous_id=anonymous_id, type=type)
+    items, nxt = paginate(uow.session, stmt, TrackedEvent.id, limit=check_limit(limit, 100, 1000), cursor=cursor,
+                          convert=lambda e: EventOut(**profiles.event_out(e)))
+    return Page[EventOut](items=items, next_cursor=nxt)
+
+
+@router.post("/identify", response_model=IdentifyOut)
+def identify(body: IdentifyIn, request: Request, uow: UnitOfWork = Depends(get_uow),
+             principal: Principal = Depends(get_principal)) -> IdentifyOut:
+    """Link an anonymous id to a profile (created if needed), re-keying its past events."""
+    if principal.role == Role.seller:
+        raise Forbidden("Sellers do not identify visitors")
+    if body.verified and principal.role not in BACK_OFFICE_ROLES:
+        raise Forbidden("Only back-office keys may mark identifiers as verified")
+    if body.customer_id is not None and principal.role not in BACK_OFFICE_ROLES and not (
+            principal.role == Role.customer and principal.customer_id == body.customer_id):
+        raise Forbidden("Only back-office keys may name a customer id")
+    if principal.is_anonymous:
+        wait = _limiter(request).take(_client_key(request), 10)  # identify costs more than an event
+        if wait:
+            raise TooManyRequests(f"Identify budget exhausted; retry in {wait:.0f}s", extra={"retry_after": round(wait, 1)})
+    result = identity.identify(uow, anonymous_id=body.anonymous_id, identifiers=body.identifiers(),
+                               verified=body.verified, traits=body.traits())
+    return IdentifyOut(**result.__dict__)
+
+
+# -- customer 360 and profile operations -------------------------------------------------------------
+
+_LOOKUP_KINDS = ("email", "phone", "loyalty_card", "store_customer", "marketplace_buyer", "messaging_openid",
+                 "anonymous_id")
+
+
+@router.get("/crm/lookup")
+def lookup(email: str | None = None, phone: str | None = None, loyalty_card: str | None = None,
+           store_customer: str | None = None, marketplace_buyer: str | None = None,
+           messaging_openid: str | None = None, anonymous_id: str | None = None,
+           uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(require(*READERS))) -> Any:
+    """The profile holding an identifier of any kind (also: GET /customers?identifier=kind:value)."""
+    given = dict(email=email, phone=phone, loyalty_card=loyalty_card, store_customer=store_customer,
+                 marketplace_buyer=marketplace_buyer, messaging_openid=messaging_openid, anonymous=anonymous_id)
+    return service.lookup(uow, {k: v for k, v in given.items() if v}).model_dump(mode="json")
+
+
+@router.get("/customers/{customer_id}/overview")
+def overview(customer_id: int, timeline_limit: int = Query(500, ge=1, le=5000), uow: UnitOfWork = Depends(get_read_uow),
+             _: Principal = Depends(require(*READERS, Role.customer))) -> dict[str, Any]:
+    """Customer 360: identifiers, consent, lifetime value, orders, timeline, last activity,
+    funnel stage and path, RFM, segments, loyalty, open tickets, next follow-up."""
+    return profiles.overview(uow, customer_id, timeline_limit=timeline_limit)
+
+
+@router.get("/customers/{customer_id}/identities")
+def list_identities(customer_id: int, uow: UnitOfWork = Depends(get_read_uow),
+                    _: Principal = Depends(require(*READERS))) -> list[dict[str, Any]]:
+    customers.get_customer(uow, customer_id)
+    return [{"kind": i.kind, "value": i.value, "verified": i.verified, "source": i.source, "added_at": i.created_at}
+            for i in identity.identities_of(uow, customer_id)]
+
+
+@router.post("/customers/{customer_id}/identities", status_code=201, response_model=IdentifyOut)
+def add_identity(customer_id: int, body: IdentityIn, uow: UnitOfWork = Depends(get_uow),
+                 _: Principal = Depends(require(*PROFILE_ADMINS))) -> IdentifyOut:
+    """Attach an identifier by hand (verified by default). When a verified email or phone
+    belongs to another profile, the profiles are merged under the deterministic rules."""
+    customers.get_customer(uow, customer_id)
+    kind = "anonymous" if body.kind == "anonymous_id" else body.kind
+    if kind == "anonymous":
+        result = identity.identify(uow, anonymous_id=body.value, identifiers={"customer_id": str(customer_id)},
+                                   verified=body.verified, source="staff")
+    else:
+        result = identity.identify(uow, anonymous_id=None, identifiers={"customer_id": str(customer_id), kind: body.value},
+                                   verified=body.verified, source="staff")
+    return IdentifyOut(**result.__dict__)
+
+
+def _merge_out(m: Merge) -> MergeOut:
+    return MergeOut(id=m.id, from_customer_id=m.from_customer_id, into_customer_id=m.into_customer_id, rule=m.rule,
+                    created_at=m.created_at, undone_at=m.undone_at, moved=m.moved)
+
+
+@router.post("/customers/{customer_id}/merge", response_model=MergeOut)
+def merge(customer_id: int, body: MergeIn, uow: UnitOfWork = Depends(get_uow),
+          _: Principal = Depends(require(*PROFILE_ADMINS))) -> MergeOut:
+    """Merge the duplicate profile into this one: identities, events, orders, tickets,
+    loyalty points, consents and referrals move; the duplicate is hidden, not deleted."""
+    customers.get_customer(uow, customer_id)
+    return _merge_out(identity.merge_profiles(uow, body.duplicate_id, customer_id, rule="manual"))
+
+
+@router.post("/customers/{customer_id}/unmerge", response_model=MergeOut)
+def unmerge(customer_id: int, uow: UnitOfWork = Depends(get_uow),
+            _: Principal = Depends(require(*PROFILE_ADMINS))) -> MergeOut:
+    """Undo the latest merge of this (merged-away) profile: what it brought goes back to it."""
+    return _merge_out(identity.unmerge(uow, customer_id))
+
+
+@router.get("/customers/{customer_id}/merges", response_model=list[MergeOut])
+def merges(customer_id: int, uow: UnitOfWork = Depends(get_read_uow),
+           _: Principal = Depends(require(*PROFILE_ADMINS))) -> list[MergeOut]:
+    return [_merge_out(m) for m in identity.merges_of(uow, customer_id)]
+
+
+@router.post("/customers/{customer_id}/consents", status_code=201)
+def add_consent(customer_id: int, body: ConsentIn, uow: UnitOfWork = Depends(get_uow),
+                _: Principal = Depends(require(*READERS, Role.customer))) -> dict[str, Any]:
+    consent.record_consent(uow, customer_id, channel=body.channel, granted=body.granted, source=body.source)
+    return consent.current_consents(uow, customer_id)
+
+
+@router.get("/customers/{customer_id}/consents")
+def get_consents(customer_id: int, uow: UnitOfWork = Depends(get_read_uow),
+                 _: Principal = Depends(require(*READERS, Role.customer))) -> dict[str, Any]:
+    customers.get_customer(uow, customer_id)
+    return {"current": consent.current_consents(uow, customer_id), "history": consent.consent_history(uow, customer_id)}
+
+
+@router.get("/customers/{customer_id}/export")
+def export_customer(customer_id: int, uow: UnitOfWork = Depends(get_read_uow),
+                    _: Principal = Depends(require(*PROFILE_ADMINS, Role.customer))) -> Any:
+    """Everything Merx holds about the customer, as JSON (right of access and portability)."""
+    from fastapi.encoders import jsonable_encoder
+
+    data = consent.export_customer(uow, customer_id)
+    return JSONResponse(jsonable_encoder(data),
+                        headers={"Content-Disposition": f'attachment; filename="customer-{customer_id}.json"'})
+
+
+@router.post("/customers/{customer_id}/erase")
+def erase_customer(customer_id: int, uow: UnitOfWork = Depends(get_uow),
+                   _: Principal = Depends(require(Role.admin, Role.staff))) -> dict[str, Any]:
+    """Anonymise the customer; order amounts stay for accounting."""
+    return {"customer_id": customer_id, "erased": consent.erase_customer(uow, customer_id)}
+
+
+@router.get("/customers/{customer_id}/loyalty")
+def customer_loyalty(customer_id: int, uow: UnitOfWork = Depends(get_read_uow),
+                     _: Principal = Depends(require(*READERS, Role.customer))) -> dict[str, Any]:
+    customers.get_customer(uow, customer_id)
+    return {"accounts": loyalty.accounts_out(uow, customer_id), "ledger": loyalty.ledger(uow, customer_id)}
+
+
+@router.post("/customers/{customer_id}/referral-code")
+def referral_code(customer_id: int, uow: UnitOfWork = Depends(get_uow),
+                  _: Principal = Depends(require(*READERS, Role.customer))) -> dict[str, Any]:
+    code = referrals.referral_code(uow, customer_id)
+    return {"customer_id": customer_id, "code": code.code}
+
+
+@router.post("/referrals", status_code=201)
+def apply_referral(body: ReferralIn, uow: UnitOfWork = Depends(get_uow),
+                   principal: Principal = Depends(require(*PROFILE_ADMINS, Role.customer))) -> dict[str, Any]:
+    if principal.role == Role.customer and principal.customer_id != body.referred_customer_id:
+        raise Forbidden("A customer applies a referral code to itself only")
+    r = referrals.apply_code(uow, body.code, body.referred_customer_id)
+    return {"id": r.id, "code": r.code, "referrer_id": r.referrer_id, "referred_id": r.referred_id, "status": r.status}
+
+
+# -- segments ----------------------------------------------------------------------------------------
+
+def _segment_out(s: Any) -> SegmentOut:
+    return SegmentOut.model_validate(s, from_attributes=True)
+
+
+@router.get("/segments/fields")
+def segment_fields(_: Principal = Depends(require(*MARKETING))) -> dict[str, Any]:
+    """The fields of the segment language and their types."""
+    return {"fields": profiles.FIELDS}
+
+
+@router.post("/segments/preview")
+def preview_segment(body: SegmentPreviewIn, uow: UnitOfWork = Depends(get_read_uow),
+                    _: Principal = Depends(require(*MARKETING))) -> dict[str, Any]:
+    return segments.preview(uow, body.expression)
+
+
+@router.post("/segments", response_model=SegmentOut, status_code=201)
+def create_segment(body: SegmentIn, uow: UnitOfWork = Depends(get_uow),
+                   _: Principal = Depends(require(*MARKETING))) -> SegmentOut:
+    return _segment_out(segments.create_segment(uow, name=body.name, expression=body.expression,
+                                                description=body.description))
+
+
+@router.get("/segments", response_model=list[SegmentOut])
+def list_segments(uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(require(*MARKETING))) -> list[SegmentOut]:
+    return [_segment_out(s) for s in segments.list_segments(uow)]
+
+
+@router.get("/segments/{segment_id}", response_model=SegmentOut)
+def get_segment(segment_id: int, uow: UnitOfWork = Depends(get_read_uow),
+                _: Principal = Depends(require(*MARKETING))) -> SegmentOut:
+    return _segment_out(segments.get_segment(uow, segment_id))
+
+
+@router.patch("/segments/{segment_id}", response_model=SegmentOut)
+def update_segment(segment_id: int, body: SegmentUpdate, uow: UnitOfWork = Depends(get_uow),
+                   _: Principal = Depends(require(*MARKETING))) -> SegmentOut:
+    return _segment_out(segments.update_segment(uow, segment_id, name=body.name, expression=body.expression,
+                                                description=body.description))
+
+
+@router.delete("/segments/{segment_id}", status_code=204)
+def delete_segment(segment_id: int, uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(require(*MARKETING))) -> None:
+    segments.delete_segment(uow, segment_id)
+
+
+@router.post("/segments/{segment_id}/evaluate", response_model=SegmentOut)
+def evaluate_segment(segment_id: int, uow: UnitOfWork = Depends(get_uow),
+                     _: Principal = Depends(require(*MARKETING))) -> SegmentOut:
+    return _segment_out(segments.evaluate_segment(uow, segment_id))
+
+
+@router.get("/segments/{segment_id}/members")
+def segment_members(segment_id: int, limit: int | None = None, cursor: str | None = None,
+                    uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(require(*MARKETING))) -> dict[str, Any]:
+    from merx.crm.models import SegmentMember
+    import sqlalchemy as sa
+
+    segments.get_segment(uow, segment_id)
+    stmt = sa.select(SegmentMember).where(SegmentMember.segment_id == segment_id)
+    items, nxt = paginate(uow.session, stmt, SegmentMember.customer_id, limit=check_limit(limit, 100, 5000), cursor=cursor,
+                          convert=lambda m: m.customer_id)
+    return {"items": items, "next_cursor": nxt}
+
+
+@router.get("/segments/{segment_id}/export")
+def export_segment(segment_id: int, format: str = Query("csv", pattern="^(csv|xlsx)$"),
+                   uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(require(*MARKETING))) -> Response:
+    content, media_type, filename = segments.export_segment(uow, segment_id, format)
+    return Response(content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+# -- RFM, tiers, clusters, Pareto -----------------------------------------------------------------------
+
+@router.post("/crm/rfm/run")
+def run_rfm(body: RfmRunIn, uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(require(*MARKETING))) -> dict[str, Any]:
+    """Score every customer (quintiles, ties share the lower rank) and store the scores; see
+    GET /crm/rfm/method for the reference date, quintile method and segment map."""
+    run = rfm.run_rfm(uow, reference_date=body.reference_date, until=body.until, save_segments=body.save_segments)
+    return run.__dict__
+
+
+@router.get("/crm/rfm/method")
+def rfm_method() -> dict[str, Any]:
+    return {"method": rfm.__doc__, "segments": list(rfm.SEGMENTS), "map": rfm.segment_map()}
+
+
+@router.get("/crm/rfm")
+def rfm_scores(segment: str | None = None, limit: int | None = None, cursor: str | None = None,
+               uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(require(*MARKETING))) -> dict[str, Any]:
+    import sqlalchemy as sa
+
+    from merx.crm.models import RfmScore
+
+    stmt = sa.select(RfmScore)
+    if segment is not None:
+        if segment not in rfm.SEGMENTS:
+            raise ValidationProblem.for_field("segment", f"must be one of {', '.join(rfm.SEGMENTS)}")
+        stmt = stmt.where(RfmScore.segment == segment)
+    items, nxt = paginate(uow.session, stmt, RfmScore.customer_id, limit=check_limit(limit, 100, 5000), cursor=cursor,
+                          convert=lambda s: {"customer_id": s.customer_id, "r": s.r, "f": s.f, "m": s.m,
+                                             "score": f"{s.r}{s.f}{s.m}", "segment": s.segment,
+                                             "recency_days": s.recency_days, "frequency": s.frequency,
+                                             "monetary": {"amount": str(s.monetary), "currency": s.currency},
+                                             "reference_date": s.reference_date.isoformat()})
+    return {"items": items, "next_cursor": nxt}
+
+
+@router.post("/crm/value-tiers")
+def value_tiers(body: TierIn, uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(require(*MARKETING))) -> dict[str, Any]:
+    config = clusters.TierConfig(active_days=body.active_days, returning_min_orders=body.returning_min_orders,
+                                 high_value_share=body.high_value_share)
+    return insights.run_value_tiers(uow, config, as_of=body.as_of, save_segments=body.save_segments)
+
+
+@router.post("/crm/clusters")
+def run_clusters(body: ClusterIn, uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(require(*MARKETING))) -> dict[str, Any]:
+    return insights.run_clusters(uow, k_min=body.k_min, k_max=body.k_max, as_of=body.as_of,
+                                 save_segments=body.save_segments)
+
+
+@router.get("/crm/pareto")
+def pareto(top_share: float = Query(0.2, gt=0, lt=1), uow: UnitOfWork = Depends(get_read_uow),
+           _: Principal = Depends(require(*MARKETING))) -> dict[str, Any]:
+    return insights.pareto_report(uow, top_share=top_share)
+
+
+# -- loyalty ------------------------------------------------------------------------------------------
+
+def _program_out(p: Any) -> ProgramOut:
+    return ProgramOut.model_validate(p, from_attributes=True)
+
+
+@router.post("/loyalty/programs", response_model=ProgramOut, status_code=201)
+def create_program(body: ProgramIn, uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(require(*MARKETING))) -> ProgramOut:
+    return _program_out(loyalty.create_program(
+        uow, code=body.code, name=body.name, currency=body.currency, points_per_unit=body.points_per_unit,
+        point_value=body.point_value, category_multipliers=body.category_multipliers, bonus_events=body.bonus_events,
+        expiry_days=body.expiry_days, tiers=[t.model_dump() for t in body.tiers],
+        referral_reward_points=body.referral_reward_points))
+
+
+@router.get("/loyalty/programs", response_model=list[ProgramOut])
+def list_programs(uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(require(*READERS))) -> list[ProgramOut]:
+    return [_program_out(p) for p in loyalty.list_programs(uow)]
+
+
+@router.post("/loyalty/redeem")
+def redeem(body: RedeemIn, uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(require(*PROFILE_ADMINS))) -> dict[str, Any]:
+    """Spend points for a discount (orders call crm.loyalty.redeem_points inside their own transaction)."""
+    customers.get_customer(uow, body.customer_id)
+    discount = loyalty.redeem_points(uow, body.customer_id, body.points, body.order_ref, body.program)
+    uow.commit()
+    return {"customer_id": body.customer_id, "points": body.points, "discount": discount.as_dict()}
+
+
+@router.post("/loyalty/adjust")
+def adjust(body: AdjustIn, uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(require(*MARKETING))) -> dict[str, Any]:
+    customers.get_customer(uow, body.customer_id)
+    loyalty.award(uow, body.customer_id, body.points, kind="adjust", reason=body.reason, program_code=body.program)
+    uow.commit()
+    return {"accounts": loyalty.accounts_out(uow, body.customer_id)}
+
+
+@router.post("/loyalty/expire")
+def expire(uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(require(*MARKETING))) -> dict[str, Any]:
+    points = loyalty.expire_points(uow)
+    uow.commit()
+    return {"expired_points": points}
+
+
+# -- the storefront tracking script --------------------------------------------------------------------
+
+@static_router.get("/static/merx.js", include_in_schema=False)
+def tracking_script() -> Response:
+    path = STATIC_DIR / "merx.js"
+    if not path.exists():
+        raise NotFound("The tracking script is not installed")
+    return FileResponse(path, media_type="application/javascript",
+                        headers={"Cache-Control": "public, max-age=3600", "Access-Control-Allow-Origin": "*"})

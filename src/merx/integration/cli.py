@@ -1,0 +1,114 @@
+"""`merx worker`, `merx events ...`, `merx webhooks ...`, `merx import run ...`."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+console = Console(stderr=True)
+events_app = typer.Typer(help="Domain events: tail the outbox, generate the event catalog.", no_args_is_help=True)
+webhooks_app = typer.Typer(help="Webhooks: send a signed test message, purge old payloads.", no_args_is_help=True)
+
+
+def worker(partitions: Optional[int] = typer.Option(None, help="Partition count at the very first start."),
+           worker_id: Optional[str] = typer.Option(None, help="Name in the lease table (default host:pid:random)."),
+           migrate_first: bool = typer.Option(True, "--migrate/--no-migrate")) -> None:
+    """Relay the outbox to webhooks and NATS JetStream until SIGTERM/SIGINT. Run several for
+    throughput and availability: they split the partitions between them."""
+    from merx.cli import open_database, upgraded_database
+    from merx.integration.relay import run_worker
+    from merx.integration.settings import get_integration_settings
+
+    db = upgraded_database() if migrate_first else open_database()
+    settings = get_integration_settings()
+    if partitions is not None:
+        settings = settings.model_copy(update={"relay_partitions": partitions})
+    nats = settings.nats_url or "embedded (MERX_NATS_URL unset: no broker)"
+    console.print(f"merx worker: database {db.dialect}, NATS {nats}")
+    run_worker(db, settings, worker_id=worker_id)
+
+
+@events_app.command("tail")
+def events_tail(follow: bool = typer.Option(True, "--follow/--no-follow", "-f"),
+                last: int = typer.Option(20, help="Start with the N most recent events."),
+                event_type: Optional[str] = typer.Option(None, "--type")) -> None:
+    """Print outbox events as JSON lines (newest last), following new ones."""
+    from merx.cli import open_database
+    from merx.core.uow import UnitOfWork
+    from merx.integration import service
+    from merx.integration.relay import max_outbox_seq
+
+    db = open_database()
+    with UnitOfWork(db, readonly=True) as uow:
+        after = max(0, max_outbox_seq(uow.session) - last)
+    while True:
+        with UnitOfWork(db, readonly=True) as uow:
+            batch = service.events_after(uow, after)
+        for ev in batch:
+            after = ev.seq
+            if event_type and ev.type != event_type:
+                continue
+            typer.echo(ev.model_dump_json())
+        if not follow:
+            return
+        if not batch:
+            time.sleep(0.5)
+
+
+@events_app.command("catalog")
+def events_catalog(output: Path = typer.Option(None, "--output", "-o", help="Default: docs/events.md"),
+                   as_json: bool = typer.Option(False, "--json")) -> None:
+    """Generate the event catalog (event type -> payload schema) from the code."""
+    from merx.integration.catalog_doc import DOC_PATH, load_catalog, render_markdown
+
+    if as_json:
+        typer.echo(json.dumps(load_catalog(), indent=2))
+        return
+    path = output or DOC_PATH
+    path.write_text(render_markdown())
+    console.print(f"[green]wrote[/green] {path}")
+
+
+@webhooks_app.command("test")
+def webhooks_test(url: str, secret: Optional[str] = typer.Option(None, help="whsec_... (default: a fresh one)")) -> None:
+    """Send one signed `webhook.test` message to URL and show the receiver's answer."""
+    from merx.integration.service import send_test_event
+
+    used, result = send_test_event(url, secret)
+    console.print(f"secret: {used}")
+    colour = "green" if result.ok else "red"
+    console.print(f"[{colour}]{result.outcome}[/{colour}] status={result.status_code} latency={result.latency_ms}ms "
+                  f"{result.error or ''}")
+    if result.response_snippet:
+        console.print(result.response_snippet)
+    raise typer.Exit(0 if result.ok else 1)
+
+
+@webhooks_app.command("purge")
+def webhooks_purge(days: Optional[int] = typer.Option(None, help="Default: MERX_DELIVERY_RETENTION_DAYS (14).")) -> None:
+    """Drop stored delivery payloads older than the retention period (the attempt log stays)."""
+    from merx.cli import open_database
+    from merx.core.uow import UnitOfWork
+    from merx.integration.relay import purge_delivery_payloads
+    from merx.integration.settings import get_integration_settings
+
+    with UnitOfWork(open_database()) as uow:
+        n = purge_delivery_payloads(uow, days if days is not None else get_integration_settings().delivery_retention_days)
+    console.print(f"purged {n} delivery payloads")
+
+
+def register(app: typer.Typer, import_app: typer.Typer) -> None:
+    app.command("worker")(worker)
+    app.add_typer(events_app, name="events")
+    app.add_typer(webhooks_app, name="webhooks")
+    try:
+        from merx.integration.connectors.cli import register_import
+
+        register_import(import_app)
+    except ImportError:
+        pass

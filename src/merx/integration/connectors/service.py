@@ -1,0 +1,381 @@
+"""Connectors: CRUD of their declarative configuration, and imports as jobs.
+
+An import is idempotent twice over: a file whose content hash matches an earlier import of the
+same connector is recorded as a `duplicate` job and not processed (unless forced), and every
+row is an upsert that detects no-ops (its mapped content hash per record key, and the target's
+current value), so re-running the same rows changes nothing."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from decimal import Decimal
+from typing import Any, Callable, Iterable
+
+import sqlalchemy as sa
+
+from merx.core.db import Database, utcnow
+from merx.core.errors import Conflict, FieldError, NotFound, Problem, RowError, ValidationProblem
+from merx.core.pagination import paginate
+from merx.core.uow import UnitOfWork
+from merx.core.auth import Principal, SYSTEM
+from merx.integration.connectors.mapping import RowProblem, check_mapping, map_record
+from merx.integration.connectors.targets import TARGETS, target_problem
+from merx.integration.models import Connector, ConnectorRecord, ImportJob
+from merx.integration.schemas import ConnectorCreate, ConnectorOut, ConnectorUpdate, ImportJobOut
+
+Progress = Callable[[int, int], None]
+MAX_REPORTED_ERRORS = 10_000
+
+
+def _out(c: Connector) -> ConnectorOut:
+    return ConnectorOut.model_validate(c, from_attributes=True)
+
+
+def _job_out(j: ImportJob) -> ImportJobOut:
+    return ImportJobOut.model_validate(j, from_attributes=True)
+
+
+def _validate(direction: str, target: str, mapping: dict[str, Any], transport: dict[str, Any]) -> None:
+    errors: list[FieldError] = []
+    if direction == "inbound":
+        if target not in TARGETS:
+            errors.append(FieldError("target", f"inbound targets: {', '.join(TARGETS)}"))
+        else:
+            t = TARGETS[target]
+            errors += check_mapping(mapping, t.required, t.fields)
+    else:
+        if target != "orders":
+            errors.append(FieldError("target", "outbound connectors export 'orders'"))
+        if not isinstance(mapping.get("fields"), dict) or not mapping["fields"]:
+            errors.append(FieldError("mapping.fields", "must map output columns to order fields"))
+        if not (transport.get("folder") or transport.get("url")):
+            errors.append(FieldError("transport", "an export needs 'folder' or 'url'"))
+    interval = transport.get("interval_seconds")
+    if interval is not None and (not isinstance(interval, (int, float)) or interval < 10):
+        errors.append(FieldError("transport.interval_seconds", "must be a number >= 10"))
+    url = transport.get("url")
+    if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+        errors.append(FieldError("transport.url", "must be an http(s) URL"))
+    if errors:
+        raise ValidationProblem("; ".join(f"{e.field}: {e.message}" for e in errors[:5]), errors=errors)
+
+
+def create_connector(uow: UnitOfWork, data: ConnectorCreate) -> ConnectorOut:
+    _validate(data.direction, data.target, data.mapping, data.transport)
+    if uow.session.scalar(sa.select(Connector.id).where(Connector.code == data.code)) is not None:
+        raise Conflict(f"a connector with code {data.code} exists", errors=[FieldError("code", "already exists", "duplicate")])
+    c = Connector(code=data.code, name=data.name, direction=data.direction, target=data.target, format=data.format,
+                  mapping=data.mapping, transport=data.transport, active=data.active, version=1)
+    uow.session.add(c)
+    uow.session.flush()
+    uow.audit("connector.created", "connector", c.id, after=_out(c).model_dump(mode="json"))
+    uow.commit()
+    return _out(c)
+
+
+def _by_code(uow: UnitOfWork, code: str) -> Connector:
+    c = uow.session.scalar(sa.select(Connector).where(Connector.code == code))
+    if c is None:
+        raise NotFound(f"connector {code} does not exist")
+    return c
+
+
+def get_connector(uow: UnitOfWork, code: str) -> ConnectorOut:
+    return _out(_by_code(uow, code))
+
+
+def list_connectors(uow: UnitOfWork, *, limit: int, cursor: str | None) -> tuple[list[ConnectorOut], str | None]:
+    return paginate(uow.session, sa.select(Connector), Connector.id, limit=limit, cursor=cursor, convert=_out)
+
+
+def update_connector(uow: UnitOfWork, code: str, data: ConnectorUpdate) -> ConnectorOut:
+    c = _by_code(uow, code)
+    before = _out(c).model_dump(mode="json")
+    changes = data.model_dump(exclude_unset=True)
+    mapping = changes.get("mapping") if changes.get("mapping") is not None else c.mapping
+    transport = changes.get("transport") if changes.get("transport") is not None else c.transport
+    _validate(c.direction, c.target, mapping, transport)
+    for name in ("name", "format", "active"):
+        if changes.get(name) is not None:
+            setattr(c, name, changes[name])
+    c.mapping, c.transport = mapping, transport
+    c.version += 1
+    uow.audit("connector.updated", "connector", c.id, before=before, after=_out(c).model_dump(mode="json"))
+    uow.commit()
+    return _out(c)
+
+
+def delete_connector(uow: UnitOfWork, code: str) -> None:
+    c = _by_code(uow, code)
+    uow.session.execute(sa.delete(ConnectorRecord).where(ConnectorRecord.connector_id == c.id))
+    uow.session.execute(sa.delete(ImportJob).where(ImportJob.connector_id == c.id))
+    uow.session.delete(c)
+    uow.audit("connector.deleted", "connector", c.id, before={"code": code})
+    uow.commit()
+
+
+def list_jobs(uow: UnitOfWork, code: str, *, limit: int, cursor: str | None) -> tuple[list[ImportJobOut], str | None]:
+    c = _by_code(uow, code)
+    return paginate(uow.session, sa.select(ImportJob).where(ImportJob.connector_id == c.id), ImportJob.id, limit=limit,
+                    cursor=cursor, convert=_job_out)
+
+
+def get_job(uow: UnitOfWork, code: str, job_id: int) -> ImportJobOut:
+    c = _by_code(uow, code)
+    j = uow.session.get(ImportJob, job_id)
+    if j is None or j.connector_id != c.id:
+        raise NotFound(f"import job {job_id} of connector {code} does not exist")
+    return _job_out(j)
+
+
+# -- parsing ------------------------------------------------------------------------------------------
+
+def parse_records(fmt: str, content: bytes, options: dict[str, Any]) -> list[tuple[int, dict[str, Any] | None, str | None]]:
+    """(row number, record or None, why not) for every data row of the file."""
+    encoding = options.get("encoding", "utf-8-sig")
+    try:
+        text = content.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as e:
+        raise ValidationProblem.for_field("file", f"is not {encoding} text: {e}") from None
+    if fmt == "json":
+        try:
+            data = json.loads(text, parse_float=Decimal)
+        except json.JSONDecodeError as e:
+            raise ValidationProblem.for_field("file", f"is not valid JSON: {e}") from None
+        path = options.get("records_path")
+        for part in (path.split(".") if path else []):
+            data = data.get(part) if isinstance(data, dict) else None
+        if not isinstance(data, list):
+            raise ValidationProblem.for_field("file", f"has no list of records at {path or 'the top level'}")
+        return [(i, rec if isinstance(rec, dict) else None, None if isinstance(rec, dict) else "is not an object")
+                for i, rec in enumerate(data, start=1)]
+    delimiter = options.get("delimiter")
+    if not delimiter:
+        try:
+            delimiter = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|").delimiter
+        except csv.Error:
+            delimiter = ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise ValidationProblem.for_field("file", "is empty (no header row)") from None
+    out: list[tuple[int, dict[str, Any] | None, str | None]] = []
+    for i, cells in enumerate(reader, start=1):
+        if not cells or all(not c.strip() for c in cells):
+            continue
+        if len(cells) != len(header):
+            out.append((i, None, f"has {len(cells)} columns, the header has {len(header)}"))
+            continue
+        out.append((i, dict(zip(header, cells)), None))
+    return out
+
+
+def _row_hash(values: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _json_safe(v: Any) -> Any:
+    if isinstance(v, (str, int, float, bool)) or v is None:
+        return v
+    return str(v)
+
+
+# -- import jobs ---------------------------------------------------------------------------------------
+
+def run_import(db: Database, code: str, content: bytes, *, filename: str | None = None, source: str = "upload",
+               actor: Principal = SYSTEM, force: bool = False, progress: Progress | None = None) -> ImportJobOut:
+    content_hash = hashlib.sha256(content).hexdigest()
+    with UnitOfWork(db, actor) as uow:
+        c = _by_code(uow, code)
+        if c.direction != "inbound":
+            raise ValidationProblem.for_field("connector", f"{code} is an outbound connector")
+        if not c.active:
+            raise Conflict(f"connector {code} is inactive")
+        connector_id, target, fmt = c.id, TARGETS[c.target], c.format
+        mapping = c.mapping
+        earlier = uow.session.scalar(sa.select(ImportJob).where(
+            ImportJob.connector_id == c.id, ImportJob.content_hash == content_hash,
+            ImportJob.status.in_(("succeeded", "partial"))).order_by(ImportJob.id))
+        job = ImportJob(connector_id=c.id, source=source, filename=filename, content_hash=content_hash,
+                        status="running", errors=[], started_at=utcnow())
+        uow.session.add(job)
+        if earlier is not None and not force:
+            job.status, job.finished_at = "duplicate", utcnow()
+            job.rows_total = earlier.rows_total
+            job.message = f"identical to import job {earlier.id}; nothing changed (force to re-check every row)"
+            _finish_event(uow, c.code, job)
+            uow.commit()
+            return _job_out(job)
+        c.last_run_at = utcnow()
+        uow.commit()
+        job_id = job.id
+
+    errors: list[RowError] = []
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    try:
+        parsed = parse_records(fmt, content, {**mapping.get("csv", {}), **mapping.get("json", {})})
+    except Problem as e:
+        return _close_job(db, actor, code, job_id, total=0, counts=counts, errors=[], status="failed", message=e.detail)
+
+    # map every row first: bad rows are reported, duplicates of a key in one file are errors
+    good: list[tuple[int, str, dict[str, Any]]] = []
+    first_row_of_key: dict[str, int] = {}
+    for number, record, why in parsed:
+        if record is None:
+            errors.append(RowError(number, "row", why or "unreadable"))
+            continue
+        try:
+            values = map_record(mapping, record)
+        except RowProblem as p:
+            errors.append(RowError(number, p.field, p.message, _json_safe(p.value)))
+            continue
+        key = "|".join(str(values[k]) for k in target.key)
+        if key in first_row_of_key:
+            errors.append(RowError(number, ",".join(target.key), f"duplicate of row {first_row_of_key[key]} in this file",
+                                   key))
+            continue
+        first_row_of_key[key] = number
+        good.append((number, key, values))
+
+    total = len(parsed)
+    done = total - len(good)
+    if progress:
+        progress(done, total)
+    with UnitOfWork(db, actor) as uow:
+        for chunk_start in range(0, len(good), 500):
+            chunk = good[chunk_start:chunk_start + 500]
+            known = _known(uow, connector_id, [k for _, k, _ in chunk])
+            changed = []
+            for number, key, values in chunk:
+                h = _row_hash(values)
+                record = known.get(key)
+                if record is not None and record.row_hash == h:
+                    counts["unchanged"] += 1
+                else:
+                    changed.append((number, key, values, h))
+            if target.apply_batch is not None and changed:
+                try:
+                    outcomes = target.apply_batch(uow, [v for _, _, v, _ in changed], code)
+                    for (number, key, values, h), outcome in zip(changed, outcomes):
+                        if isinstance(outcome, Exception):
+                            field, message = target_problem(outcome)
+                            errors.append(RowError(number, field, message, key))
+                            continue
+                        _remember(uow, known, connector_id, key, h)
+                        counts[outcome] += 1
+                    uow.commit()
+                    changed = []
+                except Exception:  # noqa: BLE001 - the whole batch failed: retry row by row for precise errors
+                    uow.rollback()
+                    known = _known(uow, connector_id, [k for _, k, _ in chunk])
+            for number, key, values, h in changed:
+                try:
+                    _remember(uow, known, connector_id, key, h)
+                    # the record hash commits with the target's change, or not at all
+                    outcome = target.apply(uow, values, code)
+                    uow.commit()
+                    counts[outcome] += 1
+                except Exception as e:  # noqa: BLE001 - a row the target refuses is reported, the rest go on
+                    uow.rollback()
+                    known = _known(uow, connector_id, [k for _, k, _ in chunk])
+                    field, message = target_problem(e)
+                    errors.append(RowError(number, field, message, key))
+            done += len(chunk)
+            if progress:
+                progress(done, total)
+    status = "succeeded" if not errors else ("partial" if len(errors) < total else "failed")
+    return _close_job(db, actor, code, job_id, total=total, counts=counts, errors=errors, status=status)
+
+
+def _known(uow: UnitOfWork, connector_id: int, keys: list[str]) -> dict[str, ConnectorRecord]:
+    return {r.record_key: r for r in uow.session.scalars(sa.select(ConnectorRecord).where(
+        ConnectorRecord.connector_id == connector_id, ConnectorRecord.record_key.in_(keys)))}
+
+
+def _remember(uow: UnitOfWork, known: dict[str, ConnectorRecord], connector_id: int, key: str, row_hash: str) -> None:
+    record = known.get(key)
+    if record is None:
+        record = ConnectorRecord(connector_id=connector_id, record_key=key, row_hash=row_hash, updated_at=utcnow())
+        uow.session.add(record)
+        known[key] = record
+    else:
+        record.row_hash, record.updated_at = row_hash, utcnow()
+
+
+def _close_job(db: Database, actor: Principal, code: str, job_id: int, *, total: int, counts: dict[str, int],
+               errors: list[RowError], status: str, message: str | None = None) -> ImportJobOut:
+    with UnitOfWork(db, actor) as uow:
+        job = uow.session.get(ImportJob, job_id)
+        assert job is not None
+        job.rows_total, job.rows_failed = total, len(errors)
+        job.rows_created, job.rows_updated, job.rows_unchanged = counts["created"], counts["updated"], counts["unchanged"]
+        job.errors = [e.as_dict() for e in sorted(errors, key=lambda e: e.row)[:MAX_REPORTED_ERRORS]]
+        job.status, job.message, job.finished_at = status, message, utcnow()
+        _finish_event(uow, code, job)
+        uow.audit("connector.import", "import_job", job.id, after={"status": status, "rows_total": total,
+                                                                  "rows_failed": len(errors), **counts})
+        uow.commit()
+        return _job_out(job)
+
+
+def _finish_event(uow: UnitOfWork, code: str, job: ImportJob) -> None:
+    uow.session.flush()
+    uow.emit("connector_import.completed", "connector_import", job.id, {
+        "job_id": job.id, "connector": code, "status": job.status, "rows_total": job.rows_total,
+        "rows_created": job.rows_created, "rows_updated": job.rows_updated, "rows_unchanged": job.rows_unchanged,
+        "rows_failed": job.rows_failed}, version=1)
+
+
+def error_report_csv(job: ImportJobOut) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["row", "field", "message", "value"])
+    for e in job.errors:
+        w.writerow([e["row"], e["field"], e["message"], "" if e.get("value") is None else e["value"]])
+    return buf.getvalue()
+
+
+def due_pull_connectors(uow: UnitOfWork) -> list[ConnectorOut]:
+    """Inbound connectors with an HTTP pull whose interval has elapsed."""
+    now = utcnow()
+    out = []
+    for c in uow.session.scalars(sa.select(Connector).where(Connector.active.is_(True),
+                                                             Connector.direction == "inbound")):
+        t = c.transport or {}
+        if t.get("url") and t.get("interval_seconds"):
+            if c.last_run_at is None or (now - c.last_run_at).total_seconds() >= float(t["interval_seconds"]):
+                out.append(_out(c))
+    return out
+
+
+def pull_once(db: Database, code: str) -> ImportJobOut:
+    """HTTP pull: fetch the connector's URL and import the body (a job like any other)."""
+    import httpx
+
+    with UnitOfWork(db) as uow:
+        c = _by_code(uow, code)
+        t = dict(c.transport or {})
+    try:
+        resp = httpx.get(t["url"], headers=t.get("headers") or {}, timeout=float(t.get("timeout_seconds", 30)))
+        resp.raise_for_status()
+    except httpx.HTTPError as e:
+        with UnitOfWork(db) as uow:
+            c = _by_code(uow, code)
+            c.last_run_at = utcnow()
+            uow.commit()
+        raise Problem(f"pull from {t['url']} failed: {e}", status=502, title="Upstream failed",
+                      type_slug="upstream-failed") from None
+    return run_import(db, code, resp.content, filename=t["url"], source="http_pull")
+
+
+def iter_folder_files(folder: str, pattern: str = "*") -> Iterable[Any]:
+    from pathlib import Path
+
+    base = Path(folder)
+    if not base.is_dir():
+        return []
+    return sorted(p for p in base.glob(pattern) if p.is_file() and not p.name.startswith("."))

@@ -1,0 +1,187 @@
+"""Where inbound connector rows go: small adapters over the other contexts' service functions
+(never their tables). Each applies one mapped row inside the importer's unit of work and says
+whether it created, updated or left the record unchanged."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Callable
+
+from merx.core.errors import Problem, ValidationProblem
+from merx.core.uow import UnitOfWork
+
+Outcome = str  # created | updated | unchanged
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+    key: tuple[str, ...]
+    apply: Callable[[UnitOfWork, dict[str, Any], str], Outcome]
+    # Optional: many rows in the caller's transaction (does not commit); one outcome or the
+    # exception refusing it per row.
+    apply_batch: Callable[[UnitOfWork, list[dict[str, Any]], str], list[Any]] | None = None
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return self.required + self.optional
+
+
+def _stock(uow: UnitOfWork, row: dict[str, Any], connector: str) -> Outcome:
+    from merx.inventory import service as inventory
+
+    sku, location, quantity = row["sku"], row["location"], int(row["quantity"])
+    current = [r for r in inventory.stock_levels(uow, sku=sku, location=location) if r["location"] == location]
+    if current and current[0]["on_hand"] == quantity:
+        return "unchanged"
+    inventory.adjust(uow, sku=sku, location=location, set_to=quantity, reason="count",
+                     note=f"connector {connector}")
+    return "updated" if current else "created"
+
+
+def _stock_batch(uow: UnitOfWork, rows: list[dict[str, Any]], connector: str) -> list[Any]:
+    """Stock counts for many rows in one transaction. Uses `inventory.service.set_stock_levels`
+    when the inventory context provides it; until then it composes the inventory service's own
+    guarded primitives (the same ledger movement and `inventory.stock_changed` event as
+    `adjust(set_to=...)`), because 10,000 single-row transactions are far too slow."""
+    from merx.core.errors import Conflict, FieldError
+    from merx.inventory import service as inventory
+
+    bulk = getattr(inventory, "set_stock_levels", None)
+    if bulk is not None:
+        return list(bulk(uow, [{"sku": r["sku"], "location": r["location"], "on_hand": int(r["quantity"])}
+                               for r in rows], reason="count", note=f"connector {connector}"))
+    results: list[Any] = [None] * len(rows)
+    locations: dict[str, Any] = {}
+    for code in {r["location"] for r in rows}:
+        try:
+            locations[code] = inventory.get_location_by_code(uow, code, field="location")
+        except Problem as e:
+            locations[code] = e
+    todo = []
+    for i, r in enumerate(rows):
+        loc = locations[r["location"]]
+        if isinstance(loc, Exception):
+            results[i] = loc
+        else:
+            todo.append((i, r["sku"], loc, int(r["quantity"])))
+    if not todo:
+        return results
+    skus, loc_ids = [t[1] for t in todo], {t[2].id for t in todo}
+    existed = {(row.sku, row.location_id): row.on_hand for row in inventory._lock_rows(uow, skus, loc_ids)}
+    inventory._insert_ignore(uow, [{"sku": sku, "location_id": loc.id} for _, sku, loc, _ in todo
+                                   if (sku, loc.id) not in existed])
+    current = {(row.sku, row.location_id): (row.on_hand, row.reserved)
+               for row in inventory._lock_rows(uow, skus, loc_ids)}
+    changes = inventory._Changes()
+    for i, sku, loc, quantity in todo:
+        on_hand, reserved = current[(sku, loc.id)]
+        was_there = (sku, loc.id) in existed
+        if quantity == on_hand:
+            results[i] = "unchanged" if was_there else "created"
+            continue
+        if quantity < reserved:
+            results[i] = Conflict(f"{sku} at {loc.code}: {reserved} units are reserved",
+                                  errors=[FieldError("quantity", f"below the reserved quantity ({reserved})")])
+            continue
+        if not inventory._apply(uow, changes, sku, loc.id, reason="count", on_hand=quantity - on_hand,
+                                note=f"connector {connector}", expect_on_hand=on_hand):
+            results[i] = Conflict(f"{sku} at {loc.code} changed meanwhile")
+            continue
+        uow.audit("adjust", "stock", f"{sku}@{loc.code}", before={"on_hand": on_hand},
+                  after={"on_hand": quantity, "reason": "count", "note": f"connector {connector}"})
+        results[i] = "updated" if was_there else "created"
+    inventory._emit_changes(uow, changes)
+    return results
+
+
+def _sku_info(uow: UnitOfWork, sku: str) -> Any:
+    from merx.catalog import service as catalog
+
+    info = catalog.lookup_skus(uow, [sku]).get(sku)
+    if info is None:
+        raise ValidationProblem.for_field("sku", f"unknown SKU {sku}")
+    return info
+
+
+def _prices(uow: UnitOfWork, row: dict[str, Any], connector: str) -> Outcome:
+    from merx.catalog import service as catalog
+    from merx.catalog.schemas import ProductPatch
+    from merx.core.schemas import MoneyIn
+
+    info = _sku_info(uow, row["sku"])
+    currency, amount = str(row["currency"]).upper(), Decimal(row["amount"])
+    current = info.prices.get(currency)
+    if current is not None and Decimal(current) == amount:
+        return "unchanged"
+    merged = {**{c: Decimal(a) for c, a in info.prices.items()}, currency: amount}
+    catalog.update_product(uow, info.product_id, ProductPatch(
+        prices=[MoneyIn(currency=c, amount=format(a, "f")) for c, a in sorted(merged.items())]))
+    return "updated" if current is not None else "created"
+
+
+def _products(uow: UnitOfWork, row: dict[str, Any], connector: str) -> Outcome:
+    from merx.catalog import service as catalog
+    from merx.catalog.schemas import ProductPatch
+
+    info = _sku_info(uow, row["sku"])
+    changes = {k: row[k] for k in ("name", "description", "status", "ean", "brand", "category")
+               if row.get(k) is not None}
+    if changes.get("name") == info.name:
+        changes.pop("name")
+    if changes.get("status") == info.status:
+        changes.pop("status")
+    if not changes:
+        return "unchanged"
+    catalog.update_product(uow, info.product_id, ProductPatch(**changes))
+    return "updated"
+
+
+def _order_status(uow: UnitOfWork, row: dict[str, Any], connector: str) -> Outcome:
+    from merx.orders import service as orders
+
+    order_id, status = int(row["order_id"]), row["status"]
+    current = orders.get_order(uow, order_id)
+    if current.get("status") == status:
+        return "unchanged"
+    if status == "fulfilled":
+        orders.fulfil(uow, order_id, carrier=row.get("carrier") or "unknown",
+                      tracking_number=row.get("tracking_number") or "")
+    elif status == "cancelled":
+        orders.cancel(uow, order_id, reason=row.get("reason") or f"connector {connector}")
+    elif status == "paid":
+        orders.capture_payment(uow, order_id)
+    elif status == "ready_for_pickup":
+        orders.ready_for_pickup(uow, order_id)
+    elif status in ("delivered", "completed"):
+        orders.simple_transition(uow, order_id, status)
+    else:
+        raise ValidationProblem.for_field("status", f"cannot set an order to {status!r} from a connector")
+    return "updated"
+
+
+TARGETS: dict[str, Target] = {
+    "stock_levels": Target("stock_levels", ("sku", "location", "quantity"), (), ("sku", "location"), _stock,
+                           apply_batch=_stock_batch),
+    "prices": Target("prices", ("sku", "currency", "amount"), (), ("sku", "currency"), _prices),
+    "products": Target("products", ("sku",), ("name", "description", "status", "ean", "brand", "category"), ("sku",),
+                       _products),
+    "order_status": Target("order_status", ("order_id", "status"), ("carrier", "tracking_number", "reason"),
+                           ("order_id",), _order_status),
+}
+
+# Outbound: fields an order export may use (dotted paths into the `order.placed` payload).
+ORDER_EXPORT_FIELDS = ("order_id", "number", "channel", "customer_id", "email", "currency", "placed_at",
+                       "totals.subtotal", "totals.discount", "totals.shipping", "totals.total", "lines")
+
+
+def target_problem(e: Exception) -> tuple[str, str]:
+    """(field, message) of a target's refusal, for the row error report."""
+    if isinstance(e, Problem):
+        if e.errors:
+            return e.errors[0].field, e.errors[0].message
+        return "row", e.detail
+    return "row", f"{type(e).__name__}: {e}"[:300]

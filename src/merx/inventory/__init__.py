@@ -1,0 +1,1 @@
+"""Inventory: locations (warehouses and stores), stock per SKU and location, its ledger, holds."""

@@ -1,0 +1,24 @@
+"""Inventory settings (environment variables with the MERX_ prefix)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class InventorySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MERX_", extra="ignore")
+
+    reservation_ttl_seconds: int = 900  # checkout holds live 15 minutes by default
+    default_low_stock_threshold: int = 5
+    allocation_strategy: str = "priority"  # priority | most_stock
+    allocation_split: bool = True
+    # Seconds between background sweeps of expired holds (0: no background thread; the
+    # `merx inventory sweep` command and every allocation of a SKU still release them).
+    reservation_sweep_interval_seconds: int = 60
+
+
+@lru_cache
+def get_inventory_settings() -> InventorySettings:
+    return InventorySettings()

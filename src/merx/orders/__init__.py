@@ -1,0 +1,1 @@
+"""Orders: carts and checkout, orders with allocation, payments, lifecycle, pickup and returns."""

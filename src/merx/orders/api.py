@@ -1,0 +1,172 @@
+"""Order, return and cart routes. Checkout is open to anonymous callers (guest checkout);
+record-level scoping (a customer's own orders, a rep's own b2b orders) lives in the service."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+
+from merx.core.auth import Principal, Role
+from merx.core.pagination import check_limit
+from merx.core.schemas import Page
+from merx.core.uow import UnitOfWork
+from merx.core.web import get_principal, get_read_uow, get_uow, require
+from merx.orders import service
+from merx.orders.schemas import (CancelIn, CartCreate, CartLineSet, CartOrderIn, CartOut, CartPatch, FulfilIn, OrderCreate,
+                                 OrderOut, PickedUpIn, ReceiveReturnIn, ReturnCreate, ReturnOut)
+
+router = APIRouter(tags=["orders"])
+STAFF = (Role.admin, Role.staff)
+ANY_ROLE = tuple(Role)
+
+
+def _ensure_sweeper(request: Request) -> None:
+    """Start the background release of expired holds the first time checkout is used."""
+    from merx.inventory import service as inventory
+    from merx.inventory.settings import get_inventory_settings
+
+    interval = get_inventory_settings().reservation_sweep_interval_seconds
+    if interval > 0 and not getattr(request.app.state, "reservation_sweeper", None):
+        request.app.state.reservation_sweeper = inventory.start_sweeper(request.app.state.db, interval,
+                                                                        service.after_holds_expired)
+
+
+@router.post("/orders", response_model=OrderOut, status_code=201)
+def place_order(body: OrderCreate, uow: UnitOfWork = Depends(get_uow),
+                _: Principal = Depends(get_principal)) -> OrderOut:
+    """Checkout for the storefront (guests included), point of sale and B2B. 409 names each
+    line short of stock; 402 when the payment is declined (the order is cancelled and its
+    stock released). Send an Idempotency-Key to make retries safe."""
+    return OrderOut(**service.place_order(uow, body))
+
+
+@router.get("/orders", response_model=Page[OrderOut])
+def list_orders(status: str | None = None, customer_id: int | None = None, limit: int | None = Query(None),
+                cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
+                _: Principal = Depends(require(*ANY_ROLE))) -> Page[OrderOut]:
+    items, nxt = service.list_orders(uow, status=status, customer_id=customer_id,
+                                     limit=check_limit(limit, 50, 200), cursor=cursor)
+    return Page[OrderOut](items=[OrderOut(**o) for o in items], next_cursor=nxt)
+
+
+@router.get("/orders/{order_id}", response_model=OrderOut)
+def get_order(order_id: int, uow: UnitOfWork = Depends(get_read_uow),
+              _: Principal = Depends(require(*ANY_ROLE))) -> OrderOut:
+    return OrderOut(**service.get_order(uow, order_id))
+
+
+@router.post("/orders/{order_id}/cancel", response_model=OrderOut)
+def cancel(order_id: int, body: CancelIn | None = None, uow: UnitOfWork = Depends(get_uow),
+           _: Principal = Depends(require(Role.admin, Role.staff, Role.customer))) -> OrderOut:
+    return OrderOut(**service.cancel(uow, order_id, reason=body.reason if body else None))
+
+
+@router.post("/orders/{order_id}/capture", response_model=OrderOut)
+def capture(order_id: int, uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(require(*STAFF))) -> OrderOut:
+    """Capture an authorised payment, or record cash collected for a manual one."""
+    return OrderOut(**service.capture_payment(uow, order_id))
+
+
+@router.post("/orders/{order_id}/fulfil", response_model=OrderOut)
+def fulfil(order_id: int, body: FulfilIn, uow: UnitOfWork = Depends(get_uow),
+           _: Principal = Depends(require(*STAFF))) -> OrderOut:
+    return OrderOut(**service.fulfil(uow, order_id, carrier=body.carrier, tracking_number=body.tracking_number,
+                                     tracking_url=body.tracking_url))
+
+
+@router.post("/orders/{order_id}/deliver", response_model=OrderOut)
+def deliver(order_id: int, uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(require(*STAFF))) -> OrderOut:
+    return OrderOut(**service.simple_transition(uow, order_id, "delivered"))
+
+
+@router.post("/orders/{order_id}/ready-for-pickup", response_model=OrderOut)
+def ready_for_pickup(order_id: int, uow: UnitOfWork = Depends(get_uow),
+                     _: Principal = Depends(require(*STAFF))) -> OrderOut:
+    return OrderOut(**service.ready_for_pickup(uow, order_id))
+
+
+@router.post("/orders/{order_id}/picked-up", response_model=OrderOut)
+def picked_up(order_id: int, body: PickedUpIn, uow: UnitOfWork = Depends(get_uow),
+              _: Principal = Depends(require(*STAFF))) -> OrderOut:
+    return OrderOut(**service.picked_up(uow, order_id, location=body.location,
+                                        payment_collected=body.payment_collected))
+
+
+@router.post("/orders/{order_id}/complete", response_model=OrderOut)
+def complete(order_id: int, uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(require(*STAFF))) -> OrderOut:
+    return OrderOut(**service.simple_transition(uow, order_id, "completed"))
+
+
+@router.post("/orders/{order_id}/returns", response_model=ReturnOut, status_code=201)
+def create_return(order_id: int, body: ReturnCreate, uow: UnitOfWork = Depends(get_uow),
+                  _: Principal = Depends(require(Role.admin, Role.staff, Role.customer))) -> ReturnOut:
+    return ReturnOut(**service.create_return(uow, order_id, body))
+
+
+@router.get("/orders/{order_id}/returns", response_model=list[ReturnOut])
+def list_returns(order_id: int, uow: UnitOfWork = Depends(get_read_uow),
+                 _: Principal = Depends(require(*ANY_ROLE))) -> list[ReturnOut]:
+    return [ReturnOut(**r) for r in service.returns_of(uow, order_id)]
+
+
+@router.get("/returns/{return_id}", response_model=ReturnOut)
+def get_return(return_id: int, uow: UnitOfWork = Depends(get_read_uow),
+               _: Principal = Depends(require(*ANY_ROLE))) -> ReturnOut:
+    return ReturnOut(**service.get_return(uow, return_id))
+
+
+@router.post("/returns/{return_id}/receive", response_model=ReturnOut)
+def receive_return(return_id: int, body: ReceiveReturnIn | None = None, refund: bool = True,
+                   uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(require(*STAFF))) -> ReturnOut:
+    """The goods are back at a location that accepts returns: restock there and (unless
+    `?refund=false`) refund through the order's original payment provider."""
+    return ReturnOut(**service.receive_return(uow, return_id, location=body.location if body else None, refund=refund))
+
+
+@router.post("/returns/{return_id}/refund", response_model=ReturnOut)
+def refund_return(return_id: int, uow: UnitOfWork = Depends(get_uow),
+                  _: Principal = Depends(require(*STAFF))) -> ReturnOut:
+    return ReturnOut(**service.refund_return(uow, return_id))
+
+
+# --------------------------------------------------------------------------------------------- carts
+
+
+@router.post("/carts", response_model=CartOut, status_code=201)
+def create_cart(body: CartCreate, uow: UnitOfWork = Depends(get_uow),
+                _: Principal = Depends(get_principal)) -> CartOut:
+    """Anonymous callers get a `token` once; send it back as `X-Cart-Token`."""
+    return CartOut(**service.create_cart(uow, body))
+
+
+@router.get("/carts/{cart_id}", response_model=CartOut)
+def get_cart(cart_id: int, x_cart_token: str | None = Header(None), uow: UnitOfWork = Depends(get_read_uow),
+             _: Principal = Depends(get_principal)) -> CartOut:
+    return CartOut(**service.cart_out(uow, service._load_cart(uow, cart_id, x_cart_token)))
+
+
+@router.post("/carts/{cart_id}/lines", response_model=CartOut)
+def set_cart_line(cart_id: int, body: CartLineSet, x_cart_token: str | None = Header(None),
+                  uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(get_principal)) -> CartOut:
+    """`{"sku", "quantity"}` sets the line's quantity (0 removes it)."""
+    return CartOut(**service.set_cart_line(uow, cart_id, x_cart_token, body.sku, body.quantity))
+
+
+@router.patch("/carts/{cart_id}", response_model=CartOut)
+def update_cart(cart_id: int, body: CartPatch, x_cart_token: str | None = Header(None),
+                uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(get_principal)) -> CartOut:
+    return CartOut(**service.update_cart(uow, cart_id, x_cart_token, body))
+
+
+@router.post("/carts/{cart_id}/checkout", response_model=CartOut)
+def start_checkout(cart_id: int, request: Request, x_cart_token: str | None = Header(None),
+                   uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(get_principal)) -> CartOut:
+    """Hold the cart's stock for the checkout time to live (MERX_RESERVATION_TTL_SECONDS)."""
+    _ensure_sweeper(request)
+    return CartOut(**service.start_checkout(uow, cart_id, x_cart_token))
+
+
+@router.post("/carts/{cart_id}/order", response_model=OrderOut, status_code=201)
+def order_cart(cart_id: int, body: CartOrderIn | None = None, x_cart_token: str | None = Header(None),
+               uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(get_principal)) -> OrderOut:
+    body = body or CartOrderIn()
+    return OrderOut(**service.order_cart(uow, cart_id, x_cart_token, body.payment, body.customer))

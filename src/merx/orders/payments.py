@@ -1,0 +1,90 @@
+"""Payment providers: the interface and the two built-in ones.
+
+`manual` (cash on delivery, pay in store): nothing to call; the money is collected later
+and recorded by staff. `test`: a deterministic stand-in for a card gateway that can be told
+to succeed, decline or time out, so the checkout saga's compensation can be exercised.
+Provider calls are made OUTSIDE any database transaction (see orders.service)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+
+class PaymentTimeout(Exception):
+    """The provider did not answer in time; the outcome is unknown, so we void."""
+
+
+@dataclass(frozen=True)
+class ProviderResult:
+    status: str  # authorized | captured | declined | pending | refunded | voided
+    reference: str | None = None
+    message: str | None = None
+
+
+class PaymentProvider(Protocol):
+    name: str
+
+    def authorise(self, *, order_number: str, amount: Decimal, currency: str, options: dict) -> ProviderResult: ...
+
+    def capture(self, *, reference: str | None, amount: Decimal, currency: str) -> ProviderResult: ...
+
+    def refund(self, *, reference: str | None, amount: Decimal, currency: str) -> ProviderResult: ...
+
+    def void(self, *, reference: str | None) -> ProviderResult: ...
+
+
+class ManualProvider:
+    name = "manual"
+
+    def authorise(self, *, order_number: str, amount: Decimal, currency: str, options: dict) -> ProviderResult:
+        return ProviderResult("pending", f"manual-{order_number}", "to be collected on delivery or in store")
+
+    def capture(self, *, reference: str | None, amount: Decimal, currency: str) -> ProviderResult:
+        return ProviderResult("captured", reference, "collected")
+
+    def refund(self, *, reference: str | None, amount: Decimal, currency: str) -> ProviderResult:
+        return ProviderResult("refunded", reference, "paid back by hand")
+
+    def void(self, *, reference: str | None) -> ProviderResult:
+        return ProviderResult("voided", reference)
+
+
+class TestProvider:
+    """`options["behaviour"]`: succeed (default) | decline | timeout."""
+
+    name = "test"
+    __test__ = False  # not a pytest test class
+    timeout_delay_seconds = 0.05  # how long a simulated time-out keeps the caller waiting
+
+    def authorise(self, *, order_number: str, amount: Decimal, currency: str, options: dict) -> ProviderResult:
+        behaviour = options.get("behaviour", "succeed")
+        if behaviour == "decline":
+            return ProviderResult("declined", None, "card declined by the test provider")
+        if behaviour == "timeout":
+            time.sleep(self.timeout_delay_seconds)
+            raise PaymentTimeout("the test provider did not answer")
+        return ProviderResult("authorized", "test_" + secrets.token_hex(8))
+
+    def capture(self, *, reference: str | None, amount: Decimal, currency: str) -> ProviderResult:
+        return ProviderResult("captured", reference)
+
+    def refund(self, *, reference: str | None, amount: Decimal, currency: str) -> ProviderResult:
+        return ProviderResult("refunded", reference)
+
+    def void(self, *, reference: str | None) -> ProviderResult:
+        return ProviderResult("voided", reference)
+
+
+PROVIDERS: dict[str, PaymentProvider] = {"manual": ManualProvider(), "test": TestProvider()}
+
+
+def register_provider(provider: PaymentProvider) -> None:
+    PROVIDERS[provider.name] = provider
+
+
+def get_provider(name: str) -> PaymentProvider:
+    return PROVIDERS[name]

@@ -1,0 +1,1 @@
+"""Pricing: price lists per currency, channel and customer group; promotions and coupons."""

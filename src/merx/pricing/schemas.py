@@ -1,0 +1,177 @@
+"""API shapes of the pricing context."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from merx.core.money import MoneyError, check_currency
+from merx.core.schemas import StrictModel
+
+Kind = Literal["order_percent", "order_fixed", "line_percent", "line_fixed", "tiered_percent", "buy_x_get_y",
+               "free_shipping"]
+
+
+def _currency(v: str | None) -> str | None:
+    if v is None:
+        return v
+    try:
+        return check_currency(v)
+    except MoneyError as e:
+        raise PydanticCustomError("currency", str(e)) from None
+
+
+def _decimal_text(v: Any, what: str) -> Decimal:
+    if isinstance(v, float) or isinstance(v, bool):
+        raise PydanticCustomError("decimal", f"{what} must be a decimal string such as \"10\" or \"12.5\", not a float")
+    try:
+        return Decimal(str(v).strip())
+    except Exception:
+        raise PydanticCustomError("decimal", f"{what} is not a decimal number") from None
+
+
+class PriceListCreate(StrictModel):
+    code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(min_length=1, max_length=200)
+    currency: str
+    channel: str | None = Field(None, max_length=32)
+    customer_group: str | None = Field(None, max_length=64)
+    priority: int = 0
+    active: bool = True
+    starts_at: dt.datetime | None = None
+    ends_at: dt.datetime | None = None
+
+    @field_validator("currency")
+    @classmethod
+    def _check_currency(cls, v: str | None) -> str | None:
+        return _currency(v)
+
+
+class PriceListOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    currency: str
+    channel: str | None
+    customer_group: str | None
+    priority: int
+    active: bool
+    starts_at: dt.datetime | None
+    ends_at: dt.datetime | None
+    entries: int = 0
+
+
+class PriceIn(StrictModel):
+    sku: str = Field(min_length=1, max_length=100)
+    amount: Any  # decimal string, checked against the list's currency by the service
+
+
+class PricesIn(StrictModel):
+    prices: list[PriceIn] = Field(min_length=1, max_length=10000)
+
+
+class TierIn(StrictModel):
+    threshold: Any
+    percent: Any
+
+
+class PromotionCreate(StrictModel):
+    name: str = Field(min_length=1, max_length=200)
+    kind: Kind
+    priority: int = 0
+    stacking: Literal["exclusive", "stackable"] = "stackable"
+    percent: Any = None
+    currency: str | None = None
+    amount: Any = None
+    min_subtotal: Any = None
+    tiers: list[TierIn] | None = None
+    skus: list[str] = Field(default_factory=list, max_length=1000)
+    categories: list[str] = Field(default_factory=list, max_length=1000)
+    channels: list[Literal["web", "store", "marketplace", "b2b"]] = Field(default_factory=list)
+    customer_groups: list[str] = Field(default_factory=list)
+    buy_quantity: int = Field(0, ge=0, le=1000)
+    get_quantity: int = Field(0, ge=0, le=1000)
+    get_percent: Any = None
+    coupon_code: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    usage_limit_total: int | None = Field(None, ge=1)
+    usage_limit_per_customer: int | None = Field(None, ge=1)
+    starts_at: dt.datetime | None = None
+    ends_at: dt.datetime | None = None
+    active: bool = True
+
+    @field_validator("currency")
+    @classmethod
+    def _check_currency(cls, v: str | None) -> str | None:
+        return _currency(v)
+
+    @field_validator("percent", "get_percent")
+    @classmethod
+    def _percent(cls, v: Any) -> Any:
+        if v is None:
+            return v
+        d = _decimal_text(v, "percent")
+        if not (Decimal(0) < d <= Decimal(100)):
+            raise PydanticCustomError("percent", "must be greater than 0 and at most 100")
+        return d
+
+    @model_validator(mode="after")
+    def _window(self) -> "PromotionCreate":
+        for name in ("starts_at", "ends_at"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                raise PydanticCustomError("datetime", f"{name} must carry a time zone (e.g. 2026-01-01T00:00:00Z)")
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise PydanticCustomError("window", "ends_at must be after starts_at")
+        return self
+
+
+class PromotionPatch(StrictModel):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    priority: int | None = None
+    stacking: Literal["exclusive", "stackable"] | None = None
+    active: bool | None = None
+    usage_limit_total: int | None = Field(None, ge=1)
+    usage_limit_per_customer: int | None = Field(None, ge=1)
+    starts_at: dt.datetime | None = None
+    ends_at: dt.datetime | None = None
+
+
+class PromotionOut(BaseModel):
+    id: int
+    name: str
+    kind: str
+    priority: int
+    stacking: str
+    percent: str | None
+    currency: str | None
+    amount: str | None
+    min_subtotal: str | None
+    tiers: list[dict[str, str]]
+    skus: list[str]
+    categories: list[str]
+    channels: list[str]
+    customer_groups: list[str]
+    buy_quantity: int
+    get_quantity: int
+    get_percent: str | None
+    coupon_code: str | None
+    usage_limit_total: int | None
+    usage_limit_per_customer: int | None
+    times_used: int
+    starts_at: dt.datetime | None
+    ends_at: dt.datetime | None
+    active: bool
+    version: int
+
+
+class ShippingRateIn(StrictModel):
+    amount: Any
+
+
+class ShippingRateOut(BaseModel):
+    currency: str
+    amount: str

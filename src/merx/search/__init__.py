@@ -1,0 +1,1 @@
+"""Product search: analysis, index, ranking pipeline, merchandising, analytics."""

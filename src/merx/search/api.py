@@ -1,0 +1,190 @@
+"""Search routes: the public search, merchandising (synonyms, boost rules, pins; admin and
+staff), feedback from shop fronts, and the zero-result report."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Any, AsyncIterator
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+
+from merx.core.auth import Principal, Role
+from merx.core.errors import Forbidden, Unauthorized, ValidationProblem
+from merx.core.uow import UnitOfWork
+from merx.core.web import get_principal, get_read_uow, get_uow, require
+from merx.search import service
+from merx.search.analysis import SUPPORTED
+from merx.search.ranking import Filters, SearchRequest
+from merx.search.schemas import (BoostRuleIn, BoostRuleOut, FeedbackIn, PinIn, PinOut, SearchOut, SynonymIn,
+                                 SynonymOut, ZeroResultOut)
+
+MAX_PAGE_SIZE = 100
+MERCHANDISERS = (Role.admin, Role.staff)
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    _register(app)
+    yield
+
+
+router = APIRouter(tags=["search"], lifespan=_lifespan)
+
+
+def _register(app: Any) -> None:
+    settings = app.state.settings
+    service.register_data_dir(app.state.db, settings.data_dir, settings.default_currency)
+
+
+def search_data_dir(request: Request) -> Any:
+    _register(request.app)
+    return request.app.state.settings.data_dir
+
+
+def _decimal(name: str, value: str | None) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        d = Decimal(value)
+    except InvalidOperation:
+        raise ValidationProblem.for_field(name, "must be a decimal amount such as \"19.99\"") from None
+    if not d.is_finite() or d < 0:
+        raise ValidationProblem.for_field(name, "must be a non-negative amount")
+    return d
+
+
+def _attributes(values: list[str]) -> list[tuple[str, str]]:
+    out = []
+    for v in values:
+        code, sep, value = v.partition(":")
+        if not sep or not code.strip() or not value.strip():
+            raise ValidationProblem.for_field("attr", f"{v!r} must look like code:value (e.g. color:red)")
+        out.append((code.strip(), value.strip()))
+    return out
+
+
+@router.get("/search", response_model=SearchOut, response_model_exclude_none=True)
+def search(
+    q: str = Query("", max_length=500, description="What the shopper typed; empty with filters browses."),
+    lang: str | None = Query(None, description="Query language; guessed from the script when absent."),
+    page: int = Query(1, ge=1, le=1000),
+    limit: int = Query(20, ge=1, le=MAX_PAGE_SIZE),
+    category: str | None = None, brand: str | None = None,
+    price_min: str | None = None, price_max: str | None = None,
+    attr: list[str] = Query([], description="Attribute filter code:value, repeatable."),
+    store: str | None = Query(None, description="Only products available at this location."),
+    seller_id: int | None = None,
+    region: str | None = Query(None, description="Shopper's region, for next-day local delivery."),
+    near: str | None = Query(None, description="Location code nearest the shopper."),
+    explain: bool = False,
+    facets: bool = True,
+    include_inactive: bool = False,
+    uow: UnitOfWork = Depends(get_read_uow),
+    principal: Principal = Depends(get_principal),
+    data_dir: Any = Depends(search_data_dir),
+) -> SearchOut:
+    """Anyone may search active products. `explain=true` (admin, staff; a seller for its own
+    products) adds to each item its stage 2 score, stage 3 probability with features, every
+    boost with its factor and the final score (= probability x factors)."""
+    if lang is not None:
+        lang = lang.strip().lower()
+        if lang not in SUPPORTED:
+            raise ValidationProblem.for_field("lang", f"unsupported; one of {', '.join(sorted(SUPPORTED))}")
+    if explain and principal.is_anonymous:
+        raise Unauthorized("explain=true needs an API key (admin, staff or seller)")
+    if explain and not principal.has(Role.admin, Role.staff, Role.seller):
+        raise Forbidden("explain=true is for admin, staff and sellers")
+    if include_inactive and not principal.has(Role.admin, Role.staff):
+        raise Forbidden("include_inactive=true is for admin and staff")
+    if not q.strip() and not (category or brand or attr or store or seller_id is not None):
+        raise ValidationProblem.for_field("q", "give a query or at least one filter")
+    lo, hi = _decimal("price_min", price_min), _decimal("price_max", price_max)
+    if lo is not None and hi is not None and lo > hi:
+        raise ValidationProblem.for_field("price_max", "must not be below price_min")
+    req = SearchRequest(
+        q=q, lang=lang, page=page, limit=limit, region=region, near=near, explain=explain, facets=facets,
+        filters=Filters(category=category, brand=brand, price_min=lo, price_max=hi, attributes=_attributes(attr),
+                        store=store, seller_id=seller_id, include_inactive=include_inactive))
+    outcome, search_id = service.search(uow, req, data_dir=data_dir, customer_id=principal.customer_id)
+    if explain and principal.has(Role.seller):
+        # a seller learns why its own products rank where they do, not its competitors'
+        for item in outcome.page_items:
+            if item.get("seller_id") != principal.seller_id:
+                item.pop("explain", None)
+    return SearchOut(search_id=search_id, query=q, lang=outcome.lang, mode=outcome.mode, total=outcome.total,
+                     page=page, limit=limit, items=outcome.page_items, facets=outcome.facets, model=outcome.model,
+                     timings_ms=outcome.timings_ms if explain else None)
+
+
+@router.post("/search/feedback", status_code=204)
+def feedback(body: FeedbackIn, uow: UnitOfWork = Depends(get_uow)) -> None:
+    """A click, cart add, favourite or purchase on a product shown by a search (search_id
+    from the search response). Open to shop fronts without a key, like search itself."""
+    service.record_feedback(uow, body)
+
+
+@router.post("/search/synonyms", response_model=SynonymOut, status_code=201)
+def add_synonym(body: SynonymIn, uow: UnitOfWork = Depends(get_uow),
+                _: Principal = Depends(require(*MERCHANDISERS))) -> SynonymOut:
+    """Applied at query time: no reindex needed."""
+    return service.add_synonym(uow, body)
+
+
+@router.get("/search/synonyms", response_model=list[SynonymOut])
+def list_synonyms(lang: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
+                  _: Principal = Depends(require(*MERCHANDISERS))) -> list[SynonymOut]:
+    return service.list_synonyms(uow, lang)
+
+
+@router.delete("/search/synonyms/{synonym_id}", status_code=204)
+def delete_synonym(synonym_id: int, uow: UnitOfWork = Depends(get_uow),
+                   _: Principal = Depends(require(*MERCHANDISERS))) -> None:
+    service.delete_synonym(uow, synonym_id)
+
+
+@router.post("/search/boost-rules", response_model=BoostRuleOut, status_code=201)
+def set_boost_rule(body: BoostRuleIn, uow: UnitOfWork = Depends(get_uow),
+                   _: Principal = Depends(require(*MERCHANDISERS))) -> BoostRuleOut:
+    return service.set_boost_rule(uow, body)
+
+
+@router.get("/search/boost-rules", response_model=list[BoostRuleOut])
+def list_boost_rules(uow: UnitOfWork = Depends(get_read_uow),
+                     _: Principal = Depends(require(*MERCHANDISERS))) -> list[BoostRuleOut]:
+    return service.list_boost_rules(uow)
+
+
+@router.delete("/search/boost-rules/{rule_id}", status_code=204)
+def delete_boost_rule(rule_id: int, uow: UnitOfWork = Depends(get_uow),
+                      _: Principal = Depends(require(*MERCHANDISERS))) -> None:
+    service.delete_boost_rule(uow, rule_id)
+
+
+@router.post("/search/pins", response_model=PinOut, status_code=201)
+def add_pin(body: PinIn, uow: UnitOfWork = Depends(get_uow),
+            _: Principal = Depends(require(*MERCHANDISERS))) -> PinOut:
+    """Pin a product to a position for a query, or hide it (hidden=true)."""
+    return service.add_pin(uow, body)
+
+
+@router.get("/search/pins", response_model=list[PinOut])
+def list_pins(uow: UnitOfWork = Depends(get_read_uow),
+              _: Principal = Depends(require(*MERCHANDISERS))) -> list[PinOut]:
+    return service.list_pins(uow)
+
+
+@router.delete("/search/pins/{pin_id}", status_code=204)
+def delete_pin(pin_id: int, uow: UnitOfWork = Depends(get_uow),
+               _: Principal = Depends(require(*MERCHANDISERS))) -> None:
+    service.delete_pin(uow, pin_id)
+
+
+@router.get("/search/reports/zero-results", response_model=list[ZeroResultOut])
+def zero_results(days: int = Query(30, ge=1, le=365), limit: int = Query(100, ge=1, le=1000),
+                 uow: UnitOfWork = Depends(get_read_uow),
+                 _: Principal = Depends(require(Role.admin, Role.staff))) -> list[ZeroResultOut]:
+    """Queries that found nothing, most frequent first."""
+    since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)
+    return service.zero_result_report(uow, since=since, limit=limit)

@@ -1,0 +1,196 @@
+"""Keeps the index current from other contexts' events.
+
+Handlers run in the committing thread, often inside another context's critical section (a
+checkout holding inventory's writer queue). So they only note what changed in memory and
+return; a background flush shortly after (`FLUSH_DELAY_SECONDS`) writes everything noted
+in ONE transaction of search's own tables (index queue, stock, price history, sales
+counters) and re-indexes the affected products in one index commit. A burst of events (a
+bulk import emits one per product, a busy checkout one per line) becomes one write. A
+search flushes first, so it always sees every change committed in its process; other
+worker processes see it after their own flush, well within a second.
+
+What is noted but not yet flushed is lost if the process dies in that fraction of a second;
+`merx search reindex` rebuilds everything the catalog knows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import sqlalchemy as sa
+
+from merx.core.db import Database
+from merx.core.events import DomainEvent, MessageBus
+from merx.core.uow import UnitOfWork
+from merx.search import models as m
+from merx.search import service
+
+log = logging.getLogger("merx.search")
+
+PRODUCT_EVENTS = ("product.created", "product.updated", "product.price_changed", "product.archived", "product.deleted")
+FLUSH_DELAY_SECONDS = 0.3
+
+
+@dataclass
+class _Noted:
+    products: set[int] = field(default_factory=set)
+    prices: list[tuple[int, str, str, Decimal | None, Decimal | None, dt.datetime]] = field(default_factory=list)
+    stock: dict[tuple[str, str], tuple[int, dt.datetime]] = field(default_factory=dict)
+    purchases: list[tuple[int, float, dt.datetime]] = field(default_factory=list)
+
+    def empty(self) -> bool:
+        return not (self.products or self.prices or self.stock or self.purchases)
+
+
+_noted: dict[str, tuple[Database, _Noted]] = {}
+_timers: dict[str, threading.Timer] = {}
+_lock = threading.Lock()
+_flush_lock = threading.Lock()
+
+
+def _note(db: Database) -> _Noted:
+    entry = _noted.get(db.url)
+    if entry is None or entry[0] is not db:
+        entry = (db, _Noted())
+        _noted[db.url] = entry
+    return entry[1]
+
+
+def _schedule(db: Database) -> None:
+    if db.url in _timers:
+        return
+    timer = threading.Timer(FLUSH_DELAY_SECONDS, _flush_in_background, args=(db,))
+    timer.daemon = True
+    _timers[db.url] = timer
+    timer.start()
+
+
+def _amount(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value)) if value is not None else None
+    except InvalidOperation:
+        return None
+
+
+def on_product_changed(event: DomainEvent, db: Database) -> None:
+    try:
+        product_id = int(event.payload.get("product_id") or event.aggregate_id)
+    except (TypeError, ValueError):
+        return
+    with _lock:
+        noted = _note(db)
+        noted.products.add(product_id)
+        if event.type == "product.price_changed":
+            noted.prices.append((product_id, str(event.payload.get("sku", ""))[:100],
+                                 str(event.payload.get("currency", ""))[:3], _amount(event.payload.get("old_amount")),
+                                 _amount(event.payload.get("new_amount")), event.occurred_at))
+        _schedule(db)
+
+
+def on_stock_changed(event: DomainEvent, db: Database) -> None:
+    sku, location = event.payload.get("sku"), event.payload.get("location")
+    if not sku or not location:
+        return
+    try:
+        available = int(event.payload.get("available") or 0)
+    except (TypeError, ValueError):
+        return
+    with _lock:
+        _note(db).stock[(str(sku)[:100], str(location)[:64])] = (available, event.occurred_at)
+        _schedule(db)
+
+
+def on_order_placed(event: DomainEvent, db: Database) -> None:
+    """Purchases feed the sales group of stage 3 (time-decayed units per product)."""
+    bought: list[tuple[int, float, dt.datetime]] = []
+    for line in event.payload.get("lines") or []:
+        try:
+            bought.append((int(line["product_id"]), float(line.get("quantity") or 1), event.occurred_at))
+        except (KeyError, TypeError, ValueError):
+            continue
+    if bought:
+        with _lock:
+            _note(db).purchases.extend(bought)
+            _schedule(db)
+
+
+def flush(db: Database) -> None:
+    """Write what the handlers noted for `db` in one transaction and queue the products."""
+    with _flush_lock:
+        with _lock:
+            entry = _noted.get(db.url)
+            if entry is None or entry[1].empty():
+                return
+            noted = entry[1]
+            _noted[db.url] = (db, _Noted())
+        with UnitOfWork(db) as uow:
+            _write(uow, noted)
+            uow.commit()
+
+
+def _write(uow: UnitOfWork, noted: _Noted) -> None:
+    products = set(noted.products)
+    for product_id, sku, currency, old, new, at in noted.prices:
+        known = uow.session.scalar(sa.select(m.PricePoint.id).where(
+            m.PricePoint.product_id == product_id, m.PricePoint.sku == sku,
+            m.PricePoint.currency == currency).limit(1))
+        if known is None and old is not None:
+            # The first change search sees: the old price is taken to have held for the
+            # whole 30-day window (search was not told when it was set).
+            uow.session.add(m.PricePoint(product_id=product_id, sku=sku, currency=currency, amount=old,
+                                         at=at - service.PRICE_WINDOW))
+        uow.session.add(m.PricePoint(product_id=product_id, sku=sku, currency=currency, amount=new, at=at))
+        uow.session.flush()
+    if noted.stock:
+        unknown = [sku for (sku, loc) in noted.stock if uow.session.get(m.StockPoint, (sku, loc)) is None]
+        product_of: dict[str, int] = {}
+        if unknown:
+            try:
+                from merx.catalog.service import lookup_skus
+
+                product_of = {k: v.product_id for k, v in lookup_skus(uow, set(unknown)).items()}
+            except ImportError:  # no catalog: stock is kept, its product learnt later
+                product_of = {}
+        for (sku, location), (available, at) in noted.stock.items():
+            row = uow.session.get(m.StockPoint, (sku, location))
+            if row is None:
+                row = m.StockPoint(sku=sku, location=location, product_id=product_of.get(sku))
+                uow.session.add(row)
+            row.available, row.updated_at = available, at
+            if row.product_id is not None:
+                products.add(row.product_id)
+    for product_id, quantity, at in noted.purchases:
+        service.bump_signal(uow, product_id, "purchases", quantity, now=at, queue=False)
+        products.add(product_id)
+    service.queue_products(uow, products)
+
+
+def _flush_in_background(db: Database) -> None:
+    with _lock:
+        _timers.pop(db.url, None)
+    try:
+        flush(db)
+        while service.index_pending(db):
+            pass
+    except Exception:  # logged; a search or the next event retries what is queued
+        log.exception("search indexing failed; the change stays queued")
+
+
+def discard_noted() -> None:
+    """Forget unflushed notes and pending timers (tests start from empty tables)."""
+    with _lock:
+        for timer in _timers.values():
+            timer.cancel()
+        _timers.clear()
+        _noted.clear()
+
+
+def register(bus: MessageBus) -> None:
+    for event_type in PRODUCT_EVENTS:
+        bus.subscribe(event_type, on_product_changed)
+    bus.subscribe("inventory.stock_changed", on_stock_changed)
+    bus.subscribe("order.placed", on_order_placed)

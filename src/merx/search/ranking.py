@@ -1,0 +1,527 @@
+"""The search pipeline over the index, free of the database:
+
+1. candidates: every active product containing all query words (each word, or one of its
+   synonyms, in name, category, brand or attribute values); below `min_candidates` the
+   query is re-run with any word. The count is exact up to `count_cap` (500,000); only
+   the stage 2 top `depth` are materialised.
+2. base text layer: BM25 with field weights (tantivy's scorer over our analysed tokens), the
+   description adding to the score of candidates; top `depth` (1,000) go on.
+3. learned layer: purchase probability from six feature groups (model or fallback formula).
+4. boosts and deboosts: multiplicative factors.
+5. display: exact SKU/EAN matches first, then pins, minus hidden products; paged.
+
+`service.py` loads synonyms, rules and pins from the database and logs the search."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import tantivy
+
+from merx.search.analysis import QueryToken, analyze, analyze_query, guess_language, normalise_code
+from merx.search.boosts import AppliedBoost, BoostRules
+from merx.search.documents import CANDIDATE_FIELDS, DESCRIPTION_WEIGHT, FIELD_WEIGHTS, SIGNAL_FIELDS
+from merx.search.features import (DELIVERY_DAYS_EXPRESS, DELIVERY_DAYS_LOCAL, DELIVERY_DAYS_STOCKED,
+                                   DELIVERY_DAYS_UNAVAILABLE, FEATURE_NAMES, feature_matrix, group_scores)
+from merx.search.index import SearchIndex
+from merx.search.model import Ranker
+
+FUZZY_WEIGHT = 0.5  # a typo-corrected word scores a constant, half a field weight
+
+
+@dataclass
+class RankConfig:
+    min_candidates: int = 5
+    depth: int = 1000
+    count_cap: int = 500_000
+
+
+@dataclass
+class Filters:
+    category: str | None = None
+    brand: str | None = None
+    price_min: Decimal | None = None
+    price_max: Decimal | None = None
+    attributes: list[tuple[str, str]] = field(default_factory=list)
+    store: str | None = None  # available at this location
+    seller_id: int | None = None
+    include_inactive: bool = False
+
+
+@dataclass
+class SearchRequest:
+    q: str = ""
+    lang: str | None = None
+    page: int = 1
+    limit: int = 20
+    filters: Filters = field(default_factory=Filters)
+    region: str | None = None  # shopper's region (next-day local delivery)
+    near: str | None = None  # location code nearest the shopper
+    explain: bool = False
+    facets: bool = True
+
+
+@dataclass(frozen=True)
+class Pin:
+    product_id: int
+    position: int | None = None  # 1-based; None with hidden=True
+    hidden: bool = False
+
+
+class SynonymTable:
+    """Per language: analysed token sequence -> alternative token sequences. Two-way sets
+    make every term an alternative of every other; one-way sets expand only the first term
+    to the others (`notebook` -> `laptop` but not back)."""
+
+    def __init__(self, entries: Iterable[tuple[str, Sequence[str], bool]] = ()) -> None:
+        self.by_lang: dict[str, dict[tuple[str, ...], list[tuple[str, ...]]]] = {}
+        self.max_len = 1
+        for lang, terms, one_way in entries:
+            self.add(lang, terms, one_way)
+
+    def add(self, lang: str, terms: Sequence[str], one_way: bool) -> None:
+        analysed = [tuple(analyze(t, lang, for_query=True, keep_stop_words=True)) for t in terms]
+        analysed = [a for a in analysed if a]
+        table = self.by_lang.setdefault(lang, {})
+        sources = analysed[:1] if one_way else analysed
+        for src in sources:
+            alts = table.setdefault(src, [])
+            for other in analysed:
+                if other != src and other not in alts:
+                    alts.append(other)
+            self.max_len = max(self.max_len, len(src))
+
+    def groups(self, lang: str, tokens: list[QueryToken]) -> list[list[tuple[QueryToken, ...]]]:
+        """Query tokens -> groups of alternatives (a group is one word or phrase of the query)."""
+        table = self.by_lang.get(lang, {})
+        out: list[list[tuple[QueryToken, ...]]] = []
+        i = 0
+        while i < len(tokens):
+            matched = False
+            for k in range(min(self.max_len, len(tokens) - i), 0, -1):
+                key = tuple(t.text for t in tokens[i:i + k])
+                if key in table:
+                    group = [tuple(tokens[i:i + k])]
+                    group += [tuple(QueryToken(s, s, True) for s in alt) for alt in table[key]]
+                    out.append(group)
+                    i += k
+                    matched = True
+                    break
+            if not matched:
+                out.append([(tokens[i],)])
+                i += 1
+        return out
+
+
+class Candidate:
+    """One materialised candidate (a plain slotted class: a query makes up to 1,000)."""
+
+    __slots__ = ("product_id", "address", "stage2", "exact_code", "pinned", "probability", "boosts", "final")
+
+    def __init__(self, product_id: int, address: Any, stage2: float) -> None:
+        self.product_id = product_id
+        self.address = address
+        self.stage2 = stage2
+        self.exact_code = False
+        self.pinned: int | None = None
+        self.probability = 0.0
+        self.boosts: list[AppliedBoost] = []
+        self.final = 0.0
+
+    def __repr__(self) -> str:
+        return f"Candidate({self.product_id}, stage2={self.stage2:.3f}, final={self.final:.4f})"
+
+
+@dataclass
+class SearchOutcome:
+    total: int
+    mode: str  # "and" | "or" | "browse" | "none"
+    lang: str
+    query_key: str
+    page_items: list[dict[str, Any]]
+    facets: dict[str, Any]
+    timings_ms: dict[str, float]
+    model: str
+    page_features: dict[int, list[float]] = field(default_factory=dict)  # feature rows of the page
+    _candidates: list[Candidate] = field(default_factory=list, repr=False)
+    _order: list[int] = field(default_factory=list, repr=False)
+    _probabilities: Any = field(default=None, repr=False)
+    _final: Any = field(default=None, repr=False)
+
+    @property
+    def ranked(self) -> list[Candidate]:
+        """Every ranked candidate (up to the depth) in display order, with its scores
+        (evaluation tooling; the API only materialises the page)."""
+        out = []
+        for i in self._order:
+            c = self._candidates[i]
+            c.probability, c.final = float(self._probabilities[i]), float(self._final[i])
+            out.append(c)
+        return out
+
+
+def query_key(q: str, lang: str) -> str:
+    """The normalised form pins are stored under: analysed tokens joined by spaces."""
+    return " ".join(t.text for t in analyze_query(q, lang))[:500]
+
+
+class Engine:
+    def __init__(self, index: SearchIndex, ranker: Ranker | None = None, config: RankConfig | None = None,
+                 *, default_lang: str = "en") -> None:
+        self.index = index
+        self.ranker = ranker or Ranker()
+        self.config = config or RankConfig()
+        self.default_lang = default_lang
+
+    # -- query construction ------------------------------------------------------------------
+    def _term(self, field_name: str, text: str) -> tantivy.Query:
+        return tantivy.Query.term_query(self.index.schema, field_name, text)
+
+    def _token_clause(self, searcher: tantivy.Searcher, tok: QueryToken, fields: Sequence[str]) -> tantivy.Query:
+        clauses = [(tantivy.Occur.Should, tantivy.Query.boost_query(self._term(f, tok.text), FIELD_WEIGHTS[f]))
+                   for f in fields]
+        edits = tok.max_edits
+        if edits and not any(searcher.doc_freq(f, tok.text) for f in fields):
+            for f in fields:
+                fuzzy = tantivy.Query.fuzzy_term_query(self.index.schema, f, tok.text, edits, True)
+                clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(fuzzy, FIELD_WEIGHTS[f] * FUZZY_WEIGHT)))
+        return tantivy.Query.boolean_query(clauses)
+
+    def _group_clause(self, searcher: tantivy.Searcher, group: list[tuple[QueryToken, ...]],
+                      fields: Sequence[str] = CANDIDATE_FIELDS) -> tantivy.Query:
+        alternatives = []
+        for alt in group:
+            parts = [self._token_clause(searcher, t, fields) for t in alt]
+            q = parts[0] if len(parts) == 1 else tantivy.Query.boolean_query([(tantivy.Occur.Must, p) for p in parts])
+            alternatives.append((tantivy.Occur.Should, q))
+        return alternatives[0][1] if len(alternatives) == 1 else tantivy.Query.boolean_query(alternatives)
+
+    def _filter_clauses(self, f: Filters) -> list[tuple[Any, tantivy.Query]]:
+        must: list[tantivy.Query] = []
+        if not f.include_inactive:
+            must.append(self._term("status", "active"))
+        if f.category:
+            must.append(tantivy.Query.boolean_query([
+                (tantivy.Occur.Should, self._term("category_f", f.category)),
+                (tantivy.Occur.Should, self._term("category_path_f", f.category.casefold()))]))
+        if f.brand:
+            must.append(self._term("brand_f", f.brand))
+        for code, value in f.attributes:
+            must.append(self._term("attr_f", f"{code}={value}"))
+        if f.store:
+            must.append(self._term("store_f", f.store))
+        if f.seller_id is not None:
+            must.append(tantivy.Query.term_query(self.index.schema, "seller_id", int(f.seller_id)))
+        if f.price_min is not None or f.price_max is not None:
+            lo = float(f.price_min) if f.price_min is not None else 0.0
+            hi = float(f.price_max) if f.price_max is not None else 1e18
+            must.append(tantivy.Query.range_query(self.index.schema, "price", tantivy.FieldType.Float, lo, hi))
+        return [(tantivy.Occur.Must, tantivy.Query.const_score_query(q, 0.0)) for q in must]
+
+    def build_query(self, searcher: tantivy.Searcher, groups: list[list[tuple[QueryToken, ...]]], mode: str,
+                    filters: Filters) -> tantivy.Query:
+        clauses: list[tuple[Any, tantivy.Query]] = self._filter_clauses(filters)
+        if not groups:
+            clauses.append((tantivy.Occur.Must, tantivy.Query.const_score_query(tantivy.Query.all_query(), 0.0)))
+            return tantivy.Query.boolean_query(clauses)
+        group_queries = [self._group_clause(searcher, g) for g in groups]
+        if mode == "and":
+            clauses += [(tantivy.Occur.Must, q) for q in group_queries]
+        else:
+            clauses.append((tantivy.Occur.Must, tantivy.Query.boolean_query(
+                [(tantivy.Occur.Should, q) for q in group_queries])))
+        for g in groups:
+            for alt in g:
+                for t in alt:
+                    clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(
+                        self._term("description", t.text), DESCRIPTION_WEIGHT)))
+        return tantivy.Query.boolean_query(clauses)
+
+    def _restricted(self, searcher: tantivy.Searcher, id_set: tantivy.Query | None, n: int,
+                    query: tantivy.Query) -> set[int]:
+        """Which candidates (`id_set`: a term set of their ids) match `query` (per-candidate
+        text and delivery features)."""
+        if id_set is None or not n:
+            return set()
+        res = searcher.search(tantivy.Query.boolean_query([(tantivy.Occur.Must, id_set), (tantivy.Occur.Must, query)]),
+                              n, count=False)
+        if not res.hits:
+            return set()
+        return set(searcher.fast_field_values("product_id", [h[1] for h in res.hits]))
+
+    # -- the pipeline --------------------------------------------------------------------------
+    def search(self, req: SearchRequest, *, synonyms: SynonymTable | None = None, rules: BoostRules | None = None,
+               pins: Sequence[Pin] = ()) -> SearchOutcome:
+        t0 = time.perf_counter()
+        timings: dict[str, float] = {}
+        synonyms = synonyms or SynonymTable()
+        rules = rules or BoostRules()
+        lang = req.lang or guess_language(req.q, self.default_lang)
+        tokens = analyze_query(req.q, lang) if req.q.strip() else []
+        key = " ".join(t.text for t in tokens)[:500]
+        groups = synonyms.groups(lang, tokens)
+        searcher = self.index.searcher()
+        timings["analysis"] = _ms(t0)
+
+        # Stages 1-2: candidates and BM25, AND first then OR below the minimum
+        t1 = time.perf_counter()
+        mode = "and" if groups else "browse"
+        query = self.build_query(searcher, groups, mode, req.filters)
+        result = searcher.search(query, self.config.depth, count=True)
+        count = result.count or 0
+        if mode == "and" and count < self.config.min_candidates and len(groups) > 1:
+            mode = "or"
+            query = self.build_query(searcher, groups, mode, req.filters)
+            result = searcher.search(query, self.config.depth, count=True)
+            count = result.count or 0
+        hits = result.hits
+        addresses = [h[1] for h in hits]
+        pids = searcher.fast_field_values("product_id", addresses) if addresses else []
+        candidates = [Candidate(pid, addr, score) for (score, addr), pid in zip(hits, pids)]
+        by_id = {c.product_id: c for c in candidates}
+        extra = 0
+
+        # An exact SKU/EAN query: that product first, whatever its text score.
+        code = normalise_code(req.q)
+        code_ids: list[int] = []
+        if code and any(ch.isdigit() for ch in code):
+            code_q = tantivy.Query.boolean_query(
+                [(tantivy.Occur.Must, self._term("codes", code))] + self._filter_clauses(req.filters))
+            code_hits = searcher.search(code_q, 10, count=False).hits
+            for addr, pid in zip([h[1] for h in code_hits],
+                                 searcher.fast_field_values("product_id", [h[1] for h in code_hits]) if code_hits else []):
+                pid = int(pid)
+                if pid not in by_id:
+                    by_id[pid] = Candidate(pid, addr, 0.0)
+                    candidates.append(by_id[pid])
+                    extra += 1
+                by_id[pid].exact_code = True
+                code_ids.append(pid)
+
+        # Pinned products join even when their text does not match (merchandising decision).
+        hidden = {p.product_id for p in pins if p.hidden}
+        pinned = {p.product_id: p.position for p in pins if not p.hidden and p.position}
+        missing = [pid for pid in pinned if pid not in by_id]
+        if missing:
+            pin_q = tantivy.Query.boolean_query(
+                [(tantivy.Occur.Must, tantivy.Query.term_set_query(self.index.schema, "product_id", missing))]
+                + self._filter_clauses(req.filters))
+            pin_hits = searcher.search(pin_q, len(missing), count=False).hits
+            for addr, pid in zip([h[1] for h in pin_hits],
+                                 searcher.fast_field_values("product_id", [h[1] for h in pin_hits]) if pin_hits else []):
+                by_id[int(pid)] = Candidate(int(pid), addr, 0.0)
+                candidates.append(by_id[int(pid)])
+                extra += 1
+        for pid, pos in pinned.items():
+            if pid in by_id:
+                by_id[pid].pinned = pos
+        timings["stages_1_2"] = _ms(t1)
+
+        # Stage 3
+        t3 = time.perf_counter()
+        n = len(candidates)
+        matrix, columns = self._features(searcher, candidates, groups, mode, req, rules)
+        probabilities = self.ranker.probabilities(matrix) if n else np.zeros(0)
+        timings["stage_3"] = _ms(t3)
+
+        # Stage 4: boosts, then the display order (exact codes, pins, hides)
+        t4 = time.perf_counter()
+        pids = [c.product_id for c in candidates]
+        boost_columns = {
+            "express": columns["express"], "next_day_local": columns["_next_day_local"],
+            "nearest_warehouse": columns["_nearest"], "seller_premium": columns["seller_premium"],
+            "price_ratio": columns["price_ratio"], "seller_violations": columns["seller_violations"],
+            "rating_avg": columns["rating_avg"], "rating_count": columns["rating_count"],
+            "seller_rating": columns["seller_rating"], "seller_id": columns["seller_id"]}
+        multiplier, applied = rules.vector(boost_columns, pids) if n else (np.zeros(0), [])
+        final = probabilities * multiplier
+        order = np.lexsort((np.asarray(pids), -columns["text_score"], -final)) if n else np.zeros(0, dtype=int)
+        ranked_idx = [int(i) for i in order if pids[i] not in hidden]
+        ranked_idx = _apply_display_rules(ranked_idx, pids, code_ids, pinned)[: self.config.depth]
+        timings["stage_4"] = _ms(t4)
+
+        t5 = time.perf_counter()
+        hidden_matched = sum(1 for pid in hidden if pid in by_id)
+        total = max(min(count, self.config.count_cap) + extra - hidden_matched, len(ranked_idx))
+        start = (req.page - 1) * req.limit
+        page_idx = ranked_idx[start:start + req.limit]
+        items = []
+        for n_on_page, i in enumerate(page_idx):
+            c = candidates[i]
+            c.probability, c.final = float(probabilities[i]), float(final[i])
+            c.boosts = [boost for boost, mask in applied if mask[i]]
+            items.append(self._item(searcher, c, lang, start + n_on_page + 1, req.explain, matrix, i))
+        page_features = {candidates[i].product_id: [float(v) for v in matrix[i]] for i in page_idx}
+        timings["display"] = _ms(t5)
+        facets: dict[str, Any] = {}
+        if req.facets:
+            t6 = time.perf_counter()
+            facets = self.facets(searcher, query)
+            timings["facets"] = _ms(t6)
+        timings["total"] = _ms(t0)
+        if not count and not extra:
+            mode = "none" if groups else mode
+        return SearchOutcome(total=total, mode=mode, lang=lang, query_key=key, page_items=items, facets=facets,
+                             timings_ms=timings, model=self.ranker.name, page_features=page_features,
+                             _candidates=candidates, _order=ranked_idx, _probabilities=probabilities, _final=final)
+
+    def _features(self, searcher: tantivy.Searcher, candidates: list[Candidate],
+                  groups: list[list[tuple[QueryToken, ...]]], mode: str, req: SearchRequest,
+                  rules: BoostRules) -> tuple[np.ndarray, dict[str, Any]]:
+        n = len(candidates)
+        addresses = [c.address for c in candidates]
+        columns: dict[str, Any] = {}
+        for name in SIGNAL_FIELDS:
+            columns[name] = np.asarray(searcher.fast_field_values(name, addresses), dtype=np.float64) if n else np.zeros(0)
+        columns["seller_id"] = (np.asarray(searcher.fast_field_values("seller_id", addresses), dtype=np.int64)
+                                if n else np.zeros(0, dtype=np.int64))
+        ids = [c.product_id for c in candidates]
+        scores = np.fromiter((c.stage2 for c in candidates), dtype=np.float64, count=n)
+        top = float(scores.max()) if n and scores.max() > 0 else 1.0
+        columns["text_score"] = scores
+        columns["text_score_norm"] = scores / top
+        exact = np.fromiter((c.exact_code for c in candidates), dtype=bool, count=n)
+        columns["text_exact_code"] = exact.astype(np.float64)
+        # one term set of the candidates' ids, shared by the per-candidate feature queries
+        id_set = tantivy.Query.term_set_query(self.index.schema, "product_id", ids) if n else None
+
+        def member(found: set[int]) -> np.ndarray:
+            if not found:
+                return np.zeros(n, dtype=bool)
+            return np.fromiter((i in found for i in ids), dtype=bool, count=n)
+
+        if groups and n:
+            name_q = tantivy.Query.boolean_query(
+                [(tantivy.Occur.Must, self._group_clause(searcher, g, ("name",))) for g in groups])
+            columns["text_name_all"] = member(self._restricted(searcher, id_set, n, name_q)).astype(np.float64)
+            if mode == "and":
+                columns["text_all_words"] = (~(exact & (scores == 0))).astype(np.float64)
+            else:
+                all_q = tantivy.Query.boolean_query(
+                    [(tantivy.Occur.Must, self._group_clause(searcher, g)) for g in groups])
+                columns["text_all_words"] = member(self._restricted(searcher, id_set, n, all_q)).astype(np.float64)
+        near = np.zeros(n, dtype=bool)
+        local = np.zeros(n, dtype=bool)
+        if req.near and n:
+            near = member(self._restricted(searcher, id_set, n, self._term("store_f", req.near)))
+        local_locations = rules.next_day_locations(req.region)
+        if local_locations and n:
+            local = member(self._restricted(searcher, id_set, n, tantivy.Query.term_set_query(
+                self.index.schema, "store_f", local_locations)))
+        columns["_nearest"], columns["_next_day_local"] = near, local
+        express, in_stock = columns["express"] > 0, columns["in_stock"] > 0
+        columns["delivery_days"] = np.where(near | local, DELIVERY_DAYS_LOCAL, np.where(
+            express, DELIVERY_DAYS_EXPRESS, np.where(in_stock, DELIVERY_DAYS_STOCKED, DELIVERY_DAYS_UNAVAILABLE)))
+        return feature_matrix(columns, n), columns
+
+    def _item(self, searcher: tantivy.Searcher, c: Candidate, lang: str, position: int, explain: bool,
+              matrix: np.ndarray, idx: int) -> dict[str, Any]:
+        display = json.loads(searcher.doc(c.address).get_first("display") or "{}")
+        names = display.get("names") or {}
+        name = names.get(lang) or next(iter(names.values()), "")
+        price = None
+        if display.get("price") is not None:
+            price = {"amount": display["price"], "currency": display["currency"]}
+        item: dict[str, Any] = {
+            "product_id": c.product_id, "sku": display.get("sku"), "name": name, "score": c.final,
+            "position": position, "price": price, "category": display.get("category"), "brand": display.get("brand"),
+            "seller_id": display.get("seller_id"),
+        }
+        if explain:
+            groups = group_scores(matrix[idx:idx + 1])
+            parts = [c.probability] + [b.factor for b in c.boosts]
+            item["explain"] = {
+                "stage2_score": c.stage2,
+                "probability": c.probability,
+                "model": self.ranker.name,
+                "features": {name: float(matrix[idx, j]) for j, name in enumerate(FEATURE_NAMES)},
+                "group_scores": {g: float(v[0]) for g, v in groups.items()},
+                "boosts": [b.as_dict() for b in c.boosts],
+                "final_score": c.final,
+                "product_of_parts": math.prod(parts),
+                "exact_code_match": c.exact_code,
+                "pinned_position": c.pinned,
+            }
+        return item
+
+    def facets(self, searcher: tantivy.Searcher, query: tantivy.Query) -> dict[str, Any]:
+        aggs = {
+            "category": {"terms": {"field": "category_f", "size": 30}},
+            "brand": {"terms": {"field": "brand_f", "size": 30}},
+            "attributes": {"terms": {"field": "attr_f", "size": 60}},
+            "store": {"terms": {"field": "store_f", "size": 30}},
+            "priced": {"range": {"field": "price", "ranges": [{"from": 0.0}]},
+                       "aggs": {"stats": {"stats": {"field": "price"}}}},
+        }
+        raw = searcher.aggregate(query, aggs)
+        out: dict[str, Any] = {
+            "category": _buckets(raw.get("category")),
+            "brand": _buckets(raw.get("brand")),
+            "store": _buckets(raw.get("store")),
+        }
+        attributes: dict[str, list[dict[str, Any]]] = {}
+        for b in _buckets(raw.get("attributes")):
+            code, _, value = str(b["value"]).partition("=")
+            attributes.setdefault(code, []).append({"value": value, "count": b["count"]})
+        out["attributes"] = attributes
+        stats = {}
+        for b in (raw.get("priced") or {}).get("buckets", []):
+            stats = b.get("stats") or {}
+        if stats.get("count"):
+            lo, hi = float(stats["min"]), float(stats["max"])
+            bounds = _nice_bounds(lo, hi)
+            ranges = [{"from": a, "to": b} for a, b in zip(bounds, bounds[1:])]
+            counted = searcher.aggregate(query, {"r": {"range": {"field": "price", "ranges": [
+                {"from": r["from"], "to": r["to"]} for r in ranges]}}})
+            buckets = [{"from": _money_text(b.get("from")), "to": _money_text(b.get("to")), "count": b["doc_count"]}
+                       for b in counted["r"]["buckets"] if "from" in b and "to" in b]
+            out["price"] = {"min": _money_text(lo), "max": _money_text(hi), "ranges": buckets}
+        else:
+            out["price"] = {"min": None, "max": None, "ranges": []}
+        return out
+
+
+def _apply_display_rules(order: list[int], pids: list[int], code_ids: list[int], pinned: dict[int, int]) -> list[int]:
+    """Exact SKU/EAN matches first, then pinned products at their positions, the rest in
+    score order (all as candidate indices)."""
+    index_of = {pids[i]: i for i in order}
+    first = [index_of[pid] for pid in dict.fromkeys(code_ids) if pid in index_of]
+    first_set = set(first)
+    pinned_idx = {index_of[pid]: pos for pid, pos in pinned.items() if pid in index_of and index_of[pid] not in first_set}
+    out = first + [i for i in order if i not in first_set and i not in pinned_idx]
+    for i, pos in sorted(pinned_idx.items(), key=lambda kv: kv[1]):
+        out.insert(min(max(pos - 1, len(first)), len(out)), i)
+    return out
+
+
+def _buckets(raw: dict[str, Any] | None) -> list[dict[str, Any]]:
+    return [{"value": b["key"], "count": b["doc_count"]} for b in (raw or {}).get("buckets", [])]
+
+
+def _nice_bounds(lo: float, hi: float, parts: int = 5) -> list[float]:
+    if hi <= lo:
+        return [lo, hi + 1.0]
+    raw_step = (hi - lo) / parts
+    magnitude = 10 ** math.floor(math.log10(raw_step))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw_step)
+    start = math.floor(lo / step) * step
+    bounds = [start]
+    while bounds[-1] <= hi:
+        bounds.append(bounds[-1] + step)
+    return bounds
+
+
+def _money_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return format(Decimal(str(round(float(value), 2))).quantize(Decimal("0.01")), "f")
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 3)

@@ -1,0 +1,23 @@
+"""Search settings (environment variables with the MERX_SEARCH_ prefix)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SearchSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MERX_SEARCH_", extra="ignore")
+
+    # Below this many products matching every word, products matching any word join (OR fallback).
+    min_candidates: int = 5
+    # How many candidates stage 2 passes on to stages 3-5 (and the deepest page reachable).
+    depth: int = 1000
+    # `total` counts matches exactly up to this many.
+    count_cap: int = 500_000
+
+
+@lru_cache
+def get_search_settings() -> SearchSettings:
+    return SearchSettings()

@@ -1,0 +1,36 @@
+"""Mounts the web pages at the site root: the storefront at `/`, the console at
+`/console`, their assets at `/assets/...` (the CRM context serves `/static/merx.js`)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import FileResponse, Response
+
+from merx.web.auth.session import session_reader
+from merx.web.common import HERE, PageRoute
+from merx.web.views import (analytics, auth, catalog, customers, dashboard, integration, inventory, orders,
+                            search_console, store)
+
+PREFIX = ""  # pages live at the root, not under /api/v1
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
+STATIC_DIR = (HERE / "static").resolve()
+_ASSET_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml", ".png": "image/png",
+                ".md": "text/plain", ".txt": "text/plain"}
+
+
+@router.get("/assets/{asset_path:path}")
+def asset(asset_path: str) -> Response:
+    path = (STATIC_DIR / asset_path).resolve()
+    if not path.is_relative_to(STATIC_DIR) or not path.is_file() or path.suffix not in _ASSET_TYPES:
+        return Response("Not found", status_code=404, media_type="text/plain")
+    return FileResponse(path, media_type=_ASSET_TYPES[path.suffix], headers={"Cache-Control": "public, max-age=3600"})
+
+
+for _module in (auth, dashboard, catalog, inventory, orders, customers, search_console, analytics, integration, store):
+    router.include_router(_module.router)
+
+
+def configure_app(app: FastAPI) -> None:
+    """Called by the composition root: lets the API resolve the console's signed-in user."""
+    app.state.session_reader = session_reader

@@ -1,0 +1,57 @@
+"""Console analytics: funnel, cohorts, sales, portfolio quadrant, inventory health and the
+forecast with its backtest, drawn with Chart.js from the analytics context's results."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from merx.core.auth import Role
+from merx.core.errors import Problem
+from merx.web.common import PageRoute, console_user, problem_sentence, render, unit_of_work
+from merx.web.views import analytics_data
+
+log = logging.getLogger("merx.web.analytics")
+router = APIRouter(route_class=PageRoute)
+ANALYTICS_ROLES = (Role.admin, Role.staff)
+SECTIONS = {
+    "funnel": ("Funnel", "funnel_section"),
+    "cohorts": ("Cohorts", "cohorts_section"),
+    "sales": ("Sales", "sales_section"),
+    "portfolio": ("Portfolio", "portfolio_section"),
+    "inventory": ("Inventory health", "inventory_section"),
+    "forecast": ("Forecast", "forecast_section"),
+}
+
+
+@router.get("/console/analytics")
+def analytics_index(request: Request) -> Response:
+    return analytics_page(request, "funnel")
+
+
+@router.get("/console/analytics/{section}")
+def analytics_page(request: Request, section: str, days: int = Query(365, ge=1, le=3650)) -> Response:
+    me = console_user(request, *ANALYTICS_ROLES)
+    if section not in SECTIONS:
+        from merx.core.errors import NotFound
+
+        raise NotFound("There is no such analytics page.")
+    title, fn_name = SECTIONS[section]
+    builder = getattr(analytics_data, fn_name, None)
+    data: dict[str, Any] | None = None
+    error = None
+    with unit_of_work(request, me, readonly=True) as uow:
+        if builder is not None:
+            try:
+                data = builder(uow, days=days)
+            except Problem as e:
+                error = problem_sentence(e)
+            except Exception:  # one report failing must not take the console down; the log has the trace
+                log.exception("analytics report %s failed", section)
+                error = f"The {title.lower()} report could not be computed right now; the error has been logged."
+    return render(request, "console/analytics.html", {"section": section, "title": title, "sections": SECTIONS,
+                                                       "data": data, "days": days,
+                                                       "error": error}, principal=me)

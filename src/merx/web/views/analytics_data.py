@@ -1,0 +1,237 @@
+"""Adapters from the analytics context's functions to chart specs. Each returns None while
+the function it needs does not exist, so the page shows "not available yet"."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from merx.web.common import function
+
+log = logging.getLogger("merx.web.analytics")
+
+
+def _get(obj: Any, name: str, default: Any = None) -> Any:
+    if isinstance(obj, dict):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def _num(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, dict) and "amount" in value:
+        value = value["amount"]
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def today_sales(uow: Any, today: dt.date) -> dict[str, Any] | None:
+    analytics = _analytics()
+    if analytics is None:
+        return None
+    from merx.analytics.scope import SalesScope
+
+    start = dt.datetime.combine(today, dt.time(), tzinfo=dt.timezone.utc)
+    report = analytics.sales_analysis(uow, SalesScope(date_from=start, date_to=start + dt.timedelta(days=1),
+                                                      currency=None), data_dir=_data_dir(uow), by="day")
+    rows = report.get("rows", [])
+    return {"revenue": sum((_num(r.get("revenue")) or 0) for r in rows),
+            "orders": sum(int(r.get("orders") or 0) for r in rows), "currency": report.get("currency")}
+
+
+def funnel_chart(uow: Any, *, days: int = 30) -> dict[str, Any] | None:
+    return _dashboard_funnel(uow, days)
+
+
+def top_products(uow: Any, *, days: int = 30, limit: int = 10) -> list[dict[str, Any]] | None:
+    analytics = _analytics()
+    if analytics is None:
+        return None
+    report = analytics.sales_analysis(uow, _scope(days), data_dir=_data_dir(uow), by="product", limit=limit)
+    rows = report.get("rows", [])[:limit]
+    lookup = function("catalog", "lookup_skus")
+    names = {sku: info.name for sku, info in lookup(uow, [str(r.get("key")) for r in rows]).items()} if lookup else {}
+    return [{"name": r.get("name") or names.get(str(r.get("key"))) or r.get("key"), "sku": r.get("key"),
+             "units": r.get("units"), "revenue": r.get("revenue"), "currency": report.get("currency")} for r in rows]
+
+
+# --------------------------------------------------------------------------------------------
+# The analytics pages: one builder per section, each returning charts and tables
+# --------------------------------------------------------------------------------------------
+
+PORTFOLIO_COLOURS = {"gold": "#d4a017", "sunrise": "#e67e22", "sunset": "#8e44ad", "rest": "#95a5a6"}
+MAX_TABLE_ROWS = 50
+
+
+def _analytics() -> Any:
+    from merx.web.common import service
+
+    mod = service("analytics")
+    needed = ("funnel_report", "cohort_report", "sales_analysis", "portfolio_report", "inventory_report",
+              "forecast_report")
+    return mod if mod is not None and all(hasattr(mod, n) for n in needed) else None
+
+
+def _scope(days: int) -> Any:
+    from merx.analytics.scope import SalesScope
+
+    end = dt.datetime.now(dt.timezone.utc)
+    return SalesScope(date_from=end - dt.timedelta(days=days), date_to=end, currency=None)
+
+
+def _data_dir(uow: Any) -> Any:
+    return uow.settings.data_dir
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:,.4f}".rstrip("0").rstrip(".") if abs(value) < 1 else f"{value:,.2f}"
+    if isinstance(value, (list, dict)):
+        return ", ".join(f"{k}: {v}" for k, v in value.items()) if isinstance(value, dict) else ", ".join(map(str, value))
+    return str(value)
+
+
+def _table(title: str, rows: list[dict[str, Any]], columns: list[str] | None = None) -> dict[str, Any]:
+    if columns is None:
+        columns = []
+        for r in rows[:MAX_TABLE_ROWS]:
+            columns += [k for k in r if k not in columns]
+        columns = columns[:9]
+    return {"title": title, "headers": [c.replace("_", " ") for c in columns],
+            "rows": [[_cell(r.get(c)) for c in columns] for r in rows[:MAX_TABLE_ROWS]]}
+
+
+def funnel_section(uow: Any, *, days: int) -> dict[str, Any] | None:
+    analytics = _analytics()
+    if analytics is None:
+        return None
+    end = dt.datetime.now(dt.timezone.utc)
+    report = analytics.funnel_report(uow, data_dir=_data_dir(uow), date_from=end - dt.timedelta(days=days), date_to=end)
+    stages = report.get("stages", [])
+    spec = {"type": "bar", "data": {"labels": [s["stage"] for s in stages],
+                                    "datasets": [{"label": "People", "data": [s["count"] for s in stages]}]},
+            "options": {"indexAxis": "y"}}
+    conv = {"type": "line", "data": {"labels": [s["stage"] for s in stages], "datasets": [
+        {"label": "Share of awareness", "data": [s.get("overall_conversion") or 0 for s in stages], "fill": True}]},
+        "options": {"scales": {"y": {"min": 0, "max": 1}}}}
+    return {"charts": [{"title": "People per stage", "spec": spec}, {"title": "Conversion from awareness", "spec": conv}],
+            "tables": [_table("Stages", stages)]}
+
+
+def cohorts_section(uow: Any, *, days: int) -> dict[str, Any] | None:
+    analytics = _analytics()
+    if analytics is None:
+        return None
+    from merx.analytics.cohorts import cohort_table_rows
+
+    report = analytics.cohort_report(uow, _scope(days), data_dir=_data_dir(uow))
+    rows = cohort_table_rows(report, months=12)
+    datasets = [{"label": r["cohort"], "data": [r.get(f"m{k}") for k in range(13)], "fill": False}
+                for r in rows[-8:]]
+    spec = {"type": "line", "data": {"labels": [f"M{k}" for k in range(13)], "datasets": datasets},
+            "options": {"scales": {"y": {"min": 0}}, "plugins": {"legend": {"display": True}}}}
+    return {"charts": [{"title": "Retention by monthly cohort (latest 8)", "spec": spec}],
+            "tables": [_table("Cohorts", rows)]}
+
+
+def sales_section(uow: Any, *, days: int) -> dict[str, Any] | None:
+    analytics = _analytics()
+    if analytics is None:
+        return None
+    by_period = analytics.sales_analysis(uow, _scope(days), data_dir=_data_dir(uow), by="week" if days <= 120 else "month")
+    by_category = analytics.sales_analysis(uow, _scope(days), data_dir=_data_dir(uow), by="category", limit=15)
+    period_rows, cat_rows = by_period.get("rows", []), by_category.get("rows", [])
+    currency = by_period.get("currency") or ""
+    trend = {"type": "line", "data": {"labels": [str(r["key"]) for r in period_rows], "datasets": [
+        {"label": f"Revenue {currency}", "data": [_num(r.get("revenue")) for r in period_rows], "fill": True}]}}
+    cats = {"type": "bar", "data": {"labels": [str(r["key"]) for r in cat_rows], "datasets": [
+        {"label": f"Revenue {currency}", "data": [_num(r.get("revenue")) for r in cat_rows]}]}}
+    return {"charts": [{"title": f"Revenue by {by_period.get('by', 'period')}", "spec": trend},
+                       {"title": "Revenue by category", "spec": cats}],
+            "tables": [_table("By period", period_rows), _table("By category", cat_rows)],
+            "note": by_period.get("cost_basis")}
+
+
+def portfolio_section(uow: Any, *, days: int) -> dict[str, Any] | None:
+    analytics = _analytics()
+    if analytics is None:
+        return None
+    report = analytics.portfolio_report(uow, _scope(days), data_dir=_data_dir(uow))
+    products = report.get("products", [])
+    datasets = []
+    for klass, colour in PORTFOLIO_COLOURS.items():
+        points = [{"x": _num(p.get("units")), "y": _num(p.get("margin"))} for p in products if p.get("class") == klass]
+        datasets.append({"label": klass, "data": points[:2000], "color": colour, "pointRadius": 3})
+    thresholds = report.get("thresholds") or {}
+    spec = {"type": "scatter", "data": {"datasets": datasets}, "options": {
+        "plugins": {"legend": {"display": True}},
+        "scales": {"x": {"type": "logarithmic", "title": {"display": True, "text": "units sold"}},
+                   "y": {"title": {"display": True, "text": f"margin ({report.get('margin_basis', '')})"}}}}}
+    mix = report.get("mix") or []
+    mix_rows = (list(mix) if isinstance(mix, list)
+                else [{"class": k, **(v if isinstance(v, dict) else {"share": v})} for k, v in mix.items()])
+    return {"charts": [{"title": "Portfolio quadrant: volume × margin", "spec": spec}],
+            "tables": [_table("Mix against target", mix_rows),
+                       _table("Candidates to drop (bottom 3 per category)", report.get("drop_candidates", [])),
+                       _table("Products", products)],
+            "note": (f"Thresholds: margin {thresholds.get('margin')}, units {thresholds.get('units')} "
+                     f"(quantile {thresholds.get('quantile')}).") if thresholds else None}
+
+
+def inventory_section(uow: Any, *, days: int) -> dict[str, Any] | None:
+    analytics = _analytics()
+    if analytics is None:
+        return None
+    report = analytics.inventory_report(uow, _scope(days), data_dir=_data_dir(uow))
+    counts = report.get("counts", {})
+    spec = {"type": "bar", "data": {"labels": list(counts), "datasets": [
+        {"label": "SKU-locations", "data": list(counts.values()),
+         "backgroundColor": ["#c0392b", "#e67e22", "#27ae60", "#95a5a6", "#2453d4"][:len(counts)]}]}}
+    return {"charts": [{"title": "SKU-locations by status", "spec": spec}],
+            "tables": [_table("Stock against sales", report.get("rows", []))],
+            "note": f"As of {report.get('as_of', '')[:10]}, looking back {report.get('lookback_days')} days; overstock "
+                    f"above {report.get('overstock_ratio')} of monthly sales, risk below {report.get('safety_days')} "
+                    f"days of cover."}
+
+
+def forecast_section(uow: Any, *, days: int) -> dict[str, Any] | None:
+    analytics = _analytics()
+    if analytics is None:
+        return None
+    from merx.core.errors import Problem
+
+    try:
+        report = analytics.forecast_report(uow, _scope(max(days, 365)), data_dir=_data_dir(uow), freq="week",
+                                           horizon=4, folds=8)
+    except Problem as e:
+        return {"charts": [], "tables": [], "note": f"No forecast yet: {e.detail}."}
+    history, future = report.get("history", []), report.get("forecast", [])
+    labels = [h["period"][:10] for h in history] + [f["period"][:10] for f in future]
+    pad = [None] * len(history)
+    spec = {"type": "line", "data": {"labels": labels, "datasets": [
+        {"label": "Actual", "data": [h["value"] for h in history] + [None] * len(future), "color": "#34495e"},
+        {"label": "Seasonal naive", "data": pad + [f["seasonal_naive"] for f in future], "borderDash": [6, 4],
+         "color": "#7f8c8d"},
+        {"label": "ETS", "data": pad + [f["ets"] for f in future], "color": "#c0392b"}]},
+        "options": {"plugins": {"legend": {"display": True}}}}
+    tables = [_table("Forecast", future)]
+    bt = report.get("backtest")
+    if bt:
+        rows = [{"model": name, **{k: v for k, v in (bt.get(name) or {}).items() if k in ("mape", "smape", "mase")}}
+                for name in ("seasonal_naive", "ets")]
+        tables.insert(0, _table(f"Rolling-origin backtest ({bt.get('folds')} folds, horizon {bt.get('horizon')}); "
+                                f"better on MASE: {bt.get('winner_on_mase', '').replace('_', ' ')}", rows))
+    model = report.get("model") or {}
+    return {"charts": [{"title": f"Weekly {report.get('measure', '')} and the next {len(future)} weeks", "spec": spec}],
+            "tables": tables, "note": (bt or {}).get("note") or f"Model: {model.get('model', '')}"}
+
+
+def _dashboard_funnel(uow: Any, days: int) -> dict[str, Any] | None:
+    section = funnel_section(uow, days=days)
+    return None if section is None else {"spec": section["charts"][0]["spec"]}

@@ -1,0 +1,181 @@
+"""Console catalog: filtered product list and the product editor (variants, attributes,
+translations, completeness). A seller sees and edits only its own products: the catalog
+service scopes every read and write by the signed-in principal."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from merx.core.auth import Role
+from merx.core.errors import Problem
+from merx.web.common import PageRoute, csrf_form, console_user, problem_sentence, redirect, render, service, unit_of_work
+from merx.web.views.helpers import page_of, text_or_none, validation_sentence
+
+router = APIRouter(route_class=PageRoute)
+CATALOG_ROLES = (Role.admin, Role.staff, Role.seller)
+PAGE_SIZE = 25  # each row is a full product document (variants, prices): keep pages light
+
+
+def product_rows(uow: Any, ids: list[int], currency: str) -> list[dict[str, Any]]:
+    catalog = service("catalog")
+    rows = []
+    for doc in catalog.iter_product_documents(uow, product_ids=ids):
+        first = doc.variants[0] if doc.variants else {}
+        prices = first.get("prices", {})
+        cur = currency if currency in prices else next(iter(prices), None)
+        rows.append({"id": doc.product_id, "name": doc.name, "status": doc.status, "sku": first.get("sku"),
+                     "category": doc.category, "category_path": doc.category_path, "brand": doc.brand,
+                     "seller_id": doc.seller_id, "variants": len(doc.variants), "attributes": doc.attributes,
+                     "price": prices.get(cur) if cur else None, "currency": cur, "all_variants": doc.variants})
+    order = {pid: i for i, pid in enumerate(ids)}
+    rows.sort(key=lambda r: order.get(r["id"], 0))
+    return rows
+
+
+@router.get("/console/catalog")
+def catalog_list(request: Request, q: str | None = None, category: str | None = None, brand: str | None = None,
+                 status: str | None = None, cursor: str | None = None) -> Response:
+    me = console_user(request, *CATALOG_ROLES)
+    catalog = service("catalog")
+    with unit_of_work(request, me, readonly=True) as uow:
+        stmt = catalog.list_products_stmt(uow, q=text_or_none(q), category=text_or_none(category),
+                                          brand=text_or_none(brand), status=text_or_none(status))
+        products, next_cursor = page_of(uow, stmt, limit=PAGE_SIZE, cursor=cursor)
+        ids = [p.id for p in products]
+        rows = product_rows(uow, ids, uow.settings.default_currency)
+        categories = catalog.list_categories(uow)
+        brands = catalog.list_brands(uow)
+    ctx = {"rows": rows, "next_cursor": next_cursor, "categories": categories, "brands": brands,
+           "filters": {"q": q or "", "category": category or "", "brand": brand or "", "status": status or ""}}
+    template = "console/catalog_rows.html" if request.headers.get("hx-request") else "console/catalog.html"
+    return render(request, template, ctx, principal=me)
+
+
+def _editor_context(uow: Any, product_id: int) -> dict[str, Any]:
+    catalog = service("catalog")
+    product = catalog.get_product(uow, product_id)
+    if uow.actor.role == Role.seller and product.seller_id != uow.actor.seller_id:
+        # Active products are public, but a seller's console edits only its own.
+        raise Problem(f"Product {product_id} does not exist", status=404, title="Not found")
+    completeness = catalog.product_completeness(uow, product_id)
+    attributes = {a.code: a for a in catalog.list_attributes(uow)}
+    availability = None
+    inventory = service("inventory")
+    if inventory is not None and hasattr(inventory, "aggregate_statuses"):
+        availability = inventory.aggregate_statuses(uow, [v.sku for v in product.variants])
+    return {"product": product, "completeness": completeness, "attribute_defs": attributes,
+            "categories": catalog.list_categories(uow), "brands": catalog.list_brands(uow),
+            "locales": list(uow.settings.locales), "availability": availability,
+            "currency": uow.settings.default_currency}
+
+
+@router.get("/console/catalog/{product_id}")
+def product_editor(request: Request, product_id: int) -> Response:
+    me = console_user(request, *CATALOG_ROLES)
+    with unit_of_work(request, me, readonly=True) as uow:
+        ctx = _editor_context(uow, product_id)
+    return render(request, "console/product.html", ctx, principal=me)
+
+
+def _patch_from_form(form: dict[str, Any], product: Any, currency: str) -> dict[str, Any]:
+    multi = form["__multi__"]
+    patch: dict[str, Any] = {"version": int(form.get("version") or product.version)}
+    for key in ("name", "description", "status"):
+        if key in form:
+            patch[key] = str(form[key]).strip() or (None if key == "description" else "")
+    for key in ("category", "brand"):
+        if key in form:
+            patch[key] = text_or_none(form[key])
+    attributes: dict[str, Any] = dict(product.attributes or {})
+    for code, value in zip(multi.getlist("attr_code"), multi.getlist("attr_value")):
+        code = str(code).strip()
+        if not code:
+            continue
+        value = str(value).strip()
+        if value == "":
+            attributes.pop(code, None)
+        else:
+            attributes[code] = _typed(value)
+    patch["attributes"] = attributes
+    variants = []
+    for v in product.variants:
+        raw = str(form.get(f"price_{v.id}", "")).strip()
+        prices = [{"amount": p.amount, "currency": p.currency} for p in v.prices]
+        if raw:
+            try:
+                Decimal(raw)
+            except InvalidOperation:
+                raise Problem(f"The price of {v.sku} must be a number like 19.99.", status=422, title="Invalid input")
+            prices = [p for p in prices if p["currency"] != currency] + [{"amount": raw, "currency": currency}]
+        variants.append({"sku": v.sku, "ean": v.ean, "options": v.options, "prices": prices})
+    new_sku = str(form.get("new_variant_sku", "")).strip()
+    if new_sku:
+        price = str(form.get("new_variant_price", "")).strip()
+        options = {}
+        for pair in str(form.get("new_variant_options", "")).split(","):
+            if "=" in pair:
+                k, _, val = pair.partition("=")
+                options[k.strip()] = val.strip()
+        variants.append({"sku": new_sku, "options": options,
+                         "prices": [{"amount": price, "currency": currency}] if price else None})
+    patch["variants"] = variants
+    translations: dict[str, Any] = {}
+    for loc in multi.getlist("tr_locale"):
+        name = str(form.get(f"tr_name_{loc}", "")).strip()
+        desc = str(form.get(f"tr_description_{loc}", "")).strip()
+        if name or desc:
+            existing = (product.translations or {}).get(loc, {}) or {}
+            translations[loc] = {"name": name or None, "description": desc or None,
+                                 "attributes": dict(existing.get("attributes") or {})}
+        elif loc in (product.translations or {}):
+            translations[loc] = None
+    patch["translations"] = translations
+    return patch
+
+
+def _typed(value: str) -> Any:
+    lowered = value.lower()
+    if lowered in ("true", "yes"):
+        return True
+    if lowered in ("false", "no"):
+        return False
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
+@router.post("/console/catalog/{product_id}")
+def save_product(request: Request, product_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    me = console_user(request, *CATALOG_ROLES)
+    catalog = service("catalog")
+    from merx.catalog.schemas import ProductPatch
+
+    error = None
+    with unit_of_work(request, me) as uow:
+        product = catalog.get_product(uow, product_id)
+        try:
+            patch = ProductPatch(**_patch_from_form(form, product, uow.settings.default_currency))
+            catalog.update_product(uow, product_id, patch)
+        except ValidationError as e:
+            error = validation_sentence(e)
+        except Problem as e:
+            if e.status >= 500 or e.status == 404:
+                raise
+            error = problem_sentence(e)
+            uow.rollback()
+    if error is None:
+        return redirect(f"/console/catalog/{product_id}", flash="Product saved.")
+    with unit_of_work(request, me, readonly=True) as uow:
+        ctx = _editor_context(uow, product_id)
+    ctx["error"] = error
+    return render(request, "console/product.html", ctx, status=422, principal=me)

@@ -1,0 +1,76 @@
+"""Console dashboard: today's sales and orders, the funnel, top products, low-stock alerts
+and open tickets, each from the context that owns it (or "not available yet")."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from merx.core.auth import Role
+from merx.core.errors import Problem
+from merx.web.common import PageRoute, console_user, function, render, unit_of_work
+from merx.web.views import analytics_data
+
+log = logging.getLogger("merx.web.dashboard")
+router = APIRouter(route_class=PageRoute)
+LOW_STOCK_ROWS = 10
+
+
+def _low_stock(uow: Any) -> list[dict[str, Any]] | None:
+    stock_levels = function("inventory", "stock_levels")
+    if stock_levels is None:
+        return None
+    rows = [r for r in stock_levels(uow) if r["status"] != "in_stock"]
+    rows.sort(key=lambda r: (r["status"] != "out_of_stock", r["available"], r["sku"]))
+    return rows[:LOW_STOCK_ROWS]
+
+
+def _open_tickets(uow: Any) -> list[Any] | None:
+    open_tickets = function("support", "open_tickets") or function("support", "list_open_tickets")
+    if open_tickets is None:
+        return None
+    return list(open_tickets(uow))[:10]
+
+
+def _safely(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """A dashboard tile whose source fails shows "not available" instead of failing the page."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception:
+        log.exception("dashboard tile %s failed", getattr(fn, "__name__", fn))
+        return None
+
+
+TILES = {
+    # name: (roles, builder)
+    "sales": ((Role.admin, Role.staff), lambda uow, today: analytics_data.today_sales(uow, today)),
+    "funnel": ((Role.admin, Role.staff), lambda uow, today: analytics_data.funnel_chart(uow, days=30)),
+    "top": ((Role.admin, Role.staff), lambda uow, today: analytics_data.top_products(uow, days=30)),
+    "stock": ((Role.admin, Role.staff), lambda uow, today: _low_stock(uow)),
+    "tickets": ((Role.admin, Role.staff, Role.support_agent), lambda uow, today: _open_tickets(uow)),
+}
+
+
+@router.get("/console")
+def dashboard(request: Request) -> Response:
+    """The frame only: each tile loads on its own (HTMX), so a slow report never holds up
+    the page and the tiles are computed in parallel."""
+    me = console_user(request)
+    today = dt.datetime.now(dt.timezone.utc).date()
+    tiles = [name for name, (roles, _) in TILES.items() if me.role in roles]
+    return render(request, "console/dashboard.html", {"tiles": tiles, "today": today}, principal=me)
+
+
+@router.get("/console/tiles/{name}")
+def dashboard_tile(request: Request, name: str) -> Response:
+    me = console_user(request)
+    if name not in TILES or me.role not in TILES[name][0]:
+        raise Problem("There is no such dashboard tile for your role.", status=404, title="Not found")
+    today = dt.datetime.now(dt.timezone.utc).date()
+    with unit_of_work(request, me, readonly=True) as uow:
+        value = _safely(TILES[name][1], uow, today)
+    return render(request, "console/tile.html", {"name": name, "value": value, "today": today}, principal=me)

@@ -1,0 +1,36 @@
+"""Small helpers the page modules share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from merx.core.pagination import paginate
+
+
+def validation_sentence(e: ValidationError) -> str:
+    parts = []
+    for err in e.errors()[:4]:
+        where = ".".join(str(p) for p in err.get("loc", ())) or "input"
+        msg = str(err.get("msg", "is not valid")).removeprefix("Value error, ")
+        parts.append(f"{where.replace('_', ' ')}: {msg}")
+    return "Please correct: " + "; ".join(parts) + "."
+
+
+def page_of(uow: Any, stmt: Any, *, limit: int = 50, cursor: str | None = None) -> tuple[list[Any], str | None]:
+    """Cursor pagination over a service's select statement, keyed by its entity's id."""
+    entity = stmt.column_descriptions[0]["entity"]
+    return paginate(uow.session, stmt, entity.id, limit=limit, cursor=cursor or None)
+
+
+def int_or_none(value: Any) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def text_or_none(value: Any) -> str | None:
+    text = str(value).strip() if value is not None else ""
+    return text or None

@@ -1,0 +1,97 @@
+"""Console inventory: stock per location, adjustments (delta or compare-and-set count),
+transfers between locations and the movement ledger."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from merx.core.auth import Role
+from merx.core.errors import Problem
+from merx.web.common import PageRoute, csrf_form, console_user, problem_sentence, redirect, render, service, unit_of_work
+from merx.web.views.helpers import int_or_none, text_or_none
+
+router = APIRouter(route_class=PageRoute)
+INVENTORY_ROLES = (Role.admin, Role.staff)
+MAX_ROWS = 200
+
+
+def _page_context(uow: Any, sku: str | None, location: str | None, status: str | None) -> dict[str, Any]:
+    inventory = service("inventory")
+    if inventory is None:
+        return {"available": False}
+    locations, _ = inventory.list_locations(uow, limit=100)
+    levels = inventory.stock_levels(uow, sku=sku, location=location)
+    if status:
+        levels = [r for r in levels if r["status"] == status]
+    moves, _ = inventory.movements(uow, sku=sku, location=location, limit=20)
+    totals: dict[str, dict[str, int]] = {}
+    for r in inventory.stock_levels(uow):
+        t = totals.setdefault(r["location"], {"skus": 0, "on_hand": 0, "reserved": 0, "low": 0, "out": 0})
+        t["skus"] += 1
+        t["on_hand"] += r["on_hand"]
+        t["reserved"] += r["reserved"]
+        t["low"] += r["status"] == "low_stock"
+        t["out"] += r["status"] == "out_of_stock"
+    return {"available": True, "locations": locations, "levels": levels[:MAX_ROWS], "more": len(levels) > MAX_ROWS,
+            "total_rows": len(levels), "movements": moves, "totals": totals,
+            "filters": {"sku": sku or "", "location": location or "", "status": status or ""}}
+
+
+@router.get("/console/inventory")
+def inventory_page(request: Request, sku: str | None = None, location: str | None = None,
+                   status: str | None = None) -> Response:
+    me = console_user(request, *INVENTORY_ROLES)
+    with unit_of_work(request, me, readonly=True) as uow:
+        ctx = _page_context(uow, text_or_none(sku), text_or_none(location), text_or_none(status))
+    return render(request, "console/inventory.html", ctx, principal=me)
+
+
+@router.post("/console/inventory/adjust")
+def adjust(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    me = console_user(request, *INVENTORY_ROLES)
+    inventory = service("inventory")
+    sku, location = text_or_none(form.get("sku")), text_or_none(form.get("location"))
+    mode = form.get("mode", "delta")
+    quantity = int_or_none(form.get("quantity"))
+    expected = int_or_none(form.get("expected"))
+    back = f"/console/inventory?sku={sku or ''}"
+    if not sku or not location or quantity is None:
+        return redirect(back, flash="Give a SKU, a location and a whole number quantity.")
+    try:
+        with unit_of_work(request, me) as uow:
+            if mode == "set":
+                row = inventory.adjust(uow, sku=sku, location=location, set_to=quantity, expected=expected,
+                                       reason="count", note=text_or_none(form.get("note")))
+            else:
+                row = inventory.adjust(uow, sku=sku, location=location, delta=quantity,
+                                       note=text_or_none(form.get("note")))
+    except Problem as e:
+        if e.status >= 500:
+            raise
+        return redirect(back, flash=f"Not adjusted: {problem_sentence(e)}")
+    return redirect(back, flash=f"{sku} at {location}: on hand {row['on_hand']}, available {row['available']}.")
+
+
+@router.post("/console/inventory/transfer")
+def transfer(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    me = console_user(request, *INVENTORY_ROLES)
+    inventory = service("inventory")
+    sku = text_or_none(form.get("sku"))
+    quantity = int_or_none(form.get("quantity"))
+    back = f"/console/inventory?sku={sku or ''}"
+    if not sku or quantity is None:
+        return redirect(back, flash="Give a SKU and a whole number quantity to transfer.")
+    try:
+        with unit_of_work(request, me) as uow:
+            out = inventory.transfer(uow, sku=sku, from_location=str(form.get("from_location", "")),
+                                     to_location=str(form.get("to_location", "")), quantity=quantity,
+                                     in_transit=form.get("in_transit") == "on", note=text_or_none(form.get("note")))
+    except Problem as e:
+        if e.status >= 500:
+            raise
+        return redirect(back, flash=f"Not transferred: {problem_sentence(e)}")
+    return redirect(back, flash=f"Transfer {out['id']}: {quantity} × {sku} from {out['from_location']} to "
+                                f"{out['to_location']} ({out['status'].replace('_', ' ')}).")

@@ -1,0 +1,403 @@
+"""The demo storefront: home, search with facets and suggestions, product page with
+availability by store, cart, guest checkout (shipping or pickup, payment options) and the
+order status page. Shoppers are anonymous; the cart lives in a signed cookie, and an order
+status link carries a signed token, so a guest can see their order and nobody else's."""
+
+from __future__ import annotations
+
+import colorsys
+import hashlib
+import logging
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from merx.core.auth import SYSTEM
+from merx.core.errors import Problem
+from merx.web.auth import session
+from merx.web.common import (PageRoute, csrf_form, function, problem_sentence, redirect, render, service,
+                             static_route_exists, unit_of_work)
+from merx.web.views.helpers import int_or_none, page_of, text_or_none, validation_sentence
+
+log = logging.getLogger("merx.web.store")
+router = APIRouter(route_class=PageRoute)
+CART_COOKIE = "merx_cart"
+MAX_CART_LINES = 50
+PAGE_SIZE = 24
+PAYMENT_OPTIONS = [
+    ("manual", "Pay on delivery or in store", "Cash or card when you receive or collect the order."),
+    ("test", "Card (test payments)", "A test card payment: always succeeds in the demo shop."),
+]
+
+
+# --------------------------------------------------------------------------------------------
+# Shared bits
+# --------------------------------------------------------------------------------------------
+
+
+def _tile(name: str) -> dict[str, str]:
+    """A coloured tile with initials stands in for product photos the demo shop has none of."""
+    digest = hashlib.sha1(name.encode()).digest()
+    r, g, b = colorsys.hls_to_rgb(digest[0] / 255, 0.45, 0.55)
+    initials = "".join(w[0] for w in name.split()[:2]).upper() or "?"
+    return {"color": f"#{int(r * 255):02x}{int(g * 255):02x}{int(b * 255):02x}", "initials": initials}
+
+
+def _store_context(request: Request) -> dict[str, Any]:
+    return {"tracking": static_route_exists(request, "/static/merx.js"), "cart_count": sum(q for _, q in _cart(request)),
+            "tile": _tile}
+
+
+def _render(request: Request, template: str, ctx: dict[str, Any], status: int = 200) -> Response:
+    return render(request, template, _store_context(request) | ctx, status=status)
+
+
+def _cart(request: Request) -> list[tuple[str, int]]:
+    secret = request.app.state.settings.secret_key.get_secret_value().encode()
+    data = session.unsign(secret, request.cookies.get(CART_COOKIE), "cart") or {}
+    lines = []
+    for item in data.get("lines", [])[:MAX_CART_LINES]:
+        if isinstance(item, list) and len(item) == 2 and isinstance(item[0], str) and isinstance(item[1], int):
+            if item[1] > 0:
+                lines.append((item[0], item[1]))
+    return lines
+
+
+def _save_cart(request: Request, response: Response, lines: list[tuple[str, int]]) -> None:
+    secret = request.app.state.settings.secret_key.get_secret_value().encode()
+    token = session.sign(secret, {"lines": [[s, q] for s, q in lines if q > 0][:MAX_CART_LINES]}, "cart")
+    response.set_cookie(CART_COOKIE, token, max_age=30 * 24 * 3600, httponly=True, samesite="lax", path="/")
+
+
+def _order_token(request: Request, order_id: int) -> str:
+    secret = request.app.state.settings.secret_key.get_secret_value().encode()
+    return session.sign(secret, {"order": order_id}, "order-status")
+
+
+def _order_from_token(request: Request, token: str) -> int | None:
+    secret = request.app.state.settings.secret_key.get_secret_value().encode()
+    data = session.unsign(secret, token, "order-status")
+    return data.get("order") if data and isinstance(data.get("order"), int) else None
+
+
+def _cards(uow: Any, product_ids: list[int]) -> list[dict[str, Any]]:
+    catalog = service("catalog")
+    currency = uow.settings.default_currency
+    docs = {d.product_id: d for d in catalog.iter_product_documents(uow, product_ids=product_ids)}
+    skus = [d.variants[0]["sku"] for d in docs.values() if d.variants]
+    statuses = {}
+    aggregate = function("inventory", "aggregate_statuses")
+    if aggregate is not None and skus:
+        statuses = aggregate(uow, skus)
+    cards = []
+    for pid in product_ids:
+        d = docs.get(pid)
+        if d is None or d.status != "active" or not d.variants:
+            continue
+        first = d.variants[0]
+        price = first["prices"].get(currency)
+        cards.append({"id": pid, "name": d.name, "sku": first["sku"], "brand": d.brand,
+                      "category": d.category_path[-1] if d.category_path else None,
+                      "price": price, "currency": currency, "stock": statuses.get(first["sku"])})
+    return cards
+
+
+# --------------------------------------------------------------------------------------------
+# Home and search
+# --------------------------------------------------------------------------------------------
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    catalog = service("catalog")
+    with unit_of_work(request, readonly=True) as uow:
+        stmt = catalog.list_products_stmt(uow, status="active")
+        products, _ = page_of(uow, stmt, limit=12)
+        cards = _cards(uow, [p.id for p in products])
+        categories = [c for c in catalog.list_categories(uow) if not c.parent]
+    return _render(request, "store/home.html", {"cards": cards, "categories": categories})
+
+
+def _search_engine(request: Request, uow: Any, q: str, *, category: str | None, brand: str | None,
+                   price_min: Decimal | None, price_max: Decimal | None, store: str | None, attrs: list[tuple[str, str]],
+                   page: int, limit: int, log_search: bool = True) -> dict[str, Any] | None:
+    """The search context's pipeline, or None when it is not available (the caller falls back)."""
+    search = service("search")
+    if search is None or not hasattr(search, "search"):
+        return None
+    try:
+        from merx.search.ranking import Filters, SearchRequest
+    except ImportError:
+        return None
+    settings = request.app.state.settings
+    search.register_data_dir(request.app.state.db, settings.data_dir, settings.default_currency)
+    stack_for = getattr(search, "stack_for", None)
+    if stack_for is not None and stack_for(settings.data_dir).index.num_docs() == 0:
+        return None  # no index built yet (`merx search reindex`): the catalog listing answers meanwhile
+    req = SearchRequest(q=q, page=page, limit=limit, facets=True, filters=Filters(
+        category=category, brand=brand, price_min=price_min, price_max=price_max, attributes=attrs, store=store))
+    outcome, search_id = search.search(uow, req, data_dir=settings.data_dir, log_search=log_search)
+    return {"total": outcome.total, "ids": [i["product_id"] for i in outcome.page_items], "facets": outcome.facets,
+            "search_id": search_id, "engine": "search"}
+
+
+def _catalog_filter(uow: Any, q: str, *, category: str | None, brand: str | None, cursor: str | None,
+                    limit: int) -> dict[str, Any]:
+    catalog = service("catalog")
+    stmt = catalog.list_products_stmt(uow, status="active", q=q or None, category=category, brand=brand)
+    products, next_cursor = page_of(uow, stmt, limit=limit, cursor=cursor)
+    facets = {"category": [{"value": c.code, "label": c.name} for c in catalog.list_categories(uow)],
+              "brand": [{"value": b.code, "label": b.name} for b in catalog.list_brands(uow)]}
+    return {"total": None, "ids": [p.id for p in products], "facets": facets, "next_cursor": next_cursor,
+            "engine": "catalog"}
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    try:
+        d = Decimal(value) if value not in (None, "") else None
+    except InvalidOperation:
+        return None
+    return d if d is not None and d.is_finite() and d >= 0 else None
+
+
+@router.get("/search")
+def search_page(request: Request, q: str = Query("", max_length=200), category: str | None = None,
+                brand: str | None = None, price_min: str | None = None, price_max: str | None = None,
+                store: str | None = None, attr: list[str] = Query([]), page: int = Query(1, ge=1, le=200),
+                cursor: str | None = None) -> Response:
+    q = q.strip()
+    category, brand, store = text_or_none(category), text_or_none(brand), text_or_none(store)
+    attrs = [tuple(a.split(":", 1)) for a in attr if ":" in a]
+    with unit_of_work(request, readonly=True) as uow:  # search logs in its own short write
+        result = None
+        if q or category or brand or store or attrs:
+            try:
+                result = _search_engine(request, uow, q, category=category, brand=brand,
+                                        price_min=_decimal(price_min), price_max=_decimal(price_max), store=store,
+                                        attrs=attrs, page=page, limit=PAGE_SIZE)
+            except Problem:
+                raise
+            except Exception:  # the engine failing must not take the shop down: list from the catalog
+                log.exception("search engine failed; falling back to the catalog listing")
+                uow.rollback()
+        if result is None:
+            result = _catalog_filter(uow, q, category=category, brand=brand, cursor=cursor, limit=PAGE_SIZE)
+        cards = _cards(uow, result["ids"])
+        names = {}
+        catalog = service("catalog")
+        if result["engine"] == "search":
+            names = {c.code: c.name for c in catalog.list_categories(uow)}
+            names.update({b.code: b.name for b in catalog.list_brands(uow)})
+    ctx = {"q": q, "cards": cards, "result": result, "names": names, "page": page,
+           "filters": {"category": category, "brand": brand, "store": store, "price_min": price_min or "",
+                       "price_max": price_max or "", "attr": attr}}
+    return _render(request, "store/search.html", ctx)
+
+
+@router.get("/search/suggest")
+def suggest(request: Request, q: str = Query("", max_length=200)) -> Response:
+    """Suggestions while typing (HTMX partial): the best product names for what is typed so far."""
+    q = q.strip()
+    items: list[dict[str, Any]] = []
+    if len(q) >= 2:
+        with unit_of_work(request, readonly=True) as uow:
+            result = None
+            try:
+                result = _search_engine(request, uow, q, category=None, brand=None, price_min=None, price_max=None,
+                                        store=None, attrs=[], page=1, limit=6, log_search=False)
+            except Exception:
+                log.exception("suggestions from the search engine failed")
+                uow.rollback()
+            if result is None:
+                result = _catalog_filter(uow, q, category=None, brand=None, cursor=None, limit=6)
+            items = _cards(uow, result["ids"][:6])
+    return _render(request, "store/suggest.html", {"items": items, "q": q})
+
+
+# --------------------------------------------------------------------------------------------
+# Product page
+# --------------------------------------------------------------------------------------------
+
+
+@router.get("/product/{product_id}")
+def product_page(request: Request, product_id: int, lat: float | None = Query(None, ge=-90, le=90),
+                 lon: float | None = Query(None, ge=-180, le=180), variant: str | None = None) -> Response:
+    catalog = service("catalog")
+    with unit_of_work(request, readonly=True) as uow:
+        product = catalog.get_product(uow, product_id)
+        if product.status != "active":
+            raise Problem("This product is not on sale.", status=404, title="Not found")
+        chosen = next((v for v in product.variants if v.sku == variant), product.variants[0] if product.variants else None)
+        availability = None
+        availability_fn = function("inventory", "availability")
+        if availability_fn is not None and chosen is not None:
+            availability = availability_fn(uow, chosen.sku, lat=lat, lon=lon)
+    currency = request.app.state.settings.default_currency
+    price = None
+    if chosen is not None:
+        price = next((p for p in chosen.prices if p.currency == currency), chosen.prices[0] if chosen.prices else None)
+    stores = [loc for loc in (availability or {}).get("locations", []) if loc.get("kind") == "store"]
+    return _render(request, "store/product.html", {"product": product, "variant": chosen, "price": price,
+                                                   "availability": availability, "stores": stores,
+                                                   "located": lat is not None and lon is not None})
+
+
+# --------------------------------------------------------------------------------------------
+# Cart
+# --------------------------------------------------------------------------------------------
+
+
+def _cart_view(uow: Any, lines: list[tuple[str, int]]) -> dict[str, Any]:
+    catalog = service("catalog")
+    currency = uow.settings.default_currency
+    info = catalog.lookup_skus(uow, [s for s, _ in lines])
+    rows, subtotal = [], Decimal("0")
+    for sku, qty in lines:
+        i = info.get(sku)
+        if i is None or i.status != "active":
+            continue
+        price = i.prices.get(currency)
+        total = price * qty if price is not None else None
+        subtotal += total or 0
+        rows.append({"sku": sku, "name": i.name, "product_id": i.product_id, "quantity": qty, "price": price,
+                     "total": total})
+    return {"rows": rows, "subtotal": subtotal, "currency": currency}
+
+
+@router.get("/cart")
+def cart_page(request: Request) -> Response:
+    with unit_of_work(request, readonly=True) as uow:
+        view = _cart_view(uow, _cart(request))
+    return _render(request, "store/cart.html", view)
+
+
+@router.post("/cart/add")
+def cart_add(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    sku = text_or_none(form.get("sku"))
+    qty = int_or_none(form.get("quantity")) or 1
+    if not sku or qty < 1 or qty > 99:
+        return redirect("/cart", flash="Choose a quantity between 1 and 99.")
+    with unit_of_work(request, readonly=True) as uow:
+        info = service("catalog").lookup_skus(uow, [sku]).get(sku)
+    if info is None or info.status != "active":
+        return redirect("/cart", flash="That product is no longer on sale.")
+    lines = _cart(request)
+    merged = dict(lines)
+    merged[sku] = min(99, merged.get(sku, 0) + qty)
+    response = redirect("/cart", flash=f"Added {info.name} to your cart.")
+    _save_cart(request, response, list(merged.items()))
+    return response
+
+
+@router.post("/cart/update")
+def cart_update(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    lines = []
+    for sku, _ in _cart(request):
+        qty = int_or_none(form.get(f"qty_{sku}"))
+        if qty is None:
+            qty = 0
+        if form.get("remove") == sku:
+            qty = 0
+        lines.append((sku, max(0, min(99, qty))))
+    response = redirect("/cart", flash="Cart updated.")
+    _save_cart(request, response, lines)
+    return response
+
+
+# --------------------------------------------------------------------------------------------
+# Checkout and order status
+# --------------------------------------------------------------------------------------------
+
+
+def _pickup_stores(uow: Any) -> list[dict[str, Any]]:
+    list_locations = function("inventory", "list_locations")
+    if list_locations is None:
+        return []
+    stores, _ = list_locations(uow, pickup=True, limit=100)
+    return [s for s in stores if s.get("active", True)]
+
+
+def _checkout_context(request: Request, form: dict[str, Any] | None = None, error: str | None = None) -> dict[str, Any]:
+    with unit_of_work(request, readonly=True) as uow:
+        view = _cart_view(uow, _cart(request))
+        stores = _pickup_stores(uow)
+        availability = {}
+        availability_fn = function("inventory", "availability")
+        if availability_fn is not None:
+            for row in view["rows"]:
+                per = availability_fn(uow, row["sku"], pickup_only=True)
+                availability[row["sku"]] = {loc["location"]: loc["status"] for loc in per["locations"]}
+    can_order = function("orders", "place_order") is not None
+    return view | {"stores": stores, "availability": availability, "form": form or {}, "error": error,
+                   "payment_options": PAYMENT_OPTIONS, "can_order": can_order}
+
+
+@router.get("/checkout")
+def checkout_page(request: Request) -> Response:
+    if not _cart(request):
+        return redirect("/cart", flash="Your cart is empty.")
+    return _render(request, "store/checkout.html", _checkout_context(request))
+
+
+@router.post("/checkout")
+def checkout(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    lines = _cart(request)
+    if not lines:
+        return redirect("/cart", flash="Your cart is empty.")
+    place_order = function("orders", "place_order")
+    if place_order is None:
+        return _render(request, "store/checkout.html",
+                       _checkout_context(request, form, "Ordering is not available yet in this shop."), status=503)
+    from merx.orders.schemas import OrderCreate
+
+    fulfilment: dict[str, Any] = {"type": form.get("fulfilment", "ship")}
+    if fulfilment["type"] == "pickup":
+        fulfilment["location"] = text_or_none(form.get("store"))
+    else:
+        fulfilment["address"] = {"name": text_or_none(f"{form.get('first_name', '')} {form.get('last_name', '')}"),
+                                 "line1": str(form.get("line1", "")).strip(), "city": str(form.get("city", "")).strip(),
+                                 "postal_code": text_or_none(form.get("postal_code")),
+                                 "country": str(form.get("country", "")).strip().upper()}
+    payment = {"provider": form.get("payment", "manual")}
+    if payment["provider"] == "test":
+        payment["behaviour"] = "succeed"
+    data = {"channel": "web", "customer": {"email": str(form.get("email", "")).strip(),
+                                           "first_name": text_or_none(form.get("first_name")),
+                                           "last_name": text_or_none(form.get("last_name")),
+                                           "phone": text_or_none(form.get("phone"))},
+            "lines": [{"sku": s, "quantity": q} for s, q in lines], "fulfilment": fulfilment, "payment": payment,
+            "coupon": text_or_none(form.get("coupon"))}
+    try:
+        order_in = OrderCreate(**data)
+    except ValidationError as e:
+        return _render(request, "store/checkout.html", _checkout_context(request, form, validation_sentence(e)),
+                       status=422)
+    try:
+        with unit_of_work(request) as uow:
+            order = place_order(uow, order_in)
+    except Problem as e:
+        if e.status >= 500:
+            raise
+        return _render(request, "store/checkout.html", _checkout_context(request, form, problem_sentence(e)),
+                       status=e.status)
+    order_id = order.id if hasattr(order, "id") else order["id"]
+    response = redirect(f"/order/{_order_token(request, order_id)}", flash="Thank you! Your order is placed.")
+    _save_cart(request, response, [])
+    return response
+
+
+@router.get("/order/{token}")
+def order_status(request: Request, token: str) -> Response:
+    order_id = _order_from_token(request, token)
+    get_order = function("orders", "get_order")
+    if order_id is None or get_order is None:
+        raise Problem("We could not find this order. Check the link in your confirmation.", status=404,
+                      title="Order not found")
+    # The signed link is the guest's proof of access; the read itself runs as the system.
+    with unit_of_work(request, SYSTEM, readonly=True) as uow:
+        order = get_order(uow, order_id)
+    order = order.model_dump(mode="json") if hasattr(order, "model_dump") else order
+    return _render(request, "store/order.html", {"order": order})

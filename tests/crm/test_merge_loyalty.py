@@ -1,0 +1,126 @@
+"""Profile merges move everything (orders, events, loyalty points) and can be undone."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def shop(client, admin, db):  # type: ignore[no-untyped-def]
+    from merx.catalog import service as catalog
+    from merx.catalog.schemas import ProductCreate
+    from merx.core.uow import UnitOfWork
+
+    r = client.post("/api/v1/locations", json={"code": "wh", "name": "Warehouse", "kind": "warehouse"}, headers=admin)
+    assert r.status_code == 201, r.text
+    with UnitOfWork(db) as uow:
+        catalog.create_product(uow, ProductCreate(sku="MUG-1", name="Mug", price={"currency": "EUR", "amount": "12.50"}))
+    r = client.post("/api/v1/inventory/adjustments", json={"sku": "MUG-1", "location": "wh", "delta": 100,
+                                                           "reason": "receipt"}, headers=admin)
+    assert r.status_code == 200, r.text
+
+    def order(customer_id: int, quantity: int = 1) -> dict:
+        r = client.post("/api/v1/orders", headers=admin, json={
+            "channel": "web", "customer": {"id": customer_id}, "lines": [{"sku": "MUG-1", "quantity": quantity}],
+            "payment": {"provider": "test", "behaviour": "succeed"}})
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    return order
+
+
+def _balance(client, headers, customer_id):  # type: ignore[no-untyped-def]
+    accounts = client.get(f"/api/v1/customers/{customer_id}/loyalty", headers=headers).json()["accounts"]
+    return sum(a["balance"] for a in accounts)
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_merging_two_profiles_keeps_the_sum_of_points_and_moves_every_order(client, staff, admin, new_customer, shop):
+    r = client.post("/api/v1/loyalty/programs", headers=staff, json={
+        "code": "club", "name": "Club", "currency": "EUR", "points_per_unit": "2", "point_value": "0.01",
+        "tiers": [{"name": "silver", "threshold": 0}, {"name": "gold", "threshold": 60, "benefits": ["free shipping"]}]})
+    assert r.status_code == 201, r.text
+    keep = new_customer(email="keep@example.com")
+    dupe = new_customer(phone="+48600100300")
+    client.post("/api/v1/events", json={"events": [{"type": "page_view", "anonymous_id": "dev-d",
+                                                    "properties": {"url": "https://shop/"}}]})
+    client.post("/api/v1/identify", json={"anonymous_id": "dev-d", "phone": "+48600100300"})
+    keep_orders = [shop(keep["id"]) for _ in range(2)]
+    dupe_orders = [shop(dupe["id"], quantity=3)]
+    client.post("/api/v1/loyalty/adjust", headers=staff, json={"customer_id": dupe["id"], "points": 7,
+                                                               "reason": "goodwill"})
+    before = {c: _balance(client, staff, c) for c in (keep["id"], dupe["id"])}
+    assert before == {keep["id"]: 2 * 25, dupe["id"]: 75 + 7}  # 2 points per EUR
+
+    r = client.post(f"/api/v1/customers/{keep['id']}/merge", json={"duplicate_id": dupe["id"]}, headers=staff)
+    assert r.status_code == 200, r.text
+    assert r.json()["moved"]["orders_moved"] == 1
+
+    assert _balance(client, staff, keep["id"]) == sum(before.values())
+    assert _balance(client, staff, dupe["id"]) == 0
+    listed = client.get(f"/api/v1/orders?customer_id={keep['id']}", headers=admin).json()["items"]
+    assert sorted(o["id"] for o in listed) == sorted(o["id"] for o in keep_orders + dupe_orders)
+    assert client.get(f"/api/v1/orders?customer_id={dupe['id']}", headers=admin).json()["items"] == []
+    view = client.get(f"/api/v1/customers/{keep['id']}/overview", headers=staff).json()
+    assert view["orders_count"] == 3
+    assert view["lifetime_value"] == [{"amount": "62.50", "currency": "EUR"}]
+    assert view["loyalty"][0]["tier"] == "gold" and view["loyalty"][0]["benefits"] == ["free shipping"]
+    assert {"page_view", "order_placed", "order_paid"} <= {e["type"] for e in view["timeline"]}
+    assert ("phone", "+48600100300") in {(i["kind"], i["value"]) for i in view["identifiers"]}
+    assert view["merged_from"] == [dupe["id"]]
+    # The duplicate is hidden, not deleted, and the trail names who did what.
+    assert client.get(f"/api/v1/customers/{dupe['id']}", headers=staff).json()["merged_into_id"] == keep["id"]
+    audit = client.get(f"/api/v1/audit-log?entity_type=customer&entity_id={keep['id']}", headers=admin).json()["items"]
+    assert any(a["action"] == "merge" and a["after"]["moved"]["loyalty_points"] == before[dupe["id"]] for a in audit)
+    # Lookup by the duplicate's identifiers finds the survivor.
+    assert client.get("/api/v1/crm/lookup?anonymous_id=dev-d", headers=staff).json()["id"] == keep["id"]
+
+    # Un-merge gives the duplicate its points, events and identifiers back.
+    r = client.post(f"/api/v1/customers/{dupe['id']}/unmerge", headers=staff)
+    assert r.status_code == 200, r.text
+    assert {c: _balance(client, staff, c) for c in before} == before
+    back = client.get(f"/api/v1/customers/{dupe['id']}/overview", headers=staff).json()
+    assert [e["type"] for e in back["timeline"] if e["type"] == "page_view"] == ["page_view"]
+    assert client.get(f"/api/v1/customers/{dupe['id']}", headers=staff).json()["merged_into_id"] is None
+    assert client.post(f"/api/v1/customers/{dupe['id']}/unmerge", headers=staff).status_code == 404
+
+
+def test_merge_needs_profile_admin_and_two_live_profiles(client, make_key, staff, new_customer):
+    a = new_customer(email="a@example.com")
+    b = new_customer(email="b@example.com")
+    rep = make_key("sales_rep")
+    assert client.post(f"/api/v1/customers/{a['id']}/merge", json={"duplicate_id": b["id"]}, headers=rep).status_code == 403
+    assert client.post(f"/api/v1/customers/{a['id']}/merge", json={"duplicate_id": a["id"]}, headers=staff).status_code == 422
+    assert client.post(f"/api/v1/customers/{a['id']}/merge", json={"duplicate_id": 999}, headers=staff).status_code == 404
+    assert client.post(f"/api/v1/customers/{a['id']}/merge", json={"duplicate_id": b["id"]}, headers=staff).status_code == 200
+    again = client.post(f"/api/v1/customers/{a['id']}/merge", json={"duplicate_id": b["id"]}, headers=staff)
+    assert again.status_code == 404
+
+
+def test_redeem_points_at_checkout_is_a_discount_first_in_first_out(db, client, staff, new_customer, emit_order):
+    import datetime as dt
+
+    from merx.core.uow import UnitOfWork
+    from merx.crm import loyalty
+
+    client.post("/api/v1/loyalty/programs", headers=staff, json={
+        "code": "club", "name": "Club", "currency": "EUR", "points_per_unit": "1", "point_value": "0.05",
+        "expiry_days": 30, "category_multipliers": {"toys": "3"}})
+    c = new_customer(email="r@example.com")
+    emit_order(c["id"], "30.00", lines=[
+        {"sku": "T", "quantity": 1, "unit_price": "10.00", "line_total": "10.00", "category": "toys"},
+        {"sku": "B", "quantity": 1, "unit_price": "20.00", "line_total": "20.00", "category": "books"}])
+    assert _balance(client, staff, c["id"]) == 50  # 10 x 3 + 20 x 1
+    with UnitOfWork(db) as uow:
+        discount = loyalty.redeem_points(uow, c["id"], 40, "M-9")
+        uow.commit()
+    assert (str(discount.amount), discount.currency) == ("2.00", "EUR")
+    r = client.post("/api/v1/loyalty/redeem", headers=staff, json={"customer_id": c["id"], "points": 11, "order_ref": "M-10"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "points"
+    # The remaining 10 points expire after 30 days; the ledger keeps every step.
+    with UnitOfWork(db) as uow:
+        assert loyalty.expire_points(uow, dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=31)) == 10
+        uow.commit()
+    ledger = client.get(f"/api/v1/customers/{c['id']}/loyalty", headers=staff).json()["ledger"]
+    assert [(e["kind"], e["points"]) for e in ledger] == [("earn", 50), ("redeem", -40), ("expire", -10)]
+    assert _balance(client, staff, c["id"]) == 0

@@ -1,0 +1,86 @@
+"""Stock, sales and price signals reach the index through other contexts' events.
+
+Stock and order events are published on the bus as the inventory and orders contexts do
+(their payloads per the cross-context contract); price changes come from the real catalog."""
+
+from __future__ import annotations
+
+import pytest
+
+from merx.core.events import DomainEvent, bus
+
+SEARCH = "/api/v1/search"
+
+
+def _create(client, admin, sku, name, amount="100.00", **extra):
+    r = client.post("/api/v1/products", json={"sku": sku, "name": name,
+                                              "price": {"amount": amount, "currency": "EUR"}, **extra}, headers=admin)
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def _explain(client, admin, q, **params):
+    r = client.get(SEARCH, params={"q": q, "lang": "en", "explain": "true", **params}, headers=admin)
+    assert r.status_code == 200, r.text
+    return {i["product_id"]: i for i in r.json()["items"]}, r.json()
+
+
+def test_stock_events_drive_the_store_filter_delivery_and_logistics_boosts(client, admin, db):
+    near = _create(client, admin, "K-1", "Kettle steel")
+    far = _create(client, admin, "K-2", "Kettle glass")
+    gone = _create(client, admin, "K-3", "Kettle copper")
+    for sku, location, available in (("K-1", "WAW-1", 5), ("K-2", "GDN-1", 3), ("K-3", "WAW-1", 0)):
+        bus.publish([DomainEvent("inventory.stock_changed", "stock", f"{sku}@{location}",
+                                 {"sku": sku, "location": location, "on_hand": available, "reserved": 0,
+                                  "available": available, "status": "in_stock" if available else "out_of_stock",
+                                  "reason": "receipt"})], db)
+    items, body = _explain(client, admin, "kettle", near="WAW-1")
+    assert [b["rule"] for b in items[near]["explain"]["boosts"]] == ["nearest_warehouse"]
+    assert items[far]["explain"]["boosts"] == []
+    days = {pid: i["explain"]["features"]["delivery_days"] for pid, i in items.items()}
+    assert days == {near: 1.0, far: 3.0, gone: 7.0}
+    assert {b["value"]: b["count"] for b in body["facets"]["store"]} == {"WAW-1": 1, "GDN-1": 1}
+    at_store = client.get(SEARCH, params={"q": "kettle", "lang": "en", "store": "GDN-1"}).json()
+    assert [i["product_id"] for i in at_store["items"]] == [far]
+    # a region's next-day locations are configured on the rule
+    rule = {"kind": "next_day_local", "factor": "1.075", "params": {"regions": {"PL-PM": ["GDN-1"]}}}
+    assert client.post(f"{SEARCH}/boost-rules", json=rule, headers=admin).status_code == 201
+    items, _ = _explain(client, admin, "kettle", near="WAW-1", region="PL-PM")
+    assert [b["rule"] for b in items[far]["explain"]["boosts"]] == ["next_day_local"]
+
+
+def test_orders_feed_the_sales_group(client, admin, db):
+    bought = _create(client, admin, "M-1", "Coffee mug")
+    other = _create(client, admin, "M-2", "Coffee mug large")
+    bus.publish([DomainEvent("order.placed", "order", "1", {
+        "order_id": 1, "lines": [{"sku": "M-1", "product_id": bought, "quantity": 3, "unit_price": "5.00"}]})], db)
+    items, _ = _explain(client, admin, "coffee mug")
+    assert items[bought]["explain"]["features"]["sales_purchases"] == pytest.approx(3.0, rel=1e-3)
+    assert items[other]["explain"]["features"]["sales_purchases"] == 0.0
+    assert list(items)[0] == bought
+
+
+def test_a_price_cut_is_a_good_price(client, admin):
+    pid = _create(client, admin, "T-1", "Teapot", amount="100.00")
+    r = client.patch(f"/api/v1/products/{pid}", json={"price": {"amount": "80.00", "currency": "EUR"}}, headers=admin)
+    assert r.status_code == 200, r.text
+    items, _ = _explain(client, admin, "teapot")
+    e = items[pid]["explain"]
+    assert e["features"]["price_ratio"] == pytest.approx(0.8, abs=0.01)
+    assert e["features"]["price_discount"] == pytest.approx(0.2, abs=0.01)
+    assert [b["rule"] for b in e["boosts"]] == ["good_price"]
+    assert items[pid]["price"] == {"amount": "80.00", "currency": "EUR"}
+
+
+def test_a_product_rating_set_by_its_owner_feeds_stage_3_and_the_deboost(client, admin, db):
+    from merx.core.uow import UnitOfWork
+    from merx.search.service import set_product_rating
+
+    pid = _create(client, admin, "R-1", "Rocking chair")
+    with UnitOfWork(db) as uow:
+        set_product_rating(uow, pid, 2.4, 25)
+        uow.commit()
+    items, _ = _explain(client, admin, "rocking chair")
+    e = items[pid]["explain"]
+    assert (e["features"]["rating_avg"], e["features"]["rating_count"]) == (2.4, 25.0)
+    assert [b["rule"] for b in e["boosts"]] == ["low_product_rating"]

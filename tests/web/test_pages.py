@@ -1,0 +1,384 @@
+"""Web pages over the real ASGI stack: sign-in, session cookie and CSRF, roles on every
+console page, record-level scoping, plain-sentence errors, and the storefront flow."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+PASSWORD = "correct horse battery"
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html) or re.search(r'name="csrf-token" content="([^"]+)"', html)
+    assert match, "the page carries a CSRF token"
+    return match.group(1)
+
+
+def sign_in(client, email: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+    page = client.get("/console/login")
+    return client.post("/console/login", data={"email": email, "password": password, "csrf_token": csrf_of(page.text),
+                                               "next": "/console"}, follow_redirects=False)
+
+
+def test_console_redirects_anonymous_visitors_to_the_login_page(client, shop):
+    r = client.get("/console/catalog", follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"].startswith("/console/login?next=/console/catalog")
+
+
+def test_login_sets_a_signed_httponly_lax_cookie_and_opens_the_console(client, shop):
+    r = sign_in(client, shop.users["staff"])
+    assert r.status_code == 303 and r.headers["location"] == "/console"
+    cookie = next(h for h in r.headers.get_list("set-cookie") if h.startswith("merx_session="))
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
+    page = client.get("/console")
+    assert page.status_code == 200 and "Signed in as" in page.text
+    # The same session identifies the user to the API (reads).
+    assert client.get("/api/v1/me").json()["role"] == "staff"
+
+
+def test_wrong_password_is_a_plain_sentence_and_no_session(client, shop):
+    r = sign_in(client, shop.users["staff"], "wrong password")
+    assert r.status_code == 401
+    assert "The email or password is not right." in r.text
+    assert "merx_session" not in r.headers.get("set-cookie", "")
+    assert client.get("/console", follow_redirects=False).status_code == 303
+
+
+def test_forged_session_cookie_is_ignored(client, shop):
+    sign_in(client, shop.users["staff"])
+    token = client.cookies.get("merx_session")
+    body, mac = token.split(".")
+    client.cookies.set("merx_session", body + "." + mac[:-2] + ("AA" if mac[-2:] != "AA" else "BB"))
+    assert client.get("/console", follow_redirects=False).status_code == 303
+    assert client.get("/api/v1/me").json()["role"] is None
+
+
+def test_forms_without_the_csrf_token_are_refused(client, shop):
+    sign_in(client, shop.users["staff"])
+    pid = shop.product_ids["MUG-1"]
+    r = client.post(f"/console/catalog/{pid}", data={"name": "Hacked"}, follow_redirects=False)
+    assert r.status_code == 403
+    assert "did not come from this site" in r.text
+    assert "Hacked" not in client.get(f"/console/catalog/{pid}").text
+    # Login itself needs the token too (no login CSRF).
+    r = client.post("/console/login", data={"email": shop.users["staff"], "password": PASSWORD})
+    assert r.status_code == 403
+
+
+def test_api_writes_with_only_the_session_cookie_need_the_csrf_header(client, shop):
+    sign_in(client, shop.users["admin"])
+    body = {"name": "via-cookie", "role": "staff"}
+    assert client.post("/api/v1/api-keys", json=body).status_code == 401
+    token = client.cookies.get("merx_csrf")
+    assert client.post("/api/v1/api-keys", json=body, headers={"X-CSRF-Token": token}).status_code == 201
+
+
+def test_login_next_parameter_cannot_redirect_off_site(client, shop):
+    page = client.get("/console/login?next=//evil.example/x")
+    assert 'value="/console"' in page.text
+    r = client.post("/console/login", data={"email": shop.users["staff"], "password": PASSWORD,
+                                            "csrf_token": csrf_of(page.text), "next": "https://evil.example"},
+                    follow_redirects=False)
+    assert r.headers["location"] == "/console"
+
+
+ROLE_PAGES = [
+    ("staff", ["/console", "/console/catalog", "/console/inventory", "/console/orders", "/console/customers",
+               "/console/segments", "/console/search", "/console/analytics"], ["/console/integration"]),
+    ("sales_rep", ["/console", "/console/customers"], ["/console/catalog", "/console/inventory", "/console/orders",
+                                                       "/console/analytics", "/console/integration"]),
+    ("support_agent", ["/console/orders", "/console/customers"], ["/console/catalog", "/console/search"]),
+    ("customer", [], ["/console", "/console/orders", "/console/customers"]),
+]
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_each_role_sees_only_its_console_pages(client, shop):
+    for role, allowed, denied in ROLE_PAGES:
+        client.cookies.clear()
+        assert sign_in(client, shop.users[role]).status_code == 303, role
+        for path in allowed:
+            r = client.get(path)
+            assert r.status_code == 200, (role, path, r.text[:300])
+        for path in denied:
+            r = client.get(path, follow_redirects=False)
+            assert r.status_code == 403, (role, path)
+            assert "does not give access" in r.text and "Traceback" not in r.text
+
+
+def test_admin_opens_every_console_page(client, shop):
+    sign_in(client, shop.users["admin"])
+    pid = shop.product_ids["LAMP-DESK"]
+    for path in ["/console", *[f"/console/tiles/{t}" for t in ("sales", "funnel", "top", "stock", "tickets")],
+                 "/console/catalog", f"/console/catalog/{pid}", "/console/inventory",
+                 "/console/inventory?sku=LAMP-DESK", "/console/orders", "/console/customers", "/console/segments",
+                 "/console/search", "/console/search?q=lamp", "/console/integration",
+                 *[f"/console/analytics/{s}" for s in ("funnel", "cohorts", "sales", "portfolio", "inventory",
+                                                      "forecast")]]:
+        r = client.get(path)
+        assert r.status_code == 200, (path, r.text[:500])
+        assert "<main" in r.text or path.startswith("/console/tiles/")
+        assert "could not be computed" not in r.text and "Traceback" not in r.text, path
+
+
+def test_seller_sees_only_its_own_products(client, shop):
+    if "seller" not in shop.users:
+        pytest.skip("the marketplace context (sellers) is not available")
+    sign_in(client, shop.users["seller"])
+    listing = client.get("/console/catalog").text
+    assert "Retro Pendant Lamp" in listing
+    assert "Nordic Desk Lamp" not in listing and "Steel Kettle" not in listing
+    other = client.get(f"/console/catalog/{shop.product_ids['LAMP-DESK']}")
+    assert other.status_code == 404
+    assert "does not exist" in other.text
+
+
+def test_sales_rep_sees_only_its_accounts(client, shop, db):
+    from merx.core.uow import UnitOfWork
+    from merx.customers import service as customers
+    from merx.customers.schemas import CustomerCreate
+    import sqlalchemy as sa
+    from merx.core.models import User
+
+    with UnitOfWork(db) as uow:
+        rep_id = uow.session.scalar(sa.select(User.id).where(User.email == shop.users["sales_rep"]))
+        mine = customers.create_customer(uow, CustomerCreate(email="mine@shop.test", first_name="Mina",
+                                                             sales_rep_user_id=rep_id))
+    with UnitOfWork(db) as uow:
+        other = customers.create_customer(uow, CustomerCreate(email="other@shop.test", first_name="Otto"))
+    sign_in(client, shop.users["sales_rep"])
+    listing = client.get("/console/customers").text
+    assert "mine@shop.test" in listing and "other@shop.test" not in listing
+    assert client.get(f"/console/customers/{mine.id}").status_code == 200
+    assert client.get(f"/console/customers/{other.id}").status_code == 404
+
+
+def test_errors_are_sentences_not_stack_traces(client, shop):
+    sign_in(client, shop.users["admin"])
+    r = client.get("/console/catalog/987654")
+    assert r.status_code == 404 and "Product 987654 does not exist" in r.text
+    r = client.get("/product/987654")
+    assert r.status_code == 404 and "does not exist" in r.text
+    r = client.get("/console/analytics/nonsense")
+    assert r.status_code == 404 and "no such analytics page" in r.text
+    r = client.get("/order/not-a-token")
+    assert r.status_code == 404 and "could not find this order" in r.text
+    for text in (r.text,):
+        assert "Traceback" not in text and "File \"" not in text
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_product_editor_saves_name_price_attributes_and_translations(client, shop):
+    sign_in(client, shop.users["staff"])
+    pid = shop.product_ids["MUG-1"]
+    page = client.get(f"/console/catalog/{pid}").text
+    variant_id = re.search(r'name="price_(\d+)"', page).group(1)
+    version = re.search(r'name="version" value="(\d+)"', page).group(1)
+    form = {"csrf_token": csrf_of(page), "version": version, "name": "Ceramic Mug XL", "description": "Big.",
+            "status": "active", "category": "kitchen", "brand": "fjord", f"price_{variant_id}": "12.50",
+            "attr_code": "color", "attr_value": "blue", "tr_locale": "pl", "tr_name_pl": "Kubek ceramiczny XL",
+            "tr_description_pl": ""}
+    r = client.post(f"/console/catalog/{pid}", data=form, follow_redirects=False)
+    assert r.status_code == 303, re.findall(r'class="error-box"[^>]*>([^<]*)', r.text)
+    from merx.catalog import service as catalog
+    from merx.core.auth import SYSTEM
+    from merx.core.uow import UnitOfWork
+
+    with UnitOfWork(client.app.state.db, SYSTEM, readonly=True) as uow:
+        p = catalog.get_product(uow, pid)
+    assert p.name == "Ceramic Mug XL"
+    assert [m.amount for m in p.variants[0].prices if m.currency == "EUR"] == ["12.50"]
+    assert p.attributes.get("color") == "blue"
+    assert p.translations["pl"]["name"] == "Kubek ceramiczny XL"
+    # A stale version is refused with a sentence, and nothing changes.
+    form["version"], form["name"] = version, "Stale edit"
+    r = client.post(f"/console/catalog/{pid}", data=form)
+    assert r.status_code == 422 and "version" in r.text
+    with UnitOfWork(client.app.state.db, SYSTEM, readonly=True) as uow:
+        assert catalog.get_product(uow, pid).name == "Ceramic Mug XL"
+
+
+def test_inventory_adjustment_and_transfer_from_the_console(client, shop):
+    sign_in(client, shop.users["staff"])
+    token = csrf_of(client.get("/console/inventory").text)
+    r = client.post("/console/inventory/adjust", data={"csrf_token": token, "sku": "MUG-1", "location": "WH-POZ",
+                                                       "mode": "set", "quantity": "40", "expected": "50"})
+    assert "on hand 40" in r.text
+    r = client.post("/console/inventory/adjust", data={"csrf_token": token, "sku": "MUG-1", "location": "WH-POZ",
+                                                       "mode": "set", "quantity": "30", "expected": "50"})
+    assert "Not adjusted" in r.text and "not the expected 50" in r.text
+    r = client.post("/console/inventory/transfer", data={"csrf_token": token, "sku": "MUG-1",
+                                                         "from_location": "WH-POZ", "to_location": "ST-WAW",
+                                                         "quantity": "5"})
+    assert "from WH-POZ to ST-WAW" in r.text
+    from merx.core.auth import SYSTEM
+    from merx.core.uow import UnitOfWork
+    from merx.inventory import service as inventory
+
+    with UnitOfWork(client.app.state.db, SYSTEM, readonly=True) as uow:
+        levels = {row["location"]: row["on_hand"] for row in inventory.stock_levels(uow, sku="MUG-1")}
+    assert levels == {"WH-POZ": 35, "ST-WAW": 5}
+
+
+def test_storefront_cart_cookie_is_signed(client, shop):
+    home = client.get("/")
+    assert home.status_code == 200 and "Nordic Desk Lamp" in home.text
+    r = client.post("/cart/add", data={"csrf_token": client.cookies.get("merx_csrf"), "sku": "LAMP-DESK",
+                                       "quantity": "2"})
+    assert "Nordic Desk Lamp" in r.text and 'value="2"' in r.text
+    # Change the quantity inside the cookie without its signature: the cart ignores it.
+    import base64
+    import json
+
+    body, mac = client.cookies.get("merx_cart").split(".")
+    data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    data["lines"][0][1] = 50
+    forged = base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
+    client.cookies.set("merx_cart", f"{forged}.{mac}")
+    assert "Your cart is empty" in client.get("/cart").text
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_guest_checkout_with_pickup_and_the_order_status_link(client, shop):
+    orders = pytest.importorskip("merx.orders.service")
+    client.get("/")
+    token = client.cookies.get("merx_csrf")
+    client.post("/cart/add", data={"csrf_token": token, "sku": "LAMP-DESK", "quantity": "1"})
+    page = client.get("/checkout")
+    assert "Warsaw store" in page.text
+    r = client.post("/checkout", data={"csrf_token": token, "email": "Guest@Example.com", "first_name": "Ann",
+                                       "fulfilment": "pickup", "store": "ST-WAW", "payment": "manual"},
+                    follow_redirects=False)
+    assert r.status_code == 303, r.text[:800]
+    status_url = r.headers["location"]
+    assert status_url.startswith("/order/")
+    status = client.get(status_url)
+    assert "Pickup in store" in status.text and "ST-WAW" in status.text
+    # The cart is empty after ordering; a tampered status link shows nothing.
+    assert "Your cart is empty" in client.get("/cart").text
+    assert client.get(status_url[:-3] + "abc").status_code == 404
+    from merx.core.auth import SYSTEM
+    from merx.core.uow import UnitOfWork
+
+    with UnitOfWork(client.app.state.db, SYSTEM, readonly=True) as uow:
+        items, _ = orders.list_orders(uow)
+    assert len(items) == 1 and items[0]["email"] == "guest@example.com"
+    assert items[0]["fulfilment"] == {**items[0]["fulfilment"], "type": "pickup", "location": "ST-WAW"}
+
+
+def test_checkout_problems_are_shown_as_sentences(client, shop):
+    pytest.importorskip("merx.orders.service")
+    client.get("/")
+    token = client.cookies.get("merx_csrf")
+    client.post("/cart/add", data={"csrf_token": token, "sku": "LAMP-PEND", "quantity": "3"})
+    r = client.post("/checkout", data={"csrf_token": token, "email": "x@example.com", "fulfilment": "pickup",
+                                       "store": "ST-KRK", "payment": "manual"})
+    assert r.status_code == 409
+    assert "LAMP-PEND" in r.text and "Traceback" not in r.text
+    r = client.post("/checkout", data={"csrf_token": token, "email": "not-an-email", "fulfilment": "pickup",
+                                       "store": "ST-KRK", "payment": "manual"})
+    assert r.status_code == 422 and "email" in r.text
+
+
+def test_customer_360_merge_segments_and_synonyms_from_the_console(client, shop, db):
+    from merx.core.uow import UnitOfWork
+    from merx.customers import service as customers
+    from merx.customers.schemas import CustomerCreate
+
+    with UnitOfWork(db) as uow:
+        keep = customers.create_customer(uow, CustomerCreate(email="anna@shop.test", first_name="Anna", country="PL"))
+    with UnitOfWork(db) as uow:
+        dup = customers.create_customer(uow, CustomerCreate(email="anna.n@shop.test", first_name="Anna", country="PL"))
+    sign_in(client, shop.users["staff"])
+    page = client.get(f"/console/customers/{keep.id}")
+    assert page.status_code == 200 and "anna@shop.test" in page.text and "Merge a duplicate" in page.text
+    r = client.post(f"/console/customers/{keep.id}/merge", data={"csrf_token": csrf_of(page.text),
+                                                                  "duplicate_id": str(dup.id)})
+    assert f"Customer {dup.id} was merged into this profile." in r.text
+    listing = client.get("/console/customers").text
+    assert "anna@shop.test" in listing and "anna.n@shop.test" not in listing
+    r = client.post(f"/console/customers/{keep.id}/merge", data={"csrf_token": csrf_of(page.text),
+                                                                  "duplicate_id": str(keep.id)})
+    assert "Not merged" in r.text and "cannot be merged into itself" in r.text
+
+    seg = client.get('/console/segments?expression=country == "PL"')
+    assert "customers match" in seg.text
+    broken = client.get("/console/segments?expression=country ==")
+    assert broken.status_code == 200 and 'class="error-box"' in broken.text and "Traceback" not in broken.text
+    r = client.post("/console/segments", data={"csrf_token": csrf_of(seg.text), "name": "Poland",
+                                               "expression": 'country == "PL"'})
+    assert "Segment “Poland” saved." in r.text and "Poland" in r.text
+
+    search_page = client.get("/console/search")
+    r = client.post("/console/search/synonyms", data={"csrf_token": csrf_of(search_page.text), "lang": "en",
+                                                      "terms": "lamp, lantern"})
+    assert "Synonyms saved" in r.text and "lamp ↔ lantern" in r.text
+    r = client.post("/console/search/synonyms", data={"csrf_token": csrf_of(search_page.text), "lang": "xx",
+                                                      "terms": "a"})
+    assert "Not saved" in r.text
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_order_lifecycle_pickup_handover_and_return_from_the_console(client, shop, db):
+    orders = pytest.importorskip("merx.orders.service")
+    from merx.core.auth import ANONYMOUS, SYSTEM
+    from merx.core.uow import UnitOfWork
+    from merx.orders.schemas import OrderCreate
+
+    with UnitOfWork(db, ANONYMOUS) as uow:
+        order = orders.place_order(uow, OrderCreate(
+            channel="web", customer={"email": "buyer@example.com"}, lines=[{"sku": "KETTLE-1", "quantity": 2}],
+            fulfilment={"type": "pickup", "location": "ST-WAW"}, payment={"provider": "manual"}))
+    oid = order["id"]
+    sign_in(client, shop.users["staff"])
+    page = client.get(f"/console/orders/{oid}")
+    token = csrf_of(page.text)
+    assert "Mark ready for pickup" in page.text
+    # Handing over before it is ready is refused with the state machine's sentence.
+    r = client.post(f"/console/orders/{oid}/picked-up", data={"csrf_token": token, "location": "ST-WAW"})
+    assert "Not done" in r.text
+    r = client.post(f"/console/orders/{oid}/ready-for-pickup", data={"csrf_token": token})
+    assert "ready for pickup" in r.text
+    r = client.post(f"/console/orders/{oid}/picked-up", data={"csrf_token": token, "location": "ST-WAW",
+                                                              "payment_collected": "on"})
+    assert "Handed over" in r.text and 'id="order-status">picked up' in r.text
+    r = client.post(f"/console/orders/{oid}/returns", data={"csrf_token": token, "line": "1", "qty_1": "1",
+                                                            "line_reason": "damaged", "location": "ST-KRK",
+                                                            "restock": "on"})
+    assert "Return authorised." in r.text
+    with UnitOfWork(db, SYSTEM, readonly=True) as uow:
+        (ret,) = orders.returns_of(uow, oid)
+    r = client.post(f"/console/orders/{oid}/returns/{ret['id']}/receive", data={"csrf_token": token})
+    assert "restocked and refunded" in r.text, re.findall(r'class="flash"[^>]*>([^<]*)', r.text)
+    from merx.inventory import service as inventory
+
+    with UnitOfWork(db, SYSTEM, readonly=True) as uow:
+        after = orders.get_order(uow, oid)
+        krk = {row["location"]: row["on_hand"] for row in inventory.stock_levels(uow, sku="KETTLE-1")}
+    assert after["lines"][0]["returned_quantity"] == 1
+    assert after["totals"]["refunded"] == "35.90"
+    assert krk.get("ST-KRK") == 1  # restocked into the store that took it back
+    # A support agent reads orders but has no buttons and cannot post transitions.
+    client.cookies.clear()
+    sign_in(client, shop.users["support_agent"])
+    assert "Next steps" not in client.get(f"/console/orders/{oid}").text
+    token = csrf_of(client.get(f"/console/orders/{oid}").text)
+    assert client.post(f"/console/orders/{oid}/cancel", data={"csrf_token": token}).status_code == 403
+
+
+def test_integration_page_lists_webhook_endpoints_for_admins(client, shop, db):
+    integration = pytest.importorskip("merx.integration.service")
+    from merx.core.uow import UnitOfWork
+    from merx.integration.schemas import WebhookCreate
+
+    with UnitOfWork(db) as uow:
+        integration.create_endpoint(uow, WebhookCreate(url="https://erp.example.com/hooks/merx",
+                                                       events=["order.placed"]))
+    sign_in(client, shop.users["admin"])
+    page = client.get("/console/integration")
+    assert page.status_code == 200
+    assert "https://erp.example.com/hooks/merx" in page.text and "order.placed" in page.text
+    assert "Delivery log of endpoint" in page.text and "No deliveries yet." in page.text
