@@ -137,12 +137,15 @@ def bench_ingestion(database_url: str, seconds: float, threads: int, baseline_se
           flush=True)
     db.dispose()
     port = free_port()
+    # A file, not a pipe: nobody reads a pipe while the benchmark runs, and a full one would
+    # stall the server on its next log line.
+    server_log = workdir / "server.log"
     env = {**os.environ, "MERX_DATABASE_URL": database_url, "MERX_DATA_DIR": str(workdir / "data"),
            "MERX_LOG_LEVEL": "WARNING", "MERX_MAX_BODY_BYTES": str(8 * 1024 * 1024)}
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "merx.app:create_app", "--factory", "--host",
                                "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
                                "--workers", str(workers)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                              env=env, stdout=subprocess.DEVNULL, stderr=server_log.open("wb"))
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     try:
@@ -154,7 +157,7 @@ def bench_ingestion(database_url: str, seconds: float, threads: int, baseline_se
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("server did not start: " + (server.stderr.read().decode()[-2000:] if server.stderr else ""))
+                raise RuntimeError("server did not start: " + server_log.read_text(errors="replace")[-2000:])
             time.sleep(0.2)
         rng = random.Random(42)
         bodies = [json.dumps({"events": make_events(rng, 1000, anon_pool)}).encode() for _ in range(40)]
@@ -180,6 +183,9 @@ def bench_ingestion(database_url: str, seconds: float, threads: int, baseline_se
                                 latencies.append(elapsed * 1000)
                             else:
                                 errors[0] += 1
+                                if errors[0] <= 3:  # say what failed, not just how often
+                                    print(f"  error {r.status_code}: {r.text[:300]}", flush=True)
+                                    os.environ.get("MERX_BENCH_KEEP_LOG") and print(server_log.read_text(errors="replace")[-3000:])
 
             started = time.monotonic()
             pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]

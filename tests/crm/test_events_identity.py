@@ -189,3 +189,41 @@ def test_analytics_reads_events_by_iterator_and_parquet(client, staff, db, tmp_p
     table = pq.read_table(tmp_path / "events.parquet")
     assert table.num_rows == 250 and set(table.column("type").to_pylist()) == {"page_view"}
     assert table.column("properties").to_pylist()[0].startswith('{"url"')
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_concurrent_batches_for_one_profile_add_up(db, make_key):
+    """Batches for the same profile arriving at once (two storefront tabs, two API replicas)
+    must neither fail on the profile's stats row nor lose each other's counts."""
+    import threading
+
+    from merx.core.auth import Role, SYSTEM
+    from merx.core.uow import UnitOfWork
+    from merx.crm import identity, service
+    from merx.crm.models import ProfileStats
+
+    with UnitOfWork(db, SYSTEM) as uow:
+        customer_id = identity.identify(uow, anonymous_id="tab-0", identifiers={"email": "race@example.com"}).customer_id
+
+    staff = type(SYSTEM)(user_id=None, role=Role.staff, name="bench")
+    batches, per_batch, errors = 8, 50, []
+
+    def post(n: int) -> None:
+        try:
+            events = [{"type": "page_view", "anonymous_id": "tab-0", "timestamp": _ts(5),
+                       "properties": {"url": f"https://shop/{n}/{i}"}} for i in range(per_batch)]
+            with UnitOfWork(db, staff) as uow:
+                result = service.ingest_events(uow, events)
+            assert result.accepted == per_batch
+        except Exception as e:  # collected: an assertion in a thread would not fail the test
+            errors.append(e)
+
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(batches)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with UnitOfWork(db, SYSTEM, readonly=True) as uow:
+        stats = uow.session.get(ProfileStats, customer_id)
+        assert stats.events_count == batches * per_batch

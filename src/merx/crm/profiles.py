@@ -78,21 +78,34 @@ def recompute_stats(uow: UnitOfWork, customer_ids: Iterable[int]) -> None:
 
 
 def bump_stats(uow: UnitOfWork, per_profile: dict[int, tuple[int, dt.datetime, dt.datetime]]) -> None:
-    """Incremental update after ingesting events: (count, earliest, latest) per profile."""
+    """Incremental update after ingesting events: (count, earliest, latest) per profile.
+
+    One atomic upsert per profile, in customer id order: concurrent batches for the same
+    profile add up instead of losing an increment or colliding on the insert, and always
+    lock rows in the same order (no deadlock)."""
     if not per_profile:
         return
-    existing = {s.customer_id: s for s in uow.session.scalars(
-        sa.select(ProfileStats).where(ProfileStats.customer_id.in_(list(per_profile))))}
-    for cid, (count, first, last) in per_profile.items():
-        stats = existing.get(cid)
-        if stats is None:
-            uow.session.add(ProfileStats(customer_id=cid, events_count=count, first_event_at=first, last_event_at=last,
-                                         updated_at=utcnow()))
-            continue
-        stats.events_count += count
-        stats.first_event_at = min(stats.first_event_at, first) if stats.first_event_at else first
-        stats.last_event_at = max(stats.last_event_at, last) if stats.last_event_at else last
-        stats.updated_at = utcnow()
+    table = ProfileStats.__table__
+    if uow.dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+
+        earliest, latest = sa.func.least, sa.func.greatest
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+
+        earliest, latest = sa.func.min, sa.func.max  # SQLite's multi-argument scalar min/max
+    now = utcnow()
+    rows = [{"customer_id": cid, "events_count": count, "first_event_at": first, "last_event_at": last,
+             "updated_at": now} for cid, (count, first, last) in sorted(per_profile.items())]
+    stmt = upsert(table)
+    new = stmt.excluded
+    stmt = stmt.on_conflict_do_update(index_elements=[table.c.customer_id], set_={
+        "events_count": table.c.events_count + new.events_count,
+        "first_event_at": earliest(sa.func.coalesce(table.c.first_event_at, new.first_event_at), new.first_event_at),
+        "last_event_at": latest(sa.func.coalesce(table.c.last_event_at, new.last_event_at), new.last_event_at),
+        "updated_at": new.updated_at,
+    })
+    uow.session.execute(stmt, rows)
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
