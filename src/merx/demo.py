@@ -223,9 +223,12 @@ def _catalog(db: Any, rng: random.Random, product_count: int, progress: Progress
 
 
 def _top_level(code: str) -> str:
-    for c in CATEGORIES:
-        if c[0] == code:
-            return c[3] or _top_level(c[2]) if c[2] else (c[3] or c[0])
+    """The attribute set a category uses: its own, else its parent's."""
+    for c_code, _name, parent, attribute_set, *_rest in CATEGORIES:
+        if c_code == code:
+            if attribute_set:
+                return attribute_set
+            return _top_level(parent) if parent else c_code
     return code
 
 

@@ -21,7 +21,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from merx.core.auth import ANONYMOUS, Principal, Role, hash_api_key
 from merx.core.db import Database, utcnow
-from merx.core.errors import FieldError, Forbidden, Problem, Unauthorized, ValidationProblem
+from merx.core.errors import (Conflict, FieldError, Forbidden, PayloadTooLarge, Problem, Unauthorized,
+                              ValidationProblem)
 from merx.core.models import ApiKey, IdempotencyRecord, User
 from merx.core.observability import Metrics, request_id_var
 from merx.core.ids import new_ulid
@@ -282,8 +283,6 @@ class _BodyTooLarge(Exception):
 
 
 def _too_large(limit: int) -> Problem:
-    from merx.core.errors import PayloadTooLarge
-
     return PayloadTooLarge(f"The request body is larger than {limit} bytes",
                            errors=[FieldError("body", f"larger than {limit} bytes", "too_large")])
 
@@ -404,8 +403,6 @@ class IdempotencyMiddleware:
                 existing.created_at = utcnow()
                 s.commit()
                 return existing.id
-            from merx.core.errors import Conflict
-
             return Conflict("A request with this Idempotency-Key is still being processed; retry shortly",
                             type_slug="idempotency-in-progress")
 
