@@ -25,6 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("MERX_SHARED_DATA", ROOT.parent / "shared" / "data"))
 PG_ADMIN_URL = os.environ.get("MERX_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REQUIRE_SERVICES = os.environ.get("MERX_REQUIRE_SERVICES") == "1"
+# Tests assert other contexts' reactions right after a request, so handlers run inline unless
+# a test chooses the server's background dispatcher (tests/test_event_dispatch.py does).
+os.environ.setdefault("MERX_EVENT_HANDLERS", "inline")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -31,6 +31,15 @@ def register_handlers() -> None:
     _handlers_registered = True
 
 
+def _limit_request_threads(threads: int) -> None:
+    """Cap the threads that run blocking endpoints. Python runs one thread at a time per
+    process: beyond a few, more threads only add GIL hand-offs (each database round trip
+    releases and re-takes the GIL) while requests wait in the queue just the same."""
+    import anyio.to_thread
+
+    anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+
+
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
@@ -76,6 +85,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     app.include_router(core_api.router, prefix=API_PREFIX)
     register_handlers()
+    bus.configure(background=settings.event_handlers == "background")
+    app.router.on_startup.append(lambda: _limit_request_threads(settings.request_threads))
+    # a stopping server hands the reactions it has queued to their handlers before it exits
+    app.router.on_shutdown.append(lambda: bus.drain(30.0) and None)
 
     # Outermost first: request id/log/metrics, then the body limit, then idempotency.
     app.add_middleware(IdempotencyMiddleware, db_getter=lambda: app.state.db)

@@ -27,7 +27,7 @@ def test_horizon_waits_for_open_transactions(db):
     slow.__enter__()
     try:
         slow.emit("parcel.registered", "parcel", "slow", {"n": "slow"}, version=1)
-        slow.session.flush()  # seq 3 taken, not committed
+        slow.flush_records()  # seq 3 taken, not committed
         _emit(db, 3)  # seqs 4..6 commit first
         assert advance_horizon(db, 300) == 2  # 3 is missing and its transaction is open
         assert advance_horizon(db, 300) == 2
@@ -39,7 +39,7 @@ def test_horizon_waits_for_open_transactions(db):
     # a rolled-back transaction leaves a hole that is final once no older transaction runs
     with UnitOfWork(db) as uow:
         uow.emit("parcel.registered", "parcel", "gone", {"n": "gone"}, version=1)
-        uow.session.flush()
+        uow.flush_records()
         uow.rollback()
     _emit(db, 1)
     first = advance_horizon(db, 300)  # sees the hole: remembers when

@@ -43,20 +43,30 @@ def _sales_rep(uow: UnitOfWork, customer_id: int | None) -> int | None:
         return None
 
 
-def on_order_placed(event: DomainEvent, db: Database) -> None:
-    p = event.payload
-    order_id = p["order_id"]
-    when = _when(p.get("placed_at"), event.occurred_at)
+def on_orders_placed(events: list[DomainEvent], db: Database) -> None:
+    """A batch of placed orders becomes sales lines in one transaction (one snapshot bump)."""
     with UnitOfWork(db) as uow:
-        rep = _sales_rep(uow, p.get("customer_id"))
-        lines = [SalesLineIn(
-            source=SOURCE, line_key=f"{order_id}:{n}", order_ref=str(order_id), kind="sale",
-            sku=ln.get("sku"), product_id=ln.get("product_id"), customer_id=p.get("customer_id"),
-            quantity=int(ln["quantity"]), unit_price=Decimal(str(ln["unit_price"])), currency=p["currency"],
-            occurred_at=when, channel=p.get("channel"), location=ln.get("location"), category=ln.get("category"),
-            sales_rep_user_id=rep,
-        ) for n, ln in enumerate(p.get("lines") or [], start=1)]
+        reps: dict[Any, int | None] = {}
+        lines = []
+        for event in events:
+            p = event.payload
+            order_id = p["order_id"]
+            when = _when(p.get("placed_at"), event.occurred_at)
+            customer_id = p.get("customer_id")
+            if customer_id not in reps:
+                reps[customer_id] = _sales_rep(uow, customer_id)
+            lines += [SalesLineIn(
+                source=SOURCE, line_key=f"{order_id}:{n}", order_ref=str(order_id), kind="sale",
+                sku=ln.get("sku"), product_id=ln.get("product_id"), customer_id=customer_id,
+                quantity=int(ln["quantity"]), unit_price=Decimal(str(ln["unit_price"])), currency=p["currency"],
+                occurred_at=when, channel=p.get("channel"), location=ln.get("location"), category=ln.get("category"),
+                sales_rep_user_id=reps[customer_id],
+            ) for n, ln in enumerate(p.get("lines") or [], start=1)]
         record_sales_lines(uow, lines)
+
+
+def on_order_placed(event: DomainEvent, db: Database) -> None:
+    on_orders_placed([event], db)
 
 
 def _order_lines(uow: UnitOfWork, order_id: Any) -> list[Any]:
@@ -101,26 +111,35 @@ def on_order_returned(event: DomainEvent, db: Database) -> None:
         record_sales_lines(uow, out)
 
 
-def on_stock_changed(event: DomainEvent, db: Database) -> None:
-    """Keep the latest figures per SKU and location: one upsert that ignores an event older
-    than the stored one, so concurrent or late deliveries cannot race each other."""
-    p = event.payload
-    on_hand = int(p.get("on_hand") or 0)
-    reserved = int(p.get("reserved") or 0)
-    values = {"sku": p["sku"], "location": p["location"], "on_hand": on_hand, "reserved": reserved,
-              "available": int(p.get("available", on_hand - reserved)), "updated_at": event.occurred_at}
+def on_stock_changes(events: list[DomainEvent], db: Database) -> None:
+    """Keep the latest figures per SKU and location: upserts that ignore an event older than
+    the stored one, so concurrent or late deliveries cannot race each other. A batch keeps
+    the newest event per row and writes them in (sku, location) order."""
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for event in events:
+        p = event.payload
+        on_hand = int(p.get("on_hand") or 0)
+        reserved = int(p.get("reserved") or 0)
+        key = (p["sku"], p["location"])
+        if key not in latest or latest[key]["updated_at"] <= event.occurred_at:
+            latest[key] = {"sku": p["sku"], "location": p["location"], "on_hand": on_hand, "reserved": reserved,
+                           "available": int(p.get("available", on_hand - reserved)), "updated_at": event.occurred_at}
     with UnitOfWork(db) as uow:
         if uow.dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-        stmt = insert(StockLevel).values(**values)
+        stmt = insert(StockLevel)
         stmt = stmt.on_conflict_do_update(
             index_elements=["sku", "location"],
             set_={k: stmt.excluded[k] for k in ("on_hand", "reserved", "available", "updated_at")},
             where=StockLevel.__table__.c.updated_at <= stmt.excluded.updated_at)
-        uow.session.execute(stmt)
+        uow.session.connection().execute(stmt, [latest[k] for k in sorted(latest)])
         uow.commit()
+
+
+def on_stock_changed(event: DomainEvent, db: Database) -> None:
+    on_stock_changes([event], db)
 
 
 def on_checkout_hold_lapsed(event: DomainEvent, db: Database) -> None:
@@ -145,8 +164,8 @@ def on_checkout_hold_lapsed(event: DomainEvent, db: Database) -> None:
 
 
 def register(bus: MessageBus) -> None:
-    bus.subscribe("order.placed", on_order_placed)
+    bus.subscribe("order.placed", on_orders_placed, batch=True)
     bus.subscribe("order.cancelled", on_order_cancelled)
     bus.subscribe("order.returned", on_order_returned)
-    bus.subscribe("inventory.stock_changed", on_stock_changed)
+    bus.subscribe("inventory.stock_changed", on_stock_changes, batch=True)
     bus.subscribe("cart.abandoned", on_checkout_hold_lapsed)

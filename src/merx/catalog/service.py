@@ -91,20 +91,25 @@ class ProductDocument:
     created_at: dt.datetime
 
 
+_SKU_INFO = (sa.select(Variant.id, Variant.sku, Product.id, Product.name, Product.status, Product.seller_id,
+                       Product.attributes, Category.code, Brand.code)
+             .join(Product, Product.id == Variant.product_id)
+             .outerjoin(Category, Category.id == Product.category_id)
+             .outerjoin(Brand, Brand.id == Product.brand_id)
+             .where(Variant.sku.in_(sa.bindparam("skus", expanding=True))))
+_VARIANT_PRICES = (sa.select(VariantPrice.variant_id, VariantPrice.currency, VariantPrice.amount_minor)
+                   .where(VariantPrice.variant_id.in_(sa.bindparam("ids", expanding=True))))
+
+
 def lookup_skus(uow: UnitOfWork, skus: Iterable[str]) -> dict[str, SkuInfo]:
-    """SKU -> what orders, inventory and pricing need to know; unknown SKUs are absent."""
+    """SKU -> what orders, inventory and pricing need to know; unknown SKUs are absent.
+    Checkout calls this on every order: prebuilt Core statements, no ORM objects."""
     wanted = list(dict.fromkeys(s for s in skus if s))
     out: dict[str, SkuInfo] = {}
+    conn = uow.session.connection()
     for start in range(0, len(wanted), 500):
         chunk = wanted[start:start + 500]
-        rows = uow.session.execute(
-            sa.select(Variant.id, Variant.sku, Product.id, Product.name, Product.status, Product.seller_id,
-                      Product.attributes, Category.code, Brand.code)
-            .join(Product, Product.id == Variant.product_id)
-            .outerjoin(Category, Category.id == Product.category_id)
-            .outerjoin(Brand, Brand.id == Product.brand_id)
-            .where(Variant.sku.in_(chunk))
-        ).all()
+        rows = conn.execute(_SKU_INFO, {"skus": chunk}).all()
         prices = _prices_by_variant(uow, [r[0] for r in rows])
         for vid, sku, pid, name, status, seller_id, attributes, cat, brand in rows:
             out[sku] = SkuInfo(sku=sku, product_id=pid, variant_id=vid, name=name, status=status, category=cat,
@@ -116,11 +121,10 @@ def lookup_skus(uow: UnitOfWork, skus: Iterable[str]) -> dict[str, SkuInfo]:
 
 def _prices_by_variant(uow: UnitOfWork, variant_ids: list[int]) -> dict[int, dict[str, int]]:
     out: dict[int, dict[str, int]] = {}
+    conn = uow.session.connection()
     for start in range(0, len(variant_ids), 500):
         chunk = variant_ids[start:start + 500]
-        for vid, cur, minor in uow.session.execute(
-                sa.select(VariantPrice.variant_id, VariantPrice.currency, VariantPrice.amount_minor)
-                .where(VariantPrice.variant_id.in_(chunk))):
+        for vid, cur, minor in conn.execute(_VARIANT_PRICES, {"ids": chunk}):
             out.setdefault(vid, {})[cur] = minor
     return out
 

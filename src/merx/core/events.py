@@ -7,8 +7,12 @@ run; the integration hub's relay delivers the outbox to the outside world."""
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import logging
+import queue
+import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -52,29 +56,150 @@ def describe_event(event_type: str, *, aggregate: str, payload: dict[str, str], 
 
 
 class MessageBus:
-    """Handlers run after commit, in the committing thread. A failing handler is logged and
-    does not undo the committed change: whatever must not be lost goes through the outbox."""
+    """Delivers committed events to the in-process handlers of other contexts.
+
+    Two modes:
+    * inline (the default, and what CLI commands and tests use): handlers run after the
+      commit, in the committing thread, before `commit()` returns;
+    * background (what `merx serve` uses, `MERX_EVENT_HANDLERS=background`): the committing
+      request only queues the events; one dispatcher thread per process runs the handlers a
+      few milliseconds later, in batches. A checkout then does not pay for CRM timelines,
+      analytics facts or search signals, and a batch handler writes many events in one
+      transaction. `drain()` waits until everything queued so far has been handled.
+
+    A failing handler is logged and does not undo the committed change. A batch handler
+    that fails is retried one event at a time, so one bad event does not lose its batch.
+    What must not be lost on a crash goes through the outbox (the integration hub's relay),
+    not through these handlers."""
 
     def __init__(self) -> None:
-        self._handlers: dict[str, list[Handler]] = defaultdict(list)
+        self._handlers: dict[str, list[tuple[Handler, bool]]] = defaultdict(list)
+        self._background = False
+        self._batch_window = 0.02
+        self._max_batch = 500
+        self._queue: queue.Queue[tuple[Any, list[DomainEvent]]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._thread_lock = threading.Lock()
 
-    def subscribe(self, event_type: str, handler: Handler) -> None:
-        """`event_type` may be "*" for every event, or "product.*" for one aggregate's."""
-        self._handlers[event_type].append(handler)
+    # -- subscriptions ---------------------------------------------------------------------
+    def subscribe(self, event_type: str, handler: Callable[..., None], *, batch: bool = False) -> None:
+        """`event_type` may be "*" for every event, or "product.*" for one aggregate's.
+        A `batch` handler is called as `handler(events, db)` with a list of events in commit
+        order; any other as `handler(event, db)`."""
+        self._handlers[event_type].append((handler, batch))
 
-    def unsubscribe(self, event_type: str, handler: Handler) -> None:
-        if handler in self._handlers.get(event_type, []):
-            self._handlers[event_type].remove(handler)
+    def unsubscribe(self, event_type: str, handler: Callable[..., None]) -> None:
+        self._handlers[event_type] = [(h, b) for h, b in self._handlers.get(event_type, []) if h is not handler]
 
+    # -- modes -----------------------------------------------------------------------------
+    @property
+    def background(self) -> bool:
+        return self._background
+
+    def configure(self, *, background: bool, batch_window: float | None = None,
+                  max_batch: int | None = None) -> None:
+        if not background and self._background:
+            self.drain()
+        self._background = background
+        if batch_window is not None:
+            self._batch_window = batch_window
+        if max_batch is not None:
+            self._max_batch = max_batch
+
+    # -- delivery --------------------------------------------------------------------------
     def publish(self, events: list[DomainEvent], db: Any = None) -> None:
+        if not events:
+            return
+        if self._background:
+            self._ensure_thread()
+            self._queue.put((db, list(events)))
+        else:
+            self.dispatch(events, db)
+
+    def dispatch(self, events: list[DomainEvent], db: Any = None) -> None:
+        """Run the handlers for these events now, in this thread."""
+        plan: dict[tuple[int, bool], tuple[Callable[..., None], list[DomainEvent]]] = {}
         for ev in events:
             prefix = ev.type.split(".", 1)[0] + ".*"
             for key in (ev.type, prefix, "*"):
-                for handler in list(self._handlers.get(key, ())):
-                    try:
-                        handler(ev, db)
-                    except Exception:
-                        log.exception("event handler failed", extra={"event_type": ev.type, "event_id": ev.id})
+                for handler, is_batch in list(self._handlers.get(key, ())):
+                    plan.setdefault((id(handler), is_batch), (handler, []))[1].append(ev)
+        for (_, is_batch), (handler, evs) in plan.items():
+            if is_batch:
+                try:
+                    handler(evs, db)
+                    continue
+                except Exception:
+                    if len(evs) == 1:
+                        log.exception("event handler failed", extra={"event_type": evs[0].type,
+                                                                     "event_id": evs[0].id})
+                        continue
+                    log.warning("batch event handler failed; retrying its events one by one",
+                                extra={"handler": getattr(handler, "__qualname__", str(handler)),
+                                       "events": len(evs)}, exc_info=True)
+                for ev in evs:
+                    self._call(handler, [ev], db, ev)
+            else:
+                for ev in evs:
+                    self._call(handler, ev, db, ev)
+
+    @staticmethod
+    def _call(handler: Callable[..., None], arg: Any, db: Any, ev: DomainEvent) -> None:
+        try:
+            handler(arg, db)
+        except Exception:
+            log.exception("event handler failed", extra={"event_type": ev.type, "event_id": ev.id})
+
+    def drain(self, timeout: float = 60.0) -> bool:
+        """Wait until every event queued so far has been handled; False on time-out."""
+        deadline = time.monotonic() + timeout
+        with self._queue.all_tasks_done:
+            while self._queue.unfinished_tasks:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._queue.all_tasks_done.wait(remaining)
+        return True
+
+    def pending(self) -> int:
+        return self._queue.unfinished_tasks
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        with self._thread_lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="merx-event-dispatcher", daemon=True)
+                self._thread.start()
+                atexit.register(self.drain, 30.0)
+
+    def _run(self) -> None:
+        while True:
+            taken = [self._queue.get()]
+            count = len(taken[0][1])
+            # gather what arrives within the batch window: one transaction per handler per batch
+            deadline = time.monotonic() + self._batch_window
+            while count < self._max_batch:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    item = self._queue.get(timeout=remaining)
+                except queue.Empty:
+                    break
+                taken.append(item)
+                count += len(item[1])
+            try:
+                by_db: dict[int, tuple[Any, list[DomainEvent]]] = {}
+                for db, events in taken:
+                    by_db.setdefault(id(db), (db, []))[1].extend(events)
+                for db, events in by_db.values():
+                    self.dispatch(events, db)
+            except Exception:  # never let the dispatcher die: later events still need it
+                log.exception("event dispatch failed")
+            finally:
+                for _ in taken:
+                    self._queue.task_done()
 
 
 bus = MessageBus()

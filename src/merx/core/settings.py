@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,6 +35,12 @@ class Settings(BaseSettings):
     require_services: bool = False
     db_pool_size: int = 10
     db_echo: bool = False
+    request_threads: int = Field(default=8, ge=1, description="Threads per process running blocking endpoints.")
+    event_handlers: Literal["background", "inline"] = Field(
+        default="background",
+        description="How `merx serve` runs other contexts' reactions to events (CRM timeline, analytics facts, "
+                    "search signals): 'background' batches them on a dispatcher thread after the response; "
+                    "'inline' runs them before the request returns.")
 
     @property
     def effective_database_url(self) -> str:

@@ -3,19 +3,30 @@
 Service functions take a UnitOfWork, do their reads and writes through `uow.session`,
 record events with `uow.emit(...)` and audit entries with `uow.audit(...)`, then call
 `uow.commit()`. Events and audit rows are inserted in that same transaction; in-process
-event handlers run only after the commit succeeded."""
+event handlers run only after the commit succeeded.
+
+Outbox and audit rows are buffered and written at commit with one multi-row INSERT each
+(Core, not the ORM's unit of work): every write use case pays for them, and per-object ORM
+flushes were a large share of a checkout's cost."""
 
 from __future__ import annotations
 
 import contextlib
 from typing import Any, Iterator
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from merx.core.auth import SYSTEM, Principal
-from merx.core.db import Database
+from merx.core.db import Database, utcnow
 from merx.core.events import DomainEvent, MessageBus, bus as default_bus
 from merx.core.models import AuditEntry, OutboxEvent
+
+
+# Built once: a statement object reused across calls keeps its memoised cache key, so
+# SQLAlchemy neither rebuilds nor re-hashes it on every commit.
+_INSERT_OUTBOX = sa.insert(OutboxEvent.__table__)
+_INSERT_AUDIT = sa.insert(AuditEntry.__table__)
 
 
 class UnitOfWork:
@@ -28,12 +39,14 @@ class UnitOfWork:
         self.bus = message_bus or default_bus
         self._session: Session | None = None
         self._pending_events: list[DomainEvent] = []
+        self._outbox_rows: list[dict[str, Any]] = []
+        self._audit_rows: list[dict[str, Any]] = []
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> "UnitOfWork":
         factory = self.db.read_sessions if self.readonly else self.db.write_sessions
         self._session = factory()
-        self._pending_events = []
+        self._clear_buffers()
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -43,7 +56,12 @@ class UnitOfWork:
         finally:
             self._session.close()
             self._session = None
-            self._pending_events = []
+            self._clear_buffers()
+
+    def _clear_buffers(self) -> None:
+        self._pending_events = []
+        self._outbox_rows = []
+        self._audit_rows = []
 
     @property
     def session(self) -> Session:
@@ -66,23 +84,41 @@ class UnitOfWork:
              *, version: int | None = None, schema_version: int = 1) -> DomainEvent:
         ev = DomainEvent(type=event_type, aggregate_type=aggregate_type, aggregate_id=str(aggregate_id),
                          payload=payload, aggregate_version=version, schema_version=schema_version)
+        self.session  # noqa: B018 - fails outside the `with` block, like the ORM path did
         self._pending_events.append(ev)
-        self.session.add(OutboxEvent(
-            id=ev.id, type=ev.type, aggregate_type=ev.aggregate_type, aggregate_id=ev.aggregate_id,
-            aggregate_version=ev.aggregate_version, occurred_at=ev.occurred_at, schema_version=schema_version,
-            payload=payload, actor_user_id=self.actor.user_id, request_id=self.request_id,
-        ))
+        self._outbox_rows.append({
+            "id": ev.id, "type": ev.type, "aggregate_type": ev.aggregate_type, "aggregate_id": ev.aggregate_id,
+            "aggregate_version": ev.aggregate_version, "occurred_at": ev.occurred_at,
+            "schema_version": schema_version, "payload": payload, "actor_user_id": self.actor.user_id,
+            "request_id": self.request_id})
         return ev
 
     def audit(self, action: str, entity_type: str, entity_id: Any, *, before: Any = None, after: Any = None) -> None:
-        self.session.add(AuditEntry(
-            actor_user_id=self.actor.user_id, actor_role=self.actor.role.value if self.actor.role else None,
-            action=action, entity_type=entity_type, entity_id=str(entity_id), before=before, after=after,
-            request_id=self.request_id,
-        ))
+        self.session  # noqa: B018
+        self._audit_rows.append({
+            "at": utcnow(), "actor_user_id": self.actor.user_id,
+            "actor_role": self.actor.role.value if self.actor.role else None, "action": action,
+            "entity_type": entity_type, "entity_id": str(entity_id), "before": before, "after": after,
+            "request_id": self.request_id})
+
+    def flush_records(self) -> None:
+        """Write the buffered outbox and audit rows now (commit does it; a caller that reads
+        them back inside the transaction calls it first)."""
+        session = self.session
+        if not (self._outbox_rows or self._audit_rows):
+            return
+        session.flush()
+        conn = session.connection()
+        if self._outbox_rows:
+            conn.execute(_INSERT_OUTBOX, self._outbox_rows)
+            self._outbox_rows = []
+        if self._audit_rows:
+            conn.execute(_INSERT_AUDIT, self._audit_rows)
+            self._audit_rows = []
 
     # -- transaction -------------------------------------------------------------------------
     def commit(self) -> None:
+        self.flush_records()
         self.session.commit()
         events, self._pending_events = self._pending_events, []
         if events:
@@ -90,18 +126,22 @@ class UnitOfWork:
 
     def rollback(self) -> None:
         self.session.rollback()
-        self._pending_events = []
+        self._clear_buffers()
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:
         """A nested transaction: an exception inside undoes only this block's writes and events."""
-        mark = len(self._pending_events)
+        # rows already flushed are inside the savepoint and undone by it; buffered ones are cut
+        self.flush_records()
+        marks = len(self._pending_events), len(self._outbox_rows), len(self._audit_rows)
         nested = self.session.begin_nested()
         try:
             yield
         except BaseException:
             nested.rollback()
-            del self._pending_events[mark:]
+            del self._pending_events[marks[0]:]
+            del self._outbox_rows[marks[1]:]
+            del self._audit_rows[marks[2]:]
             raise
         else:
             nested.commit()

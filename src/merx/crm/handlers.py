@@ -50,69 +50,96 @@ def _total(payload: dict[str, Any]) -> Any:
     return total.get("amount") if isinstance(total, dict) else total
 
 
+def on_order_events(events: list[DomainEvent], db: Any) -> None:
+    """A batch of order events in one transaction; rule segments refreshed once per customer.
+    Events go in customer order (stable, so one customer's events keep their order): two
+    processes' batches then lock the same profile rows in the same order, never in a cycle."""
+    from merx.crm.segments import service as segments
+
+    ordered = sorted(events, key=lambda e: _customer_key(e.payload))
+    with UnitOfWork(db) as uow:
+        touched: set[int] = set()
+        for event in ordered:
+            customer_id = _apply_order_event(uow, event)
+            if customer_id is not None:
+                touched.add(customer_id)
+        if touched:
+            uow.session.flush()
+            segments.refresh_profiles(uow, touched)
+        uow.commit()
+
+
 def on_order_event(event: DomainEvent, db: Any) -> None:
+    on_order_events([event], db)
+
+
+def _customer_key(payload: dict[str, Any]) -> int:
+    try:
+        return int(payload.get("customer_id") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _apply_order_event(uow: UnitOfWork, event: DomainEvent) -> int | None:
+    """The order fact, timeline entry, loyalty and referral effects of one event. Returns
+    the customer whose profile changed. Does not commit."""
     from merx.crm import loyalty, referrals
     from merx.crm.identity import survivor
-    from merx.crm.segments import service as segments
     from merx.crm.service import record_system_event
 
     p = event.payload
     order_id = p.get("order_id")
     if order_id is None:
-        return
-    with UnitOfWork(db) as uow:
-        raw_customer = p.get("customer_id")
-        customer_id = survivor(uow, int(raw_customer)) if raw_customer is not None else None
-        currency = p.get("currency") if p.get("currency") in CURRENCY_EXPONENTS else None
-        fact = uow.session.get(OrderFact, int(order_id))
-        if fact is None:
-            if currency is None:
-                return
-            fact = OrderFact(order_id=int(order_id), customer_id=customer_id, currency=currency, status="placed",
-                             total_minor=_minor(_total(p), currency), refunded_minor=0,
-                             placed_at=_when(p.get("placed_at"), event.occurred_at))
-            uow.session.add(fact)
-        elif customer_id is not None:
-            fact.customer_id = customer_id
-        if event.type == "order.placed":
-            fact.number = p.get("number")
-            fact.channel = (p.get("channel") or None) and str(p.get("channel"))[:32]
-            fact.lines = [{k: line.get(k) for k in ("sku", "product_id", "quantity", "unit_price", "line_total", "category")}
-                          for line in p.get("lines") or [] if isinstance(line, dict)]
-            fact.total_minor = _minor(_total(p), fact.currency)
-        elif event.type == "order.paid":
-            fact.status = "paid" if fact.status == "placed" else fact.status
-            fact.paid_at = fact.paid_at or event.occurred_at
-            payment = p.get("payment") if isinstance(p.get("payment"), dict) else {}
-            fact.payment_fingerprint = p.get("payment_fingerprint") or payment.get("fingerprint") or fact.payment_fingerprint
-        elif event.type == "order.cancelled":
-            fact.status = "cancelled"
-        elif event.type in ("order.refunded", "order.returned"):
-            refunded = p.get("refunded_total") or p.get("refund_amount") or p.get("amount")
-            if isinstance(refunded, dict):
-                refunded = refunded.get("amount")
-            fact.refunded_minor = min(fact.total_minor, _minor(refunded, fact.currency)) if refunded is not None \
-                else fact.total_minor
-            fact.status = event.type.split(".")[1]
-        elif p.get("status"):
-            fact.status = str(p["status"])[:24]
-        uow.session.flush()
-        timeline_type = _ORDER_TIMELINE.get(event.type)
-        if timeline_type:
-            channel = p.get("channel") if isinstance(p.get("channel"), str) and len(p["channel"]) <= 16 else "system"
-            record_system_event(uow, customer_id=customer_id, type=timeline_type, channel=channel,
-                                occurred_at=event.occurred_at, source="orders",
-                                properties={"order_id": int(order_id), "number": fact.number, "status": fact.status,
-                                            "total": _total(p), "currency": fact.currency})
-        if event.type == "order.paid" and customer_id is not None:
-            total = Decimal(fact.total_minor).scaleb(-CURRENCY_EXPONENTS[fact.currency])
-            loyalty.earn_for_order(uow, customer_id, order_ref=str(order_id), currency=fact.currency, total=total,
-                                   lines=fact.lines)
-            referrals.on_first_paid_order(uow, customer_id, int(order_id), fact.payment_fingerprint)
-        if customer_id is not None:
-            uow.session.flush()
-            segments.refresh_profiles(uow, [customer_id])
-        uow.commit()
+        return None
+    raw_customer = p.get("customer_id")
+    customer_id = survivor(uow, int(raw_customer)) if raw_customer is not None else None
+    currency = p.get("currency") if p.get("currency") in CURRENCY_EXPONENTS else None
+    fact = uow.session.get(OrderFact, int(order_id))
+    if fact is None:
+        if currency is None:
+            return None
+        fact = OrderFact(order_id=int(order_id), customer_id=customer_id, currency=currency, status="placed",
+                         total_minor=_minor(_total(p), currency), refunded_minor=0,
+                         placed_at=_when(p.get("placed_at"), event.occurred_at))
+        uow.session.add(fact)
+    elif customer_id is not None:
+        fact.customer_id = customer_id
+    if event.type == "order.placed":
+        fact.number = p.get("number")
+        fact.channel = (p.get("channel") or None) and str(p.get("channel"))[:32]
+        fact.lines = [{k: line.get(k) for k in ("sku", "product_id", "quantity", "unit_price", "line_total", "category")}
+                      for line in p.get("lines") or [] if isinstance(line, dict)]
+        fact.total_minor = _minor(_total(p), fact.currency)
+    elif event.type == "order.paid":
+        fact.status = "paid" if fact.status == "placed" else fact.status
+        fact.paid_at = fact.paid_at or event.occurred_at
+        payment = p.get("payment") if isinstance(p.get("payment"), dict) else {}
+        fact.payment_fingerprint = p.get("payment_fingerprint") or payment.get("fingerprint") or fact.payment_fingerprint
+    elif event.type == "order.cancelled":
+        fact.status = "cancelled"
+    elif event.type in ("order.refunded", "order.returned"):
+        refunded = p.get("refunded_total") or p.get("refund_amount") or p.get("amount")
+        if isinstance(refunded, dict):
+            refunded = refunded.get("amount")
+        fact.refunded_minor = min(fact.total_minor, _minor(refunded, fact.currency)) if refunded is not None \
+            else fact.total_minor
+        fact.status = event.type.split(".")[1]
+    elif p.get("status"):
+        fact.status = str(p["status"])[:24]
+    uow.session.flush()
+    timeline_type = _ORDER_TIMELINE.get(event.type)
+    if timeline_type:
+        channel = p.get("channel") if isinstance(p.get("channel"), str) and len(p["channel"]) <= 16 else "system"
+        record_system_event(uow, customer_id=customer_id, type=timeline_type, channel=channel,
+                            occurred_at=event.occurred_at, source="orders",
+                            properties={"order_id": int(order_id), "number": fact.number, "status": fact.status,
+                                        "total": _total(p), "currency": fact.currency})
+    if event.type == "order.paid" and customer_id is not None:
+        total = Decimal(fact.total_minor).scaleb(-CURRENCY_EXPONENTS[fact.currency])
+        loyalty.earn_for_order(uow, customer_id, order_ref=str(order_id), currency=fact.currency, total=total,
+                               lines=fact.lines)
+        referrals.on_first_paid_order(uow, customer_id, int(order_id), fact.payment_fingerprint)
+    return customer_id
 
 
 def on_ticket_event(event: DomainEvent, db: Any) -> None:
@@ -133,28 +160,33 @@ def on_ticket_event(event: DomainEvent, db: Any) -> None:
         uow.commit()
 
 
-def on_customer_event(event: DomainEvent, db: Any) -> None:
-    """Index a customer's email and phone as identifiers (unverified: typed in, not confirmed)."""
+def on_customer_events(events: list[DomainEvent], db: Any) -> None:
+    """Index customers' emails and phones as identifiers (unverified: typed in, not confirmed)."""
     from merx.crm.identity import add_identity
     from merx.customers import service as customers
 
-    customer_id = event.payload.get("customer_id")
-    if customer_id is None:
+    ids = sorted({int(e.payload["customer_id"]) for e in events if e.payload.get("customer_id") is not None})
+    if not ids:
         return
     with UnitOfWork(db) as uow:
-        record = customers.raw_customer(uow, int(customer_id))
-        if record is None or record.merged_into_id is not None:
-            return
-        for kind in ("email", "phone"):
-            value = getattr(record, kind)
-            if value:
-                add_identity(uow, record.id, kind, value, source="customer_record")
+        for customer_id in ids:
+            record = customers.raw_customer(uow, customer_id)
+            if record is None or record.merged_into_id is not None:
+                continue
+            for kind in ("email", "phone"):
+                value = getattr(record, kind)
+                if value:
+                    add_identity(uow, record.id, kind, value, source="customer_record")
         uow.commit()
+
+
+def on_customer_event(event: DomainEvent, db: Any) -> None:
+    on_customer_events([event], db)
 
 
 def register(bus: MessageBus) -> None:
     for event_type in _ORDER_TIMELINE:
-        bus.subscribe(event_type, on_order_event)
+        bus.subscribe(event_type, on_order_events, batch=True)
     bus.subscribe("ticket.*", on_ticket_event)
-    bus.subscribe("customer.created", on_customer_event)
-    bus.subscribe("customer.updated", on_customer_event)
+    bus.subscribe("customer.created", on_customer_events, batch=True)
+    bus.subscribe("customer.updated", on_customer_events, batch=True)

@@ -193,22 +193,53 @@ def _insert_ignore(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
     uow.session.execute(insert(StockLevel).values(values).on_conflict_do_nothing(index_elements=["sku", "location_id"]))
 
 
+_LOCK_COLUMNS = (StockLevel.sku, StockLevel.location_id, StockLevel.on_hand, StockLevel.reserved,
+                 StockLevel.incoming, Location.priority, Location.pickup, Location.ships, Location.active,
+                 Location.code, StockLevel.low_stock_threshold.label("row_threshold"),
+                 Location.low_stock_threshold.label("loc_threshold"),
+                 StockThreshold.low_stock.label("product_threshold"))
+_lock_statements: dict[tuple[bool, bool], Any] = {}
+
+
+def _lock_statement(with_locations: bool, for_update: bool) -> Any:
+    """Built once per shape: every checkout runs it, and a reused statement keeps its cache key."""
+    key = (with_locations, for_update)
+    if key not in _lock_statements:
+        stmt = (sa.select(*_LOCK_COLUMNS)
+                .join(Location, Location.id == StockLevel.location_id)
+                .outerjoin(StockThreshold, StockThreshold.sku == StockLevel.sku)
+                .where(StockLevel.sku.in_(sa.bindparam("skus", expanding=True)))
+                .order_by(StockLevel.sku, StockLevel.location_id))
+        if with_locations:
+            stmt = stmt.where(StockLevel.location_id.in_(sa.bindparam("locations", expanding=True)))
+        if for_update:
+            stmt = stmt.with_for_update(of=StockLevel)
+        _lock_statements[key] = stmt
+    return _lock_statements[key]
+
+
 def _lock_rows(uow: UnitOfWork, skus: Iterable[str], location_ids: Iterable[int] | None = None) -> list[Any]:
-    """Lock the stock rows (global order: sku, location) and return them with their location."""
+    """Lock the stock rows (global order: sku, location) and return them with their location
+    and the inputs of their low-stock threshold (so a hold needs no second query for them)."""
     skus = sorted(set(skus))
     if not skus:
         return []
-    stmt = (sa.select(StockLevel.sku, StockLevel.location_id, StockLevel.on_hand, StockLevel.reserved,
-                      StockLevel.incoming, Location.priority, Location.pickup, Location.ships, Location.active,
-                      Location.code)
-            .join(Location, Location.id == StockLevel.location_id)
-            .where(StockLevel.sku.in_(skus))
-            .order_by(StockLevel.sku, StockLevel.location_id))
+    stmt = _lock_statement(location_ids is not None, uow.dialect == "postgresql")
+    params: dict[str, Any] = {"skus": skus}
     if location_ids is not None:
-        stmt = stmt.where(StockLevel.location_id.in_(set(location_ids)))
-    if uow.dialect == "postgresql":
-        stmt = stmt.with_for_update(of=StockLevel)
-    return list(uow.session.execute(stmt))
+        params["locations"] = sorted(set(location_ids))
+    # Core on the session's connection: these rows are read, not loaded as ORM objects
+    return list(uow.session.connection().execute(stmt, params))
+
+
+def _known_thresholds(rows: Iterable[Any]) -> tuple[dict[tuple[str, int], int], dict[int, str]]:
+    default = get_inventory_settings().default_low_stock_threshold
+    thresholds, codes = {}, {}
+    for r in rows:
+        thresholds[(r.sku, r.location_id)] = rules.effective_threshold(r.row_threshold, r.loc_threshold,
+                                                                       r.product_threshold, default)
+        codes[r.location_id] = r.code
+    return thresholds, codes
 
 
 class _Changes:
@@ -217,6 +248,7 @@ class _Changes:
 
     def __init__(self) -> None:
         self.rows: dict[tuple[str, int], tuple[int, int, int, int, str]] = {}
+        self.movements: list[dict[str, Any]] = []  # ledger rows, written together by _emit_changes
 
     def record(self, key: tuple[str, int], before: tuple[int, int], after: tuple[int, int], reason: str) -> None:
         first = self.rows.get(key)
@@ -224,34 +256,52 @@ class _Changes:
         self.rows[key] = (start[0], start[1], after[0], after[1], reason)
 
 
+_guarded_updates: dict[tuple[bool, ...], Any] = {}
+
+
+def _guarded_update(guards: tuple[bool, ...]) -> Any:
+    """The conditional UPDATE of one stock row for this combination of guards, built once:
+    the guard is in the WHERE clause, so a change that would break an invariant updates no
+    row instead of being checked in Python first."""
+    if guards not in _guarded_updates:
+        t = StockLevel
+        d_on_hand, d_reserved, d_incoming = sa.bindparam("d_on_hand"), sa.bindparam("d_reserved"), \
+            sa.bindparam("d_incoming")
+        conds = [t.sku == sa.bindparam("k_sku"), t.location_id == sa.bindparam("k_location")]
+        available, on_hand_floor, reserved_floor, incoming_floor, compare = guards
+        if available:
+            conds.append((t.on_hand + d_on_hand) - (t.reserved + d_reserved) >= 0)
+        if on_hand_floor:
+            conds.append(t.on_hand + d_on_hand >= 0)
+        if reserved_floor:
+            conds.append(t.reserved + d_reserved >= 0)
+        if incoming_floor:
+            conds.append(t.incoming + d_incoming >= 0)
+        if compare:
+            conds.append(t.on_hand == sa.bindparam("expect"))
+        _guarded_updates[guards] = (
+            sa.update(t).where(*conds)
+            .values(on_hand=t.on_hand + d_on_hand, reserved=t.reserved + d_reserved,
+                    incoming=t.incoming + d_incoming, version=t.version + 1, updated_at=sa.bindparam("now"))
+            .returning(t.on_hand, t.reserved))
+    return _guarded_updates[guards]
+
+
 def _apply(uow: UnitOfWork, changes: _Changes, sku: str, location_id: int, *, reason: str, on_hand: int = 0,
            reserved: int = 0, incoming: int = 0, reference: str | None = None, note: str | None = None,
            expect_on_hand: int | None = None) -> bool:
     """One guarded change of a stock row plus its ledger movement. False when the guard
     refused it (nothing written)."""
-    t = StockLevel
-    conds = [t.sku == sku, t.location_id == location_id]
-    if on_hand < 0 or reserved > 0 or (on_hand and reserved):
-        conds.append((t.on_hand + on_hand) - (t.reserved + reserved) >= 0)
-    if on_hand < 0:
-        conds.append(t.on_hand + on_hand >= 0)
-    if reserved < 0:
-        conds.append(t.reserved + reserved >= 0)
-    if incoming < 0:
-        conds.append(t.incoming + incoming >= 0)
-    if expect_on_hand is not None:
-        conds.append(t.on_hand == expect_on_hand)
-    stmt = (sa.update(t).where(*conds)
-            .values(on_hand=t.on_hand + on_hand, reserved=t.reserved + reserved, incoming=t.incoming + incoming,
-                    version=t.version + 1, updated_at=utcnow())
-            .returning(t.on_hand, t.reserved)
-            .execution_options(synchronize_session=False))
-    row = uow.session.execute(stmt).first()
+    guards = (bool(on_hand < 0 or reserved > 0 or (on_hand and reserved)), on_hand < 0, reserved < 0, incoming < 0,
+              expect_on_hand is not None)
+    params = {"k_sku": sku, "k_location": location_id, "d_on_hand": on_hand, "d_reserved": reserved,
+              "d_incoming": incoming, "now": utcnow(), "expect": expect_on_hand}
+    row = uow.session.connection().execute(_guarded_update(guards), params).first()
     if row is None:
         return False
-    uow.session.add(StockMovement(sku=sku, location_id=location_id, reason=reason, on_hand_delta=on_hand,
-                                  reserved_delta=reserved, incoming_delta=incoming, reference=reference, note=note,
-                                  actor_user_id=uow.actor.user_id))
+    changes.movements.append({"sku": sku, "location_id": location_id, "reason": reason, "on_hand_delta": on_hand,
+                              "reserved_delta": reserved, "incoming_delta": incoming, "reference": reference,
+                              "note": note, "actor_user_id": uow.actor.user_id, "at": utcnow()})
     changes.record((sku, location_id), (row.on_hand - on_hand, row.reserved - reserved), (row.on_hand, row.reserved),
                    reason)
     return True
@@ -281,15 +331,22 @@ def _thresholds(uow: UnitOfWork, pairs: Iterable[tuple[str, int]], *,
     return {pair: found.get(pair, default) for pair in pairs}
 
 
-def _emit_changes(uow: UnitOfWork, changes: _Changes) -> None:
+def _emit_changes(uow: UnitOfWork, changes: _Changes, *,
+                  known: tuple[dict[tuple[str, int], int], dict[int, str]] | None = None) -> None:
     """`inventory.stock_changed` when the on-hand quantity changed, or when a hold or its
     release moved the availability status (in/low/out of stock). Holds that leave the status
     as it was are not broadcast: every checkout would otherwise wake every subscriber (search
     re-indexing, analytics) for nothing they show; exact quantities are in the API."""
+    if changes.movements:
+        uow.session.connection().execute(_INSERT_MOVEMENTS, changes.movements)
+        changes.movements = []
     if not changes.rows:
         return
-    codes: dict[int, str] = {}
-    thresholds = _thresholds(uow, changes.rows.keys(), codes=codes)
+    if known is not None and all(k in known[0] for k in changes.rows):
+        thresholds, codes = known
+    else:
+        codes = {}
+        thresholds = _thresholds(uow, changes.rows.keys(), codes=codes)
     for (sku, loc_id), (oh0, res0, on_hand, reserved, reason) in sorted(changes.rows.items()):
         available = on_hand - reserved
         threshold = thresholds[(sku, loc_id)]
@@ -557,15 +614,19 @@ def movements(uow: UnitOfWork, *, sku: str | None = None, location: str | None =
 # ---------------------------------------------------------------------------------------------
 
 
+_INSERT_MOVEMENTS = sa.insert(StockMovement.__table__)
+_INSERT_HOLDS = sa.insert(Reservation.__table__)
+_EXPIRE_HOLDS = (sa.update(Reservation)
+                 .where(Reservation.state == "active", Reservation.expires_at.is_not(None),
+                        Reservation.expires_at <= sa.bindparam("now"),
+                        Reservation.sku.in_(sa.bindparam("skus", expanding=True)))
+                 .values(state="expired")
+                 .returning(Reservation.owner, Reservation.sku, Reservation.location_id, Reservation.quantity))
+
+
 def _expire_locked(uow: UnitOfWork, changes: _Changes, skus: Sequence[str], now: dt.datetime) -> list[str]:
     """Release expired holds of these SKUs; their stock rows must already be locked."""
-    expired = uow.session.execute(
-        sa.update(Reservation)
-        .where(Reservation.state == "active", Reservation.expires_at.is_not(None), Reservation.expires_at <= now,
-               Reservation.sku.in_(list(skus)))
-        .values(state="expired")
-        .returning(Reservation.owner, Reservation.sku, Reservation.location_id, Reservation.quantity)
-        .execution_options(synchronize_session=False)).all()
+    expired = uow.session.connection().execute(_EXPIRE_HOLDS, {"now": now, "skus": list(skus)}).all()
     for r in sorted(expired, key=lambda r: (r.sku, r.location_id)):
         _apply(uow, changes, r.sku, r.location_id, reason="release", reserved=-r.quantity, reference=r.owner,
                note="hold expired")
@@ -575,12 +636,13 @@ def _expire_locked(uow: UnitOfWork, changes: _Changes, skus: Sequence[str], now:
 def allocate(uow: UnitOfWork, owner: str, lines: Sequence[rules.LineRequest], *,
              location_ids: Sequence[int] | None = None, strategy: str | None = None, allow_split: bool | None = None,
              expires_at: dt.datetime | None = None, release_owner: str | None = None,
-             ship_only: bool = False) -> list[rules.PlannedAllocation]:
+             ship_only: bool = False, location_codes: dict[int, str] | None = None) -> list[rules.PlannedAllocation]:
     """Reserve stock for every line (all or nothing) and record the holds under `owner`.
 
     `location_ids` restricts the candidates (pickup: just the store). `release_owner` first
     releases another owner's holds in the same transaction (a cart's checkout hold becoming
-    the order's). Raises InsufficientStock naming every short line. Does not commit."""
+    the order's). Raises InsufficientStock naming every short line. `location_codes`, when
+    given, is filled with the codes of the candidate locations. Does not commit."""
     cfg = get_inventory_settings()
     strategy = strategy or cfg.allocation_strategy
     allow_split = cfg.allocation_split if allow_split is None else allow_split
@@ -604,22 +666,28 @@ def allocate(uow: UnitOfWork, owner: str, lines: Sequence[rules.LineRequest], *,
     merged: dict[tuple[str, int], int] = {}
     for p in planned:
         merged[(p.sku, p.location_id)] = merged.get((p.sku, p.location_id), 0) + p.quantity
+    holds = []
     for (sku, loc_id), qty in sorted(merged.items()):
         if not _apply(uow, changes, sku, loc_id, reason="reservation", reserved=qty, reference=owner):
             # Cannot happen while the rows are locked (PostgreSQL) or writers serialised
             # (SQLite); if it ever does, the guard has kept the row intact.
             raise InsufficientStock([rules.Shortage(p.key, p.sku, p.quantity, 0) for p in planned if p.sku == sku])
-        uow.session.add(Reservation(owner=owner, sku=sku, location_id=loc_id, quantity=qty, expires_at=expires_at))
-    _emit_changes(uow, changes)
+        holds.append({"owner": owner, "sku": sku, "location_id": loc_id, "quantity": qty, "state": "active",
+                      "expires_at": expires_at, "created_at": now})
+    if holds:
+        uow.session.connection().execute(_INSERT_HOLDS, holds)
+    known = _known_thresholds(locked)
+    if location_codes is not None:
+        location_codes.update(known[1])
+    _emit_changes(uow, changes, known=known)
     return planned
 
 
 def _release_locked(uow: UnitOfWork, changes: _Changes, owner: str, *, reason: str, note: str | None) -> int:
-    released = uow.session.execute(
+    released = uow.session.connection().execute(
         sa.update(Reservation).where(Reservation.owner == owner, Reservation.state == "active")
         .values(state="released")
-        .returning(Reservation.sku, Reservation.location_id, Reservation.quantity)
-        .execution_options(synchronize_session=False)).all()
+        .returning(Reservation.sku, Reservation.location_id, Reservation.quantity)).all()
     for r in sorted(released, key=lambda r: (r.sku, r.location_id)):
         _apply(uow, changes, r.sku, r.location_id, reason=reason, reserved=-r.quantity, reference=owner, note=note)
     return sum(r.quantity for r in released)

@@ -21,6 +21,7 @@ import logging
 import secrets
 import time
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any, Callable, Iterable, TypeVar
 
 import sqlalchemy as sa
@@ -116,9 +117,12 @@ def _load(uow: UnitOfWork, order_id: int, *, for_update: bool = False) -> Order:
     return order
 
 
-def order_out(uow: UnitOfWork, order: Order, *, lines: list[OrderLine] | None = None,
-              allocations: list[OrderAllocation] | None = None,
-              promotions: list[OrderPromotion] | None = None) -> dict[str, Any]:
+def order_out(uow: UnitOfWork, order: Any, *, lines: list[Any] | None = None,
+              allocations: list[Any] | None = None, promotions: list[Any] | None = None,
+              codes: dict[int, str] | None = None) -> dict[str, Any]:
+    """The API shape of an order. `order` and the lists may be ORM rows or anything with the
+    same attributes (checkout passes what it has just written); `codes` maps location ids
+    it already knows to their codes."""
     s = uow.session
     if lines is None:
         lines = list(s.scalars(sa.select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.line_no)))
@@ -129,7 +133,9 @@ def order_out(uow: UnitOfWork, order: Order, *, lines: list[OrderLine] | None = 
         promotions = list(s.scalars(sa.select(OrderPromotion).where(OrderPromotion.order_id == order.id)
                                     .order_by(OrderPromotion.id)))
     loc_ids = {a.location_id for a in allocations} | ({order.pickup_location_id} if order.pickup_location_id else set())
-    codes = {loc.id: loc.code for loc in inventory.locations_by_ids(uow, loc_ids).values()}
+    codes = dict(codes or {})
+    if not loc_ids <= codes.keys():
+        codes.update({loc.id: loc.code for loc in inventory.locations_by_ids(uow, loc_ids - codes.keys()).values()})
     cur = order.currency
     return {
         "id": order.id, "number": order.number, "status": order.status, "channel": order.channel,
@@ -243,6 +249,9 @@ def _resolve_customer(uow: UnitOfWork, cust: CustomerIn) -> tuple[int | None, st
     extra = {k: v for k, v in (("first_name", cust.first_name), ("last_name", cust.last_name),
                                ("phone", cust.phone)) if v}
     try:
+        known = customers.customer_id_by_email(uow, cust.email)
+        if known is not None:
+            return known, cust.email
         with uow.savepoint():
             c = customers.get_or_create_guest(uow, cust.email, **extra)
     except IntegrityError:
@@ -297,6 +306,16 @@ def _quote(uow: UnitOfWork, lines: list[LineIn], infos: dict[str, Any], prices: 
     return price_rules.price_cart(cart_lines, promos, ctx)
 
 
+# Checkout's writes, built once: reused statement objects keep their memoised cache keys.
+_INSERT_ORDER = sa.insert(Order.__table__).returning(Order.__table__.c.id)
+_NUMBER_ORDER = (sa.update(Order.__table__).where(Order.__table__.c.id == sa.bindparam("order_id"))
+                 .values(number=sa.bindparam("new_number"), payment_reference=sa.bindparam("new_reference")))
+_INSERT_LINES = sa.insert(OrderLine.__table__)
+_INSERT_ALLOCATIONS = sa.insert(OrderAllocation.__table__)
+_INSERT_PROMOTIONS = sa.insert(OrderPromotion.__table__)
+_INSERT_PAYMENT = sa.insert(PaymentTransaction.__table__)
+
+
 def place_order(uow: UnitOfWork, data: OrderCreate, *, cart_id: int | None = None,
                 price_overrides: dict[str, Decimal] | None = None) -> dict[str, Any]:
     """Create an order: 201 body, or a Problem (409 insufficient stock naming each line, 402
@@ -342,29 +361,40 @@ def _create_pending(uow: UnitOfWork, data: OrderCreate, *, cart_id: int | None,
     now = utcnow()
     to_minor = lambda d: price_rules.to_minor(d, currency)  # noqa: E731
     manual = data.payment.provider == "manual"
-    order = Order(status="pending", payment_status="pending", channel=data.channel, customer_id=customer_id,
-                  email=email, currency=currency, subtotal_minor=to_minor(quote.subtotal),
-                  discount_minor=to_minor(quote.discount), shipping_minor=to_minor(quote.shipping),
-                  shipping_discount_minor=to_minor(quote.shipping_discount), total_minor=to_minor(quote.total),
-                  refunded_minor=0, fulfilment_type=data.fulfilment.type,
-                  pickup_location_id=pickup_loc.id if pickup_loc else None,
-                  shipping_address=data.fulfilment.address.model_dump() if data.fulfilment.address else None,
-                  payment_provider=data.payment.provider, coupon_code=coupon, customer_group=group, cart_id=cart_id,
-                  placed_by_user_id=actor.user_id,
-                  sales_rep_user_id=actor.user_id if actor.role == Role.sales_rep else None,
-                  version=1, created_at=now, updated_at=now)
-    uow.session.add(order)
-    uow.session.flush()
+    total_minor = to_minor(quote.total)
+    # Nothing to call for cash on delivery / pay in store (collected later) or a free order (paid).
+    settled_now = manual or total_minor == 0
+    status = ("confirmed" if total_minor else "paid") if settled_now else "pending"
+    payment_status = ("awaiting" if total_minor else "captured") if settled_now else "pending"
+    # Core statements, not ORM objects: checkout is the hottest write path (see ARCHITECTURE.md)
+    conn = uow.session.connection()
+    order = SimpleNamespace(
+        status=status, payment_status=payment_status, channel=data.channel, customer_id=customer_id,
+        email=email, currency=currency, subtotal_minor=to_minor(quote.subtotal),
+        discount_minor=to_minor(quote.discount), shipping_minor=to_minor(quote.shipping),
+        shipping_discount_minor=to_minor(quote.shipping_discount), total_minor=total_minor,
+        refunded_minor=0, fulfilment_type=data.fulfilment.type,
+        pickup_location_id=pickup_loc.id if pickup_loc else None,
+        shipping_address=data.fulfilment.address.model_dump() if data.fulfilment.address else None,
+        tracking=None, payment_provider=data.payment.provider, payment_reference=None, coupon_code=coupon,
+        customer_group=group, cart_id=cart_id, placed_by_user_id=actor.user_id,
+        sales_rep_user_id=actor.user_id if actor.role == Role.sales_rep else None, cancel_reason=None,
+        version=1, created_at=now, updated_at=now)
+    order.id = conn.execute(_INSERT_ORDER, vars(order)).scalar_one()
     order.number = f"MX{order.id:08d}"
+    if manual:
+        order.payment_reference = f"manual-{order.number}"
+    conn.execute(_NUMBER_ORDER, {"order_id": order.id, "new_number": order.number,
+                                 "new_reference": order.payment_reference})
     lines = []
     for i, (ln, res) in enumerate(zip(data.lines, quote.lines)):
         info = infos[ln.sku]
-        lines.append(OrderLine(order_id=order.id, line_no=i + 1, sku=ln.sku, product_id=info.product_id,
-                               name=info.name, category=info.category, quantity=ln.quantity,
-                               unit_price_minor=to_minor(res.unit_price), subtotal_minor=to_minor(res.subtotal),
-                               discount_minor=to_minor(res.discount), total_minor=to_minor(res.total),
-                               returned_quantity=0))
-    uow.session.add_all(lines)
+        lines.append(SimpleNamespace(order_id=order.id, line_no=i + 1, sku=ln.sku, product_id=info.product_id,
+                                     name=info.name, category=info.category, quantity=ln.quantity,
+                                     unit_price_minor=to_minor(res.unit_price), subtotal_minor=to_minor(res.subtotal),
+                                     discount_minor=to_minor(res.discount), total_minor=to_minor(res.total),
+                                     returned_quantity=0))
+    conn.execute(_INSERT_LINES, [vars(x) for x in lines])
 
     if cart_id is not None:
         claimed = uow.session.execute(
@@ -374,32 +404,30 @@ def _create_pending(uow: UnitOfWork, data: OrderCreate, *, cart_id: int | None,
         if claimed.rowcount != 1:
             raise Conflict(f"Cart {cart_id} has already been ordered", type_slug="cart-ordered")
 
+    codes: dict[int, str] = {pickup_loc.id: pickup_loc.code} if pickup_loc else {}
     planned = inventory.allocate(
         uow, f"order:{order.id}",
         [inv_rules.LineRequest(f"lines[{i}]", ln.sku, ln.quantity) for i, ln in enumerate(data.lines)],
         location_ids=[pickup_loc.id] if pickup_loc else None, strategy=strategy, ship_only=ship,
-        release_owner=f"cart:{cart_id}" if cart_id is not None else None)
-    allocations = [OrderAllocation(order_id=order.id, line_no=int(p.key[6:-1]) + 1, sku=p.sku,
+        release_owner=f"cart:{cart_id}" if cart_id is not None else None, location_codes=codes)
+    allocations = [SimpleNamespace(order_id=order.id, line_no=int(p.key[6:-1]) + 1, sku=p.sku,
                                    location_id=p.location_id, quantity=p.quantity) for p in planned]
-    uow.session.add_all(allocations)
+    conn.execute(_INSERT_ALLOCATIONS, [vars(a) for a in allocations])
 
     pricing.redeem(uow, quote.applied, order_id=order.id,
                    customer_key=f"customer:{customer_id}" if customer_id else (f"email:{email}" if email else None),
                    currency=currency)
-    promos = [OrderPromotion(order_id=order.id, promotion_id=a.promotion_id, name=a.name, kind=a.kind,
-                             coupon_code=a.coupon_code, amount_minor=to_minor(a.amount)) for a in quote.applied]
-    uow.session.add_all(promos)
+    promos = [SimpleNamespace(order_id=order.id, promotion_id=a.promotion_id, name=a.name, kind=a.kind,
+                              coupon_code=a.coupon_code, amount_minor=to_minor(a.amount)) for a in quote.applied]
+    if promos:
+        conn.execute(_INSERT_PROMOTIONS, [vars(p) for p in promos])
 
-    if manual or order.total_minor == 0:
-        # Nothing to call: cash on delivery / pay in store is collected later; a free order is paid.
-        order.status = "confirmed" if order.total_minor else "paid"
-        order.payment_status = "awaiting" if order.total_minor else "captured"
-        order.payment_reference = f"manual-{order.number}" if manual else None
-        uow.session.add(PaymentTransaction(order_id=order.id, provider=data.payment.provider, kind="authorise",
-                                           status="pending" if order.total_minor else "succeeded",
-                                           amount_minor=order.total_minor, reference=order.payment_reference))
-    uow.session.flush()
-    out = order_out(uow, order, lines=lines, allocations=allocations, promotions=promos)
+    if settled_now:
+        conn.execute(_INSERT_PAYMENT, {
+            "order_id": order.id, "provider": data.payment.provider, "kind": "authorise",
+            "status": "pending" if total_minor else "succeeded", "amount_minor": total_minor,
+            "reference": order.payment_reference, "created_at": now})
+    out = order_out(uow, order, lines=lines, allocations=allocations, promotions=promos, codes=codes)
     loc_by_line: dict[int, list[tuple[int, str]]] = {}
     for a in out["allocations"]:
         loc_by_line.setdefault(a["line"], []).append((a["quantity"], a["location"]))

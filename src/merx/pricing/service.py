@@ -87,6 +87,20 @@ def list_price_lists(uow: UnitOfWork) -> list[dict[str, Any]]:
     return [_list_out(pl, counts.get(pl.id, 0)) for pl in uow.session.scalars(sa.select(PriceList).order_by(PriceList.id))]
 
 
+# Built once (checkout prices every order). A null `group` matches only lists for everyone,
+# as `customer_group = NULL` is never true.
+_LIST_PRICES = (
+    sa.select(PriceListEntry.sku, PriceListEntry.amount_minor, PriceList.channel, PriceList.customer_group,
+              PriceList.priority, PriceList.id)
+    .join(PriceList, PriceList.id == PriceListEntry.price_list_id)
+    .where(PriceListEntry.sku.in_(sa.bindparam("skus", expanding=True)),
+           PriceList.currency == sa.bindparam("currency"), PriceList.active.is_(True),
+           sa.or_(PriceList.channel.is_(None), PriceList.channel == sa.bindparam("channel")),
+           sa.or_(PriceList.customer_group.is_(None), PriceList.customer_group == sa.bindparam("group")),
+           sa.or_(PriceList.starts_at.is_(None), PriceList.starts_at <= sa.bindparam("now")),
+           sa.or_(PriceList.ends_at.is_(None), PriceList.ends_at > sa.bindparam("now"))))
+
+
 def unit_prices(uow: UnitOfWork, catalog_prices: dict[str, dict[str, Decimal]], *, currency: str, channel: str,
                 customer_group: str | None = None, now: dt.datetime | None = None) -> dict[str, Decimal]:
     """SKU -> unit price in `currency`: the most specific active price list holding the SKU
@@ -94,15 +108,8 @@ def unit_prices(uow: UnitOfWork, catalog_prices: dict[str, dict[str, Decimal]], 
     ties), else the catalog price. SKUs with no price in that currency are absent."""
     now = now or utcnow()
     skus = list(catalog_prices)
-    rows = uow.session.execute(
-        sa.select(PriceListEntry.sku, PriceListEntry.amount_minor, PriceList.channel, PriceList.customer_group,
-                  PriceList.priority, PriceList.id)
-        .join(PriceList, PriceList.id == PriceListEntry.price_list_id)
-        .where(PriceListEntry.sku.in_(skus), PriceList.currency == currency, PriceList.active.is_(True),
-               sa.or_(PriceList.channel.is_(None), PriceList.channel == channel),
-               sa.or_(PriceList.customer_group.is_(None), PriceList.customer_group == customer_group),
-               sa.or_(PriceList.starts_at.is_(None), PriceList.starts_at <= now),
-               sa.or_(PriceList.ends_at.is_(None), PriceList.ends_at > now))).all()
+    rows = uow.session.connection().execute(_LIST_PRICES, {
+        "skus": skus, "currency": currency, "channel": channel, "group": customer_group, "now": now}).all()
     best: dict[str, tuple[tuple[int, int, int, int], int]] = {}
     for r in rows:
         rank = (1 if r.customer_group else 0, 1 if r.channel else 0, r.priority, -r.id)

@@ -21,6 +21,10 @@ Field options: `source` (column or dotted JSON path; default: the field name), `
 lower), `value_map` (+ `strict_map`: unknown values are errors), `unit` (`factors` per unit
 read from the `source` column, or a fixed `multiply`), and rules `min`, `max`, `pattern`,
 `choices`, `max_length`.
+
+`columns` lists the output fields in order (CSV column order, JSON key order). When the
+mapping omits it, the order the fields were given in is recorded there on save: PostgreSQL
+stores the mapping as JSONB, which does not keep an object's key order.
 """
 
 from __future__ import annotations
@@ -150,10 +154,21 @@ def _convert(name: str, kind: str, v: Any) -> Any:
     raise RowProblem(name, f"unknown type {kind}", v)
 
 
+def with_column_order(mapping: dict[str, Any]) -> dict[str, Any]:
+    """The mapping with `columns` filled from the fields' order as given, if it is absent."""
+    fields = mapping.get("fields")
+    if isinstance(fields, dict) and not mapping.get("columns"):
+        return {**mapping, "columns": list(fields)}
+    return mapping
+
+
 def map_record(mapping: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
     """One source record -> target fields; raises RowProblem naming the first bad field."""
     out: dict[str, Any] = {}
-    for name, spec in mapping["fields"].items():
+    fields = mapping["fields"]
+    order = [c for c in mapping.get("columns") or [] if c in fields]
+    order += [c for c in fields if c not in order]
+    for name, spec in ((c, fields[c]) for c in order):
         raw = _lookup(record, spec.get("source", name))
         if isinstance(raw, str):
             for t in spec.get("transform", ["strip"]) or []:

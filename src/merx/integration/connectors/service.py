@@ -21,7 +21,7 @@ from merx.core.errors import Conflict, FieldError, NotFound, Problem, RowError, 
 from merx.core.pagination import paginate
 from merx.core.uow import UnitOfWork
 from merx.core.auth import Principal, SYSTEM
-from merx.integration.connectors.mapping import RowProblem, check_mapping, map_record
+from merx.integration.connectors.mapping import RowProblem, check_mapping, map_record, with_column_order
 from merx.integration.connectors.targets import TARGETS, target_problem
 from merx.integration.models import Connector, ConnectorRecord, ImportJob
 from merx.integration.schemas import ConnectorCreate, ConnectorOut, ConnectorUpdate, ImportJobOut
@@ -68,7 +68,7 @@ def create_connector(uow: UnitOfWork, data: ConnectorCreate) -> ConnectorOut:
     if uow.session.scalar(sa.select(Connector.id).where(Connector.code == data.code)) is not None:
         raise Conflict(f"a connector with code {data.code} exists", errors=[FieldError("code", "already exists", "duplicate")])
     c = Connector(code=data.code, name=data.name, direction=data.direction, target=data.target, format=data.format,
-                  mapping=data.mapping, transport=data.transport, active=data.active, version=1)
+                  mapping=with_column_order(data.mapping), transport=data.transport, active=data.active, version=1)
     uow.session.add(c)
     uow.session.flush()
     uow.audit("connector.created", "connector", c.id, after=_out(c).model_dump(mode="json"))
@@ -101,7 +101,7 @@ def update_connector(uow: UnitOfWork, code: str, data: ConnectorUpdate) -> Conne
     for name in ("name", "format", "active"):
         if changes.get(name) is not None:
             setattr(c, name, changes[name])
-    c.mapping, c.transport = mapping, transport
+    c.mapping, c.transport = with_column_order(mapping), transport
     c.version += 1
     uow.audit("connector.updated", "connector", c.id, before=before, after=_out(c).model_dump(mode="json"))
     uow.commit()
