@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 from typing import Optional
 
@@ -102,7 +103,57 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
     if migrate_first:
         upgraded_database().dispose()
     console.print(f"Merx on http://{host}:{port}  (API docs: /docs)")
-    uvicorn.run("merx.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
+    if workers > 1 and hasattr(socket, "SO_REUSEPORT"):
+        _serve_reuseport(host, port, workers)
+        return
+    uvicorn.run("merx.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning",
+                access_log=False)
+
+
+def _reuseport_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+def _run_worker(host: str, port: int) -> None:
+    import uvicorn
+
+    config = uvicorn.Config("merx.app:create_app", factory=True, log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[_reuseport_socket(host, port)])
+
+
+def _serve_reuseport(host: str, port: int, workers: int) -> None:
+    """Several worker processes, each with its own listening socket on the same port
+    (SO_REUSEPORT): the kernel spreads connections across them evenly. With one shared
+    socket (uvicorn's own --workers), whichever process wakes first takes the connection, and
+    long-lived keep-alive connections pile up on one busy worker while the other idles."""
+    import multiprocessing
+    import signal
+
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_run_worker, args=(host, port), name=f"merx-worker-{i}") for i in range(workers)]
+    for p in procs:
+        p.start()
+
+    def stop(*_: object) -> None:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        for p in procs:
+            p.join()
+    finally:
+        stop()
+        for p in procs:
+            p.join(timeout=20)
 
 
 @app.command()

@@ -32,35 +32,32 @@ def _when(value: Any, fallback: dt.datetime) -> dt.datetime:
     return fallback
 
 
-def _sales_rep(uow: UnitOfWork, customer_id: int | None) -> int | None:
-    if customer_id is None:
-        return None
-    try:
-        from merx.customers import service as customers
+def _sales_reps(uow: UnitOfWork, customer_ids: set[Any]) -> dict[Any, int | None]:
+    """Each customer's sales rep, for the rep dimension of the sales lines: one query."""
+    ids = {int(c) for c in customer_ids if isinstance(c, int)}
+    if not ids:
+        return {}
+    from merx.customers import service as customers
 
-        return customers.get_customer(uow, customer_id).sales_rep_user_id
-    except Exception:  # noqa: BLE001 - a missing customer or context only loses the rep dimension
-        return None
+    return {cid: c.sales_rep_user_id for cid, c in customers.raw_customers(uow, ids).items()}
 
 
 def on_orders_placed(events: list[DomainEvent], db: Database) -> None:
     """A batch of placed orders becomes sales lines in one transaction (one snapshot bump)."""
     with UnitOfWork(db) as uow:
-        reps: dict[Any, int | None] = {}
+        reps = _sales_reps(uow, {e.payload.get("customer_id") for e in events})
         lines = []
         for event in events:
             p = event.payload
             order_id = p["order_id"]
             when = _when(p.get("placed_at"), event.occurred_at)
             customer_id = p.get("customer_id")
-            if customer_id not in reps:
-                reps[customer_id] = _sales_rep(uow, customer_id)
             lines += [SalesLineIn(
                 source=SOURCE, line_key=f"{order_id}:{n}", order_ref=str(order_id), kind="sale",
                 sku=ln.get("sku"), product_id=ln.get("product_id"), customer_id=customer_id,
                 quantity=int(ln["quantity"]), unit_price=Decimal(str(ln["unit_price"])), currency=p["currency"],
                 occurred_at=when, channel=p.get("channel"), location=ln.get("location"), category=ln.get("category"),
-                sales_rep_user_id=reps[customer_id],
+                sales_rep_user_id=reps.get(customer_id),
             ) for n, ln in enumerate(p.get("lines") or [], start=1)]
         record_sales_lines(uow, lines)
 

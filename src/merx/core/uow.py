@@ -69,6 +69,9 @@ class UnitOfWork:
             raise RuntimeError("UnitOfWork used outside its `with` block")
         return self._session
 
+    def in_transaction(self) -> bool:
+        return self._session is not None and self._session.in_transaction()
+
     @property
     def settings(self) -> Any:
         from merx.core.settings import get_settings

@@ -9,7 +9,7 @@ import hashlib
 import json
 import logging
 import time
-from typing import Any, Awaitable, Callable, Iterator
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
 
 import anyio
 import sqlalchemy as sa
@@ -17,6 +17,7 @@ from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from merx.core.auth import ANONYMOUS, Principal, Role, hash_api_key
@@ -45,7 +46,8 @@ def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_principal(request: Request) -> Principal:
+def principal_of(request: Request) -> Principal:
+    """The caller, resolved once per request (blocking: an API key or session is looked up)."""
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
@@ -53,6 +55,19 @@ def get_principal(request: Request) -> Principal:
                                   session_user_id=_session_user_id(request))
     request.state.principal = principal
     return principal
+
+
+async def get_principal(request: Request) -> Principal:
+    """Dependency form of `principal_of`. An anonymous caller (a guest at checkout, a shopper
+    searching) is known without I/O, so it costs no hop to the thread pool; a credential is
+    looked up in the pool, never on the event loop."""
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    if not request.headers.get("authorization") and _session_user_id(request) is None:
+        request.state.principal = ANONYMOUS
+        return ANONYMOUS
+    return await run_in_threadpool(principal_of, request)
 
 
 def _session_user_id(request: Request) -> int | None:
@@ -100,14 +115,34 @@ def require(*roles: Role) -> Callable[..., Principal]:
     return dependency
 
 
-def get_uow(request: Request, principal: Principal = Depends(get_principal)) -> Iterator[UnitOfWork]:
-    with UnitOfWork(request.app.state.db, principal, request_id=request_id_var.get()) as uow:
-        yield uow
+# Async generators on purpose: opening a unit of work does no I/O (the connection is taken at
+# the first statement, in the endpoint's thread), so these need no thread-pool hop, which a
+# sync generator dependency would cost twice per request (enter and exit). Closing after a
+# commit returns the connection to the pool without a round trip.
+async def _close_uow(uow: UnitOfWork) -> None:
+    if uow.in_transaction():  # abandoned mid-way (an error): the rollback is a round trip
+        await run_in_threadpool(uow.__exit__, None, None, None)
+    else:
+        uow.__exit__(None, None, None)
 
 
-def get_read_uow(request: Request, principal: Principal = Depends(get_principal)) -> Iterator[UnitOfWork]:
-    with UnitOfWork(request.app.state.db, principal, request_id=request_id_var.get(), readonly=True) as uow:
+async def get_uow(request: Request, principal: Principal = Depends(get_principal)) -> AsyncIterator[UnitOfWork]:
+    uow = UnitOfWork(request.app.state.db, principal, request_id=request_id_var.get())
+    uow.__enter__()
+    try:
         yield uow
+    finally:
+        await _close_uow(uow)
+
+
+async def get_read_uow(request: Request,
+                       principal: Principal = Depends(get_principal)) -> AsyncIterator[UnitOfWork]:
+    uow = UnitOfWork(request.app.state.db, principal, request_id=request_id_var.get(), readonly=True)
+    uow.__enter__()
+    try:
+        yield uow
+    finally:
+        await _close_uow(uow)
 
 
 # --------------------------------------------------------------------------------------------

@@ -51,21 +51,31 @@ def _total(payload: dict[str, Any]) -> Any:
 
 
 def on_order_events(events: list[DomainEvent], db: Any) -> None:
-    """A batch of order events in one transaction; rule segments refreshed once per customer.
-    Events go in customer order (stable, so one customer's events keep their order): two
-    processes' batches then lock the same profile rows in the same order, never in a cycle."""
+    """A batch of order events in one transaction: the customers' current profiles and the
+    existing order facts are read once for the whole batch, profile counters and rule
+    segments are updated once per customer. Events go in customer order (stable, so one
+    customer's events keep their order): two processes' batches then lock the same profile
+    rows in the same order, never in a cycle."""
+    from merx.crm import profiles
+    from merx.crm.identity import survivors
     from merx.crm.segments import service as segments
 
     ordered = sorted(events, key=lambda e: _customer_key(e.payload))
     with UnitOfWork(db) as uow:
-        touched: set[int] = set()
+        order_ids = {int(e.payload["order_id"]) for e in ordered if e.payload.get("order_id") is not None}
+        facts = {f.order_id: f for f in uow.session.scalars(
+            sa.select(OrderFact).where(OrderFact.order_id.in_(sorted(order_ids))))} if order_ids else {}
+        current = survivors(uow, {_customer_key(e.payload) for e in ordered if e.payload.get("customer_id")})
+        stats: dict[int, tuple[int, dt.datetime, dt.datetime]] = {}
         for event in ordered:
-            customer_id = _apply_order_event(uow, event)
-            if customer_id is not None:
-                touched.add(customer_id)
-        if touched:
+            customer_id = _apply_order_event(uow, event, facts=facts, survivors=current)
+            if customer_id is not None and event.type in _ORDER_TIMELINE:
+                count, first, last = stats.get(customer_id, (0, event.occurred_at, event.occurred_at))
+                stats[customer_id] = (count + 1, min(first, event.occurred_at), max(last, event.occurred_at))
+        if stats:
             uow.session.flush()
-            segments.refresh_profiles(uow, touched)
+            profiles.bump_stats(uow, stats)
+            segments.refresh_profiles(uow, stats.keys())
         uow.commit()
 
 
@@ -80,11 +90,12 @@ def _customer_key(payload: dict[str, Any]) -> int:
         return 0
 
 
-def _apply_order_event(uow: UnitOfWork, event: DomainEvent) -> int | None:
+def _apply_order_event(uow: UnitOfWork, event: DomainEvent, *, facts: dict[int, OrderFact],
+                       survivors: dict[int, int | None]) -> int | None:
     """The order fact, timeline entry, loyalty and referral effects of one event. Returns
-    the customer whose profile changed. Does not commit."""
+    the customer whose profile gained a timeline entry. `facts` (the batch's existing facts,
+    to which new ones are added) and `survivors` were read once for the batch. No commit."""
     from merx.crm import loyalty, referrals
-    from merx.crm.identity import survivor
     from merx.crm.service import record_system_event
 
     p = event.payload
@@ -92,9 +103,9 @@ def _apply_order_event(uow: UnitOfWork, event: DomainEvent) -> int | None:
     if order_id is None:
         return None
     raw_customer = p.get("customer_id")
-    customer_id = survivor(uow, int(raw_customer)) if raw_customer is not None else None
+    customer_id = survivors.get(int(raw_customer)) if raw_customer is not None else None
     currency = p.get("currency") if p.get("currency") in CURRENCY_EXPONENTS else None
-    fact = uow.session.get(OrderFact, int(order_id))
+    fact = facts.get(int(order_id))
     if fact is None:
         if currency is None:
             return None
@@ -102,6 +113,7 @@ def _apply_order_event(uow: UnitOfWork, event: DomainEvent) -> int | None:
                          total_minor=_minor(_total(p), currency), refunded_minor=0,
                          placed_at=_when(p.get("placed_at"), event.occurred_at))
         uow.session.add(fact)
+        facts[fact.order_id] = fact
     elif customer_id is not None:
         fact.customer_id = customer_id
     if event.type == "order.placed":
@@ -126,12 +138,11 @@ def _apply_order_event(uow: UnitOfWork, event: DomainEvent) -> int | None:
         fact.status = event.type.split(".")[1]
     elif p.get("status"):
         fact.status = str(p["status"])[:24]
-    uow.session.flush()
     timeline_type = _ORDER_TIMELINE.get(event.type)
     if timeline_type:
         channel = p.get("channel") if isinstance(p.get("channel"), str) and len(p["channel"]) <= 16 else "system"
         record_system_event(uow, customer_id=customer_id, type=timeline_type, channel=channel,
-                            occurred_at=event.occurred_at, source="orders",
+                            occurred_at=event.occurred_at, source="orders", bump_stats=False,
                             properties={"order_id": int(order_id), "number": fact.number, "status": fact.status,
                                         "total": _total(p), "currency": fact.currency})
     if event.type == "order.paid" and customer_id is not None:
@@ -162,21 +173,16 @@ def on_ticket_event(event: DomainEvent, db: Any) -> None:
 
 def on_customer_events(events: list[DomainEvent], db: Any) -> None:
     """Index customers' emails and phones as identifiers (unverified: typed in, not confirmed)."""
-    from merx.crm.identity import add_identity
+    from merx.crm.identity import add_identities
     from merx.customers import service as customers
 
     ids = sorted({int(e.payload["customer_id"]) for e in events if e.payload.get("customer_id") is not None})
     if not ids:
         return
     with UnitOfWork(db) as uow:
-        for customer_id in ids:
-            record = customers.raw_customer(uow, customer_id)
-            if record is None or record.merged_into_id is not None:
-                continue
-            for kind in ("email", "phone"):
-                value = getattr(record, kind)
-                if value:
-                    add_identity(uow, record.id, kind, value, source="customer_record")
+        records = customers.raw_customers(uow, ids)
+        add_identities(uow, [(r.id, kind, getattr(r, kind)) for r in records.values() if r.merged_into_id is None
+                             for kind in ("email", "phone") if getattr(r, kind)], source="customer_record")
         uow.commit()
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Iterable, Callable
 
 import sqlalchemy as sa
 
@@ -76,6 +76,27 @@ def survivor(uow: UnitOfWork, customer_id: int) -> int | None:
     return None
 
 
+def survivors(uow: UnitOfWork, customer_ids: Iterable[int]) -> dict[int, int | None]:
+    """`survivor` for many customers, one query per step along merge chains (usually one)."""
+    result: dict[int, int | None] = {}
+    chains = {cid: (cid, {cid}) for cid in set(customer_ids)}  # start -> (current, seen)
+    while chains:
+        records = customers.raw_customers(uow, {current for current, _ in chains.values()})
+        following = {}
+        for start, (current, seen) in chains.items():
+            record = records.get(current)
+            if record is None:
+                result[start] = None
+            elif record.merged_into_id is None:
+                result[start] = current
+            elif record.merged_into_id in seen:
+                result[start] = None  # a merge cycle: nothing holds the data
+            else:
+                following[start] = (record.merged_into_id, seen | {record.merged_into_id})
+        chains = following
+    return result
+
+
 def find_profile(uow: UnitOfWork, kind: str, value: str) -> int | None:
     """The live profile holding an identifier (`value` already normalised)."""
     if kind == "customer_id":
@@ -105,6 +126,23 @@ def add_identity(uow: UnitOfWork, customer_id: int, kind: str, value: str, *, ve
     uow.session.add(identity)
     uow.session.flush()
     return identity
+
+
+def add_identities(uow: UnitOfWork, items: Iterable[tuple[int, str, str]], *, source: str | None = None) -> int:
+    """`add_identity` (unverified) for many (customer_id, kind, value) at once: one query for
+    the identifiers already held, then the new rows. An identifier another profile holds is
+    left with it. Returns how many were added. Does not commit."""
+    wanted: dict[tuple[str, str], int] = {}
+    for customer_id, kind, value in items:
+        wanted.setdefault((kind, value), customer_id)
+    if not wanted:
+        return 0
+    held = {(kind, value) for kind, value in uow.session.execute(sa.select(Identity.kind, Identity.value).where(
+        Identity.value.in_(sorted({v for _, v in wanted}))))}
+    new = [Identity(customer_id=cid, kind=kind, value=value, verified=False, source=source)
+           for (kind, value), cid in wanted.items() if (kind, value) not in held]
+    uow.session.add_all(new)
+    return len(new)
 
 
 def _has_verified(uow: UnitOfWork, customer_id: int) -> bool:

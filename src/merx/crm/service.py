@@ -170,13 +170,14 @@ def insert_event_rows(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
 
 def record_system_event(uow: UnitOfWork, *, customer_id: int | None, type: str, channel: str = "system",
                         occurred_at: dt.datetime | None = None, properties: dict[str, Any] | None = None,
-                        source: str | None = None) -> None:
-    """Timeline entries from other contexts' domain events (orders, tickets). Does not commit."""
+                        source: str | None = None, bump_stats: bool = True) -> None:
+    """Timeline entries from other contexts' domain events (orders, tickets). Does not commit.
+    A batch caller passes `bump_stats=False` and updates the profile counters once itself."""
     at = occurred_at or utcnow()
     uow.session.add(TrackedEvent(customer_id=customer_id, anonymous_id=None, type=type, channel=channel,
                                  occurred_at=at, received_at=utcnow(), source=source, schema_version=1,
                                  properties=properties))
-    if customer_id is not None:
+    if customer_id is not None and bump_stats:
         from merx.crm import profiles
 
         profiles.bump_stats(uow, {customer_id: (1, at, at)})

@@ -265,6 +265,16 @@ def customer_attributes(uow: UnitOfWork, ids: Iterable[int] | None = None) -> li
     return out
 
 
+def raw_customers(uow: UnitOfWork, customer_ids: Iterable[int]) -> dict[int, CustomerOut]:
+    """`raw_customer` for many ids in one query (other contexts' batch event handlers)."""
+    ids = sorted(set(customer_ids))
+    out: dict[int, CustomerOut] = {}
+    for start in range(0, len(ids), 500):
+        for customer in uow.session.scalars(sa.select(Customer).where(Customer.id.in_(ids[start:start + 500]))):
+            out[customer.id] = _out(customer)
+    return out
+
+
 def raw_customer(uow: UnitOfWork, customer_id: int) -> CustomerOut | None:
     """The record as stored, including merged and erased ones, without visibility checks
     (for the CRM's own bookkeeping; never return it to a caller without checking access)."""

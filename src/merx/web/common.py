@@ -25,7 +25,7 @@ from merx.core.auth import ANONYMOUS, Principal, Role
 from merx.core.errors import Problem
 from merx.core.observability import request_id_var
 from merx.core.uow import UnitOfWork
-from merx.core.web import get_principal
+from merx.core.web import principal_of
 from merx.web.auth import session
 
 log = logging.getLogger("merx.web")
@@ -193,7 +193,7 @@ def current_principal(request: Request) -> Principal:
     if cached is not None:
         return cached
     try:
-        return get_principal(request)
+        return principal_of(request)
     except Problem:  # a bad bearer header on a page: treat the visitor as anonymous
         request.state.principal = ANONYMOUS
         return ANONYMOUS
