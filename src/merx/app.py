@@ -26,9 +26,6 @@ def register_handlers() -> None:
     global _handlers_registered
     if _handlers_registered:
         return
-    import os
-    if os.environ.get("MERX_PERF_NO_HANDLERS"):  # TEMP perf hack
-        return
     for mod in handler_modules():
         mod.register(bus)
     _handlers_registered = True

@@ -60,6 +60,39 @@ def test_orders_feed_the_sales_group(client, admin, db):
     assert list(items)[0] == bought
 
 
+def test_repeat_sales_reach_the_ranking_at_the_signal_interval_not_on_every_order(client, admin, db, monkeypatch):
+    """Sales counters are stored at once, but a product whose only change is a sale is
+    re-indexed at most once per interval: a busy shop must not rewrite its documents on
+    every order. The first sale is indexed at once, later ones when the interval has passed."""
+    import time
+
+    from merx.search.settings import get_search_settings
+
+    monkeypatch.setenv("MERX_SEARCH_SIGNAL_REINDEX_SECONDS", "3")
+    get_search_settings.cache_clear()
+    try:
+        mug = _create(client, admin, "M-1", "Coffee mug")
+
+        def sold(order_id: int, quantity: int) -> None:
+            bus.publish([DomainEvent("order.placed", "order", str(order_id), {
+                "order_id": order_id,
+                "lines": [{"sku": "M-1", "product_id": mug, "quantity": quantity, "unit_price": "5.00"}]})], db)
+
+        def purchases() -> float:
+            return _explain(client, admin, "coffee mug")[0][mug]["explain"]["features"]["sales_purchases"]
+
+        sold(1, 1)
+        assert purchases() == pytest.approx(1.0, rel=1e-3)
+        sold(2, 2)
+        assert purchases() == pytest.approx(1.0, rel=1e-3)  # counted, not yet re-indexed
+        deadline = time.monotonic() + 15
+        while purchases() < 2.9 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert purchases() == pytest.approx(3.0, rel=1e-3)
+    finally:
+        get_search_settings.cache_clear()
+
+
 def test_a_price_cut_is_a_good_price(client, admin):
     pid = _create(client, admin, "T-1", "Teapot", amount="100.00")
     r = client.patch(f"/api/v1/products/{pid}", json={"price": {"amount": "80.00", "currency": "EUR"}}, headers=admin)

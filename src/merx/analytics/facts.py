@@ -112,16 +112,23 @@ INSERT_COLUMNS = tuple(c.name for c in SalesLine.__table__.columns if c.name != 
 
 
 def mark_changed(uow: UnitOfWork, *, rewritten: bool = False) -> None:
-    """Record, in the writing transaction, that the fact table changed (see SnapshotState)."""
-    state = uow.session.get(SnapshotState, 1)
-    token = new_ulid()
-    if state is None:
-        uow.session.add(SnapshotState(id=1, token=token, base_token=token))
+    """Record, in the writing transaction, that the fact table changed (see SnapshotState).
+    One upsert: concurrent first writers (two API processes' event batches) must not both
+    try to create the state row."""
+    if uow.dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
     else:
-        state.token = token
-        if rewritten:
-            state.base_token = token
-    uow.session.flush()
+        from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+    token = new_ulid()
+    table = SnapshotState.__table__
+    stmt = upsert(table).values(id=1, token=token, base_token=token)
+    changes = {"token": stmt.excluded.token}
+    if rewritten:
+        changes["base_token"] = stmt.excluded.base_token
+    uow.session.connection().execute(stmt.on_conflict_do_update(index_elements=[table.c.id], set_=changes))
+    state = uow.session.identity_map.get(uow.session.identity_key(SnapshotState, (1,)))
+    if state is not None:  # a copy loaded earlier in this session must not hide the new token
+        uow.session.expire(state)
 
 
 def bulk_insert(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:

@@ -75,8 +75,10 @@ class MessageBus:
     def __init__(self) -> None:
         self._handlers: dict[str, list[tuple[Handler, bool]]] = defaultdict(list)
         self._background = False
-        self._batch_window = 0.02
-        self._max_batch = 500
+        # Long enough that a busy shop's batch holds many events (one transaction per handler
+        # per batch), short enough that a timeline or a report is behind by a blink.
+        self._batch_window = 0.25
+        self._max_batch = 1000
         self._queue: queue.Queue[tuple[Any, list[DomainEvent]]] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._thread_lock = threading.Lock()

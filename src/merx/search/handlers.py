@@ -9,6 +9,12 @@ bulk import emits one per product, a busy checkout one per line) becomes one wri
 search flushes first, so it always sees every change committed in its process; other
 worker processes see it after their own flush, well within a second.
 
+Purchases are different: they change a product's sales counters (stored at once) but not
+what a shopper sees, and a busy shop sells the same products many times a second. Writing
+their documents again on every flush cost more than the checkout itself, so products whose
+only change is a sale are re-indexed at most every `MERX_SEARCH_SIGNAL_REINDEX_SECONDS`
+(default 30 s): sales rank products with that much delay.
+
 What is noted but not yet flushed is lost if the process dies in that fraction of a second;
 `merx search reindex` rebuilds everything the catalog knows."""
 
@@ -17,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -48,6 +55,10 @@ class _Noted:
 
 _noted: dict[str, tuple[Database, _Noted]] = {}
 _timers: dict[str, threading.Timer] = {}
+# products whose only change is a sale, waiting for the next signal re-index (per database)
+_signal_dirty: dict[str, set[int]] = {}
+_signal_due: dict[str, float] = {}
+_signal_timers: dict[str, threading.Timer] = {}
 _lock = threading.Lock()
 _flush_lock = threading.Lock()
 
@@ -67,6 +78,25 @@ def _schedule(db: Database) -> None:
     timer.daemon = True
     _timers[db.url] = timer
     timer.start()
+
+
+def _schedule_signals(db: Database, delay: float) -> None:
+    if db.url in _signal_timers:
+        return
+    timer = threading.Timer(max(delay, 0.0), _signal_timer_fired, args=(db,))
+    timer.daemon = True
+    _signal_timers[db.url] = timer
+    timer.start()
+
+
+def _signal_timer_fired(db: Database) -> None:
+    with _lock:
+        _signal_timers.pop(db.url, None)
+    _flush_in_background(db)
+
+
+def _signals_due(url: str) -> bool:
+    return bool(_signal_dirty.get(url)) and time.monotonic() >= _signal_due.get(url, 0.0)
 
 
 def _amount(value: Any) -> Decimal | None:
@@ -123,9 +153,9 @@ def flush(db: Database) -> None:
     with _flush_lock:
         with _lock:
             entry = _noted.get(db.url)
-            if entry is None or entry[1].empty():
+            noted = entry[1] if entry is not None else _Noted()
+            if noted.empty() and not _signals_due(db.url):
                 return
-            noted = entry[1]
             _noted[db.url] = (db, _Noted())
         with UnitOfWork(db) as uow:
             _write(uow, noted)
@@ -163,10 +193,41 @@ def _write(uow: UnitOfWork, noted: _Noted) -> None:
             row.available, row.updated_at = available, at
             if row.product_id is not None:
                 products.add(row.product_id)
+    # one signal update per product, however many orders bought it since the last flush
+    bought: dict[int, tuple[float, dt.datetime]] = {}
     for product_id, quantity, at in noted.purchases:
-        service.bump_signal(uow, product_id, "purchases", quantity, now=at, queue=False)
-        products.add(product_id)
+        total, latest = bought.get(product_id, (0.0, at))
+        bought[product_id] = (total + quantity, max(latest, at))
+    # the signal rows in one query, held here (the session's identity map only keeps weak
+    # references) so bump_signal finds them without a query; one flush writes them all
+    loaded = list(uow.session.scalars(
+        sa.select(m.ProductSignal).where(m.ProductSignal.product_id.in_(sorted(bought))))) if bought else []
+    for product_id, (quantity, at) in sorted(bought.items()):
+        service.bump_signal(uow, product_id, "purchases", quantity, now=at, queue=False, flush=False)
+    uow.session.flush()
+    del loaded
+    products |= _signal_products_due(uow.db, set(bought))
     service.queue_products(uow, products)
+
+
+def _signal_products_due(db: Database, sold: set[int]) -> set[int]:
+    """The sold products to re-index now: all of them once the signal interval has passed
+    (the rest wait, and a timer makes sure they are not forgotten)."""
+    from merx.search.settings import get_search_settings
+
+    interval = get_search_settings().signal_reindex_seconds
+    with _lock:
+        dirty = _signal_dirty.setdefault(db.url, set())
+        dirty |= sold
+        now = time.monotonic()
+        if not dirty:
+            return set()
+        if interval <= 0 or now >= _signal_due.get(db.url, 0.0):
+            due, _signal_dirty[db.url] = set(dirty), set()
+            _signal_due[db.url] = now + interval
+            return due
+        _schedule_signals(db, _signal_due[db.url] - now)
+        return set()
 
 
 def _flush_in_background(db: Database) -> None:
@@ -183,10 +244,13 @@ def _flush_in_background(db: Database) -> None:
 def discard_noted() -> None:
     """Forget unflushed notes and pending timers (tests start from empty tables)."""
     with _lock:
-        for timer in _timers.values():
+        for timer in [*_timers.values(), *_signal_timers.values()]:
             timer.cancel()
         _timers.clear()
+        _signal_timers.clear()
         _noted.clear()
+        _signal_dirty.clear()
+        _signal_due.clear()
 
 
 def register(bus: MessageBus) -> None:

@@ -280,7 +280,9 @@ _COUNTER_OF = {"click": "views", "cart": "carts", "favourite": "favourites", "pu
 
 
 def bump_signal(uow: UnitOfWork, product_id: int, counter: str, amount: float = 1.0, *,
-                now: dt.datetime | None = None, queue: bool = True) -> None:
+                now: dt.datetime | None = None, queue: bool = True, flush: bool = True) -> None:
+    """Add to one of a product's decaying counters. `flush=False` is for a caller bumping
+    each product at most once per transaction and flushing once at the end."""
     now = now or utcnow()
     row = uow.session.get(m.ProductSignal, product_id)
     if row is None:
@@ -292,7 +294,8 @@ def bump_signal(uow: UnitOfWork, product_id: int, counter: str, amount: float = 
     setattr(row, counter, getattr(row, counter) + amount)
     if counter == "views":
         row.sales_views += amount
-    uow.session.flush()  # a second bump of the same product in this transaction finds the row
+    if flush:
+        uow.session.flush()  # a second bump of the same product in this transaction finds the row
     if queue:
         queue_products(uow, [product_id])
 

@@ -16,6 +16,9 @@ class SearchSettings(BaseSettings):
     depth: int = 1000
     # `total` counts matches exactly up to this many.
     count_cap: int = 500_000
+    # Products whose only change is a sale are re-indexed (their sales signals) at most this
+    # often; 0 re-indexes them with the next flush.
+    signal_reindex_seconds: float = 30.0
 
 
 @lru_cache
