@@ -242,8 +242,9 @@ def _flush_in_background(db: Database) -> None:
 
 
 def discard_noted() -> None:
-    """Forget unflushed notes and pending timers (tests start from empty tables)."""
-    with _lock:
+    """Forget unflushed notes and pending timers, after any flush or re-index already
+    running has finished (tests start from empty tables)."""
+    with _flush_lock, _lock:
         for timer in [*_timers.values(), *_signal_timers.values()]:
             timer.cancel()
         _timers.clear()
@@ -251,6 +252,8 @@ def discard_noted() -> None:
         _noted.clear()
         _signal_dirty.clear()
         _signal_due.clear()
+    if service._DRAIN_LOCK.acquire(timeout=30):
+        service._DRAIN_LOCK.release()
 
 
 def register(bus: MessageBus) -> None:
