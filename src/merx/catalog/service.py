@@ -91,41 +91,34 @@ class ProductDocument:
     created_at: dt.datetime
 
 
+# One query for what checkout needs per SKU, prices included (a row per price currency).
 _SKU_INFO = (sa.select(Variant.id, Variant.sku, Product.id, Product.name, Product.status, Product.seller_id,
-                       Product.attributes, Category.code, Brand.code)
+                       Product.attributes, Category.code, Brand.code, VariantPrice.currency,
+                       VariantPrice.amount_minor)
              .join(Product, Product.id == Variant.product_id)
              .outerjoin(Category, Category.id == Product.category_id)
              .outerjoin(Brand, Brand.id == Product.brand_id)
+             .outerjoin(VariantPrice, VariantPrice.variant_id == Variant.id)
              .where(Variant.sku.in_(sa.bindparam("skus", expanding=True))))
-_VARIANT_PRICES = (sa.select(VariantPrice.variant_id, VariantPrice.currency, VariantPrice.amount_minor)
-                   .where(VariantPrice.variant_id.in_(sa.bindparam("ids", expanding=True))))
 
 
 def lookup_skus(uow: UnitOfWork, skus: Iterable[str]) -> dict[str, SkuInfo]:
     """SKU -> what orders, inventory and pricing need to know; unknown SKUs are absent.
-    Checkout calls this on every order: prebuilt Core statements, no ORM objects."""
+    Checkout calls this on every order: a prebuilt Core statement, no ORM objects."""
     wanted = list(dict.fromkeys(s for s in skus if s))
     out: dict[str, SkuInfo] = {}
     conn = uow.session.connection()
     for start in range(0, len(wanted), 500):
-        chunk = wanted[start:start + 500]
-        rows = conn.execute(_SKU_INFO, {"skus": chunk}).all()
-        prices = _prices_by_variant(uow, [r[0] for r in rows])
-        for vid, sku, pid, name, status, seller_id, attributes, cat, brand in rows:
+        rows: dict[str, Any] = {}
+        prices: dict[str, dict[str, Decimal]] = {}
+        for r in conn.execute(_SKU_INFO, {"skus": wanted[start:start + 500]}):
+            rows[r[1]] = r
+            if r[9] is not None:
+                prices.setdefault(r[1], {})[r[9]] = Money.from_minor(r[10], r[9]).amount
+        for sku, (vid, _, pid, name, status, seller_id, attributes, cat, brand, _c, _a) in rows.items():
             out[sku] = SkuInfo(sku=sku, product_id=pid, variant_id=vid, name=name, status=status, category=cat,
-                               brand=brand, seller_id=seller_id,
-                               prices={c: Money.from_minor(m, c).amount for c, m in prices.get(vid, {}).items()},
+                               brand=brand, seller_id=seller_id, prices=prices.get(sku, {}),
                                attributes=dict(attributes or {}))
-    return out
-
-
-def _prices_by_variant(uow: UnitOfWork, variant_ids: list[int]) -> dict[int, dict[str, int]]:
-    out: dict[int, dict[str, int]] = {}
-    conn = uow.session.connection()
-    for start in range(0, len(variant_ids), 500):
-        chunk = variant_ids[start:start + 500]
-        for vid, cur, minor in conn.execute(_VARIANT_PRICES, {"ids": chunk}):
-            out.setdefault(vid, {})[cur] = minor
     return out
 
 

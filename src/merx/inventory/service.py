@@ -197,7 +197,11 @@ _LOCK_COLUMNS = (StockLevel.sku, StockLevel.location_id, StockLevel.on_hand, Sto
                  StockLevel.incoming, Location.priority, Location.pickup, Location.ships, Location.active,
                  Location.code, StockLevel.low_stock_threshold.label("row_threshold"),
                  Location.low_stock_threshold.label("loc_threshold"),
-                 StockThreshold.low_stock.label("product_threshold"))
+                 StockThreshold.low_stock.label("product_threshold"),
+                 # whether a hold on this row has run out: only then does a checkout release holds first
+                 sa.exists().where(Reservation.sku == StockLevel.sku, Reservation.location_id == StockLevel.location_id,
+                                   Reservation.state == "active", Reservation.expires_at.is_not(None),
+                                   Reservation.expires_at <= sa.bindparam("now")).label("has_expired_holds"))
 _lock_statements: dict[tuple[bool, bool], Any] = {}
 
 
@@ -225,7 +229,7 @@ def _lock_rows(uow: UnitOfWork, skus: Iterable[str], location_ids: Iterable[int]
     if not skus:
         return []
     stmt = _lock_statement(location_ids is not None, uow.dialect == "postgresql")
-    params: dict[str, Any] = {"skus": skus}
+    params: dict[str, Any] = {"skus": skus, "now": utcnow()}
     if location_ids is not None:
         params["locations"] = sorted(set(location_ids))
     # Core on the session's connection: these rows are read, not loaded as ORM objects
@@ -652,7 +656,8 @@ def allocate(uow: UnitOfWork, owner: str, lines: Sequence[rules.LineRequest], *,
     changes = _Changes()
     if release_owner:
         _release_locked(uow, changes, release_owner, reason="release", note="converted")
-    if _expire_locked(uow, changes, skus, now) or release_owner:
+    expired = _expire_locked(uow, changes, skus, now) if any(r.has_expired_holds for r in locked) else []
+    if expired or release_owner:
         locked = _lock_rows(uow, skus)  # re-read the quantities the releases changed
     allowed = set(location_ids) if location_ids is not None else None
     candidates: dict[str, list[rules.StockRow]] = {s: [] for s in skus}

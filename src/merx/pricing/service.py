@@ -261,11 +261,16 @@ def to_rule(p: Promotion) -> rules.Promotion:
 def promotions_for(uow: UnitOfWork, coupon_codes: Iterable[str] = ()) -> list[rules.Promotion]:
     """Active automatic promotions plus those unlocked by the given coupon codes. Validity
     windows, channels and thresholds are judged by the engine."""
-    codes = [c.upper() for c in coupon_codes]
-    cond = Promotion.coupon_code.is_(None)
-    if codes:
-        cond = sa.or_(cond, Promotion.coupon_code.in_(codes))
-    return [to_rule(p) for p in uow.session.scalars(sa.select(Promotion).where(Promotion.active.is_(True), cond))]
+    codes = sorted({c.upper() for c in coupon_codes})
+    # rows, not ORM objects: checkout asks on every order (to_rule reads attributes either way)
+    return [to_rule(p) for p in uow.session.connection().execute(_ACTIVE_PROMOTIONS, {"codes": codes})]
+
+
+_ACTIVE_PROMOTIONS = (sa.select(Promotion.__table__)
+                      .where(Promotion.__table__.c.active.is_(True),
+                             sa.or_(Promotion.__table__.c.coupon_code.is_(None),
+                                    Promotion.__table__.c.coupon_code.in_(sa.bindparam("codes", expanding=True))))
+                      .order_by(Promotion.__table__.c.id))
 
 
 def usage_problem(uow: UnitOfWork, promotion_id: int, customer_key: str | None) -> str | None:
@@ -363,5 +368,9 @@ def set_shipping_rate(uow: UnitOfWork, currency: str, amount: Any) -> dict[str, 
 
 
 def shipping_fee(uow: UnitOfWork, currency: str) -> Decimal:
-    row = uow.session.get(ShippingRate, currency)
-    return rules.from_minor(row.amount_minor, currency) if row else Decimal(0)
+    minor = uow.session.connection().execute(_SHIPPING_RATE, {"currency": currency}).scalar()
+    return rules.from_minor(minor, currency) if minor is not None else Decimal(0)
+
+
+_SHIPPING_RATE = sa.select(ShippingRate.__table__.c.amount_minor).where(
+    ShippingRate.__table__.c.currency == sa.bindparam("currency"))
