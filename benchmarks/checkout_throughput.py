@@ -86,7 +86,7 @@ class Backend:
             admin.dispose()
 
 
-def seed(url: str, skus: int) -> list[str]:
+def seed(url: str, skus: int, *, promotion: bool = False) -> list[str]:
     from merx.catalog import service as catalog
     from merx.catalog.schemas import ProductCreate
     from merx.contexts import import_models
@@ -107,6 +107,13 @@ def seed(url: str, skus: int) -> list[str]:
         catalog.bulk_create_products(uow, [ProductCreate(sku=s, name=f"Bench product {s}",
                                                          price={"currency": "EUR", "amount": "19.99"})
                                            for s in names])
+    if promotion:  # a shop-wide automatic promotion: every order redeems it
+        from merx.pricing import service as pricing
+        from merx.pricing.schemas import PromotionCreate
+
+        with UnitOfWork(db) as uow:
+            pricing.create_promotion(uow, PromotionCreate(name="5% off everything", kind="order_percent",
+                                                          percent="5"))
     for s in names:
         for loc in ("WH-1", "WH-2"):
             with UnitOfWork(db) as uow:
@@ -293,6 +300,8 @@ def main() -> None:
     ap.add_argument("--skus", type=int, default=200)
     ap.add_argument("--workers", type=int, default=None,
                     help="API worker processes (default: 2 on PostgreSQL, one per core; 1 on SQLite, one writer)")
+    ap.add_argument("--promotion", action="store_true",
+                    help="run with a shop-wide automatic promotion active (every order redeems it)")
     ap.add_argument("--compare-inline", action="store_true",
                     help="also run with other contexts' event handlers inside the request (the old way)")
     args = ap.parse_args()
@@ -309,7 +318,7 @@ def main() -> None:
             print(f"{name}: skipped ({str(e).splitlines()[0]})")
             continue
         try:
-            skus = seed(backend.url, args.skus)
+            skus = seed(backend.url, args.skus, promotion=args.promotion)
             runs = [run_http(backend.url, skus, args.orders, args.clients, tmp / "data", workers)]
             if args.compare_inline:
                 runs.append(run_http(backend.url, skus, args.orders, args.clients, tmp / "data-inline", workers,

@@ -97,6 +97,38 @@ def test_total_coupon_limit_is_never_exceeded_under_concurrent_checkouts(shop, l
     assert shop.levels("ITEM")["WH"]["reserved"] == 5  # refused attempts hold no stock
 
 
+@pytest.mark.backends("sqlite", "postgresql")
+def test_a_shop_wide_promotion_counts_its_uses_without_a_hot_row_and_can_be_capped_later(shop, db):
+    """Every order redeems an automatic promotion: its uses are its active redemptions (no
+    UPDATE of the promotion row, which would make all checkouts queue on it). Setting a cap
+    later starts the row's counter from the redemptions already made."""
+    import sqlalchemy as sa
+
+    from merx.pricing.models import Promotion
+
+    _stocked(shop, price="10.00")
+    promo = _promo(shop, name="5% off everything", kind="order_percent", percent="5")
+    orders = [shop.order([("ITEM", 1)], email=f"c{i}@example.com").json() for i in range(3)]
+    assert all(o["promotions"][0]["amount"] == "0.50" for o in orders)
+    with db.engine.connect() as conn:  # the row itself was not touched by the checkouts
+        assert conn.execute(sa.select(Promotion.times_used).where(Promotion.id == promo["id"])).scalar() == 0
+    url = f"{API}/promotions/{promo['id']}"
+    assert shop.client.get(url, headers=shop.admin).json()["times_used"] == 3
+    shop.client.post(f"{API}/orders/{orders[0]['id']}/cancel", headers=shop.admin)
+    assert shop.client.get(url, headers=shop.admin).json()["times_used"] == 2
+    assert [p["times_used"] for p in shop.client.get(f"{API}/promotions", headers=shop.admin).json()
+            if p["id"] == promo["id"]] == [2]
+    # a cap below the uses so far is refused; a cap of 3 leaves room for exactly one more
+    r = shop.client.patch(url, json={"usage_limit_total": 1}, headers=shop.admin)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "usage_limit_total"
+    r = shop.client.patch(url, json={"usage_limit_total": 3}, headers=shop.admin)
+    assert r.status_code == 200 and r.json()["times_used"] == 2
+    assert shop.order([("ITEM", 1)], email="d@example.com").status_code == 201
+    full = shop.order([("ITEM", 1)], email="e@example.com")
+    assert full.status_code == 409 and full.json()["type"].endswith("coupon-exhausted")
+    assert shop.client.get(url, headers=shop.admin).json()["times_used"] == 3
+
+
 def test_price_lists_by_channel_and_customer_group_fall_back_to_the_catalog(shop, make_key):
     _stocked(shop, sku="DESK", price="200.00")
     _stocked(shop, sku="CHAIR", price="80.00")

@@ -129,7 +129,25 @@ def unit_prices(uow: UnitOfWork, catalog_prices: dict[str, dict[str, Decimal]], 
 # ---------------------------------------------------------------------------------------------
 
 
-def promotion_out(p: Promotion) -> dict[str, Any]:
+def _redemption_counts(uow: UnitOfWork, promotion_ids: list[int]) -> dict[int, int]:
+    if not promotion_ids:
+        return {}
+    return {pid: n for pid, n in uow.session.execute(
+        sa.select(Redemption.promotion_id, sa.func.count()).where(
+            Redemption.promotion_id.in_(promotion_ids), Redemption.state == "active")
+        .group_by(Redemption.promotion_id))}
+
+
+def _outs(uow: UnitOfWork, promos: list[Promotion]) -> list[dict[str, Any]]:
+    """API shapes. A promotion with a total limit counts its uses on its own row (a guarded
+    UPDATE enforces the limit); one without counts its active redemptions, so checkouts
+    applying a shop-wide promotion never queue on one row."""
+    counts = _redemption_counts(uow, [p.id for p in promos if p.usage_limit_total is None])
+    return [promotion_out(p, times_used=p.times_used if p.usage_limit_total is not None else counts.get(p.id, 0))
+            for p in promos]
+
+
+def promotion_out(p: Promotion, *, times_used: int | None = None) -> dict[str, Any]:
     cur = p.currency
     return {
         "id": p.id, "name": p.name, "kind": p.kind, "priority": p.priority, "stacking": p.stacking,
@@ -142,7 +160,7 @@ def promotion_out(p: Promotion) -> dict[str, Any]:
         "customer_groups": list(p.customer_groups or []), "buy_quantity": p.buy_quantity,
         "get_quantity": p.get_quantity, "get_percent": format(p.get_percent, "f") if p.get_percent is not None else None,
         "coupon_code": p.coupon_code, "usage_limit_total": p.usage_limit_total,
-        "usage_limit_per_customer": p.usage_limit_per_customer, "times_used": p.times_used,
+        "usage_limit_per_customer": p.usage_limit_per_customer, "times_used": p.times_used if times_used is None else times_used,
         "starts_at": p.starts_at, "ends_at": p.ends_at, "active": p.active, "version": p.version,
     }
 
@@ -213,8 +231,12 @@ def update_promotion(uow: UnitOfWork, promotion_id: int, data: PromotionPatch) -
     p = uow.session.scalar(sa.select(Promotion).where(Promotion.id == promotion_id).with_for_update())
     if p is None:
         raise NotFound(f"Promotion {promotion_id} does not exist")
-    before = _jsonable(promotion_out(p))
+    before = _jsonable(_outs(uow, [p])[0])
     changes = data.model_dump(exclude_unset=True)
+    if changes.get("usage_limit_total") is not None and p.usage_limit_total is None:
+        # from now on the row counts: start from the redemptions made while it was unlimited
+        # (a checkout already past its pricing step as this commits may still add one more)
+        p.times_used = _redemption_counts(uow, [p.id]).get(p.id, 0)
     if changes.get("usage_limit_total") is not None and changes["usage_limit_total"] < p.times_used:
         raise ValidationProblem.for_field("usage_limit_total", f"is below the {p.times_used} redemptions already made")
     for k, v in changes.items():
@@ -223,26 +245,27 @@ def update_promotion(uow: UnitOfWork, promotion_id: int, data: PromotionPatch) -
         raise ValidationProblem.for_field("ends_at", "must be after starts_at")
     p.version += 1
     uow.session.flush()
-    after = _jsonable(promotion_out(p))
+    out = _outs(uow, [p])[0]
+    after = _jsonable(out)
     uow.audit("update", "promotion", p.id, before=before, after=after)
     uow.emit("promotion.updated", "promotion", p.id, {"promotion_id": p.id, "changed": sorted(changes)},
              version=p.version)
     uow.commit()
-    return promotion_out(p)
+    return out
 
 
 def get_promotion(uow: UnitOfWork, promotion_id: int) -> dict[str, Any]:
     p = uow.session.get(Promotion, promotion_id)
     if p is None:
         raise NotFound(f"Promotion {promotion_id} does not exist")
-    return promotion_out(p)
+    return _outs(uow, [p])[0]
 
 
 def list_promotions(uow: UnitOfWork, *, active: bool | None = None) -> list[dict[str, Any]]:
     stmt = sa.select(Promotion).order_by(Promotion.id)
     if active is not None:
         stmt = stmt.where(Promotion.active.is_(active))
-    return [promotion_out(p) for p in uow.session.scalars(stmt.limit(1000))]
+    return _outs(uow, list(uow.session.scalars(stmt.limit(1000))))
 
 
 def to_rule(p: Promotion) -> rules.Promotion:
@@ -292,16 +315,25 @@ def redeem(uow: UnitOfWork, applied: list[rules.AppliedPromotion], *, order_id: 
            currency: str) -> None:
     """Count the redemptions of an order's promotions; guarded UPDATEs, so concurrent orders
     cannot exceed a total or per-customer limit. Raises a 409 naming `coupon`. No commit."""
+    if not applied:
+        return
+    limits = {r.id: (r.usage_limit_total, r.usage_limit_per_customer) for r in uow.session.execute(
+        sa.select(Promotion.id, Promotion.usage_limit_total, Promotion.usage_limit_per_customer)
+        .where(Promotion.id.in_(sorted({a.promotion_id for a in applied}))))}
     for a in sorted(applied, key=lambda a: a.promotion_id):
-        res = uow.session.execute(
-            sa.update(Promotion).where(Promotion.id == a.promotion_id,
-                                       sa.or_(Promotion.usage_limit_total.is_(None),
-                                              Promotion.times_used < Promotion.usage_limit_total))
-            .values(times_used=Promotion.times_used + 1).execution_options(synchronize_session=False))
-        if res.rowcount != 1:
-            raise Conflict(f"{a.coupon_code or a.name} has been fully redeemed", type_slug="coupon-exhausted",
-                           errors=[FieldError("coupon", "usage limit reached", "usage_limit")])
-        limit = uow.session.scalar(sa.select(Promotion.usage_limit_per_customer).where(Promotion.id == a.promotion_id))
+        total_limit, limit = limits.get(a.promotion_id, (None, None))
+        # Only a limited promotion counts on its own row: the guarded UPDATE makes concurrent
+        # checkouts queue on that row, which a capped coupon needs and a shop-wide discount
+        # must not impose on every order (its uses are its active redemptions).
+        if total_limit is not None:
+            res = uow.session.execute(
+                sa.update(Promotion).where(Promotion.id == a.promotion_id,
+                                           sa.or_(Promotion.usage_limit_total.is_(None),
+                                                  Promotion.times_used < Promotion.usage_limit_total))
+                .values(times_used=Promotion.times_used + 1).execution_options(synchronize_session=False))
+            if res.rowcount != 1:
+                raise Conflict(f"{a.coupon_code or a.name} has been fully redeemed", type_slug="coupon-exhausted",
+                               errors=[FieldError("coupon", "usage limit reached", "usage_limit")])
         if limit is not None and customer_key:
             _insert_usage_row(uow, a.promotion_id, customer_key)
             res = uow.session.execute(
@@ -335,7 +367,8 @@ def release(uow: UnitOfWork, order_id: int) -> int:
         .values(state="released").returning(Redemption.promotion_id, Redemption.customer_key)
         .execution_options(synchronize_session=False)).all()
     for r in sorted(rows, key=lambda r: r.promotion_id):
-        uow.session.execute(sa.update(Promotion).where(Promotion.id == r.promotion_id, Promotion.times_used > 0)
+        uow.session.execute(sa.update(Promotion).where(Promotion.id == r.promotion_id, Promotion.times_used > 0,
+                                                       Promotion.usage_limit_total.is_not(None))
                             .values(times_used=Promotion.times_used - 1).execution_options(synchronize_session=False))
         if r.customer_key:
             uow.session.execute(sa.update(CouponUsage).where(
