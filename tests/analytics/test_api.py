@@ -136,6 +136,7 @@ def test_empty_shop_answers_with_zeros(client, admin):
         assert r.status_code == 200, (path, r.text)
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_category_roles_and_cost_ratio_shape_the_reports(db, client, admin):
     _place(db, 1, None, [("MUG-1", 10, "10.00")], category="mugs")
     _place(db, 2, None, [("TEA-1", 10, "4.00")], category="tea")

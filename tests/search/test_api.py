@@ -152,6 +152,7 @@ def test_bad_boost_rules_are_422(client, admin, rule, field):
     assert r.json()["errors"][0]["field"] == field
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_global_boost_rule_is_replaced_not_duplicated(client, admin):
     for factor in ("1.10", "1.20"):
         assert client.post(f"{SEARCH}/boost-rules", json={"kind": "premium_seller", "factor": factor},

@@ -75,7 +75,14 @@ class DecimalText(sa.TypeDecorator):
     def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
         if value is None:
             return None
-        return Decimal(value).normalize() if not isinstance(value, Decimal) else value
+        return canonical_decimal(Decimal(value))
+
+
+def canonical_decimal(value: Decimal) -> Decimal:
+    """The same number read back on either backend: no trailing zeros (PostgreSQL's NUMERIC
+    pads to its scale: 1.20000000) and no exponent (normalize() alone turns 100 into 1E+2)."""
+    value = value.normalize()
+    return value.quantize(Decimal(1)) if value.as_tuple().exponent > 0 else value
 
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
