@@ -270,3 +270,53 @@ def test_full_return_moves_the_order_to_returned_then_refunded(shop):
     shop.client.post(f"/api/v1/returns/{ra['id']}/receive", json={"location": "SHOP"}, headers=h)
     final = shop.client.get(f"/api/v1/orders/{oid}", headers=h).json()
     assert final["status"] == "refunded" and final["payment"]["status"] == "refunded"
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_erasing_a_customer_strips_their_orders_of_email_and_address_but_keeps_the_amounts(shop, make_key):
+    shop.location("WH")
+    shop.product("MUG", price="12.50")
+    shop.stock("MUG", "WH", 10)
+    address = {"name": "Eve Doe", "line1": "1 Main St", "city": "Gdansk", "postal_code": "80-001", "country": "PL"}
+    placed = shop.order([("MUG", 2)], email="eve@example.com", fulfilment={"type": "ship", "address": address})
+    assert placed.status_code == 201, placed.text
+    other = shop.order([("MUG", 1)], email="sam@example.com").json()
+    order = placed.json()
+    staff = make_key("staff")
+    r = shop.client.post(f"/api/v1/customers/{order['customer_id']}/erase", headers=staff)
+    assert r.status_code == 200 and r.json()["erased"]["orders"] == 1
+    after = shop.client.get(f"/api/v1/orders/{order['id']}", headers=shop.admin).json()
+    assert after["email"] is None and after["fulfilment"]["address"] is None
+    assert after["totals"]["total"] == order["totals"]["total"] == "25.00"
+    assert [(ln["sku"], ln["quantity"]) for ln in after["lines"]] == [("MUG", 2)]
+    untouched = shop.client.get(f"/api/v1/orders/{other['id']}", headers=shop.admin).json()
+    assert untouched["email"] == "sam@example.com"
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_order_list_finds_by_number_or_email_and_pages_newest_first(shop, make_key):
+    shop.location("WH")
+    shop.product("MUG", price="5.00")
+    shop.stock("MUG", "WH", 50)
+    ids = [shop.order([("MUG", 1)], email=email).json()["id"]
+           for email in ("ann@example.com", "bob_smith@example.com", "Ann.Lee@example.org", "bob%x@example.com")]
+    url = "/api/v1/orders"
+    found = shop.client.get(url, params={"q": "ANN"}, headers=shop.admin).json()["items"]
+    assert [o["id"] for o in found] == [ids[0], ids[2]]
+    number = shop.client.get(f"{url}/{ids[1]}", headers=shop.admin).json()["number"]
+    assert [o["id"] for o in shop.client.get(url, params={"q": number[-3:]}, headers=shop.admin).json()["items"]] \
+        == [ids[1]]
+    # LIKE wildcards typed by the user are plain characters
+    assert [o["id"] for o in shop.client.get(url, params={"q": "bob%"}, headers=shop.admin).json()["items"]] \
+        == [ids[3]]
+    assert [o["id"] for o in shop.client.get(url, params={"q": "bo_"}, headers=shop.admin).json()["items"]] == []
+    first = shop.client.get(url, params={"sort": "newest", "limit": 3}, headers=shop.admin).json()
+    assert [o["id"] for o in first["items"]] == ids[::-1][:3]
+    rest = shop.client.get(url, params={"sort": "newest", "limit": 3, "cursor": first["next_cursor"]},
+                           headers=shop.admin).json()
+    assert [o["id"] for o in rest["items"]] == [ids[0]] and rest["next_cursor"] is None
+    bad = shop.client.get(url, params={"sort": "sideways"}, headers=shop.admin)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "sort"
+    # a customer's search stays within their own orders
+    mine = make_key("customer", customer_id=shop.client.get(f"{url}/{ids[0]}", headers=shop.admin).json()["customer_id"])
+    assert [o["id"] for o in shop.client.get(url, params={"q": "example"}, headers=mine).json()["items"]] == [ids[0]]

@@ -42,11 +42,12 @@ def check_limit(limit: int | None, default: int, maximum: int) -> int:
 
 
 def paginate(session: Session, stmt: sa.Select[Any], key: Any, *, limit: int, cursor: str | None,
-             convert: Callable[[Any], R] = lambda r: r) -> tuple[list[R], str | None]:
+             convert: Callable[[Any], R] = lambda r: r, descending: bool = False) -> tuple[list[R], str | None]:
+    """Keyset pagination on an integer key; `descending` pages from the newest row back."""
     after = decode_cursor(cursor)
     if after is not None:
-        stmt = stmt.where(key > after)
-    rows: Sequence[Any] = session.scalars(stmt.order_by(key).limit(limit + 1)).all()
+        stmt = stmt.where(key < after if descending else key > after)
+    rows: Sequence[Any] = session.scalars(stmt.order_by(key.desc() if descending else key).limit(limit + 1)).all()
     has_more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor(_key_of(rows[-1], key)) if has_more and rows else None

@@ -3,6 +3,8 @@ record-level scoping (a customer's own orders, a rep's own b2b orders) lives in 
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Depends, Header, Query, Request
 
 from merx.core.auth import Principal, Role
@@ -40,10 +42,12 @@ def place_order(body: OrderCreate, uow: UnitOfWork = Depends(get_uow),
 
 
 @router.get("/orders", response_model=Page[OrderOut])
-def list_orders(status: str | None = None, customer_id: int | None = None, limit: int | None = Query(None),
+def list_orders(status: str | None = None, customer_id: int | None = None,
+                q: str | None = Query(None, max_length=200, description="part of the order number or email"),
+                sort: Literal["oldest", "newest"] = "oldest", limit: int | None = Query(None),
                 cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
                 _: Principal = Depends(require(*ANY_ROLE))) -> Page[OrderOut]:
-    items, nxt = service.list_orders(uow, status=status, customer_id=customer_id,
+    items, nxt = service.list_orders(uow, status=status, customer_id=customer_id, q=q, newest_first=sort == "newest",
                                      limit=check_limit(limit, 50, 200), cursor=cursor)
     return Page[OrderOut](items=[OrderOut(**o) for o in items], next_cursor=nxt)
 

@@ -166,7 +166,10 @@ def get_order(uow: UnitOfWork, order_id: int) -> dict[str, Any]:
 
 
 def list_orders(uow: UnitOfWork, *, status: str | None = None, customer_id: int | None = None,
+                q: str | None = None, newest_first: bool = False,
                 limit: int = 50, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    """Orders the caller may see. `q` matches the order number or the email (a part of
+    either, case-insensitive)."""
     actor = uow.actor
     stmt = sa.select(Order)
     if actor.role == Role.customer:
@@ -181,8 +184,26 @@ def list_orders(uow: UnitOfWork, *, status: str | None = None, customer_id: int 
         stmt = stmt.where(Order.status == status)
     if customer_id is not None:
         stmt = stmt.where(Order.customer_id == customer_id)
-    items, nxt = paginate(uow.session, stmt, Order.id, limit=limit, cursor=cursor)
+    if q and q.strip():
+        like = "%" + q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(sa.or_(sa.func.lower(Order.number).like(like, escape="\\"),
+                                 sa.func.lower(Order.email).like(like, escape="\\")))
+    items, nxt = paginate(uow.session, stmt, Order.id, limit=limit, cursor=cursor, descending=newest_first)
     return [order_out(uow, o) for o in items], nxt
+
+
+def anonymise_customer(uow: UnitOfWork, customer_id: int) -> int:
+    """Erasure on request (the CRM's data-subject rights): the customer's orders keep their
+    lines, amounts and payments for the books but lose the email and the delivery address;
+    their carts lose them too. Returns the number of orders changed. Does not commit."""
+    changed = uow.session.execute(
+        sa.update(Order).where(Order.customer_id == customer_id)
+        .values(email=None, shipping_address=sa.null(), updated_at=utcnow())
+        .execution_options(synchronize_session=False)).rowcount or 0
+    uow.session.execute(sa.update(Cart).where(Cart.customer_id == customer_id)
+                        .values(email=None, fulfilment=sa.null(), updated_at=utcnow())
+                        .execution_options(synchronize_session=False))
+    return changed
 
 
 def orders_for_customer(uow: UnitOfWork, customer_id: int) -> list[dict[str, Any]]:
