@@ -382,3 +382,19 @@ def test_integration_page_lists_webhook_endpoints_for_admins(client, shop, db):
     assert page.status_code == 200
     assert "https://erp.example.com/hooks/merx" in page.text and "order.placed" in page.text
     assert "Delivery log of endpoint" in page.text and "No deliveries yet." in page.text
+
+
+def test_console_order_search_runs_in_the_database_newest_first(client, shop):
+    placed = []
+    for email in ("ann@example.com", "bob@example.com", "ann.lee@example.org"):
+        r = client.post("/api/v1/orders", json={"channel": "web", "customer": {"email": email},
+                                                "lines": [{"sku": "LAMP-DESK", "quantity": 1}],
+                                                "payment": {"provider": "manual"}})
+        assert r.status_code == 201, r.text
+        placed.append(r.json()["number"])
+    sign_in(client, shop.users["staff"])
+    page = client.get("/console/orders", params={"q": "ANN"}).text
+    assert placed[2] in page and placed[0] in page and placed[1] not in page
+    assert page.index(placed[2]) < page.index(placed[0])  # newest first
+    everything = client.get("/console/orders").text
+    assert everything.index(placed[2]) < everything.index(placed[1]) < everything.index(placed[0])

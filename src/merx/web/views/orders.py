@@ -20,7 +20,6 @@ router = APIRouter(route_class=PageRoute)
 ORDER_READERS = (Role.admin, Role.staff, Role.support_agent)
 ORDER_WRITERS = (Role.admin, Role.staff)
 PAGE_SIZE = 25
-SCAN_LIMIT = 5000  # orders scanned by a number/email lookup (the service lists by id only)
 RETURN_REASONS = ["damaged", "defective", "wrong_item", "not_as_described", "no_longer_needed", "too_small",
                   "too_large", "late_delivery", "other"]
 
@@ -41,19 +40,9 @@ def order_list(request: Request, status: str | None = None, q: str | None = None
         domain = _domain()
         ctx["statuses"] = list(getattr(domain, "STATUSES", ()))
         with unit_of_work(request, me, readonly=True) as uow:
-            if q:
-                needle = q.lower()
-                found, nxt, scanned = [], cursor, 0
-                while scanned < SCAN_LIMIT:
-                    items, nxt = orders.list_orders(uow, status=status, limit=200, cursor=nxt)
-                    scanned += len(items)
-                    found += [o for o in items if needle in (o["number"] or "").lower()
-                              or needle in (o.get("email") or "").lower() or needle == str(o["id"])]
-                    if not nxt:
-                        break
-                ctx["rows"], ctx["next_cursor"] = found[:200], None
-            else:
-                ctx["rows"], ctx["next_cursor"] = orders.list_orders(uow, status=status, limit=PAGE_SIZE, cursor=cursor)
+            # newest first, as a back office reads them; the search runs in the database
+            ctx["rows"], ctx["next_cursor"] = orders.list_orders(uow, status=status, q=q, newest_first=True,
+                                                                 limit=PAGE_SIZE, cursor=cursor)
     return render(request, "console/orders.html", ctx, principal=me)
 
 
