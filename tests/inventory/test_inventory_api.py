@@ -163,3 +163,36 @@ def test_expired_holds_are_released_by_the_sweep_and_by_the_next_allocation(db):
         assert (level["on_hand"], level["reserved"]) == (3, 2)
         loc_id = service.get_location_by_code(uow, "W").id
         assert service.ledger_totals(uow, "H", loc_id) == (3, 2)
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_set_stock_levels_counts_many_rows_in_one_transaction_and_refuses_rows_one_by_one(db):
+    from merx.core.errors import Conflict, NotFound, ValidationProblem
+    from merx.core.uow import UnitOfWork
+    from merx.inventory import rules, service
+
+    with UnitOfWork(db) as uow:
+        service.create_location(uow, {"code": "W", "name": "W", "kind": "warehouse"})
+    with UnitOfWork(db) as uow:
+        service.adjust(uow, sku="A", location="W", delta=5)
+    with UnitOfWork(db) as uow:
+        service.allocate(uow, "order:1", [rules.LineRequest("lines[0]", "A", 4)])
+        uow.commit()
+    rows = [{"sku": "A", "location": "W", "on_hand": 3},   # below the 4 reserved: refused
+            {"sku": "B", "location": "W", "on_hand": 7},   # new row
+            {"sku": "C", "location": "NOPE", "on_hand": 1},  # unknown location
+            {"sku": "B", "location": "W", "on_hand": 9}]   # the same row again, later in the file
+    with UnitOfWork(db) as uow:
+        out = service.set_stock_levels(uow, rows, note="ERP count")
+        uow.commit()
+    assert isinstance(out[0], Conflict) and out[0].errors[0].field == "quantity"
+    assert out[1] == "created" and out[3] == "updated"
+    assert isinstance(out[2], (NotFound, ValidationProblem)) and "NOPE" in out[2].detail
+    with UnitOfWork(db) as uow:
+        location = service.get_location_by_code(uow, "W", field="location")
+        assert service.ledger_totals(uow, "A", location.id) == (5, 4)  # untouched
+        assert service.ledger_totals(uow, "B", location.id) == (9, 0)  # the ledger says what the row says
+    with UnitOfWork(db) as uow:
+        again = service.set_stock_levels(uow, [{"sku": "B", "location": "W", "on_hand": 9}])
+        uow.commit()
+    assert again == ["unchanged"]

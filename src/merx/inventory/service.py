@@ -23,7 +23,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import sqlalchemy as sa
 
 from merx.core.db import Database, utcnow
-from merx.core.errors import Conflict, FieldError, NotFound, ValidationProblem
+from merx.core.errors import Conflict, FieldError, NotFound, Problem, ValidationProblem
 from merx.core.pagination import paginate
 from merx.core.uow import UnitOfWork
 from merx.inventory import events as ev
@@ -747,6 +747,62 @@ def holds_of(uow: UnitOfWork, owner: str, *, active_only: bool = True) -> list[d
     codes = {loc.id: loc.code for loc in locations_by_ids(uow, {r.location_id for r in rows}).values()}
     return [{"sku": r.sku, "location": codes.get(r.location_id), "location_id": r.location_id, "quantity": r.quantity,
              "state": r.state, "expires_at": r.expires_at.isoformat() if r.expires_at else None} for r in rows]
+
+
+def set_stock_levels(uow: UnitOfWork, rows: Sequence[dict[str, Any]], *, reason: str = "count",
+                     note: str | None = None) -> list[Any]:
+    """Counted stock for many (sku, location) rows in one transaction, each `{"sku",
+    "location", "on_hand"}`: the same guarded change, ledger movement, audit entry and
+    `inventory.stock_changed` event as `adjust(set_to=...)` per row, without a transaction
+    per row (an ERP feed sends thousands). Returns, per row, "created", "updated" or
+    "unchanged", or the Problem that refused it (unknown location, below what is reserved,
+    changed meanwhile); refused rows change nothing. Does not commit."""
+    if reason not in ADJUSTMENT_REASONS:
+        raise ValidationProblem.for_field("reason", f"must be one of {', '.join(ADJUSTMENT_REASONS)}")
+    results: list[Any] = [None] * len(rows)
+    locations: dict[str, Any] = {}
+    for code in {r["location"] for r in rows}:
+        try:
+            locations[code] = get_location_by_code(uow, code, field="location")
+        except Problem as e:
+            locations[code] = e
+    todo = []
+    for i, r in enumerate(rows):
+        loc = locations[r["location"]]
+        if isinstance(loc, Exception):
+            results[i] = loc
+        else:
+            todo.append((i, r["sku"], loc, int(r["on_hand"])))
+    if not todo:
+        return results
+    skus, loc_ids = [t[1] for t in todo], {t[2].id for t in todo}
+    existed = {(row.sku, row.location_id) for row in _lock_rows(uow, skus, loc_ids)}
+    _insert_ignore(uow, [{"sku": sku, "location_id": loc.id} for _, sku, loc, _ in todo
+                         if (sku, loc.id) not in existed])
+    current = {(row.sku, row.location_id): (row.on_hand, row.reserved) for row in _lock_rows(uow, skus, loc_ids)}
+    changes = _Changes()
+    for i, sku, loc, quantity in todo:
+        on_hand, reserved = current[(sku, loc.id)]
+        was_there = (sku, loc.id) in existed
+        if quantity == on_hand:
+            results[i] = "unchanged" if was_there else "created"
+            existed.add((sku, loc.id))
+            continue
+        if quantity < reserved:
+            results[i] = Conflict(f"{sku} at {loc.code}: {reserved} units are reserved",
+                                  errors=[FieldError("quantity", f"below the reserved quantity ({reserved})")])
+            continue
+        if not _apply(uow, changes, sku, loc.id, reason=reason, on_hand=quantity - on_hand, note=note,
+                      expect_on_hand=on_hand):
+            results[i] = Conflict(f"{sku} at {loc.code} changed meanwhile")
+            continue
+        current[(sku, loc.id)] = (quantity, reserved)
+        uow.audit("adjust", "stock", f"{sku}@{loc.code}", before={"on_hand": on_hand},
+                  after={"on_hand": quantity, "reason": reason, "note": note})
+        results[i] = "updated" if was_there else "created"
+        existed.add((sku, loc.id))  # a later row for the same place updates what this one made
+    _emit_changes(uow, changes)
+    return results
 
 
 def sweep_expired(uow: UnitOfWork, *, now: dt.datetime | None = None, batch_skus: int = 200) -> list[str]:

@@ -43,59 +43,12 @@ def _stock(uow: UnitOfWork, row: dict[str, Any], connector: str) -> Outcome:
 
 
 def _stock_batch(uow: UnitOfWork, rows: list[dict[str, Any]], connector: str) -> list[Any]:
-    """Stock counts for many rows in one transaction. Uses `inventory.service.set_stock_levels`
-    when the inventory context provides it; until then it composes the inventory service's own
-    guarded primitives (the same ledger movement and `inventory.stock_changed` event as
-    `adjust(set_to=...)`), because 10,000 single-row transactions are far too slow."""
-    from merx.core.errors import Conflict, FieldError
+    """Stock counts for many rows in one transaction (10,000 single-row transactions are far
+    too slow): the inventory context's `set_stock_levels`."""
     from merx.inventory import service as inventory
 
-    bulk = getattr(inventory, "set_stock_levels", None)
-    if bulk is not None:
-        return list(bulk(uow, [{"sku": r["sku"], "location": r["location"], "on_hand": int(r["quantity"])}
-                               for r in rows], reason="count", note=f"connector {connector}"))
-    results: list[Any] = [None] * len(rows)
-    locations: dict[str, Any] = {}
-    for code in {r["location"] for r in rows}:
-        try:
-            locations[code] = inventory.get_location_by_code(uow, code, field="location")
-        except Problem as e:
-            locations[code] = e
-    todo = []
-    for i, r in enumerate(rows):
-        loc = locations[r["location"]]
-        if isinstance(loc, Exception):
-            results[i] = loc
-        else:
-            todo.append((i, r["sku"], loc, int(r["quantity"])))
-    if not todo:
-        return results
-    skus, loc_ids = [t[1] for t in todo], {t[2].id for t in todo}
-    existed = {(row.sku, row.location_id): row.on_hand for row in inventory._lock_rows(uow, skus, loc_ids)}
-    inventory._insert_ignore(uow, [{"sku": sku, "location_id": loc.id} for _, sku, loc, _ in todo
-                                   if (sku, loc.id) not in existed])
-    current = {(row.sku, row.location_id): (row.on_hand, row.reserved)
-               for row in inventory._lock_rows(uow, skus, loc_ids)}
-    changes = inventory._Changes()
-    for i, sku, loc, quantity in todo:
-        on_hand, reserved = current[(sku, loc.id)]
-        was_there = (sku, loc.id) in existed
-        if quantity == on_hand:
-            results[i] = "unchanged" if was_there else "created"
-            continue
-        if quantity < reserved:
-            results[i] = Conflict(f"{sku} at {loc.code}: {reserved} units are reserved",
-                                  errors=[FieldError("quantity", f"below the reserved quantity ({reserved})")])
-            continue
-        if not inventory._apply(uow, changes, sku, loc.id, reason="count", on_hand=quantity - on_hand,
-                                note=f"connector {connector}", expect_on_hand=on_hand):
-            results[i] = Conflict(f"{sku} at {loc.code} changed meanwhile")
-            continue
-        uow.audit("adjust", "stock", f"{sku}@{loc.code}", before={"on_hand": on_hand},
-                  after={"on_hand": quantity, "reason": "count", "note": f"connector {connector}"})
-        results[i] = "updated" if was_there else "created"
-    inventory._emit_changes(uow, changes)
-    return results
+    return inventory.set_stock_levels(uow, [{"sku": r["sku"], "location": r["location"], "on_hand": int(r["quantity"])}
+                                            for r in rows], reason="count", note=f"connector {connector}")
 
 
 def _sku_info(uow: UnitOfWork, sku: str) -> Any:
