@@ -289,11 +289,16 @@ def promotions_for(uow: UnitOfWork, coupon_codes: Iterable[str] = ()) -> list[ru
     return [to_rule(p) for p in uow.session.connection().execute(_ACTIVE_PROMOTIONS, {"codes": codes})]
 
 
-_ACTIVE_PROMOTIONS = (sa.select(Promotion.__table__)
-                      .where(Promotion.__table__.c.active.is_(True),
-                             sa.or_(Promotion.__table__.c.coupon_code.is_(None),
-                                    Promotion.__table__.c.coupon_code.in_(sa.bindparam("codes", expanding=True))))
-                      .order_by(Promotion.__table__.c.id))
+_p = Promotion.__table__
+# An automatic promotion whose cap is used up simply stops applying (the order goes through
+# at the full price); a coupon the shopper typed still answers that it is fully redeemed.
+_ACTIVE_PROMOTIONS = (sa.select(_p)
+                      .where(_p.c.active.is_(True),
+                             sa.or_(sa.and_(_p.c.coupon_code.is_(None),
+                                            sa.or_(_p.c.usage_limit_total.is_(None),
+                                                   _p.c.times_used < _p.c.usage_limit_total)),
+                                    _p.c.coupon_code.in_(sa.bindparam("codes", expanding=True))))
+                      .order_by(_p.c.id))
 
 
 def usage_problem(uow: UnitOfWork, promotion_id: int, customer_key: str | None) -> str | None:
