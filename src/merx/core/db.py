@@ -8,6 +8,7 @@ and explicit BEGIN so that SAVEPOINTs work and write transactions can start IMME
 from __future__ import annotations
 
 import datetime as dt
+import time
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -143,8 +144,6 @@ def _ping_idle_connections(engine: Engine) -> None:
     """`pool_pre_ping`, but only for a connection that sat idle in the pool for a while: a
     server restart or an idle timeout shows up there, while a connection handed back a
     moment ago is alive. Pinging every checkout cost a round trip per request."""
-    import time
-
     @event.listens_for(engine, "checkin")
     def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
         record.info["merx_idle_since"] = time.monotonic()

@@ -63,7 +63,7 @@ class MessageBus:
       commit, in the committing thread, before `commit()` returns;
     * background (what `merx serve` uses, `MERX_EVENT_HANDLERS=background`): the committing
       request only queues the events; one dispatcher thread per process runs the handlers a
-      few milliseconds later, in batches. A checkout then does not pay for CRM timelines,
+      moment later (a batch window of 0.25 s), in batches. A checkout then does not pay for CRM timelines,
       analytics facts or search signals, and a batch handler writes many events in one
       transaction. `drain()` waits until everything queued so far has been handled.
 

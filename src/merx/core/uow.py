@@ -134,17 +134,17 @@ class UnitOfWork:
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:
         """A nested transaction: an exception inside undoes only this block's writes and events."""
-        # rows already flushed are inside the savepoint and undone by it; buffered ones are cut
+        # Rows buffered before the savepoint are written first, so whatever is buffered when
+        # it rolls back belongs to it (and what it flushed itself is undone by the database).
         self.flush_records()
-        marks = len(self._pending_events), len(self._outbox_rows), len(self._audit_rows)
+        mark = len(self._pending_events)
         nested = self.session.begin_nested()
         try:
             yield
         except BaseException:
             nested.rollback()
-            del self._pending_events[marks[0]:]
-            del self._outbox_rows[marks[1]:]
-            del self._audit_rows[marks[2]:]
+            del self._pending_events[mark:]
+            self._outbox_rows, self._audit_rows = [], []
             raise
         else:
             nested.commit()

@@ -9,7 +9,7 @@ import hashlib
 import json
 import logging
 import time
-from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import anyio
 import sqlalchemy as sa

@@ -337,10 +337,11 @@ def _thresholds(uow: UnitOfWork, pairs: Iterable[tuple[str, int]], *,
 
 def _emit_changes(uow: UnitOfWork, changes: _Changes, *,
                   known: tuple[dict[tuple[str, int], int], dict[int, str]] | None = None) -> None:
-    """`inventory.stock_changed` when the on-hand quantity changed, or when a hold or its
-    release moved the availability status (in/low/out of stock). Holds that leave the status
-    as it was are not broadcast: every checkout would otherwise wake every subscriber (search
-    re-indexing, analytics) for nothing they show; exact quantities are in the API."""
+    """Write the ledger movements `_apply` collected, then emit `inventory.stock_changed`
+    when the on-hand quantity changed, or when a hold or its release moved the availability
+    status (in/low/out of stock). Holds that leave the status as it was are not broadcast:
+    every checkout would otherwise wake every subscriber (search re-indexing, analytics) for
+    nothing they show; exact quantities are in the API."""
     if changes.movements:
         uow.session.connection().execute(_INSERT_MOVEMENTS, changes.movements)
         changes.movements = []

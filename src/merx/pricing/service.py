@@ -160,7 +160,8 @@ def promotion_out(p: Promotion, *, times_used: int | None = None) -> dict[str, A
         "customer_groups": list(p.customer_groups or []), "buy_quantity": p.buy_quantity,
         "get_quantity": p.get_quantity, "get_percent": format(p.get_percent, "f") if p.get_percent is not None else None,
         "coupon_code": p.coupon_code, "usage_limit_total": p.usage_limit_total,
-        "usage_limit_per_customer": p.usage_limit_per_customer, "times_used": p.times_used if times_used is None else times_used,
+        "usage_limit_per_customer": p.usage_limit_per_customer,
+        "times_used": p.times_used if times_used is None else times_used,
         "starts_at": p.starts_at, "ends_at": p.ends_at, "active": p.active, "version": p.version,
     }
 

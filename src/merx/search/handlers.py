@@ -200,12 +200,11 @@ def _write(uow: UnitOfWork, noted: _Noted) -> None:
         bought[product_id] = (total + quantity, max(latest, at))
     # the signal rows in one query, held here (the session's identity map only keeps weak
     # references) so bump_signal finds them without a query; one flush writes them all
-    loaded = list(uow.session.scalars(
+    _held = list(uow.session.scalars(
         sa.select(m.ProductSignal).where(m.ProductSignal.product_id.in_(sorted(bought))))) if bought else []
     for product_id, (quantity, at) in sorted(bought.items()):
         service.bump_signal(uow, product_id, "purchases", quantity, now=at, queue=False, flush=False)
     uow.session.flush()
-    del loaded
     products |= _signal_products_due(uow.db, set(bought))
     service.queue_products(uow, products)
 
