@@ -9,9 +9,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from merx import __version__
-from merx.contexts import api_modules, handler_modules, import_models
+from merx.contexts import api_modules, handler_modules, import_models, job_modules
 from merx.core.db import Database
 from merx.core.events import bus
+from merx.core.jobs import Scheduler
 from merx.core.observability import Metrics, configure_logging
 from merx.core.settings import Settings, get_settings
 from merx.core.web import (BodyLimitMiddleware, IdempotencyMiddleware, RequestContextMiddleware,
@@ -29,6 +30,14 @@ def register_handlers() -> None:
     for mod in handler_modules():
         mod.register(bus)
     _handlers_registered = True
+
+
+def build_scheduler() -> Scheduler:
+    """Every context's jobs (`<context>/jobs.py`), in a fresh registry."""
+    scheduler = Scheduler()
+    for mod in job_modules():
+        mod.register(scheduler)
+    return scheduler
 
 
 def _limit_request_threads(threads: int) -> None:
@@ -59,6 +68,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db = db
     db.settings = settings
     app.state.metrics = metrics
+    app.state.scheduler = build_scheduler()  # the console's jobs page lists and runs them
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["ops"])

@@ -103,11 +103,35 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
     if migrate_first:
         upgraded_database().dispose()
     console.print(f"Merx on http://{host}:{port}  (API docs: /docs)")
-    if workers > 1 and hasattr(socket, "SO_REUSEPORT"):
-        _serve_reuseport(host, port, workers)
-        return
-    uvicorn.run("merx.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning",
-                access_log=False)
+    stop_jobs = _start_embedded_jobs()
+    try:
+        if workers > 1 and hasattr(socket, "SO_REUSEPORT"):
+            _serve_reuseport(host, port, workers)
+            return
+        uvicorn.run("merx.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning",
+                    access_log=False)
+    finally:
+        stop_jobs()
+
+
+def _start_embedded_jobs():  # type: ignore[no-untyped-def]
+    """The scheduler loop on a thread of this (parent) process, so one command runs a whole
+    shop; MERX_SERVE_RUNS_JOBS=false when `merx worker` processes run the jobs instead.
+    Returns the function that stops it."""
+    if not get_settings().serve_runs_jobs:
+        return lambda: None
+    from merx.app import build_scheduler
+    from merx.core.jobs import start_scheduler_thread
+
+    db = open_database()
+    thread, stop = start_scheduler_thread(db, build_scheduler())
+
+    def stop_and_wait() -> None:
+        stop.set()
+        thread.join(timeout=30)
+        db.dispose()
+
+    return stop_and_wait
 
 
 def _reuseport_socket(host: str, port: int) -> socket.socket:
@@ -177,6 +201,9 @@ def demo(no_serve: bool = typer.Option(False, "--no-serve", help="Load the demo 
 
 def _mount_context_commands() -> None:
     """A context's `cli.py` exposes `register(app, import_app)` to add its commands."""
+    from merx import jobs_cli
+
+    jobs_cli.register(app)
     for name in CONTEXTS:
         mod = _optional(f"merx.{name}.cli")
         if mod is not None:

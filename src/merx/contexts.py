@@ -1,6 +1,7 @@
 """The bounded contexts the app is composed of. A new context adds its name here; its
-`models` module is imported for the metadata (migrations), its `api.router` is mounted, and
-its `handlers.register(bus)` subscribes it to domain events."""
+`models` module is imported for the metadata (migrations), its `api.router` is mounted,
+its `handlers.register(bus)` subscribes it to domain events, and its `jobs.register(scheduler)`
+adds its timed work to the scheduler."""
 
 from __future__ import annotations
 
@@ -52,3 +53,8 @@ def api_modules() -> list[ModuleType]:
 
 def handler_modules() -> list[ModuleType]:
     return [m for m in (_optional(f"merx.{name}.handlers") for name in CONTEXTS) if m is not None]
+
+
+def job_modules() -> list[ModuleType]:
+    """Each context's `jobs.py` (`register(scheduler)`): its timed and recurring work."""
+    return [m for m in (_optional(f"merx.{name}.jobs") for name in CONTEXTS) if m is not None]

@@ -96,3 +96,25 @@ class OutboxEvent(Base):
     request_id: Mapped[str | None] = mapped_column(sa.String(64))
 
     __table_args__ = (sa.Index("ix_outbox_events_aggregate", "aggregate_type", "aggregate_id", "seq"),)
+
+
+class ScheduledJob(Base):
+    """One row per registered job (core/jobs.py): when it runs next, who holds its lease, how
+    its last run went. The lease is claimed with a conditional UPDATE, so one runner at a
+    time runs a job across processes."""
+
+    __tablename__ = "core_jobs"
+
+    name: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    schedule: Mapped[str] = mapped_column(sa.String(40))  # as registered: "every 60s", "daily 03:00"
+    enabled: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    next_run_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    lease_owner: Mapped[str | None] = mapped_column(sa.String(100))
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)  # consecutive failures
+    last_run_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_duration_ms: Mapped[int | None] = mapped_column(sa.Integer)
+    last_status: Mapped[str | None] = mapped_column(sa.String(16))  # succeeded | failed
+    last_result: Mapped[str | None] = mapped_column(sa.String(500))
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

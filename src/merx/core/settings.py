@@ -42,6 +42,11 @@ class Settings(BaseSettings):
                     "search signals): 'background' batches them on a dispatcher thread after the response; "
                     "'inline' runs them before the request returns.")
 
+    serve_runs_jobs: bool = Field(
+        default=True,
+        description="`merx serve` runs due scheduled jobs (hold expiry, connector pulls...) on a thread of its own; "
+                    "set false when `merx worker` processes run them (both together is safe: jobs are leased).")
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:

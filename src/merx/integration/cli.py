@@ -18,8 +18,9 @@ webhooks_app = typer.Typer(help="Webhooks: send a signed test message, purge old
 def worker(partitions: Optional[int] = typer.Option(None, help="Partition count at the very first start."),
            worker_id: Optional[str] = typer.Option(None, help="Name in the lease table (default host:pid:random)."),
            migrate_first: bool = typer.Option(True, "--migrate/--no-migrate")) -> None:
-    """Relay the outbox to webhooks and NATS JetStream until SIGTERM/SIGINT. Run several for
-    throughput and availability: they split the partitions between them."""
+    """Relay the outbox to webhooks and NATS JetStream, and run due scheduled jobs, until
+    SIGTERM/SIGINT. Run several for throughput and availability: they split the partitions
+    between them, and each job runs on one of them at a time."""
     from merx.cli import open_database, upgraded_database
     from merx.integration.relay import run_worker
     from merx.integration.settings import get_integration_settings
@@ -30,7 +31,15 @@ def worker(partitions: Optional[int] = typer.Option(None, help="Partition count 
         settings = settings.model_copy(update={"relay_partitions": partitions})
     nats = settings.nats_url or "embedded (MERX_NATS_URL unset: no broker)"
     console.print(f"merx worker: database {db.dialect}, NATS {nats}")
-    run_worker(db, settings, worker_id=worker_id)
+    from merx.app import build_scheduler
+    from merx.core.jobs import start_scheduler_thread
+
+    jobs_thread, stop_jobs = start_scheduler_thread(db, build_scheduler())  # timed work: core/jobs.py
+    try:
+        run_worker(db, settings, worker_id=worker_id)
+    finally:
+        stop_jobs.set()
+        jobs_thread.join(timeout=30)
 
 
 @events_app.command("tail")

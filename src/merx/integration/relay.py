@@ -258,7 +258,6 @@ class Relay:
         self._last_purge = EPOCH
         self._heartbeat_task: asyncio.Task | None = None
         self._stopping = asyncio.Event()
-        self._last_connectors = 0.0
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -292,7 +291,6 @@ class Relay:
                 except Exception:  # a broken iteration (database restart...) is retried, not fatal
                     log.exception("relay iteration failed")
                     stats = RunStats()
-                await self._maybe_run_connectors()
                 if stats.idle:
                     try:
                         await asyncio.wait_for(stop.wait(), timeout=self.settings.relay_poll_seconds)
@@ -300,23 +298,6 @@ class Relay:
                         pass
         finally:
             await self.stop()
-
-    async def _maybe_run_connectors(self) -> None:
-        """Scheduled connector work (HTTP pulls, watched folders, order exports) runs on the
-        worker that holds partition 0, so several workers do not all pull at once."""
-        if 0 not in self.leases.held:
-            return
-        now = time.monotonic()
-        if now - self._last_connectors < self.settings.connector_poll_seconds:
-            return
-        self._last_connectors = now
-        from merx.integration.connectors.scheduler import run_due
-
-        try:
-            for line in await asyncio.to_thread(run_due, self.db, self.settings.relay_gap_timeout_seconds):
-                log.info(line)
-        except Exception:  # connectors report their own failures; the relay goes on
-            log.exception("scheduled connector run failed")
 
     async def _heartbeat(self, stop: asyncio.Event) -> None:
         """Keeps the leases alive while a slow batch (a webhook taking its time) is in flight."""

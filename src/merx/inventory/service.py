@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import logging
 import threading
 from typing import Any, Iterable, Iterator, Sequence
 
 import sqlalchemy as sa
 
-from merx.core.db import Database, utcnow
+from merx.core.db import utcnow
 from merx.core.errors import Conflict, FieldError, NotFound, Problem, ValidationProblem
 from merx.core.pagination import paginate
 from merx.core.uow import UnitOfWork
@@ -30,8 +29,6 @@ from merx.inventory import events as ev
 from merx.inventory import rules
 from merx.inventory.models import Location, Reservation, StockLevel, StockMovement, StockThreshold, Transfer
 from merx.inventory.settings import get_inventory_settings
-
-log = logging.getLogger("merx.inventory")
 
 ADJUSTMENT_REASONS = ("adjustment", "receipt", "count", "return", "damage")
 
@@ -831,39 +828,3 @@ def ledger_totals(uow: UnitOfWork, sku: str, location_id: int) -> tuple[int, int
                                         sa.func.coalesce(sa.func.sum(StockMovement.reserved_delta), 0))
                               .where(StockMovement.sku == sku, StockMovement.location_id == location_id)).one()
     return int(row[0]), int(row[1])
-
-
-# ---------------------------------------------------------------------------------------------
-# Background sweeper
-# ---------------------------------------------------------------------------------------------
-
-_sweepers: dict[int, threading.Thread] = {}
-_sweepers_lock = threading.Lock()
-
-
-def start_sweeper(db: Database, interval_seconds: float, on_expired: Any = None) -> threading.Thread | None:
-    """A daemon thread releasing expired holds every `interval_seconds` (one per database).
-    `on_expired(db, owners)` lets the carts mark their holds as lapsed."""
-    if interval_seconds <= 0:
-        return None
-    with _sweepers_lock:
-        existing = _sweepers.get(id(db))
-        if existing is not None and existing.is_alive():
-            return existing
-        stop = threading.Event()
-
-        def run() -> None:
-            while not stop.wait(interval_seconds):
-                try:
-                    with UnitOfWork(db) as uow:
-                        owners = sweep_expired(uow)
-                    if owners and on_expired is not None:
-                        on_expired(db, owners)
-                except Exception:  # keeps sweeping after a transient database error; logged
-                    log.exception("reservation sweep failed")
-
-        thread = threading.Thread(target=run, name="merx-reservation-sweeper", daemon=True)
-        thread.stop_event = stop  # type: ignore[attr-defined]
-        _sweepers[id(db)] = thread
-        thread.start()
-        return thread

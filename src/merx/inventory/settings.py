@@ -14,8 +14,8 @@ class InventorySettings(BaseSettings):
     default_low_stock_threshold: int = 5
     allocation_strategy: str = "priority"  # priority | most_stock
     allocation_split: bool = True
-    # Seconds between background sweeps of expired holds (0: no background thread; the
-    # `merx inventory sweep` command and every allocation of a SKU still release them).
+    # Seconds between runs of the inventory.release_expired_holds job (0: the job is not
+    # scheduled; `merx inventory sweep` and every allocation of a SKU still release them).
     reservation_sweep_interval_seconds: int = 60
 
 

@@ -21,24 +21,20 @@ STAFF = (Role.admin, Role.staff)
 ANY_ROLE = tuple(Role)
 
 
-def _ensure_sweeper(request: Request) -> None:
-    """Start the background release of expired holds the first time checkout is used."""
-    from merx.inventory import service as inventory
-    from merx.inventory.settings import get_inventory_settings
-
-    interval = get_inventory_settings().reservation_sweep_interval_seconds
-    if interval > 0 and not getattr(request.app.state, "reservation_sweeper", None):
-        request.app.state.reservation_sweeper = inventory.start_sweeper(request.app.state.db, interval,
-                                                                        service.after_holds_expired)
+def _client_address(request: Request) -> str | None:
+    """The caller's address (uvicorn resolves X-Forwarded-For from trusted proxies)."""
+    return request.client.host if request.client else None
 
 
 @router.post("/orders", response_model=OrderOut, status_code=201)
-def place_order(body: OrderCreate, uow: UnitOfWork = Depends(get_uow),
+def place_order(body: OrderCreate, request: Request, uow: UnitOfWork = Depends(get_uow),
                 _: Principal = Depends(get_principal)) -> OrderOut:
     """Checkout for the storefront (guests included), point of sale and B2B. 409 names each
     line short of stock; 402 when the payment is declined (the order is cancelled and its
-    stock released). Send an Idempotency-Key to make retries safe."""
-    return OrderOut(**service.place_order(uow, body))
+    stock released). A guest's pay-later order holds its stock until `hold_expires_at`
+    unless staff accept it; 429 when the caller's address already holds the most open ones
+    allowed (MERX_GUEST_OPEN_HOLDS_PER_ADDRESS). Send an Idempotency-Key to make retries safe."""
+    return OrderOut(**service.place_order(uow, body, client_address=_client_address(request)))
 
 
 @router.get("/orders", response_model=Page[OrderOut])
@@ -62,6 +58,14 @@ def get_order(order_id: int, uow: UnitOfWork = Depends(get_read_uow),
 def cancel(order_id: int, body: CancelIn | None = None, uow: UnitOfWork = Depends(get_uow),
            _: Principal = Depends(require(Role.admin, Role.staff, Role.customer))) -> OrderOut:
     return OrderOut(**service.cancel(uow, order_id, reason=body.reason if body else None))
+
+
+@router.post("/orders/{order_id}/accept", response_model=OrderOut)
+def accept(order_id: int, uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(require(*STAFF))) -> OrderOut:
+    """Accept a guest's pay-later order: it keeps its stock instead of expiring at `hold_expires_at`."""
+    from merx.orders import expiry
+
+    return OrderOut(**expiry.accept_guest_order(uow, order_id))
 
 
 @router.post("/orders/{order_id}/capture", response_model=OrderOut)
@@ -162,15 +166,16 @@ def update_cart(cart_id: int, body: CartPatch, x_cart_token: str | None = Header
 
 
 @router.post("/carts/{cart_id}/checkout", response_model=CartOut)
-def start_checkout(cart_id: int, request: Request, x_cart_token: str | None = Header(None),
+def start_checkout(cart_id: int, x_cart_token: str | None = Header(None),
                    uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(get_principal)) -> CartOut:
-    """Hold the cart's stock for the checkout time to live (MERX_RESERVATION_TTL_SECONDS)."""
-    _ensure_sweeper(request)
+    """Hold the cart's stock for the checkout time to live (MERX_RESERVATION_TTL_SECONDS);
+    the orders.expire_checkouts job reopens the cart when it lapses."""
     return CartOut(**service.start_checkout(uow, cart_id, x_cart_token))
 
 
 @router.post("/carts/{cart_id}/order", response_model=OrderOut, status_code=201)
-def order_cart(cart_id: int, body: CartOrderIn | None = None, x_cart_token: str | None = Header(None),
+def order_cart(cart_id: int, request: Request, body: CartOrderIn | None = None, x_cart_token: str | None = Header(None),
                uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(get_principal)) -> OrderOut:
     body = body or CartOrderIn()
-    return OrderOut(**service.order_cart(uow, cart_id, x_cart_token, body.payment, body.customer))
+    return OrderOut(**service.order_cart(uow, cart_id, x_cart_token, body.payment, body.customer,
+                                         client_address=_client_address(request)))

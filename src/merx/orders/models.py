@@ -41,6 +41,10 @@ class Order(Base):
     placed_by_user_id: Mapped[int | None] = mapped_column(sa.BigInteger)
     sales_rep_user_id: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)
     cancel_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    # A guest's pay-later order holds its stock until then (orders/guest_holds.py); null once
+    # staff accepted it, and for every other order.
+    hold_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    hold_address: Mapped[str | None] = mapped_column(sa.String(64), index=True)  # keyed hash of the client address
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

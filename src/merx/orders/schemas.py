@@ -168,6 +168,8 @@ class OrderOut(BaseModel):
     payment: PaymentOut
     coupon: str | None
     cancel_reason: str | None
+    hold_expires_at: dt.datetime | None = Field(
+        None, description="A guest's pay-later order is cancelled at this time unless staff accept it first.")
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime

@@ -7,8 +7,8 @@ The checkout saga keeps payment provider calls OUT of the stock transaction:
   2. no transaction: authorise (and capture) with the provider.
   3. one transaction: mark the order confirmed/paid; or, on a decline or a time-out, the
      compensation: cancel the order, release its stock and coupon redemptions.
-A process dying between 1 and 3 leaves a pending order that `cancel_stale_pending` (run by
-the sweep) cancels once the hold time to live has passed.
+A process dying between 1 and 3 leaves a pending order that the orders.expire_unpaid_orders
+job (orders/expiry.py) cancels, voiding at the provider, once the hold time to live has passed.
 
 Money and refunds use the same two-phase pattern: claim the work in a transaction (so two
 concurrent requests cannot both refund), call the provider, record the outcome."""
@@ -22,13 +22,13 @@ import secrets
 import time
 from decimal import Decimal
 from types import SimpleNamespace
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Callable, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from merx.core.auth import BACK_OFFICE_ROLES, Role
-from merx.core.db import Database, utcnow
+from merx.core.db import utcnow
 from merx.core.errors import Conflict, FieldError, Forbidden, NotFound, Problem, ValidationProblem
 from merx.core.money import minor_to_str
 from merx.core.pagination import paginate
@@ -36,7 +36,7 @@ from merx.core.uow import UnitOfWork
 from merx.inventory import rules as inv_rules
 from merx.inventory import service as inventory
 from merx.inventory.settings import get_inventory_settings
-from merx.orders import domain, payments
+from merx.orders import domain, guest_holds, payments
 from merx.orders.models import (Cart, CartLine, Order, OrderAllocation, OrderLine, OrderPromotion, PaymentTransaction,
                                 ReturnAuthorisation, ReturnLine)
 from merx.orders.schemas import CartCreate, CartPatch, CustomerIn, LineIn, OrderCreate, PaymentIn, ReturnCreate
@@ -156,7 +156,8 @@ def order_out(uow: UnitOfWork, order: Any, *, lines: list[Any] | None = None,
                        "address": order.shipping_address, "tracking": order.tracking},
         "payment": {"provider": order.payment_provider, "status": order.payment_status,
                     "reference": order.payment_reference},
-        "coupon": order.coupon_code, "cancel_reason": order.cancel_reason, "version": order.version,
+        "coupon": order.coupon_code, "cancel_reason": order.cancel_reason,
+        "hold_expires_at": order.hold_expires_at, "version": order.version,
         "created_at": order.created_at, "updated_at": order.updated_at,
     }
 
@@ -338,22 +339,25 @@ _INSERT_PAYMENT = sa.insert(PaymentTransaction.__table__)
 
 
 def place_order(uow: UnitOfWork, data: OrderCreate, *, cart_id: int | None = None,
-                price_overrides: dict[str, Decimal] | None = None) -> dict[str, Any]:
+                price_overrides: dict[str, Decimal] | None = None, client_address: str | None = None) -> dict[str, Any]:
     """Create an order: 201 body, or a Problem (409 insufficient stock naming each line, 402
-    declined payment after compensation, 422 bad input)."""
+    declined payment after compensation, 422 bad input, 429 when the caller's address holds
+    too many unpaid pay-later guest orders)."""
     provider = payments.PROVIDERS.get(data.payment.provider)
     if provider is None:
         raise ValidationProblem.for_field("payment.provider", f"must be one of {', '.join(sorted(payments.PROVIDERS))}")
     if data.payment.behaviour is not None and data.payment.provider != "test":
         raise ValidationProblem.for_field("payment.behaviour", "only the test provider takes a behaviour")
-    out, pending = _retrying(uow, lambda: _create_pending(uow, data, cart_id=cart_id, price_overrides=price_overrides))
+    out, pending = _retrying(uow, lambda: _create_pending(uow, data, cart_id=cart_id, price_overrides=price_overrides,
+                                                          client_address=client_address))
     if pending is None:
         return out
     return _settle_payment(uow, pending, provider, data.payment)
 
 
 def _create_pending(uow: UnitOfWork, data: OrderCreate, *, cart_id: int | None,
-                    price_overrides: dict[str, Decimal] | None) -> tuple[dict[str, Any], tuple | None]:
+                    price_overrides: dict[str, Decimal] | None,
+                    client_address: str | None = None) -> tuple[dict[str, Any], tuple | None]:
     actor = uow.actor
     _check_channel(uow, data.channel)
     currency = data.currency or uow.settings.default_currency
@@ -387,6 +391,9 @@ def _create_pending(uow: UnitOfWork, data: OrderCreate, *, cart_id: int | None,
     settled_now = manual or total_minor == 0
     status = ("confirmed" if total_minor else "paid") if settled_now else "pending"
     payment_status = ("awaiting" if total_minor else "captured") if settled_now else "pending"
+    # a guest's pay-later order holds its stock only for a while (finding: hoarding by guests)
+    hold_expires_at, hold_address = (guest_holds.hold_for_guest_order(uow, client_address, now)
+                                     if manual and total_minor and actor.role is None else (None, None))
     # Core statements, not ORM objects: checkout is the hottest write path (see ARCHITECTURE.md)
     conn = uow.session.connection()
     order = SimpleNamespace(
@@ -400,7 +407,7 @@ def _create_pending(uow: UnitOfWork, data: OrderCreate, *, cart_id: int | None,
         tracking=None, payment_provider=data.payment.provider, payment_reference=None, coupon_code=coupon,
         customer_group=group, cart_id=cart_id, placed_by_user_id=actor.user_id,
         sales_rep_user_id=actor.user_id if actor.role == Role.sales_rep else None, cancel_reason=None,
-        version=1, created_at=now, updated_at=now)
+        hold_expires_at=hold_expires_at, hold_address=hold_address, version=1, created_at=now, updated_at=now)
     order.id = conn.execute(_INSERT_ORDER, vars(order)).scalar_one()
     order.number = f"MX{order.id:08d}"
     if manual:
@@ -1152,7 +1159,7 @@ def start_checkout(uow: UnitOfWork, cart_id: int, token: str | None) -> dict[str
 
 
 def order_cart(uow: UnitOfWork, cart_id: int, token: str | None, payment: PaymentIn,
-               customer: CustomerIn | None = None) -> dict[str, Any]:
+               customer: CustomerIn | None = None, client_address: str | None = None) -> dict[str, Any]:
     """Turn the cart into an order. While its checkout hold is live, the held units and the
     price snapshot are honoured; after it lapsed, current stock and prices apply."""
     cart = _load_cart(uow, cart_id, token)
@@ -1172,34 +1179,4 @@ def order_cart(uow: UnitOfWork, cart_id: int, token: str | None, payment: Paymen
                        lines=[LineIn(sku=ln.sku, quantity=ln.quantity) for ln in lines],
                        fulfilment=cart.fulfilment or {"type": "ship"}, payment=payment, coupon=cart.coupon_code)
     uow.rollback()
-    return place_order(uow, data, cart_id=cart.id, price_overrides=overrides)
-
-
-def after_holds_expired(db: Database, owners: Iterable[str]) -> int:
-    """Carts whose checkout hold lapsed go back to open (`cart.abandoned`); pending orders
-    stranded by a crashed checkout are cancelled. Called by the sweep."""
-    cart_ids = [int(o.split(":", 1)[1]) for o in owners if o.startswith("cart:")]
-    n = 0
-    with UnitOfWork(db) as uow:
-        for cart in uow.session.scalars(sa.select(Cart).where(Cart.id.in_(cart_ids), Cart.status == "checkout")):
-            cart.status, cart.hold_expires_at = "open", None
-            cart.version += 1
-            uow.emit("cart.abandoned", "cart", cart.id, {"cart_id": cart.id, "customer_id": cart.customer_id,
-                                                         "email": cart.email, "currency": cart.currency,
-                                                         "total": cart_out(uow, cart)["totals"]["total"]},
-                     version=cart.version)
-            n += 1
-        uow.commit()
-    with UnitOfWork(db) as uow:
-        n += cancel_stale_pending(uow)
-    return n
-
-
-def cancel_stale_pending(uow: UnitOfWork, *, older_than_seconds: int | None = None) -> int:
-    """Orders stuck in `pending` (the process died between the order and the payment result)."""
-    ttl = older_than_seconds if older_than_seconds is not None else get_inventory_settings().reservation_ttl_seconds
-    cutoff = utcnow() - dt.timedelta(seconds=ttl)
-    ids = list(uow.session.scalars(sa.select(Order.id).where(Order.status == "pending", Order.created_at < cutoff)))
-    for order_id in ids:
-        _compensate(uow, order_id, outcome="abandoned", message="no payment result before the hold expired")
-    return len(ids)
+    return place_order(uow, data, cart_id=cart.id, price_overrides=overrides, client_address=client_address)

@@ -8,7 +8,7 @@ from fastapi.responses import FileResponse, Response
 
 from merx.web.auth.session import session_reader
 from merx.web.common import HERE, PageRoute
-from merx.web.views import (analytics, auth, catalog, customers, dashboard, integration, inventory, orders,
+from merx.web.views import (analytics, auth, catalog, customers, dashboard, integration, inventory, jobs, orders,
                             search_console, store)
 
 PREFIX = ""  # pages live at the root, not under /api/v1
@@ -27,7 +27,8 @@ def asset(asset_path: str) -> Response:
     return FileResponse(path, media_type=_ASSET_TYPES[path.suffix], headers={"Cache-Control": "public, max-age=3600"})
 
 
-for _module in (auth, dashboard, catalog, inventory, orders, customers, search_console, analytics, integration, store):
+for _module in (auth, dashboard, catalog, inventory, orders, customers, search_console, analytics, integration, jobs,
+                store):
     router.include_router(_module.router)
 
 

@@ -377,7 +377,7 @@ def checkout(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Res
                        status=422)
     try:
         with unit_of_work(request) as uow:
-            order = place_order(uow, order_in)
+            order = place_order(uow, order_in, client_address=request.client.host if request.client else None)
     except Problem as e:
         if e.status >= 500:
             raise
