@@ -1,5 +1,5 @@
 """Carts: anonymous (token) and customer carts, price snapshots, checkout holds with a time
-to live, lapsed holds released by the sweep, ordering a cart once."""
+to live, lapsed holds released by the scheduled job, ordering a cart once."""
 
 from __future__ import annotations
 
@@ -47,22 +47,22 @@ def test_anonymous_cart_checkout_holds_stock_and_orders_once(shop, db):
     assert shop.client.post(f"{API}/carts/{cart['id']}/order", headers=token).status_code == 409
 
 
-def test_lapsed_hold_is_released_by_the_sweep_and_the_cart_reopens(shop, db):
+def test_lapsed_hold_is_released_by_the_scheduled_job_and_the_cart_reopens(shop, db):
     _setup(shop)
     cart = shop.client.post(f"{API}/carts", json={"email": "late@example.com",
                                                   "lines": [{"sku": "CAP", "quantity": 3}]}).json()
     token = {"X-Cart-Token": cart["token"]}
     shop.client.post(f"{API}/carts/{cart['id']}/checkout", headers=token)
     assert shop.levels("CAP")["WH"]["available"] == 0
-    from merx.core.uow import UnitOfWork
-    from merx.inventory import service as inventory
-    from merx.orders import service as orders
+    from merx.core.jobs import run_due_jobs
 
+    scheduler = shop.client.app.state.scheduler
+    soon = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=14)
+    run_due_jobs(db, scheduler, now=soon)  # the hold is still live: nothing changes
+    assert shop.levels("CAP")["WH"]["available"] == 0
     later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=16)  # default time to live: 15 minutes
-    with UnitOfWork(db) as uow:
-        owners = inventory.sweep_expired(uow, now=later)
-    assert owners == [f"cart:{cart['id']}"]
-    orders.after_holds_expired(db, owners)
+    runs = {r.name: r for r in run_due_jobs(db, scheduler, now=later)}
+    assert runs["orders.expire_checkouts"].result == "reopened 1 carts"
     assert shop.levels("CAP")["WH"]["available"] == 3
     reopened = shop.client.get(f"{API}/carts/{cart['id']}", headers=token).json()
     assert reopened["status"] == "open" and reopened["holds"] == []
