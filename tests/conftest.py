@@ -28,6 +28,9 @@ REQUIRE_SERVICES = os.environ.get("MERX_REQUIRE_SERVICES") == "1"
 # Tests assert other contexts' reactions right after a request, so handlers run inline unless
 # a test chooses the server's background dispatcher (tests/test_event_dispatch.py does).
 os.environ.setdefault("MERX_EVENT_HANDLERS", "inline")
+# Every test client calls from one address; the per-address cap on guests' pay-later orders is
+# checked where it is set (tests/orders/test_order_expiry.py).
+os.environ.setdefault("MERX_GUEST_OPEN_HOLDS_PER_ADDRESS", "1000")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -103,15 +103,24 @@ def _cod(shop: Any, client: Any, quantity: int, email: str = "guest@example.com"
                                               "payment": {"provider": "manual"}})
 
 
-@pytest.fixture
-def hold_minutes(monkeypatch):  # type: ignore[no-untyped-def]
+def _orders_setting(monkeypatch, name: str, value: int):  # type: ignore[no-untyped-def]
     from merx.orders.settings import get_orders_settings
 
-    monkeypatch.setenv("MERX_GUEST_DEFERRED_HOLD_MINUTES", "30")
+    monkeypatch.setenv(name, str(value))
     get_orders_settings.cache_clear()
-    yield 30
+    yield value
     monkeypatch.undo()
     get_orders_settings.cache_clear()
+
+
+@pytest.fixture
+def hold_minutes(monkeypatch):  # type: ignore[no-untyped-def]
+    yield from _orders_setting(monkeypatch, "MERX_GUEST_DEFERRED_HOLD_MINUTES", 30)
+
+
+@pytest.fixture
+def guest_cap(monkeypatch):  # type: ignore[no-untyped-def]
+    yield from _orders_setting(monkeypatch, "MERX_GUEST_OPEN_HOLDS_PER_ADDRESS", 3)
 
 
 @pytest.mark.backends("sqlite", "postgresql")
@@ -156,7 +165,7 @@ def test_staff_accepting_a_guests_pay_later_order_keeps_it(shop, db, make_key):
 
 
 @pytest.mark.backends("sqlite", "postgresql")
-def test_one_address_may_hold_only_a_few_open_pay_later_guest_orders(shop, app, make_key):
+def test_one_address_may_hold_only_a_few_open_pay_later_guest_orders(shop, app, make_key, guest_cap):
     from fastapi.testclient import TestClient
 
     shop.location("WH")
@@ -164,7 +173,7 @@ def test_one_address_may_hold_only_a_few_open_pay_later_guest_orders(shop, app, 
     shop.stock("CAP", "WH", 50)
     with TestClient(app, raise_server_exceptions=False, client=("198.51.100.7", 40000)) as hoarder, \
             TestClient(app, raise_server_exceptions=False, client=("203.0.113.20", 40000)) as neighbour:
-        for n in range(3):  # the default cap (MERX_GUEST_OPEN_HOLDS_PER_ADDRESS)
+        for n in range(guest_cap):
             assert _cod(shop, hoarder, 1, email=f"h{n}@example.com").status_code == 201
         refused = _cod(shop, hoarder, 1, email="h3@example.com")
         assert refused.status_code == 429
