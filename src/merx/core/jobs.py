@@ -310,7 +310,7 @@ def run_scheduler_loop(db: Database, scheduler: Scheduler, stop: threading.Event
         try:
             for run in run_due_jobs(db, scheduler, owner=owner):
                 if run.succeeded:
-                    log.info("job %s done in %d ms: %s", run.name, run.duration_ms, run.result)
+                    log.debug("job %s done in %d ms: %s", run.name, run.duration_ms, run.result)
                 else:
                     log.warning("job %s failed: %s (next try %s)", run.name, run.error, run.next_run_at.isoformat())
         except Exception:  # the loop outlives a database hiccup; the next pass tries again
