@@ -15,7 +15,7 @@ import pytest
 
 from merx.core.db import Database
 from merx.core.errors import Conflict
-from merx.core.jobs import JobContext, Scheduler, every, job_statuses, run_due_jobs, run_job_now
+from merx.core.jobs import JobContext, Scheduler, daily, every, job_statuses, run_due_jobs, run_job_now, set_enabled
 
 T0 = dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.timezone.utc)
 
@@ -135,3 +135,17 @@ def test_merx_jobs_run_runs_a_registered_job_now_and_names_unknown_ones(db, tmp_
     assert _status(db, "orders.expire_unpaid_orders")["last_status"] == "succeeded"
     unknown = merx("jobs", "run", "no.such.job", db=db, tmp_path=tmp_path)
     assert unknown.returncode == 2 and "No job named no.such.job" in unknown.stderr
+
+
+def test_a_disabled_job_waits_and_a_daily_job_runs_at_its_time(db):
+    ran: list[dt.datetime] = []
+    scheduler = Scheduler()
+    scheduler.add("test.nightly", daily("03:00"), lambda ctx: ran.append(ctx.now))
+    [first] = run_due_jobs(db, scheduler, now=T0)  # new jobs run once at once, then keep their time
+    assert first.next_run_at == dt.datetime(2026, 12, 4, 3, 0, tzinfo=dt.timezone.utc)
+    set_enabled(db, scheduler, "test.nightly", False)
+    assert run_due_jobs(db, scheduler, now=first.next_run_at) == []
+    set_enabled(db, scheduler, "test.nightly", True)
+    [second] = run_due_jobs(db, scheduler, now=first.next_run_at)
+    assert second.next_run_at == dt.datetime(2026, 12, 5, 3, 0, tzinfo=dt.timezone.utc)
+    assert ran == [T0, first.next_run_at]

@@ -155,16 +155,21 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
 
 
 def sync_jobs(db: Database, scheduler: Scheduler, *, now: dt.datetime | None = None) -> None:
-    """A row for every registered job (due at once when new); the schedule text follows the code."""
+    """A row for every registered job (due at once when new); the schedule text follows the code.
+    Reads first: a pass with nothing to change takes no write lock (SQLite has one for all)."""
     now = now or utcnow()
+    with db.read_sessions() as s:
+        known = dict(s.execute(sa.select(ScheduledJob.name, ScheduledJob.schedule)).all())
+    todo = [job for job in scheduler.jobs.values() if known.get(job.name) != str(job.schedule)]
+    if not todo:
+        return
     with db.write_sessions() as s:
-        rows = {r.name: r for r in s.scalars(sa.select(ScheduledJob))}
-        for job in scheduler.jobs.values():
-            row = rows.get(job.name)
+        for job in todo:
+            row = s.get(ScheduledJob, job.name)
             if row is None:
                 s.add(ScheduledJob(name=job.name, schedule=str(job.schedule), enabled=True, next_run_at=now,
                                    attempts=0, updated_at=now))
-            elif row.schedule != str(job.schedule):
+            else:
                 row.schedule, row.updated_at = str(job.schedule), now
         try:
             s.commit()
