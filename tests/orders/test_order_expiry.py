@@ -97,6 +97,39 @@ def test_a_pending_order_stranded_by_a_crash_is_cancelled_released_and_voided_by
     assert gateway.voided == [None] and _stock_matches_ledger(db, "TEE") == (5, 0)
 
 
+def test_a_void_cut_short_by_a_crash_is_retried_by_the_next_run(shop, db, monkeypatch):
+    shop.location("WH")
+    shop.product("TEE", price="19.99")
+    shop.stock("TEE", "WH", 5)
+    gateway = CrashingGateway()
+    monkeypatch.setitem(PROVIDERS, gateway.name, gateway)
+    from merx.core.auth import ANONYMOUS
+    from merx.core.uow import UnitOfWork
+    from merx.orders import service
+    from merx.orders.schemas import OrderCreate
+
+    with UnitOfWork(db, ANONYMOUS) as uow, pytest.raises(ProcessDied):
+        service.place_order(uow, OrderCreate(channel="web", customer={"email": "crash@example.com"},
+                                             lines=[{"sku": "TEE", "quantity": 2}], payment={"provider": "crashgw"}))
+    [order] = shop.client.get(f"{API}/orders", params={"status": "pending"}, headers=shop.admin).json()["items"]
+    expired_at = dt.datetime.fromisoformat(order["created_at"]) + dt.timedelta(minutes=16)
+    working_void = gateway.void
+    monkeypatch.setattr(gateway, "void", lambda **_: (_ for _ in ()).throw(ProcessDied()))
+    scheduler = shop.client.app.state.scheduler
+    with pytest.raises(ProcessDied):  # the job's process dies after the cancel committed, before the void
+        run_job_now(db, scheduler, "orders.expire_unpaid_orders", now=expired_at)
+    cut_short = shop.client.get(f"{API}/orders/{order['id']}", headers=shop.admin).json()
+    assert cut_short["status"] == "cancelled" and cut_short["payment"]["status"] == "void_pending"
+    assert _stock_matches_ledger(db, "TEE") == (5, 0)
+
+    monkeypatch.setattr(gateway, "void", working_void)
+    later = expired_at + dt.timedelta(minutes=6)  # the dead runner's lease (5 minutes) has run out
+    [run] = [r for r in run_due_jobs(db, scheduler, now=later) if r.name == "orders.expire_unpaid_orders"]
+    assert run.result.endswith("retried 1 voids")
+    assert shop.client.get(f"{API}/orders/{order['id']}", headers=shop.admin).json()["payment"]["status"] == "voided"
+    assert gateway.voided == [None]
+
+
 def _cod(shop: Any, client: Any, quantity: int, email: str = "guest@example.com") -> Any:
     return client.post(f"{API}/orders", json={"channel": "web", "customer": {"email": email},
                                               "lines": [{"sku": "CAP", "quantity": quantity}],

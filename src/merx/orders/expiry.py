@@ -9,7 +9,8 @@
 
 Expired orders are cancelled in one transaction (stock and coupon redemptions released),
 then voided at the payment provider outside it, and the void is recorded, like a cancel.
-Every step is safe to repeat: the jobs run at least once."""
+A void left `void_pending` by a crash between the two (here or in a cancel by hand) is
+retried by the next run. Every step is safe to repeat: the jobs run at least once."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from merx.orders.models import Cart, Order, PaymentTransaction
 from merx.pricing import service as pricing
 
 STRANDED = "no payment result before the hold expired"
+VOID_RETRY_AFTER = dt.timedelta(minutes=1)  # a cancel's own void normally follows within a second
 GUEST_HOLD_LAPSED = "pay-later guest order not accepted before its hold expired"
 
 
@@ -76,16 +78,24 @@ def expire_unpaid_orders(uow: UnitOfWork, now: dt.datetime) -> dict[str, int]:
     lapsed = list(uow.session.scalars(sa.select(Order.id).where(
         Order.status == "confirmed", Order.payment_status == "awaiting", Order.hold_expires_at.is_not(None),
         Order.hold_expires_at <= now).order_by(Order.id)))
+    unvoided = list(uow.session.scalars(sa.select(Order.id).where(
+        Order.status == "cancelled", Order.payment_status == "void_pending",
+        Order.updated_at <= now - VOID_RETRY_AFTER).order_by(Order.id)))
     uow.rollback()
-    done = {"stranded_pending": 0, "guest_holds": 0}
+    done = {"stranded_pending": 0, "guest_holds": 0, "voids_retried": 0}
     for order_id in stranded:
-        done["stranded_pending"] += _expire(uow, order_id, STRANDED, lambda o: _stranded(o, now, ttl), now)
+        done["stranded_pending"] += _expire(uow, order_id, STRANDED, lambda o: _stranded(o, now, ttl))
     for order_id in lapsed:
-        done["guest_holds"] += _expire(uow, order_id, GUEST_HOLD_LAPSED, lambda o: _guest_hold_lapsed(o, now), now)
+        done["guest_holds"] += _expire(uow, order_id, GUEST_HOLD_LAPSED, lambda o: _guest_hold_lapsed(o, now))
+    for order_id in unvoided:
+        order = service._load_any(uow, order_id)
+        uow.rollback()
+        service._settle_money_back(uow, order_id, kind="void", amount_minor=order.total_minor)
+        done["voids_retried"] += 1
     return done
 
 
-def _expire(uow: UnitOfWork, order_id: int, reason: str, still_due: Any, now: dt.datetime) -> int:
+def _expire(uow: UnitOfWork, order_id: int, reason: str, still_due: Any) -> int:
     def cancel() -> Order | None:
         order = service._load_any(uow, order_id, for_update=True)
         if not still_due(order):  # paid, accepted or cancelled meanwhile

@@ -17,7 +17,8 @@ def expire_checkouts(ctx: JobContext) -> str:
 def expire_unpaid_orders(ctx: JobContext) -> str:
     with UnitOfWork(ctx.db) as uow:
         done = expiry.expire_unpaid_orders(uow, ctx.now)
-    return f"cancelled {done['stranded_pending']} stranded pending orders and {done['guest_holds']} pay-later guest orders"
+    return (f"cancelled {done['stranded_pending']} stranded pending orders and {done['guest_holds']} pay-later guest "
+            f"orders; retried {done['voids_retried']} voids")
 
 
 def register(scheduler: Scheduler) -> None:

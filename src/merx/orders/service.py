@@ -391,7 +391,7 @@ def _create_pending(uow: UnitOfWork, data: OrderCreate, *, cart_id: int | None,
     settled_now = manual or total_minor == 0
     status = ("confirmed" if total_minor else "paid") if settled_now else "pending"
     payment_status = ("awaiting" if total_minor else "captured") if settled_now else "pending"
-    # a guest's pay-later order holds its stock only for a while (finding: hoarding by guests)
+    # a guest's pay-later order holds its stock only until hold_expires_at (orders/guest_holds.py)
     hold_expires_at, hold_address = (guest_holds.hold_for_guest_order(uow, client_address, now)
                                      if manual and total_minor and actor.role is None else (None, None))
     # Core statements, not ORM objects: checkout is the hottest write path (see ARCHITECTURE.md)
