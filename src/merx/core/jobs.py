@@ -193,11 +193,16 @@ def _keep_lease(db: Database, job: Job, owner: str, stop: threading.Event) -> No
     """Pushes the lease out while a long run is in flight (relative to the lease itself, so it
     follows whatever clock the run was claimed with)."""
     t = ScheduledJob.__table__
-    while not stop.wait(job.lease_seconds / 3):
+    step = dt.timedelta(seconds=job.lease_seconds / 3)
+    while not stop.wait(step.total_seconds()):
         try:
             with db.write_sessions() as s:
-                s.execute(sa.update(t).where(t.c.name == job.name, t.c.lease_owner == owner).values(
-                    lease_expires_at=t.c.lease_expires_at + dt.timedelta(seconds=job.lease_seconds / 3)))
+                # computed here, not in SQL: SQLite keeps these timestamps as text
+                current = s.scalar(sa.select(t.c.lease_expires_at).where(t.c.name == job.name, t.c.lease_owner == owner))
+                if current is None:
+                    return  # the lease was taken over; the run's result will not be recorded either
+                s.execute(sa.update(t).where(t.c.name == job.name, t.c.lease_owner == owner)
+                          .values(lease_expires_at=current + step))
                 s.commit()
         except Exception:  # the next beat tries again; the lease is long enough for a missed one
             log.exception("could not extend the lease of job %s", job.name)
