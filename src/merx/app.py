@@ -43,6 +43,17 @@ def _limit_request_threads(threads: int) -> None:
     anyio.to_thread.current_default_thread_limiter().total_tokens = threads
 
 
+def _record_templates(metrics: Metrics, routes: list[Any], prefix: str) -> None:
+    """Full path templates of a router's routes, nested routers included, for the metrics'
+    route label."""
+    for route in routes:
+        if getattr(route, "path", None) is not None:
+            metrics.route_templates[id(route)] = prefix + route.path
+        elif getattr(route, "original_router", None) is not None:  # a router included in this one
+            nested = getattr(getattr(route, "include_context", None), "prefix", "")
+            _record_templates(metrics, route.original_router.routes, prefix + nested)
+
+
 def _authorise_metrics(request: Request, settings: Settings) -> None:
     """The scrape token (compared in constant time), else an admin's key or console session."""
     import hmac
@@ -96,13 +107,16 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         return Response(metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
     for mod in api_modules():
-        app.include_router(mod.router, prefix=getattr(mod, "PREFIX", API_PREFIX))
+        prefix = getattr(mod, "PREFIX", API_PREFIX)
+        app.include_router(mod.router, prefix=prefix)
+        _record_templates(metrics, mod.router.routes, prefix)
         for extra in getattr(mod, "EXTRA_ROUTERS", ()):
             app.include_router(extra)
         getattr(mod, "configure_app", lambda _app: None)(app)  # e.g. the web console's session reader
     from merx.core import api as core_api
 
     app.include_router(core_api.router, prefix=API_PREFIX)
+    _record_templates(metrics, core_api.router.routes, API_PREFIX)
     register_handlers()
     bus.configure(background=settings.event_handlers == "background")
     app.router.on_startup.append(lambda: _limit_request_threads(settings.request_threads))

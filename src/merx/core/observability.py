@@ -69,6 +69,15 @@ class Metrics:
         self.db_pool_checked_out = Gauge("merx_db_pool_checked_out", "Database connections in use.",
                                          registry=self.registry)
 
+        # id(route) -> its full template: FastAPI puts the router's own route (without the
+        # include prefix) in scope["route"], so the app records the prefixed path here.
+        self.route_templates: dict[int, str] = {}
+
+    def route_label(self, route: object | None) -> str:
+        if route is None:
+            return "unmatched"
+        return self.route_templates.get(id(route)) or getattr(route, "path", None) or "unmatched"
+
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
         self.durations.labels(method, route).observe(seconds)

@@ -260,8 +260,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             elapsed = time.perf_counter() - start
-            route = scope.get("route")
-            route_path = getattr(route, "path", None) or "unmatched"
+            route_path = self.metrics.route_label(scope.get("route"))
             self.metrics.observe(scope["method"], route_path, status_holder["status"], elapsed)
             log.info("request", extra={"method": scope["method"], "path": scope["path"],
                                        "status": status_holder["status"], "ms": round(elapsed * 1000, 2)})
