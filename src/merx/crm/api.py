@@ -86,7 +86,9 @@ def list_events(customer_id: int | None = None, anonymous_id: str | None = None,
 @router.post("/identify", response_model=IdentifyOut)
 def identify(body: IdentifyIn, request: Request, uow: UnitOfWork = Depends(get_uow),
              principal: Principal = Depends(get_principal)) -> IdentifyOut:
-    """Link an anonymous id to a profile (created if needed), re-keying its past events."""
+    """Link an anonymous id to a profile (created if needed), re-keying its past events.
+    Without an API key only a `link_token` links to a known customer; other identifiers are
+    unverified claims and the answer does not depend on whether anyone holds them."""
     if principal.role == Role.seller:
         raise Forbidden("Sellers do not identify visitors")
     if body.verified and principal.role not in BACK_OFFICE_ROLES:
@@ -96,9 +98,26 @@ def identify(body: IdentifyIn, request: Request, uow: UnitOfWork = Depends(get_u
         raise Forbidden("Only back-office keys may name a customer id")
     if principal.is_anonymous or principal.role == Role.customer:
         check_rate(request, "identify", principal=principal, per="principal")
+    if principal.is_anonymous:
+        result = identity.identify_anonymous(uow, anonymous_id=body.anonymous_id, claimed=body.identifiers(),
+                                             traits=body.traits(), link_token=body.link_token)
+        return IdentifyOut(**result.__dict__)
+    if body.link_token is not None:
+        raise ValidationProblem.for_field("link_token", "is for callers without an API key")
     result = identity.identify(uow, anonymous_id=body.anonymous_id, identifiers=body.identifiers(),
                                verified=body.verified, traits=body.traits())
     return IdentifyOut(**result.__dict__)
+
+
+@router.post("/customers/{customer_id}/link-token")
+def link_token(customer_id: int, uow: UnitOfWork = Depends(get_read_uow),
+               _: Principal = Depends(require(*PROFILE_ADMINS, Role.customer))) -> dict[str, Any]:
+    """A signed token proving the holder is this customer, for the storefront's identify
+    call after the shop signed the shopper in (or for a verified-email link). A customer key
+    gets one for itself only."""
+    customers.get_customer(uow, customer_id)  # 404 for another customer's id
+    return {"link_token": identity.issue_link_token(uow, customer_id),
+            "expires_in": identity.LINK_TOKEN_MAX_AGE_SECONDS}
 
 
 # -- customer 360 and profile operations -------------------------------------------------------------
