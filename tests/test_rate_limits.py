@@ -118,3 +118,14 @@ def test_workers_share_one_budget_through_redis(db, settings):
 def test_an_unreachable_redis_lets_requests_through(db, settings):
     with _client(db, settings, redis_url="redis://127.0.0.1:1/0", rate_limits={"identify": "1/minute"}) as c:
         assert [c.post("/api/v1/identify", json={"anonymous_id": f"u{i}"}).status_code for i in range(3)] == [200] * 3
+
+
+def test_a_refused_request_is_not_replayed_to_its_retry(db, settings):
+    """A 429 is no answer to keep under the Idempotency-Key: the retry after Retry-After runs."""
+    with _client(db, settings, rate_limits={"identify": "1/minute"}) as c:
+        assert c.post("/api/v1/identify", json={"anonymous_id": "k0"}).status_code == 200
+        keyed = {"Idempotency-Key": "identify-k1"}
+        _assert_limited(c.post("/api/v1/identify", json={"anonymous_id": "k1"}, headers=keyed), "identify")
+        c.app.state.rate_limiter.reset()  # the window has passed
+        r = c.post("/api/v1/identify", json={"anonymous_id": "k1"}, headers=keyed)
+        assert r.status_code == 200, r.text

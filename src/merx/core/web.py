@@ -445,8 +445,8 @@ class IdempotencyMiddleware:
             rec = s.get(IdempotencyRecord, record_id)
             if rec is None:
                 return
-            if status is None or status >= 500:
-                s.delete(rec)  # a server failure is not an answer: the client may retry
+            if status is None or status >= 500 or status == 429:
+                s.delete(rec)  # a server failure or a rate limit is not an answer: the client may retry
             else:
                 rec.state, rec.status_code, rec.response_headers, rec.response_body = "done", status, headers, body
             s.commit()
