@@ -24,7 +24,8 @@ from merx.integration.settings import IntegrationSettings
 
 INTERNAL = ["http://127.0.0.1/h", "http://169.254.169.254/latest/meta-data/", "http://[::1]:8080/h",
             "http://2130706433/h", "http://0x7f.1/h", "http://0177.0.0.1/h", "http://[::ffff:127.0.0.1]/h",
-            "http://10.0.0.5/h", "http://192.168.1.1/h", "http://100.64.0.1/h", "http://localhost:9/h"]
+            "http://10.0.0.5/h", "http://192.168.1.1/h", "http://100.64.0.1/h", "http://localhost:9/h",
+            "http://[64:ff9b::a9fe:a9fe]/h", "http://[2002:7f00:1::]/h"]  # NAT64 and 6to4 to 169.254/127
 STOCK_MAPPING = {"fields": {"sku": {"source": "sku", "required": True}, "location": {"source": "loc", "default": "WH1"},
                             "quantity": {"source": "qty", "type": "integer", "min": 0}}}
 

@@ -69,10 +69,24 @@ class AllowList:
         return address.is_global or any(address in net for net in self.networks)
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _embedded_ipv4(address: IPAddress) -> list[ipaddress.IPv4Address]:
+    """IPv4 addresses an IPv6 address tunnels to (6to4, Teredo, NAT64): reached through them."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return []
+    found = [a for a in (address.sixtofour, *(address.teredo or ())) if a is not None]
+    if address in _NAT64:
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
+
+
 def check_address(address: IPAddress, host: str, allow: AllowList) -> None:
-    if not allow.allows_address(address):
-        raise OutboundRefused(f"{host} is a private, loopback or link-local address ({address}); "
-                              "add it to MERX_OUTBOUND_ALLOW to allow it")
+    for candidate in (address, *_embedded_ipv4(address)):
+        if not allow.allows_address(candidate):
+            raise OutboundRefused(f"{host} is a private, loopback or link-local address ({candidate}); "
+                                  "add it to MERX_OUTBOUND_ALLOW to allow it")
 
 
 def check_url(url: str, allow: AllowList) -> None:
