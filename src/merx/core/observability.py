@@ -52,8 +52,10 @@ class Metrics:
     template and status (a counter), their latency (a histogram with the usual `_bucket`,
     `_sum`, `_count` series), the database pool in use, and the process and Python runtime
     collectors. Labels are route templates, never raw paths, so cardinality stays bounded.
-    Each app gets its own registry (tests build many apps in one process). Several workers
-    each expose their own figures; Prometheus sums them per instance label."""
+    Each app gets its own registry (tests build many apps in one process). The figures are
+    per process: with `merx serve --workers N` the workers share the port, so a scrape reads
+    whichever worker answers; scrape replicas of one worker each for exact counts
+    (prometheus-client's multiprocess mode is not wired in yet)."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
