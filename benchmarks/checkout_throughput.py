@@ -183,8 +183,11 @@ def run_http(url: str, skus: list[str], orders: int, clients: int, data_dir: Pat
     port = free_port()
     env = {**os.environ, "MERX_DATABASE_URL": url, "MERX_DATA_DIR": str(data_dir), "MERX_LOG_LEVEL": "WARNING",
            "MERX_DB_POOL_SIZE": str(clients + 4), "MERX_RESERVATION_SWEEP_INTERVAL_SECONDS": "0",
-           # every simulated guest calls from 127.0.0.1: lift the per-address cap on pay-later holds
-           "MERX_GUEST_OPEN_HOLDS_PER_ADDRESS": "1000000", "MERX_EVENT_HANDLERS": handlers}
+           "MERX_EVENT_HANDLERS": handlers,
+           # every simulated guest posts from this one address: lift the per-address guest checkout
+           # limit and the cap on open pay-later holds
+           "MERX_GUEST_OPEN_HOLDS_PER_ADDRESS": "1000000",
+           "MERX_RATE_LIMITS": '{"guest_checkout": "100000000/minute"}'}
     merx = shutil.which("merx") or str(Path(sys.executable).parent / "merx")
     server = subprocess.Popen([merx, "serve", "--host", "127.0.0.1", "--port", str(port), "--no-migrate",
                                "--workers", str(workers)], env=env,

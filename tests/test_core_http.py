@@ -12,12 +12,39 @@ def test_healthz_checks_the_database(client):
     assert r.json()["database"] == "ok"
 
 
-def test_metrics_in_prometheus_text_format(client):
+def test_metrics_are_prometheus_text_for_admins_only(client, make_key):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    admin = make_key("admin")
     client.get("/healthz")
-    r = client.get("/metrics")
+    client.get("/api/v1/products/123456", headers=admin)  # counted by route template, not raw path
+    assert client.get("/metrics").status_code == 401
+    for role in ("staff", "support_agent"):
+        assert client.get("/metrics", headers=make_key(role)).status_code == 403
+    r = client.get("/metrics", headers=admin)
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/plain")
-    assert 'merx_http_requests_total{method="GET",route="/healthz",status="200"}' in r.text
+    families = {f.name: f for f in text_string_to_metric_families(r.text)}
+    requests = {(s.labels["method"], s.labels["route"], s.labels["status"]): s.value
+                for s in families["merx_http_requests"].samples if s.name == "merx_http_requests_total"}
+    assert requests[("GET", "/healthz", "200")] == 1
+    assert requests[("GET", "/api/v1/products/{product_id}", "404")] == 1
+    latency = {s.name for s in families["merx_http_request_duration_seconds"].samples}
+    assert latency == {"merx_http_request_duration_seconds_bucket", "merx_http_request_duration_seconds_sum",
+                       "merx_http_request_duration_seconds_count"}
+    assert "process_cpu_seconds" in families and "merx_db_pool_checked_out" in families
+
+
+def test_metrics_accept_the_scrape_token(db, settings):
+    from fastapi.testclient import TestClient
+    from pydantic import SecretStr
+
+    from merx.app import create_app
+
+    app = create_app(settings.model_copy(update={"metrics_token": SecretStr("scrape-me-0123456789")}), db)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        assert c.get("/metrics", headers={"Authorization": "Bearer scrape-me-0123456789"}).status_code == 200
+        assert c.get("/metrics", headers={"Authorization": "Bearer scrape-me-wrong"}).status_code == 401
 
 
 def test_openapi_and_docs_are_served(client):

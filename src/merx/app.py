@@ -6,17 +6,20 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from merx import __version__
 from merx.contexts import api_modules, handler_modules, import_models, job_modules
 from merx.core.db import Database
 from merx.core.events import bus
 from merx.core.jobs import Scheduler
-from merx.core.observability import Metrics, configure_logging
+from merx.core import ratelimit
+from merx.core.auth import Role
+from merx.core.errors import Forbidden, Unauthorized
+from merx.core.observability import METRICS_CONTENT_TYPE, Metrics, configure_logging
 from merx.core.settings import Settings, get_settings
 from merx.core.web import (BodyLimitMiddleware, IdempotencyMiddleware, RequestContextMiddleware,
-                           install_error_handlers)
+                           install_error_handlers, principal_of)
 
 API_PREFIX = "/api/v1"
 _handlers_registered = False
@@ -49,6 +52,32 @@ def _limit_request_threads(threads: int) -> None:
     anyio.to_thread.current_default_thread_limiter().total_tokens = threads
 
 
+def _record_templates(metrics: Metrics, routes: list[Any], prefix: str) -> None:
+    """Full path templates of a router's routes, nested routers included, for the metrics'
+    route label."""
+    for route in routes:
+        if getattr(route, "path", None) is not None:
+            metrics.route_templates[id(route)] = prefix + route.path
+        elif getattr(route, "original_router", None) is not None:  # a router included in this one
+            nested = getattr(getattr(route, "include_context", None), "prefix", "")
+            _record_templates(metrics, route.original_router.routes, prefix + nested)
+
+
+def _authorise_metrics(request: Request, settings: Settings) -> None:
+    """The scrape token (compared in constant time), else an admin's key or console session."""
+    import hmac
+
+    scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
+    expected = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    if expected and scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected.encode()):
+        return
+    principal = principal_of(request)
+    if principal.is_anonymous:
+        raise Unauthorized("/metrics needs an admin API key or the MERX_METRICS_TOKEN bearer token")
+    if principal.role != Role.admin:
+        raise Forbidden("/metrics is for admins and the metrics scraper")
+
+
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
@@ -70,6 +99,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.metrics = metrics
     app.state.scheduler = build_scheduler()  # the console's jobs page lists and runs them
     install_error_handlers(app)
+    ratelimit.install(app)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> Any:
@@ -80,20 +110,23 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         return {"status": "ok", "database": "ok", "version": __version__}
 
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
-    def metrics_endpoint() -> PlainTextResponse:
-        pool = db.engine.pool
-        checked_out = getattr(pool, "checkedout", lambda: 0)()
-        metrics.gauges["merx_db_pool_checked_out"] = float(checked_out)
-        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+    def metrics_endpoint(request: Request) -> Response:
+        """Prometheus text exposition; for an admin API key or the MERX_METRICS_TOKEN bearer."""
+        _authorise_metrics(request, settings)
+        metrics.db_pool_checked_out.set(float(getattr(db.engine.pool, "checkedout", lambda: 0)()))
+        return Response(metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
     for mod in api_modules():
-        app.include_router(mod.router, prefix=getattr(mod, "PREFIX", API_PREFIX))
+        prefix = getattr(mod, "PREFIX", API_PREFIX)
+        app.include_router(mod.router, prefix=prefix)
+        _record_templates(metrics, mod.router.routes, prefix)
         for extra in getattr(mod, "EXTRA_ROUTERS", ()):
             app.include_router(extra)
         getattr(mod, "configure_app", lambda _app: None)(app)  # e.g. the web console's session reader
     from merx.core import api as core_api
 
     app.include_router(core_api.router, prefix=API_PREFIX)
+    _record_templates(metrics, core_api.router.routes, API_PREFIX)
     register_handlers()
     bus.configure(background=settings.event_handlers == "background")
     app.router.on_startup.append(lambda: _limit_request_threads(settings.request_threads))

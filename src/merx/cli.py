@@ -186,12 +186,16 @@ def demo(no_serve: bool = typer.Option(False, "--no-serve", help="Load the demo 
          products: int = typer.Option(2400, help="How many products to generate.")) -> None:
     """Create a fresh database with a realistic demo shop and serve it."""
     from merx import demo as demo_module
+    from merx.integration.settings import get_integration_settings
 
     started = time.perf_counter()
     result = demo_module.build_demo(seed=seed, product_count=products, console=console)
     console.print(f"[green]demo loaded[/green] in {time.perf_counter() - started:.1f}s: {result.summary}")
     console.print(f"Admin API key (Authorization: Bearer ...): {result.admin_key}")
     console.print(f"Console sign-in: {demo_module.DEMO_CONSOLE_EMAIL} / {demo_module.DEMO_CONSOLE_PASSWORD}")
+    allowed = get_integration_settings().outbound_allow  # stated, so nobody assumes the demo reaches localhost
+    console.print("Webhooks and connectors may reach: public addresses" + (f" and {', '.join(allowed)}" if allowed
+                  else " only (MERX_OUTBOUND_ALLOW='[\"127.0.0.1\"]' allows a local receiver)"), markup=False)
     if no_serve:
         typer.echo(result.admin_key)
         return

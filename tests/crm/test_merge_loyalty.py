@@ -44,7 +44,7 @@ def test_merging_two_profiles_keeps_the_sum_of_points_and_moves_every_order(clie
     dupe = new_customer(phone="+48600100300")
     client.post("/api/v1/events", json={"events": [{"type": "page_view", "anonymous_id": "dev-d",
                                                     "properties": {"url": "https://shop/"}}]})
-    client.post("/api/v1/identify", json={"anonymous_id": "dev-d", "phone": "+48600100300"})
+    client.post("/api/v1/identify", json={"anonymous_id": "dev-d", "phone": "+48600100300"}, headers=staff)
     keep_orders = [shop(keep["id"]) for _ in range(2)]
     dupe_orders = [shop(dupe["id"], quantity=3)]
     client.post("/api/v1/loyalty/adjust", headers=staff, json={"customer_id": dupe["id"], "points": 7,

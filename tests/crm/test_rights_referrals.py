@@ -33,7 +33,7 @@ def test_consent_export_and_erase(client, staff, admin, new_customer, emit_order
     c = new_customer(email="eve@example.com", phone="+48600100400", first_name="Eve", last_name="Doe")
     client.post("/api/v1/events", json={"events": [{"type": "page_view", "anonymous_id": "eve-1",
                                                     "properties": {"url": "https://shop/eve"}}]})
-    client.post("/api/v1/identify", json={"anonymous_id": "eve-1", "email": "eve@example.com"})
+    client.post("/api/v1/identify", json={"anonymous_id": "eve-1", "email": "eve@example.com"}, headers=staff)
     r = client.post(f"/api/v1/customers/{c['id']}/consents", json={"channel": "email", "granted": True,
                                                                     "source": "checkout"}, headers=staff)
     assert r.status_code == 201 and r.json()["email"]["granted"] is True

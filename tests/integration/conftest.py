@@ -76,7 +76,20 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
+def allow_local_outbound(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Outbound requests refuse loopback addresses unless allowed: the local receivers of
+    these tests are allowed explicitly (for this process and the `merx worker`s it starts)."""
+    from merx.integration.settings import get_integration_settings
+
+    monkeypatch.setenv("MERX_OUTBOUND_ALLOW", '["127.0.0.1"]')
+    get_integration_settings.cache_clear()
+    yield
+    monkeypatch.delenv("MERX_OUTBOUND_ALLOW")
+    get_integration_settings.cache_clear()
+
+
+@pytest.fixture
+def receiver(allow_local_outbound: None) -> Iterator[Receiver]:
     rec = Receiver()
 
     class Handler(BaseHTTPRequestHandler):

@@ -20,7 +20,8 @@ from merx.integration.settings import IntegrationSettings
 
 def _settings(**over) -> IntegrationSettings:
     base = dict(relay_lease_seconds=30, webhook_retry_base_seconds=0.01, webhook_retry_max_seconds=0.02,
-                webhook_max_consecutive_failures=3, webhook_timeout_seconds=5)
+                webhook_max_consecutive_failures=3, webhook_timeout_seconds=5,
+                outbound_allow=["127.0.0.1"])  # the local receiver
     base.update(over)
     return IntegrationSettings(**base)
 

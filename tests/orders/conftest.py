@@ -81,3 +81,10 @@ def live_server(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
 
 
 os.environ.setdefault("MERX_RESERVATION_SWEEP_INTERVAL_SECONDS", "0")  # sweeps are explicit in tests
+
+
+@pytest.fixture
+def settings(settings):  # type: ignore[no-untyped-def]
+    """These tests play many guests from one address (checkout storms, coupon races): the
+    per-address guest checkout limit would answer 429 before the behaviour under test."""
+    return settings.model_copy(update={"rate_limits": {"guest_checkout": "1000000/minute"}})

@@ -117,3 +117,36 @@ def test_a_product_rating_set_by_its_owner_feeds_stage_3_and_the_deboost(client,
     e = items[pid]["explain"]
     assert (e["features"]["rating_avg"], e["features"]["rating_count"]) == (2.4, 25.0)
     assert [b["rule"] for b in e["boosts"]] == ["low_product_rating"]
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_a_flood_of_fake_purchase_feedback_does_not_move_the_ranking(client, admin):
+    """Finding 10: 300 anonymous "purchase" posts lifted result 20 for "laptop" to 1."""
+    ids = [_create(client, admin, f"LT-{i:02d}", "Laptop " + "pro " * (20 - i) + f"model {i}") for i in range(20)]
+    before = client.get(SEARCH, params={"q": "laptop", "lang": "en", "limit": 20}).json()
+    order = [i["product_id"] for i in before["items"]]
+    assert sorted(order) == sorted(ids)
+    last = order[-1]
+    # 300 posts from 3 addresses (100 each: under the per-address rate limit, as a botnet would)
+    from fastapi.testclient import TestClient
+
+    for n in range(3):
+        bot = TestClient(client.app, raise_server_exceptions=False, client=(f"192.0.2.{n + 1}", 40000))
+        for _ in range(100):
+            r = bot.post(f"{SEARCH}/feedback", json={"search_id": before["search_id"], "product_id": last,
+                                                     "action": "purchase", "position": 1})
+            assert r.status_code == 204, r.text
+    # a product the search did not show cannot be "clicked" from it
+    other = client.get(SEARCH, params={"q": "laptop", "lang": "en", "limit": 1}).json()
+    r = client.post(f"{SEARCH}/feedback", json={"search_id": other["search_id"], "product_id": last, "action": "click"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "product_id"
+    after = client.get(SEARCH, params={"q": "laptop", "lang": "en", "limit": 20}).json()
+    assert [i["product_id"] for i in after["items"]] == order
+    items, _ = _explain(client, admin, "laptop", limit=20)
+    assert items[last]["explain"]["features"]["sales_purchases"] == 0.0
+    # a click counts, once per search however often it is posted
+    for _ in range(3):
+        assert client.post(f"{SEARCH}/feedback", json={"search_id": before["search_id"], "product_id": last,
+                                                       "action": "click"}).status_code == 204
+    items, _ = _explain(client, admin, "laptop", limit=20)
+    assert items[last]["explain"]["features"]["pop_views"] == pytest.approx(1.0, rel=1e-3)

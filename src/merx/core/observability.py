@@ -1,4 +1,4 @@
-"""Request ids, structured JSON logs and Prometheus metrics (text exposition format)."""
+"""Request ids, structured JSON logs and Prometheus metrics (prometheus-client)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import contextvars
 import json
 import logging
 import sys
-import threading
 import time
-from collections import defaultdict
+
+from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, GCCollector,
+                               PlatformCollector, ProcessCollector, generate_latest)
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("merx_request_id", default=None)
 
@@ -46,55 +47,45 @@ def configure_logging(level: str = "INFO", as_json: bool = True) -> None:
     root._merx_configured = True  # type: ignore[attr-defined]
 
 
-_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-
-
 class Metrics:
-    """Counters and histograms of HTTP traffic, per process. Small by design: labels are
-    (method, route template, status), so cardinality stays bounded."""
+    """The Prometheus metrics of one app, on prometheus-client: HTTP requests by method, route
+    template and status (a counter), their latency (a histogram with the usual `_bucket`,
+    `_sum`, `_count` series), the database pool in use, and the process and Python runtime
+    collectors. Labels are route templates, never raw paths, so cardinality stays bounded.
+    Each app gets its own registry (tests build many apps in one process). The figures are
+    per process: with `merx serve --workers N` the workers share the port, so a scrape reads
+    whichever worker answers; scrape replicas of one worker each for exact counts
+    (prometheus-client's multiprocess mode is not wired in yet)."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.requests: dict[tuple[str, str, str], int] = defaultdict(int)
-        self.durations: dict[tuple[str, str], list[float]] = {}
-        self.duration_sums: dict[tuple[str, str], float] = defaultdict(float)
-        self.gauges: dict[str, float] = {}
+        self.registry = CollectorRegistry(auto_describe=True)
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+        self.requests = Counter("merx_http_requests", "HTTP requests by method, route template and status.",
+                                ("method", "route", "status"), registry=self.registry)
+        self.durations = Histogram("merx_http_request_duration_seconds", "HTTP request latency by route template.",
+                                   ("method", "route"), registry=self.registry)
+        self.rate_limited = Counter("merx_rate_limited", "Requests refused by a rate limit, by limit name.",
+                                    ("limit",), registry=self.registry)
+        self.db_pool_checked_out = Gauge("merx_db_pool_checked_out", "Database connections in use.",
+                                         registry=self.registry)
+
+        # id(route) -> its full template: FastAPI puts the router's own route (without the
+        # include prefix) in scope["route"], so the app records the prefixed path here.
+        self.route_templates: dict[int, str] = {}
+
+    def route_label(self, route: object | None) -> str:
+        if route is None:
+            return "unmatched"
+        return self.route_templates.get(id(route)) or getattr(route, "path", None) or "unmatched"
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        with self._lock:
-            self.requests[(method, route, str(status))] += 1
-            key = (method, route)
-            buckets = self.durations.setdefault(key, [0] * (len(_BUCKETS) + 1))
-            for i, bound in enumerate(_BUCKETS):
-                if seconds <= bound:
-                    buckets[i] += 1
-            buckets[-1] += 1
-            self.duration_sums[key] += seconds
+        self.requests.labels(method, route, str(status)).inc()
+        self.durations.labels(method, route).observe(seconds)
 
-    def render(self) -> str:
-        lines = [
-            "# HELP merx_http_requests_total HTTP requests by method, route and status.",
-            "# TYPE merx_http_requests_total counter",
-        ]
-        with self._lock:
-            for (method, route, status), n in sorted(self.requests.items()):
-                lines.append(f'merx_http_requests_total{{method="{method}",route="{_esc(route)}",status="{status}"}} {n}')
-            lines += [
-                "# HELP merx_http_request_duration_seconds HTTP request latency.",
-                "# TYPE merx_http_request_duration_seconds histogram",
-            ]
-            for (method, route), buckets in sorted(self.durations.items()):
-                labels = f'method="{method}",route="{_esc(route)}"'
-                for bound, n in zip(_BUCKETS, buckets):
-                    lines.append(f'merx_http_request_duration_seconds_bucket{{{labels},le="{bound}"}} {n}')
-                lines.append(f'merx_http_request_duration_seconds_bucket{{{labels},le="+Inf"}} {buckets[-1]}')
-                lines.append(f"merx_http_request_duration_seconds_sum{{{labels}}} {self.duration_sums[(method, route)]:.6f}")
-                lines.append(f"merx_http_request_duration_seconds_count{{{labels}}} {buckets[-1]}")
-            for name, value in sorted(self.gauges.items()):
-                lines.append(f"# TYPE {name} gauge")
-                lines.append(f"{name} {value}")
-        return "\n".join(lines) + "\n"
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
 
 
-def _esc(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"')
+METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST

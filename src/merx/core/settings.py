@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     db_echo: bool = False
     request_threads: int = Field(default=8, ge=1, description="Threads per process running blocking endpoints.")
+    redis_url: str | None = Field(
+        default=None, description="Redis for state shared by every worker and replica (rate-limit counters); "
+                                  "unset: each process counts in its own memory.")
+    rate_limits: dict[str, str] = Field(
+        default_factory=dict, description='Overrides of core.ratelimit.DEFAULT_LIMITS by name, e.g. {"login": "5/minute"}.')
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token a Prometheus scraper may use for /metrics (admin API keys work too).")
     event_handlers: Literal["background", "inline"] = Field(
         default="background",
         description="How `merx serve` runs other contexts' reactions to events (CRM timeline, analytics facts, "
@@ -63,6 +70,8 @@ class Settings(BaseSettings):
                 value = str(value)
             out[name] = value
         out["database_url"] = mask_url_password(self.effective_database_url)
+        if self.redis_url:
+            out["redis_url"] = mask_url_password(self.redis_url)
         return out
 
 

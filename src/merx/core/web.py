@@ -260,8 +260,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             elapsed = time.perf_counter() - start
-            route = scope.get("route")
-            route_path = getattr(route, "path", None) or "unmatched"
+            route_path = self.metrics.route_label(scope.get("route"))
             self.metrics.observe(scope["method"], route_path, status_holder["status"], elapsed)
             log.info("request", extra={"method": scope["method"], "path": scope["path"],
                                        "status": status_holder["status"], "ms": round(elapsed * 1000, 2)})
@@ -446,8 +445,8 @@ class IdempotencyMiddleware:
             rec = s.get(IdempotencyRecord, record_id)
             if rec is None:
                 return
-            if status is None or status >= 500:
-                s.delete(rec)  # a server failure is not an answer: the client may retry
+            if status is None or status >= 500 or status == 429:
+                s.delete(rec)  # a server failure or a rate limit is not an answer: the client may retry
             else:
                 rec.state, rec.status_code, rec.response_headers, rec.response_body = "done", status, headers, body
             s.commit()

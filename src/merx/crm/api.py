@@ -5,8 +5,6 @@ its own customers and a customer only itself (enforced by customers.get_customer
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +12,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from merx.core.auth import BACK_OFFICE_ROLES, Principal, Role
-from merx.core.errors import FieldError, Forbidden, NotFound, Problem, ValidationProblem
+from merx.core.errors import FieldError, Forbidden, NotFound, ValidationProblem
 from merx.core.pagination import check_limit, paginate
+from merx.core.ratelimit import check_rate
 from merx.core.schemas import Page
 from merx.core.uow import UnitOfWork
 from merx.core.web import get_principal, get_read_uow, get_uow, require
@@ -36,52 +35,10 @@ READERS = (Role.admin, Role.staff, Role.sales_rep, Role.support_agent)
 MARKETING = (Role.admin, Role.staff)
 PROFILE_ADMINS = (Role.admin, Role.staff, Role.support_agent)
 
-# Anonymous (storefront) posting: smaller batches and a per-client budget.
+# Anonymous (storefront) posting: smaller batches, and the "events" rate limit per client
+# address (each event of a batch counts; core.ratelimit).
 ANONYMOUS_MAX_BATCH = 100
-ANONYMOUS_EVENTS_PER_MINUTE = 1200
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
-
-
-class TooManyRequests(Problem):
-    status = 429
-    type_slug = "rate-limited"
-    title = "Too many requests"
-
-
-class _RateLimiter:
-    """Token bucket per client address (per process; behind several replicas each has its own)."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.capacity = float(per_minute)
-        self.rate = per_minute / 60.0
-        self.buckets: dict[str, tuple[float, float]] = {}
-        self.lock = threading.Lock()
-
-    def take(self, key: str, amount: int) -> float:
-        """0 when allowed, else seconds until the amount would be available."""
-        now = time.monotonic()
-        with self.lock:
-            tokens, at = self.buckets.get(key, (self.capacity, now))
-            tokens = min(self.capacity, tokens + (now - at) * self.rate)
-            if tokens >= amount:
-                self.buckets[key] = (tokens - amount, now)
-                if len(self.buckets) > 100_000:  # forget idle clients rather than grow without bound
-                    self.buckets = {k: v for k, v in self.buckets.items() if now - v[1] < 120}
-                return 0.0
-            self.buckets[key] = (tokens, now)
-            return (amount - tokens) / self.rate
-
-
-def _limiter(request: Request) -> _RateLimiter:
-    limiter = getattr(request.app.state, "crm_rate_limiter", None)
-    if limiter is None:
-        limiter = _RateLimiter(ANONYMOUS_EVENTS_PER_MINUTE)
-        request.app.state.crm_rate_limiter = limiter
-    return limiter
-
-
-def _client_key(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 # -- events and identify -------------------------------------------------------------------------
@@ -98,10 +55,7 @@ def post_events(body: EventBatch, request: Request, uow: UnitOfWork = Depends(ge
             raise Forbidden("Sellers do not post tracking events")
         if len(body.events) > ANONYMOUS_MAX_BATCH:
             raise ValidationProblem.for_field("events", f"at most {ANONYMOUS_MAX_BATCH} events per batch without an API key")
-        wait = _limiter(request).take(_client_key(request), max(1, len(body.events)))
-        if wait:
-            raise TooManyRequests(f"Event budget exhausted; retry in {wait:.0f}s",
-                                  extra={"retry_after": round(wait, 1)})
+        check_rate(request, "events", principal=principal, per="principal", cost=max(1, len(body.events)))
     if len(body.events) > service.MAX_BATCH:
         raise ValidationProblem.for_field("events", f"at most {service.MAX_BATCH} events per batch")
     result = service.ingest_events(uow, body.events)
@@ -132,7 +86,9 @@ def list_events(customer_id: int | None = None, anonymous_id: str | None = None,
 @router.post("/identify", response_model=IdentifyOut)
 def identify(body: IdentifyIn, request: Request, uow: UnitOfWork = Depends(get_uow),
              principal: Principal = Depends(get_principal)) -> IdentifyOut:
-    """Link an anonymous id to a profile (created if needed), re-keying its past events."""
+    """Link an anonymous id to a profile (created if needed), re-keying its past events.
+    Without an API key only a `link_token` links to a known customer; other identifiers are
+    unverified claims and the answer does not depend on whether anyone holds them."""
     if principal.role == Role.seller:
         raise Forbidden("Sellers do not identify visitors")
     if body.verified and principal.role not in BACK_OFFICE_ROLES:
@@ -140,13 +96,28 @@ def identify(body: IdentifyIn, request: Request, uow: UnitOfWork = Depends(get_u
     if body.customer_id is not None and principal.role not in BACK_OFFICE_ROLES and not (
             principal.role == Role.customer and principal.customer_id == body.customer_id):
         raise Forbidden("Only back-office keys may name a customer id")
+    if principal.is_anonymous or principal.role == Role.customer:
+        check_rate(request, "identify", principal=principal, per="principal")
     if principal.is_anonymous:
-        wait = _limiter(request).take(_client_key(request), 10)  # identify costs more than an event
-        if wait:
-            raise TooManyRequests(f"Identify budget exhausted; retry in {wait:.0f}s", extra={"retry_after": round(wait, 1)})
+        result = identity.identify_anonymous(uow, anonymous_id=body.anonymous_id, claimed=body.identifiers(),
+                                             traits=body.traits(), link_token=body.link_token)
+        return IdentifyOut(**result.__dict__)
+    if body.link_token is not None:
+        raise ValidationProblem.for_field("link_token", "is for callers without an API key")
     result = identity.identify(uow, anonymous_id=body.anonymous_id, identifiers=body.identifiers(),
                                verified=body.verified, traits=body.traits())
     return IdentifyOut(**result.__dict__)
+
+
+@router.post("/customers/{customer_id}/link-token")
+def link_token(customer_id: int, uow: UnitOfWork = Depends(get_read_uow),
+               _: Principal = Depends(require(*PROFILE_ADMINS, Role.customer))) -> dict[str, Any]:
+    """A signed token proving the holder is this customer, for the storefront's identify
+    call after the shop signed the shopper in (or for a verified-email link). A customer key
+    gets one for itself only."""
+    customers.get_customer(uow, customer_id)  # 404 for another customer's id
+    return {"link_token": identity.issue_link_token(uow, customer_id),
+            "expires_in": identity.LINK_TOKEN_MAX_AGE_SECONDS}
 
 
 # -- customer 360 and profile operations -------------------------------------------------------------

@@ -9,6 +9,11 @@ Deterministic merge rules, in order:
    merged into the verified profile it is identified with (the visitor logged in).
 3. Anything else is reported as a conflict and nothing is merged: unverified input never
    joins two known people.
+Anonymous callers (the storefront without a key) link an anonymous id to a known profile only
+through a verified identifier: a link token (`link_token`, issued to a signed-in shopper or in a
+verified-email link by the shop's back office). Identifiers they merely claim (an email typed
+into a form) are not attached and never looked up, so the answer is the same whether or not
+someone holds them (`identify_anonymous`). A customer's own key links to itself only.
 A merge moves identities, events, CRM order facts, orders (orders service), tickets (support
 service, when present), loyalty ledgers, consents, referral codes, and records every moved
 id in `crm_merges.moved` so staff can un-merge."""
@@ -20,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Callable
 
 import sqlalchemy as sa
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from merx.core.auth import Role
 from merx.core.db import utcnow
@@ -256,6 +263,56 @@ def identify(uow: UnitOfWork, *, anonymous_id: str | None, identifiers: dict[str
         uow.commit()
     return IdentifyResult(customer_id=target, created=created, events_rekeyed=rekeyed, merged_from=merged_from,
                           conflicts=conflicts)
+
+
+LINK_TOKEN_MAX_AGE_SECONDS = 7 * 24 * 3600
+_LINK_SALT = "merx.crm.identify-link"
+
+
+def _link_serializer(uow: UnitOfWork) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(uow.settings.secret_key.get_secret_value(), salt=_LINK_SALT)
+
+
+def issue_link_token(uow: UnitOfWork, customer_id: int) -> str:
+    """A signed, expiring proof that whoever holds it is this customer (after a sign-in, or
+    in a verified-email link): the storefront passes it to identify to link its anonymous id."""
+    return _link_serializer(uow).dumps({"customer_id": int(customer_id)})
+
+
+def customer_of_link_token(uow: UnitOfWork, token: str) -> int:
+    try:
+        data = _link_serializer(uow).loads(token, max_age=LINK_TOKEN_MAX_AGE_SECONDS)
+    except BadSignature:  # includes SignatureExpired
+        raise ValidationProblem.for_field("link_token", "is not valid or has expired") from None
+    customer_id = survivor(uow, int(data["customer_id"]))
+    if customer_id is None:
+        raise ValidationProblem.for_field("link_token", "is not valid or has expired")
+    return customer_id
+
+
+def identify_anonymous(uow: UnitOfWork, *, anonymous_id: str | None, claimed: dict[str, str],
+                       traits: dict[str, Any] | None = None, link_token: str | None = None) -> IdentifyResult:
+    """Identify for a caller without a credential. With a valid link token the anonymous id
+    joins that customer (its anonymous profile, if unverified, merges in). Without one the
+    anonymous id keeps (or gets) a profile of its own; the claimed identifiers are not
+    attached, looked up or reported, so nothing in the answer depends on whether they exist."""
+    if anonymous_id is None:
+        raise ValidationProblem.for_field("anonymous_id", "required without an API key")
+    if link_token is not None:
+        customer_id = customer_of_link_token(uow, link_token)
+        result = identify(uow, anonymous_id=anonymous_id, identifiers={"customer_id": str(customer_id)},
+                          source="link_token", commit=False)
+    else:
+        anonymous_id = normalise(uow, "anonymous", anonymous_id, "anonymous_id")
+        owner = find_profile(uow, "anonymous", anonymous_id)
+        if owner is None:
+            result = identify(uow, anonymous_id=anonymous_id, identifiers={}, traits=traits, commit=False)
+        else:
+            result = IdentifyResult(customer_id=owner, created=False, events_rekeyed=rekey_events(uow, anonymous_id, owner))
+    if claimed:  # kept as a fact for staff, without the values: an unverified claim proves nothing
+        uow.audit("identify_claim", "customer", result.customer_id, after={"claimed_kinds": sorted(claimed)})
+    uow.commit()
+    return IdentifyResult(customer_id=result.customer_id, created=result.created, events_rekeyed=result.events_rekeyed)
 
 
 def _move(uow: UnitOfWork, model: Any, column: str, ids: list[int], to_id: int, pk: str = "id") -> None:

@@ -53,6 +53,10 @@ class IdentifyIn(StrictModel):
     first_name: str | None = Field(default=None, max_length=120)
     last_name: str | None = Field(default=None, max_length=120)
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    link_token: str | None = Field(default=None, max_length=512, description=(
+        "Without an API key: the token from POST /customers/{id}/link-token (issued after a sign-in or "
+        "in a verified-email link); the anonymous id then joins that customer. Identifiers sent without "
+        "it are unverified claims: they never link to, or reveal, an existing profile."))
 
     def identifiers(self) -> dict[str, str]:
         keys = ("email", "phone", "loyalty_card", "store_customer", "marketplace_buyer", "messaging_openid", "customer_id")

@@ -36,7 +36,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-import httpx
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
@@ -49,6 +48,7 @@ from merx.integration.broker import JetStreamPublisher, OutgoingMessage, subject
 from merx.integration.models import (RelayCursor, RelayGap, RelayLease, RelayState, RelayWorker, WebhookAttempt,
                                      WebhookDelivery, WebhookEndpoint)
 from merx.integration.secrets_box import decrypt_secret
+from merx.integration.outbound import guarded_client
 from merx.integration.settings import IntegrationSettings, get_integration_settings
 
 log = logging.getLogger("merx.relay")
@@ -497,7 +497,8 @@ class Relay:
         def run_chain(chain: list[RelayEvent]) -> None:
             client = getattr(self._clients, "client", None)
             if client is None:
-                client = self._clients.client = httpx.Client(follow_redirects=False)
+                client = self._clients.client = guarded_client(self.settings.outbound_allow_list,
+                                                               follow_redirects=False)
             for e in chain:
                 if time.monotonic() > deadline:
                     return

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
 import sqlalchemy as sa
 
 from merx.core.db import utcnow
@@ -14,7 +13,7 @@ from merx.core.errors import Conflict, NotFound, ValidationProblem
 from merx.core.models import OutboxEvent
 from merx.core.pagination import paginate
 from merx.core.uow import UnitOfWork
-from merx.integration import webhooks
+from merx.integration import outbound, webhooks
 from merx.integration.models import RelayCursor, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from merx.integration.relay import max_outbox_seq
 from merx.integration.schemas import (AttemptOut, DeliveryOut, EventOut, WebhookCreate, WebhookOut, WebhookUpdate,
@@ -32,29 +31,19 @@ def _out(e: WebhookEndpoint) -> WebhookOut:
                       version=e.version)
 
 
-def _check_private_url(url: str) -> None:
-    if get_integration_settings().webhook_allow_private_urls:
-        return
-    import ipaddress
-    import socket
-    from urllib.parse import urlsplit
-
-    host = urlsplit(url).hostname or ""
+def check_outbound_url(url: str, field: str = "url") -> None:
+    """Refuse a URL that points at a private, loopback or link-local address (integration/outbound.py)."""
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except OSError:
-        raise ValidationProblem.for_field("url", f"host {host!r} does not resolve") from None
-    for a in addresses:
-        ip = ipaddress.ip_address(a)
-        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved:
-            raise ValidationProblem.for_field("url", "points to a private address (MERX_WEBHOOK_ALLOW_PRIVATE_URLS=false)")
+        outbound.check_url(url, get_integration_settings().outbound_allow_list)
+    except outbound.OutboundRefused as refused:
+        raise ValidationProblem.for_field(field, str(refused)) from None
 
 
 def create_endpoint(uow: UnitOfWork, data: WebhookCreate) -> WebhookWithSecretOut:
     secret = data.secret or generate_secret()
     if not is_valid_secret(secret):
         raise ValidationProblem.for_field("secret", "must be 'whsec_' followed by base64 of 24 to 64 bytes")
-    _check_private_url(data.url)
+    check_outbound_url(data.url)
     s = uow.session
     endpoint = WebhookEndpoint(url=data.url, description=data.description, event_types=data.events,
                                secret_encrypted=encrypt_secret(secret), active=True, consecutive_failures=0,
@@ -88,7 +77,7 @@ def update_endpoint(uow: UnitOfWork, endpoint_id: int, data: WebhookUpdate) -> W
     before = _out(e).model_dump(mode="json")
     changes = data.model_dump(exclude_unset=True)
     if "url" in changes and changes["url"] is not None:
-        _check_private_url(changes["url"])
+        check_outbound_url(changes["url"])
         e.url = changes["url"]
     if "events" in changes and changes["events"] is not None:
         e.event_types = changes["events"]
@@ -194,7 +183,7 @@ def replay_delivery(uow: UnitOfWork, endpoint_id: int, delivery_id: int) -> Deli
 
 
 def _post_once(url: str, secret: str, msg_id: str, body: str, timeout: float) -> webhooks.AttemptResult:
-    with httpx.Client() as client:
+    with outbound.guarded_client(get_integration_settings().outbound_allow_list) as client:
         return webhooks.post(client, url, secret, msg_id, body, timeout)
 
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cached_property, lru_cache
+
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from merx.integration.outbound import AllowList
 
 
 class IntegrationSettings(BaseSettings):
@@ -29,8 +34,17 @@ class IntegrationSettings(BaseSettings):
     webhook_retry_base_seconds: float = 5.0
     webhook_retry_max_seconds: float = 3600.0
     webhook_concurrency: int = Field(default=8, description="Parallel deliveries (threads) per worker.")
-    webhook_allow_private_urls: bool = True
+    outbound_allow: list[str] = Field(
+        default_factory=list,
+        description='Hosts, addresses or networks (JSON list, e.g. ["127.0.0.1", "10.0.0.0/8", "erp.lan"]) that '
+                    "webhooks and connectors may reach although they are not public; empty: public addresses only.")
     delivery_retention_days: int = 14
+
+    @cached_property
+    def outbound_allow_list(self) -> "AllowList":
+        from merx.integration.outbound import AllowList
+
+        return AllowList.parse(self.outbound_allow)
 
     connector_poll_seconds: float = Field(default=5.0, description="How often the worker runs due connectors.")
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 
 from merx.core.auth import Principal, Role
 from merx.core.pagination import check_limit
+from merx.core.ratelimit import rate_limited
 from merx.core.schemas import Page
 from merx.core.uow import UnitOfWork
 from merx.core.web import get_principal, get_read_uow, get_uow, require
@@ -19,6 +20,8 @@ from merx.orders.schemas import (CancelIn, CartCreate, CartLineSet, CartOrderIn,
 router = APIRouter(tags=["orders"])
 STAFF = (Role.admin, Role.staff)
 ANY_ROLE = tuple(Role)
+# Guests (no credential) are limited per client address; callers with a key are not.
+GUEST_CHECKOUT_LIMIT = rate_limited("guest_checkout", anonymous_only=True)
 
 
 def _client_address(request: Request) -> str | None:
@@ -28,7 +31,7 @@ def _client_address(request: Request) -> str | None:
 
 @router.post("/orders", response_model=OrderOut, status_code=201)
 def place_order(body: OrderCreate, request: Request, uow: UnitOfWork = Depends(get_uow),
-                _: Principal = Depends(get_principal)) -> OrderOut:
+                _: Principal = Depends(get_principal), __: None = Depends(GUEST_CHECKOUT_LIMIT)) -> OrderOut:
     """Checkout for the storefront (guests included), point of sale and B2B. 409 names each
     line short of stock; 402 when the payment is declined (the order is cancelled and its
     stock released). A guest's pay-later order holds its stock until `hold_expires_at`
@@ -167,7 +170,8 @@ def update_cart(cart_id: int, body: CartPatch, x_cart_token: str | None = Header
 
 @router.post("/carts/{cart_id}/checkout", response_model=CartOut)
 def start_checkout(cart_id: int, x_cart_token: str | None = Header(None),
-                   uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(get_principal)) -> CartOut:
+                   uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(get_principal),
+                   __: None = Depends(GUEST_CHECKOUT_LIMIT)) -> CartOut:
     """Hold the cart's stock for the checkout time to live (MERX_RESERVATION_TTL_SECONDS);
     the orders.expire_checkouts job reopens the cart when it lapses."""
     return CartOut(**service.start_checkout(uow, cart_id, x_cart_token))
@@ -175,7 +179,8 @@ def start_checkout(cart_id: int, x_cart_token: str | None = Header(None),
 
 @router.post("/carts/{cart_id}/order", response_model=OrderOut, status_code=201)
 def order_cart(cart_id: int, request: Request, body: CartOrderIn | None = None, x_cart_token: str | None = Header(None),
-               uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(get_principal)) -> OrderOut:
+               uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(get_principal),
+               __: None = Depends(GUEST_CHECKOUT_LIMIT)) -> OrderOut:
     body = body or CartOrderIn()
     return OrderOut(**service.order_cart(uow, cart_id, x_cart_token, body.payment, body.customer,
                                          client_address=_client_address(request)))

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from merx.core.auth import Principal, Role
 from merx.core.errors import Forbidden, Unauthorized, ValidationProblem
 from merx.core.uow import UnitOfWork
+from merx.core.ratelimit import rate_limited
 from merx.core.web import get_principal, get_read_uow, get_uow, require
 from merx.search import service
 from merx.search.analysis import SUPPORTED
@@ -119,9 +120,12 @@ def search(
 
 
 @router.post("/search/feedback", status_code=204)
-def feedback(body: FeedbackIn, uow: UnitOfWork = Depends(get_uow)) -> None:
+def feedback(body: FeedbackIn, uow: UnitOfWork = Depends(get_uow),
+             _: None = Depends(rate_limited("search_feedback", per="principal"))) -> None:
     """A click, cart add, favourite or purchase on a product shown by a search (search_id
-    from the search response). Open to shop fronts without a key, like search itself."""
+    from the search response). Open to shop fronts without a key, like search itself, and
+    rate limited per address. It counts once per search, product and action, only for a
+    product that search showed; purchases move rankings only through real orders."""
     service.record_feedback(uow, body)
 
 

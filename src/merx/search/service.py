@@ -321,13 +321,28 @@ def set_product_rating(uow: UnitOfWork, product_id: int, average: Decimal | floa
     queue_products(uow, [product_id])
 
 
+# Purchases reach the ranking only from real orders (search/handlers.py reads `order.placed`):
+# a purchase posted as feedback is kept as a training label but moves no counter.
+_FEEDBACK_MOVES_RANKING = frozenset({"click", "cart", "favourite"})
+
+
 def record_feedback(uow: UnitOfWork, data: FeedbackIn) -> None:
+    """Feedback from an open endpoint, so it counts only for what the search actually showed
+    and once per (search, product, action): replaying one search id cannot pile up signals."""
     logged = uow.session.get(m.SearchLog, data.search_id)
     if logged is None:
         raise ValidationProblem.for_field("search_id", "is not a search this service answered")
+    if data.product_id not in {int(p) for p in (logged.shown or [])}:
+        raise ValidationProblem.for_field("product_id", "was not shown by this search")
+    seen = uow.session.scalar(sa.select(m.SearchFeedback.id).where(
+        m.SearchFeedback.search_id == data.search_id, m.SearchFeedback.product_id == data.product_id,
+        m.SearchFeedback.action == data.action).limit(1))
+    if seen is not None:
+        return
     uow.session.add(m.SearchFeedback(search_id=data.search_id, product_id=data.product_id, action=data.action,
                                      position=data.position))
-    bump_signal(uow, data.product_id, _COUNTER_OF[data.action])
+    if data.action in _FEEDBACK_MOVES_RANKING:
+        bump_signal(uow, data.product_id, _COUNTER_OF[data.action])
     uow.commit()
 
 

@@ -16,7 +16,8 @@
  * page is hidden (navigator.sendBeacon). The anonymous id lives in localStorage (falling
  * back to a first-party cookie); UTM parameters and a `qr` parameter are kept for the
  * session as source and campaign. Nothing personal is collected unless the shop calls
- * merx.identify(...) after a login.
+ * merx.identify({link_token: ...}) after a login, with the token the shop's back office got from
+ * POST /api/v1/customers/{id}/link-token (other identifiers alone never join a known profile).
  */
 (function (window, document) {
   "use strict";
@@ -129,7 +130,7 @@
     },
     identify: function (identifiers) {
       flush(false);
-      var body = Object.assign({anonymous_id: anonymousId()}, pick(identifiers, ["email", "phone", "loyalty_card"]));
+      var body = Object.assign({anonymous_id: anonymousId()}, pick(identifiers, ["link_token", "email", "phone", "loyalty_card"]));
       return fetch(endpoint + "/api/v1/identify", {method: "POST", headers: {"Content-Type": "application/json"},
                                                    body: JSON.stringify(body), credentials: "omit"});
     }

@@ -11,17 +11,18 @@ import os
 from pathlib import Path
 from typing import Any
 
-import httpx
 import sqlalchemy as sa
 
 from merx.core.db import Database, utcnow
 from merx.core.errors import Problem
 from merx.core.models import OutboxEvent
 from merx.core.uow import UnitOfWork
-from merx.integration.connectors import service
+from merx.integration.connectors import credentials, service
 from merx.integration.connectors.mapping import RowProblem, map_record
 from merx.integration.models import Connector, ImportJob, RelayCursor
+from merx.integration.outbound import guarded_client
 from merx.integration.relay import advance_horizon
+from merx.integration.settings import get_integration_settings
 
 log = logging.getLogger("merx.connectors")
 EXPORT_EVENT = "order.placed"
@@ -97,7 +98,7 @@ def export_orders(db: Database, code: str, gap_timeout_seconds: float = 300.0, b
     with UnitOfWork(db) as uow:
         c = uow.session.scalar(sa.select(Connector).where(Connector.code == code))
         assert c is not None
-        connector_id, mapping, transport, fmt = c.id, c.mapping, dict(c.transport or {}), c.format
+        connector_id, mapping, transport, fmt = c.id, c.mapping, credentials.unseal(c.transport), c.format
         cursor = _cursor(uow, code)
         after = cursor.last_seq
         uow.commit()
@@ -122,8 +123,9 @@ def export_orders(db: Database, code: str, gap_timeout_seconds: float = 300.0, b
         tmp.write_text(body)
         tmp.rename(folder / name)  # readers never see a half-written file
     else:
-        resp = httpx.post(transport["url"], content=json.dumps(records), timeout=30,
-                          headers={"content-type": "application/json", **(transport.get("headers") or {})})
+        with guarded_client(get_integration_settings().outbound_allow_list) as client:
+            resp = client.post(transport["url"], content=json.dumps(records), timeout=30,
+                               headers={"content-type": "application/json", **(transport.get("headers") or {})})
         if resp.status_code >= 300:
             raise Problem(f"export to {transport['url']} answered {resp.status_code}", status=502,
                           title="Upstream failed", type_slug="upstream-failed")

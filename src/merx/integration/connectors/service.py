@@ -14,6 +14,7 @@ import json
 from decimal import Decimal
 from typing import Any, Callable, Iterable
 
+import httpx
 import sqlalchemy as sa
 
 from merx.core.db import Database, utcnow
@@ -21,17 +22,22 @@ from merx.core.errors import Conflict, FieldError, NotFound, Problem, RowError, 
 from merx.core.pagination import paginate
 from merx.core.uow import UnitOfWork
 from merx.core.auth import Principal, SYSTEM
+from merx.integration import outbound
+from merx.integration.connectors import credentials
 from merx.integration.connectors.mapping import RowProblem, check_mapping, map_record, with_column_order
 from merx.integration.connectors.targets import TARGETS, target_problem
 from merx.integration.models import Connector, ConnectorRecord, ImportJob
 from merx.integration.schemas import ConnectorCreate, ConnectorOut, ConnectorUpdate, ImportJobOut
+from merx.integration.settings import get_integration_settings
 
 Progress = Callable[[int, int], None]
 MAX_REPORTED_ERRORS = 10_000
 
 
 def _out(c: Connector) -> ConnectorOut:
-    return ConnectorOut.model_validate(c, from_attributes=True)
+    out = ConnectorOut.model_validate(c, from_attributes=True)
+    out.transport = credentials.masked(c.transport)  # write-only credentials: names, never values
+    return out
 
 
 def _job_out(j: ImportJob) -> ImportJobOut:
@@ -59,6 +65,15 @@ def _validate(direction: str, target: str, mapping: dict[str, Any], transport: d
     url = transport.get("url")
     if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
         errors.append(FieldError("transport.url", "must be an http(s) URL"))
+    elif url is not None:
+        try:
+            outbound.check_url(url, get_integration_settings().outbound_allow_list)
+        except outbound.OutboundRefused as refused:
+            errors.append(FieldError("transport.url", str(refused)))
+    headers = transport.get("headers")
+    if headers is not None and not (isinstance(headers, dict) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in headers.items())):
+        errors.append(FieldError("transport.headers", "must map header names to text values"))
     if errors:
         raise ValidationProblem("; ".join(f"{e.field}: {e.message}" for e in errors[:5]), errors=errors)
 
@@ -68,7 +83,8 @@ def create_connector(uow: UnitOfWork, data: ConnectorCreate) -> ConnectorOut:
     if uow.session.scalar(sa.select(Connector.id).where(Connector.code == data.code)) is not None:
         raise Conflict(f"a connector with code {data.code} exists", errors=[FieldError("code", "already exists", "duplicate")])
     c = Connector(code=data.code, name=data.name, direction=data.direction, target=data.target, format=data.format,
-                  mapping=with_column_order(data.mapping), transport=data.transport, active=data.active, version=1)
+                  mapping=with_column_order(data.mapping), transport=credentials.seal(data.transport), active=data.active,
+                  version=1)
     uow.session.add(c)
     uow.session.flush()
     uow.audit("connector.created", "connector", c.id, after=_out(c).model_dump(mode="json"))
@@ -96,12 +112,13 @@ def update_connector(uow: UnitOfWork, code: str, data: ConnectorUpdate) -> Conne
     before = _out(c).model_dump(mode="json")
     changes = data.model_dump(exclude_unset=True)
     mapping = changes.get("mapping") if changes.get("mapping") is not None else c.mapping
-    transport = changes.get("transport") if changes.get("transport") is not None else c.transport
+    given = changes.get("transport")
+    transport = credentials.unseal(c.transport) if given is None else given
     _validate(c.direction, c.target, mapping, transport)
     for name in ("name", "format", "active"):
         if changes.get(name) is not None:
             setattr(c, name, changes[name])
-    c.mapping, c.transport = with_column_order(mapping), transport
+    c.mapping, c.transport = with_column_order(mapping), credentials.seal(transport, previous=c.transport)
     c.version += 1
     uow.audit("connector.updated", "connector", c.id, before=before, after=_out(c).model_dump(mode="json"))
     uow.commit()
@@ -187,7 +204,10 @@ def _json_safe(v: Any) -> Any:
 # -- import jobs ---------------------------------------------------------------------------------------
 
 def run_import(db: Database, code: str, content: bytes, *, filename: str | None = None, source: str = "upload",
-               actor: Principal = SYSTEM, force: bool = False, progress: Progress | None = None) -> ImportJobOut:
+               actor: Principal = SYSTEM, force: bool = False, progress: Progress | None = None,
+               opaque_source: str | None = None) -> ImportJobOut:
+    """Import a file. `opaque_source` (an HTTP pull) describes content staff did not supply:
+    when nothing in it is usable, the job says so in that description instead of quoting it."""
     content_hash = hashlib.sha256(content).hexdigest()
     with UnitOfWork(db, actor) as uow:
         c = _by_code(uow, code)
@@ -219,7 +239,8 @@ def run_import(db: Database, code: str, content: bytes, *, filename: str | None 
     try:
         parsed = parse_records(fmt, content, {**mapping.get("csv", {}), **mapping.get("json", {})})
     except Problem as e:
-        return _close_job(db, actor, code, job_id, total=0, counts=counts, errors=[], status="failed", message=e.detail)
+        message = f"{opaque_source} is not {fmt} this connector reads" if opaque_source else e.detail
+        return _close_job(db, actor, code, job_id, total=0, counts=counts, errors=[], status="failed", message=message)
 
     # map every row first: bad rows are reported, duplicates of a key in one file are errors
     good: list[tuple[int, str, dict[str, Any]]] = []
@@ -288,6 +309,10 @@ def run_import(db: Database, code: str, content: bytes, *, filename: str | None 
             if progress:
                 progress(done, total)
     status = "succeeded" if not errors else ("partial" if len(errors) < total else "failed")
+    if status == "failed" and opaque_source:  # rows by number and reason, without what they held
+        return _close_job(db, actor, code, job_id, total=total, counts=counts, status=status,
+                          errors=[RowError(e.row, e.field, e.message) for e in errors],
+                          message=f"{opaque_source}: none of its {total} records fits the mapping")
     return _close_job(db, actor, code, job_id, total=total, counts=counts, errors=errors, status=status)
 
 
@@ -354,22 +379,28 @@ def due_pull_connectors(uow: UnitOfWork) -> list[ConnectorOut]:
 
 def pull_once(db: Database, code: str) -> ImportJobOut:
     """HTTP pull: fetch the connector's URL and import the body (a job like any other)."""
-    import httpx
 
     with UnitOfWork(db) as uow:
         c = _by_code(uow, code)
-        t = dict(c.transport or {})
+        t = credentials.unseal(c.transport)
+    # The answer is reported by status and reason only: its body may come from a system staff
+    # should not read through us (an allow-listed internal host).
     try:
-        resp = httpx.get(t["url"], headers=t.get("headers") or {}, timeout=float(t.get("timeout_seconds", 30)))
-        resp.raise_for_status()
+        with outbound.guarded_client(get_integration_settings().outbound_allow_list) as client:
+            resp = client.get(t["url"], headers=t.get("headers") or {}, timeout=float(t.get("timeout_seconds", 30)))
+        failure = None if resp.is_success else f"answered HTTP {resp.status_code} {resp.reason_phrase}"
     except httpx.HTTPError as e:
+        failure = f"failed: {type(e).__name__}" + (f" ({e})" if isinstance(e, httpx.ConnectError) else "")
+    if failure is not None:
         with UnitOfWork(db) as uow:
             c = _by_code(uow, code)
             c.last_run_at = utcnow()
             uow.commit()
-        raise Problem(f"pull from {t['url']} failed: {e}", status=502, title="Upstream failed",
-                      type_slug="upstream-failed") from None
-    return run_import(db, code, resp.content, filename=t["url"], source="http_pull")
+        raise Problem(f"pull from {t['url']} {failure}", status=502, title="Upstream failed",
+                      type_slug="upstream-failed")
+    summary = (f"the answer of {t['url']} (HTTP {resp.status_code} {resp.reason_phrase}, "
+               f"{resp.headers.get('content-type', 'no content type')}, {len(resp.content)} bytes)")
+    return run_import(db, code, resp.content, filename=t["url"], source="http_pull", opaque_source=summary)
 
 
 def iter_folder_files(folder: str, pattern: str = "*") -> Iterable[Any]:

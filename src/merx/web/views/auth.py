@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from merx.core.auth import verify_password
 from merx.core.models import User
+from merx.core.ratelimit import RateLimited, check_rate
 from merx.web.auth import session
 from merx.web.common import PageRoute, csrf_form, current_principal, redirect, render
 
@@ -36,6 +37,14 @@ def login(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Respon
     email = str(form.get("email", "")).strip().lower()
     password = str(form.get("password", ""))
     target = _safe_next(str(form.get("next") or ""))
+    try:
+        check_rate(request, "login")  # per client address; authsec adds the per-account lockout
+    except RateLimited as limited:
+        page = render(request, "console/login.html", {"error": f"Too many sign-in attempts; try again in "
+                                                               f"{limited.retry_after} s.", "email": email,
+                                                      "next": target}, status=429)
+        page.headers["Retry-After"] = str(limited.retry_after)
+        return page
     db = request.app.state.db
     with db.read_sessions() as s:
         user = s.scalar(sa.select(User).where(User.email == email)) if email else None
