@@ -192,40 +192,10 @@ def list_orders(uow: UnitOfWork, *, status: str | None = None, customer_id: int 
     return [order_out(uow, o) for o in items], nxt
 
 
-def anonymise_customer(uow: UnitOfWork, customer_id: int) -> int:
-    """Erasure on request (the CRM's data-subject rights): the customer's orders keep their
-    lines, amounts and payments for the books but lose the email and the delivery address;
-    their carts lose them too. Returns the number of orders changed. Does not commit."""
-    changed = uow.session.execute(
-        sa.update(Order).where(Order.customer_id == customer_id)
-        .values(email=None, shipping_address=sa.null(), updated_at=utcnow())
-        .execution_options(synchronize_session=False)).rowcount or 0
-    uow.session.execute(sa.update(Cart).where(Cart.customer_id == customer_id)
-                        .values(email=None, fulfilment=sa.null(), updated_at=utcnow())
-                        .execution_options(synchronize_session=False))
-    return changed
-
-
 def orders_for_customer(uow: UnitOfWork, customer_id: int) -> list[dict[str, Any]]:
-    """Every order of a customer, oldest first (for CRM timelines and profile merges)."""
+    """Every order of a customer, oldest first (for the CRM 360 and the data export)."""
     orders = uow.session.scalars(sa.select(Order).where(Order.customer_id == customer_id).order_by(Order.id))
     return [order_out(uow, o) for o in orders]
-
-
-def reassign_customer(uow: UnitOfWork, from_customer_id: int, to_customer_id: int) -> int:
-    """Move every order and cart of one customer to another (CRM merge). No commit."""
-    if from_customer_id == to_customer_id:
-        return 0
-    ids = list(uow.session.scalars(sa.select(Order.id).where(Order.customer_id == from_customer_id)))
-    if ids:
-        uow.session.execute(sa.update(Order).where(Order.id.in_(ids))
-                            .values(customer_id=to_customer_id, version=Order.version + 1, updated_at=utcnow())
-                            .execution_options(synchronize_session=False))
-        uow.audit("reassign_customer", "order", ",".join(map(str, ids))[:64],
-                  before={"customer_id": from_customer_id}, after={"customer_id": to_customer_id, "orders": ids})
-    uow.session.execute(sa.update(Cart).where(Cart.customer_id == from_customer_id)
-                        .values(customer_id=to_customer_id).execution_options(synchronize_session=False))
-    return len(ids)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 from merx.analytics import public as analytics
 from merx.catalog import public as catalog
 
+
 def _num(value: Any) -> float | None:
     if value is None:
         return None
