@@ -26,7 +26,7 @@ from merx.crm.schemas import (AdjustIn, ClusterIn, ConsentIn, EventBatch, EventO
                               IngestOut, MergeIn, MergeOut, ProgramIn, ProgramOut, ReferralIn, RedeemIn, RfmRunIn,
                               SegmentIn, SegmentOut, SegmentPreviewIn, SegmentUpdate, TierIn)
 from merx.crm.segments import service as segments
-from merx.customers import service as customers
+from merx.customers import public as customers
 
 router = APIRouter(tags=["crm"])
 static_router = APIRouter(tags=["crm"])
