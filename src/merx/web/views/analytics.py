@@ -17,6 +17,7 @@ from merx.web.views import analytics_data
 log = logging.getLogger("merx.web.analytics")
 router = APIRouter(route_class=PageRoute)
 ANALYTICS_ROLES = (Role.admin, Role.staff)
+DEFAULT_DAYS = 365
 SECTIONS: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
     "funnel": ("Funnel", analytics_data.funnel_section),
     "cohorts": ("Cohorts", analytics_data.cohorts_section),
@@ -29,11 +30,12 @@ SECTIONS: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
 
 @router.get("/console/analytics")
 def analytics_index(request: Request) -> Response:
-    return analytics_page(request, "funnel")
+    # called directly, FastAPI fills no defaults: `days` must be passed, not left as a Query
+    return analytics_page(request, "funnel", days=DEFAULT_DAYS)
 
 
 @router.get("/console/analytics/{section}")
-def analytics_page(request: Request, section: str, days: int = Query(365, ge=1, le=3650)) -> Response:
+def analytics_page(request: Request, section: str, days: int = Query(DEFAULT_DAYS, ge=1, le=3650)) -> Response:
     me = console_user(request, *ANALYTICS_ROLES)
     if section not in SECTIONS:
         from merx.core.errors import NotFound
