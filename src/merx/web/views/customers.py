@@ -91,8 +91,8 @@ def create_segment(request: Request, form: dict[str, Any] = Depends(csrf_form)) 
     try:
         with unit_of_work(request, me) as uow:
             seg = crm.create_segment(uow, name=str(form.get("name", "")).strip(),
-                                          expression=str(form.get("expression", "")).strip(),
-                                          description=text_or_none(form.get("description")))
+                                     expression=str(form.get("expression", "")).strip(),
+                                     description=text_or_none(form.get("description")))
             name = seg.name
     except Problem as e:
         if e.status >= 500:

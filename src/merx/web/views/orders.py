@@ -106,7 +106,7 @@ def ready_for_pickup(request: Request, order_id: int, form: dict[str, Any] = Dep
 def picked_up(request: Request, order_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
     def run(uow: Any, form: dict[str, Any]) -> Any:
         return orders.picked_up(uow, order_id, location=str(form.get("location", "")),
-                                           payment_collected=form.get("payment_collected") == "on")
+                                payment_collected=form.get("payment_collected") == "on")
 
     return _act(request, order_id, form, "Handed over to the customer.", run)
 
@@ -118,7 +118,7 @@ def fulfil(request: Request, order_id: int, form: dict[str, Any] = Depends(csrf_
         if not carrier or not number:
             raise Problem("Give the carrier and the tracking number.", status=422, title="Invalid input")
         return orders.fulfil(uow, order_id, carrier=carrier, tracking_number=number,
-                                        tracking_url=text_or_none(form.get("tracking_url")))
+                             tracking_url=text_or_none(form.get("tracking_url")))
 
     return _act(request, order_id, form, "Shipped.", run)
 
@@ -153,8 +153,8 @@ def create_return(request: Request, order_id: int, form: dict[str, Any] = Depend
                               "restock": form.get("restock") == "on"})
         if not lines:
             raise Problem("Choose at least one item and a quantity to return.", status=422, title="Invalid input")
-        data = orders.ReturnCreate(location=text_or_none(form.get("location")), reason=text_or_none(form.get("reason")),
-                            lines=lines)
+        data = orders.ReturnCreate(location=text_or_none(form.get("location")),
+                                   reason=text_or_none(form.get("reason")), lines=lines)
         return orders.create_return(uow, order_id, data)
 
     return _act(request, order_id, form, "Return authorised.", run)
