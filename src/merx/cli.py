@@ -11,7 +11,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from merx.contexts import CONTEXTS, _optional
+from merx.contexts import CONTEXTS, optional_module
 from merx.core.auth import Role
 from merx.core.settings import get_settings
 
@@ -209,7 +209,7 @@ def _mount_context_commands() -> None:
 
     jobs_cli.register(app)
     for name in CONTEXTS:
-        mod = _optional(f"merx.{name}.cli")
+        mod = optional_module(name, "cli")
         if mod is not None:
             mod.register(app, import_app)
 

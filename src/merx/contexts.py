@@ -1,7 +1,13 @@
 """The bounded contexts the app is composed of. A new context adds its name here; its
-`models` module is imported for the metadata (migrations), its `api.router` is mounted,
-its `handlers.register(bus)` subscribes it to domain events, and its `jobs.register(scheduler)`
-adds its timed work to the scheduler."""
+`models` module is imported for the metadata (migrations), its `api.router` is mounted, its
+`handlers.register(bus)` subscribes it to domain events and its `lifecycle.PARTICIPANT`
+takes part in customer merges, erasure and export; its `jobs.register(scheduler)`
+adds its timed work to the scheduler.
+
+Every listed context must exist: a missing package is an ImportError at start-up, never a
+silently smaller app. Within a context, `api`, `handlers`, `cli`, `jobs` and `lifecycle` are
+optional (a context may have no routes or no reactions); `models` is optional too (`web`
+has no tables). A module that exists but fails to import raises."""
 
 from __future__ import annotations
 
@@ -20,41 +26,51 @@ CONTEXTS: tuple[str, ...] = (
     "crm",
     "search",
     "analytics",
-    "sales",
-    "support",
-    "marketing",
     "web",
 )
 
 
-def _optional(module: str) -> ModuleType | None:
+def context_package(name: str) -> ModuleType:
+    """The context's package; ImportError naming the context when it is listed but missing."""
     try:
-        if importlib.util.find_spec(module) is None:
-            return None
-    except ModuleNotFoundError:
+        return importlib.import_module(f"merx.{name}")
+    except ModuleNotFoundError as e:
+        if e.name == f"merx.{name}":
+            raise ImportError(f"context {name!r} is listed in merx.contexts.CONTEXTS but the package "
+                              f"merx.{name} does not exist", name=e.name) from e
+        raise
+
+
+def optional_module(context: str, module: str) -> ModuleType | None:
+    """`merx.<context>.<module>` when the context has that module, else None. The context
+    itself must exist (ImportError otherwise)."""
+    package = context_package(context)
+    if importlib.util.find_spec(f"{package.__name__}.{module}") is None:
         return None
-    return importlib.import_module(module)
+    return importlib.import_module(f"{package.__name__}.{module}")
+
+
+def _modules(module: str) -> list[ModuleType]:
+    return [m for m in (optional_module(name, module) for name in CONTEXTS) if m is not None]
 
 
 def import_models() -> None:
     importlib.import_module("merx.core.models")
-    for name in CONTEXTS:
-        _optional(f"merx.{name}.models")
+    _modules("models")
 
 
 def api_modules() -> list[ModuleType]:
-    mods = []
-    for name in CONTEXTS:
-        mod = _optional(f"merx.{name}.api")
-        if mod is not None:
-            mods.append(mod)
-    return mods
+    return _modules("api")
 
 
 def handler_modules() -> list[ModuleType]:
-    return [m for m in (_optional(f"merx.{name}.handlers") for name in CONTEXTS) if m is not None]
+    return _modules("handlers")
+
+
+def lifecycle_modules() -> list[ModuleType]:
+    return _modules("lifecycle")
 
 
 def job_modules() -> list[ModuleType]:
     """Each context's `jobs.py` (`register(scheduler)`): its timed and recurring work."""
-    return [m for m in (_optional(f"merx.{name}.jobs") for name in CONTEXTS) if m is not None]
+    return _modules("jobs")

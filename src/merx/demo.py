@@ -134,11 +134,11 @@ def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int
 
 
 def _catalog(db: Any, rng: random.Random, product_count: int, progress: Progress) -> dict[str, int]:
-    from merx.catalog import service as catalog
-    from merx.catalog.schemas import (AttributeCreate, AttributeSetCreate, AttributeSetItemIn, BrandCreate,
-                                      CategoryCreate, ProductCreate)
+    from merx.catalog import public as catalog
+    from merx.catalog.public import (AttributeCreate, AttributeSetCreate, AttributeSetItemIn, BrandCreate,
+                                     CategoryCreate, ProductCreate)
     from merx.core.uow import UnitOfWork
-    from merx.marketplace import service as marketplace
+    from merx.marketplace import public as marketplace
 
     task = progress.add_task("catalog", total=product_count)
     with UnitOfWork(db) as uow:
@@ -233,7 +233,7 @@ def _top_level(code: str) -> str:
 
 
 def _flush_products(db: Any, batch: list[Any]) -> int:
-    from merx.catalog import service as catalog
+    from merx.catalog import public as catalog
     from merx.core.uow import UnitOfWork
 
     with UnitOfWork(db) as uow:
@@ -242,8 +242,8 @@ def _flush_products(db: Any, batch: list[Any]) -> int:
 
 def _customers(db: Any, rng: random.Random, count: int, progress: Progress) -> dict[str, int]:
     from merx.core.uow import UnitOfWork
-    from merx.customers import service as customers
-    from merx.customers.schemas import CustomerCreate
+    from merx.customers import public as customers
+    from merx.customers.public import CustomerCreate
 
     task = progress.add_task("customers", total=count)
     with UnitOfWork(db) as uow:
@@ -269,10 +269,7 @@ def _ascii(text: str) -> str:
 def _inventory(db: Any, rng: random.Random, progress: Progress) -> dict[str, int]:
     """Two warehouses and three stores; nearly every SKU stocked in one warehouse, many in a
     store too, and a few sold out so the storefront shows every status."""
-    try:
-        from merx.inventory import service as inventory
-    except ImportError:
-        return {}
+    from merx.inventory import public as inventory
     from merx.catalog.models import Variant  # read-only: which SKUs the demo made
     from merx.core.uow import UnitOfWork
     import sqlalchemy as sa
@@ -309,10 +306,7 @@ def _inventory(db: Any, rng: random.Random, progress: Progress) -> dict[str, int
 
 
 def _search_index(db: Any, settings: Settings, progress: Progress) -> dict[str, int]:
-    try:
-        from merx.search import service as search
-    except ImportError:
-        return {}
+    from merx.search import public as search
     task = progress.add_task("search index", total=None)
     search.register_data_dir(db, settings.data_dir, settings.default_currency)
     result = search.rebuild_index(db, settings.data_dir, on_progress=lambda done, _total: progress.update(task, completed=done))

@@ -1,4 +1,5 @@
-"""Profile merges move everything (orders, events, loyalty points) and can be undone."""
+"""Profile merges move everything (orders, events, loyalty points) and can be undone; erasure
+and export reach the orders too (each context's lifecycle participant)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,10 @@ def shop(client, admin, db):  # type: ignore[no-untyped-def]
                                                            "reason": "receipt"}, headers=admin)
     assert r.status_code == 200, r.text
 
-    def order(customer_id: int, quantity: int = 1) -> dict:
+    def order(customer_id: int, quantity: int = 1, **body: object) -> dict:
         r = client.post("/api/v1/orders", headers=admin, json={
             "channel": "web", "customer": {"id": customer_id}, "lines": [{"sku": "MUG-1", "quantity": quantity}],
-            "payment": {"provider": "test", "behaviour": "succeed"}})
+            "payment": {"provider": "test", "behaviour": "succeed"}, **body})
         assert r.status_code == 201, r.text
         return r.json()
 
@@ -34,8 +35,18 @@ def _balance(client, headers, customer_id):  # type: ignore[no-untyped-def]
     return sum(a["balance"] for a in accounts)
 
 
+def _purchases(db):  # type: ignore[no-untyped-def]
+    """Orders per customer as analytics counts them (what RFM and value tiers score)."""
+    from merx.analytics import public as analytics
+    from merx.core.uow import UnitOfWork
+
+    with UnitOfWork(db, readonly=True) as uow:
+        return {s.customer_id: s.orders_count for s in analytics.customer_purchase_summary(uow)}
+
+
 @pytest.mark.backends("sqlite", "postgresql")
-def test_merging_two_profiles_keeps_the_sum_of_points_and_moves_every_order(client, staff, admin, new_customer, shop):
+def test_merging_two_profiles_keeps_the_sum_of_points_and_moves_every_order(client, staff, admin, new_customer, shop,
+                                                                             db):
     r = client.post("/api/v1/loyalty/programs", headers=staff, json={
         "code": "club", "name": "Club", "currency": "EUR", "points_per_unit": "2", "point_value": "0.01",
         "tiers": [{"name": "silver", "threshold": 0}, {"name": "gold", "threshold": 60, "benefits": ["free shipping"]}]})
@@ -54,7 +65,7 @@ def test_merging_two_profiles_keeps_the_sum_of_points_and_moves_every_order(clie
 
     r = client.post(f"/api/v1/customers/{keep['id']}/merge", json={"duplicate_id": dupe["id"]}, headers=staff)
     assert r.status_code == 200, r.text
-    assert r.json()["moved"]["orders_moved"] == 1
+    assert r.json()["moved"]["orders"]["orders"] == [o["id"] for o in dupe_orders]
 
     assert _balance(client, staff, keep["id"]) == sum(before.values())
     assert _balance(client, staff, dupe["id"]) == 0
@@ -68,6 +79,7 @@ def test_merging_two_profiles_keeps_the_sum_of_points_and_moves_every_order(clie
     assert {"page_view", "order_placed", "order_paid"} <= {e["type"] for e in view["timeline"]}
     assert ("phone", "+48600100300") in {(i["kind"], i["value"]) for i in view["identifiers"]}
     assert view["merged_from"] == [dupe["id"]]
+    assert _purchases(db) == {keep["id"]: 3}
     # The duplicate is hidden, not deleted, and the trail names who did what.
     assert client.get(f"/api/v1/customers/{dupe['id']}", headers=staff).json()["merged_into_id"] == keep["id"]
     audit = client.get(f"/api/v1/audit-log?entity_type=customer&entity_id={keep['id']}", headers=admin).json()["items"]
@@ -75,10 +87,15 @@ def test_merging_two_profiles_keeps_the_sum_of_points_and_moves_every_order(clie
     # Lookup by the duplicate's identifiers finds the survivor.
     assert client.get("/api/v1/crm/lookup?anonymous_id=dev-d", headers=staff).json()["id"] == keep["id"]
 
-    # Un-merge gives the duplicate its points, events and identifiers back.
+    # Un-merge gives the duplicate its points, events, identifiers and orders back.
     r = client.post(f"/api/v1/customers/{dupe['id']}/unmerge", headers=staff)
     assert r.status_code == 200, r.text
     assert {c: _balance(client, staff, c) for c in before} == before
+    listed = {c: sorted(o["id"] for o in client.get(f"/api/v1/orders?customer_id={c}", headers=admin).json()["items"])
+              for c in (keep["id"], dupe["id"])}
+    assert listed == {keep["id"]: sorted(o["id"] for o in keep_orders), dupe["id"]: [o["id"] for o in dupe_orders]}
+    assert client.get(f"/api/v1/customers/{dupe['id']}/overview", headers=staff).json()["orders_count"] == 1
+    assert _purchases(db) == {keep["id"]: 2, dupe["id"]: 1}
     back = client.get(f"/api/v1/customers/{dupe['id']}/overview", headers=staff).json()
     assert [e["type"] for e in back["timeline"] if e["type"] == "page_view"] == ["page_view"]
     assert client.get(f"/api/v1/customers/{dupe['id']}", headers=staff).json()["merged_into_id"] is None
@@ -124,3 +141,31 @@ def test_redeem_points_at_checkout_is_a_discount_first_in_first_out(db, client, 
     ledger = client.get(f"/api/v1/customers/{c['id']}/loyalty", headers=staff).json()["ledger"]
     assert [(e["kind"], e["points"]) for e in ledger] == [("earn", 50), ("redeem", -40), ("expire", -10)]
     assert _balance(client, staff, c["id"]) == 0
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_erase_strips_contact_details_from_orders_and_keeps_amounts_and_export_lists_orders(
+        client, staff, admin, new_customer, shop, db):
+    import sqlalchemy as sa
+
+    eve = new_customer(email="eve@example.com", first_name="Eve")
+    address = {"name": "Eve Doe", "line1": "Main 1", "city": "Poznan", "postal_code": "60-001", "country": "PL"}
+    placed = shop(eve["id"], quantity=2, fulfilment={"type": "ship", "address": address})
+    other = shop(new_customer(email="other@example.com")["id"])
+
+    export = client.get(f"/api/v1/customers/{eve['id']}/export", headers=staff)
+    assert export.status_code == 200, export.text
+    orders = export.json()["orders"]
+    assert [(o["id"], o["email"], o["totals"]["total"]) for o in orders] == [
+        (placed["id"], "eve@example.com", placed["totals"]["total"])]
+
+    r = client.post(f"/api/v1/customers/{eve['id']}/erase", headers=staff)
+    assert r.status_code == 200, r.text
+    assert r.json()["erased"]["orders"] == 1
+    with db.engine.connect() as conn:
+        rows = {row.id: row for row in conn.execute(sa.text(
+            "SELECT id, email, shipping_address, total_minor, currency FROM orders WHERE id IN (:a, :b)"),
+            {"a": placed["id"], "b": other["id"]})}
+    assert (rows[placed["id"]].email, rows[placed["id"]].shipping_address) == (None, None)
+    assert (rows[placed["id"]].total_minor, rows[placed["id"]].currency) == (2500, "EUR")  # kept for the books
+    assert rows[other["id"]].email == "other@example.com"  # nobody else's order is touched

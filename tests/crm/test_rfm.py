@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from merx.crm.rfm import SEGMENTS, Summary, compute_rfm, quintile_scores, segment_for, segment_map
+from merx.analytics.public import CustomerPurchaseSummary as Summary
+from merx.crm.rfm import SEGMENTS, compute_rfm, quintile_scores, segment_for, segment_map
 
 UTC = dt.timezone.utc
 

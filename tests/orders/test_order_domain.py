@@ -1,4 +1,4 @@
-"""The order state machine (pure) and the CRM contract functions."""
+"""The order state machine (pure) and orders' part in the customer lifecycle."""
 
 from __future__ import annotations
 
@@ -33,23 +33,28 @@ def test_final_states_have_no_exit():
     assert TRANSITIONS["cancelled"] == frozenset() and TRANSITIONS["refunded"] == frozenset()
 
 
-def test_reassign_customer_and_orders_for_customer(shop, db):
+def test_orders_lifecycle_participant_moves_a_customers_orders_and_back(shop, db):
     shop.location("WH")
     shop.product("PEN", price="2.00")
     shop.stock("PEN", "WH", 10)
     a = shop.order([("PEN", 1)], email="dup1@example.com").json()
     b = shop.order([("PEN", 2)], email="dup2@example.com").json()
     from merx.core.uow import UnitOfWork
-    from merx.orders import service
+    from merx.orders import public as orders
+    from merx.orders.lifecycle import PARTICIPANT
 
     with UnitOfWork(db) as uow:
-        moved = service.reassign_customer(uow, a["customer_id"], b["customer_id"])
+        moved = PARTICIPANT.on_merge(uow, a["customer_id"], b["customer_id"])
         uow.commit()
-    assert moved == 1
+    assert moved["orders"] == [a["id"]]
     with UnitOfWork(db) as uow:
-        mine = service.orders_for_customer(uow, b["customer_id"])
-        assert [o["id"] for o in mine] == [a["id"], b["id"]]
-        assert service.orders_for_customer(uow, a["customer_id"]) == []
+        assert [o["id"] for o in orders.orders_for_customer(uow, b["customer_id"])] == [a["id"], b["id"]]
+        assert orders.orders_for_customer(uow, a["customer_id"]) == []
+        PARTICIPANT.on_unmerge(uow, moved, a["customer_id"], b["customer_id"])
+        uow.commit()
+    with UnitOfWork(db) as uow:
+        assert [o["id"] for o in orders.orders_for_customer(uow, a["customer_id"])] == [a["id"]]
+        assert [o["id"] for o in orders.orders_for_customer(uow, b["customer_id"])] == [b["id"]]
 
 
 def test_concurrent_requests_with_one_idempotency_key_create_one_order(shop, live_server, db):

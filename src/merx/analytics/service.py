@@ -161,7 +161,7 @@ def import_online_retail_lines(uow: UnitOfWork, table: pa.Table, customer_ids_by
 def _catalog_info(uow: UnitOfWork, skus: set[str]) -> dict[str, tuple[int | None, str | None, str | None]]:
     """product id, category and brand per SKU from the catalog, when it knows them."""
     try:
-        from merx.catalog import service as catalog_service
+        from merx.catalog import public as catalog_service
 
         found = catalog_service.lookup_skus(uow, skus)
     except Exception as e:  # noqa: BLE001 - history is still worth loading without catalog enrichment
@@ -317,12 +317,9 @@ def event_source(uow: UnitOfWork, data_dir: Path | None) -> EventSource:
 def _crm_export(uow: UnitOfWork, data_dir: Path | None) -> Path | None:
     import time
 
-    try:
-        from merx.crm import service as crm_service
-    except ImportError:
-        return None
-    exporter = getattr(crm_service, "export_events_parquet", None)
-    if exporter is None or data_dir is None:
+    from merx.crm.public import export_events_parquet as exporter
+
+    if data_dir is None:
         return None
     path = data_dir / "analytics" / "crm_events.parquet"
     try:
@@ -411,7 +408,7 @@ def stock_figures(uow: UnitOfWork) -> list[dict[str, Any]]:
     own = [{"sku": r.sku, "location": r.location, "on_hand": r.on_hand, "available": r.available}
            for r in uow.session.scalars(sa.select(StockLevel).order_by(StockLevel.sku, StockLevel.location))]
     try:
-        from merx.inventory import service as inventory
+        from merx.inventory import public as inventory
 
         rows = inventory.stock_levels(uow)
         # stock_levels answers at most 5,000 rows; past that the event-fed copy is complete

@@ -209,10 +209,8 @@ class Refs:
 
     def seller_exists(self, seller_id: int) -> bool:
         if seller_id not in self.sellers:
-            try:
-                from merx.marketplace import service as marketplace
-            except ImportError:  # pragma: no cover - the marketplace context ships with Merx
-                return True
+            from merx.marketplace import public as marketplace
+
             self.sellers[seller_id] = marketplace.get_seller(self.uow, seller_id) is not None
         return self.sellers[seller_id]
 

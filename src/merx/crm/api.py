@@ -25,7 +25,7 @@ from merx.crm.schemas import (AdjustIn, ClusterIn, ConsentIn, EventBatch, EventO
                               IngestOut, MergeIn, MergeOut, ProgramIn, ProgramOut, ReferralIn, RedeemIn, RfmRunIn,
                               SegmentIn, SegmentOut, SegmentPreviewIn, SegmentUpdate, TierIn)
 from merx.crm.segments import service as segments
-from merx.customers import service as customers
+from merx.customers import public as customers
 
 router = APIRouter(tags=["crm"])
 static_router = APIRouter(tags=["crm"])
@@ -177,8 +177,9 @@ def _merge_out(m: Merge) -> MergeOut:
 @router.post("/customers/{customer_id}/merge", response_model=MergeOut)
 def merge(customer_id: int, body: MergeIn, uow: UnitOfWork = Depends(get_uow),
           _: Principal = Depends(require(*PROFILE_ADMINS))) -> MergeOut:
-    """Merge the duplicate profile into this one: identities, events, orders, tickets,
-    loyalty points, consents and referrals move; the duplicate is hidden, not deleted."""
+    """Merge the duplicate profile into this one: every context moves its records (identities,
+    events, orders, carts, sales history, searches, loyalty points, consents, referrals); the
+    duplicate is hidden, not deleted. `moved` lists the moved ids per context."""
     customers.get_customer(uow, customer_id)
     return _merge_out(identity.merge_profiles(uow, body.duplicate_id, customer_id, rule="manual"))
 

@@ -7,12 +7,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from merx.core import lifecycle
 from merx.core.db import utcnow
 from merx.core.errors import ValidationProblem
 from merx.core.uow import UnitOfWork
-from merx.crm.models import (Consent, Identity, LoyaltyAccount, Merge, OrderFact, ReferralCode, RfmScore,
-                             SegmentMember, TrackedEvent)
-from merx.customers import service as customers
+from merx.crm.models import Consent
+from merx.customers import public as customers
 
 CHANNELS = ("email", "sms", "phone", "push", "messaging", "post")
 
@@ -50,62 +50,21 @@ def consent_history(uow: UnitOfWork, customer_id: int) -> list[dict[str, Any]]:
 
 
 def export_customer(uow: UnitOfWork, customer_id: int) -> dict[str, Any]:
-    """Everything Merx holds about one customer, as JSON-ready data (right of access/portability)."""
-    from merx.crm import loyalty, referrals
-    from merx.crm.identity import optional_service
-    from merx.crm.profiles import event_out
-
+    """Everything Merx holds about one customer, as JSON-ready data (right of access/portability):
+    the customer record and each context's part (see merx.core.lifecycle)."""
     record = customers.get_customer(uow, customer_id)
-    orders_of = optional_service("orders", "orders_for_customer")
-    orders = [o.model_dump(mode="json") if hasattr(o, "model_dump") else o for o in orders_of(uow, customer_id)] \
-        if orders_of is not None else None
-    return {
-        "exported_at": utcnow(),
-        "customer": record.model_dump(mode="json"),
-        "identifiers": [{"kind": i.kind, "value": i.value, "verified": i.verified, "source": i.source,
-                         "added_at": i.created_at}
-                        for i in uow.session.scalars(sa.select(Identity).where(Identity.customer_id == customer_id))],
-        "consents": consent_history(uow, customer_id),
-        "events": [event_out(e) for e in uow.session.scalars(
-            sa.select(TrackedEvent).where(TrackedEvent.customer_id == customer_id).order_by(TrackedEvent.occurred_at))],
-        "orders": orders,
-        "order_summaries": [{"order_id": o.order_id, "number": o.number, "status": o.status, "currency": o.currency,
-                             "total_minor": o.total_minor, "refunded_minor": o.refunded_minor, "placed_at": o.placed_at,
-                             "paid_at": o.paid_at, "lines": o.lines}
-                            for o in uow.session.scalars(sa.select(OrderFact).where(OrderFact.customer_id == customer_id))],
-        "loyalty": {"accounts": loyalty.accounts_out(uow, customer_id), "ledger": loyalty.ledger(uow, customer_id)},
-        "referrals": referrals.referrals_of(uow, customer_id),
-        "referral_codes": list(uow.session.scalars(sa.select(ReferralCode.code).where(ReferralCode.customer_id == customer_id))),
-        "segments": list(uow.session.scalars(sa.select(SegmentMember.segment_id).where(SegmentMember.customer_id == customer_id))),
-        "merges": [{"id": m.id, "from_customer_id": m.from_customer_id, "into_customer_id": m.into_customer_id,
-                    "rule": m.rule, "at": m.created_at, "undone_at": m.undone_at}
-                   for m in uow.session.scalars(sa.select(Merge).where(sa.or_(
-                       Merge.from_customer_id == customer_id, Merge.into_customer_id == customer_id)))],
-    }
+    return {"exported_at": utcnow(), "customer": record.model_dump(mode="json"), **lifecycle.export(uow, customer_id)}
 
 
 def erase_customer(uow: UnitOfWork, customer_id: int) -> dict[str, int]:
-    """Anonymise on request: contact details, identifiers, event properties and anonymous ids
-    go; order amounts, loyalty ledger sums and consent proofs (channel, time, source) stay for
-    accounting and for proof of lawful processing."""
-    from merx.crm.identity import optional_service
-    from merx.crm.segments import service as segments
-
+    """Anonymise on request: every context anonymises its records (see merx.core.lifecycle;
+    contact details go, amounts and consent proofs stay), then the customer record itself.
+    Returns how many records of each kind were anonymised."""
     customers.get_customer(uow, customer_id)
-    counts = {
-        "identifiers": uow.session.execute(sa.delete(Identity).where(Identity.customer_id == customer_id)).rowcount or 0,
-        "events": uow.session.execute(sa.update(TrackedEvent).where(TrackedEvent.customer_id == customer_id)
-                                      .values(properties=sa.null(), anonymous_id=None, source=None, campaign=None)).rowcount or 0,
-        "order_summaries": uow.session.execute(sa.update(OrderFact).where(OrderFact.customer_id == customer_id)
-                                               .values(payment_fingerprint=None)).rowcount or 0,
-        "referral_codes": uow.session.execute(sa.delete(ReferralCode).where(ReferralCode.customer_id == customer_id)).rowcount or 0,
-    }
-    uow.session.execute(sa.delete(RfmScore).where(RfmScore.customer_id == customer_id))
-    segments.forget_profile(uow, customer_id)
-    anonymise_orders = optional_service("orders", "anonymise_customer")
-    counts["orders"] = anonymise_orders(uow, customer_id) if anonymise_orders is not None else 0
-    counts["loyalty_accounts"] = uow.session.scalar(sa.select(sa.func.count()).select_from(LoyaltyAccount)
-                                                    .where(LoyaltyAccount.customer_id == customer_id)) or 0
+    counts: dict[str, int] = {}
+    for kinds in lifecycle.erase(uow, customer_id).values():
+        for kind, n in kinds.items():
+            counts[kind] = counts.get(kind, 0) + n
     customers.erase_customer(uow, customer_id)
     uow.audit("erase", "customer_data", customer_id, after=counts)
     uow.emit("customer.erased", "customer", customer_id, {"customer_id": customer_id})

@@ -14,15 +14,15 @@ through a verified identifier: a link token (`link_token`, issued to a signed-in
 verified-email link by the shop's back office). Identifiers they merely claim (an email typed
 into a form) are not attached and never looked up, so the answer is the same whether or not
 someone holds them (`identify_anonymous`). A customer's own key links to itself only.
-A merge moves identities, events, CRM order facts, orders (orders service), tickets (support
-service, when present), loyalty ledgers, consents, referral codes, and records every moved
-id in `crm_merges.moved` so staff can un-merge."""
+A merge asks every context's lifecycle participant (merx.core.lifecycle) to move its records:
+the CRM's identities, events, order facts, loyalty ledgers, consents and referral codes,
+orders' orders and carts. Every moved id is recorded per participant in `crm_merges.moved`
+so staff can un-merge, and un-merge gives back exactly those."""
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Callable
+from typing import Any, Iterable
 
 import sqlalchemy as sa
 
@@ -32,24 +32,15 @@ from merx.core.auth import Role
 from merx.core.db import utcnow
 from merx.core.errors import Conflict, NotFound, ValidationProblem
 from merx.core.uow import UnitOfWork
-from merx.crm.models import Consent, Identity, Merge, OrderFact, ReferralCode, Referral, RfmScore, TrackedEvent
-from merx.customers import service as customers
-from merx.customers.rules import normalize_email, normalize_phone
-from merx.customers.schemas import CustomerCreate
+from merx.core import lifecycle
+from merx.crm.models import Identity, Merge, TrackedEvent
+from merx.customers import public as customers
+from merx.customers.public import CustomerCreate, normalize_email, normalize_phone
 
 KINDS = ("email", "phone", "loyalty_card", "store_customer", "marketplace_buyer", "messaging_openid", "anonymous")
 # Which identifier wins when unverified identifiers point at different profiles.
 STRENGTH = ("customer_id", "email", "phone", "loyalty_card", "store_customer", "marketplace_buyer",
             "messaging_openid", "anonymous")
-
-
-def optional_service(context: str, function: str) -> Callable[..., Any] | None:
-    """Another context's service function, when that context (and function) exists yet."""
-    try:
-        module = importlib.import_module(f"merx.{context}.service")
-    except ImportError:
-        return None
-    return getattr(module, function, None)
 
 
 def normalise(uow: UnitOfWork, kind: str, value: str, field: str | None = None) -> str:
@@ -315,19 +306,32 @@ def identify_anonymous(uow: UnitOfWork, *, anonymous_id: str | None, claimed: di
     return IdentifyResult(customer_id=result.customer_id, created=result.created, events_rekeyed=result.events_rekeyed)
 
 
-def _move(uow: UnitOfWork, model: Any, column: str, ids: list[int], to_id: int, pk: str = "id") -> None:
-    for i in range(0, len(ids), 500):
-        uow.session.execute(sa.update(model).where(getattr(model, pk).in_(ids[i:i + 500])).values({column: to_id}))
+def moved_counts(moved: dict[str, Any]) -> dict[str, int]:
+    """How many records of each kind a merge moved (for the audit trail and the event)."""
+    counts: dict[str, int] = {}
+    for refs in moved.values():
+        for key, value in refs.items():
+            if key == "loyalty":
+                counts["loyalty_points"] = sum(p["points"] for p in value)
+            elif isinstance(value, list):
+                counts[key] = len(value)
+            elif value is not None:
+                counts[key] = 1
+    return counts
 
 
-def _ids(uow: UnitOfWork, model: Any, column: str, customer_id: int, pk: str = "id") -> list[int]:
-    return list(uow.session.scalars(sa.select(getattr(model, pk)).where(getattr(model, column) == customer_id)))
+def moved_by_participant(moved: dict[str, Any]) -> dict[str, Any]:
+    """A merge record's refs per lifecycle participant. Merges recorded before the lifecycle
+    registry kept one flat dict: the CRM's refs, and the moved order ids under "orders"."""
+    if "crm" in moved:
+        return moved
+    return {"crm": moved, "orders": {"orders": moved.get("orders") or [], "carts": []}}
 
 
 def merge_profiles(uow: UnitOfWork, from_id: int, into_id: int, *, rule: str = "manual", commit: bool = True) -> Merge:
     """Merge profile `from_id` into `into_id`: everything moves, nothing is lost, and the
     duplicate stays as a hidden record pointing at the survivor."""
-    from merx.crm import loyalty, profiles
+    from merx.crm import profiles
     from merx.crm.segments import service as segments
 
     if from_id == into_id:
@@ -337,48 +341,14 @@ def merge_profiles(uow: UnitOfWork, from_id: int, into_id: int, *, rule: str = "
     for name, record in (("duplicate_id", source), ("customer_id", target)):
         if record is None or record.merged_into_id is not None:
             raise NotFound(f"{name}: the profile does not exist or was already merged")
-    moved: dict[str, Any] = {
-        "identities": _ids(uow, Identity, "customer_id", from_id),
-        "events": _ids(uow, TrackedEvent, "customer_id", from_id),
-        "order_facts": _ids(uow, OrderFact, "customer_id", from_id, pk="order_id"),
-        "consents": _ids(uow, Consent, "customer_id", from_id),
-        "referral_codes": _ids(uow, ReferralCode, "customer_id", from_id),
-        "referrals_as_referrer": _ids(uow, Referral, "referrer_id", from_id),
-    }
-    _move(uow, Identity, "customer_id", moved["identities"], into_id)
-    _move(uow, TrackedEvent, "customer_id", moved["events"], into_id)
-    _move(uow, OrderFact, "customer_id", moved["order_facts"], into_id, pk="order_id")
-    _move(uow, Consent, "customer_id", moved["consents"], into_id)
-    _move(uow, ReferralCode, "customer_id", moved["referral_codes"], into_id)
-    _move(uow, Referral, "referrer_id", moved["referrals_as_referrer"], into_id)
-    # A profile is referred at most once; the duplicate's referral moves only if the survivor has none.
-    referred = uow.session.scalar(sa.select(Referral.id).where(Referral.referred_id == from_id))
-    if referred is not None and uow.session.scalar(sa.select(Referral.id).where(Referral.referred_id == into_id)) is None:
-        _move(uow, Referral, "referred_id", [referred], into_id)
-        moved["referral_as_referred"] = referred
-    moved["loyalty"] = loyalty.move_ledgers(uow, from_id, into_id)
-
-    orders_of = optional_service("orders", "orders_for_customer")
-    reassign = optional_service("orders", "reassign_customer")
-    if reassign is not None:
-        moved["orders"] = [o["id"] if isinstance(o, dict) else o.id for o in orders_of(uow, from_id)] \
-            if orders_of is not None else None
-        moved["orders_moved"] = reassign(uow, from_id, into_id)
-    else:
-        moved["orders_moved"] = None  # the orders context is not installed: nothing to move there
-    tickets = optional_service("support", "reassign_customer")
-    moved["tickets_moved"] = tickets(uow, from_id, into_id) if tickets is not None else None
-
-    uow.session.execute(sa.delete(RfmScore).where(RfmScore.customer_id == from_id))
-    segments.forget_profile(uow, from_id)
+    moved = lifecycle.merge(uow, from_id, into_id)
     customers.mark_merged(uow, from_id, into_id)
     merge = Merge(from_customer_id=from_id, into_customer_id=into_id, rule=rule, actor_user_id=uow.actor.user_id,
                   moved=moved)
     uow.session.add(merge)
     uow.session.flush()
     profiles.recompute_stats(uow, [into_id, from_id])
-    counts = {k: (len(v) if isinstance(v, list) else v) for k, v in moved.items() if k != "loyalty"}
-    counts["loyalty_points"] = sum(p["points"] for p in moved["loyalty"])
+    counts = moved_counts(moved)
     uow.audit("merge", "customer", into_id, before={"duplicate_id": from_id}, after={"merge_id": merge.id,
                                                                                      "rule": rule, "moved": counts})
     uow.emit("customer.merged", "customer", into_id, {"merge_id": merge.id, "from_customer_id": from_id,
@@ -392,7 +362,7 @@ def merge_profiles(uow: UnitOfWork, from_id: int, into_id: int, *, rule: str = "
 def unmerge(uow: UnitOfWork, customer_id: int, *, commit: bool = True) -> Merge:
     """Undo the latest merge of `customer_id` (the duplicate): its own identities, events,
     orders, loyalty entries and the rest go back to it."""
-    from merx.crm import loyalty, profiles
+    from merx.crm import profiles
     from merx.crm.segments import service as segments
 
     merge = uow.session.scalars(sa.select(Merge).where(Merge.from_customer_id == customer_id, Merge.undone_at.is_(None))
@@ -402,34 +372,16 @@ def unmerge(uow: UnitOfWork, customer_id: int, *, commit: bool = True) -> Merge:
     into_id = merge.into_customer_id
     if customers.raw_customer(uow, into_id) is None or customers.raw_customer(uow, into_id).merged_into_id is not None:
         raise Conflict("The surviving profile was merged again since; undo that merge first", type_slug="unmerge-order")
-    moved = merge.moved
-    _move(uow, Identity, "customer_id", moved["identities"], customer_id)
-    _move(uow, TrackedEvent, "customer_id", moved["events"], customer_id)
-    _move(uow, OrderFact, "customer_id", moved["order_facts"], customer_id, pk="order_id")
-    _move(uow, Consent, "customer_id", moved["consents"], customer_id)
-    _move(uow, ReferralCode, "customer_id", moved["referral_codes"], customer_id)
-    _move(uow, Referral, "referrer_id", moved["referrals_as_referrer"], customer_id)
-    if moved.get("referral_as_referred"):
-        _move(uow, Referral, "referred_id", [moved["referral_as_referred"]], customer_id)
-    loyalty.restore_ledgers(uow, moved["loyalty"], customer_id, into_id)
-    notes = []
-    if moved.get("orders"):
-        restore = optional_service("orders", "reassign_orders")
-        if restore is not None:
-            restore(uow, moved["orders"], customer_id)
-        else:
-            notes.append("orders stay with the surviving profile: the orders service has no reassign_orders")
+    lifecycle.unmerge(uow, moved_by_participant(merge.moved), customer_id, into_id)
     customers.restore_merged(uow, customer_id)
     merge.undone_at = utcnow()
     profiles.recompute_stats(uow, [customer_id, into_id])
-    uow.audit("unmerge", "customer", customer_id, before={"merged_into_id": into_id}, after={"merge_id": merge.id,
-                                                                                            "notes": notes})
+    uow.audit("unmerge", "customer", customer_id, before={"merged_into_id": into_id}, after={"merge_id": merge.id})
     uow.emit("customer.unmerged", "customer", customer_id, {"merge_id": merge.id, "customer_id": customer_id,
                                                             "from_customer_id": into_id})
     segments.refresh_profiles(uow, [customer_id, into_id])
     if commit:
         uow.commit()
-    merge.moved = {**moved, "notes": notes}
     return merge
 
 

@@ -8,11 +8,11 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
+from merx.analytics import public as analytics
 from merx.core.db import utcnow
 from merx.core.errors import ValidationProblem
 from merx.core.uow import UnitOfWork
 from merx.crm import clusters
-from merx.crm.identity import optional_service
 from merx.crm.rfm import purchase_summaries
 
 
@@ -102,14 +102,11 @@ def pareto_report(uow: UnitOfWork, *, top_share: float = 0.2, until: dt.datetime
                            "revenue": clusters.pareto(revenue, top_share)}
     # Profit needs costs, which only analytics knows (real line costs, else category cost
     # ratios): its own customer Pareto by profit is the source.
-    analytics_pareto = optional_service("analytics", "pareto_report")
-    out["profit"], out["profit_note"] = None, "no cost source: the analytics context is not installed"
-    if analytics_pareto is not None and out["currency"] is not None:
+    out["profit"], out["profit_note"] = None, "no sales to compute a profit from"
+    if out["currency"] is not None:
         try:
-            from merx.analytics.scope import SalesScope
-
-            report = analytics_pareto(uow, SalesScope(currency=out["currency"], date_to=until), of="customers",
-                                      measure="profit", top_share=top_share, limit=1)
+            report = analytics.pareto_report(uow, analytics.SalesScope(currency=out["currency"], date_to=until),
+                                             of="customers", measure="profit", top_share=top_share, limit=1)
             out["profit"] = {"customers": report.get("items"), "top_customers": report.get("top_items"),
                              "share": report.get("top_share_of_measure")}
             out["profit_note"] = report.get("cost_basis")

@@ -17,7 +17,7 @@ from merx.crm.events_vocab import EVENT_TYPES, FUNNEL_STAGES
 from merx.crm.models import (Consent, Identity, LoyaltyAccount, LoyaltyProgram, Merge, OrderFact, ProfileStats,
                              RfmScore, Segment, SegmentMember, TrackedEvent)
 from merx.crm.segments.lang import Columns
-from merx.customers import service as customers
+from merx.customers import public as customers
 
 # The fields of the segment language and their types (see segments/lang.py).
 FIELDS: dict[str, str] = {
@@ -249,7 +249,6 @@ def overview(uow: UnitOfWork, customer_id: int, *, timeline_limit: int = 500) ->
     customers.get_customer."""
     from merx.crm import consent as consent_module
     from merx.crm import loyalty
-    from merx.crm.identity import optional_service
 
     record = customers.get_customer(uow, customer_id)
     identities = list(uow.session.scalars(sa.select(Identity).where(Identity.customer_id == customer_id).order_by(Identity.id)))
@@ -274,8 +273,6 @@ def overview(uow: UnitOfWork, customer_id: int, *, timeline_limit: int = 500) ->
     segs = uow.session.execute(sa.select(Segment.id, Segment.name, Segment.kind).join(
         SegmentMember, SegmentMember.segment_id == Segment.id).where(SegmentMember.customer_id == customer_id)
         .order_by(Segment.id)).all()
-    tickets_of = optional_service("support", "open_tickets_for_customer")
-    follow_up = optional_service("sales", "next_follow_up")
     merged_from = list(uow.session.scalars(sa.select(Merge.from_customer_id).where(
         Merge.into_customer_id == customer_id, Merge.undone_at.is_(None))))
     return {
@@ -298,8 +295,6 @@ def overview(uow: UnitOfWork, customer_id: int, *, timeline_limit: int = 500) ->
                                          "monetary": {"amount": str(rfm.monetary), "currency": rfm.currency}},
         "segments": [{"id": s.id, "name": s.name, "kind": s.kind} for s in segs],
         "loyalty": loyalty.accounts_out(uow, customer_id),
-        "open_tickets": list(tickets_of(uow, customer_id)) if tickets_of is not None else [],
-        "next_follow_up": follow_up(uow, customer_id) if follow_up is not None else None,
         "merged_from": merged_from,
     }
 

@@ -16,7 +16,7 @@ from merx.core.errors import Conflict, NotFound, ValidationProblem
 from merx.core.uow import UnitOfWork
 from merx.crm.identity import survivor
 from merx.crm.models import Identity, LoyaltyProgram, OrderFact, Referral, ReferralCode
-from merx.customers import service as customers
+from merx.customers import public as customers
 
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 

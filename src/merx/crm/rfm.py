@@ -34,6 +34,7 @@ from typing import Any, Iterable, Sequence
 
 import sqlalchemy as sa
 
+from merx.analytics import public as analytics
 from merx.core.db import utcnow
 from merx.core.uow import UnitOfWork
 
@@ -115,39 +116,10 @@ def _date(value: dt.datetime | dt.date) -> dt.date:
     return value
 
 
-@dataclass(frozen=True)
-class Summary:
-    customer_id: int
-    orders_count: int
-    first_order_at: dt.datetime
-    last_order_at: dt.datetime
-    revenue: Decimal
-    currency: str
-
-
 def purchase_summaries(uow: UnitOfWork, *, until: dt.datetime | None = None) -> tuple[str, list[Any]]:
-    """(source, summaries): analytics' view over every sale when the analytics context is
-    installed, else CRM's own order facts (live orders only)."""
-    from merx.crm.identity import optional_service
-
-    analytics = optional_service("analytics", "customer_purchase_summary")
-    if analytics is not None:
-        return "analytics", list(analytics(uow, until=until))
-    return "crm_order_facts", crm_order_summaries(uow, until=until)
-
-
-def crm_order_summaries(uow: UnitOfWork, *, until: dt.datetime | None = None) -> list[Summary]:
-    from merx.core.money import CURRENCY_EXPONENTS
-    from merx.crm.models import OrderFact
-
-    stmt = sa.select(OrderFact.customer_id, OrderFact.currency, sa.func.count(), sa.func.min(OrderFact.placed_at),
-                     sa.func.max(OrderFact.placed_at), sa.func.sum(OrderFact.total_minor - OrderFact.refunded_minor)) \
-        .where(OrderFact.status != "cancelled", OrderFact.customer_id.is_not(None)) \
-        .group_by(OrderFact.customer_id, OrderFact.currency).order_by(OrderFact.customer_id)
-    if until is not None:
-        stmt = stmt.where(OrderFact.placed_at <= until)
-    return [Summary(cid, n, first, last, Decimal(int(total or 0)).scaleb(-CURRENCY_EXPONENTS[cur]), cur)
-            for cid, cur, n, first, last, total in uow.session.execute(stmt)]
+    """(source, summaries): analytics' view over every sale Merx knows (live orders and
+    imported history), which RFM, value tiers, clusters and Pareto all score."""
+    return "analytics", list(analytics.customer_purchase_summary(uow, until=until))
 
 
 @dataclass

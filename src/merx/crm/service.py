@@ -29,8 +29,8 @@ from merx.core.uow import UnitOfWork
 from merx.crm import identity
 from merx.crm.events_vocab import validate_event
 from merx.crm.models import Identity, LoyaltyProgram, Segment, TrackedEvent
-from merx.customers import service as customers
-from merx.customers.schemas import CustomerOut
+from merx.customers import public as customers
+from merx.customers.public import CustomerOut
 
 MAX_BATCH = 1000
 

@@ -35,7 +35,7 @@ def list_customers(email: str | None = None, phone: str | None = None, country: 
                    _: Principal = Depends(require(*READERS))) -> Page[CustomerOut]:
     if identifier:  # CRM's identity index knows every kind of identifier
         from merx.core.errors import ValidationProblem
-        from merx.crm import service as crm
+        from merx.crm import public as crm
 
         kind, sep, value = identifier.partition(":")
         if not sep or not value:

@@ -267,9 +267,9 @@ def _minor_text(minor: int) -> str:
 def import_online_retail(uow: UnitOfWork, path: Path, *, progress: Progress | None = None,
                          line_progress: Callable[[int], None] | None = None,
                          with_sales_lines: bool = True) -> OnlineRetailReport:
-    """Imports products and customers (and, when the analytics context provides it and
-    `with_sales_lines` is true, the invoice lines) in the caller's unit of work, then commits."""
-    from merx.customers import service as customers
+    """Imports products and customers (and, when `with_sales_lines` is true, the invoice lines
+    into analytics' sales history) in the caller's unit of work, then commits."""
+    from merx.customers import public as customers
 
     started = dt.datetime.now(dt.timezone.utc)
     table = read_table(Path(path))
@@ -289,18 +289,13 @@ def import_online_retail(uow: UnitOfWork, path: Path, *, progress: Progress | No
             progress("customers", min(i + INSERT_CHUNK, len(rows)), len(rows))
     customer_ids_by_ref = customers.ids_by_external_refs(uow, [r["external_ref"] for r in rows])
 
-    # The analytics context loads the invoice lines into the sales history, in this same
-    # transaction, when it offers the step.
-    try:
-        from merx.analytics import service as analytics
-    except ImportError:
-        analytics = None  # type: ignore[assignment]
+    # The analytics context loads the invoice lines into the sales history, in this same transaction.
+    from merx.analytics import public as analytics
+
     if not with_sales_lines:
         report.notes.append("invoice lines not loaded: skipped on request")
-    elif analytics is not None and hasattr(analytics, "import_online_retail_lines"):
-        report.analytics = analytics.import_online_retail_lines(uow, table, customer_ids_by_ref, line_progress)
     else:
-        report.notes.append("invoice lines not loaded: the analytics context offers no import step")
+        report.analytics = analytics.import_online_retail_lines(uow, table, customer_ids_by_ref, line_progress)
     uow.commit()
     report.notes.append(f"took {(dt.datetime.now(dt.timezone.utc) - started).total_seconds():.1f}s")
     return report

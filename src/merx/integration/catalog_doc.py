@@ -6,7 +6,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from merx.contexts import CONTEXTS, _optional
+from merx.contexts import CONTEXTS, optional_module
 from merx.core.events import EVENT_CATALOG
 
 DOC_PATH = Path(__file__).resolve().parents[3] / "docs" / "events.md"
@@ -18,7 +18,7 @@ def load_catalog() -> dict[str, Any]:
     for name in CONTEXTS:
         for module in ("events", "service", "handlers", "api"):
             try:
-                _optional(f"merx.{name}.{module}")
+                optional_module(name, module)
             except Exception:  # a context under construction must not break the catalog of the others
                 continue
     importlib.import_module("merx.integration.events")

@@ -33,15 +33,13 @@ from merx.core.errors import Conflict, FieldError, Forbidden, NotFound, Problem,
 from merx.core.money import minor_to_str
 from merx.core.pagination import paginate
 from merx.core.uow import UnitOfWork
-from merx.inventory import rules as inv_rules
-from merx.inventory import service as inventory
-from merx.inventory.settings import get_inventory_settings
+from merx.inventory import public as inventory
+from merx.inventory.public import get_inventory_settings
 from merx.orders import domain, guest_holds, payments
 from merx.orders.models import (Cart, CartLine, Order, OrderAllocation, OrderLine, OrderPromotion, PaymentTransaction,
                                 ReturnAuthorisation, ReturnLine)
 from merx.orders.schemas import CartCreate, CartPatch, CustomerIn, LineIn, OrderCreate, PaymentIn, ReturnCreate
-from merx.pricing import rules as price_rules
-from merx.pricing import service as pricing
+from merx.pricing import public as pricing
 
 log = logging.getLogger("merx.orders")
 T = TypeVar("T")
@@ -193,40 +191,10 @@ def list_orders(uow: UnitOfWork, *, status: str | None = None, customer_id: int 
     return [order_out(uow, o) for o in items], nxt
 
 
-def anonymise_customer(uow: UnitOfWork, customer_id: int) -> int:
-    """Erasure on request (the CRM's data-subject rights): the customer's orders keep their
-    lines, amounts and payments for the books but lose the email and the delivery address;
-    their carts lose them too. Returns the number of orders changed. Does not commit."""
-    changed = uow.session.execute(
-        sa.update(Order).where(Order.customer_id == customer_id)
-        .values(email=None, shipping_address=sa.null(), updated_at=utcnow())
-        .execution_options(synchronize_session=False)).rowcount or 0
-    uow.session.execute(sa.update(Cart).where(Cart.customer_id == customer_id)
-                        .values(email=None, fulfilment=sa.null(), updated_at=utcnow())
-                        .execution_options(synchronize_session=False))
-    return changed
-
-
 def orders_for_customer(uow: UnitOfWork, customer_id: int) -> list[dict[str, Any]]:
-    """Every order of a customer, oldest first (for CRM timelines and profile merges)."""
+    """Every order of a customer, oldest first (for the CRM 360 and the data export)."""
     orders = uow.session.scalars(sa.select(Order).where(Order.customer_id == customer_id).order_by(Order.id))
     return [order_out(uow, o) for o in orders]
-
-
-def reassign_customer(uow: UnitOfWork, from_customer_id: int, to_customer_id: int) -> int:
-    """Move every order and cart of one customer to another (CRM merge). No commit."""
-    if from_customer_id == to_customer_id:
-        return 0
-    ids = list(uow.session.scalars(sa.select(Order.id).where(Order.customer_id == from_customer_id)))
-    if ids:
-        uow.session.execute(sa.update(Order).where(Order.id.in_(ids))
-                            .values(customer_id=to_customer_id, version=Order.version + 1, updated_at=utcnow())
-                            .execution_options(synchronize_session=False))
-        uow.audit("reassign_customer", "order", ",".join(map(str, ids))[:64],
-                  before={"customer_id": from_customer_id}, after={"customer_id": to_customer_id, "orders": ids})
-    uow.session.execute(sa.update(Cart).where(Cart.customer_id == from_customer_id)
-                        .values(customer_id=to_customer_id).execution_options(synchronize_session=False))
-    return len(ids)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -249,7 +217,7 @@ def _check_channel(uow: UnitOfWork, channel: str) -> None:
 
 
 def _resolve_customer(uow: UnitOfWork, cust: CustomerIn) -> tuple[int | None, str | None]:
-    from merx.customers import service as customers
+    from merx.customers import public as customers
 
     actor = uow.actor
     if actor.role == Role.customer:
@@ -288,7 +256,7 @@ def _resolve_customer(uow: UnitOfWork, cust: CustomerIn) -> tuple[int | None, st
 
 
 def _lookup(uow: UnitOfWork, lines: list[LineIn]) -> dict[str, Any]:
-    from merx.catalog import service as catalog
+    from merx.catalog import public as catalog
 
     infos = catalog.lookup_skus(uow, [ln.sku for ln in lines])
     errors = []
@@ -318,14 +286,14 @@ def _prices(uow: UnitOfWork, lines: list[LineIn], infos: dict[str, Any], *, curr
 
 def _quote(uow: UnitOfWork, lines: list[LineIn], infos: dict[str, Any], prices: dict[str, Decimal], *,
            currency: str, channel: str, group: str | None, coupon: str | None,
-           shipping: Decimal) -> price_rules.PricingResult:
-    cart_lines = [price_rules.CartLine(f"lines[{i}]", ln.sku, ln.quantity, prices[ln.sku], infos[ln.sku].category)
+           shipping: Decimal) -> pricing.PricingResult:
+    cart_lines = [pricing.CartLine(f"lines[{i}]", ln.sku, ln.quantity, prices[ln.sku], infos[ln.sku].category)
                   for i, ln in enumerate(lines)]
     promos = pricing.promotions_for(uow, [coupon] if coupon else [])
-    ctx = price_rules.CartContext(currency=currency, channel=channel, now=utcnow(),
+    ctx = pricing.CartContext(currency=currency, channel=channel, now=utcnow(),
                                   coupon_codes=frozenset({coupon}) if coupon else frozenset(), shipping=shipping,
                                   customer_group=group)
-    return price_rules.price_cart(cart_lines, promos, ctx)
+    return pricing.price_cart(cart_lines, promos, ctx)
 
 
 # Checkout's writes, built once: reused statement objects keep their memoised cache keys.
@@ -384,7 +352,7 @@ def _create_pending(uow: UnitOfWork, data: OrderCreate, *, cart_id: int | None,
     customer_id, email = _resolve_customer(uow, data.customer)
 
     now = utcnow()
-    to_minor = lambda d: price_rules.to_minor(d, currency)  # noqa: E731
+    to_minor = lambda d: pricing.to_minor(d, currency)  # noqa: E731
     manual = data.payment.provider == "manual"
     total_minor = to_minor(quote.total)
     # Nothing to call for cash on delivery / pay in store (collected later) or a free order (paid).
@@ -435,7 +403,7 @@ def _create_pending(uow: UnitOfWork, data: OrderCreate, *, cart_id: int | None,
     codes: dict[int, str] = {pickup_loc.id: pickup_loc.code} if pickup_loc else {}
     planned = inventory.allocate(
         uow, f"order:{order.id}",
-        [inv_rules.LineRequest(f"lines[{i}]", ln.sku, ln.quantity) for i, ln in enumerate(data.lines)],
+        [inventory.LineRequest(f"lines[{i}]", ln.sku, ln.quantity) for i, ln in enumerate(data.lines)],
         location_ids=[pickup_loc.id] if pickup_loc else None, strategy=strategy, ship_only=ship,
         release_owner=f"cart:{cart_id}" if cart_id is not None else None, location_codes=codes)
     allocations = [SimpleNamespace(order_id=order.id, line_no=int(p.key[6:-1]) + 1, sku=p.sku,
@@ -478,7 +446,7 @@ def _create_pending(uow: UnitOfWork, data: OrderCreate, *, cart_id: int | None,
     if order.status != "pending":
         return out, None
     # what the payment step needs, taken now: it must not read the database outside a transaction
-    return out, (order.id, order.number, price_rules.from_minor(order.total_minor, currency), currency)
+    return out, (order.id, order.number, pricing.from_minor(order.total_minor, currency), currency)
 
 
 def _settle_payment(uow: UnitOfWork, pending: tuple, provider: payments.PaymentProvider,
@@ -604,7 +572,7 @@ def capture_payment(uow: UnitOfWork, order_id: int) -> dict[str, Any]:
     uow.rollback()  # no transaction is held while the provider is called
     provider = payments.get_provider(order.payment_provider)
     result = provider.capture(reference=order.payment_reference,
-                              amount=price_rules.from_minor(order.total_minor, order.currency), currency=order.currency)
+                              amount=pricing.from_minor(order.total_minor, order.currency), currency=order.currency)
 
     def record() -> dict[str, Any]:
         o = _load(uow, order_id, for_update=True)
@@ -740,7 +708,7 @@ def _settle_money_back(uow: UnitOfWork, order_id: int, *, kind: str, amount_mino
     order = _load_any(uow, order_id)
     uow.rollback()
     provider = payments.get_provider(order.payment_provider)
-    amount = price_rules.from_minor(amount_minor, order.currency)
+    amount = pricing.from_minor(amount_minor, order.currency)
     try:
         if kind == "refund":
             result = provider.refund(reference=order.payment_reference, amount=amount, currency=order.currency)
@@ -992,15 +960,15 @@ def cart_out(uow: UnitOfWork, cart: Cart, *, token: str | None = None) -> dict[s
     cur = cart.currency
     ship = (cart.fulfilment or {}).get("type", "ship") == "ship"
     coupon = cart.coupon_code
-    cart_lines = [price_rules.CartLine(f"lines[{i}]", ln.sku, ln.quantity, price_rules.from_minor(ln.unit_price_minor,
+    cart_lines = [pricing.CartLine(f"lines[{i}]", ln.sku, ln.quantity, pricing.from_minor(ln.unit_price_minor,
                                                                                                   cur))
                   for i, ln in enumerate(lines)]
-    quote = price_rules.price_cart(
+    quote = pricing.price_cart(
         cart_lines, pricing.promotions_for(uow, [coupon] if coupon else []) if lines else [],
-        price_rules.CartContext(currency=cur, channel=cart.channel, now=utcnow(),
+        pricing.CartContext(currency=cur, channel=cart.channel, now=utcnow(),
                                 coupon_codes=frozenset({coupon}) if coupon else frozenset(),
                                 shipping=pricing.shipping_fee(uow, cur) if (ship and lines) else Decimal(0)))
-    to_s = lambda d: _m(price_rules.to_minor(d, cur), cur)  # noqa: E731
+    to_s = lambda d: _m(pricing.to_minor(d, cur), cur)  # noqa: E731
     return {
         "id": cart.id, "token": token, "status": cart.status, "currency": cur, "channel": cart.channel,
         "customer_id": cart.customer_id, "email": cart.email, "fulfilment": cart.fulfilment, "coupon": coupon,
@@ -1069,7 +1037,7 @@ def _put_lines(uow: UnitOfWork, cart: Cart, lines: list[LineIn], *, replace: boo
             if row is not None:
                 uow.session.delete(row)
             continue
-        minor = price_rules.to_minor(prices[sku], cart.currency)
+        minor = pricing.to_minor(prices[sku], cart.currency)
         if row is None:
             uow.session.add(CartLine(cart_id=cart.id, sku=sku, name=infos[sku].name, quantity=qty,
                                      unit_price_minor=minor))
@@ -1142,7 +1110,7 @@ def start_checkout(uow: UnitOfWork, cart_id: int, token: str | None) -> dict[str
             location_ids = [inventory.get_location_by_code(uow, fulfilment["location"], field="fulfilment.location").id]
         expires = utcnow() + dt.timedelta(seconds=ttl)
         inventory.allocate(uow, f"cart:{cart.id}",
-                           [inv_rules.LineRequest(f"lines[{i}]", ln.sku, ln.quantity) for i, ln in enumerate(lines)],
+                           [inventory.LineRequest(f"lines[{i}]", ln.sku, ln.quantity) for i, ln in enumerate(lines)],
                            location_ids=location_ids, ship_only=fulfilment["type"] == "ship", expires_at=expires,
                            release_owner=f"cart:{cart.id}")
         cart.status, cart.hold_expires_at = "checkout", expires
@@ -1170,7 +1138,7 @@ def order_cart(uow: UnitOfWork, cart_id: int, token: str | None, payment: Paymen
     if not lines:
         raise ValidationProblem.for_field("lines", "the cart is empty", "empty")
     live_hold = cart.status == "checkout" and cart.hold_expires_at is not None and cart.hold_expires_at > utcnow()
-    overrides = ({ln.sku: price_rules.from_minor(ln.unit_price_minor, cart.currency) for ln in lines}
+    overrides = ({ln.sku: pricing.from_minor(ln.unit_price_minor, cart.currency) for ln in lines}
                  if live_hold else None)
     cust = customer or CustomerIn(email=cart.email)
     if cust.email is None and cart.email:

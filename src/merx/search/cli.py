@@ -93,7 +93,7 @@ def evaluate(judgments: Path = typer.Argument(..., exists=True, dir_okay=False, 
     sku_ids: dict[str, int] = {}
     with UnitOfWork(db, readonly=True) as uow:
         if skus:
-            from merx.catalog.service import lookup_skus
+            from merx.catalog.public import lookup_skus
 
             sku_ids = {k: v.product_id for k, v in lookup_skus(uow, skus).items()}
         synonyms, rules = service.load_synonyms(uow), service.load_rules(uow)

@@ -424,12 +424,9 @@ def build_signals(uow: UnitOfWork, docs: list[Any], currency: str, *, now: dt.da
     seller_ids = {int(d.seller_id) for d in docs if getattr(d, "seller_id", None)}
     sellers: dict[int, Any] = {}
     if seller_ids:
-        try:
-            from merx.marketplace.service import sellers_by_ids
+        from merx.marketplace.public import sellers_by_ids
 
-            sellers = sellers_by_ids(uow, seller_ids)
-        except ImportError:  # marketplace not installed: ordinary sellers
-            sellers = {}
+        sellers = sellers_by_ids(uow, seller_ids)
     for d in docs:
         s = signals[int(d.product_id)]
         low_sku, low = None, None
@@ -454,7 +451,7 @@ def _records(uow: UnitOfWork, docs: list[Any], currency: str) -> list[IndexRecor
 
 
 def _catalog_documents(uow: UnitOfWork, product_ids: Iterable[int] | None, batch_size: int = 1000) -> Iterable[Any]:
-    from merx.catalog.service import iter_product_documents
+    from merx.catalog.public import iter_product_documents
 
     return iter_product_documents(uow, batch_size=batch_size, product_ids=product_ids)
 
@@ -518,8 +515,6 @@ def rebuild_index(db: Database, data_dir: Path, *, batch_size: int = 1000,
     stack = stack_for(data_dir)
     started = utcnow()
     with UnitOfWork(db, readonly=True) as uow:
-        from merx.catalog.service import iter_product_documents  # noqa: F401  (fail early when absent)
-
         total = 0  # unknown up front: the catalog is streamed, not counted
 
         def all_records() -> Iterable[IndexRecord]:

@@ -79,7 +79,7 @@ class SimCatalog:
 
 
 def _doc(p: SimProduct) -> Any:
-    from merx.catalog.service import ProductDocument
+    from merx.catalog.public import ProductDocument
 
     now = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
     name = f"{p.style.title()} {p.colour} {p.material} {p.type} by {p.brand}"

@@ -1,17 +1,14 @@
 """What every page shares: the template environment, rendering with the caller and CSRF
-token, role checks that redirect to the login page, the route class that turns problems
-into plain-sentence error pages, and a lookup of other contexts' service functions so a
-page section can say "not available yet" instead of failing while a module is missing."""
+token, role checks that redirect to the login page, and the route class that turns problems
+into plain-sentence error pages. Pages call other contexts through their `public` modules."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import importlib
 import logging
 from decimal import Decimal
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Callable, Iterator
 from urllib.parse import quote, unquote
 
@@ -33,38 +30,6 @@ HERE = Path(__file__).resolve().parent
 FLASH_COOKIE = "merx_flash"
 
 CONSOLE_ROLES = (Role.admin, Role.staff, Role.sales_rep, Role.support_agent, Role.seller)
-
-
-# --------------------------------------------------------------------------------------------
-# Other contexts, looked up at request time (modules land while the console is being built)
-# --------------------------------------------------------------------------------------------
-
-
-def service(context: str) -> ModuleType | None:
-    name = f"merx.{context}.service"
-    try:
-        return importlib.import_module(name)
-    except ImportError as e:
-        # Only "the module does not exist yet" counts as missing; a broken module is a bug to log.
-        if getattr(e, "name", None) not in (name, f"merx.{context}"):
-            log.warning("service module %s failed to import: %s", name, e)
-        return None
-
-
-def optional_module(name: str) -> ModuleType | None:
-    """Any module of another context (e.g. `merx.crm.profiles`), or None while it is missing."""
-    try:
-        return importlib.import_module(name)
-    except ImportError as e:
-        if getattr(e, "name", None) != name:
-            log.warning("module %s failed to import: %s", name, e)
-        return None
-
-
-def function(context: str, name: str) -> Callable[..., Any] | None:
-    mod = service(context)
-    fn = getattr(mod, name, None) if mod is not None else None
-    return fn if callable(fn) else None
 
 
 # --------------------------------------------------------------------------------------------

@@ -224,7 +224,7 @@ EXPORT_COLUMNS = ("customer_id", "email", "phone", "first_name", "last_name", "c
 
 
 def export_rows(uow: UnitOfWork, segment_id: int) -> list[list[Any]]:
-    from merx.customers import service as customers
+    from merx.customers import public as customers
 
     ids = member_ids(uow, segment_id)
     rows = {a["id"]: a for a in customers.customer_attributes(uow, ids)}

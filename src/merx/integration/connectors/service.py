@@ -8,9 +8,11 @@ current value), so re-running the same rows changes nothing."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import io
 import json
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable, Iterable
 
@@ -147,6 +149,33 @@ def get_job(uow: UnitOfWork, code: str, job_id: int) -> ImportJobOut:
         raise NotFound(f"import job {job_id} of connector {code} does not exist")
     return _job_out(j)
 
+
+
+@dataclass(frozen=True)
+class ImportHistoryEntry:
+    """One import job as the console's import history lists it, with its connector."""
+
+    id: int
+    connector: str
+    target: str
+    source: str
+    filename: str | None
+    status: str
+    rows_total: int
+    rows_failed: int
+    message: str | None
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+
+
+def recent_import_jobs(uow: UnitOfWork, *, limit: int = 20) -> list[ImportHistoryEntry]:
+    """The latest import jobs of every connector, newest first."""
+    rows = uow.session.execute(
+        sa.select(ImportJob, Connector.code, Connector.target).join(Connector, Connector.id == ImportJob.connector_id)
+        .order_by(ImportJob.id.desc()).limit(limit)).all()
+    return [ImportHistoryEntry(id=j.id, connector=code, target=target, source=j.source, filename=j.filename,
+                               status=j.status, rows_total=j.rows_total, rows_failed=j.rows_failed, message=j.message,
+                               started_at=j.started_at, finished_at=j.finished_at) for j, code, target in rows]
 
 # -- parsing ------------------------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ class Target:
 
 
 def _stock(uow: UnitOfWork, row: dict[str, Any], connector: str) -> Outcome:
-    from merx.inventory import service as inventory
+    from merx.inventory import public as inventory
 
     sku, location, quantity = row["sku"], row["location"], int(row["quantity"])
     current = [r for r in inventory.stock_levels(uow, sku=sku, location=location) if r["location"] == location]
@@ -45,14 +45,14 @@ def _stock(uow: UnitOfWork, row: dict[str, Any], connector: str) -> Outcome:
 def _stock_batch(uow: UnitOfWork, rows: list[dict[str, Any]], connector: str) -> list[Any]:
     """Stock counts for many rows in one transaction (10,000 single-row transactions are far
     too slow): the inventory context's `set_stock_levels`."""
-    from merx.inventory import service as inventory
+    from merx.inventory import public as inventory
 
     return inventory.set_stock_levels(uow, [{"sku": r["sku"], "location": r["location"], "on_hand": int(r["quantity"])}
                                             for r in rows], reason="count", note=f"connector {connector}")
 
 
 def _sku_info(uow: UnitOfWork, sku: str) -> Any:
-    from merx.catalog import service as catalog
+    from merx.catalog import public as catalog
 
     info = catalog.lookup_skus(uow, [sku]).get(sku)
     if info is None:
@@ -61,8 +61,7 @@ def _sku_info(uow: UnitOfWork, sku: str) -> Any:
 
 
 def _prices(uow: UnitOfWork, row: dict[str, Any], connector: str) -> Outcome:
-    from merx.catalog import service as catalog
-    from merx.catalog.schemas import ProductPatch
+    from merx.catalog import public as catalog
     from merx.core.schemas import MoneyIn
 
     info = _sku_info(uow, row["sku"])
@@ -71,14 +70,13 @@ def _prices(uow: UnitOfWork, row: dict[str, Any], connector: str) -> Outcome:
     if current is not None and Decimal(current) == amount:
         return "unchanged"
     merged = {**{c: Decimal(a) for c, a in info.prices.items()}, currency: amount}
-    catalog.update_product(uow, info.product_id, ProductPatch(
+    catalog.update_product(uow, info.product_id, catalog.ProductPatch(
         prices=[MoneyIn(currency=c, amount=format(a, "f")) for c, a in sorted(merged.items())]))
     return "updated" if current is not None else "created"
 
 
 def _products(uow: UnitOfWork, row: dict[str, Any], connector: str) -> Outcome:
-    from merx.catalog import service as catalog
-    from merx.catalog.schemas import ProductPatch
+    from merx.catalog import public as catalog
 
     info = _sku_info(uow, row["sku"])
     changes = {k: row[k] for k in ("name", "description", "status", "ean", "brand", "category")
@@ -89,12 +87,12 @@ def _products(uow: UnitOfWork, row: dict[str, Any], connector: str) -> Outcome:
         changes.pop("status")
     if not changes:
         return "unchanged"
-    catalog.update_product(uow, info.product_id, ProductPatch(**changes))
+    catalog.update_product(uow, info.product_id, catalog.ProductPatch(**changes))
     return "updated"
 
 
 def _order_status(uow: UnitOfWork, row: dict[str, Any], connector: str) -> Outcome:
-    from merx.orders import service as orders
+    from merx.orders import public as orders
 
     order_id, status = int(row["order_id"]), row["status"]
     current = orders.get_order(uow, order_id)

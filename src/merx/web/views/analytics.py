@@ -4,7 +4,7 @@ forecast with its backtest, drawn with Chart.js from the analytics context's res
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Callable
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -17,41 +17,42 @@ from merx.web.views import analytics_data
 log = logging.getLogger("merx.web.analytics")
 router = APIRouter(route_class=PageRoute)
 ANALYTICS_ROLES = (Role.admin, Role.staff)
-SECTIONS = {
-    "funnel": ("Funnel", "funnel_section"),
-    "cohorts": ("Cohorts", "cohorts_section"),
-    "sales": ("Sales", "sales_section"),
-    "portfolio": ("Portfolio", "portfolio_section"),
-    "inventory": ("Inventory health", "inventory_section"),
-    "forecast": ("Forecast", "forecast_section"),
+DEFAULT_DAYS = 365
+SECTIONS: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
+    "funnel": ("Funnel", analytics_data.funnel_section),
+    "cohorts": ("Cohorts", analytics_data.cohorts_section),
+    "sales": ("Sales", analytics_data.sales_section),
+    "portfolio": ("Portfolio", analytics_data.portfolio_section),
+    "inventory": ("Inventory health", analytics_data.inventory_section),
+    "forecast": ("Forecast", analytics_data.forecast_section),
 }
 
 
 @router.get("/console/analytics")
 def analytics_index(request: Request) -> Response:
-    return analytics_page(request, "funnel")
+    # called directly, FastAPI fills no defaults: `days` must be passed, not left as a Query
+    return analytics_page(request, "funnel", days=DEFAULT_DAYS)
 
 
 @router.get("/console/analytics/{section}")
-def analytics_page(request: Request, section: str, days: int = Query(365, ge=1, le=3650)) -> Response:
+def analytics_page(request: Request, section: str, days: int = Query(DEFAULT_DAYS, ge=1, le=3650)) -> Response:
     me = console_user(request, *ANALYTICS_ROLES)
     if section not in SECTIONS:
         from merx.core.errors import NotFound
 
         raise NotFound("There is no such analytics page.")
-    title, fn_name = SECTIONS[section]
-    builder = getattr(analytics_data, fn_name, None)
+    title = SECTIONS[section][0]
+    builder = SECTIONS[section][1]
     data: dict[str, Any] | None = None
     error = None
     with unit_of_work(request, me, readonly=True) as uow:
-        if builder is not None:
-            try:
-                data = builder(uow, days=days)
-            except Problem as e:
-                error = problem_sentence(e)
-            except Exception:  # one report failing must not take the console down; the log has the trace
-                log.exception("analytics report %s failed", section)
-                error = f"The {title.lower()} report could not be computed right now; the error has been logged."
+        try:
+            data = builder(uow, days=days)
+        except Problem as e:
+            error = problem_sentence(e)
+        except Exception:  # one report failing must not take the console down; the log has the trace
+            log.exception("analytics report %s failed", section)
+            error = f"The {title.lower()} report could not be computed right now; the error has been logged."
     return render(request, "console/analytics.html", {"section": section, "title": title, "sections": SECTIONS,
                                                        "data": data, "days": days,
                                                        "error": error}, principal=me)

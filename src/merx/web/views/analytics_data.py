@@ -1,21 +1,12 @@
-"""Adapters from the analytics context's functions to chart specs. Each returns None while
-the function it needs does not exist, so the page shows "not available yet"."""
+"""Adapters from the analytics context's reports to chart specs and tables."""
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from typing import Any
 
-from merx.web.common import function
-
-log = logging.getLogger("merx.web.analytics")
-
-
-def _get(obj: Any, name: str, default: Any = None) -> Any:
-    if isinstance(obj, dict):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
+from merx.analytics import public as analytics
+from merx.catalog import public as catalog
 
 
 def _num(value: Any) -> float | None:
@@ -29,32 +20,23 @@ def _num(value: Any) -> float | None:
         return None
 
 
-def today_sales(uow: Any, today: dt.date) -> dict[str, Any] | None:
-    analytics = _analytics()
-    if analytics is None:
-        return None
-    from merx.analytics.scope import SalesScope
-
+def today_sales(uow: Any, today: dt.date) -> dict[str, Any]:
     start = dt.datetime.combine(today, dt.time(), tzinfo=dt.timezone.utc)
-    report = analytics.sales_analysis(uow, SalesScope(date_from=start, date_to=start + dt.timedelta(days=1),
+    report = analytics.sales_analysis(uow, analytics.SalesScope(date_from=start, date_to=start + dt.timedelta(days=1),
                                                       currency=None), data_dir=_data_dir(uow), by="day")
     rows = report.get("rows", [])
     return {"revenue": sum((_num(r.get("revenue")) or 0) for r in rows),
             "orders": sum(int(r.get("orders") or 0) for r in rows), "currency": report.get("currency")}
 
 
-def funnel_chart(uow: Any, *, days: int = 30) -> dict[str, Any] | None:
+def funnel_chart(uow: Any, *, days: int = 30) -> dict[str, Any]:
     return _dashboard_funnel(uow, days)
 
 
-def top_products(uow: Any, *, days: int = 30, limit: int = 10) -> list[dict[str, Any]] | None:
-    analytics = _analytics()
-    if analytics is None:
-        return None
+def top_products(uow: Any, *, days: int = 30, limit: int = 10) -> list[dict[str, Any]]:
     report = analytics.sales_analysis(uow, _scope(days), data_dir=_data_dir(uow), by="product", limit=limit)
     rows = report.get("rows", [])[:limit]
-    lookup = function("catalog", "lookup_skus")
-    names = {sku: info.name for sku, info in lookup(uow, [str(r.get("key")) for r in rows]).items()} if lookup else {}
+    names = {sku: info.name for sku, info in catalog.lookup_skus(uow, [str(r.get("key")) for r in rows]).items()}
     return [{"name": r.get("name") or names.get(str(r.get("key"))) or r.get("key"), "sku": r.get("key"),
              "units": r.get("units"), "revenue": r.get("revenue"), "currency": report.get("currency")} for r in rows]
 
@@ -67,20 +49,9 @@ PORTFOLIO_COLOURS = {"gold": "#d4a017", "sunrise": "#e67e22", "sunset": "#8e44ad
 MAX_TABLE_ROWS = 50
 
 
-def _analytics() -> Any:
-    from merx.web.common import service
-
-    mod = service("analytics")
-    needed = ("funnel_report", "cohort_report", "sales_analysis", "portfolio_report", "inventory_report",
-              "forecast_report")
-    return mod if mod is not None and all(hasattr(mod, n) for n in needed) else None
-
-
-def _scope(days: int) -> Any:
-    from merx.analytics.scope import SalesScope
-
+def _scope(days: int) -> analytics.SalesScope:
     end = dt.datetime.now(dt.timezone.utc)
-    return SalesScope(date_from=end - dt.timedelta(days=days), date_to=end, currency=None)
+    return analytics.SalesScope(date_from=end - dt.timedelta(days=days), date_to=end, currency=None)
 
 
 def _data_dir(uow: Any) -> Any:
@@ -107,10 +78,7 @@ def _table(title: str, rows: list[dict[str, Any]], columns: list[str] | None = N
             "rows": [[_cell(r.get(c)) for c in columns] for r in rows[:MAX_TABLE_ROWS]]}
 
 
-def funnel_section(uow: Any, *, days: int) -> dict[str, Any] | None:
-    analytics = _analytics()
-    if analytics is None:
-        return None
+def funnel_section(uow: Any, *, days: int) -> dict[str, Any]:
     end = dt.datetime.now(dt.timezone.utc)
     report = analytics.funnel_report(uow, data_dir=_data_dir(uow), date_from=end - dt.timedelta(days=days), date_to=end)
     stages = report.get("stages", [])
@@ -124,14 +92,9 @@ def funnel_section(uow: Any, *, days: int) -> dict[str, Any] | None:
             "tables": [_table("Stages", stages)]}
 
 
-def cohorts_section(uow: Any, *, days: int) -> dict[str, Any] | None:
-    analytics = _analytics()
-    if analytics is None:
-        return None
-    from merx.analytics.cohorts import cohort_table_rows
-
+def cohorts_section(uow: Any, *, days: int) -> dict[str, Any]:
     report = analytics.cohort_report(uow, _scope(days), data_dir=_data_dir(uow))
-    rows = cohort_table_rows(report, months=12)
+    rows = analytics.cohort_table_rows(report, months=12)
     datasets = [{"label": r["cohort"], "data": [r.get(f"m{k}") for k in range(13)], "fill": False}
                 for r in rows[-8:]]
     spec = {"type": "line", "data": {"labels": [f"M{k}" for k in range(13)], "datasets": datasets},
@@ -140,10 +103,7 @@ def cohorts_section(uow: Any, *, days: int) -> dict[str, Any] | None:
             "tables": [_table("Cohorts", rows)]}
 
 
-def sales_section(uow: Any, *, days: int) -> dict[str, Any] | None:
-    analytics = _analytics()
-    if analytics is None:
-        return None
+def sales_section(uow: Any, *, days: int) -> dict[str, Any]:
     by_period = analytics.sales_analysis(uow, _scope(days), data_dir=_data_dir(uow), by="week" if days <= 120 else "month")
     by_category = analytics.sales_analysis(uow, _scope(days), data_dir=_data_dir(uow), by="category", limit=15)
     period_rows, cat_rows = by_period.get("rows", []), by_category.get("rows", [])
@@ -158,10 +118,7 @@ def sales_section(uow: Any, *, days: int) -> dict[str, Any] | None:
             "note": by_period.get("cost_basis")}
 
 
-def portfolio_section(uow: Any, *, days: int) -> dict[str, Any] | None:
-    analytics = _analytics()
-    if analytics is None:
-        return None
+def portfolio_section(uow: Any, *, days: int) -> dict[str, Any]:
     report = analytics.portfolio_report(uow, _scope(days), data_dir=_data_dir(uow))
     products = report.get("products", [])
     datasets = []
@@ -184,10 +141,7 @@ def portfolio_section(uow: Any, *, days: int) -> dict[str, Any] | None:
                      f"(quantile {thresholds.get('quantile')}).") if thresholds else None}
 
 
-def inventory_section(uow: Any, *, days: int) -> dict[str, Any] | None:
-    analytics = _analytics()
-    if analytics is None:
-        return None
+def inventory_section(uow: Any, *, days: int) -> dict[str, Any]:
     report = analytics.inventory_report(uow, _scope(days), data_dir=_data_dir(uow))
     counts = report.get("counts", {})
     spec = {"type": "bar", "data": {"labels": list(counts), "datasets": [
@@ -200,10 +154,7 @@ def inventory_section(uow: Any, *, days: int) -> dict[str, Any] | None:
                     f"days of cover."}
 
 
-def forecast_section(uow: Any, *, days: int) -> dict[str, Any] | None:
-    analytics = _analytics()
-    if analytics is None:
-        return None
+def forecast_section(uow: Any, *, days: int) -> dict[str, Any]:
     from merx.core.errors import Problem
 
     try:
@@ -232,6 +183,5 @@ def forecast_section(uow: Any, *, days: int) -> dict[str, Any] | None:
             "tables": tables, "note": (bt or {}).get("note") or f"Model: {model.get('model', '')}"}
 
 
-def _dashboard_funnel(uow: Any, days: int) -> dict[str, Any] | None:
-    section = funnel_section(uow, days=days)
-    return None if section is None else {"spec": section["charts"][0]["spec"]}
+def _dashboard_funnel(uow: Any, days: int) -> dict[str, Any]:
+    return {"spec": funnel_section(uow, days=days)["charts"][0]["spec"]}

@@ -13,7 +13,9 @@ from pydantic import ValidationError
 
 from merx.core.auth import Role
 from merx.core.errors import Problem
-from merx.web.common import PageRoute, csrf_form, console_user, problem_sentence, redirect, render, service, unit_of_work
+from merx.catalog import public as catalog
+from merx.inventory import public as inventory
+from merx.web.common import PageRoute, csrf_form, console_user, problem_sentence, redirect, render, unit_of_work
 from merx.web.views.helpers import page_of, text_or_none, validation_sentence
 
 router = APIRouter(route_class=PageRoute)
@@ -22,7 +24,6 @@ PAGE_SIZE = 25  # each row is a full product document (variants, prices): keep p
 
 
 def product_rows(uow: Any, ids: list[int], currency: str) -> list[dict[str, Any]]:
-    catalog = service("catalog")
     rows = []
     for doc in catalog.iter_product_documents(uow, product_ids=ids):
         first = doc.variants[0] if doc.variants else {}
@@ -41,7 +42,6 @@ def product_rows(uow: Any, ids: list[int], currency: str) -> list[dict[str, Any]
 def catalog_list(request: Request, q: str | None = None, category: str | None = None, brand: str | None = None,
                  status: str | None = None, cursor: str | None = None) -> Response:
     me = console_user(request, *CATALOG_ROLES)
-    catalog = service("catalog")
     with unit_of_work(request, me, readonly=True) as uow:
         stmt = catalog.list_products_stmt(uow, q=text_or_none(q), category=text_or_none(category),
                                           brand=text_or_none(brand), status=text_or_none(status))
@@ -57,17 +57,13 @@ def catalog_list(request: Request, q: str | None = None, category: str | None = 
 
 
 def _editor_context(uow: Any, product_id: int) -> dict[str, Any]:
-    catalog = service("catalog")
     product = catalog.get_product(uow, product_id)
     if uow.actor.role == Role.seller and product.seller_id != uow.actor.seller_id:
         # Active products are public, but a seller's console edits only its own.
         raise Problem(f"Product {product_id} does not exist", status=404, title="Not found")
     completeness = catalog.product_completeness(uow, product_id)
     attributes = {a.code: a for a in catalog.list_attributes(uow)}
-    availability = None
-    inventory = service("inventory")
-    if inventory is not None and hasattr(inventory, "aggregate_statuses"):
-        availability = inventory.aggregate_statuses(uow, [v.sku for v in product.variants])
+    availability = inventory.aggregate_statuses(uow, [v.sku for v in product.variants])
     return {"product": product, "completeness": completeness, "attribute_defs": attributes,
             "categories": catalog.list_categories(uow), "brands": catalog.list_brands(uow),
             "locales": list(uow.settings.locales), "availability": availability,
@@ -157,14 +153,11 @@ def _typed(value: str) -> Any:
 @router.post("/console/catalog/{product_id}")
 def save_product(request: Request, product_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
     me = console_user(request, *CATALOG_ROLES)
-    catalog = service("catalog")
-    from merx.catalog.schemas import ProductPatch
-
     error = None
     with unit_of_work(request, me) as uow:
         product = catalog.get_product(uow, product_id)
         try:
-            patch = ProductPatch(**_patch_from_form(form, product, uow.settings.default_currency))
+            patch = catalog.ProductPatch(**_patch_from_form(form, product, uow.settings.default_currency))
             catalog.update_product(uow, product_id, patch)
         except ValidationError as e:
             error = validation_sentence(e)

@@ -1,5 +1,5 @@
-"""Console integration: webhook endpoints, their delivery log with replay, and imports with
-their error reports (when the owning contexts provide them)."""
+"""Console integration: webhook endpoints, their delivery log with replay, and the connectors'
+import history with links to each job's error report."""
 
 from __future__ import annotations
 
@@ -10,33 +10,29 @@ from fastapi.responses import Response
 
 from merx.core.auth import Role
 from merx.core.errors import Problem
-from merx.web.common import (PageRoute, csrf_form, console_user, function, problem_sentence, redirect, render,
-                             service, unit_of_work)
+from merx.integration import public as integration
+from merx.web.common import PageRoute, csrf_form, console_user, problem_sentence, redirect, render, unit_of_work
 from merx.web.views.helpers import text_or_none
 
 router = APIRouter(route_class=PageRoute)
 INTEGRATION_ROLES = (Role.admin,)
+IMPORT_HISTORY_ROWS = 20
 
 
 @router.get("/console/integration")
 def integration_page(request: Request, endpoint: int | None = None, status: str | None = None,
                      cursor: str | None = None) -> Response:
     me = console_user(request, *INTEGRATION_ROLES)
-    integration = service("integration")
-    ctx: dict[str, Any] = {"available": integration is not None and hasattr(integration, "list_endpoints"),
-                           "status": status or ""}
-    imports_fn = function("integration", "list_import_jobs") or function("catalog", "list_import_jobs")
+    ctx: dict[str, Any] = {"status": status or ""}
     with unit_of_work(request, me, readonly=True) as uow:
-        if ctx["available"]:
-            ctx["endpoints"], _ = integration.list_endpoints(uow, limit=100, cursor=None)
-            chosen = endpoint or (ctx["endpoints"][0].id if ctx["endpoints"] else None)
-            ctx["chosen"] = chosen
-            if chosen is not None:
-                ctx["deliveries"], ctx["next_cursor"] = integration.list_deliveries(
-                    uow, chosen, status=text_or_none(status), event_type=None, limit=50, cursor=cursor)
-            if hasattr(integration, "relay_status"):
-                ctx["relay"] = integration.relay_status(uow)
-        ctx["imports"] = list(imports_fn(uow)) if imports_fn is not None else None
+        ctx["endpoints"], _ = integration.list_endpoints(uow, limit=100, cursor=None)
+        chosen = endpoint or (ctx["endpoints"][0].id if ctx["endpoints"] else None)
+        ctx["chosen"] = chosen
+        if chosen is not None:
+            ctx["deliveries"], ctx["next_cursor"] = integration.list_deliveries(
+                uow, chosen, status=text_or_none(status), event_type=None, limit=50, cursor=cursor)
+        ctx["relay"] = integration.relay_status(uow)
+        ctx["imports"] = integration.recent_import_jobs(uow, limit=IMPORT_HISTORY_ROWS)
     return render(request, "console/integration.html", ctx, principal=me)
 
 
@@ -47,7 +43,7 @@ def replay(request: Request, endpoint_id: int, delivery_id: int, form: dict[str,
 
     def run() -> Any:
         with unit_of_work(request, me) as uow:
-            return service("integration").replay_delivery(uow, endpoint_id, delivery_id)
+            return integration.replay_delivery(uow, endpoint_id, delivery_id)
 
     try:
         out = run()

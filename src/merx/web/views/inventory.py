@@ -10,7 +10,8 @@ from fastapi.responses import Response
 
 from merx.core.auth import Role
 from merx.core.errors import Problem
-from merx.web.common import PageRoute, csrf_form, console_user, problem_sentence, redirect, render, service, unit_of_work
+from merx.inventory import public as inventory
+from merx.web.common import PageRoute, csrf_form, console_user, problem_sentence, redirect, render, unit_of_work
 from merx.web.views.helpers import int_or_none, text_or_none
 
 router = APIRouter(route_class=PageRoute)
@@ -19,9 +20,6 @@ MAX_ROWS = 200
 
 
 def _page_context(uow: Any, sku: str | None, location: str | None, status: str | None) -> dict[str, Any]:
-    inventory = service("inventory")
-    if inventory is None:
-        return {"available": False}
     locations, _ = inventory.list_locations(uow, limit=100)
     levels = inventory.stock_levels(uow, sku=sku, location=location)
     if status:
@@ -35,7 +33,7 @@ def _page_context(uow: Any, sku: str | None, location: str | None, status: str |
         t["reserved"] += r["reserved"]
         t["low"] += r["status"] == "low_stock"
         t["out"] += r["status"] == "out_of_stock"
-    return {"available": True, "locations": locations, "levels": levels[:MAX_ROWS], "more": len(levels) > MAX_ROWS,
+    return {"locations": locations, "levels": levels[:MAX_ROWS], "more": len(levels) > MAX_ROWS,
             "total_rows": len(levels), "movements": moves, "totals": totals,
             "filters": {"sku": sku or "", "location": location or "", "status": status or ""}}
 
@@ -52,7 +50,6 @@ def inventory_page(request: Request, sku: str | None = None, location: str | Non
 @router.post("/console/inventory/adjust")
 def adjust(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Response:
     me = console_user(request, *INVENTORY_ROLES)
-    inventory = service("inventory")
     sku, location = text_or_none(form.get("sku")), text_or_none(form.get("location"))
     mode = form.get("mode", "delta")
     quantity = int_or_none(form.get("quantity"))
@@ -78,7 +75,6 @@ def adjust(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Respo
 @router.post("/console/inventory/transfer")
 def transfer(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Response:
     me = console_user(request, *INVENTORY_ROLES)
-    inventory = service("inventory")
     sku = text_or_none(form.get("sku"))
     quantity = int_or_none(form.get("quantity"))
     back = f"/console/inventory?sku={sku or ''}"

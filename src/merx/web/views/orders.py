@@ -12,8 +12,9 @@ from pydantic import ValidationError
 
 from merx.core.auth import Role
 from merx.core.errors import Problem
-from merx.web.common import (PageRoute, csrf_form, console_user, optional_module, problem_sentence, redirect,
-                             render, service, unit_of_work)
+from merx.inventory import public as inventory
+from merx.orders import public as orders
+from merx.web.common import PageRoute, csrf_form, console_user, problem_sentence, redirect, render, unit_of_work
 from merx.web.views.helpers import int_or_none, text_or_none, validation_sentence
 
 router = APIRouter(route_class=PageRoute)
@@ -24,31 +25,21 @@ RETURN_REASONS = ["damaged", "defective", "wrong_item", "not_as_described", "no_
                   "too_large", "late_delivery", "other"]
 
 
-def _domain() -> Any:
-    return optional_module("merx.orders.domain")
-
-
 @router.get("/console/orders")
 def order_list(request: Request, status: str | None = None, q: str | None = None,
                cursor: str | None = None) -> Response:
     me = console_user(request, *ORDER_READERS)
-    orders = service("orders")
     status, q = text_or_none(status), text_or_none(q)
-    ctx: dict[str, Any] = {"available": orders is not None and hasattr(orders, "list_orders"),
-                           "filters": {"status": status or "", "q": q or ""}, "statuses": []}
-    if ctx["available"]:
-        domain = _domain()
-        ctx["statuses"] = list(getattr(domain, "STATUSES", ()))
-        with unit_of_work(request, me, readonly=True) as uow:
-            # newest first, as a back office reads them; the search runs in the database
-            ctx["rows"], ctx["next_cursor"] = orders.list_orders(uow, status=status, q=q, newest_first=True,
-                                                                 limit=PAGE_SIZE, cursor=cursor)
+    ctx: dict[str, Any] = {"filters": {"status": status or "", "q": q or ""}, "statuses": list(orders.STATUSES)}
+    with unit_of_work(request, me, readonly=True) as uow:
+        # newest first, as a back office reads them; the search runs in the database
+        ctx["rows"], ctx["next_cursor"] = orders.list_orders(uow, status=status, q=q, newest_first=True,
+                                                             limit=PAGE_SIZE, cursor=cursor)
     return render(request, "console/orders.html", ctx, principal=me)
 
 
 def _actions(order: dict[str, Any]) -> list[str]:
-    domain = _domain()
-    allowed = getattr(domain, "TRANSITIONS", {}).get(order["status"], frozenset())
+    allowed = orders.TRANSITIONS.get(order["status"], frozenset())
     pickup = order["fulfilment"]["type"] == "pickup"
     out = []
     payment = order.get("payment") or {}
@@ -66,7 +57,7 @@ def _actions(order: dict[str, Any]) -> list[str]:
         out.append("complete")
     if "cancelled" in allowed:
         out.append("cancel")
-    if order["status"] in getattr(domain, "RETURNABLE", ()):
+    if order["status"] in orders.RETURNABLE:
         out.append("return")
     return out
 
@@ -74,16 +65,10 @@ def _actions(order: dict[str, Any]) -> list[str]:
 @router.get("/console/orders/{order_id}")
 def order_detail(request: Request, order_id: int) -> Response:
     me = console_user(request, *ORDER_READERS)
-    orders = service("orders")
-    if orders is None:
-        raise Problem("Orders are not available yet.", status=404, title="Not available")
     with unit_of_work(request, me, readonly=True) as uow:
         order = orders.get_order(uow, order_id)
-        returns = orders.returns_of(uow, order_id) if hasattr(orders, "returns_of") else []
-        stores = []
-        list_locations = getattr(service("inventory"), "list_locations", None)
-        if list_locations is not None:
-            stores, _ = list_locations(uow, limit=100)
+        returns = orders.returns_of(uow, order_id)
+        stores, _ = inventory.list_locations(uow, limit=100)
     actions = _actions(order) if me.role in ORDER_WRITERS else []
     return render(request, "console/order.html", {"order": order, "returns": returns, "actions": actions,
                                                    "locations": stores, "reasons": RETURN_REASONS}, principal=me)
@@ -108,20 +93,20 @@ def _act(request: Request, order_id: int, form: dict[str, Any], what: str,
 @router.post("/console/orders/{order_id}/capture")
 def capture(request: Request, order_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
     return _act(request, order_id, form, "Payment recorded.",
-                      lambda uow, form: service("orders").capture_payment(uow, order_id))
+                      lambda uow, form: orders.capture_payment(uow, order_id))
 
 
 @router.post("/console/orders/{order_id}/ready-for-pickup")
 def ready_for_pickup(request: Request, order_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
     return _act(request, order_id, form, "The order is ready for pickup; the customer is told.",
-                      lambda uow, form: service("orders").ready_for_pickup(uow, order_id))
+                      lambda uow, form: orders.ready_for_pickup(uow, order_id))
 
 
 @router.post("/console/orders/{order_id}/picked-up")
 def picked_up(request: Request, order_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
     def run(uow: Any, form: dict[str, Any]) -> Any:
-        return service("orders").picked_up(uow, order_id, location=str(form.get("location", "")),
-                                           payment_collected=form.get("payment_collected") == "on")
+        return orders.picked_up(uow, order_id, location=str(form.get("location", "")),
+                                payment_collected=form.get("payment_collected") == "on")
 
     return _act(request, order_id, form, "Handed over to the customer.", run)
 
@@ -132,8 +117,8 @@ def fulfil(request: Request, order_id: int, form: dict[str, Any] = Depends(csrf_
         carrier, number = text_or_none(form.get("carrier")), text_or_none(form.get("tracking_number"))
         if not carrier or not number:
             raise Problem("Give the carrier and the tracking number.", status=422, title="Invalid input")
-        return service("orders").fulfil(uow, order_id, carrier=carrier, tracking_number=number,
-                                        tracking_url=text_or_none(form.get("tracking_url")))
+        return orders.fulfil(uow, order_id, carrier=carrier, tracking_number=number,
+                             tracking_url=text_or_none(form.get("tracking_url")))
 
     return _act(request, order_id, form, "Shipped.", run)
 
@@ -141,26 +126,24 @@ def fulfil(request: Request, order_id: int, form: dict[str, Any] = Depends(csrf_
 @router.post("/console/orders/{order_id}/deliver")
 def deliver(request: Request, order_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
     return _act(request, order_id, form, "Marked delivered.",
-                      lambda uow, form: service("orders").simple_transition(uow, order_id, "delivered"))
+                      lambda uow, form: orders.simple_transition(uow, order_id, "delivered"))
 
 
 @router.post("/console/orders/{order_id}/complete")
 def complete(request: Request, order_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
     return _act(request, order_id, form, "Order completed.",
-                      lambda uow, form: service("orders").simple_transition(uow, order_id, "completed"))
+                      lambda uow, form: orders.simple_transition(uow, order_id, "completed"))
 
 
 @router.post("/console/orders/{order_id}/cancel")
 def cancel(request: Request, order_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
     return _act(request, order_id, form, "Order cancelled; its stock is released.",
-                      lambda uow, form: service("orders").cancel(uow, order_id, reason=text_or_none(form.get("reason"))))
+                      lambda uow, form: orders.cancel(uow, order_id, reason=text_or_none(form.get("reason"))))
 
 
 @router.post("/console/orders/{order_id}/returns")
 def create_return(request: Request, order_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
     def run(uow: Any, form: dict[str, Any]) -> Any:
-        from merx.orders.schemas import ReturnCreate
-
         multi = form["__multi__"]
         lines = []
         for line_no in multi.getlist("line"):
@@ -170,9 +153,9 @@ def create_return(request: Request, order_id: int, form: dict[str, Any] = Depend
                               "restock": form.get("restock") == "on"})
         if not lines:
             raise Problem("Choose at least one item and a quantity to return.", status=422, title="Invalid input")
-        data = ReturnCreate(location=text_or_none(form.get("location")), reason=text_or_none(form.get("reason")),
-                            lines=lines)
-        return service("orders").create_return(uow, order_id, data)
+        data = orders.ReturnCreate(location=text_or_none(form.get("location")),
+                                   reason=text_or_none(form.get("reason")), lines=lines)
+        return orders.create_return(uow, order_id, data)
 
     return _act(request, order_id, form, "Return authorised.", run)
 
@@ -180,5 +163,5 @@ def create_return(request: Request, order_id: int, form: dict[str, Any] = Depend
 @router.post("/console/orders/{order_id}/returns/{return_id}/receive")
 def receive_return(request: Request, order_id: int, return_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
     return _act(request, order_id, form, "Return received, restocked and refunded.",
-                      lambda uow, form: service("orders").receive_return(
+                      lambda uow, form: orders.receive_return(
                           uow, return_id, location=text_or_none(form.get("location")), refund=True))

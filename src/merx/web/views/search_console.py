@@ -12,56 +12,36 @@ from pydantic import ValidationError
 
 from merx.core.auth import Role
 from merx.core.errors import Problem
-from merx.web.common import (PageRoute, csrf_form, console_user, problem_sentence, redirect, render, service,
-                             unit_of_work)
+from merx.search import public as search
+from merx.web.common import PageRoute, csrf_form, console_user, problem_sentence, redirect, render, unit_of_work
 from merx.web.views.helpers import int_or_none, text_or_none, validation_sentence
 
 router = APIRouter(route_class=PageRoute)
 SEARCH_ROLES = (Role.admin, Role.staff)
-REQUIRED = ("search", "list_synonyms", "list_boost_rules", "list_pins", "zero_result_report")
-
-
-def _available() -> Any:
-    search = service("search")
-    if search is None or not all(hasattr(search, name) for name in REQUIRED):
-        return None
-    return search
-
-
 @router.get("/console/search")
 def search_console(request: Request, q: str = Query("", max_length=500), lang: str | None = None) -> Response:
     me = console_user(request, *SEARCH_ROLES)
-    search = _available()
-    ctx: dict[str, Any] = {"available": search is not None, "q": q, "lang": lang or ""}
-    if search is not None:
-        from merx.search.boosts import RULE_KINDS
-
-        ctx["rule_kinds"] = RULE_KINDS
-        settings = request.app.state.settings
-        with unit_of_work(request, me, readonly=True) as uow:
-            if q.strip():
-                from merx.search.ranking import SearchRequest
-
-                search.register_data_dir(request.app.state.db, settings.data_dir, settings.default_currency)
-                outcome, _ = search.search(uow, SearchRequest(q=q, lang=text_or_none(lang), limit=20, explain=True,
-                                                              facets=False), data_dir=settings.data_dir,
-                                           log_search=False)
-                ctx["outcome"] = outcome
-            ctx["synonyms"] = search.list_synonyms(uow)
-            ctx["rules"] = search.list_boost_rules(uow)
-            ctx["pins"] = search.list_pins(uow)
-            ctx["zero"] = search.zero_result_report(uow, limit=20)
+    ctx: dict[str, Any] = {"q": q, "lang": lang or "", "rule_kinds": search.RULE_KINDS}
+    settings = request.app.state.settings
+    with unit_of_work(request, me, readonly=True) as uow:
+        if q.strip():
+            search.register_data_dir(request.app.state.db, settings.data_dir, settings.default_currency)
+            outcome, _ = search.search(uow, search.SearchRequest(q=q, lang=text_or_none(lang), limit=20, explain=True,
+                                                                 facets=False), data_dir=settings.data_dir,
+                                       log_search=False)
+            ctx["outcome"] = outcome
+        ctx["synonyms"] = search.list_synonyms(uow)
+        ctx["rules"] = search.list_boost_rules(uow)
+        ctx["pins"] = search.list_pins(uow)
+        ctx["zero"] = search.zero_result_report(uow, limit=20)
     return render(request, "console/search.html", ctx, principal=me)
 
 
 def _write(request: Request, form: dict[str, Any], what: str, run: Any) -> Response:
     me = console_user(request, *SEARCH_ROLES)
-    search = _available()
-    if search is None:
-        return redirect("/console/search", flash="Search is not available yet.")
     try:
         with unit_of_work(request, me) as uow:
-            run(search, uow, form)
+            run(uow, form)
     except ValidationError as e:
         return redirect("/console/search", flash=f"Not saved: {validation_sentence(e)}")
     except Problem as e:
@@ -73,11 +53,9 @@ def _write(request: Request, form: dict[str, Any], what: str, run: Any) -> Respo
 
 @router.post("/console/search/synonyms")
 def add_synonym(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Response:
-    def run(search: Any, uow: Any, form: dict[str, Any]) -> None:
-        from merx.search.schemas import SynonymIn
-
+    def run(uow: Any, form: dict[str, Any]) -> None:
         terms = [t.strip() for t in str(form.get("terms", "")).split(",") if t.strip()]
-        search.add_synonym(uow, SynonymIn(lang=str(form.get("lang", "en")), terms=terms,
+        search.add_synonym(uow, search.SynonymIn(lang=str(form.get("lang", "en")), terms=terms,
                                           one_way=form.get("one_way") == "on"))
 
     return _write(request, form, "Synonyms saved: they apply to the next search.", run)
@@ -85,15 +63,13 @@ def add_synonym(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> 
 
 @router.post("/console/search/synonyms/{synonym_id}/delete")
 def delete_synonym(request: Request, synonym_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
-    return _write(request, form, "Synonyms removed.", lambda s, uow, form: s.delete_synonym(uow, synonym_id))
+    return _write(request, form, "Synonyms removed.", lambda uow, form: search.delete_synonym(uow, synonym_id))
 
 
 @router.post("/console/search/rules")
 def set_rule(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Response:
-    def run(search: Any, uow: Any, form: dict[str, Any]) -> None:
-        from merx.search.schemas import BoostRuleIn
-
-        search.set_boost_rule(uow, BoostRuleIn(kind=str(form.get("kind", "")), factor=str(form.get("factor", "")).strip(),
+    def run(uow: Any, form: dict[str, Any]) -> None:
+        search.set_boost_rule(uow, search.BoostRuleIn(kind=str(form.get("kind", "")), factor=str(form.get("factor", "")).strip(),
                                                product_id=int_or_none(form.get("product_id")),
                                                seller_id=int_or_none(form.get("seller_id"))))
 
@@ -102,16 +78,14 @@ def set_rule(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Res
 
 @router.post("/console/search/rules/{rule_id}/delete")
 def delete_rule(request: Request, rule_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
-    return _write(request, form, "Boost rule removed.", lambda s, uow, form: s.delete_boost_rule(uow, rule_id))
+    return _write(request, form, "Boost rule removed.", lambda uow, form: search.delete_boost_rule(uow, rule_id))
 
 
 @router.post("/console/search/pins")
 def add_pin(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Response:
-    def run(search: Any, uow: Any, form: dict[str, Any]) -> None:
-        from merx.search.schemas import PinIn
-
+    def run(uow: Any, form: dict[str, Any]) -> None:
         hidden = form.get("hidden") == "on"
-        search.add_pin(uow, PinIn(query=str(form.get("query", "")), lang=str(form.get("lang", "en")),
+        search.add_pin(uow, search.PinIn(query=str(form.get("query", "")), lang=str(form.get("lang", "en")),
                                   product_id=int_or_none(form.get("product_id")) or 0,
                                   position=None if hidden else int_or_none(form.get("position")), hidden=hidden))
 
@@ -120,4 +94,4 @@ def add_pin(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Resp
 
 @router.post("/console/search/pins/{pin_id}/delete")
 def delete_pin(request: Request, pin_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
-    return _write(request, form, "Pin removed.", lambda s, uow, form: s.delete_pin(uow, pin_id))
+    return _write(request, form, "Pin removed.", lambda uow, form: search.delete_pin(uow, pin_id))

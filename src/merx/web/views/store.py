@@ -18,8 +18,12 @@ from pydantic import ValidationError
 from merx.core.auth import SYSTEM
 from merx.core.errors import Problem
 from merx.web.auth import session
-from merx.web.common import (PageRoute, csrf_form, function, problem_sentence, redirect, render, service,
-                             static_route_exists, unit_of_work)
+from merx.catalog import public as catalog
+from merx.inventory import public as inventory
+from merx.orders import public as orders
+from merx.search import public as search
+from merx.web.common import (PageRoute, csrf_form, problem_sentence, redirect, render, static_route_exists,
+                             unit_of_work)
 from merx.web.views.helpers import int_or_none, page_of, text_or_none, validation_sentence
 
 log = logging.getLogger("merx.web.store")
@@ -84,14 +88,10 @@ def _order_from_token(request: Request, token: str) -> int | None:
 
 
 def _cards(uow: Any, product_ids: list[int]) -> list[dict[str, Any]]:
-    catalog = service("catalog")
     currency = uow.settings.default_currency
     docs = {d.product_id: d for d in catalog.iter_product_documents(uow, product_ids=product_ids)}
     skus = [d.variants[0]["sku"] for d in docs.values() if d.variants]
-    statuses = {}
-    aggregate = function("inventory", "aggregate_statuses")
-    if aggregate is not None and skus:
-        statuses = aggregate(uow, skus)
+    statuses = inventory.aggregate_statuses(uow, skus) if skus else {}
     cards = []
     for pid in product_ids:
         d = docs.get(pid)
@@ -112,7 +112,6 @@ def _cards(uow: Any, product_ids: list[int]) -> list[dict[str, Any]]:
 
 @router.get("/")
 def home(request: Request) -> Response:
-    catalog = service("catalog")
     with unit_of_work(request, readonly=True) as uow:
         stmt = catalog.list_products_stmt(uow, status="active")
         products, _ = page_of(uow, stmt, limit=12)
@@ -124,20 +123,12 @@ def home(request: Request) -> Response:
 def _search_engine(request: Request, uow: Any, q: str, *, category: str | None, brand: str | None,
                    price_min: Decimal | None, price_max: Decimal | None, store: str | None, attrs: list[tuple[str, str]],
                    page: int, limit: int, log_search: bool = True) -> dict[str, Any] | None:
-    """The search context's pipeline, or None when it is not available (the caller falls back)."""
-    search = service("search")
-    if search is None or not hasattr(search, "search"):
-        return None
-    try:
-        from merx.search.ranking import Filters, SearchRequest
-    except ImportError:
-        return None
+    """The search context's pipeline, or None before an index is built (the caller falls back)."""
     settings = request.app.state.settings
     search.register_data_dir(request.app.state.db, settings.data_dir, settings.default_currency)
-    stack_for = getattr(search, "stack_for", None)
-    if stack_for is not None and stack_for(settings.data_dir).index.num_docs() == 0:
+    if search.indexed_products(settings.data_dir) == 0:
         return None  # no index built yet (`merx search reindex`): the catalog listing answers meanwhile
-    req = SearchRequest(q=q, page=page, limit=limit, facets=True, filters=Filters(
+    req = search.SearchRequest(q=q, page=page, limit=limit, facets=True, filters=search.Filters(
         category=category, brand=brand, price_min=price_min, price_max=price_max, attributes=attrs, store=store))
     outcome, search_id = search.search(uow, req, data_dir=settings.data_dir, log_search=log_search)
     return {"total": outcome.total, "ids": [i["product_id"] for i in outcome.page_items], "facets": outcome.facets,
@@ -146,7 +137,6 @@ def _search_engine(request: Request, uow: Any, q: str, *, category: str | None, 
 
 def _catalog_filter(uow: Any, q: str, *, category: str | None, brand: str | None, cursor: str | None,
                     limit: int) -> dict[str, Any]:
-    catalog = service("catalog")
     stmt = catalog.list_products_stmt(uow, status="active", q=q or None, category=category, brand=brand)
     products, next_cursor = page_of(uow, stmt, limit=limit, cursor=cursor)
     facets = {"category": [{"value": c.code, "label": c.name} for c in catalog.list_categories(uow)],
@@ -187,7 +177,6 @@ def search_page(request: Request, q: str = Query("", max_length=200), category: 
             result = _catalog_filter(uow, q, category=category, brand=brand, cursor=cursor, limit=PAGE_SIZE)
         cards = _cards(uow, result["ids"])
         names = {}
-        catalog = service("catalog")
         if result["engine"] == "search":
             names = {c.code: c.name for c in catalog.list_categories(uow)}
             names.update({b.code: b.name for b in catalog.list_brands(uow)})
@@ -225,16 +214,12 @@ def suggest(request: Request, q: str = Query("", max_length=200)) -> Response:
 @router.get("/product/{product_id}")
 def product_page(request: Request, product_id: int, lat: float | None = Query(None, ge=-90, le=90),
                  lon: float | None = Query(None, ge=-180, le=180), variant: str | None = None) -> Response:
-    catalog = service("catalog")
     with unit_of_work(request, readonly=True) as uow:
         product = catalog.get_product(uow, product_id)
         if product.status != "active":
             raise Problem("This product is not on sale.", status=404, title="Not found")
         chosen = next((v for v in product.variants if v.sku == variant), product.variants[0] if product.variants else None)
-        availability = None
-        availability_fn = function("inventory", "availability")
-        if availability_fn is not None and chosen is not None:
-            availability = availability_fn(uow, chosen.sku, lat=lat, lon=lon)
+        availability = inventory.availability(uow, chosen.sku, lat=lat, lon=lon) if chosen is not None else None
     currency = request.app.state.settings.default_currency
     price = None
     if chosen is not None:
@@ -251,7 +236,6 @@ def product_page(request: Request, product_id: int, lat: float | None = Query(No
 
 
 def _cart_view(uow: Any, lines: list[tuple[str, int]]) -> dict[str, Any]:
-    catalog = service("catalog")
     currency = uow.settings.default_currency
     info = catalog.lookup_skus(uow, [s for s, _ in lines])
     rows, subtotal = [], Decimal("0")
@@ -281,7 +265,7 @@ def cart_add(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Res
     if not sku or qty < 1 or qty > 99:
         return redirect("/cart", flash="Choose a quantity between 1 and 99.")
     with unit_of_work(request, readonly=True) as uow:
-        info = service("catalog").lookup_skus(uow, [sku]).get(sku)
+        info = catalog.lookup_skus(uow, [sku]).get(sku)
     if info is None or info.status != "active":
         return redirect("/cart", flash="That product is no longer on sale.")
     lines = _cart(request)
@@ -313,10 +297,7 @@ def cart_update(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> 
 
 
 def _pickup_stores(uow: Any) -> list[dict[str, Any]]:
-    list_locations = function("inventory", "list_locations")
-    if list_locations is None:
-        return []
-    stores, _ = list_locations(uow, pickup=True, limit=100)
+    stores, _ = inventory.list_locations(uow, pickup=True, limit=100)
     return [s for s in stores if s.get("active", True)]
 
 
@@ -325,14 +306,11 @@ def _checkout_context(request: Request, form: dict[str, Any] | None = None, erro
         view = _cart_view(uow, _cart(request))
         stores = _pickup_stores(uow)
         availability = {}
-        availability_fn = function("inventory", "availability")
-        if availability_fn is not None:
-            for row in view["rows"]:
-                per = availability_fn(uow, row["sku"], pickup_only=True)
-                availability[row["sku"]] = {loc["location"]: loc["status"] for loc in per["locations"]}
-    can_order = function("orders", "place_order") is not None
+        for row in view["rows"]:
+            per = inventory.availability(uow, row["sku"], pickup_only=True)
+            availability[row["sku"]] = {loc["location"]: loc["status"] for loc in per["locations"]}
     return view | {"stores": stores, "availability": availability, "form": form or {}, "error": error,
-                   "payment_options": PAYMENT_OPTIONS, "can_order": can_order}
+                   "payment_options": PAYMENT_OPTIONS}
 
 
 @router.get("/checkout")
@@ -347,11 +325,6 @@ def checkout(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Res
     lines = _cart(request)
     if not lines:
         return redirect("/cart", flash="Your cart is empty.")
-    place_order = function("orders", "place_order")
-    if place_order is None:
-        return _render(request, "store/checkout.html",
-                       _checkout_context(request, form, "Ordering is not available yet in this shop."), status=503)
-    from merx.orders.schemas import OrderCreate
 
     fulfilment: dict[str, Any] = {"type": form.get("fulfilment", "ship")}
     if fulfilment["type"] == "pickup":
@@ -371,19 +344,19 @@ def checkout(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Res
             "lines": [{"sku": s, "quantity": q} for s, q in lines], "fulfilment": fulfilment, "payment": payment,
             "coupon": text_or_none(form.get("coupon"))}
     try:
-        order_in = OrderCreate(**data)
+        order_in = orders.OrderCreate(**data)
     except ValidationError as e:
         return _render(request, "store/checkout.html", _checkout_context(request, form, validation_sentence(e)),
                        status=422)
     try:
         with unit_of_work(request) as uow:
-            order = place_order(uow, order_in, client_address=request.client.host if request.client else None)
+            order = orders.place_order(uow, order_in, client_address=request.client.host if request.client else None)
     except Problem as e:
         if e.status >= 500:
             raise
         return _render(request, "store/checkout.html", _checkout_context(request, form, problem_sentence(e)),
                        status=e.status)
-    order_id = order.id if hasattr(order, "id") else order["id"]
+    order_id = order["id"]
     response = redirect(f"/order/{_order_token(request, order_id)}", flash="Thank you! Your order is placed.")
     _save_cart(request, response, [])
     return response
@@ -392,12 +365,10 @@ def checkout(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Res
 @router.get("/order/{token}")
 def order_status(request: Request, token: str) -> Response:
     order_id = _order_from_token(request, token)
-    get_order = function("orders", "get_order")
-    if order_id is None or get_order is None:
+    if order_id is None:
         raise Problem("We could not find this order. Check the link in your confirmation.", status=404,
                       title="Order not found")
     # The signed link is the guest's proof of access; the read itself runs as the system.
     with unit_of_work(request, SYSTEM, readonly=True) as uow:
-        order = get_order(uow, order_id)
-    order = order.model_dump(mode="json") if hasattr(order, "model_dump") else order
+        order = orders.get_order(uow, order_id)
     return _render(request, "store/order.html", {"order": order})

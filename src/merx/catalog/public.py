@@ -1,0 +1,19 @@
+"""What other contexts, the application-level imports and the web console may call in the
+catalog: SKU lookups for checkout and pricing, product documents for search, the product
+editor's reads and writes, and the set-up calls the demo shop uses. Anything not named here
+is the catalog's own business."""
+
+from merx.catalog.schemas import (AttributeCreate, AttributeOut, AttributeSetCreate, AttributeSetItemIn, BrandCreate,
+                                  BrandOut, CategoryCreate, CategoryOut, ProductCreate, ProductOut, ProductPatch)
+from merx.catalog.service import (ProductDocument, SkuInfo, bulk_create_products, create_attribute,
+                                  create_attribute_set, create_brand, create_category, get_product,
+                                  iter_product_documents, list_attributes, list_brands, list_categories,
+                                  list_products_stmt, lookup_skus, product_completeness, update_product)
+
+__all__ = [
+    "AttributeCreate", "AttributeOut", "AttributeSetCreate", "AttributeSetItemIn", "BrandCreate", "BrandOut",
+    "CategoryCreate", "CategoryOut", "ProductCreate", "ProductDocument", "ProductOut", "ProductPatch", "SkuInfo",
+    "bulk_create_products", "create_attribute", "create_attribute_set", "create_brand", "create_category",
+    "get_product", "iter_product_documents", "list_attributes", "list_brands", "list_categories",
+    "list_products_stmt", "lookup_skus", "product_completeness", "update_product",
+]

@@ -1,0 +1,17 @@
+"""What other contexts and the web console may call in inventory: locations, stock levels and
+availability, adjustments and transfers, and the hold protocol checkout runs (allocate,
+consume, release) inside the caller's unit of work."""
+
+from merx.inventory.rules import LineRequest
+from merx.inventory.service import (InsufficientStock, adjust, aggregate_statuses, allocate, availability, consume,
+                                    create_location, get_location, get_location_by_code, holds_of, list_locations,
+                                    locations_by_ids, movements, receive_stock, release, serialised, set_stock_levels,
+                                    stock_levels, transfer)
+from merx.inventory.settings import get_inventory_settings
+
+__all__ = [
+    "InsufficientStock", "LineRequest", "adjust", "aggregate_statuses", "allocate", "availability", "consume",
+    "create_location", "get_inventory_settings", "get_location", "get_location_by_code", "holds_of",
+    "list_locations", "locations_by_ids", "movements", "receive_stock", "release", "serialised", "set_stock_levels",
+    "stock_levels", "transfer",
+]

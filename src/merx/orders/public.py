@@ -1,0 +1,15 @@
+"""What other contexts, connectors and the web console may call in orders: placing and
+reading orders, the state transitions a back office or a connector drives, returns, and the
+customer's orders (for the CRM 360)."""
+
+from merx.orders.domain import RETURNABLE, STATUSES, TRANSITIONS
+from merx.orders.schemas import OrderCreate, ReturnCreate
+from merx.orders.service import (after_holds_expired, cancel, capture_payment, create_return, fulfil, get_order,
+                                 list_orders, orders_for_customer, picked_up, place_order, ready_for_pickup,
+                                 receive_return, returns_of, simple_transition)
+
+__all__ = [
+    "OrderCreate", "RETURNABLE", "ReturnCreate", "STATUSES", "TRANSITIONS", "after_holds_expired", "cancel",
+    "capture_payment", "create_return", "fulfil", "get_order", "list_orders", "orders_for_customer", "picked_up",
+    "place_order", "ready_for_pickup", "receive_return", "returns_of", "simple_transition",
+]

@@ -1,0 +1,24 @@
+"""What the web console, the storefront and the demo may call in search: the search pipeline
+with its request types, the merchandising tools (synonyms, boost rules, pins), the
+zero-result report, and building the index."""
+
+from pathlib import Path
+
+from merx.search.boosts import RULE_KINDS
+from merx.search.ranking import Filters, SearchRequest
+from merx.search.schemas import BoostRuleIn, PinIn, SynonymIn
+from merx.search.service import (add_pin, add_synonym, delete_boost_rule, delete_pin, delete_synonym,
+                                 list_boost_rules, list_pins, list_synonyms, rebuild_index, register_data_dir,
+                                 search, set_boost_rule, stack_for, zero_result_report)
+
+
+def indexed_products(data_dir: Path) -> int:
+    """How many products the index under `data_dir` holds (0 before `merx search reindex`)."""
+    return int(stack_for(data_dir).index.num_docs())
+
+
+__all__ = [
+    "BoostRuleIn", "Filters", "PinIn", "RULE_KINDS", "SearchRequest", "SynonymIn", "add_pin", "add_synonym",
+    "delete_boost_rule", "delete_pin", "delete_synonym", "indexed_products", "list_boost_rules", "list_pins",
+    "list_synonyms", "rebuild_index", "register_data_dir", "search", "set_boost_rule", "zero_result_report",
+]
