@@ -4,12 +4,12 @@ customer's orders (for the CRM 360)."""
 
 from merx.orders.domain import RETURNABLE, STATUSES, TRANSITIONS
 from merx.orders.schemas import OrderCreate, ReturnCreate
-from merx.orders.service import (after_holds_expired, cancel, capture_payment, create_return, fulfil, get_order,
+from merx.orders.service import (cancel, capture_payment, create_return, fulfil, get_order,
                                  list_orders, orders_for_customer, picked_up, place_order, ready_for_pickup,
                                  receive_return, returns_of, simple_transition)
 
 __all__ = [
-    "OrderCreate", "RETURNABLE", "ReturnCreate", "STATUSES", "TRANSITIONS", "after_holds_expired", "cancel",
+    "OrderCreate", "RETURNABLE", "ReturnCreate", "STATUSES", "TRANSITIONS", "cancel",
     "capture_payment", "create_return", "fulfil", "get_order", "list_orders", "orders_for_customer", "picked_up",
     "place_order", "ready_for_pickup", "receive_return", "returns_of", "simple_transition",
 ]
