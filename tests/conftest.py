@@ -28,6 +28,9 @@ REQUIRE_SERVICES = os.environ.get("MERX_REQUIRE_SERVICES") == "1"
 # Tests assert other contexts' reactions right after a request, so handlers run inline unless
 # a test chooses the server's background dispatcher (tests/test_event_dispatch.py does).
 os.environ.setdefault("MERX_EVENT_HANDLERS", "inline")
+# No built-in secret key any more: tests sign and encrypt with this one (a test about the
+# generated key clears it for its own settings).
+os.environ.setdefault("MERX_SECRET_KEY", "merx-tests-only-secret-key-9f3c1e7a")
 
 
 def pytest_configure(config: pytest.Config) -> None:

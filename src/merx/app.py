@@ -13,7 +13,7 @@ from merx.contexts import api_modules, handler_modules, import_models
 from merx.core.db import Database
 from merx.core.events import bus
 from merx.core.observability import Metrics, configure_logging
-from merx.core.settings import Settings, get_settings
+from merx.core.settings import Settings, ensure_secret_key, get_settings
 from merx.core.web import (BodyLimitMiddleware, IdempotencyMiddleware, RequestContextMiddleware,
                            install_error_handlers)
 
@@ -43,6 +43,7 @@ def _limit_request_threads(threads: int) -> None:
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
+    ensure_secret_key(settings)  # before anything can sign a cookie; refuses on PostgreSQL without one
     import_models()
     db = db or Database(settings.effective_database_url, pool_size=settings.db_pool_size, echo=settings.db_echo)
     metrics = Metrics()
