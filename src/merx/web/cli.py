@@ -1,4 +1,4 @@
-"""`merx user create`: console users who sign in with an email and a password."""
+"""`merx user create|set-password`: console users who sign in with an email and a password."""
 
 from __future__ import annotations
 
@@ -42,6 +42,37 @@ def create(email: str = typer.Option(..., "--email"), password: str = typer.Opti
     finally:
         db.dispose()
     console.print(f"[green]user {user_id}[/green] {email} ({role.value}) can sign in at /console")
+
+
+@user_app.command("set-password")
+def set_password(email: str = typer.Option(..., "--email"),
+                 password: str = typer.Option(..., "--password", prompt=True, hide_input=True,
+                                              confirmation_prompt=True)) -> None:
+    """Change a console user's password; every session they have open is signed out."""
+    import sqlalchemy as sa
+    from rich.console import Console
+
+    from merx.cli import upgraded_database
+    from merx.core import accounts
+    from merx.core.errors import Problem
+    from merx.core.models import User
+    from merx.core.uow import UnitOfWork
+
+    console = Console(stderr=True)
+    db = upgraded_database()
+    try:
+        with UnitOfWork(db) as uow:
+            user_id = uow.session.scalar(sa.select(User.id).where(User.email == email.strip().lower()))
+            if user_id is None:
+                console.print(f"[red]No user has the email {email}[/red]")
+                raise typer.Exit(1)
+            ended = accounts.change_password(uow, user_id, password)
+    except Problem as e:
+        console.print(f"[red]{e.detail}[/red]")
+        raise typer.Exit(1)
+    finally:
+        db.dispose()
+    console.print(f"[green]password changed[/green] for {email}; {ended} session(s) signed out")
 
 
 def register(app: typer.Typer, import_app: typer.Typer) -> None:

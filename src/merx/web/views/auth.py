@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from merx.core.auth import verify_password
-from merx.core.models import User
+from merx.core import accounts
 from merx.web.auth import session
 from merx.web.common import PageRoute, csrf_form, current_principal, redirect, render
 
@@ -36,21 +34,26 @@ def login(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Respon
     email = str(form.get("email", "")).strip().lower()
     password = str(form.get("password", ""))
     target = _safe_next(str(form.get("next") or ""))
-    db = request.app.state.db
-    with db.read_sessions() as s:
-        user = s.scalar(sa.select(User).where(User.email == email)) if email else None
-        ok = bool(user and user.active and verify_password(password, user.password_hash))
-        user_id = user.id if ok and user else None
-    if user_id is None:
+    result = accounts.authenticate(request.app.state.db, request.app.state.settings, email, password)
+    if result.user_id is None:
+        # One answer for an unknown email and a wrong password; a locked account says so
+        # (unknown emails lock the same way, so that reveals nothing either).
+        if result.lockout is not None:
+            minutes = -(-result.lockout.retry_after_seconds() // 60)
+            response = render(request, "console/login.html", {
+                "error": f"Too many failed sign-ins for this account. Try again in {minutes} minute"
+                         f"{'s' if minutes != 1 else ''}.", "email": email, "next": target}, status=429)
+            response.headers["Retry-After"] = str(result.lockout.retry_after_seconds())
+            return response
         return render(request, "console/login.html", {"error": "The email or password is not right.",
                                                       "email": email, "next": target}, status=401)
     response = redirect(target)
-    session.start_session(request, response, user_id)
+    session.start_session(request, response, result.user_id)
     return response
 
 
 @router.post("/console/logout")
 def logout(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Response:
     response = redirect("/console/login", flash="You are signed out.")
-    session.end_session(response)
+    session.end_session(request, response)  # the session row ends: a copy of the cookie is worthless
     return response
