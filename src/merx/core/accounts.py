@@ -71,6 +71,13 @@ def create_user_with_key(uow: UnitOfWork, *, name: str, role: Role, seller_id: i
     return issued
 
 
+def user_role(uow: UnitOfWork, user_id: int) -> Role | None:
+    """The role of an active user, None when there is no such active user (for contexts that
+    assign records to users, e.g. a customer's sales rep)."""
+    role = uow.session.scalar(sa.select(User.role).where(User.id == user_id, User.active.is_(True)))
+    return Role(role) if role is not None else None
+
+
 def revoke_api_key(uow: UnitOfWork, api_key_id: int) -> None:
     row = uow.session.get(ApiKey, api_key_id)
     if row is None:
