@@ -130,3 +130,30 @@ def test_webhook_secrets_stored_under_the_old_key_decrypt_during_the_period_and_
     finally:
         monkeypatch.undo()
         reset_settings_cache()
+
+
+def test_merx_webhooks_reencrypt_moves_stored_secrets_to_the_new_key(client, admin, db, monkeypatch):
+    import sqlalchemy as sa
+
+    from merx.integration.models import WebhookEndpoint
+    from merx.integration.secrets_box import decrypt_secret, reencrypt_webhook_secrets
+
+    monkeypatch.setenv("MERX_SECRET_KEY", "old-key")
+    reset_settings_cache()
+    try:
+        created = client.post("/api/v1/webhooks", json={"url": "https://hooks.example/merx"}, headers=admin)
+        assert created.status_code == 201, created.text
+        monkeypatch.setenv("MERX_SECRET_KEY", "new-key")
+        monkeypatch.setenv("MERX_SECRET_KEY_FALLBACKS", "old-key")
+        monkeypatch.setenv("MERX_SECRET_KEY_FALLBACKS_UNTIL", "2099-01-01T00:00:00Z")
+        reset_settings_cache()
+        with UnitOfWork(db) as uow:
+            assert reencrypt_webhook_secrets(uow) == 1
+        with UnitOfWork(db) as uow:
+            assert reencrypt_webhook_secrets(uow) == 0  # already under the new key
+        with db.read_sessions() as s:
+            stored = s.scalar(sa.select(WebhookEndpoint.secret_encrypted))
+        assert decrypt_secret(stored, secret_key="new-key") == created.json()["secret"]
+    finally:
+        monkeypatch.undo()
+        reset_settings_cache()

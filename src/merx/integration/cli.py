@@ -102,6 +102,21 @@ def webhooks_purge(days: Optional[int] = typer.Option(None, help="Default: MERX_
     console.print(f"purged {n} delivery payloads")
 
 
+@webhooks_app.command("reencrypt")
+def webhooks_reencrypt() -> None:
+    """After setting a new MERX_SECRET_KEY (old one in MERX_SECRET_KEY_FALLBACKS): store every
+    webhook secret under the new key before the fallback period ends."""
+    from merx.cli import open_database
+    from merx.core.settings import ensure_secret_key, get_settings
+    from merx.core.uow import UnitOfWork
+    from merx.integration.secrets_box import reencrypt_webhook_secrets
+
+    ensure_secret_key(get_settings())
+    with UnitOfWork(open_database()) as uow:
+        n = reencrypt_webhook_secrets(uow)
+    console.print(f"{n} webhook secrets now stored under the current key")
+
+
 def register(app: typer.Typer, import_app: typer.Typer) -> None:
     app.command("worker")(worker)
     app.add_typer(events_app, name="events")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
@@ -51,6 +52,30 @@ def reencrypt_secret(token: str) -> str:
         return _fernet().rotate(token.encode()).decode()
     except InvalidToken:
         raise RuntimeError("stored secret cannot be decrypted with the current or fallback keys") from None
+
+
+def reencrypt_webhook_secrets(uow: Any) -> int:
+    """Store every webhook secret under the current key (run during a key rotation's
+    fallback period, after which the old key decrypts nothing). Returns how many moved."""
+    import sqlalchemy as sa
+
+    from merx.integration.models import WebhookEndpoint
+
+    settings = get_settings()
+    ensure_secret_key(settings)
+    current = _derive(settings.current_secret)
+    moved = 0
+    for endpoint in uow.session.scalars(sa.select(WebhookEndpoint)):
+        try:
+            current.decrypt(endpoint.secret_encrypted.encode())
+            continue  # already under the current key
+        except InvalidToken:
+            pass
+        endpoint.secret_encrypted = reencrypt_secret(endpoint.secret_encrypted)
+        moved += 1
+    uow.audit("webhook_secrets.reencrypted", "webhook_endpoint", "*", after={"count": moved})
+    uow.commit()
+    return moved
 
 
 def generate_secret() -> str:
