@@ -182,6 +182,17 @@ def test_a_success_clears_the_count(client, users):
         assert sign_in(client, "staff@shop.test", "wrong guess").status_code == 401
 
 
+def test_failures_a_day_apart_start_the_count_afresh(client, db, users):
+    from merx.core.models import LoginThrottle
+
+    for _ in range(4):
+        sign_in(client, "staff@shop.test", "wrong guess")
+    with db.write_sessions() as s:
+        s.execute(sa.update(LoginThrottle).values(last_failure_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2)))
+        s.commit()
+    assert [sign_in(client, "staff@shop.test", "wrong guess").status_code for _ in range(5)] == [401] * 4 + [429]
+
+
 def test_lockouts_grow_with_each_further_failure_up_to_the_cap():
     longest = dt.timedelta(minutes=60)
     assert lockout_length(4, after=5, longest=longest) is None

@@ -122,5 +122,5 @@ class LoginThrottle(Base):
     id: Mapped[IdPK]
     account_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     failures: Mapped[int] = mapped_column(sa.Integer, default=0)
-    last_failure_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_failure_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -28,6 +28,8 @@ from merx.core.models import LoginThrottle, User, UserSession
 # minutes, and a write on every page view would turn each read into a write transaction.
 LAST_SEEN_RESOLUTION = dt.timedelta(seconds=60)
 FIRST_LOCKOUT = dt.timedelta(minutes=1)
+# Failures further apart than this start the count afresh (a typo a month ago does not count).
+FAILURE_MEMORY = dt.timedelta(hours=24)
 
 
 def token_hash(token: str) -> str:
@@ -40,6 +42,11 @@ def start_session(db: Database, user_id: int, *, lifetime: dt.timedelta) -> str:
     token = secrets.token_urlsafe(32)
     now = utcnow()
     with db.write_sessions() as s:
+        # The user's ended sessions are dropped here: a row is only needed while it is live
+        # (without a row, a cookie signs nobody in), so the table stays one row per sign-in.
+        s.execute(sa.delete(UserSession).where(UserSession.user_id == user_id,
+                                               sa.or_(UserSession.revoked_at.is_not(None),
+                                                      UserSession.expires_at <= now)))
         s.add(UserSession(token_hash=token_hash(token), user_id=user_id, created_at=now, last_seen_at=now,
                           expires_at=now + lifetime))
         s.commit()
@@ -120,8 +127,10 @@ def record_failure(db: Database, email: str, *, after: int, longest: dt.timedelt
     now = utcnow()
     for _ in range(2):
         with db.write_sessions() as s:
+            recent = LoginThrottle.last_failure_at > now - FAILURE_MEMORY
             failures = s.scalar(sa.update(LoginThrottle).where(LoginThrottle.account_hash == key)
-                                .values(failures=LoginThrottle.failures + 1, last_failure_at=now)
+                                .values(failures=sa.case((recent, LoginThrottle.failures + 1), else_=1),
+                                        last_failure_at=now)
                                 .returning(LoginThrottle.failures))
             length = lockout_length(failures or 1, after=after, longest=longest)
             locked_until = now + length if length is not None else None
@@ -140,6 +149,12 @@ def record_failure(db: Database, email: str, *, after: int, longest: dt.timedelt
 
 
 def clear_failures(db: Database, email: str) -> None:
+    """A successful sign-in: forget this account's failures, and every other account's that
+    are past remembering and not locked (guessed emails would otherwise pile up)."""
+    now = utcnow()
     with db.write_sessions() as s:
-        s.execute(sa.delete(LoginThrottle).where(LoginThrottle.account_hash == account_hash(email)))
+        s.execute(sa.delete(LoginThrottle).where(sa.or_(
+            LoginThrottle.account_hash == account_hash(email),
+            sa.and_(LoginThrottle.last_failure_at <= now - FAILURE_MEMORY,
+                    sa.or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now)))))
         s.commit()
