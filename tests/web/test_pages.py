@@ -7,20 +7,7 @@ import re
 
 import pytest
 
-PASSWORD = "correct horse battery"
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html) or re.search(r'name="csrf-token" content="([^"]+)"', html)
-    assert match, "the page carries a CSRF token"
-    return match.group(1)
-
-
-def sign_in(client, email: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
-    page = client.get("/console/login")
-    return client.post("/console/login", data={"email": email, "password": password, "csrf_token": csrf_of(page.text),
-                                               "next": "/console"}, follow_redirects=False)
-
+from tests.web.conftest import PASSWORD, csrf_of, form_sign_in as sign_in
 
 def test_console_redirects_anonymous_visitors_to_the_login_page(client, shop):
     r = client.get("/console/catalog", follow_redirects=False)

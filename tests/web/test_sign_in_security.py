@@ -9,7 +9,6 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import re
 
 import pytest
 import sqlalchemy as sa
@@ -21,21 +20,9 @@ from merx.core.auth import Role
 from merx.core.models import ApiKey, UserSession
 from merx.core.sessions import FIRST_LOCKOUT, lockout_length
 from merx.core.uow import UnitOfWork
+from tests.web.conftest import PASSWORD, csrf_of, form_sign_in as sign_in
 
-PASSWORD = "correct horse battery"
 OLD_PUBLIC_KEY = "dev-insecure-change-me"
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html) or re.search(r'name="csrf-token" content="([^"]+)"', html)
-    assert match, "the page carries a CSRF token"
-    return match.group(1)
-
-
-def sign_in(client, email: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
-    page = client.get("/console/login")
-    return client.post("/console/login", data={"email": email, "password": password, "csrf_token": csrf_of(page.text),
-                                               "next": "/console"}, follow_redirects=False)
 
 
 def sign_out(client) -> None:  # type: ignore[no-untyped-def]

@@ -71,6 +71,13 @@ def create_user_with_key(uow: UnitOfWork, *, name: str, role: Role, seller_id: i
     return issued
 
 
+def user_id_by_email(uow: UnitOfWork, email: str) -> int:
+    user_id = uow.session.scalar(sa.select(User.id).where(User.email == email.strip().lower()))
+    if user_id is None:
+        raise NotFound(f"No user has the email {email.strip().lower()}")
+    return user_id
+
+
 def user_role(uow: UnitOfWork, user_id: int) -> Role | None:
     """The role of an active user, None when there is no such active user (for contexts that
     assign records to users, e.g. a customer's sales rep)."""

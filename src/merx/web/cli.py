@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Optional
+import contextlib
+from typing import Any, Iterator, Optional
 
 import typer
 
@@ -20,27 +21,17 @@ def create(email: str = typer.Option(..., "--email"), password: str = typer.Opti
     """Create a user who can sign in to the console; the password is stored hashed (scrypt)."""
     from rich.console import Console
 
-    from merx.cli import upgraded_database
     from merx.core import accounts
-    from merx.core.errors import Problem
-    from merx.core.uow import UnitOfWork
 
     console = Console(stderr=True)
     if len(password) < 8:
         console.print("[red]The password needs at least 8 characters.[/red]")
         raise typer.Exit(2)
-    db = upgraded_database()
-    try:
-        with UnitOfWork(db) as uow:
-            user = accounts.create_user(uow, name=name or email.split("@")[0], role=role, email=email,
-                                        password=password, seller_id=seller_id, customer_id=customer_id)
-            uow.commit()
-            user_id = user.id
-    except Problem as e:
-        console.print(f"[red]{e.detail}[/red]")
-        raise typer.Exit(1)
-    finally:
-        db.dispose()
+    with _unit_of_work(console) as uow:
+        user = accounts.create_user(uow, name=name or email.split("@")[0], role=role, email=email,
+                                    password=password, seller_id=seller_id, customer_id=customer_id)
+        uow.commit()
+        user_id = user.id
     console.print(f"[green]user {user_id}[/green] {email} ({role.value}) can sign in at /console")
 
 
@@ -49,30 +40,32 @@ def set_password(email: str = typer.Option(..., "--email"),
                  password: str = typer.Option(..., "--password", prompt=True, hide_input=True,
                                               confirmation_prompt=True)) -> None:
     """Change a console user's password; every session they have open is signed out."""
-    import sqlalchemy as sa
     from rich.console import Console
 
-    from merx.cli import upgraded_database
     from merx.core import accounts
-    from merx.core.errors import Problem
-    from merx.core.models import User
-    from merx.core.uow import UnitOfWork
 
     console = Console(stderr=True)
+    with _unit_of_work(console) as uow:
+        ended = accounts.change_password(uow, accounts.user_id_by_email(uow, email), password)
+    console.print(f"[green]password changed[/green] for {email}; {ended} session(s) signed out")
+
+
+@contextlib.contextmanager
+def _unit_of_work(console: Any) -> Iterator[Any]:
+    """A unit of work on the upgraded database; a refused change is printed, exit code 1."""
+    from merx.cli import upgraded_database
+    from merx.core.errors import Problem
+    from merx.core.uow import UnitOfWork
+
     db = upgraded_database()
     try:
         with UnitOfWork(db) as uow:
-            user_id = uow.session.scalar(sa.select(User.id).where(User.email == email.strip().lower()))
-            if user_id is None:
-                console.print(f"[red]No user has the email {email}[/red]")
-                raise typer.Exit(1)
-            ended = accounts.change_password(uow, user_id, password)
+            yield uow
     except Problem as e:
         console.print(f"[red]{e.detail}[/red]")
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     finally:
         db.dispose()
-    console.print(f"[green]password changed[/green] for {email}; {ended} session(s) signed out")
 
 
 def register(app: typer.Typer, import_app: typer.Typer) -> None:
