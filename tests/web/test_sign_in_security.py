@@ -124,6 +124,24 @@ def test_a_password_change_ends_every_session_of_that_user_only(app, client, db,
     assert sign_in(client, "admin@shop.test", "a brand new passphrase").status_code == 303
 
 
+def test_changing_the_password_in_the_console_signs_out_other_browsers(app, client, users):
+    elsewhere = TestClient(app)
+    sign_in(client, "staff@shop.test")
+    sign_in(elsewhere, "staff@shop.test")
+    page = client.get("/console/password")
+    assert page.status_code == 200
+    form = {"csrf_token": csrf_of(page.text), "current_password": "not it", "new_password": "fresh passphrase",
+            "new_password_again": "fresh passphrase"}
+    wrong = client.post("/console/password", data=form, follow_redirects=False)
+    assert wrong.status_code == 422 and "current_password: is not right" in wrong.text.lower()
+    assert elsewhere.get("/console", follow_redirects=False).status_code == 200
+    done = client.post("/console/password", data=form | {"current_password": PASSWORD}, follow_redirects=False)
+    assert done.status_code == 303
+    assert client.get("/console", follow_redirects=False).status_code == 200  # this browser stays signed in
+    assert elsewhere.get("/console", follow_redirects=False).status_code == 303
+    assert sign_in(elsewhere, "staff@shop.test", "fresh passphrase").status_code == 303
+
+
 def test_sessions_end_after_the_idle_timeout_and_the_lifetime(client, db, users):
     sign_in(client, "staff@shop.test")
     assert client.get("/console", follow_redirects=False).status_code == 200

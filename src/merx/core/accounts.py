@@ -144,3 +144,11 @@ def change_password(uow: UnitOfWork, user_id: int, new_password: str) -> int:
     uow.audit("change_password", "user", user_id, after={"sessions_ended": ended})
     uow.commit()
     return ended
+
+
+def change_own_password(uow: UnitOfWork, user_id: int, current_password: str, new_password: str) -> int:
+    """A signed-in user changes their password: the current one must be right."""
+    user = uow.session.get(User, user_id)
+    if user is None or not verify_password(current_password, user.password_hash):
+        raise ValidationProblem.for_field("current_password", "is not right")
+    return change_password(uow, user_id, new_password)

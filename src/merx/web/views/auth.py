@@ -1,4 +1,4 @@
-"""Console sign-in and sign-out."""
+"""Console sign-in, sign-out and password change."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from merx.core import accounts
+from merx.core.errors import ValidationProblem
 from merx.web.auth import session
-from merx.web.common import PageRoute, csrf_form, current_principal, redirect, render
+from merx.web.common import (PageRoute, console_user, csrf_form, current_principal, problem_sentence, redirect,
+                              render, unit_of_work)
 
 router = APIRouter(route_class=PageRoute)
 
@@ -56,4 +58,27 @@ def login(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Respon
 def logout(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Response:
     response = redirect("/console/login", flash="You are signed out.")
     session.end_session(request, response)  # the session row ends: a copy of the cookie is worthless
+    return response
+
+
+@router.get("/console/password")
+def password_page(request: Request) -> Response:
+    console_user(request)
+    return render(request, "console/password.html")
+
+
+@router.post("/console/password")
+def change_password(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    me = console_user(request)
+    new = str(form.get("new_password", ""))
+    if new != str(form.get("new_password_again", "")):
+        return render(request, "console/password.html", {"error": "The two new passwords differ."}, status=422)
+    try:
+        with unit_of_work(request, me) as uow:
+            accounts.change_own_password(uow, me.user_id, str(form.get("current_password", "")), new)
+    except ValidationProblem as problem:
+        return render(request, "console/password.html", {"error": problem_sentence(problem)}, status=422)
+    # Every session of this user has ended, this one too; this browser gets a fresh one.
+    response = redirect("/console", flash="Your password is changed. Other sessions are signed out.")
+    session.start_session(request, response, me.user_id)
     return response
