@@ -77,6 +77,14 @@ def _rotated(tmp_path: Path, until: dt.datetime) -> Settings:
                     secret_key_fallbacks="old-key", secret_key_fallbacks_until=until)
 
 
+def _signed_in_cookie(client: TestClient) -> str:
+    page = client.get("/console/login").text
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    client.post("/console/login", data={"email": "staff@shop.test", "password": PASSWORD, "csrf_token": token},
+                follow_redirects=False)
+    return client.cookies.get("merx_session")
+
+
 def test_session_cookies_signed_with_the_old_key_work_until_the_stated_end(db, tmp_path):
     from merx.app import create_app
 
@@ -85,11 +93,7 @@ def test_session_cookies_signed_with_the_old_key_work_until_the_stated_end(db, t
         uow.commit()
     old_app = create_app(Settings(data_dir=tmp_path, log_level="WARNING", secret_key="old-key"), db)
     with TestClient(old_app) as old:
-        page = old.get("/console/login").text
-        token = page.split('name="csrf_token" value="')[1].split('"')[0]
-        old.post("/console/login", data={"email": "staff@shop.test", "password": PASSWORD, "csrf_token": token},
-                 follow_redirects=False)
-        cookie = old.cookies.get("merx_session")
+        cookie = _signed_in_cookie(old)
     assert cookie
 
     future = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=7)
@@ -97,12 +101,16 @@ def test_session_cookies_signed_with_the_old_key_work_until_the_stated_end(db, t
     with TestClient(create_app(_rotated(tmp_path, future), db)) as rotating:
         rotating.cookies.set("merx_session", cookie)
         assert rotating.get("/console", follow_redirects=False).status_code == 200
+        signed_during_rotation = _signed_in_cookie(TestClient(rotating.app))
     with TestClient(create_app(_rotated(tmp_path, past), db)) as after_the_period:
         after_the_period.cookies.set("merx_session", cookie)
         assert after_the_period.get("/console", follow_redirects=False).status_code == 303
     with TestClient(create_app(Settings(data_dir=tmp_path, log_level="WARNING", secret_key="new-key"), db)) as new:
         new.cookies.set("merx_session", cookie)
         assert new.get("/console", follow_redirects=False).status_code == 303
+        # New cookies were signed with the new key all along.
+        new.cookies.set("merx_session", signed_during_rotation)
+        assert new.get("/console", follow_redirects=False).status_code == 200
 
 
 def test_webhook_secrets_stored_under_the_old_key_decrypt_during_the_period_and_move_to_the_new_key(monkeypatch):
