@@ -183,7 +183,9 @@ def run_http(url: str, skus: list[str], orders: int, clients: int, data_dir: Pat
     port = free_port()
     env = {**os.environ, "MERX_DATABASE_URL": url, "MERX_DATA_DIR": str(data_dir), "MERX_LOG_LEVEL": "WARNING",
            "MERX_DB_POOL_SIZE": str(clients + 4), "MERX_RESERVATION_SWEEP_INTERVAL_SECONDS": "0",
-           "MERX_EVENT_HANDLERS": handlers}
+           "MERX_EVENT_HANDLERS": handlers,
+           # No built-in key any more, and a PostgreSQL server refuses to start without one.
+           "MERX_SECRET_KEY": os.environ.get("MERX_SECRET_KEY") or secrets.token_urlsafe(32)}
     merx = shutil.which("merx") or str(Path(sys.executable).parent / "merx")
     server = subprocess.Popen([merx, "serve", "--host", "127.0.0.1", "--port", str(port), "--no-migrate",
                                "--workers", str(workers)], env=env,

@@ -100,7 +100,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
     """Serve the API (and console) with Uvicorn; applies migrations first."""
     import uvicorn
 
-    _secret_key_or_exit()
+    require_secret_key()
     if migrate_first:
         upgraded_database().dispose()
     console.print(f"Merx on http://{host}:{port}  (API docs: /docs)")
@@ -111,7 +111,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
                 access_log=False)
 
 
-def _secret_key_or_exit() -> None:
+def require_secret_key() -> None:
     """Settle the secret key once, before workers start: a generated key is written (and
     announced) here, and every worker process reads the same file."""
     from merx.core.settings import SecretKeyMissing, ensure_secret_key
@@ -176,7 +176,7 @@ def demo(no_serve: bool = typer.Option(False, "--no-serve", help="Load the demo 
     """Create a fresh database with a realistic demo shop and serve it."""
     from merx import demo as demo_module
 
-    _secret_key_or_exit()
+    require_secret_key()
     started = time.perf_counter()
     result = demo_module.build_demo(seed=seed, product_count=products, console=console)
     console.print(f"[green]demo loaded[/green] in {time.perf_counter() - started:.1f}s: {result.summary}")

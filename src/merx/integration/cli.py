@@ -20,10 +20,11 @@ def worker(partitions: Optional[int] = typer.Option(None, help="Partition count 
            migrate_first: bool = typer.Option(True, "--migrate/--no-migrate")) -> None:
     """Relay the outbox to webhooks and NATS JetStream until SIGTERM/SIGINT. Run several for
     throughput and availability: they split the partitions between them."""
-    from merx.cli import open_database, upgraded_database
+    from merx.cli import open_database, require_secret_key, upgraded_database
     from merx.integration.relay import run_worker
     from merx.integration.settings import get_integration_settings
 
+    require_secret_key()  # it decrypts webhook secrets: same key as the servers, or refuse now
     db = upgraded_database() if migrate_first else open_database()
     settings = get_integration_settings()
     if partitions is not None:
@@ -106,12 +107,11 @@ def webhooks_purge(days: Optional[int] = typer.Option(None, help="Default: MERX_
 def webhooks_reencrypt() -> None:
     """After setting a new MERX_SECRET_KEY (old one in MERX_SECRET_KEY_FALLBACKS): store every
     webhook secret under the new key before the fallback period ends."""
-    from merx.cli import open_database
-    from merx.core.settings import ensure_secret_key, get_settings
+    from merx.cli import open_database, require_secret_key
     from merx.core.uow import UnitOfWork
     from merx.integration.secrets_box import reencrypt_webhook_secrets
 
-    ensure_secret_key(get_settings())
+    require_secret_key()
     with UnitOfWork(open_database()) as uow:
         n = reencrypt_webhook_secrets(uow)
     console.print(f"{n} webhook secrets now stored under the current key")
