@@ -187,7 +187,9 @@ def run_http(url: str, skus: list[str], orders: int, clients: int, data_dir: Pat
            # every simulated guest posts from this one address: lift the per-address guest checkout
            # limit and the cap on open pay-later holds
            "MERX_GUEST_OPEN_HOLDS_PER_ADDRESS": "1000000",
-           "MERX_RATE_LIMITS": '{"guest_checkout": "100000000/minute"}'}
+           "MERX_RATE_LIMITS": '{"guest_checkout": "100000000/minute"}',
+           # No built-in key any more, and a PostgreSQL server refuses to start without one.
+           "MERX_SECRET_KEY": os.environ.get("MERX_SECRET_KEY") or secrets.token_urlsafe(32)}
     merx = shutil.which("merx") or str(Path(sys.executable).parent / "merx")
     server = subprocess.Popen([merx, "serve", "--host", "127.0.0.1", "--port", str(port), "--no-migrate",
                                "--workers", str(workers)], env=env,

@@ -31,6 +31,9 @@ os.environ.setdefault("MERX_EVENT_HANDLERS", "inline")
 # Every test client calls from one address; the per-address cap on guests' pay-later orders is
 # checked where it is set (tests/orders/test_order_expiry.py).
 os.environ.setdefault("MERX_GUEST_OPEN_HOLDS_PER_ADDRESS", "1000")
+# No built-in secret key any more: tests sign and encrypt with this one (a test about the
+# generated key clears it for its own settings).
+os.environ.setdefault("MERX_SECRET_KEY", "merx-tests-only-secret-key-9f3c1e7a")
 
 
 def pytest_configure(config: pytest.Config) -> None:

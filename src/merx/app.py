@@ -17,7 +17,7 @@ from merx.core import ratelimit
 from merx.core.auth import Role
 from merx.core.errors import Forbidden, Unauthorized
 from merx.core.observability import METRICS_CONTENT_TYPE, Metrics, configure_logging
-from merx.core.settings import Settings, get_settings
+from merx.core.settings import Settings, ensure_secret_key, get_settings
 from merx.core.web import (BodyLimitMiddleware, IdempotencyMiddleware, RequestContextMiddleware,
                            install_error_handlers, principal_of)
 
@@ -81,6 +81,7 @@ def _authorise_metrics(request: Request, settings: Settings) -> None:
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
+    ensure_secret_key(settings)  # before anything can sign a cookie; refuses on PostgreSQL without one
     import_models()
     db = db or Database(settings.effective_database_url, pool_size=settings.db_pool_size, echo=settings.db_echo)
     metrics = Metrics()

@@ -100,6 +100,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
     """Serve the API (and console) with Uvicorn; applies migrations first."""
     import uvicorn
 
+    require_secret_key()
     if migrate_first:
         upgraded_database().dispose()
     console.print(f"Merx on http://{host}:{port}  (API docs: /docs)")
@@ -132,6 +133,18 @@ def _start_embedded_jobs():  # type: ignore[no-untyped-def]
         db.dispose()
 
     return stop_and_wait
+
+
+def require_secret_key() -> None:
+    """Settle the secret key once, before workers start: a generated key is written (and
+    announced) here, and every worker process reads the same file."""
+    from merx.core.settings import SecretKeyMissing, ensure_secret_key
+
+    try:
+        ensure_secret_key(get_settings())
+    except SecretKeyMissing as e:
+        console.print(f"[red]merx: {e}[/red]")
+        raise typer.Exit(2) from None
 
 
 def _reuseport_socket(host: str, port: int) -> socket.socket:
@@ -188,6 +201,7 @@ def demo(no_serve: bool = typer.Option(False, "--no-serve", help="Load the demo 
     from merx import demo as demo_module
     from merx.integration.settings import get_integration_settings
 
+    require_secret_key()
     started = time.perf_counter()
     result = demo_module.build_demo(seed=seed, product_count=products, console=console)
     console.print(f"[green]demo loaded[/green] in {time.perf_counter() - started:.1f}s: {result.summary}")

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy.engine import make_url
 
 from merx.core.auth import Role
-from merx.core.settings import Settings, get_settings
+from merx.core.settings import Settings, ensure_secret_key, get_settings
 
 # (code, name, parent, attribute set, pl, ru, nouns, price range EUR)
 CATEGORIES: list[tuple[str, str, str | None, str | None, str, str, list[str], tuple[int, int]]] = [
@@ -105,6 +105,7 @@ def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int
     from merx.core.uow import UnitOfWork
 
     settings = settings or get_settings()
+    ensure_secret_key(settings)  # generated into the data dir (and announced) when none is set
     console = console or Console(stderr=True)
     rng = random.Random(seed)
     import_models()

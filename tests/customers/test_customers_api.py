@@ -108,3 +108,54 @@ def test_update_is_audited_and_versioned(client, admin):
     log = client.get("/api/v1/audit-log", params={"entity_type": "customer", "entity_id": c["id"]}, headers=admin).json()
     assert [e["action"] for e in log["items"]] == ["create", "update"]
     assert log["items"][1]["before"]["first_name"] is None and log["items"][1]["after"]["first_name"] == "Vera"
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_a_customer_cannot_choose_its_own_sales_rep(client, make_key, admin):
+    rep = make_key("sales_rep")
+    rep_id = client.get("/api/v1/me", headers=rep).json()["user_id"]
+    me = client.post("/api/v1/customers", json={"email": "me@y.pl"}, headers=admin).json()
+    customer = make_key("customer", customer_id=me["id"])
+    r = client.patch(f"/api/v1/customers/{me['id']}", json={"sales_rep_user_id": rep_id}, headers=customer)
+    assert r.status_code == 403
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["errors"][0]["field"] == "sales_rep_user_id"
+    assert client.get(f"/api/v1/customers/{me['id']}", headers=admin).json()["sales_rep_user_id"] is None
+    # The rest of its own record stays editable, also when the unchanged rep field is sent back.
+    r = client.patch(f"/api/v1/customers/{me['id']}", json={"first_name": "Ola", "sales_rep_user_id": None},
+                     headers=customer)
+    assert r.status_code == 200 and r.json()["first_name"] == "Ola"
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_a_rep_assigns_customers_only_to_itself(client, make_key, admin):
+    rep, other_rep = make_key("sales_rep"), make_key("sales_rep")
+    rep_id = client.get("/api/v1/me", headers=rep).json()["user_id"]
+    other_id = client.get("/api/v1/me", headers=other_rep).json()["user_id"]
+    r = client.post("/api/v1/customers", json={"email": "planted@corp.pl", "sales_rep_user_id": other_id}, headers=rep)
+    assert r.status_code == 403 and r.json()["errors"][0]["field"] == "sales_rep_user_id"
+    assert client.get("/api/v1/customers", params={"email": "planted@corp.pl"}, headers=admin).json()["items"] == []
+    mine = client.post("/api/v1/customers", json={"email": "mine@corp.pl", "sales_rep_user_id": rep_id}, headers=rep)
+    assert mine.status_code == 201 and mine.json()["sales_rep_user_id"] == rep_id
+    # Nor hand an own account over to another rep (or to nobody).
+    for target in (other_id, None):
+        r = client.patch(f"/api/v1/customers/{mine.json()['id']}", json={"sales_rep_user_id": target}, headers=rep)
+        assert r.status_code == 403 and r.json()["errors"][0]["field"] == "sales_rep_user_id"
+    assert client.get(f"/api/v1/customers/{mine.json()['id']}", headers=rep).json()["sales_rep_user_id"] == rep_id
+
+
+def test_managers_assign_any_sales_rep_but_only_a_sales_rep(client, make_key, admin):
+    rep = make_key("sales_rep")
+    rep_id = client.get("/api/v1/me", headers=rep).json()["user_id"]
+    staff = make_key("staff")
+    staff_id = client.get("/api/v1/me", headers=staff).json()["user_id"]
+    c = client.post("/api/v1/customers", json={"email": "acct@corp.pl", "sales_rep_user_id": rep_id}, headers=staff)
+    assert c.status_code == 201 and c.json()["sales_rep_user_id"] == rep_id
+    assert client.get(f"/api/v1/customers/{c.json()['id']}", headers=rep).status_code == 200
+    r = client.patch(f"/api/v1/customers/{c.json()['id']}", json={"sales_rep_user_id": staff_id}, headers=admin)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "sales_rep_user_id"
+    support = make_key("support_agent")
+    r = client.patch(f"/api/v1/customers/{c.json()['id']}", json={"sales_rep_user_id": None}, headers=support)
+    assert r.status_code == 403 and r.json()["errors"][0]["field"] == "sales_rep_user_id"
+    assert client.patch(f"/api/v1/customers/{c.json()['id']}", json={"sales_rep_user_id": None},
+                        headers=admin).json()["sales_rep_user_id"] is None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import socket
 import threading
@@ -23,6 +24,19 @@ CHROMIUM = os.environ.get("MERX_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PASSWORD = "correct horse battery"
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html) or re.search(r'name="csrf-token" content="([^"]+)"', html)
+    assert match, "the page carries a CSRF token"
+    return match.group(1)
+
+
+def form_sign_in(client: Any, email: str, password: str = PASSWORD) -> Any:
+    """Sign in through the real login form (HTTP client, not the browser)."""
+    page = client.get("/console/login")
+    return client.post("/console/login", data={"email": email, "password": password, "csrf_token": csrf_of(page.text),
+                                               "next": "/console"}, follow_redirects=False)
 
 
 def _unavailable(what: str, why: str) -> None:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import secrets
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 import sqlalchemy as sa
 
-from merx.core.auth import Role, generate_api_key, hash_api_key, hash_password
-from merx.core.db import utcnow
+from merx.core import sessions
+from merx.core.auth import Role, generate_api_key, hash_api_key, hash_password, verify_password
+from merx.core.db import Database, utcnow
 from merx.core.errors import Conflict, NotFound, ValidationProblem
 from merx.core.models import ApiKey, User
 from merx.core.uow import UnitOfWork
+
+MIN_PASSWORD_LENGTH = 8
 
 
 @dataclass
@@ -64,6 +71,20 @@ def create_user_with_key(uow: UnitOfWork, *, name: str, role: Role, seller_id: i
     return issued
 
 
+def user_id_by_email(uow: UnitOfWork, email: str) -> int:
+    user_id = uow.session.scalar(sa.select(User.id).where(User.email == email.strip().lower()))
+    if user_id is None:
+        raise NotFound(f"No user has the email {email.strip().lower()}")
+    return user_id
+
+
+def user_role(uow: UnitOfWork, user_id: int) -> Role | None:
+    """The role of an active user, None when there is no such active user (for contexts that
+    assign records to users, e.g. a customer's sales rep)."""
+    role = uow.session.scalar(sa.select(User.role).where(User.id == user_id, User.active.is_(True)))
+    return Role(role) if role is not None else None
+
+
 def revoke_api_key(uow: UnitOfWork, api_key_id: int) -> None:
     row = uow.session.get(ApiKey, api_key_id)
     if row is None:
@@ -72,3 +93,62 @@ def revoke_api_key(uow: UnitOfWork, api_key_id: int) -> None:
         row.revoked_at = utcnow()
         uow.audit("revoke", "api_key", row.id, before={"revoked_at": None}, after={"revoked_at": row.revoked_at.isoformat()})
     uow.commit()
+
+
+# --------------------------------------------------------------------------------------------
+# Console sign-in and passwords
+# --------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _dummy_password_hash() -> str:
+    # Verified when the email is unknown (or has no password), so that path costs one scrypt
+    # like a wrong password does and its timing does not tell which emails have accounts.
+    return hash_password(secrets.token_urlsafe(16))
+
+
+@dataclass(frozen=True)
+class SignIn:
+    user_id: int | None  # None: refused
+    lockout: sessions.Lockout | None = None  # set when the account is locked (now or by this failure)
+
+
+def authenticate(db: Database, settings: Any, email: str, password: str) -> SignIn:
+    """Check a console sign-in, counting failures per account for the lockout (see core/sessions)."""
+    email = email.strip().lower()
+    locked = sessions.current_lockout(db, email)
+    if locked is not None:
+        return SignIn(None, locked)
+    with db.read_sessions() as s:
+        user = s.scalar(sa.select(User).where(User.email == email)) if email else None
+    stored = user.password_hash if user is not None and user.password_hash else None
+    matches = verify_password(password, stored or _dummy_password_hash())
+    if matches and stored is not None and user is not None and user.active:
+        sessions.clear_failures(db, email)
+        return SignIn(user.id)
+    lockout = sessions.record_failure(db, email, after=settings.login_lockout_after,
+                                      longest=dt.timedelta(minutes=settings.login_lockout_max_minutes))
+    return SignIn(None, lockout)
+
+
+def change_password(uow: UnitOfWork, user_id: int, new_password: str) -> int:
+    """Set a user's password and end all their console sessions (a stolen cookie stops
+    working with the old password). Returns how many sessions were ended."""
+    if len(new_password) < MIN_PASSWORD_LENGTH:
+        raise ValidationProblem.for_field("password", f"needs at least {MIN_PASSWORD_LENGTH} characters")
+    user = uow.session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"User {user_id} does not exist")
+    user.password_hash = hash_password(new_password)
+    ended = sessions.end_user_sessions(uow.session, user_id)
+    uow.audit("change_password", "user", user_id, after={"sessions_ended": ended})
+    uow.commit()
+    return ended
+
+
+def change_own_password(uow: UnitOfWork, user_id: int, current_password: str, new_password: str) -> int:
+    """A signed-in user changes their password: the current one must be right."""
+    user = uow.session.get(User, user_id)
+    if user is None or not verify_password(current_password, user.password_hash):
+        raise ValidationProblem.for_field("current_password", "is not right")
+    return change_password(uow, user_id, new_password)

@@ -118,3 +118,31 @@ class ScheduledJob(Base):
     last_result: Mapped[str | None] = mapped_column(sa.String(500))
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UserSession(Base):
+    """A console sign-in. The cookie carries a random token (signed); only its SHA-256 is
+    stored, so a copy of this table signs nobody in. Ending a session sets `revoked_at`."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[IdPK]
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class LoginThrottle(Base):
+    """Failed console sign-ins per account name (the SHA-256 of the normalised email, known
+    user or not, so a lockout reveals nothing). In the database so every worker sees it."""
+
+    __tablename__ = "login_throttle"
+
+    id: Mapped[IdPK]
+    account_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    failures: Mapped[int] = mapped_column(sa.Integer, default=0)
+    last_failure_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
+import os
+import secrets
+import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+log = logging.getLogger("merx.settings")
+SECRET_KEY_FILE = "secret_key"
 
 SUPPORTED_LOCALES = (
     "en", "pl", "ru", "uk", "ro", "de", "fr", "es", "it", "pt", "nl", "cs", "sk", "hu", "bg",
@@ -20,7 +28,21 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path("./merx-data"), description="Where the SQLite file, indexes and exports live.")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite file in data_dir.")
-    secret_key: SecretStr = Field(default=SecretStr("dev-insecure-change-me"), description="Signs sessions and tokens.")
+    # No built-in default: a key everyone knows lets anyone sign a session cookie. Unset, a
+    # SQLite install generates one into data_dir; PostgreSQL refuses to start (ensure_secret_key).
+    secret_key: SecretStr | None = Field(default=None, description="Signs sessions and tokens, encrypts stored "
+                                         "webhook secrets. Unset on SQLite: generated into data_dir/secret_key.")
+    secret_key_fallbacks: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
+        default=(), description="Earlier secret keys (comma-separated), still accepted to verify cookies and "
+                                "decrypt stored secrets until secret_key_fallbacks_until; nothing new uses them.")
+    secret_key_fallbacks_until: dt.datetime | None = Field(
+        default=None, description="When the fallback keys stop being accepted (ISO date-time, UTC if no zone); "
+                                  "required with secret_key_fallbacks.")
+    session_lifetime_hours: float = Field(default=12, gt=0, description="A console sign-in ends after this long.")
+    session_idle_minutes: float = Field(default=60, gt=0, description="...or after this long without a request.")
+    login_lockout_after: int = Field(default=5, ge=1, description="Failed sign-ins to one account before it is "
+                                     "locked for a while (1 minute, doubling with each further failure).")
+    login_lockout_max_minutes: float = Field(default=60, gt=0, description="The longest lockout.")
     default_locale: str = "en"
     locales: tuple[str, ...] = SUPPORTED_LOCALES
     default_currency: str = "EUR"
@@ -54,6 +76,40 @@ class Settings(BaseSettings):
         description="`merx serve` runs due scheduled jobs (hold expiry, connector pulls...) on a thread of its own; "
                     "set false when `merx worker` processes run them (both together is safe: jobs are leased).")
 
+    @field_validator("secret_key_fallbacks", mode="before")
+    @classmethod
+    def _split_fallbacks(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("secret_key_fallbacks_until")
+    @classmethod
+    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
+        return value.replace(tzinfo=dt.timezone.utc) if value is not None and value.tzinfo is None else value
+
+    @model_validator(mode="after")
+    def _fallbacks_need_an_end(self) -> "Settings":
+        if self.secret_key_fallbacks and self.secret_key_fallbacks_until is None:
+            raise ValueError("MERX_SECRET_KEY_FALLBACKS needs MERX_SECRET_KEY_FALLBACKS_UNTIL: old keys are "
+                             "accepted for a stated period only")
+        return self
+
+    @property
+    def current_secret(self) -> str:
+        """The key every new signature and encryption uses."""
+        if self.secret_key is None:
+            raise SecretKeyMissing("the secret key is not set up; call ensure_secret_key(settings) first")
+        return self.secret_key.get_secret_value()
+
+    def verification_secrets(self, now: dt.datetime | None = None) -> list[str]:
+        """Keys accepted to verify or decrypt, current first: the fallbacks only until their end."""
+        keys = [self.current_secret]
+        until = self.secret_key_fallbacks_until
+        if self.secret_key_fallbacks and until is not None and (now or dt.datetime.now(dt.timezone.utc)) < until:
+            keys += [k.get_secret_value() for k in self.secret_key_fallbacks]
+        return keys
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:
@@ -66,6 +122,8 @@ class Settings(BaseSettings):
             value = getattr(self, name)
             if isinstance(value, SecretStr):
                 value = "********"
+            elif isinstance(value, tuple) and value and isinstance(value[0], SecretStr):
+                value = ["********"] * len(value)
             elif isinstance(value, Path):
                 value = str(value)
             out[name] = value
@@ -82,6 +140,50 @@ def mask_url_password(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # an unparsable URL is shown as given; it has no password we could find
         return url
+
+
+class SecretKeyMissing(RuntimeError):
+    """The server may not start: no MERX_SECRET_KEY, and none can be generated safely."""
+
+
+def ensure_secret_key(settings: Settings) -> None:
+    """Give `settings` its secret key. Set in the environment: used as is. Unset on SQLite
+    (one machine, the data dir is ours): read data_dir/secret_key, or generate it there
+    (mode 600) and say so on stderr. Unset on a server database: refuse, because replicas
+    would each invent a different key and one replica's cookies would fail on the next."""
+    if settings.secret_key is not None:
+        return
+    from sqlalchemy.engine import make_url
+
+    if make_url(settings.effective_database_url).get_backend_name() != "sqlite":
+        raise SecretKeyMissing(
+            "MERX_SECRET_KEY is not set. With a server database (PostgreSQL) every replica must share one "
+            "secret key: generate one (python -c 'import secrets; print(secrets.token_urlsafe(48))') and set "
+            "MERX_SECRET_KEY in the environment of every merx process.")
+    path = settings.data_dir / SECRET_KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written whole to a private temporary file, then linked into place: os.link fails if
+        # another process starting at the same moment got there first, and then we read its key.
+        tmp = path.with_name(f".{SECRET_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(48))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        else:
+            message = (f"merx: no MERX_SECRET_KEY set; generated a random secret key into {path.resolve()} "
+                       "(mode 600). Keep it with the database: sessions and stored webhook secrets depend on it.")
+            print(message, file=sys.stderr)
+            log.warning("generated a secret key", extra={"path": str(path.resolve())})
+        finally:
+            tmp.unlink(missing_ok=True)
+    key = path.read_text().strip()
+    if not key:
+        raise SecretKeyMissing(f"{path} is empty; delete it to generate a new key or set MERX_SECRET_KEY")
+    settings.secret_key = SecretStr(key)
 
 
 @lru_cache

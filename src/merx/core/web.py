@@ -64,10 +64,17 @@ async def get_principal(request: Request) -> Principal:
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
-    if not request.headers.get("authorization") and _session_user_id(request) is None:
+    if not request.headers.get("authorization") and not _session_present(request):
         request.state.principal = ANONYMOUS
         return ANONYMOUS
     return await run_in_threadpool(principal_of, request)
+
+
+def _session_present(request: Request) -> bool:
+    # Without I/O: a signed session cookie came along (whether its session still lives is
+    # read from the database by the session reader, in the thread pool).
+    present = getattr(request.app.state, "session_present", None)
+    return bool(present and present(request))
 
 
 def _session_user_id(request: Request) -> int | None:

@@ -6,9 +6,10 @@ from typing import Any, Iterable
 
 import sqlalchemy as sa
 
-from merx.core.auth import Role
+from merx.core import accounts
+from merx.core.auth import STAFF_ROLES, Role
 from merx.core.db import utcnow
-from merx.core.errors import Conflict, FieldError, NotFound, ValidationProblem
+from merx.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationProblem
 from merx.core.uow import UnitOfWork
 from merx.customers.models import Customer
 from merx.customers.rules import normalize_email, normalize_phone
@@ -51,10 +52,27 @@ def _check_unique(uow: UnitOfWork, fields: dict[str, Any], exclude_id: int | Non
         raise Conflict("; ".join(e.message for e in errors), errors=errors, type_slug="duplicate")
 
 
+def _check_rep_assignment(uow: UnitOfWork, rep_user_id: int | None) -> None:
+    """Who may put a customer in whose hands: admin and staff assign any sales rep; a sales
+    rep only itself; nobody else (a customer, a support agent) assigns reps at all."""
+    actor = uow.actor
+    if actor.role in STAFF_ROLES:
+        if rep_user_id is not None and accounts.user_role(uow, rep_user_id) != Role.sales_rep:
+            raise ValidationProblem.for_field("sales_rep_user_id", f"user {rep_user_id} is not an active sales rep")
+        return
+    if actor.role == Role.sales_rep and rep_user_id == actor.user_id:
+        return
+    allowed = "only to yourself" if actor.role == Role.sales_rep else "only by admin or staff"
+    raise Forbidden(f"sales_rep_user_id: customers are assigned {allowed}",
+                    errors=[FieldError("sales_rep_user_id", f"may be set {allowed}", "forbidden")])
+
+
 def create_customer(uow: UnitOfWork, data: CustomerCreate, *, is_guest: bool = False, commit: bool = True) -> CustomerOut:
     fields = _normalized(uow, data.model_dump())
     if uow.actor.role == Role.sales_rep and fields.get("sales_rep_user_id") is None:
         fields["sales_rep_user_id"] = uow.actor.user_id  # a rep's new customer is the rep's account
+    if fields.get("sales_rep_user_id") is not None:
+        _check_rep_assignment(uow, fields["sales_rep_user_id"])
     _check_unique(uow, fields)
     customer = Customer(**fields, is_guest=is_guest)
     uow.session.add(customer)
@@ -85,6 +103,8 @@ def get_customer(uow: UnitOfWork, customer_id: int) -> CustomerOut:
 
 def update_customer(uow: UnitOfWork, customer_id: int, data: CustomerUpdate) -> CustomerOut:
     customer = _visible(uow, uow.session.get(Customer, customer_id))
+    if "sales_rep_user_id" in data.model_fields_set and data.sales_rep_user_id != customer.sales_rep_user_id:
+        _check_rep_assignment(uow, data.sales_rep_user_id)
     changes = _normalized(uow, {**{"country": customer.country}, **data.model_dump(exclude_unset=True)})
     if "phone" in data.model_fields_set and data.phone:
         changes["phone"] = normalize_phone(data.phone, changes.get("country") or uow.settings.default_phone_region)

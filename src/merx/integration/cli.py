@@ -21,10 +21,11 @@ def worker(partitions: Optional[int] = typer.Option(None, help="Partition count 
     """Relay the outbox to webhooks and NATS JetStream, and run due scheduled jobs, until
     SIGTERM/SIGINT. Run several for throughput and availability: they split the partitions
     between them, and each job runs on one of them at a time."""
-    from merx.cli import open_database, upgraded_database
+    from merx.cli import open_database, require_secret_key, upgraded_database
     from merx.integration.relay import run_worker
     from merx.integration.settings import get_integration_settings
 
+    require_secret_key()  # it decrypts webhook secrets: same key as the servers, or refuse now
     db = upgraded_database() if migrate_first else open_database()
     settings = get_integration_settings()
     if partitions is not None:
@@ -109,6 +110,20 @@ def webhooks_purge(days: Optional[int] = typer.Option(None, help="Default: MERX_
     with UnitOfWork(open_database()) as uow:
         n = purge_delivery_payloads(uow, days if days is not None else get_integration_settings().delivery_retention_days)
     console.print(f"purged {n} delivery payloads")
+
+
+@webhooks_app.command("reencrypt")
+def webhooks_reencrypt() -> None:
+    """After setting a new MERX_SECRET_KEY (old one in MERX_SECRET_KEY_FALLBACKS): store every
+    webhook secret under the new key before the fallback period ends."""
+    from merx.cli import open_database, require_secret_key
+    from merx.core.uow import UnitOfWork
+    from merx.integration.secrets_box import reencrypt_webhook_secrets
+
+    require_secret_key()
+    with UnitOfWork(open_database()) as uow:
+        n = reencrypt_webhook_secrets(uow)
+    console.print(f"{n} webhook secrets now stored under the current key")
 
 
 def register(app: typer.Typer, import_app: typer.Typer) -> None:

@@ -1,24 +1,37 @@
 """Webhook signing secrets at rest: encrypted (Fernet, AES-128-CBC + HMAC) with a key derived
-from MERX_SECRET_KEY. Signing needs the secret itself, so a one-way hash will not do."""
+from MERX_SECRET_KEY. Signing needs the secret itself, so a one-way hash will not do.
+
+Key rotation: new encryptions always use the current key; decryption also tries the keys in
+MERX_SECRET_KEY_FALLBACKS until MERX_SECRET_KEY_FALLBACKS_UNTIL (MultiFernet), and
+`reencrypt_secret` moves a stored value to the current key before that period ends."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import secrets
+from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from merx.core.settings import get_settings
+from merx.core.settings import ensure_secret_key, get_settings
 
 SECRET_PREFIX = "whsec_"
 
 
-def _fernet(secret_key: str | None = None) -> Fernet:
-    master = secret_key if secret_key is not None else get_settings().secret_key.get_secret_value()
+def _derive(master: str) -> Fernet:
     # Domain-separated derivation: the same MERX_SECRET_KEY signs other things elsewhere.
     derived = hashlib.sha256(b"merx.integration.webhook-secrets\x00" + master.encode()).digest()
     return Fernet(base64.urlsafe_b64encode(derived))
+
+
+def _fernet(secret_key: str | None = None) -> MultiFernet:
+    """The current key first (it encrypts), then the fallbacks still in their period."""
+    if secret_key is not None:
+        return MultiFernet([_derive(secret_key)])
+    settings = get_settings()
+    ensure_secret_key(settings)
+    return MultiFernet([_derive(key) for key in settings.verification_secrets()])
 
 
 def encrypt_secret(plain: str, *, secret_key: str | None = None) -> str:
@@ -29,7 +42,40 @@ def decrypt_secret(token: str, *, secret_key: str | None = None) -> str:
     try:
         return _fernet(secret_key).decrypt(token.encode()).decode()
     except InvalidToken:
-        raise RuntimeError("webhook secret cannot be decrypted: MERX_SECRET_KEY changed since it was stored") from None
+        raise RuntimeError("webhook secret cannot be decrypted: MERX_SECRET_KEY changed since it was stored "
+                           "(an old key can be kept in MERX_SECRET_KEY_FALLBACKS for a while)") from None
+
+
+def reencrypt_secret(token: str) -> str:
+    """The same secret encrypted under the current key (decrypted with any accepted key)."""
+    try:
+        return _fernet().rotate(token.encode()).decode()
+    except InvalidToken:
+        raise RuntimeError("stored secret cannot be decrypted with the current or fallback keys") from None
+
+
+def reencrypt_webhook_secrets(uow: Any) -> int:
+    """Store every webhook secret under the current key (run during a key rotation's
+    fallback period, after which the old key decrypts nothing). Returns how many moved."""
+    import sqlalchemy as sa
+
+    from merx.integration.models import WebhookEndpoint
+
+    settings = get_settings()
+    ensure_secret_key(settings)
+    current = _derive(settings.current_secret)
+    moved = 0
+    for endpoint in uow.session.scalars(sa.select(WebhookEndpoint)):
+        try:
+            current.decrypt(endpoint.secret_encrypted.encode())
+            continue  # already under the current key
+        except InvalidToken:
+            pass
+        endpoint.secret_encrypted = reencrypt_secret(endpoint.secret_encrypted)
+        moved += 1
+    uow.audit("webhook_secrets.reencrypted", "webhook_endpoint", "*", after={"count": moved})
+    uow.commit()
+    return moved
 
 
 def generate_secret() -> str:

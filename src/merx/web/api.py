@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse, Response
 
-from merx.web.auth.session import session_reader
+from merx.web.auth.session import session_present, session_reader
 from merx.web.common import HERE, PageRoute
 from merx.web.views import (analytics, auth, catalog, customers, dashboard, integration, inventory, jobs, orders,
                             search_console, store)
@@ -35,3 +35,4 @@ for _module in (auth, dashboard, catalog, inventory, orders, customers, search_c
 def configure_app(app: FastAPI) -> None:
     """Called by the composition root: lets the API resolve the console's signed-in user."""
     app.state.session_reader = session_reader
+    app.state.session_present = session_present

@@ -1,18 +1,18 @@
-"""Console sign-in and sign-out."""
+"""Console sign-in, sign-out and password change."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from merx.core.auth import verify_password
-from merx.core.models import User
+from merx.core import accounts
+from merx.core.errors import ValidationProblem
 from merx.core.ratelimit import RateLimited, check_rate
 from merx.web.auth import session
-from merx.web.common import PageRoute, csrf_form, current_principal, redirect, render
+from merx.web.common import (PageRoute, console_user, csrf_form, current_principal, problem_sentence, redirect,
+                              render, unit_of_work)
 
 router = APIRouter(route_class=PageRoute)
 
@@ -38,28 +38,56 @@ def login(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Respon
     password = str(form.get("password", ""))
     target = _safe_next(str(form.get("next") or ""))
     try:
-        check_rate(request, "login")  # per client address; authsec adds the per-account lockout
+        check_rate(request, "login")  # per client address; the per-account lockout is in accounts
     except RateLimited as limited:
         page = render(request, "console/login.html", {"error": f"Too many sign-in attempts; try again in "
                                                                f"{limited.retry_after} s.", "email": email,
                                                       "next": target}, status=429)
         page.headers["Retry-After"] = str(limited.retry_after)
         return page
-    db = request.app.state.db
-    with db.read_sessions() as s:
-        user = s.scalar(sa.select(User).where(User.email == email)) if email else None
-        ok = bool(user and user.active and verify_password(password, user.password_hash))
-        user_id = user.id if ok and user else None
-    if user_id is None:
+    result = accounts.authenticate(request.app.state.db, request.app.state.settings, email, password)
+    if result.user_id is None:
+        # One answer for an unknown email and a wrong password; a locked account says so
+        # (unknown emails lock the same way, so that reveals nothing either).
+        if result.lockout is not None:
+            minutes = -(-result.lockout.retry_after_seconds() // 60)
+            response = render(request, "console/login.html", {
+                "error": f"Too many failed sign-ins for this account. Try again in {minutes} minute"
+                         f"{'s' if minutes != 1 else ''}.", "email": email, "next": target}, status=429)
+            response.headers["Retry-After"] = str(result.lockout.retry_after_seconds())
+            return response
         return render(request, "console/login.html", {"error": "The email or password is not right.",
                                                       "email": email, "next": target}, status=401)
     response = redirect(target)
-    session.start_session(request, response, user_id)
+    session.start_session(request, response, result.user_id)
     return response
 
 
 @router.post("/console/logout")
 def logout(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Response:
     response = redirect("/console/login", flash="You are signed out.")
-    session.end_session(response)
+    session.end_session(request, response)  # the session row ends: a copy of the cookie is worthless
+    return response
+
+
+@router.get("/console/password")
+def password_page(request: Request) -> Response:
+    console_user(request)
+    return render(request, "console/password.html")
+
+
+@router.post("/console/password")
+def change_password(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    me = console_user(request)
+    new = str(form.get("new_password", ""))
+    if new != str(form.get("new_password_again", "")):
+        return render(request, "console/password.html", {"error": "The two new passwords differ."}, status=422)
+    try:
+        with unit_of_work(request, me) as uow:
+            accounts.change_own_password(uow, me.user_id, str(form.get("current_password", "")), new)
+    except ValidationProblem as problem:
+        return render(request, "console/password.html", {"error": problem_sentence(problem)}, status=422)
+    # Every session of this user has ended, this one too; this browser gets a fresh one.
+    response = redirect("/console", flash="Your password is changed. Other sessions are signed out.")
+    session.start_session(request, response, me.user_id)
     return response
