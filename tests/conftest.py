@@ -28,6 +28,10 @@ REQUIRE_SERVICES = os.environ.get("MERX_REQUIRE_SERVICES") == "1"
 # Tests assert other contexts' reactions right after a request, so handlers run inline unless
 # a test chooses the server's background dispatcher (tests/test_event_dispatch.py does).
 os.environ.setdefault("MERX_EVENT_HANDLERS", "inline")
+# The test suite is a test mode: the `test` card provider is enabled here (and in the demo),
+# never by default. Servers started as subprocesses inherit it.
+TEST_PAYMENT_PROVIDERS = "manual,test"
+os.environ.setdefault("MERX_PAYMENT_PROVIDERS", TEST_PAYMENT_PROVIDERS)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -172,7 +176,8 @@ def _quiesce_background_work() -> None:
 def settings(tmp_path: Path):  # type: ignore[no-untyped-def]
     from merx.core.settings import Settings
 
-    return Settings(data_dir=tmp_path / "data", log_json=True, log_level="WARNING", max_body_bytes=256 * 1024)
+    return Settings(data_dir=tmp_path / "data", log_json=True, log_level="WARNING", max_body_bytes=256 * 1024,
+                    payment_providers=TEST_PAYMENT_PROVIDERS)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import time
 from typing import Optional
@@ -13,7 +14,7 @@ from rich.console import Console
 
 from merx.contexts import CONTEXTS, _optional
 from merx.core.auth import Role
-from merx.core.settings import get_settings
+from merx.core.settings import get_settings, reset_settings_cache
 
 app = typer.Typer(help="Merx: commerce operations platform.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
@@ -163,6 +164,9 @@ def demo(no_serve: bool = typer.Option(False, "--no-serve", help="Load the demo 
     """Create a fresh database with a realistic demo shop and serve it."""
     from merx import demo as demo_module
 
+    # The demo shop takes test card payments; a real shop enables only the providers it configures.
+    os.environ.setdefault("MERX_PAYMENT_PROVIDERS", "manual,test")
+    reset_settings_cache()
     started = time.perf_counter()
     result = demo_module.build_demo(seed=seed, product_count=products, console=console)
     console.print(f"[green]demo loaded[/green] in {time.perf_counter() - started:.1f}s: {result.summary}")

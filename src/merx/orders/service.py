@@ -341,9 +341,7 @@ def place_order(uow: UnitOfWork, data: OrderCreate, *, cart_id: int | None = Non
                 price_overrides: dict[str, Decimal] | None = None) -> dict[str, Any]:
     """Create an order: 201 body, or a Problem (409 insufficient stock naming each line, 402
     declined payment after compensation, 422 bad input)."""
-    provider = payments.PROVIDERS.get(data.payment.provider)
-    if provider is None:
-        raise ValidationProblem.for_field("payment.provider", f"must be one of {', '.join(sorted(payments.PROVIDERS))}")
+    provider = payments.provider_for_checkout(uow.settings, data.payment.provider)
     if data.payment.behaviour is not None and data.payment.provider != "test":
         raise ValidationProblem.for_field("payment.behaviour", "only the test provider takes a behaviour")
     out, pending = _retrying(uow, lambda: _create_pending(uow, data, cart_id=cart_id, price_overrides=price_overrides))

@@ -332,7 +332,13 @@ def _checkout_context(request: Request, form: dict[str, Any] | None = None, erro
                 availability[row["sku"]] = {loc["location"]: loc["status"] for loc in per["locations"]}
     can_order = function("orders", "place_order") is not None
     return view | {"stores": stores, "availability": availability, "form": form or {}, "error": error,
-                   "payment_options": PAYMENT_OPTIONS, "can_order": can_order}
+                   "payment_options": _payment_options(request), "can_order": can_order}
+
+
+def _payment_options(request: Request) -> list[tuple[str, str, str]]:
+    """Only the providers this shop enabled (MERX_PAYMENT_PROVIDERS) are offered."""
+    enabled = request.app.state.settings.enabled_payment_providers
+    return [option for option in PAYMENT_OPTIONS if option[0] in enabled]
 
 
 @router.get("/checkout")
