@@ -14,8 +14,8 @@ from merx.core.db import Database
 from merx.core.events import bus
 from merx.core.observability import Metrics, configure_logging
 from merx.core.settings import Settings, get_settings
-from merx.core.web import (BodyLimitMiddleware, IdempotencyMiddleware, RequestContextMiddleware,
-                           install_error_handlers)
+from merx.core.idempotency import IdempotencyMiddleware
+from merx.core.web import BodyLimitMiddleware, RequestContextMiddleware, install_error_handlers
 
 API_PREFIX = "/api/v1"
 _handlers_registered = False
@@ -91,7 +91,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.router.on_shutdown.append(lambda: bus.drain(30.0) and None)
 
     # Outermost first: request id/log/metrics, then the body limit, then idempotency.
-    app.add_middleware(IdempotencyMiddleware, db_getter=lambda: app.state.db)
+    app.add_middleware(IdempotencyMiddleware, db_getter=lambda: app.state.db,
+                       session_reader_getter=lambda: getattr(app.state, "session_reader", None))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app

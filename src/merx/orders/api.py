@@ -8,6 +8,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Header, Query, Request
 
 from merx.core.auth import Principal, Role
+from merx.core.idempotency import register_replay
 from merx.core.pagination import check_limit
 from merx.core.schemas import Page
 from merx.core.uow import UnitOfWork
@@ -19,6 +20,8 @@ from merx.orders.schemas import (CancelIn, CartCreate, CartLineSet, CartOrderIn,
 router = APIRouter(tags=["orders"])
 STAFF = (Role.admin, Role.staff)
 ANY_ROLE = tuple(Role)
+# A checkout retried after a crash that lost its answer gets the order it created, as it is now.
+register_replay("order", lambda uow, order_id: OrderOut(**service.order_for_replay(uow, int(order_id))))
 
 
 def _ensure_sweeper(request: Request) -> None:

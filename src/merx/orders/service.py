@@ -165,6 +165,12 @@ def get_order(uow: UnitOfWork, order_id: int) -> dict[str, Any]:
     return order_out(uow, _load(uow, order_id))
 
 
+def order_for_replay(uow: UnitOfWork, order_id: int) -> dict[str, Any]:
+    """The order a checkout created, for a retry with the checkout's own Idempotency-Key
+    (whose scope already proved it is the same caller): no visibility check."""
+    return order_out(uow, _load_any(uow, order_id))
+
+
 def list_orders(uow: UnitOfWork, *, status: str | None = None, customer_id: int | None = None,
                 q: str | None = None, newest_first: bool = False,
                 limit: int = 50, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
@@ -465,6 +471,7 @@ def _create_pending(uow: UnitOfWork, data: OrderCreate, *, cart_id: int | None,
     uow.audit("place", "order", order.id, after={"number": order.number, "status": order.status,
                                                  "total": out["totals"]["total"], "currency": currency,
                                                  "lines": len(lines), "coupon": coupon})
+    uow.created("order", order.id)  # a retry of this request after a crash answers with this order
     uow.commit()
     if order.status != "pending":
         return out, None
