@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
     import_models()
-    db = db or Database(settings.effective_database_url, pool_size=settings.db_pool_size, echo=settings.db_echo)
+    db = db or Database.for_settings(settings)
     metrics = Metrics()
 
     app = FastAPI(

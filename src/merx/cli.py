@@ -30,7 +30,7 @@ def open_database():  # type: ignore[no-untyped-def]
     from merx.core.db import Database
 
     s = get_settings()
-    return Database(s.effective_database_url, pool_size=s.db_pool_size)
+    return Database.for_settings(s, echo=False)
 
 
 def upgraded_database():  # type: ignore[no-untyped-def]

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -213,7 +214,20 @@ def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(problem, request)
 
 
+def _database_busy_handler(request: Request, exc: OperationalError) -> JSONResponse:
+    """A lock wait past `lock_timeout`, a statement past `statement_timeout`, a deadlock that
+    kept recurring, SQLite's busy timeout, or a database that does not answer: the request
+    failed without writing anything, and the same request may succeed in a moment."""
+    orig = getattr(exc, "orig", None)
+    log.warning("database busy or unavailable", extra={
+        "path": request.url.path, "sqlstate": getattr(orig, "sqlstate", None), "error": str(orig)[:200]})
+    problem = Problem("The database is busy or unavailable; nothing was changed. Retry shortly.", status=503,
+                      title="Service unavailable", type_slug="database-busy")
+    return problem_response(problem, request, {"Retry-After": "1"})
+
+
 def install_error_handlers(app: Any) -> None:
+    app.add_exception_handler(OperationalError, _database_busy_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(Problem, _problem_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)

@@ -70,7 +70,9 @@ def _m(minor: int, currency: str) -> str:
 # Retries of whole transactions on PostgreSQL deadlock / serialisation failures
 # ---------------------------------------------------------------------------------------------
 
-_RETRYABLE_PG = {"40P01", "40001", "55P03"}
+# deadlock, serialisation failure; not a lock_timeout (55P03): that request already waited
+# its bound and answers 503 (core/web.py) rather than waiting it again
+_RETRYABLE_PG = {"40P01", "40001"}
 
 
 def _retrying(uow: UnitOfWork, fn: Callable[[], T], attempts: int = 4) -> T:
