@@ -177,3 +177,14 @@ def test_records_older_than_the_time_to_live_are_purged(client, admin, db, setti
     again = client.post(f"{API}/locations", json={"code": "ST-9", "name": "S", "kind": "store"},
                         headers={**admin, "Idempotency-Key": "purge-0"})
     assert again.status_code == 201 and "idempotent-replayed" not in again.headers
+
+
+def test_a_server_error_after_the_order_committed_is_replayed_not_redone(client, admin, db):
+    _shop(client, admin)
+    body = {**ORDER, "payment": {"provider": "test", "behaviour": "timeout"}}
+    first = client.post(f"{API}/orders", json=body, headers={"Idempotency-Key": "provider-timeout"})
+    assert first.status_code == 504, first.text  # the order was placed, then cancelled by the saga
+    retry = client.post(f"{API}/orders", json=body, headers={"Idempotency-Key": "provider-timeout"})
+    assert retry.status_code == 504 and retry.headers["idempotent-replayed"] == "true"
+    assert retry.json()["order_id"] == first.json()["order_id"]
+    assert _count(db, "orders") == 1

@@ -1,7 +1,8 @@
 """`Idempotency-Key` on POST/PUT/PATCH/DELETE: a retried write is carried out once.
 
 The first request with a key claims it (a row in `idempotency_keys`, with a claim token) and
-runs; its answer (any status below 500) is stored and replayed to every retry. The same key
+runs; its answer is stored and replayed to every retry (a 5xx only once some of the work
+committed: before that, a retry runs the request again). The same key
 with a different request is a 422; a retry while the first attempt still runs is a 409.
 
 A crash can fall between the work's commit and the stored answer. So the claim travels with
@@ -191,13 +192,15 @@ def _answer_for_committed(db: Database, rec: IdempotencyRecord) -> Replay | Prob
 
 def finish(db: Database, claim_: IdempotencyClaim, status: int | None, headers: list[tuple[str, str]],
            body: bytes) -> None:
-    """Store the answer. A server failure (5xx, or no answer) is not an answer: a key whose
-    work never committed is forgotten so a retry runs it; one whose work committed is marked
-    `interrupted`, and a retry gets the created resource instead."""
+    """Store the answer for replay. A server failure (5xx) or no answer at all, before any of
+    the work committed, is forgotten: a retry runs the request. After a commit, the answer is
+    kept and replayed (a 504 "payment timed out, order cancelled" stays that answer), except
+    a 503 or no answer: the key becomes `interrupted` and a retry gets the created resource."""
     mine = (_TABLE.c.id == claim_.record_id) & (_TABLE.c.claim_token == claim_.token)
     with db.write_sessions() as s:
         if status is None or status >= 500:
             s.execute(sa.delete(_TABLE).where(mine, _TABLE.c.state == "in_progress"))
+        if status is None or status == 503:
             s.execute(sa.update(_TABLE).where(mine, _TABLE.c.state == "committed").values(state="interrupted"))
         else:
             s.execute(sa.update(_TABLE).where(mine).values(state="done", status_code=status,
