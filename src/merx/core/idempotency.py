@@ -162,7 +162,9 @@ def claim(db: Database, *, scope_key: str, key: str, method: str, path: str, fin
             return Conflict("A request with this Idempotency-Key is still being processed; retry shortly",
                             type_slug="idempotency-in-progress")
         if existing.state in ("committed", "interrupted"):
-            return _answer_for_committed(db, existing)
+            created = (existing.resource_type, existing.resource_id, existing.status_code)
+            s.rollback()  # hold no write transaction (SQLite: the file's write lock) while rendering
+            return _answer_for_committed(db, *created)
         # The first attempt committed nothing and looks dead (its process was killed): take the
         # key over. If it was only slow, its commit now finds the token changed and rolls back.
         taken = s.execute(sa.update(_TABLE).where(_TABLE.c.id == existing.id,
@@ -176,18 +178,18 @@ def claim(db: Database, *, scope_key: str, key: str, method: str, path: str, fin
                         type_slug="idempotency-in-progress")
 
 
-def _answer_for_committed(db: Database, rec: IdempotencyRecord) -> Replay | Problem:
+def _answer_for_committed(db: Database, kind: str | None, ref: str | None, status: int | None) -> Replay | Problem:
     """The work committed but no answer was stored (a crash, or a failure after the commit):
     answer with what the request created as it is now, never by doing the work again."""
-    render = _REPLAYS.get(rec.resource_type or "")
+    render = _REPLAYS.get(kind or "")
     if render is None:
         return Conflict("The request with this Idempotency-Key was carried out, but its answer was lost; "
                         "it will not be repeated. Look the result up before trying again with a new key.",
                         type_slug="idempotency-answer-lost")
     with UnitOfWork(db, SYSTEM, readonly=True) as uow:
-        body = render(uow, rec.resource_id or "")
+        body = render(uow, ref or "")
     raw = json.dumps(jsonable_encoder(body), separators=(",", ":")).encode()
-    return Replay(rec.status_code or 200, [("content-type", "application/json")], raw)
+    return Replay(status or 200, [("content-type", "application/json")], raw)
 
 
 def finish(db: Database, claim_: IdempotencyClaim, status: int | None, headers: list[tuple[str, str]],
