@@ -15,6 +15,7 @@ concurrent requests cannot both refund), call the provider, record the outcome."
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -90,6 +91,12 @@ def _retrying(uow: UnitOfWork, fn: Callable[[], T], attempts: int = 4) -> T:
             if not (code in _RETRYABLE_PG or locked) or attempt == attempts - 1:
                 raise
             time.sleep(0.005 * (attempt + 1))
+        except Exception:
+            # A refusal (409 short of stock, 422) or a bug: end the transaction, and its row
+            # locks, here in this thread, not when the request's unit of work is closed.
+            with contextlib.suppress(Exception):  # the original error is the one to report
+                uow.rollback()
+            raise
     raise AssertionError("unreachable")
 
 
