@@ -34,6 +34,10 @@ os.environ.setdefault("MERX_GUEST_OPEN_HOLDS_PER_ADDRESS", "1000")
 # No built-in secret key any more: tests sign and encrypt with this one (a test about the
 # generated key clears it for its own settings).
 os.environ.setdefault("MERX_SECRET_KEY", "merx-tests-only-secret-key-9f3c1e7a")
+# The test suite is a test mode: the `test` card provider is enabled here (and in the demo),
+# never by default. Servers started as subprocesses inherit it.
+TEST_PAYMENT_PROVIDERS = "manual,test"
+os.environ.setdefault("MERX_PAYMENT_PROVIDERS", TEST_PAYMENT_PROVIDERS)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -178,7 +182,8 @@ def _quiesce_background_work() -> None:
 def settings(tmp_path: Path):  # type: ignore[no-untyped-def]
     from merx.core.settings import Settings
 
-    return Settings(data_dir=tmp_path / "data", log_json=True, log_level="WARNING", max_body_bytes=256 * 1024)
+    return Settings(data_dir=tmp_path / "data", log_json=True, log_level="WARNING", max_body_bytes=256 * 1024,
+                    payment_providers=TEST_PAYMENT_PROVIDERS)
 
 
 @pytest.fixture

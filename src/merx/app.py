@@ -12,14 +12,14 @@ from merx import __version__
 from merx.contexts import api_modules, handler_modules, import_models, job_modules
 from merx.core.db import Database
 from merx.core.events import bus
-from merx.core.jobs import Scheduler
+from merx.core.jobs import Scheduler, every
 from merx.core import ratelimit
 from merx.core.auth import Role
 from merx.core.errors import Forbidden, Unauthorized
 from merx.core.observability import METRICS_CONTENT_TYPE, Metrics, configure_logging
 from merx.core.settings import Settings, ensure_secret_key, get_settings
-from merx.core.web import (BodyLimitMiddleware, IdempotencyMiddleware, RequestContextMiddleware,
-                           install_error_handlers, principal_of)
+from merx.core.idempotency import IdempotencyMiddleware, purge_idempotency_keys
+from merx.core.web import BodyLimitMiddleware, RequestContextMiddleware, install_error_handlers, principal_of
 
 API_PREFIX = "/api/v1"
 _handlers_registered = False
@@ -38,6 +38,9 @@ def register_handlers() -> None:
 def build_scheduler() -> Scheduler:
     """Every context's jobs (`<context>/jobs.py`), in a fresh registry."""
     scheduler = Scheduler()
+    scheduler.add("core.purge_idempotency_keys", every(3600),
+                  lambda ctx: f"purged {purge_idempotency_keys(ctx.db, ctx.now)} idempotency records",
+                  description="Forget Idempotency-Key records older than MERX_IDEMPOTENCY_TTL_HOURS.")
     for mod in job_modules():
         mod.register(scheduler)
     return scheduler
@@ -83,7 +86,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     configure_logging(settings.log_level, settings.log_json)
     ensure_secret_key(settings)  # before anything can sign a cookie; refuses on PostgreSQL without one
     import_models()
-    db = db or Database(settings.effective_database_url, pool_size=settings.db_pool_size, echo=settings.db_echo)
+    db = db or Database.for_settings(settings)
     metrics = Metrics()
 
     app = FastAPI(
@@ -135,7 +138,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.router.on_shutdown.append(lambda: bus.drain(30.0) and None)
 
     # Outermost first: request id/log/metrics, then the body limit, then idempotency.
-    app.add_middleware(IdempotencyMiddleware, db_getter=lambda: app.state.db)
+    app.add_middleware(IdempotencyMiddleware, db_getter=lambda: app.state.db,
+                       session_reader_getter=lambda: getattr(app.state, "session_reader", None))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import time
 from typing import Optional
@@ -13,7 +14,7 @@ from rich.console import Console
 
 from merx.contexts import CONTEXTS, optional_module
 from merx.core.auth import Role
-from merx.core.settings import get_settings
+from merx.core.settings import get_settings, reset_settings_cache
 
 app = typer.Typer(help="Merx: commerce operations platform.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
@@ -29,7 +30,7 @@ def open_database():  # type: ignore[no-untyped-def]
     from merx.core.db import Database
 
     s = get_settings()
-    return Database(s.effective_database_url, pool_size=s.db_pool_size)
+    return Database.for_settings(s, echo=False)
 
 
 def upgraded_database():  # type: ignore[no-untyped-def]
@@ -202,6 +203,9 @@ def demo(no_serve: bool = typer.Option(False, "--no-serve", help="Load the demo 
     from merx.integration.settings import get_integration_settings
 
     require_secret_key()
+    # The demo shop takes test card payments; a real shop enables only the providers it configures.
+    os.environ.setdefault("MERX_PAYMENT_PROVIDERS", "manual,test")
+    reset_settings_cache()
     started = time.perf_counter()
     result = demo_module.build_demo(seed=seed, product_count=products, console=console)
     console.print(f"[green]demo loaded[/green] in {time.perf_counter() - started:.1f}s: {result.summary}")

@@ -4,11 +4,16 @@ real API (locations, stock) and the catalog's service (products)."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
-from typing import Any, Iterator
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
+import httpx
 import pytest
 
 
@@ -78,6 +83,76 @@ def live_server(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+class ServerProcess:
+    """`merx serve --no-migrate` with the default settings, except those given."""
+
+    def __init__(self, db_url: str, data_dir: Path, **settings: str) -> None:
+        self.db_url, self.data_dir, self.settings = db_url, data_dir, settings
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+        self.starts = 0
+
+    def start(self, timeout: float = 60) -> None:
+        # defaults, not the test suite's choices (conftest sets some MERX_* for in-process apps)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MERX_")}
+        env.update({"MERX_DATABASE_URL": self.db_url, "MERX_DATA_DIR": str(self.data_dir),
+                    "MERX_SECRET_KEY": "test-secret-key-for-a-server-subprocess-0123456789",
+                    "MERX_LOG_LEVEL": "WARNING", **self.settings})
+        self.starts += 1
+        log = open(self.data_dir / f"server-{self.starts}.log", "wb")
+        self.proc = subprocess.Popen([sys.executable, "-m", "merx.cli", "serve", "--host", "127.0.0.1",
+                                      "--port", str(self.port), "--no-migrate"],
+                                     env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"merx serve exited with {self.proc.returncode}:\n{self.logs()}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"merx serve did not answer /healthz within {timeout} s:\n{self.logs()}")
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self, timeout: float = 20) -> int | None:
+        """SIGTERM, then the exit code (None: it did not stop in time and was killed)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            return None
+
+    def logs(self) -> str:
+        return "\n".join((self.data_dir / f"server-{i}.log").read_text(errors="replace")[-3000:]
+                         for i in range(1, self.starts + 1))
+
+
+@pytest.fixture
+def server_process(db, tmp_path) -> Iterator[Callable[..., "ServerProcess"]]:  # type: ignore[no-untyped-def]
+    """A real `merx serve` subprocess on the test's database (see ServerProcess); stopped at the end."""
+    made: list[ServerProcess] = []
+
+    def _make(**settings: str) -> ServerProcess:
+        server = ServerProcess(db.url, tmp_path, **settings)
+        made.append(server)
+        return server
+
+    yield _make
+    for server in made:
+        server.stop()
 
 
 os.environ.setdefault("MERX_RESERVATION_SWEEP_INTERVAL_SECONDS", "0")  # sweeps are explicit in tests

@@ -114,7 +114,17 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
+def _postgres_timeouts(lock_timeout: float | None, statement_timeout: float | None) -> dict[str, Any]:
+    """lock_timeout and statement_timeout for every transaction on the connection, given as
+    startup options: set once per connection rather than a `SET LOCAL` round trip per
+    transaction (behind a transaction-pooling proxy, set them on the database role instead)."""
+    options = [f"-c {name}={int(seconds * 1000)}" for name, seconds in
+               (("lock_timeout", lock_timeout), ("statement_timeout", statement_timeout)) if seconds]
+    return {"options": " ".join(options)} if options else {}
+
+
+def make_engine(url: str, *, pool_size: int = 10, echo: bool = False, lock_timeout: float | None = None,
+                statement_timeout: float | None = None) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -132,7 +142,9 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    engine = sa.create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size * 2)
+    connect_args = _postgres_timeouts(lock_timeout, statement_timeout) if parsed.get_backend_name() == "postgresql" else {}
+    engine = sa.create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size * 2,
+                              connect_args=connect_args)
     _ping_idle_connections(engine)
     return engine
 
@@ -161,17 +173,28 @@ def _ping_idle_connections(engine: Engine) -> None:
 
 
 class Database:
-    """One engine and its session factories. Created once per process (or per test)."""
+    """One engine and its session factories. Created once per process (or per test).
+    `lock_timeout` / `statement_timeout` (seconds, PostgreSQL; None: none) bound how long a
+    transaction waits for a row lock and a statement runs: the server passes its settings."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False, lock_timeout: float | None = None,
+                 statement_timeout: float | None = None) -> None:
         self.url = url
         # The settings this database serves under; create_app sets them, else the environment's.
         self.settings: Any = None
-        self.engine = make_engine(url, pool_size=pool_size, echo=echo)
+        self.engine = make_engine(url, pool_size=pool_size, echo=echo, lock_timeout=lock_timeout,
+                                  statement_timeout=statement_timeout)
         self.dialect = self.engine.dialect.name
         self.read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.dialect == "sqlite" else self.engine
         self.write_sessions = sessionmaker(write_engine, expire_on_commit=False)
+
+    @classmethod
+    def for_settings(cls, settings: Any, **overrides: Any) -> "Database":
+        return cls(settings.effective_database_url, **{
+            "pool_size": settings.db_pool_size, "echo": settings.db_echo,
+            "lock_timeout": settings.db_lock_timeout_seconds,
+            "statement_timeout": settings.db_statement_timeout_seconds, **overrides})
 
     def dispose(self) -> None:
         self.engine.dispose()

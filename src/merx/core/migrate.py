@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -22,9 +23,17 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+def _no_timeouts(conn: Any) -> None:
+    # a migration may rewrite a big table or wait for the server's requests to finish
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL lock_timeout = 0")
+        conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+
+
 def upgrade(db: Database, target: str = "heads") -> None:
     cfg = alembic_config(db.url)
     with db.engine.begin() as conn:
+        _no_timeouts(conn)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, target)
 
@@ -32,6 +41,7 @@ def upgrade(db: Database, target: str = "heads") -> None:
 def downgrade(db: Database, target: str) -> None:
     cfg = alembic_config(db.url)
     with db.engine.begin() as conn:
+        _no_timeouts(conn)
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, target)
 

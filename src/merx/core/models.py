@@ -66,7 +66,14 @@ class IdempotencyRecord(Base):
     method: Mapped[str] = mapped_column(sa.String(8))
     path: Mapped[str] = mapped_column(sa.String(500))
     request_hash: Mapped[str] = mapped_column(sa.String(64))
-    state: Mapped[str] = mapped_column(sa.String(16), default="in_progress")  # in_progress | done
+    # in_progress -> committed (the work's transaction marked it) -> done (answer stored);
+    # interrupted: the work committed but the answer was a server failure. See core/idempotency.py.
+    state: Mapped[str] = mapped_column(sa.String(16), default="in_progress")
+    # Changes when a retry takes over a key whose first attempt died; a commit under an old token is refused.
+    claim_token: Mapped[str | None] = mapped_column(sa.String(32))
+    # What the request created ("order", "42"): a retry whose answer was lost is answered with it.
+    resource_type: Mapped[str | None] = mapped_column(sa.String(64))
+    resource_id: Mapped[str | None] = mapped_column(sa.String(64))
     status_code: Mapped[int | None] = mapped_column(sa.Integer)
     response_body: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     response_headers: Mapped[Any] = mapped_column(JSONType, nullable=True)

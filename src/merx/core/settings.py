@@ -52,6 +52,19 @@ class Settings(BaseSettings):
     page_size_default: int = 50
     page_size_max: int = 500
     idempotency_ttl_hours: int = 24
+    idempotency_stale_seconds: float = Field(
+        default=120, gt=0,
+        description="How long a request holding an Idempotency-Key may run before a retry presumes it died "
+                    "(a crash) and takes the key over; work it already committed is never redone.")
+    payment_providers: str = Field(
+        default="manual",
+        description="Comma-separated payment providers checkout accepts. 'test' (a card stand-in that always "
+                    "pays) belongs in demo and test setups only, never in a real shop.")
+    db_lock_timeout_seconds: float = Field(
+        default=5, ge=0, description="PostgreSQL lock_timeout for every transaction (0: wait forever): a request "
+                                     "waiting longer for a row lock gets 503 with Retry-After instead of hanging.")
+    db_statement_timeout_seconds: float = Field(
+        default=30, ge=0, description="PostgreSQL statement_timeout for every statement (0: none).")
     log_level: str = "INFO"
     log_json: bool = True
     require_services: bool = False
@@ -109,6 +122,10 @@ class Settings(BaseSettings):
         if self.secret_key_fallbacks and until is not None and (now or dt.datetime.now(dt.timezone.utc)) < until:
             keys += [k.get_secret_value() for k in self.secret_key_fallbacks]
         return keys
+
+    @property
+    def enabled_payment_providers(self) -> frozenset[str]:
+        return frozenset(p.strip() for p in self.payment_providers.split(",") if p.strip())
 
     @property
     def effective_database_url(self) -> str:

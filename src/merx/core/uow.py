@@ -12,7 +12,7 @@ flushes were a large share of a checkout's cost."""
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -21,6 +21,9 @@ from merx.core.auth import SYSTEM, Principal
 from merx.core.db import Database, utcnow
 from merx.core.events import DomainEvent, MessageBus, bus as default_bus
 from merx.core.models import AuditEntry, OutboxEvent
+
+if TYPE_CHECKING:
+    from merx.core.idempotency import IdempotencyClaim
 
 
 # Built once: a statement object reused across calls keeps its memoised cache key, so
@@ -31,8 +34,11 @@ _INSERT_AUDIT = sa.insert(AuditEntry.__table__)
 
 class UnitOfWork:
     def __init__(self, db: Database, actor: Principal = SYSTEM, *, request_id: str | None = None,
-                 readonly: bool = False, message_bus: MessageBus | None = None) -> None:
+                 readonly: bool = False, message_bus: MessageBus | None = None,
+                 idempotency: "IdempotencyClaim | None" = None) -> None:
         self.db = db
+        # the request's Idempotency-Key claim: every commit marks it in the same transaction
+        self.idempotency = idempotency
         self.actor = actor
         self.request_id = request_id
         self.readonly = readonly
@@ -104,6 +110,13 @@ class UnitOfWork:
             "entity_type": entity_type, "entity_id": str(entity_id), "before": before, "after": after,
             "request_id": self.request_id})
 
+    def created(self, kind: str, resource_id: Any) -> None:
+        """Name what this request creates (before its commit): if the process dies after the
+        commit but before the answer was stored, a retry with the same Idempotency-Key is
+        answered with this resource (see `core.idempotency.register_replay`), not a second one."""
+        if self.idempotency is not None:
+            self.idempotency.resource = (kind, str(resource_id))
+
     def flush_records(self) -> None:
         """Write the buffered outbox and audit rows now (commit does it; a caller that reads
         them back inside the transaction calls it first)."""
@@ -122,6 +135,12 @@ class UnitOfWork:
     # -- transaction -------------------------------------------------------------------------
     def commit(self) -> None:
         self.flush_records()
+        if self.idempotency is not None:
+            try:
+                self.idempotency.mark_committed(self.session.connection())
+            except Exception:
+                self.rollback()
+                raise
         self.session.commit()
         events, self._pending_events = self._pending_events, []
         if events:

@@ -1,11 +1,10 @@
 """HTTP plumbing shared by every context's routes: dependencies (database, caller, unit of
 work, role checks), problem+json error handlers and the ASGI middlewares (request id,
-access log and metrics, body size limit, Idempotency-Key)."""
+access log and metrics, body size limit). The Idempotency-Key middleware is in
+`core/idempotency.py`."""
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import json
 import logging
 import time
@@ -16,15 +15,16 @@ import sqlalchemy as sa
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from merx.core.auth import ANONYMOUS, Principal, Role, hash_api_key
-from merx.core.db import Database, utcnow
-from merx.core.errors import (Conflict, FieldError, Forbidden, PayloadTooLarge, Problem, Unauthorized,
+from merx.core.db import Database
+from merx.core.errors import (FieldError, Forbidden, PayloadTooLarge, Problem, Unauthorized,
                               ValidationProblem)
-from merx.core.models import ApiKey, IdempotencyRecord, User
+from merx.core.idempotency import SCOPE_KEY as IDEMPOTENCY_SCOPE_KEY
+from merx.core.models import ApiKey, User
 from merx.core.observability import Metrics, request_id_var
 from merx.core.ids import new_ulid
 from merx.core.settings import Settings
@@ -128,13 +128,21 @@ def require(*roles: Role) -> Callable[..., Principal]:
 # commit returns the connection to the pool without a round trip.
 async def _close_uow(uow: UnitOfWork) -> None:
     if uow.in_transaction():  # abandoned mid-way (an error): the rollback is a round trip
-        await run_in_threadpool(uow.__exit__, None, None, None)
+        # Not through the request threads' limiter: when every request thread waits for a row
+        # lock this transaction holds, a rollback queued behind them would never run (the
+        # PostgreSQL hang of concurrent refused checkouts). A fresh limiter per call, as FastAPI
+        # does for the exit of sync dependencies.
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(uow.__exit__, None, None, None, limiter=anyio.CapacityLimiter(1))
     else:
         uow.__exit__(None, None, None)
 
 
 async def get_uow(request: Request, principal: Principal = Depends(get_principal)) -> AsyncIterator[UnitOfWork]:
-    uow = UnitOfWork(request.app.state.db, principal, request_id=request_id_var.get())
+    claim = request.scope.get(IDEMPOTENCY_SCOPE_KEY)
+    if claim is not None:  # its commits mark the Idempotency-Key in the same transaction
+        claim.success_status = getattr(request.scope.get("route"), "status_code", None) or 200
+    uow = UnitOfWork(request.app.state.db, principal, request_id=request_id_var.get(), idempotency=claim)
     uow.__enter__()
     try:
         yield uow
@@ -213,7 +221,20 @@ def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(problem, request)
 
 
+def _database_busy_handler(request: Request, exc: OperationalError) -> JSONResponse:
+    """A lock wait past `lock_timeout`, a statement past `statement_timeout`, a deadlock that
+    kept recurring, SQLite's busy timeout, or a database that does not answer: the request
+    failed without writing anything, and the same request may succeed in a moment."""
+    orig = getattr(exc, "orig", None)
+    log.warning("database busy or unavailable", extra={
+        "path": request.url.path, "sqlstate": getattr(orig, "sqlstate", None), "error": str(orig)[:200]})
+    problem = Problem("The database is busy or unavailable; nothing was changed. Retry shortly.", status=503,
+                      title="Service unavailable", type_slug="database-busy")
+    return problem_response(problem, request, {"Retry-After": "1"})
+
+
 def install_error_handlers(app: Any) -> None:
+    app.add_exception_handler(OperationalError, _database_busy_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(Problem, _problem_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
@@ -326,134 +347,3 @@ class _BodyTooLarge(Exception):
 def _too_large(limit: int) -> Problem:
     return PayloadTooLarge(f"The request body is larger than {limit} bytes",
                            errors=[FieldError("body", f"larger than {limit} bytes", "too_large")])
-
-
-class IdempotencyMiddleware:
-    """`Idempotency-Key` on POST/PUT/PATCH/DELETE: the first request with a key runs and its
-    response (any status below 500) is stored; the same key with the same request replays
-    that response; the same key with a different request is a 422; a request arriving while
-    the first is still running gets a 409 and may retry. Keys are scoped to the caller's
-    credentials, so one client cannot replay another's response."""
-
-    METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-    STALE_AFTER = dt.timedelta(minutes=2)
-
-    def __init__(self, app: ASGIApp, db_getter: Callable[[], Database]) -> None:
-        self.app = app
-        self.db_getter = db_getter
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] not in self.METHODS:
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope["headers"])
-        key_raw = headers.get(b"idempotency-key")
-        if key_raw is None:
-            await self.app(scope, receive, send)
-            return
-        key = key_raw.decode("latin-1").strip()
-        if not key or len(key) > 255:
-            await _send_problem(send, ValidationProblem.for_field("Idempotency-Key", "must be 1 to 255 characters"))
-            return
-        # Read the whole body (the body limit middleware runs outside us and bounds it).
-        chunks = []
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
-        body = b"".join(chunks)
-        auth = headers.get(b"authorization", b"")
-        scope_key = hashlib.sha256(auth).hexdigest()[:32] if auth else "anonymous"
-        path = scope["path"] + ("?" + scope["query_string"].decode("latin-1") if scope.get("query_string") else "")
-        request_hash = hashlib.sha256(scope["method"].encode() + b"\n" + path.encode() + b"\n" + body).hexdigest()
-        db = self.db_getter()
-
-        claim = await anyio.to_thread.run_sync(self._claim, db, scope_key, key, scope["method"], path, request_hash)
-        if isinstance(claim, Problem):
-            extra = [(b"retry-after", b"1")] if claim.status == 409 else None
-            await _send_problem(send, claim, extra)
-            return
-        if isinstance(claim, IdempotencyRecord):  # a finished request: replay it
-            stored_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (claim.response_headers or [])]
-            await send({"type": "http.response.start", "status": claim.status_code,
-                        "headers": stored_headers + [(b"idempotent-replayed", b"true")]})
-            await send({"type": "http.response.body", "body": claim.response_body or b""})
-            return
-        record_id = claim
-
-        sent_body = False
-
-        async def replay_receive() -> dict:
-            nonlocal sent_body
-            if not sent_body:
-                sent_body = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        captured: dict[str, Any] = {"status": None, "headers": [], "body": [], "stored": False}
-
-        async def store() -> None:
-            captured["stored"] = True
-            await anyio.to_thread.run_sync(self._finish, db, record_id, captured["status"], captured["headers"],
-                                           b"".join(captured["body"]))
-
-        async def capture_send(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                captured["status"] = message["status"]
-                captured["headers"] = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in message.get("headers", [])
-                                       if k.lower() in (b"content-type", b"location", b"etag")]
-            elif message["type"] == "http.response.body":
-                captured["body"].append(message.get("body", b""))
-                if not message.get("more_body"):
-                    # Store before the client sees the end of the response: a retry it sends
-                    # the moment it has the answer must find the key done, not in progress.
-                    await store()
-            await send(message)
-
-        try:
-            await self.app(scope, replay_receive, capture_send)
-        finally:
-            if not captured["stored"]:
-                await store()
-
-    def _claim(self, db: Database, scope_key: str, key: str, method: str, path: str,
-               request_hash: str) -> int | IdempotencyRecord | Problem:
-        with db.write_sessions() as s:
-            rec = IdempotencyRecord(scope=scope_key, key=key, method=method, path=path,
-                                    request_hash=request_hash, state="in_progress")
-            s.add(rec)
-            try:
-                s.commit()
-                return rec.id
-            except IntegrityError:
-                s.rollback()
-            existing = s.scalars(sa.select(IdempotencyRecord).where(
-                IdempotencyRecord.scope == scope_key, IdempotencyRecord.key == key)).one()
-            if existing.request_hash != request_hash:
-                return ValidationProblem(
-                    "This Idempotency-Key was already used with a different request",
-                    errors=[FieldError("Idempotency-Key", "already used with a different request body or path",
-                                       "idempotency_mismatch")])
-            if existing.state == "done":
-                return existing
-            if utcnow() - existing.created_at > self.STALE_AFTER:
-                # The first attempt died mid-flight (its process was killed); let this one run.
-                existing.created_at = utcnow()
-                s.commit()
-                return existing.id
-            return Conflict("A request with this Idempotency-Key is still being processed; retry shortly",
-                            type_slug="idempotency-in-progress")
-
-    def _finish(self, db: Database, record_id: int, status: int | None, headers: list, body: bytes) -> None:
-        with db.write_sessions() as s:
-            rec = s.get(IdempotencyRecord, record_id)
-            if rec is None:
-                return
-            if status is None or status >= 500 or status == 429:
-                s.delete(rec)  # a server failure or a rate limit is not an answer: the client may retry
-            else:
-                rec.state, rec.status_code, rec.response_headers, rec.response_body = "done", status, headers, body
-            s.commit()

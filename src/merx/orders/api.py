@@ -8,6 +8,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Header, Query, Request
 
 from merx.core.auth import Principal, Role
+from merx.core.idempotency import register_replay
 from merx.core.pagination import check_limit
 from merx.core.ratelimit import rate_limited
 from merx.core.schemas import Page
@@ -22,6 +23,8 @@ STAFF = (Role.admin, Role.staff)
 ANY_ROLE = tuple(Role)
 # Guests (no credential) are limited per client address; callers with a key are not.
 GUEST_CHECKOUT_LIMIT = rate_limited("guest_checkout", anonymous_only=True)
+# A checkout retried after a crash that lost its answer gets the order it created, as it is now.
+register_replay("order", lambda uow, order_id: OrderOut(**service.order_for_replay(uow, int(order_id))))
 
 
 def _client_address(request: Request) -> str | None:

@@ -3,6 +3,8 @@
 `manual` (cash on delivery, pay in store): nothing to call; the money is collected later
 and recorded by staff. `test`: a deterministic stand-in for a card gateway that can be told
 to succeed, decline or time out, so the checkout saga's compensation can be exercised.
+Which providers a checkout may use is configuration (MERX_PAYMENT_PROVIDERS, default
+`manual`): `test` is enabled only by the demo and the test suite.
 Provider calls are made OUTSIDE any database transaction (see orders.service)."""
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import secrets
 import time
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
+
+from merx.core.errors import ValidationProblem
 
 
 class PaymentTimeout(Exception):
@@ -87,4 +91,21 @@ def register_provider(provider: PaymentProvider) -> None:
 
 
 def get_provider(name: str) -> PaymentProvider:
+    """The provider an existing order was paid with (refunds and voids go back through it
+    even after it was disabled for new checkouts)."""
+    return PROVIDERS[name]
+
+
+def enabled_providers(settings: Any) -> list[str]:
+    """Providers new checkouts may use: those named in MERX_PAYMENT_PROVIDERS that exist."""
+    return sorted(settings.enabled_payment_providers & PROVIDERS.keys())
+
+
+def provider_for_checkout(settings: Any, name: str) -> PaymentProvider:
+    """The enabled provider called `name`, or a 422 naming `payment.provider`. The `test`
+    provider pays without money changing hands, so it is off unless configured."""
+    enabled = enabled_providers(settings)
+    if name not in enabled:
+        raise ValidationProblem.for_field("payment.provider", f"must be one of {', '.join(enabled)}",
+                                          "provider_not_enabled")
     return PROVIDERS[name]

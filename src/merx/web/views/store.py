@@ -310,7 +310,13 @@ def _checkout_context(request: Request, form: dict[str, Any] | None = None, erro
             per = inventory.availability(uow, row["sku"], pickup_only=True)
             availability[row["sku"]] = {loc["location"]: loc["status"] for loc in per["locations"]}
     return view | {"stores": stores, "availability": availability, "form": form or {}, "error": error,
-                   "payment_options": PAYMENT_OPTIONS}
+                   "payment_options": _payment_options(request)}
+
+
+def _payment_options(request: Request) -> list[tuple[str, str, str]]:
+    """Only the providers this shop enabled (MERX_PAYMENT_PROVIDERS) are offered."""
+    enabled = request.app.state.settings.enabled_payment_providers
+    return [option for option in PAYMENT_OPTIONS if option[0] in enabled]
 
 
 @router.get("/checkout")
