@@ -67,21 +67,25 @@ Amount = Annotated[Decimal, PlainValidator(_decimal), PlainSerializer(lambda d: 
 Currency = Annotated[str, AfterValidator(check_currency), WithJsonSchema({**_CURRENCY_SCHEMA,
                                                                          "description": "ISO 4217"})]
 EventMoney = Annotated[Money, PlainValidator(_money), PlainSerializer(Money.as_dict, return_type=dict),
-                       WithJsonSchema({"type": "object", "additionalProperties": False,
+                       WithJsonSchema({"title": "Money", "type": "object", "additionalProperties": False,
                                        "required": ["amount", "currency"],
                                        "properties": {"amount": _AMOUNT_SCHEMA, "currency": _CURRENCY_SCHEMA}})]
 Timestamp = Annotated[dt.datetime, AfterValidator(_aware), PlainSerializer(dt.datetime.isoformat, return_type=str),
                       WithJsonSchema({"type": "string", "format": "date-time"})]
 
 
-class Event(BaseModel):
+class EventPart(BaseModel):
+    """A typed part of an event's payload (an order line, totals...): frozen, no unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class Event(EventPart):
     """A typed, versioned event contract. A context declares its events as subclasses in
     its `events.py`, with class-level `event_type` ("order.returned"), `schema_version`,
     `aggregate_type` and `aggregate_field` (the field holding the aggregate's id; override
     `aggregate_id()` when it is derived). Declaring the class registers it; a payload that
     does not match fails when the event is built, so nothing is written."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     event_type: ClassVar[str]
     schema_version: ClassVar[int] = 1

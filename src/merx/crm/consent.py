@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from merx.core.db import utcnow
 from merx.core.errors import ValidationProblem
 from merx.core.uow import UnitOfWork
+from merx.crm.events import CustomerConsentChanged, CustomerErased
 from merx.crm.models import (Consent, Identity, LoyaltyAccount, Merge, OrderFact, ReferralCode, RfmScore,
                              SegmentMember, TrackedEvent)
 from merx.customers import service as customers
@@ -28,8 +29,7 @@ def record_consent(uow: UnitOfWork, customer_id: int, *, channel: str, granted: 
     uow.session.add(consent)
     uow.session.flush()
     uow.audit("consent", "customer", customer_id, after={"channel": channel, "granted": granted, "source": source})
-    uow.emit("customer.consent_changed", "customer", customer_id,
-             {"customer_id": customer_id, "channel": channel, "granted": granted, "source": source})
+    uow.emit(CustomerConsentChanged(customer_id=customer_id, channel=channel, granted=granted, source=source))
     segments.refresh_profiles(uow, [customer_id])
     uow.commit()
     return consent
@@ -108,6 +108,6 @@ def erase_customer(uow: UnitOfWork, customer_id: int) -> dict[str, int]:
                                                     .where(LoyaltyAccount.customer_id == customer_id)) or 0
     customers.erase_customer(uow, customer_id)
     uow.audit("erase", "customer_data", customer_id, after=counts)
-    uow.emit("customer.erased", "customer", customer_id, {"customer_id": customer_id})
+    uow.emit(CustomerErased(customer_id=customer_id))
     uow.commit()
     return counts
