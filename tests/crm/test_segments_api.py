@@ -86,7 +86,7 @@ def test_segments_are_for_marketing_roles(client, make_key):
         assert client.post("/api/v1/segments", json=body, headers=make_key(role)).status_code == 403
 
 
-def test_value_tiers_clusters_and_pareto(private_app):
+def test_value_tiers_clusters_and_pareto(private_app, placed_event):
     from merx.core.uow import UnitOfWork
 
     client, db, staff = private_app
@@ -101,12 +101,7 @@ def test_value_tiers_clusters_and_pareto(private_app):
     def emit_order(customer_id: int, total: str, placed_at: dt.datetime) -> None:
         order_id = next(order_ids)
         with UnitOfWork(db) as uow:
-            uow.emit("order.placed", "order", order_id, {
-                "order_id": order_id, "number": f"M-{order_id}", "channel": "web", "customer_id": customer_id,
-                "currency": "EUR", "lines": [{"sku": "S", "product_id": None, "quantity": 1, "unit_price": total,
-                                              "line_total": total, "category": None, "location": None}],
-                "totals": {"subtotal": total, "discount": "0", "shipping": "0", "total": total},
-                "placed_at": placed_at.isoformat()}, version=1)
+            uow.emit(placed_event(order_id, customer_id, total, placed_at=placed_at), version=1)
             uow.commit()
 
     # Two clear groups: frequent recent big spenders, and one-off buyers from long ago.
