@@ -28,22 +28,13 @@ def new_customer(client, staff) -> Callable[..., dict[str, Any]]:  # type: ignor
 
 
 def _placed_event(order_id: int, customer_id: int | None, total: str, *, currency: str = "EUR",
-                 lines: list[dict[str, Any]] | None = None, placed_at: dt.datetime | None = None,
-                 channel: str = "web", status: str = "confirmed") -> Any:
-    """The orders context's own `OrderPlaced`, for an order of one line unless `lines` says
-    otherwise (each line: sku, quantity, unit_price, line_total, optionally category)."""
-    from merx.orders.events import Fulfilment, OrderPlaced, OrderTotals, PlacedLine
+                  lines: list[dict[str, Any]] | None = None, placed_at: dt.datetime | None = None,
+                  channel: str = "web") -> Any:
+    """The orders context's own `OrderPlaced`, for an order of one line unless `lines` says otherwise."""
+    from order_events import order_placed
 
-    lines = lines if lines is not None else [{"sku": "SKU-1", "product_id": 1, "quantity": 1, "unit_price": total,
-                                              "line_total": total}]
-    return OrderPlaced(
-        order_id=order_id, number=f"M-{order_id}", channel=channel, customer_id=customer_id, email=None,
-        currency=currency, status=status, total=total, payment_provider="manual",
-        lines=[PlacedLine(**{"product_id": None, "category": None, "location": None, "locations": [], **ln})
-               for ln in lines],
-        totals=OrderTotals(subtotal=total, discount="0", shipping="0", total=total),
-        fulfilment=Fulfilment(type="ship", location=None), promotions=[],
-        placed_at=placed_at or dt.datetime.now(dt.timezone.utc))
+    lines = lines if lines is not None else [{"sku": "SKU-1", "product_id": 1, "quantity": 1, "unit_price": total}]
+    return order_placed(order_id, customer_id, lines, currency=currency, placed_at=placed_at, channel=channel)
 
 
 @pytest.fixture

@@ -41,10 +41,12 @@ def test_rule_segment_is_evaluated_and_kept_fresh_incrementally(client, staff, n
     assert client.get(f"/api/v1/segments/{seg['id']}", headers=staff).json()["member_count"] == 2
     # Cancelling that order moves them out again (order.cancelled through the real bus).
     from merx.core.uow import UnitOfWork
+    from merx.orders.events import OrderCancelled
 
     with UnitOfWork(db) as uow:
-        uow.emit("order.cancelled", "order", third, {"order_id": third, "customer_id": ro["id"], "status": "cancelled",
-                                                     "total": "10.00", "currency": "EUR"}, version=3)
+        uow.emit(OrderCancelled(order_id=third, number=f"M-{third}", customer_id=ro["id"], status="cancelled",
+                                previous_status="paid", total="10.00", currency="EUR", reason="changed mind",
+                                payment_status="refund_pending"), version=3)
         uow.commit()
     members = client.get(f"/api/v1/segments/{seg['id']}/members", headers=staff).json()["items"]
     assert members == [pl["id"]]
