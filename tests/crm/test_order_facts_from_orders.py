@@ -154,11 +154,18 @@ def test_the_test_provider_gives_one_card_one_fingerprint_and_the_paid_event_car
     second = shop.order(buyer, [("SMALL", 1)], card="4242424242424242")
     other = shop.order(buyer, [("SMALL", 1)], card="5555 5555 5555 4444")
     cash = shop.order(buyer, [("SMALL", 1)], card=None)
+    # authorised now, captured later: the provider tells the card from the charge's reference
+    r = shop.client.post("/api/v1/orders", headers=shop.admin, json={
+        "channel": "web", "customer": {"id": buyer}, "lines": [{"sku": "SMALL", "quantity": 1}],
+        "payment": {"provider": "test", "card": TEST_CARD, "capture": False}})
+    assert r.status_code == 201 and r.json()["status"] == "confirmed", r.text
+    later = shop.post(f"/api/v1/orders/{r.json()['id']}/capture")
+    assert later["status"] == "paid"
     with UnitOfWork(db) as uow:
         rows = uow.session.scalars(sa.select(OutboxEvent).where(OutboxEvent.type == OrderPaid.event_type)).all()
         paid = {int(row.aggregate_id): OrderPaid.model_validate(row.payload) for row in rows}
-    fingerprints = {o["id"]: paid[o["id"]].payment_fingerprint for o in (first, second, other, cash)}
-    assert fingerprints[first["id"]] == fingerprints[second["id"]]
+    fingerprints = {o["id"]: paid[o["id"]].payment_fingerprint for o in (first, second, other, cash, later)}
+    assert fingerprints[first["id"]] == fingerprints[second["id"]] == fingerprints[later["id"]] is not None
     assert fingerprints[first["id"]] != fingerprints[other["id"]]
     assert fingerprints[cash["id"]] is None
     assert all("4242" not in (f or "") for f in fingerprints.values())  # never the card number

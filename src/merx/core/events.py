@@ -99,7 +99,7 @@ class Event(EventPart):
             return
         key = (cls.event_type, cls.schema_version)
         known = _REGISTRY.get(key)
-        if known is not None and known.__qualname__ != cls.__qualname__:
+        if known is not None and (known.__module__, known.__qualname__) != (cls.__module__, cls.__qualname__):
             raise TypeError(f"event {cls.event_type} v{cls.schema_version} is declared twice: "
                             f"{known.__module__}.{known.__qualname__} and {cls.__module__}.{cls.__qualname__}")
         _REGISTRY[key] = cls
