@@ -46,3 +46,24 @@ def test_a_second_class_for_the_same_type_and_version_is_refused():
             aggregate_field: ClassVar[str] = "order_id"
 
             order_id: int
+
+
+def test_handlers_subscribe_to_classes_and_strings_only_for_catch_alls():
+    from merx.core.events import MessageBus
+    from merx.orders.events import OrderPaid
+
+    bus = MessageBus()
+    seen: list[str] = []
+    bus.subscribe(OrderPaid, lambda event, _db: seen.append(type(event.data).__name__))
+    bus.subscribe("order.*", lambda event, _db: seen.append(event.type))
+    for wrong in ("order.paid", "order", OrderPaid.__mro__[1]):  # a name, a bare aggregate, a shared base
+        with pytest.raises(TypeError):
+            bus.subscribe(wrong, lambda event, _db: None)
+    from merx.core.events import DomainEvent
+    from merx.core.money import Money
+
+    paid = OrderPaid(order_id=1, number="M-1", customer_id=None, status="paid", previous_status="confirmed",
+                     total="5.00", currency="EUR", amount=Money.of("5.00", "EUR"), provider="test",
+                     payment_fingerprint=None)
+    bus.dispatch([DomainEvent.of(paid)])
+    assert seen == ["OrderPaid", "order.paid"]
