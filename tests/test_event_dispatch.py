@@ -17,11 +17,13 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from parcel_events import ParcelRegistered
+
 from merx.core.events import DomainEvent, MessageBus
 
 
-def _event(n: int, event_type: str = "parcel.registered") -> DomainEvent:
-    return DomainEvent(type=event_type, aggregate_type="parcel", aggregate_id=str(n), payload={"n": n})
+def _event(n: int) -> DomainEvent:
+    return DomainEvent.of(ParcelRegistered(parcel_id=n, n=n))
 
 
 def test_background_publish_returns_before_the_handlers_and_drain_waits_for_them():
@@ -49,7 +51,7 @@ def test_events_published_together_reach_a_batch_handler_in_one_call_in_commit_o
     bus.configure(background=True, batch_window=0.3)
     calls: list[list[int]] = []
     singles: list[int] = []
-    bus.subscribe("parcel.registered", lambda events, _db: calls.append([e.payload["n"] for e in events]), batch=True)
+    bus.subscribe(ParcelRegistered, lambda events, _db: calls.append([e.payload["n"] for e in events]), batch=True)
     bus.subscribe("*", lambda event, _db: singles.append(event.payload["n"]))
     for n in range(1, 6):  # five commits, one after another
         bus.publish([_event(n)])
@@ -67,7 +69,7 @@ def test_a_failing_batch_is_retried_one_event_at_a_time_so_only_the_bad_event_is
             raise ValueError("event 3 is malformed")
         done.extend(e.payload["n"] for e in events)
 
-    bus.subscribe("parcel.registered", picky, batch=True)
+    bus.subscribe(ParcelRegistered, picky, batch=True)
     bus.dispatch([_event(n) for n in range(1, 6)])
     assert done == [1, 2, 4, 5]
     assert any("event handler failed" in r.getMessage() for r in caplog.records)
@@ -83,7 +85,7 @@ def test_a_handler_that_raises_does_not_stop_the_dispatcher():
             raise RuntimeError("boom")
         seen.append(event.payload["n"])
 
-    bus.subscribe("parcel.registered", flaky)
+    bus.subscribe(ParcelRegistered, flaky)
     bus.publish([_event(1)])
     assert bus.drain(10)
     bus.publish([_event(2)])
@@ -94,7 +96,7 @@ def test_a_handler_that_raises_does_not_stop_the_dispatcher():
 def test_inline_mode_runs_handlers_before_publish_returns():
     bus = MessageBus()
     seen: list[int] = []
-    bus.subscribe("parcel.registered", lambda event, _db: seen.append(event.payload["n"]))
+    bus.subscribe(ParcelRegistered, lambda event, _db: seen.append(event.payload["n"]))
     bus.publish([_event(7)])
     assert seen == [7] and bus.pending() == 0
 

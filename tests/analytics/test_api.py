@@ -3,13 +3,18 @@ only its own figures), validation, category roles, abandonment and inventory hea
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
+from order_events import order_placed
 
 from merx.analytics import service
 from merx.analytics.store import write_events_parquet
+from merx.core.money import Money
 from merx.core.uow import UnitOfWork
+from merx.inventory.events import StockChanged
+from merx.orders.events import CartAbandoned, OrderCancelled, OrderReturned, ReturnedLine
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone.utc)
 
@@ -18,12 +23,9 @@ def _place(db, order_id: int, customer_id: int | None, lines: list[tuple[str, in
            when: dt.datetime = T0, channel: str = "web", category: str | None = "mugs", location: str = "WH1") -> None:
     """Commit an `order.placed` event the way the orders context does; handlers run after commit."""
     with UnitOfWork(db) as uow:
-        uow.emit("order.placed", "order", order_id, {
-            "order_id": order_id, "number": f"N{order_id}", "channel": channel, "customer_id": customer_id,
-            "email": None, "currency": currency, "status": "confirmed",
-            "lines": [{"sku": sku, "product_id": None, "quantity": q, "unit_price": price, "line_total": None,
-                       "category": category, "location": location} for sku, q, price in lines],
-            "totals": {}, "placed_at": when.isoformat()}, version=1)
+        uow.emit(order_placed(order_id, customer_id, [
+            {"sku": sku, "quantity": q, "unit_price": price, "category": category, "location": location}
+            for sku, q, price in lines], currency=currency, placed_at=when, channel=channel), version=1)
         uow.commit()
 
 
@@ -54,12 +56,15 @@ def test_order_events_feed_sales_and_a_rep_sees_only_its_own(db, client, make_ke
     # order 3 is cancelled; order 2 is partly returned; redelivered events change nothing
     for _ in range(2):
         with UnitOfWork(db) as uow:
-            uow.emit("order.cancelled", "order", 3, {"order_id": 3, "customer_id": mine, "status": "cancelled",
-                                                    "total": "10.00", "currency": "EUR"}, version=2)
-            uow.emit("order.returned", "order", 2, {"order_id": 2, "customer_id": other, "status": "returned",
-                                                   "total": "100.00", "currency": "EUR", "partial": True,
-                                                   "changed": {"return_id": 7, "lines": [{"sku": "MUG-1", "quantity": 4}]}},
-                     version=3)
+            uow.emit(OrderCancelled(order_id=3, number="M-3", customer_id=mine, status="cancelled",
+                                    previous_status="confirmed", total="10.00", currency="EUR", reason="cancelled",
+                                    payment_status="voided"), version=2)
+            uow.emit(OrderReturned(order_id=2, number="M-2", customer_id=other, status="delivered",
+                                   previous_status="delivered", total="100.00", currency="EUR", return_id=7,
+                                   location="WH1", partial=True, refund=None,
+                                   returned_value=Money.of("40.00", "EUR"),
+                                   lines=[ReturnedLine(line=1, sku="MUG-1", quantity=4, reason="damaged",
+                                                       restocked=True)]), version=3)
             uow.commit()
         _place(db, 1, mine, [("MUG-1", 2, "10.00"), ("MUG-2", 1, "5.50")])
 
@@ -211,7 +216,7 @@ def test_abandoned_carts_are_emitted_once_and_recovery_is_attributed(db, client,
     def remember(event, _db) -> None:  # type: ignore[no-untyped-def]
         seen.append(event)
 
-    bus.subscribe("cart.abandoned", remember)
+    bus.subscribe(CartAbandoned, remember)
     try:
         now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         long_ago = now - dt.timedelta(hours=30)
@@ -240,7 +245,7 @@ def test_abandoned_carts_are_emitted_once_and_recovery_is_attributed(db, client,
         assert report["carts"] == 1 and report["recovered"] == 1
         assert report["items"][0]["recovered_revenue"] == "30.00" and report["items"][0]["value"] == "20.00"
     finally:
-        bus.unsubscribe("cart.abandoned", remember)
+        bus.unsubscribe(CartAbandoned, remember)
 
 
 @pytest.mark.backends("sqlite", "postgresql")
@@ -251,9 +256,8 @@ def test_inventory_health_from_stock_events(db, client, admin):
     _place(db, 500, None, [("TEA-1", 9, "4.00")], when=T0 + dt.timedelta(days=10))
     for sku, on_hand in (("MUG-1", 3), ("TEA-1", 50), ("SPOON", 5)):
         with UnitOfWork(db) as uow:
-            uow.emit("inventory.stock_changed", "stock", f"{sku}@WH1", {
-                "sku": sku, "location": "WH1", "on_hand": on_hand, "reserved": 0, "available": on_hand,
-                "status": "in_stock", "reason": "count"})
+            uow.emit(StockChanged(sku=sku, location="WH1", on_hand=on_hand, reserved=0, available=on_hand,
+                                  status="in_stock", reason="count"))
             uow.commit()
     r = client.get("/api/v1/analytics/inventory", headers=admin)
     assert r.status_code == 200, r.text
@@ -270,10 +274,9 @@ def test_inventory_health_from_stock_events(db, client, admin):
     from merx.analytics.handlers import on_stock_changed
     from merx.core.events import DomainEvent
 
-    on_stock_changed(DomainEvent(type="inventory.stock_changed", aggregate_type="stock", aggregate_id="TEA-1@WH1",
-                                 payload={"sku": "TEA-1", "location": "WH1", "on_hand": 999, "reserved": 0,
-                                          "available": 999},
-                                 occurred_at=T0), db)
+    late = StockChanged(sku="TEA-1", location="WH1", on_hand=999, reserved=0, available=999, status="in_stock",
+                        reason="count")
+    on_stock_changed(dataclasses.replace(DomainEvent.of(late), occurred_at=T0), db)
     rows = {x["sku"]: x for x in client.get("/api/v1/analytics/inventory", headers=admin).json()["rows"]}
     assert rows["TEA-1"]["on_hand"] == 50
 
@@ -283,8 +286,8 @@ def test_inventory_health_can_use_the_forecast_as_demand(db, client, admin):
     for i in range(30):
         _place(db, 1000 + i, None, [("MUG-1", 3, "10.00")], when=T0 + dt.timedelta(days=60 + i))
     with UnitOfWork(db) as uow:
-        uow.emit("inventory.stock_changed", "stock", "MUG-1@WH1", {
-            "sku": "MUG-1", "location": "WH1", "on_hand": 60, "reserved": 0, "available": 60})
+        uow.emit(StockChanged(sku="MUG-1", location="WH1", on_hand=60, reserved=0, available=60, status="in_stock",
+                              reason="count"))
         uow.commit()
     as_of = (T0 + dt.timedelta(days=90)).isoformat()
     history = client.get("/api/v1/analytics/inventory", params={"as_of": as_of}, headers=admin).json()["rows"][0]

@@ -27,32 +27,44 @@ def new_customer(client, staff) -> Callable[..., dict[str, Any]]:  # type: ignor
     return _make
 
 
+def _placed_event(order_id: int, customer_id: int | None, total: str, *, currency: str = "EUR",
+                  lines: list[dict[str, Any]] | None = None, placed_at: dt.datetime | None = None,
+                  channel: str = "web") -> Any:
+    """The orders context's own `OrderPlaced`, for an order of one line unless `lines` says otherwise."""
+    from order_events import order_placed
+
+    lines = lines if lines is not None else [{"sku": "SKU-1", "product_id": 1, "quantity": 1, "unit_price": total}]
+    return order_placed(order_id, customer_id, lines, currency=currency, placed_at=placed_at, channel=channel)
+
+
+@pytest.fixture
+def placed_event() -> Callable[..., Any]:
+    return _placed_event
+
+
 @pytest.fixture
 def emit_order(db) -> Callable[..., int]:  # type: ignore[no-untyped-def]
-    """Publish order.placed (and optionally order.paid) the way the orders context does."""
+    """Publish order.placed (and optionally order.paid) with the orders context's event
+    classes, through the real unit of work and message bus. (Tests of how real orders reach
+    the CRM place them through the orders API: test_order_facts_from_orders.py.)"""
+    from merx.core.money import Money
     from merx.core.uow import UnitOfWork
+    from merx.orders.events import OrderPaid
 
     def _emit(customer_id: int, total: str, *, currency: str = "EUR", paid: bool = True,
               lines: list[dict[str, Any]] | None = None, placed_at: dt.datetime | None = None,
-              payment_fingerprint: str | None = None, channel: str = "web") -> int:
+              channel: str = "web") -> int:
         order_id = next(_order_ids)
-        placed_at = placed_at or dt.datetime.now(dt.timezone.utc)
-        lines = lines if lines is not None else [{"sku": "SKU-1", "product_id": 1, "quantity": 1, "unit_price": total,
-                                                  "line_total": total, "category": None, "location": None}]
         with UnitOfWork(db) as uow:
-            uow.emit("order.placed", "order", order_id, {
-                "order_id": order_id, "number": f"M-{order_id}", "channel": channel, "customer_id": customer_id,
-                "email": None, "currency": currency, "lines": lines,
-                "totals": {"subtotal": total, "discount": "0", "shipping": "0", "total": total},
-                "placed_at": placed_at.isoformat()}, version=1)
+            uow.emit(_placed_event(order_id, customer_id, total, currency=currency, lines=lines, placed_at=placed_at,
+                                  channel=channel), version=1)
             uow.commit()
         if paid:
             with UnitOfWork(db) as uow:
-                payload = {"order_id": order_id, "customer_id": customer_id, "status": "paid", "total": total,
-                           "currency": currency}
-                if payment_fingerprint:
-                    payload["payment_fingerprint"] = payment_fingerprint
-                uow.emit("order.paid", "order", order_id, payload, version=2)
+                uow.emit(OrderPaid(order_id=order_id, number=f"M-{order_id}", customer_id=customer_id, status="paid",
+                                   previous_status="confirmed", total=total, currency=currency,
+                                   amount=Money.of(total, currency), provider="manual", payment_fingerprint=None),
+                         version=2)
                 uow.commit()
         return order_id
 

@@ -80,13 +80,13 @@ def make_support(client, admin):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.backends("sqlite", "postgresql")
-def test_referrer_is_rewarded_after_the_first_paid_order_and_abuse_is_refused(client, staff, new_customer, emit_order, db):
+def test_referrer_is_rewarded_after_the_first_paid_order_and_contact_abuse_is_refused(client, staff, new_customer, emit_order, db):
     client.post("/api/v1/loyalty/programs", headers=staff, json={
         "code": "club", "name": "Club", "currency": "EUR", "points_per_unit": "1", "point_value": "0.01",
         "referral_reward_points": 500})
     ref = new_customer(email="john.smith@example.com", phone="+48600100500")
     code = client.post(f"/api/v1/customers/{ref['id']}/referral-code", headers=staff).json()["code"]
-    emit_order(ref["id"], "10.00", payment_fingerprint="card-AAA")
+    emit_order(ref["id"], "10.00")
 
     def apply(customer_id: int):  # type: ignore[no-untyped-def]
         return client.post("/api/v1/referrals", json={"code": code, "referred_customer_id": customer_id}, headers=staff)
@@ -115,10 +115,6 @@ def test_referrer_is_rewarded_after_the_first_paid_order_and_abuse_is_refused(cl
     assert points() == 510
     emit_order(friend["id"], "20.00")
     assert points() == 510  # rewarded once
-
-    cheat = new_customer(email="cheat@example.com")
-    assert apply(cheat["id"]).status_code == 201
-    emit_order(cheat["id"], "20.00", payment_fingerprint="card-AAA")  # the referrer's own card
-    assert points() == 510
+    # A referred customer paying with the referrer's own card: test_order_facts_from_orders.py
     ledger = client.get(f"/api/v1/customers/{ref['id']}/loyalty", headers=staff).json()["ledger"]
     assert [e["kind"] for e in ledger].count("referral") == 1

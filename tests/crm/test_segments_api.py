@@ -41,10 +41,12 @@ def test_rule_segment_is_evaluated_and_kept_fresh_incrementally(client, staff, n
     assert client.get(f"/api/v1/segments/{seg['id']}", headers=staff).json()["member_count"] == 2
     # Cancelling that order moves them out again (order.cancelled through the real bus).
     from merx.core.uow import UnitOfWork
+    from merx.orders.events import OrderCancelled
 
     with UnitOfWork(db) as uow:
-        uow.emit("order.cancelled", "order", third, {"order_id": third, "customer_id": ro["id"], "status": "cancelled",
-                                                     "total": "10.00", "currency": "EUR"}, version=3)
+        uow.emit(OrderCancelled(order_id=third, number=f"M-{third}", customer_id=ro["id"], status="cancelled",
+                                previous_status="paid", total="10.00", currency="EUR", reason="changed mind",
+                                payment_status="refund_pending"), version=3)
         uow.commit()
     members = client.get(f"/api/v1/segments/{seg['id']}/members", headers=staff).json()["items"]
     assert members == [pl["id"]]
@@ -86,7 +88,7 @@ def test_segments_are_for_marketing_roles(client, make_key):
         assert client.post("/api/v1/segments", json=body, headers=make_key(role)).status_code == 403
 
 
-def test_value_tiers_clusters_and_pareto(private_app):
+def test_value_tiers_clusters_and_pareto(private_app, placed_event):
     from merx.core.uow import UnitOfWork
 
     client, db, staff = private_app
@@ -101,12 +103,7 @@ def test_value_tiers_clusters_and_pareto(private_app):
     def emit_order(customer_id: int, total: str, placed_at: dt.datetime) -> None:
         order_id = next(order_ids)
         with UnitOfWork(db) as uow:
-            uow.emit("order.placed", "order", order_id, {
-                "order_id": order_id, "number": f"M-{order_id}", "channel": "web", "customer_id": customer_id,
-                "currency": "EUR", "lines": [{"sku": "S", "product_id": None, "quantity": 1, "unit_price": total,
-                                              "line_total": total, "category": None, "location": None}],
-                "totals": {"subtotal": total, "discount": "0", "shipping": "0", "total": total},
-                "placed_at": placed_at.isoformat()}, version=1)
+            uow.emit(placed_event(order_id, customer_id, total, placed_at=placed_at), version=1)
             uow.commit()
 
     # Two clear groups: frequent recent big spenders, and one-off buyers from long ago.

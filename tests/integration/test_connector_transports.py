@@ -3,10 +3,12 @@ and the outbound order export (file and HTTP), each run by the worker's schedule
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
 import sqlalchemy as sa
+from order_events import order_placed
 
 from merx.core.uow import UnitOfWork
 from merx.integration.connectors.scheduler import run_due
@@ -81,11 +83,9 @@ def test_http_pull_imports_from_a_real_server(client, admin, db, receiver):
 
 def _placed(db, order_id: int, total: str) -> None:
     with UnitOfWork(db) as uow:
-        uow.emit("order.placed", "order", order_id, {
-            "order_id": order_id, "number": f"M-{order_id}", "channel": "web", "customer_id": 7, "email": "a@b.example",
-            "currency": "EUR", "lines": [{"sku": "X-1", "quantity": 1, "unit_price": total, "line_total": total}],
-            "totals": {"subtotal": total, "discount": "0.00", "shipping": "0.00", "total": total},
-            "placed_at": "2026-11-21T10:00:00+00:00"}, version=1)
+        uow.emit(order_placed(order_id, 7, [{"sku": "X-1", "quantity": 1, "unit_price": total}],
+                              email="a@b.example",
+                              placed_at=dt.datetime(2026, 11, 21, 10, 0, tzinfo=dt.timezone.utc)), version=1)
         uow.commit()
 
 

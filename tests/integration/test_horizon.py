@@ -9,12 +9,13 @@ import sqlalchemy as sa
 from merx.core.models import OutboxEvent
 from merx.core.uow import UnitOfWork
 from merx.integration.relay import advance_horizon, ensure_relay_state
+from parcel_events import ParcelRegistered
 
 
 def _emit(db, n: int) -> None:
     for i in range(n):
         with UnitOfWork(db) as uow:
-            uow.emit("parcel.registered", "parcel", i, {"n": i}, version=1)
+            uow.emit(ParcelRegistered(parcel_id=i, n=i), version=1)
             uow.commit()
 
 
@@ -26,7 +27,7 @@ def test_horizon_waits_for_open_transactions(db):
     slow = UnitOfWork(db)
     slow.__enter__()
     try:
-        slow.emit("parcel.registered", "parcel", "slow", {"n": "slow"}, version=1)
+        slow.emit(ParcelRegistered(parcel_id="slow", n="slow"), version=1)
         slow.flush_records()  # seq 3 taken, not committed
         _emit(db, 3)  # seqs 4..6 commit first
         assert advance_horizon(db, 300) == 2  # 3 is missing and its transaction is open
@@ -38,7 +39,7 @@ def test_horizon_waits_for_open_transactions(db):
 
     # a rolled-back transaction leaves a hole that is final once no older transaction runs
     with UnitOfWork(db) as uow:
-        uow.emit("parcel.registered", "parcel", "gone", {"n": "gone"}, version=1)
+        uow.emit(ParcelRegistered(parcel_id="gone", n="gone"), version=1)
         uow.flush_records()
         uow.rollback()
     _emit(db, 1)

@@ -11,18 +11,21 @@ import time
 import pytest
 import sqlalchemy as sa
 
+from merx.catalog.events import ProductPriceChanged
 from merx.core.models import OutboxEvent
 from merx.core.uow import UnitOfWork
 from merx.integration.broker import subject_for
+from merx.inventory.events import StockChanged
 
 
 def _emit(db, count: int, offset: int = 0) -> None:
     for i in range(offset, offset + count):
         with UnitOfWork(db) as uow:
-            uow.emit("product.price_changed", "product", i % 40, {"product_id": i % 40, "n": i}, version=i + 1)
+            uow.emit(ProductPriceChanged(product_id=i % 40, sku=f"SKU-{i % 40}", currency="EUR", old_amount=None,
+                                         new_amount=f"{i}.00"), version=i + 1)
             if i % 3 == 0:
-                uow.emit("inventory.stock_changed", "stock", f"SKU-{i % 7}@WH1", {"sku": f"SKU-{i % 7}", "n": i},
-                         version=i + 1)
+                uow.emit(StockChanged(sku=f"SKU-{i % 7}", location="WH1", on_hand=i, reserved=0, available=i,
+                                      status="in_stock", reason="receipt"), version=i + 1)
             uow.commit()
 
 

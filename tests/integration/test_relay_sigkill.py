@@ -13,9 +13,10 @@ import sqlalchemy as sa
 
 from merx.core.models import OutboxEvent
 from merx.core.uow import UnitOfWork
+from parcel_events import ParcelDelivered, ParcelInTransit, ParcelPicked, ParcelRegistered
 
 ORDERS_PER_THREAD = 15
-STEPS = ("parcel.registered", "parcel.picked", "parcel.in_transit", "parcel.delivered")
+STEPS = (ParcelRegistered, ParcelPicked, ParcelInTransit, ParcelDelivered)
 
 
 def _produce(db, thread_no: int) -> None:
@@ -35,7 +36,7 @@ def _produce(db, thread_no: int) -> None:
             order_id = rng.choice(list(open_orders))
             step = open_orders[order_id]
         with UnitOfWork(db) as uow:
-            uow.emit(STEPS[step], "parcel", order_id, {"parcel_id": order_id, "step": step}, version=step + 1)
+            uow.emit(STEPS[step](parcel_id=order_id, step=step), version=step + 1)
             if rng.random() < 0.05:
                 uow.rollback()  # an abandoned transaction leaves a hole in the seq on PostgreSQL
             else:

@@ -16,6 +16,7 @@ from merx.core.uow import UnitOfWork
 from merx.integration.models import RelayCursor, WebhookDelivery, WebhookEndpoint
 from merx.integration.relay import Relay
 from merx.integration.settings import IntegrationSettings
+from parcel_events import REGISTERED
 
 
 def _settings(**over) -> IntegrationSettings:
@@ -29,7 +30,7 @@ def _settings(**over) -> IntegrationSettings:
 def _emit(db, n: int, aggregate: str = "parcel", start: int = 0) -> None:
     for i in range(start, start + n):
         with UnitOfWork(db) as uow:
-            uow.emit(f"{aggregate}.registered", aggregate, i % 5, {"n": i}, version=i // 5 + 1)
+            uow.emit(REGISTERED[aggregate](**{f"{aggregate}_id": i % 5}, n=i), version=i // 5 + 1)
             uow.commit()
 
 

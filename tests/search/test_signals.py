@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import pytest
 
+from order_events import order_placed
+
 from merx.core.events import DomainEvent, bus
+from merx.inventory.events import StockChanged
 
 SEARCH = "/api/v1/search"
 
@@ -30,10 +33,9 @@ def test_stock_events_drive_the_store_filter_delivery_and_logistics_boosts(clien
     far = _create(client, admin, "K-2", "Kettle glass")
     gone = _create(client, admin, "K-3", "Kettle copper")
     for sku, location, available in (("K-1", "WAW-1", 5), ("K-2", "GDN-1", 3), ("K-3", "WAW-1", 0)):
-        bus.publish([DomainEvent("inventory.stock_changed", "stock", f"{sku}@{location}",
-                                 {"sku": sku, "location": location, "on_hand": available, "reserved": 0,
-                                  "available": available, "status": "in_stock" if available else "out_of_stock",
-                                  "reason": "receipt"})], db)
+        bus.publish([DomainEvent.of(StockChanged(sku=sku, location=location, on_hand=available, reserved=0,
+                                                 available=available, reason="receipt",
+                                                 status="in_stock" if available else "out_of_stock"))], db)
     items, body = _explain(client, admin, "kettle", near="WAW-1")
     assert [b["rule"] for b in items[near]["explain"]["boosts"]] == ["nearest_warehouse"]
     assert items[far]["explain"]["boosts"] == []
@@ -52,8 +54,8 @@ def test_stock_events_drive_the_store_filter_delivery_and_logistics_boosts(clien
 def test_orders_feed_the_sales_group(client, admin, db):
     bought = _create(client, admin, "M-1", "Coffee mug")
     other = _create(client, admin, "M-2", "Coffee mug large")
-    bus.publish([DomainEvent("order.placed", "order", "1", {
-        "order_id": 1, "lines": [{"sku": "M-1", "product_id": bought, "quantity": 3, "unit_price": "5.00"}]})], db)
+    bus.publish([DomainEvent.of(order_placed(1, None, [{"sku": "M-1", "product_id": bought, "quantity": 3,
+                                                         "unit_price": "5.00"}]))], db)
     items, _ = _explain(client, admin, "coffee mug")
     assert items[bought]["explain"]["features"]["sales_purchases"] == pytest.approx(3.0, rel=1e-3)
     assert items[other]["explain"]["features"]["sales_purchases"] == 0.0
@@ -74,9 +76,9 @@ def test_repeat_sales_reach_the_ranking_at_the_signal_interval_not_on_every_orde
         mug = _create(client, admin, "M-1", "Coffee mug")
 
         def sold(order_id: int, quantity: int) -> None:
-            bus.publish([DomainEvent("order.placed", "order", str(order_id), {
-                "order_id": order_id,
-                "lines": [{"sku": "M-1", "product_id": mug, "quantity": quantity, "unit_price": "5.00"}]})], db)
+            bus.publish([DomainEvent.of(order_placed(order_id, None, [{"sku": "M-1", "product_id": mug,
+                                                                        "quantity": quantity, "unit_price": "5.00"}]))],
+                        db)
 
         def purchases() -> float:
             return _explain(client, admin, "coffee mug")[0][mug]["explain"]["features"]["sales_purchases"]

@@ -23,23 +23,18 @@ from typing import Any
 import duckdb
 import sqlalchemy as sa
 
+from merx.analytics.events import BrowseAbandoned
 from merx.analytics.models import AbandonedCart
 from merx.analytics.scope import aware, naive_utc
 from merx.core.db import utcnow
 from merx.core.errors import ValidationProblem
-from merx.core.events import describe_event
-from merx.core.money import CURRENCY_EXPONENTS
+from merx.core.money import CURRENCY_EXPONENTS, minor_to_str
 from merx.core.uow import UnitOfWork
+from merx.orders.events import CartAbandoned
 
-# The orders context describes `cart.abandoned` (a lapsed checkout hold: cart_id, customer_id,
-# email, total, currency). The scan emits the same type with those fields (cart_id is the
-# analytics cart key) plus cart_key, anonymous_id, items, last_activity_at and
-# detected_by="analytics", so marketing handles both alike.
-CART_ABANDONED = "cart.abandoned"
-BROWSE_ABANDONED = describe_event(
-    "browse.abandoned", aggregate="cart",
-    payload={"cart_key": "str", "customer_id": "int", "items": "int (products viewed)", "last_activity_at": "ISO 8601"},
-    description="A known customer viewed products and did not add to cart or buy within the configured hours.")
+# The orders context declares `cart.abandoned` (a lapsed checkout hold); the scan emits the same
+# type with detected_by="analytics" and its own fields (cart_key, anonymous_id, items,
+# last_activity_at), so marketing handles both alike.
 
 CART_TYPES = ("add_to_cart", "remove_from_cart", "checkout_started")
 PURCHASE_TYPES = ("purchase", "order_placed")
@@ -105,13 +100,15 @@ def detect(uow: UnitOfWork, con: duckdb.DuckDBPyConnection, *, hours: float = 24
             cart_key=f["cart_key"], kind=f["kind"], person_key=f["person"], customer_id=f["customer_id"],
             anonymous_id=f["anonymous_id"], items=f["items"], value_minor=value_minor, currency=f["currency"],
             last_activity_at=f["last_activity_at"], detected_at=now))
-        payload: dict[str, Any] = {"cart_key": f["cart_key"], "customer_id": f["customer_id"], "items": f["items"],
-                                   "last_activity_at": f["last_activity_at"].isoformat(), "detected_by": "analytics"}
+        last_at = aware(f["last_activity_at"])
         if f["kind"] == "cart":
-            payload |= {"cart_id": f["cart_key"], "email": None, "anonymous_id": f["anonymous_id"],
-                        "currency": f["currency"],
-                        "total": format(value_minor / 10 ** exp, f".{exp}f") if f["currency"] else None}
-        uow.emit(CART_ABANDONED if f["kind"] == "cart" else BROWSE_ABANDONED, "cart", f["cart_key"], payload)
+            uow.emit(CartAbandoned(
+                cart_id=f["cart_key"], cart_key=f["cart_key"], customer_id=f["customer_id"], email=None,
+                anonymous_id=f["anonymous_id"], items=f["items"], last_activity_at=last_at, detected_by="analytics",
+                currency=f["currency"], total=minor_to_str(value_minor, f["currency"]) if f["currency"] else None))
+        else:
+            uow.emit(BrowseAbandoned(cart_key=f["cart_key"], customer_id=f["customer_id"], items=f["items"],
+                                     last_activity_at=last_at))
         new[f["kind"]] += 1
     if new["cart"] or new["browse"]:
         uow.audit("analytics.abandonment.detected", "analytics_abandoned_carts", "scan", after=new)

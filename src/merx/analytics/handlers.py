@@ -17,6 +17,8 @@ from merx.core.db import Database, utcnow
 from merx.core.events import DomainEvent, MessageBus
 from merx.core.money import CURRENCY_EXPONENTS
 from merx.core.uow import UnitOfWork
+from merx.inventory.events import StockChanged
+from merx.orders.events import CartAbandoned, OrderCancelled, OrderPlaced, OrderReturned
 
 log = logging.getLogger("merx.analytics")
 SOURCE = "merx"
@@ -90,21 +92,19 @@ def on_order_cancelled(event: DomainEvent, db: Database) -> None:
 
 
 def on_order_returned(event: DomainEvent, db: Database) -> None:
-    p = event.payload
-    order_id = p["order_id"]
-    changed = p.get("changed") or {}
-    return_id = changed.get("return_id", event.id)
+    returned: OrderReturned = event.data  # type: ignore[assignment]
+    order_id, return_id = returned.order_id, returned.return_id
     with UnitOfWork(db) as uow:
         by_sku: dict[str, Any] = {}
         for ln in _order_lines(uow, order_id):
             by_sku.setdefault(ln.sku, ln)
         out = []
-        for i, rl in enumerate(changed.get("lines") or [], start=1):
-            original = by_sku.get(rl.get("sku"))
+        for i, rl in enumerate(returned.lines, start=1):
+            original = by_sku.get(rl.sku)
             if original is None:
                 continue
             out.append(_negated(original, key=f"{order_id}:return:{return_id}:{i}", kind="return",
-                                quantity=int(rl.get("quantity") or 0), when=event.occurred_at))
+                                quantity=rl.quantity, when=event.occurred_at))
         record_sales_lines(uow, out)
 
 
@@ -161,8 +161,8 @@ def on_checkout_hold_lapsed(event: DomainEvent, db: Database) -> None:
 
 
 def register(bus: MessageBus) -> None:
-    bus.subscribe("order.placed", on_orders_placed, batch=True)
-    bus.subscribe("order.cancelled", on_order_cancelled)
-    bus.subscribe("order.returned", on_order_returned)
-    bus.subscribe("inventory.stock_changed", on_stock_changes, batch=True)
-    bus.subscribe("cart.abandoned", on_checkout_hold_lapsed)
+    bus.subscribe(OrderPlaced, on_orders_placed, batch=True)
+    bus.subscribe(OrderCancelled, on_order_cancelled)
+    bus.subscribe(OrderReturned, on_order_returned)
+    bus.subscribe(StockChanged, on_stock_changes, batch=True)
+    bus.subscribe(CartAbandoned, on_checkout_hold_lapsed)

@@ -2,34 +2,70 @@
 
 from __future__ import annotations
 
-from merx.core.events import describe_event
+from typing import ClassVar, Literal
 
-_COMMON = {
-    "product_id": "int",
-    "sku": "str: the default variant's SKU",
-    "skus": "list[str]: every variant's SKU",
-    "name": "str: name in the default locale",
-    "status": "draft | active | archived",
-    "category": "str | null: category code",
-    "brand": "str | null: brand code",
-    "seller_id": "int | null",
-    "channels": "list[str]: channel codes the product is published to",
-    "prices": "{sku: {currency: amount as decimal string}}",
-}
+from merx.core.events import Amount, Currency, Event
 
-PRODUCT_CREATED = describe_event("product.created", aggregate="product", payload=_COMMON,
-                                 description="A product was created (API, import or bulk load).")
-PRODUCT_UPDATED = describe_event("product.updated", aggregate="product",
-                                 payload={**_COMMON, "changed": "list[str]: top-level fields that changed"},
-                                 description="A product changed; emitted once per write that changed something.")
-PRODUCT_PRICE_CHANGED = describe_event(
-    "product.price_changed", aggregate="product",
-    payload={"product_id": "int", "sku": "str", "currency": "str",
-             "old_amount": "str | null (null: the price is new)", "new_amount": "str | null (null: removed)"},
-    description="One variant's price in one currency changed (alongside product.updated).")
-PRODUCT_ARCHIVED = describe_event("product.archived", aggregate="product",
-                                  payload={"product_id": "int", "skus": "list[str]"},
-                                  description="A product was archived (DELETE /products/{id}); it leaves the public catalog.")
-PRODUCT_DELETED = describe_event("product.deleted", aggregate="product",
-                                 payload={"product_id": "int", "skus": "list[str]"},
-                                 description="A product was removed for good (admin purge).")
+ProductStatus = Literal["draft", "active", "archived"]
+
+
+class _ProductEvent(Event):
+    aggregate_type: ClassVar[str] = "product"
+    aggregate_field: ClassVar[str] = "product_id"
+
+    product_id: int
+
+
+class _ProductState(_ProductEvent):
+    sku: str  # the default variant's SKU
+    skus: list[str]  # every variant's SKU
+    name: str  # in the default locale
+    status: ProductStatus
+    category: str | None  # category code
+    brand: str | None  # brand code
+    seller_id: int | None
+    channels: list[str]  # channel codes the product is published to
+    prices: dict[str, dict[Currency, Amount]]  # {sku: {currency: amount}}
+
+
+class ProductCreated(_ProductState):
+    """A product was created (API, import or bulk load)."""
+
+    event_type: ClassVar[str] = "product.created"
+
+
+class ProductUpdated(_ProductState):
+    """A product changed; emitted once per write that changed something. `changed` names the
+    top-level fields that changed."""
+
+    event_type: ClassVar[str] = "product.updated"
+
+    changed: list[str]
+
+
+class ProductPriceChanged(_ProductEvent):
+    """One variant's price in one currency changed (alongside product.updated). `old_amount`
+    is null when the price is new, `new_amount` when it was removed."""
+
+    event_type: ClassVar[str] = "product.price_changed"
+
+    sku: str
+    currency: Currency
+    old_amount: Amount | None
+    new_amount: Amount | None
+
+
+class ProductArchived(_ProductEvent):
+    """A product was archived (DELETE /products/{id}); it leaves the public catalog."""
+
+    event_type: ClassVar[str] = "product.archived"
+
+    skus: list[str]
+
+
+class ProductDeleted(_ProductEvent):
+    """A product was removed for good (admin purge)."""
+
+    event_type: ClassVar[str] = "product.deleted"
+
+    skus: list[str]

@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from merx.catalog import rules
-from merx.catalog.events import (PRODUCT_ARCHIVED, PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_PRICE_CHANGED,
-                                 PRODUCT_UPDATED)
+from merx.catalog.events import (ProductArchived, ProductCreated, ProductDeleted, ProductPriceChanged,
+                                 ProductUpdated)
 from merx.catalog.models import (Attribute, AttributeSet, AttributeSetItem, Brand, Category, Channel, Product,
                                  ProductChannel, Variant, VariantPrice)
 from merx.catalog.schemas import (AttributeCreate, AttributeOut, AttributeSetCreate, AttributeSetItemOut,
@@ -555,7 +555,7 @@ def _create_from_state(refs: Refs, state: dict[str, Any]) -> Product:
     _apply_state(refs, p, state)
     p.created_at = p.updated_at
     _flush(uow)
-    uow.emit(PRODUCT_CREATED, "product", p.id, _event_payload(p, state), version=p.version)
+    uow.emit(ProductCreated(**_event_payload(p, state)), version=p.version)
     uow.audit("create", "product", p.id, after=_audit_state(state))
     return p
 
@@ -571,20 +571,19 @@ def _update_from_state(refs: Refs, p: Product, old: dict[str, Any], new: dict[st
     p.version += 1
     _flush(uow)
     changed = sorted(k for k in new if new[k] != old[k])
-    uow.emit(PRODUCT_UPDATED, "product", p.id, {**_event_payload(p, new), "changed": changed}, version=p.version)
+    uow.emit(ProductUpdated(**_event_payload(p, new), changed=changed), version=p.version)
     old_prices = {v["sku"]: v["prices"] for v in old["variants"]}
     for v in new["variants"]:
         before = old_prices.get(v["sku"], {})
         for cur in sorted(set(before) | set(v["prices"])):
             if before.get(cur) != v["prices"].get(cur) and (v["sku"] in old_prices):
-                uow.emit(PRODUCT_PRICE_CHANGED, "product", p.id, {
-                    "product_id": p.id, "sku": v["sku"], "currency": cur,
-                    "old_amount": minor_to_str(before[cur], cur) if cur in before else None,
-                    "new_amount": minor_to_str(v["prices"][cur], cur) if cur in v["prices"] else None,
-                }, version=p.version)
+                uow.emit(ProductPriceChanged(
+                    product_id=p.id, sku=v["sku"], currency=cur,
+                    old_amount=minor_to_str(before[cur], cur) if cur in before else None,
+                    new_amount=minor_to_str(v["prices"][cur], cur) if cur in v["prices"] else None,
+                ), version=p.version)
     if new["status"] == "archived" and old["status"] != "archived":
-        uow.emit(PRODUCT_ARCHIVED, "product", p.id, {"product_id": p.id, "skus": [v["sku"] for v in new["variants"]]},
-                 version=p.version)
+        uow.emit(ProductArchived(product_id=p.id, skus=[v["sku"] for v in new["variants"]]), version=p.version)
     uow.audit("update", "product", p.id, before=_audit_state(old), after=_audit_state(new))
     return True
 
@@ -703,7 +702,7 @@ def delete_product(uow: UnitOfWork, product_id: int) -> None:
     skus = [v["sku"] for v in before["variants"]]
     uow.session.delete(p)
     uow.session.flush()
-    uow.emit(PRODUCT_DELETED, "product", product_id, {"product_id": product_id, "skus": skus}, version=p.version + 1)
+    uow.emit(ProductDeleted(product_id=product_id, skus=skus), version=p.version + 1)
     uow.audit("delete", "product", product_id, before=_audit_state(before))
     uow.commit()
 

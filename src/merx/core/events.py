@@ -3,7 +3,11 @@
 A service records events on its unit of work; they are written to the outbox in the same
 transaction as the change (so no event exists for a change that rolled back, and no change
 lacks its event). After the commit, in-process handlers (search indexing, CRM timelines...)
-run; the integration hub's relay delivers the outbox to the outside world."""
+run; the integration hub's relay delivers the outbox to the outside world.
+
+Events are typed contracts: each context declares `Event` subclasses in its `events.py`
+(`uow.emit(OrderPaid(...))`, `bus.subscribe(OrderPaid, handler)`); `merx events catalog`
+generates docs/events.md and a JSON Schema per event from them."""
 
 from __future__ import annotations
 
@@ -15,16 +19,126 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Callable, ClassVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer, PlainValidator, WithJsonSchema
 
 from merx.core.db import utcnow
 from merx.core.ids import new_ulid
+from merx.core.money import Money, check_currency
 
 log = logging.getLogger("merx.events")
 
 
+# -- typed event contracts ------------------------------------------------------------------
+# Field types for event payloads. Their JSON is what webhooks and NATS carry, so each states
+# its wire form: amounts are decimal strings (never floats), money is {"amount", "currency"}
+# like the API, timestamps are ISO 8601 with their offset.
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
+        raise ValueError("an amount is a decimal string such as \"19.99\", not a float")
+    try:
+        return Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a decimal amount") from None
+
+
+def _money(value: Any) -> Money:
+    if isinstance(value, Money):
+        return Money.of(value.amount, value.currency)
+    if isinstance(value, dict) and set(value) == {"amount", "currency"}:
+        return Money.of(value["amount"], value["currency"])
+    raise ValueError('money is {"amount": "19.99", "currency": "EUR"}')
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        raise ValueError("a timestamp needs its UTC offset")
+    return value
+
+
+_AMOUNT_SCHEMA = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"}
+_CURRENCY_SCHEMA = {"type": "string", "pattern": "^[A-Z]{3}$"}
+
+Amount = Annotated[Decimal, PlainValidator(_decimal), PlainSerializer(lambda d: format(d, "f"), return_type=str),
+                   WithJsonSchema({**_AMOUNT_SCHEMA, "description": "decimal string"})]
+Currency = Annotated[str, AfterValidator(check_currency), WithJsonSchema({**_CURRENCY_SCHEMA,
+                                                                         "description": "ISO 4217"})]
+EventMoney = Annotated[Money, PlainValidator(_money), PlainSerializer(Money.as_dict, return_type=dict),
+                       WithJsonSchema({"title": "Money", "type": "object", "additionalProperties": False,
+                                       "required": ["amount", "currency"],
+                                       "properties": {"amount": _AMOUNT_SCHEMA, "currency": _CURRENCY_SCHEMA}})]
+Timestamp = Annotated[dt.datetime, AfterValidator(_aware), PlainSerializer(dt.datetime.isoformat, return_type=str),
+                      WithJsonSchema({"type": "string", "format": "date-time"})]
+
+
+class EventPart(BaseModel):
+    """A typed part of an event's payload (an order line, totals...): frozen, no unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class Event(EventPart):
+    """A typed, versioned event contract. A context declares its events as subclasses in
+    its `events.py`, with class-level `event_type` ("order.returned"), `schema_version`,
+    `aggregate_type` and `aggregate_field` (the field holding the aggregate's id; override
+    `aggregate_id()` when it is derived). Declaring the class registers it; a payload that
+    does not match fails when the event is built, so nothing is written."""
+
+    event_type: ClassVar[str]
+    schema_version: ClassVar[int] = 1
+    aggregate_type: ClassVar[str]
+    aggregate_field: ClassVar[str] = ""
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if "event_type" not in cls.__dict__:  # a shared base (e.g. the order status events)
+            return
+        key = (cls.event_type, cls.schema_version)
+        known = _REGISTRY.get(key)
+        if known is not None and (known.__module__, known.__qualname__) != (cls.__module__, cls.__qualname__):
+            raise TypeError(f"event {cls.event_type} v{cls.schema_version} is declared twice: "
+                            f"{known.__module__}.{known.__qualname__} and {cls.__module__}.{cls.__qualname__}")
+        _REGISTRY[key] = cls
+
+    def aggregate_id(self) -> str:
+        return str(getattr(self, self.aggregate_field))
+
+    def payload(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+    @classmethod
+    def description(cls) -> str:
+        return " ".join((cls.__doc__ or "").split())
+
+
+# (event type, schema version) -> its class, filled by declaring the classes.
+_REGISTRY: dict[tuple[str, int], type[Event]] = {}
+
+
+def event_class(event_type: str, schema_version: int | None = None) -> type[Event]:
+    """The class of an event type (its latest version unless one is named); KeyError if none."""
+    if schema_version is not None:
+        return _REGISTRY[(event_type, schema_version)]
+    versions = [v for (t, v) in _REGISTRY if t == event_type]
+    if not versions:
+        raise KeyError(event_type)
+    return _REGISTRY[(event_type, max(versions))]
+
+
+def event_classes() -> list[type[Event]]:
+    """Every declared event class of Merx itself (not tests'), by type and version."""
+    return [cls for key, cls in sorted(_REGISTRY.items()) if cls.__module__.startswith("merx.")]
+
+
 @dataclass(frozen=True)
 class DomainEvent:
+    """The envelope the outbox, the relay, webhooks and NATS carry: stable JSON around the
+    payload of a typed `Event` (`data`)."""
+
     type: str  # "<aggregate>.<event>", e.g. "product.created"
     aggregate_type: str
     aggregate_id: str
@@ -33,26 +147,35 @@ class DomainEvent:
     schema_version: int = 1
     id: str = field(default_factory=new_ulid)
     occurred_at: dt.datetime = field(default_factory=utcnow)
+    _data: Event | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def of(cls, event: Event, *, aggregate_version: int | None = None) -> "DomainEvent":
+        return cls(type=event.event_type, aggregate_type=event.aggregate_type, aggregate_id=event.aggregate_id(),
+                   payload=event.payload(), aggregate_version=aggregate_version,
+                   schema_version=event.schema_version, _data=event)
+
+    @property
+    def data(self) -> Event:
+        """The typed event, decoded from `payload` by type and schema version."""
+        if self._data is None:
+            decoded = event_class(self.type, self.schema_version).model_validate(self.payload)
+            object.__setattr__(self, "_data", decoded)
+        return self._data  # type: ignore[return-value]
 
 
 # Handlers get the event and the database it was committed to (a process may serve several,
 # as tests do), so they can open their own unit of work.
 Handler = Callable[[DomainEvent, Any], None]
 
-# Event type -> payload description, filled by each context's `events.py` via `describe_event`;
-# the integration hub renders it into the docs' event catalog.
-EVENT_CATALOG: dict[str, dict[str, Any]] = {}
 
-
-def describe_event(event_type: str, *, aggregate: str, payload: dict[str, str], schema_version: int = 1,
-                   description: str = "") -> str:
-    EVENT_CATALOG[event_type] = {
-        "aggregate": aggregate,
-        "schema_version": schema_version,
-        "payload": payload,
-        "description": description,
-    }
-    return event_type
+def subscription_key(event: type[Event] | str) -> str:
+    """An event class subscribes to its type; a string only to a catch-all: "*" or "order.*"."""
+    if isinstance(event, type) and issubclass(event, Event) and "event_type" in event.__dict__:
+        return event.event_type
+    if isinstance(event, str) and (event == "*" or (event.endswith(".*") and event.count(".") == 1)):
+        return event
+    raise TypeError(f"subscribe to an Event class or a wildcard ('*', 'order.*'), not {event!r}")
 
 
 class MessageBus:
@@ -84,14 +207,16 @@ class MessageBus:
         self._thread_lock = threading.Lock()
 
     # -- subscriptions ---------------------------------------------------------------------
-    def subscribe(self, event_type: str, handler: Callable[..., None], *, batch: bool = False) -> None:
-        """`event_type` may be "*" for every event, or "product.*" for one aggregate's.
-        A `batch` handler is called as `handler(events, db)` with a list of events in commit
-        order; any other as `handler(event, db)`."""
-        self._handlers[event_type].append((handler, batch))
+    def subscribe(self, event: type[Event] | str, handler: Callable[..., None], *, batch: bool = False) -> None:
+        """`event` is an Event class (`bus.subscribe(OrderReturned, ...)`), or "*" for every
+        event, or "product.*" for one aggregate's. A `batch` handler is called as
+        `handler(events, db)` with a list of events in commit order; any other as
+        `handler(event, db)`. Handlers read the typed event as `envelope.data`."""
+        self._handlers[subscription_key(event)].append((handler, batch))
 
-    def unsubscribe(self, event_type: str, handler: Callable[..., None]) -> None:
-        self._handlers[event_type] = [(h, b) for h, b in self._handlers.get(event_type, []) if h is not handler]
+    def unsubscribe(self, event: type[Event] | str, handler: Callable[..., None]) -> None:
+        key = subscription_key(event)
+        self._handlers[key] = [(h, b) for h, b in self._handlers.get(key, []) if h is not handler]
 
     # -- modes -----------------------------------------------------------------------------
     @property

@@ -1,7 +1,7 @@
 """Unit of work: one database transaction plus the events and audit entries it produces.
 
 Service functions take a UnitOfWork, do their reads and writes through `uow.session`,
-record events with `uow.emit(...)` and audit entries with `uow.audit(...)`, then call
+record typed events with `uow.emit(SomeEvent(...))` and audit entries with `uow.audit(...)`, then call
 `uow.commit()`. Events and audit rows are inserted in that same transaction; in-process
 event handlers run only after the commit succeeded.
 
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from merx.core.auth import SYSTEM, Principal
 from merx.core.db import Database, utcnow
-from merx.core.events import DomainEvent, MessageBus, bus as default_bus
+from merx.core.events import DomainEvent, Event, MessageBus, bus as default_bus
 from merx.core.models import AuditEntry, OutboxEvent
 
 if TYPE_CHECKING:
@@ -89,16 +89,18 @@ class UnitOfWork:
         return self.db.dialect
 
     # -- recording ---------------------------------------------------------------------------
-    def emit(self, event_type: str, aggregate_type: str, aggregate_id: Any, payload: dict[str, Any],
-             *, version: int | None = None, schema_version: int = 1) -> DomainEvent:
-        ev = DomainEvent(type=event_type, aggregate_type=aggregate_type, aggregate_id=str(aggregate_id),
-                         payload=payload, aggregate_version=version, schema_version=schema_version)
+    def emit(self, event: Event, *, version: int | None = None) -> DomainEvent:
+        """Record a typed event (its payload was checked when it was built) for the outbox;
+        `version` is the aggregate's version after this change."""
+        if not isinstance(event, Event):  # a programming error: events are typed contracts
+            raise TypeError(f"uow.emit takes an Event instance, not {type(event).__name__}")
+        ev = DomainEvent.of(event, aggregate_version=version)
         self.session  # noqa: B018 - fails outside the `with` block, like the ORM path did
         self._pending_events.append(ev)
         self._outbox_rows.append({
             "id": ev.id, "type": ev.type, "aggregate_type": ev.aggregate_type, "aggregate_id": ev.aggregate_id,
             "aggregate_version": ev.aggregate_version, "occurred_at": ev.occurred_at,
-            "schema_version": schema_version, "payload": payload, "actor_user_id": self.actor.user_id,
+            "schema_version": ev.schema_version, "payload": ev.payload, "actor_user_id": self.actor.user_id,
             "request_id": self.request_id})
         return ev
 

@@ -11,6 +11,7 @@ from merx.core import lifecycle
 from merx.core.db import utcnow
 from merx.core.errors import ValidationProblem
 from merx.core.uow import UnitOfWork
+from merx.crm.events import CustomerConsentChanged, CustomerErased
 from merx.crm.models import Consent
 from merx.customers import public as customers
 
@@ -28,8 +29,7 @@ def record_consent(uow: UnitOfWork, customer_id: int, *, channel: str, granted: 
     uow.session.add(consent)
     uow.session.flush()
     uow.audit("consent", "customer", customer_id, after={"channel": channel, "granted": granted, "source": source})
-    uow.emit("customer.consent_changed", "customer", customer_id,
-             {"customer_id": customer_id, "channel": channel, "granted": granted, "source": source})
+    uow.emit(CustomerConsentChanged(customer_id=customer_id, channel=channel, granted=granted, source=source))
     segments.refresh_profiles(uow, [customer_id])
     uow.commit()
     return consent
@@ -67,6 +67,6 @@ def erase_customer(uow: UnitOfWork, customer_id: int) -> dict[str, int]:
             counts[kind] = counts.get(kind, 0) + n
     customers.erase_customer(uow, customer_id)
     uow.audit("erase", "customer_data", customer_id, after=counts)
-    uow.emit("customer.erased", "customer", customer_id, {"customer_id": customer_id})
+    uow.emit(CustomerErased(customer_id=customer_id))
     uow.commit()
     return counts

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,39 +15,16 @@ from merx.core.events import DomainEvent, MessageBus
 from merx.core.money import CURRENCY_EXPONENTS, Money
 from merx.core.uow import UnitOfWork
 from merx.crm.models import OrderFact
+from merx.customers.events import CustomerCreated, CustomerUpdated
+from merx.orders.events import (OrderCancelled, OrderFulfilled, OrderPaid, OrderPlaced, OrderRefunded,
+                                OrderReturned)
 
 log = logging.getLogger("merx.crm")
 
 _ORDER_TIMELINE = {"order.placed": "order_placed", "order.paid": "order_paid", "order.cancelled": "order_cancelled",
                    "order.refunded": "order_refunded", "order.returned": "order_returned",
                    "order.fulfilled": "order_fulfilled"}
-
-
-def _minor(value: Any, currency: str) -> int:
-    try:
-        return Money(Decimal(str(value)), currency).minor
-    except (InvalidOperation, KeyError, ValueError):
-        return 0
-
-
-def _when(value: Any, default: dt.datetime) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-    if isinstance(value, str):
-        try:
-            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
-        except ValueError:
-            pass
-    return default
-
-
-def _total(payload: dict[str, Any]) -> Any:
-    totals = payload.get("totals")
-    if isinstance(totals, dict) and "total" in totals:
-        return totals["total"]
-    total = payload.get("total")
-    return total.get("amount") if isinstance(total, dict) else total
+_ORDER_EVENTS = (OrderPlaced, OrderPaid, OrderCancelled, OrderRefunded, OrderReturned, OrderFulfilled)
 
 
 def on_order_events(events: list[DomainEvent], db: Any) -> None:
@@ -98,54 +75,41 @@ def _apply_order_event(uow: UnitOfWork, event: DomainEvent, *, facts: dict[int, 
     from merx.crm import loyalty, referrals
     from merx.crm.service import record_system_event
 
-    p = event.payload
-    order_id = p.get("order_id")
-    if order_id is None:
-        return None
-    raw_customer = p.get("customer_id")
-    customer_id = survivors.get(int(raw_customer)) if raw_customer is not None else None
-    currency = p.get("currency") if p.get("currency") in CURRENCY_EXPONENTS else None
-    fact = facts.get(int(order_id))
+    data = event.data  # the orders context's typed event (merx.orders.events)
+    order_id = data.order_id
+    customer_id = survivors.get(data.customer_id) if data.customer_id is not None else None
+    fact = facts.get(order_id)
     if fact is None:
-        if currency is None:
-            return None
-        fact = OrderFact(order_id=int(order_id), customer_id=customer_id, currency=currency, status="placed",
-                         total_minor=_minor(_total(p), currency), refunded_minor=0,
-                         placed_at=_when(p.get("placed_at"), event.occurred_at))
+        fact = OrderFact(order_id=order_id, customer_id=customer_id, currency=data.currency, status=data.status,
+                         total_minor=Money(data.total, data.currency).minor, refunded_minor=0,
+                         placed_at=data.placed_at if isinstance(data, OrderPlaced) else event.occurred_at)
         uow.session.add(fact)
         facts[fact.order_id] = fact
     elif customer_id is not None:
         fact.customer_id = customer_id
-    if event.type == "order.placed":
-        fact.number = p.get("number")
-        fact.channel = (p.get("channel") or None) and str(p.get("channel"))[:32]
-        fact.lines = [{k: line.get(k) for k in ("sku", "product_id", "quantity", "unit_price", "line_total", "category")}
-                      for line in p.get("lines") or [] if isinstance(line, dict)]
-        fact.total_minor = _minor(_total(p), fact.currency)
-    elif event.type == "order.paid":
-        fact.status = "paid" if fact.status == "placed" else fact.status
+    fact.status = data.status  # the order's status after this event
+    if isinstance(data, OrderPlaced):
+        fact.number = data.number
+        fact.channel = data.channel
+        fact.lines = [line.model_dump(mode="json", include={"sku", "product_id", "quantity", "unit_price",
+                                                            "line_total", "category"}) for line in data.lines]
+        fact.total_minor = Money(data.total, data.currency).minor
+    elif isinstance(data, OrderPaid):
         fact.paid_at = fact.paid_at or event.occurred_at
-        payment = p.get("payment") if isinstance(p.get("payment"), dict) else {}
-        fact.payment_fingerprint = p.get("payment_fingerprint") or payment.get("fingerprint") or fact.payment_fingerprint
-    elif event.type == "order.cancelled":
-        fact.status = "cancelled"
-    elif event.type in ("order.refunded", "order.returned"):
-        refunded = p.get("refunded_total") or p.get("refund_amount") or p.get("amount")
-        if isinstance(refunded, dict):
-            refunded = refunded.get("amount")
-        fact.refunded_minor = min(fact.total_minor, _minor(refunded, fact.currency)) if refunded is not None \
-            else fact.total_minor
-        fact.status = event.type.split(".")[1]
-    elif p.get("status"):
-        fact.status = str(p["status"])[:24]
+        fact.payment_fingerprint = data.payment_fingerprint or fact.payment_fingerprint
+    elif isinstance(data, OrderRefunded):
+        # Everything paid back so far, as the order counts it: two partial refunds add up, and
+        # an event delivered twice changes nothing. A return (order.returned) moves goods, not
+        # money: it leaves the refunded amount alone.
+        fact.refunded_minor = min(fact.total_minor, max(fact.refunded_minor, data.refunded_total.minor))
     timeline_type = _ORDER_TIMELINE.get(event.type)
     if timeline_type:
-        channel = p.get("channel") if isinstance(p.get("channel"), str) and len(p["channel"]) <= 16 else "system"
+        channel = data.channel if isinstance(data, OrderPlaced) else "system"
         record_system_event(uow, customer_id=customer_id, type=timeline_type, channel=channel,
                             occurred_at=event.occurred_at, source="orders", bump_stats=False,
-                            properties={"order_id": int(order_id), "number": fact.number, "status": fact.status,
-                                        "total": _total(p), "currency": fact.currency})
-    if event.type == "order.paid" and customer_id is not None:
+                            properties={"order_id": order_id, "number": fact.number, "status": fact.status,
+                                        "total": format(data.total, "f"), "currency": fact.currency})
+    if isinstance(data, OrderPaid) and customer_id is not None:
         total = Decimal(fact.total_minor).scaleb(-CURRENCY_EXPONENTS[fact.currency])
         loyalty.earn_for_order(uow, customer_id, order_ref=str(order_id), currency=fact.currency, total=total,
                                lines=fact.lines)
@@ -191,8 +155,8 @@ def on_customer_event(event: DomainEvent, db: Any) -> None:
 
 
 def register(bus: MessageBus) -> None:
-    for event_type in _ORDER_TIMELINE:
-        bus.subscribe(event_type, on_order_events, batch=True)
+    for event_class in _ORDER_EVENTS:
+        bus.subscribe(event_class, on_order_events, batch=True)
     bus.subscribe("ticket.*", on_ticket_event)
-    bus.subscribe("customer.created", on_customer_events, batch=True)
-    bus.subscribe("customer.updated", on_customer_events, batch=True)
+    bus.subscribe(CustomerCreated, on_customer_events, batch=True)
+    bus.subscribe(CustomerUpdated, on_customer_events, batch=True)

@@ -33,6 +33,7 @@ from merx.core.db import utcnow
 from merx.core.errors import Conflict, NotFound, ValidationProblem
 from merx.core.uow import UnitOfWork
 from merx.core import lifecycle
+from merx.crm.events import CustomerIdentified, CustomerMerged, CustomerUnmerged
 from merx.crm.models import Identity, Merge, TrackedEvent
 from merx.customers import public as customers
 from merx.customers.public import CustomerCreate, normalize_email, normalize_phone
@@ -245,8 +246,8 @@ def identify(uow: UnitOfWork, *, anonymous_id: str | None, identifiers: dict[str
     uow.audit("identify", "customer", target, after={"anonymous_id": anonymous_id, "identifiers": sorted(clean),
                                                      "created": created, "merged_from": merged_from,
                                                      "events_rekeyed": rekeyed})
-    uow.emit("customer.identified", "customer", target,
-             {"customer_id": target, "anonymous_id": anonymous_id, "created": created, "merged_from": merged_from})
+    uow.emit(CustomerIdentified(customer_id=target, anonymous_id=anonymous_id, created=created,
+                                merged_from=merged_from))
     from merx.crm.segments import service as segments
 
     segments.refresh_profiles(uow, [target])
@@ -351,8 +352,8 @@ def merge_profiles(uow: UnitOfWork, from_id: int, into_id: int, *, rule: str = "
     counts = moved_counts(moved)
     uow.audit("merge", "customer", into_id, before={"duplicate_id": from_id}, after={"merge_id": merge.id,
                                                                                      "rule": rule, "moved": counts})
-    uow.emit("customer.merged", "customer", into_id, {"merge_id": merge.id, "from_customer_id": from_id,
-                                                      "into_customer_id": into_id, "rule": rule, "moved": counts})
+    uow.emit(CustomerMerged(merge_id=merge.id, from_customer_id=from_id, into_customer_id=into_id, rule=rule,
+                            moved=counts))
     segments.refresh_profiles(uow, [into_id])
     if commit:
         uow.commit()
@@ -377,8 +378,7 @@ def unmerge(uow: UnitOfWork, customer_id: int, *, commit: bool = True) -> Merge:
     merge.undone_at = utcnow()
     profiles.recompute_stats(uow, [customer_id, into_id])
     uow.audit("unmerge", "customer", customer_id, before={"merged_into_id": into_id}, after={"merge_id": merge.id})
-    uow.emit("customer.unmerged", "customer", customer_id, {"merge_id": merge.id, "customer_id": customer_id,
-                                                            "from_customer_id": into_id})
+    uow.emit(CustomerUnmerged(merge_id=merge.id, customer_id=customer_id, from_customer_id=into_id))
     segments.refresh_profiles(uow, [customer_id, into_id])
     if commit:
         uow.commit()

@@ -17,6 +17,7 @@ from merx.core.db import utcnow
 from merx.core.errors import Conflict, NotFound, ValidationProblem
 from merx.core.money import Money, exponent
 from merx.core.uow import UnitOfWork
+from merx.crm.events import LoyaltyPointsChanged, LoyaltyProgramCreated, LoyaltyTierChanged
 from merx.crm.models import LoyaltyAccount, LoyaltyEntry, LoyaltyProgram
 
 CREDIT_KINDS = ("earn", "bonus", "referral", "adjust")
@@ -37,7 +38,7 @@ def create_program(uow: UnitOfWork, *, code: str, name: str, currency: str, poin
     uow.session.add(program)
     uow.session.flush()
     uow.audit("create", "loyalty_program", program.id, after={"code": code, "points_per_unit": str(points_per_unit)})
-    uow.emit("loyalty.program_created", "loyalty_program", program.id, {"program_id": program.id, "code": code})
+    uow.emit(LoyaltyProgramCreated(program_id=program.id, code=code))
     uow.commit()
     return program
 
@@ -97,12 +98,11 @@ def _credit(uow: UnitOfWork, account: LoyaltyAccount, program: LoyaltyProgram, p
     before_tier = account.tier
     recompute(uow, account)
     uow.audit(kind, "loyalty_account", account.id, after={"points": points, "order_ref": order_ref, "reason": reason})
-    uow.emit("loyalty.points_changed", "loyalty_account", account.id,
-             {"customer_id": account.customer_id, "program_id": program.id, "kind": kind, "points": points,
-              "balance": account.balance, "tier": account.tier})
+    uow.emit(LoyaltyPointsChanged(account_id=account.id, customer_id=account.customer_id, program_id=program.id,
+                                  kind=kind, points=points, balance=account.balance, tier=account.tier))
     if account.tier != before_tier:
-        uow.emit("loyalty.tier_changed", "loyalty_account", account.id,
-                 {"customer_id": account.customer_id, "from": before_tier, "to": account.tier})
+        uow.emit(LoyaltyTierChanged(account_id=account.id, customer_id=account.customer_id, from_tier=before_tier,
+                                    to=account.tier))
     return entry
 
 
@@ -184,9 +184,8 @@ def _debit(uow: UnitOfWork, account: LoyaltyAccount, program: LoyaltyProgram, po
                                  reason=reason))
     recompute(uow, account)
     uow.audit(kind, "loyalty_account", account.id, after={"points": -points, "order_ref": order_ref})
-    uow.emit("loyalty.points_changed", "loyalty_account", account.id,
-             {"customer_id": account.customer_id, "program_id": program.id, "kind": kind, "points": -points,
-              "balance": account.balance, "tier": account.tier})
+    uow.emit(LoyaltyPointsChanged(account_id=account.id, customer_id=account.customer_id, program_id=program.id,
+                                  kind=kind, points=-points, balance=account.balance, tier=account.tier))
 
 
 def redeem_points(uow: UnitOfWork, customer_id: int, points: int, order_ref: str,

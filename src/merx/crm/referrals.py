@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from merx.core.db import utcnow
 from merx.core.errors import Conflict, NotFound, ValidationProblem
 from merx.core.uow import UnitOfWork
+from merx.crm.events import ReferralCreated, ReferralRewarded
 from merx.crm.identity import survivor
 from merx.crm.models import Identity, LoyaltyProgram, OrderFact, Referral, ReferralCode
 from merx.customers import public as customers
@@ -81,8 +82,7 @@ def apply_code(uow: UnitOfWork, code: str, referred_customer_id: int) -> Referra
     uow.session.add(referral)
     uow.session.flush()
     uow.audit("create", "referral", referral.id, after={"referrer_id": referrer, "referred_id": referred})
-    uow.emit("referral.created", "referral", referral.id, {"referral_id": referral.id, "referrer_id": referrer,
-                                                           "referred_id": referred})
+    uow.emit(ReferralCreated(referral_id=referral.id, referrer_id=referrer, referred_id=referred))
     uow.commit()
     return referral
 
@@ -113,8 +113,8 @@ def on_first_paid_order(uow: UnitOfWork, customer_id: int, order_id: int, finger
     referral.status, referral.order_id, referral.rewarded_at = "rewarded", order_id, utcnow()
     uow.audit("reward", "referral", referral.id, after={"order_id": order_id,
                                                          "points": program.referral_reward_points if program else 0})
-    uow.emit("referral.rewarded", "referral", referral.id, {"referral_id": referral.id, "referrer_id": referral.referrer_id,
-                                                            "referred_id": customer_id, "order_id": order_id})
+    uow.emit(ReferralRewarded(referral_id=referral.id, referrer_id=referral.referrer_id, referred_id=customer_id,
+                              order_id=order_id))
     return referral
 
 

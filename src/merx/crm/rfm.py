@@ -37,6 +37,7 @@ import sqlalchemy as sa
 from merx.analytics import public as analytics
 from merx.core.db import utcnow
 from merx.core.uow import UnitOfWork
+from merx.crm.events import RfmComputed
 
 SEGMENTS = ("Champions", "Loyal", "Potential loyalist", "New", "Promising", "Need attention", "About to sleep",
             "At risk", "Can't lose", "Hibernating", "Lost")
@@ -178,7 +179,6 @@ def run_rfm(uow: UnitOfWork, *, reference_date: dt.date | None = None, until: dt
             segments._evaluate_into(uow, seg)
     uow.audit("rfm_run", "crm", "rfm", after={"reference_date": ref.isoformat(), "source": source,
                                               "customers": len(best), "segments": dict(counts)})
-    uow.emit("crm.rfm_computed", "crm", "rfm", {"reference_date": ref.isoformat(), "customers": len(best),
-                                                "segments": dict(counts)})
+    uow.emit(RfmComputed(reference_date=ref, customers=len(best), segments=dict(counts)))
     uow.commit()
     return RfmRun(reference_date=ref, source=source, customers=len(best), segments=dict(counts), segment_ids=segment_ids)

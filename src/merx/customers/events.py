@@ -1,12 +1,33 @@
-"""Event types of the customers context (registered in the event catalog on import)."""
+"""Events of the customers context (aggregate "customer")."""
 
-from merx.core.events import describe_event
+from __future__ import annotations
 
-CUSTOMER_CREATED = describe_event(
-    "customer.created", aggregate="customer",
-    payload={"customer_id": "int", "email": "str | null", "phone": "str | null (E.164)", "country": "str | null",
-             "is_guest": "bool"},
-    description="A customer record was created (API, import, guest checkout or identify).")
-CUSTOMER_UPDATED = describe_event(
-    "customer.updated", aggregate="customer", payload={"customer_id": "int", "changes": "list[str] (field names)"},
-    description="Contact details or account fields of a customer changed.")
+from typing import ClassVar
+
+from merx.core.events import Event
+
+
+class _CustomerEvent(Event):
+    aggregate_type: ClassVar[str] = "customer"
+    aggregate_field: ClassVar[str] = "customer_id"
+
+    customer_id: int
+
+
+class CustomerCreated(_CustomerEvent):
+    """A customer record was created (API, import, guest checkout or identify). `phone` is E.164."""
+
+    event_type: ClassVar[str] = "customer.created"
+
+    email: str | None
+    phone: str | None
+    country: str | None
+    is_guest: bool
+
+
+class CustomerUpdated(_CustomerEvent):
+    """Contact details or account fields of a customer changed (`changes`: the field names)."""
+
+    event_type: ClassVar[str] = "customer.updated"
+
+    changes: list[str]

@@ -11,6 +11,7 @@ from merx.core.auth import STAFF_ROLES, Role
 from merx.core.db import utcnow
 from merx.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationProblem
 from merx.core.uow import UnitOfWork
+from merx.customers.events import CustomerCreated, CustomerUpdated
 from merx.customers.models import Customer
 from merx.customers.rules import normalize_email, normalize_phone
 from merx.customers.schemas import CustomerCreate, CustomerOut, CustomerUpdate
@@ -78,9 +79,8 @@ def create_customer(uow: UnitOfWork, data: CustomerCreate, *, is_guest: bool = F
     uow.session.add(customer)
     uow.session.flush()
     uow.audit("create", "customer", customer.id, after=_snapshot(customer))
-    uow.emit("customer.created", "customer", customer.id,
-             {"customer_id": customer.id, "email": customer.email, "phone": customer.phone,
-              "country": customer.country, "is_guest": is_guest}, version=customer.version)
+    uow.emit(CustomerCreated(customer_id=customer.id, email=customer.email, phone=customer.phone,
+                             country=customer.country, is_guest=is_guest), version=customer.version)
     if commit:
         uow.commit()
     return _out(customer)
@@ -117,8 +117,7 @@ def update_customer(uow: UnitOfWork, customer_id: int, data: CustomerUpdate) -> 
         customer.version += 1
         customer.updated_at = utcnow()
         uow.audit("update", "customer", customer.id, before=before, after=after)
-        uow.emit("customer.updated", "customer", customer.id,
-                 {"customer_id": customer.id, "changes": sorted(k for k in after if after[k] != before[k])},
+        uow.emit(CustomerUpdated(customer_id=customer.id, changes=sorted(k for k in after if after[k] != before[k])),
                  version=customer.version)
     uow.commit()
     return _out(customer)
@@ -210,8 +209,8 @@ def upsert_customers_by_external_ref(uow: UnitOfWork, rows: list[dict[str, Any]]
         current.version += 1
         current.updated_at = utcnow()
         uow.audit("update", "customer", current.id, before=before, after=after)
-        uow.emit("customer.updated", "customer", current.id, {"customer_id": current.id,
-                 "changes": sorted(k for k in after if after[k] != before[k])}, version=current.version)
+        uow.emit(CustomerUpdated(customer_id=current.id, changes=sorted(k for k in after if after[k] != before[k])),
+                 version=current.version)
         updated += 1
     for fields in new_rows:
         customer = Customer(**fields)
@@ -223,9 +222,8 @@ def upsert_customers_by_external_ref(uow: UnitOfWork, rows: list[dict[str, Any]]
             Customer.external_ref.in_([f["external_ref"] for f in new_rows]))).all()
         for customer in fresh:
             uow.audit("create", "customer", customer.id, after=_snapshot(customer))
-            uow.emit("customer.created", "customer", customer.id,
-                     {"customer_id": customer.id, "email": customer.email, "phone": customer.phone,
-                      "country": customer.country, "is_guest": False}, version=customer.version)
+            uow.emit(CustomerCreated(customer_id=customer.id, email=customer.email, phone=customer.phone,
+                                     country=customer.country, is_guest=False), version=customer.version)
     return created, updated, unchanged
 
 

@@ -33,7 +33,7 @@ from typing import Any, Callable
 import sqlalchemy as sa
 
 from merx.catalog import rules, service
-from merx.catalog.events import PRODUCT_CREATED
+from merx.catalog.events import ProductCreated
 from merx.catalog.models import Product, ProductChannel, Variant, VariantPrice
 from merx.core.db import utcnow
 from merx.core.errors import ValidationProblem
@@ -218,10 +218,9 @@ def _upsert_products(uow: UnitOfWork, specs: list[_ProductSpec], report: OnlineR
         for pid, s in zip(product_ids, chunk):
             price = {CURRENCY: _minor_text(s.price_minor)} if s.price_minor is not None else {}
             channels_of = ["web"] if s.status == "active" else []
-            uow.emit(PRODUCT_CREATED, "product", pid, {
-                "product_id": pid, "sku": s.sku, "skus": [s.sku], "name": s.name, "status": s.status,
-                "category": None, "brand": None, "seller_id": None, "channels": channels_of,
-                "prices": {s.sku: price}}, version=1)
+            uow.emit(ProductCreated(product_id=pid, sku=s.sku, skus=[s.sku], name=s.name, status=s.status,
+                                    category=None, brand=None, seller_id=None, channels=channels_of,
+                                    prices={s.sku: price}), version=1)
             uow.audit("create", "product", pid, after={"sku": s.sku, "name": s.name, "status": s.status,
                                                        "prices": price, "channels": channels_of,
                                                        "source": SOURCE})

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import PlainTextResponse, Response
 
 from merx.core.auth import Principal, Role
-from merx.core.events import EVENT_CATALOG
 from merx.core.pagination import check_limit
 from merx.core.schemas import Page
 from merx.core.uow import UnitOfWork

@@ -1,67 +1,140 @@
-"""The event catalog in the docs (docs/events.md), generated from the code's EVENT_CATALOG."""
+"""The event catalog in the docs (docs/events.md and a JSON Schema per event in docs/events/),
+generated from the event classes the contexts declare (merx.core.events.Event subclasses)."""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import json
 from pathlib import Path
 from typing import Any
 
-from merx.contexts import CONTEXTS, optional_module
-from merx.core.events import EVENT_CATALOG
+from merx.contexts import CONTEXTS
+from merx.core.events import Event, event_classes
 
-DOC_PATH = Path(__file__).resolve().parents[3] / "docs" / "events.md"
+DOCS = Path(__file__).resolve().parents[3] / "docs"
+DOC_PATH = DOCS / "events.md"
+SCHEMA_DIR = DOCS / "events"
+
+
+def load_event_classes() -> list[type[Event]]:
+    """Each context declares its events in `<context>/events.py`; importing those declares them."""
+    for name in CONTEXTS:
+        module = f"merx.{name}.events"
+        if importlib.util.find_spec(f"merx.{name}") is not None and importlib.util.find_spec(module) is not None:
+            importlib.import_module(module)
+    return event_classes()
+
+
+def schema_of(cls: type[Event]) -> dict[str, Any]:
+    """The JSON Schema of the payload (`data`) as it is serialised on the wire."""
+    schema = cls.model_json_schema(mode="serialization")
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": f"https://merx.dev/schemas/events/{schema_file(cls)}", **schema, "title": cls.event_type,
+            "x-aggregate": cls.aggregate_type, "x-schema-version": cls.schema_version}
+
+
+def schema_file(cls: type[Event]) -> str:
+    return f"{cls.event_type}.v{cls.schema_version}.json"
 
 
 def load_catalog() -> dict[str, Any]:
-    """Every context registers its event types when its `events` module is imported (some do it
-    from `service` or `models`), so import those first."""
-    for name in CONTEXTS:
-        for module in ("events", "service", "handlers", "api"):
-            try:
-                optional_module(name, module)
-            except Exception:  # a context under construction must not break the catalog of the others
-                continue
-    importlib.import_module("merx.integration.events")
-    return dict(sorted(EVENT_CATALOG.items()))
+    """Event type -> aggregate, schema version, description, payload fields and JSON Schema
+    (the latest version of each type)."""
+    catalog: dict[str, Any] = {}
+    for cls in load_event_classes():
+        schema = schema_of(cls)
+        defs = schema.get("$defs", {})
+        required = set(schema.get("required", ()))
+        catalog[cls.event_type] = {
+            "aggregate": cls.aggregate_type, "schema_version": cls.schema_version,
+            "description": cls.description(), "schema_file": f"events/{schema_file(cls)}",
+            "payload": {name: _kind(prop, defs) + ("" if name in required else " (optional)")
+                        for name, prop in schema["properties"].items()},
+            "parts": {name: {f: _kind(p, defs) for f, p in part.get("properties", {}).items()}
+                      for name, part in sorted(defs.items())},
+            "schema": schema,
+        }
+    return dict(sorted(catalog.items()))
+
+
+def _kind(prop: dict[str, Any], defs: dict[str, Any]) -> str:
+    """A short reader's name for a JSON Schema type: `integer`, `list[PlacedLine]`, `Money`..."""
+    if "$ref" in prop:
+        return prop["$ref"].rsplit("/", 1)[-1]
+    if "anyOf" in prop:
+        return " or ".join(_kind(p, defs) for p in prop["anyOf"])
+    if "enum" in prop:
+        return " / ".join(json.dumps(v) for v in prop["enum"])
+    if "const" in prop:
+        return json.dumps(prop["const"])
+    kind = prop.get("type")
+    if kind == "array":
+        return f"list[{_kind(prop.get('items', {}), defs)}]"
+    if kind == "object":
+        if prop.get("title") == "Money":
+            return "Money {amount, currency}"
+        extra = prop.get("additionalProperties")
+        return f"object of {_kind(extra, defs)}" if isinstance(extra, dict) else "object"
+    if kind == "null":
+        return "null"
+    detail = prop.get("description") or prop.get("format")
+    return f"{kind} ({detail})" if detail else str(kind)
 
 
 def render_markdown(catalog: dict[str, Any] | None = None) -> str:
     catalog = load_catalog() if catalog is None else catalog
-    lines = [HEADER.rstrip(), "", "## Event types", ""]
+    lines = [HEADER.rstrip(), "", CHANGES.rstrip(), "", "## Event types", ""]
     lines.append("| Event type | Aggregate | Schema | Description |")
     lines.append("|---|---|---|---|")
     for event_type, spec in catalog.items():
         lines.append(f"| `{event_type}` | {spec['aggregate']} | v{spec['schema_version']} | "
-                     f"{spec.get('description', '').replace('|', '/')} |")
+                     f"{spec['description'].replace('|', '/')} |")
     lines.append("")
     for event_type, spec in catalog.items():
-        lines.append(f"### `{event_type}`")
-        lines.append("")
-        if spec.get("description"):
-            lines.append(spec["description"])
-            lines.append("")
-        lines.append(f"Aggregate `{spec['aggregate']}`, payload schema version {spec['schema_version']}.")
-        lines.append("")
-        lines.append("| Field | Type |")
-        lines.append("|---|---|")
-        for name, kind in spec["payload"].items():
-            lines.append(f"| `{name}` | {str(kind).replace('|', '/')} |")
+        lines += [f"### `{event_type}`", ""]
+        if spec["description"]:
+            lines += [spec["description"], ""]
+        lines += [f"Aggregate `{spec['aggregate']}`, payload schema version {spec['schema_version']}: "
+                  f"[JSON Schema]({spec['schema_file']}).", "", "| Field | Type |", "|---|---|"]
+        lines += [f"| `{name}` | {kind.replace('|', '/')} |" for name, kind in spec["payload"].items()]
+        for part, fields in spec["parts"].items():
+            lines += ["", f"`{part}`: " + ", ".join(f"`{f}` {k}" for f, k in fields.items()) + "."]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write_doc(path: Path = DOC_PATH) -> Path:
+def render_schemas() -> dict[str, str]:
+    """File name in docs/events/ -> its JSON text, for every declared event and version."""
+    return {schema_file(cls): json.dumps(schema_of(cls), indent=2, sort_keys=True) + "\n"
+            for cls in load_event_classes()}
+
+
+def write_doc(path: Path = DOC_PATH, schema_dir: Path = SCHEMA_DIR) -> list[Path]:
+    """Write docs/events.md and the schema files (removing schema files of events that are gone)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_markdown())
-    return path
+    schema_dir.mkdir(parents=True, exist_ok=True)
+    schemas = render_schemas()
+    for stale in schema_dir.glob("*.json"):
+        if stale.name not in schemas:
+            stale.unlink()
+    written = [path]
+    for name, text in schemas.items():
+        (schema_dir / name).write_text(text)
+        written.append(schema_dir / name)
+    return written
 
 
 # The hand-written part of docs/events.md (kept in code so an installed package can render it).
 HEADER = r"""# Domain events
 
-Generated by `merx events catalog` from the event types the code registers
-(`merx.core.events.describe_event`); `tests/integration/test_event_catalog.py` fails when this
-file is out of date. Do not edit the event list by hand.
+Generated by `merx events catalog` from the event classes the contexts declare (each
+context's `events.py`, subclasses of `merx.core.events.Event`), together with one JSON Schema
+per event and version in `docs/events/<type>.v<version>.json`.
+`tests/integration/test_event_catalog.py` fails when these files are out of date, and
+`tests/integration/test_event_payloads.py` validates what real use cases write to the outbox
+against the schemas. Do not edit the event list by hand.
 
 ## The envelope
 
@@ -82,6 +155,8 @@ back, no change without its event. Webhooks and NATS messages carry the same JSO
 
 * `id` is a ULID, unique and sortable. It is also the `webhook-id` header and the NATS
   `Nats-Msg-Id` header. **Delivery is at least once: deduplicate by `id`.**
+* `schema_version` is the version of the payload's contract (`data`); a breaking change to a
+  payload is a new version with its own schema file, never a silent change.
 * `aggregate.version` orders one aggregate's events. Events of one aggregate are delivered in
   order; events of different aggregates may interleave.
 
@@ -170,4 +245,34 @@ asyncio.run(main())
 ```
 
 `GET /api/v1/events` is a pull feed of the same events for systems that want neither.
+"""
+
+
+# Payload changes that consumers must know about (kept by hand: a generator cannot know why).
+CHANGES = r"""## Changes
+
+Payloads are typed contracts since event classes replaced the free-form dictionaries. What
+changed on the wire for webhook and NATS consumers (all at schema version 1):
+
+* **Order events** (`order.confirmed` ... `order.refunded`) no longer carry `changed`, a
+  free-form object; what it held is now in typed top-level fields: `payment_status`,
+  `payment_fingerprint` (`order.confirmed`); `amount`, `provider`, `payment_fingerprint`
+  (`order.paid`); `tracking` (`order.fulfilled`); `location`, `location_name`
+  (`order.ready_for_pickup`); `location`, `payment_status` (`order.picked_up`); `reason`,
+  `payment_status` (`order.cancelled`). Every one has `previous_status` (for events that do
+  not change the status it equals `status`).
+* **`order.returned`**: `return_id`, `location` and `lines` moved from `changed` to the top
+  level; `changed.refund` (the value of the returned goods, even when nothing was refunded)
+  became `returned_value` (Money), and `refund` (Money, or null when the goods came back
+  without a refund) says what will be paid back; `partial` is always present. Money paid back
+  is only ever an `order.refunded` event.
+* **`order.refunded`**: `amount` became Money (`{"amount", "currency"}`) and is null on the
+  event that marks a fully returned order `refunded`; `refunded_total` (Money, everything
+  paid back so far) and `payment_status` are new.
+* **`order.placed`** gained `payment_provider`. **`order.paid`** carries the card fingerprint
+  from the payment provider (null when there is no card: cash, pay in store).
+* **`loyalty.points_changed`, `loyalty.tier_changed`** gained `account_id` (the aggregate).
+* **`cart.abandoned`** always carries every field: a lapsed checkout hold has
+  `detected_by: "orders"` and nulls for the analytics scan's fields.
+* **`browse.abandoned`** carries `detected_by: "analytics"`, as it always did.
 """

@@ -73,15 +73,16 @@ def events_tail(follow: bool = typer.Option(True, "--follow/--no-follow", "-f"),
 @events_app.command("catalog")
 def events_catalog(output: Path = typer.Option(None, "--output", "-o", help="Default: docs/events.md"),
                    as_json: bool = typer.Option(False, "--json")) -> None:
-    """Generate the event catalog (event type -> payload schema) from the code."""
-    from merx.integration.catalog_doc import DOC_PATH, load_catalog, render_markdown
+    """Generate the event catalog (docs/events.md and a JSON Schema per event in docs/events/)
+    from the event classes."""
+    from merx.integration.catalog_doc import DOC_PATH, SCHEMA_DIR, load_catalog, write_doc
 
     if as_json:
         typer.echo(json.dumps(load_catalog(), indent=2))
         return
     path = output or DOC_PATH
-    path.write_text(render_markdown())
-    console.print(f"[green]wrote[/green] {path}")
+    written = write_doc(path, path.parent / SCHEMA_DIR.name)
+    console.print(f"[green]wrote[/green] {path} and {len(written) - 1} schemas in {path.parent / SCHEMA_DIR.name}")
 
 
 @webhooks_app.command("test")

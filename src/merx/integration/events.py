@@ -1,14 +1,37 @@
-"""Event types the integration hub itself emits (registered in the core's event catalog)."""
+"""Events the integration hub itself emits."""
 
-from merx.core.events import describe_event
+from __future__ import annotations
 
-WEBHOOK_ENDPOINT_DISABLED = describe_event(
-    "webhook_endpoint.disabled", aggregate="webhook_endpoint",
-    payload={"endpoint_id": "int", "url": "str", "consecutive_failures": "int", "reason": "str"},
-    description="A webhook endpoint was disabled after too many consecutive failed deliveries.")
-IMPORT_COMPLETED = describe_event(
-    "connector_import.completed", aggregate="connector_import",
-    payload={"job_id": "int", "connector": "str (code)", "status": "succeeded|partial|failed|duplicate",
-             "rows_total": "int", "rows_created": "int", "rows_updated": "int", "rows_unchanged": "int",
-             "rows_failed": "int"},
-    description="An inbound connector finished importing a file or an HTTP pull.")
+from typing import ClassVar, Literal
+
+from merx.core.events import Event
+
+
+class WebhookEndpointDisabled(Event):
+    """A webhook endpoint was disabled after too many consecutive failed deliveries."""
+
+    event_type: ClassVar[str] = "webhook_endpoint.disabled"
+    aggregate_type: ClassVar[str] = "webhook_endpoint"
+    aggregate_field: ClassVar[str] = "endpoint_id"
+
+    endpoint_id: int
+    url: str
+    consecutive_failures: int
+    reason: str
+
+
+class ConnectorImportCompleted(Event):
+    """An inbound connector finished importing a file or an HTTP pull (`connector`: its code)."""
+
+    event_type: ClassVar[str] = "connector_import.completed"
+    aggregate_type: ClassVar[str] = "connector_import"
+    aggregate_field: ClassVar[str] = "job_id"
+
+    job_id: int
+    connector: str
+    status: Literal["succeeded", "partial", "failed", "duplicate"]
+    rows_total: int
+    rows_created: int
+    rows_updated: int
+    rows_unchanged: int
+    rows_failed: int

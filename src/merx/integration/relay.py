@@ -44,6 +44,7 @@ from merx.core.ids import new_ulid
 from merx.core.models import OutboxEvent
 from merx.core.uow import UnitOfWork
 from merx.integration import webhooks
+from merx.integration.events import WebhookEndpointDisabled
 from merx.integration.broker import JetStreamPublisher, OutgoingMessage, subject_for
 from merx.integration.models import (RelayCursor, RelayGap, RelayLease, RelayState, RelayWorker, WebhookAttempt,
                                      WebhookDelivery, WebhookEndpoint)
@@ -574,9 +575,9 @@ def disable_endpoint(uow: UnitOfWork, endpoint: WebhookEndpoint, reason: str) ->
     endpoint.disabled_at = utcnow()
     endpoint.disabled_reason = reason[:500]
     endpoint.version += 1
-    uow.emit("webhook_endpoint.disabled", "webhook_endpoint", endpoint.id,
-             {"endpoint_id": endpoint.id, "url": endpoint.url, "consecutive_failures": endpoint.consecutive_failures,
-              "reason": reason}, version=endpoint.version)
+    uow.emit(WebhookEndpointDisabled(endpoint_id=endpoint.id, url=endpoint.url,
+                                     consecutive_failures=endpoint.consecutive_failures, reason=reason),
+             version=endpoint.version)
     uow.audit("webhook_endpoint.disabled", "webhook_endpoint", endpoint.id, after={"reason": reason})
 
 

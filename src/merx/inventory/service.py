@@ -111,8 +111,7 @@ def create_location(uow: UnitOfWork, data: dict[str, Any]) -> dict[str, Any]:
     uow.session.flush()
     out = location_out(loc)
     uow.audit("create", "location", loc.id, after=out)
-    uow.emit(ev.LOCATION_CREATED, "location", loc.id, {"location_id": loc.id, "code": loc.code, "kind": loc.kind},
-             version=loc.version)
+    uow.emit(ev.LocationCreated(location_id=loc.id, code=loc.code, kind=loc.kind), version=loc.version)
     uow.commit()
     return out
 
@@ -131,8 +130,7 @@ def update_location(uow: UnitOfWork, code: str, changes: dict[str, Any]) -> dict
         loc.version += 1
         uow.session.flush()
         uow.audit("update", "location", loc.id, before=before, after=location_out(loc))
-        uow.emit(ev.LOCATION_UPDATED, "location", loc.id, {"location_id": loc.id, "code": loc.code, "changed": changed},
-                 version=loc.version)
+        uow.emit(ev.LocationUpdated(location_id=loc.id, code=loc.code, changed=changed), version=loc.version)
         uow.commit()
     return location_out(loc)
 
@@ -356,9 +354,8 @@ def _emit_changes(uow: UnitOfWork, changes: _Changes, *,
         if on_hand == oh0 and status == rules.stock_status(oh0 - res0, threshold):
             continue
         code = codes.get(loc_id, str(loc_id))
-        uow.emit(ev.STOCK_CHANGED, "stock", f"{sku}@{code}", {
-            "sku": sku, "location": code, "on_hand": on_hand, "reserved": reserved, "available": available,
-            "status": status, "reason": reason})
+        uow.emit(ev.StockChanged(sku=sku, location=code, on_hand=on_hand, reserved=reserved, available=available,
+                                 status=status, reason=reason))
     changes.rows.clear()
 
 

@@ -1,10 +1,32 @@
-"""Event types of the marketplace context (registered in the event catalog on import)."""
+"""Events of the marketplace context (aggregate "seller")."""
 
-from merx.core.events import describe_event
+from __future__ import annotations
 
-SELLER_CREATED = describe_event(
-    "seller.created", aggregate="seller", payload={"seller_id": "int", "code": "str", "name": "str"},
-    description="A marketplace seller was registered.")
-SELLER_UPDATED = describe_event(
-    "seller.updated", aggregate="seller", payload={"seller_id": "int", "changes": "list[str]"},
-    description="A seller's name, premium flag, rating, violations or activity changed.")
+from typing import ClassVar
+
+from merx.core.events import Event
+
+
+class _SellerEvent(Event):
+    aggregate_type: ClassVar[str] = "seller"
+    aggregate_field: ClassVar[str] = "seller_id"
+
+    seller_id: int
+
+
+class SellerCreated(_SellerEvent):
+    """A marketplace seller was registered."""
+
+    event_type: ClassVar[str] = "seller.created"
+
+    code: str
+    name: str
+
+
+class SellerUpdated(_SellerEvent):
+    """A seller's name, premium flag, rating, violations or activity changed (`changes`: the
+    field names)."""
+
+    event_type: ClassVar[str] = "seller.updated"
+
+    changes: list[str]

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from merx.core.errors import Conflict, FieldError, NotFound
 from merx.core.uow import UnitOfWork
+from merx.marketplace.events import SellerCreated, SellerUpdated
 from merx.marketplace.models import Seller
 from merx.marketplace.schemas import SellerCreate, SellerOut, SellerUpdate
 
@@ -47,8 +48,7 @@ def create_seller(uow: UnitOfWork, data: SellerCreate | None = None, **fields: o
     uow.session.add(seller)
     uow.session.flush()
     uow.audit("create", "seller", seller.id, after=_snapshot(seller))
-    uow.emit("seller.created", "seller", seller.id, {"seller_id": seller.id, "code": seller.code, "name": seller.name},
-             version=seller.version)
+    uow.emit(SellerCreated(seller_id=seller.id, code=seller.code, name=seller.name), version=seller.version)
     uow.commit()
     return _out(seller)
 
@@ -65,8 +65,7 @@ def update_seller(uow: UnitOfWork, seller_id: int, data: SellerUpdate) -> Seller
         seller.version += 1
         uow.session.flush()
         uow.audit("update", "seller", seller.id, before=before, after=_snapshot(seller))
-        uow.emit("seller.updated", "seller", seller.id, {"seller_id": seller.id, "changes": list(changes)},
-                 version=seller.version)
+        uow.emit(SellerUpdated(seller_id=seller.id, changes=list(changes)), version=seller.version)
     uow.commit()
     return _out(seller)
 

@@ -24,6 +24,7 @@ from merx.core.uow import UnitOfWork
 from merx.inventory import service as inventory
 from merx.inventory.settings import get_inventory_settings
 from merx.orders import service
+from merx.orders.events import CartAbandoned
 from merx.orders.models import Cart, Order, PaymentTransaction
 from merx.pricing import service as pricing
 
@@ -53,10 +54,8 @@ def _reopen_cart(uow: UnitOfWork, cart_id: int, now: dt.datetime) -> int:
     cart.status, cart.hold_expires_at = "open", None
     cart.version += 1
     cart.updated_at = now
-    uow.emit("cart.abandoned", "cart", cart.id, {"cart_id": cart.id, "customer_id": cart.customer_id,
-                                                 "email": cart.email, "currency": cart.currency,
-                                                 "total": service.cart_out(uow, cart)["totals"]["total"]},
-             version=cart.version)
+    uow.emit(CartAbandoned(cart_id=cart.id, customer_id=cart.customer_id, email=cart.email, currency=cart.currency,
+                           total=service.cart_out(uow, cart)["totals"]["total"]), version=cart.version)
     uow.commit()
     return 1
 

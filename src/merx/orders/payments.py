@@ -9,6 +9,8 @@ Provider calls are made OUTSIDE any database transaction (see orders.service).""
 
 from __future__ import annotations
 
+import hashlib
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -27,6 +29,10 @@ class ProviderResult:
     status: str  # authorized | captured | declined | pending | refunded | voided
     reference: str | None = None
     message: str | None = None
+    # The gateway's fingerprint of the card (the same card gives the same value, across
+    # customers): what fraud checks such as the referral abuse check compare. None when the
+    # provider has no card (cash, pay in store) or does not say.
+    fingerprint: str | None = None
 
 
 class PaymentProvider(Protocol):
@@ -57,8 +63,19 @@ class ManualProvider:
         return ProviderResult("voided", reference)
 
 
+def card_fingerprint(card_number: str) -> str:
+    """A stable fingerprint of a card number, like a gateway's: never the number itself."""
+    digits = re.sub(r"[^0-9]", "", card_number)
+    return "fp_" + hashlib.sha256(f"merx-test-card:{digits}".encode()).hexdigest()[:24]
+
+
 class TestProvider:
-    """`options["behaviour"]`: succeed (default) | decline | timeout."""
+    """`options["behaviour"]`: succeed (default) | decline | timeout; `options["card"]`: a
+    test card number, from which a stable fingerprint is derived (none without a card).
+
+    Like a real gateway, it can tell a charge's card from the charge's reference later (a
+    capture hours after the authorisation): the fingerprint is part of the reference, so the
+    provider stays stateless across processes."""
 
     name = "test"
     __test__ = False  # not a pytest test class
@@ -71,10 +88,18 @@ class TestProvider:
         if behaviour == "timeout":
             time.sleep(self.timeout_delay_seconds)
             raise PaymentTimeout("the test provider did not answer")
-        return ProviderResult("authorized", "test_" + secrets.token_hex(8))
+        card = options.get("card")
+        fingerprint = card_fingerprint(card) if card else None
+        reference = "test_" + secrets.token_hex(8) + (f".{fingerprint}" if fingerprint else "")
+        return ProviderResult("authorized", reference, fingerprint=fingerprint)
 
     def capture(self, *, reference: str | None, amount: Decimal, currency: str) -> ProviderResult:
-        return ProviderResult("captured", reference)
+        return ProviderResult("captured", reference, fingerprint=self.fingerprint_of(reference))
+
+    @staticmethod
+    def fingerprint_of(reference: str | None) -> str | None:
+        _, dot, fingerprint = (reference or "").partition(".")
+        return fingerprint if dot and fingerprint.startswith("fp_") else None
 
     def refund(self, *, reference: str | None, amount: Decimal, currency: str) -> ProviderResult:
         return ProviderResult("refunded", reference)

@@ -77,6 +77,9 @@ class FulfilmentIn(StrictModel):
 class PaymentIn(StrictModel):
     provider: str = Field(min_length=1, max_length=32)
     behaviour: Literal["succeed", "decline", "timeout"] | None = None  # the test provider only
+    # The test provider only: a test card number (digits, spaces allowed); the provider derives
+    # the card fingerprint the order events carry from it. Never stored.
+    card: str | None = Field(None, pattern=r"^[0-9 ]{12,23}$")
     capture: bool = True  # capture right after a successful authorisation
 
 

@@ -31,12 +31,12 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from merx.core.auth import BACK_OFFICE_ROLES, Role
 from merx.core.db import utcnow
 from merx.core.errors import Conflict, FieldError, Forbidden, NotFound, Problem, ValidationProblem
-from merx.core.money import minor_to_str
+from merx.core.money import Money, minor_to_str
 from merx.core.pagination import paginate
 from merx.core.uow import UnitOfWork
 from merx.inventory import public as inventory
 from merx.inventory.public import get_inventory_settings
-from merx.orders import domain, guest_holds, payments
+from merx.orders import domain, events, guest_holds, payments
 from merx.orders.models import (Cart, CartLine, Order, OrderAllocation, OrderLine, OrderPromotion, PaymentTransaction,
                                 ReturnAuthorisation, ReturnLine)
 from merx.orders.schemas import CartCreate, CartPatch, CustomerIn, LineIn, OrderCreate, PaymentIn, ReturnCreate
@@ -440,18 +440,19 @@ def _create_pending(uow: UnitOfWork, data: OrderCreate, *, cart_id: int | None,
     loc_by_line: dict[int, list[tuple[int, str]]] = {}
     for a in out["allocations"]:
         loc_by_line.setdefault(a["line"], []).append((a["quantity"], a["location"]))
-    uow.emit("order.placed", "order", order.id, {
-        "order_id": order.id, "number": order.number, "channel": order.channel, "customer_id": customer_id,
-        "email": email, "currency": currency, "status": order.status, "total": out["totals"]["total"],
-        "lines": [{"sku": ln["sku"], "product_id": ln["product_id"], "quantity": ln["quantity"],
-                   "unit_price": ln["unit_price"], "line_total": ln["total"], "category": ln["category"],
-                   "location": max(loc_by_line.get(ln["line"], [(0, None)]))[1],
-                   "locations": [code for _, code in loc_by_line.get(ln["line"], [])]} for ln in out["lines"]],
-        "totals": {k: out["totals"][k] for k in ("subtotal", "discount", "shipping", "total")},
-        "fulfilment": {"type": order.fulfilment_type, "location": out["fulfilment"]["location"]},
-        "promotions": [{"promotion_id": p["promotion_id"], "name": p["name"], "amount": p["amount"]}
-                       for p in out["promotions"]],
-        "placed_at": now.isoformat()}, version=order.version)
+    uow.emit(events.OrderPlaced(
+        order_id=order.id, number=order.number, channel=order.channel, customer_id=customer_id,
+        email=email, currency=currency, status=order.status, total=out["totals"]["total"],
+        lines=[events.PlacedLine(sku=ln["sku"], product_id=ln["product_id"], quantity=ln["quantity"],
+                                 unit_price=ln["unit_price"], line_total=ln["total"], category=ln["category"],
+                                 location=max(loc_by_line.get(ln["line"], [(0, None)]))[1],
+                                 locations=[code for _, code in loc_by_line.get(ln["line"], [])])
+               for ln in out["lines"]],
+        totals=events.OrderTotals(**{k: out["totals"][k] for k in ("subtotal", "discount", "shipping", "total")}),
+        fulfilment=events.Fulfilment(type=order.fulfilment_type, location=out["fulfilment"]["location"]),
+        promotions=[events.AppliedPromotion(promotion_id=p["promotion_id"], name=p["name"], amount=p["amount"])
+                    for p in out["promotions"]],
+        placed_at=now, payment_provider=order.payment_provider), version=order.version)
     uow.audit("place", "order", order.id, after={"number": order.number, "status": order.status,
                                                  "total": out["totals"]["total"], "currency": currency,
                                                  "lines": len(lines), "coupon": coupon})
@@ -466,7 +467,7 @@ def _create_pending(uow: UnitOfWork, data: OrderCreate, *, cart_id: int | None,
 def _settle_payment(uow: UnitOfWork, pending: tuple, provider: payments.PaymentProvider,
                     payment: PaymentIn) -> dict[str, Any]:
     order_id, number, amount, currency = pending
-    options = {"behaviour": payment.behaviour or "succeed"}
+    options = {"behaviour": payment.behaviour or "succeed", "card": payment.card}
     # --- outside any transaction: talk to the provider -------------------------------------
     try:
         auth = provider.authorise(order_number=number, amount=amount, currency=currency, options=options)
@@ -498,13 +499,13 @@ def _settle_payment(uow: UnitOfWork, pending: tuple, provider: payments.PaymentP
                                            status="succeeded", amount_minor=order.total_minor,
                                            reference=auth.reference))
         order.payment_status = "authorized"
-        _set_status(uow, order, "confirmed", {"payment_status": "authorized"})
+        _set_status(uow, order, "confirmed", payment_status="authorized", payment_fingerprint=auth.fingerprint)
         if capture is not None and capture.status == "captured":
             uow.session.add(PaymentTransaction(order_id=order.id, provider=provider.name, kind="capture",
                                                status="succeeded", amount_minor=order.total_minor,
                                                reference=capture.reference))
             order.payment_status = "captured"
-            _set_status(uow, order, "paid", {"payment_status": "captured"})
+            _set_status(uow, order, "paid", **_captured(order, provider.name, capture.fingerprint or auth.fingerprint))
         uow.commit()
         return order_out(uow, order)
 
@@ -530,20 +531,30 @@ def _load_any(uow: UnitOfWork, order_id: int, *, for_update: bool = False) -> Or
     return order
 
 
-def _payload(order: Order, **extra: Any) -> dict[str, Any]:
+def _order_fields(order: Order) -> dict[str, Any]:
+    """What every order event carries (events._OrderEvent)."""
     return {"order_id": order.id, "number": order.number, "customer_id": order.customer_id, "status": order.status,
-            "total": _m(order.total_minor, order.currency), "currency": order.currency, **extra}
+            "total": _m(order.total_minor, order.currency), "currency": order.currency}
 
 
-def _set_status(uow: UnitOfWork, order: Order, target: str, changed: dict[str, Any] | None = None) -> None:
+def _captured(order: Order, provider: str, fingerprint: str | None) -> dict[str, Any]:
+    """The fields of OrderPaid beyond the order's own."""
+    return {"amount": Money.from_minor(order.total_minor, order.currency), "provider": provider,
+            "payment_fingerprint": fingerprint}
+
+
+def _set_status(uow: UnitOfWork, order: Order, target: str, **fields: Any) -> None:
+    """Move the order to `target` and emit its event (events.STATUS_EVENTS) with `fields`."""
     domain.check_transition(order.status, target, order_ref=order.number or str(order.id))
     before = order.status
     order.status = target
     order.version += 1
     order.updated_at = utcnow()
-    uow.audit(target, "order", order.id, before={"status": before}, after={"status": target, **(changed or {})})
-    uow.emit(f"order.{target}", "order", order.id, _payload(order, previous_status=before, changed=changed or {}),
-             version=order.version)
+    event = events.STATUS_EVENTS[target](**_order_fields(order), previous_status=before, **fields)
+    payload = event.payload()
+    uow.audit(target, "order", order.id, before={"status": before},
+              after={"status": target, **{k: payload[k] for k in fields}})
+    uow.emit(event, version=order.version)
 
 
 def _compensate(uow: UnitOfWork, order_id: int, *, outcome: str, message: str | None) -> None:
@@ -560,7 +571,7 @@ def _compensate(uow: UnitOfWork, order_id: int, *, outcome: str, message: str | 
         order.cancel_reason = f"payment {outcome}"
         inventory.release(uow, f"order:{order.id}", note=f"payment {outcome}")
         pricing.release(uow, order.id)
-        _set_status(uow, order, "cancelled", {"reason": order.cancel_reason, "payment_status": "failed"})
+        _set_status(uow, order, "cancelled", reason=order.cancel_reason, payment_status="failed")
         uow.commit()
 
     _retrying(uow, run)
@@ -595,12 +606,13 @@ def capture_payment(uow: UnitOfWork, order_id: int) -> dict[str, Any]:
         uow.session.add(PaymentTransaction(order_id=o.id, provider=o.payment_provider, kind="capture",
                                            status="succeeded", amount_minor=o.total_minor, reference=result.reference))
         o.payment_status = "captured"
+        paid = _captured(o, o.payment_provider, result.fingerprint)
         if o.status == "confirmed":
-            _set_status(uow, o, "paid", {"payment_status": "captured"})
+            _set_status(uow, o, "paid", **paid)
         else:
             o.version += 1
             uow.audit("capture", "order", o.id, after={"payment_status": "captured"})
-            uow.emit("order.paid", "order", o.id, _payload(o, changed={"payment_status": "captured"}), version=o.version)
+            uow.emit(events.OrderPaid(**_order_fields(o), previous_status=o.status, **paid), version=o.version)
         uow.commit()
         return order_out(uow, o)
 
@@ -618,7 +630,7 @@ def fulfil(uow: UnitOfWork, order_id: int, *, carrier: str, tracking_number: str
         domain.check_transition(order.status, "fulfilled", order_ref=order.number)
         inventory.consume(uow, f"order:{order.id}", note="shipped")
         order.tracking = {"carrier": carrier, "number": tracking_number, "url": tracking_url}
-        _set_status(uow, order, "fulfilled", {"tracking": order.tracking})
+        _set_status(uow, order, "fulfilled", tracking=order.tracking)
         uow.commit()
         return order_out(uow, order)
 
@@ -646,7 +658,7 @@ def ready_for_pickup(uow: UnitOfWork, order_id: int) -> dict[str, Any]:
         if order.fulfilment_type != "pickup":
             raise domain.InvalidTransition(f"Order {order.number} is shipped; use fulfil")
         loc = inventory.get_location(uow, order.pickup_location_id)
-        _set_status(uow, order, "ready_for_pickup", {"location": loc.code, "location_name": loc.name})
+        _set_status(uow, order, "ready_for_pickup", location=loc.code, location_name=loc.name)
         uow.commit()
         return order_out(uow, order)
 
@@ -667,7 +679,6 @@ def picked_up(uow: UnitOfWork, order_id: int, *, location: str, payment_collecte
             waiting = inventory.get_location(uow, order.pickup_location_id)
             raise Conflict(f"Order {order.number} waits at {waiting.code}, not {loc.code}", type_slug="wrong-store",
                            errors=[FieldError("location", f"the order waits at {waiting.code}", "wrong_store")])
-        changed: dict[str, Any] = {"location": loc.code}
         if order.payment_status == "awaiting":
             if not payment_collected:
                 raise Conflict(f"Order {order.number} is paid in store: collect the payment and confirm with "
@@ -677,9 +688,8 @@ def picked_up(uow: UnitOfWork, order_id: int, *, location: str, payment_collecte
                                                status="succeeded", amount_minor=order.total_minor,
                                                reference=order.payment_reference, message=f"collected at {loc.code}"))
             order.payment_status = "captured"
-            changed["payment_status"] = "captured"
         inventory.consume(uow, f"order:{order.id}", note=f"picked up at {loc.code}")
-        _set_status(uow, order, "picked_up", changed)
+        _set_status(uow, order, "picked_up", location=loc.code, payment_status=order.payment_status)
         uow.commit()
         return order_out(uow, order)
 
@@ -707,7 +717,7 @@ def cancel(uow: UnitOfWork, order_id: int, *, reason: str | None = None) -> dict
             order.payment_status = "void_pending"
         elif order.payment_status == "awaiting":
             order.payment_status = "voided"
-        _set_status(uow, order, "cancelled", {"reason": order.cancel_reason})
+        _set_status(uow, order, "cancelled", reason=order.cancel_reason, payment_status=order.payment_status)
         uow.commit()
         return order, money_action
 
@@ -743,10 +753,10 @@ def _settle_money_back(uow: UnitOfWork, order_id: int, *, kind: str, amount_mino
         elif ok:
             o.refunded_minor += amount_minor
             o.payment_status = "refunded" if o.refunded_minor >= o.total_minor else "partially_refunded"
-            uow.emit("order.refunded", "order", o.id, _payload(o, amount=_m(amount_minor, o.currency),
-                                                               return_id=return_id,
-                                                               changed={"payment_status": o.payment_status}),
-                     version=o.version)
+            uow.emit(events.OrderRefunded(
+                **_order_fields(o), previous_status=o.status, amount=Money.from_minor(amount_minor, o.currency),
+                refunded_total=Money.from_minor(o.refunded_minor, o.currency), return_id=return_id,
+                payment_status=o.payment_status), version=o.version + 1)
         else:
             o.payment_status = "refund_failed"
         o.version += 1
@@ -877,19 +887,23 @@ def receive_return(uow: UnitOfWork, return_id: int, *, location: str | None = No
             if rl.restock:
                 inventory.receive_stock(uow, rl.sku, loc.id, rl.quantity, reason="return", reference=f"return:{r.id}",
                                         note=rl.reason)
-            returned_lines.append({"line": rl.line_no, "sku": rl.sku, "quantity": rl.quantity, "reason": rl.reason,
-                                   "restocked": rl.restock})
+            returned_lines.append(events.ReturnedLine(line=rl.line_no, sku=rl.sku, quantity=rl.quantity,
+                                                      reason=rl.reason, restocked=rl.restock))
         r.status, r.location_id, r.received_at, r.refund_minor = "received", loc.id, utcnow(), refund_minor
-        changed = {"return_id": r.id, "location": loc.code, "lines": returned_lines,
-                   "refund": _m(refund_minor, order.currency)}
+        value = Money.from_minor(refund_minor, order.currency)
+        changed = {"return_id": r.id, "location": loc.code, "lines": returned_lines, "returned_value": value,
+                   "refund": value if refund and refund_minor > 0 else None}
         if all(ln.returned_quantity == ln.quantity for ln in lines.values()) and order.status != "returned":
-            _set_status(uow, order, "returned", changed)
+            _set_status(uow, order, "returned", **changed, partial=False)
         else:
             order.version += 1
             order.updated_at = utcnow()
-            uow.emit("order.returned", "order", order.id, _payload(order, changed=changed, partial=True),
-                     version=order.version)
-        uow.audit("receive", "return", r.id, after=changed)
+            event = events.OrderReturned(**_order_fields(order), previous_status=order.status, **changed,
+                                         partial=True)
+            uow.emit(event, version=order.version)
+        uow.audit("receive", "return", r.id, after={"return_id": r.id, "location": loc.code,
+                                                    "lines": [ln.model_dump() for ln in returned_lines],
+                                                    "refund": _m(refund_minor, order.currency)})
         uow.commit()
         return r
 
@@ -922,7 +936,8 @@ def refund_return(uow: UnitOfWork, return_id: int) -> dict[str, Any]:
             pending = uow.session.scalar(sa.select(sa.func.count()).where(
                 ReturnAuthorisation.order_id == order.id, ReturnAuthorisation.status.in_(("authorised", "received"))))
             if not pending:
-                _set_status(uow, order, "refunded", {"refunded": _m(order.refunded_minor, order.currency)})
+                _set_status(uow, order, "refunded", amount=None, return_id=r2.id, payment_status=order.payment_status,
+                            refunded_total=Money.from_minor(order.refunded_minor, order.currency))
         uow.audit("refund" if ok else "refund_failed", "return", r2.id, after={"refund": r2.refund_minor})
         uow.commit()
         if not ok:
@@ -1130,9 +1145,8 @@ def start_checkout(uow: UnitOfWork, cart_id: int, token: str | None) -> dict[str
         cart.status, cart.hold_expires_at = "checkout", expires
         cart.version += 1
         cart.updated_at = utcnow()
-        uow.emit("cart.checkout_started", "cart", cart.id, {"cart_id": cart.id, "customer_id": cart.customer_id,
-                                                            "email": cart.email, "expires_at": expires.isoformat()},
-                 version=cart.version)
+        uow.emit(events.CartCheckoutStarted(cart_id=cart.id, customer_id=cart.customer_id, email=cart.email,
+                                            expires_at=expires), version=cart.version)
         uow.audit("checkout", "cart", cart.id, after={"expires_at": expires.isoformat()})
         uow.commit()
         return cart_out(uow, cart)

@@ -1,8 +1,31 @@
-"""Event types of the pricing context (registered in the event catalog on import)."""
+"""Events of the pricing context (aggregate "promotion")."""
 
-from merx.core.events import describe_event
+from __future__ import annotations
 
-describe_event("promotion.created", aggregate="promotion", payload={"promotion_id": "int", "name": "str", "kind": "str"},
-               description="A promotion (rule + reward, optionally with a coupon) was created.")
-describe_event("promotion.updated", aggregate="promotion", payload={"promotion_id": "int", "changed": "list[str]"},
-               description="A promotion's rule, reward, window, limits or stacking changed.")
+from typing import ClassVar
+
+from merx.core.events import Event
+
+
+class _PromotionEvent(Event):
+    aggregate_type: ClassVar[str] = "promotion"
+    aggregate_field: ClassVar[str] = "promotion_id"
+
+    promotion_id: int
+
+
+class PromotionCreated(_PromotionEvent):
+    """A promotion (rule + reward, optionally with a coupon) was created."""
+
+    event_type: ClassVar[str] = "promotion.created"
+
+    name: str
+    kind: str
+
+
+class PromotionUpdated(_PromotionEvent):
+    """A promotion's rule, reward, window, limits or stacking changed (`changed`: the field names)."""
+
+    event_type: ClassVar[str] = "promotion.updated"
+
+    changed: list[str]

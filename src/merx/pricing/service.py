@@ -16,6 +16,7 @@ from merx.core.errors import Conflict, FieldError, NotFound, ValidationProblem
 from merx.core.money import MoneyError, format_amount, minor_to_str, parse_amount
 from merx.core.uow import UnitOfWork
 from merx.pricing import rules
+from merx.pricing.events import PromotionCreated, PromotionUpdated
 from merx.pricing.models import (CouponUsage, PriceList, PriceListEntry, Promotion, Redemption, ShippingRate)
 from merx.pricing.schemas import PriceListCreate, PromotionCreate, PromotionPatch
 
@@ -218,8 +219,7 @@ def create_promotion(uow: UnitOfWork, data: PromotionCreate) -> dict[str, Any]:
     uow.session.flush()
     out = promotion_out(p)
     uow.audit("create", "promotion", p.id, after=_jsonable(out))
-    uow.emit("promotion.created", "promotion", p.id, {"promotion_id": p.id, "name": p.name, "kind": p.kind},
-             version=p.version)
+    uow.emit(PromotionCreated(promotion_id=p.id, name=p.name, kind=p.kind), version=p.version)
     uow.commit()
     return out
 
@@ -249,8 +249,7 @@ def update_promotion(uow: UnitOfWork, promotion_id: int, data: PromotionPatch) -
     out = _outs(uow, [p])[0]
     after = _jsonable(out)
     uow.audit("update", "promotion", p.id, before=before, after=after)
-    uow.emit("promotion.updated", "promotion", p.id, {"promotion_id": p.id, "changed": sorted(changes)},
-             version=p.version)
+    uow.emit(PromotionUpdated(promotion_id=p.id, changed=sorted(changes)), version=p.version)
     uow.commit()
     return out
 

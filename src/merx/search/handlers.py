@@ -30,15 +30,18 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from merx.catalog.events import ProductArchived, ProductCreated, ProductDeleted, ProductPriceChanged, ProductUpdated
 from merx.core.db import Database
 from merx.core.events import DomainEvent, MessageBus
 from merx.core.uow import UnitOfWork
+from merx.inventory.events import StockChanged
+from merx.orders.events import OrderPlaced
 from merx.search import models as m
 from merx.search import service
 
 log = logging.getLogger("merx.search")
 
-PRODUCT_EVENTS = ("product.created", "product.updated", "product.price_changed", "product.archived", "product.deleted")
+PRODUCT_EVENTS = (ProductCreated, ProductUpdated, ProductPriceChanged, ProductArchived, ProductDeleted)
 FLUSH_DELAY_SECONDS = 0.3
 
 
@@ -256,7 +259,7 @@ def discard_noted() -> None:
 
 
 def register(bus: MessageBus) -> None:
-    for event_type in PRODUCT_EVENTS:
-        bus.subscribe(event_type, on_product_changed)
-    bus.subscribe("inventory.stock_changed", on_stock_changed)
-    bus.subscribe("order.placed", on_order_placed)
+    for event_class in PRODUCT_EVENTS:
+        bus.subscribe(event_class, on_product_changed)
+    bus.subscribe(StockChanged, on_stock_changed)
+    bus.subscribe(OrderPlaced, on_order_placed)

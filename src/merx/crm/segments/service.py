@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from merx.core.db import utcnow
 from merx.core.errors import Conflict, FieldError, NotFound, ValidationProblem
 from merx.core.uow import UnitOfWork
+from merx.crm.events import SegmentCreated, SegmentUpdated
 from merx.crm.models import Segment, SegmentMember
 from merx.crm.segments.lang import Node, SegmentSyntaxError, compile_expression, evaluate
 
@@ -65,8 +66,7 @@ def create_segment(uow: UnitOfWork, *, name: str, expression: str, description: 
     uow.session.flush()
     uow.audit("create", "segment", seg.id, after={"name": name, "expression": expression})
     _evaluate_into(uow, seg)
-    uow.emit("segment.created", "segment", seg.id, {"segment_id": seg.id, "name": name, "members": seg.member_count},
-             version=seg.version)
+    uow.emit(SegmentCreated(segment_id=seg.id, name=name, members=seg.member_count), version=seg.version)
     uow.commit()
     return seg
 
@@ -89,7 +89,7 @@ def update_segment(uow: UnitOfWork, segment_id: int, *, name: str | None = None,
     uow.audit("update", "segment", seg.id, before=before, after={"name": seg.name, "expression": seg.expression})
     if expression is not None:
         _evaluate_into(uow, seg)
-    uow.emit("segment.updated", "segment", seg.id, {"segment_id": seg.id, "members": seg.member_count}, version=seg.version)
+    uow.emit(SegmentUpdated(segment_id=seg.id, members=seg.member_count), version=seg.version)
     uow.commit()
     return seg
 

@@ -28,6 +28,7 @@ from merx.integration import outbound
 from merx.integration.connectors import credentials
 from merx.integration.connectors.mapping import RowProblem, check_mapping, map_record, with_column_order
 from merx.integration.connectors.targets import TARGETS, target_problem
+from merx.integration.events import ConnectorImportCompleted
 from merx.integration.models import Connector, ConnectorRecord, ImportJob
 from merx.integration.schemas import ConnectorCreate, ConnectorOut, ConnectorUpdate, ImportJobOut
 from merx.integration.settings import get_integration_settings
@@ -378,10 +379,9 @@ def _close_job(db: Database, actor: Principal, code: str, job_id: int, *, total:
 
 def _finish_event(uow: UnitOfWork, code: str, job: ImportJob) -> None:
     uow.session.flush()
-    uow.emit("connector_import.completed", "connector_import", job.id, {
-        "job_id": job.id, "connector": code, "status": job.status, "rows_total": job.rows_total,
-        "rows_created": job.rows_created, "rows_updated": job.rows_updated, "rows_unchanged": job.rows_unchanged,
-        "rows_failed": job.rows_failed}, version=1)
+    uow.emit(ConnectorImportCompleted(
+        job_id=job.id, connector=code, status=job.status, rows_total=job.rows_total, rows_created=job.rows_created,
+        rows_updated=job.rows_updated, rows_unchanged=job.rows_unchanged, rows_failed=job.rows_failed), version=1)
 
 
 def error_report_csv(job: ImportJobOut) -> str:
