@@ -9,10 +9,10 @@ import time
 from typing import Optional
 
 import typer
-from rich.console import Console
 
 from merx.contexts import CONTEXTS, _optional
 from merx.core.auth import Role
+from merx.core.cli_support import console, open_database, upgraded_database  # noqa: F401 - re-exported for tests
 from merx.core.settings import get_settings
 
 app = typer.Typer(help="Merx: commerce operations platform.", no_args_is_help=True, add_completion=False)
@@ -22,24 +22,6 @@ import_app = typer.Typer(help="Import data: real data sets, connector files.", n
 app.add_typer(db_app, name="db")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(import_app, name="import")
-console = Console(stderr=True)
-
-
-def open_database():  # type: ignore[no-untyped-def]
-    from merx.core.db import Database
-
-    s = get_settings()
-    return Database(s.effective_database_url, pool_size=s.db_pool_size)
-
-
-def upgraded_database():  # type: ignore[no-untyped-def]
-    from merx.contexts import import_models
-    from merx.core import migrate
-
-    import_models()
-    db = open_database()
-    migrate.upgrade(db)
-    return db
 
 
 @app.command()
@@ -202,8 +184,10 @@ def demo(no_serve: bool = typer.Option(False, "--no-serve", help="Load the demo 
 def _mount_context_commands() -> None:
     """A context's `cli.py` exposes `register(app, import_app)` to add its commands."""
     from merx import jobs_cli
+    from merx.imports import cli as imports_cli
 
     jobs_cli.register(app)
+    imports_cli.register(import_app)
     for name in CONTEXTS:
         mod = _optional(f"merx.{name}.cli")
         if mod is not None:

@@ -20,7 +20,7 @@ def create(email: str = typer.Option(..., "--email"), password: str = typer.Opti
     """Create a user who can sign in to the console; the password is stored hashed (scrypt)."""
     from rich.console import Console
 
-    from merx.cli import upgraded_database
+    from merx.core.cli_support import upgraded_database
     from merx.core import accounts
     from merx.core.errors import Problem
     from merx.core.uow import UnitOfWork
