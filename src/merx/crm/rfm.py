@@ -2,7 +2,7 @@
 
 Method (stated so that anyone can recompute it):
 - Inputs per customer: orders_count, last_order_at, revenue (net), currency — the
-  `customer_purchase_summary` of analytics. Customers are scored within their currency.
+  purchase summaries of `crm.sources` (analytics contributes them). Customers are scored within their currency.
 - Reference date: given, or else the day after the latest order in the data. Recency is
   `(reference_date - last_order_at.date()).days`, so an order on the eve is 1 day old.
 - Quintiles by rank, ties sharing the lowest rank ("min" rank, as SQL's RANK() and
@@ -36,6 +36,7 @@ import sqlalchemy as sa
 
 from merx.core.db import utcnow
 from merx.core.uow import UnitOfWork
+from merx.crm.sources import sales_figures
 
 SEGMENTS = ("Champions", "Loyal", "Potential loyalist", "New", "Promising", "Need attention", "About to sleep",
             "At risk", "Can't lose", "Hibernating", "Lost")
@@ -126,13 +127,11 @@ class Summary:
 
 
 def purchase_summaries(uow: UnitOfWork, *, until: dt.datetime | None = None) -> tuple[str, list[Any]]:
-    """(source, summaries): analytics' view over every sale when the analytics context is
-    installed, else CRM's own order facts (live orders only)."""
-    from merx.crm.identity import optional_service
-
-    analytics = optional_service("analytics", "customer_purchase_summary")
-    if analytics is not None:
-        return "analytics", list(analytics(uow, until=until))
+    """(source, summaries): the contributed sales figures over every sale (analytics, when
+    installed: crm/sources.py), else CRM's own order facts (live orders only)."""
+    figures = sales_figures()
+    if figures is not None:
+        return figures.source, list(figures.purchase_summaries(uow, until))
     return "crm_order_facts", crm_order_summaries(uow, until=until)
 
 

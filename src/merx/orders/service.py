@@ -19,13 +19,12 @@ import datetime as dt
 import hashlib
 import logging
 import secrets
-import time
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any, Callable, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 
 from merx.core.auth import BACK_OFFICE_ROLES, Role
 from merx.core.db import utcnow
@@ -70,25 +69,14 @@ def _m(minor: int, currency: str) -> str:
 # Retries of whole transactions on PostgreSQL deadlock / serialisation failures
 # ---------------------------------------------------------------------------------------------
 
-_RETRYABLE_PG = {"40P01", "40001", "55P03"}
+# Orders also retry a lock wait that timed out (55P03): the stock row's holder is another
+# checkout that finishes in milliseconds.
+_ALSO_RETRY = frozenset({"55P03"})
 
 
 def _retrying(uow: UnitOfWork, fn: Callable[[], T], attempts: int = 4) -> T:
-    for attempt in range(attempts):
-        try:
-            with inventory.serialised(uow):
-                return fn()
-        except DBAPIError as e:
-            orig = getattr(e, "orig", None)
-            code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-            # SQLite: a writer outside this process's queue (another process, an indexer
-            # thread) held the file past the busy timeout
-            locked = uow.dialect == "sqlite" and "database is locked" in str(orig)
-            uow.rollback()
-            if not (code in _RETRYABLE_PG or locked) or attempt == attempts - 1:
-                raise
-            time.sleep(0.005 * (attempt + 1))
-    raise AssertionError("unreachable")
+    """`uow.run_in_transaction` with this process's SQLite writers queued (inventory.serialised)."""
+    return uow.run_in_transaction(fn, attempts=attempts, guard=inventory.serialised, also_retry_sqlstates=_ALSO_RETRY)
 
 
 # ---------------------------------------------------------------------------------------------
