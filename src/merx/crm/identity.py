@@ -28,6 +28,7 @@ from merx.core.uow import UnitOfWork
 from merx.crm.models import Consent, Identity, Merge, OrderFact, ReferralCode, Referral, RfmScore, TrackedEvent
 from merx.customers import service as customers
 from merx.customers.rules import normalize_email, normalize_phone
+from merx.crm.schemas import MergeOut
 from merx.customers.schemas import CustomerCreate
 
 KINDS = ("email", "phone", "loyalty_card", "store_customer", "marketplace_buyer", "messaging_openid", "anonymous")
@@ -374,6 +375,11 @@ def unmerge(uow: UnitOfWork, customer_id: int, *, commit: bool = True) -> Merge:
         uow.commit()
     merge.moved = {**moved, "notes": notes}
     return merge
+
+
+def merge_out(m: Merge) -> MergeOut:
+    return MergeOut(id=m.id, from_customer_id=m.from_customer_id, into_customer_id=m.into_customer_id, rule=m.rule,
+                    created_at=m.created_at, undone_at=m.undone_at, moved=m.moved)
 
 
 def merges_of(uow: UnitOfWork, customer_id: int) -> list[Merge]:

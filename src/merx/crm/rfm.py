@@ -35,6 +35,9 @@ from typing import Any, Iterable, Sequence
 import sqlalchemy as sa
 
 from merx.core.db import utcnow
+from merx.core.errors import ValidationProblem
+from merx.core.pagination import check_limit, paginate
+from merx.core.schemas import Page
 from merx.core.uow import UnitOfWork
 from merx.crm.sources import sales_figures
 
@@ -209,3 +212,22 @@ def run_rfm(uow: UnitOfWork, *, reference_date: dt.date | None = None, until: dt
                                                 "segments": dict(counts)})
     uow.commit()
     return RfmRun(reference_date=ref, source=source, customers=len(best), segments=dict(counts), segment_ids=segment_ids)
+
+
+def rfm_scores(uow: UnitOfWork, *, segment: str | None = None, limit: int | None = None,
+               cursor: str | None = None) -> Page[dict[str, Any]]:
+    """One page of the stored scores of the last run, in customer id order, optionally of one segment."""
+    from merx.crm.models import RfmScore
+
+    stmt = sa.select(RfmScore)
+    if segment is not None:
+        if segment not in SEGMENTS:
+            raise ValidationProblem.for_field("segment", f"must be one of {', '.join(SEGMENTS)}")
+        stmt = stmt.where(RfmScore.segment == segment)
+    items, nxt = paginate(uow.session, stmt, RfmScore.customer_id, limit=check_limit(limit, 100, 5000), cursor=cursor,
+                          convert=lambda s: {"customer_id": s.customer_id, "r": s.r, "f": s.f, "m": s.m,
+                                             "score": f"{s.r}{s.f}{s.m}", "segment": s.segment,
+                                             "recency_days": s.recency_days, "frequency": s.frequency,
+                                             "monetary": {"amount": str(s.monetary), "currency": s.currency},
+                                             "reference_date": s.reference_date.isoformat()})
+    return Page[dict[str, Any]](items=items, next_cursor=nxt)
