@@ -39,7 +39,7 @@ from merx.core.errors import ValidationProblem
 from merx.core.pagination import check_limit, paginate
 from merx.core.schemas import Page
 from merx.core.uow import UnitOfWork
-from merx.crm.sources import sales_figures
+from merx.crm.sources import PurchaseSummary, sales_figures
 
 SEGMENTS = ("Champions", "Loyal", "Potential loyalist", "New", "Promising", "Need attention", "About to sleep",
             "At risk", "Can't lose", "Hibernating", "Lost")
@@ -119,14 +119,7 @@ def _date(value: dt.datetime | dt.date) -> dt.date:
     return value
 
 
-@dataclass(frozen=True)
-class Summary:
-    customer_id: int
-    orders_count: int
-    first_order_at: dt.datetime
-    last_order_at: dt.datetime
-    revenue: Decimal
-    currency: str
+Summary = PurchaseSummary  # what `compute_rfm` scores; declared with the hook in crm/sources.py
 
 
 def purchase_summaries(uow: UnitOfWork, *, until: dt.datetime | None = None) -> tuple[str, list[Any]]:

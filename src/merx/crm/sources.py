@@ -11,12 +11,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Callable, Protocol, Sequence
+from typing import Callable, Sequence
 
 from merx.core.uow import UnitOfWork
 
 
-class PurchaseSummary(Protocol):
+@dataclass(frozen=True)
+class PurchaseSummary:
+    """One customer's purchases in one currency: what RFM, tiers and clusters score."""
+
     customer_id: int
     orders_count: int
     first_order_at: dt.datetime
