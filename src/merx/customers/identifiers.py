@@ -17,7 +17,7 @@ from merx.customers.schemas import CustomerOut
 
 # (uow, kind, value) -> the id of the live customer holding that identifier, or None. A kind
 # the resolver does not know is a ValidationProblem naming `field`.
-IdentifierResolver = Callable[[UnitOfWork, str, str, str], "int | None"]
+IdentifierResolver = Callable[[UnitOfWork, str, str, str], int | None]
 
 _resolvers: dict[str, IdentifierResolver] = {}
 
