@@ -10,10 +10,11 @@ import time
 from typing import Optional
 
 import typer
-from rich.console import Console
 
 from merx.contexts import CONTEXTS, optional_module
 from merx.core.auth import Role
+from merx.core.cli_support import (console, open_database, require_secret_key,  # noqa: F401 - re-exported
+                                   upgraded_database)
 from merx.core.settings import get_settings, reset_settings_cache
 
 app = typer.Typer(help="Merx: commerce operations platform.", no_args_is_help=True, add_completion=False)
@@ -23,24 +24,6 @@ import_app = typer.Typer(help="Import data: real data sets, connector files.", n
 app.add_typer(db_app, name="db")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(import_app, name="import")
-console = Console(stderr=True)
-
-
-def open_database():  # type: ignore[no-untyped-def]
-    from merx.core.db import Database
-
-    s = get_settings()
-    return Database.for_settings(s, echo=False)
-
-
-def upgraded_database():  # type: ignore[no-untyped-def]
-    from merx.contexts import import_models
-    from merx.core import migrate
-
-    import_models()
-    db = open_database()
-    migrate.upgrade(db)
-    return db
 
 
 @app.command()
@@ -136,18 +119,6 @@ def _start_embedded_jobs():  # type: ignore[no-untyped-def]
     return stop_and_wait
 
 
-def require_secret_key() -> None:
-    """Settle the secret key once, before workers start: a generated key is written (and
-    announced) here, and every worker process reads the same file."""
-    from merx.core.settings import SecretKeyMissing, ensure_secret_key
-
-    try:
-        ensure_secret_key(get_settings())
-    except SecretKeyMissing as e:
-        console.print(f"[red]merx: {e}[/red]")
-        raise typer.Exit(2) from None
-
-
 def _reuseport_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -224,8 +195,10 @@ def demo(no_serve: bool = typer.Option(False, "--no-serve", help="Load the demo 
 def _mount_context_commands() -> None:
     """A context's `cli.py` exposes `register(app, import_app)` to add its commands."""
     from merx import jobs_cli
+    from merx.imports import cli as imports_cli
 
     jobs_cli.register(app)
+    imports_cli.register(import_app)
     for name in CONTEXTS:
         mod = optional_module(name, "cli")
         if mod is not None:

@@ -55,8 +55,19 @@ def _modules(module: str) -> list[ModuleType]:
 
 
 def import_models() -> None:
+    """Load every context's tables, then wire the hooks: every process (server, CLI, worker,
+    migrations, tests) calls this before it touches the database."""
     importlib.import_module("merx.core.models")
     _modules("models")
+    wire_hooks()
+
+
+def wire_hooks() -> None:
+    """Each context's optional `hooks.py` `register()`: what it contributes to a hook a context
+    below it declares (a lower context never imports a higher one; see `.importlinter`).
+    Registering twice replaces the contribution, so calling this again is harmless."""
+    for mod in _modules("hooks"):
+        mod.register()
 
 
 def api_modules() -> list[ModuleType]:

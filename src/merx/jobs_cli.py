@@ -18,7 +18,7 @@ def _when(value: dt.datetime | None) -> str:
 
 def _open():  # type: ignore[no-untyped-def]
     from merx.app import build_scheduler
-    from merx.cli import upgraded_database
+    from merx.core.cli_support import upgraded_database
 
     return upgraded_database(), build_scheduler()
 

@@ -128,6 +128,23 @@ def test_lookup_by_any_identifier(client, staff, new_customer):
     assert client.get("/api/v1/crm/lookup?loyalty_card=nope", headers=staff).status_code == 404
 
 
+def test_customers_identifier_lookup_names_the_field_on_bad_input(client, staff, make_key, new_customer):
+    """`GET /customers?identifier=` is answered by CRM's identity index through the hook
+    customers declares (customers/identifiers.py); bad input is a 422 naming `identifier`,
+    never a 500, and a sales rep finds only its own accounts."""
+    c = new_customer(email="cy@example.com")
+    r = client.get(f"/api/v1/customers?identifier=customer_id:{c['id']}", headers=staff)
+    assert r.status_code == 200 and [x["id"] for x in r.json()["items"]] == [c["id"]]
+    for bad in ("loyalty_card", "customer_id:abc", "shoe_size:42"):
+        r = client.get("/api/v1/customers", params={"identifier": bad}, headers=staff)
+        assert r.status_code == 422, (bad, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["errors"][0]["field"] == "identifier"
+    rep = make_key("sales_rep")
+    assert client.get("/api/v1/customers?identifier=email:cy@example.com", headers=rep).json()["items"] == []
+    assert client.get("/api/v1/customers?identifier=email:nobody@example.com", headers=staff).json()["items"] == []
+
+
 def test_unverified_identifiers_never_join_two_known_people(client, staff, new_customer):
     a = new_customer(email="a@example.com")
     b = new_customer(phone="+48600100201")

@@ -135,3 +135,6 @@ def test_value_tiers_clusters_and_pareto(private_app, placed_event):
     revenue = r.json()["revenue"]
     assert revenue["top_customers"] == 3
     assert revenue["share"] == round(3 * 1200 / (4 * 1200 + 8 * 15), 4)
+    # the figures and the profit come from analytics, through the hook CRM declares (crm/sources.py)
+    assert r.json()["source"] == "analytics"
+    assert r.json()["profit"]["customers"] == 12 and r.json()["profit_note"]

@@ -31,7 +31,7 @@ def _when(value: Optional[str], name: str) -> Optional[dt.datetime]:
 def _run(kind: str, build: Callable[[Any, Path], dict[str, Any]], output: Optional[Path], as_json: bool,
          columns: Optional[list[str]] = None, title: str = "") -> None:
     from merx.analytics import exports
-    from merx.cli import upgraded_database
+    from merx.core.cli_support import upgraded_database
     from merx.core.errors import Problem
     from merx.core.settings import get_settings
     from merx.core.uow import UnitOfWork
@@ -211,7 +211,7 @@ def abandonment_cmd(scan: bool = typer.Option(False, "--scan", help="Detect new 
                     hours: float = 24, output: Optional[Path] = OUTPUT, as_json: bool = JSON) -> None:
     """Abandoned carts and browsing, and the revenue recovered after reminders."""
     from merx.analytics import service
-    from merx.cli import upgraded_database
+    from merx.core.cli_support import upgraded_database
     from merx.core.settings import get_settings
     from merx.core.uow import UnitOfWork
 
@@ -230,7 +230,7 @@ def _import_cdnow(path: Path = typer.Argument(Path("../shared/data/cdnow_master.
 
     from merx.analytics import service
     from merx.analytics.facts import SalesLineIn
-    from merx.cli import upgraded_database
+    from merx.core.cli_support import upgraded_database
     from merx.core.uow import UnitOfWork
 
     rows = []

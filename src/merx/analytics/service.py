@@ -1,5 +1,6 @@
-"""Analytics use cases. Other contexts call these (CRM: `customer_purchase_summary`,
-`customer_funnel_stage`; the Online Retail II importer: `import_online_retail_lines`);
+"""Analytics use cases. CRM gets `customer_purchase_summary` and the customers' profit Pareto
+through the hook it declares (analytics/hooks.py); others call these (`customer_funnel_stage`;
+the Online Retail II importer: `import_online_retail_lines`);
 the API and CLI call the report functions.
 
 Every report reads the sales-lines fact store through a DuckDB connection over its cached
@@ -11,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -29,6 +29,7 @@ from merx.analytics.scope import SalesScope, aware, to_amount
 from merx.analytics.store import EventSource, connect, sales_snapshot
 from merx.core.errors import ValidationProblem
 from merx.core.uow import UnitOfWork
+from merx.crm.sources import PurchaseSummary
 
 log = logging.getLogger("merx.analytics")
 
@@ -173,14 +174,8 @@ def _catalog_info(uow: UnitOfWork, skus: set[str]) -> dict[str, tuple[int | None
 # -- contract for the CRM ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CustomerPurchaseSummary:
-    customer_id: int
-    orders_count: int
-    first_order_at: dt.datetime
-    last_order_at: dt.datetime
-    revenue: Decimal
-    currency: str
+# The shape CRM declares for the figures analytics contributes (analytics/hooks.py).
+CustomerPurchaseSummary = PurchaseSummary
 
 
 def customer_purchase_summary(uow: UnitOfWork, *, until: dt.datetime | None = None) -> list[CustomerPurchaseSummary]:

@@ -15,7 +15,6 @@ from merx.catalog.schemas import (AttributeCreate, AttributeOut, AttributeSetCre
                                   CompletenessOut, ImportReport, ProductCreate, ProductOut, ProductPatch)
 from merx.core.auth import Principal, Role
 from merx.core.errors import FieldError, Forbidden, ValidationProblem
-from merx.core.pagination import check_limit, paginate
 from merx.core.schemas import Page
 from merx.core.settings import Settings
 from merx.core.uow import UnitOfWork
@@ -76,14 +75,8 @@ def list_products(category: str | None = None, brand: str | None = None, status:
                   uow: UnitOfWork = Depends(get_read_uow), settings: Settings = Depends(get_settings_dep),
                   locale: str = Depends(read_locale)) -> Page[ProductOut]:
     """Public: active products only for anonymous callers and customers; a seller sees its own."""
-    stmt = service.list_products_stmt(uow, category=category, brand=brand, status=status, seller_id=seller_id,
-                                      q=q, sku=sku, channel=channel)
-    from merx.catalog.models import Product
-
-    items, nxt = paginate(uow.session, stmt, Product.id,
-                          limit=check_limit(limit, settings.page_size_default, settings.page_size_max),
-                          cursor=cursor, convert=lambda p: service.to_out(p, locale, settings))
-    return Page[ProductOut](items=items, next_cursor=nxt)
+    return service.list_products(uow, limit=limit, cursor=cursor, locale=locale, settings=settings, category=category,
+                                 brand=brand, status=status, seller_id=seller_id, q=q, sku=sku, channel=channel)
 
 
 @router.post("/products/import", response_model=ImportReport)

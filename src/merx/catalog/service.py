@@ -31,7 +31,8 @@ from merx.core.auth import Principal, Role
 from merx.core.db import utcnow
 from merx.core.errors import Conflict, FieldError, Forbidden, NotFound, Problem, ValidationProblem
 from merx.core.money import Money, MoneyError, check_currency, minor_to_str
-from merx.core.schemas import MoneyIn, MoneyOut
+from merx.core.pagination import check_limit, paginate
+from merx.core.schemas import MoneyIn, MoneyOut, Page
 from merx.core.settings import Settings, get_settings
 from merx.core.uow import UnitOfWork
 
@@ -740,6 +741,15 @@ def list_products_stmt(uow: UnitOfWork, *, category: str | None = None, brand: s
             sa.select(ProductChannel.product_id).join(Channel, Channel.id == ProductChannel.channel_id)
             .where(Channel.code == channel)))
     return stmt
+
+
+def list_products(uow: UnitOfWork, *, limit: int | None, cursor: str | None, locale: str, settings: Settings,
+                  **filters: Any) -> Page[ProductOut]:
+    """One page of `list_products_stmt(uow, **filters)` (the caller's scope applied), oldest first."""
+    items, nxt = paginate(uow.session, list_products_stmt(uow, **filters), Product.id,
+                          limit=check_limit(limit, settings.page_size_default, settings.page_size_max),
+                          cursor=cursor, convert=lambda p: to_out(p, locale, settings))
+    return Page[ProductOut](items=items, next_cursor=nxt)
 
 
 def category_subtree_ids(uow: UnitOfWork, code: str) -> list[int] | None:

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
-
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from merx.core import accounts
+from merx.core import accounts, audit
 from merx.core.auth import Principal, Role
-from merx.core.models import AuditEntry
-from merx.core.pagination import check_limit, paginate
 from merx.core.schemas import Page, StrictModel
 from merx.core.uow import UnitOfWork
 from merx.core.web import get_principal, get_read_uow, get_uow, require
@@ -65,28 +59,8 @@ def revoke_api_key(api_key_id: int, uow: UnitOfWork = Depends(get_uow),
     accounts.revoke_api_key(uow, api_key_id)
 
 
-class AuditOut(BaseModel):
-    id: int
-    at: dt.datetime
-    actor_user_id: int | None
-    actor_role: str | None
-    action: str
-    entity_type: str
-    entity_id: str
-    before: Any
-    after: Any
-    request_id: str | None
-
-
-@router.get("/audit-log", response_model=Page[AuditOut])
+@router.get("/audit-log", response_model=Page[audit.AuditOut])
 def audit_log(entity_type: str | None = None, entity_id: str | None = None, limit: int | None = Query(None),
               cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
-              _: Principal = Depends(require(Role.admin))) -> Page[AuditOut]:
-    stmt = sa.select(AuditEntry)
-    if entity_type:
-        stmt = stmt.where(AuditEntry.entity_type == entity_type)
-    if entity_id:
-        stmt = stmt.where(AuditEntry.entity_id == entity_id)
-    items, nxt = paginate(uow.session, stmt, AuditEntry.id, limit=check_limit(limit, 50, 500), cursor=cursor,
-                          convert=lambda r: AuditOut.model_validate(r, from_attributes=True))
-    return Page[AuditOut](items=items, next_cursor=nxt)
+              _: Principal = Depends(require(Role.admin))) -> Page[audit.AuditOut]:
+    return audit.audit_entries(uow, entity_type=entity_type, entity_id=entity_id, limit=limit, cursor=cursor)

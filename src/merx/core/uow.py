@@ -12,9 +12,12 @@ flushes were a large share of a checkout's cost."""
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any, Iterator
+import random
+import time
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from merx.core.auth import SYSTEM, Principal
@@ -30,6 +33,23 @@ if TYPE_CHECKING:
 # SQLAlchemy neither rebuilds nor re-hashes it on every commit.
 _INSERT_OUTBOX = sa.insert(OutboxEvent.__table__)
 _INSERT_AUDIT = sa.insert(AuditEntry.__table__)
+
+T = TypeVar("T")
+
+# PostgreSQL: serialization_failure, deadlock_detected. The database chose this transaction as
+# the one to abort, and running it again from the start is the documented remedy.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+def is_retryable(error: DBAPIError, dialect: str, extra_sqlstates: frozenset[str] = frozenset()) -> bool:
+    """Whether running the whole transaction again may succeed: a deadlock or serialisation
+    failure on PostgreSQL, or SQLite's "database is locked" (another writer held the file
+    past the busy timeout)."""
+    orig = getattr(error, "orig", None)
+    if dialect == "sqlite":
+        return "database is locked" in str(orig)
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return code in RETRYABLE_SQLSTATES or code in extra_sqlstates
 
 
 class UnitOfWork:
@@ -151,6 +171,30 @@ class UnitOfWork:
     def rollback(self) -> None:
         self.session.rollback()
         self._clear_buffers()
+
+    def run_in_transaction(self, fn: Callable[[], T], *, attempts: int = 4,
+                           guard: Callable[["UnitOfWork"], ContextManager[Any]] | None = None,
+                           also_retry_sqlstates: frozenset[str] = frozenset()) -> T:
+        """Run `fn` (the whole transaction, its `commit()` included) and run it again from the
+        start, after a rollback and a short randomised pause, when the database aborted it for
+        a deadlock or a serialisation failure (see `is_retryable`), up to `attempts` times in
+        all. Any other error is raised at once, after the rollback. `fn` must read everything
+        it decides on inside the transaction and have no effect outside the database until it
+        has committed. `guard(uow)` is entered around each attempt (orders queue SQLite writers
+        with it); `also_retry_sqlstates` adds codes one caller deems retryable."""
+        if attempts < 1:
+            raise ValueError("attempts must be at least 1")
+        for attempt in range(1, attempts + 1):
+            try:
+                with guard(self) if guard is not None else contextlib.nullcontext():
+                    return fn()
+            except DBAPIError as e:
+                self.rollback()
+                if attempt == attempts or not is_retryable(e, self.dialect, also_retry_sqlstates):
+                    raise
+            # jittered, growing pause: the transactions that collided do not collide again in step
+            time.sleep(random.uniform(0.002, 0.005 * attempt))
+        raise AssertionError("unreachable")
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:

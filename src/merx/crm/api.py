@@ -13,14 +13,12 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from merx.core.auth import BACK_OFFICE_ROLES, Principal, Role
 from merx.core.errors import FieldError, Forbidden, NotFound, ValidationProblem
-from merx.core.pagination import check_limit, paginate
 from merx.core.ratelimit import check_rate
 from merx.core.schemas import Page
 from merx.core.uow import UnitOfWork
 from merx.core.web import get_principal, get_read_uow, get_uow, require
 from merx.crm import clusters, consent, identity, insights, loyalty, profiles, referrals, rfm, service
 from merx.crm.events_vocab import describe_vocabulary
-from merx.crm.models import Merge, TrackedEvent
 from merx.crm.schemas import (AdjustIn, ClusterIn, ConsentIn, EventBatch, EventOut, IdentifyIn, IdentifyOut, IdentityIn,
                               IngestOut, MergeIn, MergeOut, ProgramIn, ProgramOut, ReferralIn, RedeemIn, RfmRunIn,
                               SegmentIn, SegmentOut, SegmentPreviewIn, SegmentUpdate, TierIn)
@@ -77,10 +75,8 @@ def list_events(customer_id: int | None = None, anonymous_id: str | None = None,
                 limit: int | None = None, cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
                 _: Principal = Depends(require(*READERS))) -> Page[EventOut]:
     """Tracked events (GET /events is the integration hub's outbox of domain events)."""
-    stmt = service.list_events(uow, customer_id=customer_id, anonymous_id=anonymous_id, type=type)
-    items, nxt = paginate(uow.session, stmt, TrackedEvent.id, limit=check_limit(limit, 100, 1000), cursor=cursor,
-                          convert=lambda e: EventOut(**profiles.event_out(e)))
-    return Page[EventOut](items=items, next_cursor=nxt)
+    return service.tracked_events(uow, customer_id=customer_id, anonymous_id=anonymous_id, type=type, limit=limit,
+                                  cursor=cursor)
 
 
 @router.post("/identify", response_model=IdentifyOut)
@@ -169,11 +165,6 @@ def add_identity(customer_id: int, body: IdentityIn, uow: UnitOfWork = Depends(g
     return IdentifyOut(**result.__dict__)
 
 
-def _merge_out(m: Merge) -> MergeOut:
-    return MergeOut(id=m.id, from_customer_id=m.from_customer_id, into_customer_id=m.into_customer_id, rule=m.rule,
-                    created_at=m.created_at, undone_at=m.undone_at, moved=m.moved)
-
-
 @router.post("/customers/{customer_id}/merge", response_model=MergeOut)
 def merge(customer_id: int, body: MergeIn, uow: UnitOfWork = Depends(get_uow),
           _: Principal = Depends(require(*PROFILE_ADMINS))) -> MergeOut:
@@ -181,20 +172,20 @@ def merge(customer_id: int, body: MergeIn, uow: UnitOfWork = Depends(get_uow),
     events, orders, carts, sales history, searches, loyalty points, consents, referrals); the
     duplicate is hidden, not deleted. `moved` lists the moved ids per context."""
     customers.get_customer(uow, customer_id)
-    return _merge_out(identity.merge_profiles(uow, body.duplicate_id, customer_id, rule="manual"))
+    return identity.merge_out(identity.merge_profiles(uow, body.duplicate_id, customer_id, rule="manual"))
 
 
 @router.post("/customers/{customer_id}/unmerge", response_model=MergeOut)
 def unmerge(customer_id: int, uow: UnitOfWork = Depends(get_uow),
             _: Principal = Depends(require(*PROFILE_ADMINS))) -> MergeOut:
     """Undo the latest merge of this (merged-away) profile: what it brought goes back to it."""
-    return _merge_out(identity.unmerge(uow, customer_id))
+    return identity.merge_out(identity.unmerge(uow, customer_id))
 
 
 @router.get("/customers/{customer_id}/merges", response_model=list[MergeOut])
 def merges(customer_id: int, uow: UnitOfWork = Depends(get_read_uow),
            _: Principal = Depends(require(*PROFILE_ADMINS))) -> list[MergeOut]:
-    return [_merge_out(m) for m in identity.merges_of(uow, customer_id)]
+    return [identity.merge_out(m) for m in identity.merges_of(uow, customer_id)]
 
 
 @router.post("/customers/{customer_id}/consents", status_code=201)
@@ -308,15 +299,8 @@ def evaluate_segment(segment_id: int, uow: UnitOfWork = Depends(get_uow),
 
 @router.get("/segments/{segment_id}/members")
 def segment_members(segment_id: int, limit: int | None = None, cursor: str | None = None,
-                    uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(require(*MARKETING))) -> dict[str, Any]:
-    from merx.crm.models import SegmentMember
-    import sqlalchemy as sa
-
-    segments.get_segment(uow, segment_id)
-    stmt = sa.select(SegmentMember).where(SegmentMember.segment_id == segment_id)
-    items, nxt = paginate(uow.session, stmt, SegmentMember.customer_id, limit=check_limit(limit, 100, 5000), cursor=cursor,
-                          convert=lambda m: m.customer_id)
-    return {"items": items, "next_cursor": nxt}
+                    uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(require(*MARKETING))) -> Page[int]:
+    return segments.segment_members(uow, segment_id, limit=limit, cursor=cursor)
 
 
 @router.get("/segments/{segment_id}/export")
@@ -343,23 +327,8 @@ def rfm_method() -> dict[str, Any]:
 
 @router.get("/crm/rfm")
 def rfm_scores(segment: str | None = None, limit: int | None = None, cursor: str | None = None,
-               uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(require(*MARKETING))) -> dict[str, Any]:
-    import sqlalchemy as sa
-
-    from merx.crm.models import RfmScore
-
-    stmt = sa.select(RfmScore)
-    if segment is not None:
-        if segment not in rfm.SEGMENTS:
-            raise ValidationProblem.for_field("segment", f"must be one of {', '.join(rfm.SEGMENTS)}")
-        stmt = stmt.where(RfmScore.segment == segment)
-    items, nxt = paginate(uow.session, stmt, RfmScore.customer_id, limit=check_limit(limit, 100, 5000), cursor=cursor,
-                          convert=lambda s: {"customer_id": s.customer_id, "r": s.r, "f": s.f, "m": s.m,
-                                             "score": f"{s.r}{s.f}{s.m}", "segment": s.segment,
-                                             "recency_days": s.recency_days, "frequency": s.frequency,
-                                             "monetary": {"amount": str(s.monetary), "currency": s.currency},
-                                             "reference_date": s.reference_date.isoformat()})
-    return {"items": items, "next_cursor": nxt}
+               uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(require(*MARKETING))) -> Page[dict[str, Any]]:
+    return rfm.rfm_scores(uow, segment=segment, limit=limit, cursor=cursor)
 
 
 @router.post("/crm/value-tiers")

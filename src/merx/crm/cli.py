@@ -20,7 +20,7 @@ def register(app: typer.Typer, import_app: typer.Typer) -> None:
         """Score every customer (R, F, M quintiles) and store the named RFM segments."""
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        from merx.cli import console, upgraded_database
+        from merx.core.cli_support import console, upgraded_database
         from merx.core.uow import UnitOfWork
         from merx.crm import rfm
 
@@ -37,7 +37,7 @@ def register(app: typer.Typer, import_app: typer.Typer) -> None:
     @crm_app.command("expire-points")
     def expire_command() -> None:
         """Expire loyalty points whose time is up (run daily)."""
-        from merx.cli import console, upgraded_database
+        from merx.core.cli_support import console, upgraded_database
         from merx.core.uow import UnitOfWork
         from merx.crm import loyalty
 
@@ -54,7 +54,7 @@ def register(app: typer.Typer, import_app: typer.Typer) -> None:
         """Write tracked events to one Parquet file (for analytics tools)."""
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        from merx.cli import console, upgraded_database
+        from merx.core.cli_support import console, upgraded_database
         from merx.core.uow import UnitOfWork
         from merx.crm.events_vocab import parse_timestamp
         from merx.crm.service import export_events_parquet

@@ -37,6 +37,7 @@ from merx.crm.events import CustomerIdentified, CustomerMerged, CustomerUnmerged
 from merx.crm.models import Identity, Merge, TrackedEvent
 from merx.customers import public as customers
 from merx.customers.public import CustomerCreate, normalize_email, normalize_phone
+from merx.crm.schemas import MergeOut
 
 KINDS = ("email", "phone", "loyalty_card", "store_customer", "marketplace_buyer", "messaging_openid", "anonymous")
 # Which identifier wins when unverified identifiers point at different profiles.
@@ -383,6 +384,11 @@ def unmerge(uow: UnitOfWork, customer_id: int, *, commit: bool = True) -> Merge:
     if commit:
         uow.commit()
     return merge
+
+
+def merge_out(m: Merge) -> MergeOut:
+    return MergeOut(id=m.id, from_customer_id=m.from_customer_id, into_customer_id=m.into_customer_id, rule=m.rule,
+                    created_at=m.created_at, undone_at=m.undone_at, moved=m.moved)
 
 
 def merges_of(uow: UnitOfWork, customer_id: int) -> list[Merge]:

@@ -8,12 +8,12 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from merx.analytics import public as analytics
 from merx.core.db import utcnow
 from merx.core.errors import ValidationProblem
 from merx.core.uow import UnitOfWork
 from merx.crm import clusters
 from merx.crm.rfm import purchase_summaries
+from merx.crm.sources import sales_figures
 
 
 def _main_currency(summaries: list[Any]) -> list[Any]:
@@ -101,15 +101,15 @@ def pareto_report(uow: UnitOfWork, *, top_share: float = 0.2, until: dt.datetime
                            "currency": summaries[0].currency if summaries else None,
                            "revenue": clusters.pareto(revenue, top_share)}
     # Profit needs costs, which only analytics knows (real line costs, else category cost
-    # ratios): its own customer Pareto by profit is the source.
-    out["profit"], out["profit_note"] = None, "no sales to compute a profit from"
-    if out["currency"] is not None:
+    # ratios): its own customer Pareto by profit is the source (contributed: crm/sources.py).
+    figures = sales_figures()
+    out["profit"], out["profit_note"] = None, "no cost source: the analytics context is not installed"
+    if figures is not None and out["currency"] is not None:
         try:
-            report = analytics.pareto_report(uow, analytics.SalesScope(currency=out["currency"], date_to=until),
-                                             of="customers", measure="profit", top_share=top_share, limit=1)
-            out["profit"] = {"customers": report.get("items"), "top_customers": report.get("top_items"),
-                             "share": report.get("top_share_of_measure")}
-            out["profit_note"] = report.get("cost_basis")
+            profit = figures.customer_profit_pareto(uow, out["currency"], until, top_share)
+            out["profit"] = {"customers": profit.customers, "top_customers": profit.top_customers,
+                             "share": profit.share}
+            out["profit_note"] = profit.cost_basis
         except Exception as e:  # noqa: BLE001 - revenue still answers when the profit source fails
             out["profit_note"] = f"profit unavailable: {e}"
     return out

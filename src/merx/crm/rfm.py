@@ -2,7 +2,7 @@
 
 Method (stated so that anyone can recompute it):
 - Inputs per customer: orders_count, last_order_at, revenue (net), currency — the
-  `customer_purchase_summary` of analytics. Customers are scored within their currency.
+  purchase summaries of `crm.sources` (analytics contributes them). Customers are scored within their currency.
 - Reference date: given, or else the day after the latest order in the data. Recency is
   `(reference_date - last_order_at.date()).days`, so an order on the eve is 1 day old.
 - Quintiles by rank, ties sharing the lowest rank ("min" rank, as SQL's RANK() and
@@ -34,10 +34,13 @@ from typing import Any, Iterable, Sequence
 
 import sqlalchemy as sa
 
-from merx.analytics import public as analytics
 from merx.core.db import utcnow
+from merx.core.errors import ValidationProblem
+from merx.core.pagination import check_limit, paginate
+from merx.core.schemas import Page
 from merx.core.uow import UnitOfWork
 from merx.crm.events import RfmComputed
+from merx.crm.sources import PurchaseSummary, sales_figures
 
 SEGMENTS = ("Champions", "Loyal", "Potential loyalist", "New", "Promising", "Need attention", "About to sleep",
             "At risk", "Can't lose", "Hibernating", "Lost")
@@ -117,10 +120,30 @@ def _date(value: dt.datetime | dt.date) -> dt.date:
     return value
 
 
+Summary = PurchaseSummary  # what `compute_rfm` scores; declared with the hook in crm/sources.py
+
+
 def purchase_summaries(uow: UnitOfWork, *, until: dt.datetime | None = None) -> tuple[str, list[Any]]:
-    """(source, summaries): analytics' view over every sale Merx knows (live orders and
-    imported history), which RFM, value tiers, clusters and Pareto all score."""
-    return "analytics", list(analytics.customer_purchase_summary(uow, until=until))
+    """(source, summaries): the contributed sales figures over every sale (analytics, when
+    installed: crm/sources.py), else CRM's own order facts (live orders only)."""
+    figures = sales_figures()
+    if figures is not None:
+        return figures.source, list(figures.purchase_summaries(uow, until))
+    return "crm_order_facts", crm_order_summaries(uow, until=until)
+
+
+def crm_order_summaries(uow: UnitOfWork, *, until: dt.datetime | None = None) -> list[Summary]:
+    from merx.core.money import CURRENCY_EXPONENTS
+    from merx.crm.models import OrderFact
+
+    stmt = sa.select(OrderFact.customer_id, OrderFact.currency, sa.func.count(), sa.func.min(OrderFact.placed_at),
+                     sa.func.max(OrderFact.placed_at), sa.func.sum(OrderFact.total_minor - OrderFact.refunded_minor)) \
+        .where(OrderFact.status != "cancelled", OrderFact.customer_id.is_not(None)) \
+        .group_by(OrderFact.customer_id, OrderFact.currency).order_by(OrderFact.customer_id)
+    if until is not None:
+        stmt = stmt.where(OrderFact.placed_at <= until)
+    return [Summary(cid, n, first, last, Decimal(int(total or 0)).scaleb(-CURRENCY_EXPONENTS[cur]), cur)
+            for cid, cur, n, first, last, total in uow.session.execute(stmt)]
 
 
 @dataclass
@@ -182,3 +205,22 @@ def run_rfm(uow: UnitOfWork, *, reference_date: dt.date | None = None, until: dt
     uow.emit(RfmComputed(reference_date=ref, customers=len(best), segments=dict(counts)))
     uow.commit()
     return RfmRun(reference_date=ref, source=source, customers=len(best), segments=dict(counts), segment_ids=segment_ids)
+
+
+def rfm_scores(uow: UnitOfWork, *, segment: str | None = None, limit: int | None = None,
+               cursor: str | None = None) -> Page[dict[str, Any]]:
+    """One page of the stored scores of the last run, in customer id order, optionally of one segment."""
+    from merx.crm.models import RfmScore
+
+    stmt = sa.select(RfmScore)
+    if segment is not None:
+        if segment not in SEGMENTS:
+            raise ValidationProblem.for_field("segment", f"must be one of {', '.join(SEGMENTS)}")
+        stmt = stmt.where(RfmScore.segment == segment)
+    items, nxt = paginate(uow.session, stmt, RfmScore.customer_id, limit=check_limit(limit, 100, 5000), cursor=cursor,
+                          convert=lambda s: {"customer_id": s.customer_id, "r": s.r, "f": s.f, "m": s.m,
+                                             "score": f"{s.r}{s.f}{s.m}", "segment": s.segment,
+                                             "recency_days": s.recency_days, "frequency": s.frequency,
+                                             "monetary": {"amount": str(s.monetary), "currency": s.currency},
+                                             "reference_date": s.reference_date.isoformat()})
+    return Page[dict[str, Any]](items=items, next_cursor=nxt)

@@ -25,10 +25,13 @@ import sqlalchemy as sa
 from merx.core.auth import BACK_OFFICE_ROLES, Role
 from merx.core.db import utcnow
 from merx.core.errors import NotFound, ValidationProblem
+from merx.core.pagination import check_limit, paginate
+from merx.core.schemas import Page
 from merx.core.uow import UnitOfWork
 from merx.crm import identity
 from merx.crm.events_vocab import validate_event
 from merx.crm.models import Identity, LoyaltyProgram, Segment, TrackedEvent
+from merx.crm.schemas import EventOut
 from merx.customers import public as customers
 from merx.customers.public import CustomerOut
 
@@ -196,6 +199,17 @@ def list_events(uow: UnitOfWork, *, customer_id: int | None = None, anonymous_id
     if type is not None:
         stmt = stmt.where(TrackedEvent.type == type)
     return stmt
+
+
+def tracked_events(uow: UnitOfWork, *, customer_id: int | None = None, anonymous_id: str | None = None,
+                   type: str | None = None, limit: int | None = None, cursor: str | None = None) -> Page[EventOut]:
+    """One page of `list_events` (the caller's scope applied), oldest first."""
+    from merx.crm.profiles import event_out
+
+    stmt = list_events(uow, customer_id=customer_id, anonymous_id=anonymous_id, type=type)
+    items, nxt = paginate(uow.session, stmt, TrackedEvent.id, limit=check_limit(limit, 100, 1000), cursor=cursor,
+                          convert=lambda e: EventOut(**event_out(e)))
+    return Page[EventOut](items=items, next_cursor=nxt)
 
 
 def lookup(uow: UnitOfWork, identifiers: dict[str, str]) -> CustomerOut:

@@ -7,12 +7,10 @@ from fastapi import APIRouter, Depends, Query
 
 from merx.core.auth import Principal, Role
 from merx.core.errors import NotFound
-from merx.core.pagination import check_limit, paginate
 from merx.core.schemas import Page
 from merx.core.uow import UnitOfWork
 from merx.core.web import get_read_uow, get_uow, require
-from merx.customers import service
-from merx.customers.models import Customer
+from merx.customers import identifiers, service
 from merx.customers.schemas import CustomerCreate, CustomerOut, CustomerUpdate
 
 router = APIRouter(prefix="/customers", tags=["customers"])
@@ -33,21 +31,10 @@ def list_customers(email: str | None = None, phone: str | None = None, country: 
                                                   "loyalty_card:LC-1, marketplace_buyer:..., anonymous:..."),
                    limit: int | None = None, cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
                    _: Principal = Depends(require(*READERS))) -> Page[CustomerOut]:
-    if identifier:  # CRM's identity index knows every kind of identifier
-        from merx.core.errors import ValidationProblem
-        from merx.crm import public as crm
-
-        kind, sep, value = identifier.partition(":")
-        if not sep or not value:
-            raise ValidationProblem.for_field("identifier", "must be kind:value, e.g. loyalty_card:LC-1")
-        try:
-            return Page[CustomerOut](items=[crm.lookup(uow, {kind: value})])
-        except NotFound:
-            return Page[CustomerOut](items=[])
-    stmt = service.list_customers_stmt(uow, email=email, phone=phone, country=country, q=q)
-    items, nxt = paginate(uow.session, stmt, Customer.id, limit=check_limit(limit, 50, 500), cursor=cursor,
-                          convert=lambda c: CustomerOut.model_validate(c, from_attributes=True))
-    return Page[CustomerOut](items=items, next_cursor=nxt)
+    if identifier:  # kinds other contexts keep (CRM's identity index): customers/identifiers.py
+        found = identifiers.find_by_identifier(uow, identifier)
+        return Page[CustomerOut](items=[found] if found is not None else [])
+    return service.list_customers(uow, email=email, phone=phone, country=country, q=q, limit=limit, cursor=cursor)
 
 
 @router.get("/me", response_model=CustomerOut)

@@ -10,6 +10,8 @@ from merx.core import accounts
 from merx.core.auth import STAFF_ROLES, Role
 from merx.core.db import utcnow
 from merx.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationProblem
+from merx.core.pagination import check_limit, paginate
+from merx.core.schemas import Page
 from merx.core.uow import UnitOfWork
 from merx.customers.events import CustomerCreated, CustomerUpdated
 from merx.customers.models import Customer
@@ -156,6 +158,15 @@ def get_or_create_guest(uow: UnitOfWork, email: str, **fields: Any) -> CustomerO
     if existing is not None:
         return existing
     return create_customer(uow, CustomerCreate(email=email, **fields), is_guest=True, commit=False)
+
+
+def list_customers(uow: UnitOfWork, *, email: str | None = None, phone: str | None = None,
+                   country: str | None = None, q: str | None = None, limit: int | None = None,
+                   cursor: str | None = None) -> Page[CustomerOut]:
+    """One page of the customers the caller may see (a sales rep: their own), oldest first."""
+    stmt = list_customers_stmt(uow, email=email, phone=phone, country=country, q=q)
+    items, nxt = paginate(uow.session, stmt, Customer.id, limit=check_limit(limit, 50, 500), cursor=cursor, convert=_out)
+    return Page[CustomerOut](items=items, next_cursor=nxt)
 
 
 def list_customers_stmt(uow: UnitOfWork, *, email: str | None = None, phone: str | None = None,

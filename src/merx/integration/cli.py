@@ -21,7 +21,7 @@ def worker(partitions: Optional[int] = typer.Option(None, help="Partition count 
     """Relay the outbox to webhooks and NATS JetStream, and run due scheduled jobs, until
     SIGTERM/SIGINT. Run several for throughput and availability: they split the partitions
     between them, and each job runs on one of them at a time."""
-    from merx.cli import open_database, require_secret_key, upgraded_database
+    from merx.core.cli_support import open_database, require_secret_key, upgraded_database
     from merx.integration.relay import run_worker
     from merx.integration.settings import get_integration_settings
 
@@ -48,7 +48,7 @@ def events_tail(follow: bool = typer.Option(True, "--follow/--no-follow", "-f"),
                 last: int = typer.Option(20, help="Start with the N most recent events."),
                 event_type: Optional[str] = typer.Option(None, "--type")) -> None:
     """Print outbox events as JSON lines (newest last), following new ones."""
-    from merx.cli import open_database
+    from merx.core.cli_support import open_database
     from merx.core.uow import UnitOfWork
     from merx.integration import service
     from merx.integration.relay import max_outbox_seq
@@ -103,7 +103,7 @@ def webhooks_test(url: str, secret: Optional[str] = typer.Option(None, help="whs
 @webhooks_app.command("purge")
 def webhooks_purge(days: Optional[int] = typer.Option(None, help="Default: MERX_DELIVERY_RETENTION_DAYS (14).")) -> None:
     """Drop stored delivery payloads older than the retention period (the attempt log stays)."""
-    from merx.cli import open_database
+    from merx.core.cli_support import open_database
     from merx.core.uow import UnitOfWork
     from merx.integration.relay import purge_delivery_payloads
     from merx.integration.settings import get_integration_settings
@@ -117,7 +117,7 @@ def webhooks_purge(days: Optional[int] = typer.Option(None, help="Default: MERX_
 def webhooks_reencrypt() -> None:
     """After setting a new MERX_SECRET_KEY (old one in MERX_SECRET_KEY_FALLBACKS): store every
     webhook secret under the new key before the fallback period ends."""
-    from merx.cli import open_database, require_secret_key
+    from merx.core.cli_support import open_database, require_secret_key
     from merx.core.uow import UnitOfWork
     from merx.integration.secrets_box import reencrypt_webhook_secrets
 

@@ -15,7 +15,7 @@ def register(app: typer.Typer, import_app: typer.Typer) -> None:
     @inv.command("sweep")
     def sweep() -> None:
         """Release holds whose time to live has passed, now."""
-        from merx.cli import upgraded_database
+        from merx.core.cli_support import upgraded_database
         from merx.core.uow import UnitOfWork
         from merx.inventory import service
 

@@ -6,12 +6,10 @@ from fastapi import APIRouter, Depends
 
 from merx.core.auth import Principal, Role
 from merx.core.errors import NotFound
-from merx.core.pagination import check_limit, paginate
 from merx.core.schemas import Page
 from merx.core.uow import UnitOfWork
 from merx.core.web import get_read_uow, get_uow, require
 from merx.marketplace import service
-from merx.marketplace.models import Seller
 from merx.marketplace.schemas import SellerCreate, SellerOut, SellerUpdate
 
 router = APIRouter(prefix="/sellers", tags=["marketplace"])
@@ -26,9 +24,7 @@ def create_seller(body: SellerCreate, uow: UnitOfWork = Depends(get_uow), _: Pri
 @router.get("", response_model=Page[SellerOut])
 def list_sellers(limit: int | None = None, cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
                  _: Principal = Depends(require(*STAFF))) -> Page[SellerOut]:
-    items, nxt = paginate(uow.session, service.list_sellers_stmt(), Seller.id, limit=check_limit(limit, 50, 500),
-                          cursor=cursor, convert=lambda s: SellerOut.model_validate(s, from_attributes=True))
-    return Page[SellerOut](items=items, next_cursor=nxt)
+    return service.list_sellers(uow, limit=limit, cursor=cursor)
 
 
 @router.get("/{seller_id}", response_model=SellerOut)

@@ -9,6 +9,8 @@ from typing import Iterable
 import sqlalchemy as sa
 
 from merx.core.errors import Conflict, FieldError, NotFound
+from merx.core.pagination import check_limit, paginate
+from merx.core.schemas import Page
 from merx.core.uow import UnitOfWork
 from merx.marketplace.events import SellerCreated, SellerUpdated
 from merx.marketplace.models import Seller
@@ -89,5 +91,8 @@ def sellers_by_ids(uow: UnitOfWork, ids: Iterable[int]) -> dict[int, SellerInfo]
     return {s.id: _info(s) for s in uow.session.scalars(sa.select(Seller).where(Seller.id.in_(ids)))}
 
 
-def list_sellers_stmt() -> sa.Select:
-    return sa.select(Seller)
+def list_sellers(uow: UnitOfWork, *, limit: int | None = None, cursor: str | None = None) -> Page[SellerOut]:
+    """One page of sellers, oldest first (staff only: the route says who may call it)."""
+    items, nxt = paginate(uow.session, sa.select(Seller), Seller.id, limit=check_limit(limit, 50, 500), cursor=cursor,
+                          convert=lambda s: SellerOut.model_validate(s, from_attributes=True))
+    return Page[SellerOut](items=items, next_cursor=nxt)

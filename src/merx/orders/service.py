@@ -15,18 +15,16 @@ concurrent requests cannot both refund), call the provider, record the outcome."
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import logging
 import secrets
-import time
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any, Callable, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 
 from merx.core.auth import BACK_OFFICE_ROLES, Role
 from merx.core.db import utcnow
@@ -69,33 +67,12 @@ def _m(minor: int, currency: str) -> str:
 # Retries of whole transactions on PostgreSQL deadlock / serialisation failures
 # ---------------------------------------------------------------------------------------------
 
-# deadlock, serialisation failure; not a lock_timeout (55P03): that request already waited
-# its bound and answers 503 (core/web.py) rather than waiting it again
-_RETRYABLE_PG = {"40P01", "40001"}
-
-
 def _retrying(uow: UnitOfWork, fn: Callable[[], T], attempts: int = 4) -> T:
-    for attempt in range(attempts):
-        try:
-            with inventory.serialised(uow):
-                return fn()
-        except DBAPIError as e:
-            orig = getattr(e, "orig", None)
-            code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-            # SQLite: a writer outside this process's queue (another process, an indexer
-            # thread) held the file past the busy timeout
-            locked = uow.dialect == "sqlite" and "database is locked" in str(orig)
-            uow.rollback()
-            if not (code in _RETRYABLE_PG or locked) or attempt == attempts - 1:
-                raise
-            time.sleep(0.005 * (attempt + 1))
-        except Exception:
-            # A refusal (409 short of stock, 422) or a bug: end the transaction, and its row
-            # locks, here in this thread, not when the request's unit of work is closed.
-            with contextlib.suppress(Exception):  # the original error is the one to report
-                uow.rollback()
-            raise
-    raise AssertionError("unreachable")
+    """`uow.run_in_transaction` with this process's SQLite writers queued (inventory.serialised).
+    A lock wait that timed out (55P03) is not retried: that request already waited its bound
+    and answers 503 (core/web.py). A refusal (409, 422) rolls back here, in this thread, so
+    its row locks end before the answer, not when the request's unit of work is closed."""
+    return uow.run_in_transaction(fn, attempts=attempts, guard=inventory.serialised)
 
 
 # ---------------------------------------------------------------------------------------------

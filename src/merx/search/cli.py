@@ -18,7 +18,7 @@ console = Console(stderr=True)
 
 
 def _database():  # type: ignore[no-untyped-def]
-    from merx.cli import upgraded_database
+    from merx.core.cli_support import upgraded_database
     from merx.core.settings import get_settings
     from merx.search import service
 

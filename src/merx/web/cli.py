@@ -53,7 +53,7 @@ def set_password(email: str = typer.Option(..., "--email"),
 @contextlib.contextmanager
 def _unit_of_work(console: Any) -> Iterator[Any]:
     """A unit of work on the upgraded database; a refused change is printed, exit code 1."""
-    from merx.cli import upgraded_database
+    from merx.core.cli_support import upgraded_database
     from merx.core.errors import Problem
     from merx.core.uow import UnitOfWork
 

@@ -14,6 +14,8 @@ import sqlalchemy as sa
 
 from merx.core.db import utcnow
 from merx.core.errors import Conflict, FieldError, NotFound, ValidationProblem
+from merx.core.pagination import check_limit, paginate
+from merx.core.schemas import Page
 from merx.core.uow import UnitOfWork
 from merx.crm.events import SegmentCreated, SegmentUpdated
 from merx.crm.models import Segment, SegmentMember
@@ -259,3 +261,13 @@ def export_segment(uow: UnitOfWork, segment_id: int, fmt: str) -> tuple[bytes, s
         wb.save(out)
         return out.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", f"{safe}.xlsx"
     raise ValidationProblem.for_field("format", "must be csv or xlsx")
+
+
+def segment_members(uow: UnitOfWork, segment_id: int, *, limit: int | None = None,
+                    cursor: str | None = None) -> Page[int]:
+    """One page of a segment's member customer ids, in id order."""
+    get_segment(uow, segment_id)
+    stmt = sa.select(SegmentMember).where(SegmentMember.segment_id == segment_id)
+    items, nxt = paginate(uow.session, stmt, SegmentMember.customer_id, limit=check_limit(limit, 100, 5000),
+                          cursor=cursor, convert=lambda m: m.customer_id)
+    return Page[int](items=items, next_cursor=nxt)

@@ -16,7 +16,7 @@ def import_run(connector: str = typer.Argument(..., help="Connector code"),
                force: bool = typer.Option(False, help="Re-check every row even if this exact file was imported."),
                errors_csv: Path = typer.Option(None, "--errors-csv", help="Write the per-row error report here.")) -> None:
     """Import FILE through CONNECTOR (its mapping and target), as a job with counts and errors."""
-    from merx.cli import upgraded_database
+    from merx.core.cli_support import upgraded_database
     from merx.core.errors import Problem
     from merx.integration.connectors.service import error_report_csv, run_import
 

@@ -1,0 +1,25 @@
+"""What CRM contributes to hooks declared by contexts below it (wired by `merx.contexts.wire_hooks`).
+
+The resolver imports CRM's identity module when called: wiring runs in every process at
+start-up, and most never look up an identifier."""
+
+from __future__ import annotations
+
+from merx.core.errors import ValidationProblem
+from merx.core.uow import UnitOfWork
+from merx.customers.identifiers import contribute_identifier_resolver
+
+
+def profile_with_identifier(uow: UnitOfWork, kind: str, value: str, field: str) -> int | None:
+    """CRM's identity index answers `GET /customers?identifier=kind:value` for every kind it keeps."""
+    from merx.crm import identity
+
+    if kind == "customer_id":
+        if not value.isdigit():
+            raise ValidationProblem.for_field(field, "customer_id must be a whole number")
+        return identity.find_profile(uow, kind, value)
+    return identity.find_profile(uow, kind, identity.normalise(uow, kind, value, field))
+
+
+def register() -> None:
+    contribute_identifier_resolver("crm", profile_with_identifier)
