@@ -2,8 +2,9 @@
 
 A service records events on its unit of work; they are written to the outbox in the same
 transaction as the change (so no event exists for a change that rolled back, and no change
-lacks its event). After the commit, in-process handlers (search indexing, CRM timelines...)
-run; the integration hub's relay delivers the outbox to the outside world."""
+lacks its event). Reactions that must not be lost (CRM, analytics) are durable subscribers fed
+from the outbox (core/subscribers.py); after the commit, in-process handlers (caches, the local
+search index) run; the integration hub's relay delivers the outbox to the outside world."""
 
 from __future__ import annotations
 
@@ -44,6 +45,21 @@ Handler = Callable[[DomainEvent, Any], None]
 EVENT_CATALOG: dict[str, dict[str, Any]] = {}
 
 
+@dataclass
+class DurableSubscriber:
+    """A reaction fed from the outbox by a cursor of its own (core/subscribers.py):
+    `handler(events, uow)` gets a batch in commit order and writes through `uow`; the runner
+    commits those writes together with the cursor advance."""
+
+    name: str
+    handler: Callable[..., None]
+    patterns: set[str] = field(default_factory=set)
+
+    def wants(self, event_type: str) -> bool:
+        return (event_type in self.patterns or "*" in self.patterns
+                or event_type.split(".", 1)[0] + ".*" in self.patterns)
+
+
 def describe_event(event_type: str, *, aggregate: str, payload: dict[str, str], schema_version: int = 1,
                    description: str = "") -> str:
     EVENT_CATALOG[event_type] = {
@@ -69,8 +85,10 @@ class MessageBus:
 
     A failing handler is logged and does not undo the committed change. A batch handler
     that fails is retried one event at a time, so one bad event does not lose its batch.
-    What must not be lost on a crash goes through the outbox (the integration hub's relay),
-    not through these handlers."""
+    What must not be lost on a crash goes through the outbox: durable subscribers
+    (`subscribe(..., durable=NAME)`), run by `merx worker` or `merx serve`'s embedded runner,
+    which `publish` wakes; in inline mode `publish` runs their catch-up itself, after the
+    in-process handlers, so a test or a CLI command sees their effects when `commit()` returns."""
 
     def __init__(self) -> None:
         self._handlers: dict[str, list[tuple[Handler, bool]]] = defaultdict(list)
@@ -82,13 +100,38 @@ class MessageBus:
         self._queue: queue.Queue[tuple[Any, list[DomainEvent]]] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._thread_lock = threading.Lock()
+        self._durable: dict[str, DurableSubscriber] = {}
+        # wake-up calls of the subscriber runners in this process (core/subscribers.py)
+        self._wakers: list[Callable[[Any], None]] = []
 
     # -- subscriptions ---------------------------------------------------------------------
-    def subscribe(self, event_type: str, handler: Callable[..., None], *, batch: bool = False) -> None:
+    def subscribe(self, event_type: str, handler: Callable[..., None], *, batch: bool = False,
+                  durable: str | None = None) -> None:
         """`event_type` may be "*" for every event, or "product.*" for one aggregate's.
         A `batch` handler is called as `handler(events, db)` with a list of events in commit
-        order; any other as `handler(event, db)`."""
-        self._handlers[event_type].append((handler, batch))
+        order; any other as `handler(event, db)`.
+
+        `durable="<context>.<name>"` makes it a durable subscriber: fed from the outbox with a
+        cursor of its own, at least once, in commit order, called as `handler(events, uow)`
+        (batch only). Several event types may share one name (and one handler)."""
+        if durable is None:
+            self._handlers[event_type].append((handler, batch))
+            return
+        if not batch:
+            raise ValueError(f"durable subscriber {durable!r} must be a batch handler (batch=True)")
+        sub = self._durable.setdefault(durable, DurableSubscriber(durable, handler))
+        if sub.handler is not handler:
+            raise ValueError(f"durable subscriber {durable!r} is already bound to another handler")
+        sub.patterns.add(event_type)
+
+    def durable_subscribers(self) -> list[DurableSubscriber]:
+        return list(self._durable.values())
+
+    def add_waker(self, wake: Callable[[Any], None]) -> None:
+        self._wakers.append(wake)
+
+    def remove_waker(self, wake: Callable[[Any], None]) -> None:
+        self._wakers = [w for w in self._wakers if w is not wake]
 
     def unsubscribe(self, event_type: str, handler: Callable[..., None]) -> None:
         self._handlers[event_type] = [(h, b) for h, b in self._handlers.get(event_type, []) if h is not handler]
@@ -115,8 +158,21 @@ class MessageBus:
         if self._background:
             self._ensure_thread()
             self._queue.put((db, list(events)))
+            for wake in list(self._wakers):
+                wake(db)
         else:
             self.dispatch(events, db)
+            self._catch_up_durable(events, db)
+
+    def _catch_up_durable(self, events: list[DomainEvent], db: Any) -> None:
+        """Inline mode: the durable subscribers these events concern catch up now."""
+        if db is None or not self._durable:
+            return
+        names = [s.name for s in self._durable.values() if any(s.wants(e.type) for e in events)]
+        if names:
+            from merx.core.subscribers import catch_up_inline
+
+            catch_up_inline(db, self, names)
 
     def dispatch(self, events: list[DomainEvent], db: Any = None) -> None:
         """Run the handlers for these events now, in this thread."""

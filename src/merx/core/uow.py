@@ -12,7 +12,7 @@ flushes were a large share of a checkout's cost."""
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -41,6 +41,9 @@ class UnitOfWork:
         self._pending_events: list[DomainEvent] = []
         self._outbox_rows: list[dict[str, Any]] = []
         self._audit_rows: list[dict[str, Any]] = []
+        # Writes that ride along with every commit of this unit of work (a durable subscriber's
+        # cursor advance: see core/subscribers.py), whoever calls commit().
+        self._commit_hooks: list[Callable[["UnitOfWork"], None]] = []
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> "UnitOfWork":
@@ -57,6 +60,7 @@ class UnitOfWork:
             self._session.close()
             self._session = None
             self._clear_buffers()
+            self._commit_hooks = []
 
     def _clear_buffers(self) -> None:
         self._pending_events = []
@@ -119,8 +123,14 @@ class UnitOfWork:
             conn.execute(_INSERT_AUDIT, self._audit_rows)
             self._audit_rows = []
 
+    def before_commit(self, hook: Callable[["UnitOfWork"], None]) -> None:
+        """Run `hook(uow)` inside every later commit of this unit of work, just before it."""
+        self._commit_hooks.append(hook)
+
     # -- transaction -------------------------------------------------------------------------
     def commit(self) -> None:
+        for hook in self._commit_hooks:
+            hook(self)
         self.flush_records()
         self.session.commit()
         events, self._pending_events = self._pending_events, []
