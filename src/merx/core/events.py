@@ -101,8 +101,9 @@ class MessageBus:
         self._thread: threading.Thread | None = None
         self._thread_lock = threading.Lock()
         self._durable: dict[str, DurableSubscriber] = {}
-        # wake-up calls of the subscriber runners in this process (core/subscribers.py)
-        self._wakers: list[Callable[[Any], None]] = []
+        # the subscriber runners on threads of this process (core/subscribers.py): woken by
+        # `publish`, waited for by `drain`
+        self._runners: list[Any] = []
 
     # -- subscriptions ---------------------------------------------------------------------
     def subscribe(self, event_type: str, handler: Callable[..., None], *, batch: bool = False,
@@ -127,11 +128,12 @@ class MessageBus:
     def durable_subscribers(self) -> list[DurableSubscriber]:
         return list(self._durable.values())
 
-    def add_waker(self, wake: Callable[[Any], None]) -> None:
-        self._wakers.append(wake)
+    def attach_runner(self, runner: Any) -> None:
+        """A runner with `wake(db)` and `settle(timeout) -> bool` (core/subscribers.RunnerThread)."""
+        self._runners.append(runner)
 
-    def remove_waker(self, wake: Callable[[Any], None]) -> None:
-        self._wakers = [w for w in self._wakers if w is not wake]
+    def detach_runner(self, runner: Any) -> None:
+        self._runners = [r for r in self._runners if r is not runner]
 
     def unsubscribe(self, event_type: str, handler: Callable[..., None]) -> None:
         self._handlers[event_type] = [(h, b) for h, b in self._handlers.get(event_type, []) if h is not handler]
@@ -158,8 +160,8 @@ class MessageBus:
         if self._background:
             self._ensure_thread()
             self._queue.put((db, list(events)))
-            for wake in list(self._wakers):
-                wake(db)
+            for runner in list(self._runners):
+                runner.wake(db)
         else:
             self.dispatch(events, db)
             self._catch_up_durable(events, db)
@@ -209,7 +211,8 @@ class MessageBus:
             log.exception("event handler failed", extra={"event_type": ev.type, "event_id": ev.id})
 
     def drain(self, timeout: float = 60.0) -> bool:
-        """Wait until every event queued so far has been handled; False on time-out."""
+        """Wait until every event queued so far has been handled, and this process's subscriber
+        runners have caught up with the outbox as it is now; False on time-out."""
         deadline = time.monotonic() + timeout
         with self._queue.all_tasks_done:
             while self._queue.unfinished_tasks:
@@ -217,7 +220,7 @@ class MessageBus:
                 if remaining <= 0:
                     return False
                 self._queue.all_tasks_done.wait(remaining)
-        return True
+        return all(runner.settle(max(0.0, deadline - time.monotonic())) for runner in list(self._runners))
 
     def pending(self) -> int:
         return self._queue.unfinished_tasks

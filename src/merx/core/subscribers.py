@@ -153,9 +153,10 @@ class SubscriberRunner:
     def _run(self, sub: DurableSubscriber, safe: int) -> int:
         with UnitOfWork(self.db) as uow:
             cursor = _lock_cursor(uow, sub.name)
-            if cursor is None or cursor.last_seq >= safe:
+            if cursor is None:
                 return 0
-            if cursor.retry_at is not None and cursor.retry_at > utcnow():
+            if cursor.last_seq >= safe or (cursor.retry_at is not None and cursor.retry_at > utcnow()):
+                uow.commit()  # keeps a cursor made just now (its start position)
                 return 0
             batch = self._read(uow, sub, cursor.last_seq, safe)
             if not batch.events:
@@ -265,14 +266,34 @@ class RunnerThread:
         if db is None or db is self.db or getattr(db, "url", None) == self.db.url:
             self._wake.set()
 
+    def settle(self, timeout: float) -> bool:
+        """Wait until every subscriber's cursor has reached the outbox's end as it is now (or
+        waits for a retry: it is not stuck on work it could do). False on time-out."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        names = [s.name for s in self.runner.subscribers()]
+        with self.db.read_sessions() as s:
+            target = max_outbox_seq(s)
+        while True:
+            self.wake()
+            with self.db.read_sessions() as s:
+                rows = s.execute(sa.select(SubscriberCursor.last_seq, SubscriberCursor.retry_at)
+                                 .where(SubscriberCursor.name.in_(names))).all()
+            if len(rows) == len(names) and all(r.last_seq >= target or r.retry_at is not None for r in rows):
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+
     def start(self) -> None:
-        self.bus.add_waker(self.wake)
+        self.bus.attach_runner(self)
         self._thread = threading.Thread(target=self._loop, daemon=True,
                                         name="merx-subscribers" + ("" if self.dedicated else "-embedded"))
         self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
-        self.bus.remove_waker(self.wake)
+        self.bus.detach_runner(self)
         self._stop.set()
         self._wake.set()
         if self._thread is not None:

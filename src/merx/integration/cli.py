@@ -18,8 +18,10 @@ webhooks_app = typer.Typer(help="Webhooks: send a signed test message, purge old
 def worker(partitions: Optional[int] = typer.Option(None, help="Partition count at the very first start."),
            worker_id: Optional[str] = typer.Option(None, help="Name in the lease table (default host:pid:random)."),
            migrate_first: bool = typer.Option(True, "--migrate/--no-migrate")) -> None:
-    """Relay the outbox to webhooks and NATS JetStream until SIGTERM/SIGINT. Run several for
-    throughput and availability: they split the partitions between them."""
+    """Relay the outbox to webhooks and NATS JetStream, and run the durable subscribers (CRM,
+    analytics), until SIGTERM/SIGINT. Run several for throughput and availability: they split
+    the partitions between them, and each subscriber runs on one of them at a time."""
+    from merx.app import register_handlers
     from merx.cli import open_database, upgraded_database
     from merx.integration.relay import run_worker
     from merx.integration.settings import get_integration_settings
@@ -29,6 +31,7 @@ def worker(partitions: Optional[int] = typer.Option(None, help="Partition count 
     if partitions is not None:
         settings = settings.model_copy(update={"relay_partitions": partitions})
     nats = settings.nats_url or "embedded (MERX_NATS_URL unset: no broker)"
+    register_handlers()
     console.print(f"merx worker: database {db.dialect}, NATS {nats}")
     run_worker(db, settings, worker_id=worker_id)
 

@@ -560,8 +560,12 @@ def purge_delivery_payloads(uow: UnitOfWork, retention_days: int) -> int:
 
 def run_worker(db: Database, settings: IntegrationSettings | None = None, *,
                stop: asyncio.Event | None = None, worker_id: str | None = None) -> None:
-    """Blocking entry point of `merx worker`: relays until SIGTERM/SIGINT (releasing its leases)."""
+    """Blocking entry point of `merx worker`: relays until SIGTERM/SIGINT (releasing its leases),
+    and runs the durable subscribers registered on the bus on a thread beside it."""
     import signal
+
+    from merx.core.events import bus
+    from merx.core.subscribers import RunnerThread
 
     async def main() -> None:
         stop_event = stop or asyncio.Event()
@@ -574,7 +578,14 @@ def run_worker(db: Database, settings: IntegrationSettings | None = None, *,
         relay = Relay(db, settings, worker_id=worker_id)
         await relay.run_forever(stop_event)
 
-    asyncio.run(main())
+    subscribers = RunnerThread(db, bus, dedicated=True) if bus.durable_subscribers() else None
+    if subscribers is not None:
+        subscribers.start()
+    try:
+        asyncio.run(main())
+    finally:
+        if subscribers is not None:
+            subscribers.stop()
 
 
 def iter_partitions_of(events: Iterable[tuple[str, str]], partitions: int) -> list[int]:
