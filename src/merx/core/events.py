@@ -125,6 +125,9 @@ class MessageBus:
             raise ValueError(f"durable subscriber {durable!r} is already bound to another handler")
         sub.patterns.add(event_type)
 
+    def unsubscribe_durable(self, name: str) -> None:
+        self._durable.pop(name, None)
+
     def durable_subscribers(self) -> list[DurableSubscriber]:
         return list(self._durable.values())
 

@@ -410,6 +410,7 @@ def retry_dead_letter(db: Database, letter_id: int, bus: MessageBus | None = Non
     with UnitOfWork(db, readonly=True) as uow:
         out = uow.session.get(DeadLetter, letter_id)
         assert out is not None
+        uow.session.expunge(out)  # keeps its loaded values past the session's closing rollback
         return out
 
 
