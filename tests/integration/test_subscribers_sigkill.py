@@ -32,6 +32,13 @@ def _caught_up(db) -> bool:
     return len(cursors) == len(SUBSCRIBERS) and all(v >= newest for v in cursors.values())
 
 
+def _applied(db) -> int:
+    """Rows the subscribers' handlers have written so far (grows with each committed batch)."""
+    with db.engine.connect() as conn:
+        return int(conn.scalar(sa.text("SELECT (SELECT count(*) FROM crm_events) "
+                                        "+ (SELECT count(*) FROM analytics_sales_lines)")) or 0)
+
+
 def _projections(db) -> dict[str, object]:
     """What the subscribers built, in comparable form."""
     with db.engine.connect() as conn:
@@ -129,15 +136,19 @@ def test_sigkilled_worker_loses_no_reaction_and_applies_none_twice(db, tmp_path,
                     time.sleep(rng.uniform(0.02, 0.12))
 
             producer = threading.Thread(target=produce)
-            pool.start()
             producer.start()
             kills = 0
-            while producer.is_alive() or kills < 4:
-                time.sleep(rng.uniform(0.8, 1.6))
-                for proc in pool.alive():
-                    pool.kill(proc)
-                    kills += 1
-                pool.start()
+            while producer.is_alive() or kills < 6:
+                # a worker is killed while it is working through a backlog: a moment after its
+                # first batch committed, so the kill lands inside or between its transactions
+                proc = pool.start()
+                before, started = _applied(db), time.time()
+                while time.time() - started < 20 and _applied(db) == before and not _caught_up(db):
+                    time.sleep(0.01)
+                time.sleep(rng.uniform(0.0, 0.06))
+                pool.kill(proc)
+                kills += 1
+            pool.start()  # the last one finishes the work
             producer.join()
             assert failures == []
             deadline = time.time() + 120
@@ -145,7 +156,7 @@ def test_sigkilled_worker_loses_no_reaction_and_applies_none_twice(db, tmp_path,
                 time.sleep(0.2)
             assert _caught_up(db), f"subscribers never caught up; worker logs:\n{pool.logs()}"
             pool.stop_all()
-            assert kills >= 4
+            assert kills >= 6
 
             orders = {oid: client.get(f"/api/v1/orders/{oid}", headers=admin).json() for oid in ordered}
             loyalty = {c: sum(a["balance"] for a in client.get(f"/api/v1/customers/{c}/loyalty",
