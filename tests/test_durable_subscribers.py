@@ -228,3 +228,49 @@ def test_a_durable_subscriber_must_take_batches_and_one_name_one_handler():
     bus.subscribe("parcel.registered", _count_into_audit, batch=True, durable="test.parcels")
     with pytest.raises(ValueError):
         bus.subscribe("parcel.moved", lambda events, uow: None, batch=True, durable="test.parcels")
+
+
+def test_the_cli_lists_subscribers_and_dead_letters_and_retries_one(tmp_path):
+    """`merx subscribers ...` as an operator runs it, against a shop whose analytics subscriber
+    parked a malformed order event."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from merx.app import register_handlers
+    from merx.core import migrate
+    from merx.core.db import Database
+    from merx.core.settings import Settings
+
+    register_handlers()
+    db = Database(f"sqlite:///{tmp_path / 'merx.db'}")
+    migrate.upgrade(db)
+    db.settings = Settings(data_dir=tmp_path, subscriber_max_attempts=1)
+    try:
+        with UnitOfWork(db, message_bus=MessageBus()) as uow:  # committed, not yet handled by anyone
+            uow.emit("order.placed", "order", 1, {"order_id": 1, "currency": "EUR", "customer_id": None,
+                                                  "lines": [{"sku": "X", "quantity": "two", "unit_price": "1"}]})
+            uow.commit()
+        SubscriberRunner(db, global_bus).catch_up(["analytics.sales"])
+    finally:
+        db.dispose()
+
+    def merx(*args: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, "MERX_DATA_DIR": str(tmp_path), "MERX_LOG_LEVEL": "WARNING"}
+        env.pop("MERX_DATABASE_URL", None)
+        return subprocess.run([str(Path(sys.executable).parent / "merx"), "subscribers", *args], env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    listed = {row["name"]: row for row in map(json.loads, merx("list").stdout.splitlines())}
+    assert listed["analytics.sales"]["dead_letters"] == 1 and listed["analytics.sales"]["lag"] == 0
+    assert listed["crm.orders"]["registered"] and listed["crm.orders"]["last_seq"] is None  # never ran yet
+    [letter] = map(json.loads, merx("dead-letters").stdout.splitlines())
+    assert letter["subscriber"] == "analytics.sales" and "two" in letter["error"]
+    again = merx("retry", str(letter["id"]))
+    assert again.returncode == 1 and "failed again" in again.stderr  # the event is still malformed
+    assert merx("retry", "999").returncode == 1
+    reset = merx("reset", "analytics.sales", "--to", "0")
+    assert reset.returncode == 0, reset.stderr
+    assert {r["name"]: r for r in map(json.loads, merx("list").stdout.splitlines())}["analytics.sales"]["lag"] == 1

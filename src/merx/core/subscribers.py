@@ -316,9 +316,10 @@ class RunnerThread:
             self._wake.clear()
 
     def _heartbeat(self) -> None:
-        with self.db.engine.begin() as conn:
-            ensure_horizon_row(conn)
-            conn.execute(sa.update(OutboxHorizon).where(OutboxHorizon.id == 1).values(worker_seen_at=utcnow()))
+        with self.db.write_sessions() as s:  # SQLite: a write transaction from its start (IMMEDIATE)
+            ensure_horizon_row(s.connection())
+            s.execute(sa.update(OutboxHorizon).where(OutboxHorizon.id == 1).values(worker_seen_at=utcnow()))
+            s.commit()
 
     def _worker_alive(self) -> bool:
         with self.db.read_sessions() as s:
