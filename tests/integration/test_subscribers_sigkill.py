@@ -7,7 +7,7 @@ event was applied twice."""
 from __future__ import annotations
 
 import collections
-import datetime as dt
+import json
 import random
 import threading
 import time
@@ -50,7 +50,7 @@ def _projections(db) -> dict[str, object]:
         timeline = collections.Counter()
         for customer_id, properties in conn.execute(sa.text(
                 "SELECT customer_id, properties FROM crm_events WHERE type LIKE 'order_%'")):
-            props = properties if isinstance(properties, dict) else __import__("json").loads(properties)
+            props = properties if isinstance(properties, dict) else json.loads(properties)
             timeline[(customer_id, int(props["order_id"]))] += 1
     return {"facts": facts, "lines": lines, "timeline": timeline}
 
