@@ -20,6 +20,7 @@ from merx.core.observability import METRICS_CONTENT_TYPE, Metrics, configure_log
 from merx.core.settings import Settings, ensure_secret_key, get_settings
 from merx.core.idempotency import IdempotencyMiddleware, purge_idempotency_keys
 from merx.core.web import BodyLimitMiddleware, RequestContextMiddleware, install_error_handlers, principal_of
+from merx.core.subscribers import embedded_runner
 
 API_PREFIX = "/api/v1"
 _handlers_registered = False
@@ -134,6 +135,14 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     register_handlers()
     bus.configure(background=settings.event_handlers == "background")
     app.router.on_startup.append(lambda: _limit_request_threads(settings.request_threads))
+    # The durable subscribers (CRM, analytics) run on an embedded thread when the server
+    # hands reactions to the background (MERX_EMBEDDED_WORKER, core/subscribers.py); inline,
+    # each commit's own thread catches them up.
+    runner = embedded_runner(db, bus, settings.embedded_worker) if bus.background else None
+    app.state.subscriber_runner = runner
+    if runner is not None:
+        app.router.on_startup.append(runner.start)
+        app.router.on_shutdown.append(runner.stop)
     # a stopping server hands the reactions it has queued to their handlers before it exits
     app.router.on_shutdown.append(lambda: bus.drain(30.0) and None)
 

@@ -24,6 +24,9 @@ import_app = typer.Typer(help="Import data: real data sets, connector files.", n
 app.add_typer(db_app, name="db")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(import_app, name="import")
+subscribers_app = typer.Typer(help="Durable subscribers (CRM, analytics reactions): cursors, dead letters.",
+                              no_args_is_help=True)
+app.add_typer(subscribers_app, name="subscribers")
 
 
 @app.command()
@@ -190,6 +193,71 @@ def demo(no_serve: bool = typer.Option(False, "--no-serve", help="Load the demo 
         return
     console.print(f"Shop: http://{host}:{port}/   Console: http://{host}:{port}/console   API: http://{host}:{port}/docs")
     serve(host=host, port=port, workers=1, migrate_first=False)
+
+
+def _subscribers_db():  # type: ignore[no-untyped-def]
+    from merx.app import register_handlers
+
+    register_handlers()
+    return upgraded_database()
+
+
+@subscribers_app.command("list")
+def subscribers_list() -> None:
+    """Each durable subscriber: its cursor, how far behind the outbox it is, failures, dead letters."""
+    from merx.core.subscribers import subscriber_status
+    from merx.core.uow import UnitOfWork
+
+    db = _subscribers_db()
+    with UnitOfWork(db, readonly=True) as uow:
+        rows = subscriber_status(uow)
+    for row in rows:
+        typer.echo(json.dumps(row, default=str))
+
+
+@subscribers_app.command("dead-letters")
+def subscribers_dead_letters(subscriber: Optional[str] = typer.Option(None, help="Only this subscriber's."),
+                             all_: bool = typer.Option(False, "--all", help="Include those already retried.")) -> None:
+    """Events a subscriber failed on too many times and parked, as JSON lines."""
+    from merx.core.subscribers import dead_letters
+    from merx.core.uow import UnitOfWork
+
+    db = _subscribers_db()
+    with UnitOfWork(db, readonly=True) as uow:
+        for d in dead_letters(uow, subscriber=subscriber, include_retried=all_):
+            typer.echo(json.dumps({"id": d.id, "subscriber": d.subscriber, "event_id": d.event_id,
+                                   "event_type": d.event_type, "error": d.error, "attempts": d.attempts,
+                                   "status": d.status, "last_tried_at": d.last_tried_at}, default=str))
+
+
+@subscribers_app.command("retry")
+def subscribers_retry(letter_id: int = typer.Argument(..., metavar="ID")) -> None:
+    """Run a dead-lettered event through its subscriber again."""
+    from merx.core.errors import Problem
+    from merx.core.subscribers import retry_dead_letter
+
+    db = _subscribers_db()
+    try:
+        letter = retry_dead_letter(db, letter_id)
+    except Problem as e:
+        console.print(f"[red]{e.detail}[/red]")
+        raise typer.Exit(1)
+    if letter.status != "retried":
+        console.print(f"[red]failed again[/red]: {letter.error}")
+        raise typer.Exit(1)
+    console.print(f"[green]dead letter {letter_id} handled[/green] by {letter.subscriber}")
+
+
+@subscribers_app.command("reset")
+def subscribers_reset(name: str = typer.Argument(...),
+                      to_seq: int = typer.Option(0, "--to", help="Outbox seq to restart after (0: the beginning).")) -> None:
+    """Move a subscriber's cursor back so it handles the outbox again from --to (rebuild a
+    projection whose context cleared it first: a handler that is not idempotent applies events again)."""
+    from merx.core.subscribers import reset_cursor
+
+    db = _subscribers_db()
+    previous = reset_cursor(db, name, to_seq)
+    console.print(f"{name}: cursor {previous} -> {to_seq}")
 
 
 def _mount_context_commands() -> None:

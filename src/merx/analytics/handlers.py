@@ -1,6 +1,8 @@
 """Analytics reacts to other contexts' events: orders feed the sales history, stock changes
-feed inventory health, lapsed checkout holds join the abandonment records. Every handler is
-idempotent (line keys, primary keys, unique cart keys), so a redelivered event changes nothing."""
+feed inventory health, lapsed checkout holds join the abandonment records. They are durable
+subscribers (core/subscribers.py): fed from the outbox, a batch's writes commit with its
+cursor. Every handler is also idempotent (line keys, primary keys, unique cart keys), so an
+event handled again (a cursor reset to rebuild) changes nothing."""
 
 from __future__ import annotations
 
@@ -44,28 +46,23 @@ def _sales_reps(uow: UnitOfWork, customer_ids: set[Any]) -> dict[Any, int | None
     return {cid: c.sales_rep_user_id for cid, c in customers.raw_customers(uow, ids).items()}
 
 
-def on_orders_placed(events: list[DomainEvent], db: Database) -> None:
+def on_orders_placed(events: list[DomainEvent], uow: UnitOfWork) -> None:
     """A batch of placed orders becomes sales lines in one transaction (one snapshot bump)."""
-    with UnitOfWork(db) as uow:
-        reps = _sales_reps(uow, {e.payload.get("customer_id") for e in events})
-        lines = []
-        for event in events:
-            p = event.payload
-            order_id = p["order_id"]
-            when = _when(p.get("placed_at"), event.occurred_at)
-            customer_id = p.get("customer_id")
-            lines += [SalesLineIn(
-                source=SOURCE, line_key=f"{order_id}:{n}", order_ref=str(order_id), kind="sale",
-                sku=ln.get("sku"), product_id=ln.get("product_id"), customer_id=customer_id,
-                quantity=int(ln["quantity"]), unit_price=Decimal(str(ln["unit_price"])), currency=p["currency"],
-                occurred_at=when, channel=p.get("channel"), location=ln.get("location"), category=ln.get("category"),
-                sales_rep_user_id=reps.get(customer_id),
-            ) for n, ln in enumerate(p.get("lines") or [], start=1)]
-        record_sales_lines(uow, lines)
-
-
-def on_order_placed(event: DomainEvent, db: Database) -> None:
-    on_orders_placed([event], db)
+    reps = _sales_reps(uow, {e.payload.get("customer_id") for e in events})
+    lines = []
+    for event in events:
+        p = event.payload
+        order_id = p["order_id"]
+        when = _when(p.get("placed_at"), event.occurred_at)
+        customer_id = p.get("customer_id")
+        lines += [SalesLineIn(
+            source=SOURCE, line_key=f"{order_id}:{n}", order_ref=str(order_id), kind="sale",
+            sku=ln.get("sku"), product_id=ln.get("product_id"), customer_id=customer_id,
+            quantity=int(ln["quantity"]), unit_price=Decimal(str(ln["unit_price"])), currency=p["currency"],
+            occurred_at=when, channel=p.get("channel"), location=ln.get("location"), category=ln.get("category"),
+            sales_rep_user_id=reps.get(customer_id),
+        ) for n, ln in enumerate(p.get("lines") or [], start=1)]
+    record_sales_lines(uow, lines, commit=False)
 
 
 def _order_lines(uow: UnitOfWork, order_id: Any) -> list[Any]:
@@ -83,32 +80,33 @@ def _negated(line: Any, *, key: str, kind: str, quantity: int, when: dt.datetime
         product_name=line.product_name)
 
 
-def on_order_cancelled(event: DomainEvent, db: Database) -> None:
-    order_id = event.payload["order_id"]
-    with UnitOfWork(db) as uow:
-        lines = _order_lines(uow, order_id)
-        record_sales_lines(uow, [_negated(ln, key=f"{order_id}:cancel:{i}", kind="cancellation", quantity=ln.quantity,
-                                          when=event.occurred_at) for i, ln in enumerate(lines, start=1)])
+def on_orders_cancelled(events: list[DomainEvent], uow: UnitOfWork) -> None:
+    out = []
+    for event in events:
+        order_id = event.payload["order_id"]
+        out += [_negated(ln, key=f"{order_id}:cancel:{i}", kind="cancellation", quantity=ln.quantity,
+                         when=event.occurred_at) for i, ln in enumerate(_order_lines(uow, order_id), start=1)]
+    record_sales_lines(uow, out, commit=False)
 
 
-def on_order_returned(event: DomainEvent, db: Database) -> None:
-    returned: OrderReturned = event.data  # type: ignore[assignment]
-    order_id, return_id = returned.order_id, returned.return_id
-    with UnitOfWork(db) as uow:
+def on_orders_returned(events: list[DomainEvent], uow: UnitOfWork) -> None:
+    out = []
+    for event in events:
+        returned: OrderReturned = event.data  # type: ignore[assignment]
+        order_id, return_id = returned.order_id, returned.return_id
         by_sku: dict[str, Any] = {}
         for ln in _order_lines(uow, order_id):
             by_sku.setdefault(ln.sku, ln)
-        out = []
         for i, rl in enumerate(returned.lines, start=1):
             original = by_sku.get(rl.sku)
             if original is None:
                 continue
             out.append(_negated(original, key=f"{order_id}:return:{return_id}:{i}", kind="return",
                                 quantity=rl.quantity, when=event.occurred_at))
-        record_sales_lines(uow, out)
+    record_sales_lines(uow, out, commit=False)
 
 
-def on_stock_changes(events: list[DomainEvent], db: Database) -> None:
+def on_stock_changes(events: list[DomainEvent], uow: UnitOfWork) -> None:
     """Keep the latest figures per SKU and location: upserts that ignore an event older than
     the stored one, so concurrent or late deliveries cannot race each other. A batch keeps
     the newest event per row and writes them in (sku, location) order."""
@@ -121,34 +119,35 @@ def on_stock_changes(events: list[DomainEvent], db: Database) -> None:
         if key not in latest or latest[key]["updated_at"] <= event.occurred_at:
             latest[key] = {"sku": p["sku"], "location": p["location"], "on_hand": on_hand, "reserved": reserved,
                            "available": int(p.get("available", on_hand - reserved)), "updated_at": event.occurred_at}
-    with UnitOfWork(db) as uow:
-        if uow.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-        stmt = insert(StockLevel)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["sku", "location"],
-            set_={k: stmt.excluded[k] for k in ("on_hand", "reserved", "available", "updated_at")},
-            where=StockLevel.__table__.c.updated_at <= stmt.excluded.updated_at)
-        uow.session.connection().execute(stmt, [latest[k] for k in sorted(latest)])
-        uow.commit()
+    if uow.dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    stmt = insert(StockLevel)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["sku", "location"],
+        set_={k: stmt.excluded[k] for k in ("on_hand", "reserved", "available", "updated_at")},
+        where=StockLevel.__table__.c.updated_at <= stmt.excluded.updated_at)
+    uow.session.connection().execute(stmt, [latest[k] for k in sorted(latest)])
 
 
 def on_stock_changed(event: DomainEvent, db: Database) -> None:
-    on_stock_changes([event], db)
+    """One event outside a subscriber run (a late delivery in a test)."""
+    with UnitOfWork(db) as uow:
+        on_stock_changes([event], uow)
+        uow.commit()
 
 
-def on_checkout_hold_lapsed(event: DomainEvent, db: Database) -> None:
+def on_checkout_holds_lapsed(events: list[DomainEvent], uow: UnitOfWork) -> None:
     """The orders context's own `cart.abandoned` (a checkout hold expired): record it so the
     recovery attribution covers it too. Our own scan's events carry `detected_by`."""
-    p = event.payload
-    if p.get("detected_by") == "analytics" or p.get("cart_id") is None:
-        return
-    key = f"checkout:{p['cart_id']}"
-    with UnitOfWork(db) as uow:
+    for event in events:
+        p = event.payload
+        if p.get("detected_by") == "analytics" or p.get("cart_id") is None:
+            continue
+        key = f"checkout:{p['cart_id']}"
         if uow.session.scalar(sa.select(AbandonedCart.id).where(AbandonedCart.cart_key == key)) is not None:
-            return
+            continue
         currency = p.get("currency") if p.get("currency") in CURRENCY_EXPONENTS else None
         value_minor = 0
         if currency and p.get("total") is not None:
@@ -157,12 +156,29 @@ def on_checkout_hold_lapsed(event: DomainEvent, db: Database) -> None:
         uow.session.add(AbandonedCart(
             cart_key=key, kind="cart", person_key=f"c:{customer_id}" if customer_id else key, customer_id=customer_id,
             items=0, value_minor=value_minor, currency=currency, last_activity_at=event.occurred_at, detected_at=utcnow()))
-        uow.commit()
+        uow.session.flush()  # a second event for the same cart in this batch sees the first
+
+
+_SALES_HANDLERS = {"order.placed": on_orders_placed, "order.cancelled": on_orders_cancelled,
+                   "order.returned": on_orders_returned}
+_SALES_EVENTS = (OrderPlaced, OrderCancelled, OrderReturned)
+
+
+def on_sales_events(events: list[DomainEvent], uow: UnitOfWork) -> None:
+    """Orders' events in commit order, each run of one type handled together: a cancellation
+    or a return then finds the sales lines its order's placement wrote earlier in the batch."""
+    run: list[DomainEvent] = []
+    for event in events:
+        if run and run[-1].type != event.type:
+            _SALES_HANDLERS[run[0].type](run, uow)
+            run = []
+        run.append(event)
+    if run:
+        _SALES_HANDLERS[run[0].type](run, uow)
 
 
 def register(bus: MessageBus) -> None:
-    bus.subscribe(OrderPlaced, on_orders_placed, batch=True)
-    bus.subscribe(OrderCancelled, on_order_cancelled)
-    bus.subscribe(OrderReturned, on_order_returned)
-    bus.subscribe(StockChanged, on_stock_changes, batch=True)
-    bus.subscribe(CartAbandoned, on_checkout_hold_lapsed)
+    for event_class in _SALES_EVENTS:
+        bus.subscribe(event_class, on_sales_events, batch=True, durable="analytics.sales")
+    bus.subscribe(StockChanged, on_stock_changes, batch=True, durable="analytics.stock")
+    bus.subscribe(CartAbandoned, on_checkout_holds_lapsed, batch=True, durable="analytics.abandoned_carts")

@@ -1,11 +1,14 @@
-"""Routes for the caller's identity, users and API keys, and the audit log (admin only)."""
+"""Routes for the caller's identity, users and API keys, the audit log and the durable subscribers
+(admin only)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+import datetime as dt
+
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
-from merx.core import accounts, audit
+from merx.core import accounts, audit, subscribers
 from merx.core.auth import Principal, Role
 from merx.core.schemas import Page, StrictModel
 from merx.core.uow import UnitOfWork
@@ -64,3 +67,54 @@ def audit_log(entity_type: str | None = None, entity_id: str | None = None, limi
               cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
               _: Principal = Depends(require(Role.admin))) -> Page[audit.AuditOut]:
     return audit.audit_entries(uow, entity_type=entity_type, entity_id=entity_id, limit=limit, cursor=cursor)
+
+
+# -- durable subscribers (core/subscribers.py) -------------------------------------------------------
+class DeadLetterOut(BaseModel):
+    id: int
+    subscriber: str
+    event_id: str
+    event_seq: int
+    event_type: str
+    error: str
+    attempts: int
+    status: str
+    created_at: dt.datetime
+    last_tried_at: dt.datetime
+    resolved_at: dt.datetime | None
+
+
+class SubscriberOut(BaseModel):
+    name: str
+    event_types: list[str]
+    registered: bool
+    last_seq: int | None
+    lag: int | None
+    attempts: int
+    retry_at: dt.datetime | None
+    last_error: str | None
+    dead_letters: int
+    updated_at: dt.datetime | None
+
+
+class SubscribersOut(BaseModel):
+    subscribers: list[SubscriberOut]
+    dead_letters: list[DeadLetterOut]
+
+
+@router.get("/subscribers", response_model=SubscribersOut, tags=["ops"])
+def list_subscribers(uow: UnitOfWork = Depends(get_read_uow),
+                     _: Principal = Depends(require(Role.admin))) -> SubscribersOut:
+    """Durable subscribers (the reactions fed from the outbox): cursor, lag, failing event, and
+    the dead letters waiting for a retry."""
+    return SubscribersOut(
+        subscribers=[SubscriberOut(**row) for row in subscribers.subscriber_status(uow)],
+        dead_letters=[DeadLetterOut.model_validate(d, from_attributes=True) for d in subscribers.dead_letters(uow)])
+
+
+@router.post("/subscribers/dead-letters/{letter_id}/retry", response_model=DeadLetterOut, tags=["ops"])
+def retry_dead_letter(letter_id: int, request: Request, _: Principal = Depends(require(Role.admin))) -> DeadLetterOut:
+    """Run a parked event through its subscriber again: `status` is `retried` when it went
+    through, still `dead` (with the new error and attempt) when it failed again."""
+    letter = subscribers.retry_dead_letter(request.app.state.db, letter_id)
+    return DeadLetterOut.model_validate(letter, from_attributes=True)

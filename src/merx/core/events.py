@@ -2,8 +2,9 @@
 
 A service records events on its unit of work; they are written to the outbox in the same
 transaction as the change (so no event exists for a change that rolled back, and no change
-lacks its event). After the commit, in-process handlers (search indexing, CRM timelines...)
-run; the integration hub's relay delivers the outbox to the outside world.
+lacks its event). Reactions that must not be lost (CRM, analytics) are durable subscribers fed
+from the outbox (core/subscribers.py); after the commit, in-process handlers (caches, the local
+search index) run; the integration hub's relay delivers the outbox to the outside world.
 
 Events are typed contracts: each context declares `Event` subclasses in its `events.py`
 (`uow.emit(OrderPaid(...))`, `bus.subscribe(OrderPaid, handler)`); `merx events catalog`
@@ -178,6 +179,23 @@ def subscription_key(event: type[Event] | str) -> str:
     raise TypeError(f"subscribe to an Event class or a wildcard ('*', 'order.*'), not {event!r}")
 
 
+@dataclass
+class DurableSubscriber:
+    """A reaction fed from the outbox by a cursor of its own (core/subscribers.py):
+    `handler(events, uow)` gets a batch in commit order and writes through `uow`; the runner
+    commits those writes together with the cursor advance."""
+
+    name: str
+    handler: Callable[..., None]
+    patterns: set[str] = field(default_factory=set)
+
+    def wants(self, event_type: str) -> bool:
+        return (event_type in self.patterns or "*" in self.patterns
+                or event_type.split(".", 1)[0] + ".*" in self.patterns)
+
+
+
+
 class MessageBus:
     """Delivers committed events to the in-process handlers of other contexts.
 
@@ -192,8 +210,10 @@ class MessageBus:
 
     A failing handler is logged and does not undo the committed change. A batch handler
     that fails is retried one event at a time, so one bad event does not lose its batch.
-    What must not be lost on a crash goes through the outbox (the integration hub's relay),
-    not through these handlers."""
+    What must not be lost on a crash goes through the outbox: durable subscribers
+    (`subscribe(..., durable=NAME)`), run by `merx worker` or `merx serve`'s embedded runner,
+    which `publish` wakes; in inline mode `publish` runs their catch-up itself, after the
+    in-process handlers, so a test or a CLI command sees their effects when `commit()` returns."""
 
     def __init__(self) -> None:
         self._handlers: dict[str, list[tuple[Handler, bool]]] = defaultdict(list)
@@ -205,14 +225,45 @@ class MessageBus:
         self._queue: queue.Queue[tuple[Any, list[DomainEvent]]] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._thread_lock = threading.Lock()
+        self._durable: dict[str, DurableSubscriber] = {}
+        # the subscriber runners on threads of this process (core/subscribers.py): woken by
+        # `publish`, waited for by `drain`
+        self._runners: list[Any] = []
 
     # -- subscriptions ---------------------------------------------------------------------
-    def subscribe(self, event: type[Event] | str, handler: Callable[..., None], *, batch: bool = False) -> None:
+    def subscribe(self, event: type[Event] | str, handler: Callable[..., None], *, batch: bool = False,
+                  durable: str | None = None) -> None:
         """`event` is an Event class (`bus.subscribe(OrderReturned, ...)`), or "*" for every
         event, or "product.*" for one aggregate's. A `batch` handler is called as
         `handler(events, db)` with a list of events in commit order; any other as
-        `handler(event, db)`. Handlers read the typed event as `envelope.data`."""
-        self._handlers[subscription_key(event)].append((handler, batch))
+        `handler(event, db)`. Handlers read the typed event as `envelope.data`.
+
+        `durable="<context>.<name>"` makes it a durable subscriber: fed from the outbox with a
+        cursor of its own, at least once, in commit order, called as `handler(events, uow)`
+        (batch only). Several event types may share one name (and one handler)."""
+        key = subscription_key(event)
+        if durable is None:
+            self._handlers[key].append((handler, batch))
+            return
+        if not batch:
+            raise ValueError(f"durable subscriber {durable!r} must be a batch handler (batch=True)")
+        sub = self._durable.setdefault(durable, DurableSubscriber(durable, handler))
+        if sub.handler is not handler:
+            raise ValueError(f"durable subscriber {durable!r} is already bound to another handler")
+        sub.patterns.add(key)
+
+    def unsubscribe_durable(self, name: str) -> None:
+        self._durable.pop(name, None)
+
+    def durable_subscribers(self) -> list[DurableSubscriber]:
+        return list(self._durable.values())
+
+    def attach_runner(self, runner: Any) -> None:
+        """A runner with `wake(db)` and `settle(timeout) -> bool` (core/subscribers.RunnerThread)."""
+        self._runners.append(runner)
+
+    def detach_runner(self, runner: Any) -> None:
+        self._runners = [r for r in self._runners if r is not runner]
 
     def unsubscribe(self, event: type[Event] | str, handler: Callable[..., None]) -> None:
         key = subscription_key(event)
@@ -240,8 +291,21 @@ class MessageBus:
         if self._background:
             self._ensure_thread()
             self._queue.put((db, list(events)))
+            for runner in list(self._runners):
+                runner.wake(db)
         else:
             self.dispatch(events, db)
+            self._catch_up_durable(events, db)
+
+    def _catch_up_durable(self, events: list[DomainEvent], db: Any) -> None:
+        """Inline mode: the durable subscribers these events concern catch up now."""
+        if db is None or not self._durable:
+            return
+        names = [s.name for s in self._durable.values() if any(s.wants(e.type) for e in events)]
+        if names:
+            from merx.core.subscribers import catch_up_inline
+
+            catch_up_inline(db, self, names)
 
     def dispatch(self, events: list[DomainEvent], db: Any = None) -> None:
         """Run the handlers for these events now, in this thread."""
@@ -278,7 +342,8 @@ class MessageBus:
             log.exception("event handler failed", extra={"event_type": ev.type, "event_id": ev.id})
 
     def drain(self, timeout: float = 60.0) -> bool:
-        """Wait until every event queued so far has been handled; False on time-out."""
+        """Wait until every event queued so far has been handled, and this process's subscriber
+        runners have caught up with the outbox as it is now; False on time-out."""
         deadline = time.monotonic() + timeout
         with self._queue.all_tasks_done:
             while self._queue.unfinished_tasks:
@@ -286,7 +351,7 @@ class MessageBus:
                 if remaining <= 0:
                     return False
                 self._queue.all_tasks_done.wait(remaining)
-        return True
+        return all(runner.settle(max(0.0, deadline - time.monotonic())) for runner in list(self._runners))
 
     def pending(self) -> int:
         return self._queue.unfinished_tasks

@@ -1,4 +1,5 @@
-"""Tables owned by the core: users and API keys, the audit log, idempotency records and the outbox."""
+"""Tables owned by the core: users and API keys, the audit log, idempotency records, the outbox
+and its durable subscribers (horizon, cursors, dead letters)."""
 
 from __future__ import annotations
 
@@ -153,3 +154,67 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(sa.Integer, default=0)
     last_failure_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class OutboxHorizon(Base):
+    """One row (id 1). `safe_seq`: every outbox seq <= it is committed or will never exist
+    (PostgreSQL commits out of seq order; core/outbox.py). `origin_seq`: where a durable
+    subscriber seen for the first time starts (the outbox's end when durable subscribers were
+    introduced, 0 on a new shop). `worker_seen_at`: the last heartbeat of a dedicated
+    `merx worker`, so `merx serve`'s embedded runner steps back while one is alive."""
+
+    __tablename__ = "outbox_horizon"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    safe_seq: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    origin_seq: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    worker_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OutboxGap(Base):
+    """Missing outbox seqs [seq, end_seq] (PostgreSQL): rows of a still-open transaction or of a
+    rolled-back one. Every seq in the range was allocated before `first_seen_at` (a larger seq
+    was already visible), so once no transaction older than that is running, the range is final."""
+
+    __tablename__ = "outbox_gaps"
+
+    seq: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=False)
+    end_seq: Mapped[int] = mapped_column(sa.BigInteger)
+    first_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class SubscriberCursor(Base):
+    """How far a durable subscriber (`bus.subscribe(..., durable=NAME)`) has read the outbox.
+    Advanced in the same transaction as the subscriber's own writes. While the next event
+    keeps failing, `attempts`/`retry_at`/`last_error` say when it is tried again."""
+
+    __tablename__ = "subscriber_cursors"
+
+    name: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    retry_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(sa.String(1000))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeadLetter(Base):
+    """An event a durable subscriber failed on too many times: parked so the subscriber goes on;
+    `merx subscribers retry ID` (or the admin API) runs it again."""
+
+    __tablename__ = "subscriber_dead_letters"
+
+    id: Mapped[IdPK]
+    subscriber: Mapped[str] = mapped_column(sa.String(100), index=True)
+    event_id: Mapped[str] = mapped_column(sa.String(26))
+    event_seq: Mapped[int] = mapped_column(sa.BigInteger)
+    event_type: Mapped[str] = mapped_column(sa.String(100))
+    error: Mapped[str] = mapped_column(sa.String(1000))
+    attempts: Mapped[int] = mapped_column(sa.Integer)
+    status: Mapped[str] = mapped_column(sa.String(16), default="dead")  # dead | retried
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_tried_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (sa.UniqueConstraint("subscriber", "event_id", name="uq_subscriber_dead_letters_subscriber_event"),)

@@ -83,6 +83,20 @@ class Settings(BaseSettings):
         description="How `merx serve` runs other contexts' reactions to events (CRM timeline, analytics facts, "
                     "search signals): 'background' batches them on a dispatcher thread after the response; "
                     "'inline' runs them before the request returns.")
+    embedded_worker: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Whether `merx serve` runs the durable subscribers (CRM, analytics...) on a thread of its own: "
+                    "'auto' does unless a `merx worker` is alive, 'on' always, 'off' never (run `merx worker`).")
+    subscriber_batch_size: int = Field(default=500, ge=1, description="Outbox events per durable subscriber batch.")
+    subscriber_poll_seconds: float = Field(
+        default=0.5, gt=0, description="How often a subscriber runner looks for other processes' commits "
+                                       "(its own process's commits wake it at once).")
+    subscriber_max_attempts: int = Field(
+        default=5, ge=1, description="Tries of an event a durable subscriber fails on before it is dead-lettered.")
+    subscriber_retry_base_seconds: float = Field(default=1.0, ge=0, description="First retry delay; doubles per try.")
+    subscriber_retry_max_seconds: float = Field(default=300.0, ge=0)
+    outbox_gap_timeout_seconds: float = Field(
+        default=300.0, gt=0, description="PostgreSQL: how long a missing outbox seq may hold readers back.")
 
     serve_runs_jobs: bool = Field(
         default=True,

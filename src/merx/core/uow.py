@@ -67,6 +67,9 @@ class UnitOfWork:
         self._pending_events: list[DomainEvent] = []
         self._outbox_rows: list[dict[str, Any]] = []
         self._audit_rows: list[dict[str, Any]] = []
+        # Writes that ride along with every commit of this unit of work (a durable subscriber's
+        # cursor advance: see core/subscribers.py), whoever calls commit().
+        self._commit_hooks: list[Callable[["UnitOfWork"], None]] = []
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> "UnitOfWork":
@@ -83,6 +86,7 @@ class UnitOfWork:
             self._session.close()
             self._session = None
             self._clear_buffers()
+            self._commit_hooks = []
 
     def _clear_buffers(self) -> None:
         self._pending_events = []
@@ -154,8 +158,14 @@ class UnitOfWork:
             conn.execute(_INSERT_AUDIT, self._audit_rows)
             self._audit_rows = []
 
+    def before_commit(self, hook: Callable[["UnitOfWork"], None]) -> None:
+        """Run `hook(uow)` inside every later commit of this unit of work, just before it."""
+        self._commit_hooks.append(hook)
+
     # -- transaction -------------------------------------------------------------------------
     def commit(self) -> None:
+        for hook in self._commit_hooks:
+            hook(self)
         self.flush_records()
         if self.idempotency is not None:
             try:

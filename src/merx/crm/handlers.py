@@ -1,6 +1,8 @@
 """Reactions to other contexts' events: orders and tickets become timeline events and CRM
 order facts (lifetime value, RFM fallback, loyalty earning, referral rewards); customer
-records feed the identity index."""
+records feed the identity index. All of them are durable subscribers (core/subscribers.py):
+fed from the outbox, each batch's writes committed with its cursor, so none is lost or
+applied twice."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ _ORDER_TIMELINE = {"order.placed": "order_placed", "order.paid": "order_paid", "
 _ORDER_EVENTS = (OrderPlaced, OrderPaid, OrderCancelled, OrderRefunded, OrderReturned, OrderFulfilled)
 
 
-def on_order_events(events: list[DomainEvent], db: Any) -> None:
+def on_order_events(events: list[DomainEvent], uow: UnitOfWork) -> None:
     """A batch of order events in one transaction: the customers' current profiles and the
     existing order facts are read once for the whole batch, profile counters and rule
     segments are updated once per customer. Events go in customer order (stable, so one
@@ -38,26 +40,20 @@ def on_order_events(events: list[DomainEvent], db: Any) -> None:
     from merx.crm.segments import service as segments
 
     ordered = sorted(events, key=lambda e: _customer_key(e.payload))
-    with UnitOfWork(db) as uow:
-        order_ids = {int(e.payload["order_id"]) for e in ordered if e.payload.get("order_id") is not None}
-        facts = {f.order_id: f for f in uow.session.scalars(
-            sa.select(OrderFact).where(OrderFact.order_id.in_(sorted(order_ids))))} if order_ids else {}
-        current = survivors(uow, {_customer_key(e.payload) for e in ordered if e.payload.get("customer_id")})
-        stats: dict[int, tuple[int, dt.datetime, dt.datetime]] = {}
-        for event in ordered:
-            customer_id = _apply_order_event(uow, event, facts=facts, survivors=current)
-            if customer_id is not None and event.type in _ORDER_TIMELINE:
-                count, first, last = stats.get(customer_id, (0, event.occurred_at, event.occurred_at))
-                stats[customer_id] = (count + 1, min(first, event.occurred_at), max(last, event.occurred_at))
-        if stats:
-            uow.session.flush()
-            profiles.bump_stats(uow, stats)
-            segments.refresh_profiles(uow, stats.keys())
-        uow.commit()
-
-
-def on_order_event(event: DomainEvent, db: Any) -> None:
-    on_order_events([event], db)
+    order_ids = {int(e.payload["order_id"]) for e in ordered if e.payload.get("order_id") is not None}
+    facts = {f.order_id: f for f in uow.session.scalars(
+        sa.select(OrderFact).where(OrderFact.order_id.in_(sorted(order_ids))))} if order_ids else {}
+    current = survivors(uow, {_customer_key(e.payload) for e in ordered if e.payload.get("customer_id")})
+    stats: dict[int, tuple[int, dt.datetime, dt.datetime]] = {}
+    for event in ordered:
+        customer_id = _apply_order_event(uow, event, facts=facts, survivors=current)
+        if customer_id is not None and event.type in _ORDER_TIMELINE:
+            count, first, last = stats.get(customer_id, (0, event.occurred_at, event.occurred_at))
+            stats[customer_id] = (count + 1, min(first, event.occurred_at), max(last, event.occurred_at))
+    if stats:
+        uow.session.flush()
+        profiles.bump_stats(uow, stats)
+        segments.refresh_profiles(uow, stats.keys())
 
 
 def _customer_key(payload: dict[str, Any]) -> int:
@@ -117,25 +113,24 @@ def _apply_order_event(uow: UnitOfWork, event: DomainEvent, *, facts: dict[int, 
     return customer_id
 
 
-def on_ticket_event(event: DomainEvent, db: Any) -> None:
+def on_ticket_events(events: list[DomainEvent], uow: UnitOfWork) -> None:
     from merx.crm.identity import survivor
     from merx.crm.service import record_system_event
 
-    p = event.payload
-    if p.get("customer_id") is None:
-        return
-    kind = event.type.split(".", 1)[1]
-    timeline_type = {"opened": "ticket_opened", "created": "ticket_opened", "closed": "ticket_closed",
-                     "resolved": "ticket_closed"}.get(kind, "ticket_updated")
-    with UnitOfWork(db) as uow:
+    for event in events:
+        p = event.payload
+        if p.get("customer_id") is None:
+            continue
+        kind = event.type.split(".", 1)[1]
+        timeline_type = {"opened": "ticket_opened", "created": "ticket_opened", "closed": "ticket_closed",
+                         "resolved": "ticket_closed"}.get(kind, "ticket_updated")
         customer_id = survivor(uow, int(p["customer_id"]))
         record_system_event(uow, customer_id=customer_id, type=timeline_type, occurred_at=event.occurred_at,
                             source="support", properties={k: p.get(k) for k in ("ticket_id", "subject", "status")
                                                           if p.get(k) is not None})
-        uow.commit()
 
 
-def on_customer_events(events: list[DomainEvent], db: Any) -> None:
+def on_customer_events(events: list[DomainEvent], uow: UnitOfWork) -> None:
     """Index customers' emails and phones as identifiers (unverified: typed in, not confirmed)."""
     from merx.crm.identity import add_identities
     from merx.customers import service as customers
@@ -143,20 +138,14 @@ def on_customer_events(events: list[DomainEvent], db: Any) -> None:
     ids = sorted({int(e.payload["customer_id"]) for e in events if e.payload.get("customer_id") is not None})
     if not ids:
         return
-    with UnitOfWork(db) as uow:
-        records = customers.raw_customers(uow, ids)
-        add_identities(uow, [(r.id, kind, getattr(r, kind)) for r in records.values() if r.merged_into_id is None
-                             for kind in ("email", "phone") if getattr(r, kind)], source="customer_record")
-        uow.commit()
-
-
-def on_customer_event(event: DomainEvent, db: Any) -> None:
-    on_customer_events([event], db)
+    records = customers.raw_customers(uow, ids)
+    add_identities(uow, [(r.id, kind, getattr(r, kind)) for r in records.values() if r.merged_into_id is None
+                         for kind in ("email", "phone") if getattr(r, kind)], source="customer_record")
 
 
 def register(bus: MessageBus) -> None:
     for event_class in _ORDER_EVENTS:
-        bus.subscribe(event_class, on_order_events, batch=True)
-    bus.subscribe("ticket.*", on_ticket_event)
-    bus.subscribe(CustomerCreated, on_customer_events, batch=True)
-    bus.subscribe(CustomerUpdated, on_customer_events, batch=True)
+        bus.subscribe(event_class, on_order_events, batch=True, durable="crm.orders")
+    bus.subscribe("ticket.*", on_ticket_events, batch=True, durable="crm.tickets")
+    bus.subscribe(CustomerCreated, on_customer_events, batch=True, durable="crm.identities")
+    bus.subscribe(CustomerUpdated, on_customer_events, batch=True, durable="crm.identities")

@@ -18,9 +18,10 @@ webhooks_app = typer.Typer(help="Webhooks: send a signed test message, purge old
 def worker(partitions: Optional[int] = typer.Option(None, help="Partition count at the very first start."),
            worker_id: Optional[str] = typer.Option(None, help="Name in the lease table (default host:pid:random)."),
            migrate_first: bool = typer.Option(True, "--migrate/--no-migrate")) -> None:
-    """Relay the outbox to webhooks and NATS JetStream, and run due scheduled jobs, until
-    SIGTERM/SIGINT. Run several for throughput and availability: they split the partitions
-    between them, and each job runs on one of them at a time."""
+    """Relay the outbox to webhooks and NATS JetStream, and run the durable subscribers (CRM,
+    analytics), until SIGTERM/SIGINT. Run several for throughput and availability: they split
+    the partitions between them, and each subscriber and each scheduled job runs on one of them at a time."""
+    from merx.app import register_handlers
     from merx.core.cli_support import open_database, require_secret_key, upgraded_database
     from merx.integration.relay import run_worker
     from merx.integration.settings import get_integration_settings
@@ -31,6 +32,7 @@ def worker(partitions: Optional[int] = typer.Option(None, help="Partition count 
     if partitions is not None:
         settings = settings.model_copy(update={"relay_partitions": partitions})
     nats = settings.nats_url or "embedded (MERX_NATS_URL unset: no broker)"
+    register_handlers()
     console.print(f"merx worker: database {db.dialect}, NATS {nats}")
     from merx.app import build_scheduler
     from merx.core.jobs import start_scheduler_thread

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from merx.core.db import Base, BigIntPK, IdPK, JSONType, UTCDateTime, utcnow
+from merx.core.db import Base, IdPK, JSONType, UTCDateTime, utcnow
 
 
 class WebhookEndpoint(Base):
@@ -76,27 +76,14 @@ class WebhookAttempt(Base):
 
 
 class RelayState(Base):
-    """One row: the partition count (fixed at first start) and the outbox horizon: every
-    `seq <= safe_seq` is committed or known abandoned, so cursors may pass it."""
+    """One row: the partition count (fixed at first start). The outbox horizon is the core's
+    (`outbox_horizon`, core/outbox.py)."""
 
     __tablename__ = "integration_relay_state"
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
     partitions: Mapped[int] = mapped_column(sa.Integer)
-    safe_seq: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class RelayGap(Base):
-    """Missing outbox seqs [seq, end_seq] (PostgreSQL): rows of a still-open transaction or of a
-    rolled-back one. Every seq in the range was allocated before `first_seen_at` (a larger seq
-    was already visible), so once no transaction older than that is running, the range is final."""
-
-    __tablename__ = "integration_relay_gaps"
-
-    seq: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=False)
-    end_seq: Mapped[int] = mapped_column(sa.BigInteger)
-    first_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class RelayLease(Base):

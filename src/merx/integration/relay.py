@@ -12,12 +12,12 @@ How it stays correct (docs/events.md has the long version):
 * Cursors. Progress is `integration_relay_cursors(subscriber, partition).last_seq`, written
   only after delivery (and only while the lease is still held). A SIGKILL before that write
   means the batch is delivered again, with the same event ids: at least once, never lost.
-* The horizon. `seq` is allocated at INSERT but PostgreSQL transactions commit in any order,
-  so "seq > cursor" could jump over a row that commits late. Cursors therefore never pass
-  `safe_seq`: the highest seq below which every seq is visible or known to be abandoned. A
-  missing seq (a gap) is final once no transaction that started before the gap was seen is
-  still open (pg_stat_activity), or after `relay_gap_timeout_seconds`. On SQLite writers are
-  serialised, so every seq up to the largest visible one is final.
+* The horizon (core/outbox.py, shared with the durable subscribers). `seq` is allocated at
+  INSERT but PostgreSQL transactions commit in any order, so "seq > cursor" could jump over a
+  row that commits late. Cursors therefore never pass `safe_seq`: the highest seq below which
+  every seq is visible or known to be abandoned.
+* Beside the relay, `merx worker` runs the durable subscribers (core/subscribers.py): the
+  reactions of other contexts (CRM, analytics) that must not be lost.
 """
 
 from __future__ import annotations
@@ -42,11 +42,12 @@ from sqlalchemy.exc import IntegrityError
 from merx.core.db import Database, utcnow
 from merx.core.ids import new_ulid
 from merx.core.models import OutboxEvent
+from merx.core.outbox import advance_horizon  # noqa: F401 - re-exported for callers
 from merx.core.uow import UnitOfWork
 from merx.integration import webhooks
 from merx.integration.events import WebhookEndpointDisabled
 from merx.integration.broker import JetStreamPublisher, OutgoingMessage, subject_for
-from merx.integration.models import (RelayCursor, RelayGap, RelayLease, RelayState, RelayWorker, WebhookAttempt,
+from merx.integration.models import (RelayCursor, RelayLease, RelayState, RelayWorker, WebhookAttempt,
                                      WebhookDelivery, WebhookEndpoint)
 from merx.integration.secrets_box import decrypt_secret
 from merx.integration.outbound import guarded_client
@@ -102,7 +103,7 @@ def ensure_relay_state(db: Database, partitions: int) -> int:
     with db.write_sessions() as s:
         state = s.get(RelayState, 1)
         if state is None:
-            s.add(RelayState(id=1, partitions=partitions, safe_seq=0, updated_at=utcnow()))
+            s.add(RelayState(id=1, partitions=partitions, updated_at=utcnow()))
             try:
                 s.commit()
             except IntegrityError:
@@ -119,57 +120,6 @@ def ensure_relay_state(db: Database, partitions: int) -> int:
             except IntegrityError:
                 s.rollback()
         return count
-
-
-def max_outbox_seq(session: Any) -> int:
-    return int(session.scalar(sa.select(sa.func.max(OutboxEvent.seq))) or 0)
-
-
-def advance_horizon(db: Database, gap_timeout_seconds: float) -> int:
-    """Returns `safe_seq`: every outbox seq <= it is committed or will never exist."""
-    if db.dialect != "postgresql":
-        with db.read_sessions() as s:
-            return max_outbox_seq(s)
-    with db.engine.connect() as conn:
-        # 1. Which recorded gaps are final? Asked before reading the outbox again, so a gap
-        #    whose transaction commits in between shows up as present in step 2, not as final.
-        with conn.begin():
-            now_db = conn.scalar(sa.text("SELECT clock_timestamp()"))
-            gaps = conn.execute(sa.select(RelayGap.seq, RelayGap.end_seq, RelayGap.first_seen_at)
-                                .order_by(RelayGap.seq)).all()
-            oldest_open = conn.scalar(sa.text(
-                "SELECT min(xact_start) FROM pg_stat_activity "
-                "WHERE pid <> pg_backend_pid() AND backend_type = 'client backend' AND xact_start IS NOT NULL "
-                "AND datname = current_database()"))
-            safe_seq = int(conn.scalar(sa.select(RelayState.safe_seq).where(RelayState.id == 1)) or 0)
-        final: dict[int, int] = {}
-        for g in gaps:
-            started_before = oldest_open is not None and oldest_open <= g.first_seen_at
-            if not started_before or (now_db - g.first_seen_at).total_seconds() > gap_timeout_seconds:
-                final[g.seq] = g.end_seq
-        # 2. Walk the visible seqs above the horizon; stop at the first gap that is not final.
-        with conn.begin():
-            now_db = conn.scalar(sa.text("SELECT clock_timestamp()"))
-            seqs = conn.scalars(sa.select(OutboxEvent.seq).where(OutboxEvent.seq > safe_seq)
-                                .order_by(OutboxEvent.seq).limit(20000)).all()
-            expected, new_safe, new_gaps = safe_seq + 1, safe_seq, []
-            for seq in seqs:
-                if seq > expected:
-                    start, end = expected, seq - 1
-                    if start in final and final[start] >= end:
-                        pass  # abandoned (rolled back): step over it
-                    else:
-                        new_gaps.append((start, end))
-                        break
-                new_safe, expected = seq, seq + 1
-            for start, end in new_gaps:
-                conn.execute(sa.delete(RelayGap).where(RelayGap.seq == start))
-                conn.execute(sa.insert(RelayGap).values(seq=start, end_seq=end, first_seen_at=now_db))
-            if new_safe > safe_seq:
-                conn.execute(sa.update(RelayState).where(RelayState.id == 1, RelayState.safe_seq < new_safe)
-                             .values(safe_seq=new_safe, updated_at=utcnow()))
-                conn.execute(sa.delete(RelayGap).where(RelayGap.end_seq <= new_safe))
-        return new_safe
 
 
 class LeaseKeeper:
@@ -593,8 +543,12 @@ def purge_delivery_payloads(uow: UnitOfWork, retention_days: int) -> int:
 
 def run_worker(db: Database, settings: IntegrationSettings | None = None, *,
                stop: asyncio.Event | None = None, worker_id: str | None = None) -> None:
-    """Blocking entry point of `merx worker`: relays until SIGTERM/SIGINT (releasing its leases)."""
+    """Blocking entry point of `merx worker`: relays until SIGTERM/SIGINT (releasing its leases),
+    and runs the durable subscribers registered on the bus on a thread beside it."""
     import signal
+
+    from merx.core.events import bus
+    from merx.core.subscribers import RunnerThread
 
     async def main() -> None:
         stop_event = stop or asyncio.Event()
@@ -607,7 +561,14 @@ def run_worker(db: Database, settings: IntegrationSettings | None = None, *,
         relay = Relay(db, settings, worker_id=worker_id)
         await relay.run_forever(stop_event)
 
-    asyncio.run(main())
+    subscribers = RunnerThread(db, bus, dedicated=True) if bus.durable_subscribers() else None
+    if subscribers is not None:
+        subscribers.start()
+    try:
+        asyncio.run(main())
+    finally:
+        if subscribers is not None:
+            subscribers.stop()
 
 
 def iter_partitions_of(events: Iterable[tuple[str, str]], partitions: int) -> list[int]:

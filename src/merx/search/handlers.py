@@ -16,7 +16,13 @@ only change is a sale are re-indexed at most every `MERX_SEARCH_SIGNAL_REINDEX_S
 (default 30 s): sales rank products with that much delay.
 
 What is noted but not yet flushed is lost if the process dies in that fraction of a second;
-`merx search reindex` rebuilds everything the catalog knows."""
+`merx search reindex` rebuilds everything the catalog knows.
+
+Why these stay in-process handlers, not durable subscribers (core/subscribers.py): the index
+is a tantivy directory local to each process's MERX_DATA_DIR, and every serving process must
+update its own. A durable subscriber has ONE cursor in the shared database: whichever process
+ran it would update its own index and advance the cursor for all, leaving the other replicas'
+indexes stale. A cursor per replica (and per-replica catch-up at start) is its own issue."""
 
 from __future__ import annotations
 
