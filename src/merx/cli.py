@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from merx.contexts import CONTEXTS, optional_module
+from merx.contexts import CONTEXTS, import_models, optional_module
 from merx.core.auth import Role
 from merx.core.cli_support import (console, open_database, require_secret_key,  # noqa: F401 - re-exported
                                    upgraded_database)
@@ -91,6 +91,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
     if migrate_first:
         upgraded_database().dispose()
     console.print(f"Merx on http://{host}:{port}  (API docs: /docs)")
+    import_models()  # every table mapped before the scheduler thread touches the database
     stop_jobs = _start_embedded_jobs()
     try:
         if workers > 1 and hasattr(socket, "SO_REUSEPORT"):

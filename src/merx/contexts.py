@@ -57,8 +57,14 @@ def _modules(module: str) -> list[ModuleType]:
 def import_models() -> None:
     """Load every context's tables, then wire the hooks: every process (server, CLI, worker,
     migrations, tests) calls this before it touches the database."""
+    from sqlalchemy.orm import configure_mappers
+
     importlib.import_module("merx.core.models")
     _modules("models")
+    # Configure the mappers now, in this thread: a background thread (the scheduler, the
+    # subscriber runner) that configured them while another thread was still importing a
+    # models module would fail half-way, and SQLAlchemy keeps that failure for the process.
+    configure_mappers()
     wire_hooks()
 
 

@@ -76,12 +76,12 @@ def _drive_the_shop(client, admin, db) -> None:  # type: ignore[no-untyped-def]
 
     cart = _ok(client.post(f"{API}/carts", json={"email": "late@example.com", "lines": [{"sku": "CAP", "quantity": 1}]}))
     _ok(client.post(f"{API}/carts/{cart['id']}/checkout", headers={"X-Cart-Token": cart["token"]}))
-    from merx.inventory import service as inventory
-    from merx.orders import service as orders
+    from merx.app import build_scheduler
+    from merx.core.jobs import run_job_now
 
-    with UnitOfWork(db) as uow:
-        owners = inventory.sweep_expired(uow, now=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1))
-    orders.after_holds_expired(db, owners)
+    run = run_job_now(db, build_scheduler(), "orders.expire_checkouts",
+                      now=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1))
+    assert run.error is None, run.error
 
     post(f"/customers/{ann['id']}/consents", {"channel": "email", "granted": True, "source": "checkout"})
     post(f"/customers/{ann['id']}/merge", {"duplicate_id": dupe["id"]})

@@ -21,6 +21,7 @@ from merx.integration.models import Connector, WebhookAttempt
 from merx.integration.outbound import AllowList, guarded_client
 from merx.integration.relay import Relay
 from merx.integration.settings import IntegrationSettings
+from parcel_events import ParcelRegistered
 
 INTERNAL = ["http://127.0.0.1/h", "http://169.254.169.254/latest/meta-data/", "http://[::1]:8080/h",
             "http://2130706433/h", "http://0x7f.1/h", "http://0177.0.0.1/h", "http://[::ffff:127.0.0.1]/h",
@@ -90,7 +91,7 @@ def test_every_connection_is_checked_after_resolving_the_name():
 def test_a_webhook_saved_while_allowed_is_not_delivered_once_the_address_is_refused(client, admin, db, receiver):
     hook = client.post("/api/v1/webhooks", json={"url": receiver.url}, headers=admin).json()
     with UnitOfWork(db) as uow:
-        uow.emit("parcel.registered", "parcel", 1, {"n": 1}, version=1)
+        uow.emit(ParcelRegistered(parcel_id=1, n=1), version=1)
         uow.commit()
 
     async def run() -> None:

@@ -100,7 +100,12 @@ class ServerProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MERX_")}
         env.update({"MERX_DATABASE_URL": self.db_url, "MERX_DATA_DIR": str(self.data_dir),
                     "MERX_SECRET_KEY": "test-secret-key-for-a-server-subprocess-0123456789",
-                    "MERX_LOG_LEVEL": "WARNING", **self.settings})
+                    "MERX_LOG_LEVEL": "WARNING",
+                    # every simulated shopper calls from 127.0.0.1: lift the per-address guest
+                    # checkout limit and open pay-later cap (tests/test_rate_limits.py and
+                    # test_order_expiry.py cover them), keep every other default
+                    "MERX_RATE_LIMITS": '{"guest_checkout": "1000000/minute"}',
+                    "MERX_GUEST_OPEN_HOLDS_PER_ADDRESS": "1000000", **self.settings})
         self.starts += 1
         log = open(self.data_dir / f"server-{self.starts}.log", "wb")
         self.proc = subprocess.Popen([sys.executable, "-m", "merx.cli", "serve", "--host", "127.0.0.1",

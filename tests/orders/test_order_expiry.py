@@ -69,6 +69,7 @@ def test_a_pending_order_stranded_by_a_crash_is_cancelled_released_and_voided_by
     shop.stock("TEE", "WH", 5)
     gateway = CrashingGateway()
     monkeypatch.setitem(PROVIDERS, gateway.name, gateway)
+    monkeypatch.setattr(db.settings, "payment_providers", f"manual,{gateway.name}")  # enabled by configuration
     from merx.core.auth import ANONYMOUS
     from merx.core.uow import UnitOfWork
     from merx.orders import service
@@ -103,6 +104,7 @@ def test_a_void_cut_short_by_a_crash_is_retried_by_the_next_run(shop, db, monkey
     shop.stock("TEE", "WH", 5)
     gateway = CrashingGateway()
     monkeypatch.setitem(PROVIDERS, gateway.name, gateway)
+    monkeypatch.setattr(db.settings, "payment_providers", f"manual,{gateway.name}")  # enabled by configuration
     from merx.core.auth import ANONYMOUS
     from merx.core.uow import UnitOfWork
     from merx.orders import service

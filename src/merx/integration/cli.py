@@ -53,7 +53,7 @@ def events_tail(follow: bool = typer.Option(True, "--follow/--no-follow", "-f"),
     from merx.core.cli_support import open_database
     from merx.core.uow import UnitOfWork
     from merx.integration import service
-    from merx.integration.relay import max_outbox_seq
+    from merx.core.outbox import max_outbox_seq
 
     db = open_database()
     with UnitOfWork(db, readonly=True) as uow:

@@ -15,7 +15,7 @@ from merx.core.pagination import paginate
 from merx.core.uow import UnitOfWork
 from merx.integration import outbound, webhooks
 from merx.integration.models import RelayCursor, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from merx.integration.relay import max_outbox_seq
+from merx.core.outbox import max_outbox_seq
 from merx.integration.schemas import (AttemptOut, DeliveryOut, EventOut, WebhookCreate, WebhookOut, WebhookUpdate,
                                       WebhookWithSecretOut)
 from merx.integration.secrets_box import decrypt_secret, encrypt_secret, generate_secret, is_valid_secret

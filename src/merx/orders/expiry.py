@@ -108,7 +108,7 @@ def _expire(uow: UnitOfWork, order_id: int, reason: str, still_due: Any) -> int:
         order.cancel_reason = reason
         order.payment_status = "void_pending"
         order.hold_expires_at = None
-        service._set_status(uow, order, "cancelled", {"reason": reason, "payment_status": "void_pending"})
+        service._set_status(uow, order, "cancelled", reason=reason, payment_status="void_pending")
         uow.commit()
         return order
 
