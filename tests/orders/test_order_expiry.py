@@ -62,23 +62,31 @@ def _transactions(db: Any, order_id: int) -> list[tuple[str, str]]:
             "SELECT kind, status FROM order_payments WHERE order_id = :o ORDER BY id"), {"o": order_id})]
 
 
-@pytest.mark.backends("sqlite", "postgresql")
-def test_a_pending_order_stranded_by_a_crash_is_cancelled_released_and_voided_by_the_job(shop, db, monkeypatch):
+def _order_stranded_by_a_crash(shop: Any, db: Any, monkeypatch: Any, *, quantity: int) -> tuple[Any, Any]:
+    """5 TEE in stock; a checkout through the crashing gateway dies after the order committed,
+    before the payment result: the order is left `pending`, holding `quantity` units."""
+    from merx.core.auth import ANONYMOUS
+    from merx.core.uow import UnitOfWork
+    from merx.orders import service
+    from merx.orders.schemas import OrderCreate
+
     shop.location("WH")
     shop.product("TEE", price="19.99")
     shop.stock("TEE", "WH", 5)
     gateway = CrashingGateway()
     monkeypatch.setitem(PROVIDERS, gateway.name, gateway)
     monkeypatch.setattr(db.settings, "payment_providers", f"manual,{gateway.name}")  # enabled by configuration
-    from merx.core.auth import ANONYMOUS
-    from merx.core.uow import UnitOfWork
-    from merx.orders import service
-    from merx.orders.schemas import OrderCreate
-
     with UnitOfWork(db, ANONYMOUS) as uow, pytest.raises(ProcessDied):
         service.place_order(uow, OrderCreate(channel="web", customer={"email": "crash@example.com"},
-                                             lines=[{"sku": "TEE", "quantity": 4}], payment={"provider": "crashgw"}))
+                                             lines=[{"sku": "TEE", "quantity": quantity}],
+                                             payment={"provider": gateway.name}))
     [order] = shop.client.get(f"{API}/orders", params={"status": "pending"}, headers=shop.admin).json()["items"]
+    return gateway, order
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_a_pending_order_stranded_by_a_crash_is_cancelled_released_and_voided_by_the_job(shop, db, monkeypatch):
+    gateway, order = _order_stranded_by_a_crash(shop, db, monkeypatch, quantity=4)
     assert _stock_matches_ledger(db, "TEE") == (5, 4)
     placed = dt.datetime.fromisoformat(order["created_at"])
     scheduler = shop.client.app.state.scheduler
@@ -99,21 +107,7 @@ def test_a_pending_order_stranded_by_a_crash_is_cancelled_released_and_voided_by
 
 
 def test_a_void_cut_short_by_a_crash_is_retried_by_the_next_run(shop, db, monkeypatch):
-    shop.location("WH")
-    shop.product("TEE", price="19.99")
-    shop.stock("TEE", "WH", 5)
-    gateway = CrashingGateway()
-    monkeypatch.setitem(PROVIDERS, gateway.name, gateway)
-    monkeypatch.setattr(db.settings, "payment_providers", f"manual,{gateway.name}")  # enabled by configuration
-    from merx.core.auth import ANONYMOUS
-    from merx.core.uow import UnitOfWork
-    from merx.orders import service
-    from merx.orders.schemas import OrderCreate
-
-    with UnitOfWork(db, ANONYMOUS) as uow, pytest.raises(ProcessDied):
-        service.place_order(uow, OrderCreate(channel="web", customer={"email": "crash@example.com"},
-                                             lines=[{"sku": "TEE", "quantity": 2}], payment={"provider": "crashgw"}))
-    [order] = shop.client.get(f"{API}/orders", params={"status": "pending"}, headers=shop.admin).json()["items"]
+    gateway, order = _order_stranded_by_a_crash(shop, db, monkeypatch, quantity=2)
     expired_at = dt.datetime.fromisoformat(order["created_at"]) + dt.timedelta(minutes=16)
     working_void = gateway.void
     monkeypatch.setattr(gateway, "void", lambda **_: (_ for _ in ()).throw(ProcessDied()))
