@@ -76,12 +76,13 @@ def _drive_the_shop(client, admin, db) -> None:  # type: ignore[no-untyped-def]
 
     cart = _ok(client.post(f"{API}/carts", json={"email": "late@example.com", "lines": [{"sku": "CAP", "quantity": 1}]}))
     _ok(client.post(f"{API}/carts/{cart['id']}/checkout", headers={"X-Cart-Token": cart["token"]}))
-    from merx.inventory import service as inventory
-    from merx.orders import service as orders
+    from merx.inventory import holds
+    from merx.orders import expiry
 
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)
     with UnitOfWork(db) as uow:
-        owners = inventory.sweep_expired(uow, now=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1))
-    orders.after_holds_expired(db, owners)
+        holds.sweep_expired(uow, now=later)
+        expiry.expire_checkouts(uow, later)  # the lapsed checkout: cart.abandoned
 
     post(f"/customers/{ann['id']}/consents", {"channel": "email", "granted": True, "source": "checkout"})
     post(f"/customers/{ann['id']}/merge", {"duplicate_id": dupe["id"]})

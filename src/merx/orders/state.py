@@ -48,11 +48,9 @@ def _can_see(uow: UnitOfWork, order: Order) -> bool:
 
 
 def _load(uow: UnitOfWork, order_id: int, *, for_update: bool = False) -> Order:
-    stmt = sa.select(Order).where(Order.id == order_id).execution_options(populate_existing=True)
-    if for_update:
-        stmt = stmt.with_for_update()
-    order = uow.session.scalar(stmt)
-    if order is None or not _can_see(uow, order):
+    """Load an order the caller may see; one they may not is as absent as one that does not exist."""
+    order = _load_any(uow, order_id, for_update=for_update)
+    if not _can_see(uow, order):
         raise NotFound(f"Order {order_id} does not exist")
     return order
 
