@@ -13,7 +13,7 @@ from merx.inventory import rules
 from merx.inventory.locations import get_location_by_code, locations_by_ids
 from merx.inventory.models import StockLevel, StockThreshold, Transfer
 from merx.inventory.writes import (InsufficientStock, _apply, _Changes, _current, _emit_changes, _insert_ignore,
-                                   _lock_rows, _thresholds, stock_row_out)
+                                   _lock_rows, _thresholds, serialised, stock_row_out)
 
 
 ADJUSTMENT_REASONS = ("adjustment", "receipt", "count", "return", "damage")
@@ -91,34 +91,42 @@ def receive_stock(uow: UnitOfWork, sku: str, location_id: int, quantity: int, *,
 
 def transfer(uow: UnitOfWork, *, sku: str, from_location: str, to_location: str, quantity: int,
              in_transit: bool = False, note: str | None = None) -> dict[str, Any]:
-    if quantity <= 0:
-        raise ValidationProblem.for_field("quantity", "must be positive")
-    src = get_location_by_code(uow, from_location, field="from_location")
-    dst = get_location_by_code(uow, to_location, field="to_location")
-    if src.id == dst.id:
-        raise ValidationProblem.for_field("to_location", "must differ from from_location")
-    _insert_ignore(uow, [{"sku": sku, "location_id": src.id}, {"sku": sku, "location_id": dst.id}])
-    _lock_rows(uow, [sku], [src.id, dst.id])
-    row = Transfer(sku=sku, from_location_id=src.id, to_location_id=dst.id, quantity=quantity,
-                   status="in_transit" if in_transit else "completed", actor_user_id=uow.actor.user_id)
-    uow.session.add(row)
-    uow.session.flush()
-    ref = f"transfer:{row.id}"
-    changes = _Changes()
-    if not _apply(uow, changes, sku, src.id, reason="transfer_out", on_hand=-quantity, reference=ref, note=note):
-        cur = _current(uow, sku, src.id)
-        available = cur.on_hand - cur.reserved
-        raise InsufficientStock([rules.Shortage("", sku, quantity, available)])
-    if in_transit:
-        _apply(uow, changes, sku, dst.id, reason="transfer_in", incoming=quantity, reference=ref, note=note)
-    else:
-        _apply(uow, changes, sku, dst.id, reason="transfer_in", on_hand=quantity, reference=ref, note=note)
-        row.received_at = utcnow()
-    out = transfer_out(row, src.code, dst.code)
-    uow.audit("create", "transfer", row.id, after=out)
-    _emit_changes(uow, changes)
-    uow.commit()
-    return out
+    """Move stock between two locations (at once, or `in_transit` until received). It changes
+    two stock rows and commits, so it runs in `uow.run_in_transaction`: on PostgreSQL a
+    deadlock with a concurrent writer of the same rows runs it again instead of failing; on
+    SQLite this process's writers queue (`serialised`), like checkout's."""
+
+    def run() -> dict[str, Any]:
+        if quantity <= 0:
+            raise ValidationProblem.for_field("quantity", "must be positive")
+        src = get_location_by_code(uow, from_location, field="from_location")
+        dst = get_location_by_code(uow, to_location, field="to_location")
+        if src.id == dst.id:
+            raise ValidationProblem.for_field("to_location", "must differ from from_location")
+        _insert_ignore(uow, [{"sku": sku, "location_id": src.id}, {"sku": sku, "location_id": dst.id}])
+        _lock_rows(uow, [sku], [src.id, dst.id])
+        row = Transfer(sku=sku, from_location_id=src.id, to_location_id=dst.id, quantity=quantity,
+                       status="in_transit" if in_transit else "completed", actor_user_id=uow.actor.user_id)
+        uow.session.add(row)
+        uow.session.flush()
+        ref = f"transfer:{row.id}"
+        changes = _Changes()
+        if not _apply(uow, changes, sku, src.id, reason="transfer_out", on_hand=-quantity, reference=ref, note=note):
+            cur = _current(uow, sku, src.id)
+            available = cur.on_hand - cur.reserved
+            raise InsufficientStock([rules.Shortage("", sku, quantity, available)])
+        if in_transit:
+            _apply(uow, changes, sku, dst.id, reason="transfer_in", incoming=quantity, reference=ref, note=note)
+        else:
+            _apply(uow, changes, sku, dst.id, reason="transfer_in", on_hand=quantity, reference=ref, note=note)
+            row.received_at = utcnow()
+        out = transfer_out(row, src.code, dst.code)
+        uow.audit("create", "transfer", row.id, after=out)
+        _emit_changes(uow, changes)
+        uow.commit()
+        return out
+
+    return uow.run_in_transaction(run, guard=serialised)
 
 
 def receive_transfer(uow: UnitOfWork, transfer_id: int) -> dict[str, Any]:

@@ -82,7 +82,10 @@ def _insert_ignore(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
     else:
         from sqlalchemy.dialects.sqlite import insert
     now = utcnow()
-    values = [{"on_hand": 0, "reserved": 0, "incoming": 0, "version": 1, "updated_at": now, **r} for r in rows]
+    # in the global lock order (sku, location): two writers creating the same rows in opposite
+    # orders (a transfer A->B and one B->A of a new SKU) would otherwise deadlock on the key
+    values = [{"on_hand": 0, "reserved": 0, "incoming": 0, "version": 1, "updated_at": now, **r}
+              for r in sorted(rows, key=lambda r: (r["sku"], r["location_id"]))]
     uow.session.execute(insert(StockLevel).values(values).on_conflict_do_nothing(index_elements=["sku", "location_id"]))
 
 
