@@ -21,8 +21,6 @@ from merx.crm.events import LoyaltyPointsChanged, LoyaltyProgramCreated, Loyalty
 from merx.crm.models import LoyaltyAccount, LoyaltyEntry, LoyaltyProgram
 from merx.customers import public as customers
 
-CREDIT_KINDS = ("earn", "bonus", "referral", "adjust")
-
 
 def create_program(uow: UnitOfWork, *, code: str, name: str, currency: str, points_per_unit: Decimal,
                    point_value: Decimal, category_multipliers: dict[str, Decimal] | None = None,

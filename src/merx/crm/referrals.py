@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from merx.core.auth import Role
 from merx.core.db import utcnow
-from merx.core.errors import Conflict, Forbidden, NotFound, ValidationProblem
+from merx.core.errors import Conflict, Forbidden, ValidationProblem
 from merx.core.uow import UnitOfWork
 from merx.crm.events import ReferralCreated, ReferralRewarded
 from merx.crm.identity import survivor
@@ -131,9 +131,3 @@ def referrals_of(uow: UnitOfWork, customer_id: int) -> list[dict[str, Any]]:
              "reason": r.reason, "order_id": r.order_id, "created_at": r.created_at, "rewarded_at": r.rewarded_at}
             for r in rows]
 
-
-def get_referral(uow: UnitOfWork, referral_id: int) -> Referral:
-    referral = uow.session.get(Referral, referral_id)
-    if referral is None:
-        raise NotFound("Referral does not exist")
-    return referral
