@@ -54,3 +54,14 @@ def test_loyalty_changes_and_merges_name_an_existing_customer(client, staff, new
                        headers=staff).status_code == 404
     assert client.get(f"{API}/customers/{kept['id']}", headers=staff).json()["merged_into_id"] is None
 
+
+
+def test_a_customer_identifies_only_as_itself(client, new_customer, make_key):
+    mine, other = new_customer(email="self@example.com"), new_customer(email="someone@example.com")
+    me = make_key("customer", customer_id=mine["id"])
+    as_other = client.post(f"{API}/identify", json={"anonymous_id": "tab-1", "customer_id": other["id"]}, headers=me)
+    assert as_other.status_code == 403
+    as_me = client.post(f"{API}/identify", json={"anonymous_id": "tab-1", "customer_id": mine["id"]}, headers=me)
+    assert as_me.status_code == 200 and as_me.json()["customer_id"] == mine["id"]
+    # without a key, naming a customer id is refused too (only a link token links to a customer)
+    assert client.post(f"{API}/identify", json={"anonymous_id": "tab-2", "customer_id": mine["id"]}).status_code == 403

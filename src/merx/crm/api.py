@@ -89,19 +89,10 @@ def identify(body: IdentifyIn, request: Request, uow: UnitOfWork = Depends(get_u
         raise Forbidden("Sellers do not identify visitors")
     if body.verified and principal.role not in BACK_OFFICE_ROLES:
         raise Forbidden("Only back-office keys may mark identifiers as verified")
-    if body.customer_id is not None and principal.role not in BACK_OFFICE_ROLES and not (
-            principal.role == Role.customer and principal.customer_id == body.customer_id):
-        raise Forbidden("Only back-office keys may name a customer id")
     if principal.is_anonymous or principal.role == Role.customer:
         check_rate(request, "identify", principal=principal, per="principal")
-    if principal.is_anonymous:
-        result = identity.identify_anonymous(uow, anonymous_id=body.anonymous_id, claimed=body.identifiers(),
-                                             traits=body.traits(), link_token=body.link_token)
-        return IdentifyOut(**result.__dict__)
-    if body.link_token is not None:
-        raise ValidationProblem.for_field("link_token", "is for callers without an API key")
-    result = identity.identify(uow, anonymous_id=body.anonymous_id, identifiers=body.identifiers(),
-                               verified=body.verified, traits=body.traits())
+    result = identity.identify_caller(uow, anonymous_id=body.anonymous_id, identifiers=body.identifiers(),
+                                      verified=body.verified, traits=body.traits(), link_token=body.link_token)
     return IdentifyOut(**result.__dict__)
 
 

@@ -28,9 +28,9 @@ import sqlalchemy as sa
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from merx.core.auth import Role
+from merx.core.auth import BACK_OFFICE_ROLES, Role
 from merx.core.db import utcnow
-from merx.core.errors import Conflict, NotFound, ValidationProblem
+from merx.core.errors import Conflict, Forbidden, NotFound, ValidationProblem
 from merx.core.uow import UnitOfWork
 from merx.core import lifecycle
 from merx.crm.events import CustomerIdentified, CustomerMerged, CustomerUnmerged
@@ -415,3 +415,20 @@ def merge_into(uow: UnitOfWork, customer_id: int, duplicate_id: int) -> MergeOut
     """Merge `duplicate_id` into `customer_id`, a customer the caller may see (by hand, `rule=manual`)."""
     customers.get_customer(uow, customer_id)
     return merge_out(merge_profiles(uow, duplicate_id, customer_id, rule="manual"))
+
+
+def identify_caller(uow: UnitOfWork, *, anonymous_id: str | None, identifiers: dict[str, Any], verified: bool,
+                    traits: dict[str, Any], link_token: str | None) -> IdentifyResult:
+    """`POST /identify` for whoever calls: a customer may name only its own customer id, the
+    back office any; a caller without a key goes through identify_anonymous (link tokens)."""
+    actor = uow.actor
+    named = identifiers.get("customer_id")
+    if named is not None and actor.role not in BACK_OFFICE_ROLES and not (
+            actor.role == Role.customer and actor.customer_id == named):
+        raise Forbidden("Only back-office keys may name a customer id")
+    if actor.is_anonymous:
+        return identify_anonymous(uow, anonymous_id=anonymous_id, claimed=identifiers, traits=traits,
+                                  link_token=link_token)
+    if link_token is not None:
+        raise ValidationProblem.for_field("link_token", "is for callers without an API key")
+    return identify(uow, anonymous_id=anonymous_id, identifiers=identifiers, verified=verified, traits=traits)
