@@ -133,66 +133,66 @@ def test_availability_nearest_first_with_thresholds_per_product_and_location(cli
 @pytest.mark.backends("sqlite", "postgresql")
 def test_expired_holds_are_released_by_the_sweep_and_by_the_next_allocation(db):
     from merx.core.uow import UnitOfWork
-    from merx.inventory import rules, service
+    from merx.inventory import adjustments, holds, locations, reads, rules
 
     with UnitOfWork(db) as uow:
-        service.create_location(uow, {"code": "W", "name": "W", "kind": "warehouse"})
+        locations.create_location(uow, {"code": "W", "name": "W", "kind": "warehouse"})
     with UnitOfWork(db) as uow:
-        service.adjust(uow, sku="H", location="W", delta=3)
+        adjustments.adjust(uow, sku="H", location="W", delta=3)
     past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)
     with UnitOfWork(db) as uow:
-        service.allocate(uow, "cart:1", [rules.LineRequest("lines[0]", "H", 2)], expires_at=past)
+        holds.allocate(uow, "cart:1", [rules.LineRequest("lines[0]", "H", 2)], expires_at=past)
         uow.commit()
     with UnitOfWork(db) as uow:
-        service.allocate(uow, "cart:2", [rules.LineRequest("lines[0]", "H", 1)],
+        holds.allocate(uow, "cart:2", [rules.LineRequest("lines[0]", "H", 1)],
                          expires_at=past + dt.timedelta(hours=1))
         uow.commit()
     # a new checkout for 2 units succeeds: the lapsed hold of cart 1 is released first
     with UnitOfWork(db) as uow:
-        service.allocate(uow, "order:9", [rules.LineRequest("lines[0]", "H", 2)])
+        holds.allocate(uow, "order:9", [rules.LineRequest("lines[0]", "H", 2)])
         uow.commit()
     with UnitOfWork(db) as uow:
-        assert service.holds_of(uow, "cart:1") == []
-        assert [h["quantity"] for h in service.holds_of(uow, "cart:2")] == [1]
-        assert service.stock_levels(uow, sku="H")[0]["reserved"] == 3
+        assert holds.holds_of(uow, "cart:1") == []
+        assert [h["quantity"] for h in holds.holds_of(uow, "cart:2")] == [1]
+        assert reads.stock_levels(uow, sku="H")[0]["reserved"] == 3
         # the sweep releases holds whose time is up and reports their owners
-        owners = service.sweep_expired(uow, now=past + dt.timedelta(hours=2))
+        owners = holds.sweep_expired(uow, now=past + dt.timedelta(hours=2))
     assert owners == ["cart:2"]
     with UnitOfWork(db) as uow:
-        level = service.stock_levels(uow, sku="H")[0]
+        level = reads.stock_levels(uow, sku="H")[0]
         assert (level["on_hand"], level["reserved"]) == (3, 2)
-        loc_id = service.get_location_by_code(uow, "W").id
-        assert service.ledger_totals(uow, "H", loc_id) == (3, 2)
+        loc_id = locations.get_location_by_code(uow, "W").id
+        assert reads.ledger_totals(uow, "H", loc_id) == (3, 2)
 
 
 @pytest.mark.backends("sqlite", "postgresql")
 def test_set_stock_levels_counts_many_rows_in_one_transaction_and_refuses_rows_one_by_one(db):
     from merx.core.errors import Conflict, NotFound, ValidationProblem
     from merx.core.uow import UnitOfWork
-    from merx.inventory import rules, service
+    from merx.inventory import adjustments, holds, locations, reads, rules
 
     with UnitOfWork(db) as uow:
-        service.create_location(uow, {"code": "W", "name": "W", "kind": "warehouse"})
+        locations.create_location(uow, {"code": "W", "name": "W", "kind": "warehouse"})
     with UnitOfWork(db) as uow:
-        service.adjust(uow, sku="A", location="W", delta=5)
+        adjustments.adjust(uow, sku="A", location="W", delta=5)
     with UnitOfWork(db) as uow:
-        service.allocate(uow, "order:1", [rules.LineRequest("lines[0]", "A", 4)])
+        holds.allocate(uow, "order:1", [rules.LineRequest("lines[0]", "A", 4)])
         uow.commit()
     rows = [{"sku": "A", "location": "W", "on_hand": 3},   # below the 4 reserved: refused
             {"sku": "B", "location": "W", "on_hand": 7},   # new row
             {"sku": "C", "location": "NOPE", "on_hand": 1},  # unknown location
             {"sku": "B", "location": "W", "on_hand": 9}]   # the same row again, later in the file
     with UnitOfWork(db) as uow:
-        out = service.set_stock_levels(uow, rows, note="ERP count")
+        out = adjustments.set_stock_levels(uow, rows, note="ERP count")
         uow.commit()
     assert isinstance(out[0], Conflict) and out[0].errors[0].field == "quantity"
     assert out[1] == "created" and out[3] == "updated"
     assert isinstance(out[2], (NotFound, ValidationProblem)) and "NOPE" in out[2].detail
     with UnitOfWork(db) as uow:
-        location = service.get_location_by_code(uow, "W", field="location")
-        assert service.ledger_totals(uow, "A", location.id) == (5, 4)  # untouched
-        assert service.ledger_totals(uow, "B", location.id) == (9, 0)  # the ledger says what the row says
+        location = locations.get_location_by_code(uow, "W", field="location")
+        assert reads.ledger_totals(uow, "A", location.id) == (5, 4)  # untouched
+        assert reads.ledger_totals(uow, "B", location.id) == (9, 0)  # the ledger says what the row says
     with UnitOfWork(db) as uow:
-        again = service.set_stock_levels(uow, [{"sku": "B", "location": "W", "on_hand": 9}])
+        again = adjustments.set_stock_levels(uow, [{"sku": "B", "location": "W", "on_hand": 9}])
         uow.commit()
     assert again == ["unchanged"]

@@ -44,15 +44,23 @@ class CrashingGateway:
         return ProviderResult("voided", reference)
 
 
+def _enable(gateway: CrashingGateway, db: Any, monkeypatch: Any) -> CrashingGateway:
+    """Register the gateway and enable it for checkouts (MERX_PAYMENT_PROVIDERS)."""
+    monkeypatch.setitem(PROVIDERS, gateway.name, gateway)
+    providers = f"{db.settings.payment_providers},{gateway.name}"
+    monkeypatch.setattr(db, "settings", db.settings.model_copy(update={"payment_providers": providers}))
+    return gateway
+
+
 def _stock_matches_ledger(db: Any, sku: str) -> tuple[int, int]:
     """(on_hand, reserved) of the stock row, asserted equal to what the ledger sums to."""
     from merx.core.uow import UnitOfWork
-    from merx.inventory import service as inventory
+    from merx.inventory import reads
     from merx.inventory.models import StockLevel
 
     with UnitOfWork(db, readonly=True) as uow:
         row = uow.session.scalars(sa.select(StockLevel).where(StockLevel.sku == sku)).one()
-        assert inventory.ledger_totals(uow, sku, row.location_id) == (row.on_hand, row.reserved)
+        assert reads.ledger_totals(uow, sku, row.location_id) == (row.on_hand, row.reserved)
         return row.on_hand, row.reserved
 
 
@@ -67,19 +75,17 @@ def _order_stranded_by_a_crash(shop: Any, db: Any, monkeypatch: Any, *, quantity
     before the payment result: the order is left `pending`, holding `quantity` units."""
     from merx.core.auth import ANONYMOUS
     from merx.core.uow import UnitOfWork
-    from merx.orders import service
+    from merx.orders import checkout
     from merx.orders.schemas import OrderCreate
 
     shop.location("WH")
     shop.product("TEE", price="19.99")
     shop.stock("TEE", "WH", 5)
-    gateway = CrashingGateway()
-    monkeypatch.setitem(PROVIDERS, gateway.name, gateway)
-    monkeypatch.setattr(db.settings, "payment_providers", f"manual,{gateway.name}")  # enabled by configuration
+    gateway = _enable(CrashingGateway(), db, monkeypatch)
     with UnitOfWork(db, ANONYMOUS) as uow, pytest.raises(ProcessDied):
-        service.place_order(uow, OrderCreate(channel="web", customer={"email": "crash@example.com"},
-                                             lines=[{"sku": "TEE", "quantity": quantity}],
-                                             payment={"provider": gateway.name}))
+        checkout.place_order(uow, OrderCreate(channel="web", customer={"email": "crash@example.com"},
+                                              lines=[{"sku": "TEE", "quantity": quantity}],
+                                              payment={"provider": gateway.name}))
     [order] = shop.client.get(f"{API}/orders", params={"status": "pending"}, headers=shop.admin).json()["items"]
     return gateway, order
 

@@ -1,7 +1,8 @@
 """CRM routes: event collection and identify (open to the storefront, rate- and size-limited
 when anonymous), the customer 360 and profile operations, segments, RFM and other analyses,
 loyalty, referrals, consent and data rights. Reads are back-office only; a sales rep sees only
-its own customers and a customer only itself (enforced by customers.get_customer)."""
+its own customers and a customer only itself: the services enforce that (customers.get_customer)
+and commit; these routes parse, authorise by role and call them."""
 
 from __future__ import annotations
 
@@ -23,7 +24,6 @@ from merx.crm.schemas import (AdjustIn, ClusterIn, ConsentIn, EventBatch, EventO
                               IngestOut, MergeIn, MergeOut, ProgramIn, ProgramOut, ReferralIn, RedeemIn, RfmRunIn,
                               SegmentIn, SegmentOut, SegmentPreviewIn, SegmentUpdate, TierIn)
 from merx.crm.segments import service as segments
-from merx.customers import public as customers
 
 router = APIRouter(tags=["crm"])
 static_router = APIRouter(tags=["crm"])
@@ -89,19 +89,10 @@ def identify(body: IdentifyIn, request: Request, uow: UnitOfWork = Depends(get_u
         raise Forbidden("Sellers do not identify visitors")
     if body.verified and principal.role not in BACK_OFFICE_ROLES:
         raise Forbidden("Only back-office keys may mark identifiers as verified")
-    if body.customer_id is not None and principal.role not in BACK_OFFICE_ROLES and not (
-            principal.role == Role.customer and principal.customer_id == body.customer_id):
-        raise Forbidden("Only back-office keys may name a customer id")
     if principal.is_anonymous or principal.role == Role.customer:
         check_rate(request, "identify", principal=principal, per="principal")
-    if principal.is_anonymous:
-        result = identity.identify_anonymous(uow, anonymous_id=body.anonymous_id, claimed=body.identifiers(),
-                                             traits=body.traits(), link_token=body.link_token)
-        return IdentifyOut(**result.__dict__)
-    if body.link_token is not None:
-        raise ValidationProblem.for_field("link_token", "is for callers without an API key")
-    result = identity.identify(uow, anonymous_id=body.anonymous_id, identifiers=body.identifiers(),
-                               verified=body.verified, traits=body.traits())
+    result = identity.identify_caller(uow, anonymous_id=body.anonymous_id, identifiers=body.identifiers(),
+                                      verified=body.verified, traits=body.traits(), link_token=body.link_token)
     return IdentifyOut(**result.__dict__)
 
 
@@ -111,7 +102,6 @@ def link_token(customer_id: int, uow: UnitOfWork = Depends(get_read_uow),
     """A signed token proving the holder is this customer, for the storefront's identify
     call after the shop signed the shopper in (or for a verified-email link). A customer key
     gets one for itself only."""
-    customers.get_customer(uow, customer_id)  # 404 for another customer's id
     return {"link_token": identity.issue_link_token(uow, customer_id),
             "expires_in": identity.LINK_TOKEN_MAX_AGE_SECONDS}
 
@@ -144,7 +134,6 @@ def overview(customer_id: int, timeline_limit: int = Query(500, ge=1, le=5000), 
 @router.get("/customers/{customer_id}/identities")
 def list_identities(customer_id: int, uow: UnitOfWork = Depends(get_read_uow),
                     _: Principal = Depends(require(*READERS))) -> list[dict[str, Any]]:
-    customers.get_customer(uow, customer_id)
     return [{"kind": i.kind, "value": i.value, "verified": i.verified, "source": i.source, "added_at": i.created_at}
             for i in identity.identities_of(uow, customer_id)]
 
@@ -154,14 +143,7 @@ def add_identity(customer_id: int, body: IdentityIn, uow: UnitOfWork = Depends(g
                  _: Principal = Depends(require(*PROFILE_ADMINS))) -> IdentifyOut:
     """Attach an identifier by hand (verified by default). When a verified email or phone
     belongs to another profile, the profiles are merged under the deterministic rules."""
-    customers.get_customer(uow, customer_id)
-    kind = "anonymous" if body.kind == "anonymous_id" else body.kind
-    if kind == "anonymous":
-        result = identity.identify(uow, anonymous_id=body.value, identifiers={"customer_id": str(customer_id)},
-                                   verified=body.verified, source="staff")
-    else:
-        result = identity.identify(uow, anonymous_id=None, identifiers={"customer_id": str(customer_id), kind: body.value},
-                                   verified=body.verified, source="staff")
+    result = identity.add_identifier(uow, customer_id, body.kind, body.value, verified=body.verified)
     return IdentifyOut(**result.__dict__)
 
 
@@ -171,8 +153,7 @@ def merge(customer_id: int, body: MergeIn, uow: UnitOfWork = Depends(get_uow),
     """Merge the duplicate profile into this one: every context moves its records (identities,
     events, orders, carts, sales history, searches, loyalty points, consents, referrals); the
     duplicate is hidden, not deleted. `moved` lists the moved ids per context."""
-    customers.get_customer(uow, customer_id)
-    return identity.merge_out(identity.merge_profiles(uow, body.duplicate_id, customer_id, rule="manual"))
+    return identity.merge_into(uow, customer_id, body.duplicate_id)
 
 
 @router.post("/customers/{customer_id}/unmerge", response_model=MergeOut)
@@ -198,8 +179,7 @@ def add_consent(customer_id: int, body: ConsentIn, uow: UnitOfWork = Depends(get
 @router.get("/customers/{customer_id}/consents")
 def get_consents(customer_id: int, uow: UnitOfWork = Depends(get_read_uow),
                  _: Principal = Depends(require(*READERS, Role.customer))) -> dict[str, Any]:
-    customers.get_customer(uow, customer_id)
-    return {"current": consent.current_consents(uow, customer_id), "history": consent.consent_history(uow, customer_id)}
+    return consent.consents_of(uow, customer_id)
 
 
 @router.get("/customers/{customer_id}/export")
@@ -223,8 +203,7 @@ def erase_customer(customer_id: int, uow: UnitOfWork = Depends(get_uow),
 @router.get("/customers/{customer_id}/loyalty")
 def customer_loyalty(customer_id: int, uow: UnitOfWork = Depends(get_read_uow),
                      _: Principal = Depends(require(*READERS, Role.customer))) -> dict[str, Any]:
-    customers.get_customer(uow, customer_id)
-    return {"accounts": loyalty.accounts_out(uow, customer_id), "ledger": loyalty.ledger(uow, customer_id)}
+    return loyalty.customer_loyalty(uow, customer_id)
 
 
 @router.post("/customers/{customer_id}/referral-code")
@@ -236,9 +215,7 @@ def referral_code(customer_id: int, uow: UnitOfWork = Depends(get_uow),
 
 @router.post("/referrals", status_code=201)
 def apply_referral(body: ReferralIn, uow: UnitOfWork = Depends(get_uow),
-                   principal: Principal = Depends(require(*PROFILE_ADMINS, Role.customer))) -> dict[str, Any]:
-    if principal.role == Role.customer and principal.customer_id != body.referred_customer_id:
-        raise Forbidden("A customer applies a referral code to itself only")
+                   _: Principal = Depends(require(*PROFILE_ADMINS, Role.customer))) -> dict[str, Any]:
     r = referrals.apply_code(uow, body.code, body.referred_customer_id)
     return {"id": r.id, "code": r.code, "referrer_id": r.referrer_id, "referred_id": r.referred_id, "status": r.status}
 
@@ -373,24 +350,19 @@ def list_programs(uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depend
 @router.post("/loyalty/redeem")
 def redeem(body: RedeemIn, uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(require(*PROFILE_ADMINS))) -> dict[str, Any]:
     """Spend points for a discount (orders call crm.loyalty.redeem_points inside their own transaction)."""
-    customers.get_customer(uow, body.customer_id)
-    discount = loyalty.redeem_points(uow, body.customer_id, body.points, body.order_ref, body.program)
-    uow.commit()
+    discount = loyalty.redeem_for_customer(uow, body.customer_id, body.points, body.order_ref, body.program)
     return {"customer_id": body.customer_id, "points": body.points, "discount": discount.as_dict()}
 
 
 @router.post("/loyalty/adjust")
 def adjust(body: AdjustIn, uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(require(*MARKETING))) -> dict[str, Any]:
-    customers.get_customer(uow, body.customer_id)
-    loyalty.award(uow, body.customer_id, body.points, kind="adjust", reason=body.reason, program_code=body.program)
-    uow.commit()
-    return {"accounts": loyalty.accounts_out(uow, body.customer_id)}
+    return {"accounts": loyalty.adjust_points(uow, body.customer_id, body.points, reason=body.reason,
+                                              program_code=body.program)}
 
 
 @router.post("/loyalty/expire")
 def expire(uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(require(*MARKETING))) -> dict[str, Any]:
-    points = loyalty.expire_points(uow)
-    uow.commit()
+    points = loyalty.expire_due_points(uow)
     return {"expired_points": points}
 
 

@@ -43,8 +43,7 @@ def register(app: typer.Typer, import_app: typer.Typer) -> None:
 
         db = upgraded_database()
         with UnitOfWork(db) as uow:
-            points = loyalty.expire_points(uow)
-            uow.commit()
+            points = loyalty.expire_due_points(uow)
         console.print(f"expired {points} points")
 
     @crm_app.command("export-events")

@@ -49,6 +49,12 @@ def consent_history(uow: UnitOfWork, customer_id: int) -> list[dict[str, Any]]:
             for c in uow.session.scalars(sa.select(Consent).where(Consent.customer_id == customer_id).order_by(Consent.id))]
 
 
+def consents_of(uow: UnitOfWork, customer_id: int) -> dict[str, Any]:
+    """Current consents and their history, for a customer the caller may see (404 otherwise)."""
+    customers.get_customer(uow, customer_id)
+    return {"current": current_consents(uow, customer_id), "history": consent_history(uow, customer_id)}
+
+
 def export_customer(uow: UnitOfWork, customer_id: int) -> dict[str, Any]:
     """Everything Merx holds about one customer, as JSON-ready data (right of access/portability):
     the customer record and each context's part (see merx.core.lifecycle)."""

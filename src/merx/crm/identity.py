@@ -28,9 +28,9 @@ import sqlalchemy as sa
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from merx.core.auth import Role
+from merx.core.auth import BACK_OFFICE_ROLES, Role
 from merx.core.db import utcnow
-from merx.core.errors import Conflict, NotFound, ValidationProblem
+from merx.core.errors import Conflict, Forbidden, NotFound, ValidationProblem
 from merx.core.uow import UnitOfWork
 from merx.core import lifecycle
 from merx.crm.events import CustomerIdentified, CustomerMerged, CustomerUnmerged
@@ -109,6 +109,8 @@ def find_profile(uow: UnitOfWork, kind: str, value: str) -> int | None:
 
 
 def identities_of(uow: UnitOfWork, customer_id: int) -> list[Identity]:
+    """The identifiers of a customer the caller may see (404 otherwise)."""
+    customers.get_customer(uow, customer_id)
     return list(uow.session.scalars(sa.select(Identity).where(Identity.customer_id == customer_id).order_by(Identity.id)))
 
 
@@ -268,7 +270,9 @@ def _link_serializer(uow: UnitOfWork) -> URLSafeTimedSerializer:
 
 def issue_link_token(uow: UnitOfWork, customer_id: int) -> str:
     """A signed, expiring proof that whoever holds it is this customer (after a sign-in, or
-    in a verified-email link): the storefront passes it to identify to link its anonymous id."""
+    in a verified-email link): the storefront passes it to identify to link its anonymous id.
+    A customer gets one for itself only: another customer's id is a 404."""
+    customers.get_customer(uow, customer_id)
     return _link_serializer(uow).dumps({"customer_id": int(customer_id)})
 
 
@@ -394,3 +398,37 @@ def merge_out(m: Merge) -> MergeOut:
 def merges_of(uow: UnitOfWork, customer_id: int) -> list[Merge]:
     return list(uow.session.scalars(sa.select(Merge).where(sa.or_(
         Merge.from_customer_id == customer_id, Merge.into_customer_id == customer_id)).order_by(Merge.id)))
+
+
+def add_identifier(uow: UnitOfWork, customer_id: int, kind: str, value: str, *, verified: bool) -> IdentifyResult:
+    """Attach an identifier to a customer the caller may see, by hand (`anonymous_id` links
+    a visitor). A verified email or phone of another profile merges the two (see identify)."""
+    customers.get_customer(uow, customer_id)
+    if kind == "anonymous_id":
+        return identify(uow, anonymous_id=value, identifiers={"customer_id": str(customer_id)}, verified=verified,
+                        source="staff")
+    return identify(uow, anonymous_id=None, identifiers={"customer_id": str(customer_id), kind: value},
+                    verified=verified, source="staff")
+
+
+def merge_into(uow: UnitOfWork, customer_id: int, duplicate_id: int) -> MergeOut:
+    """Merge `duplicate_id` into `customer_id`, a customer the caller may see (by hand, `rule=manual`)."""
+    customers.get_customer(uow, customer_id)
+    return merge_out(merge_profiles(uow, duplicate_id, customer_id, rule="manual"))
+
+
+def identify_caller(uow: UnitOfWork, *, anonymous_id: str | None, identifiers: dict[str, Any], verified: bool,
+                    traits: dict[str, Any], link_token: str | None) -> IdentifyResult:
+    """`POST /identify` for whoever calls: a customer may name only its own customer id, the
+    back office any; a caller without a key goes through identify_anonymous (link tokens)."""
+    actor = uow.actor
+    named = identifiers.get("customer_id")
+    if named is not None and actor.role not in BACK_OFFICE_ROLES and not (
+            actor.role == Role.customer and actor.customer_id == named):
+        raise Forbidden("Only back-office keys may name a customer id")
+    if actor.is_anonymous:
+        return identify_anonymous(uow, anonymous_id=anonymous_id, claimed=identifiers, traits=traits,
+                                  link_token=link_token)
+    if link_token is not None:
+        raise ValidationProblem.for_field("link_token", "is for callers without an API key")
+    return identify(uow, anonymous_id=anonymous_id, identifiers=identifiers, verified=verified, traits=traits)

@@ -19,8 +19,7 @@ from merx.core.money import Money, exponent
 from merx.core.uow import UnitOfWork
 from merx.crm.events import LoyaltyPointsChanged, LoyaltyProgramCreated, LoyaltyTierChanged
 from merx.crm.models import LoyaltyAccount, LoyaltyEntry, LoyaltyProgram
-
-CREDIT_KINDS = ("earn", "bonus", "referral", "adjust")
+from merx.customers import public as customers
 
 
 def create_program(uow: UnitOfWork, *, code: str, name: str, currency: str, points_per_unit: Decimal,
@@ -221,6 +220,55 @@ def expire_points(uow: UnitOfWork, as_of: dt.datetime | None = None) -> int:
         recompute(uow, account)
         uow.audit("expire", "loyalty_account", account.id, after={"balance": account.balance})
     return total
+
+
+# -- the use cases the API and the command line call: each scopes to what the caller may see and commits.
+# A balance is read, checked and written in one transaction, so two concurrent changes of one
+# account can deadlock on its credit rows (PostgreSQL): uow.run_in_transaction runs it again.
+
+
+def redeem_for_customer(uow: UnitOfWork, customer_id: int, points: int, order_ref: str,
+                        program_code: str | None = None) -> Money:
+    """Spend a customer's points outside checkout (`POST /loyalty/redeem`); 404 for a customer
+    the caller may not see."""
+
+    def run() -> Money:
+        customers.get_customer(uow, customer_id)
+        discount = redeem_points(uow, customer_id, points, order_ref, program_code)
+        uow.commit()
+        return discount
+
+    return uow.run_in_transaction(run)
+
+
+def adjust_points(uow: UnitOfWork, customer_id: int, points: int, *, reason: str | None = None,
+                  program_code: str | None = None) -> list[dict[str, Any]]:
+    """A manual adjustment (`POST /loyalty/adjust`); returns the customer's accounts after it."""
+
+    def run() -> list[dict[str, Any]]:
+        customers.get_customer(uow, customer_id)
+        award(uow, customer_id, points, kind="adjust", reason=reason, program_code=program_code)
+        uow.commit()
+        return accounts_out(uow, customer_id)
+
+    return uow.run_in_transaction(run)
+
+
+def expire_due_points(uow: UnitOfWork, as_of: dt.datetime | None = None) -> int:
+    """Expire every credit whose time is up and commit; returns the points expired."""
+
+    def run() -> int:
+        points = expire_points(uow, as_of)
+        uow.commit()
+        return points
+
+    return uow.run_in_transaction(run)
+
+
+def customer_loyalty(uow: UnitOfWork, customer_id: int) -> dict[str, Any]:
+    """Accounts and ledger of a customer the caller may see (404 otherwise)."""
+    customers.get_customer(uow, customer_id)
+    return {"accounts": accounts_out(uow, customer_id), "ledger": ledger(uow, customer_id)}
 
 
 def move_ledgers(uow: UnitOfWork, from_id: int, into_id: int) -> list[dict[str, Any]]:

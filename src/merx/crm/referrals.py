@@ -11,8 +11,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from merx.core.auth import Role
 from merx.core.db import utcnow
-from merx.core.errors import Conflict, NotFound, ValidationProblem
+from merx.core.errors import Conflict, Forbidden, ValidationProblem
 from merx.core.uow import UnitOfWork
 from merx.crm.events import ReferralCreated, ReferralRewarded
 from merx.crm.identity import survivor
@@ -56,6 +57,11 @@ def _contacts(uow: UnitOfWork, customer_id: int) -> tuple[set[str], set[str]]:
 
 
 def apply_code(uow: UnitOfWork, code: str, referred_customer_id: int) -> Referral:
+    """Record that `referred_customer_id` came through `code`; a customer applies a code to
+    itself only. Commits."""
+    actor = uow.actor
+    if actor.role == Role.customer and actor.customer_id != referred_customer_id:
+        raise Forbidden("A customer applies a referral code to itself only")
     row = uow.session.scalars(sa.select(ReferralCode).where(ReferralCode.code == code.strip().upper())).first()
     if row is None:
         raise ValidationProblem.for_field("code", "is not a referral code")
@@ -125,9 +131,3 @@ def referrals_of(uow: UnitOfWork, customer_id: int) -> list[dict[str, Any]]:
              "reason": r.reason, "order_id": r.order_id, "created_at": r.created_at, "rewarded_at": r.rewarded_at}
             for r in rows]
 
-
-def get_referral(uow: UnitOfWork, referral_id: int) -> Referral:
-    referral = uow.session.get(Referral, referral_id)
-    if referral is None:
-        raise NotFound("Referral does not exist")
-    return referral

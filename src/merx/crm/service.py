@@ -59,7 +59,23 @@ def ingest_events(uow: UnitOfWork, items: list[Any], *, allow_system: bool = Fal
                   commit: bool = True) -> IngestResult:
     """Validate each event of a batch on its own, store the good ones append-only, report the
     bad ones by index. Events with a known anonymous id or identifier are attributed to
-    that profile at once; the others wait for `identify` to re-key them."""
+    that profile at once; the others wait for `identify` to re-key them.
+
+    Committing, the batch is one transaction run by `uow.run_in_transaction`: it upserts the
+    profiles' counters, loyalty bonuses and segment memberships of many customers, so two
+    batches for overlapping customers can deadlock on PostgreSQL; the loser runs again."""
+    if not commit:
+        return _ingest(uow, items, allow_system=allow_system, now=now)
+
+    def run() -> IngestResult:
+        result = _ingest(uow, items, allow_system=allow_system, now=now)
+        uow.commit()
+        return result
+
+    return uow.run_in_transaction(run)
+
+
+def _ingest(uow: UnitOfWork, items: list[Any], *, allow_system: bool, now: dt.datetime | None) -> IngestResult:
     if len(items) > MAX_BATCH:
         raise ValidationProblem.for_field("events", f"at most {MAX_BATCH} events per batch")
     now = now or utcnow()
@@ -137,8 +153,6 @@ def ingest_events(uow: UnitOfWork, items: list[Any], *, allow_system: bool = Fal
         if uow.session.scalar(sa.select(Segment.id).where(Segment.kind == "rule").limit(1)) is not None:
             uow.session.flush()
             segments.refresh_profiles(uow, per_profile)
-    if commit:
-        uow.commit()
     rejected.sort(key=lambda r: r["index"])
     return IngestResult(accepted=len(rows), rejected=rejected, customers={c: len(t) for c, t in per_profile.items()})
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query
 
 from merx.core.auth import Principal, Role
-from merx.core.errors import NotFound
 from merx.core.schemas import Page
 from merx.core.uow import UnitOfWork
 from merx.core.web import get_read_uow, get_uow, require
@@ -38,10 +37,8 @@ def list_customers(email: str | None = None, phone: str | None = None, country: 
 
 
 @router.get("/me", response_model=CustomerOut)
-def my_record(uow: UnitOfWork = Depends(get_read_uow), principal: Principal = Depends(require(Role.customer))) -> CustomerOut:
-    if principal.customer_id is None:
-        raise NotFound("This key is not linked to a customer record")
-    return service.get_customer(uow, principal.customer_id)
+def my_record(uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(require(Role.customer))) -> CustomerOut:
+    return service.get_own_record(uow)
 
 
 @router.get("/{customer_id}", response_model=CustomerOut)

@@ -103,6 +103,13 @@ def get_customer(uow: UnitOfWork, customer_id: int) -> CustomerOut:
     return _out(_visible(uow, uow.session.get(Customer, customer_id)))
 
 
+def get_own_record(uow: UnitOfWork) -> CustomerOut:
+    """The calling customer's own record (`GET /customers/me`)."""
+    if uow.actor.customer_id is None:
+        raise NotFound("This key is not linked to a customer record")
+    return get_customer(uow, uow.actor.customer_id)
+
+
 def update_customer(uow: UnitOfWork, customer_id: int, data: CustomerUpdate) -> CustomerOut:
     customer = _visible(uow, uow.session.get(Customer, customer_id))
     if "sales_rep_user_id" in data.model_fields_set and data.sales_rep_user_id != customer.sales_rep_user_id:

@@ -10,7 +10,7 @@ from merx.core.pagination import check_limit
 from merx.core.schemas import Page
 from merx.core.uow import UnitOfWork
 from merx.core.web import get_principal, get_read_uow, get_uow, require
-from merx.inventory import service
+from merx.inventory import adjustments, locations, reads
 from merx.inventory.schemas import (AdjustmentIn, AvailabilityOut, LocationCreate, LocationOut, LocationPatch,
                                     MovementOut, StockOut, ThresholdIn, TransferIn, TransferOut)
 
@@ -21,27 +21,27 @@ MANAGERS = (Role.admin, Role.staff)
 @router.post("/locations", response_model=LocationOut, status_code=201)
 def create_location(body: LocationCreate, uow: UnitOfWork = Depends(get_uow),
                     _: Principal = Depends(require(Role.admin))) -> LocationOut:
-    return LocationOut(**service.create_location(uow, body.model_dump()))
+    return LocationOut(**locations.create_location(uow, body.model_dump()))
 
 
 @router.get("/locations", response_model=Page[LocationOut])
 def list_locations(kind: str | None = None, pickup: bool | None = None, limit: int | None = Query(None),
                    cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow)) -> Page[LocationOut]:
     """Public: the storefront lists stores and their opening hours."""
-    items, nxt = service.list_locations(uow, kind=kind, pickup=pickup, limit=check_limit(limit, 50, 500),
+    items, nxt = locations.list_locations(uow, kind=kind, pickup=pickup, limit=check_limit(limit, 50, 500),
                                         cursor=cursor)
     return Page[LocationOut](items=[LocationOut(**i) for i in items], next_cursor=nxt)
 
 
 @router.get("/locations/{code}", response_model=LocationOut)
 def get_location(code: str, uow: UnitOfWork = Depends(get_read_uow)) -> LocationOut:
-    return LocationOut(**service.location_out(service.get_location_by_code(uow, code)))
+    return LocationOut(**locations.location_out(locations.get_location_by_code(uow, code)))
 
 
 @router.patch("/locations/{code}", response_model=LocationOut)
 def update_location(code: str, body: LocationPatch, uow: UnitOfWork = Depends(get_uow),
                     _: Principal = Depends(require(Role.admin))) -> LocationOut:
-    return LocationOut(**service.update_location(uow, code, body.model_dump(exclude_unset=True)))
+    return LocationOut(**locations.update_location(uow, code, body.model_dump(exclude_unset=True)))
 
 
 @router.post("/inventory/adjustments", response_model=StockOut)
@@ -49,14 +49,14 @@ def adjust(body: AdjustmentIn, uow: UnitOfWork = Depends(get_uow),
            _: Principal = Depends(require(*MANAGERS))) -> StockOut:
     """`{"sku", "location", "delta"}` or compare-and-set `{"sku", "location", "set", "expected"}`
     (409 when the current on-hand quantity is not `expected`)."""
-    return StockOut(**service.adjust(uow, sku=body.sku, location=body.location, delta=body.delta, set_to=body.set,
+    return StockOut(**adjustments.adjust(uow, sku=body.sku, location=body.location, delta=body.delta, set_to=body.set,
                                      expected=body.expected, reason=body.reason, note=body.note))
 
 
 @router.post("/inventory/transfers", response_model=TransferOut, status_code=201)
 def transfer(body: TransferIn, uow: UnitOfWork = Depends(get_uow),
              _: Principal = Depends(require(*MANAGERS))) -> TransferOut:
-    return TransferOut(**service.transfer(uow, sku=body.sku, from_location=body.from_location,
+    return TransferOut(**adjustments.transfer(uow, sku=body.sku, from_location=body.from_location,
                                           to_location=body.to_location, quantity=body.quantity,
                                           in_transit=body.in_transit, note=body.note))
 
@@ -64,13 +64,13 @@ def transfer(body: TransferIn, uow: UnitOfWork = Depends(get_uow),
 @router.post("/inventory/transfers/{transfer_id}/receive", response_model=TransferOut)
 def receive_transfer(transfer_id: int, uow: UnitOfWork = Depends(get_uow),
                      _: Principal = Depends(require(*MANAGERS))) -> TransferOut:
-    return TransferOut(**service.receive_transfer(uow, transfer_id))
+    return TransferOut(**adjustments.receive_transfer(uow, transfer_id))
 
 
 @router.put("/inventory/thresholds")
 def set_threshold(body: ThresholdIn, uow: UnitOfWork = Depends(get_uow),
                   _: Principal = Depends(require(*MANAGERS))) -> dict:
-    return service.set_threshold(uow, sku=body.sku, low_stock=body.low_stock, location=body.location)
+    return adjustments.set_threshold(uow, sku=body.sku, low_stock=body.low_stock, location=body.location)
 
 
 @router.get("/inventory/stock", response_model=list[StockOut])
@@ -78,14 +78,14 @@ def stock(sku: str | None = None, location: str | None = None, uow: UnitOfWork =
           _: Principal = Depends(require(*BACK_OFFICE_ROLES))) -> list[StockOut]:
     if not sku and not location:
         raise ValidationProblem.for_field("sku", "give sku or location (or both)")
-    return [StockOut(**r) for r in service.stock_levels(uow, sku=sku, location=location)]
+    return [StockOut(**r) for r in reads.stock_levels(uow, sku=sku, location=location)]
 
 
 @router.get("/inventory/movements", response_model=Page[MovementOut])
 def movements(sku: str | None = None, location: str | None = None, reference: str | None = None,
               limit: int | None = Query(None), cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
               _: Principal = Depends(require(*MANAGERS))) -> Page[MovementOut]:
-    items, nxt = service.movements(uow, sku=sku, location=location, reference=reference,
+    items, nxt = reads.movements(uow, sku=sku, location=location, reference=reference,
                                    limit=check_limit(limit, 50, 500), cursor=cursor)
     return Page[MovementOut](items=[MovementOut(**m) for m in items], next_cursor=nxt)
 
@@ -99,5 +99,5 @@ def availability(sku: str = Query(min_length=1, max_length=100), lat: float | No
     shown to back-office callers only."""
     if (lat is None) != (lon is None):
         raise ValidationProblem.for_field("lon" if lon is None else "lat", "give lat and lon together")
-    return AvailabilityOut(**service.availability(uow, sku, lat=lat, lon=lon, pickup_only=pickup,
+    return AvailabilityOut(**reads.availability(uow, sku, lat=lat, lon=lon, pickup_only=pickup,
                                                   with_quantities=principal.role in BACK_OFFICE_ROLES))

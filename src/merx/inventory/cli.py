@@ -17,12 +17,12 @@ def register(app: typer.Typer, import_app: typer.Typer) -> None:
         """Release holds whose time to live has passed, now."""
         from merx.core.cli_support import upgraded_database
         from merx.core.uow import UnitOfWork
-        from merx.inventory import service
+        from merx.inventory import holds
 
         db = upgraded_database()
         try:
             with UnitOfWork(db) as uow:
-                owners = service.sweep_expired(uow)
+                owners = holds.sweep_expired(uow)
             console.print(f"released the holds of {len(owners)} owners")
         finally:
             db.dispose()

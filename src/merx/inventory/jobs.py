@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from merx.core.jobs import JobContext, Scheduler, every
 from merx.core.uow import UnitOfWork
-from merx.inventory import service
+from merx.inventory import holds
 from merx.inventory.settings import get_inventory_settings
 
 
 def release_expired_holds(ctx: JobContext) -> str:
     with UnitOfWork(ctx.db) as uow:
-        owners = service.sweep_expired(uow, now=ctx.now)
+        owners = holds.sweep_expired(uow, now=ctx.now)
     return f"released the holds of {len(owners)} owners"
 
 

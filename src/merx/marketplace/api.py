@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from merx.core.auth import Principal, Role
-from merx.core.errors import NotFound
 from merx.core.schemas import Page
 from merx.core.uow import UnitOfWork
 from merx.core.web import get_read_uow, get_uow, require
@@ -29,9 +28,7 @@ def list_sellers(limit: int | None = None, cursor: str | None = None, uow: UnitO
 
 @router.get("/{seller_id}", response_model=SellerOut)
 def get_seller(seller_id: int, uow: UnitOfWork = Depends(get_read_uow),
-               principal: Principal = Depends(require(*STAFF, Role.seller))) -> SellerOut:
-    if principal.role == Role.seller and principal.seller_id != seller_id:
-        raise NotFound(f"Seller {seller_id} does not exist")  # a seller sees only itself
+               _: Principal = Depends(require(*STAFF, Role.seller))) -> SellerOut:
     return service.get_seller_out(uow, seller_id)
 
 

@@ -8,6 +8,7 @@ from typing import Iterable
 
 import sqlalchemy as sa
 
+from merx.core.auth import Role
 from merx.core.errors import Conflict, FieldError, NotFound
 from merx.core.pagination import check_limit, paginate
 from merx.core.schemas import Page
@@ -78,8 +79,10 @@ def get_seller(uow: UnitOfWork, seller_id: int) -> SellerInfo | None:
 
 
 def get_seller_out(uow: UnitOfWork, seller_id: int) -> SellerOut:
+    """A seller record; a seller sees only its own (another seller's is as absent as none)."""
+    actor = uow.actor
     seller = uow.session.get(Seller, seller_id)
-    if seller is None:
+    if seller is None or (actor.role == Role.seller and actor.seller_id != seller_id):
         raise NotFound(f"Seller {seller_id} does not exist")
     return _out(seller)
 

@@ -19,14 +19,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from merx.core.db import utcnow
 from merx.core.errors import Conflict
 from merx.core.uow import UnitOfWork
-from merx.inventory import service as inventory
+from merx.inventory import public as inventory
 from merx.inventory.settings import get_inventory_settings
-from merx.orders import service
+from merx.orders import carts, reading, state, transitions
 from merx.orders.events import CartAbandoned
 from merx.orders.models import Cart, Order, PaymentTransaction
-from merx.pricing import service as pricing
+from merx.pricing import public as pricing
 
 STRANDED = "no payment result before the hold expired"
 VOID_RETRY_AFTER = dt.timedelta(minutes=1)  # a cancel's own void normally follows within a second
@@ -40,7 +41,7 @@ def expire_checkouts(uow: UnitOfWork, now: dt.datetime) -> int:
     uow.rollback()
     reopened = 0
     for cart_id in ids:
-        reopened += service._retrying(uow, lambda cart_id=cart_id: _reopen_cart(uow, cart_id, now))
+        reopened += state._retrying(uow, lambda cart_id=cart_id: _reopen_cart(uow, cart_id, now))
     return reopened
 
 
@@ -55,7 +56,7 @@ def _reopen_cart(uow: UnitOfWork, cart_id: int, now: dt.datetime) -> int:
     cart.version += 1
     cart.updated_at = now
     uow.emit(CartAbandoned(cart_id=cart.id, customer_id=cart.customer_id, email=cart.email, currency=cart.currency,
-                           total=service.cart_out(uow, cart)["totals"]["total"]), version=cart.version)
+                           total=carts.cart_out(uow, cart)["totals"]["total"]), version=cart.version)
     uow.commit()
     return 1
 
@@ -87,16 +88,16 @@ def expire_unpaid_orders(uow: UnitOfWork, now: dt.datetime) -> dict[str, int]:
     for order_id in lapsed:
         done["guest_holds"] += _expire(uow, order_id, GUEST_HOLD_LAPSED, lambda o: _guest_hold_lapsed(o, now))
     for order_id in unvoided:
-        order = service._load_any(uow, order_id)
+        order = state._load_any(uow, order_id)
         uow.rollback()
-        service._settle_money_back(uow, order_id, kind="void", amount_minor=order.total_minor)
+        transitions._settle_money_back(uow, order_id, kind="void", amount_minor=order.total_minor)
         done["voids_retried"] += 1
     return done
 
 
 def _expire(uow: UnitOfWork, order_id: int, reason: str, still_due: Any) -> int:
     def cancel() -> Order | None:
-        order = service._load_any(uow, order_id, for_update=True)
+        order = state._load_any(uow, order_id, for_update=True)
         if not still_due(order):  # paid, accepted or cancelled meanwhile
             uow.rollback()
             return None
@@ -108,34 +109,34 @@ def _expire(uow: UnitOfWork, order_id: int, reason: str, still_due: Any) -> int:
         order.cancel_reason = reason
         order.payment_status = "void_pending"
         order.hold_expires_at = None
-        service._set_status(uow, order, "cancelled", reason=reason, payment_status="void_pending")
+        state._set_status(uow, order, "cancelled", reason=reason, payment_status="void_pending")
         uow.commit()
         return order
 
-    order = service._retrying(uow, cancel)
+    order = state._retrying(uow, cancel)
     if order is None:
         return 0
     # outside the stock transaction, like every provider call: whatever the provider may have
     # authorised for this order is voided, and the outcome recorded (void_failed is visible to staff)
-    service._settle_money_back(uow, order.id, kind="void", amount_minor=order.total_minor)
+    transitions._settle_money_back(uow, order.id, kind="void", amount_minor=order.total_minor)
     return 1
 
 
 def accept_guest_order(uow: UnitOfWork, order_id: int) -> dict[str, Any]:
     """Staff accept a guest's pay-later order: it keeps its stock until delivered or cancelled."""
-    service._require_staff(uow)
+    state._require_staff(uow)
 
     def run() -> dict[str, Any]:
-        order = service._load(uow, order_id, for_update=True)
+        order = state._load(uow, order_id, for_update=True)
         if order.hold_expires_at is not None:
             if order.status != "confirmed":
                 raise Conflict(f"Order {order.number} is {order.status}; only a confirmed order can be accepted",
                                type_slug="invalid-transition")
             order.hold_expires_at = None
             order.version += 1
-            order.updated_at = now = service.utcnow()
+            order.updated_at = now = utcnow()
             uow.audit("accept", "order", order.id, after={"hold_expires_at": None, "accepted_at": now.isoformat()})
             uow.commit()
-        return service.order_out(uow, order)
+        return reading.order_out(uow, order)
 
-    return service._retrying(uow, run)
+    return state._retrying(uow, run)

@@ -13,7 +13,7 @@ from merx.core.db import utcnow
 from merx.core.lifecycle import MovedRefs
 from merx.core.uow import UnitOfWork
 from merx.orders.models import Cart, Order
-from merx.orders.service import orders_for_customer
+from merx.orders.reading import orders_for_customer
 
 
 def _reassign(uow: UnitOfWork, order_ids: list[int], cart_ids: list[int], from_id: int, to_id: int) -> int:

@@ -5,7 +5,7 @@ and recorded by staff. `test`: a deterministic stand-in for a card gateway that 
 to succeed, decline or time out, so the checkout saga's compensation can be exercised.
 Which providers a checkout may use is configuration (MERX_PAYMENT_PROVIDERS, default
 `manual`): `test` is enabled only by the demo and the test suite.
-Provider calls are made OUTSIDE any database transaction (see orders.service)."""
+Provider calls are made OUTSIDE any database transaction (see orders/checkout.py)."""
 
 from __future__ import annotations
 

@@ -108,12 +108,7 @@ def search(
         q=q, lang=lang, page=page, limit=limit, region=region, near=near, explain=explain, facets=facets,
         filters=Filters(category=category, brand=brand, price_min=lo, price_max=hi, attributes=_attributes(attr),
                         store=store, seller_id=seller_id, include_inactive=include_inactive))
-    outcome, search_id = service.search(uow, req, data_dir=data_dir, customer_id=principal.customer_id)
-    if explain and principal.has(Role.seller):
-        # a seller learns why its own products rank where they do, not its competitors'
-        for item in outcome.page_items:
-            if item.get("seller_id") != principal.seller_id:
-                item.pop("explain", None)
+    outcome, search_id = service.search(uow, req, data_dir=data_dir)
     return SearchOut(search_id=search_id, query=q, lang=outcome.lang, mode=outcome.mode, total=outcome.total,
                      page=page, limit=limit, items=outcome.page_items, facets=outcome.facets, model=outcome.model,
                      timings_ms=outcome.timings_ms if explain else None)

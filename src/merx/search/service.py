@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable
 
 import sqlalchemy as sa
 
+from merx.core.auth import Role
 from merx.core.db import Database, utcnow
 from merx.core.errors import NotFound, ValidationProblem
 from merx.core.ids import new_ulid
@@ -107,9 +108,10 @@ def load_pins(uow: UnitOfWork, lang: str, key: str) -> list[Pin]:
     return [Pin(r.product_id, r.position, r.hidden) for r in rows]
 
 
-def search(uow: UnitOfWork, req: SearchRequest, *, data_dir: Path, log_search: bool = True,
-           customer_id: int | None = None) -> tuple[SearchOutcome, str]:
-    """Runs the pipeline; logs the query and what was shown. Returns (outcome, search_id)."""
+def search(uow: UnitOfWork, req: SearchRequest, *, data_dir: Path,
+           log_search: bool = True) -> tuple[SearchOutcome, str]:
+    """Runs the pipeline; logs the query and what was shown (under the calling customer, if
+    any). Returns (outcome, search_id). A seller's explanations cover its own products only."""
     stack = stack_for(data_dir)
     stack.engine.ranker.model = stack.models.current()
     from merx.search.handlers import flush
@@ -120,6 +122,11 @@ def search(uow: UnitOfWork, req: SearchRequest, *, data_dir: Path, log_search: b
     key = query_key(req.q, lang) if req.q else ""
     outcome = stack.engine.search(req, synonyms=load_synonyms(uow, lang), rules=load_rules(uow),
                                   pins=load_pins(uow, lang, key))
+    if req.explain and uow.actor.role == Role.seller:
+        # a seller learns why its own products rank where they do, not its competitors'
+        for item in outcome.page_items:
+            if item.get("seller_id") != uow.actor.seller_id:
+                item.pop("explain", None)
     search_id = new_ulid()
     if log_search:
         shown = [item["product_id"] for item in outcome.page_items]
@@ -131,7 +138,7 @@ def search(uow: UnitOfWork, req: SearchRequest, *, data_dir: Path, log_search: b
             w.session.add(m.SearchLog(
                 id=search_id, query_text=req.q[:500], query_key=outcome.query_key, lang=outcome.lang,
                 mode=outcome.mode, total=outcome.total, page=req.page, shown=shown, features=features,
-                filters=_filters_json(req), customer_id=customer_id, user_id=uow.actor.user_id,
+                filters=_filters_json(req), customer_id=uow.actor.customer_id, user_id=uow.actor.user_id,
                 zero_results=outcome.total == 0))
             w.commit()
     return outcome, search_id
