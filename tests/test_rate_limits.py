@@ -12,6 +12,7 @@ from typing import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from conftest import service_unavailable
 from merx.app import create_app
 
 PAGE_VIEW = {"type": "page_view", "anonymous_id": "visitor", "properties": {"url": "https://shop/x"}}
@@ -96,10 +97,11 @@ def _redis_up() -> bool:
         return False
 
 
-@pytest.mark.skipif(not _redis_up(), reason="Redis is not running on 127.0.0.1:6379")
 def test_workers_share_one_budget_through_redis(db, settings):
     """Two apps stand for two `merx serve` workers: with MERX_REDIS_URL they count together;
     in memory each would count on its own."""
+    if not _redis_up():
+        service_unavailable("Redis on 127.0.0.1:6379", "connection refused")
     address = f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{secrets.randbelow(250)}"  # no clash between runs
     shared = dict(redis_url="redis://127.0.0.1:6379/0", rate_limits={"identify": "3/minute"})
     with _client(db, settings, address, **shared) as one, _client(db, settings, address, **shared) as two:

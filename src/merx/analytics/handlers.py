@@ -19,6 +19,7 @@ from merx.core.db import Database, utcnow
 from merx.core.events import DomainEvent, MessageBus
 from merx.core.money import CURRENCY_EXPONENTS
 from merx.core.uow import UnitOfWork
+from merx.crm import public as crm
 from merx.inventory.events import StockChanged
 from merx.orders.events import CartAbandoned, OrderCancelled, OrderPlaced, OrderReturned
 
@@ -48,13 +49,18 @@ def _sales_reps(uow: UnitOfWork, customer_ids: set[Any]) -> dict[Any, int | None
 
 def on_orders_placed(events: list[DomainEvent], uow: UnitOfWork) -> None:
     """A batch of placed orders becomes sales lines in one transaction (one snapshot bump)."""
-    reps = _sales_reps(uow, {e.payload.get("customer_id") for e in events})
+    # A customer merged away since the order was placed is counted for the survivor, the
+    # same as the merge did to the lines already recorded: live and rebuilt facts agree.
+    current = crm.survivors(uow, {int(e.payload["customer_id"]) for e in events
+                                  if isinstance(e.payload.get("customer_id"), int)})
+    reps = _sales_reps(uow, {current.get(c) or c for c in current})
     lines = []
     for event in events:
         p = event.payload
         order_id = p["order_id"]
         when = _when(p.get("placed_at"), event.occurred_at)
         customer_id = p.get("customer_id")
+        customer_id = current.get(customer_id) or customer_id
         lines += [SalesLineIn(
             source=SOURCE, line_key=f"{order_id}:{n}", order_ref=str(order_id), kind="sale",
             sku=ln.get("sku"), product_id=ln.get("product_id"), customer_id=customer_id,

@@ -21,7 +21,12 @@ operators are errors that name the position), and evaluation runs vectorised ove
 (numpy), so one expression over a million profiles costs milliseconds.
 
 Null semantics follow SQL: a comparison with a missing value is false (so `x != 1` does not
-match profiles without x); use `is null` / `is not null` to test for missing values."""
+match profiles without x); use `is null` / `is not null` to test for missing values.
+Why a parser of our own instead of a library: staff type these expressions, so they must not
+reach Python's `eval` or raw SQL, and every field must map to a profile column we choose. A
+general expression library (e.g. `simpleeval`, `lark` with a grammar) would still need this
+field map and the SQL translation, which are most of this module.
+"""
 
 from __future__ import annotations
 
