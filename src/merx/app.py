@@ -14,8 +14,9 @@ from merx.core.db import Database
 from merx.core.events import bus
 from merx.core.observability import Metrics, configure_logging
 from merx.core.settings import Settings, get_settings
+from merx.core.validation import InputGuardMiddleware
 from merx.core.web import (BodyLimitMiddleware, IdempotencyMiddleware, RequestContextMiddleware,
-                           install_error_handlers)
+                           UnhandledErrorMiddleware, install_error_handlers)
 
 API_PREFIX = "/api/v1"
 _handlers_registered = False
@@ -90,8 +91,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     # a stopping server hands the reactions it has queued to their handlers before it exits
     app.router.on_shutdown.append(lambda: bus.drain(30.0) and None)
 
-    # Outermost first: request id/log/metrics, then the body limit, then idempotency.
+    # Outermost first: request id/log/metrics, the last-resort 500, query/path checks, the
+    # body limit, then idempotency (so a refused request claims no key).
     app.add_middleware(IdempotencyMiddleware, db_getter=lambda: app.state.db)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)
+    app.add_middleware(InputGuardMiddleware)
+    app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from merx.core.schemas import MoneyIn, MoneyOut, StrictModel
+from merx.core.schemas import MoneyIn, MoneyOut, PatchModel, StrictModel
 
 Status = Literal["draft", "active", "archived"]
 AttributeType = Literal["text", "number", "enum", "bool"]
@@ -58,10 +58,12 @@ class ProductCreate(StrictModel):
         return [_check_url(u) for u in v]
 
 
-class ProductPatch(StrictModel):
+class ProductPatch(PatchModel):
     """Partial update: only the fields sent change. `attributes` and `translations` merge
     (a null value removes an attribute); `variants` lists every variant to keep (matched by
     SKU; variants left out are removed). `version`, when sent, must be the current one."""
+
+    NOT_NULL = frozenset({"name", "status", "media"})
 
     sku: str | None = Field(None, min_length=1, max_length=100)
     name: str | None = Field(None, min_length=1, max_length=500)

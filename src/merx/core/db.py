@@ -124,6 +124,7 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
         engine = sa.create_engine(
             url,
             echo=echo,
+            hide_parameters=True,  # bound values (customer emails...) never reach logs or errors
             connect_args={"timeout": 30, "check_same_thread": False},
             pool_size=pool_size,
             max_overflow=pool_size * 2,
@@ -132,7 +133,7 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    engine = sa.create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size * 2)
+    engine = sa.create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size * 2, hide_parameters=True)
     _ping_idle_connections(engine)
     return engine
 
