@@ -14,7 +14,6 @@ Two places apply them without each route or schema repeating itself:
 from __future__ import annotations
 
 import re
-import typing
 from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
@@ -114,31 +113,30 @@ def check_input_value(value: Any, path: str = "") -> Any:
 _LONG_DIGITS = re.compile(r"\d{19,}")
 
 
-def _is_int_annotation(annotation: Any) -> bool:
-    if annotation is int:
+def _is_int_schema(schema: dict) -> bool:
+    if schema.get("type") == "integer":
         return True
-    origin = typing.get_origin(annotation)
-    if origin is Annotated:
-        return _is_int_annotation(typing.get_args(annotation)[0])
-    return any(_is_int_annotation(a) for a in typing.get_args(annotation)) if origin is not None else False
+    if schema.get("type") == "array":
+        return _is_int_schema(schema.get("items") or {})
+    return any(_is_int_schema(s) for s in [*schema.get("anyOf", ()), *schema.get("oneOf", ())])
 
 
-def _int_params(route: Any) -> dict[str, str]:
-    """{parameter name as sent: "path" | "query"} for the route's integer parameters."""
-    cached = getattr(route, "_merx_int_params", None)
+def _int_parameters(app: Any) -> list[tuple[re.Pattern[str], str, dict[str, str]]]:
+    """[(path regex, method, {parameter: "path" | "query"})] of the integer parameters, read
+    once from the app's own OpenAPI document (a public, stable description of every route;
+    the router's internals are not)."""
+    cached = getattr(app.state, "merx_int_parameters", None)
     if cached is not None:
         return cached
-    from fastapi.dependencies.utils import get_flat_dependant
-
-    out: dict[str, str] = {}
-    dependant = getattr(route, "dependant", None)
-    if dependant is not None:
-        flat = get_flat_dependant(dependant)
-        for where, fields in (("path", flat.path_params), ("query", flat.query_params)):
-            for f in fields:
-                if _is_int_annotation(f.field_info.annotation):
-                    out[f.alias] = where
-    route._merx_int_params = out
+    out = []
+    for path, operations in app.openapi().get("paths", {}).items():
+        regex = re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path)) + "$")
+        for method, operation in operations.items():
+            params = {p["name"]: p["in"] for p in operation.get("parameters", ())
+                      if p.get("in") in ("path", "query") and _is_int_schema(p.get("schema") or {})}
+            if params:
+                out.append((regex, method.upper(), params))
+    app.state.merx_int_parameters = out
     return out
 
 
@@ -184,18 +182,16 @@ class InputGuardMiddleware:
         return self._check_int_params(scope, params)
 
     def _check_int_params(self, scope: dict, params: list[tuple[str, str]]) -> ValidationProblem | None:
-        from starlette.routing import Match
-
         app = scope.get("app")
-        router = getattr(app, "router", None)
-        for route in getattr(router, "routes", ()):
-            match, child = route.matches(scope)
-            if match != Match.FULL:
+        if app is None or not hasattr(app, "openapi"):
+            return None
+        for regex, method, wanted in _int_parameters(app):
+            matched = regex.match(scope["path"])
+            if matched is None or method != scope["method"]:
                 continue
-            wanted = _int_params(route)
-            for name, value in child.get("path_params", {}).items():
-                if wanted.get(name) == "path" and _out_of_range(str(value)):
-                    return _problem(name, f"must be at most {INT64_MAX}")
+            for name, value in matched.groupdict().items():
+                if wanted.get(name) == "path" and _out_of_range(value):
+                    return _problem(name, f"must be between {INT64_MIN} and {INT64_MAX}")
             for name, value in params:
                 if wanted.get(name) == "query" and _out_of_range(value):
                     return _problem(name, f"must be between {INT64_MIN} and {INT64_MAX}")
