@@ -225,14 +225,18 @@ def _read_response(conn: socket.socket) -> tuple[int, dict[str, str], bytes]:
     return int(lines[0].split()[1]), headers, body
 
 
-def test_a_500_logs_its_stack_trace_returns_the_request_id_and_keeps_the_connection(app, caplog):
+def test_a_500_logs_its_stack_trace_returns_the_request_id_and_keeps_the_connection(app):
+    from merx.core.observability import JsonFormatter
+
     @app.get("/test-only/boom")
     def boom() -> None:
         raise RuntimeError("kaboom")
 
+    log_lines = io.StringIO()
+    handler = logging.StreamHandler(log_lines)
+    handler.setFormatter(JsonFormatter())  # the server's own log format
+    logging.getLogger("merx").addHandler(handler)
     server, port = _serve(app)
-    caplog.set_level(logging.ERROR, logger="merx.http")
-    logging.getLogger("merx").addHandler(caplog.handler)
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
             conn.sendall(b"GET /test-only/boom HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -245,12 +249,10 @@ def test_a_500_logs_its_stack_trace_returns_the_request_id_and_keeps_the_connect
             conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             assert _read_response(conn)[0] == 200
     finally:
-        logging.getLogger("merx").removeHandler(caplog.handler)
+        logging.getLogger("merx").removeHandler(handler)
         server.should_exit = True
-    record = next(r for r in caplog.records if r.getMessage() == "unhandled error")
-    from merx.core.observability import JsonFormatter
-
-    logged = json.loads(JsonFormatter().format(record))
+    logged = next(e for e in map(json.loads, log_lines.getvalue().splitlines()) if e["msg"] == "unhandled error")
+    assert logged["request_id"] == problem["request_id"]
     assert logged["exc"].startswith("Traceback") and "in boom" in logged["exc"] and "RuntimeError: kaboom" in logged["exc"]
 
 
@@ -278,17 +280,24 @@ def test_merx_config_masks_every_database_password(monkeypatch, url, secret):
     assert secret not in shown and "s3cret" not in shown and "db.internal" in shown
 
 
-def test_a_chunked_upload_over_the_limit_is_a_413(db, tmp_path, make_key):
+def test_a_chunked_body_over_the_limit_is_a_413(db, tmp_path, make_key):
     from fastapi.testclient import TestClient
 
     from merx.app import create_app
     from merx.core.settings import Settings
 
-    app = create_app(Settings(data_dir=tmp_path, log_level="CRITICAL", max_upload_bytes=64 * 1024), db)
+    app = create_app(Settings(data_dir=tmp_path, log_level="CRITICAL", max_body_bytes=64 * 1024,
+                              max_upload_bytes=64 * 1024), db)
     admin = make_key("admin")
     boundary = "b0undary"
 
-    def body():  # type: ignore[no-untyped-def]  # no Content-Length: sent chunked
+    def json_body():  # type: ignore[no-untyped-def]  # a generator: sent chunked, no Content-Length
+        yield b'{"sku": "BIG", "name": "'
+        for _ in range(40):
+            yield b"x" * 4000
+        yield b'"}'
+
+    def multipart_body():  # type: ignore[no-untyped-def]
         yield (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"p.csv\"\r\n"
                "Content-Type: text/csv\r\n\r\nsku,name\r\n").encode()
         for _ in range(40):
@@ -296,10 +305,14 @@ def test_a_chunked_upload_over_the_limit_is_a_413(db, tmp_path, make_key):
         yield f"\r\n--{boundary}--\r\n".encode()
 
     with TestClient(app) as client:
-        r = client.post("/api/v1/products/import", content=body(),
-                        headers={**admin, "Content-Type": f"multipart/form-data; boundary={boundary}"})
-    assert r.status_code == 413, r.text
-    assert r.json()["errors"][0]["field"] == "body"
+        as_json = client.post("/api/v1/products", content=json_body(),
+                              headers={**admin, "Content-Type": "application/json"})
+        upload = client.post("/api/v1/products/import", content=multipart_body(),
+                             headers={**admin, "Content-Type": f"multipart/form-data; boundary={boundary}"})
+        assert client.get("/api/v1/products", headers=admin).json()["items"] == []
+    for r in (as_json, upload):
+        assert r.status_code == 413, r.text
+        assert r.json()["errors"][0]["field"] == "body"
 
 
 @pytest.mark.backends("sqlite", "postgresql")
