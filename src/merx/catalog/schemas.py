@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from merx.core.schemas import MoneyIn, MoneyOut, PatchModel, StrictModel
+from merx.core.validation import DbId
 
 Status = Literal["draft", "active", "archived"]
 AttributeType = Literal["text", "number", "enum", "bool"]
@@ -49,7 +50,7 @@ class ProductCreate(StrictModel):
     translations: dict[str, TranslationIn] = Field(default_factory=dict)
     variants: list[VariantIn] | None = None
     media: list[str] = Field(default_factory=list)
-    seller_id: int | None = None
+    seller_id: DbId | None = None
     channels: list[str] | None = None
 
     @field_validator("media")
@@ -78,7 +79,7 @@ class ProductPatch(PatchModel):
     translations: dict[str, TranslationIn | None] | None = None
     variants: list[VariantIn] | None = None
     media: list[str] | None = None
-    seller_id: int | None = None
+    seller_id: DbId | None = None
     channels: list[str] | None = None
     version: int | None = None
 

@@ -9,6 +9,7 @@ from merx.core.errors import NotFound
 from merx.core.pagination import check_limit, paginate
 from merx.core.schemas import Page
 from merx.core.uow import UnitOfWork
+from merx.core.validation import DbId
 from merx.core.web import get_read_uow, get_uow, require
 from merx.marketplace import service
 from merx.marketplace.models import Seller
@@ -32,7 +33,7 @@ def list_sellers(limit: int | None = None, cursor: str | None = None, uow: UnitO
 
 
 @router.get("/{seller_id}", response_model=SellerOut)
-def get_seller(seller_id: int, uow: UnitOfWork = Depends(get_read_uow),
+def get_seller(seller_id: DbId, uow: UnitOfWork = Depends(get_read_uow),
                principal: Principal = Depends(require(*STAFF, Role.seller))) -> SellerOut:
     if principal.role == Role.seller and principal.seller_id != seller_id:
         raise NotFound(f"Seller {seller_id} does not exist")  # a seller sees only itself
@@ -40,6 +41,6 @@ def get_seller(seller_id: int, uow: UnitOfWork = Depends(get_read_uow),
 
 
 @router.patch("/{seller_id}", response_model=SellerOut)
-def update_seller(seller_id: int, body: SellerUpdate, uow: UnitOfWork = Depends(get_uow),
+def update_seller(seller_id: DbId, body: SellerUpdate, uow: UnitOfWork = Depends(get_uow),
                   _: Principal = Depends(require(*STAFF))) -> SellerOut:
     return service.update_seller(uow, seller_id, body)
