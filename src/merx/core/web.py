@@ -202,7 +202,10 @@ def _http_handler(request: Request, exc: StarletteHTTPException) -> JSONResponse
 
 
 def _pydantic_handler(request: Request, exc: PydanticValidationError) -> JSONResponse:
-    # A model a service builds from what the caller sent (not FastAPI's own body parsing)
+    # A model a service builds from what the caller sent (not FastAPI's own body parsing);
+    # logged too, in case it was our own output model that failed
+    log.warning("validation error outside request parsing", extra={"path": request.url.path,
+                                                                   "errors": exc.error_count()})
     errors = [FieldError(_loc_to_field(tuple(e.get("loc", ()))) or "body", e.get("msg", "invalid"),
                          e.get("type", "invalid")) for e in exc.errors()]
     detail = "; ".join(f"{e.field}: {e.message}" for e in errors[:5])
@@ -214,8 +217,8 @@ _PG_INTEGRITY = {"23505": ("unique", 409), "23502": ("not_null", 422), "23503": 
                  "23514": ("check", 422)}
 _SQLITE_INTEGRITY = (("UNIQUE constraint failed", "unique", 409), ("NOT NULL constraint failed", "not_null", 422),
                      ("FOREIGN KEY constraint failed", "reference", 422), ("CHECK constraint failed", "check", 422))
-_INTEGRITY_MESSAGES = {"unique": "already exists", "not_null": "is required", "reference": "refers to a record that does not exist",
-                       "check": "is not an allowed value"}
+_INTEGRITY_MESSAGES = {"unique": "already exists", "not_null": "is required",
+                       "reference": "refers to a record that does not exist", "check": "is not an allowed value"}
 
 
 def _integrity_kind(exc: IntegrityError) -> tuple[str, int, str]:
