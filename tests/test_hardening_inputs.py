@@ -141,6 +141,11 @@ def test_ids_beyond_64_bits_are_a_422_naming_the_parameter(client, admin):
     assert client.get("/api/v1/search", params={"q": "9" * 25}).status_code == 200
 
 
+def test_search_by_a_negative_seller_id_is_a_422(client):
+    # the search index stores seller ids unsigned: found by the fuzz test (tests/test_schemathesis.py)
+    _field_error(client.get("/api/v1/search?seller_id=-172861024"), "seller_id")
+
+
 @pytest.mark.backends("sqlite", "postgresql")
 def test_nul_and_control_characters_are_refused_naming_the_field(client, admin):
     _field_error(client.get("/api/v1/search?q=%00"), "q")
