@@ -11,13 +11,11 @@ see core/validation.py; older rows may still carry them)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any, Iterable
 
-from merx.core.validation import strip_control_chars
+from merx.core.validation import ASCII_DECIMAL, strip_control_chars
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
 def safe_cell(value: Any) -> Any:
@@ -33,7 +31,7 @@ def safe_cell(value: Any) -> Any:
 
 def is_plain_number(value: str) -> bool:
     """ASCII digits, an optional minus and decimal point: "-12.50"."""
-    return _PLAIN_NUMBER.fullmatch(value) is not None
+    return ASCII_DECIMAL.fullmatch(value) is not None
 
 
 def safe_row(row: Iterable[Any]) -> list[Any]:

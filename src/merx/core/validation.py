@@ -8,7 +8,8 @@ Two places apply them without each route or schema repeating itself:
   query string (a NUL byte reaches PostgreSQL, which refuses it) and integer path/query
   parameters (Python ints are unbounded; the columns are 64-bit). It is hand-written because
   FastAPI has no global bound for `int` parameters and there are ~150 of them across contexts;
-  it reads FastAPI's own parameter declarations, so it needs no list of its own.
+  it finds the integer parameters in the app's own OpenAPI document, so it keeps no list, and
+  looks only when the path or query holds a 19-digit number.
 """
 
 from __future__ import annotations
