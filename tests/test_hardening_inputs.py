@@ -371,3 +371,11 @@ def test_a_seller_rating_has_at_most_two_decimals(client, admin):
                  "rating")
     ok = client.post("/api/v1/sellers", json={"code": "r2", "name": "R", "rating": "4.75"}, headers=admin)
     assert ok.status_code == 201 and ok.json()["rating"] == "4.75"
+
+
+def test_portfolio_chart_of_a_shop_without_sales_is_drawn(client, admin):
+    # found by the fuzz test: a log scale cannot place products that sold nothing
+    _product(client, admin, "NOSALE-1", "Unsold mug")
+    r = client.get("/api/v1/analytics/portfolio?format=svg", headers=admin)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("image/svg+xml")

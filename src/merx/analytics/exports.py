@@ -141,7 +141,9 @@ def chart(kind: str, report: dict[str, Any], fmt: str) -> bytes:
             pts = [p for p in report["products"] if p["class"] == klass]
             margins = [float(p["margin"]) for p in pts]
             ax.scatter([p["units"] for p in pts], margins, s=8, color=colour, label=klass)
-        ax.set_xscale("log")
+        # symlog: logarithmic above 1 unit, linear through 0, so products that sold nothing
+        # show (a plain log scale fails when every product sold nothing)
+        ax.set_xscale("symlog", linthresh=1)
         ax.set_xlabel("units sold")
         ax.set_ylabel(f"margin ({report['margin_basis']})")
         ax.legend()
