@@ -19,7 +19,9 @@ from merx.core.errors import Forbidden, Unauthorized
 from merx.core.observability import METRICS_CONTENT_TYPE, Metrics, configure_logging
 from merx.core.settings import Settings, ensure_secret_key, get_settings
 from merx.core.idempotency import IdempotencyMiddleware, purge_idempotency_keys
-from merx.core.web import BodyLimitMiddleware, RequestContextMiddleware, install_error_handlers, principal_of
+from merx.core.validation import InputGuardMiddleware
+from merx.core.web import (BodyLimitMiddleware, RequestContextMiddleware, UnhandledErrorMiddleware,
+                           install_error_handlers, principal_of)
 from merx.core.subscribers import embedded_runner
 
 API_PREFIX = "/api/v1"
@@ -146,9 +148,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     # a stopping server hands the reactions it has queued to their handlers before it exits
     app.router.on_shutdown.append(lambda: bus.drain(30.0) and None)
 
-    # Outermost first: request id/log/metrics, then the body limit, then idempotency.
+    # Outermost first: request id/log/metrics, the last-resort 500, query/path checks, the
+    # body limit, then idempotency (so a refused request claims no key).
     app.add_middleware(IdempotencyMiddleware, db_getter=lambda: app.state.db,
                        session_reader_getter=lambda: getattr(app.state, "session_reader", None))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)
+    app.add_middleware(InputGuardMiddleware)
+    app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app

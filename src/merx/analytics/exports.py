@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+from decimal import Decimal
 from typing import Any
 
 from merx.analytics.cohorts import cohort_table_rows
+from merx.core.spreadsheet import is_plain_number, safe_cell, safe_row
 
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -56,9 +58,9 @@ def _cell(value: Any) -> Any:
 def to_csv(columns: list[str], rows: list[dict[str, Any]]) -> bytes:
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(columns)
+    writer.writerow(safe_row(columns))
     for r in rows:
-        writer.writerow(["" if r.get(c) is None else _cell(r.get(c)) for c in columns])
+        writer.writerow(safe_row("" if r.get(c) is None else _cell(r.get(c)) for c in columns))
     return buf.getvalue().encode("utf-8")
 
 
@@ -68,29 +70,24 @@ def to_xlsx(columns: list[str], rows: list[dict[str, Any]], title: str, notes: l
     wb = Workbook()
     ws = wb.active
     ws.title = title[:31]
-    ws.append(columns)
+    ws.append(safe_row(columns))
     for r in rows:
         ws.append([_xlsx_value(r.get(c)) for c in columns])
     if notes:
         info = wb.create_sheet("notes")
         for n in notes:
-            info.append([n])
+            info.append([safe_cell(n)])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
 
 
 def _xlsx_value(value: Any) -> Any:
-    # Amounts are decimal strings in the API; a spreadsheet should get numbers it can sum.
-    if isinstance(value, str):
-        try:
-            from decimal import Decimal, InvalidOperation
-
-            if value and (value[0].isdigit() or value[0] == "-") and value.replace("-", "", 1).replace(".", "", 1).isdigit():
-                return Decimal(value)
-        except InvalidOperation:
-            return value
-    return _cell(value)
+    # Amounts are decimal strings in the API; a spreadsheet should get numbers it can sum
+    # (negative ones too). Any other text is neutralised (core/spreadsheet.py).
+    if isinstance(value, str) and is_plain_number(value):
+        return Decimal(value)
+    return safe_cell(_cell(value))
 
 
 # -- charts --------------------------------------------------------------------------------------
@@ -144,7 +141,9 @@ def chart(kind: str, report: dict[str, Any], fmt: str) -> bytes:
             pts = [p for p in report["products"] if p["class"] == klass]
             margins = [float(p["margin"]) for p in pts]
             ax.scatter([p["units"] for p in pts], margins, s=8, color=colour, label=klass)
-        ax.set_xscale("log")
+        # symlog: logarithmic above 1 unit, linear through 0, so products that sold nothing
+        # show (a plain log scale fails when every product sold nothing)
+        ax.set_xscale("symlog", linthresh=1)
         ax.set_xlabel("units sold")
         ax.set_ylabel(f"margin ({report['margin_basis']})")
         ax.legend()

@@ -18,6 +18,7 @@ from merx.core.errors import FieldError, Forbidden, ValidationProblem
 from merx.core.schemas import Page
 from merx.core.settings import Settings
 from merx.core.uow import UnitOfWork
+from merx.core.validation import DbId
 from merx.core.web import get_read_uow, get_settings_dep, get_uow, require
 
 router = APIRouter(tags=["catalog"])
@@ -69,7 +70,7 @@ def create_product(body: ProductCreate, response: Response, uow: UnitOfWork = De
 
 @router.get("/products", response_model=Page[ProductOut])
 def list_products(category: str | None = None, brand: str | None = None, status: str | None = None,
-                  seller_id: int | None = Query(None, alias="seller"), q: str | None = None,
+                  seller_id: DbId | None = Query(None, alias="seller"), q: str | None = None,
                   sku: str | None = None, channel: str | None = None,
                   limit: int | None = Query(None), cursor: str | None = None,
                   uow: UnitOfWork = Depends(get_read_uow), settings: Settings = Depends(get_settings_dep),
@@ -114,13 +115,13 @@ def export_products(format: Literal["csv", "xlsx"] = "csv", status: str | None =
 
 
 @router.get("/products/{product_id}", response_model=ProductOut)
-def get_product(product_id: int, response: Response, uow: UnitOfWork = Depends(get_read_uow),
+def get_product(product_id: DbId, response: Response, uow: UnitOfWork = Depends(get_read_uow),
                 settings: Settings = Depends(get_settings_dep), locale: str = Depends(read_locale)) -> ProductOut:
     return _etag(response, service.get_product(uow, product_id, locale=locale, settings=settings))
 
 
 @router.patch("/products/{product_id}", response_model=ProductOut)
-def update_product(product_id: int, body: ProductPatch, response: Response,
+def update_product(product_id: DbId, body: ProductPatch, response: Response,
                    if_match: str | None = Header(None, alias="If-Match"), uow: UnitOfWork = Depends(get_uow),
                    settings: Settings = Depends(get_settings_dep), locale: str = Depends(read_locale),
                    _: Principal = Depends(require(*PRODUCT_WRITERS))) -> ProductOut:
@@ -130,7 +131,7 @@ def update_product(product_id: int, body: ProductPatch, response: Response,
 
 
 @router.delete("/products/{product_id}", response_model=None)
-def delete_product(product_id: int, purge: bool = False, uow: UnitOfWork = Depends(get_uow),
+def delete_product(product_id: DbId, purge: bool = False, uow: UnitOfWork = Depends(get_uow),
                    settings: Settings = Depends(get_settings_dep),
                    principal: Principal = Depends(require(*PRODUCT_WRITERS))) -> Any:
     """Archives the product (it leaves the public catalog, orders keep their SKUs).
@@ -144,7 +145,7 @@ def delete_product(product_id: int, purge: bool = False, uow: UnitOfWork = Depen
 
 
 @router.get("/products/{product_id}/completeness", response_model=list[CompletenessOut])
-def product_completeness(product_id: int, channel: str | None = None, locale: str | None = None,
+def product_completeness(product_id: DbId, channel: str | None = None, locale: str | None = None,
                          uow: UnitOfWork = Depends(get_read_uow), settings: Settings = Depends(get_settings_dep),
                          _: Principal = Depends(require(Role.admin, Role.staff, Role.seller, Role.sales_rep,
                                                         Role.support_agent))) -> list[CompletenessOut]:

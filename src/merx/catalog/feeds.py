@@ -16,6 +16,7 @@ from merx.catalog.models import Category, Channel, Product, ProductChannel
 from merx.core.errors import NotFound
 from merx.core.money import Money
 from merx.core.settings import Settings
+from merx.core.spreadsheet import safe_row
 from merx.core.uow import UnitOfWork
 
 FEED_COLUMNS = ("id", "product_id", "title", "description", "brand", "category", "price", "currency", "ean",
@@ -74,9 +75,9 @@ def channel_feed(uow: UnitOfWork, code: str, *, fmt: str, locale: str, settings:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(FEED_COLUMNS)
     for it in items:
-        writer.writerow([
+        writer.writerow(safe_row([
             it["id"], it["product_id"], it["title"], it["description"], it["brand"], it["category"], it["price"],
             it["currency"], it["ean"], "|".join(f"{k}={v}" for k, v in it["options"].items()), it["image_url"],
             "|".join(it["additional_image_urls"]), json.dumps(it["attributes"], ensure_ascii=False, sort_keys=True),
-        ])
+        ]))
     return buf.getvalue().encode("utf-8"), "text/csv; charset=utf-8"

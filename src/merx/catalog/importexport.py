@@ -27,11 +27,13 @@ import sqlalchemy as sa
 
 from merx.catalog import rules, service
 from merx.catalog.models import Product, Variant
-from merx.catalog.schemas import ImportErrorOut, ImportReport
+from merx.catalog.schemas import ImportErrorOut, ImportReport, ProductCreate, VariantIn
 from merx.core.auth import Role
 from merx.core.errors import Problem, RowError, ValidationProblem
 from merx.core.money import MoneyError, check_currency, minor_to_str, parse_amount
 from merx.core.settings import Settings
+from merx.core.spreadsheet import safe_row, unescape_cell
+from merx.core.validation import control_char_message
 from merx.core.uow import UnitOfWork
 
 EXTRA_COLUMNS = ("variant_of", "options")
@@ -105,7 +107,7 @@ def _csv_rows(raw: bytes) -> tuple[list[str], Iterator[SourceRow]]:
             if bad is not None:
                 yield SourceRow(number, None, RowError(number, bad, "is not valid UTF-8 text (save the file as UTF-8)"))
                 continue
-            yield SourceRow(number, dict(zip(header, cells)))
+            yield SourceRow(number, dict(zip(header, map(unescape_cell, cells))))
 
     return header, rows()
 
@@ -156,7 +158,7 @@ def _xlsx_rows(raw: bytes) -> tuple[list[str], Iterator[SourceRow]]:
                                                        "header columns"))
                 continue
             cells = (cells + [""] * len(header))[:len(header)]
-            yield SourceRow(number, dict(zip(header, cells)))
+            yield SourceRow(number, dict(zip(header, map(unescape_cell, cells))))
         wb.close()
 
     return header, rows()
@@ -361,7 +363,32 @@ class _Counts:
     unchanged: int = 0
 
 
+def _row_limits() -> dict[str, int]:
+    """Maximum lengths of the columns, taken from the API's schemas: a file gets no more
+    room than a request (and no more than the database columns hold)."""
+    def max_len(model: Any, field: str) -> int:
+        return next(m.max_length for m in model.model_fields[field].metadata if hasattr(m, "max_length"))
+
+    sku = max_len(VariantIn, "sku")
+    return {"sku": sku, "variant_of": sku, "name": max_len(ProductCreate, "name"), "ean": max_len(VariantIn, "ean")}
+
+
+_ROW_LIMITS = _row_limits()
+
+
+def _check_row_text(cells: dict[str, str]) -> None:
+    for column, value in cells.items():
+        message = control_char_message(value)
+        if message:
+            raise _RowProblem(column, message)
+        base = column.split(":", 1)[0] if column.startswith("name:") else column
+        limit = _ROW_LIMITS.get(base)
+        if limit is not None and len(value.strip()) > limit:
+            raise _RowProblem(column, f"is longer than {limit} characters")
+
+
 def _import_row(refs: service.Refs, cells: dict[str, str], columns: dict[str, rules.Column], counts: _Counts) -> None:
+    _check_row_text(cells)
     uow = refs.uow
     settings = refs.settings
     sku = cells.get("sku", "").strip()
@@ -462,9 +489,11 @@ def import_bytes(uow: UnitOfWork, raw: bytes, fmt: str, settings: Settings,
                 counts.created, counts.updated, counts.unchanged = before
                 failed_rows += 1
                 errors.append(RowError(source.number, e.column, e.message, cells.get(e.column)))
-            except Problem as e:
+            except (Problem, sa.exc.StatementError) as e:
                 counts.created, counts.updated, counts.unchanged = before
                 failed_rows += 1
+                if isinstance(e, sa.exc.StatementError):  # the database refused this row only
+                    e = ValidationProblem("the database refused this row's values")
                 # the savepoint rolled back; forget cached rows that may have been expired with it
                 refs.categories.clear()
                 refs.brands.clear()
@@ -572,15 +601,15 @@ def export_bytes(uow: UnitOfWork, fmt: str, settings: Settings, *, status: str |
 
         wb = Workbook(write_only=True)
         ws = wb.create_sheet("products")
-        ws.append(header)
+        ws.append(safe_row(header))
         for r in rows:
             # every cell as text: a price of "19.90" must not become the float 19.9
-            ws.append(r)
+            ws.append(safe_row(r))
         buf = io.BytesIO()
         wb.save(buf)
         return buf.getvalue()
     buf_s = io.StringIO(newline="")
     writer = csv.writer(buf_s, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerow(safe_row(header))
+    writer.writerows(safe_row(r) for r in rows)
     return buf_s.getvalue().encode("utf-8")

@@ -8,7 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from merx.core.schemas import MoneyIn, MoneyOut, StrictModel
+from merx.core.schemas import MoneyIn, MoneyOut, PatchModel, StrictModel
+from merx.core.validation import DbId
 
 Status = Literal["draft", "active", "archived"]
 AttributeType = Literal["text", "number", "enum", "bool"]
@@ -49,7 +50,7 @@ class ProductCreate(StrictModel):
     translations: dict[str, TranslationIn] = Field(default_factory=dict)
     variants: list[VariantIn] | None = None
     media: list[str] = Field(default_factory=list)
-    seller_id: int | None = None
+    seller_id: DbId | None = None
     channels: list[str] | None = None
 
     @field_validator("media")
@@ -58,10 +59,12 @@ class ProductCreate(StrictModel):
         return [_check_url(u) for u in v]
 
 
-class ProductPatch(StrictModel):
+class ProductPatch(PatchModel):
     """Partial update: only the fields sent change. `attributes` and `translations` merge
     (a null value removes an attribute); `variants` lists every variant to keep (matched by
     SKU; variants left out are removed). `version`, when sent, must be the current one."""
+
+    NOT_NULL = frozenset({"name", "status", "media"})
 
     sku: str | None = Field(None, min_length=1, max_length=100)
     name: str | None = Field(None, min_length=1, max_length=500)
@@ -76,7 +79,7 @@ class ProductPatch(StrictModel):
     translations: dict[str, TranslationIn | None] | None = None
     variants: list[VariantIn] | None = None
     media: list[str] | None = None
-    seller_id: int | None = None
+    seller_id: DbId | None = None
     channels: list[str] | None = None
     version: int | None = None
 

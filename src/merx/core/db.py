@@ -134,6 +134,7 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False, lock_timeo
         engine = sa.create_engine(
             url,
             echo=echo,
+            hide_parameters=True,  # bound values (customer emails...) never reach logs or errors
             connect_args={"timeout": 30, "check_same_thread": False},
             pool_size=pool_size,
             max_overflow=pool_size * 2,
@@ -144,7 +145,7 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False, lock_timeo
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     connect_args = _postgres_timeouts(lock_timeout, statement_timeout) if parsed.get_backend_name() == "postgresql" else {}
     engine = sa.create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size * 2,
-                              connect_args=connect_args)
+                              connect_args=connect_args, hide_parameters=True)
     _ping_idle_connections(engine)
     return engine
 

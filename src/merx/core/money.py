@@ -28,7 +28,8 @@ CURRENCY_EXPONENTS: dict[str, int] = {
     **{c: 4 for c in _EXP4.split()},
 }
 
-_AMOUNT_RE = re.compile(r"^-?\d{1,15}(\.\d{1,8})?$")
+# ASCII digits only: `\d` and Decimal() also take Arabic-Indic or full-width digits.
+_AMOUNT_RE = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,8})?")
 
 
 class MoneyError(ValueError):
@@ -54,7 +55,7 @@ def parse_amount(value: object, currency: str, *, allow_negative: bool = False) 
     if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
         raise MoneyError("amount", "must be a decimal string such as \"19.99\", not a float")
     text = str(value).strip()
-    if not _AMOUNT_RE.match(text):
+    if not _AMOUNT_RE.fullmatch(text):
         raise MoneyError("amount", f"{text!r} is not a decimal amount such as \"19.99\"")
     try:
         amount = Decimal(text)

@@ -164,13 +164,29 @@ class Settings(BaseSettings):
         return out
 
 
+_SECRET_QUERY_KEYS = ("password", "passwd", "pwd", "sslpassword", "secret", "token", "key")
+
+
 def mask_url_password(url: str) -> str:
+    """The URL with its password hidden, wherever it sits: after the user name (even with an
+    unescaped "@" in it, which URL parsers read as the start of the host) or in the query
+    (`?password=`, libpq's `sslpassword=`...)."""
     from sqlalchemy.engine import make_url
 
+    scheme, sep, rest = url.partition("://")
+    if sep:
+        before_query = rest.split("?", 1)[0]
+        last_at = before_query.rfind("@")
+        if last_at > 0:
+            user = rest[:last_at].split(":", 1)[0]
+            rest = (f"{user}:hidden" if ":" in rest[:last_at] else user) + rest[last_at:]
+            url = f"{scheme}://{rest}"
     try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # an unparsable URL is shown as given; it has no password we could find
-        return url
+        parsed = make_url(url)
+        hidden = {k: "hidden" for k in parsed.query if k.lower() in _SECRET_QUERY_KEYS}
+        return parsed.update_query_dict(hidden).render_as_string(hide_password=True)
+    except Exception:  # unparsable: show only the scheme rather than risk a secret
+        return f"{scheme}://<unparsable URL hidden>" if sep else "<unparsable URL hidden>"
 
 
 class SecretKeyMissing(RuntimeError):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from typing import Any, AsyncIterator, Awaitable, Callable
 
@@ -15,13 +16,14 @@ import sqlalchemy as sa
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from merx.core.auth import ANONYMOUS, Principal, Role, hash_api_key
 from merx.core.db import Database
-from merx.core.errors import (FieldError, Forbidden, PayloadTooLarge, Problem, Unauthorized,
+from merx.core.errors import (Conflict, FieldError, Forbidden, PayloadTooLarge, Problem, Unauthorized,
                               ValidationProblem)
 from merx.core.idempotency import SCOPE_KEY as IDEMPOTENCY_SCOPE_KEY
 from merx.core.models import ApiKey, User
@@ -214,10 +216,52 @@ def _http_handler(request: Request, exc: StarletteHTTPException) -> JSONResponse
     return problem_response(problem, request, dict(exc.headers) if exc.headers else None)
 
 
-def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error", extra={"path": request.url.path})
-    problem = Problem("An unexpected error occurred; it has been logged with this request id.", status=500,
-                      title="Internal error", type_slug="internal")
+def _pydantic_handler(request: Request, exc: PydanticValidationError) -> JSONResponse:
+    # A model a service builds from what the caller sent (not FastAPI's own body parsing);
+    # logged too, in case it was our own output model that failed
+    log.warning("validation error outside request parsing", extra={"path": request.url.path,
+                                                                   "errors": exc.error_count()})
+    errors = [FieldError(_loc_to_field(tuple(e.get("loc", ()))) or "body", e.get("msg", "invalid"),
+                         e.get("type", "invalid")) for e in exc.errors()]
+    detail = "; ".join(f"{e.field}: {e.message}" for e in errors[:5])
+    return problem_response(ValidationProblem(detail, errors=errors), request)
+
+
+# PostgreSQL SQLSTATEs and SQLite messages of constraint failures, and what the caller hears.
+_PG_INTEGRITY = {"23505": ("unique", 409), "23502": ("not_null", 422), "23503": ("reference", 422),
+                 "23514": ("check", 422)}
+_SQLITE_INTEGRITY = (("UNIQUE constraint failed", "unique", 409), ("NOT NULL constraint failed", "not_null", 422),
+                     ("FOREIGN KEY constraint failed", "reference", 422), ("CHECK constraint failed", "check", 422))
+_INTEGRITY_MESSAGES = {"unique": "already exists", "not_null": "is required",
+                       "reference": "refers to a record that does not exist", "check": "is not an allowed value"}
+
+
+def _integrity_kind(exc: IntegrityError) -> tuple[str, int, str]:
+    """(kind, status, field) of a constraint failure, from the driver's structured error on
+    PostgreSQL and from SQLite's fixed message format ("UNIQUE constraint failed: t.col")."""
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate:
+        kind, status = _PG_INTEGRITY.get(sqlstate, ("conflict", 409))
+        diag = getattr(orig, "diag", None)
+        field = getattr(diag, "column_name", None) or ""
+        key = re.search(r"Key \(([^)]+)\)=", getattr(diag, "message_detail", None) or "")
+        return kind, status, field or (key.group(1) if key else "")
+    text = str(orig)
+    for prefix, kind, status in _SQLITE_INTEGRITY:
+        if text.startswith(prefix):
+            columns = text[len(prefix):].lstrip(": ").split(", ")
+            fields = [c.rsplit(".", 1)[-1] for c in columns if c]
+            return kind, status, ", ".join(fields) if kind != "check" else ""
+    return "conflict", 409, ""
+
+
+def _integrity_handler(request: Request, exc: IntegrityError) -> JSONResponse:
+    kind, status, field = _integrity_kind(exc)
+    message = _INTEGRITY_MESSAGES.get(kind, "conflicts with another record")
+    field = field or "body"
+    problem = (Conflict if status == 409 else ValidationProblem)(
+        f"{field}: {message}", errors=[FieldError(field, message, kind)])
     return problem_response(problem, request)
 
 
@@ -233,12 +277,75 @@ def _database_busy_handler(request: Request, exc: OperationalError) -> JSONRespo
     return problem_response(problem, request, {"Retry-After": "1"})
 
 
+def _data_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """A value the database cannot store (too long, out of range, a NUL byte): the input
+    checks should have caught it; the caller still gets a 422, not a 500."""
+    log.warning("value refused by the database", extra={"path": request.url.path, "error": type(exc).__name__,
+                                                          "reason": _db_reason(exc)})
+    message = "a value is too long, out of range or contains characters the database cannot store"
+    return problem_response(ValidationProblem(f"body: {message}", errors=[FieldError("body", message, "not_storable")]),
+                            request)
+
+
+def _statement_error_handler(request: Request, exc: StatementError) -> Any:
+    # StatementError without a DBAPI error: a bind value failed before reaching the database
+    # (sqlite3 refuses ints beyond 64 bits with OverflowError, a column type with ValueError).
+    if isinstance(exc.orig, (OverflowError, ValueError)):
+        return _data_error_handler(request, exc)
+    raise exc
+
+
+def _db_reason(exc: Exception) -> str:
+    # The first line of the driver's message only: the rest (and SQLAlchemy's text) carries
+    # the statement and its parameters, which hold customer data.
+    orig = getattr(exc, "orig", None) or exc
+    return str(orig).splitlines()[0][:200] if str(orig) else type(orig).__name__
+
+
 def install_error_handlers(app: Any) -> None:
     app.add_exception_handler(OperationalError, _database_busy_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(PydanticValidationError, _pydantic_handler)
     app.add_exception_handler(Problem, _problem_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
-    app.add_exception_handler(Exception, _unhandled_handler)
+    app.add_exception_handler(IntegrityError, _integrity_handler)
+    app.add_exception_handler(DataError, _data_error_handler)
+    app.add_exception_handler(StatementError, _statement_error_handler)
+    app.add_exception_handler(OverflowError, _data_error_handler)
+    # No handler for Exception: Starlette would run it in ServerErrorMiddleware, which
+    # re-raises after answering (uvicorn then drops the keep-alive connection) and, for a
+    # sync handler, in a thread where the stack trace is gone. UnhandledErrorMiddleware does it.
+
+
+class UnhandledErrorMiddleware:
+    """The last resort for an exception no handler took: logs it with its stack trace (and
+    the request id, via the log formatter) and answers 500 problem+json carrying the request
+    id, without re-raising, so the server keeps the connection open."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: dict) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            log.error("unhandled error", exc_info=exc, extra={"method": scope.get("method"), "path": scope.get("path")})
+            if started:  # half a response is out: nothing valid can follow it
+                raise
+            problem = Problem("An unexpected error occurred; it has been logged with this request id.", status=500,
+                              title="Internal error", type_slug="internal")
+            await _send_problem(send, problem)
 
 
 # --------------------------------------------------------------------------------------------
@@ -257,6 +364,9 @@ async def _send_problem(send: Any, problem: Problem, extra_headers: list[tuple[b
     headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(raw)).encode())]
     await send({"type": "http.response.start", "status": problem.status, "headers": headers + (extra_headers or [])})
     await send({"type": "http.response.body", "body": raw})
+
+
+send_problem = _send_problem  # for middlewares outside this module (core/validation.py)
 
 
 class RequestContextMiddleware:
@@ -317,18 +427,27 @@ class BodyLimitMiddleware:
             return
         received = 0
         response_started = False
+        refused = False
 
         async def limited_receive() -> dict:
-            nonlocal received
+            nonlocal received, response_started, refused
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    # Answer 413 here: the exception below may be caught on its way out
+                    # (FastAPI turns any error while reading a form into a 400), so whatever
+                    # the app answers after this point is dropped.
+                    if not response_started and not refused:
+                        refused = response_started = True
+                        await _send_problem(send, _too_large(limit))
                     raise _BodyTooLarge()
             return message
 
         async def tracking_send(message: dict) -> None:
             nonlocal response_started
+            if refused:
+                return
             if message["type"] == "http.response.start":
                 response_started = True
             await send(message)
@@ -338,6 +457,10 @@ class BodyLimitMiddleware:
         except _BodyTooLarge:
             if not response_started:
                 await _send_problem(send, _too_large(limit))
+        except Exception:
+            if not refused:
+                raise
+            # the app failed on the body it was refused; the caller already has its 413
 
 
 class _BodyTooLarge(Exception):

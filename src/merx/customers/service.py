@@ -188,9 +188,10 @@ def list_customers_stmt(uow: UnitOfWork, *, email: str | None = None, phone: str
     if country:
         stmt = stmt.where(Customer.country == country)
     if q:
-        like = f"%{q.lower()}%"
-        stmt = stmt.where(sa.or_(sa.func.lower(Customer.first_name).like(like), sa.func.lower(Customer.last_name).like(like),
-                                 Customer.email.like(like), sa.func.lower(Customer.company).like(like)))
+        # autoescape: "_" and "%" in the search are the characters, not LIKE wildcards
+        needle = q.lower()
+        stmt = stmt.where(sa.or_(*(sa.func.lower(column).contains(needle, autoescape=True) for column in
+                                   (Customer.first_name, Customer.last_name, Customer.email, Customer.company))))
     return stmt
 
 

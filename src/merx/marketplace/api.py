@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends
 from merx.core.auth import Principal, Role
 from merx.core.schemas import Page
 from merx.core.uow import UnitOfWork
+from merx.core.validation import DbId
 from merx.core.web import get_read_uow, get_uow, require
 from merx.marketplace import service
 from merx.marketplace.schemas import SellerCreate, SellerOut, SellerUpdate
@@ -27,12 +28,12 @@ def list_sellers(limit: int | None = None, cursor: str | None = None, uow: UnitO
 
 
 @router.get("/{seller_id}", response_model=SellerOut)
-def get_seller(seller_id: int, uow: UnitOfWork = Depends(get_read_uow),
+def get_seller(seller_id: DbId, uow: UnitOfWork = Depends(get_read_uow),
                _: Principal = Depends(require(*STAFF, Role.seller))) -> SellerOut:
     return service.get_seller_out(uow, seller_id)
 
 
 @router.patch("/{seller_id}", response_model=SellerOut)
-def update_seller(seller_id: int, body: SellerUpdate, uow: UnitOfWork = Depends(get_uow),
+def update_seller(seller_id: DbId, body: SellerUpdate, uow: UnitOfWork = Depends(get_uow),
                   _: Principal = Depends(require(*STAFF))) -> SellerOut:
     return service.update_seller(uow, seller_id, body)

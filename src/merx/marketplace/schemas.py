@@ -4,24 +4,27 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
-from merx.core.schemas import StrictModel
+from merx.core.schemas import PatchModel, StrictModel
+from merx.core.validation import INT32_MAX, Rating
 
 
 class SellerCreate(StrictModel):
     code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
     name: str = Field(min_length=1, max_length=200)
-    city: str | None = None
-    region: str | None = None
+    city: str | None = Field(default=None, max_length=120)
+    region: str | None = Field(default=None, max_length=64)
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     premium: bool = False
-    rating: Decimal | None = Field(default=None, ge=0, le=5)
+    rating: Rating | None = None
 
 
-class SellerUpdate(StrictModel):
+class SellerUpdate(PatchModel):
+    NOT_NULL = frozenset({"name", "premium", "violations", "active"})
+
     name: str | None = Field(default=None, min_length=1, max_length=200)
     premium: bool | None = None
-    rating: Decimal | None = Field(default=None, ge=0, le=5)
-    violations: int | None = Field(default=None, ge=0)
+    rating: Rating | None = None
+    violations: int | None = Field(default=None, ge=0, le=INT32_MAX)
     active: bool | None = None
 
 

@@ -11,6 +11,7 @@ from pydantic_core import PydanticCustomError
 
 from merx.core.money import MoneyError, check_currency
 from merx.core.schemas import StrictModel
+from merx.core.validation import parse_decimal_text
 
 Kind = Literal["order_percent", "order_fixed", "line_percent", "line_fixed", "tiered_percent", "buy_x_get_y",
                "free_shipping"]
@@ -26,12 +27,8 @@ def _currency(v: str | None) -> str | None:
 
 
 def _decimal_text(v: Any, what: str) -> Decimal:
-    if isinstance(v, float) or isinstance(v, bool):
-        raise PydanticCustomError("decimal", f"{what} must be a decimal string such as \"10\" or \"12.5\", not a float")
-    try:
-        return Decimal(str(v).strip())
-    except Exception:
-        raise PydanticCustomError("decimal", f"{what} is not a decimal number") from None
+    # finite, ASCII digits: "NaN" or "Infinity" used to reach a comparison that raised
+    return parse_decimal_text(v, what)
 
 
 class PriceListCreate(StrictModel):

@@ -14,6 +14,7 @@ from merx.core.auth import Principal, Role
 from merx.core.errors import Forbidden, Unauthorized, ValidationProblem
 from merx.core.uow import UnitOfWork
 from merx.core.ratelimit import rate_limited
+from merx.core.validation import DbId
 from merx.core.web import get_principal, get_read_uow, get_uow, require
 from merx.search import service
 from merx.search.analysis import SUPPORTED
@@ -76,7 +77,7 @@ def search(
     price_min: str | None = None, price_max: str | None = None,
     attr: list[str] = Query([], description="Attribute filter code:value, repeatable."),
     store: str | None = Query(None, description="Only products available at this location."),
-    seller_id: int | None = None,
+    seller_id: DbId | None = None,  # a tantivy u64 field: a negative id is refused here, not there
     region: str | None = Query(None, description="Shopper's region, for next-day local delivery."),
     near: str | None = Query(None, description="Location code nearest the shopper."),
     explain: bool = False,

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from merx.core.schemas import StrictModel
+from merx.core.validation import DbId
 from merx.search.analysis import SUPPORTED
 from merx.search.boosts import RULE_KINDS
 
@@ -52,8 +53,8 @@ class BoostRuleIn(StrictModel):
     kind: Literal[RULE_KINDS]  # type: ignore[valid-type]
     factor: str = Field(description="decimal string, e.g. \"1.05\" (boost) or \"0.9\" (deboost)")
     params: dict[str, Any] = Field(default_factory=dict)
-    product_id: int | None = None
-    seller_id: int | None = None
+    product_id: DbId | None = None
+    seller_id: DbId | None = None
     active: bool = True
 
     @field_validator("factor")

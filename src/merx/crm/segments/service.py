@@ -16,6 +16,7 @@ from merx.core.db import utcnow
 from merx.core.errors import Conflict, FieldError, NotFound, ValidationProblem
 from merx.core.pagination import check_limit, paginate
 from merx.core.schemas import Page
+from merx.core.spreadsheet import safe_row
 from merx.core.uow import UnitOfWork
 from merx.crm.events import SegmentCreated, SegmentUpdated
 from merx.crm.models import Segment, SegmentMember
@@ -244,8 +245,7 @@ def export_segment(uow: UnitOfWork, segment_id: int, fmt: str) -> tuple[bytes, s
         writer = csv.writer(buf)
         writer.writerow(EXPORT_COLUMNS)
         for row in rows:
-            # Cells that a spreadsheet would run as a formula are quoted with a leading apostrophe.
-            writer.writerow(["'" + v if isinstance(v, str) and v[:1] in "=+-@" else v for v in row])
+            writer.writerow(safe_row(row))
         return buf.getvalue().encode("utf-8"), "text/csv; charset=utf-8", f"{safe}.csv"
     if fmt == "xlsx":
         from openpyxl import Workbook
@@ -256,7 +256,7 @@ def export_segment(uow: UnitOfWork, segment_id: int, fmt: str) -> tuple[bytes, s
         ws = wb.create_sheet(title)
         ws.append(list(EXPORT_COLUMNS))
         for row in rows:
-            ws.append(row)
+            ws.append(safe_row(row))
         out = io.BytesIO()
         wb.save(out)
         return out.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", f"{safe}.xlsx"

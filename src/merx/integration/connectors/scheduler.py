@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from merx.core.db import Database, utcnow
 from merx.core.errors import Problem
 from merx.core.models import OutboxEvent
+from merx.core.spreadsheet import safe_cell
 from merx.core.uow import UnitOfWork
 from merx.integration.connectors import credentials, service
 from merx.integration.connectors.mapping import RowProblem, map_record
@@ -162,5 +163,5 @@ def _render(records: list[dict[str, Any]], fmt: str) -> str:
         w = csv.DictWriter(buf, fieldnames=list(records[0]))
         w.writeheader()
         for r in records:
-            w.writerow({k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in r.items()})
+            w.writerow({k: safe_cell(json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in r.items()})
     return buf.getvalue()

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from merx.core.db import Database, utcnow
 from merx.core.errors import Conflict, FieldError, NotFound, Problem, RowError, ValidationProblem
 from merx.core.pagination import paginate
+from merx.core.spreadsheet import safe_row
 from merx.core.uow import UnitOfWork
 from merx.core.auth import Principal, SYSTEM
 from merx.integration import outbound
@@ -389,7 +390,7 @@ def error_report_csv(job: ImportJobOut) -> str:
     w = csv.writer(buf)
     w.writerow(["row", "field", "message", "value"])
     for e in job.errors:
-        w.writerow([e["row"], e["field"], e["message"], "" if e.get("value") is None else e["value"]])
+        w.writerow(safe_row([e["row"], e["field"], e["message"], "" if e.get("value") is None else e["value"]]))
     return buf.getvalue()
 
 
