@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -62,7 +63,11 @@ def measure(url: str, skus: list[str], orders: int, data_dir: Path, *, embedded:
     merx = shutil.which("merx") or str(Path(sys.executable).parent / "merx")
     port = free_port()
     env = {**os.environ, "MERX_DATABASE_URL": url, "MERX_DATA_DIR": str(data_dir), "MERX_LOG_LEVEL": "WARNING",
-           "MERX_EVENT_HANDLERS": "background", "MERX_EMBEDDED_WORKER": "on" if embedded else "off"}
+           "MERX_EVENT_HANDLERS": "background", "MERX_EMBEDDED_WORKER": "on" if embedded else "off",
+           # no built-in key, and on PostgreSQL the server refuses to start without one
+           "MERX_SECRET_KEY": os.environ.get("MERX_SECRET_KEY") or secrets.token_urlsafe(32),
+           # every simulated shopper calls from this one address
+           "MERX_RATE_LIMITS": '{"guest_checkout": "100000000/minute"}', "MERX_GUEST_OPEN_HOLDS_PER_ADDRESS": "1000000"}
     procs = [subprocess.Popen([merx, "serve", "--host", "127.0.0.1", "--port", str(port), "--no-migrate"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     if not embedded:

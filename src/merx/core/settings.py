@@ -88,6 +88,10 @@ class Settings(BaseSettings):
         description="Whether `merx serve` runs the durable subscribers (CRM, analytics...) on a thread of its own: "
                     "'auto' does unless a `merx worker` is alive, 'on' always, 'off' never (run `merx worker`).")
     subscriber_batch_size: int = Field(default=500, ge=1, description="Outbox events per durable subscriber batch.")
+    subscriber_batch_window_seconds: float = Field(
+        default=0.2, ge=0,
+        description="After a local commit wakes the embedded/worker runner, how long it gathers further commits "
+                    "before its pass: one transaction per subscriber per batch instead of per order.")
     subscriber_poll_seconds: float = Field(
         default=0.5, gt=0, description="How often a subscriber runner looks for other processes' commits "
                                        "(its own process's commits wake it at once).")

@@ -307,6 +307,7 @@ class RunnerThread:
         import time
 
         poll = self.runner.settings.subscriber_poll_seconds
+        window = self.runner.settings.subscriber_batch_window_seconds
         while not self._stop.is_set():
             try:
                 if self.dedicated and time.monotonic() - self._beat_at > WORKER_HEARTBEAT_SECONDS:
@@ -316,7 +317,11 @@ class RunnerThread:
                     self.runner.catch_up()
             except Exception:  # a database restart, say: the next pass tries again
                 log.exception("durable subscribers' pass failed")
-            self._wake.wait(poll)
+            woken = self._wake.wait(poll)
+            if woken and window > 0 and not self._stop.is_set():
+                # A commit woke us: let the commits right behind it join this batch (one
+                # transaction per subscriber per batch, as the old in-process dispatcher did).
+                self._stop.wait(window)
             self._wake.clear()
 
     def _heartbeat(self) -> None:
