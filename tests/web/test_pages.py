@@ -259,14 +259,39 @@ def test_guest_checkout_with_pickup_and_the_order_status_link(client, shop):
 def test_checkout_problems_are_shown_as_sentences(client, shop):
     client.get("/")
     token = client.cookies.get("merx_csrf")
-    client.post("/cart/add", data={"csrf_token": token, "sku": "LAMP-PEND", "quantity": "3"})
+    client.post("/cart/add", data={"csrf_token": token, "sku": "LAMP-PEND", "quantity": "1"})
     r = client.post("/checkout", data={"csrf_token": token, "email": "x@example.com", "fulfilment": "pickup",
-                                       "store": "ST-KRK", "payment": "manual"})
+                                       "store": "ST-WAW", "payment": "manual"})
     assert r.status_code == 409
-    assert "LAMP-PEND" in r.text and "Traceback" not in r.text
+    assert "Retro Pendant Lamp at Warsaw store" in r.text and "Traceback" not in r.text
     r = client.post("/checkout", data={"csrf_token": token, "email": "not-an-email", "fulfilment": "pickup",
                                        "store": "ST-KRK", "payment": "manual"})
     assert r.status_code == 422 and "email" in r.text
+
+
+def test_cart_holds_no_more_than_is_available_and_says_so(client, shop):
+    """Regression: the cart accepted 99 units of an item with far fewer available."""
+    client.get("/")
+    token = client.cookies.get("merx_csrf")
+    r = client.post("/cart/add", data={"csrf_token": token, "sku": "LAMP-FLOOR", "quantity": "99"})
+    assert "Only 3 of Nordic Floor Lamp available" in r.text and 'value="3"' in r.text
+    r = client.post("/cart/update", data={"csrf_token": token, "qty_LAMP-FLOOR": "40"})
+    assert "Nordic Floor Lamp: 3 available" in r.text and 'value="3"' in r.text
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_pickup_picker_tells_stock_per_store_and_a_refusal_names_product_and_store(client, shop):
+    """Regression: every store said "all items in stock"; the refusal named only the SKU."""
+    client.get("/")
+    token = client.cookies.get("merx_csrf")
+    client.post("/cart/add", data={"csrf_token": token, "sku": "LAMP-DESK", "quantity": "2"})
+    page = client.get("/checkout").text
+    assert "Warsaw store — all items in stock" in page
+    assert "Kraków store — not enough in stock: Nordic Desk Lamp" in page
+    r = client.post("/checkout", data={"csrf_token": token, "email": "x@example.com", "fulfilment": "pickup",
+                                       "store": "ST-KRK", "payment": "manual"})
+    assert r.status_code == 409
+    assert "Not enough stock of Nordic Desk Lamp at Kraków store: 2 requested, 0 available." in r.text
 
 
 def test_customer_360_merge_segments_and_synonyms_from_the_console(client, shop, db):
