@@ -210,6 +210,29 @@ def test_inventory_adjustment_and_transfer_from_the_console(client, shop):
     assert levels == {"WH-POZ": 35, "ST-WAW": 5}
 
 
+def test_inventory_page_counts_and_lists_skus_sold_out_everywhere_with_product_names(client, shop, db):
+    """Regression: every location showed "0 out" and the out-of-stock filter found nothing while
+    SKUs were sold out everywhere (never stocked, or counted down to 0); tables showed bare SKUs."""
+    from merx.catalog.public import ProductCreate, bulk_create_products
+    from merx.core.uow import UnitOfWork
+
+    with UnitOfWork(db) as uow:  # a product never stocked anywhere
+        bulk_create_products(uow, [ProductCreate(sku="BOARD-1", name="Oak Cutting Board",
+                                                 price={"currency": "EUR", "amount": "19.00"})])
+    sign_in(client, shop.users["staff"])
+    token = csrf_of(client.get("/console/inventory").text)
+    r = client.post("/console/inventory/adjust", data={"csrf_token": token, "sku": "LAMP-PEND", "location": "ST-KRK",
+                                                       "mode": "delta", "quantity": "-1"})
+    assert r.status_code == 200
+    page = client.get("/console/inventory").text
+    assert '<div class="value" id="sold-out-everywhere">2</div>' in page
+    assert "1 low · 1 out" in page or "0 low · 1 out" in page  # the Kraków store's row counted down to 0
+    assert "Nordic Desk Lamp" in page  # stock rows carry the product's name
+    out = client.get("/console/inventory", params={"status": "out_of_stock"}).text.split("Stock ledger")[0]
+    assert "BOARD-1" in out and "Oak Cutting Board" in out and "none anywhere" in out
+    assert "LAMP-PEND" in out and "Retro Pendant Lamp" in out and "LAMP-DESK" not in out
+
+
 def test_storefront_cart_cookie_is_signed(client, shop):
     home = client.get("/")
     assert home.status_code == 200 and "Nordic Desk Lamp" in home.text
