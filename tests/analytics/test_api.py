@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 
 import pytest
+from catalog_fixtures import catalogue_skus
 from order_events import order_placed
 
 from merx.analytics import service
@@ -307,6 +308,7 @@ def test_inventory_health_reads_the_inventory_context(db, client, admin):
 
     with UnitOfWork(db) as uow:
         inventory.create_location(uow, {"code": "STORE1", "name": "Store one", "kind": "store"})
+    catalogue_skus(db, ["MUG-9"])
     with UnitOfWork(db) as uow:
         inventory.adjust(uow, sku="MUG-9", location="STORE1", delta=40)
     for i in range(3):

@@ -4,6 +4,7 @@ relay): a file dropped into a watched folder is imported when the job runs."""
 from __future__ import annotations
 
 import sqlalchemy as sa
+from catalog_fixtures import catalogue_skus
 
 from merx.core.jobs import run_due_jobs
 from merx.core.uow import UnitOfWork
@@ -14,6 +15,7 @@ def test_the_connectors_job_imports_a_file_dropped_into_a_watched_folder(client,
 
     with UnitOfWork(db) as uow:
         inventory.create_location(uow, {"code": "WH1", "name": "Main", "kind": "warehouse"})
+    catalogue_skus(db, ["J-1"])
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     mapping = {"fields": {"sku": {"source": "sku", "required": True}, "location": {"source": "loc"},

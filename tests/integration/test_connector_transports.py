@@ -8,6 +8,7 @@ import json
 
 import pytest
 import sqlalchemy as sa
+from catalog_fixtures import catalogue_skus
 from order_events import order_placed
 
 from merx.core.uow import UnitOfWork
@@ -22,6 +23,7 @@ def _location(db):
 
     with UnitOfWork(db) as uow:
         inventory.create_location(uow, {"code": "WH1", "name": "Main", "kind": "warehouse"})
+    catalogue_skus(db, ["F-1", "F-2", "F-3", "P-1", "P-2"])  # what the files and the pulled feed count
 
 
 def _stock(db) -> dict[str, int]:

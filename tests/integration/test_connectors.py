@@ -9,6 +9,8 @@ import random
 import pytest
 import sqlalchemy as sa
 
+from catalog_fixtures import catalogue_skus
+
 from merx.core.uow import UnitOfWork
 
 WMS_MAPPING = {
@@ -82,6 +84,7 @@ def _setup(client, admin, db):
         inventory.create_location(uow, {"code": "WH1", "name": "Main warehouse", "kind": "warehouse"})
     with UnitOfWork(db) as uow:
         inventory.create_location(uow, {"code": "WH2", "name": "North warehouse", "kind": "warehouse"})
+    catalogue_skus(db, ["A-1", "A-2", "A-3", "A-4", "J-1", "J-3"])  # what the small files below count
     r = client.post("/api/v1/connectors", json={"code": "wms", "name": "WMS stock", "target": "stock_levels",
                                                 "format": "csv", "mapping": WMS_MAPPING}, headers=admin)
     assert r.status_code == 201, r.text
@@ -96,6 +99,7 @@ def _counts(db) -> tuple[int, int]:
 
 def test_wms_file_of_10000_rows_with_37_bad_ones_imports_idempotently(client, admin, db):
     _setup(client, admin, db)
+    catalogue_skus(db, [f"SKU-{n:05d}" for n in range(1, 10_001)])
     content, expected_errors, expected = wms_file()
     r = client.post("/api/v1/connectors/wms/imports", files={"file": ("stock.csv", content, "text/csv")}, headers=admin)
     assert r.status_code == 201, r.text
@@ -149,6 +153,20 @@ def test_changed_rows_update_and_the_rest_stay(client, admin, db):
     with db.engine.connect() as conn:
         stock = dict(conn.execute(sa.text("SELECT sku, on_hand FROM inventory_stock")).all())
     assert stock == {"A-1": 5, "A-2": 24, "A-3": 0, "A-4": 24}
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_rows_for_skus_the_catalog_does_not_know_are_refused_naming_the_sku(client, admin, db):
+    """Regression: a feed row for `NOPE-1` became "on hand 5", phantom stock."""
+    _setup(client, admin, db)
+    body = b"Article;Site;Qty;UoM\nA-1;MAIN;5;EA\nNOPE-1;MAIN;5;EA\n"
+    job = client.post("/api/v1/connectors/wms/imports", files={"file": ("n.csv", body, "text/csv")},
+                      headers=admin).json()
+    assert (job["rows_created"], job["rows_failed"]) == (1, 1)
+    assert [(e["row"], e["field"]) for e in job["errors"]] == [(2, "sku")]
+    assert "NOPE-1" in job["errors"][0]["message"]
+    with db.engine.connect() as conn:
+        assert dict(conn.execute(sa.text("SELECT sku, on_hand FROM inventory_stock")).all()) == {"A-1": 5}
 
 
 def test_json_source_with_records_path_and_defaults(client, admin, db):

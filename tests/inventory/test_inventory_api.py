@@ -7,8 +7,15 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
+from catalog_fixtures import catalogue_skus
 
 API = "/api/v1"
+
+
+@pytest.fixture(autouse=True)
+def _catalogued_skus(db):  # type: ignore[no-untyped-def]
+    """The products whose stock these tests move: inventory refuses SKUs the catalog does not know."""
+    catalogue_skus(db, ("SKU-1", "S", "BOOK", "H", "A", "B", "C"))
 
 
 def _loc(client, admin, code, kind="warehouse", **kw):  # type: ignore[no-untyped-def]
@@ -39,6 +46,28 @@ def test_locations_are_created_by_admin_listed_publicly_with_hours(client, admin
     assert [loc["code"] for loc in listed] == ["KRK-1"]
     patched = client.patch(f"{API}/locations/KRK-1", json={"accepts_returns": False}, headers=admin).json()
     assert patched["accepts_returns"] is False and patched["version"] == 2
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_stock_for_a_sku_the_catalog_does_not_know_is_refused_naming_the_sku(client, admin, db):
+    """Regression: `NOPE-1` got "on hand 5", phantom stock no product page or cart can reach."""
+    from merx.core.errors import ValidationProblem
+    from merx.core.uow import UnitOfWork
+    from merx.inventory import adjustments
+
+    _loc(client, admin, "WH")
+    r = _adjust(client, admin, sku="NOPE-1", location="WH", delta=5, reason="receipt")
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["errors"][0]["field"] == "sku" and "NOPE-1" in r.json()["errors"][0]["message"]
+    # a counted-stock feed refuses the unknown row alone and stores the known one
+    with UnitOfWork(db) as uow:
+        results = adjustments.set_stock_levels(uow, [{"sku": "NOPE-1", "location": "WH", "on_hand": 5},
+                                                     {"sku": "SKU-1", "location": "WH", "on_hand": 4}])
+        uow.commit()
+    assert isinstance(results[0], ValidationProblem) and results[0].errors[0].field == "sku"
+    assert results[1] == "created"
+    with db.engine.connect() as conn:
+        assert dict(conn.execute(sa.text("SELECT sku, on_hand FROM inventory_stock")).all()) == {"SKU-1": 4}
 
 
 @pytest.mark.backends("sqlite", "postgresql")

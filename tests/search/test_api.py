@@ -203,3 +203,19 @@ def test_searches_are_logged_with_feedback_and_zero_result_report(client, admin,
     e = client.get(SEARCH, params={"q": "smartphone", "lang": "en", "explain": "true"}, headers=admin).json()
     features = e["items"][0]["explain"]["features"]
     assert features["pop_views"] > 0.9 and features["pop_carts"] > 0.9 and features["sales_purchases"] == 0.0
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_parent_category_code_finds_products_filed_under_its_children(client, admin):
+    """Regression: `/search?category=home` compared the code with the lower-cased names of the
+    path ("home & kitchen"), so "Home & Kitchen" and "Sports & Outdoors" showed 0 products."""
+    for body in ({"code": "home", "name": "Home & Kitchen"}, {"code": "kitchen", "name": "Kitchen", "parent": "home"},
+                 {"code": "sports", "name": "Sports & Outdoors"}):
+        assert client.post("/api/v1/categories", json=body, headers=admin).status_code == 201, body
+    kettle = _product(client, admin, sku="KT-1", name="Steel kettle", category="kitchen")
+    _product(client, admin, sku="SP-1", name="Yoga mat", category="sports")
+    assert _ids(client.get(SEARCH, params={"category": "home"})) == [kettle]
+    assert _ids(client.get(SEARCH, params={"category": "kitchen"})) == [kettle]
+    page = client.get("/search", params={"category": "home"})
+    assert page.status_code == 200
+    assert "Steel kettle" in page.text and "Yoga mat" not in page.text

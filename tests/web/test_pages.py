@@ -210,6 +210,29 @@ def test_inventory_adjustment_and_transfer_from_the_console(client, shop):
     assert levels == {"WH-POZ": 35, "ST-WAW": 5}
 
 
+def test_inventory_page_counts_and_lists_skus_sold_out_everywhere_with_product_names(client, shop, db):
+    """Regression: every location showed "0 out" and the out-of-stock filter found nothing while
+    SKUs were sold out everywhere (never stocked, or counted down to 0); tables showed bare SKUs."""
+    from merx.catalog.public import ProductCreate, bulk_create_products
+    from merx.core.uow import UnitOfWork
+
+    with UnitOfWork(db) as uow:  # a product never stocked anywhere
+        bulk_create_products(uow, [ProductCreate(sku="BOARD-1", name="Oak Cutting Board",
+                                                 price={"currency": "EUR", "amount": "19.00"})])
+    sign_in(client, shop.users["staff"])
+    token = csrf_of(client.get("/console/inventory").text)
+    r = client.post("/console/inventory/adjust", data={"csrf_token": token, "sku": "LAMP-PEND", "location": "ST-KRK",
+                                                       "mode": "delta", "quantity": "-1"})
+    assert r.status_code == 200
+    page = client.get("/console/inventory").text
+    assert '<div class="value" id="sold-out-everywhere">2</div>' in page
+    assert "1 low · 1 out" in page or "0 low · 1 out" in page  # the Kraków store's row counted down to 0
+    assert "Nordic Desk Lamp" in page  # stock rows carry the product's name
+    out = client.get("/console/inventory", params={"status": "out_of_stock"}).text.split("Stock ledger")[0]
+    assert "BOARD-1" in out and "Oak Cutting Board" in out and "none anywhere" in out
+    assert "LAMP-PEND" in out and "Retro Pendant Lamp" in out and "LAMP-DESK" not in out
+
+
 def test_storefront_cart_cookie_is_signed(client, shop):
     home = client.get("/")
     assert home.status_code == 200 and "Nordic Desk Lamp" in home.text
@@ -259,14 +282,39 @@ def test_guest_checkout_with_pickup_and_the_order_status_link(client, shop):
 def test_checkout_problems_are_shown_as_sentences(client, shop):
     client.get("/")
     token = client.cookies.get("merx_csrf")
-    client.post("/cart/add", data={"csrf_token": token, "sku": "LAMP-PEND", "quantity": "3"})
+    client.post("/cart/add", data={"csrf_token": token, "sku": "LAMP-PEND", "quantity": "1"})
     r = client.post("/checkout", data={"csrf_token": token, "email": "x@example.com", "fulfilment": "pickup",
-                                       "store": "ST-KRK", "payment": "manual"})
+                                       "store": "ST-WAW", "payment": "manual"})
     assert r.status_code == 409
-    assert "LAMP-PEND" in r.text and "Traceback" not in r.text
+    assert "Retro Pendant Lamp at Warsaw store" in r.text and "Traceback" not in r.text
     r = client.post("/checkout", data={"csrf_token": token, "email": "not-an-email", "fulfilment": "pickup",
                                        "store": "ST-KRK", "payment": "manual"})
     assert r.status_code == 422 and "email" in r.text
+
+
+def test_cart_holds_no_more_than_is_available_and_says_so(client, shop):
+    """Regression: the cart accepted 99 units of an item with far fewer available."""
+    client.get("/")
+    token = client.cookies.get("merx_csrf")
+    r = client.post("/cart/add", data={"csrf_token": token, "sku": "LAMP-FLOOR", "quantity": "99"})
+    assert "Only 3 of Nordic Floor Lamp available" in r.text and 'value="3"' in r.text
+    r = client.post("/cart/update", data={"csrf_token": token, "qty_LAMP-FLOOR": "40"})
+    assert "Nordic Floor Lamp: 3 available" in r.text and 'value="3"' in r.text
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_pickup_picker_tells_stock_per_store_and_a_refusal_names_product_and_store(client, shop):
+    """Regression: every store said "all items in stock"; the refusal named only the SKU."""
+    client.get("/")
+    token = client.cookies.get("merx_csrf")
+    client.post("/cart/add", data={"csrf_token": token, "sku": "LAMP-DESK", "quantity": "2"})
+    page = client.get("/checkout").text
+    assert "Warsaw store — all items in stock" in page
+    assert "Kraków store — not enough in stock: Nordic Desk Lamp" in page
+    r = client.post("/checkout", data={"csrf_token": token, "email": "x@example.com", "fulfilment": "pickup",
+                                       "store": "ST-KRK", "payment": "manual"})
+    assert r.status_code == 409
+    assert "Not enough stock of Nordic Desk Lamp at Kraków store: 2 requested, 0 available." in r.text
 
 
 def test_customer_360_merge_segments_and_synonyms_from_the_console(client, shop, db):

@@ -90,6 +90,9 @@ class ProductDocument:
     channels: list[str]
     updated_at: dt.datetime
     created_at: dt.datetime
+    # Codes of the category and its ancestors, root first: a filter by a parent's code
+    # ("home") must find products filed under its children ("kitchen").
+    category_codes: list[str] = field(default_factory=list)
 
 
 # One query for what checkout needs per SKU, prices included (a row per price currency).
@@ -150,9 +153,11 @@ def iter_product_documents(uow: UnitOfWork, *, batch_size: int = 1000,
 
 def _document(p: Product, categories: dict[int, Category], default_locale: str) -> ProductDocument:
     path: list[str] = []
+    codes: list[str] = []
     cid = p.category_id
     while cid is not None and cid in categories and len(path) < 50:
         path.insert(0, categories[cid].name)
+        codes.insert(0, categories[cid].code)
         cid = categories[cid].parent_id
     return ProductDocument(
         product_id=p.id, status=p.status, name=p.name, description=p.description,
@@ -166,7 +171,7 @@ def _document(p: Product, categories: dict[int, Category], default_locale: str) 
                    "prices": {pr.currency: Money.from_minor(pr.amount_minor, pr.currency).amount for pr in v.prices}}
                   for v in p.variants],
         channels=sorted(pc.channel.code for pc in p.publications),
-        updated_at=p.updated_at, created_at=p.created_at,
+        updated_at=p.updated_at, created_at=p.created_at, category_codes=codes,
     )
 
 

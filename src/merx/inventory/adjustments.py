@@ -6,6 +6,7 @@ from typing import Any, Sequence
 
 import sqlalchemy as sa
 
+from merx.catalog import public as catalog
 from merx.core.db import utcnow
 from merx.core.errors import Conflict, FieldError, NotFound, Problem, ValidationProblem
 from merx.core.uow import UnitOfWork
@@ -17,6 +18,18 @@ from merx.inventory.writes import (InsufficientStock, _apply, _Changes, _current
 
 
 ADJUSTMENT_REASONS = ("adjustment", "receipt", "count", "return", "damage")
+
+
+def unknown_skus(uow: UnitOfWork, skus: Sequence[str]) -> set[str]:
+    """The SKUs the catalog does not know: stock for them would be phantom stock that no
+    product page, cart or report can ever reach, so counts and adjustments refuse them."""
+    wanted = set(skus)
+    return wanted - set(catalog.lookup_skus(uow, wanted))
+
+
+def _require_known_sku(uow: UnitOfWork, sku: str) -> None:
+    if unknown_skus(uow, [sku]):
+        raise ValidationProblem.for_field("sku", f"the catalog has no product variant with SKU {sku!r}", "unknown")
 
 
 def adjust(uow: UnitOfWork, *, sku: str, location: str, delta: int | None = None, set_to: int | None = None,
@@ -32,6 +45,7 @@ def adjust(uow: UnitOfWork, *, sku: str, location: str, delta: int | None = None
     reason = reason or ("adjustment" if delta is not None else "count")
     if reason not in ADJUSTMENT_REASONS:
         raise ValidationProblem.for_field("reason", f"must be one of {', '.join(ADJUSTMENT_REASONS)}")
+    _require_known_sku(uow, sku)
     loc = get_location_by_code(uow, location, field="location")
     _insert_ignore(uow, [{"sku": sku, "location_id": loc.id}])
     locked = _lock_rows(uow, [sku], [loc.id])
@@ -179,8 +193,9 @@ def set_stock_levels(uow: UnitOfWork, rows: Sequence[dict[str, Any]], *, reason:
     "location", "on_hand"}`: the same guarded change, ledger movement, audit entry and
     `inventory.stock_changed` event as `adjust(set_to=...)` per row, without a transaction
     per row (an ERP feed sends thousands). Returns, per row, "created", "updated" or
-    "unchanged", or the Problem that refused it (unknown location, below what is reserved,
-    changed meanwhile); refused rows change nothing. Does not commit."""
+    "unchanged", or the Problem that refused it (SKU the catalog does not know, unknown
+    location, below what is reserved, changed meanwhile); refused rows change nothing.
+    Does not commit."""
     if reason not in ADJUSTMENT_REASONS:
         raise ValidationProblem.for_field("reason", f"must be one of {', '.join(ADJUSTMENT_REASONS)}")
     results: list[Any] = [None] * len(rows)
@@ -190,10 +205,14 @@ def set_stock_levels(uow: UnitOfWork, rows: Sequence[dict[str, Any]], *, reason:
             locations[code] = get_location_by_code(uow, code, field="location")
         except Problem as e:
             locations[code] = e
+    unknown = unknown_skus(uow, [r["sku"] for r in rows])
     todo = []
     for i, r in enumerate(rows):
         loc = locations[r["location"]]
-        if isinstance(loc, Exception):
+        if r["sku"] in unknown:
+            results[i] = ValidationProblem.for_field(
+                "sku", f"the catalog has no product variant with SKU {r['sku']!r}", "unknown")
+        elif isinstance(loc, Exception):
             results[i] = loc
         else:
             todo.append((i, r["sku"], loc, int(r["on_hand"])))

@@ -86,6 +86,7 @@ class IndexRecord:
     price: float | None  # lowest variant price in the index currency (filters, facets)
     signals: ProductSignals
     display: dict[str, Any]
+    category_codes: list[str] = field(default_factory=list)  # the category's and its ancestors' codes
 
 
 def _attribute_values(attributes: dict[str, Any]) -> list[str]:
@@ -162,7 +163,7 @@ def build_record(doc: Any, signals: ProductSignals | None = None, *, currency: s
         codes=sorted(set(codes)), category=doc.category, category_path=list(doc.category_path or []),
         brand=doc.brand, attribute_pairs=_attribute_pairs(attributes), channels=list(doc.channels or []),
         seller_id=int(doc.seller_id or 0), price=float(low) if low is not None else None, signals=signals,
-        display=display,
+        display=display, category_codes=list(getattr(doc, "category_codes", None) or []),
     )
 
 

@@ -65,8 +65,10 @@ def to_document(rec: IndexRecord) -> tantivy.Document:
         d.add_text("channel", ch)
     if rec.category:
         d.add_text("category_f", rec.category)
-    for part in rec.category_path:
-        d.add_text("category_path_f", part.casefold())
+    # The filter matches a category by code or by name, at any level of its path: names alone
+    # missed "home" for "Home & Kitchen", so a parent's products were never found by its code.
+    for part in sorted({*(p.casefold() for p in rec.category_path), *(c.casefold() for c in rec.category_codes)}):
+        d.add_text("category_path_f", part)
     if rec.brand:
         d.add_text("brand_f", rec.brand)
     for pair in rec.attribute_pairs:

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from merx.catalog import public as catalog
 from merx.core.auth import Role
 from merx.core.errors import Problem
 from merx.inventory import public as inventory
@@ -19,12 +20,29 @@ INVENTORY_ROLES = (Role.admin, Role.staff)
 MAX_ROWS = 200
 
 
+def _sold_out_everywhere(uow: Any) -> list[str]:
+    """Active catalog SKUs with nothing available at any location, those that never had a
+    stock row included: stock rows alone miss them, so the page counted 0 sold out."""
+    skus = [v["sku"] for doc in catalog.iter_product_documents(uow) if doc.status == "active" for v in doc.variants]
+    statuses = inventory.aggregate_statuses(uow, skus) if skus else {}
+    return [s for s in skus if statuses.get(s) == "out_of_stock"]
+
+
 def _page_context(uow: Any, sku: str | None, location: str | None, status: str | None) -> dict[str, Any]:
     locations, _ = inventory.list_locations(uow, limit=100)
     levels = inventory.stock_levels(uow, sku=sku, location=location)
     if status:
         levels = [r for r in levels if r["status"] == status]
+    sold_out = _sold_out_everywhere(uow)
+    if status == "out_of_stock" and not location:
+        # a SKU with no stock row anywhere is out of stock too: listed once, with no location
+        have_rows = {r["sku"] for r in levels}
+        levels += [{"sku": s, "location": "", "on_hand": 0, "reserved": 0, "available": 0, "incoming": 0,
+                    "low_stock_threshold": "", "status": "out_of_stock"}
+                   for s in sold_out if s not in have_rows and (not sku or s == sku)]
     moves, _ = inventory.movements(uow, sku=sku, location=location, limit=20)
+    names = {s: i.name for s, i in catalog.lookup_skus(
+        uow, [r["sku"] for r in levels[:MAX_ROWS]] + [m.get("sku") for m in moves if isinstance(m, dict)]).items()}
     totals: dict[str, dict[str, int]] = {}
     for r in inventory.stock_levels(uow):
         t = totals.setdefault(r["location"], {"skus": 0, "on_hand": 0, "reserved": 0, "low": 0, "out": 0})
@@ -34,7 +52,8 @@ def _page_context(uow: Any, sku: str | None, location: str | None, status: str |
         t["low"] += r["status"] == "low_stock"
         t["out"] += r["status"] == "out_of_stock"
     return {"locations": locations, "levels": levels[:MAX_ROWS], "more": len(levels) > MAX_ROWS,
-            "total_rows": len(levels), "movements": moves, "totals": totals,
+            "total_rows": len(levels), "movements": moves, "totals": totals, "names": names,
+            "sold_out": len(sold_out),
             "filters": {"sku": sku or "", "location": location or "", "status": status or ""}}
 
 

@@ -258,6 +258,11 @@ def cart_page(request: Request) -> Response:
     return _render(request, "store/cart.html", view)
 
 
+def _available(uow: Any, sku: str) -> int:
+    """Units of a SKU free to sell across active locations (on hand less what is reserved)."""
+    return max(0, int(inventory.availability(uow, sku, with_quantities=True)["available"]))
+
+
 @router.post("/cart/add")
 def cart_add(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Response:
     sku = text_or_none(form.get("sku"))
@@ -266,12 +271,19 @@ def cart_add(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Res
         return redirect("/cart", flash="Choose a quantity between 1 and 99.")
     with unit_of_work(request, readonly=True) as uow:
         info = catalog.lookup_skus(uow, [sku]).get(sku)
+        available = _available(uow, sku) if info is not None else 0
     if info is None or info.status != "active":
         return redirect("/cart", flash="That product is no longer on sale.")
+    if available < 1:
+        return redirect("/cart", flash=f"{info.name} is out of stock.")
     lines = _cart(request)
     merged = dict(lines)
-    merged[sku] = min(99, merged.get(sku, 0) + qty)
-    response = redirect("/cart", flash=f"Added {info.name} to your cart.")
+    wanted = min(99, merged.get(sku, 0) + qty)
+    # The cart holds no more than can be sold, so checkout does not fail later on quantity.
+    merged[sku] = min(wanted, available)
+    flash = (f"Added {info.name} to your cart." if wanted <= available else
+             f"Only {available} of {info.name} available: your cart holds {available}.")
+    response = redirect("/cart", flash=flash)
     _save_cart(request, response, list(merged.items()))
     return response
 
@@ -286,7 +298,16 @@ def cart_update(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> 
         if form.get("remove") == sku:
             qty = 0
         lines.append((sku, max(0, min(99, qty))))
-    response = redirect("/cart", flash="Cart updated.")
+    capped = []
+    with unit_of_work(request, readonly=True) as uow:
+        info = catalog.lookup_skus(uow, [s for s, q in lines if q])
+        for i, (sku, qty) in enumerate(lines):
+            available = _available(uow, sku) if qty else 0
+            if qty > available:
+                lines[i] = (sku, available)
+                capped.append(f"{info[sku].name if sku in info else sku}: {available} available")
+    flash = "Cart updated." if not capped else "Cart updated; only " + "; ".join(capped) + "."
+    response = redirect("/cart", flash=flash)
     _save_cart(request, response, lines)
     return response
 
@@ -305,12 +326,33 @@ def _checkout_context(request: Request, form: dict[str, Any] | None = None, erro
     with unit_of_work(request, readonly=True) as uow:
         view = _cart_view(uow, _cart(request))
         stores = _pickup_stores(uow)
-        availability = {}
+        free: dict[str, dict[str, int]] = {}  # sku -> store -> units free to sell there
         for row in view["rows"]:
-            per = inventory.availability(uow, row["sku"], pickup_only=True)
-            availability[row["sku"]] = {loc["location"]: loc["status"] for loc in per["locations"]}
-    return view | {"stores": stores, "availability": availability, "form": form or {}, "error": error,
+            per = inventory.availability(uow, row["sku"], pickup_only=True, with_quantities=True)
+            free[row["sku"]] = {loc["location"]: loc["available"] for loc in per["locations"]}
+    # What the picker says per store, for the quantities in this cart (a store without a
+    # stock row for an item has none of it).
+    store_stock = {}
+    for s in stores:
+        short = [row["name"] for row in view["rows"] if free[row["sku"]].get(s["code"], 0) < row["quantity"]]
+        store_stock[s["code"]] = "all items in stock" if not short else "not enough in stock: " + ", ".join(short)
+    return view | {"stores": stores, "store_stock": store_stock, "form": form or {}, "error": error,
                    "payment_options": _payment_options(request)}
+
+
+def _shortage_sentence(uow: Any, problem: Problem, store_code: str | None) -> str | None:
+    """Insufficient stock told with product names and the pickup store, not SKUs."""
+    shortages = problem.extra.get("shortages") if problem.extra else None
+    if not shortages:
+        return None
+    names = {sku: i.name for sku, i in catalog.lookup_skus(uow, [s["sku"] for s in shortages]).items()}
+    where = ""
+    if store_code:
+        store = next((s for s in _pickup_stores(uow) if s["code"] == store_code), None)
+        where = f" at {store['name'] if store else store_code}"
+    parts = [f"{names.get(s['sku'], s['sku'])}{where}: {s['requested']} requested, {max(0, s['available'])} available"
+             for s in shortages]
+    return "Not enough stock of " + "; ".join(parts) + "."
 
 
 def _payment_options(request: Request) -> list[tuple[str, str, str]]:
@@ -360,7 +402,9 @@ def checkout(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Res
     except Problem as e:
         if e.status >= 500:
             raise
-        return _render(request, "store/checkout.html", _checkout_context(request, form, problem_sentence(e)),
+        with unit_of_work(request, readonly=True) as uow:
+            sentence = _shortage_sentence(uow, e, fulfilment.get("location")) or problem_sentence(e)
+        return _render(request, "store/checkout.html", _checkout_context(request, form, sentence),
                        status=e.status)
     order_id = order["id"]
     response = redirect(f"/order/{_order_token(request, order_id)}", flash="Thank you! Your order is placed.")
