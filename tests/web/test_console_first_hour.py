@@ -68,3 +68,30 @@ def test_analytics_subpages_are_closed_to_customers_and_anonymous_visitors(clien
     for path in ("/console/analytics/pareto", "/console/analytics/abandonment"):
         assert client.get(path, follow_redirects=False).status_code == 303
 
+
+
+
+def test_order_page_with_a_coupon_adds_up_lines_discount_and_total(client, shop, admin):
+    from decimal import Decimal
+
+    r = client.post("/api/v1/promotions", json={"name": "Ten off", "kind": "order_percent", "percent": "10",
+                                                 "coupon_code": "TEN"}, headers=admin)
+    assert r.status_code == 201, r.text
+    r = client.post("/api/v1/orders", json={"channel": "web", "customer": {"email": "first@example.com"},
+                                            "lines": [{"sku": "MUG-1", "quantity": 2}, {"sku": "KETTLE-1", "quantity": 1}],
+                                            "payment": {"provider": "test", "behaviour": "succeed"}, "coupon": "TEN"})
+    assert r.status_code == 201, r.text
+    order = r.json()
+    sign_in(client, shop.users["admin"])
+    page = client.get(f"/console/orders/{order['id']}").text
+
+    def figure(name: str) -> Decimal:
+        match = re.search(rf'id="total-{name}">(?:<strong>)?(−?)([\d.]+) EUR', page)
+        assert match, (name, page)
+        return -Decimal(match.group(2)) if match.group(1) else Decimal(match.group(2))
+
+    lines = [Decimal(a) for a in re.findall(r'class="num line-amount">([\d.]+)<', page)]
+    assert lines == [Decimal("19.80"), Decimal("35.90")]  # at list price: quantity × unit price
+    assert sum(lines) == figure("subtotal") == Decimal("55.70")
+    assert figure("discount") == Decimal("-5.57") and "Discount (TEN)" in page
+    assert figure("subtotal") + figure("discount") + figure("shipping") == figure("total") == Decimal(order["totals"]["total"])
