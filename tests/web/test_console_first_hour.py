@@ -95,3 +95,73 @@ def test_order_page_with_a_coupon_adds_up_lines_discount_and_total(client, shop,
     assert sum(lines) == figure("subtotal") == Decimal("55.70")
     assert figure("discount") == Decimal("-5.57") and "Discount (TEN)" in page
     assert figure("subtotal") + figure("discount") + figure("shipping") == figure("total") == Decimal(order["totals"]["total"])
+
+
+def test_inventory_health_page_says_no_sales_not_the_status_code(client, shop):
+    sign_in(client, shop.users["admin"])  # the shop has stock and no sales yet: every SKU-location is "no sales"
+    r = client.get("/console/analytics/inventory")
+    assert r.status_code == 200 and "could not be computed" not in r.text
+    assert "no_sales" not in r.text
+    assert '"no sales"' in r.text and '<td class="num">no sales</td>' in r.text
+
+
+
+def test_a_half_refunded_order_reads_partly_refunded_on_the_console(client, shop, admin):
+    r = client.post("/api/v1/orders", json={"channel": "web", "customer": {"email": "ann@example.com"},
+                                            "lines": [{"sku": "KETTLE-1", "quantity": 2}],
+                                            "fulfilment": {"type": "pickup", "location": "ST-WAW"},
+                                            "payment": {"provider": "test", "behaviour": "succeed"}})
+    assert r.status_code == 201, r.text
+    oid = r.json()["id"]
+    assert client.post(f"/api/v1/orders/{oid}/ready-for-pickup", headers=admin).status_code == 200
+    assert client.post(f"/api/v1/orders/{oid}/picked-up", json={"location": "ST-WAW"}, headers=admin).status_code == 200
+    ra = client.post(f"/api/v1/orders/{oid}/returns", headers=admin,
+                     json={"location": "ST-WAW", "lines": [{"line": 1, "quantity": 1, "reason": "too_small"}]})
+    assert ra.status_code == 201, ra.text
+    assert client.post(f"/api/v1/returns/{ra.json()['id']}/receive", headers=admin).status_code == 200
+    assert client.get(f"/api/v1/orders/{oid}", headers=admin).json()["payment"]["status"] == "partially_refunded"
+    sign_in(client, shop.users["admin"])
+    for page in (client.get(f"/console/orders/{oid}").text, client.get("/console/orders").text):
+        assert "partially_refunded" not in page
+        assert "test · partly refunded" in page
+
+
+def test_segment_preview_says_one_customer_matches(client, shop):
+    r = client.post("/api/v1/orders", json={"channel": "web", "customer": {"email": "solo@example.com"},
+                                            "lines": [{"sku": "MUG-1", "quantity": 1}],
+                                            "payment": {"provider": "test", "behaviour": "succeed"}})
+    assert r.status_code == 201, r.text
+    sign_in(client, shop.users["admin"])
+    page = client.get("/console/segments", params={"expression": "orders_count >= 1"}).text
+    assert "<strong>1</strong> customer matches." in page and "1</strong> customers match" not in page
+
+
+def test_pickup_confirmation_names_the_store_with_its_address_and_hours(client, shop, admin):
+    r = client.patch("/api/v1/locations/ST-WAW", headers=admin,
+                     json={"address": "ul. Marszałkowska 1, Warszawa",
+                           "opening_hours": {"mon": [["09:00", "18:00"]], "sat": [["10:00", "14:00"]]}})
+    assert r.status_code == 200, r.text
+    client.get("/")
+    token = client.cookies.get("merx_csrf")
+    client.post("/cart/add", data={"csrf_token": token, "sku": "LAMP-DESK", "quantity": "1"})
+    r = client.post("/checkout", data={"csrf_token": token, "email": "guest@example.com", "first_name": "Ann",
+                                       "fulfilment": "pickup", "store": "ST-WAW", "payment": "manual"},
+                    follow_redirects=False)
+    assert r.status_code == 303, r.text[:800]
+    status = client.get(r.headers["location"]).text
+    pickup = status[status.index('id="pickup-store"'):]
+    assert "Warsaw store</strong>, ul. Marszałkowska 1, Warszawa" in pickup
+    assert "ST-WAW" not in status
+    assert "Mon 09:00–18:00; Sat 10:00–14:00" in pickup
+
+
+def test_daily_forecast_chart_is_titled_daily_not_dayly(client, admin, db):
+    from tests.analytics.test_api import T0, _place
+
+    for i in range(35):
+        _place(db, 2000 + i, None, [("MUG-1", 1 + i % 3, "10.00")], when=T0 + dt.timedelta(days=i))
+    r = client.get("/api/v1/analytics/forecast", headers=admin,
+                   params={"format": "svg", "freq": "day", "backtest": "false", "horizon": 7,
+                           "from": T0.date().isoformat(), "to": (T0 + dt.timedelta(days=35)).date().isoformat()})
+    assert r.status_code == 200, r.text[:500]
+    assert b"Daily revenue forecast" in r.content and b"dayly" not in r.content.lower()

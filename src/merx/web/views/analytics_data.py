@@ -7,6 +7,7 @@ from typing import Any
 
 from merx.analytics import public as analytics
 from merx.catalog import public as catalog
+from merx.web.common import status_label
 
 
 def _num(value: Any) -> float | None:
@@ -144,11 +145,12 @@ def portfolio_section(uow: Any, *, days: int) -> dict[str, Any]:
 def inventory_section(uow: Any, *, days: int) -> dict[str, Any]:
     report = analytics.inventory_report(uow, _scope(days), data_dir=_data_dir(uow))
     counts = report.get("counts", {})
-    spec = {"type": "bar", "data": {"labels": list(counts), "datasets": [
+    spec = {"type": "bar", "data": {"labels": [status_label(c) for c in counts], "datasets": [
         {"label": "SKU-locations", "data": list(counts.values()),
          "backgroundColor": ["#c0392b", "#e67e22", "#27ae60", "#95a5a6", "#2453d4"][:len(counts)]}]}}
     return {"charts": [{"title": "SKU-locations by status", "spec": spec}],
-            "tables": [_table("Stock against sales", report.get("rows", []))],
+            "tables": [_table("Stock against sales", [r | {"status": status_label(r.get("status"))} if "status" in r else r
+                                                      for r in report.get("rows", [])])],
             "note": f"As of {report.get('as_of', '')[:10]}, looking back {report.get('lookback_days')} days; overstock "
                     f"above {report.get('overstock_ratio')} of monthly sales, risk below {report.get('safety_days')} "
                     f"days of cover."}
