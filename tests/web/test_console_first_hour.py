@@ -85,16 +85,40 @@ def test_order_page_with_a_coupon_adds_up_lines_discount_and_total(client, shop,
     sign_in(client, shop.users["admin"])
     page = client.get(f"/console/orders/{order['id']}").text
 
+    _assert_order_adds_up(page, ["19.80", "35.90"], "55.70", "5.57", Decimal(order["totals"]["total"]))
+
+
+def _assert_order_adds_up(page: str, amounts: list[str], subtotal: str, discount: str, total: "Decimal") -> None:
+    from decimal import Decimal
+
     def figure(name: str) -> Decimal:
-        match = re.search(rf'id="total-{name}">(?:<strong>)?(−?)([\d.]+) EUR', page)
+        match = re.search(rf'id="total-{name}">(?:<strong>)?(−?)([\d.]+)(?: EUR)?', page)
         assert match, (name, page)
         return -Decimal(match.group(2)) if match.group(1) else Decimal(match.group(2))
 
-    lines = [Decimal(a) for a in re.findall(r'class="num line-amount">([\d.]+)<', page)]
-    assert lines == [Decimal("19.80"), Decimal("35.90")]  # at list price: quantity × unit price
-    assert sum(lines) == figure("subtotal") == Decimal("55.70")
-    assert figure("discount") == Decimal("-5.57") and "Discount (TEN)" in page
-    assert figure("subtotal") + figure("discount") + figure("shipping") == figure("total") == Decimal(order["totals"]["total"])
+    lines = [Decimal(a) for a in re.findall(r'class="num line-amount">([\d.]+)', page)]
+    assert lines == [Decimal(a) for a in amounts]  # at list price: quantity × unit price
+    assert sum(lines) == figure("subtotal") == Decimal(subtotal)
+    assert figure("discount") == -Decimal(discount) and "Discount (TEN)" in page
+    assert figure("subtotal") + figure("discount") + figure("shipping") == figure("total") == total
+
+
+def test_storefront_order_page_with_a_coupon_adds_up_too(client, shop, admin):
+    from decimal import Decimal
+
+    r = client.post("/api/v1/promotions", json={"name": "Ten off", "kind": "order_percent", "percent": "10",
+                                                 "coupon_code": "TEN"}, headers=admin)
+    assert r.status_code == 201, r.text
+    client.get("/")
+    token = client.cookies.get("merx_csrf")
+    client.post("/cart/add", data={"csrf_token": token, "sku": "LAMP-DESK", "quantity": "1"})
+    client.post("/cart/add", data={"csrf_token": token, "sku": "KETTLE-1", "quantity": "2"})
+    r = client.post("/checkout", data={"csrf_token": token, "email": "guest@example.com", "first_name": "Ann",
+                                       "fulfilment": "pickup", "store": "ST-WAW", "payment": "manual",
+                                       "coupon": "TEN"}, follow_redirects=False)
+    assert r.status_code == 303, r.text[:800]
+    _assert_order_adds_up(client.get(r.headers["location"]).text, ["49.00", "71.80"], "120.80", "12.08",
+                          Decimal("108.72"))
 
 
 def test_inventory_health_page_says_no_sales_not_the_status_code(client, shop):
