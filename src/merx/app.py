@@ -6,7 +6,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 from merx import __version__
 from merx.contexts import api_modules, handler_modules, import_models, job_modules
@@ -25,6 +26,7 @@ from merx.core.web import (BodyLimitMiddleware, RequestContextMiddleware, Unhand
 from merx.core.subscribers import embedded_runner
 
 API_PREFIX = "/api/v1"
+VENDOR = "/assets/vendor"  # the web package serves its static/vendor folder here
 _handlers_registered = False
 
 
@@ -97,7 +99,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         version=__version__,
         description="Commerce operations platform: catalog, inventory, orders, CRM, search, analytics, integration.",
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        # FastAPI's own /docs and /redoc load Swagger UI and ReDoc from a CDN: blank without internet.
+        # The routes below serve the same pages from the vendored copies under /assets/vendor.
+        docs_url=None,
         redoc_url=None,
     )
     app.state.settings = settings
@@ -107,6 +111,19 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.scheduler = build_scheduler()  # the console's jobs page lists and runs them
     install_error_handlers(app)
     ratelimit.install(app)
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Merx API · Swagger UI",
+                                   swagger_js_url=f"{VENDOR}/swagger-ui/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{VENDOR}/swagger-ui/swagger-ui.css",
+                                   swagger_favicon_url=f"{VENDOR}/swagger-ui/favicon-32x32.png")
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(openapi_url="/openapi.json", title="Merx API · ReDoc",
+                              redoc_js_url=f"{VENDOR}/redoc/redoc.standalone.js",
+                              redoc_favicon_url=f"{VENDOR}/swagger-ui/favicon-32x32.png", with_google_fonts=False)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> Any:

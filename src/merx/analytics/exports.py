@@ -10,6 +10,8 @@ from typing import Any
 from merx.analytics.cohorts import cohort_table_rows
 from merx.core.spreadsheet import is_plain_number, safe_cell, safe_row
 
+# "day" + "ly" read "dayly" in the forecast chart title
+FREQ_ADJECTIVES = {"day": "Daily", "week": "Weekly", "month": "Monthly"}
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -158,7 +160,7 @@ def chart(kind: str, report: dict[str, Any], fmt: str) -> bytes:
         step = max(1, (len(hist) + len(fc)) // 12)
         ax.set_xticks(range(0, len(hist) + len(fc), step))
         ax.tick_params(axis="x", labelrotation=60, labelsize=7)
-        ax.set_title(f"{report['freq']}ly {report['measure']} forecast")
+        ax.set_title(f"{FREQ_ADJECTIVES.get(report['freq'], report['freq'])} {report['measure']} forecast")
     elif kind == "inventory":
         counts = report["counts"]
         ax.bar(list(counts), list(counts.values()), color=["#c0392b", "#e67e22", "#27ae60", "#95a5a6"])

@@ -143,6 +143,19 @@ def redirect(url: str, *, flash: str | None = None) -> RedirectResponse:
 
 env.filters["unquote"] = lambda text: unquote(text or "")
 
+# Status codes stay snake_case in the API; people read words. Only names that do not read well
+# with the underscore turned into a space need an entry here.
+STATUS_LABELS = {"partially_refunded": "partly refunded", "no_sales": "no sales", "ok": "OK"}
+
+
+def status_label(status: str | None) -> str:
+    if not status:
+        return "—"
+    return STATUS_LABELS.get(status, status.replace("_", " "))
+
+
+env.filters["label"] = status_label
+
 
 # --------------------------------------------------------------------------------------------
 # Who is calling

@@ -1,5 +1,5 @@
 """Console analytics: funnel, cohorts, sales, portfolio quadrant, inventory health and the
-forecast with its backtest, drawn with Chart.js from the analytics context's results."""
+forecast with its backtest, Pareto (80/20) and cart abandonment, drawn with Chart.js from the analytics context's results."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ SECTIONS: dict[str, tuple[str, Callable[..., dict[str, Any]]]] = {
     "portfolio": ("Portfolio", analytics_data.portfolio_section),
     "inventory": ("Inventory health", analytics_data.inventory_section),
     "forecast": ("Forecast", analytics_data.forecast_section),
+    "pareto": ("Pareto", analytics_data.pareto_section),
+    "abandonment": ("Abandonment", analytics_data.abandonment_section),
 }
 
 

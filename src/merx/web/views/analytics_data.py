@@ -7,6 +7,7 @@ from typing import Any
 
 from merx.analytics import public as analytics
 from merx.catalog import public as catalog
+from merx.web.common import status_label
 
 
 def _num(value: Any) -> float | None:
@@ -144,11 +145,12 @@ def portfolio_section(uow: Any, *, days: int) -> dict[str, Any]:
 def inventory_section(uow: Any, *, days: int) -> dict[str, Any]:
     report = analytics.inventory_report(uow, _scope(days), data_dir=_data_dir(uow))
     counts = report.get("counts", {})
-    spec = {"type": "bar", "data": {"labels": list(counts), "datasets": [
+    spec = {"type": "bar", "data": {"labels": [status_label(c) for c in counts], "datasets": [
         {"label": "SKU-locations", "data": list(counts.values()),
          "backgroundColor": ["#c0392b", "#e67e22", "#27ae60", "#95a5a6", "#2453d4"][:len(counts)]}]}}
     return {"charts": [{"title": "SKU-locations by status", "spec": spec}],
-            "tables": [_table("Stock against sales", report.get("rows", []))],
+            "tables": [_table("Stock against sales", [r | {"status": status_label(r.get("status"))} if "status" in r else r
+                                                      for r in report.get("rows", [])])],
             "note": f"As of {report.get('as_of', '')[:10]}, looking back {report.get('lookback_days')} days; overstock "
                     f"above {report.get('overstock_ratio')} of monthly sales, risk below {report.get('safety_days')} "
                     f"days of cover."}
@@ -181,6 +183,64 @@ def forecast_section(uow: Any, *, days: int) -> dict[str, Any]:
     model = report.get("model") or {}
     return {"charts": [{"title": f"Weekly {report.get('measure', '')} and the next {len(future)} weeks", "spec": spec}],
             "tables": tables, "note": (bt or {}).get("note") or f"Model: {model.get('model', '')}"}
+
+
+PARETO_CLASS_COLOURS = {"A": "#27ae60", "B": "#e67e22", "C": "#95a5a6"}
+
+
+def _pareto_curve(report: dict[str, Any], label: str) -> dict[str, Any]:
+    rows = report.get("rows", [])
+    return {"type": "line", "data": {"labels": [str(r["rank"]) for r in rows], "datasets": [
+        {"label": label, "data": [r.get("cumulative_share") for r in rows], "fill": True}]},
+        "options": {"scales": {"y": {"min": 0, "max": 1, "title": {"display": True, "text": "share of revenue"}},
+                               "x": {"title": {"display": True, "text": "rank"}}}}}
+
+
+def pareto_section(uow: Any, *, days: int) -> dict[str, Any]:
+    products = analytics.pareto_report(uow, _scope(days), data_dir=_data_dir(uow), of="products")
+    customers = analytics.pareto_report(uow, _scope(days), data_dir=_data_dir(uow), of="customers")
+    rows = products.get("rows", [])
+    # imported history carries product names; orders placed here do not, so the catalog names them
+    names = {sku: info.name for sku, info in catalog.lookup_skus(uow, [str(r["item"]) for r in rows]).items()}
+    rows = [r | {"name": r.get("name") or names.get(str(r["item"]))} for r in rows]
+    top = {"type": "bar", "data": {"labels": [str(r.get("name") or r["item"]) for r in rows[:15]], "datasets": [
+        {"label": f"Revenue {products.get('currency', '')}", "data": [_num(r.get("value")) for r in rows[:15]],
+         "backgroundColor": [PARETO_CLASS_COLOURS[r["class"]] for r in rows[:15]]}]}}
+
+    def headline(report: dict[str, Any], noun: str) -> str:
+        share = report.get("items_share_for_80")
+        if not report.get("items") or share is None:
+            return f"No {noun} sold in this period."
+        return (f"{report['items_for_80']} of {report['items']} {noun} ({share:.0%}) make 80% of the revenue "
+                f"of {report.get('total')} {report.get('currency')}.")
+
+    return {"charts": [{"title": "Cumulative share of revenue by product rank", "spec": _pareto_curve(products, "Products")},
+                       {"title": "Top products (A, B, C classes)", "spec": top},
+                       {"title": "Cumulative share of revenue by customer rank",
+                        "spec": _pareto_curve(customers, "Customers")}],
+            "tables": [_table("Products by revenue", rows, ["rank", "item", "name", "value", "cumulative_share", "class"]),
+                       _table("Customers by revenue", customers.get("rows", []),
+                              ["rank", "item", "value", "cumulative_share", "class"])],
+            "note": f"{headline(products, 'products')} {headline(customers, 'customers')}"}
+
+
+def abandonment_section(uow: Any, *, days: int) -> dict[str, Any]:
+    # abandonments are kept as found by the scan job, not by period: the list is the latest ones
+    report = analytics.abandonment_report(uow, limit=MAX_TABLE_ROWS)
+    counts = {"Abandoned carts": report.get("carts", 0), "Abandoned browsing": report.get("browse", 0),
+              "Recovered": report.get("recovered", 0)}
+    spec = {"type": "bar", "data": {"labels": list(counts), "datasets": [
+        {"label": "Count", "data": list(counts.values()), "backgroundColor": ["#c0392b", "#e67e22", "#27ae60"]}]}}
+    rate = report.get("recovery_rate") or 0.0
+    latest = [r | {"detected": r["detected_at"][:16].replace("T", " ") + " UTC"} for r in report.get("items", [])]
+    return {"charts": [{"title": "Abandonments and recoveries", "spec": spec}],
+            "tables": [_table("Value by currency", report.get("by_currency", []),
+                              ["currency", "abandoned_value", "recovered_revenue"]),
+                       _table("Latest abandonments", latest,
+                              ["detected", "kind", "customer_id", "items", "value", "currency",
+                               "recovered_order_ref", "recovered_revenue"])],
+            "note": f"{report.get('abandoned', 0)} abandoned, {report.get('recovered', 0)} recovered "
+                    f"({rate:.0%} recovery rate)."}
 
 
 def _dashboard_funnel(uow: Any, days: int) -> dict[str, Any]:

@@ -421,4 +421,9 @@ def order_status(request: Request, token: str) -> Response:
     # The signed link is the guest's proof of access; the read itself runs as the system.
     with unit_of_work(request, SYSTEM, readonly=True) as uow:
         order = orders.get_order(uow, order_id)
-    return _render(request, "store/order.html", {"order": order})
+        store = None
+        location = (order.get("fulfilment") or {}).get("location")
+        if location:  # the customer needs the store's name, address and hours, not its code
+            stores, _ = inventory.list_locations(uow, pickup=True, limit=500)
+            store = next((s for s in stores if s["code"] == location), None)
+    return _render(request, "store/order.html", {"order": order, "store": store})
