@@ -9,7 +9,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from merx.catalog import feeds, importexport, rules, service
+from merx.catalog import completeness, feeds, importexport, products, reference_data, rules
 from merx.catalog.schemas import (AttributeCreate, AttributeOut, AttributeSetCreate, AttributeSetOut, BrandCreate,
                                   BrandOut, CategoryCreate, CategoryOut, CategoryPatch, ChannelCreate, ChannelOut,
                                   CompletenessOut, ImportReport, ProductCreate, ProductOut, ProductPatch)
@@ -63,7 +63,7 @@ def _etag(response: Response, product: ProductOut) -> ProductOut:
 def create_product(body: ProductCreate, response: Response, uow: UnitOfWork = Depends(get_uow),
                    settings: Settings = Depends(get_settings_dep), locale: str = Depends(read_locale),
                    _: Principal = Depends(require(*PRODUCT_WRITERS))) -> ProductOut:
-    out = service.create_product(uow, body, settings=settings, locale=locale)
+    out = products.create_product(uow, body, settings=settings, locale=locale)
     response.headers["Location"] = f"/api/v1/products/{out.id}"
     return _etag(response, out)
 
@@ -76,7 +76,7 @@ def list_products(category: str | None = None, brand: str | None = None, status:
                   uow: UnitOfWork = Depends(get_read_uow), settings: Settings = Depends(get_settings_dep),
                   locale: str = Depends(read_locale)) -> Page[ProductOut]:
     """Public: active products only for anonymous callers and customers; a seller sees its own."""
-    return service.list_products(uow, limit=limit, cursor=cursor, locale=locale, settings=settings, category=category,
+    return products.list_products(uow, limit=limit, cursor=cursor, locale=locale, settings=settings, category=category,
                                  brand=brand, status=status, seller_id=seller_id, q=q, sku=sku, channel=channel)
 
 
@@ -117,7 +117,7 @@ def export_products(format: Literal["csv", "xlsx"] = "csv", status: str | None =
 @router.get("/products/{product_id}", response_model=ProductOut)
 def get_product(product_id: DbId, response: Response, uow: UnitOfWork = Depends(get_read_uow),
                 settings: Settings = Depends(get_settings_dep), locale: str = Depends(read_locale)) -> ProductOut:
-    return _etag(response, service.get_product(uow, product_id, locale=locale, settings=settings))
+    return _etag(response, products.get_product(uow, product_id, locale=locale, settings=settings))
 
 
 @router.patch("/products/{product_id}", response_model=ProductOut)
@@ -125,7 +125,7 @@ def update_product(product_id: DbId, body: ProductPatch, response: Response,
                    if_match: str | None = Header(None, alias="If-Match"), uow: UnitOfWork = Depends(get_uow),
                    settings: Settings = Depends(get_settings_dep), locale: str = Depends(read_locale),
                    _: Principal = Depends(require(*PRODUCT_WRITERS))) -> ProductOut:
-    out = service.update_product(uow, product_id, body, if_match=_if_match(if_match), settings=settings,
+    out = products.update_product(uow, product_id, body, if_match=_if_match(if_match), settings=settings,
                                  locale=locale)
     return _etag(response, out)
 
@@ -139,9 +139,9 @@ def delete_product(product_id: DbId, purge: bool = False, uow: UnitOfWork = Depe
     if purge:
         if principal.role != Role.admin:
             raise Forbidden("Only an admin may purge a product", errors=[FieldError("purge", "admin only", "forbidden")])
-        service.delete_product(uow, product_id)
+        products.delete_product(uow, product_id)
         return Response(status_code=204)
-    return service.archive_product(uow, product_id, settings=settings)
+    return products.archive_product(uow, product_id, settings=settings)
 
 
 @router.get("/products/{product_id}/completeness", response_model=list[CompletenessOut])
@@ -152,8 +152,8 @@ def product_completeness(product_id: DbId, channel: str | None = None, locale: s
     """For each channel and each of its locales (or the ones asked for): what is missing and
     the percentage complete."""
     if uow.actor.role == Role.seller:
-        service._writable(uow, product_id)  # a seller checks its own products only
-    return service.product_completeness(uow, product_id, channel=channel, locale=locale, settings=settings)
+        products._writable(uow, product_id)  # a seller checks its own products only
+    return completeness.product_completeness(uow, product_id, channel=channel, locale=locale, settings=settings)
 
 
 # -- categories, brands, attributes, attribute sets ----------------------------------------------
@@ -163,58 +163,58 @@ def product_completeness(product_id: DbId, channel: str | None = None, locale: s
 def create_category(body: CategoryCreate, uow: UnitOfWork = Depends(get_uow),
                     settings: Settings = Depends(get_settings_dep),
                     _: Principal = Depends(require(*CATALOG_ADMINS))) -> CategoryOut:
-    return service.create_category(uow, body, settings=settings)
+    return reference_data.create_category(uow, body, settings=settings)
 
 
 @router.get("/categories", response_model=list[CategoryOut])
 def list_categories(uow: UnitOfWork = Depends(get_read_uow), settings: Settings = Depends(get_settings_dep),
                     locale: str = Depends(read_locale)) -> list[CategoryOut]:
-    return service.list_categories(uow, locale=locale, settings=settings)
+    return reference_data.list_categories(uow, locale=locale, settings=settings)
 
 
 @router.get("/categories/{code}", response_model=CategoryOut)
 def get_category(code: str, uow: UnitOfWork = Depends(get_read_uow)) -> CategoryOut:
-    return service.get_category(uow, code)
+    return reference_data.get_category(uow, code)
 
 
 @router.patch("/categories/{code}", response_model=CategoryOut)
 def update_category(code: str, body: CategoryPatch, uow: UnitOfWork = Depends(get_uow),
                     settings: Settings = Depends(get_settings_dep),
                     _: Principal = Depends(require(*CATALOG_ADMINS))) -> CategoryOut:
-    return service.update_category(uow, code, body, settings=settings)
+    return reference_data.update_category(uow, code, body, settings=settings)
 
 
 @router.post("/brands", response_model=BrandOut, status_code=201)
 def create_brand(body: BrandCreate, uow: UnitOfWork = Depends(get_uow),
                  _: Principal = Depends(require(*CATALOG_ADMINS))) -> BrandOut:
-    return service.create_brand(uow, body)
+    return reference_data.create_brand(uow, body)
 
 
 @router.get("/brands", response_model=list[BrandOut])
 def list_brands(uow: UnitOfWork = Depends(get_read_uow)) -> list[BrandOut]:
-    return service.list_brands(uow)
+    return reference_data.list_brands(uow)
 
 
 @router.post("/attributes", response_model=AttributeOut, status_code=201)
 def create_attribute(body: AttributeCreate, uow: UnitOfWork = Depends(get_uow),
                      _: Principal = Depends(require(*CATALOG_ADMINS))) -> AttributeOut:
-    return service.create_attribute(uow, body)
+    return reference_data.create_attribute(uow, body)
 
 
 @router.get("/attributes", response_model=list[AttributeOut])
 def list_attributes(uow: UnitOfWork = Depends(get_read_uow)) -> list[AttributeOut]:
-    return service.list_attributes(uow)
+    return reference_data.list_attributes(uow)
 
 
 @router.post("/attribute-sets", response_model=AttributeSetOut, status_code=201)
 def create_attribute_set(body: AttributeSetCreate, uow: UnitOfWork = Depends(get_uow),
                          _: Principal = Depends(require(*CATALOG_ADMINS))) -> AttributeSetOut:
-    return service.create_attribute_set(uow, body)
+    return reference_data.create_attribute_set(uow, body)
 
 
 @router.get("/attribute-sets", response_model=list[AttributeSetOut])
 def list_attribute_sets(uow: UnitOfWork = Depends(get_read_uow)) -> list[AttributeSetOut]:
-    return service.list_attribute_sets(uow)
+    return reference_data.list_attribute_sets(uow)
 
 
 # -- channels and feeds ---------------------------------------------------------------------------
@@ -222,14 +222,14 @@ def list_attribute_sets(uow: UnitOfWork = Depends(get_read_uow)) -> list[Attribu
 
 @router.get("/channels", response_model=list[ChannelOut])
 def list_channels(uow: UnitOfWork = Depends(get_uow), settings: Settings = Depends(get_settings_dep)) -> list[ChannelOut]:
-    return service.list_channels(uow, settings=settings)
+    return reference_data.list_channels(uow, settings=settings)
 
 
 @router.post("/channels", response_model=ChannelOut, status_code=201)
 def create_channel(body: ChannelCreate, uow: UnitOfWork = Depends(get_uow),
                    settings: Settings = Depends(get_settings_dep),
                    _: Principal = Depends(require(Role.admin))) -> ChannelOut:
-    return service.create_channel(uow, body, settings=settings)
+    return reference_data.create_channel(uow, body, settings=settings)
 
 
 @router.get("/channels/{code}/feed")

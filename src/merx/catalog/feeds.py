@@ -11,8 +11,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from merx.catalog import rules, service
+from merx.catalog import rules
 from merx.catalog.models import Category, Channel, Product, ProductChannel
+from merx.catalog.refs import DEFAULT_CHANNELS
 from merx.core.errors import NotFound
 from merx.core.money import Money
 from merx.core.settings import Settings
@@ -26,7 +27,7 @@ FEED_COLUMNS = ("id", "product_id", "title", "description", "brand", "category",
 def feed_items(uow: UnitOfWork, code: str, *, locale: str, settings: Settings) -> list[dict[str, Any]]:
     channel = uow.session.scalar(sa.select(Channel).where(Channel.code == code))
     if channel is None:
-        if code in {c["code"] for c in service.DEFAULT_CHANNELS}:
+        if code in {c["code"] for c in DEFAULT_CHANNELS}:
             return []  # a default channel not created yet has nothing published to it
         raise NotFound(f"No channel with code {code!r}")
     categories = {c.id: c for c in uow.session.scalars(sa.select(Category))}

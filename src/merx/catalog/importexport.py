@@ -25,9 +25,11 @@ from typing import Any, Callable, Iterator
 
 import sqlalchemy as sa
 
-from merx.catalog import rules, service
+from merx.catalog import rules
 from merx.catalog.models import Product, Variant
+from merx.catalog.refs import Refs, ensure_default_channels
 from merx.catalog.schemas import ImportErrorOut, ImportReport, ProductCreate, VariantIn
+from merx.catalog.state import DEFAULT_PUBLICATION, _create_from_state, _update_from_state, state_of
 from merx.core.auth import Role
 from merx.core.errors import Problem, RowError, ValidationProblem
 from merx.core.money import MoneyError, check_currency, minor_to_str, parse_amount
@@ -387,7 +389,7 @@ def _check_row_text(cells: dict[str, str]) -> None:
             raise _RowProblem(column, f"is longer than {limit} characters")
 
 
-def _import_row(refs: service.Refs, cells: dict[str, str], columns: dict[str, rules.Column], counts: _Counts) -> None:
+def _import_row(refs: Refs, cells: dict[str, str], columns: dict[str, rules.Column], counts: _Counts) -> None:
     _check_row_text(cells)
     uow = refs.uow
     settings = refs.settings
@@ -405,8 +407,8 @@ def _import_row(refs: service.Refs, cells: dict[str, str], columns: dict[str, ru
     if parent_sku:
         if product is None:
             raise _RowProblem("variant_of", f"no product has SKU {parent_sku!r} (put the product's row first)")
-        old = service.state_of(product)
-        new = service.state_of(product)
+        old = state_of(product)
+        new = state_of(product)
         variant = next((v for v in new["variants"] if v["sku"] == sku), None)
         if variant is None:
             variant = {"sku": sku, "ean": None, "options": {}, "prices": dict(new["variants"][0]["prices"])}
@@ -416,7 +418,7 @@ def _import_row(refs: service.Refs, cells: dict[str, str], columns: dict[str, ru
         if "options" in cells:
             variant["options"] = _parse_options(cells["options"])
         variant["prices"] = _row_prices(cells, columns, variant["prices"], settings)
-        changed = service._update_from_state(refs, product, old, new)
+        changed = _update_from_state(refs, product, old, new)
         if changed:
             counts.updated += 1
         else:
@@ -426,20 +428,20 @@ def _import_row(refs: service.Refs, cells: dict[str, str], columns: dict[str, ru
         state: dict[str, Any] = {
             "name": "", "description": None, "status": "active", "category": None, "brand": None,
             "seller_id": actor.seller_id if actor.role == Role.seller else None, "attributes": {},
-            "translations": {}, "media": [], "channels": sorted(service.DEFAULT_PUBLICATION),
+            "translations": {}, "media": [], "channels": sorted(DEFAULT_PUBLICATION),
             "variants": [{"sku": sku, "ean": None, "options": {}, "prices": {}}],
         }
         _apply_row_to_state(state, cells, columns, settings, new=True)
-        service._create_from_state(refs, state)
+        _create_from_state(refs, state)
         counts.created += 1
         return
     if row.position != 0 and product.variants and product.variants[0].sku != sku:
         raise _RowProblem("sku", f"SKU {sku!r} is a variant of product {product.variants[0].sku!r}; "
                                  "name that product in variant_of")
-    old = service.state_of(product)
-    new = service.state_of(product)
+    old = state_of(product)
+    new = state_of(product)
     _apply_row_to_state(new, cells, columns, settings, new=False)
-    if service._update_from_state(refs, product, old, new):
+    if _update_from_state(refs, product, old, new):
         counts.updated += 1
     else:
         counts.unchanged += 1
@@ -465,9 +467,9 @@ def import_bytes(uow: UnitOfWork, raw: bytes, fmt: str, settings: Settings,
                  progress: Progress | None = None) -> ImportReport:
     header, rows = read_rows(raw, fmt)
     columns = _check_header(header)
-    refs = service.Refs(uow, settings)
+    refs = Refs(uow, settings)
     # Channels first, outside any row's savepoint: a rolled-back row must not take them along.
-    refs.channels = service.ensure_default_channels(uow, settings)
+    refs.channels = ensure_default_channels(uow, settings)
     counts = _Counts()
     errors: list[RowError] = []
     failed_rows = 0
@@ -523,7 +525,7 @@ def export_rows(uow: UnitOfWork, settings: Settings, *, status: str | None = Non
         if status not in rules.PRODUCT_STATUSES:
             raise ValidationProblem.for_field("status", "must be draft, active or archived")
         stmt = stmt.where(Product.status == status)
-    states = [service.state_of(p) for p in uow.session.scalars(stmt)]
+    states = [state_of(p) for p in uow.session.scalars(stmt)]
 
     def main_currency(prices: dict[str, int]) -> str | None:
         if settings.default_currency in prices:

@@ -5,10 +5,11 @@ is the catalog's own business."""
 
 from merx.catalog.schemas import (AttributeCreate, AttributeOut, AttributeSetCreate, AttributeSetItemIn, BrandCreate,
                                   BrandOut, CategoryCreate, CategoryOut, ProductCreate, ProductOut, ProductPatch)
-from merx.catalog.service import (ProductDocument, SkuInfo, bulk_create_products, create_attribute,
-                                  create_attribute_set, create_brand, create_category, get_product,
-                                  iter_product_documents, list_attributes, list_brands, list_categories,
-                                  list_products_stmt, lookup_skus, product_completeness, update_product)
+from merx.catalog.completeness import product_completeness
+from merx.catalog.lookups import ProductDocument, SkuInfo, iter_product_documents, lookup_skus
+from merx.catalog.products import bulk_create_products, get_product, list_products_stmt, update_product
+from merx.catalog.reference_data import (create_attribute, create_attribute_set, create_brand, create_category,
+                                         list_attributes, list_brands, list_categories)
 
 __all__ = [
     "AttributeCreate", "AttributeOut", "AttributeSetCreate", "AttributeSetItemIn", "BrandCreate", "BrandOut",

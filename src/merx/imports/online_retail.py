@@ -32,9 +32,11 @@ from typing import Any, Callable
 
 import sqlalchemy as sa
 
-from merx.catalog import rules, service
+from merx.catalog import rules
 from merx.catalog.events import ProductCreated
 from merx.catalog.models import Product, ProductChannel, Variant, VariantPrice
+from merx.catalog.refs import Refs, ensure_default_channels
+from merx.catalog.state import _update_from_state, state_of
 from merx.core.db import utcnow
 from merx.core.errors import ValidationProblem
 from merx.core.uow import UnitOfWork
@@ -191,7 +193,7 @@ def _upsert_products(uow: UnitOfWork, specs: list[_ProductSpec], report: OnlineR
             .where(Variant.sku.in_(chunk))).all()
         existing.update({r[0]: (r[1], r[2], r[3]) for r in rows})
 
-    channels = service.ensure_default_channels(uow)
+    channels = ensure_default_channels(uow)
     web_id = channels["web"].id
     new_specs = [s for s in specs if s.sku not in existing]
     done = 0
@@ -231,7 +233,7 @@ def _upsert_products(uow: UnitOfWork, specs: list[_ProductSpec], report: OnlineR
 
     # Known SKUs: only a changed name or GBP price is an update (a status or channel set by
     # a user since the last import is theirs to keep).
-    refs = service.Refs(uow, uow.settings)
+    refs = Refs(uow, uow.settings)
     refs.channels = channels
     for s in specs:
         if s.sku not in existing:
@@ -242,13 +244,13 @@ def _upsert_products(uow: UnitOfWork, specs: list[_ProductSpec], report: OnlineR
         else:
             product = session.get(Product, pid)
             assert product is not None
-            old = service.state_of(product)
-            new = service.state_of(product)
+            old = state_of(product)
+            new = state_of(product)
             new["name"] = s.name
             if s.price_minor is not None:
                 main = next(v for v in new["variants"] if v["sku"] == s.sku)
                 main["prices"] = {**main["prices"], CURRENCY: s.price_minor}
-            if service._update_from_state(refs, product, old, new):
+            if _update_from_state(refs, product, old, new):
                 report.products_updated += 1
             else:
                 report.products_unchanged += 1
