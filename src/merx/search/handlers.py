@@ -189,7 +189,7 @@ def _write(uow: UnitOfWork, noted: _Noted) -> None:
         product_of: dict[str, int] = {}
         if unknown:
             try:
-                from merx.catalog.service import lookup_skus
+                from merx.catalog.public import lookup_skus
 
                 product_of = {k: v.product_id for k, v in lookup_skus(uow, set(unknown)).items()}
             except ImportError:  # no catalog: stock is kept, its product learnt later

@@ -2,8 +2,8 @@
 rules, pins), feedback, the zero-result report, and keeping the index current.
 
 The index lives under `<data_dir>/search/index*`, models under `<data_dir>/search/models`.
-Other contexts are read only through their services (`catalog.service.iter_product_documents`,
-`catalog.service.lookup_skus`, `marketplace.service.sellers_by_ids`) and their events."""
+Other contexts are read only through their public modules (`catalog.public.iter_product_documents`,
+`catalog.public.lookup_skus`, `marketplace.public.sellers_by_ids`) and their events."""
 
 from __future__ import annotations
 
