@@ -26,6 +26,19 @@ def _violations(db: Database, code: str) -> int:
         return conn.execute(READ, {"code": code}).scalar_one()
 
 
+def _bump_in_repeatable_read(db: Database, uow: UnitOfWork, *, concurrent_update: bool) -> int:
+    """Read S1's count (the snapshot starts there), let another transaction commit an update
+    of the same row if asked, then update and commit: PostgreSQL refuses that with 40001."""
+    conn = uow.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    seen = conn.execute(READ, {"code": "S1"}).scalar_one()
+    if concurrent_update:
+        with db.engine.begin() as other:
+            other.execute(BUMP, {"code": "S1"})
+    conn.execute(BUMP, {"code": "S1"})
+    uow.commit()
+    return seen
+
+
 @pytest.mark.backends("postgresql")
 def test_a_serialisation_failure_runs_the_transaction_again(db: Database) -> None:
     """Two REPEATABLE READ transactions update the same row: PostgreSQL aborts the later one
@@ -36,14 +49,8 @@ def test_a_serialisation_failure_runs_the_transaction_again(db: Database) -> Non
         def bump() -> int:
             nonlocal attempts
             attempts += 1
-            conn = uow.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-            seen = conn.execute(READ, {"code": "S1"}).scalar_one()  # the snapshot starts here
-            if attempts == 1:  # a concurrent transaction commits an update of the same row
-                with db.engine.begin() as other:
-                    other.execute(BUMP, {"code": "S1"})
-            conn.execute(BUMP, {"code": "S1"})
-            uow.commit()
-            return seen
+            # a concurrent transaction commits an update of the same row, on the first try only
+            return _bump_in_repeatable_read(db, uow, concurrent_update=attempts == 1)
 
         seen = uow.run_in_transaction(bump)
     assert attempts == 2
@@ -59,12 +66,7 @@ def test_a_serialisation_failure_on_every_attempt_is_raised_after_the_last(db: D
         def always_conflicting() -> None:
             nonlocal attempts
             attempts += 1
-            conn = uow.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-            conn.execute(READ, {"code": "S1"})
-            with db.engine.begin() as other:
-                other.execute(BUMP, {"code": "S1"})
-            conn.execute(BUMP, {"code": "S1"})
-            uow.commit()
+            _bump_in_repeatable_read(db, uow, concurrent_update=True)
 
         with pytest.raises(DBAPIError) as raised:
             uow.run_in_transaction(always_conflicting, attempts=3)

@@ -88,6 +88,11 @@ def lifecycle_modules() -> list[ModuleType]:
     return _modules("lifecycle")
 
 
+def event_modules() -> list[ModuleType]:
+    """Each context's `events.py`: importing it declares (registers) its event classes."""
+    return _modules("events")
+
+
 def job_modules() -> list[ModuleType]:
     """Each context's `jobs.py` (`register(scheduler)`): its timed and recurring work."""
     return _modules("jobs")

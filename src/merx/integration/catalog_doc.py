@@ -3,13 +3,11 @@ generated from the event classes the contexts declare (merx.core.events.Event su
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
 
-from merx.contexts import CONTEXTS
+from merx.contexts import event_modules
 from merx.core.events import Event, event_classes
 
 DOCS = Path(__file__).resolve().parents[3] / "docs"
@@ -19,10 +17,7 @@ SCHEMA_DIR = DOCS / "events"
 
 def load_event_classes() -> list[type[Event]]:
     """Each context declares its events in `<context>/events.py`; importing those declares them."""
-    for name in CONTEXTS:
-        module = f"merx.{name}.events"
-        if importlib.util.find_spec(f"merx.{name}") is not None and importlib.util.find_spec(module) is not None:
-            importlib.import_module(module)
+    event_modules()
     return event_classes()
 
 

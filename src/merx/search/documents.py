@@ -163,7 +163,7 @@ def build_record(doc: Any, signals: ProductSignals | None = None, *, currency: s
         codes=sorted(set(codes)), category=doc.category, category_path=list(doc.category_path or []),
         brand=doc.brand, attribute_pairs=_attribute_pairs(attributes), channels=list(doc.channels or []),
         seller_id=int(doc.seller_id or 0), price=float(low) if low is not None else None, signals=signals,
-        display=display, category_codes=list(getattr(doc, "category_codes", None) or []),
+        display=display, category_codes=list(doc.category_codes),
     )
 
 
