@@ -221,3 +221,14 @@ def make_key(db: Database) -> Callable[..., dict[str, str]]:
 @pytest.fixture
 def admin(make_key) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return make_key("admin")
+
+
+@pytest.fixture
+def smtp_server():  # type: ignore[no-untyped-def]
+    """A real local SMTP server (aiosmtpd) on a free port; `.url` goes in `MERX_SMTP_URL` /
+    `Settings(smtp_url=...)`, `.wait_for(n)` returns the parsed messages received."""
+    from mail_server import LocalSmtpServer
+
+    server = LocalSmtpServer().start()
+    yield server
+    server.stop()

@@ -102,6 +102,14 @@ class Settings(BaseSettings):
     outbox_gap_timeout_seconds: float = Field(
         default=300.0, gt=0, description="PostgreSQL: how long a missing outbox seq may hold readers back.")
 
+    smtp_url: SecretStr | None = Field(
+        default=None,
+        description="Outgoing mail server: smtp://user:password@host:587 (STARTTLS when the server offers it), "
+                    "smtps://host:465 (TLS from the start), or smtp://host:1025 for a local server. Unset: mail "
+                    "is written to the log only and `merx config` says so.")
+    mail_from: str = Field(default="Merx shop <shop@localhost>", description="From address of outgoing mail.")
+    mail_domain: str = Field(default="localhost", description="Right-hand side of the Message-IDs Merx generates.")
+
     serve_runs_jobs: bool = Field(
         default=True,
         description="`merx serve` runs due scheduled jobs (hold expiry, connector pulls...) on a thread of its own; "
