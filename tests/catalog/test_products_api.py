@@ -267,7 +267,7 @@ def test_translations_with_fallback(client, admin, catalog_ref):
     assert r.status_code == 200
     assert r.json()["translations"] == {"pl": {"name": "Kubek gliniany", "description": "Gliniany kubek",
                                                "attributes": {"material": "glina"}}}
-    cats = client.get("/api/v1/categories?locale=pl").json()
+    cats = client.get("/api/v1/categories?locale=pl").json()["items"]
     assert {c["code"]: c["name"] for c in cats} == {"home": "Dom", "kitchen": "Kuchnia"}
 
 

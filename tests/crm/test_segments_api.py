@@ -76,7 +76,7 @@ def test_invalid_expression_is_a_422_pointing_at_the_position(client, staff, db)
     assert body["errors"][0]["field"] == "expression"
     assert body["position"] == 22 and "unknown field 'coutry'" in body["detail"]
     assert body["pointer"].splitlines()[1] == " " * 22 + "^"
-    assert client.get("/api/v1/segments", headers=staff).json() == []
+    assert client.get("/api/v1/segments", headers=staff).json() == {"items": [], "next_cursor": None}
     r = client.post("/api/v1/segments/preview", json={"expression": "orders_count >>= 3"}, headers=staff)
     assert r.status_code == 422 and r.json()["position"] == 14
 

@@ -125,12 +125,12 @@ def test_transfers_move_stock_immediately_or_through_transit(client, admin):
                                                         "quantity": 2, "in_transit": True}, headers=admin)
     transfer_id = r.json()["id"]
     levels = {s["location"]: s for s in client.get(f"{API}/inventory/stock", params={"sku": "S"},
-                                                   headers=admin).json()}
+                                                   headers=admin).json()["items"]}
     assert (levels["A"]["on_hand"], levels["B"]["on_hand"], levels["B"]["incoming"]) == (1, 2, 2)
     assert client.post(f"{API}/inventory/transfers/{transfer_id}/receive", headers=admin).json()["status"] == "received"
     assert client.post(f"{API}/inventory/transfers/{transfer_id}/receive", headers=admin).status_code == 409
     levels = {s["location"]: s for s in client.get(f"{API}/inventory/stock", params={"sku": "S"},
-                                                   headers=admin).json()}
+                                                   headers=admin).json()["items"]}
     assert (levels["A"]["on_hand"], levels["B"]["on_hand"], levels["B"]["incoming"]) == (1, 4, 0)
     short = client.post(f"{API}/inventory/transfers", json={"sku": "S", "from_location": "A", "to_location": "B",
                                                             "quantity": 2}, headers=admin)

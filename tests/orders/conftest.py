@@ -45,7 +45,7 @@ class Shop:
     def levels(self, sku: str) -> dict[str, dict[str, Any]]:
         r = self.client.get("/api/v1/inventory/stock", params={"sku": sku}, headers=self.admin)
         assert r.status_code == 200, r.text
-        return {row["location"]: row for row in r.json()}
+        return {row["location"]: row for row in r.json()["items"]}
 
     def order(self, lines: list[tuple[str, int]], *, headers: dict[str, str] | None = None, email: str = "buyer@example.com",
               **body: Any) -> Any:

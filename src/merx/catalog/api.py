@@ -15,6 +15,7 @@ from merx.catalog.schemas import (AttributeCreate, AttributeOut, AttributeSetCre
                                   CompletenessOut, ImportReport, ProductCreate, ProductOut, ProductPatch)
 from merx.core.auth import Principal, Role
 from merx.core.errors import FieldError, Forbidden, ValidationProblem
+from merx.core.pagination import check_limit, page_list
 from merx.core.schemas import Page
 from merx.core.settings import Settings
 from merx.core.uow import UnitOfWork
@@ -166,10 +167,13 @@ def create_category(body: CategoryCreate, uow: UnitOfWork = Depends(get_uow),
     return reference_data.create_category(uow, body, settings=settings)
 
 
-@router.get("/categories", response_model=list[CategoryOut])
-def list_categories(uow: UnitOfWork = Depends(get_read_uow), settings: Settings = Depends(get_settings_dep),
-                    locale: str = Depends(read_locale)) -> list[CategoryOut]:
-    return reference_data.list_categories(uow, locale=locale, settings=settings)
+@router.get("/categories", response_model=Page[CategoryOut])
+def list_categories(limit: int | None = Query(None), cursor: str | None = None,
+                    uow: UnitOfWork = Depends(get_read_uow), settings: Settings = Depends(get_settings_dep),
+                    locale: str = Depends(read_locale)) -> Page[CategoryOut]:
+    items, nxt = page_list(reference_data.list_categories(uow, locale=locale, settings=settings), lambda c: c.id,
+                           limit=check_limit(limit, settings.page_size_default, settings.page_size_max), cursor=cursor)
+    return Page[CategoryOut](items=items, next_cursor=nxt)
 
 
 @router.get("/categories/{code}", response_model=CategoryOut)
@@ -190,9 +194,11 @@ def create_brand(body: BrandCreate, uow: UnitOfWork = Depends(get_uow),
     return reference_data.create_brand(uow, body)
 
 
-@router.get("/brands", response_model=list[BrandOut])
-def list_brands(uow: UnitOfWork = Depends(get_read_uow)) -> list[BrandOut]:
-    return reference_data.list_brands(uow)
+@router.get("/brands", response_model=Page[BrandOut])
+def list_brands(limit: int | None = Query(None), cursor: str | None = None,
+                uow: UnitOfWork = Depends(get_read_uow)) -> Page[BrandOut]:
+    items, nxt = page_list(reference_data.list_brands(uow), lambda b: b.id, limit=_limit(uow, limit), cursor=cursor)
+    return Page[BrandOut](items=items, next_cursor=nxt)
 
 
 @router.post("/attributes", response_model=AttributeOut, status_code=201)
@@ -201,9 +207,11 @@ def create_attribute(body: AttributeCreate, uow: UnitOfWork = Depends(get_uow),
     return reference_data.create_attribute(uow, body)
 
 
-@router.get("/attributes", response_model=list[AttributeOut])
-def list_attributes(uow: UnitOfWork = Depends(get_read_uow)) -> list[AttributeOut]:
-    return reference_data.list_attributes(uow)
+@router.get("/attributes", response_model=Page[AttributeOut])
+def list_attributes(limit: int | None = Query(None), cursor: str | None = None,
+                    uow: UnitOfWork = Depends(get_read_uow)) -> Page[AttributeOut]:
+    items, nxt = page_list(reference_data.list_attributes(uow), lambda a: a.id, limit=_limit(uow, limit), cursor=cursor)
+    return Page[AttributeOut](items=items, next_cursor=nxt)
 
 
 @router.post("/attribute-sets", response_model=AttributeSetOut, status_code=201)
@@ -212,17 +220,23 @@ def create_attribute_set(body: AttributeSetCreate, uow: UnitOfWork = Depends(get
     return reference_data.create_attribute_set(uow, body)
 
 
-@router.get("/attribute-sets", response_model=list[AttributeSetOut])
-def list_attribute_sets(uow: UnitOfWork = Depends(get_read_uow)) -> list[AttributeSetOut]:
-    return reference_data.list_attribute_sets(uow)
+@router.get("/attribute-sets", response_model=Page[AttributeSetOut])
+def list_attribute_sets(limit: int | None = Query(None), cursor: str | None = None,
+                        uow: UnitOfWork = Depends(get_read_uow)) -> Page[AttributeSetOut]:
+    items, nxt = page_list(reference_data.list_attribute_sets(uow), lambda a: a.id, limit=_limit(uow, limit),
+                           cursor=cursor)
+    return Page[AttributeSetOut](items=items, next_cursor=nxt)
 
 
 # -- channels and feeds ---------------------------------------------------------------------------
 
 
-@router.get("/channels", response_model=list[ChannelOut])
-def list_channels(uow: UnitOfWork = Depends(get_uow), settings: Settings = Depends(get_settings_dep)) -> list[ChannelOut]:
-    return reference_data.list_channels(uow, settings=settings)
+@router.get("/channels", response_model=Page[ChannelOut])
+def list_channels(limit: int | None = Query(None), cursor: str | None = None, uow: UnitOfWork = Depends(get_uow),
+                  settings: Settings = Depends(get_settings_dep)) -> Page[ChannelOut]:
+    items, nxt = page_list(reference_data.list_channels(uow, settings=settings), lambda c: c.id,
+                           limit=_limit(uow, limit), cursor=cursor)
+    return Page[ChannelOut](items=items, next_cursor=nxt)
 
 
 @router.post("/channels", response_model=ChannelOut, status_code=201)
@@ -239,3 +253,7 @@ def channel_feed(code: str, format: Literal["csv", "json"] = "json", uow: UnitOf
     the default locale) and their prices: what a marketplace or comparison site ingests."""
     data, media = feeds.channel_feed(uow, code, fmt=format, locale=locale, settings=settings)
     return Response(data, media_type=media, headers={"Content-Language": locale})
+
+
+def _limit(uow: UnitOfWork, limit: int | None) -> int:
+    return check_limit(limit, uow.settings.page_size_default, uow.settings.page_size_max)

@@ -163,7 +163,11 @@ def list_products_stmt(uow: UnitOfWork, *, category: str | None = None, brand: s
     if seller_id is not None:
         stmt = stmt.where(Product.seller_id == seller_id)
     if q:
-        stmt = stmt.where(sa.func.lower(Product.name).contains(q.lower(), autoescape=True))
+        # A merchant types a name fragment or a SKU into the same box: a SKU matches exactly
+        # (case-insensitive), so "LIG-00048" finds its product and nothing that merely contains it.
+        stmt = stmt.where(sa.or_(
+            sa.func.lower(Product.name).contains(q.lower(), autoescape=True),
+            Product.id.in_(sa.select(Variant.product_id).where(sa.func.upper(Variant.sku) == q.strip().upper()))))
     if sku is not None:
         stmt = stmt.where(Product.id.in_(sa.select(Variant.product_id).where(Variant.sku == sku)))
     if channel is not None:

@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from merx.core.auth import BACK_OFFICE_ROLES, Principal, Role
 from merx.core.errors import FieldError, Forbidden, NotFound, ValidationProblem
 from merx.core.ratelimit import check_rate
+from merx.core.pagination import check_limit, page_list
 from merx.core.schemas import Page
 from merx.core.uow import UnitOfWork
 from merx.core.web import get_principal, get_read_uow, get_uow, require
@@ -245,9 +246,12 @@ def create_segment(body: SegmentIn, uow: UnitOfWork = Depends(get_uow),
                                                 description=body.description))
 
 
-@router.get("/segments", response_model=list[SegmentOut])
-def list_segments(uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(require(*MARKETING))) -> list[SegmentOut]:
-    return [_segment_out(s) for s in segments.list_segments(uow)]
+@router.get("/segments", response_model=Page[SegmentOut])
+def list_segments(limit: int | None = Query(None), cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
+                  _: Principal = Depends(require(*MARKETING))) -> Page[SegmentOut]:
+    items, nxt = page_list([_segment_out(s) for s in segments.list_segments(uow)], lambda s: s.id,
+                           limit=_limit(uow, limit), cursor=cursor)
+    return Page[SegmentOut](items=items, next_cursor=nxt)
 
 
 @router.get("/segments/{segment_id}", response_model=SegmentOut)
@@ -342,9 +346,12 @@ def create_program(body: ProgramIn, uow: UnitOfWork = Depends(get_uow), _: Princ
         referral_reward_points=body.referral_reward_points))
 
 
-@router.get("/loyalty/programs", response_model=list[ProgramOut])
-def list_programs(uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(require(*READERS))) -> list[ProgramOut]:
-    return [_program_out(p) for p in loyalty.list_programs(uow)]
+@router.get("/loyalty/programs", response_model=Page[ProgramOut])
+def list_programs(limit: int | None = Query(None), cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
+                  _: Principal = Depends(require(*READERS))) -> Page[ProgramOut]:
+    items, nxt = page_list([_program_out(p) for p in loyalty.list_programs(uow)], lambda p: p.id,
+                           limit=_limit(uow, limit), cursor=cursor)
+    return Page[ProgramOut](items=items, next_cursor=nxt)
 
 
 @router.post("/loyalty/redeem")
@@ -375,3 +382,7 @@ def tracking_script() -> Response:
         raise NotFound("The tracking script is not installed")
     return FileResponse(path, media_type="application/javascript",
                         headers={"Cache-Control": "public, max-age=3600", "Access-Control-Allow-Origin": "*"})
+
+
+def _limit(uow: UnitOfWork, limit: int | None) -> int:
+    return check_limit(limit, uow.settings.page_size_default, uow.settings.page_size_max)

@@ -73,12 +73,14 @@ def set_threshold(body: ThresholdIn, uow: UnitOfWork = Depends(get_uow),
     return adjustments.set_threshold(uow, sku=body.sku, low_stock=body.low_stock, location=body.location)
 
 
-@router.get("/inventory/stock", response_model=list[StockOut])
-def stock(sku: str | None = None, location: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
-          _: Principal = Depends(require(*BACK_OFFICE_ROLES))) -> list[StockOut]:
+@router.get("/inventory/stock", response_model=Page[StockOut])
+def stock(sku: str | None = None, location: str | None = None, limit: int | None = Query(None),
+          cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
+          _: Principal = Depends(require(*BACK_OFFICE_ROLES))) -> Page[StockOut]:
     if not sku and not location:
         raise ValidationProblem.for_field("sku", "give sku or location (or both)")
-    return [StockOut(**r) for r in reads.stock_levels(uow, sku=sku, location=location)]
+    items, nxt = reads.stock_page(uow, sku=sku, location=location, limit=check_limit(limit, 50, 500), cursor=cursor)
+    return Page[StockOut](items=[StockOut(**r) for r in items], next_cursor=nxt)
 
 
 @router.get("/inventory/movements", response_model=Page[MovementOut])

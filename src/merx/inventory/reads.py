@@ -27,6 +27,21 @@ def stock_levels(uow: UnitOfWork, *, sku: str | None = None, location: str | Non
             for r in rows]
 
 
+def stock_page(uow: UnitOfWork, *, sku: str | None, location: str | None, limit: int,
+               cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    """Stock rows for a SKU and/or a location, paged in the order they were first stocked."""
+    stmt = sa.select(StockLevel).join(Location, Location.id == StockLevel.location_id)
+    if sku:
+        stmt = stmt.where(StockLevel.sku == sku)
+    if location:
+        stmt = stmt.where(Location.code == location)
+    rows, nxt = paginate(uow.session, stmt, StockLevel.id, limit=limit, cursor=cursor)
+    codes = dict(uow.session.execute(sa.select(Location.id, Location.code)
+                                     .where(Location.id.in_({r.location_id for r in rows}))).all()) if rows else {}
+    thresholds = _thresholds(uow, [(r.sku, r.location_id) for r in rows])
+    return [stock_row_out(r, codes[r.location_id], thresholds[(r.sku, r.location_id)]) for r in rows], nxt
+
+
 def availability(uow: UnitOfWork, sku: str, *, lat: float | None = None, lon: float | None = None,
                  pickup_only: bool = False, with_quantities: bool = False) -> dict[str, Any]:
     """Per location status (and distance when a position is given, nearest first)."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from merx.core.auth import Principal, Role
 from merx.core.errors import ValidationProblem
 from merx.core.money import MoneyError, check_currency
+from merx.core.pagination import check_limit
+from merx.core.schemas import Page
 from merx.core.uow import UnitOfWork
 from merx.core.web import get_read_uow, get_uow, require
 from merx.pricing import service
@@ -23,10 +25,11 @@ def create_price_list(body: PriceListCreate, uow: UnitOfWork = Depends(get_uow),
     return PriceListOut(**service.create_price_list(uow, body))
 
 
-@router.get("/price-lists", response_model=list[PriceListOut])
-def list_price_lists(uow: UnitOfWork = Depends(get_read_uow),
-                     _: Principal = Depends(require(*MANAGERS, Role.sales_rep))) -> list[PriceListOut]:
-    return [PriceListOut(**p) for p in service.list_price_lists(uow)]
+@router.get("/price-lists", response_model=Page[PriceListOut])
+def list_price_lists(limit: int | None = Query(None), cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
+                     _: Principal = Depends(require(*MANAGERS, Role.sales_rep))) -> Page[PriceListOut]:
+    items, nxt = service.price_lists_page(uow, limit=_limit(uow, limit), cursor=cursor)
+    return Page[PriceListOut](items=[PriceListOut(**p) for p in items], next_cursor=nxt)
 
 
 @router.put("/price-lists/{code}/prices", response_model=PriceListOut)
@@ -41,10 +44,12 @@ def create_promotion(body: PromotionCreate, uow: UnitOfWork = Depends(get_uow),
     return PromotionOut(**service.create_promotion(uow, body))
 
 
-@router.get("/promotions", response_model=list[PromotionOut])
-def list_promotions(active: bool | None = None, uow: UnitOfWork = Depends(get_read_uow),
-                    _: Principal = Depends(require(*MANAGERS, Role.sales_rep, Role.support_agent))) -> list[PromotionOut]:
-    return [PromotionOut(**p) for p in service.list_promotions(uow, active=active)]
+@router.get("/promotions", response_model=Page[PromotionOut])
+def list_promotions(active: bool | None = None, limit: int | None = Query(None), cursor: str | None = None,
+                    uow: UnitOfWork = Depends(get_read_uow),
+                    _: Principal = Depends(require(*MANAGERS, Role.sales_rep, Role.support_agent))) -> Page[PromotionOut]:
+    items, nxt = service.promotions_page(uow, active=active, limit=_limit(uow, limit), cursor=cursor)
+    return Page[PromotionOut](items=[PromotionOut(**p) for p in items], next_cursor=nxt)
 
 
 @router.get("/promotions/{promotion_id}", response_model=PromotionOut)
@@ -67,3 +72,7 @@ def set_shipping_rate(currency: str, body: ShippingRateIn, uow: UnitOfWork = Dep
     except MoneyError as e:
         raise ValidationProblem.for_field("currency", str(e)) from None
     return ShippingRateOut(**service.set_shipping_rate(uow, currency, body.amount))
+
+
+def _limit(uow: UnitOfWork, limit: int | None) -> int:
+    return check_limit(limit, uow.settings.page_size_default, uow.settings.page_size_max)

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from merx.core.db import utcnow
 from merx.core.errors import Conflict, FieldError, NotFound, ValidationProblem
 from merx.core.money import MoneyError, format_amount, minor_to_str, parse_amount
+from merx.core.pagination import paginate
 from merx.core.uow import UnitOfWork
 from merx.pricing import rules
 from merx.pricing.events import PromotionCreated, PromotionUpdated
@@ -259,6 +260,23 @@ def get_promotion(uow: UnitOfWork, promotion_id: int) -> dict[str, Any]:
     if p is None:
         raise NotFound(f"Promotion {promotion_id} does not exist")
     return _outs(uow, [p])[0]
+
+
+def price_lists_page(uow: UnitOfWork, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    rows, nxt = paginate(uow.session, sa.select(PriceList), PriceList.id, limit=limit, cursor=cursor)
+    counts = dict(uow.session.execute(sa.select(PriceListEntry.price_list_id, sa.func.count())
+                                      .where(PriceListEntry.price_list_id.in_([pl.id for pl in rows]))
+                                      .group_by(PriceListEntry.price_list_id)).all()) if rows else {}
+    return [_list_out(pl, counts.get(pl.id, 0)) for pl in rows], nxt
+
+
+def promotions_page(uow: UnitOfWork, *, active: bool | None, limit: int,
+                    cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    stmt = sa.select(Promotion)
+    if active is not None:
+        stmt = stmt.where(Promotion.active.is_(active))
+    rows, nxt = paginate(uow.session, stmt, Promotion.id, limit=limit, cursor=cursor)
+    return _outs(uow, rows), nxt
 
 
 def list_promotions(uow: UnitOfWork, *, active: bool | None = None) -> list[dict[str, Any]]:
