@@ -7,6 +7,7 @@ from merx.catalog.schemas import (AttributeCreate, AttributeOut, AttributeSetCre
                                   BrandOut, CategoryCreate, CategoryOut, ProductCreate, ProductOut, ProductPatch)
 from merx.catalog.completeness import product_completeness
 from merx.catalog.lookups import ProductDocument, SkuInfo, iter_product_documents, lookup_skus
+from merx.catalog.rules import pick_locale
 from merx.catalog.products import bulk_create_products, get_product, list_products_stmt, update_product
 from merx.catalog.reference_data import (create_attribute, create_attribute_set, create_brand, create_category,
                                          list_attributes, list_brands, list_categories)
@@ -16,5 +17,5 @@ __all__ = [
     "CategoryCreate", "CategoryOut", "ProductCreate", "ProductDocument", "ProductOut", "ProductPatch", "SkuInfo",
     "bulk_create_products", "create_attribute", "create_attribute_set", "create_brand", "create_category",
     "get_product", "iter_product_documents", "list_attributes", "list_brands", "list_categories",
-    "list_products_stmt", "lookup_skus", "product_completeness", "update_product",
+    "list_products_stmt", "lookup_skus", "pick_locale", "product_completeness", "update_product",
 ]

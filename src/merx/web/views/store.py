@@ -29,6 +29,10 @@ from merx.web.views.helpers import int_or_none, page_of, text_or_none, validatio
 log = logging.getLogger("merx.web.store")
 router = APIRouter(route_class=PageRoute)
 CART_COOKIE = "merx_cart"
+LANG_COOKIE = "merx_lang"
+# Names of the languages the picker offers, in their own language.
+LANGUAGE_NAMES = {"en": "English", "pl": "Polski", "ru": "Русский", "uk": "Українська", "ro": "Română",
+                  "de": "Deutsch", "fr": "Français", "es": "Español", "it": "Italiano", "zh": "中文", "cs": "Čeština"}
 MAX_CART_LINES = 50
 PAGE_SIZE = 24
 PAYMENT_OPTIONS = [
@@ -50,13 +54,34 @@ def _tile(name: str) -> dict[str, str]:
     return {"color": f"#{int(r * 255):02x}{int(g * 255):02x}{int(b * 255):02x}", "initials": initials}
 
 
+def _locale(request: Request) -> str:
+    """The shopper's language: `?lang=` (remembered in a cookie by `_render`), then the cookie,
+    then Accept-Language, then the shop's default. Unknown codes are ignored, not refused: a
+    storefront link with a stale `lang` must still open."""
+    settings = request.app.state.settings
+    for explicit in (request.query_params.get("lang"), request.cookies.get(LANG_COOKIE)):
+        if explicit and explicit in settings.locales:
+            return explicit
+    chosen, _ = catalog.pick_locale(None, request.headers.get("accept-language"), settings.locales,
+                                    settings.default_locale)
+    return chosen
+
+
 def _store_context(request: Request) -> dict[str, Any]:
+    settings = request.app.state.settings
+    offered = [settings.default_locale] + [c for c in LANGUAGE_NAMES if c != settings.default_locale
+                                           and c in settings.locales]
     return {"tracking": static_route_exists(request, "/static/merx.js"), "cart_count": sum(q for _, q in _cart(request)),
-            "tile": _tile}
+            "tile": _tile, "lang": _locale(request),
+            "languages": [(code, LANGUAGE_NAMES.get(code, code)) for code in offered]}
 
 
 def _render(request: Request, template: str, ctx: dict[str, Any], status: int = 200) -> Response:
-    return render(request, template, _store_context(request) | ctx, status=status)
+    response = render(request, template, _store_context(request) | ctx, status=status)
+    lang = request.query_params.get("lang")
+    if lang and lang in request.app.state.settings.locales and lang != request.cookies.get(LANG_COOKIE):
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="lax", path="/")
+    return response
 
 
 def _cart(request: Request) -> list[tuple[str, int]]:
@@ -87,7 +112,7 @@ def _order_from_token(request: Request, token: str) -> int | None:
     return data.get("order") if data and isinstance(data.get("order"), int) else None
 
 
-def _cards(uow: Any, product_ids: list[int]) -> list[dict[str, Any]]:
+def _cards(uow: Any, product_ids: list[int], locale: str | None = None) -> list[dict[str, Any]]:
     currency = uow.settings.default_currency
     docs = {d.product_id: d for d in catalog.iter_product_documents(uow, product_ids=product_ids)}
     skus = [d.variants[0]["sku"] for d in docs.values() if d.variants]
@@ -99,7 +124,8 @@ def _cards(uow: Any, product_ids: list[int]) -> list[dict[str, Any]]:
             continue
         first = d.variants[0]
         price = first["prices"].get(currency)
-        cards.append({"id": pid, "name": d.name, "sku": first["sku"], "brand": d.brand,
+        name = ((d.translations.get(locale) or {}).get("name") if locale else None) or d.name
+        cards.append({"id": pid, "name": name, "sku": first["sku"], "brand": d.brand,
                       "category": d.category_path[-1] if d.category_path else None,
                       "price": price, "currency": currency, "stock": statuses.get(first["sku"])})
     return cards
@@ -115,8 +141,9 @@ def home(request: Request) -> Response:
     with unit_of_work(request, readonly=True) as uow:
         stmt = catalog.list_products_stmt(uow, status="active")
         products, _ = page_of(uow, stmt, limit=12)
-        cards = _cards(uow, [p.id for p in products])
-        categories = [c for c in catalog.list_categories(uow) if not c.parent]
+        lang = _locale(request)
+        cards = _cards(uow, [p.id for p in products], lang)
+        categories = [c for c in catalog.list_categories(uow, locale=lang) if not c.parent]
     return _render(request, "store/home.html", {"cards": cards, "categories": categories})
 
 
@@ -136,10 +163,10 @@ def _search_engine(request: Request, uow: Any, q: str, *, category: str | None, 
 
 
 def _catalog_filter(uow: Any, q: str, *, category: str | None, brand: str | None, cursor: str | None,
-                    limit: int) -> dict[str, Any]:
+                    limit: int, locale: str | None = None) -> dict[str, Any]:
     stmt = catalog.list_products_stmt(uow, status="active", q=q or None, category=category, brand=brand)
     products, next_cursor = page_of(uow, stmt, limit=limit, cursor=cursor)
-    facets = {"category": [{"value": c.code, "label": c.name} for c in catalog.list_categories(uow)],
+    facets = {"category": [{"value": c.code, "label": c.name} for c in catalog.list_categories(uow, locale=locale)],
               "brand": [{"value": b.code, "label": b.name} for b in catalog.list_brands(uow)]}
     return {"total": None, "ids": [p.id for p in products], "facets": facets, "next_cursor": next_cursor,
             "engine": "catalog"}
@@ -174,11 +201,13 @@ def search_page(request: Request, q: str = Query("", max_length=200), category: 
                 log.exception("search engine failed; falling back to the catalog listing")
                 uow.rollback()
         if result is None:
-            result = _catalog_filter(uow, q, category=category, brand=brand, cursor=cursor, limit=PAGE_SIZE)
-        cards = _cards(uow, result["ids"])
+            result = _catalog_filter(uow, q, category=category, brand=brand, cursor=cursor, limit=PAGE_SIZE,
+                                     locale=_locale(request))
+        lang = _locale(request)
+        cards = _cards(uow, result["ids"], lang)
         names = {}
         if result["engine"] == "search":
-            names = {c.code: c.name for c in catalog.list_categories(uow)}
+            names = {c.code: c.name for c in catalog.list_categories(uow, locale=lang)}
             names.update({b.code: b.name for b in catalog.list_brands(uow)})
     ctx = {"q": q, "cards": cards, "result": result, "names": names, "page": page,
            "filters": {"category": category, "brand": brand, "store": store, "price_min": price_min or "",
@@ -202,7 +231,7 @@ def suggest(request: Request, q: str = Query("", max_length=200)) -> Response:
                 uow.rollback()
             if result is None:
                 result = _catalog_filter(uow, q, category=None, brand=None, cursor=None, limit=6)
-            items = _cards(uow, result["ids"][:6])
+            items = _cards(uow, result["ids"][:6], _locale(request))
     return _render(request, "store/suggest.html", {"items": items, "q": q})
 
 
@@ -215,7 +244,8 @@ def suggest(request: Request, q: str = Query("", max_length=200)) -> Response:
 def product_page(request: Request, product_id: int, lat: float | None = Query(None, ge=-90, le=90),
                  lon: float | None = Query(None, ge=-180, le=180), variant: str | None = None) -> Response:
     with unit_of_work(request, readonly=True) as uow:
-        product = catalog.get_product(uow, product_id)
+        product = catalog.get_product(uow, product_id, locale=_locale(request))
+        attribute_names = {a.code: a.name for a in catalog.list_attributes(uow)}
         if product.status != "active":
             raise Problem("This product is not on sale.", status=404, title="Not found")
         chosen = next((v for v in product.variants if v.sku == variant), product.variants[0] if product.variants else None)
@@ -226,6 +256,7 @@ def product_page(request: Request, product_id: int, lat: float | None = Query(No
         price = next((p for p in chosen.prices if p.currency == currency), chosen.prices[0] if chosen.prices else None)
     stores = [loc for loc in (availability or {}).get("locations", []) if loc.get("kind") == "store"]
     return _render(request, "store/product.html", {"product": product, "variant": chosen, "price": price,
+                                                   "attribute_names": attribute_names,
                                                    "availability": availability, "stores": stores,
                                                    "located": lat is not None and lon is not None})
 
