@@ -162,7 +162,7 @@ def test_product_editor_saves_name_price_attributes_and_translations(client, sho
     sign_in(client, shop.users["staff"])
     pid = shop.product_ids["MUG-1"]
     page = client.get(f"/console/catalog/{pid}").text
-    variant_id = re.search(r'name="price_(\d+)"', page).group(1)
+    variant_id = re.search(r'name="price_(\d+)_EUR"', page).group(1)
     version = re.search(r'name="version" value="(\d+)"', page).group(1)
     form = {"csrf_token": csrf_of(page), "version": version, "name": "Ceramic Mug XL", "description": "Big.",
             "status": "active", "category": "kitchen", "brand": "fjord", f"price_{variant_id}": "12.50",
@@ -515,3 +515,32 @@ def test_dashboard_tiles_show_todays_sales_and_low_stock_numbers(client, shop):
     # LAMP-PEND has 1 unit left in Kraków: a low-stock row with its number
     assert re.search(r"<code>LAMP-PEND</code></a></td><td>ST-KRK</td><td class=\"num\">1</td>", stock), stock
     assert client.get("/console/tiles/tickets").status_code == 404  # no support context yet: no such tile
+
+
+def test_product_editor_shows_and_edits_every_currency_and_adds_one(client, shop, db):
+    """#20 defect 8: a PLN price set through the API is shown and editable beside EUR."""
+    from merx.catalog import public as catalog
+    from merx.core.auth import SYSTEM
+    from merx.core.uow import UnitOfWork
+
+    sign_in(client, shop.users["admin"])
+    pid = shop.product_ids["LAMP-DESK"]
+    with UnitOfWork(db, actor=SYSTEM) as uow:
+        catalog.update_product(uow, pid, catalog.ProductPatch(
+            prices=[{"amount": "49.00", "currency": "EUR"}, {"amount": "209.00", "currency": "PLN"}]))
+    page = client.get(f"/console/catalog/{pid}").text
+    vid = re.search(r'name="price_(\d+)_EUR"', page).group(1)
+    assert f'name="price_{vid}_PLN"' in page and 'value="209.00"' in page
+    r = client.post(f"/console/catalog/{pid}", data={
+        "csrf_token": csrf_of(page), f"price_{vid}_EUR": "45.00", f"price_{vid}_PLN": "199,00",
+        "new_currency": "usd", f"price_{vid}_new": "52.00"}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    with UnitOfWork(db, actor=SYSTEM) as uow:
+        prices = {p.currency: p.amount for p in catalog.get_product(uow, pid).variants[0].prices}
+    assert prices == {"EUR": "45.00", "PLN": "199.00", "USD": "52.00"}
+    page = client.get(f"/console/catalog/{pid}").text
+    r = client.post(f"/console/catalog/{pid}", data={"csrf_token": csrf_of(page), f"price_{vid}_USD": "",
+                                                    f"price_{vid}_PLN": "abc"})
+    assert r.status_code == 422 and "PLN price of LAMP-DESK" in r.text
+    with UnitOfWork(db, actor=SYSTEM) as uow:  # nothing half-written: USD is still there
+        assert {p.currency for p in catalog.get_product(uow, pid).variants[0].prices} == {"EUR", "PLN", "USD"}

@@ -4,7 +4,6 @@ service scopes every read and write by the signed-in principal."""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -13,6 +12,7 @@ from pydantic import ValidationError
 
 from merx.core.auth import Role
 from merx.core.errors import Problem
+from merx.core.money import MoneyError, check_currency, parse_amount
 from merx.catalog import public as catalog
 from merx.inventory import public as inventory
 from merx.web.common import PageRoute, csrf_form, console_user, problem_sentence, redirect, render, unit_of_work
@@ -67,7 +67,27 @@ def _editor_context(uow: Any, product_id: int) -> dict[str, Any]:
     return {"product": product, "completeness": completeness, "attribute_defs": attributes,
             "categories": catalog.list_categories(uow), "brands": catalog.list_brands(uow),
             "locales": list(uow.settings.locales), "availability": availability,
-            "currency": uow.settings.default_currency}
+            "currency": uow.settings.default_currency,
+            "currencies": price_currencies(product, uow.settings.default_currency),
+            "prices_of": {v.id: {p.currency: p.amount for p in v.prices} for v in product.variants}}
+
+
+def price_currencies(product: Any, default: str) -> list[str]:
+    """The editor's price columns: the shop's currency first, then every other currency the
+    product already has a price in (a PLN price set by import is shown and editable)."""
+    others = sorted({p.currency for v in product.variants for p in v.prices} - {default})
+    return [default, *others]
+
+
+def _price_cell(form: dict[str, Any], sku: str, currency: str, name: str) -> str | None:
+    raw = str(form.get(name, "")).strip().replace(",", ".") if name in form else None
+    if raw:
+        try:
+            parse_amount(raw, currency)
+        except MoneyError as e:
+            raise Problem(f"The {currency} price of {sku} must be an amount like 19.99 ({e}).",
+                          status=422, title="Invalid input") from None
+    return raw
 
 
 @router.get("/console/catalog/{product_id}")
@@ -99,16 +119,30 @@ def _patch_from_form(form: dict[str, Any], product: Any, currency: str) -> dict[
             attributes[code] = _typed(value)
     patch["attributes"] = attributes
     variants = []
+    new_currency = str(form.get("new_currency", "")).strip().upper()
+    if new_currency:
+        try:
+            check_currency(new_currency)
+        except MoneyError:
+            raise Problem(f"{new_currency} is not a currency code like EUR, PLN or USD.", status=422,
+                          title="Invalid input") from None
     for v in product.variants:
-        raw = str(form.get(f"price_{v.id}", "")).strip()
-        prices = [{"amount": p.amount, "currency": p.currency} for p in v.prices]
-        if raw:
-            try:
-                Decimal(raw)
-            except InvalidOperation:
-                raise Problem(f"The price of {v.sku} must be a number like 19.99.", status=422, title="Invalid input")
-            prices = [p for p in prices if p["currency"] != currency] + [{"amount": raw, "currency": currency}]
-        variants.append({"sku": v.sku, "ean": v.ean, "options": v.options, "prices": prices})
+        prices = {p.currency: p.amount for p in v.prices}
+        # One cell per shown currency: a filled cell sets the price, an emptied one removes it.
+        # `price_<id>` (no currency) is the shop's currency, as forms before multi-currency sent.
+        cells = [(c, f"price_{v.id}_{c}") for c in price_currencies(product, currency)] + [(currency, f"price_{v.id}")]
+        if new_currency:
+            cells.append((new_currency, f"price_{v.id}_new"))
+        for cur, name in cells:
+            raw = _price_cell(form, v.sku, cur, name)
+            if raw is None or (raw == "" and name.endswith("_new")):
+                continue
+            if raw:
+                prices[cur] = raw
+            else:
+                prices.pop(cur, None)
+        variants.append({"sku": v.sku, "ean": v.ean, "options": v.options,
+                         "prices": [{"amount": a, "currency": c} for c, a in prices.items()]})
     new_sku = str(form.get("new_variant_sku", "")).strip()
     if new_sku:
         price = str(form.get("new_variant_price", "")).strip()
