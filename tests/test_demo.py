@@ -61,12 +61,50 @@ def test_demo_shop_is_populated_and_the_key_works(demo_run):
     app.state.db.dispose()
 
 
+def test_demo_has_a_year_of_orders_in_every_state_with_the_visits_behind_them(demo_run):
+    """#20 Build 1: twelve months of activity ending today, through the real use cases."""
+    import datetime as dt
+
+    from fastapi.testclient import TestClient
+
+    from merx.app import create_app
+    from merx.core.settings import Settings
+
+    data_dir, key = demo_run
+    headers = {"Authorization": f"Bearer {key}"}
+    with TestClient(create_app(Settings(data_dir=data_dir, log_level="WARNING"))) as client:
+        orders, cursor = [], None
+        while True:
+            r = client.get("/api/v1/orders", params={"limit": 200, **({"cursor": cursor} if cursor else {})},
+                           headers=headers)
+            assert r.status_code == 200, r.text
+            page = r.json()
+            orders += page["items"]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        purchases = client.get("/api/v1/tracked-events", params={"type": "purchase", "limit": 5},
+                               headers=headers).json()["items"]
+    assert len(orders) >= 400
+    placed = sorted(dt.datetime.fromisoformat(o["created_at"]) for o in orders)
+    now = dt.datetime.now(dt.timezone.utc)
+    assert (now - placed[0]).days >= 330 and (now - placed[-1]).days <= 7
+    months = {(p.year, p.month) for p in placed}
+    assert len(months) >= 12
+    statuses = {o["status"] for o in orders}
+    assert {"completed", "cancelled", "refunded"} <= statuses, statuses
+    assert {o["channel"] for o in orders} >= {"web", "store", "b2b"}
+    assert {o["fulfilment"]["type"] for o in orders} == {"ship", "pickup"}
+    assert any(o["coupon"] for o in orders) and any(o["fulfilment"]["tracking"] for o in orders)
+    assert purchases and all(e["type"] == "purchase" for e in purchases)
+
+
 def test_demo_starts_from_a_fresh_database(demo_run):
     data_dir, _ = demo_run
     env = {**os.environ, "MERX_DATA_DIR": str(data_dir), "MERX_LOG_LEVEL": "WARNING"}
     env.pop("MERX_DATABASE_URL", None)
     merx = Path(sys.executable).parent / "merx"
-    again = subprocess.run([str(merx), "demo", "--no-serve", "--products", "50"], env=env, capture_output=True,
+    again = subprocess.run([str(merx), "demo", "--no-serve", "--products", "50", "--size", "none"], env=env, capture_output=True,
                            text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
     from merx.core.db import Database

@@ -98,7 +98,8 @@ def fresh_database_url(settings: Settings) -> str:
 
 
 def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int = 300,
-               settings: Settings | None = None, console: Console | None = None) -> DemoResult:
+               settings: Settings | None = None, console: Console | None = None,
+               history: str = "medium") -> DemoResult:
     from merx.contexts import import_models
     from merx.core import accounts, migrate
     from merx.core.db import Database
@@ -120,6 +121,9 @@ def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int
             counts.update(_catalog(db, rng, product_count, progress))
             counts.update(_customers(db, rng, customer_count, progress))
             counts.update(_inventory(db, rng, progress))
+            if history != "none":
+                from merx.demo_history import seed_history
+                counts.update(seed_history(db, rng, progress, size=history))
             counts.update(_search_index(db, settings, progress))
         with UnitOfWork(db) as uow:
             issued = accounts.create_user_with_key(uow, name="demo-admin", role=Role.admin)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -92,8 +94,27 @@ BigIntPK = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 IdPK = Annotated[int, mapped_column(BigIntPK, primary_key=True, autoincrement=True)]
 
 
+# A simulated "now" for the code running in this context (thread or task): `merx demo`
+# replays a year of business day by day through the real use cases, so every row and event
+# carries the time it would have had. Nothing else sets it; None means the wall clock.
+_simulated_now: ContextVar[dt.datetime | None] = ContextVar("merx_simulated_now", default=None)
+
+
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    simulated = _simulated_now.get()
+    return simulated if simulated is not None else dt.datetime.now(dt.timezone.utc)
+
+
+@contextmanager
+def simulated_clock(moment: dt.datetime) -> Iterator[None]:
+    """Within the block, `utcnow()` answers `moment` (an aware datetime) in this context only."""
+    if moment.tzinfo is None:
+        raise ValueError("simulated_clock needs an aware datetime")
+    token = _simulated_now.set(moment.astimezone(dt.timezone.utc))
+    try:
+        yield
+    finally:
+        _simulated_now.reset(token)
 
 
 def _configure_sqlite(engine: Engine) -> None:
