@@ -117,3 +117,13 @@ def _advance_pg(conn: sa.Connection, gap_timeout_seconds: float) -> tuple[int, b
                          .values(safe_seq=new_safe, updated_at=utcnow()))
             conn.execute(sa.delete(OutboxGap).where(OutboxGap.end_seq <= new_safe))
     return new_safe, new_gap
+
+
+def aggregate_history(session: Any, aggregate_type: str, aggregate_id: str | int,
+                      limit: int = 500) -> list[OutboxEvent]:
+    """The events one aggregate emitted, oldest first (the index on aggregate and seq serves
+    it): what a context shows as the record's timeline."""
+    return list(session.scalars(
+        sa.select(OutboxEvent).where(OutboxEvent.aggregate_type == aggregate_type,
+                                     OutboxEvent.aggregate_id == str(aggregate_id))
+        .order_by(OutboxEvent.seq).limit(limit)))

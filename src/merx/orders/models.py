@@ -176,3 +176,17 @@ class CartLine(Base):
 
     __table_args__ = (sa.UniqueConstraint("cart_id", "sku", name="uq_cart_lines_cart_sku"),
                       sa.CheckConstraint("quantity > 0", name="quantity_positive"))
+
+
+class OrderNote(Base):
+    """A staff note on an order ("customer called: leave at the neighbour's"); internal,
+    never shown to the shopper. Notes are added, not edited, like a ticket's history."""
+
+    __tablename__ = "order_notes"
+
+    id: Mapped[IdPK]
+    order_id: Mapped[int] = mapped_column(sa.ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    author_user_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    author_name: Mapped[str | None] = mapped_column(sa.String(200))
+    text: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -11,7 +11,8 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from merx.core.auth import Role
-from merx.core.errors import Problem
+from merx.core.errors import NotFound, Problem
+from merx.customers import public as customers
 from merx.inventory import public as inventory
 from merx.orders import public as orders
 from merx.web.common import PageRoute, csrf_form, console_user, problem_sentence, redirect, render, unit_of_work
@@ -69,9 +70,24 @@ def order_detail(request: Request, order_id: int) -> Response:
         order = orders.get_order(uow, order_id)
         returns = orders.returns_of(uow, order_id)
         stores, _ = inventory.list_locations(uow, limit=100)
+        timeline = orders.timeline(uow, order_id)
+        customer = None
+        if order["customer_id"]:
+            try:
+                customer = customers.get_customer(uow, order["customer_id"])
+            except NotFound:  # erased since: the order keeps its own email
+                customer = None
     actions = _actions(order) if me.role in ORDER_WRITERS else []
     return render(request, "console/order.html", {"order": order, "returns": returns, "actions": actions,
-                                                   "locations": stores, "reasons": RETURN_REASONS}, principal=me)
+                                                   "locations": stores, "reasons": RETURN_REASONS,
+                                                   "timeline": timeline, "customer": customer,
+                                                   "can_write": me.role in ORDER_WRITERS}, principal=me)
+
+
+@router.post("/console/orders/{order_id}/notes")
+def add_note(request: Request, order_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    return _act(request, order_id, form, "Note added.",
+                lambda uow, form: orders.add_note(uow, order_id, str(form.get("text", ""))))
 
 
 def _act(request: Request, order_id: int, form: dict[str, Any], what: str,
@@ -149,8 +165,11 @@ def create_return(request: Request, order_id: int, form: dict[str, Any] = Depend
         for line_no in multi.getlist("line"):
             qty = int_or_none(form.get(f"qty_{line_no}"))
             if qty:
-                lines.append({"line": int(line_no), "quantity": qty, "reason": form.get("line_reason", "other"),
-                              "restock": form.get("restock") == "on"})
+                # Each line says why it comes back and whether it goes back on the shelf:
+                # a damaged or defective item is not restocked unless staff ticks it.
+                reason = form.get(f"reason_{line_no}") or form.get("line_reason") or "other"
+                lines.append({"line": int(line_no), "quantity": qty, "reason": reason,
+                              "restock": form.get(f"restock_{line_no}", form.get("restock")) == "on"})
         if not lines:
             raise Problem("Choose at least one item and a quantity to return.", status=422, title="Invalid input")
         data = orders.ReturnCreate(location=text_or_none(form.get("location")),
@@ -162,6 +181,8 @@ def create_return(request: Request, order_id: int, form: dict[str, Any] = Depend
 
 @router.post("/console/orders/{order_id}/returns/{return_id}/receive")
 def receive_return(request: Request, order_id: int, return_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
-    return _act(request, order_id, form, "Return received, restocked and refunded.",
-                      lambda uow, form: orders.receive_return(
-                          uow, return_id, location=text_or_none(form.get("location")), refund=True))
+    refund = form.get("refund", "yes") != "no"
+    return _act(request, order_id, form,
+                "Return received and refunded." if refund else "Return received; no refund made.",
+                lambda uow, form: orders.receive_return(
+                    uow, return_id, location=text_or_none(form.get("location")), refund=refund))
