@@ -85,6 +85,43 @@ def user_role(uow: UnitOfWork, user_id: int) -> Role | None:
     return Role(role) if role is not None else None
 
 
+def list_users(uow: UnitOfWork) -> list[dict[str, Any]]:
+    """Every user with their keys (never the key itself: only its prefix), for the console's
+    users page."""
+    keys: dict[int, list[dict[str, Any]]] = {}
+    for k in uow.session.scalars(sa.select(ApiKey).order_by(ApiKey.id)):
+        keys.setdefault(k.user_id, []).append({
+            "id": k.id, "name": k.name, "prefix": k.prefix, "created_at": k.created_at,
+            "last_used_at": k.last_used_at, "revoked_at": k.revoked_at})
+    return [{"id": u.id, "name": u.name, "email": u.email, "role": u.role, "active": u.active,
+             "seller_id": u.seller_id, "customer_id": u.customer_id, "created_at": u.created_at,
+             "signs_in": u.password_hash is not None, "keys": keys.get(u.id, [])}
+            for u in uow.session.scalars(sa.select(User).order_by(User.id))]
+
+
+def set_user_active(uow: UnitOfWork, user_id: int, active: bool) -> None:
+    """Deactivating signs the user out everywhere: sessions and keys stop being accepted
+    (authentication checks `active`), nothing is deleted."""
+    user = uow.session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"User {user_id} does not exist")
+    if uow.actor.user_id == user_id and not active:
+        raise Conflict("You cannot deactivate yourself", type_slug="self-deactivation")
+    if user.active != active:
+        uow.audit("update", "user", user.id, before={"active": user.active}, after={"active": active})
+        user.active = active
+    uow.commit()
+
+
+def issue_api_key_for(uow: UnitOfWork, user_id: int, name: str) -> IssuedKey:
+    user = uow.session.get(User, user_id)
+    if user is None or not user.active:
+        raise NotFound(f"User {user_id} does not exist or is inactive")
+    issued = issue_api_key(uow, user, name)
+    uow.commit()
+    return issued
+
+
 def revoke_api_key(uow: UnitOfWork, api_key_id: int) -> None:
     row = uow.session.get(ApiKey, api_key_id)
     if row is None:

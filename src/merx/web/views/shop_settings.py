@@ -1,0 +1,276 @@
+"""Console pages for the shop's set-up that used to be API-only: promotions and coupons,
+price lists, locations with their opening hours, and users with their API keys.
+
+Each page lists (paged), creates, and changes what a merchant changes day to day; every
+write goes through the owning context's public functions, so the rules (validation,
+audit, events) are the API's."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from merx.core import accounts
+from merx.core.auth import Role
+from merx.core.errors import Problem
+from merx.inventory import public as inventory
+from merx.pricing import public as pricing
+from merx.web.common import PageRoute, csrf_form, console_user, problem_sentence, redirect, render, unit_of_work
+from merx.web.views.helpers import text_or_none, validation_sentence
+
+router = APIRouter(route_class=PageRoute)
+MANAGERS = (Role.admin, Role.staff)
+PAGE_SIZE = 50
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+PROMOTION_KINDS = [("order_percent", "Percent off the order"), ("order_fixed", "Amount off the order"),
+                   ("line_percent", "Percent off items"), ("line_fixed", "Amount off items"),
+                   ("free_shipping", "Free shipping")]
+
+
+def _write(request: Request, back: str, done: str, run: Callable[[Any], Any], *roles: Role) -> Response:
+    """Runs one console write; a refusal comes back as a sentence on the same page."""
+    me = console_user(request, *(roles or MANAGERS))
+    try:
+        with unit_of_work(request, me) as uow:
+            run(uow)
+    except ValidationError as e:
+        return redirect(back, flash=f"Not saved: {validation_sentence(e)}")
+    except Problem as e:
+        if e.status >= 500:
+            raise
+        return redirect(back, flash=f"Not saved: {problem_sentence(e)}")
+    return redirect(back, flash=done)
+
+
+# -- promotions and coupons --------------------------------------------------------------------
+
+
+@router.get("/console/promotions")
+def promotions_page(request: Request, active: str | None = None, cursor: str | None = None) -> Response:
+    me = console_user(request, *MANAGERS)
+    flag = {"yes": True, "no": False}.get(active or "")
+    with unit_of_work(request, me, readonly=True) as uow:
+        rows, next_cursor = pricing.promotions_page(uow, active=flag, limit=PAGE_SIZE, cursor=cursor or None)
+    return render(request, "console/promotions.html", {
+        "rows": rows, "next_cursor": next_cursor, "active": active or "", "kinds": PROMOTION_KINDS,
+        "currency": request.app.state.settings.default_currency}, principal=me)
+
+
+@router.post("/console/promotions")
+def create_promotion(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    def run(uow: Any) -> Any:
+        kind = str(form.get("kind", ""))
+        data: dict[str, Any] = {"name": str(form.get("name", "")).strip(), "kind": kind,
+                                "coupon_code": text_or_none(form.get("coupon_code"))}
+        if kind.endswith("percent"):
+            data["percent"] = text_or_none(form.get("value"))
+        elif kind.endswith("fixed"):
+            data["amount"] = text_or_none(form.get("value"))
+            data["currency"] = request.app.state.settings.default_currency
+        minimum = text_or_none(form.get("min_subtotal"))
+        if minimum:
+            data["min_subtotal"] = minimum
+            data["currency"] = request.app.state.settings.default_currency
+        limit = text_or_none(form.get("usage_limit_total"))
+        if limit:
+            data["usage_limit_total"] = limit
+        return pricing.create_promotion(uow, pricing.PromotionCreate.model_validate(data))
+
+    return _write(request, "/console/promotions", "Promotion created.", run)
+
+
+@router.post("/console/promotions/bulk")
+def bulk_promotions(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    """Activate or pause a selection of promotions in one step."""
+    ids = [int(i) for i in form["__multi__"].getlist("id") if str(i).isdigit()]
+    action = form.get("action")
+    if action not in ("activate", "pause") or not ids:
+        return redirect("/console/promotions", flash="Choose promotions and an action.")
+
+    def run(uow: Any) -> None:
+        for promotion_id in ids:
+            pricing.update_promotion(uow, promotion_id, pricing.PromotionPatch(active=action == "activate"))
+
+    return _write(request, "/console/promotions",
+                  f"{len(ids)} promotion{'s' if len(ids) != 1 else ''} {'activated' if action == 'activate' else 'paused'}.",
+                  run)
+
+
+# -- price lists -------------------------------------------------------------------------------
+
+
+@router.get("/console/price-lists")
+def price_lists_page(request: Request, cursor: str | None = None) -> Response:
+    me = console_user(request, *MANAGERS, Role.sales_rep)
+    with unit_of_work(request, me, readonly=True) as uow:
+        rows, next_cursor = pricing.price_lists_page(uow, limit=PAGE_SIZE, cursor=cursor or None)
+    return render(request, "console/price_lists.html", {"rows": rows, "next_cursor": next_cursor,
+                                                        "can_write": me.role in MANAGERS}, principal=me)
+
+
+@router.post("/console/price-lists")
+def create_price_list(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    def run(uow: Any) -> Any:
+        return pricing.create_price_list(uow, pricing.PriceListCreate.model_validate({
+            "code": str(form.get("code", "")).strip(), "name": str(form.get("name", "")).strip(),
+            "currency": str(form.get("currency", "")).strip().upper(), "channel": text_or_none(form.get("channel")),
+            "customer_group": text_or_none(form.get("customer_group")),
+            "priority": int(form.get("priority") or 0)}))
+
+    return _write(request, "/console/price-lists", "Price list created.", run)
+
+
+def parse_price_lines(text: str) -> list[dict[str, str]]:
+    """ "SKU amount" per line (a comma or semicolon also separates) -> price rows; a line that
+    is not two fields, or whose amount is not a number, is refused naming its line number."""
+    out = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        parts = line.replace(";", " ").replace("\t", " ").split()
+        if len(parts) != 2:
+            raise Problem(f"Line {number} should be a SKU and an amount, like 'MUG-1 12.50'.", status=422,
+                          title="Invalid input")
+        sku, amount = parts[0], parts[1].replace(",", ".")
+        try:
+            if not Decimal(amount).is_finite():
+                raise InvalidOperation
+        except InvalidOperation:
+            raise Problem(f"Line {number}: {parts[1]!r} is not an amount.", status=422, title="Invalid input") from None
+        out.append({"sku": sku, "amount": amount})
+    if not out:
+        raise Problem("Paste at least one 'SKU amount' line.", status=422, title="Invalid input")
+    return out
+
+
+@router.post("/console/price-lists/{code}/prices")
+def set_prices(request: Request, code: str, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    def run(uow: Any) -> Any:
+        return pricing.set_prices(uow, code, parse_price_lines(str(form.get("prices", ""))))
+
+    return _write(request, "/console/price-lists", f"Prices of {code} saved.", run)
+
+
+# -- locations and opening hours ---------------------------------------------------------------
+
+
+def _hours_from_form(form: dict[str, Any]) -> dict[str, list[list[str]]]:
+    hours: dict[str, list[list[str]]] = {}
+    for day in DAYS:
+        opens, closes = text_or_none(form.get(f"open_{day}")), text_or_none(form.get(f"close_{day}"))
+        if opens and closes:
+            hours[day] = [[opens, closes]]
+        elif opens or closes:
+            raise Problem(f"Give both the opening and the closing time for {day}, or neither (closed).",
+                          status=422, title="Invalid input")
+    return hours
+
+
+@router.get("/console/locations")
+def locations_page(request: Request, cursor: str | None = None) -> Response:
+    me = console_user(request, *MANAGERS)
+    with unit_of_work(request, me, readonly=True) as uow:
+        rows, next_cursor = inventory.list_locations(uow, limit=PAGE_SIZE, cursor=cursor or None)
+    return render(request, "console/locations.html", {"rows": rows, "next_cursor": next_cursor, "days": DAYS},
+                  principal=me)
+
+
+@router.post("/console/locations")
+def create_location(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    def run(uow: Any) -> Any:
+        data: dict[str, Any] = {"code": str(form.get("code", "")).strip(), "name": str(form.get("name", "")).strip(),
+                                "kind": form.get("kind"), "address": text_or_none(form.get("address")),
+                                "pickup": form.get("pickup") == "on", "accepts_returns": form.get("accepts_returns") == "on"}
+        for key in ("lat", "lon"):
+            if text_or_none(form.get(key)):
+                try:
+                    data[key] = float(str(form[key]).replace(",", "."))
+                except ValueError:
+                    raise Problem(f"{key} must be a number like 52.2297.", status=422, title="Invalid input") from None
+        hours = _hours_from_form(form)
+        if hours:
+            data["opening_hours"] = hours
+        return inventory.create_location(uow, data)
+
+    return _write(request, "/console/locations", "Location created.", run)
+
+
+@router.post("/console/locations/{code}")
+def update_location(request: Request, code: str, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    def run(uow: Any) -> Any:
+        return inventory.update_location(uow, code, {
+            "pickup": form.get("pickup") == "on", "accepts_returns": form.get("accepts_returns") == "on",
+            "active": form.get("active") == "on", "opening_hours": _hours_from_form(form) or None})
+
+    return _write(request, "/console/locations", f"{code} saved.", run)
+
+
+# -- users and API keys ------------------------------------------------------------------------
+
+
+def _users_context(uow: Any) -> dict[str, Any]:
+    return {"users": accounts.list_users(uow),
+            "roles": [r.value for r in Role if r not in (Role.customer,)]}
+
+
+@router.get("/console/users")
+def users_page(request: Request) -> Response:
+    me = console_user(request, Role.admin)
+    with unit_of_work(request, me, readonly=True) as uow:
+        ctx = _users_context(uow)
+    return render(request, "console/users.html", ctx, principal=me)
+
+
+@router.post("/console/users")
+def create_user(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    def run(uow: Any) -> Any:
+        role = str(form.get("role", ""))
+        if role not in {r.value for r in Role} or role == Role.customer.value:
+            raise Problem(f"{role!r} is not a console role.", status=422, title="Invalid input")
+        password = str(form.get("password", ""))
+        if len(password) < 12:
+            raise Problem("The password needs at least 12 characters.", status=422, title="Invalid input")
+        email = str(form.get("email", "")).strip()
+        if "@" not in email:
+            raise Problem("Give the user's email address (they sign in with it).", status=422, title="Invalid input")
+        accounts.create_user(uow, name=str(form.get("name", "")).strip() or email, role=Role(role), email=email,
+                             password=password)
+        uow.commit()
+
+    return _write(request, "/console/users", "User created.", run, Role.admin)
+
+
+@router.post("/console/users/{user_id}/active")
+def set_active(request: Request, user_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    active = form.get("active") == "yes"
+    return _write(request, "/console/users", "User activated." if active else "User deactivated: signed out everywhere.",
+                  lambda uow: accounts.set_user_active(uow, user_id, active), Role.admin)
+
+
+@router.post("/console/users/{user_id}/keys")
+def issue_key(request: Request, user_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    """The key is shown once, on this response; only its hash is stored."""
+    me = console_user(request, Role.admin)
+    name = str(form.get("name", "")).strip() or "console"
+    try:
+        with unit_of_work(request, me) as uow:
+            issued = accounts.issue_api_key_for(uow, user_id, name)
+    except Problem as e:
+        if e.status >= 500:
+            raise
+        return redirect("/console/users", flash=f"Not issued: {problem_sentence(e)}")
+    with unit_of_work(request, me, readonly=True) as uow:
+        ctx = _users_context(uow)
+    ctx["issued"] = issued
+    return render(request, "console/users.html", ctx, principal=me)
+
+
+@router.post("/console/api-keys/{key_id}/revoke")
+def revoke_key(request: Request, key_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    return _write(request, "/console/users", "Key revoked: it no longer works.",
+                  lambda uow: accounts.revoke_api_key(uow, key_id), Role.admin)
