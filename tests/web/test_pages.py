@@ -385,7 +385,7 @@ def test_order_lifecycle_pickup_handover_and_return_from_the_console(client, sho
     with UnitOfWork(db, SYSTEM, readonly=True) as uow:
         (ret,) = orders.returns_of(uow, oid)
     r = client.post(f"/console/orders/{oid}/returns/{ret['id']}/receive", data={"csrf_token": token})
-    assert "restocked and refunded" in r.text, re.findall(r'class="flash"[^>]*>([^<]*)', r.text)
+    assert "received and refunded" in r.text, re.findall(r'class="flash"[^>]*>([^<]*)', r.text)
     from merx.inventory import public as inventory
 
     with UnitOfWork(db, SYSTEM, readonly=True) as uow:
