@@ -39,7 +39,7 @@ def fuzz_shop(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     url = pg_url_for(pg_name) if pg_name else f"sqlite:///{data_dir / 'merx.db'}"
     shop_settings = Settings(data_dir=data_dir, database_url=url, secret_key=SECRET, log_level="CRITICAL",
                              event_handlers="inline")
-    demo = build_demo(product_count=40, customer_count=20, settings=shop_settings)
+    demo = build_demo(product_count=40, customer_count=20, settings=shop_settings, history="small")
     db = Database(url)
     try:
         yield {"app": create_app(shop_settings, db), "admin": {"Authorization": f"Bearer {demo.admin_key}"}}
