@@ -200,6 +200,16 @@ def send_test_event(url: str, secret: str | None = None, *, timeout: float = 10.
     return secret, _post_once(url, secret, event_id, body, timeout)
 
 
+def send_test_to_endpoint(uow: UnitOfWork, endpoint_id: int) -> webhooks.AttemptResult:
+    """The console's "Send test": one signed `webhook.test` message to a stored endpoint, with
+    its own secret, so the receiver checks the same signature real events will carry. The
+    secret is read in this transaction; the HTTP call runs after it ends."""
+    e = _get(uow, endpoint_id)
+    url, secret = e.url, decrypt_secret(e.secret_encrypted)
+    uow.rollback()
+    return send_test_event(url, secret)[1]
+
+
 # -- outbox reading ------------------------------------------------------------------------------------
 
 def event_out(r: OutboxEvent) -> EventOut:

@@ -7,12 +7,13 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from pydantic import ValidationError
 
 from merx.core.auth import Role
 from merx.core.errors import Problem
 from merx.integration import public as integration
 from merx.web.common import PageRoute, csrf_form, console_user, problem_sentence, redirect, render, unit_of_work
-from merx.web.views.helpers import text_or_none
+from merx.web.views.helpers import text_or_none, validation_sentence
 
 router = APIRouter(route_class=PageRoute)
 INTEGRATION_ROLES = (Role.admin,)
@@ -53,3 +54,55 @@ def replay(request: Request, endpoint_id: int, delivery_id: int, form: dict[str,
         return redirect(back, flash=f"Not replayed: {problem_sentence(e)}")
     return redirect(back, flash=f"Delivery {delivery_id} replayed: {out.status}"
                                 + (f" (HTTP {out.last_status_code})" if out.last_status_code else "") + ".")
+
+
+@router.post("/console/integration/webhooks")
+def create_webhook(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    """The signing secret is shown once, on the page this answers with; only its encrypted
+    form is stored."""
+    me = console_user(request, *INTEGRATION_ROLES)
+    events = [e.strip() for e in str(form.get("events", "")).replace(",", " ").split() if e.strip()]
+    try:
+        with unit_of_work(request, me) as uow:
+            created = integration.create_endpoint(uow, integration.WebhookCreate(
+                url=str(form.get("url", "")).strip(), events=events, description=text_or_none(form.get("description"))))
+    except ValidationError as e:
+        return redirect("/console/integration", flash=f"Not created: {validation_sentence(e)}")
+    except Problem as e:
+        if e.status >= 500:
+            raise
+        return redirect("/console/integration", flash=f"Not created: {problem_sentence(e)}")
+    return redirect(f"/console/integration?endpoint={created.id}",
+                    flash=f"Endpoint {created.id} created. Its signing secret (shown once): {created.secret}")
+
+
+@router.post("/console/integration/webhooks/{endpoint_id}/test")
+def test_webhook(request: Request, endpoint_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    me = console_user(request, *INTEGRATION_ROLES)
+    back = f"/console/integration?endpoint={endpoint_id}"
+    try:
+        with unit_of_work(request, me) as uow:
+            result = integration.send_test_to_endpoint(uow, endpoint_id)
+    except Problem as e:
+        if e.status >= 500:
+            raise
+        return redirect(back, flash=f"Test not sent: {problem_sentence(e)}")
+    if result.ok:
+        return redirect(back, flash=f"Test delivered: HTTP {result.status_code} in {result.latency_ms} ms.")
+    return redirect(back, flash=f"Test failed: {result.error or f'HTTP {result.status_code}'}.")
+
+
+@router.post("/console/integration/webhooks/{endpoint_id}/active")
+def set_webhook_active(request: Request, endpoint_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    me = console_user(request, *INTEGRATION_ROLES)
+    active = form.get("active") == "yes"
+    back = f"/console/integration?endpoint={endpoint_id}"
+    try:
+        with unit_of_work(request, me) as uow:
+            integration.update_endpoint(uow, endpoint_id, integration.WebhookUpdate(active=active))
+    except Problem as e:
+        if e.status >= 500:
+            raise
+        return redirect(back, flash=f"Not changed: {problem_sentence(e)}")
+    return redirect(back, flash="Endpoint enabled: deliveries resume where they stopped." if active
+                    else "Endpoint disabled: events wait for it until it is enabled again.")
