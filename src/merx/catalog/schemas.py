@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import ConfigDict, BaseModel, Field, field_validator
 
 from merx.core.schemas import MoneyIn, MoneyOut, PatchModel, StrictModel
 from merx.core.validation import DbId
@@ -37,6 +37,12 @@ class VariantIn(StrictModel):
 
 
 class ProductCreate(StrictModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [{
+        "sku": "LIG-00048", "name": "Nordic Desk Lamp", "category": "lighting", "brand": "lumen",
+        "prices": [{"amount": "49.00", "currency": "EUR"}, {"amount": "209.00", "currency": "PLN"}],
+        "attributes": {"color": "black"},
+        "translations": {"pl": {"name": "Lampka biurkowa nordycka"}}}]})
+
     sku: str | None = Field(None, min_length=1, max_length=100)
     name: str = Field(min_length=1, max_length=500)
     description: str | None = None

@@ -2,12 +2,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, Field
+from pydantic import ConfigDict, BaseModel, Field
 
 from merx.core.schemas import StrictModel
 
 
 class CustomerCreate(StrictModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [{
+        "email": "anna.nowak@example.pl", "phone": "+48 601 234 567", "first_name": "Anna", "last_name": "Nowak",
+        "country": "PL", "locale": "pl"}]})
+
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=40)
     first_name: str | None = Field(default=None, max_length=120)

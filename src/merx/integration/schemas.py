@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import ConfigDict, BaseModel, Field, field_validator
 
 from merx.core.schemas import StrictModel
 
@@ -30,6 +30,10 @@ def _check_event_types(v: list[str]) -> list[str]:
 
 
 class WebhookCreate(StrictModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [{
+        "url": "https://erp.example.com/merx-events", "events": ["order.*", "product.updated"],
+        "description": "ERP order sync"}]})
+
     url: str = Field(max_length=2000)
     events: list[str] = Field(default_factory=list, description="Event types or 'aggregate.*'; empty = every event.")
     secret: str | None = Field(default=None, description="'whsec_' + base64 of 24-64 random bytes; generated if absent.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import ConfigDict, BaseModel, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from merx.core.money import MoneyError, check_currency
@@ -84,6 +84,13 @@ class PaymentIn(StrictModel):
 
 
 class OrderCreate(StrictModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [{
+        "channel": "web", "currency": "EUR",
+        "customer": {"email": "anna.nowak@example.pl", "first_name": "Anna", "last_name": "Nowak"},
+        "lines": [{"sku": "LIG-00048", "quantity": 1}, {"sku": "KIT-00012", "quantity": 2}],
+        "fulfilment": {"type": "pickup", "location": "ST-WAW"},
+        "payment": {"provider": "manual"}, "coupon": "WELCOME10"}]})
+
     channel: Channel = "web"
     currency: str | None = None
     customer: CustomerIn

@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import ConfigDict, BaseModel, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from merx.core.money import MoneyError, check_currency
@@ -77,6 +77,9 @@ class TierIn(StrictModel):
 
 
 class PromotionCreate(StrictModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [{
+        "name": "Welcome: 10% off", "kind": "order_percent", "percent": "10", "coupon_code": "WELCOME10"}]})
+
     name: str = Field(min_length=1, max_length=200)
     kind: Kind
     priority: int = 0
