@@ -24,6 +24,7 @@ from typing import Any
 
 import duckdb
 
+from merx.analytics.definitions import counted_orders_sql
 from merx.analytics.scope import SalesScope, amount_str, naive_utc
 
 
@@ -38,13 +39,7 @@ def cohorts(con: duckdb.DuckDBPyConnection, scope: SalesScope, *, clv_months: in
             SELECT customer_id, source, order_ref, kind, occurred_at, line_total_minor, cost_minor
             FROM sales_costed WHERE customer_id IS NOT NULL AND {where}
         ),
-        cancelled AS (SELECT DISTINCT source, order_ref FROM s WHERE kind = 'cancellation'),
-        orders AS MATERIALIZED (
-            SELECT customer_id, source, order_ref, min(occurred_at) AS placed_at FROM s
-            WHERE kind = 'sale'
-              AND NOT EXISTS (SELECT 1 FROM cancelled c WHERE c.source = s.source AND c.order_ref = s.order_ref)
-            GROUP BY ALL
-        ),
+        {counted_orders_sql("customer_id IS NOT NULL AND " + where)},
         firsts AS MATERIALIZED (
             SELECT customer_id, date_trunc('month', min(placed_at)) AS cohort, min(placed_at) AS first_at,
                    count(*) AS n_orders
@@ -76,7 +71,7 @@ def cohorts(con: duckdb.DuckDBPyConnection, scope: SalesScope, *, clv_months: in
         FROM sizes z JOIN money m USING (cohort)
         WHERE NOT EXISTS (SELECT 1 FROM active a WHERE a.cohort = m.cohort AND a.k = m.k)
         ORDER BY 1, 4
-    """, params).fetchall()
+    """, params + params).fetchall()
     last = con.execute(f"SELECT max(occurred_at) FROM sales WHERE {where}", params).fetchall()[0][0]
     currency = scope.currency or "EUR"
     by_cohort: dict[dt.datetime, dict[str, Any]] = {}

@@ -35,6 +35,7 @@ SNAPSHOT_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
     ("source", pa.string()),
     ("order_ref", pa.string()),
     ("kind", pa.string()),
+    ("line_class", pa.string()),
     ("sku", pa.string()),
     ("product_id", pa.int64()),
     ("product_name", pa.string()),
@@ -346,8 +347,12 @@ def connect(sales: pa.Table | None = None, events: EventSource | None = None) ->
     con = _database()
     if sales is not None:
         con.register("sales_raw", sales)
-        # Revenue excludes accounting adjustments; cancellations and returns net it down.
-        con.execute("CREATE TEMP VIEW sales AS SELECT * FROM sales_raw WHERE kind <> 'adjustment'")
+        # `sales_all`: every line. `sales`: the lines that make net sales (definitions.py):
+        # product and discount lines, never accounting documents; cancellations and returns
+        # net it down. Shipping, fees, adjustments and write-offs are reported apart.
+        con.execute("CREATE TEMP VIEW sales_all AS SELECT * FROM sales_raw")
+        con.execute("CREATE TEMP VIEW sales AS SELECT * FROM sales_raw "
+                    "WHERE kind <> 'adjustment' AND line_class IN ('product', 'discount')")
     if events is not None:
         rel = events.relation_sql()
         if isinstance(events, ArrowEventSource):
