@@ -222,10 +222,11 @@ def get_forecast(request: Request, freq: str = "week", level: str = "total", key
                  measure: str = "revenue", horizon: int = 4, folds: int = 8, backtest: bool = True,
                  date_from: str | None = Query(None, alias="from"), date_to: str | None = Query(None, alias="to"),
                  currency: str | None = None, format: Format = "json",
+                 include_partial: bool = Query(False, description="fit on the partly covered first/last periods too"),
                  _: Principal = Depends(require(*READERS)), uow: UnitOfWork = Depends(get_read_uow)) -> Any:
     report = service.forecast_report(uow, _scope(date_from, date_to, currency), data_dir=_data_dir(request),
                                      freq=freq, level=level, key=key, measure=measure, horizon=horizon, folds=folds,
-                                     with_backtest=backtest)
+                                     with_backtest=backtest, include_partial=include_partial)
     return _respond("forecast", report, format)
 
 

@@ -10,6 +10,7 @@ sales carries an assumed cost). Returns count in the period of the return unless
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import replace
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import duckdb
 
 from merx.analytics.definitions import counted_orders_sql, money_columns_sql
-from merx.analytics.scope import SalesScope, amount_str
+from merx.analytics.scope import SalesScope, amount_str, naive_utc
 from merx.core.errors import ValidationProblem
 
 DIMENSIONS = {
@@ -110,6 +111,7 @@ def sales_report(con: duckdb.DuckDBPyConnection, scope: SalesScope, *, by: str =
     rows = [_row(r, currency) for r in con.execute(_metrics_sql(key_sql, where, relation), params + params).fetchall()]
     if by in PERIODS:
         rows.sort(key=lambda r: r["key"])
+        _flag_partial(con, scope, rows, by)
         prev = None
         for r in rows:
             r["growth"] = _growth(r["_revenue_minor"], prev)
@@ -143,6 +145,29 @@ def sales_report(con: duckdb.DuckDBPyConnection, scope: SalesScope, *, by: str =
         r.pop("_revenue_minor", None)
     out["rows"] = rows
     return out
+
+
+def period_end(start: dt.datetime, by: str) -> dt.datetime:
+    if by == "day":
+        return start + dt.timedelta(days=1)
+    if by == "week":
+        return start + dt.timedelta(days=7)
+    months = {"month": 1, "quarter": 3, "year": 12}[by]
+    index = start.year * 12 + start.month - 1 + months
+    return start.replace(year=index // 12, month=index % 12 + 1)
+
+
+def _flag_partial(con: duckdb.DuckDBPyConnection, scope: SalesScope, rows: list[dict[str, Any]], by: str) -> None:
+    """`partial: true` on a period that the data (within the scope's dates) covers only partly:
+    it starts before the first line or ends after the last one."""
+    first, last = con.execute("SELECT min(occurred_at), max(occurred_at) FROM sales_all").fetchall()[0]
+    if first is None:
+        return
+    lo = max(first, naive_utc(scope.date_from)) if scope.date_from else first
+    hi = min(last, naive_utc(scope.date_to)) if scope.date_to else last
+    for r in rows:
+        start = dt.datetime.fromisoformat(r["key"])
+        r["partial"] = start < lo or period_end(start, by) > hi
 
 
 def _growth(current: int, previous: int | None) -> float | None:
