@@ -334,7 +334,8 @@ def funnel_report(uow: UnitOfWork, *, data_dir: Path | None, events: EventSource
                   definition: Any = None) -> dict[str, Any]:
     from merx.analytics import funnel
 
-    con = connect(None, events or event_source(uow, data_dir))
+    # with the sales history: counted orders join the stream as purchase events
+    con = connect(sales_snapshot(uow, _cache_dir(data_dir)), events or event_source(uow, data_dir))
     return funnel.funnel(con, date_from=date_from, date_to=date_to, by=by,
                          definition=definition or funnel.FunnelDefinition())
 
@@ -344,7 +345,7 @@ def funnel_people(uow: UnitOfWork, *, data_dir: Path | None, events: EventSource
                   after: str | None = None, definition: Any = None) -> list[dict[str, Any]]:
     from merx.analytics import funnel
 
-    con = connect(None, events or event_source(uow, data_dir))
+    con = connect(sales_snapshot(uow, _cache_dir(data_dir)), events or event_source(uow, data_dir))
     return funnel.person_stages(con, definition=definition or funnel.FunnelDefinition(), stage=stage,
                                 customer_ids=customer_ids, limit=limit, after_person=after)
 

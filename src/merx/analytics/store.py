@@ -379,5 +379,30 @@ def connect(sales: pa.Table | None = None, events: EventSource | None = None) ->
             else:
                 expr = "NULL"
             select.append(f"TRY_CAST({expr} AS {sql_type}) AS {name}" if expr != name else f"CAST({name} AS {sql_type}) AS {name}")
-        con.execute(f"CREATE TEMP VIEW events AS SELECT {', '.join(select)} FROM {rel}")
+        base = f"SELECT {', '.join(select)} FROM {rel}"
+        if sales is None:
+            con.execute(f"CREATE TEMP VIEW events AS {base}")
+        else:
+            con.execute(f"CREATE TEMP VIEW events AS {base} UNION ALL {_order_purchases_sql(base)}")
     return con
+
+
+def _order_purchases_sql(base: str) -> str:
+    """Counted live orders of known customers as `purchase` events (the storefront does not
+    send one, and a server-side order is the truth anyway). An order with a tracked purchase
+    event of the same customer within 10 minutes is not added twice."""
+    from merx.analytics.definitions import counted_orders_sql
+
+    names = [n for n, _ in EVENT_COLUMNS]
+    values = {"event_id": "'order:' || o.order_ref", "type": "'purchase'", "occurred_at": "o.placed_at",
+              "customer_id": "o.customer_id", "source": "'orders'", "currency": "o.currency"}
+    select = ", ".join(f"{values.get(n, 'NULL')} AS {n}" for n in names)
+    return f"""
+        SELECT * FROM (
+            WITH {counted_orders_sql("source = 'merx' AND customer_id IS NOT NULL")},
+            tracked AS (SELECT customer_id, occurred_at FROM ({base}) WHERE type = 'purchase' AND customer_id IS NOT NULL)
+            SELECT {select} FROM orders o
+            WHERE o.customer_id IS NOT NULL AND NOT EXISTS (
+                SELECT 1 FROM tracked t WHERE t.customer_id = o.customer_id
+                  AND t.occurred_at BETWEEN o.placed_at - INTERVAL 10 MINUTE AND o.placed_at + INTERVAL 10 MINUTE)
+        )"""
