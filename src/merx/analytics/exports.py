@@ -122,6 +122,18 @@ def chart(kind: str, report: dict[str, Any], fmt: str) -> bytes:
     elif kind == "sales":
         periodic = report["by"] in ("day", "week", "month", "quarter", "year")
         rows = report["rows"] if periodic else report["rows"][:29]
+        if periodic and rows:  # a period without sales is a gap in the line, not a bridge over it
+            import datetime as dt
+
+            from merx.analytics.sales import period_end
+
+            found, filled = {r["key"]: r for r in rows}, []
+            at, stop = dt.datetime.fromisoformat(rows[0]["key"]), dt.datetime.fromisoformat(rows[-1]["key"])
+            while at <= stop and len(filled) < 5000:
+                key = at.strftime("%Y-%m-%d")
+                filled.append(found.get(key, {"key": key, "net": float("nan")}))
+                at = period_end(at, report["by"])
+            rows = filled
         keys = [str(r["key"]) for r in rows]
         values = [float(r["net"]) for r in rows]
         if not periodic and len(report["rows"]) > 29:  # every category: the rest in a stated bucket
@@ -134,7 +146,7 @@ def chart(kind: str, report: dict[str, Any], fmt: str) -> bytes:
                     ax.axvspan(i - 0.5, i + 0.5, color="#bbbbbb", alpha=0.4, lw=0)
         else:
             ax.bar(keys, values, color="#3b6ea5")
-        ax.set_ylim(bottom=min(0.0, min(values, default=0.0)))  # amounts from zero
+        ax.set_ylim(bottom=min(0.0, min((v for v in values if v == v), default=0.0)))  # amounts from zero
         ax.tick_params(axis="x", labelrotation=60, labelsize=7)
         ax.set_title(f"Net sales by {report['by']} ({report['currency']})")
     elif kind == "pareto":
