@@ -376,6 +376,21 @@ def test_sales_by_month_and_country_match_pandas(retail_client, retail_key, line
         assert x["orders"] == expected[x["key"]]["orders"], x["key"]
 
 
+def test_sales_by_product_keeps_fees_and_adjustments_in_their_own_rows(retail_client, retail_key, lines):
+    r = retail_client.get("/api/v1/analytics/sales", params={"by": "product"}, headers=retail_key("staff"))
+    assert r.status_code == 200, r.text
+    rows = {x["key"]: x for x in r.json()["rows"]}
+    want = money(lines)
+    assert Decimal(rows["(shipping)"]["shipping"]) == Decimal(want["shipping"]).scaleb(-2)
+    assert Decimal(rows["(fee)"]["fees"]) == Decimal(want["fees"]).scaleb(-2)
+    assert Decimal(rows["(discount)"]["discounts"]) == Decimal(want["discounts"]).scaleb(-2)
+    assert Decimal(rows["(adjustment)"]["adjustments"]) == Decimal(want["adjustments"]).scaleb(-2)
+    assert rows["(writeoff)"]["writeoff_lines"] == int((lines["klass"] == "writeoff").sum())
+    assert not set(rows) & set(CODE_CLASSES)  # no postage or fee code among the products
+    # product rows are named from the catalog
+    assert rows["85123A"]["name"] == "WHITE HANGING HEART T-LIGHT HOLDER"
+
+
 def test_returns_can_be_attributed_to_the_original_sale(retail_client, retail_key, lines):
     r = retail_client.get("/api/v1/analytics/sales", params={"by": "month", "returns": "original_sale"},
                           headers=retail_key("staff"))
