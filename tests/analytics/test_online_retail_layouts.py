@@ -137,3 +137,28 @@ def test_an_unreadable_file_is_refused(tmp_path):
     path.write_bytes(b"not a parquet file")
     out = _refused(tmp_path / "db", path)
     assert "could not be read" in out
+
+
+def test_an_xlsx_file_of_layout_i_as_uci_publishes_it(subset, tmp_path):
+    """The original UCI download is an Excel sheet with real date cells: 2,000 lines of it."""
+    from openpyxl import Workbook
+
+    frame = subset["frame"].head(2000).rename(columns=I_COLUMNS)
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet()
+    sheet.append(list(frame.columns))
+    for row in frame.itertuples(index=False):
+        values = list(row)
+        values[4] = pd.Timestamp(values[4]).to_pydatetime()  # InvoiceDate as a date cell
+        values[6] = None if pd.isna(values[6]) else float(values[6])
+        sheet.append(values)
+    path = tmp_path / "Online Retail.xlsx"
+    book.save(path)
+    result, db = run_import(tmp_path / "db", path)
+    assert result.exit_code == 0, result.output
+    assert "layout found: Online Retail (I)" in result.output
+    from merx.analytics.models import SalesLine
+
+    with UnitOfWork(db, readonly=True) as uow:
+        assert uow.session.scalar(sa.select(sa.func.count()).select_from(SalesLine)) == 2000
+    db.dispose()
