@@ -203,6 +203,11 @@ def test_cohorts_match_pandas(retail, retail_client, retail_key, lines, orders):
             expected = active.get((p, point["month"]), 0) / sizes[p]
             assert point["retention"] == pytest.approx(expected, abs=1e-6), (c["cohort"], point["month"])
 
+    # the data starts 2009-12-01 07:45 and ends 2010-12-09: both months are only partly covered
+    assert report["partial_months"] == ["2009-12", "2010-12"]
+    assert report["cohorts"][0]["partial"] and report["cohorts"][-1]["partial"]
+    assert report["cohorts"][0]["retention"][-1]["partial"] and not report["cohorts"][0]["retention"][1]["partial"]
+
     # revenue of each cohort: net sales lines of its customers from their first order on
     net = net_lines(lines)
     money_ = net[net["Customer ID"].notna()].join(first, on="Customer ID", how="inner").join(cohort, on="Customer ID")
