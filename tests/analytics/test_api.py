@@ -316,3 +316,42 @@ def test_inventory_health_reads_the_inventory_context(db, client, admin):
     rows = client.get("/api/v1/analytics/inventory", headers=admin).json()["rows"]
     assert [(r["sku"], r["location"], r["on_hand"]) for r in rows] == [("MUG-9", "STORE1", 40)]
     assert rows[0]["avg_monthly_sales"] == pytest.approx(30 / 90 * 30.4375, abs=0.01)
+
+
+def test_a_discounted_order_and_its_partial_return_give_gross_discounts_returns_and_net(db, client, admin):
+    """Coupons reach the sales history as discount lines; a return gives back the discount of
+    the returned units; `returns=original_sale` moves the return to the order's month."""
+    march = T0
+    with UnitOfWork(db) as uow:  # 4 x 10.00 at 10% off: charged 36.00; shipping 4.99 apart
+        event = order_placed(9, None, [{"sku": "MUG-1", "quantity": 4, "unit_price": "10.00", "line_total": "36.00"}],
+                             placed_at=march)
+        from decimal import Decimal
+
+        from merx.orders.events import OrderTotals
+
+        event = event.model_copy(update={"totals": OrderTotals(subtotal=Decimal("40.00"), discount=Decimal("4.00"),
+                                                               shipping=Decimal("4.99"), total=Decimal("40.99"))})
+        uow.emit(event, version=1)
+        uow.commit()
+    with UnitOfWork(db) as uow:
+        uow.emit(OrderReturned(order_id=9, number="M-9", customer_id=None, status="delivered",
+                               previous_status="delivered", total="40.99", currency="EUR", return_id=1,
+                               location="WH1", partial=True, refund=None, returned_value=Money.of("9.00", "EUR"),
+                               lines=[ReturnedLine(line=1, sku="MUG-1", quantity=1, reason="damaged",
+                                                   restocked=False)]), version=2)
+        uow.commit()
+
+    def month(returns: str) -> dict:
+        r = client.get("/api/v1/analytics/sales", params={"by": "month", "returns": returns}, headers=admin)
+        assert r.status_code == 200, r.text
+        return {row["key"][:7]: row for row in r.json()["rows"]}
+
+    returned = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m")  # the return happens now
+    by_return = month("return_date")
+    assert {k: (v["gross"], v["discounts"], v["returns"], v["net"], v["shipping"]) for k, v in by_return.items()} == {
+        "2026-03": ("40.00", "-4.00", "0.00", "36.00", "4.99"),
+        returned: ("0.00", "1.00", "-10.00", "-9.00", "0.00")}
+    assert by_return["2026-03"]["orders"] == 1 and by_return[returned]["orders"] == 0
+    by_sale = month("original_sale")
+    assert list(by_sale) == ["2026-03"]
+    assert (by_sale["2026-03"]["returns"], by_sale["2026-03"]["net"]) == ("-10.00", "27.00")

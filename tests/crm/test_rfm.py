@@ -69,23 +69,54 @@ INDEPENDENT_GRID = {
 }
 
 
+# The documented Online Retail code table (GET /api/v1/analytics/definitions), written out again.
+NON_PRODUCT = {"POST": "shipping", "DOT": "shipping", "C2": "shipping", "C3": "shipping", "AMAZONFEE": "fee",
+               "BANK CHARGES": "fee", "CRUK": "fee", "D": "discount", "M": "adjustment", "m": "adjustment",
+               "ADJUST": "adjustment", "ADJUST2": "adjustment", "B": "adjustment", "S": "adjustment",
+               "PADS": "adjustment", "TEST001": "adjustment", "TEST002": "adjustment"}
+
+
 def _pandas_rfm(path: Path):  # type: ignore[no-untyped-def]
-    """RFM straight from the raw file with pandas: an order is a non-cancellation ("C"),
-    non-adjustment ("A") invoice; revenue is every line of the customer (sales net of
-    cancellations), each line rounded half-up to pence; quintiles from rank(method="min")."""
+    """RFM straight from the raw file with pandas, under the documented definitions: an order
+    is a non-"C", non-"A" invoice with a priced product line, unless a "C" invoice of the same
+    customer (at or after it, paired in time order) negates exactly its product lines;
+    monetary is the customer's net sales (product lines less returns, plus discounts: no
+    postage, fees or adjustments), each line rounded half-up to pence; quintiles from
+    rank(method="min")."""
     import numpy as np
     import pandas as pd
 
-    df = pd.read_parquet(path, columns=["Invoice", "Quantity", "InvoiceDate", "Price", "Customer ID"])
+    df = pd.read_parquet(path, columns=["Invoice", "StockCode", "Quantity", "InvoiceDate", "Price", "Customer ID"])
     df = df[df["Customer ID"].notna()].copy()
     df["customer"] = df["Customer ID"].astype("int64")
     tenths = df["Quantity"].astype("int64") * (df["Price"] * 1000).round().astype("int64")
     df["pence"] = np.sign(tenths) * ((tenths.abs() + 5) // 10)
     df["at"] = pd.to_datetime(df["InvoiceDate"])
-    sales = df[~df["Invoice"].str.startswith(("C", "A"))]
-    orders = sales.groupby(["customer", "Invoice"])["at"].min().reset_index()
+    klass = df["StockCode"].map(NON_PRODUCT)
+    df["klass"] = klass.where(klass.notna(), np.where((df["Price"] == 0) & (df["Quantity"] < 0), "writeoff", "product"))
+    not_a = ~df["Invoice"].str.startswith("A")
+    product = df[(df["klass"] == "product") & not_a]
+    sales = product[~product["Invoice"].str.startswith("C")]
+    priced = sales[sales["pence"] > 0].groupby(["customer", "Invoice"])["at"].min().reset_index()
+
+    def signature(frame: pd.DataFrame, sign: int) -> pd.Series:
+        f = frame.assign(q=frame["Quantity"] * sign, p=frame["pence"] * sign).sort_values(["StockCode", "q", "p"])
+        return (f["StockCode"] + ":" + f["q"].astype(str) + ":" + f["p"].astype(str)).groupby(f["Invoice"]).agg("|".join)
+
+    priced = priced.join(signature(sales[sales["Invoice"].isin(priced["Invoice"])], 1).rename("sig"), on="Invoice")
+    cancels = product[product["Invoice"].str.startswith("C")]
+    c = cancels.groupby(["customer", "Invoice"])["at"].min().reset_index()
+    c = c.join(signature(cancels, -1).rename("sig"), on="Invoice")
+    priced = priced.sort_values(["at", "Invoice"])
+    c = c.sort_values(["at", "Invoice"])
+    priced["k"] = priced.groupby(["customer", "sig"]).cumcount()
+    c["k"] = c.groupby(["customer", "sig"]).cumcount()
+    paired = priced.merge(c, on=["customer", "sig", "k"], suffixes=("", "_c"))
+    cancelled = set(paired[paired["at_c"] >= paired["at"]]["Invoice"])
+    orders = priced[~priced["Invoice"].isin(cancelled)]
     per = orders.groupby("customer").agg(frequency=("Invoice", "count"), last=("at", "max"))
-    per["revenue_pence"] = df.groupby("customer")["pence"].sum().reindex(per.index)
+    net = df[df["klass"].isin(["product", "discount"]) & not_a]
+    per["revenue_pence"] = net.groupby("customer")["pence"].sum().reindex(per.index, fill_value=0)
     reference = (per["last"].max().normalize() + pd.Timedelta(days=1)).date()
     per["recency"] = (pd.Timestamp(reference) - per["last"].dt.normalize()).dt.days
     n = len(per)

@@ -32,8 +32,8 @@ def test_pareto_page_ranks_the_products_that_make_the_revenue(client, shop):
     r = client.get("/console/analytics/pareto")
     assert r.status_code == 200, r.text[:500]
     assert "could not be computed" not in r.text
-    assert "Cumulative share of revenue by product rank" in r.text and "<canvas" in r.text
-    table = r.text[r.text.index("Products by revenue"):]
+    assert "Cumulative share of net sales, all products" in r.text and "<canvas" in r.text
+    table = r.text[r.text.index("Products by net sales"):]
     # the floor lamp first, by name, in class A; the mug after it
     assert table.index("Nordic Floor Lamp") < table.index("Ceramic Mug")
     assert re.search(r"<td >1</td><td class=\"num\">LAMP-FLOOR</td><td class=\"num\">Nordic Floor Lamp</td>"

@@ -116,13 +116,29 @@ def get_cohorts(request: Request, date_from: str | None = Query(None, alias="fro
     return _respond("cohorts", report, format)
 
 
-@router.get("/sales", summary="Revenue, units, margin and AOV by a dimension or period, with growth")
+@router.get("/definitions", summary="How every figure is defined: line classes, orders, buyers, net sales, Pareto")
+def get_definitions(_: Principal = Depends(require(*READERS))) -> Any:
+    from merx.analytics.definitions import DEFINITIONS
+
+    return DEFINITIONS
+
+
+@router.get("/range", summary="First and last moment of the sales history")
+def get_range(request: Request, _: Principal = Depends(require(*READERS)),
+              uow: UnitOfWork = Depends(get_read_uow)) -> Any:
+    return service.data_range(uow, data_dir=_data_dir(request))
+
+
+@router.get("/sales", summary="Gross, discounts, returns, net (with shipping, fees, adjustments apart), units, orders, "
+                              "margin and AOV by a dimension or period, with growth")
 def get_sales(request: Request, by: str = "month", date_from: str | None = Query(None, alias="from"),
               date_to: str | None = Query(None, alias="to"), currency: str | None = None,
               limit: int | None = Query(None, ge=1, le=100_000), format: Format = "json",
+              returns: Literal["return_date", "original_sale"] = Query(
+                  "return_date", description="attribute returns to the period of the return or of the original sale"),
               _: Principal = Depends(require(*READERS)), uow: UnitOfWork = Depends(get_read_uow)) -> Any:
     report = service.sales_analysis(uow, _scope(date_from, date_to, currency), data_dir=_data_dir(request), by=by,
-                                    limit=limit)
+                                    limit=limit, returns=returns)
     return _respond("sales", report, format)
 
 
@@ -206,10 +222,11 @@ def get_forecast(request: Request, freq: str = "week", level: str = "total", key
                  measure: str = "revenue", horizon: int = 4, folds: int = 8, backtest: bool = True,
                  date_from: str | None = Query(None, alias="from"), date_to: str | None = Query(None, alias="to"),
                  currency: str | None = None, format: Format = "json",
+                 include_partial: bool = Query(False, description="fit on the partly covered first/last periods too"),
                  _: Principal = Depends(require(*READERS)), uow: UnitOfWork = Depends(get_read_uow)) -> Any:
     report = service.forecast_report(uow, _scope(date_from, date_to, currency), data_dir=_data_dir(request),
                                      freq=freq, level=level, key=key, measure=measure, horizon=horizon, folds=folds,
-                                     with_backtest=backtest)
+                                     with_backtest=backtest, include_partial=include_partial)
     return _respond("forecast", report, format)
 
 

@@ -121,13 +121,16 @@ def cohorts_cmd(date_from: Optional[str] = FROM, date_to: Optional[str] = TO, cu
 def sales_cmd(by: str = typer.Option("month", help="product|category|brand|channel|location|region|country|"
                                                   "sales_rep|customer|day|week|month|quarter|year"),
               date_from: Optional[str] = FROM, date_to: Optional[str] = TO, currency: Optional[str] = None,
-              limit: Optional[int] = None, output: Optional[Path] = OUTPUT, as_json: bool = JSON) -> None:
-    """Revenue, units, margin and AOV with growth."""
+              limit: Optional[int] = None, output: Optional[Path] = OUTPUT, as_json: bool = JSON,
+              returns: str = typer.Option("return_date", help="return_date|original_sale: period a return counts in"),
+              ) -> None:
+    """Gross, discounts, returns and net sales (shipping, fees, adjustments apart), units, orders, AOV, growth."""
     from merx.analytics import service
 
     _run("sales", lambda uow, d: service.sales_analysis(uow, _scope(date_from, date_to, currency), data_dir=d, by=by,
-                                                        limit=limit), output, as_json,
-         ["key", "name", "revenue", "units", "orders", "margin", "margin_rate", "aov", "growth"], f"Sales by {by}")
+                                                        limit=limit, returns=returns), output, as_json,
+         ["key", "name", "gross", "discounts", "returns", "net", "shipping", "fees", "adjustments", "units", "orders",
+          "aov", "growth"], f"Net sales by {by}")
 
 
 @analytics_app.command("pareto")

@@ -24,6 +24,7 @@ from typing import Any
 
 import duckdb
 
+from merx.analytics.definitions import counted_orders_sql
 from merx.analytics.scope import SalesScope, amount_str, naive_utc
 
 
@@ -38,13 +39,7 @@ def cohorts(con: duckdb.DuckDBPyConnection, scope: SalesScope, *, clv_months: in
             SELECT customer_id, source, order_ref, kind, occurred_at, line_total_minor, cost_minor
             FROM sales_costed WHERE customer_id IS NOT NULL AND {where}
         ),
-        cancelled AS (SELECT DISTINCT source, order_ref FROM s WHERE kind = 'cancellation'),
-        orders AS MATERIALIZED (
-            SELECT customer_id, source, order_ref, min(occurred_at) AS placed_at FROM s
-            WHERE kind = 'sale'
-              AND NOT EXISTS (SELECT 1 FROM cancelled c WHERE c.source = s.source AND c.order_ref = s.order_ref)
-            GROUP BY ALL
-        ),
+        {counted_orders_sql("customer_id IS NOT NULL AND " + where)},
         firsts AS MATERIALIZED (
             SELECT customer_id, date_trunc('month', min(placed_at)) AS cohort, min(placed_at) AS first_at,
                    count(*) AS n_orders
@@ -76,8 +71,14 @@ def cohorts(con: duckdb.DuckDBPyConnection, scope: SalesScope, *, clv_months: in
         FROM sizes z JOIN money m USING (cohort)
         WHERE NOT EXISTS (SELECT 1 FROM active a WHERE a.cohort = m.cohort AND a.k = m.k)
         ORDER BY 1, 4
-    """, params).fetchall()
-    last = con.execute(f"SELECT max(occurred_at) FROM sales WHERE {where}", params).fetchall()[0][0]
+    """, params + params).fetchall()
+    first, last = con.execute(f"SELECT min(occurred_at), max(occurred_at) FROM sales WHERE {where}", params).fetchall()[0]
+    # months the data covers only in part (it starts after the 1st or ends before the month is over)
+    partial_months = set()
+    if first is not None:
+        if first != first.replace(day=1, hour=0, minute=0, second=0, microsecond=0):
+            partial_months.add(first.strftime("%Y-%m"))
+        partial_months.add(last.strftime("%Y-%m"))
     currency = scope.currency or "EUR"
     by_cohort: dict[dt.datetime, dict[str, Any]] = {}
     for cohort, customers, repeaters, k, active, revenue, margin in rows:
@@ -101,8 +102,10 @@ def cohorts(con: duckdb.DuckDBPyConnection, scope: SalesScope, *, clv_months: in
             active, revenue, margin = c["months"].get(k, (0, 0, 0.0))
             cumulative += revenue
             cumulative_margin += margin
+            calendar = cohort.year * 12 + cohort.month - 1 + k
             curve.append({
                 "month": k, "active": active, "retention": round(active / size, 6) if size else 0.0,
+                "partial": f"{calendar // 12:04d}-{calendar % 12 + 1:02d}" in partial_months,
                 "revenue": amount_str(revenue, currency),
                 "cumulative_revenue_per_customer": amount_str(cumulative / size if size else 0, currency),
             })
@@ -115,6 +118,7 @@ def cohorts(con: duckdb.DuckDBPyConnection, scope: SalesScope, *, clv_months: in
             "repeat_rate": round(c["repeaters"] / size, 6) if size else 0.0,
             "revenue": amount_str(sum(v[1] for v in c["months"].values()), currency),
             "months_observed": observed, "retention": curve,
+            "partial": cohort.strftime("%Y-%m") in partial_months,
         })
     horizon = clv_months if horizon_sums.get(clv_months) else max(horizon_sums, default=0)
     clv: dict[str, Any] = {"horizon_months": horizon, "method": "mean cumulative net revenue per customer over the "
@@ -128,6 +132,7 @@ def cohorts(con: duckdb.DuckDBPyConnection, scope: SalesScope, *, clv_months: in
         "customers": total_customers,
         "repeat_purchase_rate": round(total_repeaters / total_customers, 6) if total_customers else 0.0,
         "cohorts": out_cohorts,
+        "partial_months": sorted(partial_months),
         "clv": clv,
     }
 

@@ -120,21 +120,48 @@ def chart(kind: str, report: dict[str, Any], fmt: str) -> bytes:
             fig.colorbar(im, ax=ax, label="retention")
         ax.set_title("Monthly cohorts: retention")
     elif kind == "sales":
-        rows = report["rows"][:30]
+        periodic = report["by"] in ("day", "week", "month", "quarter", "year")
+        rows = report["rows"] if periodic else report["rows"][:29]
+        if periodic and rows:  # a period without sales is a gap in the line, not a bridge over it
+            import datetime as dt
+
+            from merx.analytics.sales import period_end
+
+            found, filled = {r["key"]: r for r in rows}, []
+            at, stop = dt.datetime.fromisoformat(rows[0]["key"]), dt.datetime.fromisoformat(rows[-1]["key"])
+            while at <= stop and len(filled) < 5000:
+                key = at.strftime("%Y-%m-%d")
+                filled.append(found.get(key, {"key": key, "net": float("nan")}))
+                at = period_end(at, report["by"])
+            rows = filled
         keys = [str(r["key"]) for r in rows]
-        values = [float(r["revenue"]) for r in rows]
-        if report["by"] in ("day", "week", "month", "quarter", "year"):
+        values = [float(r["net"]) for r in rows]
+        if not periodic and len(report["rows"]) > 29:  # every category: the rest in a stated bucket
+            keys.append(f"other ({len(report['rows']) - 29})")
+            values.append(sum(float(r["net"]) for r in report["rows"][29:]))
+        if periodic:
             ax.plot(keys, values, marker="o", color="#3b6ea5")
+            for i, r in enumerate(rows):
+                if r.get("partial"):
+                    ax.axvspan(i - 0.5, i + 0.5, color="#bbbbbb", alpha=0.4, lw=0)
         else:
             ax.bar(keys, values, color="#3b6ea5")
+        ax.set_ylim(bottom=min(0.0, min((v for v in values if v == v), default=0.0)))  # amounts from zero
         ax.tick_params(axis="x", labelrotation=60, labelsize=7)
-        ax.set_title(f"Revenue by {report['by']} ({report['currency']})")
+        ax.set_title(f"Net sales by {report['by']} ({report['currency']})")
     elif kind == "pareto":
-        rows = report["rows"]
-        ax.bar(range(1, len(rows) + 1), [float(r["value"]) for r in rows], color="#3b6ea5")
-        ax2 = ax.twinx()
-        ax2.plot(range(1, len(rows) + 1), [r["cumulative_share"] for r in rows], color="#c0392b")
-        ax2.set_ylim(0, 1.05)
+        curve = report.get("curve") or []
+        ax.plot([c["items_share"] for c in curve], [c["cumulative_share"] for c in curve], color="#c0392b")
+        at_80 = next((c for c in curve if c.get("at_80")), None)
+        if at_80:
+            ax.axhline(0.8, color="#7f8c8d", lw=0.8, ls="--")
+            ax.plot([at_80["items_share"]], [at_80["cumulative_share"]], "o", color="#2c3e50")
+            ax.annotate(f"80% at {at_80['rank']:,} of {report['items']:,} ({at_80['items_share']:.0%})",
+                        (at_80["items_share"], at_80["cumulative_share"]), textcoords="offset points", xytext=(8, -14))
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.05)
+        ax.set_xlabel(f"share of {report['of']} (all {report['items']:,}, largest first)")
+        ax.set_ylabel("cumulative share")
         ax.set_title(f"Pareto of {report['of']} by {report['measure']}: top {report['top_share']:.0%} make "
                      f"{(report['top_share_of_measure'] or 0):.1%}")
     elif kind == "portfolio":

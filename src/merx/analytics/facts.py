@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import sqlalchemy as sa
 
+from merx.analytics.line_classes import LINE_CLASSES
 from merx.analytics.models import LINE_KINDS, SalesLine, SnapshotState
 from merx.core.ids import new_ulid
 from merx.core.errors import ValidationProblem
@@ -31,6 +32,7 @@ class SalesLineIn:
     currency: str
     occurred_at: dt.datetime
     kind: str = "sale"
+    line_class: str = "product"
     sku: str | None = None
     product_id: int | None = None
     product_name: str | None = None
@@ -68,6 +70,10 @@ def _row(line: SalesLineIn | Mapping[str, Any], index: int) -> dict[str, Any]:
     kind = data.get("kind") or "sale"
     if kind not in LINE_KINDS:
         raise ValidationProblem.for_field(f"{where}.kind", f"must be one of {', '.join(LINE_KINDS)}")
+    line_class = data.get("line_class") or "product"
+    if line_class not in LINE_CLASSES:
+        raise ValidationProblem.for_field(f"{where}.line_class", f"must be one of {', '.join(LINE_CLASSES)}")
+    data["line_class"] = line_class
     occurred = data["occurred_at"]
     if not isinstance(occurred, dt.datetime) or occurred.tzinfo is None:
         raise ValidationProblem.for_field(f"{where}.occurred_at", "must be a timezone-aware datetime")

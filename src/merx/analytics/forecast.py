@@ -43,7 +43,8 @@ LEVELS = {"total": None, "product": "sku", "category": "category", "location": "
 
 
 def series(con: duckdb.DuckDBPyConnection, scope: SalesScope, *, freq: str = "week", level: str = "total",
-           key: str | None = None, measure: str = "revenue") -> tuple[list[dt.date], np.ndarray]:
+           key: str | None = None, measure: str = "revenue", include_partial: bool = False,
+           partial_out: list[dt.date] | None = None) -> tuple[list[dt.date], np.ndarray]:
     if freq not in SEASON:
         raise ValidationProblem.for_field("freq", "must be day or week")
     if level not in LEVELS:
@@ -70,12 +71,23 @@ def series(con: duckdb.DuckDBPyConnection, scope: SalesScope, *, freq: str = "we
         FROM sales WHERE {where}{key_filter} GROUP BY p
     """, params).fetchall())
     step = dt.timedelta(days=1 if freq == "day" else 7)
+    # A period is complete only when the data covers it entirely: it starts at or after the
+    # first line and ends at or before the last one. The first and last periods of a history
+    # (a file that ends at 20:01, a shop whose today is not over) are partial and left out of
+    # fitting and backtests unless asked (include_partial).
     start = _period_start(first.date(), freq)
-    if start < first.date():
-        start += step  # the data starts inside this week: it is not fully covered
     end = _period_start(last.date(), freq)
-    if end + step - dt.timedelta(days=1) > last.date():
-        end = end - step  # the last period is not over in the data
+    partial = []
+    if dt.datetime.combine(start, dt.time()) < first:
+        partial.append(start)
+        if not include_partial:
+            start += step
+    if dt.datetime.combine(end + step, dt.time()) > last:
+        partial.append(end)
+        if not include_partial:
+            end = end - step
+    if partial_out is not None:
+        partial_out.extend(partial)
     dates, values = [], []
     p = start
     while p <= end:
@@ -241,6 +253,7 @@ def backtest(y: np.ndarray, *, horizon: int, m: int, folds: int = 8, step: int =
         actual.append(test)
         snaive.append(seasonal_naive(train, len(test), m))
         f, fit = ets_forecast(train, len(test), m)
+        f = np.maximum(f, 0.0)  # as reported: no negative forecasts
         ets.append(f)
         chosen.append(fit.name if fit else "seasonal naive")
         scales.append(naive_scale(train, m))
@@ -253,17 +266,23 @@ def backtest(y: np.ndarray, *, horizon: int, m: int, folds: int = 8, step: int =
 
 def forecast_report(con: duckdb.DuckDBPyConnection, scope: SalesScope, *, freq: str = "week", level: str = "total",
                     key: str | None = None, measure: str = "revenue", horizon: int = 4, folds: int = 8,
-                    with_backtest: bool = True, history_points: int = 104) -> dict[str, Any]:
+                    with_backtest: bool = True, history_points: int = 104,
+                    include_partial: bool = False) -> dict[str, Any]:
     if not 1 <= horizon <= 366:
         raise ValidationProblem.for_field("horizon", "must be between 1 and 366")
     if not 1 <= folds <= 100:
         raise ValidationProblem.for_field("folds", "must be between 1 and 100")
-    dates, y = series(con, scope, freq=freq, level=level, key=key, measure=measure)
+    partial: list[dt.date] = []
+    dates, y = series(con, scope, freq=freq, level=level, key=key, measure=measure, include_partial=include_partial,
+                      partial_out=partial)
     m = SEASON[freq]
     step = dt.timedelta(days=1 if freq == "day" else 7)
     future = [dates[-1] + step * (h + 1) for h in range(horizon)] if dates else []
     baseline = seasonal_naive(y, horizon, m)
     model, fit = ets_forecast(y, horizon, m) if len(y) else (np.zeros(horizon), None)
+    # revenue and units cannot be negative: a forecast below zero is shown as zero
+    clipped = int(np.sum(model < 0) + np.sum(baseline < 0))
+    model, baseline = np.maximum(model, 0.0), np.maximum(baseline, 0.0)
     out: dict[str, Any] = {
         "freq": freq, "level": level, "key": key, "measure": measure,
         "currency": scope.resolved(con).currency if measure == "revenue" else None,
@@ -272,6 +291,9 @@ def forecast_report(con: duckdb.DuckDBPyConnection, scope: SalesScope, *, freq: 
         "forecast": [{"period": d.isoformat(), "seasonal_naive": round(float(b), 4), "ets": round(float(e), 4)}
                      for d, b, e in zip(future, baseline, model)],
         "model": fit.as_dict() if fit else {"model": "seasonal naive (series too short for ETS)"},
+        "partial_periods": [d.isoformat() for d in partial],
+        "partial_periods_included": include_partial,
+        "forecasts_clipped_at_zero": clipped,
     }
     if with_backtest and len(y):
         bt = backtest(y, horizon=horizon, m=m, folds=folds)

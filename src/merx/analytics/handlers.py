@@ -61,13 +61,33 @@ def on_orders_placed(events: list[DomainEvent], uow: UnitOfWork) -> None:
         when = _when(p.get("placed_at"), event.occurred_at)
         customer_id = p.get("customer_id")
         customer_id = current.get(customer_id) or customer_id
-        lines += [SalesLineIn(
-            source=SOURCE, line_key=f"{order_id}:{n}", order_ref=str(order_id), kind="sale",
-            sku=ln.get("sku"), product_id=ln.get("product_id"), customer_id=customer_id,
-            quantity=int(ln["quantity"]), unit_price=Decimal(str(ln["unit_price"])), currency=p["currency"],
-            occurred_at=when, channel=p.get("channel"), location=ln.get("location"), category=ln.get("category"),
-            sales_rep_user_id=reps.get(customer_id),
-        ) for n, ln in enumerate(p.get("lines") or [], start=1)]
+        common = dict(source=SOURCE, order_ref=str(order_id), kind="sale", customer_id=customer_id,
+                      currency=p["currency"], occurred_at=when, channel=p.get("channel"),
+                      sales_rep_user_id=reps.get(customer_id))
+        line_discounts = Decimal(0)
+        for n, ln in enumerate(p.get("lines") or [], start=1):
+            quantity, unit_price = int(ln["quantity"]), Decimal(str(ln["unit_price"]))
+            where = dict(sku=ln.get("sku"), product_id=ln.get("product_id"), location=ln.get("location"),
+                         category=ln.get("category"))
+            # gross at list price; what a coupon or promotion took off the line is a discount line
+            lines.append(SalesLineIn(line_key=f"{order_id}:{n}", quantity=quantity, unit_price=unit_price,
+                                     **where, **common))
+            charged = ln.get("line_total")
+            discount = Decimal(str(charged)) - quantity * unit_price if charged is not None else Decimal(0)
+            if discount < 0:
+                line_discounts += discount
+                lines.append(SalesLineIn(line_key=f"{order_id}:{n}:discount", line_class="discount", quantity=0,
+                                         unit_price=Decimal(0), line_total=discount, **where, **common))
+        totals = p.get("totals") or {}
+        # an order-level discount not spread over the lines
+        rest = -Decimal(str(totals.get("discount") or 0)) - line_discounts
+        if rest < 0:
+            lines.append(SalesLineIn(line_key=f"{order_id}:discount", line_class="discount", quantity=0,
+                                     unit_price=Decimal(0), line_total=rest, **common))
+        shipping = Decimal(str(totals.get("shipping") or 0))
+        if shipping:
+            lines.append(SalesLineIn(line_key=f"{order_id}:shipping", line_class="shipping", quantity=1,
+                                     unit_price=shipping, **common))
     record_sales_lines(uow, lines, commit=False)
 
 
@@ -77,13 +97,18 @@ def _order_lines(uow: UnitOfWork, order_id: Any) -> list[Any]:
         .order_by(SalesLine.id)).all()
 
 
-def _negated(line: Any, *, key: str, kind: str, quantity: int, when: dt.datetime) -> SalesLineIn:
+def _negated(line: Any, *, key: str, kind: str, quantity: int, when: dt.datetime,
+             share: Decimal = Decimal(1)) -> SalesLineIn:
+    """The line reversed: `quantity` units of it, or `share` of a line without units (a discount)."""
+    stated = None
+    if line.quantity == 0:
+        stated = -(Decimal(line.line_total_minor) * share).scaleb(-CURRENCY_EXPONENTS.get(line.currency, 2))
     return SalesLineIn(
-        source=SOURCE, line_key=key, order_ref=line.order_ref, kind=kind, sku=line.sku, product_id=line.product_id,
-        customer_id=line.customer_id, quantity=-quantity, unit_price=line.unit_price, currency=line.currency,
-        occurred_at=when, channel=line.channel, location=line.location, category=line.category, brand=line.brand,
-        sales_rep_user_id=line.sales_rep_user_id, country=line.country, region=line.region,
-        product_name=line.product_name)
+        source=SOURCE, line_key=key, order_ref=line.order_ref, kind=kind, line_class=line.line_class, sku=line.sku,
+        product_id=line.product_id, customer_id=line.customer_id, quantity=-quantity, unit_price=line.unit_price,
+        currency=line.currency, occurred_at=when, channel=line.channel, location=line.location,
+        category=line.category, brand=line.brand, sales_rep_user_id=line.sales_rep_user_id, country=line.country,
+        region=line.region, product_name=line.product_name, line_total=stated)
 
 
 def on_orders_cancelled(events: list[DomainEvent], uow: UnitOfWork) -> None:
@@ -101,14 +126,24 @@ def on_orders_returned(events: list[DomainEvent], uow: UnitOfWork) -> None:
         returned: OrderReturned = event.data  # type: ignore[assignment]
         order_id, return_id = returned.order_id, returned.return_id
         by_sku: dict[str, Any] = {}
+        discount_by_sku: dict[str, Any] = {}
         for ln in _order_lines(uow, order_id):
-            by_sku.setdefault(ln.sku, ln)
+            if ln.line_class == "product":
+                by_sku.setdefault(ln.sku, ln)
+            elif ln.line_class == "discount" and ln.sku:
+                discount_by_sku.setdefault(ln.sku, ln)
         for i, rl in enumerate(returned.lines, start=1):
             original = by_sku.get(rl.sku)
             if original is None:
                 continue
             out.append(_negated(original, key=f"{order_id}:return:{return_id}:{i}", kind="return",
                                 quantity=rl.quantity, when=event.occurred_at))
+            discount = discount_by_sku.get(rl.sku)
+            if discount is not None and original.quantity:
+                # the discount given on the returned units goes back too
+                out.append(_negated(discount, key=f"{order_id}:return:{return_id}:{i}:discount", kind="return",
+                                    quantity=0, when=event.occurred_at,
+                                    share=Decimal(rl.quantity) / Decimal(original.quantity)))
     record_sales_lines(uow, out, commit=False)
 
 

@@ -31,6 +31,8 @@ class SalesLine(Base):
     line_key: Mapped[str] = mapped_column(sa.String(160))
     order_ref: Mapped[str] = mapped_column(sa.String(80), index=True)
     kind: Mapped[str] = mapped_column(sa.String(16), default="sale")
+    # What the line is (line_classes.py): product, discount, shipping, fee, adjustment, writeoff.
+    line_class: Mapped[str] = mapped_column(sa.String(16), default="product", server_default="product")
     sku: Mapped[str | None] = mapped_column(sa.String(64))
     product_id: Mapped[int | None] = mapped_column(sa.BigInteger)
     product_name: Mapped[str | None] = mapped_column(sa.String(200))

@@ -46,10 +46,10 @@ def portfolio(con: duckdb.DuckDBPyConnection, scope: SalesScope, *, margin_basis
     margin_expr = "profit / units" if margin_basis == "unit" else "profit / revenue"
     rows = con.execute(f"""
         WITH p AS (
-            SELECT sku, any_value(product_name) AS name, COALESCE(any_value(category), '(none)') AS category,
+            SELECT sku, CAST(NULL AS VARCHAR) AS name, COALESCE(any_value(category), '(none)') AS category,
                    sum(quantity) AS units, sum(line_total_minor) AS revenue,
                    sum(line_total_minor - cost_minor) AS profit
-            FROM sales_costed WHERE {where} AND sku IS NOT NULL GROUP BY sku
+            FROM sales_costed WHERE {where} AND line_class = 'product' AND sku IS NOT NULL GROUP BY sku
         ),
         c AS (SELECT *, {margin_expr} AS margin FROM p WHERE units > 0 AND revenue > 0),
         t AS (SELECT quantile_cont(margin, {threshold_quantile}) AS mt, quantile_cont(units, {threshold_quantile}) AS vt

@@ -75,7 +75,9 @@ def import_online_retail_lines(uow: UnitOfWork, table: pa.Table, customer_ids_by
     Line keys are `<Invoice>:<n>` (n = position of the line within its invoice in the file),
     so a second import of the same file inserts nothing; lines already stored whose customer
     now maps to a different Merx customer are re-linked. Invoices starting with "C" are
-    cancellations, with "A" accounting adjustments (kept, never counted as revenue).
+    cancellations, with "A" accounting adjustments (kept, never counted as revenue). Each line's
+    class (product, discount, shipping, fee, adjustment, writeoff) comes from the documented
+    code table in line_classes.py.
     Timestamps are the file's UK wall-clock times, stored as UTC unchanged.
     Prices have up to 3 decimals (0.001 GBP); line totals are rounded half-up to pence."""
     needed = ("Invoice", "StockCode", "Description", "Quantity", "InvoiceDate", "Price", "Customer ID", "Country")
@@ -115,6 +117,9 @@ def import_online_retail_lines(uow: UnitOfWork, table: pa.Table, customer_ids_by
             value = parsed_dates[text] = dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc)
         return value
 
+    from merx.analytics.line_classes import classify
+
+    price_float = table.column("Price").to_numpy(zero_copy_only=False)
     qty_list = qty.tolist()
     minor_list = minor.tolist()
     price_list = price_milli.tolist()
@@ -129,6 +134,7 @@ def import_online_retail_lines(uow: UnitOfWork, table: pa.Table, customer_ids_by
             "order_ref": [invoices[i] for i in part],
             "kind": ["cancellation" if invoices[i].startswith("C") else "adjustment" if invoices[i].startswith("A")
                      else "sale" for i in part],
+            "line_class": [classify(skus[i], price_float[i], qty_list[i], cust_int[i] is not None) for i in part],
             "sku": [skus[i] for i in part],
             "product_id": [info[0] if info else None for info in infos],
             "product_name": [(names[i] or "")[:200] or None for i in part],
@@ -179,14 +185,15 @@ CustomerPurchaseSummary = PurchaseSummary
 
 
 def customer_purchase_summary(uow: UnitOfWork, *, until: dt.datetime | None = None) -> list[CustomerPurchaseSummary]:
-    """Per customer (and currency) over every sale Merx knows, up to `until` inclusive:
-    - orders_count: distinct orders with at least one sale line, not counting orders that
-      were cancelled as a whole (Online Retail II "C" invoices are separate documents, so
-      there every non-"C" invoice counts);
+    """Per buyer (and currency) over every sale Merx knows, up to `until` inclusive, under the
+    definitions in definitions.py (GET /api/v1/analytics/definitions):
+    - orders_count: counted orders (at least one priced product line, not cancelled in full);
     - first/last_order_at: the times of those orders;
-    - revenue: net of every sale, cancellation and return line (may be lower than the sum of
-      the orders); accounting adjustments are excluded.
-    Customers with no counted order are left out. Sorted by customer id."""
+    - revenue: the buyer's net sales (product lines less returns, plus discounts); shipping,
+      fees, adjustments and write-offs are not sales.
+    Customers with no counted order are not buyers and are left out. Sorted by customer id."""
+    from merx.analytics.definitions import counted_orders_sql, net_sales_sum
+
     con = open_connection(uow)
     params: list[Any] = []
     cond = "customer_id IS NOT NULL"
@@ -194,24 +201,14 @@ def customer_purchase_summary(uow: UnitOfWork, *, until: dt.datetime | None = No
         cond += " AND occurred_at <= ?"
         params.append(aware(until).astimezone(dt.timezone.utc).replace(tzinfo=None))
     rows = con.execute(f"""
-        WITH scoped AS MATERIALIZED (
-            SELECT customer_id, currency, source, order_ref, kind, occurred_at, line_total_minor FROM sales WHERE {cond}
-        ),
-        cancelled AS (SELECT DISTINCT source, order_ref FROM scoped WHERE kind = 'cancellation'),
-        orders AS (
-            SELECT s.customer_id, s.currency, s.source, s.order_ref, min(s.occurred_at) AS placed_at
-            FROM scoped s
-            WHERE s.kind = 'sale'
-              AND NOT EXISTS (SELECT 1 FROM cancelled c WHERE c.source = s.source AND c.order_ref = s.order_ref)
-            GROUP BY ALL
-        ),
+        WITH {counted_orders_sql(cond)},
         counted AS (
             SELECT customer_id, currency, count(*) AS n, min(placed_at) AS first_at, max(placed_at) AS last_at
-            FROM orders GROUP BY ALL
+            FROM orders WHERE customer_id IS NOT NULL GROUP BY ALL
         ),
-        money AS (SELECT customer_id, currency, sum(line_total_minor) AS revenue FROM scoped GROUP BY ALL)
-        SELECT c.customer_id, c.currency, c.n, c.first_at, c.last_at, m.revenue
-        FROM counted c JOIN money m USING (customer_id, currency)
+        money AS (SELECT customer_id, currency, {net_sales_sum()} AS revenue FROM scoped_lines GROUP BY ALL)
+        SELECT c.customer_id, c.currency, c.n, c.first_at, c.last_at, COALESCE(m.revenue, 0)
+        FROM counted c LEFT JOIN money m USING (customer_id, currency)
         ORDER BY c.customer_id, c.currency
     """, params).fetchall()
     return [CustomerPurchaseSummary(
@@ -283,14 +280,16 @@ def sales_connection(uow: UnitOfWork, data_dir: Path | None = None,
         "category": pa.array(list(ratios), pa.string()),
         "ratio": pa.array([float(v) for v in ratios.values()], pa.float64()),
     }))
-    con.execute(f"""
-        CREATE TEMP VIEW sales_costed AS
-        SELECT s.*,
-               COALESCE(s.line_cost_minor,
-                        s.line_total_minor * COALESCE(r.ratio, {float(DEFAULT_COST_RATIO)})) AS cost_minor,
-               s.line_cost_minor IS NULL AS cost_assumed
-        FROM sales s LEFT JOIN category_ratios r ON r.category = s.category
-    """)
+    # Only goods have a cost: a discount lowers the margin by its full amount.
+    for view, base in (("sales_costed", "sales"), ("sales_all_costed", "sales_all")):
+        con.execute(f"""
+            CREATE TEMP VIEW {view} AS
+            SELECT s.*,
+                   CASE WHEN s.line_class = 'product' THEN COALESCE(s.line_cost_minor,
+                            s.line_total_minor * COALESCE(r.ratio, {float(DEFAULT_COST_RATIO)})) ELSE 0 END AS cost_minor,
+                   s.line_class = 'product' AND s.line_cost_minor IS NULL AS cost_assumed
+            FROM {base} s LEFT JOIN category_ratios r ON r.category = s.category
+        """)
     return con
 
 
@@ -335,7 +334,8 @@ def funnel_report(uow: UnitOfWork, *, data_dir: Path | None, events: EventSource
                   definition: Any = None) -> dict[str, Any]:
     from merx.analytics import funnel
 
-    con = connect(None, events or event_source(uow, data_dir))
+    # with the sales history: counted orders join the stream as purchase events
+    con = connect(sales_snapshot(uow, _cache_dir(data_dir)), events or event_source(uow, data_dir))
     return funnel.funnel(con, date_from=date_from, date_to=date_to, by=by,
                          definition=definition or funnel.FunnelDefinition())
 
@@ -345,7 +345,7 @@ def funnel_people(uow: UnitOfWork, *, data_dir: Path | None, events: EventSource
                   after: str | None = None, definition: Any = None) -> list[dict[str, Any]]:
     from merx.analytics import funnel
 
-    con = connect(None, events or event_source(uow, data_dir))
+    con = connect(sales_snapshot(uow, _cache_dir(data_dir)), events or event_source(uow, data_dir))
     return funnel.person_stages(con, definition=definition or funnel.FunnelDefinition(), stage=stage,
                                 customer_ids=customer_ids, limit=limit, after_person=after)
 
@@ -366,12 +366,28 @@ def cohort_report(uow: UnitOfWork, scope: SalesScope, *, data_dir: Path | None =
     return cohorts.cohorts(con, scoped(uow, scope), clv_months=clv_months) | {"cost_basis": cost_basis_note(uow)}
 
 
+def catalog_names(uow: UnitOfWork, skus: list[str]) -> dict[str, str]:
+    """SKU -> the catalog's product name (never a line's free-text description)."""
+    from merx.catalog import public as catalog_service
+
+    return {sku: info.name for sku, info in catalog_service.lookup_skus(uow, [s for s in skus if s]).items()}
+
+
+def _name_rows(uow: UnitOfWork, rows: list[dict[str, Any]], key: str) -> None:
+    names = catalog_names(uow, [str(r[key]) for r in rows if r.get(key) is not None])
+    for r in rows:
+        r["name"] = names.get(str(r.get(key)))
+
+
 def sales_analysis(uow: UnitOfWork, scope: SalesScope, *, data_dir: Path | None = None, by: str = "month",
-                   limit: int | None = None) -> dict[str, Any]:
+                   limit: int | None = None, returns: str = "return_date") -> dict[str, Any]:
     from merx.analytics import sales
 
     con = sales_connection(uow, data_dir)
-    return sales.sales_report(con, scoped(uow, scope), by=by, limit=limit) | {"cost_basis": cost_basis_note(uow)}
+    report = sales.sales_report(con, scoped(uow, scope), by=by, limit=limit, returns=returns)
+    if by == "product":
+        _name_rows(uow, report["rows"], "key")
+    return report | {"cost_basis": cost_basis_note(uow)}
 
 
 def pareto_report(uow: UnitOfWork, scope: SalesScope, *, data_dir: Path | None = None, of: str = "products",
@@ -380,6 +396,8 @@ def pareto_report(uow: UnitOfWork, scope: SalesScope, *, data_dir: Path | None =
 
     con = sales_connection(uow, data_dir)
     out = sales.pareto(con, scoped(uow, scope), of=of, measure=measure, top_share=top_share, limit=limit)
+    if of == "products":
+        _name_rows(uow, out["rows"], "item")
     return out | ({"cost_basis": cost_basis_note(uow)} if measure == "profit" else {})
 
 
@@ -390,9 +408,18 @@ def portfolio_report(uow: UnitOfWork, scope: SalesScope, *, data_dir: Path | Non
 
     con = sales_connection(uow, data_dir)
     roles = {c: s.role for c, s in category_settings(uow).items()}
-    return portfolio.portfolio(con, scoped(uow, scope), margin_basis=margin_basis,
-                               threshold_quantile=threshold_quantile, target=target, roles=roles,
-                               limit=limit) | {"cost_basis": cost_basis_note(uow)}
+    report = portfolio.portfolio(con, scoped(uow, scope), margin_basis=margin_basis,
+                                 threshold_quantile=threshold_quantile, target=target, roles=roles, limit=limit)
+    _name_rows(uow, report["products"], "sku")
+    _name_rows(uow, report["drop_candidates"], "sku")
+    return report | {"cost_basis": cost_basis_note(uow)}
+
+
+def data_range(uow: UnitOfWork, *, data_dir: Path | None = None) -> dict[str, Any]:
+    """The first and last moment of the sales history (bounds of the console's date picker)."""
+    con = sales_connection(uow, data_dir)
+    first, last, n = con.execute("SELECT min(occurred_at), max(occurred_at), count(*) FROM sales_all").fetchall()[0]
+    return {"first": aware(first), "last": aware(last), "lines": int(n)}
 
 
 def stock_figures(uow: UnitOfWork) -> list[dict[str, Any]]:

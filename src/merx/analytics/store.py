@@ -35,6 +35,7 @@ SNAPSHOT_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
     ("source", pa.string()),
     ("order_ref", pa.string()),
     ("kind", pa.string()),
+    ("line_class", pa.string()),
     ("sku", pa.string()),
     ("product_id", pa.int64()),
     ("product_name", pa.string()),
@@ -346,8 +347,12 @@ def connect(sales: pa.Table | None = None, events: EventSource | None = None) ->
     con = _database()
     if sales is not None:
         con.register("sales_raw", sales)
-        # Revenue excludes accounting adjustments; cancellations and returns net it down.
-        con.execute("CREATE TEMP VIEW sales AS SELECT * FROM sales_raw WHERE kind <> 'adjustment'")
+        # `sales_all`: every line. `sales`: the lines that make net sales (definitions.py):
+        # product and discount lines, never accounting documents; cancellations and returns
+        # net it down. Shipping, fees, adjustments and write-offs are reported apart.
+        con.execute("CREATE TEMP VIEW sales_all AS SELECT * FROM sales_raw")
+        con.execute("CREATE TEMP VIEW sales AS SELECT * FROM sales_raw "
+                    "WHERE kind <> 'adjustment' AND line_class IN ('product', 'discount')")
     if events is not None:
         rel = events.relation_sql()
         if isinstance(events, ArrowEventSource):
@@ -374,5 +379,30 @@ def connect(sales: pa.Table | None = None, events: EventSource | None = None) ->
             else:
                 expr = "NULL"
             select.append(f"TRY_CAST({expr} AS {sql_type}) AS {name}" if expr != name else f"CAST({name} AS {sql_type}) AS {name}")
-        con.execute(f"CREATE TEMP VIEW events AS SELECT {', '.join(select)} FROM {rel}")
+        base = f"SELECT {', '.join(select)} FROM {rel}"
+        if sales is None:
+            con.execute(f"CREATE TEMP VIEW events AS {base}")
+        else:
+            con.execute(f"CREATE TEMP VIEW events AS {base} UNION ALL {_order_purchases_sql(base)}")
     return con
+
+
+def _order_purchases_sql(base: str) -> str:
+    """Counted live orders of known customers as `purchase` events (the storefront does not
+    send one, and a server-side order is the truth anyway). An order with a tracked purchase
+    event of the same customer within 10 minutes is not added twice."""
+    from merx.analytics.definitions import counted_orders_sql
+
+    names = [n for n, _ in EVENT_COLUMNS]
+    values = {"event_id": "'order:' || o.order_ref", "type": "'purchase'", "occurred_at": "o.placed_at",
+              "customer_id": "o.customer_id", "source": "'orders'", "currency": "o.currency"}
+    select = ", ".join(f"{values.get(n, 'NULL')} AS {n}" for n in names)
+    return f"""
+        SELECT * FROM (
+            WITH {counted_orders_sql("source = 'merx' AND customer_id IS NOT NULL")},
+            tracked AS (SELECT customer_id, occurred_at FROM ({base}) WHERE type = 'purchase' AND customer_id IS NOT NULL)
+            SELECT {select} FROM orders o
+            WHERE o.customer_id IS NOT NULL AND NOT EXISTS (
+                SELECT 1 FROM tracked t WHERE t.customer_id = o.customer_id
+                  AND t.occurred_at BETWEEN o.placed_at - INTERVAL 10 MINUTE AND o.placed_at + INTERVAL 10 MINUTE)
+        )"""

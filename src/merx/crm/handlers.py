@@ -18,7 +18,8 @@ from merx.core.money import CURRENCY_EXPONENTS, Money
 from merx.core.uow import UnitOfWork
 from merx.crm.models import OrderFact
 from merx.customers.events import CustomerCreated, CustomerUpdated
-from merx.orders.events import (OrderCancelled, OrderFulfilled, OrderPaid, OrderPlaced, OrderRefunded,
+from merx.orders.events import (OrderCancelled, OrderCompleted, OrderConfirmed, OrderDelivered, OrderFulfilled,
+                                OrderPaid, OrderPickedUp, OrderPlaced, OrderReadyForPickup, OrderRefunded,
                                 OrderReturned)
 
 log = logging.getLogger("merx.crm")
@@ -26,7 +27,10 @@ log = logging.getLogger("merx.crm")
 _ORDER_TIMELINE = {"order.placed": "order_placed", "order.paid": "order_paid", "order.cancelled": "order_cancelled",
                    "order.refunded": "order_refunded", "order.returned": "order_returned",
                    "order.fulfilled": "order_fulfilled"}
-_ORDER_EVENTS = (OrderPlaced, OrderPaid, OrderCancelled, OrderRefunded, OrderReturned, OrderFulfilled)
+# Every status change reaches the order fact, so the 360 shows the order's current status (a
+# completed order as completed); the ones above also get a timeline entry.
+_ORDER_EVENTS = (OrderPlaced, OrderPaid, OrderCancelled, OrderRefunded, OrderReturned, OrderFulfilled,
+                 OrderConfirmed, OrderDelivered, OrderReadyForPickup, OrderPickedUp, OrderCompleted)
 
 
 def on_order_events(events: list[DomainEvent], uow: UnitOfWork) -> None:

@@ -51,6 +51,16 @@ FIELDS: dict[str, str] = {
 NOT_PURCHASES = ("cancelled",)
 
 
+def shown_status(fact: OrderFact) -> str:
+    """The order's status as a customer's history shows it: money paid back decides between
+    refunded and partially refunded (an order half refunded is not "refunded")."""
+    if 0 < fact.refunded_minor < fact.total_minor:
+        return "partially_refunded"
+    if fact.total_minor and fact.refunded_minor >= fact.total_minor:
+        return "refunded"
+    return fact.status
+
+
 def recompute_stats(uow: UnitOfWork, customer_ids: Iterable[int]) -> None:
     ids = sorted(set(customer_ids))
     if not ids:
@@ -282,7 +292,7 @@ def overview(uow: UnitOfWork, customer_id: int, *, timeline_limit: int = 500) ->
         "consent": consent_module.current_consents(uow, customer_id),
         "lifetime_value": _money_list(ltv),
         "orders_count": sum(1 for o in facts if o.status not in NOT_PURCHASES),
-        "orders": [{"order_id": o.order_id, "number": o.number, "status": o.status, "channel": o.channel,
+        "orders": [{"order_id": o.order_id, "number": o.number, "status": shown_status(o), "channel": o.channel,
                     "total": {"amount": minor_to_str(o.total_minor, o.currency), "currency": o.currency},
                     "placed_at": o.placed_at} for o in facts],
         "events_count": events_total,

@@ -14,9 +14,9 @@ from merx.core.cli_support import console, counted_progress
 DEFAULT_ONLINE_RETAIL = Path("../shared/data/online_retail_ii_2009_2010.parquet")
 
 
-def online_retail(path: Path = typer.Argument(DEFAULT_ONLINE_RETAIL, help="The Online Retail II parquet file.")
+def online_retail(path: Path = typer.Argument(DEFAULT_ONLINE_RETAIL, help="An Online Retail file (UCI layout I or II; .parquet, .csv or .xlsx).")
                   ) -> None:
-    """Import the UCI Online Retail II data set: products, customers and (via analytics) invoice lines."""
+    """Import the UCI Online Retail (I or II) data set: products, customers and (via analytics) invoice lines."""
     from merx.core.cli_support import upgraded_database
     from merx.core.errors import Problem
     from merx.core.uow import UnitOfWork
@@ -44,6 +44,10 @@ def online_retail(path: Path = typer.Argument(DEFAULT_ONLINE_RETAIL, help="The O
         except Problem as e:
             console.print(f"[red]import refused:[/red] {e.detail}")
             raise typer.Exit(2) from None
+        except Exception as e:  # noqa: BLE001 - the transaction rolls back; the user gets a sentence
+            console.print(f"[red]import failed, nothing was imported:[/red] {type(e).__name__}: {e}")
+            raise typer.Exit(1) from None
+    console.print(f"layout found: {report.layout}")
     typer.echo(json.dumps(report.as_dict(), indent=2, default=str))
 
 

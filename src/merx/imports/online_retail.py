@@ -67,6 +67,7 @@ Progress = Callable[[str, int, int | None], None]
 
 @dataclass
 class OnlineRetailReport:
+    layout: str = ""
     lines: int = 0
     stock_codes: int = 0
     products_created: int = 0
@@ -88,16 +89,123 @@ class OnlineRetailReport:
         return dict(self.__dict__)
 
 
-def read_table(path: Path):  # type: ignore[no-untyped-def]
-    import pyarrow.parquet as pq
+# The two UCI layouts, column by column (the II names are the ones the import works with).
+LAYOUTS: dict[str, dict[str, str]] = {
+    "Online Retail II": {c: c for c in REQUIRED_COLUMNS},
+    "Online Retail (I)": {"InvoiceNo": "Invoice", "StockCode": "StockCode", "Description": "Description",
+                          "Quantity": "Quantity", "InvoiceDate": "InvoiceDate", "UnitPrice": "Price",
+                          "CustomerID": "Customer ID", "Country": "Country"},
+}
+TEXT_COLUMNS = ("Invoice", "InvoiceNo", "StockCode", "Description", "InvoiceDate", "Country")
+READABLE = (".parquet", ".csv", ".xlsx")
 
+
+def _read_any(path: Path):  # type: ignore[no-untyped-def]
+    import pyarrow as pa
+
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_table(path)
+    if suffix == ".csv":
+        import pyarrow.csv as pacsv
+
+        # codes and invoice numbers are text even when they look like numbers ("85123", "489434")
+        names = pacsv.read_csv(path, read_options=pacsv.ReadOptions(skip_rows_after_names=10**9)).column_names
+        return pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names if n in TEXT_COLUMNS}, strings_can_be_null=True))
+    if suffix == ".xlsx":
+        import openpyxl
+
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        rows = book.worksheets[0].iter_rows(values_only=True)
+        header = [str(h) if h is not None else "" for h in next(rows, ())]
+        columns: list[list[Any]] = [[] for _ in header]
+        for row in rows:
+            for i, v in enumerate(row[:len(header)]):
+                columns[i].append(v.strftime("%Y-%m-%d %H:%M:%S") if isinstance(v, dt.datetime)
+                                  else str(v) if header[i] in TEXT_COLUMNS and v is not None else v)
+        return pa.table({h: columns[i] for i, h in enumerate(header) if h})
+    raise ValidationProblem.for_field("path", f"{path.name}: expected one of {', '.join(READABLE)}")
+
+
+def detect_layout(column_names: list[str]) -> str:
+    """Which UCI layout the columns are; a refusal names the columns each layout expects."""
+    present = set(column_names)
+    for layout, columns in LAYOUTS.items():
+        if set(columns) <= present:
+            return layout
+    expected = "; ".join(f"{layout}: {', '.join(columns)} (missing {', '.join(c for c in columns if c not in present)})"
+                         for layout, columns in LAYOUTS.items())
+    raise ValidationProblem.for_field("path", f"not an Online Retail file. Expected the columns of {expected}")
+
+
+def _iso_dates(values: list[Any]) -> list[str]:
+    """InvoiceDate as ISO text 'YYYY-MM-DD HH:MM:SS' from either layout's form: ISO text
+    (II), M/D/YY H:MM or M/D/YYYY H:MM (I, US month first), or a timestamp."""
+    out: list[str] = []
+    cache: dict[Any, str] = {}
+    for row, v in enumerate(values, start=2):
+        got = cache.get(v)
+        if got is None:
+            got = cache[v] = _iso_date(v, row)
+        out.append(got)
+    return out
+
+
+def _iso_date(v: Any, row: int) -> str:
+    if isinstance(v, dt.datetime):
+        return v.strftime("%Y-%m-%d %H:%M:%S")
+    text = str(v).strip() if v is not None else ""
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%m/%d/%y %H:%M", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S"):
+        try:
+            return dt.datetime.strptime(text, fmt).strftime("%Y-%m-%d %H:%M:%S")
+        except ValueError:
+            continue
+    raise ValidationProblem.for_field(
+        "InvoiceDate", f"row {row}: {text!r} is not a date (expected YYYY-MM-DD HH:MM:SS or M/D/YY H:MM)")
+
+
+def read_table(path: Path):  # type: ignore[no-untyped-def]
+    """The file as a table in the Online Retail II shape (names, types, ISO date text), with
+    `table.schema.metadata[b"layout"]` naming the layout found. Nothing is written here:
+    every refusal happens before the import touches the database."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    path = Path(path)
     if not path.exists():
         raise ValidationProblem.for_field("path", f"{path} does not exist")
-    table = pq.read_table(path)
-    missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
-    if missing:
-        raise ValidationProblem.for_field("path", f"not the Online Retail II file: missing columns {missing}")
-    return table
+    try:
+        raw = _read_any(path)
+    except ValidationProblem:
+        raise
+    except Exception as e:  # noqa: BLE001 - a damaged or foreign file is a refusal, not a traceback
+        raise ValidationProblem.for_field("path", f"{path.name} could not be read: {e}") from None
+    layout = detect_layout(raw.column_names)
+    renames = LAYOUTS[layout]
+    columns: dict[str, Any] = {}
+    try:
+        for source, target in renames.items():
+            col = raw.column(source)
+            if target in ("Invoice", "StockCode", "Description", "Country"):
+                col = pc.cast(col, pa.string())
+            elif target == "Quantity":
+                col = pc.cast(col, pa.int64())
+            elif target in ("Price", "Customer ID"):
+                col = pc.cast(col, pa.float64())
+            columns[target] = col
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+        raise ValidationProblem.for_field("path", f"{layout}: a column has values of the wrong type: {e}") from None
+    columns["InvoiceDate"] = pa.array(_iso_dates(raw.column(
+        next(s for s, t in renames.items() if t == "InvoiceDate")).to_pylist()), pa.string())
+    for name in ("Invoice", "Quantity", "Price"):
+        nulls = columns[name].null_count
+        if nulls:
+            raise ValidationProblem.for_field(name, f"{nulls} rows have no {name}")
+    table = pa.table({c: columns[c] for c in REQUIRED_COLUMNS})
+    return table.replace_schema_metadata({b"layout": layout.encode()})
 
 
 @dataclass
@@ -277,6 +385,7 @@ def import_online_retail(uow: UnitOfWork, path: Path, *, progress: Progress | No
     if progress:
         progress("reading", 1, 1)
     specs, report = product_specs(table)
+    report.layout = (table.schema.metadata or {}).get(b"layout", b"Online Retail II").decode()
     _upsert_products(uow, specs, report, progress)
 
     rows, report.guest_lines, report.customers_without_country = customer_rows(table)
