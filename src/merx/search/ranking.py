@@ -24,7 +24,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import tantivy
 
-from merx.search.analysis import QueryToken, analyze, analyze_query, guess_language, normalise_code
+from merx.search.analysis import NEGATED, QueryToken, analyze, analyze_query, guess_language, normalise_code
 from merx.search.boosts import AppliedBoost, BoostRules
 from merx.search.documents import CANDIDATE_FIELDS, DESCRIPTION_WEIGHT, FIELD_WEIGHTS, SIGNAL_FIELDS
 from merx.search.features import (DELIVERY_DAYS_EXPRESS, DELIVERY_DAYS_LOCAL, DELIVERY_DAYS_STOCKED,
@@ -33,6 +33,11 @@ from merx.search.index import SearchIndex
 from merx.search.model import Ranker
 
 FUZZY_WEIGHT = 0.5  # a typo-corrected word scores a constant, half a field weight
+PREFIX_WEIGHT = 0.5  # a word being typed (autocomplete) completed from its first letters
+COLOUR_WEIGHT = 0.35  # a colour word alone must not outrank the product noun
+NEGATED_WEIGHT = 0.5  # a product that says "without X" for a query "without X"
+_RU_ONLY = frozenset("ыэъё")
+_UK_ONLY = frozenset("іїєґ")
 
 
 @dataclass
@@ -65,6 +70,7 @@ class SearchRequest:
     near: str | None = None  # location code nearest the shopper
     explain: bool = False
     facets: bool = True
+    complete: bool = False  # autocomplete: the last word may be unfinished ("lam" -> lamp)
 
 
 @dataclass(frozen=True)
@@ -166,9 +172,28 @@ class SearchOutcome:
         return out
 
 
+def _key(tokens: Sequence[QueryToken]) -> str:
+    return " ".join((NEGATED if t.negated else "") + t.text for t in tokens)[:500]
+
+
 def query_key(q: str, lang: str) -> str:
     """The normalised form pins are stored under: analysed tokens joined by spaces."""
-    return " ".join(t.text for t in analyze_query(q, lang))[:500]
+    return _key(analyze_query(q, lang))
+
+
+def cyrillic_alternatives(q: str, lang: str, tokens: list[QueryToken]) -> list[QueryToken | None]:
+    """Russian and Ukrainian share most letters: a query without a letter only one of them has
+    («навушники бездротові» has none of і ї є ґ) is lemmatised both ways, and each word may
+    match either lemma, so Ukrainian catalog text is found by a query guessed as Russian."""
+    if lang not in ("ru", "uk"):
+        return [None] * len(tokens)
+    letters = set(q.casefold())
+    if letters & (_RU_ONLY | _UK_ONLY):
+        return [None] * len(tokens)
+    other = analyze_query(q, "uk" if lang == "ru" else "ru")
+    if len(other) != len(tokens):
+        return [None] * len(tokens)
+    return [o if o.text != t.text else None for t, o in zip(tokens, other)]
 
 
 class Engine:
@@ -183,24 +208,47 @@ class Engine:
     def _term(self, field_name: str, text: str) -> tantivy.Query:
         return tantivy.Query.term_query(self.index.schema, field_name, text)
 
-    def _token_clause(self, searcher: tantivy.Searcher, tok: QueryToken, fields: Sequence[str]) -> tantivy.Query:
+    def _token_clause(self, searcher: tantivy.Searcher, tok: QueryToken, fields: Sequence[str],
+                      prefix: bool = False) -> tantivy.Query:
         clauses = [(tantivy.Occur.Should, tantivy.Query.boost_query(self._term(f, tok.text), FIELD_WEIGHTS[f]))
                    for f in fields]
+        weight = max(FIELD_WEIGHTS[f] for f in fields)
         edits = tok.max_edits
-        if edits and not any(searcher.doc_freq(f, tok.text) for f in fields):
-            for f in fields:
-                fuzzy = tantivy.Query.fuzzy_term_query(self.index.schema, f, tok.text, edits, True)
-                clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(fuzzy, FIELD_WEIGHTS[f] * FUZZY_WEIGHT)))
+        # Typo tolerance runs on the surface word the shopper typed, never on its stem, and
+        # only when neither the stem nor the typed word is in the catalog.
+        if edits and tok.surface and not any(searcher.doc_freq(f, tok.text) for f in fields) \
+                and not searcher.doc_freq("surface", tok.surface):
+            fuzzy = tantivy.Query.fuzzy_term_query(self.index.schema, "surface", tok.surface, edits, True)
+            clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(fuzzy, weight * FUZZY_WEIGHT)))
+        if prefix and tok.surface and not tok.exact_only:
+            started = tantivy.Query.fuzzy_term_query(self.index.schema, "surface", tok.surface, 0, True, True)
+            clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(started, weight * PREFIX_WEIGHT)))
         return tantivy.Query.boolean_query(clauses)
 
     def _group_clause(self, searcher: tantivy.Searcher, group: list[tuple[QueryToken, ...]],
-                      fields: Sequence[str] = CANDIDATE_FIELDS) -> tantivy.Query:
+                      fields: Sequence[str] = CANDIDATE_FIELDS, prefix: bool = False) -> tantivy.Query:
         alternatives = []
         for alt in group:
-            parts = [self._token_clause(searcher, t, fields) for t in alt]
+            parts = [self._token_clause(searcher, t, fields, prefix and k == len(alt) - 1) for k, t in enumerate(alt)]
             q = parts[0] if len(parts) == 1 else tantivy.Query.boolean_query([(tantivy.Occur.Must, p) for p in parts])
             alternatives.append((tantivy.Occur.Should, q))
-        return alternatives[0][1] if len(alternatives) == 1 else tantivy.Query.boolean_query(alternatives)
+        out = alternatives[0][1] if len(alternatives) == 1 else tantivy.Query.boolean_query(alternatives)
+        first = group[0]
+        if len(first) == 1 and first[0].colour:
+            out = tantivy.Query.boost_query(out, COLOUR_WEIGHT)
+        return out
+
+    def _negated_clauses(self, negated: Sequence[QueryToken]) -> list[tuple[Any, tantivy.Query]]:
+        """"without X": products that mention X (outside a "without X" of their own) are
+        excluded; those that say "without X" rank higher."""
+        out: list[tuple[Any, tantivy.Query]] = []
+        for tok in negated:
+            for f in ("name", "category", "attrs"):
+                out.append((tantivy.Occur.MustNot, self._term(f, tok.text)))
+            for f in CANDIDATE_FIELDS:
+                out.append((tantivy.Occur.Should, tantivy.Query.boost_query(
+                    self._term(f, NEGATED + tok.text), FIELD_WEIGHTS[f] * NEGATED_WEIGHT)))
+        return out
 
     def _filter_clauses(self, f: Filters) -> list[tuple[Any, tantivy.Query]]:
         must: list[tantivy.Query] = []
@@ -225,12 +273,13 @@ class Engine:
         return [(tantivy.Occur.Must, tantivy.Query.const_score_query(q, 0.0)) for q in must]
 
     def build_query(self, searcher: tantivy.Searcher, groups: list[list[tuple[QueryToken, ...]]], mode: str,
-                    filters: Filters) -> tantivy.Query:
-        clauses: list[tuple[Any, tantivy.Query]] = self._filter_clauses(filters)
+                    filters: Filters, negated: Sequence[QueryToken] = (), prefix: bool = False) -> tantivy.Query:
+        clauses: list[tuple[Any, tantivy.Query]] = self._filter_clauses(filters) + self._negated_clauses(negated)
         if not groups:
             clauses.append((tantivy.Occur.Must, tantivy.Query.const_score_query(tantivy.Query.all_query(), 0.0)))
             return tantivy.Query.boolean_query(clauses)
-        group_queries = [self._group_clause(searcher, g) for g in groups]
+        group_queries = [self._group_clause(searcher, g, prefix=prefix and k == len(groups) - 1)
+                         for k, g in enumerate(groups)]
         if mode == "and":
             clauses += [(tantivy.Occur.Must, q) for q in group_queries]
         else:
@@ -263,21 +312,26 @@ class Engine:
         synonyms = synonyms or SynonymTable()
         rules = rules or BoostRules()
         lang = req.lang or guess_language(req.q, self.default_lang)
-        tokens = analyze_query(req.q, lang) if req.q.strip() else []
-        key = " ".join(t.text for t in tokens)[:500]
+        all_tokens = analyze_query(req.q, lang) if req.q.strip() else []
+        key = _key(all_tokens)
+        negated = [t for t in all_tokens if t.negated]
+        tokens = [t for t in all_tokens if not t.negated]
         groups = synonyms.groups(lang, tokens)
+        for group, alt in zip(groups, cyrillic_alternatives(req.q, lang, tokens)):
+            if alt is not None and len(group[0]) == 1 and group[0][0].text != alt.text:
+                group.append((alt,))
         searcher = self.index.searcher()
         timings["analysis"] = _ms(t0)
 
         # Stages 1-2: candidates and BM25, AND first then OR below the minimum
         t1 = time.perf_counter()
         mode = "and" if groups else "browse"
-        query = self.build_query(searcher, groups, mode, req.filters)
+        query = self.build_query(searcher, groups, mode, req.filters, negated, req.complete)
         result = searcher.search(query, self.config.depth, count=True)
         count = result.count or 0
         if mode == "and" and count < self.config.min_candidates and len(groups) > 1:
             mode = "or"
-            query = self.build_query(searcher, groups, mode, req.filters)
+            query = self.build_query(searcher, groups, mode, req.filters, negated, req.complete)
             result = searcher.search(query, self.config.depth, count=True)
             count = result.count or 0
         hits = result.hits
@@ -341,7 +395,12 @@ class Engine:
             "seller_rating": columns["seller_rating"], "seller_id": columns["seller_id"]}
         multiplier, applied = rules.vector(boost_columns, pids) if n else (np.zeros(0), [])
         final = probabilities * multiplier
-        order = np.lexsort((np.asarray(pids), -columns["text_score"], -final)) if n else np.zeros(0, dtype=int)
+        if mode == "or" and n:
+            # Full matches first: a product with every query word is never outranked by one
+            # with fewer because of its popularity; the learned score orders within a tier.
+            order = np.lexsort((np.asarray(pids), -columns["text_score"], -final, -columns["_coverage"]))
+        else:
+            order = np.lexsort((np.asarray(pids), -columns["text_score"], -final)) if n else np.zeros(0, dtype=int)
         ranked_idx = [int(i) for i in order if pids[i] not in hidden]
         ranked_idx = _apply_display_rules(ranked_idx, pids, code_ids, pinned)[: self.config.depth]
         timings["stage_4"] = _ms(t4)
@@ -403,9 +462,16 @@ class Engine:
             if mode == "and":
                 columns["text_all_words"] = (~(exact & (scores == 0))).astype(np.float64)
             else:
-                all_q = tantivy.Query.boolean_query(
-                    [(tantivy.Occur.Must, self._group_clause(searcher, g)) for g in groups])
-                columns["text_all_words"] = member(self._restricted(searcher, id_set, n, all_q)).astype(np.float64)
+                # Coverage: the share of query words each candidate matches, a colour word
+                # counting less than a noun (one query per word, over the candidates only).
+                weights = [COLOUR_WEIGHT if len(g[0]) == 1 and g[0][0].colour else 1.0 for g in groups]
+                coverage = np.zeros(n, dtype=np.float64)
+                for k, (g, w) in enumerate(zip(groups, weights)):
+                    q = self._group_clause(searcher, g, prefix=req.complete and k == len(groups) - 1)
+                    coverage += w * member(self._restricted(searcher, id_set, n, q))
+                coverage /= sum(weights)
+                columns["_coverage"] = np.round(coverage, 6)
+                columns["text_all_words"] = (coverage >= 1.0 - 1e-9).astype(np.float64)
         near = np.zeros(n, dtype=bool)
         local = np.zeros(n, dtype=bool)
         if req.near and n:
@@ -415,6 +481,7 @@ class Engine:
             local = member(self._restricted(searcher, id_set, n, tantivy.Query.term_set_query(
                 self.index.schema, "store_f", local_locations)))
         columns["_nearest"], columns["_next_day_local"] = near, local
+        columns.setdefault("_coverage", np.ones(n, dtype=np.float64))
         express, in_stock = columns["express"] > 0, columns["in_stock"] > 0
         columns["delivery_days"] = np.where(near | local, DELIVERY_DAYS_LOCAL, np.where(
             express, DELIVERY_DAYS_EXPRESS, np.where(in_stock, DELIVERY_DAYS_STOCKED, DELIVERY_DAYS_UNAVAILABLE)))
