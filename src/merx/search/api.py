@@ -112,6 +112,7 @@ def search(
     outcome, search_id = service.search(uow, req, data_dir=data_dir)
     return SearchOut(search_id=search_id, query=q, lang=outcome.lang, mode=outcome.mode, total=outcome.total,
                      page=page, limit=limit, items=outcome.page_items, facets=outcome.facets, model=outcome.model,
+                     suggestions=outcome.suggestions or None,
                      timings_ms=outcome.timings_ms if explain else None)
 
 

@@ -155,6 +155,7 @@ class SearchOutcome:
     timings_ms: dict[str, float]
     model: str
     page_features: dict[int, list[float]] = field(default_factory=dict)  # feature rows of the page
+    suggestions: list[str] = field(default_factory=list)  # on a page that found nothing: what to try
     _candidates: list[Candidate] = field(default_factory=list, repr=False)
     _order: list[int] = field(default_factory=list, repr=False)
     _probabilities: Any = field(default=None, repr=False)

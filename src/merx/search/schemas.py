@@ -142,6 +142,7 @@ class SearchOut(BaseModel):
     items: list[SearchItem]
     facets: dict[str, Any]
     model: str
+    suggestions: list[str] | None = None  # when nothing was found: queries and names to try instead
     timings_ms: dict[str, float] | None = None
 
 
