@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Iterable
 
+from merx.search.semantic import semantic_text
 from merx.search.analysis import analyze as _analyze_as, guess_language, normalise_code, surface_tokens as _surface_as
 
 # Field weights of the base text layer (stage 2): a word in the name counts most, brand and
@@ -96,6 +97,7 @@ class IndexRecord:
     # unstemmed words of name, brand, category and attribute values in every language: the
     # field typo tolerance and prefix completion run on
     surface_tokens: list[str] = field(default_factory=list)
+    semantic_text: str = ""  # what the semantic stage embeds (semantic.semantic_text)
 
 
 def _attribute_values(attributes: dict[str, Any]) -> list[str]:
@@ -188,6 +190,7 @@ def build_record(doc: Any, signals: ProductSignals | None = None, *, currency: s
         seller_id=int(doc.seller_id or 0), price=float(low) if low is not None else None, signals=signals,
         display=display, category_codes=list(doc.category_codes),
         surface_tokens=list(dict.fromkeys(surface_words)),
+        semantic_text=semantic_text(doc.name, names.values(), doc.category_path or [], doc.brand, attr_values),
     )
 
 

@@ -31,6 +31,8 @@ from merx.search.features import (DELIVERY_DAYS_EXPRESS, DELIVERY_DAYS_LOCAL, DE
                                    DELIVERY_DAYS_UNAVAILABLE, FEATURE_NAMES, feature_matrix, group_scores)
 from merx.search.index import SearchIndex
 from merx.search.model import Ranker
+from merx.search.semantic import (SEMANTIC_CANDIDATES, SEMANTIC_LANGUAGES, SEMANTIC_MIN_SIMILARITY, Fusion,
+                                  VectorStore, embedder, fuse)
 
 FUZZY_WEIGHT = 0.5  # a typo-corrected word scores a constant, half a field weight
 PREFIX_WEIGHT = 0.5  # a word being typed (autocomplete) completed from its first letters
@@ -71,6 +73,7 @@ class SearchRequest:
     explain: bool = False
     facets: bool = True
     complete: bool = False  # autocomplete: the last word may be unfinished ("lam" -> lamp)
+    retrieval: str | None = None  # "lexical" | "semantic" | "hybrid"; None: hybrid when the model is installed
 
 
 @dataclass(frozen=True)
@@ -128,12 +131,18 @@ class SynonymTable:
 class Candidate:
     """One materialised candidate (a plain slotted class: a query makes up to 1,000)."""
 
-    __slots__ = ("product_id", "address", "stage2", "exact_code", "pinned", "probability", "boosts", "final")
+    __slots__ = ("product_id", "address", "stage2", "exact_code", "pinned", "probability", "boosts", "final",
+                 "lexical", "semantic", "rrf", "linear", "via_semantic")
 
     def __init__(self, product_id: int, address: Any, stage2: float) -> None:
         self.product_id = product_id
         self.address = address
-        self.stage2 = stage2
+        self.stage2 = stage2  # the stage 2 score: BM25, the cosine, or their fusion (by retrieval mode)
+        self.lexical = stage2  # BM25
+        self.semantic = 0.0  # cosine similarity to the query
+        self.rrf = 0.0
+        self.linear = 0.0
+        self.via_semantic = False  # a candidate only the semantic stage found
         self.exact_code = False
         self.pinned: int | None = None
         self.probability = 0.0
@@ -156,6 +165,7 @@ class SearchOutcome:
     model: str
     page_features: dict[int, list[float]] = field(default_factory=dict)  # feature rows of the page
     suggestions: list[str] = field(default_factory=list)  # on a page that found nothing: what to try
+    retrieval: str = "lexical"  # what stage 1-2 ran: lexical, semantic or hybrid
     _candidates: list[Candidate] = field(default_factory=list, repr=False)
     _order: list[int] = field(default_factory=list, repr=False)
     _probabilities: Any = field(default=None, repr=False)
@@ -199,11 +209,16 @@ def cyrillic_alternatives(q: str, lang: str, tokens: list[QueryToken]) -> list[Q
 
 class Engine:
     def __init__(self, index: SearchIndex, ranker: Ranker | None = None, config: RankConfig | None = None,
-                 *, default_lang: str = "en") -> None:
+                 *, default_lang: str = "en", vectors: VectorStore | None = None, fusion: Fusion | None = None) -> None:
         self.index = index
         self.ranker = ranker or Ranker()
         self.config = config or RankConfig()
         self.default_lang = default_lang
+        self.vectors = vectors
+        self.fusion = fusion or Fusion()
+
+    def semantic_ready(self) -> bool:
+        return self.vectors is not None and len(self.vectors) > 0 and embedder() is not None
 
     # -- query construction ------------------------------------------------------------------
     def _term(self, field_name: str, text: str) -> tantivy.Query:
@@ -322,25 +337,77 @@ class Engine:
             if alt is not None and len(group[0]) == 1 and group[0][0].text != alt.text:
                 group.append((alt,))
         searcher = self.index.searcher()
+        semantic_ok = self.semantic_ready()
+        semantic_ok = semantic_ok and lang in SEMANTIC_LANGUAGES
+        retrieval = req.retrieval or ("hybrid" if semantic_ok else "lexical")
+        if retrieval != "lexical" and not semantic_ok:
+            retrieval = "lexical"
+        query_vector = None
+        if semantic_ok and groups and self.vectors is not None:
+            self.vectors.refresh()
+            t_embed = time.perf_counter()
+            model = embedder()
+            assert model is not None
+            query_vector = model.embed([req.q])[0]
+            timings["embed_query"] = _ms(t_embed)
         timings["analysis"] = _ms(t0)
 
         # Stages 1-2: candidates and BM25, AND first then OR below the minimum
         t1 = time.perf_counter()
         mode = "and" if groups else "browse"
         query = self.build_query(searcher, groups, mode, req.filters, negated, req.complete)
-        result = searcher.search(query, self.config.depth, count=True)
-        count = result.count or 0
-        if mode == "and" and count < self.config.min_candidates and len(groups) > 1:
-            mode = "or"
-            query = self.build_query(searcher, groups, mode, req.filters, negated, req.complete)
+        if retrieval == "semantic" and query_vector is not None:
+            hits, count = [], 0
+        else:
             result = searcher.search(query, self.config.depth, count=True)
             count = result.count or 0
-        hits = result.hits
+            if mode == "and" and count < self.config.min_candidates and len(groups) > 1:
+                mode = "or"
+                query = self.build_query(searcher, groups, mode, req.filters, negated, req.complete)
+                result = searcher.search(query, self.config.depth, count=True)
+                count = result.count or 0
+            hits = result.hits
         addresses = [h[1] for h in hits]
         pids = searcher.fast_field_values("product_id", addresses) if addresses else []
         candidates = [Candidate(pid, addr, score) for (score, addr), pid in zip(hits, pids)]
         by_id = {c.product_id: c for c in candidates}
         extra = 0
+
+        # The semantic stage adds the nearest products by meaning (under the same filters
+        # and exclusions), whatever their words: in semantic retrieval always; in hybrid when
+        # the words found fewer than `min_candidates` (a query worded unlike the titles), and
+        # then only products close enough in meaning. Otherwise hybrid re-ranks the lexical
+        # candidates by the fused score: a word-for-word query keeps its exact result set.
+        fill = retrieval == "semantic" or (retrieval == "hybrid" and count < self.config.min_candidates)
+        if query_vector is not None and fill and self.vectors is not None:
+            t_ann = time.perf_counter()
+            near_ids, near_sims = self.vectors.nearest(query_vector, SEMANTIC_CANDIDATES)
+            if retrieval == "hybrid":
+                near_ids = near_ids[near_sims >= SEMANTIC_MIN_SIMILARITY]
+            wanted = [int(p) for p in near_ids if int(p) not in by_id]
+            if wanted:
+                sem_q = tantivy.Query.boolean_query(
+                    [(tantivy.Occur.Must, tantivy.Query.term_set_query(self.index.schema, "product_id", wanted))]
+                    + self._filter_clauses(req.filters) + self._negated_clauses(negated))
+                sem_hits = searcher.search(sem_q, len(wanted), count=False).hits
+                for addr, pid in zip([h[1] for h in sem_hits], searcher.fast_field_values(
+                        "product_id", [h[1] for h in sem_hits]) if sem_hits else []):
+                    c = Candidate(int(pid), addr, 0.0)
+                    c.via_semantic = True
+                    by_id[c.product_id] = c
+                    candidates.append(c)
+                    extra += 1
+            timings["semantic"] = _ms(t_ann)
+        if query_vector is not None and candidates and self.vectors is not None:
+            lexical = np.fromiter((c.lexical for c in candidates), dtype=np.float64, count=len(candidates))
+            sims = self.vectors.similarity(query_vector, [c.product_id for c in candidates])
+            fused, rrf, linear = fuse(lexical, sims, self.fusion)
+            for i, c in enumerate(candidates):
+                c.semantic, c.rrf, c.linear = float(sims[i]), float(rrf[i]), float(linear[i])
+                if retrieval == "hybrid":
+                    c.stage2 = float(fused[i])
+                elif retrieval == "semantic":
+                    c.stage2 = float(sims[i])
 
         # An exact SKU/EAN query: that product first, whatever its text score.
         code = normalise_code(req.q)
@@ -396,10 +463,16 @@ class Engine:
             "seller_rating": columns["seller_rating"], "seller_id": columns["seller_id"]}
         multiplier, applied = rules.vector(boost_columns, pids) if n else (np.zeros(0), [])
         final = probabilities * multiplier
-        if mode == "or" and n:
+        if retrieval == "hybrid" and n and bool(columns["_semantic_only"].any()):
+            # products found by the words first, then those only the meaning found
+            order = np.lexsort((np.asarray(pids), -columns["text_score"], -final, columns["_semantic_only"]))
+        elif mode == "or" and n:
             # Full matches first: a product with every query word is never outranked by one
             # with fewer because of its popularity; the learned score orders within a tier.
-            order = np.lexsort((np.asarray(pids), -columns["text_score"], -final, -columns["_coverage"]))
+            # Lexical retrieval also tiers partial matches by coverage (a noun above a colour);
+            # with the semantic stage, meaning orders the partial matches.
+            tier = columns["_coverage"] if retrieval == "lexical" else columns["text_all_words"]
+            order = np.lexsort((np.asarray(pids), -columns["text_score"], -final, -tier))
         else:
             order = np.lexsort((np.asarray(pids), -columns["text_score"], -final)) if n else np.zeros(0, dtype=int)
         ranked_idx = [int(i) for i in order if pids[i] not in hidden]
@@ -429,6 +502,7 @@ class Engine:
             mode = "none" if groups else mode
         return SearchOutcome(total=total, mode=mode, lang=lang, query_key=key, page_items=items, facets=facets,
                              timings_ms=timings, model=self.ranker.name, page_features=page_features,
+                             retrieval=retrieval,
                              _candidates=candidates, _order=ranked_idx, _probabilities=probabilities, _final=final)
 
     def _features(self, searcher: tantivy.Searcher, candidates: list[Candidate],
@@ -448,6 +522,10 @@ class Engine:
         columns["text_score_norm"] = scores / top
         exact = np.fromiter((c.exact_code for c in candidates), dtype=bool, count=n)
         columns["text_exact_code"] = exact.astype(np.float64)
+        columns["text_semantic"] = np.fromiter((c.semantic for c in candidates), dtype=np.float64, count=n)
+        lexical = np.fromiter((c.lexical for c in candidates), dtype=np.float64, count=n)
+        semantic_only = np.fromiter((c.via_semantic for c in candidates), dtype=bool, count=n)
+        columns["_semantic_only"] = semantic_only
         # one term set of the candidates' ids, shared by the per-candidate feature queries
         id_set = tantivy.Query.term_set_query(self.index.schema, "product_id", ids) if n else None
 
@@ -461,7 +539,7 @@ class Engine:
                 [(tantivy.Occur.Must, self._group_clause(searcher, g, ("name",))) for g in groups])
             columns["text_name_all"] = member(self._restricted(searcher, id_set, n, name_q)).astype(np.float64)
             if mode == "and":
-                columns["text_all_words"] = (~(exact & (scores == 0))).astype(np.float64)
+                columns["text_all_words"] = (~((exact | semantic_only) & (lexical == 0))).astype(np.float64)
             else:
                 # Coverage: the share of query words each candidate matches, a colour word
                 # counting less than a noun (one query per word, over the candidates only).
@@ -506,6 +584,13 @@ class Engine:
             parts = [c.probability] + [b.factor for b in c.boosts]
             item["explain"] = {
                 "stage2_score": c.stage2,
+                "lexical_score": c.lexical,
+                "semantic_score": c.semantic,
+                "rrf_score": c.rrf,
+                "linear_score": c.linear,
+                "fusion": f"{self.fusion.method} (alpha {self.fusion.alpha})" if self.fusion.method == "linear"
+                else f"rrf (k {self.fusion.rrf_k:g})",
+                "found_by": "semantic" if c.via_semantic else "lexical",
                 "probability": c.probability,
                 "model": self.ranker.name,
                 "features": {name: float(matrix[idx, j]) for j, name in enumerate(FEATURE_NAMES)},

@@ -31,6 +31,7 @@ from merx.search.analysis import guess_language
 from merx.search.ranking import Engine, Pin, RankConfig, SearchOutcome, SearchRequest, SynonymTable, query_key
 from merx.search.schemas import (BoostRuleIn, BoostRuleOut, FeedbackIn, PinIn, PinOut, SynonymIn, SynonymOut,
                                  ZeroResultOut)
+from merx.search.semantic import VectorStore, embed_records, embedder
 from merx.search.settings import get_search_settings
 
 log = logging.getLogger("merx.search")
@@ -64,6 +65,7 @@ class SearchStack:
     index: SearchIndex
     models: ModelStore
     engine: Engine
+    vectors: VectorStore
 
 
 _STACKS: dict[str, SearchStack] = {}
@@ -79,8 +81,9 @@ def stack_for(data_dir: Path) -> SearchStack:
             cfg = get_search_settings()
             index = index_for(base / "index")
             models = ModelStore(base / "models")
-            engine = Engine(index, Ranker(), RankConfig(cfg.min_candidates, cfg.depth, cfg.count_cap))
-            stack = SearchStack(index, models, engine)
+            vectors = VectorStore(base / "vectors")
+            engine = Engine(index, Ranker(), RankConfig(cfg.min_candidates, cfg.depth, cfg.count_cap), vectors=vectors)
+            stack = SearchStack(index, models, engine, vectors)
             _STACKS[key] = stack
         return stack
 
@@ -549,6 +552,9 @@ def _index_products(db: Database, data_dir: Path, ids: list[int], *, target: Any
     found = {r.product_id for r in records}
     gone = [pid for pid in ids if pid not in found]
     n = stack.index.upsert(records, deleted_ids=gone, index=target)
+    model = embedder()
+    if model is not None:  # the semantic stage's vectors follow the index
+        stack.vectors.upsert(embed_records(records, model, stack.vectors), deleted=gone)
     if target is None:
         with UnitOfWork(db) as uow:
             uow.session.execute(sa.update(m.IndexQueue).where(
@@ -628,15 +634,23 @@ def rebuild_index(db: Database, data_dir: Path, *, batch_size: int = 1000,
     with UnitOfWork(db, readonly=True) as uow:
         total = 0  # unknown up front: the catalog is streamed, not counted
 
+        model = embedder()
+        vectors: list[tuple[int, str, Any]] = []
+
+        def embedded(recs: list[IndexRecord]) -> list[IndexRecord]:
+            if model is not None:  # unchanged texts keep their vectors (embed_records)
+                vectors.extend(embed_records(recs, model, stack.vectors))
+            return recs
+
         def all_records() -> Iterable[IndexRecord]:
             batch: list[Any] = []
             for d in _catalog_documents(uow, None, batch_size):
                 batch.append(d)
                 if len(batch) >= batch_size:
-                    yield from _records(uow, batch, currency)
+                    yield from embedded(_records(uow, batch, currency))
                     batch = []
             if batch:
-                yield from _records(uow, batch, currency)
+                yield from embedded(_records(uow, batch, currency))
 
         done = {"n": 0}
 
@@ -652,6 +666,11 @@ def rebuild_index(db: Database, data_dir: Path, *, batch_size: int = 1000,
             if changed:
                 _index_products(db, data_dir, changed, target=new_index)
 
-        name = stack.index.rebuild(all_records(), on_progress=progress, before_swap=replay)
+        def swap(new_index: Any) -> None:
+            if model is not None:
+                stack.vectors.upsert(vectors, replace_all=True)
+            replay(new_index)
+
+        name = stack.index.rebuild(all_records(), on_progress=progress, before_swap=swap)
     return {"index": name, "products": done["n"], "seconds": round((utcnow() - started).total_seconds(), 2),
             "stock_rows_synced": stock["written"]}
