@@ -374,12 +374,9 @@ class Engine:
         extra = 0
 
         # The semantic stage adds the nearest products by meaning (under the same filters
-        # and exclusions), whatever their words: in semantic retrieval always; in hybrid when
-        # the words found fewer than `min_candidates` (a query worded unlike the titles), and
-        # then only products close enough in meaning. Otherwise hybrid re-ranks the lexical
-        # candidates by the fused score: a word-for-word query keeps its exact result set.
-        fill = retrieval == "semantic" or (retrieval == "hybrid" and count < self.config.min_candidates)
-        if query_vector is not None and fill and self.vectors is not None:
+        # and exclusions), whatever their words; in hybrid only those close enough in meaning
+        # (SEMANTIC_MIN_SIMILARITY), ranked after the products that match every word.
+        if query_vector is not None and retrieval in ("semantic", "hybrid") and self.vectors is not None:
             t_ann = time.perf_counter()
             near_ids, near_sims = self.vectors.nearest(query_vector, SEMANTIC_CANDIDATES)
             if retrieval == "hybrid":
@@ -464,8 +461,9 @@ class Engine:
         multiplier, applied = rules.vector(boost_columns, pids) if n else (np.zeros(0), [])
         final = probabilities * multiplier
         if retrieval == "hybrid" and n and bool(columns["_semantic_only"].any()):
-            # products found by the words first, then those only the meaning found
-            order = np.lexsort((np.asarray(pids), -columns["text_score"], -final, columns["_semantic_only"]))
+            # products with every query word first; then the partial and meaning-only
+            # matches, by the fused stage 2 score inside the learned probability
+            order = np.lexsort((np.asarray(pids), -columns["text_score"], -final, -columns["text_all_words"]))
         elif mode == "or" and n:
             # Full matches first: a product with every query word is never outranked by one
             # with fewer because of its popularity; the learned score orders within a tier.
