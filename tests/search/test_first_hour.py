@@ -118,3 +118,24 @@ def test_category_browsing_is_not_an_empty_search_in_the_zero_result_report(clie
     assert client.get(SEARCH, params={"q": "zebra saddle", "lang": "en"}).json()["total"] == 0
     report = client.get(f"{SEARCH}/reports/zero-results", headers=admin).json()
     assert [r["query"] for r in report] == ["zebra saddle"]
+
+
+def test_an_index_written_by_an_older_version_is_replaced_not_a_crash(tmp_path):
+    """The index gained a field (surface words): a data directory from before must not stop
+    search; the index says it needs a rebuild, which the service runs before its next search."""
+    import tantivy
+    from search_helpers import make_doc
+
+    from merx.search.documents import build_record
+    from merx.search.index import SearchIndex
+
+    sb = tantivy.SchemaBuilder()
+    sb.add_unsigned_field("product_id", stored=True, indexed=True, fast=True)
+    old_dir = tmp_path / "ix" / "index-old"
+    old_dir.mkdir(parents=True)
+    tantivy.Index(sb.build(), path=str(old_dir))
+    (tmp_path / "ix" / "CURRENT").write_text("index-old")
+    index = SearchIndex(tmp_path / "ix")
+    assert index.needs_rebuild and index.num_docs() == 0
+    index.rebuild([build_record(make_doc("Desk lamp", product_id=1))])
+    assert not index.needs_rebuild and index.num_docs() == 1

@@ -31,7 +31,7 @@ from merx.search.features import (DELIVERY_DAYS_EXPRESS, DELIVERY_DAYS_LOCAL, DE
                                    DELIVERY_DAYS_UNAVAILABLE, FEATURE_NAMES, feature_matrix, group_scores)
 from merx.search.index import SearchIndex
 from merx.search.model import Ranker
-from merx.search.semantic import (SEMANTIC_CANDIDATES, SEMANTIC_LANGUAGES, SEMANTIC_MIN_SIMILARITY, Fusion,
+from merx.search.semantic import (SEMANTIC_CANDIDATES, SEMANTIC_LANGUAGES, Fusion,
                                   VectorStore, embedder, fuse)
 
 FUZZY_WEIGHT = 0.5  # a typo-corrected word scores a constant, half a field weight
@@ -375,12 +375,12 @@ class Engine:
 
         # The semantic stage adds the nearest products by meaning (under the same filters
         # and exclusions), whatever their words; in hybrid only those close enough in meaning
-        # (SEMANTIC_MIN_SIMILARITY), ranked after the products that match every word.
+        # (Fusion.min_similarity), ranked after the products that match every word.
         if query_vector is not None and retrieval in ("semantic", "hybrid") and self.vectors is not None:
             t_ann = time.perf_counter()
             near_ids, near_sims = self.vectors.nearest(query_vector, SEMANTIC_CANDIDATES)
             if retrieval == "hybrid":
-                near_ids = near_ids[near_sims >= SEMANTIC_MIN_SIMILARITY]
+                near_ids = near_ids[near_sims >= self.fusion.min_similarity]
             wanted = [int(p) for p in near_ids if int(p) not in by_id]
             if wanted:
                 sem_q = tantivy.Query.boolean_query(

@@ -292,6 +292,12 @@ class Fusion:
     method: str = DEFAULT_FUSION  # "rrf" | "linear"
     alpha: float = DEFAULT_ALPHA  # linear: weight of the lexical score
     rrf_k: float = RRF_K
+    min_similarity: float = SEMANTIC_MIN_SIMILARITY  # hybrid: meaning-only candidates from this cosine
+
+    @property
+    def label(self) -> str:
+        how = "rrf" if self.method == "rrf" else f"linear alpha={self.alpha}"
+        return f"{how}, min cosine {self.min_similarity}"
 
 
 def _ranks(scores: np.ndarray, present: np.ndarray) -> np.ndarray:

@@ -201,12 +201,13 @@ def run_study(path: Path, *, n_products: int = 3000, n_queries: int = 240, seed:
         tune_q = sim_train[:60] + para_tune + neg_tune
         tune_j = judgments(catalog, tune_q)
         best_score = -1.0
-        for candidate in [Fusion("rrf")] + [Fusion("linear", a) for a in (0.2, 0.35, 0.5, 0.65, 0.8)]:
+        grid = [Fusion(method, alpha, min_similarity=cut) for cut in (0.25, 0.35)
+                for method, alpha in (("rrf", 0.5), ("linear", 0.5), ("linear", 0.65), ("linear", 0.8))]
+        for candidate in grid:
             engine.fusion = candidate
             _, full = rank(engine, tune_q, "hybrid")
             score = evaluate_rankings(full, tune_j).ndcg10
-            label = "rrf" if candidate.method == "rrf" else f"linear alpha={candidate.alpha}"
-            tuning[label] = round(score, 4)
+            tuning[candidate.label] = round(score, 4)
             if score > best_score:
                 best, best_score = candidate, score
         engine.fusion = best
@@ -221,7 +222,7 @@ def run_study(path: Path, *, n_products: int = 3000, n_queries: int = 240, seed:
     learned = TrainedModel("study", booster, meta)
 
     report = StudyReport(products=n_products, semantic=(model.model_id if model is not None else "not installed"),
-                         fusion=("rrf" if best.method == "rrf" else f"linear alpha={best.alpha}"),
+                         fusion=best.label,
                          fusion_tuning=tuning, embed_ms_per_product=round(embed_ms, 3))
     for set_name, queries in (("simulated", sim_test), ("paraphrase", para_test), ("negation", neg_test)):
         say(f"evaluating the {set_name} queries")
