@@ -36,9 +36,9 @@ from merx.search.documents import build_record
 
 # Other words for each type (none of them appears in a title)
 TYPE_PARAPHRASES: dict[str, list[str]] = {
-    "chair": ["seat", "something to sit on at a desk"], "table": ["dining surface", "kitchen table set"],
+    "chair": ["seat", "something to sit on at a desk"], "table": ["dining surface", "family dining surface"],
     "sofa": ["couch", "settee", "loveseat"], "lamp": ["reading light", "light for the bedside"],
-    "rug": ["carpet", "floor covering"], "bed": ["bed frame for a mattress", "double bedstead"],
+    "rug": ["carpet", "floor covering"], "bed": ["mattress frame", "double bedstead"],
     "desk": ["writing table", "workstation for a home office"], "shelf": ["wall ledge", "floating ledge"],
     "mirror": ["looking glass", "vanity glass"], "cabinet": ["cupboard", "storage cupboard"],
     "stool": ["bar seat", "counter seat"], "bench": ["long seat for the hallway", "entryway seat"],
@@ -162,6 +162,7 @@ class StudyReport:
 
 
 def run_study(path: Path, *, n_products: int = 3000, n_queries: int = 240, seed: int = 11,
+              n_paraphrases: int = 180, n_negations: int = 60,
               on_progress: Callable[[str], None] | None = None) -> StudyReport:
     say = on_progress or (lambda _msg: None)
     catalog = generate_catalog(n_products, n_queries, seed)
@@ -188,8 +189,8 @@ def run_study(path: Path, *, n_products: int = 3000, n_queries: int = 240, seed:
     rng.shuffle(simulated)
     split = int(len(simulated) * 0.6)
     sim_train, sim_test = simulated[:split], simulated[split:]
-    para = paraphrase_queries(seed + 6)
-    neg = negation_queries(seed + 8)
+    para = paraphrase_queries(seed + 6, n_paraphrases)
+    neg = negation_queries(seed + 8, n_negations)
     para_tune, para_test = para[: len(para) * 2 // 5], para[len(para) * 2 // 5:]
     neg_tune, neg_test = neg[: len(neg) * 2 // 5], neg[len(neg) * 2 // 5:]
 
