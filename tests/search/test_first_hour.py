@@ -103,6 +103,12 @@ def test_storefront_suggestions_complete_a_partial_word(client, lamps, typed, ex
     assert "Ceramic coffee mug" not in r.text
 
 
+def test_the_api_completes_the_last_word_when_asked(client, lamps):
+    params = {"q": "desk la", "lang": "en", "retrieval": "lexical"}
+    names = [i["name"] for i in client.get(SEARCH, params={**params, "complete": "true"}).json()["items"]]
+    assert names[0] == "Desk lamp with LED"
+
+
 def test_a_zero_result_page_suggests_what_to_try(client, lamps):
     body = client.get(SEARCH, params={"q": "lmpas", "lang": "en"}).json()
     assert body["total"] == 0 and "Lamps" in body["suggestions"]

@@ -83,6 +83,8 @@ def search(
     explain: bool = False,
     facets: bool = True,
     include_inactive: bool = False,
+    complete: bool = Query(False, description="Suggestions while typing: the last word may be unfinished "
+                                              "(\"lam\" finds lamps)."),
     retrieval: Literal["lexical", "semantic", "hybrid"] | None = Query(
         None, description="Stages 1-2: lexical (BM25), semantic (embeddings) or hybrid (both, fused). "
                           "Default: hybrid when the semantic extra is installed, else lexical."),
@@ -116,7 +118,7 @@ def search(
         raise ValidationProblem.for_field("price_max", "must not be below price_min")
     req = SearchRequest(
         q=q, lang=lang, page=page, limit=limit, region=region, near=near, explain=explain, facets=facets,
-        retrieval=retrieval,
+        retrieval=retrieval, complete=complete,
         filters=Filters(category=category, brand=brand, price_min=lo, price_max=hi, attributes=_attributes(attr),
                         store=store, seller_id=seller_id, include_inactive=include_inactive))
     outcome, search_id = service.search(uow, req, data_dir=data_dir)
