@@ -139,6 +139,64 @@ def bench_merx(catalog, queries: list[str], base: Path, repeat: int) -> dict:  #
             "mean_total": statistics.mean(totals) if totals else 0}
 
 
+def bench_hybrid(catalog, queries: list[str], base: Path, repeat: int, embed_products: int) -> dict | str:  # type: ignore[no-untyped-def]
+    """Hybrid retrieval (the semantic extra): embedding cost per product and per query, the
+    vector store's build time and size, and end-to-end latency over the same index.
+
+    At most `embed_products` product texts are really embedded (on this shared 2-core machine
+    a million would take hours); beyond that the measured vectors are tiled with a little
+    noise (re-normalised), which costs the flat scan exactly what real vectors cost. The
+    build time reported for the full catalog is the measured per-product cost times its size."""
+    from merx.search.documents import build_record
+    from merx.search.index import SearchIndex
+    from merx.search.model import Ranker
+    from merx.search.ranking import Engine, RankConfig, SearchRequest
+    from merx.search.semantic import VectorStore, embedder, text_key
+    from merx.search.simulate import _doc
+
+    import numpy as np
+
+    model = embedder()
+    if model is None:
+        return "skipped: the semantic extra is not installed (pip install -e '.[semantic]')"
+    n = len(catalog.products)
+    real = catalog.products[:min(embed_products, n)]
+    texts = [build_record(_doc(p), p.signals).semantic_text for p in real]
+    t = time.perf_counter()
+    vectors = model.embed(texts)
+    per_product_ms = (time.perf_counter() - t) * 1000 / max(len(texts), 1)
+    if len(real) < n:
+        rng = np.random.default_rng(1)
+        reps = -(-n // len(real))
+        tiled = np.tile(vectors, (reps, 1))[:n] + rng.normal(0, 0.02, size=(n, vectors.shape[1])).astype(np.float32)
+        vectors = tiled / np.linalg.norm(tiled, axis=1, keepdims=True)
+    store_dir = base.parent / "vectors"
+    store = VectorStore(store_dir)
+    t = time.perf_counter()
+    store.upsert([(p.product_id, text_key(str(p.product_id)), vectors[i]) for i, p in enumerate(catalog.products)])
+    store_s = time.perf_counter() - t
+    size_mb = (store_dir / "vectors.npz").stat().st_size / 1e6
+    index = SearchIndex(base)
+    engine = Engine(index, Ranker(), RankConfig(), vectors=store)
+    for q in queries[:20]:
+        engine.search(SearchRequest(q=q, lang="en", facets=False))
+    e2e: list[float] = []
+    embed_q: list[float] = []
+    scan: list[float] = []
+    for _ in range(repeat):
+        for q in queries:
+            t = time.perf_counter()
+            out = engine.search(SearchRequest(q=q, lang="en", limit=20, facets=False))
+            e2e.append((time.perf_counter() - t) * 1000)
+            if "embed_query" in out.timings_ms:
+                embed_q.append(out.timings_ms["embed_query"])
+            if "semantic" in out.timings_ms:
+                scan.append(out.timings_ms["semantic"])
+    return {"embedded": len(real), "per_product_ms": per_product_ms, "store_s": store_s, "size_mb": size_mb,
+            "build_s_estimate": per_product_ms * n / 1000, "e2e": e2e, "embed_q": embed_q, "scan": scan,
+            "rss_mb": rss_mb()}
+
+
 def engine_filters():  # type: ignore[no-untyped-def]
     from merx.search.ranking import Filters
 
@@ -304,6 +362,10 @@ def main() -> None:
     ap.add_argument("--http-clients", type=int, default=4)
     ap.add_argument("--skip-http", action="store_true")
     ap.add_argument("--skip-postgres", action="store_true")
+    ap.add_argument("--skip-sqlite", action="store_true")
+    ap.add_argument("--skip-semantic", action="store_true")
+    ap.add_argument("--embed-products", type=int, default=3000,
+                    help="product texts really embedded for the hybrid figures (the rest tiled)")
     args = ap.parse_args()
 
     from merx.search.simulate import generate_catalog
@@ -329,9 +391,25 @@ def main() -> None:
         print(f"  with facets {summary(merx['e2e_facets'])}")
         print(f"  stages 1-2  {summary(merx['s12'])}   (count + BM25 top 1,000: comparable to the baselines)\n")
 
-        fts = bench_sqlite(catalog, queries, work)
-        print("## SQLite FTS5 (bm25), count + top 1,000")
-        print(f"build {fts['build_s']:.1f} s, {fts['size_mb']:.1f} MB;  {summary(fts['lat'])}\n")
+        if not args.skip_semantic:
+            hy = bench_hybrid(catalog, queries, data_dir / "search" / "index", args.repeat, args.embed_products)
+            print("## Merx hybrid (lexical + semantic stage, flat vector scan, fused)")
+            if isinstance(hy, str):
+                print(hy + "\n")
+            else:
+                print(f"embedding {hy['per_product_ms']:.2f} ms per product ({hy['embedded']:,} real texts); "
+                      f"vectors for {len(catalog.products):,} products: {hy['size_mb']:.1f} MB on disk, "
+                      f"stored in {hy['store_s']:.1f} s, embedding them all ~{hy['build_s_estimate']:.0f} s; "
+                      f"peak RSS {hy['rss_mb']:.0f} MB")
+                print(f"  query embedding {summary(hy['embed_q'])}")
+                print(f"  vector scan + candidates {summary(hy['scan'])}")
+                print(f"  end-to-end  {summary(hy['e2e'])}   (hybrid, stages 1-5, page of 20, no facets)\n")
+
+        fts = {"lat": [], "build_s": 0.0, "size_mb": 0.0}
+        if not args.skip_sqlite:
+            fts = bench_sqlite(catalog, queries, work)
+            print("## SQLite FTS5 (bm25), count + top 1,000")
+            print(f"build {fts['build_s']:.1f} s, {fts['size_mb']:.1f} MB;  {summary(fts['lat'])}\n")
 
         pg: dict | str = "skipped (--skip-postgres)"
         if not args.skip_postgres:

@@ -114,3 +114,38 @@ def test_evaluate_command_prints_the_metrics(tmp_path, monkeypatch):
         assert r.exit_code == 2
     finally:
         reset_settings_cache()
+
+
+def test_judged_paraphrase_and_negation_sets_follow_their_intent():
+    from merx.search.simulate import SimProduct
+    from merx.search.documents import ProductSignals
+    from merx.search.study import StudyQuery, grade, match_level, negation_queries, paraphrase_queries
+
+    def product(type_, colour, material, quality=1.0):
+        return SimProduct(1, type_, colour, material, "modern", "brand01", 10, quality, ProductSignals())
+
+    couch = StudyQuery("dark blue couch", "sofa", colours=("navy",), kind="paraphrase")
+    assert match_level(couch, product("sofa", "navy", "oak")) == 2
+    assert match_level(couch, product("sofa", "red", "oak")) == 1
+    assert match_level(couch, product("chair", "navy", "oak")) == 0
+    without = StudyQuery("chair without leather", "chair", not_material="leather", kind="negation")
+    assert grade(without, product("chair", "red", "leather")) == 0.0 < grade(without, product("chair", "red", "oak"))
+    paraphrases = paraphrase_queries(5, 40)
+    # no paraphrase uses the title's noun for its type
+    assert all(q.type not in q.text.split() for q in paraphrases) and len(paraphrases) == 40
+    assert all(" without " in q.text or " no " in q.text for q in negation_queries(5, 10))
+
+
+def test_hybrid_beats_lexical_on_paraphrases_by_more_than_the_bootstrap_interval(tmp_path):
+    from merx.search.semantic import retrieval_mode
+    from merx.search.study import run_study
+
+    mode, why = retrieval_mode()
+    if mode != "hybrid":
+        pytest.skip(f"semantic extra not installed: {why}")
+    report = run_study(tmp_path / "ix", n_products=600, n_queries=60, seed=3, n_paraphrases=50, n_negations=10)
+    lexical = report.results["paraphrase"]["fallback"]["lexical"]
+    hybrid = report.results["paraphrase"]["fallback"]["hybrid"]
+    assert hybrid.ndcg10 > lexical.ndcg10
+    diff = report.differences["paraphrase"]["fallback"]
+    assert diff.low > 0  # the whole 95% interval above zero

@@ -109,7 +109,7 @@ def test_a_price_cut_is_a_good_price(client, admin):
 
 def test_a_product_rating_set_by_its_owner_feeds_stage_3_and_the_deboost(client, admin, db):
     from merx.core.uow import UnitOfWork
-    from merx.search.service import set_product_rating
+    from merx.search.public import set_product_rating  # the join a reviews owner uses
 
     pid = _create(client, admin, "R-1", "Rocking chair")
     with UnitOfWork(db) as uow:

@@ -50,6 +50,9 @@ class ProductDocument:
     # Codes of the category and its ancestors, root first: a filter by a parent's code
     # ("home") must find products filed under its children ("kitchen").
     category_codes: list[str] = field(default_factory=list)
+    # The category path in each translated locale ({"pl": ["Dom", "Meble"]}, root first; a
+    # level without a translation keeps its default name): search indexes every language.
+    category_path_translations: dict[str, list[str]] = field(default_factory=dict)
 
 
 # One query for what checkout needs per SKU, prices included (a row per price currency).
@@ -111,11 +114,19 @@ def iter_product_documents(uow: UnitOfWork, *, batch_size: int = 1000,
 def _document(p: Product, categories: dict[int, Category], default_locale: str) -> ProductDocument:
     path: list[str] = []
     codes: list[str] = []
+    chain: list[Category] = []
     cid = p.category_id
     while cid is not None and cid in categories and len(path) < 50:
         path.insert(0, categories[cid].name)
         codes.insert(0, categories[cid].code)
+        chain.insert(0, categories[cid])
         cid = categories[cid].parent_id
+    def translated(c: Category, loc: str) -> str | None:
+        t = (c.translations or {}).get(loc)  # {locale: name} (older rows: {locale: {"name": ...}})
+        return (t.get("name") if isinstance(t, dict) else t) or None
+
+    locales = {loc for c in chain for loc in (c.translations or {}) if translated(c, loc)}
+    path_translations = {loc: [translated(c, loc) or c.name for c in chain] for loc in sorted(locales)}
     return ProductDocument(
         product_id=p.id, status=p.status, name=p.name, description=p.description,
         category=categories[p.category_id].code if p.category_id in categories else None, category_path=path,
@@ -129,4 +140,5 @@ def _document(p: Product, categories: dict[int, Category], default_locale: str) 
                   for v in p.variants],
         channels=sorted(pc.channel.code for pc in p.publications),
         updated_at=p.updated_at, created_at=p.created_at, category_codes=codes,
+        category_path_translations=path_translations,
     )

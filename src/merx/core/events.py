@@ -217,6 +217,9 @@ class MessageBus:
 
     def __init__(self) -> None:
         self._handlers: dict[str, list[tuple[Handler, bool]]] = defaultdict(list)
+        # handlers that only note something in memory (and must see it at once, like the
+        # search index's notes): run at publish time even in background mode
+        self._eager: dict[str, list[Handler]] = defaultdict(list)
         self._background = False
         # Long enough that a busy shop's batch holds many events (one transaction per handler
         # per batch), short enough that a timeline or a report is behind by a blink.
@@ -232,7 +235,7 @@ class MessageBus:
 
     # -- subscriptions ---------------------------------------------------------------------
     def subscribe(self, event: type[Event] | str, handler: Callable[..., None], *, batch: bool = False,
-                  durable: str | None = None) -> None:
+                  durable: str | None = None, eager: bool = False) -> None:
         """`event` is an Event class (`bus.subscribe(OrderReturned, ...)`), or "*" for every
         event, or "product.*" for one aggregate's. A `batch` handler is called as
         `handler(events, db)` with a list of events in commit order; any other as
@@ -240,8 +243,17 @@ class MessageBus:
 
         `durable="<context>.<name>"` makes it a durable subscriber: fed from the outbox with a
         cursor of its own, at least once, in commit order, called as `handler(events, uow)`
-        (batch only). Several event types may share one name (and one handler)."""
+        (batch only). Several event types may share one name (and one handler).
+
+        `eager=True`: called as `handler(event, db)` in the committing thread right after the
+        commit, in background mode too (no batch window). Only for handlers that do next to
+        nothing (note an id in memory and return): they delay the committing request."""
         key = subscription_key(event)
+        if eager:
+            if batch or durable is not None:
+                raise ValueError("an eager handler is a plain in-process handler (not batch, not durable)")
+            self._eager[key].append(handler)
+            return
         if durable is None:
             self._handlers[key].append((handler, batch))
             return
@@ -268,6 +280,8 @@ class MessageBus:
     def unsubscribe(self, event: type[Event] | str, handler: Callable[..., None]) -> None:
         key = subscription_key(event)
         self._handlers[key] = [(h, b) for h, b in self._handlers.get(key, []) if h is not handler]
+        if key in self._eager:
+            self._eager[key] = [h for h in self._eager[key] if h is not handler]
 
     # -- modes -----------------------------------------------------------------------------
     @property
@@ -288,6 +302,8 @@ class MessageBus:
     def publish(self, events: list[DomainEvent], db: Any = None) -> None:
         if not events:
             return
+        if self._eager:
+            self._run_eager(events, db)
         if self._background:
             self._ensure_thread()
             self._queue.put((db, list(events)))
@@ -296,6 +312,15 @@ class MessageBus:
         else:
             self.dispatch(events, db)
             self._catch_up_durable(events, db)
+
+    def _run_eager(self, events: list[DomainEvent], db: Any) -> None:
+        for ev in events:
+            for key in (ev.type, ev.type.split(".", 1)[0] + ".*", "*"):
+                for handler in list(self._eager.get(key, ())):
+                    try:
+                        handler(ev, db)
+                    except Exception:
+                        log.exception("eager event handler failed", extra={"event_type": ev.type, "event_id": ev.id})
 
     def _catch_up_durable(self, events: list[DomainEvent], db: Any) -> None:
         """Inline mode: the durable subscribers these events concern catch up now."""

@@ -6,14 +6,15 @@ from merx.inventory.adjustments import adjust, receive_stock, set_stock_levels, 
 from merx.inventory.holds import allocate, consume, holds_of, release
 from merx.inventory.locations import (create_location, get_location, get_location_by_code, list_locations, update_location,
                                       locations_by_ids)
-from merx.inventory.reads import aggregate_statuses, availability, movements, stock_levels
+from merx.inventory.reads import aggregate_statuses, availability, available_units, movements, stock_levels
 from merx.inventory.rules import LineRequest
 from merx.inventory.settings import get_inventory_settings
 from merx.inventory.writes import InsufficientStock, serialised
 
 __all__ = [
-    "InsufficientStock", "LineRequest", "adjust", "aggregate_statuses", "allocate", "availability", "consume",
-    "create_location", "update_location", "get_inventory_settings", "get_location", "get_location_by_code", "holds_of",
+    "InsufficientStock", "LineRequest", "adjust", "aggregate_statuses", "allocate", "availability", "available_units",
+    "consume", "create_location", "update_location", "get_inventory_settings", "get_location", "get_location_by_code",
+    "holds_of",
     "list_locations", "locations_by_ids", "movements", "receive_stock", "release", "serialised", "set_stock_levels",
     "stock_levels", "transfer",
 ]

@@ -117,3 +117,22 @@ def ledger_totals(uow: UnitOfWork, sku: str, location_id: int) -> tuple[int, int
                                         sa.func.coalesce(sa.func.sum(StockMovement.reserved_delta), 0))
                               .where(StockMovement.sku == sku, StockMovement.location_id == location_id)).one()
     return int(row[0]), int(row[1])
+
+
+def available_units(uow: UnitOfWork, *, batch_size: int = 5000) -> Iterable[tuple[str, str, int]]:
+    """(sku, location code, units available to sell) for every stock row of an active
+    location, in batches: what a consumer that keeps its own copy of availability (search)
+    reconciles from when it may have missed `stock.changed` events (a bulk load, a rebuild)."""
+    after: tuple[str, int] = ("", 0)
+    while True:
+        rows = uow.session.execute(
+            sa.select(StockLevel.sku, StockLevel.location_id, Location.code, StockLevel.on_hand, StockLevel.reserved)
+            .join(Location, Location.id == StockLevel.location_id)
+            .where(Location.active.is_(True),
+                   sa.tuple_(StockLevel.sku, StockLevel.location_id) > sa.tuple_(sa.literal(after[0]), sa.literal(after[1])))
+            .order_by(StockLevel.sku, StockLevel.location_id).limit(batch_size)).all()
+        for r in rows:
+            yield r.sku, r.code, int(r.on_hand - r.reserved)
+        if len(rows) < batch_size:
+            return
+        after = (rows[-1].sku, rows[-1].location_id)

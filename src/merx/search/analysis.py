@@ -24,7 +24,17 @@ Per-language decisions (see docs/search-quality.md):
   bigrams (the usual CJK fallback). ko: whitespace words, no stemming.
 
 Numbers and codes (`tokens with digits`) are never stemmed nor folded, and the query planner
-never applies typo tolerance to them."""
+never applies typo tolerance to them.
+
+Negation: "without", "no", "bez", "без", "fără", "不" (and the like per language, NEGATIONS)
+are not dropped as stop words when a word follows them: the next content word becomes the
+token `¬word` in documents and queries alike, so "pads without wings" indexes `pad ¬wing`
+and a query "pads without wings" excludes products with a positive `wing` while it favours
+those that say `¬wing`.
+
+Typo tolerance and prefixes work on surface words (`surface_tokens`: normalised and
+accent-folded, not stemmed), so the edit distance counts the letters the shopper typed and a
+stem is never fuzzed into another word («căști» -> stem `cast` must not find "cat")."""
 
 from __future__ import annotations
 
@@ -59,6 +69,18 @@ STOP_WORDS: dict[str, frozenset[str]] = {
     "pt": frozenset("e ou o a os as um uma de do da para com sem em no na é".split()),
     "nl": frozenset("en of de het een van voor met zonder in op is".split()),
 }
+
+# Words that negate the content word after them (see the module docstring). Chinese 不 only
+# as a word of its own (jieba keeps 不锈钢 "stainless steel" whole); 无 is not one (无线 is
+# "wireless").
+NEGATIONS: dict[str, frozenset[str]] = {
+    "en": frozenset({"without", "no", "non"}), "pl": frozenset({"bez"}), "ru": frozenset({"без"}),
+    "uk": frozenset({"без"}), "ro": frozenset({"fără", "fara", "fãrã"}), "zh": frozenset({"不", "不带", "不含", "没有"}),
+    "de": frozenset({"ohne"}), "fr": frozenset({"sans"}), "es": frozenset({"sin"}), "it": frozenset({"senza"}),
+    "pt": frozenset({"sem"}), "nl": frozenset({"zonder"}), "bg": frozenset({"без"}), "cs": frozenset({"bez"}),
+    "sk": frozenset({"bez"}),
+}
+NEGATED = "\u00ac"  # "¬": the prefix of a negated token
 
 _WORD_RE = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+", re.UNICODE)
 _HAN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -226,15 +248,77 @@ def _analyze_short(text: str, lang: str, for_query: bool, keep_stop_words: bool)
     return tuple(_analyze(text, lang, for_query, keep_stop_words))
 
 
+def _zh_query_parts(raw: list[str]) -> list[str]:
+    """A Chinese query word is replaced by the pieces the document segmentation also yields
+    (jieba's search mode), covering it left to right without overlaps: the precise cut keeps
+    «无线耳机» whole, while a document «无线蓝牙耳机» is cut into 无线 / 蓝牙 / 耳机."""
+    jb = _jieba()
+    out: list[str] = []
+    for tok in raw:
+        if len(tok) < 3 or not _HAN_RE.search(tok):
+            out.append(tok)
+            continue
+        parts = [p for p in jb.lcut_for_search(tok) if p != tok and len(p) > 1]
+        cover, pos = [], 0
+        while pos < len(tok):
+            best = max((p for p in parts if tok.startswith(p, pos)), key=len, default=None)
+            if best is None:
+                break
+            cover.append(best)
+            pos += len(best)
+        out.extend(cover if pos == len(tok) and len(cover) > 1 else [tok])
+    return out
+
+
+def _negating_chain(raw: list[str], lang: str, *, drop_stops: bool) -> list[tuple[str, bool]]:
+    """(raw token, negated) pairs: negation words removed, the content word after one marked."""
+    stops = STOP_WORDS.get(lang, frozenset())
+    negations = NEGATIONS.get(lang, frozenset())
+    out: list[tuple[str, bool]] = []
+    pending = False
+    for i, t in enumerate(raw):
+        if t in negations and i + 1 < len(raw):
+            pending = True
+            continue
+        if drop_stops and t in stops:
+            continue
+        out.append((t, pending))
+        pending = False
+    return out
+
+
 def _analyze(text: str, lang: str, for_query: bool, keep_stop_words: bool) -> list[str]:
     raw = _raw_tokens(normalise(text, lang), lang, for_query=for_query)
-    stops = STOP_WORDS.get(lang, frozenset())
-    if not keep_stop_words and stops:
-        kept = [t for t in raw if t not in stops]
-        if kept or not for_query:
-            raw = kept
+    if for_query and lang == "zh":
+        raw = _zh_query_parts(raw)
+    chain = _negating_chain(raw, lang, drop_stops=not keep_stop_words)
+    if not chain and for_query:
+        chain = [(t, False) for t in raw]
     norm = _token_normaliser(lang)
-    return [t for t in map(norm, raw) if t]
+    out = []
+    for t, negated in chain:
+        n = norm(t)
+        if n:
+            out.append(NEGATED + n if negated else n)
+    return out
+
+
+def surface_form(token: str, lang: str) -> str:
+    """A raw (normalised) word as typo tolerance and prefixes see it: accent folded where the
+    language folds, never stemmed."""
+    return fold_accents(token) if lang in ACCENT_FOLDING else (token.replace("ё", "е") if lang == "ru" else token)
+
+
+def surface_tokens(text: str | None, lang: str = "en") -> list[str]:
+    """Text -> surface words (no stop words, negated words left out: "without wings" must not
+    make "wings" a typo-tolerant match). Chinese and numbers are matched exactly elsewhere."""
+    if not text:
+        return []
+    if lang not in SUPPORTED:
+        lang = "en"
+    raw = _raw_tokens(normalise(text, lang), lang, for_query=False)
+    return [surface_form(t, lang) for t, negated in _negating_chain(raw, lang, drop_stops=True)
+            if not negated and not _DIGIT_RE.search(t) and not _HAN_RE.search(t)]
 
 
 def analyze_many(texts: Iterable[str | None], lang: str) -> list[str]:
@@ -247,19 +331,25 @@ def analyze_many(texts: Iterable[str | None], lang: str) -> list[str]:
 @dataclass(frozen=True)
 class QueryToken:
     """One analysed query word: `text` is the index token, `original` what the shopper typed
-    (its length decides typo tolerance), `exact_only` for numbers and codes."""
+    (its length decides typo tolerance), `exact_only` for numbers and codes, `surface` the
+    typed word as the surface field holds it (typo tolerance and prefixes), `negated` for a
+    word after "without"/"no"/... (`text` is then the plain token, without the ¬ mark)."""
 
     text: str
     original: str
     exact_only: bool
+    surface: str = ""
+    negated: bool = False
+    colour: bool = False  # a colour word: weighs less than the product noun
 
     @property
     def max_edits(self) -> int:
-        """Typo tolerance: 1 edit from 5 letters, 2 from 9, none for numbers/codes."""
+        """Typo tolerance on the surface word: 1 edit from 4 letters, 2 from 9, none for
+        numbers/codes."""
         if self.exact_only:
             return 0
         n = len(self.original)
-        return 2 if n >= 9 else 1 if n >= 5 else 0
+        return 2 if n >= 9 else 1 if n >= 4 else 0
 
 
 def analyze_query(query: str, lang: str) -> list[QueryToken]:
@@ -267,17 +357,45 @@ def analyze_query(query: str, lang: str) -> list[QueryToken]:
     if lang not in SUPPORTED:
         lang = "en"
     raw = _raw_tokens(normalise(query, lang), lang, for_query=True)
-    stops = STOP_WORDS.get(lang, frozenset())
-    kept = [t for t in raw if t not in stops] if stops else raw
-    if not kept:
-        kept = raw
+    if lang == "zh":
+        raw = _zh_query_parts(raw)
+    chain = _negating_chain(raw, lang, drop_stops=True)
+    if not chain:
+        chain = [(t, False) for t in raw]
     normalise_token = _token_normaliser(lang)
     out: list[QueryToken] = []
-    for t in kept:
+    for t, negated in chain:
         norm = normalise_token(t)
         if norm:
-            out.append(QueryToken(norm, t, exact_only=has_digit(t) or bool(_HAN_RE.search(t))))
+            exact = has_digit(t) or bool(_HAN_RE.search(t))
+            out.append(QueryToken(norm, t, exact_only=exact, surface="" if exact else surface_form(t, lang),
+                                  negated=negated, colour=norm in colour_words(lang)))
     return out
+
+
+# Colour words per language (any form: they go through the language's own chain), so that
+# "czerwone krzesło" does not rank any red product above the chairs.
+_COLOURS: dict[str, str] = {
+    "en": "red black white blue green yellow grey gray pink brown purple orange silver gold beige navy",
+    "pl": "czerwony czerwona czerwone czarny czarna czarne biały biała białe niebieski niebieska niebieskie "
+          "zielony zielona zielone żółty żółta żółte szary szara szare różowy różowa różowe brązowy brązowa "
+          "brązowe fioletowy fioletowa fioletowe pomarańczowy srebrny srebrna złoty złota granatowy beżowy",
+    "ro": "roșu roșie roșii roşu roşie negru neagră negre alb albă albe albastru albastră albaștri verde verzi "
+          "galben galbenă gri roz maro violet mov portocaliu argintiu auriu bej bleumarin",
+    "ru": "красный черный чёрный белый синий голубой зеленый зелёный желтый жёлтый серый розовый коричневый "
+          "фиолетовый оранжевый серебристый золотой бежевый",
+    "uk": "червоний чорний білий синій блакитний зелений жовтий сірий рожевий коричневий фіолетовий "
+          "помаранчевий сріблястий золотий бежевий",
+    "de": "rot schwarz weiß weiss blau grün gelb grau rosa braun lila orange silber gold beige",
+    "fr": "rouge noir blanc bleu vert jaune gris rose marron violet orange argent doré beige",
+    "zh": "红色 黑色 白色 蓝色 绿色 黄色 灰色 粉色 棕色 紫色 橙色 银色 金色",
+}
+
+
+@lru_cache(maxsize=None)
+def colour_words(lang: str) -> frozenset[str]:
+    words = _COLOURS.get(lang, "")
+    return frozenset(tok for w in words.split() for tok in _analyze(w, lang, True, True))
 
 
 def normalise_code(code: str) -> str:

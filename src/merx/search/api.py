@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from decimal import Decimal, InvalidOperation
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 
@@ -83,6 +83,11 @@ def search(
     explain: bool = False,
     facets: bool = True,
     include_inactive: bool = False,
+    complete: bool = Query(False, description="Suggestions while typing: the last word may be unfinished "
+                                              "(\"lam\" finds lamps)."),
+    retrieval: Literal["lexical", "semantic", "hybrid"] | None = Query(
+        None, description="Stages 1-2: lexical (BM25), semantic (embeddings) or hybrid (both, fused). "
+                          "Default: hybrid when the semantic extra is installed, else lexical."),
     uow: UnitOfWork = Depends(get_read_uow),
     principal: Principal = Depends(get_principal),
     data_dir: Any = Depends(search_data_dir),
@@ -102,16 +107,24 @@ def search(
         raise Forbidden("include_inactive=true is for admin and staff")
     if not q.strip() and not (category or brand or attr or store or seller_id is not None):
         raise ValidationProblem.for_field("q", "give a query or at least one filter")
+    if retrieval in ("semantic", "hybrid"):
+        from merx.search.semantic import retrieval_mode
+
+        running, why = retrieval_mode()
+        if running != "hybrid":
+            raise ValidationProblem.for_field("retrieval", f"{retrieval} search is not available here: {why}")
     lo, hi = _decimal("price_min", price_min), _decimal("price_max", price_max)
     if lo is not None and hi is not None and lo > hi:
         raise ValidationProblem.for_field("price_max", "must not be below price_min")
     req = SearchRequest(
         q=q, lang=lang, page=page, limit=limit, region=region, near=near, explain=explain, facets=facets,
+        retrieval=retrieval, complete=complete,
         filters=Filters(category=category, brand=brand, price_min=lo, price_max=hi, attributes=_attributes(attr),
                         store=store, seller_id=seller_id, include_inactive=include_inactive))
     outcome, search_id = service.search(uow, req, data_dir=data_dir)
     return SearchOut(search_id=search_id, query=q, lang=outcome.lang, mode=outcome.mode, total=outcome.total,
                      page=page, limit=limit, items=outcome.page_items, facets=outcome.facets, model=outcome.model,
+                     suggestions=outcome.suggestions or None, retrieval=outcome.retrieval,
                      timings_ms=outcome.timings_ms if explain else None)
 
 

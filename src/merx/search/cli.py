@@ -74,12 +74,16 @@ def train(days: int = typer.Option(90, help="Use searches of the last DAYS days.
 
 @app.command()
 def evaluate(judgments: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV: query,product,grade[,lang]"),
-             lang: Optional[str] = typer.Option(None, help="Language of queries without a lang column.")) -> None:
-    """Print NDCG@10, MRR and recall@1000 of stage 2 alone and of the full pipeline."""
+             lang: Optional[str] = typer.Option(None, help="Language of queries without a lang column."),
+             retrieval: Optional[str] = typer.Option(
+                 None, help="lexical, semantic or hybrid; default: every mode this install can run.")) -> None:
+    """Print NDCG@10, MRR, recall@100 and recall@1000 of stage 2 alone and of the full
+    pipeline, per retrieval mode, and hybrid minus lexical with a paired bootstrap interval."""
     from merx.core.uow import UnitOfWork
     from merx.search import service
-    from merx.search.evaluate import evaluate_judgments, read_judgments
+    from merx.search.evaluate import evaluate_judgments, paired_bootstrap, read_judgments
     from merx.search.ranking import SearchRequest
+    from merx.search.semantic import retrieval_mode
 
     db, s = _database()
     try:
@@ -87,6 +91,15 @@ def evaluate(judgments: Path = typer.Argument(..., exists=True, dir_okay=False, 
     except ValueError as e:
         console.print(f"[red]{e}[/red]")
         raise typer.Exit(2)
+    running, why = retrieval_mode()
+    if retrieval is not None and retrieval not in ("lexical", "semantic", "hybrid"):
+        console.print("[red]--retrieval must be lexical, semantic or hybrid[/red]")
+        raise typer.Exit(2)
+    if retrieval in ("semantic", "hybrid") and running != "hybrid":
+        console.print(f"[red]{retrieval} retrieval is not available: {why}[/red]")
+        raise typer.Exit(2)
+    modes = [retrieval] if retrieval else (["lexical", "semantic", "hybrid"] if running == "hybrid" else ["lexical"])
+    console.print(f"search runs {running} here ({why})")
     stack = service.stack_for(s.data_dir)
     stack.engine.ranker.model = stack.models.current()
     skus = {r.product for r in rows if not r.product.isdigit()}
@@ -98,23 +111,38 @@ def evaluate(judgments: Path = typer.Argument(..., exists=True, dir_okay=False, 
             sku_ids = {k: v.product_id for k, v in lookup_skus(uow, skus).items()}
         synonyms, rules = service.load_synonyms(uow), service.load_rules(uow)
 
-        def rank(query: str, q_lang: Optional[str]) -> tuple[list[int], list[int]]:
-            out = stack.engine.search(SearchRequest(q=query, lang=q_lang or lang, limit=10, facets=False),
-                                      synonyms=synonyms, rules=rules)
-            full = [c.product_id for c in out.ranked]
-            return [c.product_id for c in sorted(out.ranked, key=lambda c: (-c.stage2, c.product_id))], full
+        def ranker(mode: str):  # type: ignore[no-untyped-def]
+            def rank(query: str, q_lang: Optional[str]) -> tuple[list[int], list[int]]:
+                out = stack.engine.search(SearchRequest(q=query, lang=q_lang or lang, limit=10, facets=False,
+                                                        retrieval=mode), synonyms=synonyms, rules=rules)
+                full = [c.product_id for c in out.ranked]
+                return [c.product_id for c in sorted(out.ranked, key=lambda c: (-c.stage2, c.product_id))], full
+            return rank
 
-        results = evaluate_judgments(rows, lambda v: int(v) if v.isdigit() else sku_ids.get(v), rank)
-    _print_metrics({"stage 2 (BM25)": results["stage2"], f"pipeline ({stack.engine.ranker.name})": results["pipeline"]})
+        results = {mode: evaluate_judgments(rows, lambda v: int(v) if v.isdigit() else sku_ids.get(v), ranker(mode))
+                   for mode in modes}
+    table_rows = {}
+    for mode in modes:
+        table_rows[f"{mode}: stage 2"] = results[mode]["stage2"]
+        table_rows[f"{mode}: pipeline ({stack.engine.ranker.name})"] = results[mode]["pipeline"]
+    _print_metrics(table_rows)
+    if "lexical" in results and "hybrid" in results:
+        for part in ("stage2", "pipeline"):
+            d = paired_bootstrap(results["lexical"][part].per_query_ndcg10 or {},
+                                 results["hybrid"][part].per_query_ndcg10 or {})
+            console.print(f"hybrid minus lexical NDCG@10 ({part}): {d.mean:+.4f}, 95% paired bootstrap interval "
+                          f"[{d.low:+.4f}, {d.high:+.4f}] over {d.queries} queries"
+                          + (" (larger than its interval)" if d.significant else " (within noise)"))
 
 
 def _print_metrics(rows: dict) -> None:  # type: ignore[type-arg]
     table = Table()
-    for col in ("ranking", "NDCG@10", "MRR", "recall@1000", "queries"):
+    for col in ("ranking", "NDCG@10", "MRR", "recall@100", "recall@1000", "queries"):
         table.add_column(col, justify="right" if col != "ranking" else "left")
     for name, metrics in rows.items():
         d = metrics.as_dict()
-        table.add_row(name, f"{d['ndcg@10']:.4f}", f"{d['mrr']:.4f}", f"{d['recall@1000']:.4f}", str(d["queries"]))
+        table.add_row(name, f"{d['ndcg@10']:.4f}", f"{d['mrr']:.4f}", f"{d['recall@100']:.4f}",
+                      f"{d['recall@1000']:.4f}", str(d["queries"]))
     Console().print(table)
 
 
@@ -140,6 +168,36 @@ def simulate(products: int = typer.Option(3000, help="Generated catalog size."),
                   f"queries, {report.training_rows:,} impressions ({report.positives:,} purchases)")
     console.print("group importance: " + ", ".join(
         f"{g} {v:.0%} (published {report.published_weights[g]:.0%})" for g, v in report.group_importance.items()))
+
+
+@app.command()
+def study(products: int = typer.Option(3000, help="Generated catalog size."),
+          queries: int = typer.Option(240, help="Simulated queries (60% train, 40% held out)."),
+          seed: int = 11, json_out: bool = typer.Option(False, "--json", help="Print the report as JSON.")) -> None:
+    """Lexical, semantic and hybrid retrieval side by side on the simulated queries and on
+    judged paraphrase and negation queries (wording unlike the titles), with hybrid minus
+    lexical and its paired bootstrap interval (`study.py` says how the sets are judged)."""
+    from merx.search.semantic import retrieval_mode
+    from merx.search.study import report_json, run_study
+
+    running, why = retrieval_mode()
+    console.print(f"search runs {running} here ({why})")
+    with tempfile.TemporaryDirectory() as tmp, _progress() as progress:
+        task = progress.add_task("starting", total=None)
+        report = run_study(Path(tmp) / "index", n_products=products, n_queries=queries, seed=seed,
+                           on_progress=lambda msg: progress.update(task, description=msg))
+    if json_out:
+        typer.echo(json.dumps(report_json(report), indent=2))
+        return
+    for set_name, per in report.results.items():
+        rows = {f"{ranking}: {mode}": m for ranking, modes in per.items() for mode, m in modes.items()}
+        console.print(f"[bold]{set_name} queries[/bold]")
+        _print_metrics(rows)
+        for ranking, d in report.differences.get(set_name, {}).items():
+            console.print(f"  hybrid minus lexical NDCG@10, {ranking}: {d.mean:+.4f} "
+                          f"[{d.low:+.4f}, {d.high:+.4f}]" + (" *" if d.significant else ""))
+    console.print(f"fusion: {report.fusion} (tuning NDCG@10: {report.fusion_tuning}); "
+                  f"embedding {report.embed_ms_per_product} ms per product")
 
 
 def register(root: typer.Typer, import_app: typer.Typer) -> None:

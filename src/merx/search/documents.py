@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Iterable
 
-from merx.search.analysis import analyze as _analyze_as, guess_language, normalise_code
+from merx.search.semantic import semantic_text
+from merx.search.analysis import analyze as _analyze_as, guess_language, normalise_code, surface_tokens as _surface_as
 
 # Field weights of the base text layer (stage 2): a word in the name counts most, brand and
 # category next, attribute values after; the description only adds to the score of
@@ -33,6 +34,12 @@ def analyze(text: str | None, lang: str) -> list[str]:
     if not text:
         return []
     return _analyze_as(text, guess_language(text, lang))
+
+
+def surface(text: str | None, lang: str) -> list[str]:
+    if not text:
+        return []
+    return _surface_as(text, guess_language(text, lang))
 
 
 def language_of(locale: str | None) -> str:
@@ -87,6 +94,10 @@ class IndexRecord:
     signals: ProductSignals
     display: dict[str, Any]
     category_codes: list[str] = field(default_factory=list)  # the category's and its ancestors' codes
+    # unstemmed words of name, brand, category and attribute values in every language: the
+    # field typo tolerance and prefix completion run on
+    surface_tokens: list[str] = field(default_factory=list)
+    semantic_text: str = ""  # what the semantic stage embeds (semantic.semantic_text)
 
 
 def _attribute_values(attributes: dict[str, Any]) -> list[str]:
@@ -127,18 +138,32 @@ def build_record(doc: Any, signals: ProductSignals | None = None, *, currency: s
     names: dict[str, str] = {default_lang: doc.name}
     name_tokens = analyze(doc.name, default_lang)
     description_tokens = analyze(doc.description, default_lang)
-    attr_tokens = [t for v in _attribute_values(attributes) for t in analyze(v, default_lang)]
+    attr_values = _attribute_values(attributes)
+    attr_tokens = [t for v in attr_values for t in analyze(v, default_lang)]
+    surface_words = surface(doc.name, default_lang) + [w for v in attr_values for w in surface(v, default_lang)]
     for locale, tr in (doc.translations or {}).items():
         lang = language_of(locale)
         if tr.get("name"):
             names[lang] = tr["name"]
             name_tokens += analyze(tr["name"], lang)
+            surface_words += surface(tr["name"], lang)
         if tr.get("description"):
             description_tokens += analyze(tr["description"], lang)
         for v in _attribute_values(tr.get("attributes") or {}):
             attr_tokens += analyze(v, lang)
+            surface_words += surface(v, lang)
+    # The category path in the default language and in each translation («Meble», «Наушники»):
+    # a shopper searching in Polish finds the category's products by its Polish name.
     category_tokens = [t for part in (doc.category_path or []) for t in analyze(part, default_lang)]
+    surface_words += [w for part in (doc.category_path or []) for w in surface(part, default_lang)]
+    for locale, path in (getattr(doc, "category_path_translations", None) or {}).items():
+        lang = language_of(locale)
+        for part in path or []:
+            if part not in (doc.category_path or []):
+                category_tokens += analyze(part, lang)
+                surface_words += surface(part, lang)
     brand_tokens = analyze(doc.brand, default_lang)
+    surface_words += surface(doc.brand, default_lang)
     codes: list[str] = []
     prices: list[Decimal] = []
     skus: list[str] = []
@@ -164,6 +189,8 @@ def build_record(doc: Any, signals: ProductSignals | None = None, *, currency: s
         brand=doc.brand, attribute_pairs=_attribute_pairs(attributes), channels=list(doc.channels or []),
         seller_id=int(doc.seller_id or 0), price=float(low) if low is not None else None, signals=signals,
         display=display, category_codes=list(doc.category_codes),
+        surface_tokens=list(dict.fromkeys(surface_words)),
+        semantic_text=semantic_text(doc.name, names.values(), doc.category_path or [], doc.brand, attr_values),
     )
 
 

@@ -17,7 +17,8 @@ FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
     "price": ("price_ratio", "price_discount"),
     "rating": ("rating_avg", "rating_count"),
     "delivery": ("delivery_days", "express"),
-    "text": ("text_score", "text_score_norm", "text_all_words", "text_name_all", "text_exact_code"),
+    # text_semantic last: a model trained before it existed reads the columns before it
+    "text": ("text_score", "text_score_norm", "text_all_words", "text_name_all", "text_exact_code", "text_semantic"),
 }
 FEATURE_NAMES: tuple[str, ...] = tuple(f for names in FEATURE_GROUPS.values() for f in names)
 GROUP_OF: dict[str, str] = {f: g for g, names in FEATURE_GROUPS.items() for f in names}

@@ -48,7 +48,7 @@ from merx.search import service
 log = logging.getLogger("merx.search")
 
 PRODUCT_EVENTS = (ProductCreated, ProductUpdated, ProductPriceChanged, ProductArchived, ProductDeleted)
-FLUSH_DELAY_SECONDS = 0.3
+FLUSH_DELAY_SECONDS = 0.1  # a burst of events within it becomes one index commit
 
 
 @dataclass
@@ -265,7 +265,10 @@ def discard_noted() -> None:
 
 
 def register(bus: MessageBus) -> None:
+    # Eager: these handlers only note ids in memory, so they run at commit time even under
+    # `merx serve`'s background event handling; the product is searchable as soon as the next
+    # search (or the flush FLUSH_DELAY_SECONDS later) indexes it, without the bus's batch window.
     for event_class in PRODUCT_EVENTS:
-        bus.subscribe(event_class, on_product_changed)
-    bus.subscribe(StockChanged, on_stock_changed)
-    bus.subscribe(OrderPlaced, on_order_placed)
+        bus.subscribe(event_class, on_product_changed, eager=True)
+    bus.subscribe(StockChanged, on_stock_changed, eager=True)
+    bus.subscribe(OrderPlaced, on_order_placed, eager=True)

@@ -36,6 +36,7 @@ def build_schema() -> tantivy.Schema:
     sb.add_unsigned_field("product_id", stored=True, indexed=True, fast=True)
     for name in TEXT_FIELDS:
         sb.add_text_field(name, tokenizer_name="whitespace", index_option="freq")
+    sb.add_text_field("surface", tokenizer_name="whitespace", index_option="basic")
     sb.add_text_field("codes", tokenizer_name="raw", index_option="basic")
     sb.add_text_field("status", tokenizer_name="raw", index_option="basic")
     sb.add_text_field("channel", tokenizer_name="raw", index_option="basic")
@@ -58,6 +59,8 @@ def to_document(rec: IndexRecord) -> tantivy.Document:
                                ("description", rec.description_tokens)):
         if tokens:
             d.add_text(field_name, " ".join(tokens))
+    if rec.surface_tokens:
+        d.add_text("surface", " ".join(rec.surface_tokens))
     for code in rec.codes:
         d.add_text("codes", code)
     d.add_text("status", rec.status)
@@ -101,6 +104,7 @@ class SearchIndex:
         self._write_lock = threading.Lock()
         self._current: _Open | None = None
         self._checked_at = 0.0
+        self.needs_rebuild = False  # set when the directory held an index of an older schema
         self._open_current()
 
     # -- directories -------------------------------------------------------------------------
@@ -122,12 +126,20 @@ class SearchIndex:
     def _open_current(self) -> _Open:
         with self._lock:
             name = self._read_pointer()
-            if name is None or not (self.base / name).exists():
+            index = None
+            if name is not None and (self.base / name).exists():
+                try:
+                    index = self._open_dir(name)
+                except ValueError as e:  # an index written by an older version: another schema
+                    if "schema does not match" not in str(e):
+                        raise
+                    # Start an empty index of this version's schema; the service rebuilds it
+                    # from the catalog before its next search (`needs_rebuild`).
+                    self.needs_rebuild = True
+            if index is None:
                 name = f"index-{new_ulid().lower()}"
                 index = self._open_dir(name)
                 self._write_pointer(name)
-            else:
-                index = self._open_dir(name)
             self._current = _Open(name, index)
             self._checked_at = time.monotonic()
             return self._current
@@ -217,6 +229,7 @@ class SearchIndex:
             before_swap(index)  # replays changes made while building, into the new index
         old = self._read_pointer()
         self._write_pointer(name)
+        self.needs_rebuild = False
         with self._lock:
             self._current = _Open(name, index)
         if old and old != name:

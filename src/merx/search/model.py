@@ -22,7 +22,7 @@ from merx.search.features import FEATURE_NAMES, GROUP_OF, PUBLISHED_WEIGHTS, fal
 MONOTONE = {
     "pop_views": 1, "pop_carts": 1, "pop_favourites": 1, "sales_purchases": 1, "sales_conversion": 1,
     "price_ratio": -1, "rating_avg": 1, "delivery_days": -1, "text_score_norm": 1, "text_all_words": 1,
-    "text_name_all": 1, "text_exact_code": 1,
+    "text_name_all": 1, "text_exact_code": 1, "text_semantic": 1,
 }
 
 
@@ -35,6 +35,9 @@ class TrainedModel:
     def predict(self, matrix: np.ndarray) -> np.ndarray:
         if matrix.shape[0] == 0:
             return np.zeros(0)
+        n = self.booster.num_feature()
+        if n < matrix.shape[1]:  # trained before later features were appended: it reads the first n
+            matrix = matrix[:, :n]
         return np.asarray(self.booster.predict(matrix, num_threads=1), dtype=np.float64)
 
 
@@ -131,7 +134,8 @@ class ModelStore:
         booster = lgb.Booster(model_file=str(self.base / f"{name}.txt"))
         meta_path = self.base / f"{name}.json"
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-        if meta.get("features") and tuple(meta["features"]) != FEATURE_NAMES:
+        features = tuple(meta.get("features") or ())
+        if features and features != FEATURE_NAMES[:len(features)]:
             raise ValueError(f"{name} was trained on other features; retrain it")
         return TrainedModel(name, booster, meta)
 

@@ -1,6 +1,8 @@
 """What the web console, the storefront and the demo may call in search: the search pipeline
 with its request types, the merchandising tools (synonyms, boost rules, pins), the
-zero-result report, and building the index."""
+zero-result report, building the index, and `set_product_rating` for the owner of product
+reviews (the rating feeds stage 3 and the low-rating deboost; it joins the caller's unit of
+work and does not commit)."""
 
 from pathlib import Path
 
@@ -9,7 +11,9 @@ from merx.search.ranking import Filters, SearchRequest
 from merx.search.schemas import BoostRuleIn, PinIn, SynonymIn
 from merx.search.service import (add_pin, add_synonym, delete_boost_rule, delete_pin, delete_synonym,
                                  list_boost_rules, list_pins, list_synonyms, rebuild_index, register_data_dir,
-                                 search, set_boost_rule, stack_for, zero_result_report)
+                                 search, set_boost_rule, set_product_rating, stack_for, suggest_queries,
+                                 zero_result_report)
+from merx.search.semantic import retrieval_mode
 
 
 def indexed_products(data_dir: Path) -> int:
@@ -20,5 +24,6 @@ def indexed_products(data_dir: Path) -> int:
 __all__ = [
     "BoostRuleIn", "Filters", "PinIn", "RULE_KINDS", "SearchRequest", "SynonymIn", "add_pin", "add_synonym",
     "delete_boost_rule", "delete_pin", "delete_synonym", "indexed_products", "list_boost_rules", "list_pins",
-    "list_synonyms", "rebuild_index", "register_data_dir", "search", "set_boost_rule", "zero_result_report",
+    "list_synonyms", "rebuild_index", "register_data_dir", "retrieval_mode", "search", "set_boost_rule",
+    "set_product_rating", "suggest_queries", "zero_result_report",
 ]

@@ -24,15 +24,22 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import tantivy
 
-from merx.search.analysis import QueryToken, analyze, analyze_query, guess_language, normalise_code
+from merx.search.analysis import NEGATED, QueryToken, analyze, analyze_query, guess_language, normalise_code
 from merx.search.boosts import AppliedBoost, BoostRules
 from merx.search.documents import CANDIDATE_FIELDS, DESCRIPTION_WEIGHT, FIELD_WEIGHTS, SIGNAL_FIELDS
 from merx.search.features import (DELIVERY_DAYS_EXPRESS, DELIVERY_DAYS_LOCAL, DELIVERY_DAYS_STOCKED,
                                    DELIVERY_DAYS_UNAVAILABLE, FEATURE_NAMES, feature_matrix, group_scores)
 from merx.search.index import SearchIndex
 from merx.search.model import Ranker
+from merx.search.semantic import (SEMANTIC_CANDIDATES, SEMANTIC_LANGUAGES, Fusion,
+                                  VectorStore, embedder, fuse)
 
 FUZZY_WEIGHT = 0.5  # a typo-corrected word scores a constant, half a field weight
+PREFIX_WEIGHT = 0.5  # a word being typed (autocomplete) completed from its first letters
+COLOUR_WEIGHT = 0.35  # a colour word alone must not outrank the product noun
+NEGATED_WEIGHT = 0.5  # a product that says "without X" for a query "without X"
+_RU_ONLY = frozenset("ыэъё")
+_UK_ONLY = frozenset("іїєґ")
 
 
 @dataclass
@@ -65,6 +72,8 @@ class SearchRequest:
     near: str | None = None  # location code nearest the shopper
     explain: bool = False
     facets: bool = True
+    complete: bool = False  # autocomplete: the last word may be unfinished ("lam" -> lamp)
+    retrieval: str | None = None  # "lexical" | "semantic" | "hybrid"; None: hybrid when the model is installed
 
 
 @dataclass(frozen=True)
@@ -122,12 +131,18 @@ class SynonymTable:
 class Candidate:
     """One materialised candidate (a plain slotted class: a query makes up to 1,000)."""
 
-    __slots__ = ("product_id", "address", "stage2", "exact_code", "pinned", "probability", "boosts", "final")
+    __slots__ = ("product_id", "address", "stage2", "exact_code", "pinned", "probability", "boosts", "final",
+                 "lexical", "semantic", "rrf", "linear", "via_semantic")
 
     def __init__(self, product_id: int, address: Any, stage2: float) -> None:
         self.product_id = product_id
         self.address = address
-        self.stage2 = stage2
+        self.stage2 = stage2  # the stage 2 score: BM25, the cosine, or their fusion (by retrieval mode)
+        self.lexical = stage2  # BM25
+        self.semantic = 0.0  # cosine similarity to the query
+        self.rrf = 0.0
+        self.linear = 0.0
+        self.via_semantic = False  # a candidate only the semantic stage found
         self.exact_code = False
         self.pinned: int | None = None
         self.probability = 0.0
@@ -149,6 +164,8 @@ class SearchOutcome:
     timings_ms: dict[str, float]
     model: str
     page_features: dict[int, list[float]] = field(default_factory=dict)  # feature rows of the page
+    suggestions: list[str] = field(default_factory=list)  # on a page that found nothing: what to try
+    retrieval: str = "lexical"  # what stage 1-2 ran: lexical, semantic or hybrid
     _candidates: list[Candidate] = field(default_factory=list, repr=False)
     _order: list[int] = field(default_factory=list, repr=False)
     _probabilities: Any = field(default=None, repr=False)
@@ -166,41 +183,88 @@ class SearchOutcome:
         return out
 
 
+def _key(tokens: Sequence[QueryToken]) -> str:
+    return " ".join((NEGATED if t.negated else "") + t.text for t in tokens)[:500]
+
+
 def query_key(q: str, lang: str) -> str:
     """The normalised form pins are stored under: analysed tokens joined by spaces."""
-    return " ".join(t.text for t in analyze_query(q, lang))[:500]
+    return _key(analyze_query(q, lang))
+
+
+def cyrillic_alternatives(q: str, lang: str, tokens: list[QueryToken]) -> list[QueryToken | None]:
+    """Russian and Ukrainian share most letters: a query without a letter only one of them has
+    («навушники бездротові» has none of і ї є ґ) is lemmatised both ways, and each word may
+    match either lemma, so Ukrainian catalog text is found by a query guessed as Russian."""
+    if lang not in ("ru", "uk"):
+        return [None] * len(tokens)
+    letters = set(q.casefold())
+    if letters & (_RU_ONLY | _UK_ONLY):
+        return [None] * len(tokens)
+    other = analyze_query(q, "uk" if lang == "ru" else "ru")
+    if len(other) != len(tokens):
+        return [None] * len(tokens)
+    return [o if o.text != t.text else None for t, o in zip(tokens, other)]
 
 
 class Engine:
     def __init__(self, index: SearchIndex, ranker: Ranker | None = None, config: RankConfig | None = None,
-                 *, default_lang: str = "en") -> None:
+                 *, default_lang: str = "en", vectors: VectorStore | None = None, fusion: Fusion | None = None) -> None:
         self.index = index
         self.ranker = ranker or Ranker()
         self.config = config or RankConfig()
         self.default_lang = default_lang
+        self.vectors = vectors
+        self.fusion = fusion or Fusion()
+
+    def semantic_ready(self) -> bool:
+        return self.vectors is not None and len(self.vectors) > 0 and embedder() is not None
 
     # -- query construction ------------------------------------------------------------------
     def _term(self, field_name: str, text: str) -> tantivy.Query:
         return tantivy.Query.term_query(self.index.schema, field_name, text)
 
-    def _token_clause(self, searcher: tantivy.Searcher, tok: QueryToken, fields: Sequence[str]) -> tantivy.Query:
+    def _token_clause(self, searcher: tantivy.Searcher, tok: QueryToken, fields: Sequence[str],
+                      prefix: bool = False) -> tantivy.Query:
         clauses = [(tantivy.Occur.Should, tantivy.Query.boost_query(self._term(f, tok.text), FIELD_WEIGHTS[f]))
                    for f in fields]
+        weight = max(FIELD_WEIGHTS[f] for f in fields)
         edits = tok.max_edits
-        if edits and not any(searcher.doc_freq(f, tok.text) for f in fields):
-            for f in fields:
-                fuzzy = tantivy.Query.fuzzy_term_query(self.index.schema, f, tok.text, edits, True)
-                clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(fuzzy, FIELD_WEIGHTS[f] * FUZZY_WEIGHT)))
+        # Typo tolerance runs on the surface word the shopper typed, never on its stem, and
+        # only when neither the stem nor the typed word is in the catalog.
+        if edits and tok.surface and not any(searcher.doc_freq(f, tok.text) for f in fields) \
+                and not searcher.doc_freq("surface", tok.surface):
+            fuzzy = tantivy.Query.fuzzy_term_query(self.index.schema, "surface", tok.surface, edits, True)
+            clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(fuzzy, weight * FUZZY_WEIGHT)))
+        if prefix and tok.surface and not tok.exact_only:
+            started = tantivy.Query.fuzzy_term_query(self.index.schema, "surface", tok.surface, 0, True, True)
+            clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(started, weight * PREFIX_WEIGHT)))
         return tantivy.Query.boolean_query(clauses)
 
     def _group_clause(self, searcher: tantivy.Searcher, group: list[tuple[QueryToken, ...]],
-                      fields: Sequence[str] = CANDIDATE_FIELDS) -> tantivy.Query:
+                      fields: Sequence[str] = CANDIDATE_FIELDS, prefix: bool = False) -> tantivy.Query:
         alternatives = []
         for alt in group:
-            parts = [self._token_clause(searcher, t, fields) for t in alt]
+            parts = [self._token_clause(searcher, t, fields, prefix and k == len(alt) - 1) for k, t in enumerate(alt)]
             q = parts[0] if len(parts) == 1 else tantivy.Query.boolean_query([(tantivy.Occur.Must, p) for p in parts])
             alternatives.append((tantivy.Occur.Should, q))
-        return alternatives[0][1] if len(alternatives) == 1 else tantivy.Query.boolean_query(alternatives)
+        out = alternatives[0][1] if len(alternatives) == 1 else tantivy.Query.boolean_query(alternatives)
+        first = group[0]
+        if len(first) == 1 and first[0].colour:
+            out = tantivy.Query.boost_query(out, COLOUR_WEIGHT)
+        return out
+
+    def _negated_clauses(self, negated: Sequence[QueryToken]) -> list[tuple[Any, tantivy.Query]]:
+        """"without X": products that mention X (outside a "without X" of their own) are
+        excluded; those that say "without X" rank higher."""
+        out: list[tuple[Any, tantivy.Query]] = []
+        for tok in negated:
+            for f in ("name", "category", "attrs"):
+                out.append((tantivy.Occur.MustNot, self._term(f, tok.text)))
+            for f in CANDIDATE_FIELDS:
+                out.append((tantivy.Occur.Should, tantivy.Query.boost_query(
+                    self._term(f, NEGATED + tok.text), FIELD_WEIGHTS[f] * NEGATED_WEIGHT)))
+        return out
 
     def _filter_clauses(self, f: Filters) -> list[tuple[Any, tantivy.Query]]:
         must: list[tantivy.Query] = []
@@ -225,12 +289,13 @@ class Engine:
         return [(tantivy.Occur.Must, tantivy.Query.const_score_query(q, 0.0)) for q in must]
 
     def build_query(self, searcher: tantivy.Searcher, groups: list[list[tuple[QueryToken, ...]]], mode: str,
-                    filters: Filters) -> tantivy.Query:
-        clauses: list[tuple[Any, tantivy.Query]] = self._filter_clauses(filters)
+                    filters: Filters, negated: Sequence[QueryToken] = (), prefix: bool = False) -> tantivy.Query:
+        clauses: list[tuple[Any, tantivy.Query]] = self._filter_clauses(filters) + self._negated_clauses(negated)
         if not groups:
             clauses.append((tantivy.Occur.Must, tantivy.Query.const_score_query(tantivy.Query.all_query(), 0.0)))
             return tantivy.Query.boolean_query(clauses)
-        group_queries = [self._group_clause(searcher, g) for g in groups]
+        group_queries = [self._group_clause(searcher, g, prefix=prefix and k == len(groups) - 1)
+                         for k, g in enumerate(groups)]
         if mode == "and":
             clauses += [(tantivy.Occur.Must, q) for q in group_queries]
         else:
@@ -263,29 +328,83 @@ class Engine:
         synonyms = synonyms or SynonymTable()
         rules = rules or BoostRules()
         lang = req.lang or guess_language(req.q, self.default_lang)
-        tokens = analyze_query(req.q, lang) if req.q.strip() else []
-        key = " ".join(t.text for t in tokens)[:500]
+        all_tokens = analyze_query(req.q, lang) if req.q.strip() else []
+        key = _key(all_tokens)
+        negated = [t for t in all_tokens if t.negated]
+        tokens = [t for t in all_tokens if not t.negated]
         groups = synonyms.groups(lang, tokens)
+        for group, alt in zip(groups, cyrillic_alternatives(req.q, lang, tokens)):
+            if alt is not None and len(group[0]) == 1 and group[0][0].text != alt.text:
+                group.append((alt,))
         searcher = self.index.searcher()
+        semantic_ok = self.semantic_ready()
+        semantic_ok = semantic_ok and lang in SEMANTIC_LANGUAGES
+        retrieval = req.retrieval or ("hybrid" if semantic_ok else "lexical")
+        if retrieval != "lexical" and not semantic_ok:
+            retrieval = "lexical"
+        query_vector = None
+        if semantic_ok and groups and self.vectors is not None:
+            self.vectors.refresh()
+            t_embed = time.perf_counter()
+            model = embedder()
+            assert model is not None
+            query_vector = model.embed([req.q])[0]
+            timings["embed_query"] = _ms(t_embed)
         timings["analysis"] = _ms(t0)
 
         # Stages 1-2: candidates and BM25, AND first then OR below the minimum
         t1 = time.perf_counter()
         mode = "and" if groups else "browse"
-        query = self.build_query(searcher, groups, mode, req.filters)
-        result = searcher.search(query, self.config.depth, count=True)
-        count = result.count or 0
-        if mode == "and" and count < self.config.min_candidates and len(groups) > 1:
-            mode = "or"
-            query = self.build_query(searcher, groups, mode, req.filters)
+        query = self.build_query(searcher, groups, mode, req.filters, negated, req.complete)
+        if retrieval == "semantic" and query_vector is not None:
+            hits, count = [], 0
+        else:
             result = searcher.search(query, self.config.depth, count=True)
             count = result.count or 0
-        hits = result.hits
+            if mode == "and" and count < self.config.min_candidates and len(groups) > 1:
+                mode = "or"
+                query = self.build_query(searcher, groups, mode, req.filters, negated, req.complete)
+                result = searcher.search(query, self.config.depth, count=True)
+                count = result.count or 0
+            hits = result.hits
         addresses = [h[1] for h in hits]
         pids = searcher.fast_field_values("product_id", addresses) if addresses else []
         candidates = [Candidate(pid, addr, score) for (score, addr), pid in zip(hits, pids)]
         by_id = {c.product_id: c for c in candidates}
         extra = 0
+
+        # The semantic stage adds the nearest products by meaning (under the same filters
+        # and exclusions), whatever their words; in hybrid only those close enough in meaning
+        # (Fusion.min_similarity), ranked after the products that match every word.
+        if query_vector is not None and retrieval in ("semantic", "hybrid") and self.vectors is not None:
+            t_ann = time.perf_counter()
+            near_ids, near_sims = self.vectors.nearest(query_vector, SEMANTIC_CANDIDATES)
+            if retrieval == "hybrid":
+                near_ids = near_ids[near_sims >= self.fusion.min_similarity]
+            wanted = [int(p) for p in near_ids if int(p) not in by_id]
+            if wanted:
+                sem_q = tantivy.Query.boolean_query(
+                    [(tantivy.Occur.Must, tantivy.Query.term_set_query(self.index.schema, "product_id", wanted))]
+                    + self._filter_clauses(req.filters) + self._negated_clauses(negated))
+                sem_hits = searcher.search(sem_q, len(wanted), count=False).hits
+                for addr, pid in zip([h[1] for h in sem_hits], searcher.fast_field_values(
+                        "product_id", [h[1] for h in sem_hits]) if sem_hits else []):
+                    c = Candidate(int(pid), addr, 0.0)
+                    c.via_semantic = True
+                    by_id[c.product_id] = c
+                    candidates.append(c)
+                    extra += 1
+            timings["semantic"] = _ms(t_ann)
+        if query_vector is not None and candidates and self.vectors is not None:
+            lexical = np.fromiter((c.lexical for c in candidates), dtype=np.float64, count=len(candidates))
+            sims = self.vectors.similarity(query_vector, [c.product_id for c in candidates])
+            fused, rrf, linear = fuse(lexical, sims, self.fusion)
+            for i, c in enumerate(candidates):
+                c.semantic, c.rrf, c.linear = float(sims[i]), float(rrf[i]), float(linear[i])
+                if retrieval == "hybrid":
+                    c.stage2 = float(fused[i])
+                elif retrieval == "semantic":
+                    c.stage2 = float(sims[i])
 
         # An exact SKU/EAN query: that product first, whatever its text score.
         code = normalise_code(req.q)
@@ -341,7 +460,19 @@ class Engine:
             "seller_rating": columns["seller_rating"], "seller_id": columns["seller_id"]}
         multiplier, applied = rules.vector(boost_columns, pids) if n else (np.zeros(0), [])
         final = probabilities * multiplier
-        order = np.lexsort((np.asarray(pids), -columns["text_score"], -final)) if n else np.zeros(0, dtype=int)
+        if retrieval == "hybrid" and n and bool(columns["_semantic_only"].any()):
+            # products with every query word first; then the partial and meaning-only
+            # matches, by the fused stage 2 score inside the learned probability
+            order = np.lexsort((np.asarray(pids), -columns["text_score"], -final, -columns["text_all_words"]))
+        elif mode == "or" and n:
+            # Full matches first: a product with every query word is never outranked by one
+            # with fewer because of its popularity; the learned score orders within a tier.
+            # Lexical retrieval also tiers partial matches by coverage (a noun above a colour);
+            # with the semantic stage, meaning orders the partial matches.
+            tier = columns["_coverage"] if retrieval == "lexical" else columns["text_all_words"]
+            order = np.lexsort((np.asarray(pids), -columns["text_score"], -final, -tier))
+        else:
+            order = np.lexsort((np.asarray(pids), -columns["text_score"], -final)) if n else np.zeros(0, dtype=int)
         ranked_idx = [int(i) for i in order if pids[i] not in hidden]
         ranked_idx = _apply_display_rules(ranked_idx, pids, code_ids, pinned)[: self.config.depth]
         timings["stage_4"] = _ms(t4)
@@ -369,6 +500,7 @@ class Engine:
             mode = "none" if groups else mode
         return SearchOutcome(total=total, mode=mode, lang=lang, query_key=key, page_items=items, facets=facets,
                              timings_ms=timings, model=self.ranker.name, page_features=page_features,
+                             retrieval=retrieval,
                              _candidates=candidates, _order=ranked_idx, _probabilities=probabilities, _final=final)
 
     def _features(self, searcher: tantivy.Searcher, candidates: list[Candidate],
@@ -388,6 +520,10 @@ class Engine:
         columns["text_score_norm"] = scores / top
         exact = np.fromiter((c.exact_code for c in candidates), dtype=bool, count=n)
         columns["text_exact_code"] = exact.astype(np.float64)
+        columns["text_semantic"] = np.fromiter((c.semantic for c in candidates), dtype=np.float64, count=n)
+        lexical = np.fromiter((c.lexical for c in candidates), dtype=np.float64, count=n)
+        semantic_only = np.fromiter((c.via_semantic for c in candidates), dtype=bool, count=n)
+        columns["_semantic_only"] = semantic_only
         # one term set of the candidates' ids, shared by the per-candidate feature queries
         id_set = tantivy.Query.term_set_query(self.index.schema, "product_id", ids) if n else None
 
@@ -401,11 +537,18 @@ class Engine:
                 [(tantivy.Occur.Must, self._group_clause(searcher, g, ("name",))) for g in groups])
             columns["text_name_all"] = member(self._restricted(searcher, id_set, n, name_q)).astype(np.float64)
             if mode == "and":
-                columns["text_all_words"] = (~(exact & (scores == 0))).astype(np.float64)
+                columns["text_all_words"] = (~((exact | semantic_only) & (lexical == 0))).astype(np.float64)
             else:
-                all_q = tantivy.Query.boolean_query(
-                    [(tantivy.Occur.Must, self._group_clause(searcher, g)) for g in groups])
-                columns["text_all_words"] = member(self._restricted(searcher, id_set, n, all_q)).astype(np.float64)
+                # Coverage: the share of query words each candidate matches, a colour word
+                # counting less than a noun (one query per word, over the candidates only).
+                weights = [COLOUR_WEIGHT if len(g[0]) == 1 and g[0][0].colour else 1.0 for g in groups]
+                coverage = np.zeros(n, dtype=np.float64)
+                for k, (g, w) in enumerate(zip(groups, weights)):
+                    q = self._group_clause(searcher, g, prefix=req.complete and k == len(groups) - 1)
+                    coverage += w * member(self._restricted(searcher, id_set, n, q))
+                coverage /= sum(weights)
+                columns["_coverage"] = np.round(coverage, 6)
+                columns["text_all_words"] = (coverage >= 1.0 - 1e-9).astype(np.float64)
         near = np.zeros(n, dtype=bool)
         local = np.zeros(n, dtype=bool)
         if req.near and n:
@@ -415,6 +558,7 @@ class Engine:
             local = member(self._restricted(searcher, id_set, n, tantivy.Query.term_set_query(
                 self.index.schema, "store_f", local_locations)))
         columns["_nearest"], columns["_next_day_local"] = near, local
+        columns.setdefault("_coverage", np.ones(n, dtype=np.float64))
         express, in_stock = columns["express"] > 0, columns["in_stock"] > 0
         columns["delivery_days"] = np.where(near | local, DELIVERY_DAYS_LOCAL, np.where(
             express, DELIVERY_DAYS_EXPRESS, np.where(in_stock, DELIVERY_DAYS_STOCKED, DELIVERY_DAYS_UNAVAILABLE)))
@@ -438,6 +582,13 @@ class Engine:
             parts = [c.probability] + [b.factor for b in c.boosts]
             item["explain"] = {
                 "stage2_score": c.stage2,
+                "lexical_score": c.lexical,
+                "semantic_score": c.semantic,
+                "rrf_score": c.rrf,
+                "linear_score": c.linear,
+                "fusion": f"{self.fusion.method} (alpha {self.fusion.alpha})" if self.fusion.method == "linear"
+                else f"rrf (k {self.fusion.rrf_k:g})",
+                "found_by": "semantic" if c.via_semantic else "lexical",
                 "probability": c.probability,
                 "model": self.ranker.name,
                 "features": {name: float(matrix[idx, j]) for j, name in enumerate(FEATURE_NAMES)},

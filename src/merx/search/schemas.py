@@ -142,6 +142,8 @@ class SearchOut(BaseModel):
     items: list[SearchItem]
     facets: dict[str, Any]
     model: str
+    suggestions: list[str] | None = None  # when nothing was found: queries and names to try instead
+    retrieval: str = "lexical"  # lexical | semantic | hybrid: what stages 1-2 ran for this query
     timings_ms: dict[str, float] | None = None
 
 

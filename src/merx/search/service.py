@@ -31,6 +31,7 @@ from merx.search.analysis import guess_language
 from merx.search.ranking import Engine, Pin, RankConfig, SearchOutcome, SearchRequest, SynonymTable, query_key
 from merx.search.schemas import (BoostRuleIn, BoostRuleOut, FeedbackIn, PinIn, PinOut, SynonymIn, SynonymOut,
                                  ZeroResultOut)
+from merx.search.semantic import VectorStore, embed_records, embedder
 from merx.search.settings import get_search_settings
 
 log = logging.getLogger("merx.search")
@@ -64,6 +65,7 @@ class SearchStack:
     index: SearchIndex
     models: ModelStore
     engine: Engine
+    vectors: VectorStore
 
 
 _STACKS: dict[str, SearchStack] = {}
@@ -79,8 +81,9 @@ def stack_for(data_dir: Path) -> SearchStack:
             cfg = get_search_settings()
             index = index_for(base / "index")
             models = ModelStore(base / "models")
-            engine = Engine(index, Ranker(), RankConfig(cfg.min_candidates, cfg.depth, cfg.count_cap))
-            stack = SearchStack(index, models, engine)
+            vectors = VectorStore(base / "vectors")
+            engine = Engine(index, Ranker(), RankConfig(cfg.min_candidates, cfg.depth, cfg.count_cap), vectors=vectors)
+            stack = SearchStack(index, models, engine, vectors)
             _STACKS[key] = stack
         return stack
 
@@ -116,12 +119,19 @@ def search(uow: UnitOfWork, req: SearchRequest, *, data_dir: Path,
     stack.engine.ranker.model = stack.models.current()
     from merx.search.handlers import flush
 
+    if stack.index.needs_rebuild:  # the directory held an index of an older version's schema
+        with _REBUILD_LOCK:
+            if stack.index.needs_rebuild:
+                log.warning("search index was written by an older version: rebuilding it from the catalog")
+                rebuild_index(uow.db, data_dir)
     flush(uow.db)  # what this process's handlers noted, then
     index_pending(uow.db, data_dir, wait=True)  # every committed change is visible to the next search
     lang = req.lang or guess_language(req.q, stack.engine.default_lang)
     key = query_key(req.q, lang) if req.q else ""
     outcome = stack.engine.search(req, synonyms=load_synonyms(uow, lang), rules=load_rules(uow),
                                   pins=load_pins(uow, lang, key))
+    if outcome.total == 0 and req.q.strip() and req.page == 1:
+        outcome.suggestions = suggest_queries(uow, req.q, lang)
     if req.explain and uow.actor.role == Role.seller:
         # a seller learns why its own products rank where they do, not its competitors'
         for item in outcome.page_items:
@@ -139,9 +149,49 @@ def search(uow: UnitOfWork, req: SearchRequest, *, data_dir: Path,
                 id=search_id, query_text=req.q[:500], query_key=outcome.query_key, lang=outcome.lang,
                 mode=outcome.mode, total=outcome.total, page=req.page, shown=shown, features=features,
                 filters=_filters_json(req), customer_id=uow.actor.customer_id, user_id=uow.actor.user_id,
-                zero_results=outcome.total == 0))
+                # browsing a category (no words) that shows nothing is not a search that failed
+                zero_results=outcome.total == 0 and bool(outcome.query_key)))
             w.commit()
     return outcome, search_id
+
+
+_REBUILD_LOCK = threading.Lock()
+
+
+def suggest_queries(uow: UnitOfWork, q: str, lang: str, *, limit: int = 5) -> list[str]:
+    """What to offer on a page that found nothing: the category and brand names and the
+    queries that found something in this shop, closest to what was typed first (by
+    difflib's similarity ratio, word by word); without a close one, the most searched
+    queries that found something."""
+    import difflib
+
+    from merx.catalog.public import list_brands, list_categories
+
+    typed = q.strip().casefold()
+    words = typed.split()
+    successful = [(text, n) for text, n in uow.session.execute(
+        sa.select(sa.func.min(m.SearchLog.query_text), sa.func.count().label("n"))
+        .where(m.SearchLog.zero_results.is_(False), m.SearchLog.total > 0, m.SearchLog.query_key != "",
+               m.SearchLog.lang == lang)
+        .group_by(m.SearchLog.query_key).order_by(sa.desc("n")).limit(300))]
+    names = [c.name for c in list_categories(uow)] + [b.name for b in list_brands(uow)]
+    candidates: dict[str, float] = {}
+    for text, popularity in [(t, n) for t, n in successful] + [(n, 0) for n in names]:
+        cand = text.strip()
+        folded = cand.casefold()
+        if not cand or folded == typed:
+            continue
+        ratio = difflib.SequenceMatcher(None, typed, folded).ratio()
+        for w in words:
+            for cw in folded.split():
+                if len(w) >= 3 and len(cw) >= 3:
+                    ratio = max(ratio, difflib.SequenceMatcher(None, w, cw).ratio() * (0.95 if len(words) == 1 else 0.8))
+        if ratio >= 0.6:
+            candidates[cand] = max(candidates.get(cand, 0.0), ratio + min(popularity, 100) / 10_000)
+    ranked = sorted(candidates, key=lambda c: (-candidates[c], c))[:limit]
+    if ranked:
+        return ranked
+    return [t for t, _ in successful[:limit]]
 
 
 def _filters_json(req: SearchRequest) -> dict[str, Any] | None:
@@ -356,7 +406,7 @@ def record_feedback(uow: UnitOfWork, data: FeedbackIn) -> None:
 def zero_result_report(uow: UnitOfWork, *, since: dt.datetime | None = None, limit: int = 100) -> list[ZeroResultOut]:
     stmt = (sa.select(m.SearchLog.query_key, m.SearchLog.lang, sa.func.count().label("n"),
                       sa.func.max(m.SearchLog.created_at).label("last"), sa.func.min(m.SearchLog.query_text).label("text"))
-            .where(m.SearchLog.zero_results.is_(True), m.SearchLog.page == 1)
+            .where(m.SearchLog.zero_results.is_(True), m.SearchLog.page == 1, m.SearchLog.query_key != "")
             .group_by(m.SearchLog.query_key, m.SearchLog.lang)
             .order_by(sa.desc("n"), sa.desc("last")).limit(limit))
     if since is not None:
@@ -502,6 +552,9 @@ def _index_products(db: Database, data_dir: Path, ids: list[int], *, target: Any
     found = {r.product_id for r in records}
     gone = [pid for pid in ids if pid not in found]
     n = stack.index.upsert(records, deleted_ids=gone, index=target)
+    model = embedder()
+    if model is not None:  # the semantic stage's vectors follow the index
+        stack.vectors.upsert(embed_records(records, model, stack.vectors), deleted=gone)
     if target is None:
         with UnitOfWork(db) as uow:
             uow.session.execute(sa.update(m.IndexQueue).where(
@@ -513,26 +566,91 @@ def _index_products(db: Database, data_dir: Path, ids: list[int], *, target: Any
     return n
 
 
+def sync_stock(db: Database, *, batch_size: int = 2000) -> dict[str, int]:
+    """Makes search's copy of availability (`search_stock`) equal to inventory's, read through
+    `inventory.public.available_units`. Events keep it current while the service runs; this
+    catches up whatever loaded stock without search's handlers (the demo, a bulk import in a
+    script, a process that died between an event and its flush). Returns rows written and
+    removed."""
+    from merx.catalog.public import lookup_skus
+    from merx.inventory.public import available_units
+
+    now = utcnow()
+    written = removed = 0
+    with UnitOfWork(db) as uow:
+        current = {(r.sku, r.location): r for r in uow.session.scalars(sa.select(m.StockPoint))}
+        seen: set[tuple[str, str]] = set()
+        batch: list[tuple[str, str, int]] = []
+
+        def apply(rows: list[tuple[str, str, int]]) -> None:
+            nonlocal written
+            unknown = {sku for sku, loc, _ in rows if (sku, loc) not in current or current[(sku, loc)].product_id is None}
+            product_of = {k: v.product_id for k, v in lookup_skus(uow, unknown).items()} if unknown else {}
+            for sku, loc, available in rows:
+                seen.add((sku, loc))
+                row = current.get((sku, loc))
+                if row is None:
+                    row = m.StockPoint(sku=sku, location=loc, product_id=product_of.get(sku), available=available,
+                                       updated_at=now)
+                    uow.session.add(row)
+                    current[(sku, loc)] = row
+                    written += 1
+                    continue
+                if row.product_id is None and sku in product_of:
+                    row.product_id = product_of[sku]
+                if row.available != available:
+                    row.available, row.updated_at = available, now
+                    written += 1
+
+        for item in available_units(uow, batch_size=batch_size):
+            batch.append(item)
+            if len(batch) >= batch_size:
+                apply(batch)
+                batch = []
+        if batch:
+            apply(batch)
+        for key, row in current.items():
+            if key not in seen:  # a location deactivated, a stock row gone
+                uow.session.delete(row)
+                removed += 1
+        uow.commit()
+    return {"written": written, "removed": removed}
+
+
 def rebuild_index(db: Database, data_dir: Path, *, batch_size: int = 1000,
                   on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Builds a fresh index from the whole catalog next to the live one and swaps to it.
     Searches keep answering from the old index meanwhile; changes queued during the build
-    are replayed into the new index before the swap."""
+    are replayed into the new index before the swap. Availability is reconciled with
+    inventory first (`sync_stock`), so store filters and logistics boosts are right even
+    when stock was loaded without search's event handlers."""
     currency = _CURRENCIES.get(db.url, "EUR")
     stack = stack_for(data_dir)
+    try:
+        stock = sync_stock(db)
+    except ImportError:  # a deployment without inventory: availability stays unknown
+        stock = {"written": 0, "removed": 0}
     started = utcnow()
     with UnitOfWork(db, readonly=True) as uow:
         total = 0  # unknown up front: the catalog is streamed, not counted
+
+        model = embedder()
+        vectors: list[tuple[int, str, Any]] = []
+
+        def embedded(recs: list[IndexRecord]) -> list[IndexRecord]:
+            if model is not None:  # unchanged texts keep their vectors (embed_records)
+                vectors.extend(embed_records(recs, model, stack.vectors))
+            return recs
 
         def all_records() -> Iterable[IndexRecord]:
             batch: list[Any] = []
             for d in _catalog_documents(uow, None, batch_size):
                 batch.append(d)
                 if len(batch) >= batch_size:
-                    yield from _records(uow, batch, currency)
+                    yield from embedded(_records(uow, batch, currency))
                     batch = []
             if batch:
-                yield from _records(uow, batch, currency)
+                yield from embedded(_records(uow, batch, currency))
 
         done = {"n": 0}
 
@@ -548,5 +666,11 @@ def rebuild_index(db: Database, data_dir: Path, *, batch_size: int = 1000,
             if changed:
                 _index_products(db, data_dir, changed, target=new_index)
 
-        name = stack.index.rebuild(all_records(), on_progress=progress, before_swap=replay)
-    return {"index": name, "products": done["n"], "seconds": round((utcnow() - started).total_seconds(), 2)}
+        def swap(new_index: Any) -> None:
+            if model is not None:
+                stack.vectors.upsert(vectors, replace_all=True)
+            replay(new_index)
+
+        name = stack.index.rebuild(all_records(), on_progress=progress, before_swap=swap)
+    return {"index": name, "products": done["n"], "seconds": round((utcnow() - started).total_seconds(), 2),
+            "stock_rows_synced": stock["written"]}

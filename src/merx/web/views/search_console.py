@@ -21,7 +21,8 @@ SEARCH_ROLES = (Role.admin, Role.staff)
 @router.get("/console/search")
 def search_console(request: Request, q: str = Query("", max_length=500), lang: str | None = None) -> Response:
     me = console_user(request, *SEARCH_ROLES)
-    ctx: dict[str, Any] = {"q": q, "lang": lang or "", "rule_kinds": search.RULE_KINDS}
+    ctx: dict[str, Any] = {"q": q, "lang": lang or "", "rule_kinds": search.RULE_KINDS,
+                           "retrieval": search.retrieval_mode()}
     settings = request.app.state.settings
     with unit_of_work(request, me, readonly=True) as uow:
         if q.strip():

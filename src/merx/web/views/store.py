@@ -149,17 +149,32 @@ def home(request: Request) -> Response:
 
 def _search_engine(request: Request, uow: Any, q: str, *, category: str | None, brand: str | None,
                    price_min: Decimal | None, price_max: Decimal | None, store: str | None, attrs: list[tuple[str, str]],
-                   page: int, limit: int, log_search: bool = True) -> dict[str, Any] | None:
-    """The search context's pipeline, or None before an index is built (the caller falls back)."""
+                   page: int, limit: int, log_search: bool = True, complete: bool = False) -> dict[str, Any] | None:
+    """The search context's pipeline, or None before an index is built (the caller falls back).
+    `complete`: the last word may be unfinished (suggestions while typing)."""
     settings = request.app.state.settings
     search.register_data_dir(request.app.state.db, settings.data_dir, settings.default_currency)
     if search.indexed_products(settings.data_dir) == 0:
         return None  # no index built yet (`merx search reindex`): the catalog listing answers meanwhile
-    req = search.SearchRequest(q=q, page=page, limit=limit, facets=True, filters=search.Filters(
-        category=category, brand=brand, price_min=price_min, price_max=price_max, attributes=attrs, store=store))
+    req = search.SearchRequest(q=q, page=page, limit=limit, facets=not complete, complete=complete,
+                               filters=search.Filters(category=category, brand=brand, price_min=price_min,
+                                                      price_max=price_max, attributes=attrs, store=store))
     outcome, search_id = search.search(uow, req, data_dir=settings.data_dir, log_search=log_search)
-    return {"total": outcome.total, "ids": [i["product_id"] for i in outcome.page_items], "facets": outcome.facets,
-            "search_id": search_id, "engine": "search"}
+    facets = dict(outcome.facets)
+    if facets.get("store"):
+        facets["store"] = _store_facet(uow, facets["store"])
+    return {"total": outcome.total, "ids": [i["product_id"] for i in outcome.page_items], "facets": facets,
+            "search_id": search_id, "engine": "search", "suggestions": outcome.suggestions}
+
+
+def _store_facet(uow: Any, buckets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """"Available at" lists the stores a shopper can visit, by name: search's store facet
+    counts every location (warehouses feed the delivery boosts), so warehouses are left out
+    here and codes become names."""
+    stores = {loc["code"]: loc["name"] for loc in inventory.list_locations(uow, kind="store", limit=200)[0]
+              if loc.get("active", True)}
+    return [{"value": b["value"], "label": stores[b["value"]], "count": b["count"]}
+            for b in buckets if b["value"] in stores]
 
 
 def _catalog_filter(uow: Any, q: str, *, category: str | None, brand: str | None, cursor: str | None,
@@ -225,7 +240,7 @@ def suggest(request: Request, q: str = Query("", max_length=200)) -> Response:
             result = None
             try:
                 result = _search_engine(request, uow, q, category=None, brand=None, price_min=None, price_max=None,
-                                        store=None, attrs=[], page=1, limit=6, log_search=False)
+                                        store=None, attrs=[], page=1, limit=6, log_search=False, complete=True)
             except Exception:
                 log.exception("suggestions from the search engine failed")
                 uow.rollback()

