@@ -1,0 +1,11 @@
+"""What the web console and the demo may call in sellers (no context sits above it but the
+console and integration)."""
+
+from merx.sellers.offers import buy_box, offers_stmt
+from merx.sellers.payouts import balances, ledger_stmt, statement_rows
+from merx.sellers.seller_orders import seller_order_out, seller_orders_stmt
+from merx.sellers.service import *  # noqa: F401,F403
+from merx.sellers.service import __all__ as _service_all
+
+__all__ = [*_service_all, "balances", "buy_box", "ledger_stmt", "offers_stmt", "seller_order_out",
+           "seller_orders_stmt", "statement_rows"]
