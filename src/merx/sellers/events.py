@@ -125,8 +125,9 @@ class IncidentOpened(_SellerOrderEvent):
 
 
 class PayoutIssued(Event):
-    """A payout cycle paid a seller `amount` (sales - commission - refunds + adjustments of
-    the entries it closed): for the finance system to transfer."""
+    """A payout cycle paid a seller `amount` = sales - commission - refunds + adjustments of
+    the entries it closed (commission and refunds are the amounts deducted, not negative;
+    adjustments may be negative): for the finance system to transfer."""
 
     event_type: ClassVar[str] = "payout.issued"
     aggregate_type: ClassVar[str] = "payout"
@@ -140,7 +141,7 @@ class PayoutIssued(Event):
     sales: EventMoney
     commission: EventMoney
     refunds: EventMoney
-    adjustments: EventMoney
+    adjustments: Amount
 
 
 class ViolationRecorded(Event):

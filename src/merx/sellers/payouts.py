@@ -183,9 +183,9 @@ def run_payout_cycle(uow: UnitOfWork, period_end: dt.datetime, *, now: dt.dateti
         c = p.currency
         uow.emit(PayoutIssued(payout_id=p.id, cycle_id=cycle.id, seller_id=p.seller_id, period_end=period_end,
                               amount=Money.from_minor(p.amount_minor, c), sales=Money.from_minor(p.sales_minor, c),
-                              commission=Money.from_minor(p.commission_minor, c),
-                              refunds=Money.from_minor(p.refunds_minor, c),
-                              adjustments=Money.from_minor(p.adjustments_minor, c)), version=1)
+                              commission=Money.from_minor(-p.commission_minor, c),
+                              refunds=Money.from_minor(-p.refunds_minor, c),
+                              adjustments=Money.from_minor(p.adjustments_minor, c).amount), version=1)
     cycle.sellers, cycle.entries = len(payouts), entries
     uow.audit("run", "payout_cycle", cycle.id, after={"period_end": period_end.isoformat(), "sellers": len(payouts),
                                                       "paid": len(paid), "entries": entries})
