@@ -188,11 +188,12 @@ def _touch(uow: UnitOfWork, so: SellerOrder, now: dt.datetime, lines: list[Selle
     so.updated_at = now
 
 
-def accept(uow: UnitOfWork, so_id: int, data: AcceptIn) -> SellerOrderOut:
+def accept(uow: UnitOfWork, so_id: int, data: AcceptIn, *, now: dt.datetime | None = None) -> SellerOrderOut:
     """The seller's per-line decisions (`PUT /seller-orders/{id}/accept`). Every named line
     must be this sub-order's and awaiting acceptance, else nothing is decided (409/422 naming
-    the line). Refused lines are cancelled and refunded to the customer at once."""
-    now = utcnow()
+    the line). Refused lines are cancelled and refunded to the customer at once. (`now`:
+    the clock, for tests and imports of past decisions.)"""
+    now = now or utcnow()
 
     def run() -> SellerOrder:
         so = _load(uow, so_id, for_update=True)
@@ -332,9 +333,10 @@ def refund_pending_lines(uow: UnitOfWork, so_id: int | None = None) -> int:
 
 # -- shipping and incidents ----------------------------------------------------------------------
 
-def ship(uow: UnitOfWork, so_id: int, data: ShipIn) -> SellerOrderOut:
-    """The seller ships every accepted line with carrier and tracking."""
-    now = utcnow()
+def ship(uow: UnitOfWork, so_id: int, data: ShipIn, *, now: dt.datetime | None = None) -> SellerOrderOut:
+    """The seller ships every accepted line with carrier and tracking; after `ship_by` (the
+    decision time plus the offers' longest lead time) the shipment counts as late."""
+    now = now or utcnow()
 
     def run() -> None:
         so = _load(uow, so_id, for_update=True)
