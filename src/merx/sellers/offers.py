@@ -229,3 +229,88 @@ def give_back_stock(uow: UnitOfWork, offer_id: int | None, quantity: int) -> Non
 def unit_price(uow: UnitOfWork, offer_id: int) -> Decimal | None:
     o = uow.session.get(Offer, offer_id)
     return Money.from_minor(o.price_minor, o.currency).amount if o else None
+
+
+# -- spreadsheet import ------------------------------------------------------------------------
+
+IMPORT_COLUMNS = ("sku", "price", "quantity", "lead_time_days", "condition", "shipping", "shipping_terms")
+
+
+def import_offers(uow: UnitOfWork, rows: list[dict[str, str]], *, seller_id: int | None = None) -> dict[str, Any]:
+    """Create or update the caller's offers from spreadsheet rows (CSV or XLSX read by the
+    caller; columns IMPORT_COLUMNS, prices in the marketplace currency). Each row is its own
+    savepoint: a bad row is reported with its row number and field and the others are kept."""
+    from pydantic import ValidationError
+
+    sid = seller_for_write(uow, seller_id)
+    currency = marketplace_currency(uow)
+    created = updated = 0
+    errors: list[dict[str, Any]] = []
+    for n, raw in enumerate(rows, start=2):  # row 1 is the header
+        row = {k: (v or "").strip() for k, v in raw.items() if k}
+        try:
+            existing = uow.session.scalar(sa.select(Offer).where(Offer.seller_id == sid, Offer.sku == row.get("sku")))
+            fields: dict[str, Any] = {}
+            if row.get("price"):
+                fields["price"] = {"amount": row["price"], "currency": currency}
+            if row.get("shipping"):
+                fields["shipping"] = {"amount": row["shipping"], "currency": currency}
+            for key in ("quantity", "lead_time_days"):
+                if row.get(key):
+                    fields[key] = row[key]
+            for key in ("condition", "shipping_terms"):
+                if row.get(key):
+                    fields[key] = row[key]
+            with uow.savepoint():
+                if existing is None:
+                    _create_in_import(uow, OfferCreate(sku=row.get("sku", ""), seller_id=sid, **fields), sid)
+                    created += 1
+                else:
+                    _update_in_import(uow, existing, OfferUpdate(**fields))
+                    updated += 1
+        except ValidationError as e:
+            for err in e.errors():
+                errors.append({"row": n, "field": ".".join(str(p) for p in err["loc"]), "message": err["msg"]})
+        except (ValidationProblem, Conflict) as e:
+            if e.errors:
+                errors.extend({"row": n, "field": fe.field, "message": fe.message} for fe in e.errors)
+            else:
+                errors.append({"row": n, "field": "", "message": e.detail})
+    uow.audit("import", "offers", sid, after={"created": created, "updated": updated, "errors": len(errors)})
+    uow.commit()
+    return {"created": created, "updated": updated, "errors": errors}
+
+
+def _create_in_import(uow: UnitOfWork, data: OfferCreate, seller_id: int) -> None:
+    _check_currency(uow, data.price, "price.currency")
+    info = _sellable(uow, seller_id, data.sku)
+    price = data.price.to_money()
+    if price.minor <= 0:
+        raise ValidationProblem.for_field("price", "must be more than zero", "not_positive")
+    offer = Offer(seller_id=seller_id, product_id=info.product_id, sku=data.sku, currency=price.currency,
+                  price_minor=price.minor, shipping_minor=data.shipping.to_money().minor if data.shipping else 0,
+                  quantity=data.quantity, lead_time_days=data.lead_time_days, condition=data.condition,
+                  shipping_terms=data.shipping_terms, active=True, version=1, created_at=utcnow(), updated_at=utcnow())
+    uow.session.add(offer)
+    uow.session.flush()
+    uow.emit(OfferCreated(offer_id=offer.id, seller_id=seller_id, sku=offer.sku, price=price, quantity=offer.quantity),
+             version=offer.version)
+
+
+def _update_in_import(uow: UnitOfWork, offer: Offer, data: OfferUpdate) -> None:
+    changes = data.model_dump(exclude_unset=True)
+    if "price" in changes:
+        offer.price_minor = data.price.to_money().minor  # type: ignore[union-attr]
+        if offer.price_minor <= 0:
+            raise ValidationProblem.for_field("price", "must be more than zero", "not_positive")
+    if "shipping" in changes and data.shipping is not None:
+        offer.shipping_minor = data.shipping.to_money().minor
+    for key in ("quantity", "lead_time_days", "condition", "shipping_terms"):
+        if key in changes:
+            setattr(offer, key, changes[key])
+    if changes:
+        offer.version += 1
+        offer.updated_at = utcnow()
+        uow.session.flush()
+        uow.emit(OfferUpdated(offer_id=offer.id, seller_id=offer.seller_id, sku=offer.sku, changes=sorted(changes)),
+                 version=offer.version)
