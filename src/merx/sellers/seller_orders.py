@@ -256,11 +256,15 @@ def _lead_time(uow: UnitOfWork, lines: list[SellerOrderLine]) -> int:
     return max(days, default=2)
 
 
-def expire_overdue(uow: UnitOfWork, now: dt.datetime) -> int:
+def expire_overdue(uow: UnitOfWork, now: dt.datetime, *, only: Iterable[int] | None = None) -> int:
     """The scheduler's sweep: lines still awaiting acceptance past their deadline expire
-    (cancelled and refunded like a refusal). Returns how many lines expired."""
-    due = list(uow.session.scalars(sa.select(SellerOrder.id).where(
-        SellerOrder.status == "awaiting_acceptance", SellerOrder.acceptance_deadline < now).order_by(SellerOrder.id)))
+    (cancelled and refunded like a refusal; `only`: these sub-orders). Returns how many
+    lines expired."""
+    stmt = sa.select(SellerOrder.id).where(SellerOrder.status == "awaiting_acceptance",
+                                           SellerOrder.acceptance_deadline < now).order_by(SellerOrder.id)
+    if only is not None:
+        stmt = stmt.where(SellerOrder.id.in_(list(only)))
+    due = list(uow.session.scalars(stmt))
     expired = 0
     for so_id in due:
         def run(so_id: int = so_id) -> int:
