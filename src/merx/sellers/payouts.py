@@ -171,10 +171,15 @@ def run_payout_cycle(uow: UnitOfWork, period_end: dt.datetime, *, now: dt.dateti
     uow.session.add_all(payouts)
     uow.session.flush()
     paid = [p for p in payouts if p.status == "paid"]
-    for p in paid:
-        uow.session.execute(sa.update(LedgerEntry).where(open_entry, LedgerEntry.seller_id == p.seller_id,
-                                                         LedgerEntry.currency == p.currency)
-                            .values(payout_id=p.id).execution_options(synchronize_session=False))
+    if paid:
+        # one UPDATE closes every paid seller's open entries (its payout found through the
+        # unique (cycle, seller, currency) index), not one statement per seller
+        payout_of = (sa.select(Payout.id).where(Payout.cycle_id == cycle.id, Payout.status == "paid",
+                                                Payout.seller_id == LedgerEntry.seller_id,
+                                                Payout.currency == LedgerEntry.currency)
+                     .correlate(LedgerEntry).scalar_subquery())
+        uow.session.execute(sa.update(LedgerEntry).where(open_entry, payout_of.is_not(None))
+                            .values(payout_id=payout_of).execution_options(synchronize_session=False))
     if paid:
         uow.session.execute(sa.insert(LedgerEntry), [
             {"seller_id": p.seller_id, "kind": "payout", "amount_minor": -p.amount_minor, "currency": p.currency,
