@@ -113,18 +113,22 @@ class LedgerEntry(Base):
     __tablename__ = "sellers_ledger"
 
     id: Mapped[IdPK]
-    seller_id: Mapped[int] = mapped_column(sa.BigInteger, index=True)
+    seller_id: Mapped[int] = mapped_column(sa.BigInteger)
     kind: Mapped[str] = mapped_column(sa.String(16))
     amount_minor: Mapped[int] = mapped_column(sa.BigInteger)
     currency: Mapped[str] = mapped_column(sa.String(3))
     seller_order_id: Mapped[int | None] = mapped_column(sa.BigInteger)
     line_id: Mapped[int | None] = mapped_column(sa.BigInteger)
-    payout_id: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)
+    payout_id: Mapped[int | None] = mapped_column(sa.BigInteger)
     description: Mapped[str | None] = mapped_column(sa.String(500))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    # a line's sale, commission and refund are recorded once each, whatever retries happen
-    __table_args__ = (sa.UniqueConstraint("seller_id", "kind", "line_id", name="uq_sellers_ledger_line_kind"),)
+    # A line's sale, commission and refund are recorded once each, whatever retries happen.
+    # Few indexes on purpose: a payout cycle rewrites every open entry, and each index is
+    # written again per entry; (seller_id, payout_id) serves a seller's ledger, its open
+    # balance and a statement.
+    __table_args__ = (sa.UniqueConstraint("seller_id", "kind", "line_id", name="uq_sellers_ledger_line_kind"),
+                      sa.Index("ix_sellers_ledger_seller_payout", "seller_id", "payout_id"))
 
 
 class PayoutCycle(Base):

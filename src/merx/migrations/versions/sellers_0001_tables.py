@@ -62,9 +62,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('seller_id', 'kind', 'line_id', name='uq_sellers_ledger_line_kind')
     )
     with op.batch_alter_table('sellers_ledger', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_sellers_ledger_created_at'), ['created_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_sellers_ledger_payout_id'), ['payout_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_sellers_ledger_seller_id'), ['seller_id'], unique=False)
+        batch_op.create_index('ix_sellers_ledger_seller_payout', ['seller_id', 'payout_id'], unique=False)
 
     op.create_table('sellers_offers',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -229,9 +227,7 @@ def downgrade() -> None:
 
     op.drop_table('sellers_offers')
     with op.batch_alter_table('sellers_ledger', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_sellers_ledger_seller_id'))
-        batch_op.drop_index(batch_op.f('ix_sellers_ledger_payout_id'))
-        batch_op.drop_index(batch_op.f('ix_sellers_ledger_created_at'))
+        batch_op.drop_index('ix_sellers_ledger_seller_payout')
 
     op.drop_table('sellers_ledger')
     with op.batch_alter_table('sellers_incidents', schema=None) as batch_op:
