@@ -108,6 +108,22 @@ def test_a_seller_works_its_orders_in_the_portal_and_sees_nothing_of_another_sel
     page = client.get("/console/marketplace/offers")
     assert "1 offers created, 1 updated; 1 problems (row 4 sku" in _text(page.text)
     assert "LAMP-FLOOR" in page.text and "7.90" in _text(page.text)
+    # the same from a workbook: numbers typed as numbers
+    from io import BytesIO
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.active.append(["sku", "price", "quantity", "lead_time_days"])
+    wb.active.append(["KETTLE-1", "27.50", 12, 4])
+    buf = BytesIO()
+    wb.save(buf)
+    r = client.post("/console/marketplace/offers/import", data={"csrf_token": _token(page.text)},
+                    files={"file": ("offers.xlsx", buf.getvalue(), "application/octet-stream")}, follow_redirects=False)
+    assert r.status_code == 303
+    assert "0 offers created, 1 updated." in _text(client.get("/console/marketplace/offers").text)
+    kettle = client.get("/api/v1/offers", params={"sku": "KETTLE-1"}, headers=marketplace["admin"]).json()["items"][0]
+    assert (kettle["price"]["amount"], kettle["quantity"], kettle["lead_time_days"]) == ("27.50", 12, 4)
 
     overview = _text(client.get("/console/marketplace").text)
     assert "Seller portal: Acme Lamps" in overview and "Other Goods" not in overview

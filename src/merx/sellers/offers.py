@@ -236,6 +236,41 @@ def unit_price(uow: UnitOfWork, offer_id: int) -> Decimal | None:
 IMPORT_COLUMNS = ("sku", "price", "quantity", "lead_time_days", "condition", "shipping", "shipping_terms")
 
 
+def rows_from_file(raw: bytes, filename: str) -> list[dict[str, str]]:
+    """The rows of an uploaded CSV (UTF-8) or XLSX (first sheet) file, header first; cells as
+    text (a whole-number spreadsheet cell is written without ".0")."""
+    import csv
+    import io
+
+    if filename.lower().endswith(".xlsx"):
+        import zipfile
+
+        from openpyxl import load_workbook
+
+        try:
+            wb = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+        except (zipfile.BadZipFile, KeyError, ValueError, OSError) as e:
+            raise ValidationProblem.for_field("file", f"not a readable XLSX workbook: {e}") from None
+
+        def cell(v: Any) -> str:
+            if v is None:
+                return ""
+            if isinstance(v, float) and v.is_integer():
+                return str(int(v))
+            return str(v)
+
+        it = wb.worksheets[0].iter_rows(values_only=True)
+        header = [cell(v).strip() for v in next(it, ())]
+        rows = [dict(zip(header, map(cell, values))) for values in it if any(v is not None for v in values)]
+        wb.close()
+        return rows
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValidationProblem.for_field("file", "is not UTF-8 text (CSV) or an .xlsx workbook") from None
+    return list(csv.DictReader(io.StringIO(text)))
+
+
 def import_offers(uow: UnitOfWork, rows: list[dict[str, str]], *, seller_id: int | None = None) -> dict[str, Any]:
     """Create or update the caller's offers from spreadsheet rows (CSV or XLSX read by the
     caller; columns IMPORT_COLUMNS, prices in the marketplace currency). Each row is its own

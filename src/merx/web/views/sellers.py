@@ -4,8 +4,6 @@ through the sellers context's use cases (the same scoping as the API)."""
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -90,7 +88,7 @@ def offers_page(request: Request, seller: str | None = None, cursor: str | None 
 
 @router.post("/console/marketplace/offers/import")
 async def import_offers(request: Request) -> Response:
-    """A seller's offers from a CSV file (columns: see IMPORT_COLUMNS); staff name the seller."""
+    """A seller's offers from a CSV or XLSX file (columns: see IMPORT_COLUMNS); staff name the seller."""
     from merx.web.common import checked_form
 
     form = await checked_form(request)
@@ -100,10 +98,9 @@ async def import_offers(request: Request) -> Response:
         return redirect("/console/marketplace/offers", flash="Not imported: choose a CSV file.")
     raw = await upload.read()
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return redirect("/console/marketplace/offers", flash="Not imported: the file is not UTF-8 CSV.")
-    rows = list(csv.DictReader(io.StringIO(text)))
+        rows = sellers.rows_from_file(raw, getattr(upload, "filename", "") or "")
+    except Problem as e:
+        return redirect("/console/marketplace/offers", flash=f"Not imported: {problem_sentence(e)}")
     seller_id = None if me.role == Role.seller else int_or_none(text_or_none(form.get("seller_id")))
     try:
         with unit_of_work(request, me) as uow:
