@@ -99,6 +99,30 @@ def test_demo_has_a_year_of_orders_in_every_state_with_the_visits_behind_them(de
     assert purchases and all(e["type"] == "purchase" for e in purchases)
 
 
+def test_demo_marketplace_has_olist_sellers_orders_in_every_state_and_a_payout_cycle(demo_run):
+    from fastapi.testclient import TestClient
+
+    from merx.app import create_app
+    from merx.core.settings import Settings
+
+    data_dir, key = demo_run
+    headers = {"Authorization": f"Bearer {key}"}
+    with TestClient(create_app(Settings(data_dir=data_dir, log_level="WARNING"))) as client:
+        r = client.get("/api/v1/sellers", params={"limit": 500}, headers=headers)
+        assert r.status_code == 200, r.text
+        sellers = r.json()["items"]
+        olist = [s for s in sellers if s["code"].startswith("olist-")]
+        assert len(olist) >= 20 and {s["status"] for s in olist} == {"active", "pending", "suspended"}
+        subs = client.get("/api/v1/seller-orders", params={"limit": 200}, headers=headers).json()["items"]
+        assert {"awaiting_acceptance", "accepted", "refused", "shipped", "cancelled"} <= {s["status"] for s in subs}
+        assert {"expired", "refused"} <= {ln["status"] for s in subs for ln in s["lines"]}
+        assert any(s["shipped_late"] for s in subs) and any(s["shipped_late"] is False for s in subs)
+        assert client.get("/api/v1/payouts/cycles", headers=headers).json()
+        assert client.get("/api/v1/payouts", headers=headers).json()["items"]
+        buy_box = client.get("/api/v1/offers/buy-box", params={"sku": subs[0]["lines"][0]["sku"]}).json()
+        assert buy_box["winner"] is not None
+
+
 def test_demo_starts_from_a_fresh_database(demo_run):
     data_dir, _ = demo_run
     env = {**os.environ, "MERX_DATA_DIR": str(data_dir), "MERX_LOG_LEVEL": "WARNING"}

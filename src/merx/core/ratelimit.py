@@ -42,6 +42,7 @@ DEFAULT_LIMITS: dict[str, str] = {
     "events": "1200/minute",          # tracked events (each event in a batch counts) per address
     "search_feedback": "120/minute",  # search clicks/carts/purchases per address
     "guest_checkout": "20/minute",    # anonymous orders and cart checkouts per address
+    "seller_api": "600/minute",       # marketplace routes per seller (all of a seller's keys together)
 }
 
 Per = Literal["address", "principal"]

@@ -24,8 +24,8 @@ class SellerCreated(_SellerEvent):
 
 
 class SellerUpdated(_SellerEvent):
-    """A seller's name, premium flag, rating, violations or activity changed (`changes`: the
-    field names)."""
+    """A seller's name, premium flag, rating, violations, status or company data changed
+    (`changes`: the field names); a computed rating (sellers context) is one too."""
 
     event_type: ClassVar[str] = "seller.updated"
 

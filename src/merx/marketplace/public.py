@@ -1,6 +1,10 @@
 """What other contexts and the demo may call in marketplace: seller facts for search ranking
-and for the catalog's seller checks, and creating a seller."""
+and for the catalog's seller checks, creating a seller, and storing the rating the sellers
+context computes."""
 
-from merx.marketplace.service import SellerInfo, create_seller, get_seller, sellers_by_ids
+from merx.marketplace.schemas import SellerCreate, SellerOut, SellerUpdate
+from merx.marketplace.service import (SellerInfo, all_seller_ids, create_seller, get_seller, get_seller_out,
+                                      list_sellers, record_rating, sellers_by_ids, update_seller)
 
-__all__ = ["SellerInfo", "create_seller", "get_seller", "sellers_by_ids"]
+__all__ = ["SellerCreate", "SellerInfo", "SellerOut", "SellerUpdate", "all_seller_ids", "create_seller", "get_seller",
+           "get_seller_out", "list_sellers", "record_rating", "sellers_by_ids", "update_seller"]

@@ -24,7 +24,7 @@ from merx.core.db import utcnow
 from merx.core.errors import Conflict, FieldError, Forbidden, NotFound, Problem, ValidationProblem
 from merx.core.uow import UnitOfWork
 from merx.inventory import public as inventory
-from merx.orders import events, guest_holds, payments
+from merx.orders import events, guest_holds, payments, seller_lines
 from merx.orders.models import Cart, Order, OrderAllocation, OrderLine, OrderPromotion, PaymentTransaction
 from merx.orders.reading import order_out
 from merx.orders.schemas import CustomerIn, LineIn, OrderCreate, PaymentIn
@@ -181,8 +181,9 @@ def _create_pending(uow: UnitOfWork, data: OrderCreate, *, cart_id: int | None,
     strategy = data.fulfilment.strategy if actor.role in BACK_OFFICE_ROLES else None
     group = data.customer.group if actor.role in BACK_OFFICE_ROLES else None
     infos = _lookup(uow, data.lines)
+    offered = seller_lines.resolve(uow, data.lines, currency=currency, channel=data.channel)
     prices = _prices(uow, data.lines, infos, currency=currency, channel=data.channel, group=group,
-                     overrides=price_overrides)
+                     overrides={**(price_overrides or {}), **seller_lines.price_overrides(offered, data.lines)})
     coupon = data.coupon.upper() if data.coupon else None
     if coupon and not pricing.coupon_exists(uow, coupon):
         raise ValidationProblem.for_field("coupon", f"{coupon} is not a known coupon code", "unknown_coupon")
@@ -245,12 +246,16 @@ def _create_pending(uow: UnitOfWork, data: OrderCreate, *, cart_id: int | None,
     codes: dict[int, str] = {pickup_loc.id: pickup_loc.code} if pickup_loc else {}
     planned = inventory.allocate(
         uow, f"order:{order.id}",
-        [inventory.LineRequest(f"lines[{i}]", ln.sku, ln.quantity) for i, ln in enumerate(data.lines)],
+        [inventory.LineRequest(f"lines[{i}]", ln.sku, ln.quantity) for i, ln in enumerate(data.lines)
+         if i not in offered],  # a seller ships its offered lines from its own stock
         location_ids=[pickup_loc.id] if pickup_loc else None, strategy=strategy, ship_only=ship,
         release_owner=f"cart:{cart_id}" if cart_id is not None else None, location_codes=codes)
     allocations = [SimpleNamespace(order_id=order.id, line_no=int(p.key[6:-1]) + 1, sku=p.sku,
                                    location_id=p.location_id, quantity=p.quantity) for p in planned]
-    conn.execute(_INSERT_ALLOCATIONS, [vars(a) for a in allocations])
+    if allocations:
+        conn.execute(_INSERT_ALLOCATIONS, [vars(a) for a in allocations])
+    if offered:
+        seller_lines.attach(uow, offered, order=order, lines=lines)
 
     pricing.redeem(uow, quote.applied, order_id=order.id,
                    customer_key=f"customer:{customer_id}" if customer_id else (f"email:{email}" if email else None),

@@ -10,6 +10,7 @@ from pydantic_core import PydanticCustomError
 
 from merx.core.money import MoneyError, check_currency
 from merx.core.schemas import StrictModel
+from merx.core.validation import DbId
 
 Channel = Literal["web", "store", "marketplace", "b2b"]
 
@@ -36,6 +37,7 @@ def _email_value(v: str | None) -> str | None:
 class LineIn(StrictModel):
     sku: str = Field(min_length=1, max_length=100)
     quantity: int = Field(gt=0, le=10_000)
+    offer_id: DbId | None = None  # a marketplace seller's offer for this SKU (orders/seller_lines.py)
 
 
 class CustomerIn(StrictModel):

@@ -41,6 +41,7 @@ from merx.core.db import Database
 from merx.core.events import DomainEvent, MessageBus
 from merx.core.uow import UnitOfWork
 from merx.inventory.events import StockChanged
+from merx.marketplace.events import SellerUpdated
 from merx.orders.events import OrderPlaced
 from merx.search import models as m
 from merx.search import service
@@ -57,9 +58,10 @@ class _Noted:
     prices: list[tuple[int, str, str, Decimal | None, Decimal | None, dt.datetime]] = field(default_factory=list)
     stock: dict[tuple[str, str], tuple[int, dt.datetime]] = field(default_factory=dict)
     purchases: list[tuple[int, float, dt.datetime]] = field(default_factory=list)
+    sellers: set[int] = field(default_factory=set)  # whose products to re-rank (rating, violations, premium)
 
     def empty(self) -> bool:
-        return not (self.products or self.prices or self.stock or self.purchases)
+        return not (self.products or self.prices or self.stock or self.purchases or self.sellers)
 
 
 _noted: dict[str, tuple[Database, _Noted]] = {}
@@ -157,6 +159,17 @@ def on_order_placed(event: DomainEvent, db: Database) -> None:
             _schedule(db)
 
 
+def on_seller_updated(event: DomainEvent, db: Database) -> None:
+    """A seller's rating, violations or premium flag feed its products' boosts: re-index them."""
+    try:
+        seller_id = int(event.payload["seller_id"])
+    except (KeyError, TypeError, ValueError):
+        return
+    with _lock:
+        _note(db).sellers.add(seller_id)
+        _schedule(db)
+
+
 def flush(db: Database) -> None:
     """Write what the handlers noted for `db` in one transaction and queue the products."""
     with _flush_lock:
@@ -215,6 +228,12 @@ def _write(uow: UnitOfWork, noted: _Noted) -> None:
         service.bump_signal(uow, product_id, "purchases", quantity, now=at, queue=False, flush=False)
     uow.session.flush()
     products |= _signal_products_due(uow.db, set(bought))
+    if noted.sellers:
+        from merx.catalog.public import list_products_stmt
+
+        for seller_id in sorted(noted.sellers):
+            owned = list_products_stmt(uow, seller_id=seller_id).subquery()
+            products.update(uow.session.scalars(sa.select(owned.c.id)))
     service.queue_products(uow, products)
 
 
@@ -272,3 +291,4 @@ def register(bus: MessageBus) -> None:
         bus.subscribe(event_class, on_product_changed, eager=True)
     bus.subscribe(StockChanged, on_stock_changed, eager=True)
     bus.subscribe(OrderPlaced, on_order_placed, eager=True)
+    bus.subscribe(SellerUpdated, on_seller_updated, eager=True)
