@@ -53,13 +53,16 @@ def _idle_seconds(state: dict[str, Any]) -> int:
     return state.get("idle") or instore.get_instore_settings().kiosk_idle_seconds
 
 
-def _touch(request: Request, uow: Any, store: instore.Store, state: dict[str, Any]) -> dict[str, Any]:
-    """The shopper's session: the live one, or a new one on the first touch."""
-    sid = instore.live_session(uow, store, state.get("sid"))
-    if sid is None:
-        sid = instore.start_session(uow, store)
-        state = state | {"sid": sid, "lines": []}
-    return state | {"sid": sid}
+def _touch(request: Request, store_code: str, state: dict[str, Any]) -> tuple[instore.Store, dict[str, Any]]:
+    """The kiosk's store and the shopper's session: the live one, or a new one on the first
+    touch (its own short write, before the page's reads)."""
+    with unit_of_work(request, ANONYMOUS) as uow:
+        store = instore.store_for_kiosk(uow, store_code)
+        sid = instore.live_session(uow, store, state.get("sid"))
+        if sid is None:
+            sid = instore.start_session(uow, store)
+            state = state | {"sid": sid, "lines": []}
+    return store, state | {"sid": sid}
 
 
 def _page(request: Request, template: str, store: instore.Store, state: dict[str, Any], ctx: dict[str, Any],
@@ -90,9 +93,8 @@ def kiosk_home(request: Request, store: str, idle: int | None = Query(None, ge=5
 def kiosk_search(request: Request, store: str, q: str = Query("", max_length=200)) -> Response:
     state = _state(request, store)
     q = q.strip()
-    with unit_of_work(request, ANONYMOUS) as uow:
-        here = instore.store_for_kiosk(uow, store)
-        state = _touch(request, uow, here, state)
+    here, state = _touch(request, store, state)
+    with unit_of_work(request, ANONYMOUS, readonly=True) as uow:  # search logs in its own short write
         result = None
         if q:
             try:
@@ -111,9 +113,8 @@ def kiosk_search(request: Request, store: str, q: str = Query("", max_length=200
 @router.get("/kiosk/{store}/product/{sku}")
 def kiosk_product(request: Request, store: str, sku: str) -> Response:
     state = _state(request, store)
-    with unit_of_work(request, ANONYMOUS) as uow:
-        here = instore.store_for_kiosk(uow, store)
-        state = _touch(request, uow, here, state)
+    here, state = _touch(request, store, state)
+    with unit_of_work(request, ANONYMOUS, readonly=True) as uow:
         card = instore.product_card(uow, here, sku)
     return _page(request, "kiosk_product.html", here, state, {"card": card})
 
@@ -123,9 +124,7 @@ def kiosk_add(request: Request, store: str, form: dict[str, Any] = Depends(csrf_
     state = _state(request, store)
     sku = text_or_none(form.get("sku"))
     qty = int_or_none(form.get("quantity")) or 1
-    with unit_of_work(request, ANONYMOUS) as uow:
-        here = instore.store_for_kiosk(uow, store)
-        state = _touch(request, uow, here, state)
+    here, state = _touch(request, store, state)
     if sku and 0 < qty < 100:
         merged = dict(state["lines"])
         merged[sku] = min(99, merged.get(sku, 0) + qty)
@@ -152,9 +151,8 @@ def _checkout_ctx(uow: Any, here: instore.Store, state: dict[str, Any]) -> dict[
 @router.get("/kiosk/{store}/checkout")
 def kiosk_checkout_page(request: Request, store: str) -> Response:
     state = _state(request, store)
-    with unit_of_work(request, ANONYMOUS) as uow:
-        here = instore.store_for_kiosk(uow, store)
-        state = _touch(request, uow, here, state)
+    here, state = _touch(request, store, state)
+    with unit_of_work(request, ANONYMOUS, readonly=True) as uow:
         ctx = _checkout_ctx(uow, here, state)
     return _page(request, "kiosk_checkout.html", here, state, ctx | {"form": {}})
 
@@ -168,10 +166,9 @@ def kiosk_checkout(request: Request, store: str, form: dict[str, Any] = Depends(
         address = {"name": text_or_none(form.get("name")), "line1": str(form.get("line1", "")).strip(),
                    "city": str(form.get("city", "")).strip(), "postal_code": text_or_none(form.get("postal_code")),
                    "country": str(form.get("country", "")).strip().upper()}
+    here, state = _touch(request, store, state)
     try:
         with unit_of_work(request, ANONYMOUS) as uow:
-            here = instore.store_for_kiosk(uow, store)
-            state = _touch(request, uow, here, state)
             order = instore.kiosk_order(uow, here, state["sid"], email=text_or_none(form.get("email")),
                                         lines=state["lines"], fulfilment=fulfilment,
                                         pickup_store=text_or_none(form.get("pickup_store")), address=address)
