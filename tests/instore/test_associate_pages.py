@@ -63,7 +63,12 @@ def test_console_store_report_and_csv(client: Any, chain: Any) -> None:
 
 
 def test_kiosk_pages_and_unknown_store(client: Any, chain: Any) -> None:
-    assert client.get("/kiosk/ST-WAW").status_code == 200
+    home = client.get("/kiosk/ST-WAW")
+    assert home.status_code == 200
+    # locked down: no way from the kiosk to staff pages, and they need a sign-in
+    for page in (home.text, client.get("/kiosk/ST-WAW/product/LAMP-DESK").text):
+        assert not re.search(r'(href|action)="/(associate|console)', page)
+    assert client.get("/associate/pickups", follow_redirects=False).headers["location"].startswith("/associate/login")
     assert client.get("/kiosk/ST-NOPE").status_code == 404
     assert client.get("/kiosk/WH-POZ").status_code == 404  # a warehouse has no kiosk
     assert client.get("/kiosk/ST-WAW/search?q=kettle").status_code == 200

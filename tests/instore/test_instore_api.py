@@ -184,3 +184,35 @@ def test_return_beyond_the_window_is_refused(client: Any, db: Any, chain: Any, m
         "order_number": chain.online_order["number"], "condition": "damaged", "refund_method": "original_payment",
         "lines": [{"line": 1, "quantity": 1, "reason": "damaged", "restock": True}]})
     assert damaged.status_code == 422
+
+
+def test_customer_found_by_loyalty_card_and_created_with_consent(client: Any, db: Any, chain: Any) -> None:
+    admin, waw = _key(db, chain.users["admin"]), _key(db, chain.users["waw"])
+    added = client.post(f"/api/v1/customers/{chain.customers['anna']}/identities", headers=admin,
+                        json={"kind": "loyalty_card", "value": "LC-004217", "verified": True})
+    assert added.status_code == 201, added.text
+    found = client.get("/api/v1/instore/customers", params={"q": "LC-004217"}, headers=waw).json()["items"]
+    assert [(m["id"], m["matched_by"]) for m in found] == [(chain.customers["anna"], "loyalty_card")]
+    assert client.get("/api/v1/instore/customers", params={"q": "LC-999999"}, headers=waw).json()["items"] == []
+
+    from merx.core.auth import Principal, Role
+    from merx.core.uow import UnitOfWork
+    from merx.instore import public as instore
+
+    me = Principal(user_id=chain.user_ids["waw"], role=Role.store_associate, name="Marta")
+    with UnitOfWork(db, me) as uow:
+        created = instore.create_customer_at_counter(uow, first_name="Zofia", last_name="Mazur", email=None,
+                                                     phone="+48 605 777 888", consents={"email": False, "sms": True},
+                                                     store_code="ST-WAW")
+    with UnitOfWork(db, me) as uow:
+        seen = instore.customer_essentials(uow, created.id)
+    assert seen["name"] == "Zofia Mazur"
+    assert {ch: c["granted"] for ch, c in seen["consent"].items()} == {"email": False, "sms": True}
+    assert {c["source"] for c in seen["consent"].values()} == {"store:ST-WAW"}
+    with UnitOfWork(db, me) as uow:  # the same phone again: refused, nothing written
+        try:
+            instore.create_customer_at_counter(uow, first_name="Z", last_name="M", email=None, phone="+48605777888",
+                                               consents={"sms": True}, store_code="ST-WAW")
+            raise AssertionError("a second customer with the same phone was created")
+        except Exception as e:  # noqa: BLE001 - the Conflict problem
+            assert getattr(e, "status", None) == 409
