@@ -216,3 +216,31 @@ def test_customer_found_by_loyalty_card_and_created_with_consent(client: Any, db
             raise AssertionError("a second customer with the same phone was created")
         except Exception as e:  # noqa: BLE001 - the Conflict problem
             assert getattr(e, "status", None) == 409
+
+
+def test_receipts_only_for_the_stores_that_placed_or_hand_over_the_order(client: Any, db: Any, chain: Any) -> None:
+    from merx.core.auth import Principal, Role
+    from merx.core.errors import NotFound
+    from merx.core.uow import UnitOfWork
+    from merx.instore import public as instore
+
+    waw = _key(db, chain.users["waw"])
+    placed = client.post("/api/v1/instore/stores/ST-WAW/orders", headers=waw, json={
+        "customer_id": chain.customers["anna"], "lines": [{"sku": "KETTLE-1", "quantity": 1}],
+        "fulfilment": "pickup", "pickup_store": "ST-KRK", "payment_mode": "link"}).json()
+    assert placed["payment_link"].startswith("/pay/")
+    order_id = placed["order"]["id"]
+
+    def receipt_for(who: str) -> str:
+        me = Principal(user_id=chain.user_ids[who], role=Role.store_associate, name=who)
+        with UnitOfWork(db, me) as uow:
+            try:
+                return instore.order_for_receipt(uow, order_id)["number"]
+            except NotFound:
+                return "404"
+
+    assert receipt_for("waw") == placed["order"]["number"]  # placed here
+    assert receipt_for("krk") == placed["order"]["number"]  # handed over there
+    assert receipt_for("gdn") == "404"
+    paid = client.post(placed["payment_link"], follow_redirects=False)
+    assert paid.status_code == 403  # a form post without the page's CSRF token

@@ -131,3 +131,20 @@ def pay_by_link(uow: UnitOfWork, token: str) -> dict[str, Any]:
         return orders.capture_payment(uow, order["id"])
     finally:
         uow.actor = original
+
+
+def order_for_receipt(uow: UnitOfWork, order_id: int) -> dict[str, Any]:
+    """An order the caller's stores placed or hand over (its receipt); any other is 404."""
+    from merx.instore.access import my_stores
+
+    codes = {s.code for s in my_stores(uow)}
+    placed = uow.session.get(AssistedOrder, order_id)
+    try:
+        with acting_for_store(uow):
+            order = orders.get_order(uow, order_id)
+    except NotFound:
+        order = None
+    if order is None or not ((placed is not None and placed.store_code in codes)
+                             or order["fulfilment"]["location"] in codes):
+        raise NotFound(f"Order {order_id} is not an order of your stores")
+    return order

@@ -61,7 +61,7 @@ def find_customers(uow: UnitOfWork, query: str) -> list[CustomerMatch]:
             except (NotFound, ValidationProblem):
                 pass
         if kind == "text":
-            stmt = customers.list_customers_stmt(uow, q=q).limit(MAX_MATCHES)
+            stmt = customers.list_customers_stmt(uow, q=q).limit(MAX_MATCHES + 1)  # one more: "more than"
             for row in uow.session.scalars(stmt):
                 add(customers.CustomerOut.model_validate(row, from_attributes=True), "name")
     return list(found.values())

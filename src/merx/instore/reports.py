@@ -5,7 +5,6 @@ refused, returns taken. Associates see their own stores; staff and admins every 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from merx.core import accounts
-from merx.core.auth import Principal, Role
+from merx.core.auth import Principal
 from merx.core.db import utcnow
 from merx.core.errors import NotFound, Problem
 from merx.core.ratelimit import RateLimited, check_rate
@@ -421,12 +421,7 @@ def receipt(request: Request, order_id: int) -> Response:
     me = associate(request)
     with unit_of_work(request, me, readonly=True) as uow:
         _, store = _stores(request, uow)
-        with instore.acting_for_store(uow):
-            from merx.orders import public as orders
-
-            order = orders.get_order(uow, order_id)
-        if order["channel"] != "store" and me.role == Role.store_associate:
-            raise NotFound("This is not an in-store order")
+        order = instore.order_for_receipt(uow, order_id)
         link = None
         if order["payment"]["status"] == "awaiting":
             link = f"/pay/{instore.payment_link_token(uow, order['id'])}"
