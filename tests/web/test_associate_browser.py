@@ -89,6 +89,9 @@ def test_scan_order_for_pickup_elsewhere_hand_over_and_return_in_a_third_store(
     _sign_in(marta, chain.users["waw"])
     assert marta.locator("#current-store").inner_text() == "Warsaw store"
     _fits_the_phone(marta)
+    # Installable: a manifest, and the service worker controls the app's scope.
+    assert marta.locator("link[rel=manifest]").get_attribute("href") == "/associate/manifest.webmanifest"
+    assert marta.evaluate("navigator.serviceWorker.ready.then(r => r.scope)").endswith("/associate")
     # Scan: a drawn EAN-13 image goes through the in-browser reader.
     image = _ean_png(tmp_path, "400638133393")
     assert image.name == "ean-4006381333931.png"
