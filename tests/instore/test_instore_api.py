@@ -244,3 +244,17 @@ def test_receipts_only_for_the_stores_that_placed_or_hand_over_the_order(client:
     assert receipt_for("gdn") == "404"
     paid = client.post(placed["payment_link"], follow_redirects=False)
     assert paid.status_code == 403  # a form post without the page's CSRF token
+
+
+def test_an_assisted_order_retried_with_its_idempotency_key_is_placed_once(client: Any, db: Any, chain: Any) -> None:
+    waw = _key(db, chain.users["waw"]) | {"Idempotency-Key": "counter-7f3a"}
+    body = {"customer_id": chain.customers["jan"], "lines": [{"sku": "LAMP-DESK", "quantity": 1}],
+            "fulfilment": "pickup", "pickup_store": "ST-WAW", "payment_mode": "link"}
+    first = client.post("/api/v1/instore/stores/ST-WAW/orders", headers=waw, json=body)
+    again = client.post("/api/v1/instore/stores/ST-WAW/orders", headers=waw, json=body)
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.json()["order"]["id"] == first.json()["order"]["id"]
+    assert again.json()["payment_link"] == first.json()["payment_link"]
+    report = client.get("/api/v1/instore/reports", headers=_key(db, chain.users["waw"])).json()
+    assert report["stores"][0]["assisted_orders"] == 1
+    assert _on_hand(db, "LAMP-DESK", "ST-WAW") == 6  # held, not taken twice

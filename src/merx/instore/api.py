@@ -14,13 +14,25 @@ from merx.core import accounts
 from merx.core.auth import Principal, Role
 from merx.core.db import utcnow
 from merx.core.errors import ValidationProblem
+from merx.core.idempotency import register_replay
 from merx.core.uow import UnitOfWork
 from merx.core.web import get_read_uow, get_uow, require
 from merx.instore import access, assisted, counter, counter_returns, finding, pickups, reports, stock
 from merx.instore.schemas import AssistedOrderCreate, BindStoresIn, CounterReturnCreate, HandOverIn, ShelfCountIn
 
 router = APIRouter(prefix="/instore", tags=["instore"])
+# An assisted order retried after a crash that lost its answer gets the same answer.
+register_replay("instore_order", lambda uow, order_id: assisted.assisted_order_out(uow, int(order_id)))
 IN_STORE = require(Role.admin, Role.staff, Role.store_associate)
+
+
+def _answered(uow: UnitOfWork, body: Any) -> Any:
+    """End the read transaction the answer was built in (the use case has committed): on
+    SQLite a write session's transaction holds the file's write lock, and the Idempotency-Key
+    record is stored while the answer is sent, before the unit of work is closed."""
+    if uow.in_transaction():
+        uow.rollback()
+    return body
 
 
 def _store_out(s: access.Store) -> dict[str, Any]:
@@ -39,7 +51,7 @@ def bind(user_id: int, body: BindStoresIn, uow: UnitOfWork = Depends(get_uow),
          _: Principal = Depends(require(Role.admin))) -> dict[str, Any]:
     """Bind a store associate to stores (replaces its stores)."""
     stores = access.bind_associate(uow, user_id, body.stores, role_of_user=accounts.user_role(uow, user_id))
-    return {"user_id": user_id, "stores": [_store_out(s) for s in stores]}
+    return _answered(uow, {"user_id": user_id, "stores": [_store_out(s) for s in stores]})
 
 
 @router.get("/lookup")
@@ -66,7 +78,7 @@ def shelf_stock(store: str, sku: str, uow: UnitOfWork = Depends(get_read_uow),
 def shelf_count(store: str, sku: str, body: ShelfCountIn, uow: UnitOfWork = Depends(get_uow),
                 _: Principal = Depends(IN_STORE)) -> dict[str, Any]:
     """A shelf count in the associate's own store sets its on-hand quantity."""
-    return stock.count_shelf(uow, access.require_store(uow, store), sku, body.counted, body.note)
+    return _answered(uow, stock.count_shelf(uow, access.require_store(uow, store), sku, body.counted, body.note))
 
 
 @router.get("/customers")
@@ -88,12 +100,7 @@ def assisted_order(store: str, body: AssistedOrderCreate, uow: UnitOfWork = Depe
                                     address=body.address.model_dump() if body.address else None,
                                     payment_mode=body.payment_mode)
     order = assisted.place_assisted_order(uow, here, data)
-    out: dict[str, Any] = {"order": order}
-    if body.payment_mode == "link":
-        out["payment_link"] = f"/pay/{assisted.payment_link_token(uow, order['id'])}"
-    if body.fulfilment == "pickup":
-        out["pickup_code"] = pickups.pickup_code_of(uow, order["number"])
-    return out
+    return _answered(uow, assisted.assisted_order_out(uow, order["id"]))
 
 
 @router.get("/stores/{store}/pickups")
@@ -105,15 +112,15 @@ def pickup_queue(store: str, uow: UnitOfWork = Depends(get_read_uow),
 @router.post("/stores/{store}/pickups/{order_id}/ready")
 def pickup_ready(store: str, order_id: int, uow: UnitOfWork = Depends(get_uow),
                  _: Principal = Depends(IN_STORE)) -> dict[str, Any]:
-    return pickups.mark_ready(uow, access.require_store(uow, store), order_id)
+    return _answered(uow, pickups.mark_ready(uow, access.require_store(uow, store), order_id))
 
 
 @router.post("/stores/{store}/pickups/{order_id}/hand-over")
 def hand_over(store: str, order_id: int, body: HandOverIn, uow: UnitOfWork = Depends(get_uow),
               _: Principal = Depends(IN_STORE)) -> dict[str, Any]:
     """Hand over after verification (the pickup code or the customer's name); a mismatch is 422 and logged."""
-    return pickups.hand_over(uow, access.require_store(uow, store), order_id, code=body.code, name=body.name,
-                             payment_collected=body.payment_collected)
+    return _answered(uow, pickups.hand_over(uow, access.require_store(uow, store), order_id, code=body.code,
+                                            name=body.name, payment_collected=body.payment_collected))
 
 
 @router.post("/stores/{store}/returns", status_code=201)
@@ -123,8 +130,9 @@ def counter_return(store: str, body: CounterReturnCreate, uow: UnitOfWork = Depe
     here = access.require_store(uow, store)
     lines = [counter_returns.ReturnLineIn(line=ln.line, quantity=ln.quantity, reason=ln.reason, restock=ln.restock)
              for ln in body.lines]
-    return counter_returns.take_return(uow, here, order_number=body.order_number, lines=lines,
-                                       condition=body.condition, refund_method=body.refund_method, note=body.note)
+    return _answered(uow, counter_returns.take_return(uow, here, order_number=body.order_number, lines=lines,
+                                                      condition=body.condition, refund_method=body.refund_method,
+                                                      note=body.note))
 
 
 @router.get("/reports")

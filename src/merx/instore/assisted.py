@@ -47,6 +47,8 @@ def _attribute(store: Store, associate_user_id: int | None, source: str, mode: s
                     associate_user_id=associate_user_id, source=source, kiosk_session_id=kiosk_session_id,
                     fulfilment=data.fulfilment.type, pickup_store=data.fulfilment.location, payment_mode=mode,
                     total_minor=pricing.to_minor(data.total, data.currency), currency=data.currency))
+                # a retry of this request after a crash answers with this answer (instore/api.py)
+                uow.created("instore_order", data.order_id)
     return hook
 
 
@@ -148,3 +150,19 @@ def order_for_receipt(uow: UnitOfWork, order_id: int) -> dict[str, Any]:
                              or order["fulfilment"]["location"] in codes):
         raise NotFound(f"Order {order_id} is not an order of your stores")
     return order
+
+
+def assisted_order_out(uow: UnitOfWork, order_id: int) -> dict[str, Any]:
+    """What the API answers for an assisted order: the order, its payment link when the
+    customer pays by link, its pickup code when it is collected in a store."""
+    from merx.instore.pickups import pickup_code_of
+
+    with acting_for_store(uow):
+        order = orders.get_order(uow, order_id)
+    placed = uow.session.get(AssistedOrder, order_id)
+    out: dict[str, Any] = {"order": order}
+    if placed is not None and placed.payment_mode == "link":
+        out["payment_link"] = f"/pay/{payment_link_token(uow, order_id)}"
+    if order["fulfilment"]["type"] == "pickup":
+        out["pickup_code"] = pickup_code_of(uow, order["number"])
+    return out
