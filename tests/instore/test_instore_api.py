@@ -102,6 +102,7 @@ def test_endless_aisle_pickup_elsewhere_and_return_in_a_third_store(client: Any,
         "Marta (Warsaw)"]
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_store_scoping_of_the_associate_role(client: Any, db: Any, chain: Any, make_key: Any) -> None:
     waw = _key(db, chain.users["waw"])
     assert client.get("/api/v1/instore/stores/ST-KRK/stock/LAMP-FLOOR", headers=waw).status_code == 403
@@ -135,6 +136,7 @@ def test_store_scoping_of_the_associate_role(client: Any, db: Any, chain: Any, m
     assert client.get("/api/v1/instore/stores/ST-WAW/pickups", headers=make_key("sales_rep")).status_code == 403
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_bad_input_at_the_counter(client: Any, db: Any, chain: Any, make_key: Any) -> None:
     waw = _key(db, chain.users["waw"])
     nothing = client.get("/api/v1/instore/lookup", params={"code": "5012345678900"}, headers=waw)
@@ -246,6 +248,7 @@ def test_receipts_only_for_the_stores_that_placed_or_hand_over_the_order(client:
     assert paid.status_code == 403  # a form post without the page's CSRF token
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_an_assisted_order_retried_with_its_idempotency_key_is_placed_once(client: Any, db: Any, chain: Any) -> None:
     waw = _key(db, chain.users["waw"]) | {"Idempotency-Key": "counter-7f3a"}
     body = {"customer_id": chain.customers["jan"], "lines": [{"sku": "LAMP-DESK", "quantity": 1}],
