@@ -190,6 +190,9 @@ def demo(no_serve: bool = typer.Option(False, "--no-serve", help="Load the demo 
     console.print(f"[green]demo loaded[/green] in {time.perf_counter() - started:.1f}s: {result.summary}")
     console.print(f"Admin API key (Authorization: Bearer ...): {result.admin_key}")
     console.print(f"Console sign-in: {demo_module.DEMO_CONSOLE_EMAIL} / {demo_module.DEMO_CONSOLE_PASSWORD}")
+    from merx.instore import demo as instore_demo
+    console.print(f"Store associate app (/associate, on a phone): {instore_demo.DEMO_ASSOCIATE_EMAIL} / "
+                  f"{instore_demo.DEMO_ASSOCIATE_PASSWORD}   Kiosk: /kiosk/ST-WAW")
     allowed = get_integration_settings().outbound_allow  # stated, so nobody assumes the demo reaches localhost
     console.print("Webhooks and connectors may reach: public addresses" + (f" and {', '.join(allowed)}" if allowed
                   else " only (MERX_OUTBOUND_ALLOW='[\"127.0.0.1\"]' allows a local receiver)"), markup=False)

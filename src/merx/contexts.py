@@ -27,6 +27,7 @@ CONTEXTS: tuple[str, ...] = (
     "search",
     "analytics",
     "sellers",
+    "instore",
     "web",
 )
 

@@ -5,6 +5,7 @@ is the catalog's own business."""
 
 from merx.catalog.schemas import (AttributeCreate, AttributeOut, AttributeSetCreate, AttributeSetItemIn, BrandCreate,
                                   BrandOut, CategoryCreate, CategoryOut, ProductCreate, ProductOut, ProductPatch)
+from merx.catalog.barcodes import skus_for_code
 from merx.catalog.completeness import product_completeness
 from merx.catalog.lookups import ProductDocument, SkuInfo, iter_product_documents, lookup_skus
 from merx.catalog.rules import pick_locale
@@ -17,5 +18,5 @@ __all__ = [
     "CategoryCreate", "CategoryOut", "ProductCreate", "ProductDocument", "ProductOut", "ProductPatch", "SkuInfo",
     "bulk_create_products", "create_attribute", "create_attribute_set", "create_brand", "create_category",
     "get_product", "iter_product_documents", "list_attributes", "list_brands", "list_categories",
-    "list_products_stmt", "lookup_skus", "pick_locale", "product_completeness", "update_product",
+    "list_products_stmt", "lookup_skus", "pick_locale", "product_completeness", "skus_for_code", "update_product",
 ]

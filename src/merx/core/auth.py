@@ -20,6 +20,7 @@ class Role(str, enum.Enum):
     support_agent = "support_agent"
     seller = "seller"
     customer = "customer"
+    store_associate = "store_associate"  # in-store app: scoped to the stores it is bound to (instore)
 
 
 STAFF_ROLES = frozenset({Role.admin, Role.staff})

@@ -2,10 +2,11 @@
 identifier, the customer 360 overview, profile merges, segments, and the tracked events as
 a Parquet file for analytics' funnel."""
 
+from merx.crm.consent import CHANNELS as CONSENT_CHANNELS, record_consent
 from merx.crm.identity import merge_profiles, survivors, unmerge
 from merx.crm.profiles import overview
 from merx.crm.segments.service import create_segment, evaluate_segment, list_segments, preview
 from merx.crm.service import export_events_parquet, ingest_events, lookup
 
-__all__ = ["create_segment", "evaluate_segment", "export_events_parquet", "ingest_events", "list_segments", "lookup",
-           "merge_profiles", "overview", "preview", "survivors", "unmerge"]
+__all__ = ["CONSENT_CHANNELS", "create_segment", "evaluate_segment", "export_events_parquet", "ingest_events",
+           "list_segments", "lookup", "merge_profiles", "overview", "preview", "record_consent", "survivors", "unmerge"]

@@ -6,6 +6,7 @@ from merx.orders.domain import RETURNABLE, STATUSES, TRANSITIONS
 from merx.orders.schemas import OrderCreate, ReturnCreate
 from merx.orders.checkout import place_order
 from merx.orders.history import add_note, notes_of, timeline
+from merx.orders.pickups import order_by_number, pickup_queue
 from merx.orders.reading import get_order, list_orders, orders_for_customer
 from merx.orders.returns import create_return, receive_return, returns_of
 from merx.orders.transitions import (cancel, capture_payment, fulfil, picked_up, ready_for_pickup,
@@ -13,6 +14,7 @@ from merx.orders.transitions import (cancel, capture_payment, fulfil, picked_up,
 
 __all__ = [
     "OrderCreate", "RETURNABLE", "ReturnCreate", "STATUSES", "TRANSITIONS", "add_note", "cancel", "notes_of",
-    "capture_payment", "create_return", "fulfil", "get_order", "list_orders", "orders_for_customer", "picked_up",
-    "place_order", "ready_for_pickup", "receive_return", "returns_of", "simple_transition", "timeline",
+    "capture_payment", "create_return", "fulfil", "get_order", "list_orders", "order_by_number", "orders_for_customer",
+    "picked_up", "pickup_queue", "place_order", "ready_for_pickup", "receive_return", "returns_of", "simple_transition",
+    "timeline",
 ]

@@ -227,6 +227,8 @@ def problem_sentence(problem: Problem) -> str:
 
 def error_page(request: Request, status: int, title: str, message: str) -> HTMLResponse:
     template = "console/error.html" if request.url.path.startswith("/console") else "store/error.html"
+    if request.url.path.startswith(("/associate", "/kiosk", "/pay/")):
+        template = "associate/error.html"  # the phone and kiosk layout
     try:
         return render(request, template, {"title": title, "message": message,
                                           "request_id": request_id_var.get()}, status=status)
@@ -244,9 +246,10 @@ class PageRoute(APIRoute):
                 return await original(request)
             except LoginRequired:
                 target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+                login = "/associate/login" if request.url.path.startswith("/associate") else "/console/login"
                 if request.headers.get("hx-request"):
-                    return Response(status_code=204, headers={"HX-Redirect": f"/console/login?next={target}"})
-                return RedirectResponse(f"/console/login?next={target}", status_code=303)
+                    return Response(status_code=204, headers={"HX-Redirect": f"{login}?next={target}"})
+                return RedirectResponse(f"{login}?next={target}", status_code=303)
             except Problem as e:
                 if e.status == 401:
                     return RedirectResponse("/console/login", status_code=303)

@@ -1,0 +1,75 @@
+"""The associate app, kiosk and console report pages over HTTP (the real app, real sign-in):
+each page answers for the right people and refuses the others."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from instore_shop import PASSWORD, seed_chain
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html) or re.search(r'name="csrf-token" content="([^"]+)"', html)
+    assert match
+    return match.group(1)
+
+
+def _sign_in(client: Any, email: str) -> None:
+    page = client.get("/associate/login")
+    done = client.post("/associate/login", data={"email": email, "password": PASSWORD, "csrf_token": _csrf(page.text),
+                                                  "next": "/associate"}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/associate"
+
+
+@pytest.fixture
+def chain(db: Any) -> Any:
+    return seed_chain(db)
+
+
+def test_associate_pages_answer_and_stay_in_their_store(client: Any, chain: Any) -> None:
+    assert client.get("/associate", follow_redirects=False).headers["location"].startswith("/associate/login")
+    _sign_in(client, chain.users["waw"])
+    home = client.get("/associate")
+    assert home.status_code == 200 and "Warsaw store" in home.text
+    for path in ("/associate/find?q=lamp", "/associate/product/LAMP-FLOOR", "/associate/cart",
+                 "/associate/customers?q=nowak", "/associate/pickups", "/associate/returns", "/associate/reports",
+                 "/associate/customers/new", "/associate/manifest.webmanifest", "/associate/sw.js"):
+        page = client.get(path)
+        assert page.status_code == 200, (path, page.text[:500])
+    assert "2 customers match" in client.get("/associate/customers?q=nowak").text
+    nothing = client.get("/associate/code?code=5012345678900")
+    assert nothing.status_code == 404 and "No product has the code 5012345678900" in nothing.text
+    assert client.get("/associate/code?code=4006381333931", follow_redirects=False).headers["location"] == \
+        "/associate/product/LAMP-FLOOR"
+    # Switching to a store the associate is not bound to is refused.
+    token = _csrf(home.text)
+    assert client.post("/associate/store", data={"store": "ST-KRK", "csrf_token": token}).status_code == 403
+    # The console is not for associates.
+    assert client.get("/console/stores").status_code == 403
+
+
+def test_console_store_report_and_csv(client: Any, chain: Any) -> None:
+    page = client.get("/console/login")
+    client.post("/console/login", data={"email": chain.users["staff"], "password": PASSWORD,
+                                        "csrf_token": _csrf(page.text), "next": "/console"})
+    report = client.get("/console/stores")
+    assert report.status_code == 200 and "ST-GDN" in report.text
+    csv_text = client.get("/console/stores.csv").text
+    assert csv_text.splitlines()[0].startswith("store,assisted_orders")
+    assert sorted(line.split(",")[0] for line in csv_text.splitlines()[1:]) == ["ST-GDN", "ST-KRK", "ST-WAW"]
+
+
+def test_kiosk_pages_and_unknown_store(client: Any, chain: Any) -> None:
+    home = client.get("/kiosk/ST-WAW")
+    assert home.status_code == 200
+    # locked down: no way from the kiosk to staff pages, and they need a sign-in
+    for page in (home.text, client.get("/kiosk/ST-WAW/product/LAMP-DESK").text):
+        assert not re.search(r'(href|action)="/(associate|console)', page)
+    assert client.get("/associate/pickups", follow_redirects=False).headers["location"].startswith("/associate/login")
+    assert client.get("/kiosk/ST-NOPE").status_code == 404
+    assert client.get("/kiosk/WH-POZ").status_code == 404  # a warehouse has no kiosk
+    assert client.get("/kiosk/ST-WAW/search?q=kettle").status_code == 200
+    assert client.get("/pay/forged-token").status_code == 404
