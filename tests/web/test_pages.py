@@ -544,3 +544,49 @@ def test_product_editor_shows_and_edits_every_currency_and_adds_one(client, shop
     assert r.status_code == 422 and "PLN price of LAMP-DESK" in r.text
     with UnitOfWork(db, actor=SYSTEM) as uow:  # nothing half-written: USD is still there
         assert {p.currency for p in catalog.get_product(uow, pid).variants[0].prices} == {"EUR", "PLN", "USD"}
+
+
+def test_catalog_bulk_archive_and_reprice_a_selection(client, shop, db):
+    """#20 Build 2: publish, archive and reprice a selection from the catalog list, all or nothing."""
+    from decimal import ROUND_HALF_EVEN, Decimal
+
+    from merx.catalog import public as catalog
+    from merx.core.auth import SYSTEM
+    from merx.core.uow import UnitOfWork
+
+    sign_in(client, shop.users["staff"])
+    page = client.get("/console/catalog").text
+    ids = [shop.product_ids["LAMP-DESK"], shop.product_ids["LAMP-FLOOR"]]
+    assert f'name="id" value="{ids[0]}"' in page
+    r = client.post("/console/catalog/bulk", data={"csrf_token": csrf_of(page), "id": [str(i) for i in ids],
+                                                   "action": "reprice", "percent": "-12.5"}, follow_redirects=True)
+    assert "2 products repriced by -12.5%" in r.text
+    with UnitOfWork(db, actor=SYSTEM) as uow:
+        prices = {pid: catalog.get_product(uow, pid).variants[0].prices[0].amount for pid in ids}
+    expected = {pid: str((Decimal(old) * Decimal("0.875")).quantize(Decimal("0.01"), ROUND_HALF_EVEN))
+                for pid, old in zip(ids, ("49.00", "129.00"))}
+    assert prices == expected
+    r = client.post("/console/catalog/bulk", data={"csrf_token": csrf_of(r.text), "id": [str(i) for i in ids],
+                                                   "action": "archive"}, follow_redirects=True)
+    assert "2 products archived." in r.text
+    with UnitOfWork(db, actor=SYSTEM) as uow:
+        assert {catalog.get_product(uow, pid).status for pid in ids} == {"archived"}
+    r = client.post("/console/catalog/bulk", data={"csrf_token": csrf_of(r.text), "id": str(ids[0]),
+                                                   "action": "reprice", "percent": "-95"}, follow_redirects=True)
+    assert "between -90 % and +500 %" in r.text
+
+
+def test_a_seller_cannot_bulk_change_another_sellers_products(client, shop, db):
+    from merx.catalog import public as catalog
+    from merx.core.auth import SYSTEM
+    from merx.core.uow import UnitOfWork
+
+    sign_in(client, shop.users["seller"])
+    page = client.get("/console/catalog").text
+    own, other = shop.product_ids["LAMP-PEND"], shop.product_ids["LAMP-DESK"]
+    r = client.post("/console/catalog/bulk", data={"csrf_token": csrf_of(page), "id": [str(own), str(other)],
+                                                   "action": "archive"}, follow_redirects=True)
+    assert "Nothing changed" in r.text
+    with UnitOfWork(db, actor=SYSTEM) as uow:  # all or nothing: the seller's own product did not change either
+        assert catalog.get_product(uow, own).status == "active"
+        assert catalog.get_product(uow, other).status == "active"

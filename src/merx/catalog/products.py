@@ -110,14 +110,16 @@ def _check_version(p: Product, expected: int | None, *, header: bool) -> None:
 
 
 def update_product(uow: UnitOfWork, product_id: int, data: ProductPatch, *, if_match: int | None = None,
-                   settings: Settings | None = None, locale: str | None = None) -> ProductOut:
+                   settings: Settings | None = None, locale: str | None = None, commit: bool = True) -> ProductOut:
+    """`commit=False` leaves the transaction to the caller (a bulk change of many products is
+    all or nothing)."""
     s = (settings or uow.settings)
     p = _writable(uow, product_id)
     _check_version(p, if_match, header=True)
     _check_version(p, data.version, header=False)
     old = state_of(p)
     new = _state_after_patch(old, data)
-    if _update_from_state(Refs(uow, s), p, old, new):
+    if _update_from_state(Refs(uow, s), p, old, new) and commit:
         uow.commit()
     return to_out(p, locale or s.default_locale, s)
 

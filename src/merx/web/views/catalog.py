@@ -4,6 +4,7 @@ service scopes every read and write by the signed-in principal."""
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -12,7 +13,7 @@ from pydantic import ValidationError
 
 from merx.core.auth import Role
 from merx.core.errors import Problem
-from merx.core.money import MoneyError, check_currency, parse_amount
+from merx.core.money import MoneyError, check_currency, exponent, parse_amount
 from merx.catalog import public as catalog
 from merx.inventory import public as inventory
 from merx.web.common import PageRoute, csrf_form, console_user, problem_sentence, redirect, render, unit_of_work
@@ -184,6 +185,61 @@ def _typed(value: str) -> Any:
         return value
 
 
+BULK_STATUS = {"publish": "active", "archive": "archived", "draft": "draft"}
+MAX_BULK = 200
+
+
+def repriced(amount: str, currency: str, percent: Decimal) -> str:
+    """The amount changed by `percent` (+10 raises by 10 %), rounded half-even to the
+    currency's minor unit; never below one minor unit."""
+    places = Decimal(1).scaleb(-exponent(currency))
+    new = (Decimal(amount) * (Decimal(100) + percent) / Decimal(100)).quantize(places)
+    return str(max(new, places))
+
+
+@router.post("/console/catalog/bulk")
+def bulk_products(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    """Publish, archive or reprice a selection of products in one step; all or nothing."""
+    me = console_user(request, *CATALOG_ROLES)
+    ids = [int(i) for i in form["__multi__"].getlist("id") if str(i).isdigit()][:MAX_BULK]
+    action = str(form.get("action", ""))
+    if not ids or action not in (*BULK_STATUS, "reprice"):
+        return redirect("/console/catalog", flash="Choose products and an action.")
+    percent = None
+    if action == "reprice":
+        try:
+            percent = Decimal(str(form.get("percent", "")).replace(",", ".").replace("%", "").strip())
+            if not percent.is_finite() or not Decimal(-90) <= percent <= Decimal(500) or percent == 0:
+                raise InvalidOperation
+        except InvalidOperation:
+            return redirect("/console/catalog", flash="Not changed: give a price change between -90 % and +500 %, "
+                                                      "like -10 or 5.")
+    try:
+        with unit_of_work(request, me) as uow:
+            for pid in ids:
+                product = catalog.get_product(uow, pid)
+                if me.role == Role.seller and product.seller_id != me.seller_id:
+                    raise Problem(f"Product {pid} does not exist", status=404, title="Not found")
+                if percent is None:
+                    patch = catalog.ProductPatch(status=BULK_STATUS[action])
+                else:
+                    patch = catalog.ProductPatch(variants=[
+                        {"sku": v.sku, "ean": v.ean, "options": v.options,
+                         "prices": [{"amount": repriced(p.amount, p.currency, percent), "currency": p.currency}
+                                    for p in v.prices]} for v in product.variants])
+                catalog.update_product(uow, pid, patch, commit=False)
+            uow.commit()
+    except ValidationError as e:
+        return redirect("/console/catalog", flash=f"Nothing changed: {validation_sentence(e)}")
+    except Problem as e:
+        if e.status >= 500:
+            raise
+        return redirect("/console/catalog", flash=f"Nothing changed: {problem_sentence(e)}")
+    done = {"publish": "published", "archive": "archived", "draft": "set to draft"}.get(action)
+    what = done or f"repriced by {percent:+}%"
+    return redirect("/console/catalog", flash=f"{len(ids)} product{'s' if len(ids) != 1 else ''} {what}.")
+
+
 @router.post("/console/catalog/{product_id}")
 def save_product(request: Request, product_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
     me = console_user(request, *CATALOG_ROLES)
@@ -206,3 +262,4 @@ def save_product(request: Request, product_id: int, form: dict[str, Any] = Depen
         ctx = _editor_context(uow, product_id)
     ctx["error"] = error
     return render(request, "console/product.html", ctx, status=422, principal=me)
+
