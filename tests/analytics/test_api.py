@@ -137,9 +137,13 @@ def test_empty_shop_answers_with_zeros(client, admin):
     assert r.status_code == 200, r.text
     assert [(s["stage"], s["count"]) for s in r.json()["stages"]] == [
         ("awareness", 0), ("interest", 0), ("decision", 0), ("purchase", 0), ("retention", 0)]
-    for path in ("sales", "cohorts", "pareto", "portfolio", "inventory", "forecast"):
+    for path in ("sales", "cohorts", "pareto", "portfolio", "inventory", "forecast", "definitions"):
         r = client.get(f"/api/v1/analytics/{path}", headers=admin)
         assert r.status_code == 200, (path, r.text)
+    r = client.get("/api/v1/analytics/range", headers=admin)
+    assert r.status_code == 200 and r.json() == {"first": None, "last": None, "lines": 0}
+    r = client.get("/api/v1/analytics/sales", params={"by": "day"}, headers=admin)
+    assert r.json()["total"]["net"] == "0.00" and r.json()["rows"] == []
 
 
 @pytest.mark.backends("sqlite", "postgresql")

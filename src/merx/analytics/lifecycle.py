@@ -54,9 +54,13 @@ class AnalyticsParticipant:
     def on_export(self, uow: UnitOfWork, customer_id: int) -> dict[str, Any]:
         lines = uow.session.scalars(sa.select(SalesLine).where(SalesLine.customer_id == customer_id)
                                     .order_by(SalesLine.occurred_at, SalesLine.id))
-        return {"sales_lines": [{"source": s.source, "order_ref": s.order_ref, "kind": s.kind, "sku": s.sku,
-                                 "quantity": s.quantity, "unit_price": str(s.unit_price), "currency": s.currency,
-                                 "occurred_at": s.occurred_at, "channel": s.channel} for s in lines]}
+        from merx.analytics.scope import amount_str
+
+        return {"sales_lines": [{"source": s.source, "order_ref": s.order_ref, "kind": s.kind,
+                                 "line_class": s.line_class, "sku": s.sku, "quantity": s.quantity,
+                                 "unit_price": str(s.unit_price), "line_total": amount_str(s.line_total_minor, s.currency),
+                                 "currency": s.currency, "occurred_at": s.occurred_at, "channel": s.channel}
+                                for s in lines]}
 
 
 PARTICIPANT = AnalyticsParticipant()
