@@ -62,3 +62,16 @@ def test_cancelling_the_customer_order_cancels_the_sellers_lines(client, admin, 
     ledger = m.ok(client.get("/api/v1/seller-ledger", headers=a))["items"]
     assert sorted(e["kind"] for e in ledger) == ["commission", "commission_refund", "refund", "sale"]
     assert sum(int(e["amount"]["amount"].replace(".", "")) for e in ledger) == 0
+
+
+def test_a_declined_payment_gives_the_offers_their_units_back(client, admin, make_key):
+    m = Market(client, admin, make_key)
+    m.product("BOOK-1", "30.00", "books")
+    _, a = m.seller("alfa")
+    book = m.offer(a, "BOOK-1", "25.00", quantity=3)
+    r = m.checkout([("BOOK-1", 2, book["id"])], payment={"provider": "test", "behaviour": "decline"})
+    assert r.status_code == 402, r.text
+    sub, = m.seller_orders(a)
+    assert sub["status"] == "cancelled"
+    assert m.ok(client.get(f"/api/v1/offers/{book['id']}", headers=a))["quantity"] == 3
+    assert m.ok(client.get("/api/v1/seller-ledger", headers=a))["items"] == []

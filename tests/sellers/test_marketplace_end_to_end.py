@@ -121,6 +121,9 @@ def test_split_checkout_accept_refuse_refund_ship_and_payout(client, admin, make
     assert {row["description"]: row["amount"] for row in rows if row["kind"] == "summary"}["paid out"] == \
         str(expected[a_id])
     assert m.ok(client.get("/api/v1/seller-balance", headers=a)) == {}  # nothing left open
+    pdf = client.get(f"/api/v1/payouts/{payouts[a_id]['id']}/statement.pdf", headers=a)
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF-") and len(pdf.content) > 1000
 
     # the same cycle again: refused, nothing paid twice
     again = client.post("/api/v1/payouts/cycles", json={"period_end": period_end}, headers=admin)

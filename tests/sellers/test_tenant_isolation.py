@@ -76,6 +76,7 @@ def test_seller_a_cannot_read_or_change_anything_of_seller_b(client, app, admin,
     call("GET", "/seller-orders/{seller_order_id}", f"/api/v1/seller-orders/{sub_b['id']}", expect=404)
     call("GET", "/payouts/{payout_id}", f"/api/v1/payouts/{payout_b['id']}", expect=404)
     call("GET", "/payouts/{payout_id}/statement.csv", f"/api/v1/payouts/{payout_b['id']}/statement.csv", expect=404)
+    call("GET", "/payouts/{payout_id}/statement.pdf", f"/api/v1/payouts/{payout_b['id']}/statement.pdf", expect=404)
     # lists hold only A's records, even when A asks for B's
     for params in ({}, {"seller_id": b_id}):
         only_a(call("GET", "/offers", "/api/v1/offers", params=params, expect=200).json()["items"])

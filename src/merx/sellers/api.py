@@ -180,6 +180,13 @@ def payout_statement(payout_id: DbId, uow: UnitOfWork = Depends(get_read_uow),
                     headers={"Content-Disposition": f'attachment; filename="payout-{payout_id}.csv"'})
 
 
+@router.get("/payouts/{payout_id}/statement.pdf", response_class=Response)
+def payout_statement_pdf(payout_id: DbId, uow: UnitOfWork = Depends(get_read_uow),
+                         _: Principal = SELLER_OR_STAFF) -> Response:
+    return Response(service.statement_pdf(uow, payout_id), media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="payout-{payout_id}.pdf"'})
+
+
 @router.get("/seller-balance", response_model=dict[str, MoneyOut])
 def balance(seller_id: DbId | None = None, uow: UnitOfWork = Depends(get_read_uow),
             principal: Principal = SELLER_OR_STAFF) -> dict[str, MoneyOut]:

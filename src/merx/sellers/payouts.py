@@ -290,3 +290,43 @@ def statement_csv(uow: UnitOfWork, payout_id: int) -> str:
                          ("paid out", out.amount)):
         w.writerow(safe_row(["", "summary", label, "", "", money.amount, money.currency]))
     return buf.getvalue()
+
+
+def statement_pdf(uow: UnitOfWork, payout_id: int) -> bytes:
+    """The same statement as a one-table PDF (fpdf2, built-in Helvetica: Latin-1 text only;
+    other characters are replaced rather than failing the statement)."""
+    from fpdf import FPDF
+
+    out, rows = statement_rows(uow, payout_id)
+
+    def latin(text: Any) -> str:
+        return str(text).encode("latin-1", "replace").decode("latin-1")
+
+    pdf = FPDF(orientation="L", format="A4")
+    pdf.set_auto_page_break(auto=True, margin=12)
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 14)
+    pdf.cell(0, 8, latin(f"Payout statement {out.id}, seller {out.seller_id}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=9)
+    start = out.period_start.date().isoformat() if out.period_start else "the start"
+    pdf.cell(0, 6, latin(f"Period: {start} to {out.period_end.date().isoformat()} - status {out.status}"),
+             new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+    widths = (42, 24, 140, 22, 18, 26)
+    pdf.set_font("Helvetica", "B", 9)
+    for w, h in zip(widths, ("Date", "Kind", "Description", "Order", "Line", "Amount")):
+        pdf.cell(w, 6, h, border=1)
+    pdf.ln()
+    pdf.set_font("Helvetica", size=8)
+    for date, kind, description, so_id, line_id, amount, currency in rows:
+        for w, v, align in zip(widths, (date[:19], kind, description[:90], so_id, line_id, f"{amount} {currency}"),
+                               ("L", "L", "L", "R", "R", "R")):
+            pdf.cell(w, 5, latin(v), border=1, align=align)
+        pdf.ln()
+    pdf.ln(3)
+    pdf.set_font("Helvetica", "B", 9)
+    for label, money in (("Sales", out.sales), ("Commission", out.commission), ("Refunds", out.refunds),
+                         ("Adjustments", out.adjustments), ("Paid out", out.amount)):
+        pdf.cell(50, 6, label)
+        pdf.cell(40, 6, f"{money.amount} {money.currency}", align="R", new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())

@@ -4,7 +4,8 @@ rating (computed rating, violations)."""
 
 from merx.sellers.offers import buy_box, create_offer, get_offer, import_offers, list_offers, update_offer
 from merx.sellers.payouts import (add_adjustment, balances, get_payout, list_commission_rules, list_cycles,
-                                  list_ledger, list_payouts, run_payout_cycle, set_commission_rule, statement_csv)
+                                  list_ledger, list_payouts, run_payout_cycle, set_commission_rule, statement_csv,
+                                  statement_pdf)
 from merx.sellers.rating import get_rating, list_violations, recompute_now, record_violation
 from merx.sellers.seller_orders import (accept, get_seller_order, list_incidents, list_seller_orders, open_incident,
                                         refund_incident, reply_incident, ship)
@@ -14,5 +15,6 @@ __all__ = [
     "get_seller_order", "import_offers", "list_commission_rules", "list_cycles", "list_incidents", "list_ledger", "list_offers",
     "list_payouts", "list_seller_orders", "list_violations", "open_incident", "recompute_now", "record_violation",
     "refund_incident", "reply_incident", "run_payout_cycle", "set_commission_rule", "ship", "statement_csv",
+    "statement_pdf",
     "update_offer",
 ]
