@@ -20,6 +20,7 @@ class Role(str, enum.Enum):
     support_agent = "support_agent"
     seller = "seller"
     customer = "customer"
+    marketer = "marketer"
 
 
 STAFF_ROLES = frozenset({Role.admin, Role.staff})
