@@ -270,7 +270,7 @@ def dispatch(db: Database, *, now: dt.datetime | None = None, limit: int | None 
             result.retried += 1
             break
         if provider.delivers:
-            _finish(db, row["id"], token, status="sent", sent_at=utcnow(), provider=provider.name,
+            _finish(db, row["id"], token, status="sent", sent_at=now + dt.timedelta(seconds=time.monotonic() - started), provider=provider.name,
                     provider_id=provider_id[:255], reason=None)
             result.sent += 1
         else:
