@@ -34,9 +34,11 @@ def seed_products(db: Any) -> None:
 
 
 def make_customers(db: Any, n: int, *, consent_every: int = 1, country: str = "PL", locale: str | None = "en",
-                   prefix: str = "p") -> list[int]:
+                   prefix: str = "p", refuse_every: int = 0, nameless_every: int = 0) -> list[int]:
     """n customers; every `consent_every`-th one (0-based index % consent_every == 0) grants
-    email consent. Returns their ids in creation order."""
+    email consent, except every `refuse_every`-th (index % refuse_every == refuse_every - 1),
+    which has no consent record; every `nameless_every`-th has no first name. Returns their ids
+    in creation order."""
     import sqlalchemy as sa
 
     from merx.core.db import utcnow
@@ -48,12 +50,15 @@ def make_customers(db: Any, n: int, *, consent_every: int = 1, country: str = "P
     with UnitOfWork(db) as uow:
         for i in range(n):
             c = customers.create_customer(uow, customers.CustomerCreate(
-                email=f"{prefix}{i}@example.com", first_name=f"Name{i}", country=country, locale=locale), commit=False)
+                email=f"{prefix}{i}@example.com",
+                first_name=None if nameless_every and i % nameless_every == nameless_every - 1 else f"Name{i}",
+                country=country, locale=locale), commit=False)
             ids.append(c.id)
         uow.commit()
     # consent rows in bulk (the CRM's own table, written as record_consent would: test setup only)
     rows = [{"customer_id": cid, "channel": "email", "granted": True, "source": "test signup", "recorded_at": utcnow()}
-            for i, cid in enumerate(ids) if consent_every and i % consent_every == 0]
+            for i, cid in enumerate(ids) if consent_every and i % consent_every == 0
+            and not (refuse_every and i % refuse_every == refuse_every - 1)]
     with UnitOfWork(db) as uow:
         for start in range(0, len(rows), 1000):
             uow.session.execute(sa.insert(Consent), rows[start:start + 1000])

@@ -42,7 +42,9 @@ def parse_spans(text: str) -> list[Span]:
 
 def _inside(t: dt.time, span: Span) -> bool:
     start, end = span
-    if start <= end:
+    if start == end:
+        return True  # "00:00-00:00": the whole day
+    if start < end:
         return start <= t < end
     return t >= start or t < end  # crosses midnight
 
