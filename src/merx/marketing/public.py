@@ -7,7 +7,10 @@ from merx.marketing.reading import (get_journey, list_campaigns, list_journeys, 
                                     messages_stmt, message_out)
 from merx.marketing.reporting import campaign_report, source_report
 from merx.marketing.sending import dispatch, dispatch_until_idle
-from merx.marketing.templates_service import list_templates
+from merx.marketing.giveaways import list_out as list_giveaways
+from merx.marketing.reading import enrolments, get_message, qr_detail
+from merx.marketing.templates_service import get_template, list_templates, preview, save_template
+from merx.marketing.tracking import get_qr, qr_image
 from merx.marketing.tracking import link_visitor
 
 
@@ -19,6 +22,7 @@ def notifications_email(settings: object) -> bool:
     return mail.delivers(mail.transport_for(settings))  # type: ignore[arg-type]
 
 
-__all__ = ["VISITOR_COOKIE", "campaign_report", "dispatch", "dispatch_until_idle", "get_journey", "link_visitor",
+__all__ = ["enrolments", "get_message", "get_qr", "get_template", "list_giveaways", "preview", "qr_detail", "qr_image",
+           "save_template", "VISITOR_COOKIE", "campaign_report", "dispatch", "dispatch_until_idle", "get_journey", "link_visitor",
            "list_campaigns", "list_journeys", "list_messages", "list_qr", "list_templates", "message_out",
            "messages_stmt", "notifications_email", "source_report"]
