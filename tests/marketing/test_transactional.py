@@ -107,3 +107,23 @@ def test_a_redelivered_event_records_its_notification_once(db, settings):
     with UnitOfWork(db) as uow:
         rows = uow.session.scalars(sa.select(Message)).all()
         assert [(m.template_key, m.address, m.status) for m in rows] == [("order_confirmation", "x@example.com", "queued")]
+
+
+def test_erasing_a_customer_blanks_their_messages(client, db, settings, smtp_server, admin):
+    import sqlalchemy as sa
+
+    from merx.core.uow import UnitOfWork
+    from merx.marketing.models import Message
+
+    seed_products(db)
+    r = client.post("/api/v1/orders", json={"channel": "web", "customer": {"email": "gone@example.com"},
+                                            "lines": [{"sku": "MUG-1", "quantity": 1}]})
+    assert r.status_code == 201, r.text
+    customer_id = r.json()["customer_id"]
+    _send(db, settings)
+    r = client.post(f"/api/v1/customers/{customer_id}/erase", headers=admin)
+    assert r.status_code == 200, r.text
+    assert r.json()["erased"]["messages"] == 1
+    with UnitOfWork(db) as uow:
+        [m] = uow.session.scalars(sa.select(Message)).all()
+        assert (m.address, m.subject, m.body_text, m.customer_id, m.status) == (None, None, None, None, "sent")
