@@ -6,6 +6,7 @@ recipient records that recipient as `skipped` with the reason (and logs it); the
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from typing import Any, Iterable
 
@@ -35,8 +36,13 @@ def _serializer(settings: Any, purpose: str) -> URLSafeSerializer:
     return URLSafeSerializer(settings.verification_secrets(), salt=f"merx.marketing.{purpose}")
 
 
+@functools.lru_cache(maxsize=32)
+def _signer(secret: str, purpose: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret, salt=f"merx.marketing.{purpose}")
+
+
 def sign(settings: Any, purpose: str, payload: dict[str, Any]) -> str:
-    return URLSafeSerializer(settings.current_secret, salt=f"merx.marketing.{purpose}").dumps(payload)
+    return _signer(settings.current_secret, purpose).dumps(payload)
 
 
 def unsign(settings: Any, purpose: str, token: str) -> dict[str, Any] | None:
@@ -107,14 +113,14 @@ def message_row(uow: UnitOfWork, book: TemplateBook, *, idem_key: str, kind: str
 
 
 def insert_rows(uow: UnitOfWork, rows: list[dict[str, Any]]) -> int:
-    """Inserts the rows whose idem_key is new; returns how many were."""
+    """Inserts the rows whose idem_key is new (one executemany per 500 rows: the statement is
+    compiled once, not per batch). Returns how many rows were new where the driver reports it."""
     if not rows:
         return 0
+    stmt = _insert(uow.dialect)(Message).on_conflict_do_nothing(index_elements=["idem_key"])
     inserted = 0
     for start in range(0, len(rows), 500):
-        chunk = rows[start:start + 500]
-        result = uow.session.execute(_insert(uow.dialect)(Message).values(chunk)
-                                     .on_conflict_do_nothing(index_elements=["idem_key"]))
+        result = uow.session.connection().execute(stmt, rows[start:start + 500])
         inserted += max(result.rowcount or 0, 0)
     return inserted
 
