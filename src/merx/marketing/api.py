@@ -15,7 +15,7 @@ from markupsafe import escape
 
 from merx.core.auth import Principal, Role
 from merx.core.db import utcnow
-from merx.core.errors import Problem, Unauthorized, ValidationProblem
+from merx.core.errors import NotFound, Problem, Unauthorized, ValidationProblem
 from merx.core.idempotency import register_replay
 from merx.core.schemas import Page
 from merx.core.uow import UnitOfWork
@@ -211,7 +211,8 @@ async def inbound(request: Request) -> Any:
     shared secret (Standard Webhooks headers: webhook-id, webhook-timestamp, webhook-signature)."""
     secret = get_marketing_settings().gateway_secret
     if secret is None:
-        raise Problem("Inbound webhooks need MERX_MARKETING_GATEWAY_SECRET", status=503, title="Not configured")
+        # switched off until a shared secret is configured: answers as if it did not exist
+        raise NotFound("Inbound webhooks are off: set MERX_MARKETING_GATEWAY_SECRET to receive them")
     body = await request.body()
     if not providers.verify(secret.get_secret_value(), {k.lower(): v for k, v in request.headers.items()}, body):
         raise Unauthorized("Bad or missing webhook signature")
