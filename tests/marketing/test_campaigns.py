@@ -93,6 +93,7 @@ def test_campaign_is_sent_after_a_sigkill_of_the_worker_without_duplicates(clien
     assert counts["sent"] == len(statuses["sent"]) and counts["recipients"] == n and counts["queued"] == 0
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_consent_is_checked_on_every_path(client, db, settings, smtp_server, admin, all_day):
     """Campaign preparation, the sender (consent withdrawn after queueing), the one-click
     unsubscribe header, journeys (welcome): no marketing message to anyone without consent."""
@@ -166,3 +167,41 @@ def test_a_template_that_reaches_for_python_internals_is_refused_by_the_sandbox(
     assert "SecurityError" in r.text or "unsafe" in r.text  # ...but the sandbox refuses to run it
     r = client.put("/api/v1/templates/broken/en", headers=admin, json={"subject": "{{ oops", "body_text": "x"})
     assert r.status_code == 422 and "subject" in r.text
+
+
+def test_ab_test_picks_a_significant_winner_and_sends_it_to_the_rest(client, db, settings, smtp_server, admin, all_day):
+    import re as regex
+
+    from merx.core.db import utcnow
+    from merx.marketing import jobs, sending
+
+    ids = make_customers(db, 40)
+    segment = static_segment(db, "forty", ids)
+    r = client.post("/api/v1/campaigns", headers=admin, json={"name": "Subject test", "segment_id": segment,
+                                                             "template": "newsletter", "template_b": "newsletter_b",
+                                                             "ab_test_fraction": 0.5})
+    assert r.status_code == 201, r.text
+    cid = r.json()["id"]
+    client.post(f"/api/v1/campaigns/{cid}/start", headers=admin)
+    jobs.prepare_campaigns(db, utcnow())
+    assert client.get(f"/api/v1/campaigns/{cid}", headers=admin).json()["status"] == "testing"
+    sending.dispatch_until_idle(db, settings=settings)
+    test_group = smtp_server.wait_for(20)
+    assert len(test_group) == 20
+    # nobody has clicked yet: no winner
+    r = client.post(f"/api/v1/campaigns/{cid}/pick-winner", headers=admin)
+    assert r.status_code == 409 and r.json()["type"].endswith("not-significant")
+    # everyone who got variant B clicks its link; nobody with A does
+    for m in test_group:
+        if "20% off" in m["Subject"]:
+            link = regex.search(r"http://\S+/m/c/\S+", m.get_body(("plain",)).get_content()).group(0)
+            assert client.get(link[link.index("/m/c/"):], follow_redirects=False).status_code == 303
+    r = client.post(f"/api/v1/campaigns/{cid}/pick-winner", headers=admin)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["winner"] == "B" and out["ab_result"]["p_value"] < 0.05 and out["status"] == "sending"
+    # the rest of the segment is prepared with the winner
+    jobs.prepare_campaigns(db, utcnow())
+    statuses = client.get("/api/v1/messages", headers=admin, params={"campaign_id": cid, "limit": 100}).json()["items"]
+    rest = [m for m in statuses if m["variant"] == "B" and m["status"] == "queued"]
+    assert len(rest) == 20 and {m["template"] for m in rest} == {"newsletter_b"}

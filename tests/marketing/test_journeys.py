@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+import pytest
 import sqlalchemy as sa
 
 from marketing_shop import make_customers
@@ -63,6 +64,7 @@ def _journey_state(db, customer_id: int) -> tuple[str, str | None]:  # type: ign
         return e.state, e.exit_reason
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_abandoned_cart_reminder_waits_for_the_window_stops_on_purchase_and_respects_the_cap(
         app, db, settings, smtp_server):
     late, buyer, capped, refuser = make_customers(db, 4, consent_every=1)
