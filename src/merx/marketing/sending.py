@@ -79,9 +79,13 @@ def recover_stale(db: Database, now: dt.datetime, ms: MarketingSettings) -> int:
     """Claims older than the lease belong to a dead sender: its lowest unsent message may have
     been delivered (uncertain, not resent), the rest go back to the queue."""
     cutoff = now - dt.timedelta(seconds=ms.claim_lease_seconds)
+    stale_filter = (_T.c.status == "sending", _T.c.claimed_at < cutoff)
+    with db.read_sessions() as s:  # a read first: an idle pass takes no write lock (SQLite has one)
+        if s.scalar(sa.select(_T.c.id).where(*stale_filter).limit(1)) is None:
+            return 0
     with db.write_sessions() as s:
-        stale = s.execute(sa.select(_T.c.claimed_by, sa.func.min(_T.c.id)).where(
-            _T.c.status == "sending", _T.c.claimed_at < cutoff).group_by(_T.c.claimed_by)).all()
+        stale = s.execute(sa.select(_T.c.claimed_by, sa.func.min(_T.c.id)).where(*stale_filter)
+                          .group_by(_T.c.claimed_by)).all()
         n = 0
         for token, first_id in stale:
             s.execute(sa.update(_T).where(_T.c.id == first_id, _T.c.status == "sending").values(
