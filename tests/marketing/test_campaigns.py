@@ -105,6 +105,9 @@ def test_consent_is_checked_on_every_path(client, db, settings, smtp_server, adm
     ids = make_customers(db, 6, refuse_every=3)  # p2 and p5 have no consent
     segment = static_segment(db, "six", ids)
     cid = _campaign(client, admin, segment)
+    again = client.post("/api/v1/campaigns", headers={**admin, "Idempotency-Key": f"c-{segment}-newsletter"},
+                        json={"name": "Winter news", "segment_id": segment, "template": "newsletter"})
+    assert again.status_code == 201 and again.json()["id"] == cid  # a retried create replays, makes no second one
     jobs.prepare_campaigns(db, utcnow())
     # p0 withdraws after their message was prepared, before it is sent
     with UnitOfWork(db) as uow:
