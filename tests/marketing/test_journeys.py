@@ -150,3 +150,31 @@ def test_send_windows_and_quiet_hours_rule():
     # the strictest cap applies
     capped = rules.policy_from("08:00-09:00", "", 3, {"sms": 1})
     assert capped.cap_for("sms") == 1 and capped.cap_for("email") == 3
+
+
+def test_win_back_journey_from_a_segment_through_the_api(client, db, admin, settings, smtp_server):
+    """A journey created through the API on a CRM segment (e.g. RFM "At risk"): members enter
+    once per month, get the step's message in their window; positions are listed per person."""
+    from marketing_shop import static_segment
+
+    ids = make_customers(db, 3, prefix="risk")
+    segment = static_segment(db, "At risk", ids[:2])
+    r = client.post("/api/v1/journeys", headers=admin, json={
+        "key": "win_back_at_risk", "name": "Win-back", "trigger": "segment", "segment_id": segment,
+        "steps": [{"wait_hours": 0, "template": "win_back"}]})
+    assert r.status_code == 201, r.text
+    jid = r.json()["id"]
+    bad = client.post("/api/v1/journeys", headers=admin, json={"key": "x", "name": "x", "trigger": "segment",
+                                                              "steps": [{"wait_hours": 1, "template": "win_back"}]})
+    assert bad.status_code == 422 and "segment_id" in bad.text
+    for hour in (12, 13):  # the job runs twice: nobody enters twice, nobody gets two messages
+        _tick(db, None, settings, local(7, hour, 10))
+    page = client.get(f"/api/v1/journeys/{jid}/enrolments", headers=admin, params={"limit": 1}).json()
+    assert len(page["items"]) == 1 and page["next_cursor"]
+    rest = client.get(f"/api/v1/journeys/{jid}/enrolments", headers=admin,
+                      params={"limit": 1, "cursor": page["next_cursor"]}).json()
+    assert {e["customer_id"] for e in page["items"] + rest["items"]} == set(ids[:2])
+    assert all(e["state"] == "completed" for e in page["items"] + rest["items"])
+    got = smtp_server.wait_for(2)
+    assert sorted(m["To"] for m in got) == ["risk0@example.com", "risk1@example.com"]
+    assert all(m["Subject"] == "We miss you" for m in got)
