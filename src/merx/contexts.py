@@ -28,6 +28,7 @@ CONTEXTS: tuple[str, ...] = (
     "analytics",
     "sellers",
     "instore",
+    "marketing",
     "web",
 )
 

@@ -106,6 +106,7 @@ def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int
     from merx.core.uow import UnitOfWork
     from merx.sellers import demo as sellers_demo
     from merx.instore import demo as instore_demo
+    from merx.marketing import demo as marketing_demo
 
     settings = settings or get_settings()
     ensure_secret_key(settings)  # generated into the data dir (and announced) when none is set
@@ -129,6 +130,7 @@ def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int
             counts.update(sellers_demo.seed(db, rng, progress))
             counts.update(_search_index(db, settings, progress))
             counts.update(instore_demo.seed(db, rng, progress))
+            counts.update(marketing_demo.seed(db, rng, progress))
         with UnitOfWork(db) as uow:
             issued = accounts.create_user_with_key(uow, name="demo-admin", role=Role.admin)
         with UnitOfWork(db) as uow:

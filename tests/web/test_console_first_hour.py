@@ -177,7 +177,9 @@ def test_pickup_confirmation_names_the_store_with_its_address_and_hours(client, 
     assert "Warsaw store</strong>, ul. Marszałkowska 1, Warszawa" in pickup
     assert "ST-WAW" not in status
     assert "Mon 09:00–18:00; Sat 10:00–14:00" in pickup
-    assert "email" not in pickup  # nothing sends mail yet: the page must not promise one
+    # no mail server configured (MERX_SMTP_URL unset): the page must not promise an email;
+    # with one, it says so (tests/marketing/test_transactional.py)
+    assert "email" not in pickup
 
 
 def test_daily_forecast_chart_is_titled_daily_not_dayly(client, admin, db):

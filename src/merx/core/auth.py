@@ -21,6 +21,7 @@ class Role(str, enum.Enum):
     seller = "seller"
     customer = "customer"
     store_associate = "store_associate"  # in-store app: scoped to the stores it is bound to (instore)
+    marketer = "marketer"
 
 
 STAFF_ROLES = frozenset({Role.admin, Role.staff})

@@ -43,6 +43,20 @@ def current_consents(uow: UnitOfWork, customer_id: int) -> dict[str, Any]:
     return out
 
 
+def consented_ids(uow: UnitOfWork, customer_ids: list[int], channel: str) -> set[int]:
+    """Which of these customers' latest consent record for `channel` grants it (marketing
+    checks this at send time, in bulk). No record is no consent."""
+    latest: dict[int, bool] = {}
+    ids = sorted(set(customer_ids))
+    for start in range(0, len(ids), 500):
+        for cid, granted in uow.session.execute(
+                sa.select(Consent.customer_id, Consent.granted)
+                .where(Consent.channel == channel, Consent.customer_id.in_(ids[start:start + 500]))
+                .order_by(Consent.recorded_at, Consent.id)):
+            latest[cid] = granted
+    return {cid for cid, granted in latest.items() if granted}
+
+
 def consent_history(uow: UnitOfWork, customer_id: int) -> list[dict[str, Any]]:
     return [{"channel": c.channel, "granted": c.granted, "source": c.source, "recorded_at": c.recorded_at,
              "actor_user_id": c.actor_user_id}

@@ -1,12 +1,15 @@
 """What other contexts and the web console may call in the CRM: finding a profile by an
-identifier, the customer 360 overview, profile merges, segments, and the tracked events as
-a Parquet file for analytics' funnel."""
+identifier, the customer 360 overview, profile merges, segments (and their members), consent
+per channel (marketing checks it at send time, in bulk), and the tracked events as a Parquet
+file for analytics' funnel."""
 
-from merx.crm.consent import CHANNELS as CONSENT_CHANNELS, record_consent
+from merx.crm.consent import CHANNELS as CONSENT_CHANNELS, consented_ids, current_consents, record_consent
 from merx.crm.identity import merge_profiles, survivors, unmerge
 from merx.crm.profiles import overview
-from merx.crm.segments.service import create_segment, evaluate_segment, list_segments, preview
+from merx.crm.segments.service import (create_segment, evaluate_segment, get_segment, list_segments, member_ids,
+                                      preview)
 from merx.crm.service import export_events_parquet, ingest_events, lookup
 
-__all__ = ["CONSENT_CHANNELS", "create_segment", "evaluate_segment", "export_events_parquet", "ingest_events",
-           "list_segments", "lookup", "merge_profiles", "overview", "preview", "record_consent", "survivors", "unmerge"]
+__all__ = ["CONSENT_CHANNELS", "consented_ids", "create_segment", "current_consents", "evaluate_segment",
+           "export_events_parquet", "get_segment", "ingest_events", "list_segments", "lookup", "member_ids",
+           "merge_profiles", "overview", "preview", "record_consent", "survivors", "unmerge"]

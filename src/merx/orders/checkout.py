@@ -81,7 +81,7 @@ def _resolve_customer(uow: UnitOfWork, cust: CustomerIn) -> tuple[int | None, st
     if not cust.email:
         raise ValidationProblem.for_field("customer.email", "is required (guest checkout needs an email)", "required")
     extra = {k: v for k, v in (("first_name", cust.first_name), ("last_name", cust.last_name),
-                               ("phone", cust.phone)) if v}
+                               ("phone", cust.phone), ("locale", cust.locale)) if v}
     try:
         known = customers.customer_id_by_email(uow, cust.email)
         if known is not None:

@@ -47,6 +47,9 @@ class CustomerIn(StrictModel):
     last_name: str | None = Field(None, max_length=100)
     phone: str | None = Field(None, max_length=40)
     group: str | None = Field(None, max_length=64)  # price-list customer group (honoured for back-office callers)
+    # the shopper's language (a supported locale): kept on a new guest's record, so the order's
+    # notifications are written in it
+    locale: str | None = Field(None, max_length=8)
 
     @field_validator("email")
     @classmethod

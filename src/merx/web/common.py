@@ -29,7 +29,7 @@ log = logging.getLogger("merx.web")
 HERE = Path(__file__).resolve().parent
 FLASH_COOKIE = "merx_flash"
 
-CONSOLE_ROLES = (Role.admin, Role.staff, Role.sales_rep, Role.support_agent, Role.seller)
+CONSOLE_ROLES = (Role.admin, Role.staff, Role.sales_rep, Role.support_agent, Role.seller, Role.marketer)
 
 
 # --------------------------------------------------------------------------------------------

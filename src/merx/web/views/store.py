@@ -20,6 +20,7 @@ from merx.core.errors import Problem
 from merx.web.auth import session
 from merx.catalog import public as catalog
 from merx.inventory import public as inventory
+from merx.marketing import public as marketing
 from merx.orders import public as orders
 from merx.search import public as search
 from merx.web.common import (PageRoute, csrf_form, problem_sentence, redirect, render, static_route_exists,
@@ -363,6 +364,25 @@ def cart_update(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> 
 # --------------------------------------------------------------------------------------------
 
 
+def _shopper_locale(request: Request) -> str | None:
+    """The first language of the browser's Accept-Language that the shop supports (the order's
+    notifications are written in it)."""
+    supported = set(request.app.state.settings.locales)
+    ranked = []
+    for i, part in enumerate(request.headers.get("accept-language", "")[:500].split(",")):
+        tag, _, params = part.strip().partition(";")
+        try:
+            q = float(params.strip()[2:]) if params.strip().startswith("q=") else 1.0
+        except ValueError:
+            q = 0.0
+        ranked.append((-q, i, tag.strip().lower()))
+    for _, _, tag in sorted(ranked):
+        for candidate in (tag, tag.split("-")[0]):
+            if candidate in supported:
+                return candidate
+    return None
+
+
 def _pickup_stores(uow: Any) -> list[dict[str, Any]]:
     stores, _ = inventory.list_locations(uow, pickup=True, limit=100)
     return [s for s in stores if s.get("active", True)]
@@ -434,7 +454,8 @@ def checkout(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Res
     data = {"channel": "web", "customer": {"email": str(form.get("email", "")).strip(),
                                            "first_name": text_or_none(form.get("first_name")),
                                            "last_name": text_or_none(form.get("last_name")),
-                                           "phone": text_or_none(form.get("phone"))},
+                                           "phone": text_or_none(form.get("phone")),
+                                           "locale": _shopper_locale(request)},
             "lines": [{"sku": s, "quantity": q} for s, q in lines], "fulfilment": fulfilment, "payment": payment,
             "coupon": text_or_none(form.get("coupon"))}
     try:
@@ -453,6 +474,10 @@ def checkout(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Res
         return _render(request, "store/checkout.html", _checkout_context(request, form, sentence),
                        status=e.status)
     order_id = order["id"]
+    visitor = request.cookies.get(marketing.VISITOR_COOKIE)
+    if visitor:  # QR scans and clicks from this browser now belong to the customer (attribution)
+        with unit_of_work(request, SYSTEM) as uow:
+            marketing.link_visitor(uow, visitor, order.get("customer_id"))
     response = redirect(f"/order/{_order_token(request, order_id)}", flash="Thank you! Your order is placed.")
     _save_cart(request, response, [])
     return response
@@ -472,4 +497,6 @@ def order_status(request: Request, token: str) -> Response:
         if location:  # the customer needs the store's name, address and hours, not its code
             stores, _ = inventory.list_locations(uow, pickup=True, limit=500)
             store = next((s for s in stores if s["code"] == location), None)
-    return _render(request, "store/order.html", {"order": order, "store": store})
+    # "we email you" only when a mail server is configured and the notification really goes out
+    emails = marketing.notifications_email(request.app.state.settings)
+    return _render(request, "store/order.html", {"order": order, "store": store, "emails": emails})

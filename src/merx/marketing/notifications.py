@@ -1,0 +1,93 @@
+"""Transactional notifications from order events: order confirmation, payment received, ready
+for pickup (the store's name, address and opening hours), shipped (carrier, tracking link),
+delivered, return received, refund issued. Queued by a durable subscriber (handlers.py), so
+each is recorded once per event (idem_key = event id + template) in the subscriber's own
+transaction; the sender (sending.py) delivers it. In the customer's language (the customer
+record's locale, set from the shop's language at checkout), with the shop's default as
+fallback."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from merx.core.db import utcnow
+from merx.core.errors import Problem
+from merx.core.events import DomainEvent
+from merx.core.uow import UnitOfWork
+from merx.customers import public as customers
+from merx.inventory import public as inventory
+from merx.marketing.messages import customer_context, insert_rows, message_row, shop_context
+from merx.marketing.templating import TemplateBook
+
+log = logging.getLogger("merx.marketing")
+
+TEMPLATE_FOR = {"order.placed": "order_confirmation", "order.paid": "payment_received",
+                "order.ready_for_pickup": "ready_for_pickup", "order.fulfilled": "shipped",
+                "order.delivered": "delivered", "order.returned": "return_received", "order.refunded": "refund_issued"}
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def hours_text(opening_hours: dict[str, Any] | None) -> str:
+    if not opening_hours:
+        return "-"
+    parts = []
+    for day in _DAYS:
+        spans = opening_hours.get(day)
+        if spans:
+            parts.append(f"{day.capitalize()} " + ", ".join(f"{s[0]}-{s[1]}" for s in spans))
+    return "; ".join(parts) or "-"
+
+
+def _store(uow: UnitOfWork, code: str, name: str) -> dict[str, Any]:
+    try:
+        loc = inventory.get_location_by_code(uow, code)
+    except Problem:
+        return {"code": code, "name": name, "address": "-", "hours": "-"}
+    return {"code": code, "name": loc.name or name, "address": loc.address or "-",
+            "hours": hours_text(loc.opening_hours)}
+
+
+def _order_context(data: Any) -> dict[str, Any]:
+    lines = [{"sku": ln.sku, "quantity": ln.quantity, "line_total": str(ln.line_total)}
+             for ln in getattr(data, "lines", None) or [] if hasattr(ln, "line_total")]
+    return {"id": data.order_id, "number": data.number, "total": str(data.total), "currency": data.currency,
+            "status": data.status, "lines": lines}
+
+
+def queue_for_events(uow: UnitOfWork, events: list[DomainEvent]) -> int:
+    """Records the transactional messages these order events call for. No commit."""
+    wanted = [e for e in events if e.type in TEMPLATE_FOR]
+    if not wanted:
+        return 0
+    ids = {e.data.customer_id for e in wanted if e.data.customer_id is not None}
+    people = {c["id"]: c for c in customers.customer_attributes(uow, sorted(ids))} if ids else {}
+    book = TemplateBook(uow)
+    rows = []
+    now = utcnow()
+    for event in wanted:
+        data = event.data
+        template = TEMPLATE_FOR[event.type]
+        context: dict[str, Any] = {"order": _order_context(data), "shop": shop_context()}
+        if event.type == "order.refunded":
+            if data.amount is None:
+                continue  # the order became "refunded" after its returns: the money events told already
+            context["refund"] = {"amount": str(data.amount.amount), "currency": data.amount.currency}
+        elif event.type == "order.returned":
+            context["refund"] = ({"amount": str(data.refund.amount), "currency": data.refund.currency}
+                                 if data.refund else None)
+        elif event.type == "order.paid":
+            context["payment"] = {"amount": str(data.amount.amount), "currency": data.amount.currency}
+        elif event.type == "order.ready_for_pickup":
+            context["store"] = _store(uow, data.location, data.location_name)
+        elif event.type == "order.fulfilled":
+            context["tracking"] = {"carrier": data.tracking.carrier, "number": data.tracking.number,
+                                   "url": data.tracking.url}
+        person = people.get(data.customer_id) if data.customer_id is not None else None
+        address = (person or {}).get("email") or getattr(data, "email", None)
+        customer = dict(person or {}, id=data.customer_id)
+        context["customer"] = customer_context(customer)
+        rows.append(message_row(uow, book, idem_key=f"event:{event.id}:{template}", kind="transactional",
+                                channel="email", customer=customer, address=address, template_key=template,
+                                context=context, due_at=now))
+    return insert_rows(uow, rows)
