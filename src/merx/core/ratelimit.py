@@ -42,6 +42,7 @@ DEFAULT_LIMITS: dict[str, str] = {
     "events": "1200/minute",          # tracked events (each event in a batch counts) per address
     "search_feedback": "120/minute",  # search clicks/carts/purchases per address
     "guest_checkout": "20/minute",    # anonymous orders and cart checkouts per address
+    "support_chat": "20/minute",      # live chat messages (and chats started) per visitor address
 }
 
 Per = Literal["address", "principal"]

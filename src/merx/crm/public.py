@@ -4,8 +4,9 @@ a Parquet file for analytics' funnel."""
 
 from merx.crm.identity import merge_profiles, survivors, unmerge
 from merx.crm.profiles import overview
-from merx.crm.segments.service import create_segment, evaluate_segment, list_segments, preview
+from merx.crm.segments.service import (create_segment, evaluate_segment, get_segment, list_segments, member_ids,
+                                      preview)
 from merx.crm.service import export_events_parquet, lookup
 
-__all__ = ["create_segment", "evaluate_segment", "export_events_parquet", "list_segments", "lookup",
+__all__ = ["create_segment", "evaluate_segment", "export_events_parquet", "get_segment", "list_segments", "lookup", "member_ids",
            "merge_profiles", "overview", "preview", "survivors", "unmerge"]

@@ -44,6 +44,7 @@ from merx.inventory.events import StockChanged
 from merx.orders.events import OrderPlaced
 from merx.search import models as m
 from merx.search import service
+from merx.support.events import ProductRatingChanged
 
 log = logging.getLogger("merx.search")
 
@@ -264,8 +265,22 @@ def discard_noted() -> None:
         service._DRAIN_LOCK.release()
 
 
+def on_rating_changed(events: list[DomainEvent], uow: UnitOfWork) -> None:
+    """Support's review ratings become the product's rating features (stage 3 rating group,
+    the low-rating deboost). A durable subscriber: the rating is a row in search's tables,
+    shared by every process, so none may be missed; the product is queued for re-indexing."""
+    latest: dict[int, ProductRatingChanged] = {}
+    for event in events:
+        data = event.data
+        assert isinstance(data, ProductRatingChanged)
+        latest[data.product_id] = data
+    for product_id, data in sorted(latest.items()):
+        service.set_product_rating(uow, product_id, data.average, data.count)
+
+
 def register(bus: MessageBus) -> None:
     for event_class in PRODUCT_EVENTS:
         bus.subscribe(event_class, on_product_changed)
     bus.subscribe(StockChanged, on_stock_changed)
     bus.subscribe(OrderPlaced, on_order_placed)
+    bus.subscribe(ProductRatingChanged, on_rating_changed, batch=True, durable="search.ratings")
