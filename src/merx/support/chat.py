@@ -221,6 +221,11 @@ def escalate(uow: UnitOfWork, chat_id: int, data: ChatEscalateIn) -> ChatOut:
                                          channel="chat", requester_email=chat.email, requester_name=chat.name,
                                          customer_id=chat.customer_id), commit=False)
     t.chat_id = chat.id
+    t.assignee_id = t.assignee_id or chat.assignee_id or uow.actor.user_id
+    first_answer = uow.session.scalar(sa.select(sa.func.min(ChatMessage.created_at)).where(
+        ChatMessage.chat_id == chat.id, ChatMessage.sender == "agent"))
+    if first_answer is not None:  # the chat already answered the customer: the ticket is under way
+        t.first_responded_at, t.status = first_answer, "open"
     chat.ticket_id = t.id
     note = ChatMessage(chat_id=chat.id, sender="bot", created_at=utcnow(),
                        body=f"We opened ticket {t.token} for this conversation; we will follow up.")
