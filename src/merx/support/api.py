@@ -118,7 +118,7 @@ def get_attachment(ticket_id: DbId, attachment_id: DbId, uow: UnitOfWork = Depen
 def start_return(ticket_id: DbId, body: TicketReturnIn, uow: UnitOfWork = Depends(get_uow),
                  _: Principal = Depends(require(*AGENTS))) -> TicketOut:
     """A return request ticket creates the return in orders."""
-    return service.return_from_ticket(uow, ticket_id, body.lines, body.location)
+    return service.return_from_ticket(uow, ticket_id, [ln.model_dump() for ln in body.lines], body.location)
 
 
 @router.post("/support/inbound-email", response_model=InboundResult, status_code=201)

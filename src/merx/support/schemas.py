@@ -129,8 +129,15 @@ class InboundResult(BaseModel):
     attachments: int
 
 
+class TicketReturnLine(StrictModel):
+    line: int = Field(ge=1, le=10_000)  # the order line number
+    quantity: int = Field(gt=0, le=10_000)
+    reason: Literal["damaged", "defective", "wrong_item", "not_as_described", "no_longer_needed", "too_small",
+                    "too_large", "late_delivery", "other"] = "other"
+
+
 class TicketReturnIn(StrictModel):
-    lines: list[dict[str, int]] = Field(min_length=1, max_length=200)  # [{"line": 1, "quantity": 1}]
+    lines: list[TicketReturnLine] = Field(min_length=1, max_length=200)
     location: str | None = Field(default=None, max_length=64)
 
 

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 import sqlalchemy as sa
 
-from merx.core.auth import Role
+from merx.core.auth import Principal, Role
 from merx.core.db import utcnow
 from merx.core.errors import Conflict, Forbidden, NotFound, ValidationProblem
 from merx.core.pagination import check_limit, paginate
@@ -411,7 +411,7 @@ def update_ticket(uow: UnitOfWork, ticket_id: int, data: TicketUpdate, *, now: d
     return ticket_out(t)
 
 
-def return_from_ticket(uow: UnitOfWork, ticket_id: int, lines: list[dict[str, int]],
+def return_from_ticket(uow: UnitOfWork, ticket_id: int, lines: list[dict[str, Any]],
                        location: str | None = None) -> TicketOut:
     """A return request ticket starts the return in orders (one transaction)."""
     from merx.orders.public import ReturnCreate, create_return
@@ -425,8 +425,17 @@ def return_from_ticket(uow: UnitOfWork, ticket_id: int, lines: list[dict[str, in
         raise ValidationProblem.for_field("order_id", "the ticket names no order")
     if t.return_id is not None:
         raise Conflict(f"Ticket {t.token} already started return {t.return_id}", type_slug="duplicate")
-    created = create_return(uow, t.order_id, ReturnCreate(location=location, reason=(t.reason or t.subject)[:500],
-                                                          lines=lines))
+    # Orders lets staff and the customer start returns; a support agent starts one through the
+    # return request ticket, which is the authorisation: the return is written under the
+    # agent's own user id (audit) acting with staff rights for this one call.
+    actor = uow.actor
+    uow.actor = Principal(user_id=actor.user_id, role=Role.staff, name=f"{actor.name} (ticket {t.token})",
+                          api_key_id=actor.api_key_id)
+    try:
+        created = create_return(uow, t.order_id, ReturnCreate(location=location, reason=(t.reason or t.subject)[:500],
+                                                              lines=lines))
+    finally:
+        uow.actor = actor
     t.return_id = int(created["id"])
     t.version += 1
     t.updated_at = utcnow()
