@@ -36,7 +36,7 @@ def test_merge_unmerge_and_erase_cover_tickets(db) -> None:
     with UnitOfWork(db, SYSTEM, readonly=True) as uow:
         assert [t.id for t in open_tickets_of(uow, b)] == [t1.id]
         exported = lifecycle.export(uow, b)
-    assert exported["tickets"][0]["messages"][0]["text"] == "My address is Lipowa 5"
+    assert exported["support_tickets"][0]["messages"][0]["text"] == "My address is Lipowa 5"
     with UnitOfWork(db, SYSTEM) as uow:
         counts = lifecycle.erase(uow, b)["support"]
         uow.commit()

@@ -85,7 +85,7 @@ class SupportParticipant:
         answers = [{"kind": a.kind, "score": a.score, "comment": a.comment, "at": a.answered_at}
                    for a in s.scalars(sa.select(SurveyResponse).where(SurveyResponse.customer_id == customer_id,
                                                                       SurveyResponse.score.is_not(None)))]
-        return {"tickets": tickets, "chats": chats, "reviews": reviews, "survey_answers": answers}
+        return {"support_tickets": tickets, "support_chats": chats, "product_reviews": reviews, "survey_answers": answers}
 
 
 PARTICIPANT = SupportParticipant()
