@@ -4,6 +4,8 @@ visitor answered 429."""
 
 from __future__ import annotations
 
+import pytest
+
 import datetime as dt
 import threading
 import time
@@ -18,6 +20,7 @@ def _start(client, message="Hi"):  # type: ignore[no-untyped-def]
     return r.json()
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_visitor_token_auto_reply_and_canned_reply(client, admin, make_key) -> None:
     assert client.post("/api/v1/auto-replies", json={"keyword": "delivery", "reply": "We deliver in 2 days."},
                        headers=admin).status_code == 201
@@ -92,7 +95,7 @@ def test_websocket_carries_both_directions_and_refuses_a_bad_token(client, make_
         assert got["messages"][-1] == {**got["messages"][-1], "sender": "agent", "body": "Yes it is."}
         ws.send_json({"body": ""})
         assert ws.receive_json()["error"]["status"] == 422
-    import pytest
+
     from starlette.websockets import WebSocketDisconnect
 
     with pytest.raises(WebSocketDisconnect):
@@ -100,6 +103,7 @@ def test_websocket_carries_both_directions_and_refuses_a_bad_token(client, make_
             ws.receive_json()
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_a_message_flood_from_one_visitor_is_rate_limited(client, db) -> None:
     chat = _start(client)  # counts as one
     token = {"X-Chat-Token": chat["token"]}

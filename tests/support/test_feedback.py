@@ -4,6 +4,8 @@ feedback statistics and the segment canvas."""
 
 from __future__ import annotations
 
+import pytest
+
 import datetime as dt
 import re
 
@@ -32,6 +34,7 @@ def _customer(db, email: str) -> int:  # type: ignore[no-untyped-def]
         return create_customer(uow, CustomerCreate(email=email)).id
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_solving_asks_for_a_rating_and_a_detractor_opens_a_complaint(client, make_key, db) -> None:
     agent = make_key("support_agent")
     r = client.post("/api/v1/tickets", json={"kind": "question", "subject": "Watering a fern", "body": "How often?",
@@ -121,6 +124,7 @@ def test_a_delivery_creates_a_follow_up_whose_outcome_is_feedback(client, admin,
     assert client.get("/api/v1/follow-up-tasks", headers=agent).json() == []
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_return_request_ticket_starts_a_return_and_stats_count_it(client, admin, make_key, db) -> None:
     warehouse(client, admin)
     product(client, admin, "VASE", "Glass vase")

@@ -41,6 +41,7 @@ def first_mail(*, attach: bool = True) -> EmailMessage:
     return msg
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_mail_opens_a_ticket_the_reply_threads_out_and_the_answer_threads_back(mail_app, make_key, smtp_server) -> None:
     agent = make_key("support_agent")
     r = mail_app.post("/api/v1/support/inbound-email", content=first_mail().as_bytes(), headers={**agent, **RFC822})
@@ -147,6 +148,7 @@ def _ticket_count(db) -> int:  # type: ignore[no-untyped-def]
         return int(s.scalar(sa.select(sa.func.count()).select_from(Ticket)))
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_bad_mail_gets_a_clear_problem_and_stores_nothing(mail_app, make_key, db) -> None:
     agent = make_key("support_agent")
     post = lambda body: mail_app.post("/api/v1/support/inbound-email", content=body,  # noqa: E731

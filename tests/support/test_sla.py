@@ -4,6 +4,8 @@ target never breaches."""
 
 from __future__ import annotations
 
+import pytest
+
 import datetime as dt
 
 import sqlalchemy as sa
@@ -39,6 +41,7 @@ def _setup(db) -> int:  # type: ignore[no-untyped-def]
     return team.id
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_a_breach_fires_at_the_business_hours_deadline_across_a_weekend_and_a_holiday(db) -> None:
     team_id = _setup(db)
     opened_at = dt.datetime(2026, 12, 4, 15, 0, tzinfo=UTC)  # Friday 16:00 in Warsaw: one open hour left
@@ -113,6 +116,7 @@ def test_round_robin_takes_the_least_loaded_then_turns() -> None:
     assert rules.round_robin([], {}, last=None) is None
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_assignment_rule_and_round_robin_spread_new_tickets(db) -> None:
     from merx.support.admin import create_assignment_rule
     from merx.support.schemas import AssignmentRuleIn

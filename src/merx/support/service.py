@@ -530,8 +530,10 @@ def find_ticket_by_message_ids(uow: UnitOfWork, ids: Iterable[str]) -> Ticket | 
     ids = [i for i in ids if i]
     if not ids:
         return None
+    # no ORDER BY: a Message-ID belongs to one ticket, and sorting made SQLite scan the table
+    # instead of using the message_id index
     ticket_id = uow.session.scalar(sa.select(TicketMessage.ticket_id).where(TicketMessage.message_id.in_(ids))
-                                   .order_by(TicketMessage.id.desc()).limit(1))
+                                   .limit(1))
     return uow.session.get(Ticket, ticket_id) if ticket_id is not None else None
 
 
