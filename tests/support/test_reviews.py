@@ -70,3 +70,23 @@ def test_review_input_and_roles(client, admin, make_key, db) -> None:
     r = client.post("/api/v1/reviews", json={"product_id": fern, "rating": 4, "customer_id": 5}, headers=customer)
     assert r.status_code == 403
     assert client.post("/api/v1/reviews/1/moderation", json={"decision": "publish"}, headers=customer).status_code == 403
+
+
+def test_published_reviews_set_the_sellers_rating(client, admin, make_key) -> None:
+    r = client.post("/api/v1/sellers", json={"code": "greenco", "name": "Green Co"}, headers=admin)
+    assert r.status_code == 201, r.text
+    seller = r.json()["id"]
+    warehouse(client, admin)
+    cactus = product(client, admin, "CACT-1", "Cactus", seller_id=seller)
+    aloe = product(client, admin, "ALOE-1", "Aloe", seller_id=seller)
+    stock(client, admin, "CACT-1", 5)
+    stock(client, admin, "ALOE-1", 5)
+    agent = make_key("support_agent")
+    for email, sku, pid, rating in (("a@example.pl", "CACT-1", cactus, 5), ("b@example.pl", "ALOE-1", aloe, 2)):
+        order = delivered_order(client, admin, email, [(sku, 1)])
+        key = make_key("customer", customer_id=order["customer_id"])
+        review = client.post("/api/v1/reviews", json={"product_id": pid, "rating": rating}, headers=key).json()
+        assert review["seller_id"] == seller and review["verified"] is True
+        client.post(f"/api/v1/reviews/{review['id']}/moderation", json={"decision": "publish"}, headers=agent)
+    # (5 + 2) / 2 over the seller's published verified reviews
+    assert client.get(f"/api/v1/sellers/{seller}", headers=admin).json()["rating"] == "3.5"

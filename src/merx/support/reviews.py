@@ -80,6 +80,23 @@ def product_rating(uow: UnitOfWork, product_id: int) -> tuple[Decimal | None, in
     return Decimal(str(avg)).quantize(Decimal("0.01"), ROUND_HALF_UP), int(count)
 
 
+def seller_rating(uow: UnitOfWork, seller_id: int) -> tuple[Decimal | None, int]:
+    avg, count = uow.session.execute(sa.select(sa.func.avg(Review.rating), sa.func.count()).where(
+        Review.seller_id == seller_id, Review.status == "published", Review.verified.is_(True))).one()
+    if not count:
+        return None, 0
+    return Decimal(str(avg)).quantize(Decimal("0.01"), ROUND_HALF_UP), int(count)
+
+
+def _rate_seller(uow: UnitOfWork, seller_id: int) -> None:
+    """The seller's rating in the marketplace: the mean of its products' published verified
+    reviews (search reads it as the seller rating feature). Commits the unit of work."""
+    from merx.marketplace.public import SellerUpdate, update_seller
+
+    average, _ = seller_rating(uow, seller_id)
+    update_seller(uow, seller_id, SellerUpdate(rating=average))
+
+
 def moderate(uow: UnitOfWork, review_id: int, decision: str) -> ReviewOut:
     if uow.actor.role not in MODERATORS:
         raise Forbidden("Reviews are moderated by staff")
@@ -96,6 +113,8 @@ def moderate(uow: UnitOfWork, review_id: int, decision: str) -> ReviewOut:
     if review.verified and "published" in (before, new_status):
         average, count = product_rating(uow, review.product_id)
         uow.emit(ProductRatingChanged(product_id=review.product_id, average=average, count=count))
+        if review.seller_id is not None:
+            _rate_seller(uow, review.seller_id)
     uow.commit()
     return _out(review)
 
