@@ -118,8 +118,9 @@ def create_survey(uow: UnitOfWork, data: SurveyIn, *, now: dt.datetime | None = 
     uow.session.add(s)
     uow.session.flush()
     uow.created("survey", s.id)
+    out = _survey_out(uow, s)
     uow.commit()
-    return _survey_out(uow, s)
+    return out
 
 
 def list_surveys(uow: UnitOfWork) -> list[SurveyOut]:

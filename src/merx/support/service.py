@@ -238,8 +238,10 @@ def open_ticket(uow: UnitOfWork, data: TicketCreate, *, body_html: str | None = 
 
 
 def create_ticket(uow: UnitOfWork, data: TicketCreate) -> TicketDetail:
-    t, _ = open_ticket(uow, data)
-    return get_ticket(uow, t.id)
+    t, _ = open_ticket(uow, data, commit=False)
+    detail = get_ticket(uow, t.id)  # read before the commit: a read after it would open a new write transaction
+    uow.commit()
+    return detail
 
 
 # ----------------------------------------------------------------------------------------------
