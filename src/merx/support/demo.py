@@ -209,17 +209,18 @@ def seed(db: Database, rng: random.Random, progress: Any) -> dict[str, int]:
     with UnitOfWork(db, SYSTEM) as uow:
         survey = feedback.create_survey(uow, s.SurveyIn(name="Quarterly NPS", segment_id=panel_id, every_days=90),
                                         now=now - dt.timedelta(days=10))
+    tokens: list[str] = []
     with UnitOfWork(db, SYSTEM) as uow:
-        invited = feedback.send_survey(uow, survey.id, now=now - dt.timedelta(days=10))
+        invited = feedback.send_survey(uow, survey.id, now=now - dt.timedelta(days=10), tokens=tokens)
         uow.commit()
-    with UnitOfWork(db, SYSTEM) as uow:
-        nps_rows = list(uow.session.scalars(sa.select(SurveyResponse).where(SurveyResponse.survey_id == survey.id)))
-        for n, r in enumerate(nps_rows[: invited * 2 // 3]):
-            r.score = rng.choice([10, 10, 9, 9, 9, 8, 8, 7, 6, 4])
-            r.comment = rng.choice([None, "Fast delivery", "Great plants", "Prices could be lower",
-                                    "Packaging was excellent", "Website is slow"])
-            r.answered_at = now - dt.timedelta(days=rng.randint(0, 9), hours=rng.randint(0, 20))
-        uow.commit()
+    detractors = 0
+    for token in tokens[: len(tokens) * 2 // 3]:  # two in three answer; a detractor's answer opens a ticket
+        with UnitOfWork(db, SYSTEM) as uow:
+            answered_nps = feedback.answer(uow, token, rng.choice([10, 10, 9, 9, 9, 8, 8, 7, 6, 4]), rng.choice(
+                [None, "Fast delivery", "Great plants", "Prices could be lower", "Packaging was excellent",
+                 "Website is slow"]))
+        detractors += answered_nps["follow_up_ticket_id"] is not None
+    counts["nps_detractor_tickets"] = detractors
     counts["nps_invitations"] = invited
     progress.advance(task)
 

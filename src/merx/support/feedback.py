@@ -127,8 +127,10 @@ def list_surveys(uow: UnitOfWork) -> list[SurveyOut]:
     return [_survey_out(uow, s) for s in uow.session.scalars(sa.select(Survey).order_by(Survey.id))]
 
 
-def send_survey(uow: UnitOfWork, survey_id: int, *, now: dt.datetime | None = None) -> int:
-    """Invite the segment's members (each at most once per run period). Does not commit."""
+def send_survey(uow: UnitOfWork, survey_id: int, *, now: dt.datetime | None = None,
+                tokens: list[str] | None = None) -> int:
+    """Invite the segment's members (each at most once per run period). Does not commit.
+    `tokens` collects the invitation tokens (the demo answers some of its own invitations)."""
     now = now or utcnow()
     s = uow.session.get(Survey, survey_id)
     if s is None:
@@ -145,7 +147,10 @@ def send_survey(uow: UnitOfWork, survey_id: int, *, now: dt.datetime | None = No
     for cid, rec in sorted(records.items()):
         if getattr(rec, "erased_at", None) is not None or not rec.email:
             continue
-        _invite(uow, kind="nps", email=rec.email, customer_id=cid, survey_id=s.id, subject=s.name, question=s.question)
+        token = _invite(uow, kind="nps", email=rec.email, customer_id=cid, survey_id=s.id, subject=s.name,
+                        question=s.question)
+        if tokens is not None:
+            tokens.append(token)
         sent += 1
     s.next_run_at = now + dt.timedelta(days=s.every_days)
     return sent
