@@ -32,3 +32,20 @@ def test_tickets_page_with_a_cursor_newest_first(client, make_key) -> None:
     assert unknown.status_code == 422
     assert client.patch(f"/api/v1/tickets/{ids[0]}", json={"status": None}, headers=agent).status_code == 422
     assert client.get("/api/v1/tickets/999999", headers=agent).status_code == 404
+
+
+def test_a_support_agent_sees_tickets_and_the_customer_not_finance(client, make_key, db) -> None:
+    from merx.core.uow import UnitOfWork
+    from merx.customers.public import CustomerCreate, create_customer
+
+    with UnitOfWork(db) as uow:
+        customer = create_customer(uow, CustomerCreate(email="kasia@example.pl")).id
+    agent = make_key("support_agent")
+    client.post("/api/v1/tickets", json={"kind": "question", "subject": "Size?", "customer_id": customer}, headers=agent)
+    assert client.get(f"/api/v1/tickets?customer_id={customer}", headers=agent).json()["items"][0]["customer_id"] == customer
+    assert client.get(f"/api/v1/customers/{customer}/overview", headers=agent).status_code == 200
+    assert client.get("/api/v1/analytics/cohorts", headers=agent).status_code == 403
+    assert client.get("/api/v1/analytics/funnel", headers=agent).status_code == 403
+    assert client.post("/api/v1/orders/1/capture", headers=agent).status_code == 403
+    assert client.post("/api/v1/sla-policies", json={"name": "x", "first_response_minutes": 1, "resolution_minutes": 2},
+                       headers=agent).status_code == 403  # set-up is for admins and staff
