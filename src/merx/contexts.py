@@ -24,6 +24,7 @@ CONTEXTS: tuple[str, ...] = (
     "orders",
     "integration",
     "crm",
+    "support",
     "search",
     "analytics",
     "sellers",

@@ -459,8 +459,17 @@ def test_no_console_page_says_not_available_yet(client, shop):
     from merx.web.views.dashboard import TILES
 
     order = _place_order(client)
+    from merx.core.auth import SYSTEM
+    from merx.core.uow import UnitOfWork
+    from merx.support import public as support
+
+    with UnitOfWork(client.app.state.db, SYSTEM) as uow:
+        ticket = support.create_ticket(uow, support.TicketCreate(kind="question", subject="Bulb size?", body="E27?"))
+    with UnitOfWork(client.app.state.db, SYSTEM) as uow:
+        chat = support.start_chat(uow, support.ChatStart(message="Hello"))
     samples = {"{product_id}": [str(shop.product_ids["LAMP-DESK"])], "{customer_id}": [str(order["customer_id"])],
-               "{order_id}": [str(order["id"])], "{section}": list(SECTIONS), "{name}": list(TILES)}
+               "{order_id}": [str(order["id"])], "{section}": list(SECTIONS), "{name}": list(TILES),
+               "{ticket_id}": [str(ticket.id)], "{chat_id}": [str(chat.id)]}
     sign_in(client, shop.users["admin"])
     paths = _console_get_paths(client.app.routes)
     assert {"/console", "/console/integration", "/console/tiles/{name}"} <= paths
@@ -514,7 +523,8 @@ def test_dashboard_tiles_show_todays_sales_and_low_stock_numbers(client, shop):
     stock = client.get("/console/tiles/stock").text
     # LAMP-PEND has 1 unit left in Kraków: a low-stock row with its number
     assert re.search(r"<code>LAMP-PEND</code></a></td><td>ST-KRK</td><td class=\"num\">1</td>", stock), stock
-    assert client.get("/console/tiles/tickets").status_code == 404  # no support context yet: no such tile
+    tickets = client.get("/console/tiles/tickets")
+    assert tickets.status_code == 200 and "No open tickets." in tickets.text
 
 
 def test_product_editor_shows_and_edits_every_currency_and_adds_one(client, shop, db):

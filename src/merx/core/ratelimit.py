@@ -43,6 +43,7 @@ DEFAULT_LIMITS: dict[str, str] = {
     "search_feedback": "120/minute",  # search clicks/carts/purchases per address
     "guest_checkout": "20/minute",    # anonymous orders and cart checkouts per address
     "seller_api": "600/minute",       # marketplace routes per seller (all of a seller's keys together)
+    "support_chat": "20/minute",      # live chat messages (and chats started) per visitor address
 }
 
 Per = Literal["address", "principal"]

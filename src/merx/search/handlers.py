@@ -45,6 +45,7 @@ from merx.marketplace.events import SellerUpdated
 from merx.orders.events import OrderPlaced
 from merx.search import models as m
 from merx.search import service
+from merx.support.events import ProductRatingChanged
 
 log = logging.getLogger("merx.search")
 
@@ -283,6 +284,19 @@ def discard_noted() -> None:
         service._DRAIN_LOCK.release()
 
 
+def on_rating_changed(events: list[DomainEvent], uow: UnitOfWork) -> None:
+    """Support's review ratings become the product's rating features (stage 3 rating group,
+    the low-rating deboost). A durable subscriber: the rating is a row in search's tables,
+    shared by every process, so none may be missed; the product is queued for re-indexing."""
+    latest: dict[int, ProductRatingChanged] = {}
+    for event in events:
+        data = event.data
+        assert isinstance(data, ProductRatingChanged)
+        latest[data.product_id] = data
+    for product_id, data in sorted(latest.items()):
+        service.set_product_rating(uow, product_id, data.average, data.count)
+
+
 def register(bus: MessageBus) -> None:
     # Eager: these handlers only note ids in memory, so they run at commit time even under
     # `merx serve`'s background event handling; the product is searchable as soon as the next
@@ -292,3 +306,4 @@ def register(bus: MessageBus) -> None:
     bus.subscribe(StockChanged, on_stock_changed, eager=True)
     bus.subscribe(OrderPlaced, on_order_placed, eager=True)
     bus.subscribe(SellerUpdated, on_seller_updated, eager=True)
+    bus.subscribe(ProductRatingChanged, on_rating_changed, batch=True, durable="search.ratings")

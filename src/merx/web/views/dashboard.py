@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from merx.core.auth import Role
 from merx.core.errors import Problem
 from merx.inventory import public as inventory
+from merx.support import public as support
 from merx.web.common import PageRoute, console_user, render, unit_of_work
 from merx.web.views import analytics_data
 
@@ -43,6 +44,8 @@ TILES = {
     "funnel": ((Role.admin, Role.staff), lambda uow, today: analytics_data.funnel_chart(uow, days=30)),
     "top": ((Role.admin, Role.staff), lambda uow, today: analytics_data.top_products(uow, days=30)),
     "stock": ((Role.admin, Role.staff), lambda uow, today: _low_stock(uow)),
+    "tickets": ((Role.admin, Role.staff, Role.support_agent), lambda uow, today: support.list_tickets(
+        uow, open_only=True, limit=8)),
 }
 
 
