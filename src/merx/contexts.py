@@ -26,6 +26,7 @@ CONTEXTS: tuple[str, ...] = (
     "crm",
     "search",
     "analytics",
+    "sales",
     "web",
 )
 
