@@ -69,7 +69,7 @@ def contract_out(uow: UnitOfWork, c: Contract, today: dt.date | None = None) -> 
         id=c.id, number=c.number, title=c.title, account_id=c.account_id, quote_id=c.quote_id,
         owner_user_id=c.owner_user_id, status=c.status, value=MoneyOut.of(Money.from_minor(c.value_minor, c.currency)),
         starts_on=c.starts_on, ends_on=c.ends_on, clauses=c.clauses or [], risk_score=c.risk_score,
-        risk_level=c.risk_level, risk_reasons=c.risk_reasons or [], risk_computed_at=c.risk_computed_at,
+        risk_level=c.risk_level, risk_reasons=c.risk_reasons or [], risk_figures=c.risk_figures, risk_computed_at=c.risk_computed_at,
         version=c.version,
         milestones=[MilestoneOut(id=m.id, kind=m.kind, description=m.description, due_on=m.due_on,
                                  amount=str(Money.from_minor(m.amount_minor, c.currency).amount)

@@ -223,6 +223,7 @@ class Contract(Base):
     risk_score: Mapped[int | None] = mapped_column(sa.Integer)
     risk_level: Mapped[str | None] = mapped_column(sa.String(8))
     risk_reasons: Mapped[Any] = mapped_column(JSONType, default=list)
+    risk_figures: Mapped[Any] = mapped_column(JSONType, nullable=True)  # the facts the score came from
     risk_computed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     renewal_reminded_for: Mapped[dt.date | None] = mapped_column(sa.Date)
     version: Mapped[int] = mapped_column(sa.Integer, default=1)

@@ -44,7 +44,7 @@ def recompute(uow: UnitOfWork, contract: Contract, now: dt.datetime) -> rules.Ri
     result = rules.contract_risk(risk_input(uow, contract, now))
     previous = contract.risk_level
     contract.risk_score, contract.risk_level = result.score, result.level
-    contract.risk_reasons = [*result.reasons, {"factor": "figures", "points": 0, "detail": "", **result.figures}]
+    contract.risk_reasons, contract.risk_figures = result.reasons, result.figures
     contract.risk_computed_at = now
     if result.level != "low" and rules.LEVEL_RANK[result.level] > rules.LEVEL_RANK.get(previous or "low", 0):
         uow.emit(ContractRiskRaised(

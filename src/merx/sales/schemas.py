@@ -433,5 +433,6 @@ class ContractOut(BaseModel):
     risk_score: int | None
     risk_level: str | None
     risk_reasons: list[dict[str, Any]]
+    risk_figures: dict[str, Any] | None
     risk_computed_at: dt.datetime | None
     version: int

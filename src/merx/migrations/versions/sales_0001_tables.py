@@ -157,6 +157,7 @@ def upgrade() -> None:
     sa.Column('risk_score', sa.Integer(), nullable=True),
     sa.Column('risk_level', sa.String(length=8), nullable=True),
     sa.Column('risk_reasons', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('risk_figures', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
     sa.Column('risk_computed_at', merx.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('renewal_reminded_for', sa.Date(), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
