@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from sales_helpers import person, product, warehouse_with_stock
+from sales_helpers import outbox_matches_published_schemas, person, product, warehouse_with_stock
 
 
 def _place(db, who, customer_id, qty, role="sales_rep"):
@@ -119,6 +119,8 @@ def test_late_payments_and_no_penalty_clause_raise_the_risk_with_its_reasons(cli
     tasks = client.get("/api/v1/activities", params={"open_tasks": True}, headers=rep.headers).json()["items"]
     risk_tasks = [t for t in tasks if t["rule"] == "contract_risk"]
     assert any("high" in t["subject"] and t["owner_user_id"] == rep.user_id for t in risk_tasks)
+    assert outbox_matches_published_schemas(db) >= {"contract.created", "contract.status_changed",
+                                                    "contract.risk_raised", "order.paid"}
 
 
 def test_signing_without_a_required_clause_is_refused_and_changes_nothing(client, db):

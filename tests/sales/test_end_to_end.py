@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from sales_helpers import person, product, stock_level, warehouse_with_stock
+from sales_helpers import outbox_matches_published_schemas, person, product, stock_level, warehouse_with_stock
 
 CSV = """Company,Contact,Email,Phone,Country,Interest,Campaign,Source
 Green Leaf Gardens GmbH,Anna Berg,anna@greenleaf.example,+49 30 1234567,DE,seedlings,fair-2026,trade_fair
@@ -104,6 +104,11 @@ def test_lead_to_order_through_an_approved_quote_and_the_buyers_link(client, db,
     tasks = client.get("/api/v1/activities", params={"open_tasks": True}, headers=rep.headers).json()["items"]
     assert [t["rule"] for t in tasks] == ["follow_up_after_order"]
     assert order["number"] in tasks[0]["subject"]
+
+    # 8. every state change above has its typed event, matching the published schema
+    assert outbox_matches_published_schemas(db) >= {
+        "lead.created", "lead.merged", "lead.converted", "account.created", "deal.created", "deal.stage_changed",
+        "quote.created", "quote.approved", "quote.sent", "quote.accepted", "activity.logged", "order.placed"}
 
 
 def test_accepting_without_enough_stock_leaves_the_quote_open_and_reserves_nothing(client, db, admin):
