@@ -27,6 +27,9 @@ def test_the_index_matches_exact_keys_first_then_a_close_company_name_only():
     assert ref == 1 and why.startswith("company~")
     assert index.match(Keys(None, None, None, "green acres farm")) is None
     assert index.match(Keys(None, None, None, "blue river")) is None  # too far from "blue river nursery"
+    index.add(Keys(None, None, None, "garden shop 12"), 3)
+    assert index.match(Keys(None, None, None, "garden shop 13")) is None  # another branch, not a duplicate
+    assert index.match(Keys(None, None, None, "gardenshop 12"))[0] == 3
 
 
 def test_stage_moves():

@@ -10,11 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, Hashable, TypeVar
 
+import re
+
 from rapidfuzz import fuzz, process
 
 COMPANY_THRESHOLD = 92  # token_sort_ratio: "Green Leaf Gardens" ~ "Greenleaf Gardens" (94); "Green Acres" no
 
 R = TypeVar("R", bound=Hashable)
+_DIGITS = re.compile(r"\d+")
 
 
 @dataclass(frozen=True)
@@ -55,8 +58,10 @@ class LeadIndex(Generic[R]):
         if keys.company:
             block = self._blocks.get(_block(keys.company))
             if block:
-                found = process.extractOne(keys.company, block[0], scorer=fuzz.token_sort_ratio,
-                                           score_cutoff=COMPANY_THRESHOLD)
-                if found is not None:
-                    return block[1][found[2]], f"company~{round(found[1])}"
+                # numbers name different shops or branches ("Garden 12" is not "Garden 13"): they must agree
+                digits = _DIGITS.findall(keys.company)
+                for _, score, i in process.extract(keys.company, block[0], scorer=fuzz.token_sort_ratio,
+                                                   score_cutoff=COMPANY_THRESHOLD, limit=5):
+                    if _DIGITS.findall(block[0][i]) == digits:
+                        return block[1][i], f"company~{round(score)}"
         return None
