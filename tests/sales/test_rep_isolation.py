@@ -88,7 +88,7 @@ def test_another_reps_records_cannot_be_changed_or_used(client, two_reps):
     # nothing changed for Alice
     assert client.get(f"/api/v1/deals/{made['deals']}", headers=alice.headers).json()["stage"] == "visit"
     assert client.get(f"/api/v1/quotes/{made['quotes']}", headers=alice.headers).json()["status"] == "draft"
-    assert client.get(f"/api/v1/activities", params={"open_tasks": True},
+    assert client.get("/api/v1/activities", params={"open_tasks": True},
                       headers=alice.headers).json()["items"][0]["done_at"] is None
     assert client.get("/api/v1/activities", headers=bob.headers).json()["items"] == []
 

@@ -13,6 +13,7 @@ def test_company_keys_ignore_legal_forms_case_accents_and_punctuation():
     assert rules.company_key("Green Leaf Gardens GmbH") == rules.company_key("GREEN LEAF GARDENS") == "green leaf gardens"
     assert rules.company_key("Müller & Söhne KG") == "muller sohne"
     assert rules.company_key("Ltd.") is None
+    assert rules.company_key("Rumianek  Ogród Sp. z o.o.") == "rumianek ogrod"
     assert rules.tax_id_key(" de 123.456-789 ") == "DE123456789"
 
 

@@ -9,7 +9,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from merx.core.auth import Principal, Role
+from merx.core.auth import Principal
 from merx.core.errors import ValidationProblem
 from merx.core.ratelimit import rate_limited
 from merx.core.schemas import Page

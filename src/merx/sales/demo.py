@@ -19,8 +19,9 @@ from merx.core.uow import UnitOfWork
 from merx.inventory import public as inventory
 from merx.orders import public as orders
 from merx.sales import accounts, activities, contracts, deals, leads, quotes, risk
-from merx.sales.schemas import (AcceptIn, AccountCreate, ActivityIn, AddressIn, AssignmentRuleIn, ContactIn,
-                                ContractCreate, ContractStatusIn, DealCreate, DealMove, LeadIn, QuoteCreate, RejectIn)
+from merx.sales.schemas import (AcceptIn, AccountCreate, AccountUpdate, ActivityIn, AddressIn, AssignmentRuleIn,
+                                ContactIn, ContractCreate, ContractStatusIn, DealCreate, DealMove, LeadIn, QuoteCreate,
+                                RejectIn)
 
 PASSWORD = "merx-demo"
 TEAM = [("Sofia Manager", "sales.manager@demo.merx", Role.staff), ("Rafał Rep", "rep1@demo.merx", Role.sales_rep),
@@ -143,7 +144,7 @@ def seed(db: Database, rng: random.Random, progress: Any) -> dict[str, int]:
         levels = sorted(inventory.stock_levels(uow), key=lambda r: -r["available"])
     skus = list(dict.fromkeys(r["sku"] for r in levels if r["available"] >= 20))[:40]
     quote_count = accepted = 0
-    for n in range(24):
+    for n in range(24 if skus else 0):
         account_id, rep = account_ids[n]
         lines = [{"sku": s, "quantity": rng.randint(1, 4),
                   "discount_percent": str(rng.choice([0, 5, 8, 15] if n % 4 == 1 else [0, 3, 5, 10]))}
@@ -187,9 +188,13 @@ def seed(db: Database, rng: random.Random, progress: Any) -> dict[str, int]:
     }
     for n in range(12):
         account_id, rep = account_ids[n + 10]
-        risky = n in (1, 4, 8)
+        risky = n in (1, 5, 9)
         with UnitOfWork(db, rep) as uow:
             acc = accounts.get_account(uow, account_id)
+        if risky:  # a tight credit line the open orders below overrun
+            with UnitOfWork(db, manager) as uow:
+                accounts.update_account(uow, account_id, AccountUpdate(
+                    credit_limit={"currency": "EUR", "amount": "5000.00"}))  # type: ignore[arg-type]
         if risky and skus:  # unpaid orders beyond the credit limit
             for _ in range(2):
                 try:

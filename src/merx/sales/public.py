@@ -18,5 +18,5 @@ __all__ = [
     "create_quote", "get_account", "get_contract", "get_deal", "get_lead", "get_quote", "import_leads", "intake",
     "list_accounts", "list_activities", "list_contracts", "list_deals", "list_leads", "list_quotes", "log_activity",
     "move_deal", "next_follow_up", "overdue_by_owner", "pipeline_report", "public_quote", "quote_pdf",
-    "reject_quote", "send_quote", "set_clauses", "stages_out",
+    "reject_quote", "send_quote", "set_clauses", "stages_out", "update_account",
 ]

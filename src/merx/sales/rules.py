@@ -17,7 +17,7 @@ from typing import Any, Iterable
 
 # Legal-form words say nothing about which company it is ("Acme GmbH" == "ACME Ltd.").
 _LEGAL = frozenset("""gmbh ag kg ohg ug mbh ltd limited llc inc incorporated corp corporation co company plc sa sas
-sarl srl spa bv nv oy ab as aps sro spzoo ooo zao oao pte pty kk the und and""".split())
+sarl srl spa bv nv oy ab as aps sro spzoo sp z o oo zoo spolka sc pfa ooo zao oao pte pty kk the und and""".split())
 _NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
 
 
