@@ -60,6 +60,9 @@ def test_a_rep_works_the_sales_pages(client, shop, db):
     assert "pending approval" in quotes and "LAMP-DESK −20" in quotes and "/approve" not in quotes  # a rep does not approve
     contracts = client.get("/console/sales/contracts").text
     assert "liability unlimited" in contracts.replace("_", " ") and "no penalty clause" in contracts.replace("_", " ")
+    contact = client.get(f"/api/v1/accounts/{made['account']}").json()["contacts"][0]["customer_id"]
+    c360 = client.get(f"/console/customers/{contact}").text
+    assert "B2B account" in c360 and "Autumn lamps" in c360
     pdf = client.get(f"/console/sales/quotes/{made['quote']}/pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
 

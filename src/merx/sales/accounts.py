@@ -176,3 +176,24 @@ def accounts_of_customers(uow: UnitOfWork, customer_ids: list[int]) -> dict[int,
 
 def customer_ids_of(uow: UnitOfWork, account_id: int) -> list[int]:
     return list(uow.session.scalars(sa.select(Contact.customer_id).where(Contact.account_id == account_id)))
+
+
+def customer_sales_summary(uow: UnitOfWork, customer_id: int) -> list[dict[str, Any]]:
+    """For the customer 360: the accounts this person buys for (those the caller sees), each with
+    its open deals and next follow-up task. Empty for roles outside sales."""
+    from merx.sales import activities, deals
+    from merx.sales.models import Deal
+    from merx.sales.scope import SALES_ROLES
+
+    if uow.actor.role not in SALES_ROLES:
+        return []
+    stmt = scoped(uow, sa.select(Account).join(Contact, Contact.account_id == Account.id)
+                  .where(Contact.customer_id == customer_id).order_by(Account.id), Account)
+    open_stages = {s.code for s in deals.stages(uow) if s.kind == "open"}
+    out = []
+    for account in uow.session.scalars(stmt):
+        rows = uow.session.scalars(sa.select(Deal).where(Deal.account_id == account.id,
+                                                         Deal.stage.in_(open_stages)).order_by(Deal.id)).all()
+        out.append({"account": account_out(uow, account), "open_deals": [deals.deal_out(uow, d) for d in rows],
+                    "next_follow_up": activities.next_follow_up(uow, account.id)})
+    return out

@@ -146,8 +146,8 @@ def _candidates(uow: UnitOfWork, keys: Keys) -> list[Lead]:
     for kind in ("email", "phone", "tax_id"):
         if getattr(keys, kind):
             conds.append(getattr(Lead, kind) == getattr(keys, kind))
-    if keys.company:
-        prefix = keys.company[:3]
+    if keys.company:  # the block dedupe.py compares in: names starting with the same letters
+        prefix = keys.company[:2]
         conds.append(sa.and_(Lead.company_key >= prefix, Lead.company_key < prefix + "\uffff"))
     if not conds:
         return []
@@ -250,6 +250,7 @@ def import_leads(uow: UnitOfWork, filename: str, content: bytes, *, source: str 
     if source not in rules.LEAD_SOURCES:
         raise ValidationProblem.for_field("source", f"must be one of {', '.join(rules.LEAD_SOURCES)}")
     rows = read_rows(filename, content)
+    del content
     problems: list[RowError] = []
     cleaned: list[dict[str, Any]] = []
     for n, raw in enumerate(rows, start=2):
@@ -265,6 +266,7 @@ def import_leads(uow: UnitOfWork, filename: str, content: bytes, *, source: str 
             if fields.get(name) and len(str(fields[name])) > limit:
                 problems.append(RowError(row=n, field=name, message=f"is longer than {limit} characters"))
         cleaned.append(fields)
+    del rows
     if problems:
         first = problems[0]
         raise ValidationProblem(f"{len(problems)} row problem(s); nothing was imported. First: row {first.row}, "
@@ -307,11 +309,15 @@ def import_leads(uow: UnitOfWork, filename: str, content: bytes, *, source: str 
     conn = uow.session.connection()
     ids: list[int] = []
     for start in range(0, len(records), 2000):
-        ids.extend(r[0] for r in conn.execute(_INSERT_LEADS, records[start:start + 2000]))
-    for lead_id, rec in zip(ids, records):
-        uow.emit(LeadCreated(lead_id=lead_id, source=rec["source"], campaign=rec["campaign"],
-                             owner_user_id=rec["owner_user_id"], assigned_by=rec["assigned_by"], score=rec["score"]),
-                 version=1)
+        chunk = records[start:start + 2000]
+        chunk_ids = [r[0] for r in conn.execute(_INSERT_LEADS, chunk)]
+        for lead_id, rec in zip(chunk_ids, chunk):
+            uow.emit(LeadCreated(lead_id=lead_id, source=rec["source"], campaign=rec["campaign"],
+                                 owner_user_id=rec["owner_user_id"], assigned_by=rec["assigned_by"],
+                                 score=rec["score"]), version=1)
+        uow.flush_records()  # the outbox rows go out per chunk, not all held until the commit
+        ids.extend(chunk_ids)
+    del records, new_rows
     report: list[MergedRow] = []
     existing_targets = sorted({t[1] for _, t, _ in merges if t[0] == "lead"})
     kept = {lead.id: lead for lead in uow.session.scalars(sa.select(Lead).where(Lead.id.in_(existing_targets)))} \

@@ -13,6 +13,7 @@ from merx.core.auth import Role
 from merx.core.errors import Problem
 from merx.crm import public as crm
 from merx.customers import public as customers
+from merx.sales import public as sales
 from merx.web.common import PageRoute, csrf_form, console_user, problem_sentence, redirect, render, unit_of_work
 from merx.web.views.helpers import int_or_none, page_of, text_or_none
 
@@ -42,7 +43,8 @@ def customer_360(request: Request, customer_id: int) -> Response:
     me = console_user(request, *CUSTOMER_ROLES)
     with unit_of_work(request, me, readonly=True) as uow:
         overview = crm.overview(uow, customer_id, timeline_limit=100)
-    return render(request, "console/customer.html", {"o": overview, "can_merge": me.role in MERGE_ROLES},
+        b2b = sales.customer_sales_summary(uow, customer_id)
+    return render(request, "console/customer.html", {"o": overview, "can_merge": me.role in MERGE_ROLES, "b2b": b2b},
                   principal=me)
 
 
