@@ -74,10 +74,12 @@ def test_login_next_parameter_cannot_redirect_off_site(client, shop):
 
 ROLE_PAGES = [
     ("staff", ["/console", "/console/catalog", "/console/inventory", "/console/orders", "/console/customers",
-               "/console/segments", "/console/search", "/console/analytics"], ["/console/integration"]),
-    ("sales_rep", ["/console", "/console/customers"], ["/console/catalog", "/console/inventory", "/console/orders",
+               "/console/segments", "/console/search", "/console/analytics", "/console/sales"], ["/console/integration"]),
+    ("sales_rep", ["/console", "/console/customers", "/console/sales", "/console/sales/leads", "/console/tiles/tasks"],
+     ["/console/catalog", "/console/inventory", "/console/orders",
                                                        "/console/analytics", "/console/integration"]),
-    ("support_agent", ["/console/orders", "/console/customers"], ["/console/catalog", "/console/search"]),
+    ("support_agent", ["/console/orders", "/console/customers"], ["/console/catalog", "/console/search",
+                                                                  "/console/sales"]),
     ("customer", [], ["/console", "/console/orders", "/console/customers"]),
 ]
 
@@ -99,10 +101,11 @@ def test_each_role_sees_only_its_console_pages(client, shop):
 def test_admin_opens_every_console_page(client, shop):
     sign_in(client, shop.users["admin"])
     pid = shop.product_ids["LAMP-DESK"]
-    for path in ["/console", *[f"/console/tiles/{t}" for t in ("sales", "funnel", "top", "stock")],
+    for path in ["/console", *[f"/console/tiles/{t}" for t in ("sales", "funnel", "top", "stock", "tasks")],
                  "/console/catalog", f"/console/catalog/{pid}", "/console/inventory",
                  "/console/inventory?sku=LAMP-DESK", "/console/orders", "/console/customers", "/console/segments",
-                 "/console/search", "/console/search?q=lamp", "/console/integration",
+                 "/console/search", "/console/search?q=lamp", "/console/integration", "/console/sales",
+                 "/console/sales/accounts", "/console/sales/leads", "/console/sales/quotes", "/console/sales/contracts",
                  *[f"/console/analytics/{s}" for s in ("funnel", "cohorts", "sales", "portfolio", "inventory",
                                                       "forecast")]]:
         r = client.get(path)

@@ -21,7 +21,7 @@ from merx.sales.schemas import (AcceptIn, AccountCreate, AccountOut, AccountUpda
                                 AssignmentRuleIn, AssignmentRuleOut, ClausesIn, ContactIn, ContractCreate, ContractOut,
                                 ContractStatusIn, ConvertLead, DealCreate, DealMove, DealOut, ImportReport, LeadIn,
                                 LeadIntake, LeadOut, PipelineReport, PublicQuoteOut, QrScanIn, QuoteCreate, QuoteOut,
-                                QuoteSentOut, RejectIn, StageOut, StagesIn)
+                                QuoteSentOut, RejectIn, ScoringModelOut, StageOut, StagesIn)
 from merx.sales.scope import MANAGERS, SALES_ROLES
 
 router = APIRouter(tags=["sales"])
@@ -108,6 +108,18 @@ async def import_leads(request: Request, source: str = "import", campaign: str |
         raise ValidationProblem.for_field("file", "is empty")
     return await run_in_threadpool(leads.import_leads, uow, filename, raw, source=source, campaign=campaign,
                                    channel=channel)
+
+
+@router.get("/leads/scoring-model", response_model=ScoringModelOut)
+def scoring_model(uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(SALES)) -> ScoringModelOut:
+    """Which model scores new leads: the points model, or the learned one with its AUC."""
+    return leads.scoring_model(uow)
+
+
+@router.post("/leads/scoring-model", response_model=ScoringModelOut, status_code=201)
+def train_scoring_model(uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(MANAGER)) -> ScoringModelOut:
+    """Train the learned model on the won and lost deals from leads (409 while there are too few)."""
+    return leads.train_scoring_model(uow)
 
 
 @router.get("/leads/assignment-rules", response_model=list[AssignmentRuleOut])

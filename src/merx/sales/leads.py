@@ -22,12 +22,12 @@ from merx.core.pagination import check_limit, paginate
 from merx.core.schemas import Page
 from merx.core.uow import UnitOfWork
 from merx.customers import public as customers
-from merx.sales import rules
+from merx.sales import rules, scoring
 from merx.sales.dedupe import Keys, LeadIndex
 from merx.sales.events import LeadConverted, LeadCreated, LeadMerged
 from merx.sales.models import AssignmentRule, Lead
 from merx.sales.schemas import (AssignmentRuleIn, AssignmentRuleOut, ConvertLead, ImportReport, LeadIn, LeadIntake,
-                                LeadOut, MergedRow)
+                                LeadOut, MergedRow, ScoringModelOut)
 from merx.sales.scope import is_manager, load, scoped
 
 MAX_IMPORT_ROWS = 200_000
@@ -114,16 +114,24 @@ class Assigner:
         return rep, "round_robin"
 
 
-def _score(lead_fields: dict[str, Any], merged: int) -> tuple[int, list[dict[str, Any]]]:
-    return rules.score_lead(source=lead_fields["source"], email=lead_fields.get("email"),
-                            phone=lead_fields.get("phone"), tax_id=lead_fields.get("tax_id"),
-                            company=lead_fields.get("company"), interest=lead_fields.get("interest"), merged=merged)
+def _score(lead_fields: dict[str, Any], merged: int, learned: Any = None) -> tuple[int, list[dict[str, Any]]]:
+    """The points model's score and factors; with a learned model (scoring.scorer) its score, the
+    points model's kept beside it for comparison."""
+    points, reasons = rules.score_lead(source=lead_fields["source"], email=lead_fields.get("email"),
+                                       phone=lead_fields.get("phone"), tax_id=lead_fields.get("tax_id"),
+                                       company=lead_fields.get("company"), interest=lead_fields.get("interest"),
+                                       merged=merged)
+    if learned is None:
+        return points, reasons
+    score = learned([{**lead_fields, "merged_sources": [None] * merged}])[0]
+    return score, [{"factor": learned.label, "points": score, "points_model": points}]
 
 
 _FILLABLE = ("company", "contact_name", "email", "phone", "tax_id", "country", "territory", "interest")
 
 
-def _merge_into(lead: Lead, fields: dict[str, Any], matched_on: str, row: int | None = None) -> None:
+def _merge_into(lead: Lead, fields: dict[str, Any], matched_on: str, row: int | None = None,
+                learned: Any = None) -> None:
     """Fill the kept lead's empty fields from the duplicate and remember where it came from."""
     for name in _FILLABLE:
         if getattr(lead, name) is None and fields.get(name):
@@ -136,7 +144,7 @@ def _merge_into(lead: Lead, fields: dict[str, Any], matched_on: str, row: int | 
         entry["row"] = row
     lead.merged_sources = [*(lead.merged_sources or []), entry]
     lead.score, lead.score_reasons = _score({"source": lead.source, **{n: getattr(lead, n) for n in _FILLABLE}},
-                                            len(lead.merged_sources))
+                                            len(lead.merged_sources), learned)
     lead.version += 1
 
 
@@ -169,7 +177,7 @@ def intake(uow: UnitOfWork, data: LeadIn, *, commit: bool = True) -> LeadIntake:
     hit = index.match(keys)
     if hit is not None:
         lead = known[hit[0]]
-        _merge_into(lead, fields, hit[1])
+        _merge_into(lead, fields, hit[1], learned=scoring.scorer(uow))
         uow.emit(LeadMerged(lead_id=lead.id, source=fields["source"], campaign=fields.get("campaign"),
                             matched_on=hit[1]), version=lead.version)
         uow.audit("merge", "sales_lead", lead.id, after={"matched_on": hit[1], "source": fields["source"]})
@@ -190,7 +198,7 @@ def _new_lead(uow: UnitOfWork, fields: dict[str, Any], assigner: Assigner | None
         owner, by = uow.actor.user_id, "creator"
     else:
         owner, by = (assigner or Assigner.load(uow)).assign(fields)
-    score, reasons = _score(fields, 0)
+    score, reasons = _score(fields, 0, scoring.scorer(uow))
     lead = Lead(**{k: fields.get(k) for k in ("source", "channel", "campaign", "note", *_FILLABLE)},
                 company_key=rules.company_key(fields.get("company")), status="new", owner_user_id=owner,
                 assigned_by=by, score=score, score_reasons=reasons, merged_sources=[], version=1)
@@ -295,13 +303,18 @@ def import_leads(uow: UnitOfWork, filename: str, content: bytes, *, source: str 
         index.add(keys, ("row", len(new_rows)))
         new_rows.append(fields)
     now = utcnow()
+    learned = scoring.scorer(uow)
+    learned_scores = learned([{**f, "merged_sources": f["_merged"]} for f in new_rows]) if learned else []
     records = []
-    for f in new_rows:
+    for i, f in enumerate(new_rows):
         if uow.actor.role == Role.sales_rep:
             owner, by = uow.actor.user_id, "creator"
         else:
             owner, by = assigner.assign(f)  # type: ignore[union-attr]
         score, reasons = _score(f, len(f["_merged"]))
+        if learned:
+            score, reasons = learned_scores[i], [{"factor": learned.label, "points": learned_scores[i],
+                                                  "points_model": score}]
         records.append({**{k: f.get(k) for k in ("source", "channel", "campaign", "note", "company_key", *_FILLABLE)},
                         "status": "new", "owner_user_id": owner, "assigned_by": by, "score": score,
                         "score_reasons": reasons, "merged_sources": f["_merged"], "merged_into_id": None,
@@ -326,7 +339,7 @@ def import_leads(uow: UnitOfWork, filename: str, content: bytes, *, source: str 
         lead_id = ids[target[1]] if target[0] == "row" else target[1]
         fields = cleaned[n - 2]
         if target[0] == "lead":
-            _merge_into(kept[lead_id], fields, matched_on, n)
+            _merge_into(kept[lead_id], fields, matched_on, n, learned)
         uow.emit(LeadMerged(lead_id=lead_id, source=fields["source"], campaign=fields.get("campaign"),
                             matched_on=matched_on))
         report.append(MergedRow(row=n, into_lead_id=lead_id, matched_on=matched_on))
@@ -360,6 +373,14 @@ def list_leads(uow: UnitOfWork, *, status: str | None = None, source: str | None
     items, nxt = paginate(uow.session, stmt, Lead.id, limit=check_limit(limit, 50, 500), cursor=cursor,
                           convert=lead_out, descending=True)
     return Page(items=items, next_cursor=nxt)
+
+
+def scoring_model(uow: UnitOfWork) -> ScoringModelOut:
+    return ScoringModelOut(**vars(scoring.current(uow)))
+
+
+def train_scoring_model(uow: UnitOfWork) -> ScoringModelOut:
+    return ScoringModelOut(**vars(scoring.train(uow)))
 
 
 def add_rule(uow: UnitOfWork, data: AssignmentRuleIn) -> AssignmentRuleOut:

@@ -244,3 +244,20 @@ class Milestone(Base):
     amount_minor: Mapped[int | None] = mapped_column(sa.BigInteger)
     order_id: Mapped[int | None] = mapped_column(sa.BigInteger)
     done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ScoringModel(Base):
+    """A learned lead-scoring model (scoring.py): LightGBM's text form, its cross-validated AUC
+    and what it was trained on; the active one scores new leads."""
+
+    __tablename__ = "sales_scoring_models"
+
+    id: Mapped[IdPK]
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    model: Mapped[str] = mapped_column(sa.Text)
+    auc: Mapped[Decimal] = mapped_column(DecimalText(20))
+    deals: Mapped[int] = mapped_column(sa.Integer)
+    won: Mapped[int] = mapped_column(sa.Integer)
+    lost: Mapped[int] = mapped_column(sa.Integer)
+    features: Mapped[Any] = mapped_column(JSONType)
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=False)

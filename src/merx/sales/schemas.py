@@ -157,6 +157,16 @@ class ImportReport(BaseModel):
     created_ids: list[int]
 
 
+class ScoringModelOut(BaseModel):
+    kind: str  # points | learned
+    auc: float | None
+    deals: int
+    won: int
+    lost: int
+    trained_at: dt.datetime | None
+    note: str
+
+
 class AssignmentRuleIn(StrictModel):
     kind: Literal["territory", "interest"]
     value: str = Field(min_length=1, max_length=120)

@@ -117,6 +117,18 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_sales_leads_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_sales_leads_tax_id'), ['tax_id'], unique=False)
 
+    op.create_table('sales_scoring_models',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('created_at', merx.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('model', sa.Text(), nullable=False),
+    sa.Column('auc', merx.core.db.DecimalText(length=40), nullable=False),
+    sa.Column('deals', sa.Integer(), nullable=False),
+    sa.Column('won', sa.Integer(), nullable=False),
+    sa.Column('lost', sa.Integer(), nullable=False),
+    sa.Column('features', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_sales_scoring_models'))
+    )
     op.create_table('sales_stages',
     sa.Column('code', sa.String(length=32), nullable=False),
     sa.Column('name', sa.String(length=64), nullable=False),
@@ -317,6 +329,7 @@ def downgrade() -> None:
 
     op.drop_table('sales_contacts')
     op.drop_table('sales_stages')
+    op.drop_table('sales_scoring_models')
     with op.batch_alter_table('sales_leads', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_sales_leads_tax_id'))
         batch_op.drop_index(batch_op.f('ix_sales_leads_status'))

@@ -27,6 +27,16 @@ def _low_stock(uow: Any) -> list[dict[str, Any]]:
     return rows[:LOW_STOCK_ROWS]
 
 
+def _overdue_tasks(uow: Any) -> list[dict[str, Any]]:
+    """Open sales tasks past their due date per rep (a rep sees their own, staff the team's)."""
+    from merx.core import accounts
+    from merx.sales import public as sales
+
+    counts = sales.overdue_by_owner(uow)
+    names = accounts.user_names(uow, list(counts))
+    return [{"name": names.get(uid, f"user {uid}"), "overdue": n} for uid, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+
+
 def _safely(fn: Any, *args: Any, **kwargs: Any) -> Any:
     """A dashboard tile whose source fails says so (and the log has the trace) instead of
     failing the whole page."""
@@ -43,6 +53,7 @@ TILES = {
     "funnel": ((Role.admin, Role.staff), lambda uow, today: analytics_data.funnel_chart(uow, days=30)),
     "top": ((Role.admin, Role.staff), lambda uow, today: analytics_data.top_products(uow, days=30)),
     "stock": ((Role.admin, Role.staff), lambda uow, today: _low_stock(uow)),
+    "tasks": ((Role.admin, Role.staff, Role.sales_rep), lambda uow, today: _overdue_tasks(uow)),
 }
 
 
