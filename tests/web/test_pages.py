@@ -461,9 +461,21 @@ def test_no_console_page_says_not_available_yet(client, shop):
     from merx.web.views.analytics import SECTIONS
     from merx.web.views.dashboard import TILES
 
+    from merx.core.uow import UnitOfWork
+    from merx.sales import public as sales
+    from merx.sales.schemas import AccountCreate, QuoteCreate
+
     order = _place_order(client)
+    from merx.core import accounts as users
+
+    with UnitOfWork(client.app.state.db) as uow:
+        owner = users.user_id_by_email(uow, shop.users["admin"])
+        account = sales.create_account(uow, AccountCreate(name="Sample Account", owner_user_id=owner))
+    with UnitOfWork(client.app.state.db) as uow:
+        quote = sales.create_quote(uow, QuoteCreate(account_id=account.id, lines=[{"sku": "MUG-1", "quantity": 2}]))
     samples = {"{product_id}": [str(shop.product_ids["LAMP-DESK"])], "{customer_id}": [str(order["customer_id"])],
-               "{order_id}": [str(order["id"])], "{section}": list(SECTIONS), "{name}": list(TILES)}
+               "{order_id}": [str(order["id"])], "{section}": list(SECTIONS), "{name}": list(TILES),
+               "{account_id}": [str(account.id)], "{quote_id}": [str(quote.id)]}
     sign_in(client, shop.users["admin"])
     paths = _console_get_paths(client.app.routes)
     assert {"/console", "/console/integration", "/console/tiles/{name}"} <= paths
