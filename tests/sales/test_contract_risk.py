@@ -127,8 +127,19 @@ def test_signing_without_a_required_clause_is_refused_and_changes_nothing(client
     rep = person(db, "sales_rep", "Rob Rep")
     acc = _account(client, rep, "Clause Co", "buyer@clause.example")
     r = client.post("/api/v1/contracts", headers=rep.headers, json={
-        "title": "No liability", "account_id": acc["id"], "clauses": [{"kind": "payment_terms", "days": 30}]})
+        "title": "No liability", "account_id": acc["id"], "clauses": [{"kind": "payment_terms", "days": 30}],
+        "milestones": [{"kind": "payment", "description": "deposit", "due_on": "2030-01-01"}]})
     cid = r.json()["id"]
+    mid = r.json()["milestones"][0]["id"]
+    done = client.post(f"/api/v1/contracts/{cid}/milestones/{mid}/complete", headers=rep.headers)
+    assert done.status_code == 200 and done.json()["milestones"][0]["done_at"]
+    assert client.post(f"/api/v1/contracts/{cid}/milestones/{mid}/complete", headers=rep.headers).status_code == 409
+    r = client.put(f"/api/v1/contracts/{cid}/clauses", headers=rep.headers, json={"clauses": [
+        {"kind": "payment_terms", "days": 30}, {"kind": "payment_terms", "days": 45}]})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "clauses"
+    r = client.put(f"/api/v1/contracts/{cid}/clauses", headers=rep.headers, json={"clauses": [
+        {"kind": "payment_terms", "days": 30}, {"kind": "penalty"}]})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "clauses[1].percent_per_week"
     assert client.post(f"/api/v1/contracts/{cid}/status", json={"status": "review"}, headers=rep.headers).status_code == 200
     r = client.post(f"/api/v1/contracts/{cid}/status", json={"status": "signed"}, headers=rep.headers)
     assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")

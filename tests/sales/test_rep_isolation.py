@@ -57,6 +57,7 @@ def test_another_reps_record_is_not_found_and_not_listed(client, two_reps, resou
         [made[resource]]
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_another_reps_records_cannot_be_changed_or_used(client, two_reps):
     alice, bob, made = two_reps
     today = dt.date.today().isoformat()

@@ -18,7 +18,7 @@ from merx.core.pagination import check_limit, paginate
 from merx.core.schemas import MoneyOut, Page
 from merx.core.uow import UnitOfWork
 from merx.sales import rules
-from merx.sales.events import ContractCreated, ContractStatusChanged
+from merx.sales.events import ContractCreated, ContractStatusChanged, ContractUpdated
 from merx.sales.models import Account, Contract, Milestone, Quote
 from merx.sales.schemas import (ClauseIn, ClausesIn, ContractCreate, ContractOut, ContractStatusIn, MilestoneOut)
 from merx.sales.scope import is_manager, load, scoped
@@ -126,6 +126,8 @@ def set_clauses(uow: UnitOfWork, contract_id: int, data: ClausesIn) -> ContractO
                        type_slug="contract-locked")
     c.clauses = _clauses(data.clauses, c.currency)
     c.version += 1
+    uow.emit(ContractUpdated(contract_id=c.id, number=c.number, account_id=c.account_id, owner_user_id=c.owner_user_id,
+                             changes=["clauses"]), version=c.version)
     uow.audit("clauses", "sales_contract", c.id, after={"clauses": [x["kind"] for x in c.clauses]})
     out = contract_out(uow, c)
     uow.commit()
@@ -164,7 +166,7 @@ def change_status(uow: UnitOfWork, contract_id: int, data: ContractStatusIn) -> 
 
 
 def complete_milestone(uow: UnitOfWork, contract_id: int, milestone_id: int, *, order_id: int | None = None) -> ContractOut:
-    c = load(uow, Contract, contract_id, "Contract")
+    c = load(uow, Contract, contract_id, "Contract", for_update=True)
     m = uow.session.get(Milestone, milestone_id)
     if m is None or m.contract_id != c.id:
         from merx.core.errors import NotFound
@@ -172,6 +174,9 @@ def complete_milestone(uow: UnitOfWork, contract_id: int, milestone_id: int, *, 
     if m.done_at is not None:
         raise Conflict(f"Milestone {milestone_id} is already met", type_slug="milestone-done")
     m.done_at, m.order_id = utcnow(), order_id
+    c.version += 1
+    uow.emit(ContractUpdated(contract_id=c.id, number=c.number, account_id=c.account_id, owner_user_id=c.owner_user_id,
+                             changes=[f"milestone {m.id} met"]), version=c.version)
     uow.audit("milestone", "sales_contract", c.id, after={"milestone": m.id, "order_id": order_id})
     uow.session.flush()
     out = contract_out(uow, c)

@@ -236,6 +236,14 @@ class ContractStatusChanged(_ContractEvent):
     to_status: str
 
 
+class ContractUpdated(_ContractEvent):
+    """A contract's clauses changed (draft or review) or a milestone was met (`changes`: what)."""
+
+    event_type: ClassVar[str] = "contract.updated"
+
+    changes: list[str]
+
+
 class RiskReason(EventPart):
     factor: str
     points: int
