@@ -65,6 +65,7 @@ def test_a_rep_works_the_sales_pages(client, shop, db):
     assert "B2B account" in c360 and "Autumn lamps" in c360
     pdf = client.get(f"/console/sales/quotes/{made['quote']}/pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert b"DejaVuSans" in pdf.content  # a Unicode font: names such as "Gdańsk" print
 
     token = csrf_of(page.text)
     url = f"/console/sales/deals/{made['deal']}/move"
