@@ -84,6 +84,9 @@ def test_lead_to_order_through_an_approved_quote_and_the_buyers_link(client, db,
                     headers={"Idempotency-Key": "accept-1"})
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "accepted" and r.json()["order_number"]
+    retried = client.post(f"/api/v1/quote-links/{token}/accept", json={"accepted_by": "Anna Berg"},
+                          headers={"Idempotency-Key": "accept-1"})
+    assert retried.status_code == 200 and retried.json()["order_number"] == r.json()["order_number"]  # replayed
     again = client.post(f"/api/v1/quote-links/{token}/accept", json={"accepted_by": "Anna Berg"})
     assert again.status_code == 409
 

@@ -119,11 +119,11 @@ _cache: dict[int, Any] = {}
 def scorer(uow: UnitOfWork) -> Any:
     """A function lead-fields -> (score, reasons) for this intake or import: the learned model
     when one is active, else the points model."""
-    import lightgbm as lgb
-
     m = uow.session.scalar(sa.select(ScoringModel).where(ScoringModel.active.is_(True)))
     if m is None:
         return None
+    import lightgbm as lgb
+
     if m.id not in _cache:
         _cache.clear()
         _cache[m.id] = lgb.Booster(model_str=m.model)
