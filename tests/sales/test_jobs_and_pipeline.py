@@ -89,7 +89,7 @@ def test_pipeline_report_weights_forecast_and_conversion(client, db):
         assert r.status_code == 201, r.text
         return r.json()["id"]
 
-    a, b, c = deal("1000.00", "2027-03-10"), deal("500.00", "2027-03-20"), deal("200.00", "2027-04-01")
+    a, _, c = deal("1000.00", "2027-03-10"), deal("500.00", "2027-03-20"), deal("200.00", "2027-04-01")
     for stage in ("needs_analysis", "quote"):
         client.post(f"/api/v1/deals/{a}/move", json={"stage": stage}, headers=rep.headers)
     client.post(f"/api/v1/deals/{c}/move", json={"stage": "lost", "lost_reason": "budget"}, headers=rep.headers)
