@@ -58,6 +58,18 @@ def test_demo_shop_is_populated_and_the_key_works(demo_run):
         assert any(colour in name_in("pl") for colour in COLOR_PL.values())
         assert any(colour in name_in("ru") for colour in COLOR_RU.values())
         assert not any(colour in name_in("en") for colour in COLOR_PL.values())
+        # the sales team's pipeline: accounts, leads from several channels, deals in every stage,
+        # quotes accepted through their links (orders placed), contracts with a few risky ones
+        assert len(client.get("/api/v1/accounts", params={"limit": 200}, headers=headers).json()["items"]) == 40
+        leads = client.get("/api/v1/leads", params={"limit": 500}, headers=headers).json()["items"]
+        assert len(leads) >= 150 and {"trade_fair", "chat_group", "forum", "qr_scan", "web_form"} <= {
+            x["source"] for x in leads} and any(x["merged_sources"] for x in leads)
+        report = client.get("/api/v1/deals/pipeline", headers=headers).json()
+        assert all(s["deals"] > 0 for s in report["by_stage"]), report["by_stage"]
+        quotes = client.get("/api/v1/quotes", params={"limit": 200}, headers=headers).json()["items"]
+        assert {"draft", "pending_approval", "sent", "accepted", "rejected"} <= {q["status"] for q in quotes}
+        risky = client.get("/api/v1/contracts", params={"risk_level": "high"}, headers=headers).json()["items"]
+        assert risky and all(c["risk_reasons"] for c in risky)
     app.state.db.dispose()
 
 

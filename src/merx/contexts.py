@@ -30,6 +30,7 @@ CONTEXTS: tuple[str, ...] = (
     "sellers",
     "instore",
     "marketing",
+    "sales",
     "web",
 )
 

@@ -74,10 +74,12 @@ def test_login_next_parameter_cannot_redirect_off_site(client, shop):
 
 ROLE_PAGES = [
     ("staff", ["/console", "/console/catalog", "/console/inventory", "/console/orders", "/console/customers",
-               "/console/segments", "/console/search", "/console/analytics"], ["/console/integration"]),
-    ("sales_rep", ["/console", "/console/customers"], ["/console/catalog", "/console/inventory", "/console/orders",
+               "/console/segments", "/console/search", "/console/analytics", "/console/sales"], ["/console/integration"]),
+    ("sales_rep", ["/console", "/console/customers", "/console/sales", "/console/sales/leads", "/console/tiles/tasks"],
+     ["/console/catalog", "/console/inventory", "/console/orders",
                                                        "/console/analytics", "/console/integration"]),
-    ("support_agent", ["/console/orders", "/console/customers"], ["/console/catalog", "/console/search"]),
+    ("support_agent", ["/console/orders", "/console/customers"], ["/console/catalog", "/console/search",
+                                                                  "/console/sales"]),
     ("customer", [], ["/console", "/console/orders", "/console/customers"]),
 ]
 
@@ -99,10 +101,11 @@ def test_each_role_sees_only_its_console_pages(client, shop):
 def test_admin_opens_every_console_page(client, shop):
     sign_in(client, shop.users["admin"])
     pid = shop.product_ids["LAMP-DESK"]
-    for path in ["/console", *[f"/console/tiles/{t}" for t in ("sales", "funnel", "top", "stock")],
+    for path in ["/console", *[f"/console/tiles/{t}" for t in ("sales", "funnel", "top", "stock", "tasks")],
                  "/console/catalog", f"/console/catalog/{pid}", "/console/inventory",
                  "/console/inventory?sku=LAMP-DESK", "/console/orders", "/console/customers", "/console/segments",
-                 "/console/search", "/console/search?q=lamp", "/console/integration",
+                 "/console/search", "/console/search?q=lamp", "/console/integration", "/console/sales",
+                 "/console/sales/accounts", "/console/sales/leads", "/console/sales/quotes", "/console/sales/contracts",
                  *[f"/console/analytics/{s}" for s in ("funnel", "cohorts", "sales", "portfolio", "inventory",
                                                       "forecast")]]:
         r = client.get(path)
@@ -458,6 +461,10 @@ def test_no_console_page_says_not_available_yet(client, shop):
     from merx.web.views.analytics import SECTIONS
     from merx.web.views.dashboard import TILES
 
+    from merx.core.uow import UnitOfWork
+    from merx.sales import public as sales
+    from merx.sales.schemas import AccountCreate, QuoteCreate
+
     order = _place_order(client)
     from merx.core.auth import SYSTEM
     from merx.core.uow import UnitOfWork
@@ -467,9 +474,16 @@ def test_no_console_page_says_not_available_yet(client, shop):
         ticket = support.create_ticket(uow, support.TicketCreate(kind="question", subject="Bulb size?", body="E27?"))
     with UnitOfWork(client.app.state.db, SYSTEM) as uow:
         chat = support.start_chat(uow, support.ChatStart(message="Hello"))
+    from merx.core import accounts as users
+    with UnitOfWork(client.app.state.db) as uow:
+        owner = users.user_id_by_email(uow, shop.users["admin"])
+        account = sales.create_account(uow, AccountCreate(name="Sample Account", owner_user_id=owner))
+    with UnitOfWork(client.app.state.db) as uow:
+        quote = sales.create_quote(uow, QuoteCreate(account_id=account.id, lines=[{"sku": "MUG-1", "quantity": 2}]))
     samples = {"{product_id}": [str(shop.product_ids["LAMP-DESK"])], "{customer_id}": [str(order["customer_id"])],
                "{order_id}": [str(order["id"])], "{section}": list(SECTIONS), "{name}": list(TILES),
-               "{ticket_id}": [str(ticket.id)], "{chat_id}": [str(chat.id)]}
+               "{ticket_id}": [str(ticket.id)], "{chat_id}": [str(chat.id)],
+               "{account_id}": [str(account.id)], "{quote_id}": [str(quote.id)]}
     sign_in(client, shop.users["admin"])
     paths = _console_get_paths(client.app.routes)
     assert {"/console", "/console/integration", "/console/tiles/{name}"} <= paths

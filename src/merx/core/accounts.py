@@ -122,6 +122,21 @@ def issue_api_key_for(uow: UnitOfWork, user_id: int, name: str) -> IssuedKey:
     return issued
 
 
+def active_users(uow: UnitOfWork, *roles: Role) -> list[tuple[int, str]]:
+    """(id, name) of the active users holding one of `roles`, by id (e.g. the reps a lead can be
+    assigned to, round-robin)."""
+    rows = uow.session.execute(sa.select(User.id, User.name).where(User.role.in_([r.value for r in roles]),
+                                                                   User.active.is_(True)).order_by(User.id))
+    return [(r.id, r.name) for r in rows]
+
+
+def user_names(uow: UnitOfWork, user_ids: list[int]) -> dict[int, str]:
+    """id -> name of these users (for labels on records assigned to them)."""
+    if not user_ids:
+        return {}
+    return dict(uow.session.execute(sa.select(User.id, User.name).where(User.id.in_(set(user_ids)))).all())
+
+
 def revoke_api_key(uow: UnitOfWork, api_key_id: int) -> None:
     row = uow.session.get(ApiKey, api_key_id)
     if row is None:

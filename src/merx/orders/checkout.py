@@ -130,10 +130,10 @@ def _prices(uow: UnitOfWork, lines: list[LineIn], infos: dict[str, Any], *, curr
 
 def _quote(uow: UnitOfWork, lines: list[LineIn], infos: dict[str, Any], prices: dict[str, Decimal], *,
            currency: str, channel: str, group: str | None, coupon: str | None,
-           shipping: Decimal) -> pricing.PricingResult:
+           shipping: Decimal, promotions: bool = True) -> pricing.PricingResult:
     cart_lines = [pricing.CartLine(f"lines[{i}]", ln.sku, ln.quantity, prices[ln.sku], infos[ln.sku].category)
                   for i, ln in enumerate(lines)]
-    promos = pricing.promotions_for(uow, [coupon] if coupon else [])
+    promos = pricing.promotions_for(uow, [coupon] if coupon else []) if promotions else []
     ctx = pricing.CartContext(currency=currency, channel=channel, now=utcnow(),
                                   coupon_codes=frozenset({coupon}) if coupon else frozenset(), shipping=shipping,
                                   customer_group=group)
@@ -151,15 +151,17 @@ _INSERT_PAYMENT = sa.insert(PaymentTransaction.__table__)
 
 
 def place_order(uow: UnitOfWork, data: OrderCreate, *, cart_id: int | None = None,
-                price_overrides: dict[str, Decimal] | None = None, client_address: str | None = None) -> dict[str, Any]:
+                price_overrides: dict[str, Decimal] | None = None, client_address: str | None = None,
+                promotions: bool = True) -> dict[str, Any]:
     """Create an order: 201 body, or a Problem (409 insufficient stock naming each line, 402
     declined payment after compensation, 422 bad input, 429 when the caller's address holds
-    too many unpaid pay-later guest orders)."""
+    too many unpaid pay-later guest orders). `promotions=False`: no automatic promotion applies
+    (an order at prices agreed beforehand, orders/quoted.py)."""
     provider = payments.provider_for_checkout(uow.settings, data.payment.provider)
     if data.payment.behaviour is not None and data.payment.provider != "test":
         raise ValidationProblem.for_field("payment.behaviour", "only the test provider takes a behaviour")
     out, pending = _retrying(uow, lambda: _create_pending(uow, data, cart_id=cart_id, price_overrides=price_overrides,
-                                                          client_address=client_address))
+                                                          client_address=client_address, promotions=promotions))
     if pending is None:
         return out
     return _settle_payment(uow, pending, provider, data.payment)
@@ -167,7 +169,8 @@ def place_order(uow: UnitOfWork, data: OrderCreate, *, cart_id: int | None = Non
 
 def _create_pending(uow: UnitOfWork, data: OrderCreate, *, cart_id: int | None,
                     price_overrides: dict[str, Decimal] | None,
-                    client_address: str | None = None) -> tuple[dict[str, Any], tuple | None]:
+                    client_address: str | None = None,
+                    promotions: bool = True) -> tuple[dict[str, Any], tuple | None]:
     actor = uow.actor
     _check_channel(uow, data.channel)
     currency = data.currency or uow.settings.default_currency
@@ -189,7 +192,7 @@ def _create_pending(uow: UnitOfWork, data: OrderCreate, *, cart_id: int | None,
         raise ValidationProblem.for_field("coupon", f"{coupon} is not a known coupon code", "unknown_coupon")
     shipping = pricing.shipping_fee(uow, currency) if ship else Decimal(0)
     quote = _quote(uow, data.lines, infos, prices, currency=currency, channel=data.channel, group=group,
-                   coupon=coupon, shipping=shipping)
+                   coupon=coupon, shipping=shipping, promotions=promotions)
     if coupon and coupon in quote.coupon_problems:
         raise ValidationProblem.for_field("coupon", f"{coupon} {quote.coupon_problems[coupon]}", "coupon_not_applicable")
     customer_id, email = _resolve_customer(uow, data.customer)

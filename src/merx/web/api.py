@@ -9,8 +9,8 @@ from fastapi.responses import FileResponse, Response
 from merx.web.auth.session import session_present, session_reader
 from merx.web.common import HERE, PageRoute
 from merx.web.views import (analytics, associate, auth, catalog, customers, dashboard, instore_console, integration,
-                            inventory, jobs, kiosk, marketing, orders, search_console, sellers, shop_settings, store,
-                            support)
+                            inventory, jobs, kiosk, marketing, orders, sales, search_console, sellers, shop_settings,
+                            store, support)
 
 PREFIX = ""  # pages live at the root, not under /api/v1
 
@@ -29,7 +29,7 @@ def asset(asset_path: str) -> Response:
 
 
 for _module in (auth, dashboard, catalog, inventory, orders, customers, search_console, analytics, integration, jobs,
-                sellers, shop_settings, marketing, support, store, associate, kiosk, instore_console):
+                sellers, shop_settings, marketing, support, sales, store, associate, kiosk, instore_console):
     router.include_router(_module.router)
 
 

@@ -13,6 +13,7 @@ from merx.core.auth import Role
 from merx.core.errors import Problem
 from merx.crm import public as crm
 from merx.customers import public as customers
+from merx.sales import public as sales
 from merx.support import public as support
 from merx.web.common import PageRoute, csrf_form, console_user, problem_sentence, redirect, render, unit_of_work
 from merx.web.views.helpers import int_or_none, page_of, text_or_none
@@ -44,8 +45,9 @@ def customer_360(request: Request, customer_id: int) -> Response:
     with unit_of_work(request, me, readonly=True) as uow:
         overview = crm.overview(uow, customer_id, timeline_limit=100)
         tickets = support.open_tickets_of(uow, customer_id)
+        b2b = sales.customer_sales_summary(uow, customer_id)
     return render(request, "console/customer.html", {"o": overview, "can_merge": me.role in MERGE_ROLES,
-                                                     "tickets": tickets}, principal=me)
+                                                     "tickets": tickets, "b2b": b2b}, principal=me)
 
 
 @router.post("/console/customers/{customer_id}/merge")

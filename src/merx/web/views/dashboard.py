@@ -28,6 +28,16 @@ def _low_stock(uow: Any) -> list[dict[str, Any]]:
     return rows[:LOW_STOCK_ROWS]
 
 
+def _overdue_tasks(uow: Any) -> list[dict[str, Any]]:
+    """Open sales tasks past their due date per rep (a rep sees their own, staff the team's)."""
+    from merx.core import accounts
+    from merx.sales import public as sales
+
+    counts = sales.overdue_by_owner(uow)
+    names = accounts.user_names(uow, list(counts))
+    return [{"name": names.get(uid, f"user {uid}"), "overdue": n} for uid, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+
+
 def _safely(fn: Any, *args: Any, **kwargs: Any) -> Any:
     """A dashboard tile whose source fails says so (and the log has the trace) instead of
     failing the whole page."""
@@ -46,6 +56,7 @@ TILES = {
     "stock": ((Role.admin, Role.staff), lambda uow, today: _low_stock(uow)),
     "tickets": ((Role.admin, Role.staff, Role.support_agent), lambda uow, today: support.list_tickets(
         uow, open_only=True, limit=8)),
+    "tasks": ((Role.admin, Role.staff, Role.sales_rep), lambda uow, today: _overdue_tasks(uow)),
 }
 
 

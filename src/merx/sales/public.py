@@ -1,0 +1,22 @@
+"""What the web console (and contexts above sales) may call: the use cases of accounts, leads,
+deals, activities, quotes and contracts, and the readers the console pages need."""
+
+from merx.sales.accounts import (account_out, add_account_contact, create_account, customer_sales_summary, get_account,
+                                 list_accounts, update_account)
+from merx.sales.activities import (complete_task, list_activities, log_activity, next_follow_up,
+                                   overdue_by_owner)
+from merx.sales.contracts import change_status, create_contract, get_contract, list_contracts, set_clauses
+from merx.sales.deals import create_deal, get_deal, list_deals, move_deal, pipeline_report, stages_out
+from merx.sales.leads import convert_lead, get_lead, import_leads, intake, list_leads
+from merx.sales.quotes import (accept_quote, approve_quote, create_quote, get_quote, list_quotes, public_quote,
+                               quote_pdf, reject_quote, send_quote)
+from merx.sales.schemas import AcceptIn, ContractStatusIn, DealMove, LeadIn, RejectIn
+
+__all__ = [
+    "AcceptIn", "ContractStatusIn", "DealMove", "LeadIn", "RejectIn", "accept_quote", "account_out", "add_account_contact", "approve_quote",
+    "change_status", "complete_task", "convert_lead", "create_account", "create_contract", "create_deal",
+    "create_quote", "customer_sales_summary", "get_account", "get_contract", "get_deal", "get_lead", "get_quote", "import_leads", "intake",
+    "list_accounts", "list_activities", "list_contracts", "list_deals", "list_leads", "list_quotes", "log_activity",
+    "move_deal", "next_follow_up", "overdue_by_owner", "pipeline_report", "public_quote", "quote_pdf",
+    "reject_quote", "send_quote", "set_clauses", "stages_out", "update_account",
+]
