@@ -122,3 +122,16 @@ def test_a_revision_supersedes_the_sent_quote_and_its_link(client, db):
     assert client.get(f"/api/v1/quotes/{q['id']}", headers=rep.headers).json()["status"] == "superseded"
     assert client.get(f"/api/v1/quote-links/{token}").status_code == 404
     assert client.post(f"/api/v1/quote-links/{token}/accept", json={"accepted_by": "x"}).status_code == 404
+
+    # the revision is sent, then its validity passes unanswered: the daily pass expires it and its link
+    from merx.app import build_scheduler
+    from merx.core.jobs import run_job_now
+
+    token = client.post(f"/api/v1/quotes/{rev['id']}/send", headers=rep.headers).json()["accept_url"].rsplit("/", 1)[1]
+    valid_until = dt.date.fromisoformat(rev["valid_until"])
+    at = dt.datetime.combine(valid_until, dt.time(6), tzinfo=dt.timezone.utc)
+    run_job_now(db, build_scheduler(), "sales.contracts_daily", now=at)
+    assert client.get(f"/api/v1/quote-links/{token}").json()["status"] == "sent"  # still valid that day
+    run_job_now(db, build_scheduler(), "sales.contracts_daily", now=at + dt.timedelta(days=1))
+    assert client.get(f"/api/v1/quotes/{rev['id']}", headers=rep.headers).json()["status"] == "expired"
+    assert client.get(f"/api/v1/quote-links/{token}").status_code == 404

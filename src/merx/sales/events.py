@@ -208,6 +208,14 @@ class QuoteRejected(_QuoteEvent):
     reason: str | None
 
 
+class QuoteExpired(_QuoteEvent):
+    """A quote passed its validity date unanswered (the daily contract pass); its link stops working."""
+
+    event_type: ClassVar[str] = "quote.expired"
+
+    valid_until: str
+
+
 class _ContractEvent(Event):
     aggregate_type: ClassVar[str] = "contract"
     aggregate_field: ClassVar[str] = "contract_id"

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from merx.core.jobs import JobContext, Scheduler, daily, every
 from merx.core.uow import UnitOfWork
-from merx.sales import activities, risk, rules
+from merx.sales import activities, quotes, risk, rules
 from merx.sales.events import ContractStatusChanged
 from merx.sales.models import Contract
 
@@ -55,13 +55,16 @@ def renewals_and_expiry(uow: UnitOfWork, now: dt.datetime) -> tuple[int, int]:
 
 def contracts_daily(ctx: JobContext) -> str:
     with UnitOfWork(ctx.db) as uow:
-        reminded, expired = renewals_and_expiry(uow, ctx.now)
+        quotes_expired = quotes.expire_quotes(uow, ctx.now.date())
+        reminded, expired = renewals_and_expiry(uow, ctx.now)  # commits the quotes' expiry too
         scored = risk.recompute_all(uow, ctx.now)
-    return f"{scored} contracts scored, {reminded} renewal reminders, {expired} expired"
+    return (f"{scored} contracts scored, {reminded} renewal reminders, {expired} contracts and {quotes_expired} "
+            "quotes expired")
 
 
 def register(scheduler: Scheduler) -> None:
     scheduler.add("sales.task_reminders", every(300), task_reminders,
                   description="Announce sales tasks whose reminder time came (task.reminder_due).")
     scheduler.add("sales.contracts_daily", daily("05:30"), contracts_daily,
-                  description="Recompute contract risk, create renewal reminders, expire ended contracts.")
+                  description="Recompute contract risk, create renewal reminders, expire ended contracts and "
+                              "quotes past their validity.")

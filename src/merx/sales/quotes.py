@@ -27,7 +27,8 @@ from merx.core.uow import UnitOfWork
 from merx.orders import public as orders
 from merx.pricing import public as pricing
 from merx.sales import rules
-from merx.sales.events import QuoteAccepted, QuoteApproved, QuoteCreated, QuoteLine as QuoteLineEvent, QuoteRejected, QuoteSent
+from merx.sales.events import (QuoteAccepted, QuoteApproved, QuoteCreated, QuoteExpired, QuoteLine as QuoteLineEvent,
+                               QuoteRejected, QuoteSent)
 from merx.sales.models import Account, Deal, Quote, QuoteLine
 from merx.sales.schemas import (AcceptIn, PublicQuoteOut, QuoteCreate, QuoteLineOut, QuoteOut, QuoteSentOut,
                                 RejectIn)
@@ -307,3 +308,15 @@ def quote_pdf(uow: UnitOfWork, quote_id: int) -> bytes:
     q = load(uow, Quote, quote_id, "Quote")
     account = uow.session.get(Account, q.account_id)
     return render_quote(quote_out(uow, q), account.name if account else "")
+
+
+def expire_quotes(uow: UnitOfWork, today: dt.date) -> int:
+    """Open quotes past their validity date become `expired` (no commit: the daily pass commits)."""
+    stale = uow.session.scalars(sa.select(Quote).where(Quote.status.in_(("draft", "pending_approval", "approved", "sent")),
+                                                       Quote.valid_until < today).order_by(Quote.id)).all()
+    for q in stale:
+        q.status, q.token_hash = "expired", None
+        q.version += 1
+        uow.emit(QuoteExpired(quote_id=q.id, number=q.number, revision=q.revision, account_id=q.account_id,
+                              valid_until=q.valid_until.isoformat()), version=q.version)
+    return len(stale)
