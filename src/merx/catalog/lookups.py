@@ -50,6 +50,7 @@ class ProductDocument:
     # Codes of the category and its ancestors, root first: a filter by a parent's code
     # ("home") must find products filed under its children ("kitchen").
     category_codes: list[str] = field(default_factory=list)
+    media: list[str] = field(default_factory=list)  # image URLs, the main one first
 
 
 # One query for what checkout needs per SKU, prices included (a row per price currency).
@@ -128,5 +129,5 @@ def _document(p: Product, categories: dict[int, Category], default_locale: str) 
                    "prices": {pr.currency: Money.from_minor(pr.amount_minor, pr.currency).amount for pr in v.prices}}
                   for v in p.variants],
         channels=sorted(pc.channel.code for pc in p.publications),
-        updated_at=p.updated_at, created_at=p.created_at, category_codes=codes,
+        updated_at=p.updated_at, created_at=p.created_at, category_codes=codes, media=list(p.media or []),
     )
