@@ -149,6 +149,7 @@ def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int
 
 
 def _catalog(db: Any, rng: random.Random, product_count: int, progress: Progress) -> dict[str, int]:
+    from merx.demo_media import picture_url
     from merx.catalog import public as catalog
     from merx.catalog.public import (AttributeCreate, AttributeSetCreate, AttributeSetItemIn, BrandCreate,
                                      CategoryCreate, ProductCreate)
@@ -225,7 +226,7 @@ def _catalog(db: Any, rng: random.Random, product_count: int, progress: Progress
             prices=[{"amount": str(price), "currency": "EUR"}, {"amount": str(pln), "currency": "PLN"}],
             category=code, brand=brand.lower().replace(" ", "-"), status=status, attributes=attributes,
             translations=translations, seller_id=seller_ids[i % len(seller_ids)] if i % 6 == 0 else None,
-            media=[f"https://img.merx.example/{code}/{i:05d}.jpg"],
+            media=[picture_url(noun, color)],  # drawn on first view (merx.demo_media)
         ))
         if len(batch) == 200:
             made += _flush_products(db, batch)

@@ -106,3 +106,17 @@ def test_only_admins_manage_users_and_staff_manage_promotions(client, shop):
     sign_in(client, shop.users["support_agent"])
     for path in ("/console/promotions", "/console/locations", "/console/users"):
         assert client.get(path).status_code == 403, path
+
+
+def test_staff_creates_a_loyalty_programme_with_tiers(client, shop, admin):
+    sign_in(client, shop.users["staff"])
+    r = _post(client, "/console/loyalty", {"code": "club", "name": "Merx Club", "currency": "EUR",
+                                            "points_per_unit": "1", "point_value": "0.01", "expiry_days": "365",
+                                            "tiers": "Silver 500\nGold 2000: free shipping, early access"})
+    assert "Loyalty programme created." in r.text and "Merx Club" in r.text
+    programs = client.get("/api/v1/loyalty/programs", headers=admin).json()["items"]
+    assert [(t["name"], t["threshold"]) for t in programs[0]["tiers"]] == [("Silver", 500), ("Gold", 2000)]
+    assert programs[0]["tiers"][1]["benefits"] == ["free shipping", "early access"]
+    bad = _post(client, "/console/loyalty", {"code": "x", "name": "X", "currency": "EUR", "points_per_unit": "1",
+                                              "point_value": "0.01", "tiers": "Gold lots"})
+    assert "Tier line 1 should be a name and the points" in bad.text

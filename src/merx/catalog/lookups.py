@@ -53,6 +53,7 @@ class ProductDocument:
     # The category path in each translated locale ({"pl": ["Dom", "Meble"]}, root first; a
     # level without a translation keeps its default name): search indexes every language.
     category_path_translations: dict[str, list[str]] = field(default_factory=dict)
+    media: list[str] = field(default_factory=list)  # image URLs, the main one first
 
 
 # One query for what checkout needs per SKU, prices included (a row per price currency).
@@ -139,6 +140,6 @@ def _document(p: Product, categories: dict[int, Category], default_locale: str) 
                    "prices": {pr.currency: Money.from_minor(pr.amount_minor, pr.currency).amount for pr in v.prices}}
                   for v in p.variants],
         channels=sorted(pc.channel.code for pc in p.publications),
-        updated_at=p.updated_at, created_at=p.created_at, category_codes=codes,
+        updated_at=p.updated_at, created_at=p.created_at, category_codes=codes, media=list(p.media or []),
         category_path_translations=path_translations,
     )

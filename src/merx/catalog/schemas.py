@@ -17,8 +17,11 @@ Code = Field(min_length=1, max_length=100)
 
 
 def _check_url(url: str) -> str:
-    if not (url.startswith("https://") or url.startswith("http://")) or " " in url or len(url) > 2000:
-        raise ValueError("must be an http(s) URL")
+    # An absolute http(s) URL, or a path on this shop ("/media/..."): never "//host" (another
+    # site without a scheme) or "javascript:".
+    same_site = url.startswith("/") and not url.startswith("//")
+    if not (url.startswith("https://") or url.startswith("http://") or same_site) or " " in url or len(url) > 2000:
+        raise ValueError("must be an http(s) URL or a path on this shop starting with /")
     return url
 
 

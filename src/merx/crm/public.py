@@ -5,11 +5,14 @@ file for analytics' funnel."""
 
 from merx.crm.consent import CHANNELS as CONSENT_CHANNELS, consented_ids, current_consents, record_consent
 from merx.crm.identity import merge_profiles, survivors, unmerge
+from merx.crm.loyalty import create_program, list_programs
+from merx.crm.schemas import ProgramIn, ProgramOut
 from merx.crm.profiles import overview
 from merx.crm.segments.service import (create_segment, evaluate_segment, get_segment, list_segments, member_ids,
                                       preview, save_static_segment)
 from merx.crm.service import export_events_parquet, ingest_events, lookup
 
-__all__ = ["CONSENT_CHANNELS", "consented_ids", "create_segment", "current_consents", "evaluate_segment",
-           "export_events_parquet", "get_segment", "ingest_events", "list_segments", "lookup", "member_ids",
-           "merge_profiles", "overview", "preview", "record_consent", "save_static_segment", "survivors", "unmerge"]
+__all__ = ["CONSENT_CHANNELS", "ProgramIn", "ProgramOut", "consented_ids", "create_program", "create_segment",
+           "current_consents", "evaluate_segment", "export_events_parquet", "get_segment", "ingest_events",
+           "list_programs", "list_segments", "lookup", "member_ids", "merge_profiles", "overview", "preview",
+           "record_consent", "save_static_segment", "survivors", "unmerge"]

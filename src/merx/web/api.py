@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, Response
 
 from merx.web.auth.session import session_present, session_reader
@@ -37,3 +39,15 @@ def configure_app(app: FastAPI) -> None:
     """Called by the composition root: lets the API resolve the console's signed-in user."""
     app.state.session_reader = session_reader
     app.state.session_present = session_present
+
+
+@router.get("/media/demo/{name}")
+def demo_picture(request: Request, name: str) -> Response:
+    """The demo shop's product pictures (merx.demo_media), drawn once and then served from
+    the data directory."""
+    from merx.demo_media import picture_file
+
+    path = picture_file(Path(request.app.state.settings.data_dir) / "media", name)
+    if path is None:
+        return Response("Not found", status_code=404, media_type="text/plain")
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=86400"})

@@ -1,5 +1,6 @@
 """Console pages for the shop's set-up that used to be API-only: promotions and coupons,
-price lists, locations with their opening hours, and users with their API keys.
+price lists, locations with their opening hours, users with their API keys, and loyalty
+programmes.
 
 Each page lists (paged), creates, and changes what a merchant changes day to day; every
 write goes through the owning context's public functions, so the rules (validation,
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 from merx.core import accounts
 from merx.core.auth import Role
 from merx.core.errors import Problem
+from merx.crm import public as crm
 from merx.inventory import public as inventory
 from merx.pricing import public as pricing
 from merx.web.common import PageRoute, csrf_form, console_user, problem_sentence, redirect, render, unit_of_work
@@ -274,3 +276,54 @@ def issue_key(request: Request, user_id: int, form: dict[str, Any] = Depends(csr
 def revoke_key(request: Request, key_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
     return _write(request, "/console/users", "Key revoked: it no longer works.",
                   lambda uow: accounts.revoke_api_key(uow, key_id), Role.admin)
+
+
+# -- loyalty programmes ------------------------------------------------------------------------
+
+
+def parse_tiers(text: str) -> list[dict[str, Any]]:
+    """ "Silver 500" per line (name and the points that reach it; benefits after a colon:
+    "Gold 2000: free shipping, early access")."""
+    tiers = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        head, _, benefits = line.partition(":")
+        parts = head.split()
+        if len(parts) < 2 or not parts[-1].isdigit():
+            raise Problem(f"Tier line {number} should be a name and the points that reach it, like 'Gold 2000'.",
+                          status=422, title="Invalid input")
+        tiers.append({"name": " ".join(parts[:-1]), "threshold": int(parts[-1]),
+                      "benefits": [b.strip() for b in benefits.split(",") if b.strip()]})
+    return tiers
+
+
+@router.get("/console/loyalty")
+def loyalty_page(request: Request) -> Response:
+    me = console_user(request, *MANAGERS)
+    with unit_of_work(request, me, readonly=True) as uow:
+        programs = [crm.ProgramOut.model_validate(p, from_attributes=True) for p in crm.list_programs(uow)]
+    return render(request, "console/loyalty.html", {"programs": programs,
+                                                    "currency": request.app.state.settings.default_currency},
+                  principal=me)
+
+
+@router.post("/console/loyalty")
+def create_loyalty_program(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    def run(uow: Any) -> Any:
+        body = crm.ProgramIn.model_validate({
+            "code": str(form.get("code", "")).strip(), "name": str(form.get("name", "")).strip(),
+            "currency": str(form.get("currency", "")).strip().upper(),
+            "points_per_unit": str(form.get("points_per_unit", "")).replace(",", "."),
+            "point_value": str(form.get("point_value", "")).replace(",", "."),
+            "expiry_days": text_or_none(form.get("expiry_days")),
+            "referral_reward_points": int(form.get("referral_reward_points") or 0),
+            "tiers": parse_tiers(str(form.get("tiers", "")))})
+        crm.create_program(uow, code=body.code, name=body.name, currency=body.currency,
+                           points_per_unit=body.points_per_unit, point_value=body.point_value,
+                           expiry_days=body.expiry_days, tiers=[t.model_dump() for t in body.tiers],
+                           referral_reward_points=body.referral_reward_points)
+        uow.commit()
+
+    return _write(request, "/console/loyalty", "Loyalty programme created.", run)

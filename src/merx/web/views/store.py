@@ -127,6 +127,7 @@ def _cards(uow: Any, product_ids: list[int], locale: str | None = None) -> list[
         price = first["prices"].get(currency)
         name = ((d.translations.get(locale) or {}).get("name") if locale else None) or d.name
         cards.append({"id": pid, "name": name, "sku": first["sku"], "brand": d.brand,
+                      "image": next((m for m in d.media if m.startswith("/")), None),
                       "category": d.category_path[-1] if d.category_path else None,
                       "price": price, "currency": currency, "stock": statuses.get(first["sku"])})
     return cards
@@ -273,6 +274,7 @@ def product_page(request: Request, product_id: int, lat: float | None = Query(No
     stores = [loc for loc in (availability or {}).get("locations", []) if loc.get("kind") == "store"]
     return _render(request, "store/product.html", {"product": product, "variant": chosen, "price": price,
                                                    "attribute_names": attribute_names,
+                                                   "image": next((m for m in product.media if m.startswith("/")), None),
                                                    "availability": availability, "stores": stores,
                                                    "located": lat is not None and lon is not None})
 
