@@ -21,6 +21,7 @@ from merx.core.models import ApiKey, UserSession
 from merx.core.sessions import FIRST_LOCKOUT, lockout_length
 from merx.core.uow import UnitOfWork
 from tests.web.conftest import PASSWORD, csrf_of, form_sign_in as sign_in
+from cookie_jar import replace_cookie
 
 OLD_PUBLIC_KEY = "dev-insecure-change-me"
 
@@ -62,8 +63,8 @@ def test_a_cookie_forged_with_the_old_public_key_opens_nothing(client, users):
     for forged in (_old_style_cookie(2),
                    # the same key through today's cookie format, with a made-up session token
                    URLSafeTimedSerializer(OLD_PUBLIC_KEY, salt="merx.session").dumps("guessed-token")):
-        client.cookies.set("merx_session", forged)
-        client.cookies.set("merx_csrf", "chosen")
+        replace_cookie(client, "merx_session", forged)
+        replace_cookie(client, "merx_csrf", "chosen")
         assert client.get("/console", follow_redirects=False).status_code == 303
         assert client.get("/api/v1/me").json()["role"] is None
         created = client.post("/api/v1/api-keys", json={"name": "backdoor", "role": "admin"},
@@ -73,7 +74,7 @@ def test_a_cookie_forged_with_the_old_public_key_opens_nothing(client, users):
 
 def test_a_self_chosen_csrf_cookie_and_header_do_not_pass_for_a_signed_in_admin(client, db, users):
     assert sign_in(client, "admin@shop.test").status_code == 303
-    client.cookies.set("merx_csrf", "attacker-chosen")
+    replace_cookie(client, "merx_csrf", "attacker-chosen")
     r = client.post("/api/v1/api-keys", json={"name": "via-planted-csrf", "role": "admin"},
                     headers={"X-CSRF-Token": "attacker-chosen"})
     assert r.status_code == 401
@@ -103,7 +104,7 @@ def test_a_cookie_replayed_after_sign_out_gets_the_login_page(client, users):
     copied = client.cookies.get("merx_session")
     assert client.get("/console", follow_redirects=False).status_code == 200
     sign_out(client)
-    client.cookies.set("merx_session", copied)
+    replace_cookie(client, "merx_session", copied)
     r = client.get("/console", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/console/login")
     assert client.get("/api/v1/me").json()["role"] is None
