@@ -458,9 +458,16 @@ def test_no_console_page_says_not_available_yet(client, shop):
     from merx.web.views.analytics import SECTIONS
     from merx.web.views.dashboard import TILES
 
+    from merx.core.uow import UnitOfWork
+    from merx.marketing import public as marketing
+
     order = _place_order(client)
+    with UnitOfWork(client.app.state.db) as uow:  # the order's confirmation, recorded by marketing
+        message = marketing.list_messages(uow, status=None, customer_id=None, campaign_id=None, kind=None, limit=1,
+                                          cursor=None).items[0]
     samples = {"{product_id}": [str(shop.product_ids["LAMP-DESK"])], "{customer_id}": [str(order["customer_id"])],
-               "{order_id}": [str(order["id"])], "{section}": list(SECTIONS), "{name}": list(TILES)}
+               "{order_id}": [str(order["id"])], "{section}": list(SECTIONS), "{name}": list(TILES),
+               "{message_id}": [str(message.id)]}
     sign_in(client, shop.users["admin"])
     paths = _console_get_paths(client.app.routes)
     assert {"/console", "/console/integration", "/console/tiles/{name}"} <= paths
