@@ -50,6 +50,7 @@ def _campaign(client, admin, segment_id: int, template: str = "newsletter") -> i
     return cid
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_campaign_is_sent_after_a_sigkill_of_the_worker_without_duplicates(client, db, settings, smtp_server, admin,
                                                                            all_day, tmp_path):
     n = 2500
