@@ -134,3 +134,34 @@ def test_assignment_rule_and_round_robin_spread_new_tickets(db) -> None:
     with UnitOfWork(db, SYSTEM) as uow:
         t, _ = open_ticket(uow, TicketCreate(kind="question", subject="Other"))
         assert t.team_id is None and t.assignee_id is None
+
+
+def test_the_resolution_clock_stops_while_waiting_on_the_customer(db) -> None:
+    from merx.support.service import add_inbound, load_ticket
+
+    team_id = _setup(db)
+    opened = dt.datetime(2026, 12, 8, 8, 0, tzinfo=UTC)  # Tuesday 09:00 Warsaw
+    with UnitOfWork(db, SYSTEM) as uow:
+        ticket, _ = open_ticket(uow, TicketCreate(kind="complaint", subject="Which pot size?", team_id=team_id,
+                                                  requester_email="ola@example.pl"), now=opened)
+    # 960 business minutes: Tuesday 09-17 and Wednesday 09-17 Warsaw -> Wednesday 16:00 UTC
+    assert ticket.resolution_due_at == dt.datetime(2026, 12, 9, 16, 0, tzinfo=UTC)
+    with UnitOfWork(db, SYSTEM) as uow:  # the agent asks back at 10:00: waiting on the customer
+        reply(uow, ticket.id, "Which diameter do you need?", now=opened + dt.timedelta(hours=1))
+    scheduler = Scheduler()
+    support_jobs.register(scheduler)
+    run_due_jobs(db, scheduler, now=dt.datetime(2026, 12, 9, 16, 0, tzinfo=UTC))  # the old deadline passes
+    assert _events(db, "ticket.sla_breached") == []
+    with UnitOfWork(db, SYSTEM) as uow:  # the customer answers on Thursday 09:00 Warsaw
+        t = load_ticket(uow, ticket.id)
+        add_inbound(uow, t, body_text="30 cm", body_html=None, message_id=None, author_email="ola@example.pl",
+                    now=dt.datetime(2026, 12, 10, 8, 0, tzinfo=UTC))
+        uow.commit()
+        # paused Tuesday 10-17 (420) + Wednesday (480) = 900 business minutes, added to Wednesday
+        # 17:00: Thursday 09-17 (480), then 420 more on Friday -> 16:00 Warsaw = 15:00 UTC
+        assert (t.status, t.sla_paused_at) == ("waiting_on_us", None)
+        assert t.resolution_due_at == dt.datetime(2026, 12, 11, 15, 0, tzinfo=UTC)
+    run_due_jobs(db, scheduler, now=dt.datetime(2026, 12, 11, 14, 58, tzinfo=UTC))
+    assert _events(db, "ticket.sla_breached") == []
+    run_due_jobs(db, scheduler, now=dt.datetime(2026, 12, 11, 15, 0, tzinfo=UTC))
+    assert [b["target"] for b in _events(db, "ticket.sla_breached")] == ["resolution"]

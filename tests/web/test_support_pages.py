@@ -71,6 +71,31 @@ def test_support_pages_show_their_data_and_the_reply_form_works(client, shop, db
     assert client.get("/console/analytics").status_code == 403  # no finance for support agents
 
 
+def test_a_follow_up_call_is_recorded_from_the_feedback_page(client, shop, db) -> None:
+    import datetime as dt
+
+    from merx.core.auth import SYSTEM
+    from merx.core.uow import UnitOfWork
+    from merx.support import public as support
+    from merx.support.feedback import tasks_for_delivery
+
+    with UnitOfWork(db, SYSTEM) as uow:
+        support.create_follow_up_rule(uow, support.FollowUpRuleIn(name="Call", delay_days=0, script="Ask about the lamp"))
+    with UnitOfWork(db, SYSTEM) as uow:
+        assert tasks_for_delivery(uow, 4242, None, dt.datetime.now(dt.timezone.utc)) == 1
+        uow.commit()
+    sign_in(client, shop.users["support_agent"])
+    page = client.get("/console/support/feedback")
+    assert "Ask about the lamp" in page.text and "order 4242" in page.text
+    task_id = re.search(r'action="/console/support/follow-ups/(\d+)"', page.text).group(1)
+    r = client.post(f"/console/support/follow-ups/{task_id}", data={"outcome": "problem", "note": "Bulb broke",
+                                                                    "csrf_token": csrf_of(page.text)},
+                    follow_redirects=False)
+    assert r.status_code == 303 and "/console/support/tickets/" in r.headers["location"]
+    assert "Bulb broke" in client.get(r.headers["location"]).text
+    assert "No follow-ups open." in client.get("/console/support/feedback").text
+
+
 def test_roles_without_support_are_kept_out(client, shop, db) -> None:
     sign_in(client, shop.users["sales_rep"])
     assert client.get("/console/support").status_code == 403

@@ -61,6 +61,8 @@ class Ticket(Base):
     first_response_warn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     resolution_warn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     first_responded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # while waiting on the customer the resolution clock stops; set when it stopped
+    sla_paused_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # "first_response_warned", "first_response_breached", "resolution_warned", "resolution_breached"
     sla_flags: Mapped[list[str]] = mapped_column(JSONType, default=list)
     return_id: Mapped[int | None] = mapped_column(_BIGINT)

@@ -106,6 +106,7 @@ class TicketOut(BaseModel):
     first_response_due_at: dt.datetime | None
     resolution_due_at: dt.datetime | None
     first_responded_at: dt.datetime | None
+    sla_paused_at: dt.datetime | None
     sla_flags: list[str]
     return_id: int | None
     chat_id: int | None

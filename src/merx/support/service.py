@@ -176,6 +176,25 @@ def apply_sla(uow: UnitOfWork, t: Ticket, now: dt.datetime) -> None:
         return
 
 
+def sync_sla_clock(uow: UnitOfWork, t: Ticket, now: dt.datetime) -> None:
+    """The resolution clock stops while the ticket waits on the customer: entering that status
+    notes the moment; leaving it moves the resolution due (and warning) times on by the
+    business minutes that passed. Call after every status change."""
+    waiting = t.status == "waiting_on_customer"
+    if waiting and t.sla_paused_at is None:
+        t.sla_paused_at = now
+    elif not waiting and t.sla_paused_at is not None:
+        if t.resolution_due_at is not None and t.sla_policy_id is not None:
+            policy = uow.session.get(SlaPolicy, t.sla_policy_id)
+            team_id = (policy.team_id if policy is not None else None) or t.team_id
+            cal = calendar_of(uow.session.get(Team, team_id) if team_id else None)
+            paused = cal.open_minutes(t.sla_paused_at, now)
+            t.resolution_due_at = cal.add(t.resolution_due_at, paused)
+            if t.resolution_warn_at is not None:
+                t.resolution_warn_at = cal.add(t.resolution_warn_at, paused)
+        t.sla_paused_at = None
+
+
 def _event_fields(t: Ticket) -> dict[str, Any]:
     return {"ticket_id": t.id, "customer_id": t.customer_id, "subject": t.subject, "kind": t.kind,
             "status": t.status}
@@ -262,6 +281,7 @@ def add_inbound(uow: UnitOfWork, t: Ticket, *, body_text: str, body_html: str | 
         t.status = "open" if t.status != "waiting_on_customer" else "waiting_on_us"
         t.solved_at = None
         changes.append("status")
+        sync_sla_clock(uow, t, now)
     t.updated_at = now
     t.version += 1
     uow.session.flush()
@@ -314,6 +334,7 @@ def reply(uow: UnitOfWork, ticket_id: int, body: str, *, status: str | None = No
     t.status = status or ("waiting_on_customer" if t.status in ("new", "open", "waiting_on_us") else t.status)
     if t.status == "solved":
         t.solved_at = now
+    sync_sla_clock(uow, t, now)
     if t.assignee_id is None and uow.actor.user_id is not None:
         t.assignee_id = uow.actor.user_id
         changes.append("assignee_id")
@@ -400,6 +421,7 @@ def update_ticket(uow: UnitOfWork, ticket_id: int, data: TicketUpdate, *, now: d
             t.closed_at = now
         else:
             t.solved_at = t.closed_at = None
+        sync_sla_clock(uow, t, now)
     t.updated_at = now
     t.version += 1
     uow.session.flush()

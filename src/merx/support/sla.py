@@ -34,6 +34,8 @@ def check(db: Database, now: dt.datetime) -> dict[str, int]:
                 due, warn, met = getattr(ticket, due_attr), getattr(ticket, warn_attr), getattr(ticket, met_attr)
                 if due is None or met is not None:
                     continue
+                if target == "resolution" and ticket.sla_paused_at is not None:
+                    continue  # waiting on the customer: the resolution clock is stopped
                 fields = {"ticket_id": ticket.id, "customer_id": ticket.customer_id, "subject": ticket.subject,
                           "kind": ticket.kind, "status": ticket.status, "target": target, "due_at": due}
                 if due <= now and f"{target}_breached" not in flags:

@@ -267,6 +267,7 @@ def upgrade() -> None:
     sa.Column('first_response_warn_at', merx.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('resolution_warn_at', merx.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('first_responded_at', merx.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sla_paused_at', merx.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('sla_flags', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
     sa.Column('return_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('chat_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),

@@ -221,10 +221,28 @@ def feedback_page(request: Request) -> Response:
         stats = support.stats(uow)
         surveys = support.list_surveys(uow)
         verbatims = support.verbatims(uow, "nps", 10)
-        tasks = support.list_tasks(uow)[:20]
+        tasks = support.list_tasks(uow)
     return render(request, "console/support_feedback.html", {"s": stats, "charts": _feedback_charts(stats),
                                                               "surveys": surveys, "verbatims": verbatims,
                                                               "tasks": tasks}, principal=me)
+
+
+@router.post("/console/support/follow-ups/{task_id}")
+def follow_up_done(request: Request, task_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    me = console_user(request, *AGENTS)
+    outcome = str(form.get("outcome", ""))
+    if outcome not in ("happy", "neutral", "problem", "unreachable"):
+        return redirect("/console/support/feedback", flash="Pick the call's outcome.")
+    try:
+        with unit_of_work(request, me) as uow:
+            done = support.complete_task(uow, task_id, outcome, text_or_none(form.get("note")))
+    except Problem as e:
+        if e.status >= 500:
+            raise
+        return redirect("/console/support/feedback", flash=f"Not done: {problem_sentence(e)}")
+    if done.follow_up_ticket_id and outcome == "problem":
+        return redirect(f"/console/support/tickets/{done.follow_up_ticket_id}", flash="Recorded; a ticket was opened.")
+    return redirect("/console/support/feedback", flash="Follow-up recorded.")
 
 
 @router.get("/console/support/feedback.csv")
