@@ -73,3 +73,32 @@ def test_kiosk_pages_and_unknown_store(client: Any, chain: Any) -> None:
     assert client.get("/kiosk/WH-POZ").status_code == 404  # a warehouse has no kiosk
     assert client.get("/kiosk/ST-WAW/search?q=kettle").status_code == 200
     assert client.get("/pay/forged-token").status_code == 404
+
+
+def test_an_online_pickup_order_shows_its_code_and_the_store_hands_over_with_it(client: Any, db: Any,
+                                                                                  chain: Any) -> None:
+    from merx.core.auth import SYSTEM
+    from merx.core.uow import UnitOfWork
+    from merx.orders import public as orders
+    from merx.web.auth import session
+
+    with UnitOfWork(db, SYSTEM) as uow:
+        order = orders.place_order(uow, orders.OrderCreate(
+            channel="web", customer={"email": "guest@example.com", "last_name": "Zielińska"},
+            lines=[{"sku": "LAMP-DESK", "quantity": 1}], fulfilment={"type": "pickup", "location": "ST-WAW"},
+            payment={"provider": "manual"}))
+    secret = client.app.state.settings.secret_key.get_secret_value().encode()
+    status = client.get(f"/order/{session.sign(secret, {'order': order['id']}, 'order-status')}")
+    code = re.search(r'id="pickup-code">Your pickup code: <strong>(\d{6})</strong>', status.text).group(1)
+    _sign_in(client, chain.users["waw"])
+    token = _csrf(client.get("/associate/pickups").text)
+    client.post(f"/associate/pickups/{order['id']}/ready", data={"csrf_token": token})
+    wrong = client.post(f"/associate/pickups/{order['id']}/hand-over",
+                        data={"csrf_token": token, "code": "999999" if code != "999999" else "111111",
+                              "payment_collected": "yes"})
+    assert wrong.status_code == 422 and "does not match" in wrong.text
+    done = client.post(f"/associate/pickups/{order['id']}/hand-over",
+                       data={"csrf_token": token, "code": code, "payment_collected": "yes"}, follow_redirects=False)
+    assert done.status_code == 303
+    with UnitOfWork(db, SYSTEM) as uow:
+        assert orders.get_order(uow, order["id"])["status"] == "picked_up"

@@ -243,3 +243,30 @@ def test_kiosk_search_order_for_delivery_pay_by_link_and_reset(db: Any, chain: A
         report = instore.store_report(uow, since=utcnow() - dt.timedelta(hours=1), until=utcnow(), store="ST-WAW")
     waw = report.stores[0]
     assert (waw.kiosk_sessions, waw.kiosk_orders, waw.assisted_orders) == (1, 1, 0)
+
+
+def test_customer_found_by_scanning_the_loyalty_card(db: Any, chain: Any, phones: Any, tmp_path: Path) -> None:
+    import barcode
+    from barcode.writer import ImageWriter
+
+    from merx.core.auth import SYSTEM
+    from merx.core.uow import UnitOfWork
+    from merx.crm import identity
+
+    with UnitOfWork(db, SYSTEM) as uow:  # the card was issued earlier (the CRM's identifier)
+        identity.add_identifier(uow, chain.customers["ewa"], "loyalty_card", "LC-004217", verified=True)
+        if uow.in_transaction():
+            uow.commit()
+    card = tmp_path / "card.png"
+    buf = io.BytesIO()
+    barcode.get("code128", "LC-004217", writer=ImageWriter()).write(
+        buf, options={"module_width": 0.4, "module_height": 15, "quiet_zone": 8})
+    card.write_bytes(buf.getvalue())
+    page = phones()
+    _sign_in(page, chain.users["waw"])
+    page.goto("/associate/customers")
+    page.set_input_files("#card-scan-file", str(card))
+    page.wait_for_url("**/associate/customers?q=LC-004217")
+    assert page.locator("#matches li").count() == 1
+    assert "Ewa Nowak" in page.locator("#matches li").inner_text()
+    assert "by loyalty card" in page.locator("#matches li").inner_text()

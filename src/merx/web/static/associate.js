@@ -31,13 +31,14 @@
   function initScanner(box) {
     var status = box.querySelector("[data-scan-status]");
     var target = box.getAttribute("data-target");
+    var param = box.getAttribute("data-param") || "code";
     var video = box.querySelector("video");
     var reader = null;
     function say(text) { if (status) { status.textContent = text; } }
     function found(text) {
       say("Read " + text);
       if (reader) { try { reader.reset(); } catch (e) { /* already stopped */ } }
-      window.location.href = target + "?code=" + encodeURIComponent(text);
+      window.location.href = target + "?" + param + "=" + encodeURIComponent(text);
     }
     var file = box.querySelector("[data-scan-file]");
     if (file) {

@@ -19,6 +19,7 @@ from merx.core.auth import SYSTEM
 from merx.core.errors import Problem
 from merx.web.auth import session
 from merx.catalog import public as catalog
+from merx.instore import public as instore
 from merx.inventory import public as inventory
 from merx.marketing import public as marketing
 from merx.orders import public as orders
@@ -499,6 +500,9 @@ def order_status(request: Request, token: str) -> Response:
         if location:  # the customer needs the store's name, address and hours, not its code
             stores, _ = inventory.list_locations(uow, pickup=True, limit=500)
             store = next((s for s in stores if s["code"] == location), None)
+        # the code the store asks for at the hand-over (instore verifies it)
+        pickup_code = instore.pickup_code_of(uow, order["number"]) if location else None
     # "we email you" only when a mail server is configured and the notification really goes out
     emails = marketing.notifications_email(request.app.state.settings)
-    return _render(request, "store/order.html", {"order": order, "store": store, "emails": emails})
+    return _render(request, "store/order.html", {"order": order, "store": store, "emails": emails,
+                                                 "pickup_code": pickup_code})
