@@ -1,8 +1,9 @@
 """Keeps the index current from other contexts' events.
 
-Handlers run in the committing thread, often inside another context's critical section (a
-checkout holding inventory's writer queue). So they only note what changed in memory and
-return; a background flush shortly after (`FLUSH_DELAY_SECONDS`) writes everything noted
+Handlers run in the committing thread (subscribed `eager`: even under `merx serve`'s
+background event handling they run at commit, not after the bus's batch window), often
+inside another context's critical section (a checkout holding inventory's writer queue). So
+they only note what changed in memory and return; a background flush shortly after (`FLUSH_DELAY_SECONDS`) writes everything noted
 in ONE transaction of search's own tables (index queue, stock, price history, sales
 counters) and re-indexes the affected products in one index commit. A burst of events (a
 bulk import emits one per product, a busy checkout one per line) becomes one write. A

@@ -43,14 +43,17 @@ MODEL_ID = "all-MiniLM-L6-v2-int8-onnx"
 DIM = 384
 MAX_TOKENS = 128
 RRF_K = 60.0
-# chosen by `merx search study` (3,000 products, seed 11): RRF with cosine >= 0.25 scored best
-# on the tuning queries (NDCG@10 0.588 against 0.575-0.584 for linear mixes); docs/search-quality.md
+# chosen by `merx search study` (3,000 products, seed 11): RRF scored best on the tuning queries
+# at both similarity cuts (NDCG@10 0.588 at cosine >= 0.25, 0.583 at >= 0.35; linear mixes
+# 0.573-0.584); docs/search-quality.md
 DEFAULT_FUSION = "rrf"
 DEFAULT_ALPHA = 0.8
 SEMANTIC_CANDIDATES = 100  # products the scan adds to stage 1
-# Hybrid adds a product by meaning alone only from this cosine up: below it, MiniLM's
-# neighbours of an unrelated or non-English query are noise.
-SEMANTIC_MIN_SIMILARITY = 0.25
+# Hybrid adds a product by meaning alone only from this cosine up. 0.25 scored 0.005 better on
+# the study's tuning queries (all about products the catalog has), but unrelated queries reach
+# 0.30-0.33 with MiniLM ("jetpack", "xylophone" against a few phones): at 0.25 they would show
+# noise and never reach the zero-result report. 0.35 keeps them empty.
+SEMANTIC_MIN_SIMILARITY = 0.35
 # The languages the model was trained on: a query in another language runs lexical only
 # (MiniLM's English WordPiece turns Cyrillic or Han text into fragments whose neighbours are
 # noise). A multilingual model would widen this set.

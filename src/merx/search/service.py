@@ -33,6 +33,8 @@ from merx.search.schemas import (BoostRuleIn, BoostRuleOut, FeedbackIn, PinIn, P
                                  ZeroResultOut)
 from merx.search.semantic import VectorStore, embed_records, embedder
 from merx.search.settings import get_search_settings
+from merx.search.stock import sync_stock
+from merx.search.suggestions import suggest_queries
 
 log = logging.getLogger("merx.search")
 
@@ -156,42 +158,6 @@ def search(uow: UnitOfWork, req: SearchRequest, *, data_dir: Path,
 
 
 _REBUILD_LOCK = threading.Lock()
-
-
-def suggest_queries(uow: UnitOfWork, q: str, lang: str, *, limit: int = 5) -> list[str]:
-    """What to offer on a page that found nothing: the category and brand names and the
-    queries that found something in this shop, closest to what was typed first (by
-    difflib's similarity ratio, word by word); without a close one, the most searched
-    queries that found something."""
-    import difflib
-
-    from merx.catalog.public import list_brands, list_categories
-
-    typed = q.strip().casefold()
-    words = typed.split()
-    successful = [(text, n) for text, n in uow.session.execute(
-        sa.select(sa.func.min(m.SearchLog.query_text), sa.func.count().label("n"))
-        .where(m.SearchLog.zero_results.is_(False), m.SearchLog.total > 0, m.SearchLog.query_key != "",
-               m.SearchLog.lang == lang)
-        .group_by(m.SearchLog.query_key).order_by(sa.desc("n")).limit(300))]
-    names = [c.name for c in list_categories(uow)] + [b.name for b in list_brands(uow)]
-    candidates: dict[str, float] = {}
-    for text, popularity in [(t, n) for t, n in successful] + [(n, 0) for n in names]:
-        cand = text.strip()
-        folded = cand.casefold()
-        if not cand or folded == typed:
-            continue
-        ratio = difflib.SequenceMatcher(None, typed, folded).ratio()
-        for w in words:
-            for cw in folded.split():
-                if len(w) >= 3 and len(cw) >= 3:
-                    ratio = max(ratio, difflib.SequenceMatcher(None, w, cw).ratio() * (0.95 if len(words) == 1 else 0.8))
-        if ratio >= 0.6:
-            candidates[cand] = max(candidates.get(cand, 0.0), ratio + min(popularity, 100) / 10_000)
-    ranked = sorted(candidates, key=lambda c: (-candidates[c], c))[:limit]
-    if ranked:
-        return ranked
-    return [t for t, _ in successful[:limit]]
 
 
 def _filters_json(req: SearchRequest) -> dict[str, Any] | None:
@@ -564,57 +530,6 @@ def _index_products(db: Database, data_dir: Path, ids: list[int], *, target: Any
                 m.IndexQueue.indexed_at.is_not(None), m.IndexQueue.indexed_at < started - dt.timedelta(days=1)))
             uow.commit()
     return n
-
-
-def sync_stock(db: Database, *, batch_size: int = 2000) -> dict[str, int]:
-    """Makes search's copy of availability (`search_stock`) equal to inventory's, read through
-    `inventory.public.available_units`. Events keep it current while the service runs; this
-    catches up whatever loaded stock without search's handlers (the demo, a bulk import in a
-    script, a process that died between an event and its flush). Returns rows written and
-    removed."""
-    from merx.catalog.public import lookup_skus
-    from merx.inventory.public import available_units
-
-    now = utcnow()
-    written = removed = 0
-    with UnitOfWork(db) as uow:
-        current = {(r.sku, r.location): r for r in uow.session.scalars(sa.select(m.StockPoint))}
-        seen: set[tuple[str, str]] = set()
-        batch: list[tuple[str, str, int]] = []
-
-        def apply(rows: list[tuple[str, str, int]]) -> None:
-            nonlocal written
-            unknown = {sku for sku, loc, _ in rows if (sku, loc) not in current or current[(sku, loc)].product_id is None}
-            product_of = {k: v.product_id for k, v in lookup_skus(uow, unknown).items()} if unknown else {}
-            for sku, loc, available in rows:
-                seen.add((sku, loc))
-                row = current.get((sku, loc))
-                if row is None:
-                    row = m.StockPoint(sku=sku, location=loc, product_id=product_of.get(sku), available=available,
-                                       updated_at=now)
-                    uow.session.add(row)
-                    current[(sku, loc)] = row
-                    written += 1
-                    continue
-                if row.product_id is None and sku in product_of:
-                    row.product_id = product_of[sku]
-                if row.available != available:
-                    row.available, row.updated_at = available, now
-                    written += 1
-
-        for item in available_units(uow, batch_size=batch_size):
-            batch.append(item)
-            if len(batch) >= batch_size:
-                apply(batch)
-                batch = []
-        if batch:
-            apply(batch)
-        for key, row in current.items():
-            if key not in seen:  # a location deactivated, a stock row gone
-                uow.session.delete(row)
-                removed += 1
-        uow.commit()
-    return {"written": written, "removed": removed}
 
 
 def rebuild_index(db: Database, data_dir: Path, *, batch_size: int = 1000,
