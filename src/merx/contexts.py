@@ -21,6 +21,7 @@ CONTEXTS: tuple[str, ...] = (
     "customers",
     "inventory",
     "pricing",
+    "payments",
     "orders",
     "integration",
     "crm",

@@ -295,6 +295,10 @@ def _create_pending(uow: UnitOfWork, data: OrderCreate, *, cart_id: int | None,
 
 def _settle_payment(uow: UnitOfWork, pending: tuple, provider: payments.PaymentProvider,
                     payment: PaymentIn) -> dict[str, Any]:
+    if payments.is_session_provider(provider):  # testcard, bank_transfer, cod, plugins: orders/payment_sync.py
+        from merx.orders import payment_sync
+
+        return payment_sync.settle(uow, pending, provider, payment)
     order_id, number, amount, currency = pending
     options = {"behaviour": payment.behaviour or "succeed", "card": payment.card}
     # --- outside any transaction: talk to the provider -------------------------------------

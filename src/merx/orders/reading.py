@@ -54,7 +54,8 @@ def order_out(uow: UnitOfWork, order: Any, *, lines: list[Any] | None = None,
         "fulfilment": {"type": order.fulfilment_type, "location": codes.get(order.pickup_location_id),
                        "address": order.shipping_address, "tracking": order.tracking},
         "payment": {"provider": order.payment_provider, "status": order.payment_status,
-                    "reference": order.payment_reference},
+                    "reference": order.payment_reference,
+                    "action_url": _action_url(uow, order) if order.payment_status == "action_required" else None},
         "coupon": order.coupon_code, "cancel_reason": order.cancel_reason,
         "hold_expires_at": order.hold_expires_at, "version": order.version,
         "created_at": order.created_at, "updated_at": order.updated_at,
@@ -102,3 +103,10 @@ def orders_for_customer(uow: UnitOfWork, customer_id: int) -> list[dict[str, Any
     """Every order of a customer, oldest first (for the CRM 360 and the data export)."""
     orders = uow.session.scalars(sa.select(Order).where(Order.customer_id == customer_id).order_by(Order.id))
     return [order_out(uow, o) for o in orders]
+
+
+def _action_url(uow: UnitOfWork, order: Any) -> str | None:
+    """Where the shopper completes the payment (a 3-D Secure challenge), from the payments ledger."""
+    from merx.payments import public as payments
+
+    return payments.action_url(uow, order.id)

@@ -146,6 +146,8 @@ class PaymentOut(BaseModel):
     provider: str
     status: str
     reference: str | None
+    action_url: str | None = Field(None, description="where the shopper completes the payment (3-D Secure), while "
+                                   "the payment status is action_required")
 
 
 class FulfilmentOut(BaseModel):
