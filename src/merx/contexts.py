@@ -22,6 +22,7 @@ CONTEXTS: tuple[str, ...] = (
     "inventory",
     "pricing",
     "payments",
+    "fiscal",
     "orders",
     "integration",
     "crm",

@@ -45,6 +45,8 @@ class CustomerIn(StrictModel):
     last_name: str | None = Field(None, max_length=100)
     phone: str | None = Field(None, max_length=40)
     group: str | None = Field(None, max_length=64)  # price-list customer group (honoured for back-office callers)
+    # A business buyer's VAT id: a valid one of another EU country on a b2b order is reverse charged
+    vat_id: str | None = Field(None, max_length=20, pattern=r"^[A-Za-z]{2}[0-9A-Za-z .-]{2,16}$")
 
     @field_validator("email")
     @classmethod
@@ -66,6 +68,7 @@ class FulfilmentIn(StrictModel):
     location: str | None = Field(None, max_length=64)  # the pickup store
     address: AddressIn | None = None
     strategy: Literal["priority", "most_stock"] | None = None  # back office may override the allocation strategy
+    shipping_method: str | None = Field(None, max_length=32)  # a method code of the zone; default: the cheapest
 
     @model_validator(mode="after")
     def _pickup_needs_store(self) -> "FulfilmentIn":
@@ -140,6 +143,34 @@ class TotalsOut(BaseModel):
     shipping_discount: str
     total: str
     refunded: str
+    tax: str = "0.00"
+
+
+class TaxLineOut(BaseModel):
+    country: str
+    tax_class: str
+    rate: str
+    net: str
+    tax: str
+    currency: str
+    reverse_charge: bool
+
+
+class OrderPreviewLine(BaseModel):
+    sku: str
+    quantity: int
+    unit_price: str
+    discount: str
+    total: str
+
+
+class OrderPreviewOut(BaseModel):
+    currency: str
+    lines: list[OrderPreviewLine]
+    totals: TotalsOut
+    prices_include_tax: bool
+    tax_lines: list[TaxLineOut]
+    coupon_problem: str | None
 
 
 class PaymentOut(BaseModel):
@@ -169,6 +200,7 @@ class OrderOut(BaseModel):
     allocations: list[AllocationOut]
     promotions: list[AppliedPromotionOut]
     totals: TotalsOut
+    tax_lines: list[TaxLineOut] = []
     fulfilment: FulfilmentOut
     payment: PaymentOut
     coupon: str | None
