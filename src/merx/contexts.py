@@ -24,6 +24,7 @@ CONTEXTS: tuple[str, ...] = (
     "payments",
     "fiscal",
     "orders",
+    "invoicing",
     "integration",
     "crm",
     "search",
