@@ -458,9 +458,16 @@ def test_no_console_page_says_not_available_yet(client, shop):
     from merx.web.views.analytics import SECTIONS
     from merx.web.views.dashboard import TILES
 
+    from merx.core.auth import SYSTEM
+    from merx.core.uow import UnitOfWork
+    from merx.invoicing import public as invoicing
+
     order = _place_order(client)
+    with UnitOfWork(client.app.state.db, SYSTEM, readonly=True) as uow:  # the paid order's invoice
+        doc_ids = [str(d.id) for d in invoicing.list_documents(uow, order_id=order["id"])]
     samples = {"{product_id}": [str(shop.product_ids["LAMP-DESK"])], "{customer_id}": [str(order["customer_id"])],
-               "{order_id}": [str(order["id"])], "{section}": list(SECTIONS), "{name}": list(TILES)}
+               "{order_id}": [str(order["id"])], "{section}": list(SECTIONS), "{name}": list(TILES),
+               "{doc_id}": doc_ids}
     sign_in(client, shop.users["admin"])
     paths = _console_get_paths(client.app.routes)
     assert {"/console", "/console/integration", "/console/tiles/{name}"} <= paths

@@ -5,6 +5,7 @@ customer's orders (for the CRM 360)."""
 from merx.orders.domain import RETURNABLE, STATUSES, TRANSITIONS
 from merx.orders.schemas import OrderCreate, ReturnCreate
 from merx.orders.checkout import place_order
+from merx.orders.fiscal_step import preview as preview_order
 from merx.orders.reading import get_order, list_orders, orders_for_customer
 from merx.orders.returns import create_return, receive_return, returns_of
 from merx.orders.transitions import (cancel, capture_payment, fulfil, picked_up, ready_for_pickup,
@@ -13,5 +14,5 @@ from merx.orders.transitions import (cancel, capture_payment, fulfil, picked_up,
 __all__ = [
     "OrderCreate", "RETURNABLE", "ReturnCreate", "STATUSES", "TRANSITIONS", "cancel",
     "capture_payment", "create_return", "fulfil", "get_order", "list_orders", "orders_for_customer", "picked_up",
-    "place_order", "ready_for_pickup", "receive_return", "returns_of", "simple_transition",
+    "place_order", "preview_order", "ready_for_pickup", "receive_return", "returns_of", "simple_transition",
 ]

@@ -9,7 +9,7 @@ from fastapi.responses import FileResponse, Response
 from merx.web.auth.session import session_present, session_reader
 from merx.web.common import HERE, PageRoute
 from merx.web.views import (analytics, auth, catalog, customers, dashboard, integration, inventory, jobs, orders,
-                            search_console, store)
+                            payments, search_console, store)
 
 PREFIX = ""  # pages live at the root, not under /api/v1
 
@@ -28,7 +28,7 @@ def asset(asset_path: str) -> Response:
 
 
 for _module in (auth, dashboard, catalog, inventory, orders, customers, search_console, analytics, integration, jobs,
-                store):
+                payments, store):
     router.include_router(_module.router)
 
 
