@@ -103,6 +103,7 @@ def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int
     from merx.core import accounts, migrate
     from merx.core.db import Database
     from merx.core.uow import UnitOfWork
+    from merx.invoicing import demo as invoicing_demo
 
     settings = settings or get_settings()
     ensure_secret_key(settings)  # generated into the data dir (and announced) when none is set
@@ -121,6 +122,7 @@ def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int
             counts.update(_customers(db, rng, customer_count, progress))
             counts.update(_inventory(db, rng, progress))
             counts.update(_search_index(db, settings, progress))
+            counts.update(invoicing_demo.seed(db, rng, progress))  # taxes, shipping, payments, invoices
         with UnitOfWork(db) as uow:
             issued = accounts.create_user_with_key(uow, name="demo-admin", role=Role.admin)
         with UnitOfWork(db) as uow:

@@ -24,8 +24,8 @@ def taxed(shop, db):  # type: ignore[no-untyped-def]
         fiscal.seed_default_rates(uow)
     shop.location("WH")
     shop.location("SHOP1", kind="store", pickup=True)
-    shop.product("BOOK", price="108.00", attributes={"tax_class": "reduced", "weight_kg": "0.5"})
-    shop.product("LAMP", price="123.00", attributes={"weight_kg": "4"})
+    shop.product("BOOK", price="108.00", attributes={"tax_class": "reduced", "weight": "0.5"})
+    shop.product("LAMP", price="123.00", attributes={"weight": "4"})
     for sku in ("BOOK", "LAMP"):
         shop.stock(sku, "WH", 100)
         shop.stock(sku, "SHOP1", 10)

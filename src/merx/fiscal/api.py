@@ -67,6 +67,6 @@ def create_zone(body: ZoneIn, uow: UnitOfWork = Depends(get_uow), _: Principal =
 @router.post("/shipping/zones/{code}/methods", response_model=MethodOut, status_code=201)
 def add_method(code: str, body: MethodIn, uow: UnitOfWork = Depends(get_uow),
                _: Principal = Depends(require(*STAFF))) -> MethodOut:
-    """A method with its rate table: `basis` weight (kg, product attribute weight_kg), subtotal,
+    """A method with its rate table: `basis` weight (kg, product attribute weight), subtotal,
     items or flat; `brackets` [{"from", "price"}]; `free_over` a subtotal from which it is free."""
     return service.add_method(uow, code, body)

@@ -147,7 +147,7 @@ class ShippingQuote:
 
 
 def quote_shipping(uow: UnitOfWork, *, country: str | None, postcode: str | None, currency: str,
-                   subtotal: Decimal, weight_kg: Decimal, items: int, method: str | None = None,
+                   subtotal: Decimal, weight: Decimal, items: int, method: str | None = None,
                    free_shipping: bool = False) -> ShippingQuote | None:
     """The cheapest (or the named) method of the zone serving the address; None when the shop
     has no shipping zones (the flat fee applies)."""
@@ -173,7 +173,7 @@ def quote_shipping(uow: UnitOfWork, *, country: str | None, postcode: str | None
                                               f"{currency}", "no_shipping_method")
     options = []
     for m in methods:
-        measure = {"weight": weight_kg, "subtotal": subtotal, "items": Decimal(items), "flat": Decimal(0)}[m.basis]
+        measure = {"weight": weight, "subtotal": subtotal, "items": Decimal(items), "flat": Decimal(0)}[m.basis]
         price = rules.bracket_price(m.brackets, measure)
         if price is None:
             continue
@@ -237,15 +237,15 @@ def end_rate(uow: UnitOfWork, rate_id: int, valid_to: dt.date) -> TaxRateOut:
 
 def ensure_product_attributes(uow: UnitOfWork) -> None:
     """The catalog attributes checkout reads: `tax_class` (standard, reduced, zero) and
-    `weight_kg` (shipping by weight). Products without them are standard-rated and weightless."""
+    `weight` (shipping by weight). Products without them are standard-rated and weightless."""
     from merx.catalog import public as catalog
 
     have = {a.code for a in catalog.list_attributes(uow)}
     if "tax_class" not in have:
         catalog.create_attribute(uow, catalog.AttributeCreate(code="tax_class", name="Tax class", type="enum",
                                                               options=list(rules.TAX_CLASSES)))
-    if "weight_kg" not in have:
-        catalog.create_attribute(uow, catalog.AttributeCreate(code="weight_kg", name="Shipping weight", type="number",
+    if "weight" not in have:
+        catalog.create_attribute(uow, catalog.AttributeCreate(code="weight", name="Shipping weight", type="number",
                                                               unit="kg"))
 
 

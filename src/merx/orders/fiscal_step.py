@@ -2,7 +2,7 @@
 and the quote a shopper sees before placing the order (`POST /orders/preview`).
 
 Shipping: the zone serving the address and its cheapest (or the chosen) method priced by the
-order's weight (product attribute `weight_kg`), subtotal or items, free over the method's
+order's weight (product attribute `weight`), subtotal or items, free over the method's
 threshold; pickup in store is free. A shop without zones keeps pricing's flat fee.
 Tax: per tax class (product attribute `tax_class`, default standard) at the buyer country's
 rates on the order's date, prices tax-inclusive or exclusive per channel; shipping is taxed
@@ -32,7 +32,7 @@ def _address(data: OrderCreate) -> tuple[str | None, str | None]:
 def _weight(data: OrderCreate, infos: dict[str, Any]) -> Decimal:
     total = Decimal(0)
     for ln in data.lines:
-        raw = (infos[ln.sku].attributes or {}).get("weight_kg")
+        raw = (infos[ln.sku].attributes or {}).get("weight")
         try:
             total += Decimal(str(raw)) * ln.quantity if raw not in (None, "") else 0
         except ArithmeticError:
@@ -46,7 +46,7 @@ def shipping(uow: UnitOfWork, data: OrderCreate, infos: dict[str, Any], prices: 
     country, postcode = _address(data)
     subtotal = sum((prices[ln.sku] * ln.quantity for ln in data.lines), Decimal(0))
     quote = fiscal.quote_shipping(uow, country=country, postcode=postcode, currency=currency, subtotal=subtotal,
-                                  weight_kg=_weight(data, infos), items=sum(ln.quantity for ln in data.lines),
+                                  weight=_weight(data, infos), items=sum(ln.quantity for ln in data.lines),
                                   method=data.fulfilment.shipping_method)
     return pricing.shipping_fee(uow, currency) if quote is None else quote.price
 
