@@ -1,4 +1,4 @@
-"""The VAT rates a new shop starts with (`merx fiscal seed`, the demo, tests): PL, RO, DE and,
+"""The VAT rates a new shop starts with (`merx fiscal seed-rates`, the demo, tests): PL, RO, DE and,
 outside the EU, GB. Rows are data: a rate change is a new row with its start date, and the
 old row gets an end date (RO's rise of 1 August 2025, DE's temporary cut of 2020)."""
 
