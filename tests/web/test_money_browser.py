@@ -33,7 +33,7 @@ def test_shopper_pays_with_3ds_sees_tax_and_invoice_staff_refunds_and_the_tax_re
     page.click("#to-checkout")
     page.wait_for_url("**/checkout")
     # before any address: shipping within the home country, tax included
-    assert page.locator("#sum-shipping").inner_text().strip().endswith("12.30")
+    assert page.locator("#sum-shipping").inner_text().startswith("12.30")
     assert "VAT 23% included" in page.locator("#summary-totals").inner_text()
     page.fill("input[name=email]", "ann.shopper@example.com")
     page.fill("input[name=first_name]", "Ann")
@@ -47,8 +47,8 @@ def test_shopper_pays_with_3ds_sees_tax_and_invoice_staff_refunds_and_the_tax_re
     page.click("#review-totals")
     page.wait_for_load_state()
     summary = page.locator("#summary-totals").inner_text()
-    assert "VAT 19% included" in summary and page.locator("#sum-shipping").inner_text().strip().endswith("15.00")
-    assert page.locator("#sum-total").inner_text().strip().endswith("144.00")  # 129.00 + 15.00
+    assert "VAT 19% included" in summary and page.locator("#sum-shipping").inner_text().startswith("15.00")
+    assert page.locator("#sum-total").inner_text().startswith("144.00")  # 129.00 + 15.00
     screenshot(page, "money-01-checkout-summary")
     page.click("#place-order")
     page.wait_for_url(re.compile(r"/pay/testcard/challenge"))

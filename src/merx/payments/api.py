@@ -129,7 +129,7 @@ def challenge_page(reference: str = Query(..., max_length=100), return_to: str |
     c = gateway_pages.challenge(uow, reference)
     e = html.escape
     back = e(_safe_return(return_to))
-    return HTMLResponse(f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>3-D Secure</title>
+    return HTMLResponse(f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>3-D Secure</title><link rel="icon" href="data:,">
 <style>body{{font-family:system-ui;max-width:28rem;margin:3rem auto}}button{{font-size:1rem;margin:.3rem}}</style>
 </head><body><h1>Test bank: 3-D Secure</h1>
 <p>Confirm the payment of <strong>{e(c['amount'])} {e(c['currency'])}</strong> for order {e(c['order_number'])}.</p>
