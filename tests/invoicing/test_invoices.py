@@ -131,3 +131,20 @@ def test_numbers_are_gapless_under_concurrency_even_with_rolled_back_issues(db):
     with db.engine.connect() as conn:
         seqs = [r[0] for r in conn.execute(sa.text("SELECT seq FROM invoicing_documents ORDER BY seq"))]
     assert seqs == list(range(1, 8 * 4 + 1))
+
+
+def test_cancelling_a_paid_card_order_refunds_in_the_ledger_and_issues_a_credit_note(taxed):
+    shop = taxed
+    order = _paid_order(shop)
+    r = shop.client.post(f"/api/v1/orders/{order['id']}/cancel", headers=shop.admin)
+    assert r.status_code == 200 and r.json()["payment"]["status"] == "refunded", r.text
+    p = shop.payment_of(order["id"])
+    assert (p["status"], p["refunded"]) == ("refunded", "236.00")
+    # nothing is left to refund through the payments API
+    again = shop.client.post(f"/api/v1/payments/{p['id']}/refund", json={"amount": "0.01"},
+                             headers={**shop.admin, "Idempotency-Key": "late"})
+    assert again.status_code == 422 and again.json()["errors"][0]["code"] == "above_captured"
+    notes = shop.client.get("/api/v1/invoices", params={"order_id": order["id"], "kind": "credit_note"},
+                            headers=shop.admin).json()
+    assert [n["gross"] for n in notes] == ["236.00"]
+    assert notes[0]["tax"] == order["totals"]["tax"]
