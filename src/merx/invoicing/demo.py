@@ -1,4 +1,4 @@
-"""Demo data for money: VAT rates (PL, RO, DE, GB), shipping zones, a few taxed products, and
+"""Demo data for money: VAT rates (PL, RO, DE, GB), shipping zones, two of the demo products made reduced-rate, and
 orders paid every way the shop takes money (test card incl. 3-D Secure and a delayed
 confirmation, a decline, bank transfers reconciled from a camt.053 statement, cash on
 delivery, a B2B reverse-charge order), a partial refund; so the invoices, credit notes, tax
@@ -15,12 +15,6 @@ from merx.core.auth import SYSTEM
 from merx.core.errors import Problem
 from merx.core.uow import UnitOfWork
 
-PRODUCTS = [  # sku, name, price EUR, tax class, weight kg
-    ("BOOK-PL-COOK", "Polish Kitchen: the cookbook", "34.90", "reduced", "0.9"),
-    ("BOOK-ATLAS", "Atlas of Central Europe", "59.00", "reduced", "1.6"),
-    ("KIDS-PUZZLE", "Wooden puzzle for toddlers", "19.90", "standard", "0.4"),
-    ("ESPRESSO-X", "Espresso machine Barista X", "329.00", "standard", "7.5"),
-]
 ADDRESSES = [
     {"name": "Anna Nowak", "line1": "ul. Długa 5", "city": "Gdańsk", "postal_code": "80-827", "country": "PL"},
     {"name": "Piotr Zieliński", "line1": "ul. Floriańska 12", "city": "Kraków", "postal_code": "31-019", "country": "PL"},
@@ -70,17 +64,23 @@ def seed(db: Any, rng: random.Random, progress: Any = None) -> dict[str, int]:
         with UnitOfWork(db) as uow:
             fiscal.add_method(uow, code, MethodIn.model_validate({**method, "currency": "EUR"}))
     step()
+    # A few of the demo's own products, stocked in the Poznań warehouse; two become reduced-rate
+    # (the catalog's `tax_class` attribute), so the invoices and the tax report show two rates.
     with UnitOfWork(db) as uow:
-        catalog.bulk_create_products(uow, [
-            catalog.ProductCreate(sku=sku, name=name, price={"amount": price, "currency": "EUR"},
-                                  attributes={"tax_class": tax_class, "weight": weight})
-            for sku, name, price, tax_class, weight in PRODUCTS])
-    with UnitOfWork(db) as uow:
+        levels = inventory.stock_levels(uow, location="WH-POZ")
+        skus = [r["sku"] for r in levels][:6]
+        infos = catalog.lookup_skus(uow, skus)
+        skus = [s for s in skus if s in infos and infos[s].status == "active" and "EUR" in infos[s].prices]
         warehouse = inventory.get_location_by_code(uow, "WH-POZ")
-        for sku, *_ in PRODUCTS:
+        for sku in skus:
             inventory.receive_stock(uow, sku, warehouse.id, 200, reason="receipt", reference="demo")
         uow.commit()
+    for sku in skus[:2]:
+        with UnitOfWork(db) as uow:
+            catalog.update_product(uow, infos[sku].product_id, catalog.ProductPatch(attributes={"tax_class": "reduced"}))
     step()
+    if not skus:
+        return {"demo orders with tax": 0}
 
     enabled = db.settings.enabled_payment_providers if getattr(db, "settings", None) else {"manual"}
     counts = {"demo orders with tax": 0}
@@ -100,7 +100,6 @@ def seed(db: Any, rng: random.Random, progress: Any = None) -> dict[str, int]:
         counts["demo orders with tax"] += 1
         return out
 
-    skus = [p[0] for p in PRODUCTS]
     paid = []
     for i in range(10):
         address = ADDRESSES[i % len(ADDRESSES)]
@@ -108,12 +107,12 @@ def seed(db: Any, rng: random.Random, progress: Any = None) -> dict[str, int]:
         o = place(f"demo.buyer{i}@example.com", lines, address, "testcard", card="4242 4242 4242 4242")
         if o:
             paid.append(o)
-    place("declined@example.com", [("KIDS-PUZZLE", 1)], ADDRESSES[0], "testcard", card="4000 0000 0000 0002")
-    place("threeds@example.com", [("BOOK-ATLAS", 1)], ADDRESSES[1], "testcard", card="4000 0027 6000 3184")
-    delayed = place("slowbank@example.com", [("BOOK-PL-COOK", 2)], ADDRESSES[0], "testcard",
-                    card="4000 0000 0000 0077")
-    place("cod@example.com", [("KIDS-PUZZLE", 2)], ADDRESSES[1], "cod")
-    place("einkauf@firma-weber.de", [("ESPRESSO-X", 2)], ADDRESSES[2], "testcard", card="4242 4242 4242 4242",
+    first, last = skus[0], skus[-1]
+    place("declined@example.com", [(last, 1)], ADDRESSES[0], "testcard", card="4000 0000 0000 0002")
+    place("threeds@example.com", [(first, 1)], ADDRESSES[1], "testcard", card="4000 0027 6000 3184")
+    delayed = place("slowbank@example.com", [(first, 2)], ADDRESSES[0], "testcard", card="4000 0000 0000 0077")
+    place("cod@example.com", [(last, 2)], ADDRESSES[1], "cod")
+    place("einkauf@firma-weber.de", [(last, 2)], ADDRESSES[2], "testcard", card="4242 4242 4242 4242",
           channel="b2b", vat_id="DE811569869")
     step()
     # the delayed payment: the gateway's capture arrives before its authorisation (out of order)
@@ -123,7 +122,7 @@ def seed(db: Any, rng: random.Random, progress: Any = None) -> dict[str, int]:
         with UnitOfWork(db) as uow:
             gateway_pages.send(uow, "authorized", delayed["payment"]["reference"])  # stale: changes nothing
     step()
-    transfers = [place(f"transfer{i}@example.com", [("BOOK-PL-COOK", 1 + i)], ADDRESSES[i % 2], "bank_transfer")
+    transfers = [place(f"transfer{i}@example.com", [(first, 1 + i)], ADDRESSES[i % 2], "bank_transfer")
                  for i in range(3)]
     transfers = [t for t in transfers if t and t["payment"]["provider"] == "bank_transfer"]
     if transfers:
