@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from merx.core.auth import Role
 from merx.core.errors import Conflict, Forbidden, NotFound, ValidationProblem
-from merx.core.money import Money, minor_to_str
+from merx.core.money import Money, MoneyError, minor_to_str
 from merx.core.uow import UnitOfWork
 from merx.fiscal import data, rules
 from merx.fiscal.models import ChannelTaxMode, OrderTaxLine, ShippingMethod, ShippingZone, TaxRate
@@ -330,7 +330,12 @@ def add_method(uow: UnitOfWork, zone_code: str, body: MethodIn) -> MethodOut:
                                                              ShippingMethod.code == body.code,
                                                              ShippingMethod.currency == body.currency)):
         raise Conflict(f"Zone {zone_code} already has method {body.code} in {body.currency}", type_slug="method-exists")
-    free = Money.of(body.free_over, body.currency).minor if body.free_over else None
+    try:
+        free = Money.of(body.free_over, body.currency).minor if body.free_over else None
+        for b in body.brackets:
+            Money.of(b.price, body.currency)
+    except MoneyError as e:
+        raise ValidationProblem.for_field("currency" if e.field == "currency" else "brackets", str(e)) from None
     m = ShippingMethod(zone_id=z.id, code=body.code, name=body.name, currency=body.currency, basis=body.basis,
                        brackets=[{"from": b.from_, "price": b.price} for b in body.brackets], free_over_minor=free,
                        active=True)

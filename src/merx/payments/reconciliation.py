@@ -14,7 +14,7 @@ import datetime as dt
 import io
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import sqlalchemy as sa
 from defusedxml import ElementTree as SafeET
@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from merx.core.auth import Role
 from merx.core.db import utcnow
 from merx.core.errors import Forbidden, NotFound, ValidationProblem
-from merx.core.money import CURRENCY_EXPONENTS, Money, minor_to_str
+from merx.core.money import CURRENCY_EXPONENTS, Money, MoneyError, minor_to_str, parse_amount
 from merx.core.pagination import paginate
 from merx.core.uow import UnitOfWork
 from merx.payments import outcomes, rules
@@ -49,6 +49,14 @@ def _problem(where: str, message: str) -> ValidationProblem:
     return ValidationProblem.for_field("file", f"{where}: {message}", "bad_statement")
 
 
+def _amount(text: str, currency: str, where: str) -> Decimal:
+    """A decimal amount (a leading minus for debits) with no more decimals than the currency has."""
+    try:
+        return parse_amount(text.strip(), currency, allow_negative=True)
+    except MoneyError as e:
+        raise _problem(where, f"amount {text.strip()[:30]!r}: {e}") from None
+
+
 def parse_csv(text: str) -> list[BankLine]:
     """Columns (header row, any order): entry_ref (or id), booking_date (or date), amount,
     currency, reference (or remittance, description), counterparty (or name). Negative
@@ -71,13 +79,10 @@ def parse_csv(text: str) -> list[BankLine]:
     for i, row in enumerate(reader, start=2):
         if i > MAX_LINES:
             raise _problem(f"line {i}", f"more than {MAX_LINES} lines")
-        try:
-            amount = Decimal((row[c_amount] or "").strip())
-        except InvalidOperation:
-            raise _problem(f"line {i}", f"amount {row[c_amount]!r} is not a number") from None
         currency = (row[c_cur] or "").strip().upper()
         if currency not in CURRENCY_EXPONENTS:
             raise _problem(f"line {i}", f"currency {currency!r} is not ISO 4217")
+        amount = _amount(row[c_amount] or "", currency, f"line {i}")
         booked = None
         if c_date and (row[c_date] or "").strip():
             try:
@@ -129,13 +134,10 @@ def parse_camt053(data: bytes) -> list[BankLine]:
             amt = _find(entry, "Amt")
             if amt is None or not amt.text:
                 raise _problem(f"{stmt_id} entry {n}", "Amt is missing")
-            try:
-                amount = Decimal(amt.text.strip())
-            except InvalidOperation:
-                raise _problem(f"{stmt_id} entry {n}", f"Amt {amt.text!r} is not a number") from None
             currency = (amt.get("Ccy") or "").upper()
             if currency not in CURRENCY_EXPONENTS:
                 raise _problem(f"{stmt_id} entry {n}", f"Ccy {currency!r} is not ISO 4217")
+            amount = _amount(amt.text, currency, f"{stmt_id} entry {n}")
             booked_text = _text(entry, "BookgDt", "Dt") or (_text(entry, "BookgDt", "DtTm") or "")[:10]
             try:
                 booked = dt.date.fromisoformat(booked_text) if booked_text else None
