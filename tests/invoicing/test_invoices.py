@@ -148,3 +148,22 @@ def test_cancelling_a_paid_card_order_refunds_in_the_ledger_and_issues_a_credit_
                             headers=shop.admin).json()
     assert [n["gross"] for n in notes] == ["236.00"]
     assert notes[0]["tax"] == order["totals"]["tax"]
+
+
+def test_issue_on_shipment_invoices_when_the_order_ships_not_when_paid(taxed, monkeypatch):
+    from merx.invoicing.settings import get_invoicing_settings
+
+    monkeypatch.setenv("MERX_INVOICE_ISSUE_ON", "shipment")
+    get_invoicing_settings.cache_clear()
+    try:
+        shop = taxed
+        order = _paid_order(shop)
+        docs = lambda: shop.client.get("/api/v1/invoices", params={"order_id": order["id"]},  # noqa: E731
+                                       headers=shop.admin).json()
+        assert docs() == []
+        r = shop.client.post(f"/api/v1/orders/{order['id']}/fulfil", headers=shop.admin,
+                             json={"carrier": "InPost", "tracking_number": "X1"})
+        assert r.status_code == 200, r.text
+        assert [d["kind"] for d in docs()] == ["invoice"]
+    finally:
+        get_invoicing_settings.cache_clear()

@@ -185,3 +185,20 @@ def test_customer_cannot_touch_payments(shop, make_key):
     r = shop.client.post(f"/api/v1/payments/{pid}/refund", json={"amount": "1.00"},
                          headers={**cust, "Idempotency-Key": "x"})
     assert r.status_code == 403
+
+
+def test_pay_at_pickup_collected_at_the_counter_is_captured_in_the_ledger(shop):
+    shop.basic()
+    shop.location("SHOP1", kind="store", pickup=True)
+    shop.stock("TEE", "SHOP1", 5)
+    r = shop.order([("TEE", 1)], fulfilment={"type": "pickup", "location": "SHOP1"}, payment={"provider": "cod"})
+    assert r.status_code == 201, r.text
+    order = r.json()
+    assert (order["status"], order["payment"]["status"]) == ("confirmed", "awaiting")
+    a = shop.admin
+    assert shop.client.post(f"/api/v1/orders/{order['id']}/ready-for-pickup", headers=a).status_code == 200
+    done = shop.client.post(f"/api/v1/orders/{order['id']}/picked-up", headers=a,
+                            json={"location": "SHOP1", "payment_collected": True})
+    assert done.status_code == 200 and done.json()["payment"]["status"] == "captured", done.text
+    p = shop.payment_of(order["id"])
+    assert (p["status"], p["captured"]) == ("captured", "100.00")

@@ -177,5 +177,6 @@ def capture_in_full(uow: UnitOfWork, order_id: int) -> dict[str, Any] | None:
 
 
 def money_back_recorded(uow: UnitOfWork, order: Order, kind: str, amount_minor: int, reference: str | None) -> None:
-    """Orders paid money back itself (cancel, return): keep the payments ledger in step."""
+    """Orders moved money itself (a refund or void on cancel or return, cash collected at
+    pickup): keep the payments ledger in step (nothing for manual/test orders, which have none)."""
     payments.record_external(uow, order_id=order.id, kind=kind, amount_minor=amount_minor, reference=reference)

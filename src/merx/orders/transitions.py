@@ -131,6 +131,9 @@ def picked_up(uow: UnitOfWork, order_id: int, *, location: str, payment_collecte
                                                status="succeeded", amount_minor=order.total_minor,
                                                reference=order.payment_reference, message=f"collected at {loc.code}"))
             order.payment_status = "captured"
+            from merx.orders import payment_sync  # pay at pickup (cod): the payments ledger too
+
+            payment_sync.money_back_recorded(uow, order, "capture", order.total_minor, order.payment_reference)
         inventory.consume(uow, f"order:{order.id}", note=f"picked up at {loc.code}")
         _set_status(uow, order, "picked_up", location=loc.code, payment_status=order.payment_status)
         uow.commit()
