@@ -36,6 +36,8 @@ def test_inclusive_web_order_to_poland_with_preview_matching_the_order(taxed):
     assert o["totals"]["total"] == "236.00" and o["totals"]["tax"] == p["totals"]["tax"]
     assert o["tax_lines"] == p["tax_lines"]
     assert taxed.get_order(o["id"])["tax_lines"] == p["tax_lines"]
+    listed = taxed.client.get("/api/v1/orders", headers=taxed.admin).json()["items"]
+    assert [x["tax_lines"] for x in listed if x["id"] == o["id"]] == [p["tax_lines"]]
 
 
 def test_free_shipping_over_the_threshold_and_pickup_is_free(taxed):

@@ -127,6 +127,19 @@ def order_tax_lines(uow: UnitOfWork, order_id: int) -> list[TaxLineOut]:
                        currency=r.currency, reverse_charge=r.reverse_charge) for r in rows]
 
 
+def tax_lines_of_orders(uow: UnitOfWork, order_ids: list[int]) -> dict[int, list[TaxLineOut]]:
+    out: dict[int, list[TaxLineOut]] = {}
+    if not order_ids:
+        return out
+    for r in uow.session.scalars(sa.select(OrderTaxLine).where(OrderTaxLine.order_id.in_(sorted(set(order_ids))))
+                                 .order_by(OrderTaxLine.order_id, OrderTaxLine.id)):
+        out.setdefault(r.order_id, []).append(TaxLineOut(
+            country=r.country, tax_class=r.tax_class, rate=format(Decimal(r.rate).normalize(), "f"),
+            net=minor_to_str(r.net_minor, r.currency), tax=minor_to_str(r.tax_minor, r.currency), currency=r.currency,
+            reverse_charge=r.reverse_charge))
+    return out
+
+
 def order_tax_minor(uow: UnitOfWork, order_id: int) -> tuple[int, bool]:
     """(tax on the order, whether it was included in the prices)."""
     row = uow.session.execute(sa.select(sa.func.coalesce(sa.func.sum(OrderTaxLine.tax_minor), 0),

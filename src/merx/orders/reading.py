@@ -103,13 +103,22 @@ def list_orders(uow: UnitOfWork, *, status: str | None = None, customer_id: int 
         stmt = stmt.where(sa.or_(sa.func.lower(Order.number).like(like, escape="\\"),
                                  sa.func.lower(Order.email).like(like, escape="\\")))
     items, nxt = paginate(uow.session, stmt, Order.id, limit=limit, cursor=cursor, descending=newest_first)
-    return [order_out(uow, o) for o in items], nxt
+    taxes = _tax_lines_of(uow, [o.id for o in items])
+    return [order_out(uow, o, tax_lines=taxes.get(o.id, [])) for o in items], nxt
 
 
 def orders_for_customer(uow: UnitOfWork, customer_id: int) -> list[dict[str, Any]]:
     """Every order of a customer, oldest first (for the CRM 360 and the data export)."""
-    orders = uow.session.scalars(sa.select(Order).where(Order.customer_id == customer_id).order_by(Order.id))
-    return [order_out(uow, o) for o in orders]
+    orders = list(uow.session.scalars(sa.select(Order).where(Order.customer_id == customer_id).order_by(Order.id)))
+    taxes = _tax_lines_of(uow, [o.id for o in orders])
+    return [order_out(uow, o, tax_lines=taxes.get(o.id, [])) for o in orders]
+
+
+def _tax_lines_of(uow: UnitOfWork, order_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """Several orders' tax lines in one query (a page of orders is not one query per order)."""
+    from merx.fiscal import public as fiscal
+
+    return {oid: [t.model_dump() for t in lines] for oid, lines in fiscal.tax_lines_of_orders(uow, order_ids).items()}
 
 
 def _action_url(uow: UnitOfWork, order: Any) -> str | None:
