@@ -17,6 +17,7 @@ For each backend (SQLite file, PostgreSQL database) this script:
 Run:   python benchmarks/checkout_throughput.py                 # both backends, 1500 orders each
        python benchmarks/checkout_throughput.py --orders 3000 --backend postgresql --workers 2
        python benchmarks/checkout_throughput.py --compare-inline    # also: handlers in the request
+       python benchmarks/checkout_throughput.py --taxes-shipping    # with VAT rates and a shipping zone
 Needs PostgreSQL at MERX_TEST_PG_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres).
 """
 
@@ -86,7 +87,7 @@ class Backend:
             admin.dispose()
 
 
-def seed(url: str, skus: int, *, promotion: bool = False) -> list[str]:
+def seed(url: str, skus: int, *, promotion: bool = False, taxes_shipping: bool = False) -> list[str]:
     from merx.catalog import service as catalog
     from merx.catalog.schemas import ProductCreate
     from merx.contexts import import_models
@@ -114,6 +115,18 @@ def seed(url: str, skus: int, *, promotion: bool = False) -> list[str]:
         with UnitOfWork(db) as uow:
             pricing.create_promotion(uow, PromotionCreate(name="5% off everything", kind="order_percent",
                                                           percent="5"))
+    if taxes_shipping:  # VAT rates (PL, RO, DE, GB) and a PL zone priced by weight: every order computes both
+        from merx.fiscal import public as fiscal
+        from merx.fiscal.schemas import MethodIn, ZoneIn
+
+        with UnitOfWork(db) as uow:
+            fiscal.seed_default_rates(uow)
+        with UnitOfWork(db) as uow:
+            fiscal.create_zone(uow, ZoneIn(code="PL", name="Poland", countries=["PL"]))
+        with UnitOfWork(db) as uow:
+            fiscal.add_method(uow, "PL", MethodIn.model_validate({
+                "code": "courier", "name": "Courier", "currency": "EUR", "basis": "weight",
+                "brackets": [{"from": "0", "price": "9.90"}, {"from": "5", "price": "14.90"}], "free_over": "100.00"}))
     for s in names:
         for loc in ("WH-1", "WH-2"):
             with UnitOfWork(db) as uow:
@@ -179,7 +192,7 @@ async def post_all(port: int, path: str, bodies: list[dict], clients: int) -> tu
 
 
 def run_http(url: str, skus: list[str], orders: int, clients: int, data_dir: Path, workers: int = 1,
-             handlers: str = "background") -> dict:
+             handlers: str = "background", taxes_shipping: bool = False) -> dict:
     port = free_port()
     env = {**os.environ, "MERX_DATABASE_URL": url, "MERX_DATA_DIR": str(data_dir), "MERX_LOG_LEVEL": "WARNING",
            "MERX_DB_POOL_SIZE": str(clients + 4), "MERX_RESERVATION_SWEEP_INTERVAL_SECONDS": "0",
@@ -212,7 +225,9 @@ def run_http(url: str, skus: list[str], orders: int, clients: int, data_dir: Pat
         for n in range(orders + clients * 4):
             lines = [{"sku": s, "quantity": rng.randint(1, 3)} for s in rng.sample(skus, rng.randint(1, 3))]
             bodies.append({"channel": "web", "customer": {"email": f"bench{n % 500}@example.com"}, "lines": lines,
-                           "payment": {"provider": "manual"}})
+                           "payment": {"provider": "manual"}, **({"fulfilment": {"type": "ship", "address": {
+                               "line1": "ul. Prosta 1", "city": "Warszawa", "postal_code": "00-838",
+                               "country": "PL"}}} if taxes_shipping else {})})
         # warm-up: imports, caches, prepared statements, the connection pools of every worker
         asyncio.run(post_all(port, "/api/v1/orders", bodies[:clients * 4], clients))
         cpu_before, busy_before = server_cpu_seconds(server.pid), machine_busy_seconds()
@@ -315,6 +330,9 @@ def main() -> None:
     ap.add_argument("--skus", type=int, default=200)
     ap.add_argument("--workers", type=int, default=None,
                     help="API worker processes (default: 2 on PostgreSQL, one per core; 1 on SQLite, one writer)")
+    ap.add_argument("--taxes-shipping", action="store_true",
+                    help="seed VAT rates and a shipping zone and ship every order to an address: checkout "
+                         "computes tax lines and a shipping rate")
     ap.add_argument("--promotion", action="store_true",
                     help="run with a shop-wide automatic promotion active (every order redeems it)")
     ap.add_argument("--compare-inline", action="store_true",
@@ -333,8 +351,9 @@ def main() -> None:
             print(f"{name}: skipped ({str(e).splitlines()[0]})")
             continue
         try:
-            skus = seed(backend.url, args.skus, promotion=args.promotion)
-            runs = [run_http(backend.url, skus, args.orders, args.clients, tmp / "data", workers)]
+            skus = seed(backend.url, args.skus, promotion=args.promotion, taxes_shipping=args.taxes_shipping)
+            runs = [run_http(backend.url, skus, args.orders, args.clients, tmp / "data", workers,
+                             taxes_shipping=args.taxes_shipping)]
             if args.compare_inline:
                 runs.append(run_http(backend.url, skus, args.orders, args.clients, tmp / "data-inline", workers,
                                      handlers="inline"))

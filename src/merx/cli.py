@@ -181,7 +181,7 @@ def demo(no_serve: bool = typer.Option(False, "--no-serve", help="Load the demo 
 
     require_secret_key()
     # The demo shop takes test card payments; a real shop enables only the providers it configures.
-    os.environ.setdefault("MERX_PAYMENT_PROVIDERS", "manual,test")
+    os.environ.setdefault("MERX_PAYMENT_PROVIDERS", "manual,test,testcard,bank_transfer,cod")
     reset_settings_cache()
     started = time.perf_counter()
     if size not in ("none", "small", "medium", "large"):

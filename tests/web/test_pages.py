@@ -466,6 +466,7 @@ def test_no_console_page_says_not_available_yet(client, shop):
     from merx.sales import public as sales
     from merx.sales.schemas import AccountCreate, QuoteCreate
     from merx.marketing import public as marketing
+    from merx.invoicing import public as invoicing
 
     order = _place_order(client)
     from merx.core.auth import SYSTEM
@@ -485,10 +486,13 @@ def test_no_console_page_says_not_available_yet(client, shop):
     with UnitOfWork(client.app.state.db) as uow:  # the order's confirmation, recorded by marketing
         message = marketing.list_messages(uow, status=None, customer_id=None, campaign_id=None, kind=None, limit=1,
                                           cursor=None).items[0]
+    with UnitOfWork(client.app.state.db, SYSTEM, readonly=True) as uow:  # the paid order's invoice
+        doc_ids = [str(d.id) for d in invoicing.list_documents(uow, order_id=order["id"])]
     samples = {"{product_id}": [str(shop.product_ids["LAMP-DESK"])], "{customer_id}": [str(order["customer_id"])],
                "{order_id}": [str(order["id"])], "{section}": list(SECTIONS), "{name}": list(TILES),
                "{ticket_id}": [str(ticket.id)], "{chat_id}": [str(chat.id)],
-               "{account_id}": [str(account.id)], "{quote_id}": [str(quote.id)], "{message_id}": [str(message.id)]}
+               "{account_id}": [str(account.id)], "{quote_id}": [str(quote.id)], "{message_id}": [str(message.id)],
+               "{doc_id}": doc_ids}
     sign_in(client, shop.users["admin"])
     paths = _console_get_paths(client.app.routes)
     assert {"/console", "/console/integration", "/console/tiles/{name}"} <= paths

@@ -235,10 +235,22 @@ def redeem_for_customer(uow: UnitOfWork, customer_id: int, points: int, order_re
     def run() -> Money:
         customers.get_customer(uow, customer_id)
         discount = redeem_points(uow, customer_id, points, order_ref, program_code)
+        _check_order_ref(uow, customer_id, order_ref)  # after the balance check: that answer comes first
         uow.commit()
         return discount
 
     return uow.run_in_transaction(run)
+
+
+def _check_order_ref(uow: UnitOfWork, customer_id: int, order_ref: str) -> None:
+    """The discount applies to an order: one of this customer's, by its number, not cancelled
+    (a redemption against an order that does not exist was a discount applied to nothing)."""
+    from merx.orders import public as orders
+
+    found, _ = orders.list_orders(uow, q=order_ref, customer_id=customer_id, limit=20)
+    if not any(o["number"] == order_ref.strip() and o["status"] != "cancelled" for o in found):
+        raise ValidationProblem.for_field("order_ref", f"{order_ref} is not an open order of this customer",
+                                          "unknown_order")
 
 
 def adjust_points(uow: UnitOfWork, customer_id: int, points: int, *, reason: str | None = None,

@@ -16,6 +16,7 @@ from merx.core.uow import UnitOfWork
 from merx.core.web import get_principal, get_read_uow, get_uow, require
 from merx.orders import carts, checkout, reading, returns, transitions
 from merx.orders.schemas import (CancelIn, CartCreate, CartLineSet, CartOrderIn, CartOut, CartPatch, FulfilIn, OrderCreate,
+                                 OrderPreviewOut,
                                  OrderOut, PickedUpIn, ReceiveReturnIn, ReturnCreate, ReturnOut)
 
 router = APIRouter(tags=["orders"])
@@ -41,6 +42,17 @@ def place_order(body: OrderCreate, request: Request, uow: UnitOfWork = Depends(g
     unless staff accept it; 429 when the caller's address already holds the most open ones
     allowed (MERX_GUEST_OPEN_HOLDS_PER_ADDRESS). Send an Idempotency-Key to make retries safe."""
     return OrderOut(**checkout.place_order(uow, body, client_address=_client_address(request)))
+
+
+@router.post("/orders/preview", response_model=OrderPreviewOut)
+def preview_order(body: OrderCreate, uow: UnitOfWork = Depends(get_uow),
+                  _: Principal = Depends(get_principal)) -> OrderPreviewOut:
+    """What the order would cost: prices, discounts, shipping (zone and rate) and tax lines,
+    without placing it. The same 422s as checkout (address outside every shipping zone, tax
+    rate gap ...)."""
+    from merx.orders import fiscal_step
+
+    return OrderPreviewOut(**fiscal_step.preview(uow, body))
 
 
 @router.get("/orders", response_model=Page[OrderOut])

@@ -24,7 +24,7 @@ from merx.core.db import utcnow
 from merx.core.errors import Conflict, FieldError, Forbidden, NotFound, Problem, ValidationProblem
 from merx.core.uow import UnitOfWork
 from merx.inventory import public as inventory
-from merx.orders import events, guest_holds, payments, seller_lines
+from merx.orders import events, fiscal_step, guest_holds, payments, seller_lines
 from merx.orders.models import Cart, Order, OrderAllocation, OrderLine, OrderPromotion, PaymentTransaction
 from merx.orders.reading import order_out
 from merx.orders.schemas import CustomerIn, LineIn, OrderCreate, PaymentIn
@@ -190,17 +190,18 @@ def _create_pending(uow: UnitOfWork, data: OrderCreate, *, cart_id: int | None,
     coupon = data.coupon.upper() if data.coupon else None
     if coupon and not pricing.coupon_exists(uow, coupon):
         raise ValidationProblem.for_field("coupon", f"{coupon} is not a known coupon code", "unknown_coupon")
-    shipping = pricing.shipping_fee(uow, currency) if ship else Decimal(0)
+    shipping = fiscal_step.shipping(uow, data, infos, prices, currency) if ship else Decimal(0)
     quote = _quote(uow, data.lines, infos, prices, currency=currency, channel=data.channel, group=group,
                    coupon=coupon, shipping=shipping, promotions=promotions)
     if coupon and coupon in quote.coupon_problems:
         raise ValidationProblem.for_field("coupon", f"{coupon} {quote.coupon_problems[coupon]}", "coupon_not_applicable")
+    tax = fiscal_step.taxes(uow, data, quote, infos, currency)  # None: the shop charges no tax
     customer_id, email = _resolve_customer(uow, data.customer)
 
     now = utcnow()
     to_minor = lambda d: pricing.to_minor(d, currency)  # noqa: E731
     manual = data.payment.provider == "manual"
-    total_minor = to_minor(quote.total)
+    total_minor = to_minor(quote.total) + (tax.added_minor if tax else 0)  # tax-exclusive channels add it
     # Nothing to call for cash on delivery / pay in store (collected later) or a free order (paid).
     settled_now = manual or total_minor == 0
     status = ("confirmed" if total_minor else "paid") if settled_now else "pending"
@@ -273,7 +274,9 @@ def _create_pending(uow: UnitOfWork, data: OrderCreate, *, cart_id: int | None,
             "order_id": order.id, "provider": data.payment.provider, "kind": "authorise",
             "status": "pending" if total_minor else "succeeded", "amount_minor": total_minor,
             "reference": order.payment_reference, "created_at": now})
-    out = order_out(uow, order, lines=lines, allocations=allocations, promotions=promos, codes=codes)
+    tax_lines = fiscal_step.record(uow, order.id, tax)
+    out = order_out(uow, order, lines=lines, allocations=allocations, promotions=promos, codes=codes,
+                    tax_lines=tax_lines)
     loc_by_line: dict[int, list[tuple[int, str]]] = {}
     for a in out["allocations"]:
         loc_by_line.setdefault(a["line"], []).append((a["quantity"], a["location"]))
@@ -303,6 +306,10 @@ def _create_pending(uow: UnitOfWork, data: OrderCreate, *, cart_id: int | None,
 
 def _settle_payment(uow: UnitOfWork, pending: tuple, provider: payments.PaymentProvider,
                     payment: PaymentIn) -> dict[str, Any]:
+    if payments.is_session_provider(provider):  # testcard, bank_transfer, cod, plugins: orders/payment_sync.py
+        from merx.orders import payment_sync
+
+        return payment_sync.settle(uow, pending, provider, payment)
     order_id, number, amount, currency = pending
     options = {"behaviour": payment.behaviour or "succeed", "card": payment.card}
     # --- outside any transaction: talk to the provider -------------------------------------

@@ -13,38 +13,19 @@ import hashlib
 import re
 import secrets
 import time
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from merx.core.errors import ValidationProblem
+from merx.payments import public as _payments
 
 
-class PaymentTimeout(Exception):
-    """The provider did not answer in time; the outcome is unknown, so we void."""
-
-
-@dataclass(frozen=True)
-class ProviderResult:
-    status: str  # authorized | captured | declined | pending | refunded | voided
-    reference: str | None = None
-    message: str | None = None
-    # The gateway's fingerprint of the card (the same card gives the same value, across
-    # customers): what fraud checks such as the referral abuse check compare. None when the
-    # provider has no card (cash, pay in store) or does not say.
-    fingerprint: str | None = None
-
-
-class PaymentProvider(Protocol):
-    name: str
-
-    def authorise(self, *, order_number: str, amount: Decimal, currency: str, options: dict) -> ProviderResult: ...
-
-    def capture(self, *, reference: str | None, amount: Decimal, currency: str) -> ProviderResult: ...
-
-    def refund(self, *, reference: str | None, amount: Decimal, currency: str) -> ProviderResult: ...
-
-    def void(self, *, reference: str | None) -> ProviderResult: ...
+# The interface lives in the payments context (shared with its providers); re-exported here
+# so `payments.PaymentTimeout`, `payments.ProviderResult` keep working in orders.
+PaymentTimeout = _payments.PaymentTimeout
+ProviderResult = _payments.ProviderResult
+PaymentProvider = _payments.PaymentProvider
+is_session_provider = _payments.is_session_provider
 
 
 class ManualProvider:
@@ -115,15 +96,20 @@ def register_provider(provider: PaymentProvider) -> None:
     PROVIDERS[provider.name] = provider
 
 
+def _all() -> dict[str, Any]:
+    """manual and test (here), then the payments context's (testcard, bank_transfer, cod, plugins)."""
+    return {**_payments.session_providers(), **PROVIDERS}
+
+
 def get_provider(name: str) -> PaymentProvider:
     """The provider an existing order was paid with (refunds and voids go back through it
     even after it was disabled for new checkouts)."""
-    return PROVIDERS[name]
+    return _all()[name]
 
 
 def enabled_providers(settings: Any) -> list[str]:
     """Providers new checkouts may use: those named in MERX_PAYMENT_PROVIDERS that exist."""
-    return sorted(settings.enabled_payment_providers & PROVIDERS.keys())
+    return sorted(settings.enabled_payment_providers & _all().keys())
 
 
 def provider_for_checkout(settings: Any, name: str) -> PaymentProvider:
@@ -133,4 +119,4 @@ def provider_for_checkout(settings: Any, name: str) -> PaymentProvider:
     if name not in enabled:
         raise ValidationProblem.for_field("payment.provider", f"must be one of {', '.join(enabled)}",
                                           "provider_not_enabled")
-    return PROVIDERS[name]
+    return _all()[name]

@@ -18,7 +18,7 @@ from merx.orders.state import READ_ALL, _load, _load_any, _m
 
 def order_out(uow: UnitOfWork, order: Any, *, lines: list[Any] | None = None,
               allocations: list[Any] | None = None, promotions: list[Any] | None = None,
-              codes: dict[int, str] | None = None) -> dict[str, Any]:
+              codes: dict[int, str] | None = None, tax_lines: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The API shape of an order. `order` and the lists may be ORM rows or anything with the
     same attributes (checkout passes what it has just written); `codes` maps location ids
     it already knows to their codes."""
@@ -35,7 +35,12 @@ def order_out(uow: UnitOfWork, order: Any, *, lines: list[Any] | None = None,
     codes = dict(codes or {})
     if not loc_ids <= codes.keys():
         codes.update({loc.id: loc.code for loc in inventory.locations_by_ids(uow, loc_ids - codes.keys()).values()})
+    if tax_lines is None:
+        from merx.fiscal import public as fiscal
+
+        tax_lines = [t.model_dump() for t in fiscal.order_tax_lines(uow, order.id)]
     cur = order.currency
+    tax_minor = sum(pricing_minor(t["tax"], cur) for t in tax_lines)
     return {
         "id": order.id, "number": order.number, "status": order.status, "channel": order.channel,
         "customer_id": order.customer_id, "email": order.email, "currency": cur,
@@ -50,11 +55,14 @@ def order_out(uow: UnitOfWork, order: Any, *, lines: list[Any] | None = None,
         "totals": {"currency": cur, "subtotal": _m(order.subtotal_minor, cur), "discount": _m(order.discount_minor, cur),
                    "shipping": _m(order.shipping_minor, cur),
                    "shipping_discount": _m(order.shipping_discount_minor, cur),
-                   "total": _m(order.total_minor, cur), "refunded": _m(order.refunded_minor, cur)},
+                   "total": _m(order.total_minor, cur), "refunded": _m(order.refunded_minor, cur),
+                   "tax": _m(tax_minor, cur)},
+        "tax_lines": tax_lines,
         "fulfilment": {"type": order.fulfilment_type, "location": codes.get(order.pickup_location_id),
                        "address": order.shipping_address, "tracking": order.tracking},
         "payment": {"provider": order.payment_provider, "status": order.payment_status,
-                    "reference": order.payment_reference},
+                    "reference": order.payment_reference,
+                    "action_url": _action_url(uow, order) if order.payment_status == "action_required" else None},
         "coupon": order.coupon_code, "cancel_reason": order.cancel_reason,
         "hold_expires_at": order.hold_expires_at, "version": order.version,
         "created_at": order.created_at, "updated_at": order.updated_at,
@@ -95,10 +103,32 @@ def list_orders(uow: UnitOfWork, *, status: str | None = None, customer_id: int 
         stmt = stmt.where(sa.or_(sa.func.lower(Order.number).like(like, escape="\\"),
                                  sa.func.lower(Order.email).like(like, escape="\\")))
     items, nxt = paginate(uow.session, stmt, Order.id, limit=limit, cursor=cursor, descending=newest_first)
-    return [order_out(uow, o) for o in items], nxt
+    taxes = _tax_lines_of(uow, [o.id for o in items])
+    return [order_out(uow, o, tax_lines=taxes.get(o.id, [])) for o in items], nxt
 
 
 def orders_for_customer(uow: UnitOfWork, customer_id: int) -> list[dict[str, Any]]:
     """Every order of a customer, oldest first (for the CRM 360 and the data export)."""
-    orders = uow.session.scalars(sa.select(Order).where(Order.customer_id == customer_id).order_by(Order.id))
-    return [order_out(uow, o) for o in orders]
+    orders = list(uow.session.scalars(sa.select(Order).where(Order.customer_id == customer_id).order_by(Order.id)))
+    taxes = _tax_lines_of(uow, [o.id for o in orders])
+    return [order_out(uow, o, tax_lines=taxes.get(o.id, [])) for o in orders]
+
+
+def _tax_lines_of(uow: UnitOfWork, order_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """Several orders' tax lines in one query (a page of orders is not one query per order)."""
+    from merx.fiscal import public as fiscal
+
+    return {oid: [t.model_dump() for t in lines] for oid, lines in fiscal.tax_lines_of_orders(uow, order_ids).items()}
+
+
+def _action_url(uow: UnitOfWork, order: Any) -> str | None:
+    """Where the shopper completes the payment (a 3-D Secure challenge), from the payments ledger."""
+    from merx.payments import public as payments
+
+    return payments.action_url(uow, order.id)
+
+
+def pricing_minor(amount: str, currency: str) -> int:
+    from merx.core.money import Money
+
+    return Money.of(amount, currency).minor

@@ -50,6 +50,8 @@ class CustomerIn(StrictModel):
     # the shopper's language (a supported locale): kept on a new guest's record, so the order's
     # notifications are written in it
     locale: str | None = Field(None, max_length=8)
+    # A business buyer's VAT id: a valid one of another EU country on a b2b order is reverse charged
+    vat_id: str | None = Field(None, max_length=20, pattern=r"^[A-Za-z]{2}[0-9A-Za-z .-]{2,16}$")
 
     @field_validator("email")
     @classmethod
@@ -71,6 +73,7 @@ class FulfilmentIn(StrictModel):
     location: str | None = Field(None, max_length=64)  # the pickup store
     address: AddressIn | None = None
     strategy: Literal["priority", "most_stock"] | None = None  # back office may override the allocation strategy
+    shipping_method: str | None = Field(None, max_length=32)  # a method code of the zone; default: the cheapest
 
     @model_validator(mode="after")
     def _pickup_needs_store(self) -> "FulfilmentIn":
@@ -152,12 +155,42 @@ class TotalsOut(BaseModel):
     shipping_discount: str
     total: str
     refunded: str
+    tax: str = "0.00"
+
+
+class TaxLineOut(BaseModel):
+    country: str
+    tax_class: str
+    rate: str
+    net: str
+    tax: str
+    currency: str
+    reverse_charge: bool
+
+
+class OrderPreviewLine(BaseModel):
+    sku: str
+    quantity: int
+    unit_price: str
+    discount: str
+    total: str
+
+
+class OrderPreviewOut(BaseModel):
+    currency: str
+    lines: list[OrderPreviewLine]
+    totals: TotalsOut
+    prices_include_tax: bool
+    tax_lines: list[TaxLineOut]
+    coupon_problem: str | None
 
 
 class PaymentOut(BaseModel):
     provider: str
     status: str
     reference: str | None
+    action_url: str | None = Field(None, description="where the shopper completes the payment (3-D Secure), while "
+                                   "the payment status is action_required")
 
 
 class FulfilmentOut(BaseModel):
@@ -179,6 +212,7 @@ class OrderOut(BaseModel):
     allocations: list[AllocationOut]
     promotions: list[AppliedPromotionOut]
     totals: TotalsOut
+    tax_lines: list[TaxLineOut] = []
     fulfilment: FulfilmentOut
     payment: PaymentOut
     coupon: str | None

@@ -29,6 +29,11 @@ def capture_payment(uow: UnitOfWork, order_id: int) -> dict[str, Any]:
     """Record that the money was collected (manual) or capture an authorised payment."""
     _require_staff(uow)
     order = _load(uow, order_id)
+    if payments.is_session_provider(payments.get_provider(order.payment_provider)):
+        from merx.orders import payment_sync  # captured through the payments ledger, which moves the order
+
+        if (done := payment_sync.capture_in_full(uow, order_id)) is not None:
+            return done
     if order.payment_status not in ("awaiting", "authorized"):
         raise Conflict(f"Order {order.number} payment is {order.payment_status}; nothing to capture",
                        type_slug="invalid-transition")
@@ -126,6 +131,9 @@ def picked_up(uow: UnitOfWork, order_id: int, *, location: str, payment_collecte
                                                status="succeeded", amount_minor=order.total_minor,
                                                reference=order.payment_reference, message=f"collected at {loc.code}"))
             order.payment_status = "captured"
+            from merx.orders import payment_sync  # pay at pickup (cod): the payments ledger too
+
+            payment_sync.money_back_recorded(uow, order, "capture", order.total_minor, order.payment_reference)
         inventory.consume(uow, f"order:{order.id}", note=f"picked up at {loc.code}")
         _set_status(uow, order, "picked_up", location=loc.code, payment_status=order.payment_status)
         uow.commit()
@@ -186,6 +194,10 @@ def _settle_money_back(uow: UnitOfWork, order_id: int, *, kind: str, amount_mino
         uow.session.add(PaymentTransaction(order_id=o.id, provider=o.payment_provider, kind=kind,
                                            status="succeeded" if ok else "failed", amount_minor=amount_minor,
                                            reference=result.reference if result else None, return_id=return_id))
+        if ok:  # keep the payments ledger in step (payment_sync); nothing for manual/test orders
+            from merx.orders import payment_sync
+
+            payment_sync.money_back_recorded(uow, o, kind, amount_minor, result.reference if result else None)
         if kind == "void":
             o.payment_status = "voided" if ok else "void_failed"
         elif ok:

@@ -11,8 +11,8 @@ from fastapi.responses import FileResponse, Response
 from merx.web.auth.session import session_present, session_reader
 from merx.web.common import HERE, PageRoute
 from merx.web.views import (analytics, associate, auth, catalog, customers, dashboard, instore_console, integration,
-                            inventory, jobs, kiosk, marketing, orders, sales, search_console, sellers, shop_settings,
-                            store, support)
+                            inventory, jobs, kiosk, marketing, orders, payments, sales, search_console, sellers,
+                            shop_settings, store, support)
 
 PREFIX = ""  # pages live at the root, not under /api/v1
 
@@ -31,7 +31,8 @@ def asset(asset_path: str) -> Response:
 
 
 for _module in (auth, dashboard, catalog, inventory, orders, customers, search_console, analytics, integration, jobs,
-                sellers, shop_settings, marketing, support, sales, store, associate, kiosk, instore_console):
+                sellers, shop_settings, marketing, support, sales, payments, store, associate, kiosk,
+                instore_console):
     router.include_router(_module.router)
 
 

@@ -22,6 +22,7 @@ from merx.catalog import public as catalog
 from merx.instore import public as instore
 from merx.inventory import public as inventory
 from merx.marketing import public as marketing
+from merx.invoicing import public as invoicing
 from merx.orders import public as orders
 from merx.search import public as search
 from merx.web.common import (PageRoute, csrf_form, problem_sentence, redirect, render, static_route_exists,
@@ -40,6 +41,11 @@ PAGE_SIZE = 24
 PAYMENT_OPTIONS = [
     ("manual", "Pay on delivery or in store", "Cash or card when you receive or collect the order."),
     ("test", "Card (test payments)", "A test card payment: always succeeds in the demo shop."),
+    ("testcard", "Card", "Test gateway: 4242 4242 4242 4242 pays, 4000 0027 6000 3184 asks for 3-D Secure, "
+                         "4000 0000 0000 0002 is declined."),
+    ("bank_transfer", "Bank transfer", "Transfer the total with the order number as the reference; the order is "
+                                       "paid when the transfer reaches our account."),
+    ("cod", "Cash on delivery / pay at pickup", "Pay the courier, or at the counter when you collect."),
 ]
 
 
@@ -434,15 +440,42 @@ def _payment_options(request: Request) -> list[tuple[str, str, str]]:
 def checkout_page(request: Request) -> Response:
     if not _cart(request):
         return redirect("/cart", flash="Your cart is empty.")
-    return _render(request, "store/checkout.html", _checkout_context(request))
+    preview, problem = _preview(request, None)
+    return _render(request, "store/checkout.html", _checkout_context(request) | {"preview": preview,
+                                                                                "preview_problem": problem})
 
 
-@router.post("/checkout")
-def checkout(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+def _preview(request: Request, data: dict[str, Any] | None) -> tuple[dict[str, Any] | None, str | None]:
+    """The totals with shipping, tax and discounts the shopper sees before placing the order."""
+    if data is None:  # the page's first view: ship to the shop's country, no coupon
+        data = {"channel": "web", "customer": {"email": "preview@example.com"}, "fulfilment": {"type": "ship"},
+                "lines": [{"sku": s, "quantity": q} for s, q in _cart(request)]}
+    try:
+        order_in = orders.OrderCreate(**{**data, "payment": {"provider": "manual"}})
+        with unit_of_work(request, readonly=True) as uow:
+            return orders.preview_order(uow, order_in), None
+    except ValidationError as e:
+        return None, validation_sentence(e)
+    except Problem as e:
+        if e.status >= 500:
+            raise
+        return None, problem_sentence(e)
+
+
+@router.post("/checkout/review")
+def checkout_review(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    """Recompute the summary (shipping to the address entered, tax, the coupon) without ordering."""
     lines = _cart(request)
     if not lines:
         return redirect("/cart", flash="Your cart is empty.")
+    data = _order_data(form, lines)
+    data["customer"]["email"] = data["customer"]["email"] or "preview@example.com"
+    preview, problem = _preview(request, {k: v for k, v in data.items() if k != "payment"})
+    return _render(request, "store/checkout.html", _checkout_context(request, form, problem) | {"preview": preview},
+                   status=200 if preview else 422)
 
+
+def _order_data(form: dict[str, Any], lines: list[tuple[str, int]]) -> dict[str, Any]:
     fulfilment: dict[str, Any] = {"type": form.get("fulfilment", "ship")}
     if fulfilment["type"] == "pickup":
         fulfilment["location"] = text_or_none(form.get("store"))
@@ -454,13 +487,24 @@ def checkout(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Res
     payment = {"provider": form.get("payment", "manual")}
     if payment["provider"] == "test":
         payment["behaviour"] = "succeed"
-    data = {"channel": "web", "customer": {"email": str(form.get("email", "")).strip(),
+    if payment["provider"] == "testcard":
+        payment["card"] = text_or_none(form.get("card")) or "4242 4242 4242 4242"
+    return {"channel": "web", "customer": {"email": str(form.get("email", "")).strip(),
                                            "first_name": text_or_none(form.get("first_name")),
                                            "last_name": text_or_none(form.get("last_name")),
                                            "phone": text_or_none(form.get("phone")),
                                            "locale": _shopper_locale(request)},
             "lines": [{"sku": s, "quantity": q} for s, q in lines], "fulfilment": fulfilment, "payment": payment,
             "coupon": text_or_none(form.get("coupon"))}
+
+
+@router.post("/checkout")
+def checkout(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    lines = _cart(request)
+    if not lines:
+        return redirect("/cart", flash="Your cart is empty.")
+    data = _order_data(form, lines)
+    fulfilment = data["fulfilment"]
     try:
         order_in = orders.OrderCreate(**data)
     except ValidationError as e:
@@ -481,6 +525,11 @@ def checkout(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Res
     if visitor:  # QR scans and clicks from this browser now belong to the customer (attribution)
         with unit_of_work(request, SYSTEM) as uow:
             marketing.link_visitor(uow, visitor, order.get("customer_id"))
+    action = (order.get("payment") or {}).get("action_url")
+    if action:  # 3-D Secure: the bank's page first, then back to the order
+        response = redirect(f"{action}&return_to=/order/{_order_token(request, order_id)}")
+        _save_cart(request, response, [])
+        return response
     response = redirect(f"/order/{_order_token(request, order_id)}", flash="Thank you! Your order is placed.")
     _save_cart(request, response, [])
     return response
@@ -502,7 +551,21 @@ def order_status(request: Request, token: str) -> Response:
             store = next((s for s in stores if s["code"] == location), None)
         # the code the store asks for at the hand-over (instore verifies it)
         pickup_code = instore.pickup_code_of(uow, order["number"]) if location else None
+        documents = invoicing.documents_for_order(uow, order_id)
     # "we email you" only when a mail server is configured and the notification really goes out
     emails = marketing.notifications_email(request.app.state.settings)
     return _render(request, "store/order.html", {"order": order, "store": store, "emails": emails,
-                                                 "pickup_code": pickup_code})
+                                                 "pickup_code": pickup_code, "documents": documents, "token": token})
+
+
+@router.get("/order/{token}/documents/{doc_id}.pdf")
+def order_document(request: Request, token: str, doc_id: int) -> Response:
+    """An invoice or credit note of the order the signed link opens (the guest's proof of access)."""
+    order_id = _order_from_token(request, token)
+    if order_id is None:
+        raise Problem("We could not find this order.", status=404, title="Order not found")
+    with unit_of_work(request, SYSTEM, readonly=True) as uow:
+        if not any(d.id == doc_id for d in invoicing.documents_for_order(uow, order_id)):
+            raise Problem("No such document for this order.", status=404, title="Document not found")
+        name, data = invoicing.pdf(uow, doc_id, checked=True)
+    return Response(data, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'})

@@ -1,0 +1,72 @@
+"""Tax and shipping routes: rates (by country, with effective dates), channel tax modes,
+shipping zones and their methods. Reading is open to the back office; changes to staff."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, Depends, Query
+
+from merx.core.auth import Principal, Role
+from merx.core.schemas import StrictModel
+from merx.core.uow import UnitOfWork
+from merx.core.web import get_read_uow, get_uow, require
+from merx.fiscal import service
+from merx.fiscal.schemas import (ChannelTaxModeIn, ChannelTaxModeOut, MethodIn, MethodOut, TaxRateIn, TaxRateOut, ZoneIn,
+                                 ZoneOut)
+
+router = APIRouter(tags=["taxes and shipping"])
+STAFF = (Role.admin, Role.staff)
+BACK_OFFICE = (Role.admin, Role.staff, Role.support_agent, Role.sales_rep)
+
+
+class EndRateIn(StrictModel):
+    valid_to: dt.date
+
+
+@router.get("/taxes/rates", response_model=list[TaxRateOut])
+def rates(country: str | None = Query(None, pattern=r"^[A-Za-z]{2}$"), uow: UnitOfWork = Depends(get_read_uow),
+          _: Principal = Depends(require(*BACK_OFFICE))) -> list[TaxRateOut]:
+    return service.list_rates(uow, country)
+
+
+@router.post("/taxes/rates", response_model=TaxRateOut, status_code=201)
+def add_rate(body: TaxRateIn, uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(require(*STAFF))) -> TaxRateOut:
+    """A rate for a country and tax class from `valid_from` (409 when it overlaps another)."""
+    return service.add_rate(uow, body)
+
+
+@router.post("/taxes/rates/{rate_id}/end", response_model=TaxRateOut)
+def end_rate(rate_id: int, body: EndRateIn, uow: UnitOfWork = Depends(get_uow),
+             _: Principal = Depends(require(*STAFF))) -> TaxRateOut:
+    return service.end_rate(uow, rate_id, body.valid_to)
+
+
+@router.get("/taxes/channels", response_model=list[ChannelTaxModeOut])
+def channel_modes(uow: UnitOfWork = Depends(get_read_uow),
+                  _: Principal = Depends(require(*BACK_OFFICE))) -> list[ChannelTaxModeOut]:
+    return service.list_channel_modes(uow)
+
+
+@router.put("/taxes/channels/{channel}", response_model=ChannelTaxModeOut)
+def set_channel_mode(channel: str, body: ChannelTaxModeIn, uow: UnitOfWork = Depends(get_uow),
+                     _: Principal = Depends(require(*STAFF))) -> ChannelTaxModeOut:
+    return service.set_channel_mode(uow, channel, body.prices_include_tax)
+
+
+@router.get("/shipping/zones", response_model=list[ZoneOut])
+def zones(uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(require(*BACK_OFFICE))) -> list[ZoneOut]:
+    return service.list_zones(uow)
+
+
+@router.post("/shipping/zones", response_model=ZoneOut, status_code=201)
+def create_zone(body: ZoneIn, uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(require(*STAFF))) -> ZoneOut:
+    return service.create_zone(uow, body)
+
+
+@router.post("/shipping/zones/{code}/methods", response_model=MethodOut, status_code=201)
+def add_method(code: str, body: MethodIn, uow: UnitOfWork = Depends(get_uow),
+               _: Principal = Depends(require(*STAFF))) -> MethodOut:
+    """A method with its rate table: `basis` weight (kg, product attribute weight), subtotal,
+    items or flat; `brackets` [{"from", "price"}]; `free_over` a subtotal from which it is free."""
+    return service.add_method(uow, code, body)
