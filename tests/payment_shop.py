@@ -67,4 +67,4 @@ class PayShop:
 
     def reserved(self, sku: str) -> int:
         r = self.client.get("/api/v1/inventory/stock", params={"sku": sku}, headers=self.admin)
-        return sum(row["reserved"] for row in r.json())
+        return sum(row["reserved"] for row in r.json()["items"])

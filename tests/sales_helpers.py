@@ -46,7 +46,7 @@ def warehouse_with_stock(client: Any, admin: dict[str, str], stock: dict[str, in
 def stock_level(client: Any, admin: dict[str, str], sku: str, code: str = "WH1") -> dict[str, Any]:
     r = client.get("/api/v1/inventory/stock", params={"sku": sku}, headers=admin)
     assert r.status_code == 200, r.text
-    return {row["location"]: row for row in r.json()}[code]
+    return {row["location"]: row for row in r.json()["items"]}[code]
 
 
 def outbox_matches_published_schemas(db: Any) -> set[str]:

@@ -26,13 +26,15 @@ def test_shopper_searches_filters_adds_to_cart_and_checks_out_with_pickup(page, 
     page.press("#q", "Enter")
     page.wait_for_url(re.compile(r"/search\?q=lamp"))
     cards = page.locator("#results .product-card")
-    assert sorted(cards.locator(".name").all_inner_texts()) == ["Nordic Desk Lamp", "Nordic Floor Lamp",
-                                                                "Retro Pendant Lamp"]
+    # every lamp, and lamps first: the semantic stage may add related products after them
+    names = cards.locator(".name").all_inner_texts()
+    assert sorted(names[:3]) == ["Nordic Desk Lamp", "Nordic Floor Lamp", "Retro Pendant Lamp"]
+    assert not any("Lamp" in n for n in names[3:])
     screenshot(page, "store-02-search")
 
     page.locator(".facets label", has_text="Lumen").click()  # brand filter
     page.wait_for_url(re.compile(r"brand="))
-    assert cards.locator(".name").all_inner_texts() == ["Nordic Desk Lamp"]
+    assert cards.locator(".name").all_inner_texts()[0] == "Nordic Desk Lamp"
     screenshot(page, "store-03-filtered")
 
     cards.locator(".name").first.click()

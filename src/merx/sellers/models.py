@@ -114,7 +114,7 @@ class LedgerEntry(Base):
 
     id: Mapped[IdPK]
     seller_id: Mapped[int] = mapped_column(sa.BigInteger)
-    kind: Mapped[str] = mapped_column(sa.String(16))
+    kind: Mapped[str] = mapped_column(sa.String(32))
     amount_minor: Mapped[int] = mapped_column(sa.BigInteger)
     currency: Mapped[str] = mapped_column(sa.String(3))
     seller_order_id: Mapped[int | None] = mapped_column(sa.BigInteger)

@@ -50,7 +50,7 @@ def upgrade() -> None:
     op.create_table('sellers_ledger',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('seller_id', sa.BigInteger(), nullable=False),
-    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
     sa.Column('amount_minor', sa.BigInteger(), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('seller_order_id', sa.BigInteger(), nullable=True),

@@ -374,22 +374,9 @@ def cart_update(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> 
 
 
 def _shopper_locale(request: Request) -> str | None:
-    """The first language of the browser's Accept-Language that the shop supports (the order's
-    notifications are written in it)."""
-    supported = set(request.app.state.settings.locales)
-    ranked = []
-    for i, part in enumerate(request.headers.get("accept-language", "")[:500].split(",")):
-        tag, _, params = part.strip().partition(";")
-        try:
-            q = float(params.strip()[2:]) if params.strip().startswith("q=") else 1.0
-        except ValueError:
-            q = 0.0
-        ranked.append((-q, i, tag.strip().lower()))
-    for _, _, tag in sorted(ranked):
-        for candidate in (tag, tag.split("-")[0]):
-            if candidate in supported:
-                return candidate
-    return None
+    """The language the shopper reads the shop in (`_locale`: ?lang=, the cookie, then
+    Accept-Language): the order's notifications are written in it."""
+    return _locale(request)
 
 
 def _pickup_stores(uow: Any) -> list[dict[str, Any]]:
@@ -468,14 +455,14 @@ def checkout_review(request: Request, form: dict[str, Any] = Depends(csrf_form))
     lines = _cart(request)
     if not lines:
         return redirect("/cart", flash="Your cart is empty.")
-    data = _order_data(form, lines)
+    data = _order_data(form, lines, _shopper_locale(request))
     data["customer"]["email"] = data["customer"]["email"] or "preview@example.com"
     preview, problem = _preview(request, {k: v for k, v in data.items() if k != "payment"})
     return _render(request, "store/checkout.html", _checkout_context(request, form, problem) | {"preview": preview},
                    status=200 if preview else 422)
 
 
-def _order_data(form: dict[str, Any], lines: list[tuple[str, int]]) -> dict[str, Any]:
+def _order_data(form: dict[str, Any], lines: list[tuple[str, int]], locale: str | None = None) -> dict[str, Any]:
     fulfilment: dict[str, Any] = {"type": form.get("fulfilment", "ship")}
     if fulfilment["type"] == "pickup":
         fulfilment["location"] = text_or_none(form.get("store"))
@@ -493,7 +480,7 @@ def _order_data(form: dict[str, Any], lines: list[tuple[str, int]]) -> dict[str,
                                            "first_name": text_or_none(form.get("first_name")),
                                            "last_name": text_or_none(form.get("last_name")),
                                            "phone": text_or_none(form.get("phone")),
-                                           "locale": _shopper_locale(request)},
+                                           "locale": locale},
             "lines": [{"sku": s, "quantity": q} for s, q in lines], "fulfilment": fulfilment, "payment": payment,
             "coupon": text_or_none(form.get("coupon"))}
 
@@ -503,7 +490,7 @@ def checkout(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Res
     lines = _cart(request)
     if not lines:
         return redirect("/cart", flash="Your cart is empty.")
-    data = _order_data(form, lines)
+    data = _order_data(form, lines, _shopper_locale(request))
     fulfilment = data["fulfilment"]
     try:
         order_in = orders.OrderCreate(**data)
