@@ -136,6 +136,21 @@ def embedder() -> Embedder | None:
     return _load()[0]
 
 
+@lru_cache(maxsize=1)
+def bulk_embedder() -> Embedder | None:
+    """For a whole-catalog rebuild (a batch job, not a request): the same model on every core,
+    so `merx demo` and `merx search reindex` embed thousands of products in a fraction of the
+    time one thread takes. None when the semantic stage is off or not installed."""
+    if _load()[0] is None:
+        return None
+    files = _model_files()
+    try:
+        return Embedder(*files, threads=max(1, os.cpu_count() or 1)) if files else None
+    except Exception:  # the request-time embedder loaded; fall back to it
+        log.exception("bulk embedder failed to load; using the single-thread one")
+        return _load()[0]
+
+
 def retrieval_mode() -> tuple[str, str]:
     """("hybrid" | "lexical", why): what search runs in this process."""
     model, why = _load()

@@ -31,7 +31,7 @@ from merx.search.analysis import guess_language
 from merx.search.ranking import Engine, Pin, RankConfig, SearchOutcome, SearchRequest, SynonymTable, query_key
 from merx.search.schemas import (BoostRuleIn, BoostRuleOut, FeedbackIn, PinIn, PinOut, SynonymIn, SynonymOut,
                                  ZeroResultOut)
-from merx.search.semantic import VectorStore, embed_records, embedder
+from merx.search.semantic import VectorStore, bulk_embedder, embed_records, embedder
 from merx.search.settings import get_search_settings
 from merx.search.stock import sync_stock
 from merx.search.suggestions import suggest_queries
@@ -549,7 +549,7 @@ def rebuild_index(db: Database, data_dir: Path, *, batch_size: int = 1000,
     with UnitOfWork(db, readonly=True) as uow:
         total = 0  # unknown up front: the catalog is streamed, not counted
 
-        model = embedder()
+        model = bulk_embedder()  # the whole catalog: every core
         vectors: list[tuple[int, str, Any]] = []
 
         def embedded(recs: list[IndexRecord]) -> list[IndexRecord]:
