@@ -6,7 +6,8 @@ local SMTP server (aiosmtpd's Sink, in its own process), on SQLite.
     python benchmarks/campaign_send.py --profiles 100000
 
 Baseline in the same run: the same number of already-rendered messages sent with a bare
-stdlib smtplib loop (one connection per message, as core.mail does) with no database at all:
+stdlib smtplib loop (one connection per message) with no database at all (the sender keeps
+one SMTP session per batch through core.mail):
 what the SMTP hop alone costs, so the figure shows what recording, claiming and the
 per-message status commit add. Prints the machine and the command."""
 

@@ -57,3 +57,28 @@ def test_smtp_url_parts_are_read() -> None:
     assert (t.host, t.port, t.username, t.password, t.implicit_tls) == ("mail.example.com", 465, "us@er", "p:ss", True)
     with pytest.raises(ValueError):
         mail.SmtpTransport.from_url("http://x")
+
+
+def test_a_kept_open_session_sends_many_messages_on_one_connection(tmp_path, smtp_server) -> None:
+    settings = _settings(tmp_path, smtp_server.url)
+    transport = mail.transport_for(settings, keep_open=True)
+    for i in range(5):
+        transport.send(mail.build_message(settings, to=f"c{i}@example.pl", subject=f"#{i}", text="x"))
+    first_session = transport._client
+    assert first_session is not None
+    transport.send(mail.build_message(settings, to="c5@example.pl", subject="#5", text="x"))
+    assert transport._client is first_session  # the same session, not a new connection
+    transport.close()
+    assert transport._client is None
+    got = smtp_server.wait_for(6)
+    assert sorted(str(m["Subject"]) for m in got) == [f"#{i}" for i in range(6)]
+
+
+def test_a_dropped_session_is_reopened_before_the_next_message(tmp_path, smtp_server) -> None:
+    settings = _settings(tmp_path, smtp_server.url)
+    transport = mail.transport_for(settings, keep_open=True)
+    transport.send(mail.build_message(settings, to="a@example.pl", subject="one", text="x"))
+    transport._client.sock.close()  # the server (or a proxy) dropped the idle connection
+    transport.send(mail.build_message(settings, to="b@example.pl", subject="two", text="x"))
+    transport.close()
+    assert sorted(str(m["Subject"]) for m in smtp_server.wait_for(2)) == ["one", "two"]

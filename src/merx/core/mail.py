@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid, parseaddr
 from typing import Protocol
@@ -39,6 +39,10 @@ class MailTransport(Protocol):
 
     def send(self, message: EmailMessage) -> str:
         """Deliver the message to the next hop; returns its Message-ID."""
+        ...
+
+    def close(self) -> None:
+        """Ends a kept-open session (nothing for a transport that keeps none)."""
         ...
 
 
@@ -78,6 +82,12 @@ def email_of(header_value: str) -> str:
 
 @dataclass
 class SmtpTransport:
+    """`keep_open=True` keeps one SMTP session for many messages (a campaign batch): a new
+    connection costs the TCP and TLS handshakes, EHLO and AUTH for every message. A kept
+    session is checked with NOOP before each reuse and reopened when the server dropped it;
+    a send is never retried on its own (a message the server may have taken is not sent
+    twice). Call `close()` when the batch is done."""
+
     host: str
     port: int
     username: str | None = None
@@ -85,39 +95,72 @@ class SmtpTransport:
     implicit_tls: bool = False
     timeout: float = 30.0
     name: str = "smtp"
+    keep_open: bool = False
+    _client: smtplib.SMTP | None = field(default=None, init=False, repr=False)
 
     @classmethod
-    def from_url(cls, url: str) -> "SmtpTransport":
+    def from_url(cls, url: str, *, keep_open: bool = False) -> "SmtpTransport":
         parts = urlsplit(url)
         if parts.scheme not in ("smtp", "smtps"):
             raise ValueError(f"MERX_SMTP_URL must start with smtp:// or smtps://, not {parts.scheme!r}")
         implicit = parts.scheme == "smtps"
         return cls(host=parts.hostname or "127.0.0.1", port=parts.port or (465 if implicit else 587),
                    username=unquote(parts.username) if parts.username else None,
-                   password=unquote(parts.password) if parts.password else None, implicit_tls=implicit)
+                   password=unquote(parts.password) if parts.password else None, implicit_tls=implicit,
+                   keep_open=keep_open)
+
+    def _connect(self) -> smtplib.SMTP:
+        if self.implicit_tls:
+            client: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
+                                                    context=ssl.create_default_context())
+        else:
+            client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        try:
+            client.ehlo()
+            if not self.implicit_tls and client.has_extn("starttls"):
+                client.starttls(context=ssl.create_default_context())
+                client.ehlo()
+            if self.username:
+                client.login(self.username, self.password or "")
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    def _session(self) -> smtplib.SMTP:
+        if self._client is not None:
+            try:
+                if self._client.noop()[0] == 250:
+                    return self._client
+            except (OSError, smtplib.SMTPException):
+                pass
+            self.close()
+        self._client = self._connect()
+        return self._client
 
     def send(self, message: EmailMessage) -> str:
         try:
-            if self.implicit_tls:
-                client: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
-                                                        context=ssl.create_default_context())
+            if self.keep_open:
+                self._session().send_message(message)
             else:
-                client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-            with client:
-                client.ehlo()
-                if not self.implicit_tls and client.has_extn("starttls"):
-                    client.starttls(context=ssl.create_default_context())
-                    client.ehlo()
-                if self.username:
-                    client.login(self.username, self.password or "")
-                client.send_message(message)
+                with self._connect() as client:
+                    client.send_message(message)
         except smtplib.SMTPRecipientsRefused as e:
             raise MailError(f"recipient refused: {e.recipients}", permanent=True) from e
         except smtplib.SMTPResponseException as e:
             raise MailError(f"SMTP {e.smtp_code}: {e.smtp_error!r}", permanent=500 <= e.smtp_code < 600) from e
         except (OSError, smtplib.SMTPException) as e:
+            self.close()  # a broken session is not reused
             raise MailError(f"mail server {self.host}:{self.port} unreachable: {e}", permanent=False) from e
         return str(message["Message-ID"])
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.quit()
+            except (OSError, smtplib.SMTPException):
+                client.close()
 
 
 @dataclass
@@ -132,11 +175,15 @@ class LogTransport:
                     message["To"], message["Subject"], message["Message-ID"])
         return str(message["Message-ID"])
 
+    def close(self) -> None:
+        pass
 
-def transport_for(settings: Settings) -> MailTransport:
+
+def transport_for(settings: Settings, *, keep_open: bool = False) -> MailTransport:
+    """`keep_open`: one SMTP session for a batch of messages (the caller closes it)."""
     if settings.smtp_url is None:
         return LogTransport()
-    return SmtpTransport.from_url(settings.smtp_url.get_secret_value())
+    return SmtpTransport.from_url(settings.smtp_url.get_secret_value(), keep_open=keep_open)
 
 
 def delivers(transport: MailTransport) -> bool:

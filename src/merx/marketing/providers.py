@@ -75,9 +75,13 @@ class EmailProvider:
     transport: Any = field(default=None)
 
     def __post_init__(self) -> None:
-        self.transport = mail.transport_for(self.settings)
+        # one SMTP session for the whole dispatch batch (closed by `close`)
+        self.transport = mail.transport_for(self.settings, keep_open=True)
         self.name = self.transport.name
         self.delivers = mail.delivers(self.transport)
+
+    def close(self) -> None:
+        self.transport.close()
 
     def send(self, message: Outgoing) -> str:
         msg = mail.build_message(self.settings, to=message.to, subject=message.subject or "", text=message.text,

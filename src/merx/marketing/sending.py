@@ -242,6 +242,19 @@ def dispatch(db: Database, *, now: dt.datetime | None = None, limit: int | None 
     started = time.monotonic()
     budget = ms.claim_lease_seconds * 0.8
     provider_cache: dict[str, providers.Provider | None] = {}
+    try:
+        _send_batch(db, rows, token, now, settings, ms, result, provider_cache, started, budget)
+    finally:
+        for provider in provider_cache.values():
+            close = getattr(provider, "close", None)
+            if close is not None:
+                close()  # ends the batch's SMTP session
+    return result
+
+
+def _send_batch(db: Database, rows: list[dict[str, Any]], token: str, now: dt.datetime, settings: Any,
+                ms: Any, result: DispatchResult, provider_cache: dict[str, Any], started: float,
+                budget: float) -> None:
     for i, row in enumerate(rows):
         if time.monotonic() - started > budget:
             _release(db, [r["id"] for r in rows[i:]], token)
@@ -281,7 +294,6 @@ def dispatch(db: Database, *, now: dt.datetime | None = None, limit: int | None 
             _finish(db, row["id"], token, status="not_sent", provider=provider.name,
                     reason="no mail server configured (MERX_SMTP_URL); written to the log only")
             result.not_sent += 1
-    return result
 
 
 def dispatch_until_idle(db: Database, *, now: dt.datetime | None = None, max_batches: int = 10_000,
