@@ -96,10 +96,7 @@ def test_a_redelivered_event_records_its_notification_once(db, settings):
     from order_events import order_placed
 
     event = order_placed(7001, None, [{"sku": "MUG-1", "quantity": 1, "unit_price": "9.90"}], email="x@example.com")
-    envelope = DomainEvent.from_event(event) if hasattr(DomainEvent, "from_event") else None
-    if envelope is None:
-        envelope = DomainEvent(type=event.event_type, aggregate_type="order", aggregate_id="7001",
-                               payload=event.model_dump(mode="json"))
+    envelope = DomainEvent.of(event)  # the envelope the outbox would carry
     for _ in range(2):
         with UnitOfWork(db) as uow:
             notifications.queue_for_events(uow, [envelope])
