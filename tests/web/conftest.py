@@ -268,7 +268,9 @@ def sign_in(page: Any, email: str, password: str = PASSWORD) -> None:
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", password)
     page.click("form[action='/console/login'] button[type=submit]")
-    page.wait_for_url("**/console")
+    # The password check is scrypt (slow on purpose) and the dashboard renders its figures
+    # first; with the other xdist worker busy that has taken more than the default 15 s.
+    page.wait_for_url("**/console", wait_until="domcontentloaded", timeout=60_000)
 
 
 @pytest.fixture
