@@ -239,7 +239,7 @@ class PageErrors(list):
 @pytest.fixture
 def page(browser: Any, live_server: LiveServer, request: pytest.FixtureRequest) -> Iterator[Any]:
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 860})
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(30_000)
     pg = context.new_page()
     errors = PageErrors()
     errors.attach(pg)
