@@ -1,14 +1,3 @@
-from __future__ import annotations
+"""The shared money-shop fixtures (tests/payment_shop.py)."""
 
-import pytest
-from payment_shop import PROVIDERS, PayShop
-
-
-@pytest.fixture
-def settings(settings):  # type: ignore[no-untyped-def]
-    return settings.model_copy(update={"payment_providers": PROVIDERS})
-
-
-@pytest.fixture
-def shop(client, admin, db) -> PayShop:  # type: ignore[no-untyped-def]
-    return PayShop(client, admin, db)
+from payment_shop import settings, shop  # noqa: F401
