@@ -134,3 +134,27 @@ def test_hybrid_over_http_reports_its_mode_and_adds_by_meaning_after_the_word_ma
     assert all(i["explain"]["found_by"] == "semantic" for i in r["items"][1:])
     # a language the model does not know runs lexical, and says so
     assert client.get("/api/v1/search", params={"q": "телефон", "lang": "ru"}).json()["retrieval"] == "lexical"
+
+
+@needs_model
+def test_products_found_only_by_meaning_are_counted_in_the_facets(hybrid_engine):
+    docs = [make_doc("Three-seat velvet sofa", product_id=1, brand="nordhem", category="sofas"),
+            make_doc("Couch cover, washable", product_id=2, brand="covera", category="textiles")]
+    engine = hybrid_engine(docs)
+    out = engine.search(SearchRequest(q="couch", lang="en"))
+    assert set(ids(out)) == {1, 2}
+    brands = {b["value"]: b["count"] for b in out.facets["brand"]}
+    assert brands == {"nordhem": 1, "covera": 1}  # the sofa came only from the semantic stage
+    semantic = engine.search(SearchRequest(q="couch", lang="en", retrieval="semantic"))
+    assert {b["value"] for b in semantic.facets["brand"]} >= {"nordhem"}
+    lexical = engine.search(SearchRequest(q="couch", lang="en", retrieval="lexical"))
+    assert {b["value"] for b in lexical.facets["brand"]} == {"covera"}
+
+
+def test_the_embedding_reads_the_query_without_its_negated_words():
+    from merx.search.analysis import meaning_text
+
+    assert meaning_text("pads without wings", "en") == "pads"
+    assert meaning_text("paper bags without handles", "en") == "paper bags"
+    assert meaning_text("torba bez rączek", "pl") == "torba"
+    assert meaning_text("without", "en") == "without"  # nothing negated: the query as typed

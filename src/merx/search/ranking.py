@@ -24,7 +24,8 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import tantivy
 
-from merx.search.analysis import NEGATED, QueryToken, analyze, analyze_query, guess_language, normalise_code
+from merx.search.analysis import (NEGATED, QueryToken, analyze, analyze_query, guess_language, meaning_text,
+                                  normalise_code)
 from merx.search.boosts import AppliedBoost, BoostRules
 from merx.search.documents import CANDIDATE_FIELDS, DESCRIPTION_WEIGHT, FIELD_WEIGHTS, SIGNAL_FIELDS
 from merx.search.facets import facet_counts
@@ -349,7 +350,7 @@ class Engine:
             t_embed = time.perf_counter()
             model = embedder()
             assert model is not None
-            query_vector = model.embed([req.q])[0]
+            query_vector = model.embed([meaning_text(req.q, lang) if negated else req.q])[0]
             timings["embed_query"] = _ms(t_embed)
         timings["analysis"] = _ms(t0)
 
@@ -494,7 +495,7 @@ class Engine:
         facets: dict[str, Any] = {}
         if req.facets:
             t6 = time.perf_counter()
-            facets = self.facets(searcher, query)
+            facets = self.facets(searcher, self._facet_query(query, candidates, retrieval, req.filters, negated))
             timings["facets"] = _ms(t6)
         timings["total"] = _ms(t0)
         if not count and not extra:
@@ -604,6 +605,21 @@ class Engine:
 
     def facets(self, searcher: tantivy.Searcher, query: tantivy.Query) -> dict[str, Any]:
         return facet_counts(searcher, query)
+
+    def _facet_query(self, query: tantivy.Query, candidates: Sequence[Candidate], retrieval: str,
+                     filters: Filters, negated: Sequence[QueryToken]) -> tantivy.Query:
+        """What the facets count: the lexical matches plus the products only the semantic
+        stage found (they are in the results, so a shopper filtering by their brand or
+        category must find them counted); in semantic mode only the latter."""
+        found = [c.product_id for c in candidates if c.via_semantic]
+        if not found:
+            return query
+        by_meaning = tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, tantivy.Query.term_set_query(self.index.schema, "product_id", found))]
+            + self._filter_clauses(filters) + self._negated_clauses(negated))
+        if retrieval == "semantic":
+            return by_meaning
+        return tantivy.Query.boolean_query([(tantivy.Occur.Should, query), (tantivy.Occur.Should, by_meaning)])
 
 
 def _apply_display_rules(order: list[int], pids: list[int], code_ids: list[int], pinned: dict[int, int]) -> list[int]:
