@@ -46,8 +46,9 @@ def test_demo_shop_is_populated_and_the_key_works(demo_run):
         assert len(categories) >= 20
         customers = client.get("/api/v1/customers", params={"limit": 500}, headers=headers).json()["items"]
         assert len(customers) >= 200
-        # some products carry Polish and Russian names, served by Accept-Language
-        from merx.demo import COLOR_PL, COLOR_RU
+        # products carry real Polish, Romanian, Russian, Ukrainian and Chinese names, served by
+        # Accept-Language, and found by searches in those languages
+        from merx.demo_texts import COLOURS, LANGS
 
         def name_in(locale: str) -> str:
             r = client.get("/api/v1/products", params={"sku": "PHO-00000"}, headers={**headers, "Accept-Language": locale})
@@ -55,9 +56,13 @@ def test_demo_shop_is_populated_and_the_key_works(demo_run):
             body = r.json()
             return (body["items"][0] if "items" in body else body)["name"]
 
-        assert any(colour in name_in("pl") for colour in COLOR_PL.values())
-        assert any(colour in name_in("ru") for colour in COLOR_RU.values())
-        assert not any(colour in name_in("en") for colour in COLOR_PL.values())
+        for k, lang in enumerate(LANGS):
+            assert any(colours[k] in name_in(lang) for colours in COLOURS.values()), lang
+        assert not any(colours[0] in name_in("en") for colours in COLOURS.values())
+        for query, lang in (("słuchawki", "pl"), ("meble", "pl"), ("наушники", "ru"), ("навушники", "uk"),
+                            ("căști", "ro"), ("无线耳机", "zh"), ("чайник", "ru")):
+            found = client.get("/api/v1/search", params={"q": query, "lang": lang}).json()
+            assert found["total"] > 0, (query, found)
         # the sales team's pipeline: accounts, leads from several channels, deals in every stage,
         # quotes accepted through their links (orders placed), contracts with a few risky ones
         assert len(client.get("/api/v1/accounts", params={"limit": 200}, headers=headers).json()["items"]) == 40

@@ -50,10 +50,6 @@ CATEGORIES: list[tuple[str, str, str | None, str | None, str, str, list[str], tu
 ADJECTIVES = ["Classic", "Pro", "Compact", "Smart", "Eco", "Premium", "Lite", "Max", "Urban", "Nordic", "Retro",
               "Ultra", "Travel", "Family", "Essential", "Signature"]
 COLORS = ["black", "white", "grey", "red", "blue", "green", "beige", "navy"]
-COLOR_PL = {"black": "czarny", "white": "biały", "grey": "szary", "red": "czerwony", "blue": "niebieski",
-            "green": "zielony", "beige": "beżowy", "navy": "granatowy"}
-COLOR_RU = {"black": "чёрный", "white": "белый", "grey": "серый", "red": "красный", "blue": "синий",
-            "green": "зелёный", "beige": "бежевый", "navy": "тёмно-синий"}
 MATERIALS = ["cotton", "steel", "aluminium", "oak", "plastic", "glass", "leather", "wool", "bamboo", "ceramic"]
 BRANDS = ["Aurora", "Borealis", "Cobalt", "Dunmore", "Elkhorn", "Fjord", "Granite", "Harbor", "Ivory Lane", "Juniper",
           "Kestrel", "Lumen", "Meridian", "Northwind", "Orchard", "Pinecrest", "Quarry", "Redwood", "Solstice",
@@ -152,6 +148,7 @@ def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int
 
 def _catalog(db: Any, rng: random.Random, product_count: int, progress: Progress) -> dict[str, int]:
     from merx.demo_media import picture_url
+    from merx.demo_texts import category_translations, product_translations
     from merx.catalog import public as catalog
     from merx.catalog.public import (AttributeCreate, AttributeSetCreate, AttributeSetItemIn, BrandCreate,
                                      CategoryCreate, ProductCreate)
@@ -182,7 +179,7 @@ def _catalog(db: Any, rng: random.Random, product_count: int, progress: Progress
                 code=code, name=code.title(), attributes=[AttributeSetItemIn(attribute=a, required=r) for a, r in items]))
         for code, name, parent, aset, pl, ru, _nouns, _prices in CATEGORIES:
             catalog.create_category(uow, CategoryCreate(code=code, name=name, parent=parent, attribute_set=aset,
-                                                        translations={"pl": pl, "ru": ru}))
+                                                        translations=category_translations(code)))
         for name in BRANDS:
             catalog.create_brand(uow, BrandCreate(code=name.lower().replace(" ", "-"), name=name))
     seller_ids = []
@@ -216,11 +213,10 @@ def _catalog(db: Any, rng: random.Random, product_count: int, progress: Progress
             attributes["material"] = rng.choice(MATERIALS)
         if top == "sports":
             attributes["waterproof"] = rng.random() < 0.4
-        translations: dict[str, Any] = {}
-        if i % 5 == 0:
-            translations["pl"] = {"name": f"{brand} {noun} {COLOR_PL[color]} {i:04d}"}
-        if i % 7 == 0:
-            translations["ru"] = {"name": f"{brand} {noun} {COLOR_RU[color]} {i:04d}"}
+        # Each product speaks a few of the shop's languages (about 1.5 besides English), in real
+        # words of those languages (merx.demo_texts), as a multilingual marketplace's catalog does.
+        langs = tuple(lang for lang, every in (("pl", 2), ("ru", 3), ("ro", 4), ("uk", 5), ("zh", 6)) if i % every == 0)
+        translations: dict[str, Any] = product_translations(noun, color, brand, adjective, f"{i:04d}", code, langs)
         status = "draft" if i % 50 == 49 else "active"
         batch.append(ProductCreate(
             sku=f"{code[:3].upper()}-{i:05d}", name=name,
