@@ -221,3 +221,28 @@ def test_parent_category_code_finds_products_filed_under_its_children(client, ad
     page = client.get("/search", params={"category": "home"})
     assert page.status_code == 200
     assert "Steel kettle" in page.text and "Yoga mat" not in page.text
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_brand_aliases_find_the_brands_products_and_a_new_alias_reindexes_them(client, admin):
+    r = client.post("/api/v1/brands", json={"code": "samsung", "name": "Samsung", "aliases": ["Самсунг", " Самсунг "]},
+                    headers=admin)
+    assert r.status_code == 201, r.text
+    assert r.json()["aliases"] == ["Самсунг"]  # trimmed, repeats dropped
+    tv = _product(client, admin, sku="TV-1", name="Galaxy QLED television", brand="samsung")
+    _product(client, admin, sku="TV-2", name="Plain QLED television")
+    assert _ids(client.get(SEARCH, params={"q": "самсунг", "lang": "ru"})) == [tv]
+    assert client.get(SEARCH, params={"q": "三星", "lang": "zh"}).json()["total"] == 0
+    r = client.patch("/api/v1/brands/samsung", json={"aliases": ["Самсунг", "三星"]}, headers=admin)
+    assert r.status_code == 200 and r.json()["aliases"] == ["Самсунг", "三星"]
+    assert _ids(client.get(SEARCH, params={"q": "三星", "lang": "zh"})) == [tv]  # re-indexed by brand.updated
+    listed = client.get("/api/v1/brands", headers=admin).json()["items"]
+    assert [b["aliases"] for b in listed if b["code"] == "samsung"] == [["Самсунг", "三星"]]
+
+
+def test_brand_aliases_are_checked_at_the_edge(client, admin):
+    r = client.post("/api/v1/brands", json={"code": "acme", "name": "Acme", "aliases": ["x" * 101]}, headers=admin)
+    assert r.status_code == 422 and "aliases" in r.text
+    assert client.patch("/api/v1/brands/nope", json={"aliases": ["A"]}, headers=admin).status_code == 404
+    assert client.post("/api/v1/brands", json={"code": "acme", "name": "Acme"}, headers=admin).status_code == 201
+    assert client.patch("/api/v1/brands/acme", json={"aliases": ["A"]}).status_code == 401

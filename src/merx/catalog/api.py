@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from merx.catalog import completeness, feeds, importexport, products, reference_data, rules
-from merx.catalog.schemas import (AttributeCreate, AttributeOut, AttributeSetCreate, AttributeSetOut, BrandCreate,
+from merx.catalog.schemas import (AttributeCreate, AttributeOut, AttributeSetCreate, AttributeSetOut, BrandCreate, BrandPatch,
                                   BrandOut, CategoryCreate, CategoryOut, CategoryPatch, ChannelCreate, ChannelOut,
                                   CompletenessOut, ImportReport, ProductCreate, ProductOut, ProductPatch)
 from merx.core.auth import Principal, Role
@@ -192,6 +192,12 @@ def update_category(code: str, body: CategoryPatch, uow: UnitOfWork = Depends(ge
 def create_brand(body: BrandCreate, uow: UnitOfWork = Depends(get_uow),
                  _: Principal = Depends(require(*CATALOG_ADMINS))) -> BrandOut:
     return reference_data.create_brand(uow, body)
+
+
+@router.patch("/brands/{code}", response_model=BrandOut)
+def update_brand(code: str, body: BrandPatch, uow: UnitOfWork = Depends(get_uow),
+                 _: Principal = Depends(require(*CATALOG_ADMINS))) -> BrandOut:
+    return reference_data.update_brand(uow, code, body)
 
 
 @router.get("/brands", response_model=Page[BrandOut])

@@ -69,3 +69,18 @@ class ProductDeleted(_ProductEvent):
     event_type: ClassVar[str] = "product.deleted"
 
     skus: list[str]
+
+
+class BrandUpdated(Event):
+    """A brand's name or aliases changed: its products' search documents change with it
+    (search re-indexes them). `product_ids`: the brand's products at the time."""
+
+    aggregate_type: ClassVar[str] = "brand"
+    aggregate_field: ClassVar[str] = "brand_id"
+    event_type: ClassVar[str] = "brand.updated"
+
+    brand_id: int
+    code: str
+    name: str
+    aliases: list[str]
+    product_ids: list[int]

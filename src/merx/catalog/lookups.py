@@ -54,6 +54,7 @@ class ProductDocument:
     # level without a translation keeps its default name): search indexes every language.
     category_path_translations: dict[str, list[str]] = field(default_factory=dict)
     media: list[str] = field(default_factory=list)  # image URLs, the main one first
+    brand_aliases: list[str] = field(default_factory=list)  # other names shoppers type for the brand
 
 
 # One query for what checkout needs per SKU, prices included (a row per price currency).
@@ -142,4 +143,5 @@ def _document(p: Product, categories: dict[int, Category], default_locale: str) 
         channels=sorted(pc.channel.code for pc in p.publications),
         updated_at=p.updated_at, created_at=p.created_at, category_codes=codes, media=list(p.media or []),
         category_path_translations=path_translations,
+        brand_aliases=list((p.brand.aliases or []) if p.brand else []),
     )

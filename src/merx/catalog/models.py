@@ -76,6 +76,9 @@ class Brand(Base):
     id: Mapped[IdPK]
     code: Mapped[str] = mapped_column(sa.String(100), unique=True)
     name: Mapped[str] = mapped_column(sa.String(200))
+    # Other names shoppers type for the brand (transliterations, local spellings: "Самсунг",
+    # "三星"); search indexes them beside the name.
+    aliases: Mapped[Any] = mapped_column(JSONType, default=list, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -10,13 +10,13 @@ from merx.catalog.completeness import product_completeness
 from merx.catalog.lookups import ProductDocument, SkuInfo, iter_product_documents, lookup_skus
 from merx.catalog.rules import pick_locale
 from merx.catalog.products import bulk_create_products, get_product, list_products_stmt, update_product
-from merx.catalog.reference_data import (create_attribute, create_attribute_set, create_brand, create_category,
+from merx.catalog.reference_data import (create_attribute, create_attribute_set, create_brand, create_category, update_brand,
                                          list_attributes, list_brands, list_categories)
 
 __all__ = [
     "AttributeCreate", "AttributeOut", "AttributeSetCreate", "AttributeSetItemIn", "BrandCreate", "BrandOut",
     "CategoryCreate", "CategoryOut", "ProductCreate", "ProductDocument", "ProductOut", "ProductPatch", "SkuInfo",
     "bulk_create_products", "create_attribute", "create_attribute_set", "create_brand", "create_category",
-    "get_product", "iter_product_documents", "list_attributes", "list_brands", "list_categories",
+    "get_product", "iter_product_documents", "update_brand", "list_attributes", "list_brands", "list_categories",
     "list_products_stmt", "lookup_skus", "pick_locale", "product_completeness", "skus_for_code", "update_product",
 ]

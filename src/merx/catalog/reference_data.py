@@ -9,10 +9,11 @@ import sqlalchemy as sa
 
 from merx.catalog import rules
 from merx.catalog.completeness import effective_attribute_set
-from merx.catalog.models import Attribute, AttributeSet, AttributeSetItem, Brand, Category, Channel
+from merx.catalog.events import BrandUpdated
+from merx.catalog.models import Attribute, AttributeSet, AttributeSetItem, Brand, Category, Channel, Product
 from merx.catalog.refs import ensure_default_channels
 from merx.catalog.schemas import (AttributeCreate, AttributeOut, AttributeSetCreate, AttributeSetItemOut,
-                                  AttributeSetOut, BrandCreate, BrandOut, CategoryCreate, CategoryOut,
+                                  AttributeSetOut, BrandCreate, BrandOut, BrandPatch, CategoryCreate, CategoryOut,
                                   CategoryPatch, ChannelCreate, ChannelOut)
 from merx.core.errors import Conflict, FieldError, NotFound, ValidationProblem
 from merx.core.money import MoneyError, check_currency
@@ -139,16 +140,51 @@ def create_brand(uow: UnitOfWork, data: BrandCreate) -> BrandOut:
     if uow.session.scalar(sa.select(Brand.id).where(Brand.code == data.code)) is not None:
         raise Conflict(f"A brand with code {data.code!r} exists", type_slug="duplicate",
                        errors=[FieldError("code", "already exists", "duplicate")])
-    b = Brand(code=data.code, name=data.name)
+    b = Brand(code=data.code, name=data.name, aliases=_aliases(data.aliases))
     uow.session.add(b)
     uow.session.flush()
-    uow.audit("create", "brand", b.id, after={"code": b.code, "name": b.name})
+    uow.audit("create", "brand", b.id, after={"code": b.code, "name": b.name, "aliases": b.aliases})
     uow.commit()
-    return BrandOut(id=b.id, code=b.code, name=b.name)
+    return _brand_out(b)
+
+
+def update_brand(uow: UnitOfWork, code: str, data: BrandPatch) -> BrandOut:
+    """Rename a brand or set its aliases; its products are re-indexed by search (BrandUpdated)."""
+    b = uow.session.scalar(sa.select(Brand).where(Brand.code == code))
+    if b is None:
+        raise NotFound(f"No brand {code!r}")
+    before = {"name": b.name, "aliases": list(b.aliases or [])}
+    if data.name is not None:
+        b.name = data.name
+    if data.aliases is not None:
+        b.aliases = _aliases(data.aliases)
+    after = {"name": b.name, "aliases": list(b.aliases or [])}
+    if after != before:
+        product_ids = list(uow.session.scalars(sa.select(Product.id).where(Product.brand_id == b.id).order_by(Product.id)))
+        uow.emit(BrandUpdated(brand_id=b.id, code=b.code, name=b.name, aliases=after["aliases"], product_ids=product_ids))
+        uow.audit("update", "brand", b.id, before=before, after=after)
+        uow.commit()
+    return _brand_out(b)
+
+
+def _aliases(values: list[str]) -> list[str]:
+    """Trimmed, without blanks or repeats (case-insensitive), in the order given."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for v in values:
+        v = " ".join(v.split())
+        if v and v.casefold() not in seen:
+            seen.add(v.casefold())
+            out.append(v)
+    return out
+
+
+def _brand_out(b: Brand) -> BrandOut:
+    return BrandOut(id=b.id, code=b.code, name=b.name, aliases=list(b.aliases or []))
 
 
 def list_brands(uow: UnitOfWork) -> list[BrandOut]:
-    return [BrandOut(id=b.id, code=b.code, name=b.name) for b in uow.session.scalars(sa.select(Brand).order_by(Brand.id))]
+    return [_brand_out(b) for b in uow.session.scalars(sa.select(Brand).order_by(Brand.id))]
 
 
 def _attribute_out(a: Attribute) -> AttributeOut:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, BaseModel, Field, field_validator
 
@@ -154,15 +154,27 @@ class CategoryOut(BaseModel):
     translations: dict[str, str]
 
 
+BrandAlias = Annotated[str, Field(min_length=1, max_length=100)]
+
+
 class BrandCreate(StrictModel):
     code: str = Code
     name: str = Field(min_length=1, max_length=200)
+    aliases: list[BrandAlias] = Field(default_factory=list, max_length=20, description=(
+        "Other names shoppers type for the brand (transliterations, local spellings); search finds the "
+        "brand's products by them"), examples=[["Самсунг", "三星"]])
+
+
+class BrandPatch(StrictModel):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    aliases: list[BrandAlias] | None = Field(None, max_length=20)
 
 
 class BrandOut(BaseModel):
     id: int
     code: str
     name: str
+    aliases: list[str] = []
 
 
 class AttributeCreate(StrictModel):

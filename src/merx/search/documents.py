@@ -164,6 +164,11 @@ def build_record(doc: Any, signals: ProductSignals | None = None, *, currency: s
                 surface_words += surface(part, lang)
     brand_tokens = analyze(doc.brand, default_lang)
     surface_words += surface(doc.brand, default_lang)
+    # Brand aliases ("Самсунг", "三星"), each in the language its script says (analyze guesses):
+    # a shopper typing the local name finds the brand's products.
+    for alias in getattr(doc, "brand_aliases", None) or []:
+        brand_tokens += analyze(alias, default_lang)
+        surface_words += surface(alias, default_lang)
     codes: list[str] = []
     prices: list[Decimal] = []
     skus: list[str] = []

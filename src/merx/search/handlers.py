@@ -37,7 +37,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from merx.catalog.events import ProductArchived, ProductCreated, ProductDeleted, ProductPriceChanged, ProductUpdated
+from merx.catalog.events import BrandUpdated, ProductArchived, ProductCreated, ProductDeleted, ProductPriceChanged, ProductUpdated
 from merx.core.db import Database
 from merx.core.events import DomainEvent, MessageBus
 from merx.core.uow import UnitOfWork
@@ -158,6 +158,16 @@ def on_order_placed(event: DomainEvent, db: Database) -> None:
     if bought:
         with _lock:
             _note(db).purchases.extend(bought)
+            _schedule(db)
+
+
+def on_brand_updated(event: DomainEvent, db: Database) -> None:
+    """A renamed brand or new aliases change its products' documents: re-index them."""
+    data = event.data
+    assert isinstance(data, BrandUpdated)
+    if data.product_ids:
+        with _lock:
+            _note(db).products.update(data.product_ids)
             _schedule(db)
 
 
@@ -307,4 +317,5 @@ def register(bus: MessageBus) -> None:
     bus.subscribe(StockChanged, on_stock_changed, eager=True)
     bus.subscribe(OrderPlaced, on_order_placed, eager=True)
     bus.subscribe(SellerUpdated, on_seller_updated, eager=True)
+    bus.subscribe(BrandUpdated, on_brand_updated, eager=True)
     bus.subscribe(ProductRatingChanged, on_rating_changed, batch=True, durable="search.ratings")
