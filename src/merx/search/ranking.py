@@ -447,7 +447,7 @@ class Engine:
         # Stage 3
         t3 = time.perf_counter()
         n = len(candidates)
-        matrix, columns = self._features(searcher, candidates, groups, mode, req, rules)
+        matrix, columns = self._features(searcher, candidates, groups, mode, req, rules, negated)
         probabilities = self.ranker.probabilities(matrix) if n else np.zeros(0)
         timings["stage_3"] = _ms(t3)
 
@@ -465,7 +465,8 @@ class Engine:
         if retrieval == "hybrid" and n and bool(columns["_semantic_only"].any()):
             # products with every query word first; then the partial and meaning-only
             # matches, by the fused stage 2 score inside the learned probability
-            order = np.lexsort((np.asarray(pids), -columns["text_score"], -final, -columns["text_all_words"]))
+            order = np.lexsort((np.asarray(pids), -columns["text_score"], -final, -columns["_says_without"],
+                                -columns["text_all_words"]))
         elif mode == "or" and n:
             # Full matches first: a product with every query word is never outranked by one
             # with fewer because of its popularity; the learned score orders within a tier.
@@ -507,7 +508,7 @@ class Engine:
 
     def _features(self, searcher: tantivy.Searcher, candidates: list[Candidate],
                   groups: list[list[tuple[QueryToken, ...]]], mode: str, req: SearchRequest,
-                  rules: BoostRules) -> tuple[np.ndarray, dict[str, Any]]:
+                  rules: BoostRules, negated: Sequence[QueryToken] = ()) -> tuple[np.ndarray, dict[str, Any]]:
         n = len(candidates)
         addresses = [c.address for c in candidates]
         columns: dict[str, Any] = {}
@@ -561,6 +562,16 @@ class Engine:
                 self.index.schema, "store_f", local_locations)))
         columns["_nearest"], columns["_next_day_local"] = near, local
         columns.setdefault("_coverage", np.ones(n, dtype=np.float64))
+        # "pads without wings": a candidate whose own text says "without wings" is what the
+        # shopper asked for; hybrid ordering puts it first among equal word matches, since
+        # meaning alone cannot tell "without wings" from a plain "pads" (lexical BM25 already
+        # favours it through the query's negated clauses).
+        says_without = np.zeros(n, dtype=bool)
+        if negated and n:
+            q = tantivy.Query.boolean_query([(tantivy.Occur.Should, self._term(f, NEGATED + t.text))
+                                             for t in negated for f in CANDIDATE_FIELDS])
+            says_without = member(self._restricted(searcher, id_set, n, q))
+        columns["_says_without"] = says_without.astype(np.float64)
         express, in_stock = columns["express"] > 0, columns["in_stock"] > 0
         columns["delivery_days"] = np.where(near | local, DELIVERY_DAYS_LOCAL, np.where(
             express, DELIVERY_DAYS_EXPRESS, np.where(in_stock, DELIVERY_DAYS_STOCKED, DELIVERY_DAYS_UNAVAILABLE)))
