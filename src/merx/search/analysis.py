@@ -323,9 +323,10 @@ def surface_tokens(text: str | None, lang: str = "en") -> list[str]:
 
 def meaning_text(query: str, lang: str) -> str:
     """The query as the embedding model should read it: negation words and the word each
-    negates left out. A sentence embedding does not understand "without": "pads without
-    wings" lands beside products with wings, which the lexical stage has just excluded, and
-    pulls the fused ranking towards them. The exclusion itself stays with the lexical clauses."""
+    negates left out. A sentence embedding does not understand "without" ("pads without
+    wings" lands beside products with wings); the exclusion itself is the lexical clauses',
+    which filter the semantic candidates too. Measured on the study's negation set
+    (docs/search-quality.md): within noise of embedding the whole query."""
     raw = _raw_tokens(normalise(query, lang), lang, for_query=True)
     kept = [t for t, negated in _negating_chain(tuple(raw), lang, drop_stops=False) if not negated]
     return " ".join(kept) if kept else query
