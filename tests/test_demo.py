@@ -16,7 +16,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory):
     env = {**os.environ, "MERX_DATA_DIR": str(data_dir), "MERX_LOG_LEVEL": "WARNING"}
     env.pop("MERX_DATABASE_URL", None)
     merx = Path(sys.executable).parent / "merx"
-    done = subprocess.run([str(merx), "demo", "--no-serve"], env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([str(merx), "demo", "--no-serve"], env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     return data_dir, done.stdout.strip().splitlines()[-1]
 
