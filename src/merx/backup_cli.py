@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import typer
+from sqlalchemy.exc import OperationalError
 from rich.progress import (BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
 
@@ -33,6 +34,12 @@ def _reporter(progress: Progress) -> Callable[[str, int, int], None]:
         progress.update(tasks[step], completed=done, total=max(total, 1), **fields)
 
     return report
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, OperationalError):  # the database is not there or refuses us
+        return "cannot use the database: " + str(error.orig).strip().splitlines()[0]
+    return str(error)
 
 
 def _size(done: int, total: int) -> str:
@@ -65,8 +72,8 @@ def backup(path: Path = typer.Argument(..., help="The archive to write (a tar fi
     try:
         with _bars() as progress:
             manifest = run_backup(target, path, progress=_reporter(progress))
-    except BackupError as e:
-        console.print(f"[red]merx backup: {e}[/red]")
+    except (BackupError, OperationalError) as e:
+        console.print(f"[red]merx backup: {_reason(e)}[/red]")
         raise typer.Exit(1) from None
     finally:
         target.db.dispose()
@@ -94,9 +101,9 @@ def restore(path: Path = typer.Argument(..., exists=True, dir_okay=False, help="
     try:
         with _bars() as progress:
             manifest = run_restore(target, path, force=force, progress=_reporter(progress))
-    except BackupError as e:
+    except (BackupError, OperationalError) as e:
         target.db.dispose()
-        console.print(f"[red]merx restore: {e}[/red]")
+        console.print(f"[red]merx restore: {_reason(e)}[/red]")
         raise typer.Exit(1) from None
     migrate.upgrade(target.db)  # an archive from an older version comes up to this one's schema
     reset_settings_cache()

@@ -422,6 +422,8 @@ def read_manifest(path: Path) -> Manifest:
             if f is None:
                 raise BackupError(f"{path} holds no {MANIFEST}: not a Merx backup archive")
             return Manifest.from_json(f.read())
+    except tarfile.ReadError:
+        raise BackupError(f"{path} is not a Merx backup archive (not a tar file)") from None
     except (tarfile.TarError, KeyError) as e:
         raise BackupError(f"{path} is not a Merx backup archive ({e})") from None
 
