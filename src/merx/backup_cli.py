@@ -78,7 +78,7 @@ def backup(path: Path = typer.Argument(..., help="The archive to write (a tar fi
     finally:
         target.db.dispose()
     console.print(f"[green]backed up[/green] to {path}: {manifest.summary()}")
-    if not manifest.secret_key_included:
+    if manifest.secret_key_fingerprint and not manifest.secret_key_included:
         console.print("[yellow]The secret key is not in the archive (it comes from MERX_SECRET_KEY): restore with "
                       "the same MERX_SECRET_KEY, or sessions and stored credentials cannot be read.[/yellow]")
 

@@ -270,3 +270,35 @@ def test_restore_refuses_an_archive_from_a_newer_schema_or_the_other_backend(db,
             assert conn.execute(sa.text("SELECT count(*) FROM orders")).scalar() == 2
     finally:
         target.db.dispose()
+
+
+def test_a_generated_secret_key_travels_with_the_sqlite_shop(db, client, admin, settings, tmp_path):
+    """On SQLite without MERX_SECRET_KEY the key lives in the data dir: the archive carries it
+    (mode 600 on both ends), so what it encrypted still decrypts in the restored shop."""
+    import os
+    import stat
+
+    from merx.core.backup import Target, backup, fingerprint, restore
+    from merx.core.db import Database
+    from merx.core.settings import Settings, ensure_secret_key
+    from merx.integration.secrets_box import decrypt_secret, encrypt_secret
+
+    source = Settings(data_dir=settings.data_dir, database_url=db.url, secret_key=None)
+    ensure_secret_key(source)  # generated into data_dir/secret_key, as a first `merx serve` does
+    key = source.secret_key.get_secret_value()  # type: ignore[union-attr]
+    token = encrypt_secret("connector-password", secret_key=key)
+    archive = tmp_path / "keyed.tar"
+    manifest = backup(Target(db=db, data_dir=settings.data_dir, secret_key=key), archive)
+    assert manifest.secret_key_included and manifest.secret_key_fingerprint == fingerprint(key)
+    assert stat.S_IMODE(os.stat(archive).st_mode) == 0o600
+
+    target = Target(db=Database(f"sqlite:///{tmp_path / 'new' / 'merx.db'}"), data_dir=tmp_path / "new")
+    try:
+        restore(target, archive)
+    finally:
+        target.db.dispose()
+    restored = Settings(data_dir=tmp_path / "new", database_url=target.db.url, secret_key=None)
+    ensure_secret_key(restored)  # reads the restored file, generates nothing
+    assert restored.secret_key.get_secret_value() == key  # type: ignore[union-attr]
+    assert stat.S_IMODE(os.stat(tmp_path / "new" / "secret_key").st_mode) == 0o600
+    assert decrypt_secret(token, secret_key=restored.secret_key.get_secret_value()) == "connector-password"  # type: ignore[union-attr]

@@ -69,6 +69,8 @@ DERIVED = ("search/index", "analytics")
 BOOKKEEPING_TABLES = frozenset({"alembic_version", "outbox_horizon", "subscriber_cursors", "core_jobs"})
 BOOKKEEPING_PREFIXES = ("integration_relay_",)
 SQLITE_PAGES_PER_STEP = 256
+# Archived (they save work) but written by any index rebuild: not a sign that a shop lives there.
+CACHES_NOT_A_SHOP = ("search/vectors/",)
 
 Progress = Callable[[str, int, int], None]  # (step, done, total): "database" / "files"
 
@@ -107,7 +109,7 @@ class Manifest:
 
     def summary(self) -> str:
         total = sum(self.counts.values())
-        return (f"{self.backend} shop at schema {', '.join(sorted(self.schema_heads))}, made {self.created_at}: "
+        return (f"{self.backend} shop made {self.created_at} ({len(self.schema_heads)} migration heads): "
                 f"{total:,} rows in {len(self.counts)} tables, {len(self.files)} files")
 
 
@@ -436,7 +438,7 @@ def target_contents(target: Target) -> tuple[dict[str, int], list[str]]:
     if exists:
         with target.db.engine.connect() as conn:
             rows = shop_rows(table_counts(conn))
-    files = [rel for rel, _ in data_files(target) if rel != SECRET_KEY_FILE]
+    files = [rel for rel, _ in data_files(target) if rel != SECRET_KEY_FILE and not rel.startswith(CACHES_NOT_A_SHOP)]
     return rows, files
 
 
