@@ -148,6 +148,8 @@ def naive_webhooks(url: str, n: int) -> float:
 
 
 def main() -> None:
+    # the webhook part delivers to its own receiver on 127.0.0.1, which outbound calls refuse unless allowed
+    os.environ.setdefault("MERX_OUTBOUND_ALLOW", '["127.0.0.1"]')
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=3000, help="events relayed to NATS")
     ap.add_argument("--webhook-events", type=int, default=1000, help="events delivered to the webhook receiver")
