@@ -209,7 +209,7 @@ def run_http(url: str, skus: list[str], orders: int, clients: int, data_dir: Pat
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a shared, loaded machine starts slowly
         while True:
             try:
                 if httpx.get(base + "/healthz", timeout=2).status_code == 200:

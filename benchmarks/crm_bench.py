@@ -196,7 +196,9 @@ def bench_ingestion(database_url: str, seconds: float, threads: int, baseline_se
             wall = time.monotonic() - started
             return counts[0], latencies, errors[0], wall  # type: ignore[return-value]
 
+        cpu_before = _server_cpu_seconds(server.pid)
         batch_n, batch_lat, batch_err, batch_wall = run(seconds, lambda r: r.choice(bodies), 1000)
+        batch_cpu_us = (_server_cpu_seconds(server.pid) - cpu_before) * 1e6 / max(1, batch_n)
         singles = [json.dumps({"events": [e]}).encode() for e in make_events(rng, 5000, anon_pool)]
         single_n, single_lat, single_err, single_wall = run(baseline_seconds, lambda r: r.choice(singles), 1)
     finally:
@@ -207,8 +209,23 @@ def bench_ingestion(database_url: str, seconds: float, threads: int, baseline_se
             server.kill()
     return {"batch_events_per_s": batch_n / batch_wall, "batch_events": batch_n, "batch_wall": batch_wall,
             "batch_p50": pct(batch_lat, 50), "batch_p95": pct(batch_lat, 95), "batch_errors": batch_err,
+            "batch_cpu_us": batch_cpu_us,
             "single_events_per_s": single_n / single_wall, "single_events": single_n, "single_wall": single_wall,
             "single_p50": pct(single_lat, 50), "single_errors": single_err}
+
+
+def _server_cpu_seconds(pid: int) -> float:
+    """User + system CPU of the server process and its worker processes (from /proc)."""
+    pids = [pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True,
+                                                   text=True).stdout.split()]
+    ticks = 0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 # -- 2. segments ---------------------------------------------------------------------------------------
@@ -398,7 +415,7 @@ def main() -> None:
             r = bench_ingestion(url, args.seconds, args.threads, args.baseline_seconds, workdir, args.workers)
             print(f"batches of 1,000 : {r['batch_events_per_s']:>9,.0f} events/s sustained over {r['batch_wall']:.1f}s "
                   f"({r['batch_events']:,} events; batch latency p50 {r['batch_p50']:.0f} ms, p95 {r['batch_p95']:.0f} ms; "
-                  f"{r['batch_errors']} errors)")
+                  f"{r['batch_errors']} errors; server CPU {r['batch_cpu_us']:.0f} µs/event)")
             print(f"baseline 1/request: {r['single_events_per_s']:>9,.0f} events/s over {r['single_wall']:.1f}s "
                   f"(p50 {r['single_p50']:.1f} ms; {r['single_errors']} errors)")
             print("target: >= 20,000 events/s ->", "met" if r["batch_events_per_s"] >= 20_000 else "NOT met")

@@ -294,6 +294,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU of the server process and its worker processes (from /proc)."""
+    pids = [pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True,
+                                                   text=True).stdout.split()]
+    ticks = 0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def bench_http(data_dir: Path, queries: list[str], seconds: float, clients: int) -> dict | str:
     import httpx
 
@@ -339,13 +353,16 @@ def bench_http(data_dir: Path, queries: list[str], seconds: float, clients: int)
                     i += clients
 
         threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
+        cpu_before = server_cpu_seconds(proc.pid)
         started = time.perf_counter()
         for th in threads:
             th.start()
         for th in threads:
             th.join()
         elapsed = time.perf_counter() - started
-        return {"qps": len(done) / elapsed, "lat": done, "errors": errors[0], "clients": clients}
+        cpu = server_cpu_seconds(proc.pid) - cpu_before
+        return {"qps": len(done) / elapsed, "lat": done, "errors": errors[0], "clients": clients,
+                "cpu_ms": cpu * 1000 / max(1, len(done))}
     finally:
         proc.terminate()
         try:
@@ -435,7 +452,8 @@ def main() -> None:
             if isinstance(http, str):
                 print(http + "\n")
             else:
-                print(f"{http['qps']:.1f} queries/s, {http['errors']} errors;  {summary(http['lat'])}\n")
+                print(f"{http['qps']:.1f} queries/s, {http['errors']} errors, server CPU {http['cpu_ms']:.1f} ms/query;  "
+                      f"{summary(http['lat'])}\n")
 
         print("## side by side (p50 / p99 ms)")
         rows = [("Merx stages 1-2", merx["s12"]), ("Merx full pipeline", merx["e2e"]), ("SQLite FTS5", fts["lat"])]

@@ -270,10 +270,11 @@ def subscribers_reset(name: str = typer.Argument(...),
 
 def _mount_context_commands() -> None:
     """A context's `cli.py` exposes `register(app, import_app)` to add its commands."""
-    from merx import jobs_cli
+    from merx import backup_cli, jobs_cli
     from merx.imports import cli as imports_cli
 
     jobs_cli.register(app)
+    backup_cli.register(app)
     imports_cli.register(import_app)
     for name in CONTEXTS:
         mod = optional_module(name, "cli")
