@@ -112,7 +112,7 @@ def list_journeys(uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depend
 def create_journey(body: JourneyIn, uow: UnitOfWork = Depends(get_uow),
                    _: Principal = Depends(require(*MARKETERS))) -> JourneyOut:
     j = journeys.create_journey(uow, key=body.key, name=body.name, trigger=body.trigger,
-                                steps=[s.model_dump() for s in body.steps], segment_id=body.segment_id,
+                                steps=[s.model_dump(exclude_none=True) for s in body.steps], segment_id=body.segment_id,
                                 active=body.active)
     return reading.get_journey(uow, j.id)
 

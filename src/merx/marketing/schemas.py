@@ -67,16 +67,25 @@ class CampaignReport(BaseModel):
     window_days: int
 
 
+class ReplenishIn(StrictModel):
+    """A replenishment interval: after `days`, remind of a bought SKU or of any SKU of a category."""
+    sku: str | None = Field(None, min_length=1, max_length=100)
+    category: str | None = Field(None, min_length=1, max_length=100)
+    days: int = Field(ge=1, le=730)
+
+
 class StepIn(StrictModel):
     wait_hours: float = Field(ge=0, le=8760)
     template: str = Field(pattern=KEY)
     stop_if_purchased: bool = False
+    replenish: list[ReplenishIn] | None = Field(None, max_length=500,
+                                                description="first step of a replenishment journey only")
 
 
 class JourneyIn(StrictModel):
     key: str = Field(pattern=KEY)
     name: str = Field(min_length=1, max_length=200)
-    trigger: Literal["cart.abandoned", "order.placed", "consent.granted", "segment"]
+    trigger: Literal["cart.abandoned", "order.placed", "consent.granted", "segment", "product.viewed", "replenishment"]
     steps: list[StepIn] = Field(min_length=1, max_length=20)
     segment_id: int | None = Field(None, ge=1)
     active: bool = True
