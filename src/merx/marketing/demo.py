@@ -1,7 +1,8 @@
 """Demo data for marketing: email consent for most demo customers, a newsletter segment, two
 past campaigns with their results (one A/B test), QR codes on a flyer, a poster and packaging
 with scans, a few real orders (placed through orders.public) by customers who clicked or
-scanned, running journeys (abandoned cart, post-purchase) and two giveaways (one drawn).
+scanned, running journeys (abandoned cart, post-purchase, browse abandonment, a replenishment journey
+on two categories of the demo's stocked products) and two giveaways (one drawn).
 
 The demo sends nothing: past campaigns are recorded as sent when they were prepared."""
 
@@ -147,6 +148,7 @@ def seed(db: Any, rng: random.Random, progress: Any) -> dict[str, int]:
                                              state="waiting", next_at=now + dt.timedelta(days=7), entered_at=now,
                                              updated_at=now))
         uow.commit()
+    _seed_browse_and_replenishment(db, rng, now, consenting, stocked)
     progress.advance(task)
 
     # giveaways: one drawn (entries from a photo contest, checked by staff), one open
@@ -165,3 +167,42 @@ def seed(db: Any, rng: random.Random, progress: Any) -> dict[str, int]:
     progress.advance(task)
     return {"marketing consents": len(consenting), "campaigns": len(made), "qr codes": len(qr_ids),
             "attributed orders": placed}
+
+
+def _seed_browse_and_replenishment(db: Any, rng: random.Random, now: dt.datetime, consenting: list[int],
+                                   stocked: list[str]) -> None:
+    """People at each position of the browse-abandonment journey, and a replenishment journey
+    (its intervals on the categories of stocked products) with people waiting for a reminder."""
+    from merx.catalog import public as catalog
+    from merx.marketing import journeys
+    from merx.marketing.models import Journey, JourneyEnrolment
+
+    with UnitOfWork(db, readonly=True) as uow:
+        infos = catalog.lookup_skus(uow, stocked[:200])
+    categories = list(dict.fromkeys(i.category for i in infos.values() if i.category))[:2]
+    if categories:
+        with UnitOfWork(db) as uow:
+            journeys.create_journey(uow, key="replenishment", name="Replenishment reminder", trigger="replenishment",
+                                    steps=[{"wait_hours": 0, "template": "replenishment",
+                                            "replenish": [{"category": c, "days": d}
+                                                          for c, d in zip(categories, (30, 60))]}])
+    with UnitOfWork(db) as uow:
+        browse = uow.session.scalar(sa.select(Journey).where(Journey.key == "browse_abandonment"))
+        refill = uow.session.scalar(sa.select(Journey).where(Journey.key == "replenishment"))
+        skus = [s for s, i in infos.items() if i.category in categories] or list(infos)
+        for i, cid in enumerate(rng.sample(consenting, min(18, len(consenting)))):
+            if not skus:
+                break
+            viewed = now - dt.timedelta(hours=rng.randint(1, 60))
+            state = ("waiting", "completed", "exited")[i % 3]
+            uow.session.add(JourneyEnrolment(
+                journey_id=browse.id, customer_id=cid, reference=f"view:{viewed:%Y-%m-%d}:{rng.choice(skus)}"[:64],
+                step=0, state=state, next_at=viewed + dt.timedelta(hours=2) if state == "waiting" else None,
+                exit_reason="purchased" if state == "exited" else None, entered_at=viewed, updated_at=viewed))
+            if refill is not None and i % 2 == 0:
+                bought = now - dt.timedelta(days=rng.randint(1, 25))
+                uow.session.add(JourneyEnrolment(
+                    journey_id=refill.id, customer_id=cid, reference=f"replenish:{rng.choice(skus)}:demo-{i}"[:64],
+                    step=0, state="waiting", next_at=bought + dt.timedelta(days=30), entered_at=bought,
+                    updated_at=bought))
+        uow.commit()
