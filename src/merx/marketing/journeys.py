@@ -24,7 +24,7 @@ from merx.catalog import public as catalog
 from merx.crm import public as crm
 from merx.customers import public as customers
 from merx.marketing.messages import _insert, customer_context, insert_rows, message_row, shop_context
-from merx.marketing import rules
+from merx.marketing import inapp, rules
 from merx.marketing.models import Journey, JourneyEnrolment, Message, OrderNote
 from merx.marketing.settings import get_marketing_settings
 from merx.marketing.templating import TemplateBook
@@ -272,7 +272,7 @@ def advance(uow: UnitOfWork, now: dt.datetime, limit: int = 1000) -> dict[str, i
             counts["exited"] += 1
             continue
         rows.append(message_row(uow, book, idem_key=f"journey:{e.id}:{e.step}", kind="marketing", channel=j.channel,
-                                customer=person, address=person.get("email") if j.channel == "email" else person.get("phone"),
+                                customer=person, address=inapp.address_for(j.channel, person),
                                 template_key=step["template"], enrolment_id=e.id, due_at=now,
                                 context={"customer": customer_context(person), "shop": shop_context(),
                                          "journey": {"key": j.key, "name": j.name, "reference": e.reference},

@@ -173,7 +173,7 @@ class Touch(Base):
     __tablename__ = "mkt_touches"
 
     id: Mapped[IdPK]
-    kind: Mapped[str] = mapped_column(sa.String(16))  # qr_scan | click | open | unsubscribe
+    kind: Mapped[str] = mapped_column(sa.String(16))  # qr_scan | click | open | unsubscribe | link (browser -> customer)
     campaign_id: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)
     qr_code_id: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)
     message_id: Mapped[int | None] = mapped_column(sa.BigInteger)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, field_validator
 from merx.core.schemas import StrictModel
 
 Channel = Literal["email", "sms", "messaging"]
+CampaignChannel = Literal["email", "sms", "messaging", "inapp"]
 KEY = r"^[a-z][a-z0-9_]{0,63}$"
 
 
@@ -17,7 +18,7 @@ class CampaignIn(StrictModel):
     name: str = Field(min_length=1, max_length=200)
     segment_id: int = Field(ge=1)
     template: str = Field(pattern=KEY)
-    channel: Channel = "email"
+    channel: CampaignChannel = "email"
     template_b: str | None = Field(None, pattern=KEY)
     ab_test_fraction: float = Field(0.0, ge=0, le=0.5)
 
