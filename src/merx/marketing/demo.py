@@ -2,7 +2,8 @@
 past campaigns with their results (one A/B test), QR codes on a flyer, a poster and packaging
 with scans, a few real orders (placed through orders.public) by customers who clicked or
 scanned, running journeys (abandoned cart, post-purchase, browse abandonment, a replenishment journey
-on two categories of the demo's stocked products) and two giveaways (one drawn).
+on two categories of the demo's stocked products) and two giveaways (one drawn); a past in-app campaign shown in the storefront inbox of the
+customers who allowed in-app messages (some read).
 
 The demo sends nothing: past campaigns are recorded as sent when they were prepared."""
 
@@ -149,6 +150,7 @@ def seed(db: Any, rng: random.Random, progress: Any) -> dict[str, int]:
                                              updated_at=now))
         uow.commit()
     _seed_browse_and_replenishment(db, rng, now, consenting, stocked)
+    _seed_inapp(db, rng, now, consenting, segment_id)
     progress.advance(task)
 
     # giveaways: one drawn (entries from a photo contest, checked by staff), one open
@@ -205,4 +207,34 @@ def _seed_browse_and_replenishment(db: Any, rng: random.Random, now: dt.datetime
                     journey_id=refill.id, customer_id=cid, reference=f"replenish:{rng.choice(skus)}:demo-{i}"[:64],
                     step=0, state="waiting", next_at=bought + dt.timedelta(days=30), entered_at=bought,
                     updated_at=bought))
+        uow.commit()
+
+
+def _seed_inapp(db: Any, rng: random.Random, now: dt.datetime, consenting: list[int], segment_id: int) -> None:
+    """In-app consent for part of the audience and a past in-app campaign: delivered to their
+    storefront inboxes, a share of them read."""
+    from merx.crm import public as crm
+    from merx.marketing import campaigns
+    from merx.marketing.models import Message
+
+    for cid in consenting[: max(1, len(consenting) // 3)]:
+        with UnitOfWork(db) as uow:
+            crm.record_consent(uow, cid, channel="inapp", granted=True, source="demo storefront preferences")
+    started = now - dt.timedelta(days=2)
+    with UnitOfWork(db) as uow:
+        c = campaigns.create_campaign(uow, name="Free delivery weekend (in-app)", segment_id=segment_id,
+                                      template="newsletter", channel="inapp")
+        cid = c.id
+    with UnitOfWork(db) as uow:
+        campaigns.schedule(uow, cid, started, started)
+    while True:
+        with UnitOfWork(db) as uow:
+            if campaigns.prepare_batch(uow, cid, started) == 0:
+                break
+    with UnitOfWork(db) as uow:
+        for m in uow.session.scalars(sa.select(Message).where(Message.campaign_id == cid, Message.status == "queued")):
+            m.status, m.provider, m.claimed_at = "sent", "inapp", started
+            m.sent_at = started + dt.timedelta(minutes=rng.randint(1, 30))
+            if rng.random() < 0.4:
+                m.opened_at = m.sent_at + dt.timedelta(hours=rng.randint(1, 30))
         uow.commit()
