@@ -151,6 +151,7 @@ def seed(db: Any, rng: random.Random, progress: Any) -> dict[str, int]:
         uow.commit()
     _seed_browse_and_replenishment(db, rng, now, consenting, stocked)
     _seed_inapp(db, rng, now, consenting, segment_id)
+    _seed_recommending_template(db, stocked)
     progress.advance(task)
 
     # giveaways: one drawn (entries from a photo contest, checked by staff), one open
@@ -238,3 +239,27 @@ def _seed_inapp(db: Any, rng: random.Random, now: dt.datetime, consenting: list[
             if rng.random() < 0.4:
                 m.opened_at = m.sent_at + dt.timedelta(hours=rng.randint(1, 30))
         uow.commit()
+
+
+def _seed_recommending_template(db: Any, stocked: list[str]) -> None:
+    """A template with search's recommendations for the demo's busiest category (preview it
+    with a real profile on the console's templates page)."""
+    from merx.catalog import public as catalog
+    from merx.marketing import templates_service
+
+    with UnitOfWork(db, readonly=True) as uow:
+        counts: dict[str, int] = {}
+        for info in catalog.lookup_skus(uow, stocked[:300]).values():
+            if info.category:
+                counts[info.category] = counts.get(info.category, 0) + 1
+    if not counts:
+        return
+    top = max(counts, key=lambda c: counts[c])
+    with UnitOfWork(db) as uow:
+        templates_service.save_template(
+            uow, "newsletter_picks", uow.settings.default_locale,
+            subject="Picked for you, {{ customer.first_name or 'friend' }}",
+            body_text="Hello {{ customer.first_name or '' }},\n\nour favourites right now:\n"
+                      "{% for p in recommendations(category='" + top.replace("'", "") + "', limit=3) %}"
+                      "- {{ p.name }}: {{ p.price }} {{ p.currency }} {{ link(p.url) }}\n{% endfor %}\n{{ shop.name }}",
+            body_html=None)
