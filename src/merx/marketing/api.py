@@ -20,8 +20,10 @@ from merx.core.idempotency import register_replay
 from merx.core.schemas import Page
 from merx.core.uow import UnitOfWork
 from merx.core.web import get_read_uow, get_uow, require
+from merx.marketing import recipients
 from merx.marketing import (campaigns, giveaways, journeys, providers, reading, reporting, service, templates_service,
                             tracking)
+from merx.marketing.schemas import RecipientIn, RecipientOut
 from merx.marketing.schemas import (CampaignIn, CampaignOut, CampaignReport, CampaignStartIn, DrawIn, EnrolmentOut,
                                     GiveawayEntryIn, GiveawayIn, GiveawayOut, InboundEvent, JourneyIn, JourneyOut,
                                     JourneyPatch, MessageOut, PreviewIn, QrIn, QrOut, SuppressionIn, TemplateIn,
@@ -131,6 +133,20 @@ def journey_enrolments(journey_id: int, state: str | None = Query(None, max_leng
                        _: Principal = Depends(require(*MARKETERS))) -> Page[EnrolmentOut]:
     """Each person's position in the journey (step, state, when the next step is due)."""
     return reading.enrolments(uow, journey_id, state=state, customer_id=customer_id, limit=limit, cursor=cursor)
+
+
+# -- recipients (their own time zone) ------------------------------------------------------------
+
+@router.get("/recipients/{customer_id}", response_model=RecipientOut)
+def get_recipient(customer_id: int, uow: UnitOfWork = Depends(get_read_uow),
+                  _: Principal = Depends(require(*MARKETERS))) -> Any:
+    return recipients.recipient_out(uow, customer_id)
+
+
+@router.put("/recipients/{customer_id}", response_model=RecipientOut)
+def put_recipient(customer_id: int, body: RecipientIn, uow: UnitOfWork = Depends(get_uow),
+                  _: Principal = Depends(require(*MARKETERS))) -> Any:
+    return recipients.set_timezone(uow, customer_id, body.timezone)
 
 
 # -- templates ------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from merx.marketing.reading import enrolments, get_message, qr_detail
 from merx.marketing.templates_service import get_template, list_templates, preview, save_template
 from merx.marketing.tracking import get_qr, qr_image
 from merx.marketing.tracking import link_visitor
+from merx.marketing.recipients import recipient_out, remember_timezone
 from merx.marketing.inapp import inbox, mark_read, new_visitor_id, unread_count, valid_visitor
 
 
@@ -27,4 +28,4 @@ __all__ = ["enrolments", "get_message", "get_qr", "get_template", "list_giveaway
            "save_template", "VISITOR_COOKIE", "campaign_report", "dispatch", "dispatch_until_idle", "get_journey", "link_visitor",
            "list_campaigns", "list_journeys", "list_messages", "list_qr", "list_templates", "message_out",
            "messages_stmt", "notifications_email", "source_report", "inbox", "mark_read", "new_visitor_id", "unread_count",
-           "valid_visitor"]
+           "valid_visitor", "recipient_out", "remember_timezone"]

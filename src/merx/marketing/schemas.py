@@ -224,3 +224,17 @@ class GiveawayOut(BaseModel):
     winners: list[int]
     drawn_at: dt.datetime | None
     entries: int
+
+
+class RecipientIn(StrictModel):
+    timezone: str | None = Field(description="IANA time zone, e.g. Europe/Berlin; null: use the country's",
+                                 max_length=64)
+
+
+class RecipientOut(BaseModel):
+    customer_id: int
+    timezone: str | None
+    source: str | None  # storefront | staff
+    country: str | None
+    effective_timezone: str  # what the sender uses
+    basis: Literal["own", "country", "shop default"]

@@ -525,6 +525,10 @@ def checkout(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Res
     if visitor:  # QR scans and clicks from this browser now belong to the customer (attribution)
         with unit_of_work(request, SYSTEM) as uow:
             marketing.link_visitor(uow, visitor, order.get("customer_id"))
+    timezone = text_or_none(form.get("timezone"))
+    if timezone and order.get("customer_id") is not None:  # the browser's own zone: local send windows
+        with unit_of_work(request, SYSTEM) as uow:
+            marketing.remember_timezone(uow, order.get("customer_id"), timezone[:64])
     action = (order.get("payment") or {}).get("action_url")
     if action:  # 3-D Secure: the bank's page first, then back to the order
         response = redirect(f"{action}&return_to=/order/{_order_token(request, order_id)}")
