@@ -57,7 +57,15 @@ def test_marketing_pages_show_the_demo(client, db, demo_shop):
     log = client.get("/console/marketing/messages", params={"status": "sent"})
     assert log.status_code == 200 and "New this week" in log.text
     first = re.search(r'href="/console/marketing/messages/(\d+)"', log.text).group(1)
-    assert client.get(f"/console/marketing/messages/{first}").status_code == 200
+    message = client.get(f"/console/marketing/messages/{first}")
+    assert message.status_code == 200 and "Recipient's time zone: Europe/Warsaw (country)" in message.text
+    # the newer parts: browse abandonment, the in-app campaign (some read), the template functions
+    assert "Browse abandonment" in journeys.text and "browse_abandonment" in journeys.text
+    assert "Free delivery weekend (in-app)" in page.text
+    inapp_id = re.search(r'href="/console/marketing/messages\?campaign=(\d+)">Free delivery weekend', page.text).group(1)
+    inapp = client.get("/console/marketing/messages", params={"campaign": inapp_id, "status": "sent"})
+    assert inapp.status_code == 200 and "inapp" in inapp.text and "· read" in inapp.text
+    assert "recommendations(category=" in client.get("/console/marketing/templates").text
     templates = client.get("/console/marketing/templates", params={"key": "ready_for_pickup", "locale": "pl"})
     assert templates.status_code == 200 and "czeka na odbiór" in templates.text
     qr = client.get("/console/marketing/qr-codes")
@@ -71,7 +79,7 @@ def test_marketing_api_and_pages_are_for_marketers_only(client, db, make_key):
     for role in ("sales_rep", "support_agent", "customer"):
         key = make_key(role, customer_id=customer_id if role == "customer" else None)
         for path in ("/api/v1/campaigns", "/api/v1/messages", "/api/v1/journeys", "/api/v1/templates",
-                     "/api/v1/qr-codes", "/api/v1/giveaways"):
+                     "/api/v1/qr-codes", "/api/v1/giveaways", f"/api/v1/recipients/{customer_id}"):
             r = client.get(path, headers=key)
             assert r.status_code == 403, (role, path, r.status_code)
     assert client.get("/api/v1/campaigns").status_code == 401

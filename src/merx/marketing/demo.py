@@ -152,6 +152,12 @@ def seed(db: Any, rng: random.Random, progress: Any) -> dict[str, int]:
     _seed_browse_and_replenishment(db, rng, now, consenting, stocked)
     _seed_inapp(db, rng, now, consenting, segment_id)
     _seed_recommending_template(db, stocked)
+    from merx.marketing import recipients  # a few shoppers' own time zones, as their browsers reported them
+
+    for cid, zone in zip(consenting[-6:], ("Europe/London", "America/New_York", "Europe/Berlin", "Asia/Tokyo",
+                                           "Europe/Lisbon", "America/Chicago")):
+        with UnitOfWork(db) as uow:
+            recipients.remember_timezone(uow, cid, zone)
     progress.advance(task)
 
     # giveaways: one drawn (entries from a photo contest, checked by staff), one open
