@@ -20,10 +20,10 @@ from merx.core.idempotency import register_replay
 from merx.core.schemas import Page
 from merx.core.uow import UnitOfWork
 from merx.core.web import get_read_uow, get_uow, require
-from merx.marketing import recipients
+from merx.marketing import autoreply, recipients
 from merx.marketing import (campaigns, giveaways, journeys, providers, reading, reporting, service, templates_service,
                             tracking)
-from merx.marketing.schemas import RecipientIn, RecipientOut
+from merx.marketing.schemas import IncomingMessage, RecipientIn, RecipientOut
 from merx.marketing.schemas import (CampaignIn, CampaignOut, CampaignReport, CampaignStartIn, DrawIn, EnrolmentOut,
                                     GiveawayEntryIn, GiveawayIn, GiveawayOut, InboundEvent, JourneyIn, JourneyOut,
                                     JourneyPatch, MessageOut, PreviewIn, QrIn, QrOut, SuppressionIn, TemplateIn,
@@ -241,6 +241,31 @@ async def inbound(request: Request) -> Any:
     def _apply() -> Any:
         with UnitOfWork(request.app.state.db) as uow:
             return service.inbound(uow, event)
+
+    return await run_in_threadpool(_apply)
+
+
+@router.post("/marketing/inbound-messages")
+async def inbound_message(request: Request) -> Any:
+    """An incoming SMS or messaging-app message from the gateway, signed like the reports above:
+    support's auto-reply rules (keywords, intents) answer it through the gateway; one they do not
+    answer becomes a support ticket. A redelivery (same `id`) changes nothing."""
+    secret = get_marketing_settings().gateway_secret
+    if secret is None:
+        raise NotFound("Inbound webhooks are off: set MERX_MARKETING_GATEWAY_SECRET to receive them")
+    body = await request.body()
+    if not providers.verify(secret.get_secret_value(), {k.lower(): v for k, v in request.headers.items()}, body):
+        raise Unauthorized("Bad or missing webhook signature")
+    try:
+        incoming = IncomingMessage(**json.loads(body or b"{}"))
+    except (ValueError, TypeError) as e:
+        raise ValidationProblem.for_field("body", f"not an incoming message: {str(e)[:300]}") from None
+    from starlette.concurrency import run_in_threadpool
+
+    def _apply() -> Any:
+        with UnitOfWork(request.app.state.db) as uow:
+            return autoreply.receive(uow, channel=incoming.channel, sender=incoming.sender, text=incoming.text,
+                                     gateway_id=incoming.id)
 
     return await run_in_threadpool(_apply)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import ConfigDict, BaseModel, Field, field_validator
 
 from merx.core.schemas import StrictModel
 
@@ -238,3 +238,14 @@ class RecipientOut(BaseModel):
     country: str | None
     effective_timezone: str  # what the sender uses
     basis: Literal["own", "country", "shop default"]
+
+
+class IncomingMessage(StrictModel):
+    """An SMS or messaging-app message the gateway received for the shop."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
+
+    id: str = Field(min_length=1, max_length=120)  # the gateway's message id (redelivery = same id)
+    channel: Literal["sms", "messaging"]
+    sender: str = Field(alias="from", min_length=3, max_length=64)
+    text: str = Field(min_length=1, max_length=4000)
