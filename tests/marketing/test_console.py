@@ -39,7 +39,15 @@ def demo_shop(db):  # type: ignore[no-untyped-def]
     from marketing_shop import make_customers, seed_products
     from merx.marketing import demo
 
+    from merx.core.uow import UnitOfWork
+    from merx.inventory import public as inventory
+
     seed_products(db)
+    with UnitOfWork(db) as uow:  # the demo's warehouse, so its orders, replenishment and picks have products
+        inventory.create_location(uow, {"code": "WH-POZ", "name": "Poznań warehouse", "kind": "warehouse"})
+    for sku in ("KETTLE-1", "MUG-1"):
+        with UnitOfWork(db) as uow:
+            inventory.adjust(uow, sku=sku, location="WH-POZ", delta=50)
     make_customers(db, 40, consent_every=0)
     return demo.seed(db, random.Random(7), _Progress())
 
@@ -66,6 +74,9 @@ def test_marketing_pages_show_the_demo(client, db, demo_shop):
     inapp = client.get("/console/marketing/messages", params={"campaign": inapp_id, "status": "sent"})
     assert inapp.status_code == 200 and "inapp" in inapp.text and "· read" in inapp.text
     assert "recommendations(category=" in client.get("/console/marketing/templates").text
+    assert "Replenishment reminder" in journeys.text and "30 days after buying category <code>kitchen</code>" in journeys.text
+    picks = client.get("/console/marketing/templates", params={"key": "newsletter_picks", "locale": "en"})
+    assert picks.status_code == 200 and "recommendations(category=&#39;kitchen&#39;" in picks.text
     templates = client.get("/console/marketing/templates", params={"key": "ready_for_pickup", "locale": "pl"})
     assert templates.status_code == 200 and "czeka na odbiór" in templates.text
     qr = client.get("/console/marketing/qr-codes")
