@@ -39,7 +39,15 @@ def demo_shop(db):  # type: ignore[no-untyped-def]
     from marketing_shop import make_customers, seed_products
     from merx.marketing import demo
 
+    from merx.core.uow import UnitOfWork
+    from merx.inventory import public as inventory
+
     seed_products(db)
+    with UnitOfWork(db) as uow:  # the demo's warehouse, so its orders, replenishment and picks have products
+        inventory.create_location(uow, {"code": "WH-POZ", "name": "Poznań warehouse", "kind": "warehouse"})
+    for sku in ("KETTLE-1", "MUG-1"):
+        with UnitOfWork(db) as uow:
+            inventory.adjust(uow, sku=sku, location="WH-POZ", delta=50)
     make_customers(db, 40, consent_every=0)
     return demo.seed(db, random.Random(7), _Progress())
 
@@ -57,7 +65,18 @@ def test_marketing_pages_show_the_demo(client, db, demo_shop):
     log = client.get("/console/marketing/messages", params={"status": "sent"})
     assert log.status_code == 200 and "New this week" in log.text
     first = re.search(r'href="/console/marketing/messages/(\d+)"', log.text).group(1)
-    assert client.get(f"/console/marketing/messages/{first}").status_code == 200
+    message = client.get(f"/console/marketing/messages/{first}")
+    assert message.status_code == 200 and "Recipient's time zone: Europe/Warsaw (country)" in message.text
+    # the newer parts: browse abandonment, the in-app campaign (some read), the template functions
+    assert "Browse abandonment" in journeys.text and "browse_abandonment" in journeys.text
+    assert "Free delivery weekend (in-app)" in page.text
+    inapp_id = re.search(r'href="/console/marketing/messages\?campaign=(\d+)">Free delivery weekend', page.text).group(1)
+    inapp = client.get("/console/marketing/messages", params={"campaign": inapp_id, "status": "sent"})
+    assert inapp.status_code == 200 and "inapp" in inapp.text and "· read" in inapp.text
+    assert "recommendations(category=" in client.get("/console/marketing/templates").text
+    assert "Replenishment reminder" in journeys.text and "30 days after buying category <code>kitchen</code>" in journeys.text
+    picks = client.get("/console/marketing/templates", params={"key": "newsletter_picks", "locale": "en"})
+    assert picks.status_code == 200 and "recommendations(category=&#39;kitchen&#39;" in picks.text
     templates = client.get("/console/marketing/templates", params={"key": "ready_for_pickup", "locale": "pl"})
     assert templates.status_code == 200 and "czeka na odbiór" in templates.text
     qr = client.get("/console/marketing/qr-codes")
@@ -71,7 +90,7 @@ def test_marketing_api_and_pages_are_for_marketers_only(client, db, make_key):
     for role in ("sales_rep", "support_agent", "customer"):
         key = make_key(role, customer_id=customer_id if role == "customer" else None)
         for path in ("/api/v1/campaigns", "/api/v1/messages", "/api/v1/journeys", "/api/v1/templates",
-                     "/api/v1/qr-codes", "/api/v1/giveaways"):
+                     "/api/v1/qr-codes", "/api/v1/giveaways", f"/api/v1/recipients/{customer_id}"):
             r = client.get(path, headers=key)
             assert r.status_code == 403, (role, path, r.status_code)
     assert client.get("/api/v1/campaigns").status_code == 401

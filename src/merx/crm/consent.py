@@ -15,7 +15,7 @@ from merx.crm.events import CustomerConsentChanged, CustomerErased
 from merx.crm.models import Consent
 from merx.customers import public as customers
 
-CHANNELS = ("email", "sms", "phone", "push", "messaging", "post")
+CHANNELS = ("email", "sms", "phone", "push", "messaging", "post", "inapp")  # inapp: marketing's storefront inbox
 
 
 def record_consent(uow: UnitOfWork, customer_id: int, *, channel: str, granted: bool, source: str) -> Consent:

@@ -1,7 +1,7 @@
 """What other contexts and the web console may call in the CRM: finding a profile by an
 identifier, the customer 360 overview, profile merges, segments (and their members), consent
 per channel (marketing checks it at send time, in bulk), and the tracked events as a Parquet
-file for analytics' funnel."""
+file for analytics' funnel, and identified product views (marketing's browse abandonment)."""
 
 from merx.crm.consent import CHANNELS as CONSENT_CHANNELS, consented_ids, current_consents, record_consent
 from merx.crm.identity import merge_profiles, survivors, unmerge
@@ -11,8 +11,9 @@ from merx.crm.profiles import overview
 from merx.crm.segments.service import (create_segment, evaluate_segment, get_segment, list_segments, member_ids,
                                       preview, save_static_segment)
 from merx.crm.service import export_events_parquet, ingest_events, lookup
+from merx.crm.service import ProductView, product_views
 
 __all__ = ["CONSENT_CHANNELS", "ProgramIn", "ProgramOut", "consented_ids", "create_program", "create_segment",
            "current_consents", "evaluate_segment", "export_events_parquet", "get_segment", "ingest_events",
            "list_programs", "list_segments", "lookup", "member_ids", "merge_profiles", "overview", "preview",
-           "record_consent", "save_static_segment", "survivors", "unmerge"]
+           "record_consent", "save_static_segment", "survivors", "unmerge", "ProductView", "product_views"]

@@ -303,3 +303,29 @@ def export_events_parquet(uow: UnitOfWork, path: str | Path, *, since: dt.dateti
                 flush()
         flush()
     return total
+
+
+@dataclass(frozen=True)
+class ProductView:
+    """One identified shopper's view of a product (marketing's browse-abandonment journey)."""
+
+    customer_id: int
+    sku: str
+    name: str | None
+    occurred_at: dt.datetime
+
+
+def product_views(uow: UnitOfWork, since: dt.datetime, until: dt.datetime, limit: int = 50_000) -> list[ProductView]:
+    """The `product_view` events of identified profiles with a SKU, `since` <= occurred_at <
+    `until`, oldest first. Anonymous views count once `identify` re-keys them."""
+    rows = uow.session.execute(
+        sa.select(TrackedEvent.customer_id, TrackedEvent.properties, TrackedEvent.occurred_at)
+        .where(TrackedEvent.type == "product_view", TrackedEvent.customer_id.is_not(None),
+               TrackedEvent.occurred_at >= since, TrackedEvent.occurred_at < until)
+        .order_by(TrackedEvent.occurred_at, TrackedEvent.id).limit(limit))
+    out = []
+    for customer_id, props, at in rows:
+        sku = (props or {}).get("sku")
+        if sku:
+            out.append(ProductView(int(customer_id), str(sku), (props or {}).get("name"), at))
+    return out

@@ -20,8 +20,10 @@ from merx.core.idempotency import register_replay
 from merx.core.schemas import Page
 from merx.core.uow import UnitOfWork
 from merx.core.web import get_read_uow, get_uow, require
+from merx.marketing import autoreply, recipients
 from merx.marketing import (campaigns, giveaways, journeys, providers, reading, reporting, service, templates_service,
                             tracking)
+from merx.marketing.schemas import IncomingMessage, RecipientIn, RecipientOut
 from merx.marketing.schemas import (CampaignIn, CampaignOut, CampaignReport, CampaignStartIn, DrawIn, EnrolmentOut,
                                     GiveawayEntryIn, GiveawayIn, GiveawayOut, InboundEvent, JourneyIn, JourneyOut,
                                     JourneyPatch, MessageOut, PreviewIn, QrIn, QrOut, SuppressionIn, TemplateIn,
@@ -112,7 +114,7 @@ def list_journeys(uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depend
 def create_journey(body: JourneyIn, uow: UnitOfWork = Depends(get_uow),
                    _: Principal = Depends(require(*MARKETERS))) -> JourneyOut:
     j = journeys.create_journey(uow, key=body.key, name=body.name, trigger=body.trigger,
-                                steps=[s.model_dump() for s in body.steps], segment_id=body.segment_id,
+                                steps=[s.model_dump(exclude_none=True) for s in body.steps], segment_id=body.segment_id,
                                 active=body.active)
     return reading.get_journey(uow, j.id)
 
@@ -131,6 +133,20 @@ def journey_enrolments(journey_id: int, state: str | None = Query(None, max_leng
                        _: Principal = Depends(require(*MARKETERS))) -> Page[EnrolmentOut]:
     """Each person's position in the journey (step, state, when the next step is due)."""
     return reading.enrolments(uow, journey_id, state=state, customer_id=customer_id, limit=limit, cursor=cursor)
+
+
+# -- recipients (their own time zone) ------------------------------------------------------------
+
+@router.get("/recipients/{customer_id}", response_model=RecipientOut)
+def get_recipient(customer_id: int, uow: UnitOfWork = Depends(get_read_uow),
+                  _: Principal = Depends(require(*MARKETERS))) -> Any:
+    return recipients.recipient_out(uow, customer_id)
+
+
+@router.put("/recipients/{customer_id}", response_model=RecipientOut)
+def put_recipient(customer_id: int, body: RecipientIn, uow: UnitOfWork = Depends(get_uow),
+                  _: Principal = Depends(require(*MARKETERS))) -> Any:
+    return recipients.set_timezone(uow, customer_id, body.timezone)
 
 
 # -- templates ------------------------------------------------------------------------------------
@@ -225,6 +241,31 @@ async def inbound(request: Request) -> Any:
     def _apply() -> Any:
         with UnitOfWork(request.app.state.db) as uow:
             return service.inbound(uow, event)
+
+    return await run_in_threadpool(_apply)
+
+
+@router.post("/marketing/inbound-messages")
+async def inbound_message(request: Request) -> Any:
+    """An incoming SMS or messaging-app message from the gateway, signed like the reports above:
+    support's auto-reply rules (keywords, intents) answer it through the gateway; one they do not
+    answer becomes a support ticket. A redelivery (same `id`) changes nothing."""
+    secret = get_marketing_settings().gateway_secret
+    if secret is None:
+        raise NotFound("Inbound webhooks are off: set MERX_MARKETING_GATEWAY_SECRET to receive them")
+    body = await request.body()
+    if not providers.verify(secret.get_secret_value(), {k.lower(): v for k, v in request.headers.items()}, body):
+        raise Unauthorized("Bad or missing webhook signature")
+    try:
+        incoming = IncomingMessage(**json.loads(body or b"{}"))
+    except (ValueError, TypeError) as e:
+        raise ValidationProblem.for_field("body", f"not an incoming message: {str(e)[:300]}") from None
+    from starlette.concurrency import run_in_threadpool
+
+    def _apply() -> Any:
+        with UnitOfWork(request.app.state.db) as uow:
+            return autoreply.receive(uow, channel=incoming.channel, sender=incoming.sender, text=incoming.text,
+                                     gateway_id=incoming.id)
 
     return await run_in_threadpool(_apply)
 

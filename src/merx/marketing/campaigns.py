@@ -28,11 +28,12 @@ from merx.crm import public as crm
 from merx.customers import public as customers
 from merx.marketing import defaults, rules
 from merx.marketing.messages import customer_context, insert_rows, message_row, shop_context, suppressed
+from merx.marketing import inapp
 from merx.marketing.models import Campaign, CampaignRecipient, Message
 from merx.marketing.settings import get_marketing_settings
 from merx.marketing.templating import TemplateBook
 
-CHANNELS = ("email", "sms", "messaging")
+CHANNELS = ("email", "sms", "messaging", "inapp")
 
 
 def _campaign(uow: UnitOfWork, campaign_id: int, *, for_update: bool = False) -> Campaign:
@@ -142,8 +143,7 @@ def prepare_batch(uow: UnitOfWork, campaign_id: int, now: dt.datetime, batch: in
     ids = [cid for _, cid in recipients]
     people = {p["id"]: p for p in customers.customer_attributes(uow, ids)}
     consent = crm.consented_ids(uow, ids, c.channel)
-    addresses = {cid: (people[cid].get("email") if c.channel == "email" else people[cid].get("phone"))
-                 for cid in ids if cid in people}
+    addresses = {cid: inapp.address_for(c.channel, dict(people[cid], id=cid)) for cid in ids if cid in people}
     blocked = suppressed(uow, c.channel, [a.lower() for a in addresses.values() if a])
     book = TemplateBook(uow, c.channel)
     shop = shop_context()

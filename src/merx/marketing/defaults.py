@@ -5,8 +5,9 @@ part is made from the same source (paragraphs), rendered with HTML escaping."""
 from __future__ import annotations
 
 TRANSACTIONAL = ("order_confirmation", "payment_received", "ready_for_pickup", "shipped", "delivered",
-                 "return_received", "refund_issued", "giveaway_winner")
-MARKETING = ("abandoned_cart", "post_purchase", "win_back", "welcome", "newsletter", "newsletter_b")
+                 "return_received", "refund_issued", "giveaway_winner", "line_refused", "quote_sent")
+MARKETING = ("abandoned_cart", "post_purchase", "win_back", "welcome", "newsletter", "newsletter_b",
+             "browse_abandonment", "replenishment")
 
 _LINES = "{% for l in order.lines %}- {{ l.quantity }} x {{ l.sku }}: {{ l.line_total }} {{ order.currency }}\n{% endfor %}"
 
@@ -73,6 +74,46 @@ BUILT_IN: dict[str, dict[str, tuple[str, str]]] = {
         "pl": ("Zwrot pieniędzy za zamówienie {{ order.number }}",
                "Zwróciliśmy {{ refund.amount }} {{ refund.currency }} za zamówienie {{ order.number }}."),
     },
+    "line_refused": {
+        "en": ("An item of order {{ order.number }} cannot be delivered",
+               "Hello {{ customer.first_name or '' }},\n\n{{ line.seller }} cannot deliver {{ line.quantity }} x "
+               "{{ line.name }} ({{ line.sku }}) from your order {{ order.number }}"
+               "{% if line.reason %}: {{ line.reason }}{% endif %}.\n\n"
+               "{% if line.outcome == 'refunded' %}We refunded {{ refund.amount }} {{ refund.currency }}."
+               "{% else %}You were not charged for it ({{ refund.amount }} {{ refund.currency }}).{% endif %}"
+               " The rest of your order goes ahead.\n\n{{ shop.name }}"),
+        "pl": ("Pozycja zamówienia {{ order.number }} nie zostanie dostarczona",
+               "Dzień dobry {{ customer.first_name or '' }},\n\n{{ line.seller }} nie może dostarczyć "
+               "{{ line.quantity }} x {{ line.name }} ({{ line.sku }}) z zamówienia {{ order.number }}"
+               "{% if line.reason %}: {{ line.reason }}{% endif %}.\n\n"
+               "{% if line.outcome == 'refunded' %}Zwróciliśmy {{ refund.amount }} {{ refund.currency }}."
+               "{% else %}Nie pobraliśmy za nią opłaty ({{ refund.amount }} {{ refund.currency }}).{% endif %}"
+               " Reszta zamówienia jest realizowana.\n\n{{ shop.name }}"),
+        "de": ("Ein Artikel der Bestellung {{ order.number }} kann nicht geliefert werden",
+               "Hallo {{ customer.first_name or '' }},\n\n{{ line.seller }} kann {{ line.quantity }} x "
+               "{{ line.name }} ({{ line.sku }}) aus Ihrer Bestellung {{ order.number }} nicht liefern"
+               "{% if line.reason %}: {{ line.reason }}{% endif %}.\n\n"
+               "{% if line.outcome == 'refunded' %}Wir haben {{ refund.amount }} {{ refund.currency }} erstattet."
+               "{% else %}Dieser Betrag ({{ refund.amount }} {{ refund.currency }}) wurde nicht abgebucht.{% endif %}"
+               " Der Rest Ihrer Bestellung wird geliefert.\n\n{{ shop.name }}"),
+    },
+    "quote_sent": {
+        "en": ("Your quote {{ quote.number }} from {{ shop.name }}",
+               "Hello {{ customer.first_name or '' }},\n\nyour quote {{ quote.number }}"
+               "{% if quote.account %} for {{ quote.account }}{% endif %} is ready: {{ quote.total }} "
+               "{{ quote.currency }}, valid until {{ quote.valid_until }}.\n\nSee it, accept or decline it here:\n"
+               "{{ quote.url }}\n\n{{ shop.name }}"),
+        "pl": ("Oferta {{ quote.number }} od {{ shop.name }}",
+               "Dzień dobry {{ customer.first_name or '' }},\n\nTwoja oferta {{ quote.number }}"
+               "{% if quote.account %} dla {{ quote.account }}{% endif %} jest gotowa: {{ quote.total }} "
+               "{{ quote.currency }}, ważna do {{ quote.valid_until }}.\n\nZobacz, przyjmij lub odrzuć ją tutaj:\n"
+               "{{ quote.url }}\n\n{{ shop.name }}"),
+        "de": ("Ihr Angebot {{ quote.number }} von {{ shop.name }}",
+               "Hallo {{ customer.first_name or '' }},\n\nIhr Angebot {{ quote.number }}"
+               "{% if quote.account %} für {{ quote.account }}{% endif %} ist fertig: {{ quote.total }} "
+               "{{ quote.currency }}, gültig bis {{ quote.valid_until }}.\n\nAnsehen, annehmen oder ablehnen:\n"
+               "{{ quote.url }}\n\n{{ shop.name }}"),
+    },
     "giveaway_winner": {
         "en": ("You won: {{ giveaway.name }}", "Congratulations {{ customer.first_name or '' }}! You won our giveaway "
                                                "\"{{ giveaway.name }}\". We will be in touch about your prize."),
@@ -86,6 +127,22 @@ BUILT_IN: dict[str, dict[str, tuple[str, str]]] = {
                "na Ciebie czeka.\n\n{{ link(shop.url ~ '/cart') }}\n\n{{ shop.name }}"),
         "de": ("Sie haben etwas im Warenkorb vergessen", "Hallo {{ customer.first_name or '' }},\n\nIhr Warenkorb "
                "wartet noch auf Sie.\n\n{{ link(shop.url ~ '/cart') }}\n\n{{ shop.name }}"),
+    },
+    "browse_abandonment": {
+        "en": ("Still thinking about {{ product.name }}?",
+               "Hello {{ customer.first_name or '' }},\n\nyou were looking at {{ product.name }}. It is still "
+               "here for you:\n\n{{ link(product.url) }}\n\n{{ shop.name }}"),
+        "pl": ("Wciąż myślisz o {{ product.name }}?",
+               "Dzień dobry {{ customer.first_name or '' }},\n\noglądałeś {{ product.name }}. Nadal na Ciebie "
+               "czeka:\n\n{{ link(product.url) }}\n\n{{ shop.name }}"),
+    },
+    "replenishment": {
+        "en": ("Time to restock {{ product.name }}?",
+               "Hello {{ customer.first_name or '' }},\n\nyour {{ product.name }} may be running low. Order it "
+               "again in a click:\n\n{{ link(product.url) }}\n\n{{ shop.name }}"),
+        "pl": ("Czas uzupełnić {{ product.name }}?",
+               "Dzień dobry {{ customer.first_name or '' }},\n\nTwój {{ product.name }} może się kończyć. Zamów "
+               "ponownie jednym kliknięciem:\n\n{{ link(product.url) }}\n\n{{ shop.name }}"),
     },
     "post_purchase": {
         "en": ("How is your order?", "Hello {{ customer.first_name or '' }},\n\nwe hope you enjoy your purchase. "

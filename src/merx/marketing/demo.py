@@ -1,7 +1,9 @@
 """Demo data for marketing: email consent for most demo customers, a newsletter segment, two
 past campaigns with their results (one A/B test), QR codes on a flyer, a poster and packaging
 with scans, a few real orders (placed through orders.public) by customers who clicked or
-scanned, running journeys (abandoned cart, post-purchase) and two giveaways (one drawn).
+scanned, running journeys (abandoned cart, post-purchase, browse abandonment, a replenishment journey
+on two categories of the demo's stocked products) and two giveaways (one drawn); a past in-app campaign shown in the storefront inbox of the
+customers who allowed in-app messages (some read).
 
 The demo sends nothing: past campaigns are recorded as sent when they were prepared."""
 
@@ -147,6 +149,15 @@ def seed(db: Any, rng: random.Random, progress: Any) -> dict[str, int]:
                                              state="waiting", next_at=now + dt.timedelta(days=7), entered_at=now,
                                              updated_at=now))
         uow.commit()
+    _seed_browse_and_replenishment(db, rng, now, consenting, stocked)
+    _seed_inapp(db, rng, now, consenting, segment_id)
+    _seed_recommending_template(db, stocked)
+    from merx.marketing import recipients  # a few shoppers' own time zones, as their browsers reported them
+
+    for cid, zone in zip(consenting[-6:], ("Europe/London", "America/New_York", "Europe/Berlin", "Asia/Tokyo",
+                                           "Europe/Lisbon", "America/Chicago")):
+        with UnitOfWork(db) as uow:
+            recipients.remember_timezone(uow, cid, zone)
     progress.advance(task)
 
     # giveaways: one drawn (entries from a photo contest, checked by staff), one open
@@ -165,3 +176,96 @@ def seed(db: Any, rng: random.Random, progress: Any) -> dict[str, int]:
     progress.advance(task)
     return {"marketing consents": len(consenting), "campaigns": len(made), "qr codes": len(qr_ids),
             "attributed orders": placed}
+
+
+def _seed_browse_and_replenishment(db: Any, rng: random.Random, now: dt.datetime, consenting: list[int],
+                                   stocked: list[str]) -> None:
+    """People at each position of the browse-abandonment journey, and a replenishment journey
+    (its intervals on the categories of stocked products) with people waiting for a reminder."""
+    from merx.catalog import public as catalog
+    from merx.marketing import journeys
+    from merx.marketing.models import Journey, JourneyEnrolment
+
+    with UnitOfWork(db, readonly=True) as uow:
+        infos = catalog.lookup_skus(uow, stocked[:200])
+    categories = list(dict.fromkeys(i.category for i in infos.values() if i.category))[:2]
+    if categories:
+        with UnitOfWork(db) as uow:
+            journeys.create_journey(uow, key="replenishment", name="Replenishment reminder", trigger="replenishment",
+                                    steps=[{"wait_hours": 0, "template": "replenishment",
+                                            "replenish": [{"category": c, "days": d}
+                                                          for c, d in zip(categories, (30, 60))]}])
+    with UnitOfWork(db) as uow:
+        browse = uow.session.scalar(sa.select(Journey).where(Journey.key == "browse_abandonment"))
+        refill = uow.session.scalar(sa.select(Journey).where(Journey.key == "replenishment"))
+        skus = [s for s, i in infos.items() if i.category in categories] or list(infos)
+        for i, cid in enumerate(rng.sample(consenting, min(18, len(consenting)))):
+            if not skus:
+                break
+            viewed = now - dt.timedelta(hours=rng.randint(1, 60))
+            state = ("waiting", "completed", "exited")[i % 3]
+            uow.session.add(JourneyEnrolment(
+                journey_id=browse.id, customer_id=cid, reference=f"view:{viewed:%Y-%m-%d}:{rng.choice(skus)}"[:64],
+                step=0, state=state, next_at=viewed + dt.timedelta(hours=2) if state == "waiting" else None,
+                exit_reason="purchased" if state == "exited" else None, entered_at=viewed, updated_at=viewed))
+            if refill is not None and i % 2 == 0:
+                bought = now - dt.timedelta(days=rng.randint(1, 25))
+                uow.session.add(JourneyEnrolment(
+                    journey_id=refill.id, customer_id=cid, reference=f"replenish:{rng.choice(skus)}:demo-{i}"[:64],
+                    step=0, state="waiting", next_at=bought + dt.timedelta(days=30), entered_at=bought,
+                    updated_at=bought))
+        uow.commit()
+
+
+def _seed_inapp(db: Any, rng: random.Random, now: dt.datetime, consenting: list[int], segment_id: int) -> None:
+    """In-app consent for part of the audience and a past in-app campaign: delivered to their
+    storefront inboxes, a share of them read."""
+    from merx.crm import public as crm
+    from merx.marketing import campaigns
+    from merx.marketing.models import Message
+
+    for cid in consenting[: max(1, len(consenting) // 3)]:
+        with UnitOfWork(db) as uow:
+            crm.record_consent(uow, cid, channel="inapp", granted=True, source="demo storefront preferences")
+    started = now - dt.timedelta(days=2)
+    with UnitOfWork(db) as uow:
+        c = campaigns.create_campaign(uow, name="Free delivery weekend (in-app)", segment_id=segment_id,
+                                      template="newsletter", channel="inapp")
+        cid = c.id
+    with UnitOfWork(db) as uow:
+        campaigns.schedule(uow, cid, started, started)
+    while True:
+        with UnitOfWork(db) as uow:
+            if campaigns.prepare_batch(uow, cid, started) == 0:
+                break
+    with UnitOfWork(db) as uow:
+        for m in uow.session.scalars(sa.select(Message).where(Message.campaign_id == cid, Message.status == "queued")):
+            m.status, m.provider, m.claimed_at = "sent", "inapp", started
+            m.sent_at = started + dt.timedelta(minutes=rng.randint(1, 30))
+            if rng.random() < 0.4:
+                m.opened_at = m.sent_at + dt.timedelta(hours=rng.randint(1, 30))
+        uow.commit()
+
+
+def _seed_recommending_template(db: Any, stocked: list[str]) -> None:
+    """A template with search's recommendations for the demo's busiest category (preview it
+    with a real profile on the console's templates page)."""
+    from merx.catalog import public as catalog
+    from merx.marketing import templates_service
+
+    with UnitOfWork(db, readonly=True) as uow:
+        counts: dict[str, int] = {}
+        for info in catalog.lookup_skus(uow, stocked[:300]).values():
+            if info.category:
+                counts[info.category] = counts.get(info.category, 0) + 1
+    if not counts:
+        return
+    top = max(counts, key=lambda c: counts[c])
+    with UnitOfWork(db) as uow:
+        templates_service.save_template(
+            uow, "newsletter_picks", uow.settings.default_locale,
+            subject="Picked for you, {{ customer.first_name or 'friend' }}",
+            body_text="Hello {{ customer.first_name or '' }},\n\nour favourites right now:\n"
+                      "{% for p in recommendations(category='" + top.replace("'", "") + "', limit=3) %}"
+                      "- {{ p.name }}: {{ p.price }} {{ p.currency }} {{ link(p.url) }}\n{% endfor %}\n{{ shop.name }}",
+            body_html=None)

@@ -3,8 +3,11 @@ each batch's writes committed with the cursor, so a notification is recorded onc
 and never lost.
 
 - `marketing.orders`: order events -> transactional notifications, marketing's order notes
-  (attribution, journey exits), post-purchase journeys; cart abandonment -> abandoned-cart
+  (attribution, journey exits), post-purchase and replenishment journeys; cart abandonment -> abandoned-cart
   journey.
+- `marketing.sellers`: a marketplace line refused or not delivered and refunded -> the
+  customer is told (`seller_order.line_refunded`).
+- `marketing.sales`: a quote sent -> the buyer gets its link (`quote.sent`).
 - `marketing.consent`: consent granted -> welcome journey; withdrawn -> queued marketing
   messages to that channel are cancelled at once."""
 
@@ -21,6 +24,8 @@ from merx.crm.events import CustomerConsentChanged
 from merx.customers import public as customers
 from merx.marketing import journeys, notifications
 from merx.marketing.models import Message, OrderNote
+from merx.sales.events import QuoteSent
+from merx.sellers.events import SellerLineRefunded
 from merx.orders.events import (CartAbandoned, OrderCancelled, OrderDelivered, OrderFulfilled, OrderPaid, OrderPlaced,
                                 OrderReadyForPickup, OrderRefunded, OrderReturned)
 
@@ -37,6 +42,7 @@ def on_order_events(events: list[DomainEvent], uow: UnitOfWork) -> None:
             if data.customer_id is not None:
                 journeys.on_purchase(uow, data.customer_id, data.placed_at)
                 journeys.enrol(uow, "order.placed", data.customer_id, f"order:{data.order_id}", data.placed_at)
+                journeys.enrol_replenishment(uow, data.customer_id, data.order_id, data.lines, data.placed_at)
         elif event.type == "order.cancelled":
             note = uow.session.get(OrderNote, data.order_id)
             if note is not None:
@@ -72,7 +78,19 @@ def on_consent(events: list[DomainEvent], uow: UnitOfWork) -> None:
     uow.commit()
 
 
+def on_line_refunds(events: list[DomainEvent], uow: UnitOfWork) -> None:
+    notifications.queue_line_refunds(uow, events)
+    uow.commit()
+
+
+def on_quotes_sent(events: list[DomainEvent], uow: UnitOfWork) -> None:
+    notifications.queue_quotes_sent(uow, events)
+    uow.commit()
+
+
 def register(bus: MessageBus) -> None:
     for cls in ORDER_EVENTS:
         bus.subscribe(cls, on_order_events, batch=True, durable="marketing.orders")
     bus.subscribe(CustomerConsentChanged, on_consent, batch=True, durable="marketing.consent")
+    bus.subscribe(SellerLineRefunded, on_line_refunds, batch=True, durable="marketing.sellers")
+    bus.subscribe(QuoteSent, on_quotes_sent, batch=True, durable="marketing.sales")

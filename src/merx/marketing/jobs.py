@@ -34,6 +34,7 @@ def advance_journeys(db: Database, now: dt.datetime) -> dict[str, int]:
     with UnitOfWork(db) as uow:
         journeys.ensure_built_in(uow)
         journeys.enrol_segments(uow, now)
+        journeys.enrol_browsers(uow, now)
         uow.commit()
     total = {"queued": 0, "exited": 0, "completed": 0}
     while True:

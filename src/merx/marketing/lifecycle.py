@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from merx.core.lifecycle import MovedRefs
 from merx.core.uow import UnitOfWork
-from merx.marketing.models import GiveawayEntry, JourneyEnrolment, Message, Touch
+from merx.marketing.models import GiveawayEntry, JourneyEnrolment, Message, RecipientSetting, Touch
 
 BATCH = 500
 _MOVABLE = {"messages": Message, "touches": Touch}
@@ -39,6 +39,11 @@ class MarketingParticipant:
             uow.session.execute(sa.update(JourneyEnrolment).where(
                 JourneyEnrolment.id.in_(ids), JourneyEnrolment.state == "waiting").values(
                 state="exited", exit_reason="profile merged").execution_options(synchronize_session=False))
+        # the merged profile's own time zone goes to the survivor when it has none
+        mine = uow.session.get(RecipientSetting, from_id)
+        if mine is not None and uow.session.get(RecipientSetting, into_id) is None:
+            uow.session.add(RecipientSetting(customer_id=into_id, timezone=mine.timezone, source=mine.source,
+                                             updated_at=mine.updated_at))
         return moved
 
     def on_unmerge(self, uow: UnitOfWork, moved: MovedRefs, restored_id: int, survivor_id: int) -> None:
@@ -55,7 +60,10 @@ class MarketingParticipant:
             JourneyEnrolment.customer_id == customer_id)).rowcount or 0
         entries = uow.session.execute(sa.update(GiveawayEntry).where(GiveawayEntry.customer_id == customer_id)
                                       .values(evidence=None)).rowcount or 0
-        return {"messages": messages, "touches": touches, "journey positions": journeys, "giveaway entries": entries}
+        settings = uow.session.execute(sa.delete(RecipientSetting).where(
+            RecipientSetting.customer_id == customer_id)).rowcount or 0
+        return {"messages": messages, "touches": touches, "journey positions": journeys, "giveaway entries": entries,
+                "recipient settings": settings}
 
     def on_export(self, uow: UnitOfWork, customer_id: int) -> dict[str, Any]:
         messages = [{"template": m.template_key, "subject": m.subject, "status": m.status, "sent_at": m.sent_at,
@@ -64,7 +72,9 @@ class MarketingParticipant:
         journeys = [{"journey_id": e.journey_id, "state": e.state, "step": e.step, "entered_at": e.entered_at}
                     for e in uow.session.scalars(sa.select(JourneyEnrolment).where(
                         JourneyEnrolment.customer_id == customer_id))]
-        return {"messages": messages, "journeys": journeys}
+        own = uow.session.get(RecipientSetting, customer_id)
+        return {"messages": messages, "journeys": journeys,
+                "time_zone": {"timezone": own.timezone, "source": own.source} if own is not None else None}
 
 
 PARTICIPANT = MarketingParticipant()

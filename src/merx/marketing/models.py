@@ -173,7 +173,7 @@ class Touch(Base):
     __tablename__ = "mkt_touches"
 
     id: Mapped[IdPK]
-    kind: Mapped[str] = mapped_column(sa.String(16))  # qr_scan | click | open | unsubscribe
+    kind: Mapped[str] = mapped_column(sa.String(16))  # qr_scan | click | open | unsubscribe | link (browser -> customer)
     campaign_id: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)
     qr_code_id: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)
     message_id: Mapped[int | None] = mapped_column(sa.BigInteger)
@@ -222,3 +222,15 @@ class GiveawayEntry(Base):
     customer_id: Mapped[int] = mapped_column(sa.BigInteger)
     evidence: Mapped[str | None] = mapped_column(sa.String(500))  # order number, post URL
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RecipientSetting(Base):
+    """What marketing knows of a recipient beyond the customer record: their own time zone
+    (the browser's at checkout, or set by staff), used before their country's and the shop's."""
+
+    __tablename__ = "mkt_recipients"
+
+    customer_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    timezone: Mapped[str | None] = mapped_column(sa.String(64))
+    source: Mapped[str | None] = mapped_column(sa.String(32))  # storefront | staff
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -17,8 +17,10 @@ from merx.core.events import DomainEvent
 from merx.core.uow import UnitOfWork
 from merx.customers import public as customers
 from merx.inventory import public as inventory
+from merx.marketplace import public as marketplace
 from merx.marketing.messages import customer_context, insert_rows, message_row, shop_context
 from merx.marketing.templating import TemplateBook
+from merx.orders import public as orders
 
 log = logging.getLogger("merx.marketing")
 
@@ -90,4 +92,71 @@ def queue_for_events(uow: UnitOfWork, events: list[DomainEvent]) -> int:
         rows.append(message_row(uow, book, idem_key=f"event:{event.id}:{template}", kind="transactional",
                                 channel="email", customer=customer, address=address, template_key=template,
                                 context=context, due_at=now))
+    return insert_rows(uow, rows)
+
+
+# -- the other senders: a marketplace line that will not be delivered, a B2B quote -------------
+
+def _person(uow: UnitOfWork, customer_id: int | None) -> dict[str, Any] | None:
+    if customer_id is None:
+        return None
+    found = customers.customer_attributes(uow, [customer_id])
+    return found[0] if found else None
+
+
+def queue_line_refunds(uow: UnitOfWork, events: list[DomainEvent]) -> int:
+    """`seller_order.line_refunded` -> the customer is told which line a seller refused (or
+    could not deliver) and that its money went back (or was never taken). A failed refund is
+    not mailed: the sellers' retry job refunds it later and emits the event again. No commit."""
+    wanted = [e for e in events if e.data.outcome in ("refunded", "not_captured")]
+    if not wanted:
+        return 0
+    sellers = marketplace.sellers_by_ids(uow, {e.data.seller_id for e in wanted if e.data.seller_id})
+    book = TemplateBook(uow)
+    rows = []
+    now = utcnow()
+    for event in wanted:
+        data = event.data
+        try:
+            order = orders.get_order(uow, data.order_id)
+        except Problem:
+            log.warning("line refund %s: order %s is gone; not mailed", event.id, data.order_id)
+            continue
+        line = next((ln for ln in order["lines"] if ln["line"] == data.line_no), {})
+        seller = sellers.get(data.seller_id)
+        person = _person(uow, data.customer_id if data.customer_id is not None else order.get("customer_id"))
+        customer = dict(person or {}, id=(person or {}).get("id"))
+        context = {
+            "order": {"id": order["id"], "number": order["number"], "currency": order["currency"]},
+            "line": {"line_no": data.line_no, "sku": data.sku or line.get("sku"), "name": data.name or line.get("name"),
+                     "quantity": data.quantity or line.get("quantity"), "reason": data.reason,
+                     "outcome": data.outcome, "seller": seller.name if seller else "The seller"},
+            "refund": {"amount": str(data.amount.amount), "currency": data.amount.currency},
+            "customer": customer_context(customer), "shop": shop_context()}
+        rows.append(message_row(uow, book, idem_key=f"event:{event.id}:line_refused", kind="transactional",
+                                channel="email", customer=customer, address=(person or {}).get("email") or order.get("email"),
+                                template_key="line_refused", context=context, due_at=now))
+    return insert_rows(uow, rows)
+
+
+def queue_quotes_sent(uow: UnitOfWork, events: list[DomainEvent]) -> int:
+    """`quote.sent` -> the buyer (the account's buying customer record) gets the quote's link.
+    A quote of an account without a buying customer is recorded as skipped (no address). No
+    commit."""
+    book = TemplateBook(uow)
+    rows = []
+    now = utcnow()
+    base = shop_context()["url"]
+    for event in events:
+        data = event.data
+        person = _person(uow, data.customer_id)
+        customer = dict(person or {}, id=data.customer_id)
+        context = {
+            "quote": {"id": data.quote_id, "number": data.number, "revision": data.revision,
+                      "account": data.account_name, "total": str(data.total.amount), "currency": data.total.currency,
+                      "valid_until": data.valid_until, "url": base + data.accept_path},
+            "customer": customer_context(customer), "shop": shop_context()}
+        rows.append(message_row(uow, book, idem_key=f"event:{event.id}:quote_sent", kind="transactional",
+                                channel="email", customer=customer, address=(person or {}).get("email"),
+                                template_key="quote_sent", context=context, due_at=now))
     return insert_rows(uow, rows)

@@ -147,7 +147,21 @@ class GatewayProvider:
         return headers["webhook-id"]
 
 
+@dataclass
+class InAppProvider:
+    """The in-app/web channel: the message row is the inbox entry (marketing/inapp.py); sending
+    makes it visible on the storefront."""
+
+    name: str = "inapp"
+    delivers: bool = True
+
+    def send(self, message: Outgoing) -> str:
+        return f"inapp:{message.idem_key}"[:255]
+
+
 def provider_for(channel: str, settings: Any, ms: MarketingSettings) -> Provider | None:
+    if channel == "inapp":
+        return InAppProvider()
     if channel == "email":
         return EmailProvider(settings)
     if channel in ("sms", "messaging") and ms.sms_gateway_url and ms.gateway_secret:

@@ -1,5 +1,5 @@
 """What other contexts and the web console may call in marketing: linking a browser's
-marketing cookie to the customer who ordered (attribution), whether notifications really go
+marketing cookie to the customer who ordered (attribution), the browser's in-app inbox, whether notifications really go
 out by mail, and the reads and reports the console shows."""
 
 from merx.marketing.tracking import VISITOR_COOKIE
@@ -12,6 +12,8 @@ from merx.marketing.reading import enrolments, get_message, qr_detail
 from merx.marketing.templates_service import get_template, list_templates, preview, save_template
 from merx.marketing.tracking import get_qr, qr_image
 from merx.marketing.tracking import link_visitor
+from merx.marketing.recipients import recipient_out, remember_timezone
+from merx.marketing.inapp import inbox, mark_read, new_visitor_id, unread_count, valid_visitor
 
 
 def notifications_email(settings: object) -> bool:
@@ -25,4 +27,5 @@ def notifications_email(settings: object) -> bool:
 __all__ = ["enrolments", "get_message", "get_qr", "get_template", "list_giveaways", "preview", "qr_detail", "qr_image",
            "save_template", "VISITOR_COOKIE", "campaign_report", "dispatch", "dispatch_until_idle", "get_journey", "link_visitor",
            "list_campaigns", "list_journeys", "list_messages", "list_qr", "list_templates", "message_out",
-           "messages_stmt", "notifications_email", "source_report"]
+           "messages_stmt", "notifications_email", "source_report", "inbox", "mark_read", "new_visitor_id", "unread_count",
+           "valid_visitor", "recipient_out", "remember_timezone"]

@@ -15,7 +15,8 @@ from merx.marketing.models import Campaign, Journey, JourneyEnrolment, Message, 
 from merx.marketing.schemas import CampaignOut, EnrolmentOut, JourneyOut, MessageOut, QrOut
 from merx.marketing.tracking import short_url
 
-MESSAGE_STATUSES = ("queued", "sending", "sent", "failed", "skipped", "suppressed", "cancelled", "uncertain", "not_sent")
+MESSAGE_STATUSES = ("queued", "sending", "sent", "failed", "skipped", "suppressed", "cancelled", "uncertain", "not_sent",
+                    "received")
 
 
 def campaign_out(c: Campaign) -> CampaignOut:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 Span = tuple[dt.time, dt.time]
 
 # Country -> time zone for the countries a European shop meets most; other countries use
-# the shop's MERX_MARKETING_TIMEZONE (a customer's own time zone is not recorded yet).
+# the shop's MERX_MARKETING_TIMEZONE; a recipient's own time zone (mkt_recipients) comes first.
 COUNTRY_TIMEZONES = {
     "PL": "Europe/Warsaw", "DE": "Europe/Berlin", "GB": "Europe/London", "IE": "Europe/Dublin",
     "FR": "Europe/Paris", "ES": "Europe/Madrid", "PT": "Europe/Lisbon", "IT": "Europe/Rome", "NL": "Europe/Amsterdam",
@@ -49,11 +49,27 @@ def _inside(t: dt.time, span: Span) -> bool:
     return t >= start or t < end  # crosses midnight
 
 
-def zone_for(country: str | None, default: str) -> ZoneInfo:
+def zone_for(country: str | None, default: str, own: str | None = None) -> ZoneInfo:
+    """The recipient's time zone: their own (IANA name) when known and valid, else their
+    country's, else the shop's default."""
+    if own:
+        zone = valid_zone(own)
+        if zone is not None:
+            return zone
     try:
         return ZoneInfo(COUNTRY_TIMEZONES.get((country or "").upper(), default))
     except ZoneInfoNotFoundError:
         return ZoneInfo("UTC")
+
+
+def valid_zone(name: str | None) -> ZoneInfo | None:
+    """The IANA zone of that name, or None (unknown, malformed, or not a region's zone)."""
+    if not name or len(name) > 64 or "/" not in name or ".." in name or name.startswith("/"):
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import ConfigDict, BaseModel, Field, field_validator
 
 from merx.core.schemas import StrictModel
 
 Channel = Literal["email", "sms", "messaging"]
+CampaignChannel = Literal["email", "sms", "messaging", "inapp"]
 KEY = r"^[a-z][a-z0-9_]{0,63}$"
 
 
@@ -17,7 +18,7 @@ class CampaignIn(StrictModel):
     name: str = Field(min_length=1, max_length=200)
     segment_id: int = Field(ge=1)
     template: str = Field(pattern=KEY)
-    channel: Channel = "email"
+    channel: CampaignChannel = "email"
     template_b: str | None = Field(None, pattern=KEY)
     ab_test_fraction: float = Field(0.0, ge=0, le=0.5)
 
@@ -67,16 +68,25 @@ class CampaignReport(BaseModel):
     window_days: int
 
 
+class ReplenishIn(StrictModel):
+    """A replenishment interval: after `days`, remind of a bought SKU or of any SKU of a category."""
+    sku: str | None = Field(None, min_length=1, max_length=100)
+    category: str | None = Field(None, min_length=1, max_length=100)
+    days: int = Field(ge=1, le=730)
+
+
 class StepIn(StrictModel):
     wait_hours: float = Field(ge=0, le=8760)
     template: str = Field(pattern=KEY)
     stop_if_purchased: bool = False
+    replenish: list[ReplenishIn] | None = Field(None, max_length=500,
+                                                description="first step of a replenishment journey only")
 
 
 class JourneyIn(StrictModel):
     key: str = Field(pattern=KEY)
     name: str = Field(min_length=1, max_length=200)
-    trigger: Literal["cart.abandoned", "order.placed", "consent.granted", "segment"]
+    trigger: Literal["cart.abandoned", "order.placed", "consent.granted", "segment", "product.viewed", "replenishment"]
     steps: list[StepIn] = Field(min_length=1, max_length=20)
     segment_id: int | None = Field(None, ge=1)
     active: bool = True
@@ -214,3 +224,28 @@ class GiveawayOut(BaseModel):
     winners: list[int]
     drawn_at: dt.datetime | None
     entries: int
+
+
+class RecipientIn(StrictModel):
+    timezone: str | None = Field(description="IANA time zone, e.g. Europe/Berlin; null: use the country's",
+                                 max_length=64)
+
+
+class RecipientOut(BaseModel):
+    customer_id: int
+    timezone: str | None
+    source: str | None  # storefront | staff
+    country: str | None
+    effective_timezone: str  # what the sender uses
+    basis: Literal["own", "country", "shop default"]
+
+
+class IncomingMessage(StrictModel):
+    """An SMS or messaging-app message the gateway received for the shop."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
+
+    id: str = Field(min_length=1, max_length=120)  # the gateway's message id (redelivery = same id)
+    channel: Literal["sms", "messaging"]
+    sender: str = Field(alias="from", min_length=3, max_length=64)
+    text: str = Field(min_length=1, max_length=4000)

@@ -31,7 +31,7 @@ from merx.core.ids import new_ulid
 from merx.core.uow import UnitOfWork
 from merx.crm import public as crm
 from merx.customers import public as customers
-from merx.marketing import providers, rules
+from merx.marketing import providers, recipients, rules
 from merx.marketing.messages import sign, suppress, unsubscribe_url
 from merx.marketing.models import JourneyEnrolment, Message
 from merx.marketing.settings import MarketingSettings, get_marketing_settings
@@ -124,6 +124,7 @@ def _claim(db: Database, now: dt.datetime, limit: int, token: str, pol: rules.Se
             blocked[channel] = _suppressed(uow, channel, addresses)
         exited = _exited_enrolments(uow, [m.enrolment_id for m in rows if m.enrolment_id])
         history = _recent_marketing(uow, ids, now)
+        own_zones = recipients.zones_of(uow, ids)
         claimed: list[Message] = []
         for m in rows:
             if m.address and m.address.lower() in blocked[m.channel]:
@@ -144,7 +145,7 @@ def _claim(db: Database, now: dt.datetime, limit: int, token: str, pol: rules.Se
                     m.status, m.reason = "skipped", "the customer record is gone (erased or merged)"
                     result.skipped += 1
                     continue
-                zone = rules.zone_for(person.get("country"), ms.timezone)
+                zone = rules.zone_for(person.get("country"), ms.timezone, own_zones.get(m.customer_id))
                 local = now.astimezone(zone)
                 if not pol.allowed_at(local):
                     m.due_at = pol.next_send_time(now, zone)

@@ -2,7 +2,9 @@
 Python internals: attribute access to `__class__`, `mro` and the like raises), StrictUndefined
 (a missing field is an error naming it, so that recipient is skipped with the reason, never
 sent "Hello ,"), HTML escaped in the HTML part. Lookup falls back per language: the exact
-locale, its language ("pt-BR" -> "pt"), the shop's default locale, then English."""
+locale, its language ("pt-BR" -> "pt"), the shop's default locale, then English.
+`recommendations(category=..., like=..., limit=...)` inserts products from search
+(marketing/recommend.py)."""
 
 from __future__ import annotations
 
@@ -62,6 +64,16 @@ class TemplateBook:
         self._edited = {(t.key, t.locale): t for t in uow.session.scalars(
             sa.select(MessageTemplate).where(MessageTemplate.channel == channel))}
         self._compiled: dict[tuple[str, str, str], Any] = {}
+        from merx.marketing.recommend import Recommender
+
+        self._recommender = recommender = Recommender(uow)
+
+        def recommendations(category: str | None = None, like: str | None = None, limit: int = 3) -> list[Any]:
+            # a plain function, not the object: a template can read an object's public
+            # attributes (its unit of work), but a function has none the sandbox lets through
+            return recommender(category=category, like=like, limit=limit)
+
+        self.recommendations = recommendations
 
     def source(self, key: str, locale: str | None) -> Source:
         for loc in locale_chain(locale, self.default_locale):
@@ -83,7 +95,8 @@ class TemplateBook:
     def render(self, key: str, locale: str | None, context: dict[str, Any],
                link: Callable[[str], str] | None = None) -> Rendered:
         src = self.source(key, locale)
-        ctx = dict(context, link=link or (lambda url: url))
+        self._recommender.locale = src.locale
+        ctx = dict(context, link=link or (lambda url: url), recommendations=self.recommendations)
         try:
             subject = self._template(_TEXT, src, "s", src.subject).render(ctx).strip()
             text = self._template(_TEXT, src, "t", src.text).render(ctx)

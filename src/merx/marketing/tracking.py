@@ -136,10 +136,13 @@ def unsubscribe(uow: UnitOfWork, token: str) -> dict[str, Any]:
 
 
 def link_visitor(uow: UnitOfWork, visitor: str | None, customer_id: int | None) -> int:
-    """The customer who just ordered from this browser owns its earlier touches (attribution).
-    Commits."""
+    """The customer who just ordered from this browser owns its earlier touches (attribution),
+    and the browser shows the customer's in-app messages. Commits."""
     if not visitor or customer_id is None:
         return 0
+    from merx.marketing import inapp
+
+    inapp.link_browser(uow, visitor, customer_id)  # its in-app inbox shows the customer's messages
     n = uow.session.execute(sa.update(Touch).where(Touch.visitor == visitor[:40], Touch.customer_id.is_(None))
                             .values(customer_id=customer_id)).rowcount or 0
     uow.commit()

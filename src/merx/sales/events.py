@@ -180,15 +180,18 @@ class QuoteApproved(_QuoteEvent):
 
 
 class QuoteSent(_QuoteEvent):
-    """A quote was released to the buyer: its acceptance link exists from now on. Merx sends no
-    email itself; a mail or notification service may deliver `accept_path` (the secret link
-    path) from this event."""
+    """A quote was released to the buyer: its acceptance link exists from now on. Marketing
+    mails `accept_path` (the secret link path) to the buyer, the account's buying customer
+    record (`customer_id`)."""
 
     event_type: ClassVar[str] = "quote.sent"
 
     accept_path: str
     valid_until: str
     total: EventMoney
+    # the buyer (added with defaults, so events written before them still validate)
+    customer_id: int | None = None
+    account_name: str | None = None
 
 
 class QuoteAccepted(_QuoteEvent):

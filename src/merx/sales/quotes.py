@@ -205,9 +205,12 @@ def send_quote(uow: UnitOfWork, quote_id: int, *, base_url: str = "") -> QuoteSe
     q.token_hash, q.status, q.sent_at = _hash(token), "sent", utcnow()
     q.version += 1
     path = f"/quote/{token}"
+    account = uow.session.get(Account, q.account_id)
     uow.emit(QuoteSent(quote_id=q.id, number=q.number, revision=q.revision, account_id=q.account_id,
                        accept_path=path, valid_until=q.valid_until.isoformat(),
-                       total=Money.from_minor(q.total_minor, q.currency)), version=q.version)
+                       total=Money.from_minor(q.total_minor, q.currency),
+                       customer_id=account.customer_id if account else None,
+                       account_name=account.name if account else None), version=q.version)
     uow.audit("send", "sales_quote", q.id)
     out = QuoteSentOut(quote=quote_out(uow, q), accept_url=base_url.rstrip("/") + path)
     uow.commit()

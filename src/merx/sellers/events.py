@@ -112,6 +112,12 @@ class SellerLineRefunded(_SellerOrderEvent):
     amount: EventMoney
     outcome: Literal["refunded", "not_captured", "failed"]
     customer_id: int | None
+    # what the customer is told (marketing mails the refused line): added with defaults, so
+    # events written before them still validate
+    sku: str | None = None
+    name: str | None = None
+    quantity: int | None = None
+    reason: str | None = None
 
 
 class IncidentOpened(_SellerOrderEvent):

@@ -328,7 +328,8 @@ def refund_pending_lines(uow: UnitOfWork, so_id: int | None = None) -> int:
                 uow.emit(ev.SellerLineRefunded(
                     seller_order_id=so.id, order_id=so.order_id, seller_id=so.seller_id or 0, status=so.status,
                     line_id=ln.id, line_no=ln.line_no, amount=Money.from_minor(ln.total_minor, so.currency),
-                    outcome=outcome, customer_id=so.customer_id), version=so.version)
+                    outcome=outcome, customer_id=so.customer_id, sku=ln.sku, name=ln.name, quantity=ln.quantity,
+                    reason=ln.reason), version=so.version)
             uow.commit()
 
         uow.run_in_transaction(record)

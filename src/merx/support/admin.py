@@ -106,6 +106,11 @@ def create_auto_reply(uow: UnitOfWork, data: AutoReplyIn) -> dict[str, Any]:
     if uow.session.scalar(sa.select(AutoReply.id).where(AutoReply.keyword == data.keyword.lower())) is not None:
         raise Conflict(f"Keyword {data.keyword!r} exists", type_slug="duplicate",
                        errors=[FieldError("keyword", "already exists")])
+    if data.keyword.lower().startswith(rules.INTENT_PREFIX):
+        intent = data.keyword.lower()[len(rules.INTENT_PREFIX):]
+        if intent not in rules.INTENTS:
+            raise ValidationProblem.for_field("keyword", f"unknown intent {intent!r}; known: "
+                                              f"{', '.join(sorted(rules.INTENTS))}", "unknown_intent")
     a = AutoReply(keyword=data.keyword.lower(), reply=data.reply, active=True)
     uow.session.add(a)
     uow.session.flush()

@@ -14,7 +14,6 @@ import asyncio
 import datetime as dt
 import hashlib
 import hmac
-import re
 import secrets
 import threading
 from collections import defaultdict
@@ -27,7 +26,8 @@ from merx.core.errors import Conflict, Forbidden, NotFound, ValidationProblem
 from merx.core.uow import UnitOfWork
 from merx.support import rules
 from merx.support.events import ChatEscalated
-from merx.support.models import AutoReply, CannedReply, Chat, ChatMessage, Team
+from merx.support.autoreplies import match_auto_reply
+from merx.support.models import CannedReply, Chat, ChatMessage, Team
 from merx.support.schemas import (ChatEscalateIn, ChatMessageOut, ChatOut, ChatStart, ChatStarted, TicketCreate)
 
 AGENTS = (Role.admin, Role.staff, Role.support_agent)
@@ -120,11 +120,9 @@ def _bot_replies(uow: UnitOfWork, chat: Chat, body: str, now: dt.datetime) -> li
             out.append(ChatMessage(chat_id=chat.id, sender="bot", created_at=now,
                                    body=f"We are away right now; an agent will answer from "
                                         f"{opens:%Y-%m-%d %H:%M} UTC. Leave your email and we will write back."))
-    words = set(re.findall(r"\w+", body.lower()))
-    for ar in uow.session.scalars(sa.select(AutoReply).where(AutoReply.active.is_(True)).order_by(AutoReply.id)):
-        if set(re.findall(r"\w+", ar.keyword.lower())) <= words:
-            out.append(ChatMessage(chat_id=chat.id, sender="bot", body=ar.reply, created_at=now))
-            break
+    match = match_auto_reply(uow, body)  # the rule set marketing's messaging webhooks answer with too
+    if match is not None:
+        out.append(ChatMessage(chat_id=chat.id, sender="bot", body=match.reply, created_at=now))
     return out
 
 

@@ -1,8 +1,11 @@
 """What the web console, the demo and contexts above support may call: tickets for the
-customer 360 and the dashboard, the console's reads and writes, chat, reviews, feedback."""
+customer 360 and the dashboard, the console's reads and writes, chat, reviews, feedback, and
+the auto-reply rule set (marketing answers incoming messages with it)."""
 
 from merx.support.admin import (create_assignment_rule, create_auto_reply, create_canned_reply, create_policy,
                                 create_team, list_assignment_rules, list_auto_replies, list_policies, list_teams)
+from merx.support.autoreplies import AutoReplyMatch, match_auto_reply
+from merx.support.rules import INTENTS as AUTO_REPLY_INTENTS
 from merx.support.chat import canned_replies, escalate, get_chat, hub, list_chats, messages_after
 from merx.support.chat import post as post_chat_message
 from merx.support.chat import start as start_chat
@@ -29,5 +32,5 @@ __all__ = [
     "list_tickets", "list_tickets_stmt", "messages_after", "moderate", "open_ticket_count", "open_tickets_of",
     "post_chat_message", "product_rating", "receive_mail", "reply", "reply_to_review", "review_summary",
     "send_pending_mail", "send_survey", "sla_report", "start_chat", "stats", "submit_review", "ticket_out",
-    "update_ticket", "verbatims",
+    "update_ticket", "verbatims", "AutoReplyMatch", "match_auto_reply", "AUTO_REPLY_INTENTS",
 ]

@@ -181,3 +181,34 @@ def csat(scores: Iterable[int]) -> float | None:
 
 def is_detractor(kind: str, score: int) -> bool:
     return score <= 6 if kind == "nps" else score <= 2
+
+
+# -- auto-replies: one rule set for support's chat and marketing's messaging webhooks ------------
+# A rule is a keyword (every word of it in the message, whole words, any case) or an intent
+# ("intent:<name>"): the message matches one of the intent's phrases (all its words present).
+# The intents are the questions shops get most; the phrases are English and Polish.
+INTENTS: dict[str, tuple[frozenset[str], ...]] = {
+    name: tuple(frozenset(p.split()) for p in phrases) for name, phrases in {
+        "order_status": ("where order", "where parcel", "where package", "order status", "track order",
+                         "tracking number", "when arrive", "when delivered", "gdzie zamówienie", "gdzie paczka",
+                         "status zamówienia"),
+        "returns": ("return", "refund", "send back", "exchange", "zwrot", "zwrócić", "wymiana"),
+        "opening_hours": ("opening hours", "when open", "open today", "open tomorrow", "hours store",
+                          "godziny otwarcia", "czynne"),
+        "delivery_cost": ("delivery cost", "shipping cost", "how much shipping", "how much delivery",
+                          "free delivery", "free shipping", "koszt dostawy", "darmowa dostawa"),
+        "human": ("talk human", "real person", "speak agent", "talk agent", "konsultant", "człowiek"),
+    }.items()}
+INTENT_PREFIX = "intent:"
+
+
+def message_words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", (text or "").lower()))
+
+
+def rule_matches(rule: str, words: set[str]) -> bool:
+    """Whether an auto-reply rule (a keyword or "intent:<name>") answers a message of these words."""
+    if rule.startswith(INTENT_PREFIX):
+        return any(phrase <= words for phrase in INTENTS.get(rule[len(INTENT_PREFIX):], ()))
+    wanted = set(re.findall(r"\w+", rule.lower()))
+    return bool(wanted) and wanted <= words

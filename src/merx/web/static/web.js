@@ -29,6 +29,11 @@
 
   document.addEventListener("DOMContentLoaded", function () { drawCharts(document); });
   document.addEventListener("htmx:afterSettle", function (e) { drawCharts(e.target); });
+  // the shopper's own time zone: marketing sends in their local send windows
+  var tz = document.getElementById("browser-timezone");
+  if (tz && window.Intl) {
+    try { tz.value = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (err) { /* keep empty */ }
+  }
   document.addEventListener("htmx:configRequest", function (e) {
     var meta = document.querySelector('meta[name="csrf-token"]');
     if (meta) e.detail.headers["X-CSRF-Token"] = meta.content;

@@ -76,7 +76,13 @@ def message_page(request: Request, message_id: int) -> Response:
     me = console_user(request, *ROLES)
     with unit_of_work(request, me, readonly=True) as uow:
         message = marketing.get_message(uow, message_id)
-    return render(request, "console/marketing_message.html", {"m": message}, principal=me)
+        recipient = None
+        if message.get("customer_id") is not None:
+            try:
+                recipient = marketing.recipient_out(uow, message["customer_id"])
+            except Problem:  # erased or merged since
+                recipient = None
+    return render(request, "console/marketing_message.html", {"m": message, "recipient": recipient}, principal=me)
 
 
 @router.get("/console/marketing/templates")

@@ -80,8 +80,18 @@ def _store_context(request: Request) -> dict[str, Any]:
     offered = [settings.default_locale] + [c for c in LANGUAGE_NAMES if c != settings.default_locale
                                            and c in settings.locales]
     return {"tracking": static_route_exists(request, "/static/merx.js"), "cart_count": sum(q for _, q in _cart(request)),
+            "inbox_unread": _inbox_unread(request),
             "tile": _tile, "lang": _locale(request),
             "languages": [(code, LANGUAGE_NAMES.get(code, code)) for code in offered]}
+
+
+def _inbox_unread(request: Request) -> int:
+    """Unread in-app messages of this browser (the banner); no query without a marketing cookie."""
+    visitor = marketing.valid_visitor(request.cookies.get(marketing.VISITOR_COOKIE))
+    if visitor is None:
+        return 0
+    with unit_of_work(request, SYSTEM, readonly=True) as uow:
+        return marketing.unread_count(uow, visitor)
 
 
 def _render(request: Request, template: str, ctx: dict[str, Any], status: int = 200) -> Response:
@@ -508,17 +518,26 @@ def checkout(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Res
         return _render(request, "store/checkout.html", _checkout_context(request, form, sentence),
                        status=e.status)
     order_id = order["id"]
-    visitor = request.cookies.get(marketing.VISITOR_COOKIE)
+    visitor = marketing.valid_visitor(request.cookies.get(marketing.VISITOR_COOKIE))
+    new_visitor = visitor is None and order.get("customer_id") is not None
+    if new_visitor:  # the browser gets its marketing id now: its in-app inbox is the customer's
+        visitor = marketing.new_visitor_id()
     if visitor:  # QR scans and clicks from this browser now belong to the customer (attribution)
         with unit_of_work(request, SYSTEM) as uow:
             marketing.link_visitor(uow, visitor, order.get("customer_id"))
+    timezone = text_or_none(form.get("timezone"))
+    if timezone and order.get("customer_id") is not None:  # the browser's own zone: local send windows
+        with unit_of_work(request, SYSTEM) as uow:
+            marketing.remember_timezone(uow, order.get("customer_id"), timezone[:64])
     action = (order.get("payment") or {}).get("action_url")
     if action:  # 3-D Secure: the bank's page first, then back to the order
         response = redirect(f"{action}&return_to=/order/{_order_token(request, order_id)}")
-        _save_cart(request, response, [])
-        return response
-    response = redirect(f"/order/{_order_token(request, order_id)}", flash="Thank you! Your order is placed.")
+    else:
+        response = redirect(f"/order/{_order_token(request, order_id)}", flash="Thank you! Your order is placed.")
     _save_cart(request, response, [])
+    if new_visitor:
+        response.set_cookie(marketing.VISITOR_COOKIE, visitor, max_age=60 * 60 * 24 * 90, httponly=True,
+                            samesite="lax", path="/")
     return response
 
 
@@ -556,3 +575,25 @@ def order_document(request: Request, token: str, doc_id: int) -> Response:
             raise Problem("No such document for this order.", status=404, title="Document not found")
         name, data = invoicing.pdf(uow, doc_id, checked=True)
     return Response(data, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'})
+
+
+# --------------------------------------------------------------------------------------------
+# In-app inbox: marketing's messages for this browser (marketing/inapp.py), read and unread
+# --------------------------------------------------------------------------------------------
+
+
+@router.get("/inbox")
+def inbox_page(request: Request) -> Response:
+    with unit_of_work(request, SYSTEM, readonly=True) as uow:
+        messages = marketing.inbox(uow, request.cookies.get(marketing.VISITOR_COOKIE))
+    return _render(request, "store/inbox.html", {"messages": messages})
+
+
+@router.post("/inbox/{message_id}/read")
+def inbox_read(request: Request, message_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    read = form.get("read", "1") != "0"
+    with unit_of_work(request, SYSTEM) as uow:
+        found = marketing.mark_read(uow, request.cookies.get(marketing.VISITOR_COOKIE), message_id, read=read)
+    if not found:  # another browser's message is as absent as none
+        raise Problem("This message is not in your inbox.", status=404, title="Message not found")
+    return redirect("/inbox")
