@@ -3,7 +3,8 @@ identifier, the customer 360 overview, profile merges, segments (and their membe
 per channel (marketing checks it at send time, in bulk), and the tracked events as a Parquet
 file for analytics' funnel."""
 
-from merx.crm.consent import CHANNELS as CONSENT_CHANNELS, consented_ids, current_consents, record_consent
+from merx.crm.consent import (CHANNELS as CONSENT_CHANNELS, consented_ids, current_consents, erase_customer,
+                              export_customer, record_consent)
 from merx.crm.identity import merge_profiles, survivors, unmerge
 from merx.crm.loyalty import create_program, list_programs
 from merx.crm.schemas import ProgramIn, ProgramOut
@@ -15,4 +16,5 @@ from merx.crm.service import export_events_parquet, ingest_events, lookup
 __all__ = ["CONSENT_CHANNELS", "ProgramIn", "ProgramOut", "consented_ids", "create_program", "create_segment",
            "current_consents", "evaluate_segment", "export_events_parquet", "get_segment", "ingest_events",
            "list_programs", "list_segments", "lookup", "member_ids", "merge_profiles", "overview", "preview",
-           "record_consent", "save_static_segment", "survivors", "unmerge"]
+           "record_consent", "save_static_segment", "survivors", "unmerge",
+           "erase_customer", "export_customer"]  # data-subject rights, for the shopper's own account pages
