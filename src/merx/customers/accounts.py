@@ -295,13 +295,16 @@ def verify_email(uow: UnitOfWork, token: str, password: str) -> SignedIn:
     assert account is not None  # the token row cascades with its account
     _check_lockout(uow.db, uow.settings, account.email)
     if not verify_password(password, account.password_hash):
-        _failed(uow.db, uow.settings, account.email)
+        email = account.email
+        uow.rollback()  # the count is its own short write (SQLite has one writer at a time)
+        _failed(uow.db, uow.settings, email)
         raise ValidationProblem.for_field("password", "is not the password chosen at sign-up", "wrong_password")
     _consume(uow, row)
     if account.status == "pending":
         _activate(uow, account)
-    core_sessions.clear_failures(uow.db, _lock_key(account.email))
-    return _signed_in(uow, account)
+    signed = _signed_in(uow, account)
+    core_sessions.clear_failures(uow.db, _lock_key(signed.account.email))
+    return signed
 
 
 # --------------------------------------------------------------------------------------------
@@ -332,12 +335,14 @@ def sign_in(uow: UnitOfWork, email: str, password: str) -> SignedIn:
     _check_lockout(uow.db, uow.settings, email)
     account = _account_by_email(uow, email)
     if not verify_password(password, account.password_hash if account is not None else _DUMMY_HASH) or account is None:
+        uow.rollback()  # the count is its own short write (SQLite has one writer at a time)
         _failed(uow.db, uow.settings, email)
         raise WrongCredentials("The email or password is not right.")
-    core_sessions.clear_failures(uow.db, _lock_key(email))
     if account.status != "active":
         raise NotVerified("Confirm your email first: open the link we sent you (we can send a new one).")
-    return _signed_in(uow, account)
+    signed = _signed_in(uow, account)
+    core_sessions.clear_failures(uow.db, _lock_key(email))
+    return signed
 
 
 def _signed_in(uow: UnitOfWork, account: CustomerAccount) -> SignedIn:
@@ -443,8 +448,9 @@ def reset_password(uow: UnitOfWork, token: str, new_password: str) -> SignedIn:
     if account.status == "pending":
         _activate(uow, account)
     uow.audit("password_reset", "customer_account", account.id, after={"sessions_ended": ended})
-    core_sessions.clear_failures(uow.db, _lock_key(account.email))
-    return _signed_in(uow, account)
+    signed = _signed_in(uow, account)
+    core_sessions.clear_failures(uow.db, _lock_key(signed.account.email))
+    return signed
 
 
 def change_password(uow: UnitOfWork, account_id: int, current: str, new: str) -> SignedIn:
@@ -453,7 +459,9 @@ def change_password(uow: UnitOfWork, account_id: int, current: str, new: str) ->
     if account is None:
         raise NotFound("Account does not exist")
     if not verify_password(current, account.password_hash):
-        _failed(uow.db, uow.settings, account.email)
+        email = account.email
+        uow.rollback()
+        _failed(uow.db, uow.settings, email)
         raise ValidationProblem.for_field("current_password", "is not right", "wrong_password")
     check_password(new, account.email, field="new_password")
     account.password_hash = hash_password(new)
