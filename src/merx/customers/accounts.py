@@ -471,6 +471,20 @@ def change_password(uow: UnitOfWork, account_id: int, current: str, new: str) ->
     return _signed_in(uow, account)
 
 
+def confirm_password(uow: UnitOfWork, account_id: int, password: str) -> None:
+    """A signed-in shopper re-enters the password before something that cannot be undone
+    (erasure). A wrong one counts toward the lockout; 422 naming `password`."""
+    account = uow.session.get(CustomerAccount, account_id)
+    if account is None:
+        raise NotFound("Account does not exist")
+    email = account.email
+    _check_lockout(uow.db, uow.settings, email)
+    if not verify_password(password, account.password_hash):
+        uow.rollback()
+        _failed(uow.db, uow.settings, email)
+        raise ValidationProblem.for_field("password", "is not right", "wrong_password")
+
+
 def get_account(uow: UnitOfWork, account_id: int) -> AccountOut:
     account = uow.session.get(CustomerAccount, account_id)
     if account is None:

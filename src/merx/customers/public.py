@@ -4,8 +4,8 @@ lifecycle steps on the record itself (merged, restored, erased); the storefront'
 accounts (sign-up, verification, sign-in, sessions, reset) and what a shopper keeps on the
 record (address book, saved carts)."""
 
-from merx.customers.accounts import (LockedOut, NotVerified, Shopper, SignedIn, WrongCredentials,
-                                     account_for_customer, change_password, check_token, create_verified_account,
+from merx.customers.accounts import (SESSION_LIFETIME, LockedOut, NotVerified, Shopper, SignedIn, WrongCredentials,
+                                     account_for_customer, change_password, check_token, confirm_password, create_verified_account,
                                      get_account, link_base, request_password_reset, resend_verification, reset_password,
                                      shopper_of, sign_in, sign_out, sign_up, verify_email)
 from merx.customers.addresses import (add_address, default_address, delete_address, delete_saved_cart, get_address,
@@ -25,9 +25,9 @@ __all__ = [
     "list_customers_stmt", "mark_merged", "normalize_email", "normalize_phone", "raw_customer", "raw_customers",
     "restore_merged", "upsert_customers_by_external_ref",
     # storefront accounts
-    "AccountOut", "AccountSignUp", "AddressIn", "AddressOut", "LockedOut", "NotVerified", "SavedCartIn",
+    "SESSION_LIFETIME", "AccountOut", "AccountSignUp", "AddressIn", "AddressOut", "LockedOut", "NotVerified", "SavedCartIn",
     "SavedCartLine", "SavedCartOut", "Shopper", "SignedIn", "WrongCredentials", "account_for_customer",
-    "add_address", "change_password", "check_token", "create_verified_account", "default_address", "delete_address",
+    "add_address", "change_password", "check_token", "confirm_password", "create_verified_account", "default_address", "delete_address",
     "delete_saved_cart", "get_account", "get_address", "get_saved_cart", "link_base", "list_addresses",
     "list_saved_carts", "request_password_reset", "resend_verification", "reset_password", "save_cart",
     "set_default", "shopper_of", "sign_in", "sign_out", "sign_up", "update_address", "verify_email",
