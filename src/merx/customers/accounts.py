@@ -505,6 +505,13 @@ def create_verified_account(uow: UnitOfWork, customer_id: int, password: str) ->
         raise NotFound("Customer does not exist or has no email")
     check_password(password, customer.email)
     now = utcnow()
+    if customer.is_guest:  # a guest's record becomes an account holder's
+        from merx.customers.events import CustomerUpdated
+
+        customer.is_guest = False
+        customer.version += 1
+        customer.updated_at = now
+        uow.emit(CustomerUpdated(customer_id=customer.id, changes=["is_guest"]), version=customer.version)
     account = CustomerAccount(email=customer.email, customer_id=customer.id, password_hash=hash_password(password),
                               status="active", first_name=customer.first_name, last_name=customer.last_name,
                               locale=customer.locale, email_verified_at=now, created_at=now, updated_at=now)
