@@ -68,6 +68,8 @@ def test_shopper_signs_up_orders_with_a_prefilled_checkout_and_finds_it_in_the_h
     _open(client, smtp_server, "ann@example.com")
     overview = client.get("/account")
     assert overview.status_code == 200 and "ann@example.com" in overview.text
+    assert '<html lang="pl">' in client.get("/account?lang=pl").text  # the storefront's language stays
+    assert '<html lang="pl">' in client.get("/account/orders").text  # remembered
     assert len(re.findall(r'href="/account/orders/\d+"', overview.text)) == 1  # the guest order was claimed
     # the shopper cookie gives no console access
     assert client.get("/console", follow_redirects=False).headers["location"].startswith("/console/login")

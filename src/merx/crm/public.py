@@ -7,6 +7,7 @@ from merx.crm.consent import (CHANNELS as CONSENT_CHANNELS, consented_ids, curre
                               export_customer, record_consent)
 from merx.crm.identity import merge_profiles, survivors, unmerge
 from merx.crm.loyalty import create_program, list_programs
+from merx.crm.loyalty import customer_loyalty  # the shopper's balance and tier ("My account")
 from merx.crm.schemas import ProgramIn, ProgramOut
 from merx.crm.profiles import overview
 from merx.crm.segments.service import (create_segment, evaluate_segment, get_segment, list_segments, member_ids,
@@ -17,4 +18,4 @@ __all__ = ["CONSENT_CHANNELS", "ProgramIn", "ProgramOut", "consented_ids", "crea
            "current_consents", "evaluate_segment", "export_events_parquet", "get_segment", "ingest_events",
            "list_programs", "list_segments", "lookup", "member_ids", "merge_profiles", "overview", "preview",
            "record_consent", "save_static_segment", "survivors", "unmerge",
-           "erase_customer", "export_customer"]  # data-subject rights, for the shopper's own account pages
+           "erase_customer", "export_customer", "customer_loyalty"]  # data-subject rights, for the shopper's own account pages

@@ -246,9 +246,10 @@ def overview(request: Request) -> Response:
         recent, more = orders.list_orders(uow, newest_first=True, limit=5)
         address = customers.default_address(uow, me.customer_id, "shipping")
         carts = customers.list_saved_carts(uow, me.customer_id)
+        loyalty = crm.customer_loyalty(uow, me.customer_id)["accounts"]
     return _render(request, "store/account/overview.html", {
         "account": account, "record": record, "orders": recent, "more_orders": more is not None,
-        "address": address, "saved_carts": carts, "section": "overview"})
+        "address": address, "saved_carts": carts, "loyalty": loyalty, "section": "overview"})
 
 
 @router.get("/account/orders")
