@@ -183,6 +183,14 @@ def test_shoppers_cannot_see_each_others_orders_invoices_addresses_or_carts(clie
     address = client.post(f"{A}/addresses", headers=a, json={
         "name": "Ann A", "line1": "ul. Długa 5", "city": "Kraków", "postal_code": "31-147", "country": "PL"}).json()
     assert address["default_shipping"] and address["default_billing"]  # the first address is the default
+    work = client.post(f"{A}/addresses", headers=a, json={
+        "label": "Work", "name": "Ann A", "line1": "Rondo 1", "city": "Warszawa", "country": "PL"}).json()
+    assert not work["default_shipping"]
+    assert client.post(f"{A}/addresses/{work['id']}/default-shipping", headers=a).json()["default_shipping"]
+    book = {x["label"] or "first": x for x in client.get(f"{A}/addresses", headers=a).json()}
+    assert book["Work"]["default_shipping"] and not book["first"]["default_shipping"]  # one default at a time
+    assert book["first"]["default_billing"]
+    assert client.post(f"{A}/addresses/{work['id']}/default-shipping", headers=b).status_code == 404
     cart = client.post(f"{A}/saved-carts", headers=a, json={"name": "Lamps", "lines": [
         {"sku": "LAMP-DESK", "quantity": 2}, {"sku": "LAMP-DESK", "quantity": 1}]}).json()
     assert cart["lines"] == [{"sku": "LAMP-DESK", "quantity": 3}]
