@@ -30,4 +30,4 @@ def test_contexts_may_lack_optional_modules_but_every_listed_one_is_mounted():
 def test_every_context_that_keeps_customer_ids_takes_part_in_the_customer_lifecycle():
     from merx.core import lifecycle
 
-    assert [p.name for p in lifecycle.participants()] == ["orders", "crm", "support", "search", "analytics", "marketing", "sales"]
+    assert [p.name for p in lifecycle.participants()] == ["customers", "orders", "crm", "support", "search", "analytics", "marketing", "sales"]

@@ -190,6 +190,10 @@ def demo(no_serve: bool = typer.Option(False, "--no-serve", help="Load the demo 
     console.print(f"[green]demo loaded[/green] in {time.perf_counter() - started:.1f}s: {result.summary}")
     console.print(f"Admin API key (Authorization: Bearer ...): {result.admin_key}")
     console.print(f"Console sign-in: {demo_module.DEMO_CONSOLE_EMAIL} / {demo_module.DEMO_CONSOLE_PASSWORD}")
+    if result.shoppers:
+        also = f"   (also {', '.join(result.shoppers[1:])})" if len(result.shoppers) > 1 else ""
+        console.print(f"Storefront sign-in (/account/sign-in): {result.shoppers[0]} / "
+                      f"{demo_module.DEMO_SHOPPER_PASSWORD}{also}")
     from merx.instore import demo as instore_demo
     console.print(f"Store associate app (/associate, on a phone): {instore_demo.DEMO_ASSOCIATE_EMAIL} / "
                   f"{instore_demo.DEMO_ASSOCIATE_PASSWORD}   Kiosk: /kiosk/ST-WAW")

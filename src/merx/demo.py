@@ -6,7 +6,7 @@ same events, audit entries and invariants as data entered through the API."""
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,8 @@ LOCATIONS = [
 
 DEMO_CONSOLE_EMAIL = "admin@demo.merx"
 DEMO_CONSOLE_PASSWORD = "merx-demo"
+DEMO_SHOPPER_PASSWORD = "shop-demo-2026"  # the storefront accounts of a few demo customers (/account/sign-in)
+DEMO_SHOPPERS = 3
 
 
 @dataclass
@@ -80,6 +82,7 @@ class DemoResult:
     database_url: str
     summary: str
     counts: dict[str, int]
+    shoppers: list[str] = field(default_factory=list)  # emails of demo shoppers with a storefront account
 
 
 def fresh_database_url(settings: Settings) -> str:
@@ -133,6 +136,8 @@ def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int
             counts.update(support_demo.seed(db, rng, progress))
             counts.update(sales_demo.seed(db, rng, progress))
             counts.update(invoicing_demo.seed(db, rng, progress))  # taxes, shipping, payments, invoices
+            shoppers = _shopper_accounts(db)
+            counts["shopper accounts"] = len(shoppers)
         with UnitOfWork(db) as uow:
             issued = accounts.create_user_with_key(uow, name="demo-admin", role=Role.admin)
         with UnitOfWork(db) as uow:
@@ -143,7 +148,42 @@ def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int
     finally:
         db.dispose()
     summary = ", ".join(f"{v} {k}" for k, v in counts.items())
-    return DemoResult(admin_key=issued.key, database_url=url, summary=summary, counts=counts)
+    return DemoResult(admin_key=issued.key, database_url=url, summary=summary, counts=counts, shoppers=shoppers)
+
+
+def _shopper_accounts(db: Any) -> list[str]:
+    """Storefront accounts (email confirmed, password DEMO_SHOPPER_PASSWORD) for the demo
+    customers with the most orders, each with a delivery address from their last order, so
+    "My account" shows a real history, invoices and an address book."""
+    from merx.core.uow import UnitOfWork
+    from merx.customers import public as customers
+    from merx.orders import public as orders
+
+    with UnitOfWork(db, readonly=True) as uow:
+        candidates = [c for c in customers.customer_attributes(uow) if c["email"]][:60]
+        ranked = sorted(((len(orders.orders_for_customer(uow, c["id"])), c["id"], c) for c in candidates),
+                        key=lambda t: (-t[0], t[1]))[:DEMO_SHOPPERS - 1]
+        # and the buyer whose card orders the money demo invoiced, so "My account" shows invoice PDFs
+        invoiced = customers.find_customer(uow, email="demo.buyer0@example.com")
+        if invoiced is not None:
+            ranked.insert(0, (0, invoiced.id, invoiced.model_dump()))
+    emails = []
+    for _count, customer_id, c in ranked:
+        with UnitOfWork(db) as uow:
+            customers.create_verified_account(uow, customer_id, DEMO_SHOPPER_PASSWORD)
+            uow.commit()
+        with UnitOfWork(db, readonly=True) as uow:
+            shipped = [o for o in orders.orders_for_customer(uow, customer_id)
+                       if (o.get("fulfilment") or {}).get("address")]
+        a = (shipped[-1]["fulfilment"]["address"] if shipped else None) or {}
+        country = a.get("country") or c["country"] or "PL"
+        with UnitOfWork(db) as uow:
+            customers.add_address(uow, customer_id, customers.AddressIn(
+                label="Home", name=a.get("name") or f"{c['first_name'] or 'Demo'} {c['last_name'] or 'Buyer'}",
+                line1=a.get("line1") or "ul. Długa 5", city=a.get("city") or "Warszawa",
+                postal_code=a.get("postal_code"), country=country, default_shipping=True, default_billing=True))
+        emails.append(c["email"])
+    return emails
 
 
 def _catalog(db: Any, rng: random.Random, product_count: int, progress: Progress) -> dict[str, int]:

@@ -122,3 +122,29 @@ def test_the_demo_storefront_pages_open_cleanly(browser, demo_server) -> None:
     _visit(page, "/?lang=pl", "store-home-pl")
     assert errors == [], errors
     context.close()
+
+
+def test_a_demo_shopper_signs_in_and_finds_orders_invoices_and_addresses(browser, demo_server) -> None:
+    from merx.demo import DEMO_SHOPPER_PASSWORD
+
+    context = browser.new_context(base_url=demo_server, viewport={"width": 1280, "height": 860})
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    errors = PageErrors()
+    errors.attach(page)
+    _visit(page, "/account/sign-in", "store-sign-in")
+    page.fill("#sign-in-form input[name=email]", "demo.buyer0@example.com")  # printed by `merx demo`
+    page.fill("#sign-in-form input[name=password]", DEMO_SHOPPER_PASSWORD)
+    page.click("#sign-in-form button[type=submit]")
+    page.wait_for_url("**/account")
+    assert page.locator("#order-history tbody tr").count() >= 1
+    _visit(page, "/account/orders", "store-account-orders")
+    order = page.locator("#order-history a").first.get_attribute("href")
+    _visit(page, order, "store-account-order")
+    assert page.locator("#documents a").count() >= 1, page.locator("main").inner_text()  # the card order's invoice
+    _visit(page, "/account/addresses", "store-account-addresses")
+    assert page.locator("#address-book .address").count() == 1  # from the demo buyer's last order
+    for path, name in (("/account/carts", "carts"), ("/account/privacy", "privacy")):
+        _visit(page, path, f"store-account-{name}")
+    assert errors == [], errors
+    context.close()

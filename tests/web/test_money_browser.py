@@ -1,7 +1,7 @@
 """In Chromium: a shopper sees shipping and tax before paying, pays by test card through the
 3-D Secure page and opens the invoice PDF; staff refund part of it in the console, the credit
-note is issued and the tax report shows both. (Shopper accounts are not built yet: the
-shopper checks out as a guest.)"""
+note is issued and the tax report shows both. The shopper signs up first (the confirmation
+mail read from the real local SMTP server) and pays signed in."""
 
 from __future__ import annotations
 
@@ -25,8 +25,15 @@ def card_payments(live_server, monkeypatch):  # type: ignore[no-untyped-def]
 
 
 def test_shopper_pays_with_3ds_sees_tax_and_invoice_staff_refunds_and_the_tax_report_shows_both(
-        page, served_shop, live_server, card_payments, screenshot):
+        page, served_shop, live_server, card_payments, smtp_server, monkeypatch, screenshot):
+    from pydantic import SecretStr
+
+    from tests.web.test_account_browser import sign_up_in_browser
+
     seed_taxes_and_shipping(live_server.db)
+    for settings in {id(s): s for s in (live_server.settings, live_server.app.state.settings)}.values():
+        monkeypatch.setattr(settings, "smtp_url", SecretStr(smtp_server.url))
+    sign_up_in_browser(page, smtp_server, "ann.shopper@example.com")
     page.goto(f"/product/{served_shop.product_ids['LAMP-FLOOR']}")
     page.click("#add-to-cart button[type=submit]")
     page.wait_for_url("**/cart")

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Any, Callable
 
 
 class Role(str, enum.Enum):
@@ -84,3 +85,17 @@ def verify_password(password: str, stored: str | None) -> bool:
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(digest.hex(), digest_hex)
+
+
+# Bearer tokens other than API keys, by prefix: a context that issues its own sign-in tokens
+# (customers: the storefront's shopper sessions, `mxs_...`) contributes a resolver from its
+# hooks.py; `core.web.resolve_principal` asks it for a token with that prefix. None from the
+# resolver is a 401, like an unknown key.
+BearerResolver = Callable[[Any, str], "Principal | None"]  # (Database, token) -> the caller
+BEARER_RESOLVERS: dict[str, BearerResolver] = {}
+
+
+def contribute_bearer_resolver(prefix: str, resolver: BearerResolver) -> None:
+    if prefix == API_KEY_PREFIX or not prefix:
+        raise ValueError("the API key prefix is core's own")
+    BEARER_RESOLVERS[prefix] = resolver

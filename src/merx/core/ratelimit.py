@@ -44,6 +44,8 @@ DEFAULT_LIMITS: dict[str, str] = {
     "guest_checkout": "20/minute",    # anonymous orders and cart checkouts per address
     "seller_api": "600/minute",       # marketplace routes per seller (all of a seller's keys together)
     "support_chat": "20/minute",      # live chat messages (and chats started) per visitor address
+    "shopper_login": "20/minute",     # storefront sign-ins and email confirmations per address
+    "account_mail": "5/minute",       # sign-ups, new links and password reset mails per address
 }
 
 Per = Literal["address", "principal"]
@@ -108,6 +110,8 @@ def key_of(request: Request, principal: Principal | None, per: Per) -> str:
     if per == "principal" and principal is not None and not principal.is_anonymous:
         if principal.api_key_id is not None:
             return f"key:{principal.api_key_id}"
+        if principal.user_id is None and principal.customer_id is not None:  # a signed-in shopper
+            return f"customer:{principal.customer_id}"
         return f"user:{principal.user_id}"
     return f"addr:{client_address(request)}"
 

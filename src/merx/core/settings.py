@@ -109,6 +109,11 @@ class Settings(BaseSettings):
                     "is written to the log only and `merx config` says so.")
     mail_from: str = Field(default="Merx shop <shop@localhost>", description="From address of outgoing mail.")
     mail_domain: str = Field(default="localhost", description="Right-hand side of the Message-IDs Merx generates.")
+    public_url: str | None = Field(
+        default=None, pattern=r"^https?://[^/\s]+(/[^\s]*)?$",
+        description="The shop's address as shoppers reach it (https://shop.example.com), for links in mails "
+                    "(email confirmation, password reset). Unset: taken from the request, which trusts its Host "
+                    "header; set it in production.")
 
     serve_runs_jobs: bool = Field(
         default=True,

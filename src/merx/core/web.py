@@ -21,7 +21,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError, Statemen
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from merx.core.auth import ANONYMOUS, Principal, Role, hash_api_key
+from merx.core.auth import ANONYMOUS, BEARER_RESOLVERS, Principal, Role, hash_api_key
 from merx.core.db import Database
 from merx.core.errors import (Conflict, FieldError, Forbidden, PayloadTooLarge, Problem, Unauthorized,
                               ValidationProblem)
@@ -90,6 +90,13 @@ def resolve_principal(db: Database, authorization: str | None, *, session_user_i
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("Authorization must be 'Bearer <api key>'")
+        token = token.strip()
+        for prefix, resolver in BEARER_RESOLVERS.items():  # shopper sessions (customers/hooks.py)
+            if token.startswith(prefix):
+                principal = resolver(db, token)
+                if principal is None:
+                    raise Unauthorized("The session is unknown, ended or expired; sign in again")
+                return principal
         with db.read_sessions() as s:
             row = s.execute(
                 sa.select(ApiKey, User).join(User, User.id == ApiKey.user_id)

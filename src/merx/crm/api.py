@@ -196,8 +196,9 @@ def export_customer(customer_id: int, uow: UnitOfWork = Depends(get_read_uow),
 
 @router.post("/customers/{customer_id}/erase")
 def erase_customer(customer_id: int, uow: UnitOfWork = Depends(get_uow),
-                   _: Principal = Depends(require(Role.admin, Role.staff))) -> dict[str, Any]:
-    """Anonymise the customer; order amounts stay for accounting."""
+                   _: Principal = Depends(require(Role.admin, Role.staff, Role.customer))) -> dict[str, Any]:
+    """Anonymise the customer; order amounts stay for accounting. A signed-in shopper may erase
+    themselves (and only themselves: another record is a 404); their sessions end with it."""
     return {"customer_id": customer_id, "erased": consent.erase_customer(uow, customer_id)}
 
 

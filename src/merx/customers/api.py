@@ -51,3 +51,12 @@ def get_customer(customer_id: int, uow: UnitOfWork = Depends(get_read_uow),
 def update_customer(customer_id: int, body: CustomerUpdate, uow: UnitOfWork = Depends(get_uow),
                     _: Principal = Depends(require(*WRITERS, Role.customer))) -> CustomerOut:
     return service.update_customer(uow, customer_id, body)
+
+
+# The storefront account routes (customers/account_api.py) are mounted with these.
+from merx.customers import account_api  # noqa: E402
+
+_records = router
+router = APIRouter()
+router.include_router(_records)
+router.include_router(account_api.router)

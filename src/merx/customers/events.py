@@ -31,3 +31,14 @@ class CustomerUpdated(_CustomerEvent):
     event_type: ClassVar[str] = "customer.updated"
 
     changes: list[str]
+
+
+class CustomerAccountVerified(_CustomerEvent):
+    """A shopper proved their email: their storefront account is active and attached to this
+    customer record, so the record's earlier guest orders are now in their order history."""
+
+    event_type: ClassVar[str] = "customer.account_verified"
+
+    account_id: int
+    created_record: bool  # True: no customer had this email, a new record was made
+

@@ -30,3 +30,21 @@ def normalize_phone(raw: str, default_region: str | None, field: str = "phone") 
         raise ValidationProblem.for_field(field, f"{raw!r} is not a valid phone number"
                                           + ("" if raw.strip().startswith("+") else f" for region {default_region}"))
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+# Passwords (NIST SP 800-63B): long enough, not the email, no composition rules. Upper bound
+# keeps the hashing cost of one request bounded.
+PASSWORD_MIN = 8
+PASSWORD_MAX = 256
+
+
+def check_password(password: str, email: str | None = None, field: str = "password") -> str:
+    if len(password) < PASSWORD_MIN:
+        raise ValidationProblem.for_field(field, f"must be at least {PASSWORD_MIN} characters", "too_short")
+    if len(password) > PASSWORD_MAX:
+        raise ValidationProblem.for_field(field, f"must be at most {PASSWORD_MAX} characters", "too_long")
+    if email and password.strip().lower() == email.strip().lower():
+        raise ValidationProblem.for_field(field, "must not be your email address", "weak")
+    if len(set(password)) < 3:
+        raise ValidationProblem.for_field(field, "is too easy to guess", "weak")
+    return password

@@ -131,10 +131,17 @@ def _session_csrf(token: str) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
+def _signed_in_token(request: Request) -> str | None:
+    """The console session's token, else a storefront shopper's (web/auth/shopper.py)."""
+    from merx.web.auth.shopper import shopper_token
+
+    return session_token(request) or shopper_token(request)
+
+
 def csrf_token(request: Request) -> str:
-    """The token forms must echo: the session's when signed in, else the visitor's cookie
-    token (made on first sight; `ensure_csrf_cookie` stores it)."""
-    token = session_token(request)
+    """The token forms must echo: the session's when signed in (console or shopper), else the
+    visitor's cookie token (made on first sight; `ensure_csrf_cookie` stores it)."""
+    token = _signed_in_token(request)
     if token is not None:
         return _session_csrf(token)
     visitor = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf", None)
@@ -151,6 +158,6 @@ def ensure_csrf_cookie(request: Request, response: Response) -> None:
 
 
 def csrf_matches(request: Request, sent: str | None) -> bool:
-    token = session_token(request)
+    token = _signed_in_token(request)
     expected = _session_csrf(token) if token is not None else request.cookies.get(CSRF_COOKIE)
     return bool(expected and sent and hmac.compare_digest(expected.encode(), sent.encode()))

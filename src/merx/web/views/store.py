@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from merx.core.auth import SYSTEM
 from merx.core.errors import Problem
 from merx.web.auth import session
+from merx.web.auth.shopper import checkout_prefill, current_shopper, shopper_principal
 from merx.catalog import public as catalog
 from merx.instore import public as instore
 from merx.inventory import public as inventory
@@ -81,7 +82,7 @@ def _store_context(request: Request) -> dict[str, Any]:
                                            and c in settings.locales]
     return {"tracking": static_route_exists(request, "/static/merx.js"), "cart_count": sum(q for _, q in _cart(request)),
             "inbox_unread": _inbox_unread(request),
-            "tile": _tile, "lang": _locale(request),
+            "tile": _tile, "lang": _locale(request), "shopper": current_shopper(request),
             "languages": [(code, LANGUAGE_NAMES.get(code, code)) for code in offered]}
 
 
@@ -409,7 +410,18 @@ def _checkout_context(request: Request, form: dict[str, Any] | None = None, erro
         short = [row["name"] for row in view["rows"] if free[row["sku"]].get(s["code"], 0) < row["quantity"]]
         store_stock[s["code"]] = "all items in stock" if not short else "not enough in stock: " + ", ".join(short)
     return view | {"stores": stores, "store_stock": store_stock, "form": form or {}, "error": error,
-                   "payment_options": _payment_options(request)}
+                   "payment_options": _payment_options(request), "saved_addresses": _saved_addresses(request)}
+
+
+def _saved_addresses(request: Request) -> list[Any]:
+    """A signed-in shopper's address book, to pick the delivery address from."""
+    from merx.customers import public as customers
+
+    shopper = current_shopper(request)
+    if shopper is None:
+        return []
+    with unit_of_work(request, shopper.principal, readonly=True) as uow:
+        return customers.list_addresses(uow, shopper.customer_id)
 
 
 def _shortage_sentence(uow: Any, problem: Problem, store_code: str | None) -> str | None:
@@ -438,8 +450,9 @@ def checkout_page(request: Request) -> Response:
     if not _cart(request):
         return redirect("/cart", flash="Your cart is empty.")
     preview, problem = _preview(request, None)
-    return _render(request, "store/checkout.html", _checkout_context(request) | {"preview": preview,
-                                                                                "preview_problem": problem})
+    prefill = checkout_prefill(request)  # a signed-in shopper's details and default address
+    return _render(request, "store/checkout.html", _checkout_context(request, prefill) | {"preview": preview,
+                                                                                        "preview_problem": problem})
 
 
 def _preview(request: Request, data: dict[str, Any] | None) -> tuple[dict[str, Any] | None, str | None]:
@@ -508,7 +521,8 @@ def checkout(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Res
         return _render(request, "store/checkout.html", _checkout_context(request, form, validation_sentence(e)),
                        status=422)
     try:
-        with unit_of_work(request) as uow:
+        # a signed-in shopper orders as their customer record; anyone else as a guest
+        with unit_of_work(request, shopper_principal(request)) as uow:
             order = orders.place_order(uow, order_in, client_address=request.client.host if request.client else None)
     except Problem as e:
         if e.status >= 500:
