@@ -96,3 +96,14 @@ def test_an_inapp_campaign_is_shown_to_the_shoppers_browser_with_read_and_unread
     # unread again
     r = client.post(f"/inbox/{message_id}/read", data={"csrf_token": _csrf(page), "read": "0"}, follow_redirects=False)
     assert r.status_code == 303 and "Messages (1)" in client.get("/").text
+
+    # signed in, a shopper's inbox is their own messages on any browser, and on a browser
+    # another customer ordered from before, none of that customer's
+    from merx.marketing import public as marketing
+
+    visitor = client.cookies.get("merx_mkt")
+    with UnitOfWork(db) as uow:
+        assert [m["id"] for m in marketing.inbox(uow, None, customer_id=ina)] == [message_id]
+        assert marketing.inbox(uow, visitor, customer_id=others[0]) == []
+        assert marketing.unread_count(uow, visitor, customer_id=others[0]) == 0
+        assert marketing.mark_read(uow, visitor, message_id, customer_id=others[0]) is False

@@ -61,37 +61,40 @@ def _owner_filter(uow: UnitOfWork, visitor: str) -> Any:
     return sa.or_(Message.address == f"visitor:{visitor[:40]}", Message.customer_id.in_(linked))
 
 
-def _inbox_stmt(uow: UnitOfWork, visitor: str) -> Any:
-    return sa.select(Message).where(Message.channel == CHANNEL, Message.status == "sent", _owner_filter(uow, visitor))
+def _inbox_stmt(uow: UnitOfWork, visitor: str | None, customer_id: int | None = None) -> Any:
+    """A signed-in shopper's inbox is their own messages, whichever browser they use (and
+    nobody else's who used it before); otherwise the browser's, as linked at checkout."""
+    owner = Message.customer_id == customer_id if customer_id is not None else _owner_filter(uow, visitor or "")
+    return sa.select(Message).where(Message.channel == CHANNEL, Message.status == "sent", owner)
 
 
-def inbox(uow: UnitOfWork, visitor: str | None) -> list[dict[str, Any]]:
-    """The browser's in-app messages, newest first."""
+def inbox(uow: UnitOfWork, visitor: str | None, customer_id: int | None = None) -> list[dict[str, Any]]:
+    """The browser's (or the signed-in shopper's) in-app messages, newest first."""
     visitor = valid_visitor(visitor)
-    if visitor is None:
+    if visitor is None and customer_id is None:
         return []
-    rows = uow.session.scalars(_inbox_stmt(uow, visitor).order_by(Message.sent_at.desc(), Message.id.desc())
+    rows = uow.session.scalars(_inbox_stmt(uow, visitor, customer_id).order_by(Message.sent_at.desc(), Message.id.desc())
                                .limit(INBOX_SIZE))
     return [{"id": m.id, "subject": m.subject, "text": m.body_text, "sent_at": m.sent_at,
              "read": m.opened_at is not None} for m in rows]
 
 
-def unread_count(uow: UnitOfWork, visitor: str | None) -> int:
+def unread_count(uow: UnitOfWork, visitor: str | None, customer_id: int | None = None) -> int:
     visitor = valid_visitor(visitor)
-    if visitor is None:
+    if visitor is None and customer_id is None:
         return 0
-    stmt = _inbox_stmt(uow, visitor).where(Message.opened_at.is_(None)).with_only_columns(sa.func.count())
+    stmt = _inbox_stmt(uow, visitor, customer_id).where(Message.opened_at.is_(None)).with_only_columns(sa.func.count())
     return int(uow.session.scalar(stmt) or 0)
 
 
 def mark_read(uow: UnitOfWork, visitor: str | None, message_id: int, *, read: bool = True,
-              at: dt.datetime | None = None) -> bool:
+              at: dt.datetime | None = None, customer_id: int | None = None) -> bool:
     """Marks one of this browser's messages read (or unread again). False when it is not
     theirs (nothing changes). Commits."""
     visitor = valid_visitor(visitor)
-    if visitor is None:
+    if visitor is None and customer_id is None:
         return False
-    m = uow.session.scalar(_inbox_stmt(uow, visitor).where(Message.id == message_id))
+    m = uow.session.scalar(_inbox_stmt(uow, visitor, customer_id).where(Message.id == message_id))
     if m is None:
         return False
     if read and m.opened_at is None:

@@ -89,10 +89,11 @@ def _store_context(request: Request) -> dict[str, Any]:
 def _inbox_unread(request: Request) -> int:
     """Unread in-app messages of this browser (the banner); no query without a marketing cookie."""
     visitor = marketing.valid_visitor(request.cookies.get(marketing.VISITOR_COOKIE))
-    if visitor is None:
+    shopper = current_shopper(request)
+    if visitor is None and shopper is None:
         return 0
     with unit_of_work(request, SYSTEM, readonly=True) as uow:
-        return marketing.unread_count(uow, visitor)
+        return marketing.unread_count(uow, visitor, shopper.customer_id if shopper else None)
 
 
 def _render(request: Request, template: str, ctx: dict[str, Any], status: int = 200) -> Response:
@@ -599,7 +600,9 @@ def order_document(request: Request, token: str, doc_id: int) -> Response:
 @router.get("/inbox")
 def inbox_page(request: Request) -> Response:
     with unit_of_work(request, SYSTEM, readonly=True) as uow:
-        messages = marketing.inbox(uow, request.cookies.get(marketing.VISITOR_COOKIE))
+        shopper = current_shopper(request)
+        messages = marketing.inbox(uow, request.cookies.get(marketing.VISITOR_COOKIE),
+                                   shopper.customer_id if shopper else None)
     return _render(request, "store/inbox.html", {"messages": messages})
 
 
@@ -607,7 +610,9 @@ def inbox_page(request: Request) -> Response:
 def inbox_read(request: Request, message_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
     read = form.get("read", "1") != "0"
     with unit_of_work(request, SYSTEM) as uow:
-        found = marketing.mark_read(uow, request.cookies.get(marketing.VISITOR_COOKIE), message_id, read=read)
+        shopper = current_shopper(request)
+        found = marketing.mark_read(uow, request.cookies.get(marketing.VISITOR_COOKIE), message_id, read=read,
+                                    customer_id=shopper.customer_id if shopper else None)
     if not found:  # another browser's message is as absent as none
         raise Problem("This message is not in your inbox.", status=404, title="Message not found")
     return redirect("/inbox")
