@@ -103,7 +103,11 @@ class SellerOrderCancelled(_SellerOrderEvent):
 
 class SellerLineRefunded(_SellerOrderEvent):
     """The customer's money for a line that will not be delivered went back (`outcome`:
-    refunded, or not_captured when the payment had not been taken yet, or failed)."""
+    refunded, or not_captured when the payment had not been taken yet so nothing is charged
+    for it, or failed: retried by the scheduler). Carries what a customer mail needs: the
+    order number, the line's SKU, product name and quantity, the amount with its currency,
+    why (`cause`: refused, expired, incident) and the seller's `reason`. (Those fields were
+    added after the first payloads were written: older stored events decode with None.)"""
 
     event_type: ClassVar[str] = "seller_order.line_refunded"
 
@@ -112,6 +116,12 @@ class SellerLineRefunded(_SellerOrderEvent):
     amount: EventMoney
     outcome: Literal["refunded", "not_captured", "failed"]
     customer_id: int | None
+    order_number: str | None = None
+    sku: str | None = None
+    name: str | None = None
+    quantity: int | None = None
+    cause: Literal["refused", "expired", "incident"] | None = None
+    reason: str | None = None
 
 
 class IncidentOpened(_SellerOrderEvent):

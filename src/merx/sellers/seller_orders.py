@@ -321,6 +321,7 @@ def refund_pending_lines(uow: UnitOfWork, so_id: int | None = None) -> int:
             for ln in uow.session.scalars(sa.select(SellerOrderLine).where(SellerOrderLine.id.in_(line_ids))
                                           .with_for_update()):
                 ln.refund_status = outcome
+                cause = ln.status if ln.status in ("refused", "expired") else "incident"
                 if outcome == "refunded" and ln.status in ("shipped", "accepted"):
                     ln.status = "refunded"
                 so = uow.session.get(SellerOrder, ln.seller_order_id)
@@ -328,11 +329,19 @@ def refund_pending_lines(uow: UnitOfWork, so_id: int | None = None) -> int:
                 uow.emit(ev.SellerLineRefunded(
                     seller_order_id=so.id, order_id=so.order_id, seller_id=so.seller_id or 0, status=so.status,
                     line_id=ln.id, line_no=ln.line_no, amount=Money.from_minor(ln.total_minor, so.currency),
-                    outcome=outcome, customer_id=so.customer_id), version=so.version)
+                    outcome=outcome, customer_id=so.customer_id, order_number=so.order_number, sku=ln.sku,
+                    name=ln.name, quantity=ln.quantity, cause=cause,
+                    reason=_incident_reason(uow, ln) if cause == "incident" else ln.reason), version=so.version)
             uow.commit()
 
         uow.run_in_transaction(record)
     return len(claimed)
+
+
+def _incident_reason(uow: UnitOfWork, ln: SellerOrderLine) -> str | None:
+    kind = uow.session.scalar(sa.select(Incident.kind).where(Incident.line_id == ln.id, Incident.status == "refunded")
+                              .order_by(Incident.id.desc()).limit(1))
+    return {"not_received": "not received", "damaged": "arrived damaged"}.get(kind or "", ln.reason)
 
 
 # -- shipping and incidents ----------------------------------------------------------------------
