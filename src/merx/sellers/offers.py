@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import sqlalchemy as sa
 
@@ -166,6 +167,44 @@ def buy_box(uow: UnitOfWork, sku: str, currency: str | None = None) -> BuyBoxOut
                            score=r.score, parts=r.parts) for r in ranked]
     return BuyBoxOut(sku=sku, currency=currency, rule="0.60 x price + 0.25 x rating + 0.15 x speed (sellers/rules.py)",
                      weights=rules.BUY_BOX_WEIGHTS, winner=entries[0] if entries else None, offers=entries)
+
+
+@dataclass(frozen=True)
+class ShopOffer:
+    """An offer as the storefront shows and sells it (public data only)."""
+
+    offer_id: int
+    seller_id: int
+    seller_name: str
+    seller_rating: Decimal | None
+    sku: str
+    currency: str
+    price: Decimal
+    shipping: Decimal
+    quantity: int  # units the seller can still sell
+    lead_time_days: int
+    condition: str
+
+    @property
+    def landed(self) -> Decimal:
+        return self.price + self.shipping
+
+
+def shop_offers(uow: UnitOfWork, offer_ids: Iterable[int]) -> dict[int, ShopOffer]:
+    """Public, for the storefront's cart (any caller): these offers by id, only those a shopper
+    can buy now (active offer of an active seller, in the shop's currency, in stock)."""
+    ids = {int(i) for i in offer_ids}
+    if not ids:
+        return {}
+    currency = marketplace_currency(uow)
+    rows = list(uow.session.scalars(sa.select(Offer).where(Offer.id.in_(ids), Offer.active.is_(True),
+                                                           Offer.quantity > 0, Offer.currency == currency)))
+    sellers = marketplace.sellers_by_ids(uow, {o.seller_id for o in rows})
+    return {o.id: ShopOffer(o.id, o.seller_id, sellers[o.seller_id].name, sellers[o.seller_id].rating, o.sku,
+                            o.currency, Money.from_minor(o.price_minor, o.currency).amount,
+                            Money.from_minor(o.shipping_minor, o.currency).amount, o.quantity, o.lead_time_days,
+                            o.condition)
+            for o in rows if o.seller_id in sellers and sellers[o.seller_id].status == "active"}
 
 
 # -- checkout (the orders.seller_lines hook) ---------------------------------------------------
