@@ -401,6 +401,9 @@ def open_incident(uow: UnitOfWork, so_id: int, data: IncidentIn) -> IncidentOut:
     uow.emit(ev.IncidentOpened(seller_order_id=so.id, order_id=so.order_id, seller_id=so.seller_id, status=so.status,
                                incident_id=inc.id, line_id=ln.id, kind=data.kind), version=so.version)
     uow.audit("open", "incident", inc.id, after={"kind": data.kind, "line_id": ln.id})
+    from merx.sellers.rating import recompute  # the incident counts against the rating at once
+
+    recompute(uow, so.seller_id, inc.created_at)
     uow.commit()
     return incident_out(inc)
 

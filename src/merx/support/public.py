@@ -12,6 +12,7 @@ from merx.support.mailin import receive as receive_mail
 from merx.support.mailout import send_pending as send_pending_mail
 from merx.support.reviews import list_reviews, moderate, product_rating, submit as submit_review, summary as review_summary
 from merx.support.reviews import reply as reply_to_review
+from merx.support.reviews import ReviewStats, seller_review_stats
 from merx.support.schemas import (AssignmentRuleIn, AutoReplyIn, CannedReplyIn, CanvasItemIn, ChatEscalateIn,
                                   ChatStart, FollowUpRuleIn, ReviewIn, SlaPolicyIn, SurveyIn, TeamIn, TicketCreate,
                                   TicketUpdate)
@@ -29,5 +30,5 @@ __all__ = [
     "list_tickets", "list_tickets_stmt", "messages_after", "moderate", "open_ticket_count", "open_tickets_of",
     "post_chat_message", "product_rating", "receive_mail", "reply", "reply_to_review", "review_summary",
     "send_pending_mail", "send_survey", "sla_report", "start_chat", "stats", "submit_review", "ticket_out",
-    "update_ticket", "verbatims",
+    "update_ticket", "verbatims", "ReviewStats", "seller_review_stats",
 ]
