@@ -165,3 +165,37 @@ class ViolationRecorded(Event):
     violation_id: int
     kind: str
     penalty: Amount
+
+
+class _ProposalEvent(Event):
+    aggregate_type: ClassVar[str] = "product_proposal"
+    aggregate_field: ClassVar[str] = "proposal_id"
+
+    proposal_id: int
+    seller_id: int
+    sku: str
+
+
+class ProductProposed(_ProposalEvent):
+    """A seller proposed a new catalog product; staff moderate it."""
+
+    event_type: ClassVar[str] = "product_proposal.submitted"
+
+    name: str
+    category: str | None
+
+
+class ProductProposalApproved(_ProposalEvent):
+    """Staff approved a proposal: `product_id` is the new active catalog product."""
+
+    event_type: ClassVar[str] = "product_proposal.approved"
+
+    product_id: int
+
+
+class ProductProposalRejected(_ProposalEvent):
+    """Staff rejected a proposal, saying why."""
+
+    event_type: ClassVar[str] = "product_proposal.rejected"
+
+    reason: str
