@@ -388,3 +388,50 @@ def _update_in_import(uow: UnitOfWork, offer: Offer, data: OfferUpdate) -> None:
         uow.session.flush()
         uow.emit(OfferUpdated(offer_id=offer.id, seller_id=offer.seller_id, sku=offer.sku, changes=sorted(changes)),
                  version=offer.version)
+
+
+# -- feeds (integration connectors' `offers` target) -----------------------------------------
+
+FEED_FIELDS = ("price", "shipping", "quantity", "lead_time_days", "condition", "shipping_terms")
+
+
+def apply_feed_row(uow: UnitOfWork, row: dict[str, Any]) -> str:
+    """One row of a seller's offer feed, already mapped by a connector (its own column names
+    onto `seller` (code or id), `sku`, `price`, `currency`, `quantity` and the optional
+    FEED_FIELDS): create or update that seller's offer of the SKU, in the caller's transaction
+    (no commit). Returns created, updated or unchanged; a refusal names the field."""
+    seller = str(row.get("seller") or "").strip()
+    seller_id = int(seller) if seller.isdigit() else marketplace.seller_id_by_code(uow, seller)
+    if seller_id is None:
+        raise ValidationProblem.for_field("seller", f"no seller with code {seller!r}", "unknown_seller")
+    sid = seller_for_write(uow, seller_id, field="seller")
+    currency = str(row.get("currency") or marketplace_currency(uow)).upper()
+    fields: dict[str, Any] = {}
+    for key in ("price", "shipping"):
+        if row.get(key) is not None:
+            fields[key] = {"amount": format(Decimal(str(row[key])), "f"), "currency": currency}
+    for key in ("quantity", "lead_time_days", "condition", "shipping_terms"):
+        if row.get(key) is not None:
+            fields[key] = row[key]
+    existing = uow.session.scalar(sa.select(Offer).where(Offer.seller_id == sid, Offer.sku == row.get("sku")))
+    if existing is None:
+        _create_in_import(uow, OfferCreate(sku=str(row.get("sku") or ""), seller_id=sid, **fields), sid)
+        return "created"
+    current = offer_out(existing)
+    now = {"price": current.price.model_dump(mode="json"), "shipping": current.shipping.model_dump(mode="json"),
+           "quantity": existing.quantity, "lead_time_days": existing.lead_time_days, "condition": existing.condition,
+           "shipping_terms": existing.shipping_terms}
+    changed = {}
+    for k, v in fields.items():
+        if k in ("price", "shipping"):
+            if Money.of(v["amount"], v["currency"]) != Money.of(now[k]["amount"], now[k]["currency"]):
+                changed[k] = v
+        elif v != now[k]:
+            changed[k] = v
+    if not changed:
+        return "unchanged"
+    if "price" in changed:
+        _check_currency(uow, OfferCreate.model_validate({"sku": "x", "price": changed["price"], "quantity": 0}).price,
+                        "currency")
+    _update_in_import(uow, existing, OfferUpdate(**changed))
+    return "updated"
