@@ -138,6 +138,10 @@ def test_demo_marketplace_has_olist_sellers_orders_in_every_state_and_a_payout_c
         assert client.get("/api/v1/payouts", headers=headers).json()["items"]
         buy_box = client.get("/api/v1/offers/buy-box", params={"sku": subs[0]["lines"][0]["sku"]}).json()
         assert buy_box["winner"] is not None
+        proposals = client.get("/api/v1/product-proposals", headers=headers).json()["items"]
+        assert {p["status"] for p in proposals} == {"pending", "approved", "rejected"}
+        approved = next(p for p in proposals if p["status"] == "approved")
+        assert client.get("/api/v1/offers/buy-box", params={"sku": approved["sku"]}).json()["winner"] is not None
 
 
 def test_demo_search_knows_the_stock_inventory_holds(demo_run):

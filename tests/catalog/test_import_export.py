@@ -142,8 +142,9 @@ def test_raw_csv_body_and_roles(client, admin, make_key, db):
 def test_seller_import_cannot_touch_other_sellers_products(client, admin, make_key, sellers):
     north, south = sellers
     north_key, south_key = make_key("seller", seller_id=north), make_key("seller", seller_id=south)
-    upload(client, north_key, "n.csv", b"sku,name,price,currency\nN-1,North mug,5.00,EUR\n")
-    r = upload(client, south_key, "s.csv", b"sku,name,price,currency\nN-1,Stolen,1.00,EUR\nS-1,South mug,6.00,EUR\n")
+    upload(client, north_key, "n.csv", b"sku,name,price,currency,status\nN-1,North mug,5.00,EUR,draft\n")
+    r = upload(client, south_key, "s.csv",
+               b"sku,name,price,currency,status\nN-1,Stolen,1.00,EUR,draft\nS-1,South mug,6.00,EUR,draft\n")
     report = r.json()
     assert report["created"] == 1 and report["failed"] == 1 and report["errors"][0]["field"] == "sku"
     n1 = client.get("/api/v1/products?sku=N-1", headers=admin).json()["items"][0]

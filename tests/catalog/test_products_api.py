@@ -175,7 +175,12 @@ def test_roles_and_seller_ownership(client, admin, make_key, sellers, db):
     pid = r.json()["id"]
     assert client.post("/api/v1/products", json=product_body(sku="N-2", seller_id=south),
                        headers=north_key).status_code == 403
-    client.post("/api/v1/products", json=product_body(sku="S-1"), headers=south_key)
+    # a seller's product goes on sale through a moderated proposal, not directly
+    r = client.post("/api/v1/products", json=product_body(sku="S-1"), headers=south_key)
+    assert r.status_code == 403 and r.json()["errors"][0]["field"] == "status"
+    assert "product-proposals" in r.json()["detail"]
+    assert client.patch(f"/api/v1/products/{pid}", json={"status": "active"}, headers=north_key).status_code == 403
+    client.post("/api/v1/products", json=product_body(sku="S-1", seller_id=south), headers=admin)
     client.post("/api/v1/products", json=product_body(sku="HOUSE-1"), headers=admin)
 
     # another seller can neither edit nor archive it, and nothing changes

@@ -117,6 +117,10 @@ def test_accepting_lines_that_are_not_awaiting_or_not_this_sub_orders_is_refused
     # the same line again: no longer awaiting acceptance; no second sale in the ledger
     _problem(client.put(url, json={"lines": [{"line_id": line_a, "accepted": False, "reason": "changed my mind"}]},
                         headers=a), 409, "lines[0].line_id", "not_awaiting_acceptance")
+    # (the sale reaches the ledger when the line ships: once, however often shipping is asked)
+    ship = f"/api/v1/seller-orders/{sub_a['id']}/ship"
+    assert client.put(ship, json={"carrier": "CTT", "tracking_number": "RR1"}, headers=a).status_code == 200
+    assert client.put(ship, json={"carrier": "CTT", "tracking_number": "RR2"}, headers=a).status_code == 409
     ledger = client.get("/api/v1/seller-ledger", headers=a).json()["items"]
     assert sorted(e["kind"] for e in ledger) == ["commission", "sale"]
     # shipping before anything is accepted, and bad tracking input

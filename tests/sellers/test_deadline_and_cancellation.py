@@ -58,10 +58,8 @@ def test_cancelling_the_customer_order_cancels_the_sellers_lines(client, admin, 
     assert sub["status"] == "cancelled" and {ln["status"] for ln in sub["lines"]} == {"cancelled"}
     assert m.ok(client.get(f"/api/v1/offers/{book['id']}", headers=a))["quantity"] == 3
     assert m.ok(client.get(f"/api/v1/offers/{mug['id']}", headers=a))["quantity"] == 3
-    # the accepted book's sale and commission are reversed: the seller is owed nothing
-    ledger = m.ok(client.get("/api/v1/seller-ledger", headers=a))["items"]
-    assert sorted(e["kind"] for e in ledger) == ["commission", "commission_refund", "refund", "sale"]
-    assert sum(int(e["amount"]["amount"].replace(".", "")) for e in ledger) == 0
+    # the accepted book never shipped, so it never reached the ledger: the seller is owed nothing
+    assert m.ok(client.get("/api/v1/seller-ledger", headers=a))["items"] == []
 
 
 def test_a_declined_payment_gives_the_offers_their_units_back(client, admin, make_key):

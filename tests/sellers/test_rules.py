@@ -55,3 +55,19 @@ def test_payout_figures_net_the_kinds():
     f = rules.payout_figures([("sale", 5500), ("commission", -800), ("refund", -500), ("adjustment", 100)])
     assert f == {"sales_minor": 5500, "commission_minor": -800, "refunds_minor": -500, "adjustments_minor": 100,
                  "amount_minor": 4300}
+
+
+def test_the_rating_blends_operations_and_reviews_as_documented():
+    ops = dict(decided_lines=4, refused_lines=0, accepted_lines=4, cancelled_lines=0, shipments=4, late_shipments=2,
+               incidents=0)
+    operational, _ = rules.seller_rating(RatingFacts(**ops))
+    assert operational == Decimal("4.00")  # 5 x (0.40 x 0.5 + 0.25 + 0.15 + 0.20)
+    blended, parts = rules.seller_rating(RatingFacts(**ops, review_average=Decimal("3.00"), review_count=2,
+                                                     penalties=[Decimal("0.5")]))
+    assert blended == Decimal("0.70") * 4 + Decimal("0.30") * 3 - Decimal("0.5")  # 3.20
+    assert (parts["operational"], parts["reviews"], parts["review_count"]) == ("4.00", "3.00", "2")
+    # reviews alone rate a seller with no decided line; a review count of 0 is no reviews
+    assert rules.seller_rating(RatingFacts(0, 0, 0, 0, 0, 0, 0, review_average=Decimal("4.50"), review_count=3))[0] \
+        == Decimal("4.50")
+    assert rules.seller_rating(RatingFacts(0, 0, 0, 0, 0, 0, 0, review_average=Decimal("4.50"), review_count=0))[0] \
+        is None

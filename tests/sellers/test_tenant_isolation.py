@@ -36,11 +36,14 @@ def two_sellers(client, admin, make_key):
                      headers=admin), 201)
     inc_b = m.ok(client.post(f"/api/v1/seller-orders/{subs['b']['id']}/incidents", headers=admin,
                              json={"line_id": subs["b"]["lines"][0]["id"], "kind": "not_received"}), 201)
+    proposals = {name: m.ok(client.post("/api/v1/product-proposals", headers=keys[name], json={
+        "sku": f"NEW-{name}", "name": f"New thing {name}", "price": {"amount": "10.00", "currency": "EUR"}}), 201)
+        for name in ("a", "b")}
     m.ok(client.post("/api/v1/payouts/cycles", headers=admin,
                      json={"period_end": dt.datetime.now(dt.timezone.utc).isoformat()}), 201)
     payouts = {p["seller_id"]: p for p in m.ok(client.get("/api/v1/payouts", headers=admin))["items"]}
     return {"m": m, "ids": ids, "keys": keys, "offers": offers, "subs": subs, "incident_b": inc_b,
-            "payout_b": payouts[ids["b"]]}
+            "payout_b": payouts[ids["b"]], "proposal_b": proposals["b"]}
 
 
 def _routes(app):
@@ -77,6 +80,8 @@ def test_seller_a_cannot_read_or_change_anything_of_seller_b(client, app, admin,
     call("GET", "/payouts/{payout_id}", f"/api/v1/payouts/{payout_b['id']}", expect=404)
     call("GET", "/payouts/{payout_id}/statement.csv", f"/api/v1/payouts/{payout_b['id']}/statement.csv", expect=404)
     call("GET", "/payouts/{payout_id}/statement.pdf", f"/api/v1/payouts/{payout_b['id']}/statement.pdf", expect=404)
+    proposal_b = t["proposal_b"]
+    call("GET", "/product-proposals/{proposal_id}", f"/api/v1/product-proposals/{proposal_b['id']}", expect=404)
     # lists hold only A's records, even when A asks for B's
     for params in ({}, {"seller_id": b_id}):
         only_a(call("GET", "/offers", "/api/v1/offers", params=params, expect=200).json()["items"])
@@ -84,6 +89,7 @@ def test_seller_a_cannot_read_or_change_anything_of_seller_b(client, app, admin,
         only_a(call("GET", "/seller-ledger", "/api/v1/seller-ledger", params=params, expect=200).json()["items"])
         only_a(call("GET", "/payouts", "/api/v1/payouts", params=params, expect=200).json()["items"])
         assert call("GET", "/seller-violations", "/api/v1/seller-violations", params=params, expect=200).json() == []
+        only_a(call("GET", "/product-proposals", "/api/v1/product-proposals", params=params, expect=200).json()["items"])
     assert call("GET", "/seller-orders", "/api/v1/seller-orders", params={"order_id": sub_b["order_id"]},
                 expect=200).json()["items"] == []
     assert call("GET", "/seller-incidents", "/api/v1/seller-incidents", expect=200).json() == []
@@ -120,11 +126,19 @@ def test_seller_a_cannot_read_or_change_anything_of_seller_b(client, app, admin,
     call("GET", "/payouts/cycles", "/api/v1/payouts/cycles", expect=403)
     call("POST", "/seller-violations", "/api/v1/seller-violations", json={"seller_id": b_id, "kind": "other"},
          expect=403)
+    call("POST", "/product-proposals/{proposal_id}/approve", f"/api/v1/product-proposals/{proposal_b['id']}/approve",
+         expect=403)
+    call("POST", "/product-proposals/{proposal_id}/reject", f"/api/v1/product-proposals/{proposal_b['id']}/reject",
+         json={"reason": "no"}, expect=403)
+    # a proposal "for" B made with A's key is refused as if B did not exist
+    call("POST", "/product-proposals", "/api/v1/product-proposals", expect=404, json={
+        "seller_id": b_id, "sku": "NEW-X", "name": "X", "price": {"amount": "1.00", "currency": "EUR"}})
 
     assert walked == _routes(app), f"routes not walked: {_routes(app) - walked}"
     # nothing of B changed
     admin_view = client.get(f"/api/v1/seller-orders/{sub_b['id']}", headers=admin).json()
     assert admin_view["status"] == "shipped" and admin_view["tracking_number"] == "T-b"
     assert client.get(f"/api/v1/offers/{offer_b['id']}", headers=admin).json()["quantity"] == offer_b["quantity"] - 1
+    assert client.get(f"/api/v1/product-proposals/{proposal_b['id']}", headers=admin).json()["status"] == "pending"
     incident = client.get("/api/v1/seller-incidents", headers=t["keys"]["b"]).json()[0]
     assert incident["seller_reply"] is None and incident["status"] == "open"

@@ -328,6 +328,11 @@ def _flush(uow: UnitOfWork) -> None:
                        type_slug="duplicate-sku", errors=[FieldError("sku", "already exists", "duplicate")]) from e
 
 
+# Sellers do not put new products on sale themselves: staff moderate them (sellers/proposals.py).
+_PROPOSE = ("A seller's new product goes on sale once staff approve it: propose it with POST "
+            "/api/v1/product-proposals (or create it as a draft)")
+
+
 def _check_seller_scope(actor: Principal, state: dict[str, Any], *, creating: bool, owner: int | None) -> None:
     if actor.role != Role.seller:
         return
@@ -335,6 +340,8 @@ def _check_seller_scope(actor: Principal, state: dict[str, Any], *, creating: bo
         if state["seller_id"] not in (None, actor.seller_id):
             raise Forbidden("A seller creates products for itself only",
                             errors=[FieldError("seller_id", "must be your own seller id", "forbidden")])
+        if state["status"] == "active":
+            raise Forbidden(_PROPOSE, errors=[FieldError("status", "a seller creates drafts only", "forbidden")])
         state["seller_id"] = actor.seller_id
     elif state["seller_id"] != owner:
         raise Forbidden("A seller cannot hand a product to another seller",
@@ -361,6 +368,8 @@ def _update_from_state(refs: Refs, p: Product, old: dict[str, Any], new: dict[st
     """Writes `new` when it differs from `old`; returns whether anything changed."""
     uow = refs.uow
     _check_seller_scope(uow.actor, new, creating=False, owner=p.seller_id)
+    if uow.actor.role == Role.seller and new["status"] == "active" and old["status"] != "active":
+        raise Forbidden(_PROPOSE, errors=[FieldError("status", "a seller cannot put a product on sale", "forbidden")])
     _validate_state(refs, new, product_id=p.id)
     if new == old:
         return False

@@ -125,7 +125,7 @@ class Connector(Base):
     code: Mapped[str] = mapped_column(sa.String(64), unique=True)
     name: Mapped[str] = mapped_column(sa.String(200))
     direction: Mapped[str] = mapped_column(sa.String(8))  # inbound | outbound
-    # inbound: stock_levels | prices | products | order_status; outbound: orders
+    # inbound: stock_levels | prices | products | order_status | offers; outbound: orders
     target: Mapped[str] = mapped_column(sa.String(32))
     format: Mapped[str] = mapped_column(sa.String(8))  # csv | json
     # The declarative mapping (fields, value maps, units, rules, defaults); see connectors/mapping.py.

@@ -4,7 +4,8 @@ context computes."""
 
 from merx.marketplace.schemas import SellerCreate, SellerOut, SellerUpdate
 from merx.marketplace.service import (SellerInfo, all_seller_ids, create_seller, get_seller, get_seller_out,
-                                      list_sellers, record_rating, sellers_by_ids, update_seller)
+                                      list_sellers, record_rating, seller_id_by_code, sellers_by_ids,
+                                      update_seller)
 
 __all__ = ["SellerCreate", "SellerInfo", "SellerOut", "SellerUpdate", "all_seller_ids", "create_seller", "get_seller",
-           "get_seller_out", "list_sellers", "record_rating", "sellers_by_ids", "update_seller"]
+           "get_seller_out", "list_sellers", "record_rating", "seller_id_by_code", "sellers_by_ids", "update_seller"]

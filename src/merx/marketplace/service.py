@@ -146,3 +146,8 @@ def list_sellers(uow: UnitOfWork, *, limit: int | None = None, cursor: str | Non
     items, nxt = paginate(uow.session, sa.select(Seller), Seller.id, limit=check_limit(limit, 50, 500), cursor=cursor,
                           convert=lambda s: SellerOut.model_validate(s, from_attributes=True))
     return Page[SellerOut](items=items, next_cursor=nxt)
+
+
+def seller_id_by_code(uow: UnitOfWork, code: str) -> int | None:
+    """A seller's id from its code (feeds and connectors name sellers by code)."""
+    return uow.session.scalar(sa.select(Seller.id).where(Seller.code == code))

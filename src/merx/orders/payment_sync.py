@@ -24,7 +24,7 @@ from merx.core.errors import Conflict, FieldError
 from merx.core.money import Money
 from merx.core.uow import UnitOfWork
 from merx.inventory import public as inventory
-from merx.orders import events
+from merx.orders import collectable, events
 from merx.orders.models import Order, PaymentTransaction
 from merx.orders.reading import order_out
 from merx.orders.state import _captured, _load, _load_any, _order_fields, _retrying, _set_status
@@ -95,10 +95,11 @@ def settle(uow: UnitOfWork, pending: tuple, provider: Any, payment: Any) -> dict
 
 def _record_capture(uow: UnitOfWork, order: Order, provider: str, reference: str | None,
                     fingerprint: str | None) -> None:
+    charged = collectable.chargeable_minor(uow, order)
     uow.session.add(PaymentTransaction(order_id=order.id, provider=provider, kind="capture", status="succeeded",
-                                       amount_minor=order.total_minor, reference=reference))
+                                       amount_minor=charged, reference=reference))
     order.payment_status = "captured"
-    paid = _captured(order, provider, fingerprint)
+    paid = {**_captured(order, provider, fingerprint), "amount": Money.from_minor(charged, order.currency)}
     if order.status == "confirmed":
         _set_status(uow, order, "paid", **paid)
     else:  # shipped or collected before the money arrived
@@ -123,7 +124,7 @@ def apply_payment_update(uow: UnitOfWork, u: payments.PaymentUpdate) -> str | No
         if order.status == "pending":
             order.payment_status = "authorized"
             _set_status(uow, order, "confirmed", payment_status="authorized", payment_fingerprint=u.fingerprint)
-        if u.captured_minor >= order.total_minor and order.payment_status not in ("captured", "refunded",
+        if u.captured_minor >= collectable.chargeable_minor(uow, order) and order.payment_status not in ("captured", "refunded",
                                                                                   "partially_refunded"):
             _record_capture(uow, order, u.provider, u.reference, u.fingerprint)
         return None
@@ -149,7 +150,8 @@ def apply_payment_update(uow: UnitOfWork, u: payments.PaymentUpdate) -> str | No
             return None
         delta = min(delta, order.total_minor - order.refunded_minor)
         order.refunded_minor += delta
-        order.payment_status = "refunded" if order.refunded_minor >= order.total_minor else "partially_refunded"
+        order.payment_status = ("refunded" if order.refunded_minor >= collectable.chargeable_minor(uow, order)
+                                else "partially_refunded")
         uow.session.add(PaymentTransaction(order_id=order.id, provider=order.payment_provider, kind="refund",
                                            status="succeeded", amount_minor=delta, reference=u.reference))
         order.version += 1
@@ -171,8 +173,11 @@ def capture_in_full(uow: UnitOfWork, order_id: int) -> dict[str, Any] | None:
     intent = payments.intent_for_order(uow, order.id)
     if intent is None:
         return None
+    released = collectable.released_minor(uow, order.id)  # lines refused before capture are not charged
+    amount = None if not released else format(Money.from_minor(collectable.chargeable_minor(uow, order),
+                                                               order.currency).amount, "f")
     uow.rollback()
-    payments.capture(uow, intent.id, amount=None, idempotency_key=f"order:{order_id}:capture-in-full")
+    payments.capture(uow, intent.id, amount=amount, idempotency_key=f"order:{order_id}:capture-in-full")
     return order_out(uow, _load_any(uow, order_id))
 
 

@@ -11,7 +11,9 @@ It declares this hook instead; `merx.sellers.hooks` contributes the marketplace 
 Without a contributor, a line naming an offer is refused (422 naming `lines[i].offer_id`).
 
 `refund_lines` pays back part of an order (a seller refused or missed the deadline for a
-line, or an incident on an accepted line) through the order's payment provider."""
+line, or an incident on an accepted line) through the order's payment provider; before the
+payment is captured it releases that amount instead (orders/collectable.py), so the capture
+takes only the rest."""
 
 from __future__ import annotations
 
@@ -106,7 +108,8 @@ def refund_lines(uow: UnitOfWork, order_id: int, *, amount_minor: int, note: str
     "refunded", "failed" (the provider refused; retry later) or "not_captured" (the payment was not
     captured yet, so there is nothing to pay back through the provider).
     Runs its own transactions (the provider is called outside any)."""
-    from merx.orders.state import _load_any
+    from merx.orders import collectable
+    from merx.orders.state import _load_any, _retrying
     from merx.orders.transitions import _settle_money_back
 
     order = _load_any(uow, order_id)
@@ -114,7 +117,22 @@ def refund_lines(uow: UnitOfWork, order_id: int, *, amount_minor: int, note: str
         return "refunded"
     if order.payment_status not in ("captured", "partially_refunded", "refund_failed"):
         uow.rollback()
+        if order.payment_status in UNCAPTURED:
+            def release() -> None:  # a later capture takes the total minus these lines
+                o = _load_any(uow, order_id, for_update=True)
+                if o.payment_status in UNCAPTURED:
+                    collectable.record_release(uow, o, amount_minor, note)
+                uow.commit()
+
+            _retrying(uow, release)
         return "not_captured"
+    amount_minor = min(amount_minor, collectable.refundable_minor(uow, order))
     uow.rollback()
+    if amount_minor <= 0:  # already paid back (the whole order was cancelled and refunded first)
+        return "refunded"
     ok = _settle_money_back(uow, order_id, kind="refund", amount_minor=amount_minor)
     return "refunded" if ok else "failed"
+
+
+# payment states in which nothing was charged yet but may be later
+UNCAPTURED = ("awaiting", "authorized", "pending", "action_required")

@@ -15,7 +15,7 @@ from merx.core.errors import Conflict, FieldError, Forbidden
 from merx.core.money import Money
 from merx.core.uow import UnitOfWork
 from merx.inventory import public as inventory
-from merx.orders import domain, events, payments
+from merx.orders import collectable, domain, events, payments
 from merx.orders.models import Order, PaymentTransaction
 from merx.orders.reading import order_out
 from merx.orders.state import (STAFF, _captured, _load, _load_any, _m, _order_fields, _require_staff, _retrying,
@@ -37,19 +37,21 @@ def capture_payment(uow: UnitOfWork, order_id: int) -> dict[str, Any]:
     if order.payment_status not in ("awaiting", "authorized"):
         raise Conflict(f"Order {order.number} payment is {order.payment_status}; nothing to capture",
                        type_slug="invalid-transition")
+    charge_minor = collectable.chargeable_minor(uow, order)  # lines refused before capture are not charged
     uow.rollback()  # no transaction is held while the provider is called
     provider = payments.get_provider(order.payment_provider)
     result = provider.capture(reference=order.payment_reference,
-                              amount=pricing.from_minor(order.total_minor, order.currency), currency=order.currency)
+                              amount=pricing.from_minor(charge_minor, order.currency), currency=order.currency)
 
     def record() -> dict[str, Any]:
         o = _load(uow, order_id, for_update=True)
         if o.payment_status not in ("awaiting", "authorized"):
             raise Conflict(f"Order {o.number} payment is {o.payment_status}", type_slug="invalid-transition")
         uow.session.add(PaymentTransaction(order_id=o.id, provider=o.payment_provider, kind="capture",
-                                           status="succeeded", amount_minor=o.total_minor, reference=result.reference))
+                                           status="succeeded", amount_minor=charge_minor, reference=result.reference))
         o.payment_status = "captured"
-        paid = _captured(o, o.payment_provider, result.fingerprint)
+        paid = {**_captured(o, o.payment_provider, result.fingerprint),
+                "amount": Money.from_minor(charge_minor, o.currency)}
         if o.status == "confirmed":
             _set_status(uow, o, "paid", **paid)
         else:
@@ -153,7 +155,13 @@ def cancel(uow: UnitOfWork, order_id: int, *, reason: str | None = None) -> dict
                                                                                             "paid")):
             raise Forbidden("This order can no longer be cancelled by the customer")
         domain.check_transition(order.status, "cancelled", order_ref=order.number)
-        money_action = {"captured": "refund", "authorized": "void"}.get(order.payment_status)
+        # what was captured and not yet paid back (a refused marketplace line may have been
+        # refunded already, or released before capture): never the full total again
+        refund_left = collectable.refundable_minor(uow, order)
+        money_action = {"captured": "refund", "partially_refunded": "refund", "refund_failed": "refund",
+                        "authorized": "void"}.get(order.payment_status)
+        if money_action == "refund" and refund_left <= 0:
+            money_action = None
         inventory.release(uow, f"order:{order.id}", note="order cancelled")
         pricing.release(uow, order.id)
         order.cancel_reason = reason or "cancelled"
@@ -165,11 +173,12 @@ def cancel(uow: UnitOfWork, order_id: int, *, reason: str | None = None) -> dict
             order.payment_status = "voided"
         _set_status(uow, order, "cancelled", reason=order.cancel_reason, payment_status=order.payment_status)
         uow.commit()
-        return order, money_action
+        return order, money_action, refund_left
 
-    order, money_action = _retrying(uow, run)
+    order, money_action, refund_left = _retrying(uow, run)
     if money_action:
-        _settle_money_back(uow, order.id, kind=money_action, amount_minor=order.total_minor)
+        _settle_money_back(uow, order.id, kind=money_action,
+                           amount_minor=refund_left if money_action == "refund" else order.total_minor)
     return order_out(uow, _load_any(uow, order_id))
 
 
@@ -202,7 +211,8 @@ def _settle_money_back(uow: UnitOfWork, order_id: int, *, kind: str, amount_mino
             o.payment_status = "voided" if ok else "void_failed"
         elif ok:
             o.refunded_minor += amount_minor
-            o.payment_status = "refunded" if o.refunded_minor >= o.total_minor else "partially_refunded"
+            o.payment_status = ("refunded" if o.refunded_minor >= collectable.chargeable_minor(uow, o)
+                                else "partially_refunded")
             uow.emit(events.OrderRefunded(
                 **_order_fields(o), previous_status=o.status, amount=Money.from_minor(amount_minor, o.currency),
                 refunded_total=Money.from_minor(o.refunded_minor, o.currency), return_id=return_id,

@@ -17,8 +17,9 @@ from merx.core.web import get_read_uow, get_uow, require
 from merx.sellers import service
 from merx.sellers.schemas import (AcceptIn, AdjustmentIn, BuyBoxOut, CommissionRuleIn, CommissionRuleOut, IncidentIn,
                                   IncidentOut, LedgerEntryOut, OfferCreate, OfferOut, OfferUpdate, PayoutCycleOut,
-                                  PayoutOut, PayoutRunIn, RatingOut, SellerOrderOut, ShipIn, ViolationIn,
-                                  ViolationOut)
+                                  PayoutOut, PayoutRunIn, ProposalDecisionIn, ProposalIn, ProposalOut, RatingOut,
+                                  SellerOrderOut, ShipIn, ViolationIn, ViolationOut)
+from merx.core.idempotency import register_replay
 from pydantic import Field
 
 from merx.core.schemas import StrictModel
@@ -215,3 +216,45 @@ def list_violations(seller_id: DbId | None = None, uow: UnitOfWork = Depends(get
 @router.post("/seller-violations", response_model=ViolationOut, status_code=201)
 def record_violation(body: ViolationIn, uow: UnitOfWork = Depends(get_uow), _: Principal = STAFF_ONLY) -> ViolationOut:
     return service.record_violation(uow, body)
+
+
+# -- product proposals (moderated) -----------------------------------------------------------
+
+@router.post("/product-proposals", response_model=ProposalOut, status_code=201)
+def propose_product(body: ProposalIn, uow: UnitOfWork = Depends(get_uow), _: Principal = SELLER_OR_STAFF) -> ProposalOut:
+    """A seller proposes a new catalog product (staff name the seller); staff approve or reject it."""
+    return service.propose(uow, body)
+
+
+@router.get("/product-proposals", response_model=Page[ProposalOut])
+def list_product_proposals(status: str | None = None, seller_id: DbId | None = None, limit: int | None = None,
+                           cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
+                           _: Principal = SELLER_OR_STAFF) -> Page[ProposalOut]:
+    return service.list_proposals(uow, status=status, seller_id=seller_id, limit=limit, cursor=cursor)
+
+
+@router.get("/product-proposals/{proposal_id}", response_model=ProposalOut)
+def get_product_proposal(proposal_id: DbId, uow: UnitOfWork = Depends(get_read_uow),
+                         _: Principal = SELLER_OR_STAFF) -> ProposalOut:
+    return service.get_proposal(uow, proposal_id)
+
+
+@router.post("/product-proposals/{proposal_id}/approve", response_model=ProposalOut)
+def approve_product_proposal(proposal_id: DbId, uow: UnitOfWork = Depends(get_uow),
+                             _: Principal = STAFF_ONLY) -> ProposalOut:
+    """Staff: create the active catalog product from the proposal (any seller may then offer it)."""
+    return service.approve_proposal(uow, proposal_id)
+
+
+@router.post("/product-proposals/{proposal_id}/reject", response_model=ProposalOut)
+def reject_product_proposal(proposal_id: DbId, body: ProposalDecisionIn, uow: UnitOfWork = Depends(get_uow),
+                            _: Principal = STAFF_ONLY) -> ProposalOut:
+    """Staff: refuse the proposal with a `reason` the seller sees."""
+    return service.reject_proposal(uow, proposal_id, body)
+
+
+def _replay_proposal(uow: UnitOfWork, proposal_id: str) -> ProposalOut:
+    return service.get_proposal(uow, int(proposal_id))
+
+
+register_replay("product_proposal", _replay_proposal)

@@ -182,12 +182,55 @@ def seed(db: Database, rng: random.Random, progress: Any = None) -> dict[str, in
             cycles = 1
         except Problem:
             pass
+    proposals = _proposals(db, seller_ids) if seller_ids else 0
     with UnitOfWork(db, actor=SYSTEM) as uow:
         rated = rating.recompute_all(uow, now)
     if task is not None:
         progress.update(task, completed=ORDER_COUNT)
     return {"marketplace sellers": len(rows), "offers": made_offers, "marketplace orders": placed,
-            "payout cycles": cycles, "rated sellers": rated}
+            "payout cycles": cycles, "rated sellers": rated, "product proposals": proposals}
+
+
+PROPOSALS = [  # sku, name, description, price, what staff decided (None: still pending)
+    ("MKT-CAPIM-01", "Capim dourado woven basket", "Hand-woven golden grass basket from Jalapão, 25 cm.", "38.00",
+     "approve"),
+    ("MKT-REDE-02", "Cotton hammock, Ceará weave", "Two-person cotton hammock with crocheted fringes.", "64.90", None),
+    ("MKT-CUIA-03", "Gourd mate cup with bombilla", "Natural gourd cup with a stainless steel straw.", "19.50",
+     "reject"),
+    ("MKT-RENDA-04", "Bilro lace table runner", "Bobbin lace runner, 1.2 m, made in Fortaleza.", "45.00", None),
+]
+
+
+def _proposals(db: Database, seller_ids: list[int]) -> int:
+    """Sellers' proposals of new catalog products: one approved (now on sale and offered by
+    its proposer), one rejected with a reason, two waiting for staff."""
+    from merx.core.auth import Principal, Role
+    from merx.sellers import offers, proposals
+    from merx.sellers.schemas import OfferCreate, ProposalDecisionIn, ProposalIn
+
+    made = 0
+    for i, (sku, name, description, price, decision) in enumerate(PROPOSALS):
+        seller_id = seller_ids[i % len(seller_ids)]
+        seller = Principal(user_id=None, role=Role.seller, name="demo seller", seller_id=seller_id)
+        try:
+            with UnitOfWork(db, actor=seller) as uow:
+                p = proposals.propose(uow, ProposalIn(sku=sku, name=name, description=description,
+                                                      image_urls=[f"https://images.example.com/olist/{sku.lower()}.jpg"],
+                                                      price={"amount": price, "currency": "EUR"}))
+            if decision == "approve":
+                with UnitOfWork(db, actor=SYSTEM) as uow:
+                    proposals.approve(uow, p.id)
+                with UnitOfWork(db, actor=seller) as uow:
+                    offers.create_offer(uow, OfferCreate(sku=sku, price={"amount": price, "currency": "EUR"},
+                                                         quantity=12, lead_time_days=3))
+            elif decision == "reject":
+                with UnitOfWork(db, actor=SYSTEM) as uow:
+                    proposals.reject(uow, p.id, ProposalDecisionIn(
+                        reason="a gourd cup is already in the catalog: offer that product instead"))
+        except Problem:
+            continue
+        made += 1
+    return made
 
 
 def _drive(db: Database, order_id: int, i: int, rng: random.Random, past: dt.datetime, now: dt.datetime) -> None:

@@ -103,7 +103,11 @@ class SellerOrderCancelled(_SellerOrderEvent):
 
 class SellerLineRefunded(_SellerOrderEvent):
     """The customer's money for a line that will not be delivered went back (`outcome`:
-    refunded, or not_captured when the payment had not been taken yet, or failed)."""
+    refunded, or not_captured when the payment had not been taken yet so nothing is charged
+    for it, or failed: retried by the scheduler). Carries what a customer mail needs: the
+    order number, the line's SKU, product name and quantity, the amount with its currency,
+    why (`cause`: refused, expired, incident) and the seller's `reason`. (Those fields were
+    added after the first payloads were written: older stored events decode with None.)"""
 
     event_type: ClassVar[str] = "seller_order.line_refunded"
 
@@ -112,11 +116,11 @@ class SellerLineRefunded(_SellerOrderEvent):
     amount: EventMoney
     outcome: Literal["refunded", "not_captured", "failed"]
     customer_id: int | None
-    # what the customer is told (marketing mails the refused line): added with defaults, so
-    # events written before them still validate
+    order_number: str | None = None
     sku: str | None = None
     name: str | None = None
     quantity: int | None = None
+    cause: Literal["refused", "expired", "incident"] | None = None
     reason: str | None = None
 
 
@@ -161,3 +165,37 @@ class ViolationRecorded(Event):
     violation_id: int
     kind: str
     penalty: Amount
+
+
+class _ProposalEvent(Event):
+    aggregate_type: ClassVar[str] = "product_proposal"
+    aggregate_field: ClassVar[str] = "proposal_id"
+
+    proposal_id: int
+    seller_id: int
+    sku: str
+
+
+class ProductProposed(_ProposalEvent):
+    """A seller proposed a new catalog product; staff moderate it."""
+
+    event_type: ClassVar[str] = "product_proposal.submitted"
+
+    name: str
+    category: str | None
+
+
+class ProductProposalApproved(_ProposalEvent):
+    """Staff approved a proposal: `product_id` is the new active catalog product."""
+
+    event_type: ClassVar[str] = "product_proposal.approved"
+
+    product_id: int
+
+
+class ProductProposalRejected(_ProposalEvent):
+    """Staff rejected a proposal, saying why."""
+
+    event_type: ClassVar[str] = "product_proposal.rejected"
+
+    reason: str

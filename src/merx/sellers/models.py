@@ -195,3 +195,30 @@ class Incident(Base):
     status: Mapped[str] = mapped_column(sa.String(16), default="open")  # open | refunded | closed
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ProductProposal(Base):
+    """A seller's proposal of a new catalog product, moderated by staff: approved, it becomes
+    an active catalog product (created through catalog.public) every seller may offer;
+    rejected, it keeps the reason. Sellers do not create active products themselves."""
+
+    __tablename__ = "sellers_product_proposals"
+
+    id: Mapped[IdPK]
+    seller_id: Mapped[int] = mapped_column(sa.BigInteger, index=True)
+    sku: Mapped[str] = mapped_column(sa.String(100))
+    name: Mapped[str] = mapped_column(sa.String(500))
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    category: Mapped[str | None] = mapped_column(sa.String(100))
+    brand: Mapped[str | None] = mapped_column(sa.String(100))
+    ean: Mapped[str | None] = mapped_column(sa.String(14))
+    attributes: Mapped[Any] = mapped_column(JSONType, default=dict)
+    image_urls: Mapped[Any] = mapped_column(JSONType, default=list)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    price_minor: Mapped[int] = mapped_column(sa.BigInteger)  # the catalog's reference price it proposes
+    status: Mapped[str] = mapped_column(sa.String(16), index=True)  # pending | approved | rejected
+    reason: Mapped[str | None] = mapped_column(sa.String(500))  # why it was rejected
+    product_id: Mapped[int | None] = mapped_column(sa.BigInteger)  # the catalog product, once approved
+    decided_by_user_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import sqlalchemy as sa
 
@@ -166,6 +167,44 @@ def buy_box(uow: UnitOfWork, sku: str, currency: str | None = None) -> BuyBoxOut
                            score=r.score, parts=r.parts) for r in ranked]
     return BuyBoxOut(sku=sku, currency=currency, rule="0.60 x price + 0.25 x rating + 0.15 x speed (sellers/rules.py)",
                      weights=rules.BUY_BOX_WEIGHTS, winner=entries[0] if entries else None, offers=entries)
+
+
+@dataclass(frozen=True)
+class ShopOffer:
+    """An offer as the storefront shows and sells it (public data only)."""
+
+    offer_id: int
+    seller_id: int
+    seller_name: str
+    seller_rating: Decimal | None
+    sku: str
+    currency: str
+    price: Decimal
+    shipping: Decimal
+    quantity: int  # units the seller can still sell
+    lead_time_days: int
+    condition: str
+
+    @property
+    def landed(self) -> Decimal:
+        return self.price + self.shipping
+
+
+def shop_offers(uow: UnitOfWork, offer_ids: Iterable[int]) -> dict[int, ShopOffer]:
+    """Public, for the storefront's cart (any caller): these offers by id, only those a shopper
+    can buy now (active offer of an active seller, in the shop's currency, in stock)."""
+    ids = {int(i) for i in offer_ids}
+    if not ids:
+        return {}
+    currency = marketplace_currency(uow)
+    rows = list(uow.session.scalars(sa.select(Offer).where(Offer.id.in_(ids), Offer.active.is_(True),
+                                                           Offer.quantity > 0, Offer.currency == currency)))
+    sellers = marketplace.sellers_by_ids(uow, {o.seller_id for o in rows})
+    return {o.id: ShopOffer(o.id, o.seller_id, sellers[o.seller_id].name, sellers[o.seller_id].rating, o.sku,
+                            o.currency, Money.from_minor(o.price_minor, o.currency).amount,
+                            Money.from_minor(o.shipping_minor, o.currency).amount, o.quantity, o.lead_time_days,
+                            o.condition)
+            for o in rows if o.seller_id in sellers and sellers[o.seller_id].status == "active"}
 
 
 # -- checkout (the orders.seller_lines hook) ---------------------------------------------------
@@ -349,3 +388,50 @@ def _update_in_import(uow: UnitOfWork, offer: Offer, data: OfferUpdate) -> None:
         uow.session.flush()
         uow.emit(OfferUpdated(offer_id=offer.id, seller_id=offer.seller_id, sku=offer.sku, changes=sorted(changes)),
                  version=offer.version)
+
+
+# -- feeds (integration connectors' `offers` target) -----------------------------------------
+
+FEED_FIELDS = ("price", "shipping", "quantity", "lead_time_days", "condition", "shipping_terms")
+
+
+def apply_feed_row(uow: UnitOfWork, row: dict[str, Any]) -> str:
+    """One row of a seller's offer feed, already mapped by a connector (its own column names
+    onto `seller` (code or id), `sku`, `price`, `currency`, `quantity` and the optional
+    FEED_FIELDS): create or update that seller's offer of the SKU, in the caller's transaction
+    (no commit). Returns created, updated or unchanged; a refusal names the field."""
+    seller = str(row.get("seller") or "").strip()
+    seller_id = int(seller) if seller.isdigit() else marketplace.seller_id_by_code(uow, seller)
+    if seller_id is None:
+        raise ValidationProblem.for_field("seller", f"no seller with code {seller!r}", "unknown_seller")
+    sid = seller_for_write(uow, seller_id, field="seller")
+    currency = str(row.get("currency") or marketplace_currency(uow)).upper()
+    fields: dict[str, Any] = {}
+    for key in ("price", "shipping"):
+        if row.get(key) is not None:
+            fields[key] = {"amount": format(Decimal(str(row[key])), "f"), "currency": currency}
+    for key in ("quantity", "lead_time_days", "condition", "shipping_terms"):
+        if row.get(key) is not None:
+            fields[key] = row[key]
+    existing = uow.session.scalar(sa.select(Offer).where(Offer.seller_id == sid, Offer.sku == row.get("sku")))
+    if existing is None:
+        _create_in_import(uow, OfferCreate(sku=str(row.get("sku") or ""), seller_id=sid, **fields), sid)
+        return "created"
+    current = offer_out(existing)
+    now = {"price": current.price.model_dump(mode="json"), "shipping": current.shipping.model_dump(mode="json"),
+           "quantity": existing.quantity, "lead_time_days": existing.lead_time_days, "condition": existing.condition,
+           "shipping_terms": existing.shipping_terms}
+    changed = {}
+    for k, v in fields.items():
+        if k in ("price", "shipping"):
+            if Money.of(v["amount"], v["currency"]) != Money.of(now[k]["amount"], now[k]["currency"]):
+                changed[k] = v
+        elif v != now[k]:
+            changed[k] = v
+    if not changed:
+        return "unchanged"
+    if "price" in changed:
+        _check_currency(uow, OfferCreate.model_validate({"sku": "x", "price": changed["price"], "quantity": 0}).price,
+                        "currency")
+    _update_in_import(uow, existing, OfferUpdate(**changed))
+    return "updated"

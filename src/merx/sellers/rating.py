@@ -1,6 +1,11 @@
 """The computed seller rating (rules.seller_rating) over the rolling window, and violations.
-The rating, its parts and the violation count are stored on the seller (marketplace), whose
-seller.updated event makes search re-rank the seller's products."""
+It is the seller's ONE rating: the operational parts (shipments, refusals, cancellations,
+incidents) from this context, the review part from support's public `seller_review_stats`
+(support sits below sellers and no longer writes a rating itself). It is recomputed when a
+seller decides, ships or gets an incident or a violation, when a review of what it sold is
+published or withdrawn (`product.rating_changed`, durable subscriber `sellers.reviews`), and
+nightly. The rating, its parts and the violation count are stored on the seller
+(marketplace), whose seller.updated event makes search re-rank the seller's products."""
 
 from __future__ import annotations
 
@@ -10,10 +15,11 @@ import sqlalchemy as sa
 from merx.core.db import utcnow
 from merx.core.uow import UnitOfWork
 from merx.marketplace import public as marketplace
+from merx.support import public as support
 from merx.sellers import rules
 from merx.sellers.access import check_visible, own_seller_id, require_staff, seller_for_write
 from merx.sellers.events import ViolationRecorded
-from merx.sellers.models import Incident, SellerOrder, SellerOrderLine, Violation
+from merx.sellers.models import Incident, Offer, SellerOrder, SellerOrderLine, Violation
 from merx.sellers.schemas import RatingOut, ViolationIn, ViolationOut
 
 REFUSED = ("refused", "expired")
@@ -37,9 +43,34 @@ def facts(uow: UnitOfWork, seller_id: int, now: dt.datetime) -> rules.RatingFact
         Incident.seller_id == seller_id, Incident.created_at >= since, Incident.created_at <= now)) or 0
     penalties = list(uow.session.scalars(sa.select(Violation.penalty).where(
         Violation.seller_id == seller_id, Violation.occurred_at >= since, Violation.occurred_at <= now)))
+    reviews = support.seller_review_stats(uow, seller_id, sold=sold_products(uow, seller_id),
+                                          since=now - dt.timedelta(days=rules.REVIEW_WINDOW_DAYS))
     return rules.RatingFacts(decided_lines=refused + accepted, refused_lines=refused, accepted_lines=accepted,
                              cancelled_lines=int(counts.get("cancelled", 0)), shipments=int(shipped[0]),
-                             late_shipments=int(shipped[1]), incidents=int(incidents), penalties=penalties)
+                             late_shipments=int(shipped[1]), incidents=int(incidents), penalties=penalties,
+                             review_average=reviews.average, review_count=reviews.count)
+
+
+def sold_products(uow: UnitOfWork, seller_id: int) -> list[tuple[int, int]]:
+    """(order_id, product_id) of the lines the seller shipped: what its customers may review."""
+    return [(o, p) for o, p in uow.session.execute(
+        sa.select(SellerOrderLine.order_id, Offer.product_id)
+        .join(SellerOrder, SellerOrder.id == SellerOrderLine.seller_order_id)
+        .join(Offer, Offer.id == SellerOrderLine.offer_id)
+        .where(SellerOrder.seller_id == seller_id, SellerOrderLine.status.in_(("shipped", "refunded")))).all()]
+
+
+def sellers_of_review(uow: UnitOfWork, product_id: int, order_id: int | None, own_seller: int | None) -> set[int]:
+    """The sellers a published (or withdrawn) review counts for: the product's own seller and
+    the seller whose line of that order sold the product."""
+    found = {own_seller} if own_seller is not None else set()
+    if order_id is not None:
+        found |= set(uow.session.scalars(
+            sa.select(SellerOrder.seller_id).join(SellerOrderLine, SellerOrderLine.seller_order_id == SellerOrder.id)
+            .join(Offer, Offer.id == SellerOrderLine.offer_id)
+            .where(SellerOrderLine.order_id == order_id, Offer.product_id == product_id,
+                   SellerOrder.seller_id.is_not(None))))
+    return found
 
 
 def recompute(uow: UnitOfWork, seller_id: int, now: dt.datetime | None = None) -> RatingOut:

@@ -9,11 +9,18 @@ active offer, in stock, in the order currency) each offer scores
 and the highest score wins; ties go to the lower landed price, then the older offer. Every
 part is returned with the score, so the choice is explainable.
 
-Seller rating (0-5, over a rolling window of RATING_WINDOW_DAYS, from the seller's orders):
+Seller rating (0-5): ONE figure, computed here and nowhere else (support only provides the
+review statistics, sellers/rating.py gathers the facts). Two parts:
+  operational (over a rolling window of RATING_WINDOW_DAYS, from the seller's orders)
     5 x (0.40 x on-time shipment rate + 0.25 x (1 - refusal rate)
          + 0.15 x (1 - cancellation rate) + 0.20 x (1 - incident rate))
-    minus each violation's penalty within the window (default 0.5), never below 0.
-A seller with no decided line in the window keeps no rating (None). Search deboosts a seller
+  reviews: the mean (1-5) of the published verified reviews of what the seller sold, written
+    within REVIEW_WINDOW_DAYS (reviews are rarer than orders, so the window is longer)
+combined as
+    0.70 x operational + 0.30 x reviews     when both exist (RATING_BLEND),
+    the one that exists otherwise,
+minus each violation's penalty within the window (default 0.5), never below 0.
+A seller with neither a decided line nor a review keeps no rating (None). Search deboosts a seller
 whose rating is below 3.5 (x0.90, `low_seller_rating`) and one with at least one violation
 (x0.90, `seller_violations`): both apply, x0.81 (search/boosts.py)."""
 
@@ -27,6 +34,8 @@ BUY_BOX_WEIGHTS = {"price": Decimal("0.60"), "rating": Decimal("0.25"), "speed":
 UNRATED = Decimal("3.5")
 
 RATING_WINDOW_DAYS = 90
+REVIEW_WINDOW_DAYS = 365
+RATING_BLEND = {"operational": Decimal("0.70"), "reviews": Decimal("0.30")}
 RATING_WEIGHTS = {"on_time": Decimal("0.40"), "acceptance": Decimal("0.25"), "completion": Decimal("0.15"),
                   "no_incidents": Decimal("0.20")}
 DEFAULT_PENALTY = Decimal("0.5")
@@ -103,30 +112,44 @@ class RatingFacts:
     late_shipments: int
     incidents: int
     penalties: Sequence[Decimal] = ()
+    review_average: Decimal | None = None  # mean of the published verified reviews (1-5)
+    review_count: int = 0
 
 
 def seller_rating(f: RatingFacts) -> tuple[Decimal | None, dict[str, str]]:
     """(rating or None, its parts as strings for display)."""
-    if f.decided_lines == 0:
-        return None, {"reason": "no decided lines in the window", "violations": str(len(f.penalties))}
+    reviews = f.review_average if f.review_count else None
+    if f.decided_lines == 0 and reviews is None:
+        return None, {"reason": "no decided lines in the window and no reviews", "violations": str(len(f.penalties))}
 
     def rate(n: int, d: int) -> Decimal:
         return Decimal(n) / Decimal(d) if d else Decimal(0)
 
-    parts = {
-        "on_time": Decimal(1) - rate(f.late_shipments, f.shipments) if f.shipments else Decimal(1),
-        "acceptance": Decimal(1) - rate(f.refused_lines, f.decided_lines),
-        "completion": Decimal(1) - rate(f.cancelled_lines, f.accepted_lines) if f.accepted_lines else Decimal(1),
-        "no_incidents": Decimal(1) - rate(f.incidents, f.shipments) if f.shipments else Decimal(1),
-    }
-    base = 5 * sum(RATING_WEIGHTS[k] * v for k, v in parts.items())
+    shown: dict[str, str] = {}
+    operational = None
+    if f.decided_lines:
+        parts = {
+            "on_time": Decimal(1) - rate(f.late_shipments, f.shipments) if f.shipments else Decimal(1),
+            "acceptance": Decimal(1) - rate(f.refused_lines, f.decided_lines),
+            "completion": Decimal(1) - rate(f.cancelled_lines, f.accepted_lines) if f.accepted_lines else Decimal(1),
+            "no_incidents": Decimal(1) - rate(f.incidents, f.shipments) if f.shipments else Decimal(1),
+        }
+        operational = 5 * sum(RATING_WEIGHTS[k] * v for k, v in parts.items())
+        shown = {k: str(v.quantize(Decimal("0.0001"))) for k, v in parts.items()}
+        shown["operational"] = str(operational.quantize(Decimal("0.01")))
+    if operational is not None and reviews is not None:
+        base = RATING_BLEND["operational"] * operational + RATING_BLEND["reviews"] * reviews
+    else:
+        base = operational if operational is not None else reviews
+    assert base is not None
     penalty = sum(f.penalties, Decimal(0))
     rating = max(Decimal(0), base - penalty).quantize(Decimal("0.01"))
-    shown = {k: str(v.quantize(Decimal("0.0001"))) for k, v in parts.items()}
     shown.update({"base": str(base.quantize(Decimal("0.01"))), "penalty": str(penalty),
                   "violations": str(len(f.penalties)), "shipments": str(f.shipments),
                   "late_shipments": str(f.late_shipments), "decided_lines": str(f.decided_lines),
-                  "refused_lines": str(f.refused_lines), "incidents": str(f.incidents)})
+                  "refused_lines": str(f.refused_lines), "incidents": str(f.incidents),
+                  "reviews": str(reviews) if reviews is not None else "none",
+                  "review_count": str(f.review_count)})
     return rating, shown
 
 

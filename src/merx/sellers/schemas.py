@@ -222,3 +222,41 @@ class RatingOut(BaseModel):
     parts: dict | None
     violations: int
     computed_at: dt.datetime | None
+
+
+class ProposalIn(StrictModel):
+    """A seller proposes a new catalog product (staff name the seller)."""
+
+    seller_id: DbId | None = None
+    sku: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=500)
+    description: str | None = Field(default=None, max_length=20000)
+    category: str | None = Field(default=None, max_length=100)
+    brand: str | None = Field(default=None, max_length=100)
+    ean: str | None = Field(default=None, max_length=14)
+    attributes: dict[str, str | int | bool] = Field(default_factory=dict, max_length=100)
+    image_urls: list[str] = Field(default_factory=list, max_length=20)
+    price: MoneyIn
+
+
+class ProposalDecisionIn(StrictModel):
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class ProposalOut(BaseModel):
+    id: int
+    seller_id: int
+    sku: str
+    name: str
+    description: str | None
+    category: str | None
+    brand: str | None
+    ean: str | None
+    attributes: dict
+    image_urls: list[str]
+    price: MoneyOut
+    status: str
+    reason: str | None
+    product_id: int | None
+    decided_at: dt.datetime | None
+    created_at: dt.datetime

@@ -7,9 +7,12 @@ Line states:   awaiting_acceptance -> accepted -> shipped [-> refunded (incident
                awaiting_acceptance | accepted -> cancelled (the customer order was cancelled)
 A sub-order's status follows its lines (`_derive_status`).
 
-Money: accepting a line records the seller's sale (+line total) and the commission (-rate x
-total) in the ledger; an incident refund after shipping records a refund (-line total; the
-commission is kept); a cancellation of an accepted line reverses both."""
+Money (payout timing): accepting a line fixes its commission rate; the seller's sale (+line
+total) and the commission (-rate x total) enter the ledger when the line SHIPS, dated then, so
+a payout cycle pays only what was shipped before its end (payouts.py). An accepted line
+cancelled before shipping never reaches the ledger. An incident refund after shipping records
+a refund (-line total; the commission is kept). (Lines accepted before this rule already have
+their entries: shipping does not book them twice, a cancellation reverses them.)"""
 
 from __future__ import annotations
 
@@ -171,9 +174,27 @@ def _accept_line(uow: UnitOfWork, so: SellerOrder, ln: SellerOrderLine, rate_rul
     rate = rules.commission_rate(rate_rules, category=ln.category, seller_id=so.seller_id)
     ln.status, ln.decided_at = "accepted", now
     ln.commission_rate, ln.commission_minor = rate, rules.commission_minor(ln.total_minor, rate)
-    _ledger(uow, so, ln, "sale", ln.total_minor, f"{so.order_number} line {ln.line_no} {ln.sku} x{ln.quantity}", now)
-    _ledger(uow, so, ln, "commission", -ln.commission_minor,
-            f"{so.order_number} line {ln.line_no}: commission {rate * 100:.2f}%", now)
+
+
+def _booked(uow: UnitOfWork, so: SellerOrder, line_ids: list[int]) -> set[int]:
+    """Lines whose sale is already in the ledger."""
+    if not line_ids:
+        return set()
+    return set(uow.session.scalars(sa.select(LedgerEntry.line_id).where(
+        LedgerEntry.seller_id == so.seller_id, LedgerEntry.kind == "sale", LedgerEntry.line_id.in_(line_ids))))
+
+
+def _book_shipped(uow: UnitOfWork, so: SellerOrder, lines: list[SellerOrderLine], now: dt.datetime) -> None:
+    """The shipped lines' sale and commission enter the ledger (payout timing: from shipment)."""
+    booked = _booked(uow, so, [ln.id for ln in lines])
+    for ln in lines:
+        if ln.id in booked:
+            continue
+        rate = ln.commission_rate if ln.commission_rate is not None else rules.DEFAULT_COMMISSION
+        _ledger(uow, so, ln, "sale", ln.total_minor, f"{so.order_number} line {ln.line_no} {ln.sku} x{ln.quantity}",
+                now)
+        _ledger(uow, so, ln, "commission", -ln.commission_minor,
+                f"{so.order_number} line {ln.line_no}: commission {rate * 100:.2f}%", now)
 
 
 def _refuse_line(uow: UnitOfWork, ln: SellerOrderLine, status: str, reason: str | None, now: dt.datetime) -> None:
@@ -321,6 +342,7 @@ def refund_pending_lines(uow: UnitOfWork, so_id: int | None = None) -> int:
             for ln in uow.session.scalars(sa.select(SellerOrderLine).where(SellerOrderLine.id.in_(line_ids))
                                           .with_for_update()):
                 ln.refund_status = outcome
+                cause = ln.status if ln.status in ("refused", "expired") else "incident"
                 if outcome == "refunded" and ln.status in ("shipped", "accepted"):
                     ln.status = "refunded"
                 so = uow.session.get(SellerOrder, ln.seller_order_id)
@@ -328,12 +350,19 @@ def refund_pending_lines(uow: UnitOfWork, so_id: int | None = None) -> int:
                 uow.emit(ev.SellerLineRefunded(
                     seller_order_id=so.id, order_id=so.order_id, seller_id=so.seller_id or 0, status=so.status,
                     line_id=ln.id, line_no=ln.line_no, amount=Money.from_minor(ln.total_minor, so.currency),
-                    outcome=outcome, customer_id=so.customer_id, sku=ln.sku, name=ln.name, quantity=ln.quantity,
-                    reason=ln.reason), version=so.version)
+                    outcome=outcome, customer_id=so.customer_id, order_number=so.order_number, sku=ln.sku,
+                    name=ln.name, quantity=ln.quantity, cause=cause,
+                    reason=_incident_reason(uow, ln) if cause == "incident" else ln.reason), version=so.version)
             uow.commit()
 
         uow.run_in_transaction(record)
     return len(claimed)
+
+
+def _incident_reason(uow: UnitOfWork, ln: SellerOrderLine) -> str | None:
+    kind = uow.session.scalar(sa.select(Incident.kind).where(Incident.line_id == ln.id, Incident.status == "refunded")
+                              .order_by(Incident.id.desc()).limit(1))
+    return {"not_received": "not received", "damaged": "arrived damaged"}.get(kind or "", ln.reason)
 
 
 # -- shipping and incidents ----------------------------------------------------------------------
@@ -355,6 +384,7 @@ def ship(uow: UnitOfWork, so_id: int, data: ShipIn, *, now: dt.datetime | None =
                            type_slug="awaiting-acceptance")
         for ln in accepted:
             ln.status = "shipped"
+        _book_shipped(uow, so, accepted, now)
         so.carrier, so.tracking_number, so.tracking_url = data.carrier, data.tracking_number, data.tracking_url
         so.shipped_at = now
         so.shipped_late = bool(so.ship_by and now > so.ship_by)
@@ -393,6 +423,9 @@ def open_incident(uow: UnitOfWork, so_id: int, data: IncidentIn) -> IncidentOut:
     uow.emit(ev.IncidentOpened(seller_order_id=so.id, order_id=so.order_id, seller_id=so.seller_id, status=so.status,
                                incident_id=inc.id, line_id=ln.id, kind=data.kind), version=so.version)
     uow.audit("open", "incident", inc.id, after={"kind": data.kind, "line_id": ln.id})
+    from merx.sellers.rating import recompute  # the incident counts against the rating at once
+
+    recompute(uow, so.seller_id, inc.created_at)
     uow.commit()
     return incident_out(inc)
 
@@ -469,8 +502,9 @@ def cancel_for_order(uow: UnitOfWork, order_id: int, reason: str) -> int:
         hit = [ln for ln in lines if ln.status in (OPEN_LINE, "accepted")]
         if not hit:
             continue
+        booked = _booked(uow, so, [ln.id for ln in hit])  # only lines accepted before the shipment rule
         for ln in hit:
-            if ln.status == "accepted":
+            if ln.id in booked:
                 _ledger(uow, so, ln, "refund", -ln.total_minor, f"{so.order_number} line {ln.line_no}: order cancelled",
                         now)
                 _ledger(uow, so, ln, "commission_refund", ln.commission_minor,

@@ -109,7 +109,10 @@ class SurveyAnswered(Event):
 
 
 class ProductRatingChanged(Event):
-    """A product's published-review rating changed (`average` None when none remain)."""
+    """A product's published-review rating changed (`average` None when none remain).
+    `seller_id` (the product's own seller, if any) and `order_id` (the verified purchase of the
+    review that was published or withdrawn) let the marketplace re-rate the seller who sold it;
+    both were added later and are None in older payloads."""
 
     aggregate_type: ClassVar[str] = "product"
     aggregate_field: ClassVar[str] = "product_id"
@@ -118,3 +121,5 @@ class ProductRatingChanged(Event):
     product_id: int
     average: Amount | None
     count: int
+    seller_id: int | None = None
+    order_id: int | None = None

@@ -15,6 +15,7 @@ from merx.support.mailin import receive as receive_mail
 from merx.support.mailout import send_pending as send_pending_mail
 from merx.support.reviews import list_reviews, moderate, product_rating, submit as submit_review, summary as review_summary
 from merx.support.reviews import reply as reply_to_review
+from merx.support.reviews import ReviewStats, seller_review_stats
 from merx.support.schemas import (AssignmentRuleIn, AutoReplyIn, CannedReplyIn, CanvasItemIn, ChatEscalateIn,
                                   ChatStart, FollowUpRuleIn, ReviewIn, SlaPolicyIn, SurveyIn, TeamIn, TicketCreate,
                                   TicketUpdate)
@@ -33,4 +34,5 @@ __all__ = [
     "post_chat_message", "product_rating", "receive_mail", "reply", "reply_to_review", "review_summary",
     "send_pending_mail", "send_survey", "sla_report", "start_chat", "stats", "submit_review", "ticket_out",
     "update_ticket", "verbatims", "AutoReplyMatch", "match_auto_reply", "AUTO_REPLY_INTENTS",
+    "ReviewStats", "seller_review_stats",
 ]

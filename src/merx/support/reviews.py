@@ -6,8 +6,10 @@ takes as its rating features."""
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, Iterable
 
 import sqlalchemy as sa
 
@@ -80,21 +82,36 @@ def product_rating(uow: UnitOfWork, product_id: int) -> tuple[Decimal | None, in
     return Decimal(str(avg)).quantize(Decimal("0.01"), ROUND_HALF_UP), int(count)
 
 
-def seller_rating(uow: UnitOfWork, seller_id: int) -> tuple[Decimal | None, int]:
-    avg, count = uow.session.execute(sa.select(sa.func.avg(Review.rating), sa.func.count()).where(
-        Review.seller_id == seller_id, Review.status == "published", Review.verified.is_(True))).one()
-    if not count:
-        return None, 0
-    return Decimal(str(avg)).quantize(Decimal("0.01"), ROUND_HALF_UP), int(count)
+@dataclass(frozen=True)
+class ReviewStats:
+    average: Decimal | None  # mean of the published verified reviews (1-5), None without any
+    count: int
 
 
-def _rate_seller(uow: UnitOfWork, seller_id: int) -> None:
-    """The seller's rating in the marketplace: the mean of its products' published verified
-    reviews (search reads it as the seller rating feature). Commits the unit of work."""
-    from merx.marketplace.public import SellerUpdate, update_seller
-
-    average, _ = seller_rating(uow, seller_id)
-    update_seller(uow, seller_id, SellerUpdate(rating=average))
+def seller_review_stats(uow: UnitOfWork, seller_id: int, *, sold: Iterable[tuple[int, int]] = (),
+                        since: dt.datetime | None = None) -> ReviewStats:
+    """What customers said of a marketplace seller, for its rating (computed by the sellers
+    context, which sits above support): the published verified reviews of the seller's own
+    listings (`Review.seller_id`) and of the products it sold (`sold`: (order_id, product_id)
+    of its delivered lines; the review's verified purchase is that order), written since
+    `since`. Support itself no longer writes a seller's rating."""
+    pairs = {(int(o), int(p)) for o, p in sold}
+    base = [Review.status == "published", Review.verified.is_(True)]
+    if since is not None:
+        base.append(Review.created_at >= since)
+    found: dict[int, int] = dict(uow.session.execute(
+        sa.select(Review.id, Review.rating).where(Review.seller_id == seller_id, *base)).all())
+    orders = sorted({o for o, _ in pairs})
+    for i in range(0, len(orders), 500):  # bounded IN lists
+        for rid, order_id, product_id, rating in uow.session.execute(
+                sa.select(Review.id, Review.order_id, Review.product_id, Review.rating)
+                .where(Review.order_id.in_(orders[i:i + 500]), *base)):
+            if (order_id, product_id) in pairs:
+                found[rid] = rating
+    if not found:
+        return ReviewStats(None, 0)
+    average = (Decimal(sum(found.values())) / len(found)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    return ReviewStats(average, len(found))
 
 
 def moderate(uow: UnitOfWork, review_id: int, decision: str) -> ReviewOut:
@@ -112,9 +129,10 @@ def moderate(uow: UnitOfWork, review_id: int, decision: str) -> ReviewOut:
     uow.audit("moderate", "review", review.id, before={"status": before}, after={"status": new_status})
     if review.verified and "published" in (before, new_status):
         average, count = product_rating(uow, review.product_id)
-        uow.emit(ProductRatingChanged(product_id=review.product_id, average=average, count=count))
-        if review.seller_id is not None:
-            _rate_seller(uow, review.seller_id)
+        # the marketplace re-rates the seller from this event (sellers/handlers.py): one rating,
+        # computed in one place (sellers/rating.py), not written here
+        uow.emit(ProductRatingChanged(product_id=review.product_id, average=average, count=count,
+                                      seller_id=review.seller_id, order_id=review.order_id))
     uow.commit()
     return _out(review)
 

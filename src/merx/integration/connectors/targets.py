@@ -114,6 +114,14 @@ def _order_status(uow: UnitOfWork, row: dict[str, Any], connector: str) -> Outco
     return "updated"
 
 
+def _offers(uow: UnitOfWork, row: dict[str, Any], connector: str) -> Outcome:
+    """A marketplace seller's offer feed (its own column names mapped onto these fields); the
+    sellers context creates or updates the offer (integration sits above sellers)."""
+    from merx.sellers import public as sellers
+
+    return sellers.apply_feed_row(uow, row)
+
+
 TARGETS: dict[str, Target] = {
     "stock_levels": Target("stock_levels", ("sku", "location", "quantity"), (), ("sku", "location"), _stock,
                            apply_batch=_stock_batch),
@@ -122,6 +130,9 @@ TARGETS: dict[str, Target] = {
                        _products),
     "order_status": Target("order_status", ("order_id", "status"), ("carrier", "tracking_number", "reason"),
                            ("order_id",), _order_status),
+    "offers": Target("offers", ("seller", "sku", "price", "quantity"),
+                     ("currency", "shipping", "lead_time_days", "condition", "shipping_terms"), ("seller", "sku"),
+                     _offers),
 }
 
 # Outbound: fields an order export may use (dotted paths into the `order.placed` payload).

@@ -186,3 +186,71 @@ def statements_page(request: Request, seller: str | None = None, cursor: str | N
                   {"tab": "statements", "payouts": payouts.items, "next_cursor": payouts.next_cursor,
                    "ledger": ledger.items, "balance": balance, "seller": seller or "", "chart": chart}, principal=me)
 
+
+
+# -- product proposals (moderated new catalog products) ----------------------------------------
+
+PROPOSAL_STATUSES = ["pending", "approved", "rejected"]
+
+
+@router.get("/console/marketplace/proposals")
+def proposals_page(request: Request, status: str | None = None, cursor: str | None = None) -> Response:
+    """A seller proposes new catalog products and follows their moderation; staff approve or reject."""
+    me = console_user(request, *PORTAL_ROLES)
+    status = text_or_none(status)
+    status = status if status in PROPOSAL_STATUSES else None
+    with unit_of_work(request, me, readonly=True) as uow:
+        page = sellers.list_proposals(uow, status=status, limit=PAGE_SIZE, cursor=cursor)
+        names = ({s.id: s.name for s in marketplace.list_sellers(uow, limit=200).items}
+                 if me.role != Role.seller else {})
+        from merx.catalog import public as catalog
+
+        categories = [c.code for c in catalog.list_categories(uow)]
+    return render(request, "console/sellers_proposals.html",
+                  {"tab": "proposals", "proposals": page.items, "next_cursor": page.next_cursor,
+                   "status": status or "", "statuses": PROPOSAL_STATUSES, "seller_names": names,
+                   "categories": categories, "currency": request.app.state.settings.default_currency},
+                  principal=me)
+
+
+@router.post("/console/marketplace/proposals")
+def propose(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    me = console_user(request, Role.seller)
+    url = "/console/marketplace/proposals"
+    attributes = {}
+    for line in str(form.get("attributes", "")).splitlines():  # "code: value" per line
+        if ":" in line:
+            code, value = line.split(":", 1)
+            if code.strip():
+                attributes[code.strip()] = value.strip()
+    images = [u.strip() for u in str(form.get("image_urls", "")).split() if u.strip()]
+    try:
+        body = sellers.ProposalIn(sku=str(form.get("sku", "")).strip(), name=str(form.get("name", "")).strip(),
+                                  description=text_or_none(form.get("description")),
+                                  category=text_or_none(form.get("category")), brand=text_or_none(form.get("brand")),
+                                  attributes=attributes, image_urls=images,
+                                  price={"amount": str(form.get("price", "")).strip() or "0",
+                                         "currency": request.app.state.settings.default_currency})
+        with unit_of_work(request, me) as uow:
+            p = sellers.propose(uow, body)
+    except Exception as e:  # noqa: BLE001 - refusals become a flash, the rest is raised by _fail
+        return _fail(url, e)
+    return redirect(url, flash=f"Proposed {p.sku}: staff will review it.")
+
+
+@router.post("/console/marketplace/proposals/{proposal_id}/decide")
+def decide_proposal(request: Request, proposal_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    me = console_user(request, *STAFF)
+    url = "/console/marketplace/proposals?status=pending"
+    try:
+        with unit_of_work(request, me) as uow:
+            if form.get("decision") == "approve":
+                p = sellers.approve_proposal(uow, proposal_id)
+                flash = f"Approved {p.sku}: catalog product {p.product_id} is on sale; sellers can offer it."
+            else:
+                p = sellers.reject_proposal(uow, proposal_id, sellers.ProposalDecisionIn(
+                    reason=text_or_none(form.get("reason"))))
+                flash = f"Rejected {p.sku}: {p.reason}"
+    except Exception as e:  # noqa: BLE001
+        return _fail(url, e)
+    return redirect(url, flash=flash)

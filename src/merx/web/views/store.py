@@ -28,6 +28,7 @@ from merx.orders import public as orders
 from merx.search import public as search
 from merx.web.common import (PageRoute, csrf_form, problem_sentence, redirect, render, static_route_exists,
                              unit_of_work)
+from merx.web.views import store_offers
 from merx.web.views.helpers import int_or_none, page_of, text_or_none, validation_sentence
 
 log = logging.getLogger("merx.web.store")
@@ -104,21 +105,41 @@ def _render(request: Request, template: str, ctx: dict[str, Any], status: int = 
     return response
 
 
-def _cart(request: Request) -> list[tuple[str, int]]:
+def _cart_items(request: Request) -> list[tuple[str, int, int | None]]:
+    """The cart cookie's lines: [sku, quantity] or, bought from a marketplace seller,
+    [sku, quantity, offer_id] (store_offers.py)."""
     secret = request.app.state.settings.secret_key.get_secret_value().encode()
     data = session.unsign(secret, request.cookies.get(CART_COOKIE), "cart") or {}
     lines = []
     for item in data.get("lines", [])[:MAX_CART_LINES]:
-        if isinstance(item, list) and len(item) == 2 and isinstance(item[0], str) and isinstance(item[1], int):
+        if (isinstance(item, list) and len(item) in (2, 3) and isinstance(item[0], str) and isinstance(item[1], int)
+                and (len(item) == 2 or isinstance(item[2], int))):
             if item[1] > 0:
-                lines.append((item[0], item[1]))
+                lines.append((item[0], item[1], item[2] if len(item) == 3 else None))
     return lines
 
 
-def _save_cart(request: Request, response: Response, lines: list[tuple[str, int]]) -> None:
+def _cart(request: Request) -> list[tuple[str, int]]:
+    return [(s, q) for s, q, _ in _cart_items(request)]
+
+
+def _cart_offers(request: Request) -> dict[str, int]:
+    """SKU -> the marketplace offer the cart buys it from (absent: the shop's own stock)."""
+    return {s: o for s, _, o in _cart_items(request) if o is not None}
+
+
+def _save_cart(request: Request, response: Response, lines: list[tuple[str, int]],
+               offers: dict[str, int] | None = None) -> None:
+    """`offers`: SKU -> offer id of lines bought from a seller (None: keep the cart's own)."""
+    offers = _cart_offers(request) if offers is None else offers
     secret = request.app.state.settings.secret_key.get_secret_value().encode()
-    token = session.sign(secret, {"lines": [[s, q] for s, q in lines if q > 0][:MAX_CART_LINES]}, "cart")
+    token = session.sign(secret, {"lines": [[s, q, offers[s]] if s in offers else [s, q]
+                                            for s, q in lines if q > 0][:MAX_CART_LINES]}, "cart")
     response.set_cookie(CART_COOKIE, token, max_age=30 * 24 * 3600, httponly=True, samesite="lax", path="/")
+
+
+def _order_lines(lines: list[tuple[str, int]], offers: dict[str, int]) -> list[dict[str, Any]]:
+    return [{"sku": s, "quantity": q, **({"offer_id": offers[s]} if s in offers else {})} for s, q in lines]
 
 
 def _order_token(request: Request, order_id: int) -> str:
@@ -286,6 +307,7 @@ def product_page(request: Request, product_id: int, lat: float | None = Query(No
             raise Problem("This product is not on sale.", status=404, title="Not found")
         chosen = next((v for v in product.variants if v.sku == variant), product.variants[0] if product.variants else None)
         availability = inventory.availability(uow, chosen.sku, lat=lat, lon=lon) if chosen is not None else None
+        offers = store_offers.product_offers(uow, chosen.sku) if chosen is not None else []
     currency = request.app.state.settings.default_currency
     price = None
     if chosen is not None:
@@ -295,6 +317,7 @@ def product_page(request: Request, product_id: int, lat: float | None = Query(No
                                                    "attribute_names": attribute_names,
                                                    "image": next((m for m in product.media if m.startswith("/")), None),
                                                    "availability": availability, "stores": stores,
+                                                   "offers": offers,
                                                    "located": lat is not None and lon is not None})
 
 
@@ -303,31 +326,38 @@ def product_page(request: Request, product_id: int, lat: float | None = Query(No
 # --------------------------------------------------------------------------------------------
 
 
-def _cart_view(uow: Any, lines: list[tuple[str, int]]) -> dict[str, Any]:
+def _cart_view(uow: Any, lines: list[tuple[str, int]], offers: dict[str, int] | None = None) -> dict[str, Any]:
     currency = uow.settings.default_currency
     info = catalog.lookup_skus(uow, [s for s, _ in lines])
+    chosen = store_offers.cart_offers(uow, list((offers or {}).values()))
     rows, subtotal = [], Decimal("0")
     for sku, qty in lines:
         i = info.get(sku)
         if i is None or i.status != "active":
             continue
-        price = i.prices.get(currency)
+        offer = chosen.get((offers or {}).get(sku, 0))
+        price = offer.price if offer is not None else i.prices.get(currency)
         total = price * qty if price is not None else None
         subtotal += total or 0
         rows.append({"sku": sku, "name": i.name, "product_id": i.product_id, "quantity": qty, "price": price,
-                     "total": total})
+                     "total": total, "seller": offer.seller_name if offer is not None else None,
+                     "offer_id": offer.offer_id if offer is not None else None})
     return {"rows": rows, "subtotal": subtotal, "currency": currency}
 
 
 @router.get("/cart")
 def cart_page(request: Request) -> Response:
     with unit_of_work(request, readonly=True) as uow:
-        view = _cart_view(uow, _cart(request))
+        view = _cart_view(uow, _cart(request), _cart_offers(request))
     return _render(request, "store/cart.html", view)
 
 
-def _available(uow: Any, sku: str) -> int:
-    """Units of a SKU free to sell across active locations (on hand less what is reserved)."""
+def _available(uow: Any, sku: str, offer_id: int | None = None) -> int:
+    """Units of a SKU free to sell across active locations (on hand less what is reserved);
+    bought from a seller, what the seller's offer has left (0 when it cannot be bought)."""
+    if offer_id is not None:
+        offer = store_offers.cart_offers(uow, [offer_id]).get(offer_id)
+        return offer.quantity if offer is not None and offer.sku == sku else 0
     return max(0, int(inventory.availability(uow, sku, with_quantities=True)["available"]))
 
 
@@ -335,24 +365,33 @@ def _available(uow: Any, sku: str) -> int:
 def cart_add(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Response:
     sku = text_or_none(form.get("sku"))
     qty = int_or_none(form.get("quantity")) or 1
+    offer_id = int_or_none(form.get("offer_id"))  # bought from a marketplace seller
     if not sku or qty < 1 or qty > 99:
         return redirect("/cart", flash="Choose a quantity between 1 and 99.")
     with unit_of_work(request, readonly=True) as uow:
         info = catalog.lookup_skus(uow, [sku]).get(sku)
-        available = _available(uow, sku) if info is not None else 0
+        available = _available(uow, sku, offer_id) if info is not None else 0
     if info is None or info.status != "active":
         return redirect("/cart", flash="That product is no longer on sale.")
     if available < 1:
-        return redirect("/cart", flash=f"{info.name} is out of stock.")
+        return redirect("/cart", flash=f"{info.name} is out of stock." if offer_id is None else
+                        f"That seller's offer of {info.name} is no longer available.")
     lines = _cart(request)
     merged = dict(lines)
+    offers = _cart_offers(request)
+    if offers.get(sku) != offer_id:  # one line per SKU: choosing another source replaces the line's
+        merged.pop(sku, None)
+    if offer_id is None:
+        offers.pop(sku, None)
+    else:
+        offers[sku] = offer_id
     wanted = min(99, merged.get(sku, 0) + qty)
     # The cart holds no more than can be sold, so checkout does not fail later on quantity.
     merged[sku] = min(wanted, available)
     flash = (f"Added {info.name} to your cart." if wanted <= available else
              f"Only {available} of {info.name} available: your cart holds {available}.")
     response = redirect("/cart", flash=flash)
-    _save_cart(request, response, list(merged.items()))
+    _save_cart(request, response, list(merged.items()), offers)
     return response
 
 
@@ -369,8 +408,9 @@ def cart_update(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> 
     capped = []
     with unit_of_work(request, readonly=True) as uow:
         info = catalog.lookup_skus(uow, [s for s, q in lines if q])
+        offers = _cart_offers(request)
         for i, (sku, qty) in enumerate(lines):
-            available = _available(uow, sku) if qty else 0
+            available = _available(uow, sku, offers.get(sku)) if qty else 0
             if qty > available:
                 lines[i] = (sku, available)
                 capped.append(f"{info[sku].name if sku in info else sku}: {available} available")
@@ -398,7 +438,7 @@ def _pickup_stores(uow: Any) -> list[dict[str, Any]]:
 
 def _checkout_context(request: Request, form: dict[str, Any] | None = None, error: str | None = None) -> dict[str, Any]:
     with unit_of_work(request, readonly=True) as uow:
-        view = _cart_view(uow, _cart(request))
+        view = _cart_view(uow, _cart(request), _cart_offers(request))
         stores = _pickup_stores(uow)
         free: dict[str, dict[str, int]] = {}  # sku -> store -> units free to sell there
         for row in view["rows"]:
@@ -460,7 +500,7 @@ def _preview(request: Request, data: dict[str, Any] | None) -> tuple[dict[str, A
     """The totals with shipping, tax and discounts the shopper sees before placing the order."""
     if data is None:  # the page's first view: ship to the shop's country, no coupon
         data = {"channel": "web", "customer": {"email": "preview@example.com"}, "fulfilment": {"type": "ship"},
-                "lines": [{"sku": s, "quantity": q} for s, q in _cart(request)]}
+                "lines": _order_lines(_cart(request), _cart_offers(request))}
     try:
         order_in = orders.OrderCreate(**{**data, "payment": {"provider": "manual"}})
         with unit_of_work(request, readonly=True) as uow:
@@ -480,6 +520,7 @@ def checkout_review(request: Request, form: dict[str, Any] = Depends(csrf_form))
     if not lines:
         return redirect("/cart", flash="Your cart is empty.")
     data = _order_data(form, lines, _shopper_locale(request))
+    data["lines"] = _order_lines(lines, _cart_offers(request))  # lines bought from a seller name its offer
     data["customer"]["email"] = data["customer"]["email"] or "preview@example.com"
     preview, problem = _preview(request, {k: v for k, v in data.items() if k != "payment"})
     return _render(request, "store/checkout.html", _checkout_context(request, form, problem) | {"preview": preview},
@@ -515,6 +556,7 @@ def checkout(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Res
     if not lines:
         return redirect("/cart", flash="Your cart is empty.")
     data = _order_data(form, lines, _shopper_locale(request))
+    data["lines"] = _order_lines(lines, _cart_offers(request))  # lines bought from a seller name its offer
     fulfilment = data["fulfilment"]
     try:
         order_in = orders.OrderCreate(**data)
