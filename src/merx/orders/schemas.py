@@ -106,6 +106,9 @@ class OrderCreate(StrictModel):
     fulfilment: FulfilmentIn = FulfilmentIn(type="ship")
     payment: PaymentIn = PaymentIn(provider="manual")
     coupon: str | None = Field(None, min_length=1, max_length=64)
+    # whole loyalty points to spend as a discount (a signed-in customer, or the back office
+    # naming customer.id; orders/loyalty_points.py)
+    loyalty_points: int | None = Field(None, ge=1, le=100_000_000)
 
     @field_validator("currency")
     @classmethod
@@ -176,6 +179,19 @@ class OrderPreviewLine(BaseModel):
     total: str
 
 
+class LoyaltyPreviewOut(BaseModel):
+    """The customer's points on this order: what they may spend and what the asked points take off."""
+    program: str
+    balance: int
+    tier: str | None
+    free_shipping: bool  # a tier benefit, already in the shipping figure
+    point_value: str
+    min_points: int
+    max_points: int  # the most points this order can take (balance, the programme's share)
+    points: int  # asked to spend
+    discount: str
+
+
 class OrderPreviewOut(BaseModel):
     currency: str
     lines: list[OrderPreviewLine]
@@ -183,6 +199,7 @@ class OrderPreviewOut(BaseModel):
     prices_include_tax: bool
     tax_lines: list[TaxLineOut]
     coupon_problem: str | None
+    loyalty: LoyaltyPreviewOut | None = None  # null: no signed-in member of a programme in this currency
 
 
 class PaymentOut(BaseModel):
