@@ -123,3 +123,15 @@ def on_order_change(uow: UnitOfWork, data: object) -> None:
         paid_back = data.refunded_total.minor
         if total > 0 and paid_back > 0:
             give_back(uow, data.order_id, data.number, Decimal(paid_back) / Decimal(total))
+
+
+def points_of_order(uow: UnitOfWork, order_id: int) -> list[dict[str, object]]:
+    """The loyalty entries of one order, oldest first: points spent on it (`redeem`), given back
+    (`reversal`) and earned (`earn`), for the console's order page."""
+    rows = uow.session.execute(sa.select(LoyaltyEntry, LoyaltyProgram.code).join(
+        LoyaltyAccount, LoyaltyAccount.id == LoyaltyEntry.account_id).join(
+        LoyaltyProgram, LoyaltyProgram.id == LoyaltyAccount.program_id).where(
+        LoyaltyEntry.order_ref == str(order_id), LoyaltyEntry.kind.in_(("redeem", REVERSAL, "earn")))
+        .order_by(LoyaltyEntry.id)).all()
+    return [{"kind": e.kind, "points": e.points, "program": code, "reason": e.reason, "at": e.created_at}
+            for e, code in rows]

@@ -3,6 +3,7 @@ identifier, the customer 360 overview, profile merges, segments (and their membe
 per channel (marketing checks it at send time, in bulk), and the tracked events as a Parquet
 file for analytics' funnel."""
 
+from merx.crm.checkout_points import points_of_order
 from merx.crm.consent import CHANNELS as CONSENT_CHANNELS, consented_ids, current_consents, record_consent
 from merx.crm.identity import merge_profiles, survivors, unmerge
 from merx.crm.loyalty import create_program, list_programs
@@ -14,5 +15,5 @@ from merx.crm.service import export_events_parquet, ingest_events, lookup
 
 __all__ = ["CONSENT_CHANNELS", "ProgramIn", "ProgramOut", "consented_ids", "create_program", "create_segment",
            "current_consents", "evaluate_segment", "export_events_parquet", "get_segment", "ingest_events",
-           "list_programs", "list_segments", "lookup", "member_ids", "merge_profiles", "overview", "preview",
+           "list_programs", "list_segments", "lookup", "member_ids", "merge_profiles", "overview", "points_of_order", "preview",
            "record_consent", "save_static_segment", "survivors", "unmerge"]

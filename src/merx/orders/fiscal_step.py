@@ -70,15 +70,27 @@ def taxes(uow: UnitOfWork, data: OrderCreate, quote: pricing.PricingResult, info
 def preview(uow: UnitOfWork, data: OrderCreate) -> dict[str, Any]:
     """What the order would cost, with tax and shipping, without placing it (nothing is written,
     no stock is held)."""
-    from merx.orders import loyalty_points
-    from merx.orders.checkout import _check_channel, _lookup, _prices, _quote
-    from merx.core.auth import BACK_OFFICE_ROLES
+    from merx.orders.checkout import _check_channel
 
     _check_channel(uow, data.channel)
+    out = quote(uow, data)
+    uow.rollback()
+    return out
+
+
+def quote(uow: UnitOfWork, data: OrderCreate, *, price_overrides: dict[str, Decimal] | None = None) -> dict[str, Any]:
+    """The figures checkout would charge for `data`: the same steps in the same order (prices,
+    tier benefits, shipping, promotions, points, tax). The preview and a cart's totals
+    (orders/carts.py) both come from here, so neither can differ from the order. Writes nothing."""
+    from merx.orders import loyalty_points
+    from merx.orders.checkout import _lookup, _prices, _quote
+    from merx.core.auth import BACK_OFFICE_ROLES
+
     currency = data.currency or uow.settings.default_currency
     group = data.customer.group if uow.actor.role in BACK_OFFICE_ROLES else None
     infos = _lookup(uow, data.lines)
-    prices = _prices(uow, data.lines, infos, currency=currency, channel=data.channel, group=group)
+    prices = _prices(uow, data.lines, infos, currency=currency, channel=data.channel, group=group,
+                     overrides=price_overrides)
     coupon = data.coupon.upper() if data.coupon else None
     standing = loyalty_points.standing(uow, loyalty_points.member(uow, data.customer), currency)
     free = bool(standing and standing.free_shipping)
@@ -95,7 +107,6 @@ def preview(uow: UnitOfWork, data: OrderCreate) -> dict[str, Any]:
     to_minor = lambda d: pricing.to_minor(d, currency)  # noqa: E731
     total = to_minor(quote.total) + (tax.added_minor if tax else 0)
     s = lambda v: minor_to_str(v, currency)  # noqa: E731
-    uow.rollback()
     return {
         "currency": currency,
         "lines": [{"sku": ln.sku, "quantity": ln.quantity, "unit_price": s(to_minor(r.unit_price)),
@@ -106,6 +117,9 @@ def preview(uow: UnitOfWork, data: OrderCreate) -> dict[str, Any]:
                    "tax": s(tax.tax_minor if tax else 0), "total": s(total), "refunded": s(0)},
         "prices_include_tax": tax.prices_include_tax if tax else True,
         "tax_lines": [t.model_dump() for t in tax.out()] if tax else [],
+        "promotions": [{"promotion_id": a.promotion_id, "name": a.name, "kind": a.kind, "coupon_code": a.coupon_code,
+                        "amount": s(to_minor(a.amount))} for a in quote.applied]
+        + ([loyalty_points.promotion_out(points, currency)] if points else []),
         "coupon_problem": quote.coupon_problems.get(coupon) if coupon else None,
         "loyalty": None if standing is None else {
             "program": standing.program, "balance": standing.balance, "tier": standing.tier,

@@ -160,6 +160,15 @@ def spend(uow: UnitOfWork, customer_id: int, discount: PointsDiscount, *, order_
     _loyalty.spend(uow, customer_id, discount.points, order_id=order_id, number=number, program=discount.program)
 
 
+def promotion_out(discount: PointsDiscount, currency: str) -> dict[str, Any]:
+    """The discount line as an order or cart shows it."""
+    from merx.core.money import minor_to_str
+
+    row = promotion_row(0, discount, currency)
+    return {k: row[k] for k in ("promotion_id", "name", "kind", "coupon_code")} | {
+        "amount": minor_to_str(row["amount_minor"], currency)}
+
+
 def promotion_row(order_id: int, discount: PointsDiscount, currency: str) -> dict[str, Any]:
     """The order's discount line for the spent points (shown with the promotions)."""
     from merx.pricing import public as pricing
