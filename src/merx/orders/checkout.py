@@ -285,6 +285,13 @@ def _create_pending(uow: UnitOfWork, data: OrderCreate, *, cart_id: int | None,
             "order_id": order.id, "provider": data.payment.provider, "kind": "authorise",
             "status": "pending" if total_minor else "succeeded", "amount_minor": total_minor,
             "reference": order.payment_reference, "created_at": now})
+        if manual and total_minor:  # the payments ledger sees every payment (reports, reconciliation)
+            from merx.orders import payment_sync
+
+            payment_sync.open_ledger_intent(uow, order_id=order.id, number=order.number, provider="manual",
+                                            currency=currency, amount_minor=total_minor, result=payments.ProviderResult(
+                                                "awaiting", order.payment_reference,
+                                                "to be collected on delivery or in store"))
     tax_lines = fiscal_step.record(uow, order.id, tax)
     out = order_out(uow, order, lines=lines, allocations=allocations, promotions=promos, codes=codes,
                     tax_lines=tax_lines)
@@ -353,6 +360,13 @@ def _settle_payment(uow: UnitOfWork, pending: tuple, provider: payments.PaymentP
         uow.session.add(PaymentTransaction(order_id=order.id, provider=provider.name, kind="authorise",
                                            status="succeeded", amount_minor=order.total_minor,
                                            reference=auth.reference))
+        from merx.orders import payment_sync  # the payments ledger sees every payment
+
+        payment_sync.open_ledger_intent(uow, order_id=order.id, number=order.number, provider=provider.name,
+                                        currency=order.currency, amount_minor=order.total_minor, result=auth,
+                                        auto_capture=payment.capture)
+        if capture is not None and capture.status == "captured":
+            payment_sync.money_back_recorded(uow, order, "capture", order.total_minor, capture.reference)
         order.payment_status = "authorized"
         _set_status(uow, order, "confirmed", payment_status="authorized", payment_fingerprint=auth.fingerprint)
         if capture is not None and capture.status == "captured":

@@ -48,6 +48,9 @@ def capture_payment(uow: UnitOfWork, order_id: int) -> dict[str, Any]:
             raise Conflict(f"Order {o.number} payment is {o.payment_status}", type_slug="invalid-transition")
         uow.session.add(PaymentTransaction(order_id=o.id, provider=o.payment_provider, kind="capture",
                                            status="succeeded", amount_minor=o.total_minor, reference=result.reference))
+        from merx.orders import payment_sync  # manual / test: the payments ledger too
+
+        payment_sync.money_back_recorded(uow, o, "capture", o.total_minor, result.reference)
         o.payment_status = "captured"
         paid = _captured(o, o.payment_provider, result.fingerprint)
         if o.status == "confirmed":
