@@ -48,7 +48,8 @@ def test_signed_in_customer_uses_points_and_staff_see_them_spent_and_given_back(
         "redeem_max_share": "0.5"})
     assert r.status_code == 201, r.text
     cid = _customer_id(db)
-    assert client.post("/api/v1/loyalty/adjust", json={"customer_id": cid, "points": 400}, headers=admin).status_code == 200
+    assert client.post("/api/v1/loyalty/adjust", json={"customer_id": cid, "points": 400, "reason": "welcome"},
+                       headers=admin).status_code == 200
 
     # a guest: no points control
     _cart(client)
@@ -58,8 +59,9 @@ def test_signed_in_customer_uses_points_and_staff_see_them_spent_and_given_back(
 
     # the customer signed in: balance, the most this order takes, the control
     assert sign_in(client, shop.users["customer"]).status_code == 303
-    token = _cart(client)
+    _cart(client)
     page = client.get("/checkout")
+    token = csrf_of(page.text)  # bound to the signed-in session
     assert "You have 400 points" in page.text and "Use my points" in page.text, page.text[-3000:]
     # 2 x 49.00 = 98.00 of goods: half is 49.00 = 980 points, so the whole balance fits
     assert "Up to 400 can pay for this order" in page.text

@@ -166,6 +166,10 @@ def cancel(uow: UnitOfWork, order_id: int, *, reason: str | None = None) -> dict
             order.payment_status = "void_pending"
         elif order.payment_status == "awaiting":
             order.payment_status = "voided"
+            if not payments.is_session_provider(payments.get_provider(order.payment_provider)):
+                from merx.orders import payment_sync  # manual: its ledger intent is voided with it
+
+                payment_sync.money_back_recorded(uow, order, "void", 0, order.payment_reference)
         _set_status(uow, order, "cancelled", reason=order.cancel_reason, payment_status=order.payment_status)
         uow.commit()
         return order, money_action
