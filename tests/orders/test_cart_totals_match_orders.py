@@ -102,3 +102,24 @@ def test_a_cart_names_what_stops_its_order_and_still_shows_its_lines(shop, make_
     assert c["totals"]["total"] == "113.00" and c["loyalty"]["points"] == 0 and c["loyalty"]["max_points"] == 150
     r = shop.client.patch(f"{API}/carts/{c['id']}", json={"loyalty_points": 150}, headers=me)
     assert r.status_code == 200 and r.json()["quote_problem"] is None and r.json()["totals"]["total"] == "98.00"
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_concurrent_checkouts_of_one_member_never_spend_more_than_the_balance(shop, make_key, live_server):
+    """8 checkouts at once, each spending 200 of a 500-point balance, over real HTTP: two go
+    through, the others are refused naming `loyalty_points`, and the balance never goes below 0."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    cid, me = member(shop, make_key, "twin@example.com", 500)
+    body = {"channel": "web", "customer": {}, "lines": [{"sku": "BOOK", "quantity": 1}], "fulfilment": SHIP_PL,
+            "payment": {"provider": "manual"}, "loyalty_points": 200}
+    with httpx.Client(base_url=live_server, timeout=180, headers=me) as http:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(lambda _: http.post(f"{API}/orders", json=body), range(8)))
+    codes = sorted(r.status_code for r in results)
+    assert codes == [201, 201] + [422] * 6, [r.text for r in results if r.status_code not in (201, 422)]
+    refusals = {r.json()["errors"][0]["field"] for r in results if r.status_code == 422}
+    assert refusals == {"loyalty_points"}
+    assert balance(shop, cid) == 100  # manual orders are not paid yet: nothing earned
