@@ -138,6 +138,9 @@ def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int
             counts.update(invoicing_demo.seed(db, rng, progress))  # taxes, shipping, payments, invoices
             shoppers = _shopper_accounts(db)
             counts["shopper accounts"] = len(shoppers)
+            from merx.crm import demo as crm_demo
+
+            counts.update(crm_demo.seed(db, rng, progress))  # loyalty points spent at checkout, given back
         with UnitOfWork(db) as uow:
             issued = accounts.create_user_with_key(uow, name="demo-admin", role=Role.admin)
         with UnitOfWork(db) as uow:

@@ -344,7 +344,8 @@ def create_program(body: ProgramIn, uow: UnitOfWork = Depends(get_uow), _: Princ
         uow, code=body.code, name=body.name, currency=body.currency, points_per_unit=body.points_per_unit,
         point_value=body.point_value, category_multipliers=body.category_multipliers, bonus_events=body.bonus_events,
         expiry_days=body.expiry_days, tiers=[t.model_dump() for t in body.tiers],
-        referral_reward_points=body.referral_reward_points))
+        referral_reward_points=body.referral_reward_points, redeem_min_points=body.redeem_min_points,
+        redeem_max_share=body.redeem_max_share))
 
 
 @router.get("/loyalty/programs", response_model=Page[ProgramOut])

@@ -109,6 +109,10 @@ def _apply_order_event(uow: UnitOfWork, event: DomainEvent, *, facts: dict[int, 
                             occurred_at=event.occurred_at, source="orders", bump_stats=False,
                             properties={"order_id": order_id, "number": fact.number, "status": fact.status,
                                         "total": format(data.total, "f"), "currency": fact.currency})
+    if isinstance(data, (OrderCancelled, OrderRefunded)):  # points spent at checkout come back
+        from merx.crm import checkout_points
+
+        checkout_points.on_order_change(uow, data)
     if isinstance(data, OrderPaid) and customer_id is not None:
         total = Decimal(fact.total_minor).scaleb(-CURRENCY_EXPONENTS[fact.currency])
         loyalty.earn_for_order(uow, customer_id, order_ref=str(order_id), currency=fact.currency, total=total,

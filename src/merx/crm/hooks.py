@@ -5,9 +5,12 @@ start-up, and most never look up an identifier."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from merx.core.errors import ValidationProblem
 from merx.core.uow import UnitOfWork
 from merx.customers.identifiers import contribute_identifier_resolver
+from merx.orders.loyalty_points import contribute_loyalty
 
 
 def profile_with_identifier(uow: UnitOfWork, kind: str, value: str, field: str) -> int | None:
@@ -21,5 +24,19 @@ def profile_with_identifier(uow: UnitOfWork, kind: str, value: str, field: str) 
     return identity.find_profile(uow, kind, identity.normalise(uow, kind, value, field))
 
 
+def _standing(uow: UnitOfWork, customer_id: int, currency: str) -> Any:
+    from merx.crm import checkout_points
+
+    return checkout_points.standing(uow, customer_id, currency)
+
+
+def _spend(uow: UnitOfWork, customer_id: int, points: int, **kw: Any) -> None:
+    from merx.crm import checkout_points
+
+    checkout_points.spend(uow, customer_id, points, **kw)
+
+
 def register() -> None:
     contribute_identifier_resolver("crm", profile_with_identifier)
+    # loyalty at checkout: points spent as a discount, tier benefits (orders/loyalty_points.py)
+    contribute_loyalty(_standing, _spend)

@@ -25,7 +25,8 @@ from merx.customers import public as customers
 def create_program(uow: UnitOfWork, *, code: str, name: str, currency: str, points_per_unit: Decimal,
                    point_value: Decimal, category_multipliers: dict[str, Decimal] | None = None,
                    bonus_events: dict[str, int] | None = None, expiry_days: int | None = None,
-                   tiers: list[dict[str, Any]] | None = None, referral_reward_points: int = 0) -> LoyaltyProgram:
+                   tiers: list[dict[str, Any]] | None = None, referral_reward_points: int = 0,
+                   redeem_min_points: int = 0, redeem_max_share: Decimal = Decimal(1)) -> LoyaltyProgram:
     if uow.session.scalar(sa.select(LoyaltyProgram.id).where(LoyaltyProgram.code == code)) is not None:
         raise Conflict(f"A loyalty program with code {code} exists", type_slug="duplicate")
     tiers = sorted(tiers or [], key=lambda t: t["threshold"])
@@ -33,7 +34,8 @@ def create_program(uow: UnitOfWork, *, code: str, name: str, currency: str, poin
                              point_value=point_value,
                              category_multipliers={k: str(v) for k, v in (category_multipliers or {}).items()},
                              bonus_events=dict(bonus_events or {}), expiry_days=expiry_days, tiers=tiers,
-                             referral_reward_points=referral_reward_points)
+                             referral_reward_points=referral_reward_points, redeem_min_points=redeem_min_points,
+                             redeem_max_share=redeem_max_share)
     uow.session.add(program)
     uow.session.flush()
     uow.audit("create", "loyalty_program", program.id, after={"code": code, "points_per_unit": str(points_per_unit)})

@@ -156,6 +156,10 @@ class LoyaltyProgram(Base):
     expiry_days: Mapped[int | None] = mapped_column(sa.Integer)
     tiers: Mapped[Any] = mapped_column(JSONType)  # [{"name", "threshold", "benefits": [...]}] by lifetime points
     referral_reward_points: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # spending points at checkout (orders/loyalty_points.py): the fewest points one redemption
+    # uses (and the balance it needs), the most of the goods total points may pay
+    redeem_min_points: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    redeem_max_share: Mapped[Decimal] = mapped_column(DecimalText, default=Decimal(1), server_default="1")
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -187,7 +191,7 @@ class LoyaltyEntry(Base):
     points: Mapped[int] = mapped_column(sa.BigInteger)
     remaining: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    order_ref: Mapped[str | None] = mapped_column(sa.String(64))
+    order_ref: Mapped[str | None] = mapped_column(sa.String(64), index=True)  # an order's entries (earn, redeem, reversal)
     reason: Mapped[str | None] = mapped_column(sa.String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 

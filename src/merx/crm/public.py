@@ -3,6 +3,7 @@ identifier, the customer 360 overview, profile merges, segments (and their membe
 per channel (marketing checks it at send time, in bulk), and the tracked events as a Parquet
 file for analytics' funnel, and identified product views (marketing's browse abandonment)."""
 
+from merx.crm.checkout_points import points_of_order
 from merx.crm.consent import (CHANNELS as CONSENT_CHANNELS, consented_ids, current_consents, erase_customer,
                               export_customer, record_consent)
 from merx.crm.identity import merge_profiles, survivors, unmerge
@@ -17,6 +18,6 @@ from merx.crm.service import ProductView, product_views
 
 __all__ = ["CONSENT_CHANNELS", "ProgramIn", "ProgramOut", "consented_ids", "create_program", "create_segment",
            "current_consents", "evaluate_segment", "export_events_parquet", "get_segment", "ingest_events",
-           "list_programs", "list_segments", "lookup", "member_ids", "merge_profiles", "overview", "preview",
-           "record_consent", "save_static_segment", "survivors", "unmerge", "ProductView", "product_views",
+           "list_programs", "list_segments", "lookup", "member_ids", "merge_profiles", "overview", "points_of_order",
+           "preview", "record_consent", "save_static_segment", "survivors", "unmerge", "ProductView", "product_views",
            "erase_customer", "export_customer", "customer_loyalty"]  # data-subject rights, for the shopper's own account pages

@@ -167,6 +167,9 @@ class ProgramIn(StrictModel):
     expiry_days: int | None = Field(default=None, ge=1, le=3650)
     tiers: list[TierDef] = Field(default_factory=list)
     referral_reward_points: int = Field(default=0, ge=0)
+    redeem_min_points: int = Field(default=0, ge=0, description="Fewest points spent at once at checkout")
+    redeem_max_share: Decimal = Field(default=Decimal(1), gt=0, le=1, max_digits=5, decimal_places=4,
+                                      description="Most of the goods total (after promotions) points may pay, 0-1")
 
     @field_validator("currency")
     @classmethod
@@ -175,7 +178,7 @@ class ProgramIn(StrictModel):
             raise ValueError(f"{v!r} is not an ISO 4217 currency code")
         return v
 
-    @field_validator("points_per_unit", "point_value", mode="before")
+    @field_validator("points_per_unit", "point_value", "redeem_max_share", mode="before")
     @classmethod
     def _no_float(cls, v: Any) -> Any:
         if isinstance(v, float):
@@ -207,6 +210,8 @@ class ProgramOut(BaseModel):
     expiry_days: int | None
     tiers: list[dict[str, Any]]
     referral_reward_points: int
+    redeem_min_points: int = 0
+    redeem_max_share: Decimal = Decimal(1)
 
 
 class RedeemIn(StrictModel):

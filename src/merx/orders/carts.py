@@ -9,9 +9,11 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 
 from merx.core.auth import Role
 from merx.core.db import utcnow
+
 from merx.core.errors import Conflict, NotFound, ValidationProblem
 from merx.core.uow import UnitOfWork
 from merx.inventory import public as inventory
@@ -48,9 +50,47 @@ def _cart_lines(uow: UnitOfWork, cart: Cart) -> list[CartLine]:
     return list(uow.session.scalars(sa.select(CartLine).where(CartLine.cart_id == cart.id).order_by(CartLine.id)))
 
 
+def _cart_order(cart: Cart, lines: list[CartLine], *, points: bool = True) -> OrderCreate:
+    """The order this cart would place (as `order_cart` builds it)."""
+    return OrderCreate(channel=cart.channel, currency=cart.currency,
+                       customer=CustomerIn(id=cart.customer_id, email=cart.email),
+                       lines=[LineIn(sku=ln.sku, quantity=ln.quantity) for ln in lines],
+                       fulfilment=cart.fulfilment or {"type": "ship"}, coupon=cart.coupon_code,
+                       loyalty_points=(cart.loyalty_points or None) if points else None)
+
+
+def _checkout_quote(uow: UnitOfWork, cart: Cart, lines: list[CartLine]) -> tuple[dict[str, Any] | None, str | None]:
+    """The cart's figures as checkout computes them (orders/fiscal_step.quote) at the cart's
+    price snapshot, and why it cannot be ordered as it is. Points that no longer fit (the
+    balance moved) are left out of the figures and named in the problem."""
+    from merx.core.errors import Problem
+    from merx.orders import fiscal_step
+
+    if not lines:
+        return None, None
+    snapshot = {ln.sku: pricing.from_minor(ln.unit_price_minor, cart.currency) for ln in lines}
+    problem = None
+    for points in ((True, False) if cart.loyalty_points else (False,)):
+        try:
+            with uow.savepoint():
+                return fiscal_step.quote(uow, _cart_order(cart, lines, points=points), price_overrides=snapshot), problem
+        except ValidationError as e:  # a stored fulfilment that no longer validates
+            return None, str(e.errors()[0].get("msg"))
+        except Problem as e:
+            if e.status >= 500:
+                raise
+            problem = e.detail
+    return None, problem
+
+
 def cart_out(uow: UnitOfWork, cart: Cart, *, token: str | None = None) -> dict[str, Any]:
     lines = _cart_lines(uow, cart)
     cur = cart.currency
+    checkout, quote_problem = _checkout_quote(uow, cart, lines)
+    if checkout is not None:
+        return _cart_fields(uow, cart, lines, token) | {
+            k: checkout[k] for k in ("totals", "promotions", "coupon_problem", "tax_lines", "prices_include_tax",
+                                     "loyalty")} | {"quote_problem": quote_problem}
     ship = (cart.fulfilment or {}).get("type", "ship") == "ship"
     coupon = cart.coupon_code
     cart_lines = [pricing.CartLine(f"lines[{i}]", ln.sku, ln.quantity, pricing.from_minor(ln.unit_price_minor,
@@ -62,17 +102,25 @@ def cart_out(uow: UnitOfWork, cart: Cart, *, token: str | None = None) -> dict[s
                                 coupon_codes=frozenset({coupon}) if coupon else frozenset(),
                                 shipping=pricing.shipping_fee(uow, cur) if (ship and lines) else Decimal(0)))
     to_s = lambda d: _m(pricing.to_minor(d, cur), cur)  # noqa: E731
-    return {
-        "id": cart.id, "token": token, "status": cart.status, "currency": cur, "channel": cart.channel,
-        "customer_id": cart.customer_id, "email": cart.email, "fulfilment": cart.fulfilment, "coupon": coupon,
-        "lines": [{"sku": ln.sku, "name": ln.name, "quantity": ln.quantity, "unit_price": _m(ln.unit_price_minor, cur),
-                   "total": _m(ln.unit_price_minor * ln.quantity, cur)} for ln in lines],
+    return _cart_fields(uow, cart, lines, token) | {
+        "quote_problem": quote_problem,
         "totals": {"currency": cur, "subtotal": to_s(quote.subtotal), "discount": to_s(quote.discount),
                    "shipping": to_s(quote.shipping), "shipping_discount": to_s(quote.shipping_discount),
                    "total": to_s(quote.total), "refunded": _m(0, cur)},
         "promotions": [{"promotion_id": a.promotion_id, "name": a.name, "kind": a.kind, "coupon_code": a.coupon_code,
                         "amount": to_s(a.amount)} for a in quote.applied],
         "coupon_problem": quote.coupon_problems.get(coupon) if coupon else None,
+    }
+
+
+def _cart_fields(uow: UnitOfWork, cart: Cart, lines: list[CartLine], token: str | None) -> dict[str, Any]:
+    cur = cart.currency
+    return {
+        "id": cart.id, "token": token, "status": cart.status, "currency": cur, "channel": cart.channel,
+        "customer_id": cart.customer_id, "email": cart.email, "fulfilment": cart.fulfilment,
+        "coupon": cart.coupon_code, "loyalty_points": cart.loyalty_points,
+        "lines": [{"sku": ln.sku, "name": ln.name, "quantity": ln.quantity, "unit_price": _m(ln.unit_price_minor, cur),
+                   "total": _m(ln.unit_price_minor * ln.quantity, cur)} for ln in lines],
         "hold_expires_at": cart.hold_expires_at if cart.status == "checkout" else None,
         "holds": inventory.holds_of(uow, f"cart:{cart.id}") if cart.status == "checkout" else [],
         "order_id": cart.order_id, "version": cart.version,
@@ -95,7 +143,8 @@ def create_cart(uow: UnitOfWork, data: CartCreate) -> dict[str, Any]:
     token = None
     cart = Cart(currency=data.currency or uow.settings.default_currency, channel=data.channel, email=data.email,
                 status="open", fulfilment=_check_fulfilment(uow, data.fulfilment),
-                coupon_code=data.coupon.upper() if data.coupon else None, version=1, created_at=utcnow(),
+                coupon_code=data.coupon.upper() if data.coupon else None, loyalty_points=data.loyalty_points,
+                version=1, created_at=utcnow(),
                 updated_at=utcnow())
     if actor.role == Role.customer:
         cart.customer_id = actor.customer_id
@@ -177,6 +226,8 @@ def update_cart(uow: UnitOfWork, cart_id: int, token: str | None, data: CartPatc
         if cart.coupon_code and not pricing.coupon_exists(uow, cart.coupon_code):
             raise ValidationProblem.for_field("coupon", f"{cart.coupon_code} is not a known coupon code",
                                               "unknown_coupon")
+    if "loyalty_points" in fields:  # checked against the balance and the programme in the cart's figures
+        cart.loyalty_points = data.loyalty_points or None
     cart.version += 1
     cart.updated_at = utcnow()
     uow.audit("update", "cart", cart.id, after={"changed": sorted(fields)})
@@ -237,6 +288,7 @@ def order_cart(uow: UnitOfWork, cart_id: int, token: str | None, payment: Paymen
         cust = cust.model_copy(update={"email": cart.email})
     data = OrderCreate(channel=cart.channel, currency=cart.currency, customer=cust,
                        lines=[LineIn(sku=ln.sku, quantity=ln.quantity) for ln in lines],
-                       fulfilment=cart.fulfilment or {"type": "ship"}, payment=payment, coupon=cart.coupon_code)
+                       fulfilment=cart.fulfilment or {"type": "ship"}, payment=payment, coupon=cart.coupon_code,
+                       loyalty_points=cart.loyalty_points or None)
     uow.rollback()
     return place_order(uow, data, cart_id=cart.id, price_overrides=overrides, client_address=client_address)

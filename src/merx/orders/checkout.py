@@ -24,7 +24,7 @@ from merx.core.db import utcnow
 from merx.core.errors import Conflict, FieldError, Forbidden, NotFound, Problem, ValidationProblem
 from merx.core.uow import UnitOfWork
 from merx.inventory import public as inventory
-from merx.orders import events, fiscal_step, guest_holds, payments, seller_lines
+from merx.orders import events, fiscal_step, guest_holds, loyalty_points, payments, seller_lines
 from merx.orders.models import Cart, Order, OrderAllocation, OrderLine, OrderPromotion, PaymentTransaction
 from merx.orders.reading import order_out
 from merx.orders.schemas import CustomerIn, LineIn, OrderCreate, PaymentIn
@@ -190,11 +190,19 @@ def _create_pending(uow: UnitOfWork, data: OrderCreate, *, cart_id: int | None,
     coupon = data.coupon.upper() if data.coupon else None
     if coupon and not pricing.coupon_exists(uow, coupon):
         raise ValidationProblem.for_field("coupon", f"{coupon} is not a known coupon code", "unknown_coupon")
-    shipping = fiscal_step.shipping(uow, data, infos, prices, currency) if ship else Decimal(0)
+    member_id = loyalty_points.member(uow, data.customer)
+    standing = loyalty_points.standing(uow, member_id, currency)  # points and tier benefits (crm's hook)
+    shipping = fiscal_step.shipping(uow, data, infos, prices, currency,
+                                    free_shipping=bool(standing and standing.free_shipping)) if ship else Decimal(0)
     quote = _quote(uow, data.lines, infos, prices, currency=currency, channel=data.channel, group=group,
                    coupon=coupon, shipping=shipping, promotions=promotions)
     if coupon and coupon in quote.coupon_problems:
         raise ValidationProblem.for_field("coupon", f"{coupon} {quote.coupon_problems[coupon]}", "coupon_not_applicable")
+    points = None
+    if data.loyalty_points:  # before tax: spent points lower each line's taxable amount
+        points = loyalty_points.check(standing, data.loyalty_points, sum((r.total for r in quote.lines), Decimal(0)),
+                                      currency)
+        quote = loyalty_points.apply(quote, points, currency)
     tax = fiscal_step.taxes(uow, data, quote, infos, currency)  # None: the shop charges no tax
     customer_id, email = _resolve_customer(uow, data.customer)
 
@@ -266,6 +274,9 @@ def _create_pending(uow: UnitOfWork, data: OrderCreate, *, cart_id: int | None,
                    currency=currency)
     promos = [SimpleNamespace(order_id=order.id, promotion_id=a.promotion_id, name=a.name, kind=a.kind,
                               coupon_code=a.coupon_code, amount_minor=to_minor(a.amount)) for a in quote.applied]
+    if points is not None:
+        loyalty_points.spend(uow, member_id, points, order_id=order.id, number=order.number)
+        promos.append(SimpleNamespace(**loyalty_points.promotion_row(order.id, points, currency)))
     if promos:
         conn.execute(_INSERT_PROMOTIONS, [vars(p) for p in promos])
 
@@ -274,6 +285,13 @@ def _create_pending(uow: UnitOfWork, data: OrderCreate, *, cart_id: int | None,
             "order_id": order.id, "provider": data.payment.provider, "kind": "authorise",
             "status": "pending" if total_minor else "succeeded", "amount_minor": total_minor,
             "reference": order.payment_reference, "created_at": now})
+        if manual and total_minor:  # the payments ledger sees every payment (reports, reconciliation)
+            from merx.orders import payment_sync
+
+            payment_sync.open_ledger_intent(uow, order_id=order.id, number=order.number, provider="manual",
+                                            currency=currency, amount_minor=total_minor, result=payments.ProviderResult(
+                                                "awaiting", order.payment_reference,
+                                                "to be collected on delivery or in store"))
     tax_lines = fiscal_step.record(uow, order.id, tax)
     out = order_out(uow, order, lines=lines, allocations=allocations, promotions=promos, codes=codes,
                     tax_lines=tax_lines)
@@ -342,6 +360,13 @@ def _settle_payment(uow: UnitOfWork, pending: tuple, provider: payments.PaymentP
         uow.session.add(PaymentTransaction(order_id=order.id, provider=provider.name, kind="authorise",
                                            status="succeeded", amount_minor=order.total_minor,
                                            reference=auth.reference))
+        from merx.orders import payment_sync  # the payments ledger sees every payment
+
+        payment_sync.open_ledger_intent(uow, order_id=order.id, number=order.number, provider=provider.name,
+                                        currency=order.currency, amount_minor=order.total_minor, result=auth,
+                                        auto_capture=payment.capture)
+        if capture is not None and capture.status == "captured":
+            payment_sync.money_back_recorded(uow, order, "capture", order.total_minor, capture.reference)
         order.payment_status = "authorized"
         _set_status(uow, order, "confirmed", payment_status="authorized", payment_fingerprint=auth.fingerprint)
         if capture is not None and capture.status == "captured":

@@ -41,14 +41,17 @@ def _weight(data: OrderCreate, infos: dict[str, Any]) -> Decimal:
 
 
 def shipping(uow: UnitOfWork, data: OrderCreate, infos: dict[str, Any], prices: dict[str, Decimal],
-             currency: str) -> Decimal:
-    """The shipping price of a shipped order (before shipping promotions)."""
+             currency: str, *, free_shipping: bool = False) -> Decimal:
+    """The shipping price of a shipped order (before shipping promotions); `free_shipping`: a
+    loyalty tier's benefit (orders/loyalty_points.py)."""
     country, postcode = _address(data)
     subtotal = sum((prices[ln.sku] * ln.quantity for ln in data.lines), Decimal(0))
     quote = fiscal.quote_shipping(uow, country=country, postcode=postcode, currency=currency, subtotal=subtotal,
                                   weight=_weight(data, infos), items=sum(ln.quantity for ln in data.lines),
-                                  method=data.fulfilment.shipping_method)
-    return pricing.shipping_fee(uow, currency) if quote is None else quote.price
+                                  method=data.fulfilment.shipping_method, free_shipping=free_shipping)
+    if quote is None:  # a shop without zones: pricing's flat fee
+        return Decimal(0) if free_shipping else pricing.shipping_fee(uow, currency)
+    return quote.price
 
 
 def taxes(uow: UnitOfWork, data: OrderCreate, quote: pricing.PricingResult, infos: dict[str, Any],
@@ -67,23 +70,43 @@ def taxes(uow: UnitOfWork, data: OrderCreate, quote: pricing.PricingResult, info
 def preview(uow: UnitOfWork, data: OrderCreate) -> dict[str, Any]:
     """What the order would cost, with tax and shipping, without placing it (nothing is written,
     no stock is held)."""
-    from merx.orders.checkout import _check_channel, _lookup, _prices, _quote
-    from merx.core.auth import BACK_OFFICE_ROLES
+    from merx.orders.checkout import _check_channel
 
     _check_channel(uow, data.channel)
+    out = quote(uow, data)
+    uow.rollback()
+    return out
+
+
+def quote(uow: UnitOfWork, data: OrderCreate, *, price_overrides: dict[str, Decimal] | None = None) -> dict[str, Any]:
+    """The figures checkout would charge for `data`: the same steps in the same order (prices,
+    tier benefits, shipping, promotions, points, tax). The preview and a cart's totals
+    (orders/carts.py) both come from here, so neither can differ from the order. Writes nothing."""
+    from merx.orders import loyalty_points
+    from merx.orders.checkout import _lookup, _prices, _quote
+    from merx.core.auth import BACK_OFFICE_ROLES
+
     currency = data.currency or uow.settings.default_currency
     group = data.customer.group if uow.actor.role in BACK_OFFICE_ROLES else None
     infos = _lookup(uow, data.lines)
-    prices = _prices(uow, data.lines, infos, currency=currency, channel=data.channel, group=group)
+    prices = _prices(uow, data.lines, infos, currency=currency, channel=data.channel, group=group,
+                     overrides=price_overrides)
     coupon = data.coupon.upper() if data.coupon else None
-    ship = shipping(uow, data, infos, prices, currency) if data.fulfilment.type == "ship" else Decimal(0)
+    standing = loyalty_points.standing(uow, loyalty_points.member(uow, data.customer), currency)
+    free = bool(standing and standing.free_shipping)
+    ship = shipping(uow, data, infos, prices, currency, free_shipping=free) if data.fulfilment.type == "ship" \
+        else Decimal(0)
     quote = _quote(uow, data.lines, infos, prices, currency=currency, channel=data.channel, group=group,
                    coupon=coupon, shipping=ship)
+    goods = sum((r.total for r in quote.lines), Decimal(0))
+    points = None
+    if data.loyalty_points:
+        points = loyalty_points.check(standing, data.loyalty_points, goods, currency)
+        quote = loyalty_points.apply(quote, points, currency)
     tax = taxes(uow, data, quote, infos, currency)
     to_minor = lambda d: pricing.to_minor(d, currency)  # noqa: E731
     total = to_minor(quote.total) + (tax.added_minor if tax else 0)
     s = lambda v: minor_to_str(v, currency)  # noqa: E731
-    uow.rollback()
     return {
         "currency": currency,
         "lines": [{"sku": ln.sku, "quantity": ln.quantity, "unit_price": s(to_minor(r.unit_price)),
@@ -94,7 +117,16 @@ def preview(uow: UnitOfWork, data: OrderCreate) -> dict[str, Any]:
                    "tax": s(tax.tax_minor if tax else 0), "total": s(total), "refunded": s(0)},
         "prices_include_tax": tax.prices_include_tax if tax else True,
         "tax_lines": [t.model_dump() for t in tax.out()] if tax else [],
+        "promotions": [{"promotion_id": a.promotion_id, "name": a.name, "kind": a.kind, "coupon_code": a.coupon_code,
+                        "amount": s(to_minor(a.amount))} for a in quote.applied]
+        + ([loyalty_points.promotion_out(points, currency)] if points else []),
         "coupon_problem": quote.coupon_problems.get(coupon) if coupon else None,
+        "loyalty": None if standing is None else {
+            "program": standing.program, "balance": standing.balance, "tier": standing.tier,
+            "free_shipping": standing.free_shipping,
+            "point_value": format(standing.point_value, "f"), "min_points": standing.min_points,
+            "max_points": loyalty_points.max_points(standing, goods, currency),
+            "points": points.points if points else 0, "discount": s(to_minor(points.amount) if points else 0)},
     }
 
 

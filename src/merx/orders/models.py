@@ -156,6 +156,7 @@ class Cart(Base):
     channel: Mapped[str] = mapped_column(sa.String(16))
     fulfilment: Mapped[Any] = mapped_column(JSONType, nullable=True)  # {"type", "location", "address"}
     coupon_code: Mapped[str | None] = mapped_column(sa.String(64))
+    loyalty_points: Mapped[int | None] = mapped_column(sa.Integer)  # to spend at checkout (orders/loyalty_points.py)
     status: Mapped[str] = mapped_column(sa.String(16))  # open | checkout | ordered | abandoned
     hold_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     order_id: Mapped[int | None] = mapped_column(sa.BigInteger)

@@ -181,7 +181,20 @@ def capture_in_full(uow: UnitOfWork, order_id: int) -> dict[str, Any] | None:
     return order_out(uow, _load_any(uow, order_id))
 
 
+def open_ledger_intent(uow: UnitOfWork, *, order_id: int, number: str, provider: str, currency: str,
+                       amount_minor: int, result: Any, auto_capture: bool = True) -> None:
+    """The built-in `manual` and `test` providers' payments go into the payments ledger too
+    (an intent with its authorise operation), in checkout's transaction, so payment reports and
+    reconciliation see every payment. Their later captures, refunds and voids are orders' own
+    (`money_back_recorded` keeps the ledger in step); staff operations on such an intent are
+    refused by the payments API (they go through the order). Orders placed before this have no
+    intent and read as before."""
+    payments.open_intent(uow, order_id=order_id, order_number=number, provider=provider, currency=currency,
+                         amount_minor=amount_minor, result=result, auto_capture=auto_capture)
+
+
 def money_back_recorded(uow: UnitOfWork, order: Order, kind: str, amount_minor: int, reference: str | None) -> None:
     """Orders moved money itself (a refund or void on cancel or return, cash collected at
-    pickup): keep the payments ledger in step (nothing for manual/test orders, which have none)."""
+    pickup, a manual payment recorded as received): keep the payments ledger in step (nothing for
+    an order without an intent: manual/test orders placed before they had one)."""
     payments.record_external(uow, order_id=order.id, kind=kind, amount_minor=amount_minor, reference=reference)

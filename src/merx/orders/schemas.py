@@ -106,6 +106,9 @@ class OrderCreate(StrictModel):
     fulfilment: FulfilmentIn = FulfilmentIn(type="ship")
     payment: PaymentIn = PaymentIn(provider="manual")
     coupon: str | None = Field(None, min_length=1, max_length=64)
+    # whole loyalty points to spend as a discount (a signed-in customer, or the back office
+    # naming customer.id; orders/loyalty_points.py)
+    loyalty_points: int | None = Field(None, ge=1, le=100_000_000)
 
     @field_validator("currency")
     @classmethod
@@ -176,13 +179,28 @@ class OrderPreviewLine(BaseModel):
     total: str
 
 
+class LoyaltyPreviewOut(BaseModel):
+    """The customer's points on this order: what they may spend and what the asked points take off."""
+    program: str
+    balance: int
+    tier: str | None
+    free_shipping: bool  # a tier benefit, already in the shipping figure
+    point_value: str
+    min_points: int
+    max_points: int  # the most points this order can take (balance, the programme's share)
+    points: int  # asked to spend
+    discount: str
+
+
 class OrderPreviewOut(BaseModel):
     currency: str
     lines: list[OrderPreviewLine]
     totals: TotalsOut
     prices_include_tax: bool
     tax_lines: list[TaxLineOut]
+    promotions: list[AppliedPromotionOut] = []
     coupon_problem: str | None
+    loyalty: LoyaltyPreviewOut | None = None  # null: no signed-in member of a programme in this currency
 
 
 class PaymentOut(BaseModel):
@@ -292,6 +310,7 @@ class CartCreate(StrictModel):
     lines: list[LineIn] = Field(default_factory=list, max_length=200)
     fulfilment: FulfilmentIn | None = None
     coupon: str | None = Field(None, min_length=1, max_length=64)
+    loyalty_points: int | None = Field(None, ge=1, le=100_000_000)  # a signed-in customer's points to spend
 
     @field_validator("currency")
     @classmethod
@@ -313,6 +332,7 @@ class CartPatch(StrictModel):
     email: str | None = Field(None, max_length=320)
     fulfilment: FulfilmentIn | None = None
     coupon: str | None = Field(None, max_length=64)
+    loyalty_points: int | None = Field(None, ge=0, le=100_000_000)  # 0 or null: spend none
 
     @field_validator("email")
     @classmethod
@@ -342,6 +362,14 @@ class CartOut(BaseModel):
     totals: TotalsOut
     promotions: list[AppliedPromotionOut]
     coupon_problem: str | None
+    # the same figures checkout charges (orders/fiscal_step.quote): shipping by zone and method,
+    # tier benefits, points, tax; `quote_problem` says why the cart cannot be ordered as it is
+    # (an address outside every zone, a tax rate gap, points beyond the balance)
+    tax_lines: list[TaxLineOut] = []
+    prices_include_tax: bool = True
+    loyalty_points: int | None = None
+    loyalty: LoyaltyPreviewOut | None = None
+    quote_problem: str | None = None
     hold_expires_at: dt.datetime | None
     holds: list[dict[str, Any]]
     order_id: int | None

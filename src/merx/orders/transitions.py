@@ -49,6 +49,9 @@ def capture_payment(uow: UnitOfWork, order_id: int) -> dict[str, Any]:
             raise Conflict(f"Order {o.number} payment is {o.payment_status}", type_slug="invalid-transition")
         uow.session.add(PaymentTransaction(order_id=o.id, provider=o.payment_provider, kind="capture",
                                            status="succeeded", amount_minor=charge_minor, reference=result.reference))
+        from merx.orders import payment_sync  # manual / test: the payments ledger too
+
+        payment_sync.money_back_recorded(uow, o, "capture", charge_minor, result.reference)
         o.payment_status = "captured"
         paid = {**_captured(o, o.payment_provider, result.fingerprint),
                 "amount": Money.from_minor(charge_minor, o.currency)}
@@ -171,6 +174,10 @@ def cancel(uow: UnitOfWork, order_id: int, *, reason: str | None = None) -> dict
             order.payment_status = "void_pending"
         elif order.payment_status == "awaiting":
             order.payment_status = "voided"
+            if not payments.is_session_provider(payments.get_provider(order.payment_provider)):
+                from merx.orders import payment_sync  # manual: its ledger intent is voided with it
+
+                payment_sync.money_back_recorded(uow, order, "void", 0, order.payment_reference)
         _set_status(uow, order, "cancelled", reason=order.cancel_reason, payment_status=order.payment_status)
         uow.commit()
         return order, money_action, refund_left

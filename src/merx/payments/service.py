@@ -159,6 +159,11 @@ def void(uow: UnitOfWork, intent_id: int, *, idempotency_key: str | None) -> Int
     return _money_operation(uow, intent_id, "void", None, idempotency_key)
 
 
+# The built-in providers orders calls itself (orders/payments.py): their intents are recorded
+# in this ledger, but captures, refunds and voids go through the order.
+ORDER_MANAGED = ("manual", "test")
+
+
 def _money_operation(uow: UnitOfWork, intent_id: int, kind: str, amount: str | None, idempotency_key: str | None,
                      *, reason: str | None = None) -> IntentOut:
     _require_staff(uow)
@@ -167,6 +172,10 @@ def _money_operation(uow: UnitOfWork, intent_id: int, kind: str, amount: str | N
 
     def claim() -> tuple[PaymentOperation, PaymentIntent, bool]:
         intent = _load(uow, intent_id, for_update=True)
+        if providers.session_provider(intent.provider) is None and intent.provider in ORDER_MANAGED:
+            raise Conflict(f"Payment {intent.id} ({intent.provider}) moves with its order: capture, cancel or refund "
+                           f"order {intent.order_number} (POST /orders/{intent.order_id}/capture, /cancel, returns)",
+                           type_slug="order-managed-payment")
         existing = uow.session.scalar(sa.select(PaymentOperation).where(
             PaymentOperation.intent_id == intent.id, PaymentOperation.idempotency_key == idempotency_key))
         if existing is not None:

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from merx.core.auth import Role
 from merx.core.errors import NotFound, Problem
+from merx.crm import public as crm
 from merx.customers import public as customers
 from merx.inventory import public as inventory
 from merx.orders import public as orders
@@ -71,6 +72,7 @@ def order_detail(request: Request, order_id: int) -> Response:
         returns = orders.returns_of(uow, order_id)
         stores, _ = inventory.list_locations(uow, limit=100)
         timeline = orders.timeline(uow, order_id)
+        points = crm.points_of_order(uow, order_id)  # spent at checkout, given back, earned
         customer = None
         if order["customer_id"]:
             try:
@@ -80,7 +82,7 @@ def order_detail(request: Request, order_id: int) -> Response:
     actions = _actions(order) if me.role in ORDER_WRITERS else []
     return render(request, "console/order.html", {"order": order, "returns": returns, "actions": actions,
                                                    "locations": stores, "reasons": RETURN_REASONS,
-                                                   "timeline": timeline, "customer": customer,
+                                                   "timeline": timeline, "customer": customer, "points": points,
                                                    "can_write": me.role in ORDER_WRITERS}, principal=me)
 
 

@@ -319,11 +319,14 @@ def create_loyalty_program(request: Request, form: dict[str, Any] = Depends(csrf
             "point_value": str(form.get("point_value", "")).replace(",", "."),
             "expiry_days": text_or_none(form.get("expiry_days")),
             "referral_reward_points": int(form.get("referral_reward_points") or 0),
+            "redeem_min_points": int(form.get("redeem_min_points") or 0),
+            "redeem_max_share": str(form.get("redeem_max_share") or "1").replace(",", "."),
             "tiers": parse_tiers(str(form.get("tiers", "")))})
         crm.create_program(uow, code=body.code, name=body.name, currency=body.currency,
                            points_per_unit=body.points_per_unit, point_value=body.point_value,
                            expiry_days=body.expiry_days, tiers=[t.model_dump() for t in body.tiers],
-                           referral_reward_points=body.referral_reward_points)
+                           referral_reward_points=body.referral_reward_points,
+                           redeem_min_points=body.redeem_min_points, redeem_max_share=body.redeem_max_share)
         uow.commit()
 
     return _write(request, "/console/loyalty", "Loyalty programme created.", run)

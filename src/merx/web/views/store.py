@@ -547,7 +547,16 @@ def _order_data(form: dict[str, Any], lines: list[tuple[str, int]], locale: str 
                                            "phone": text_or_none(form.get("phone")),
                                            "locale": locale},
             "lines": [{"sku": s, "quantity": q} for s, q in lines], "fulfilment": fulfilment, "payment": payment,
-            "coupon": text_or_none(form.get("coupon"))}
+            "coupon": text_or_none(form.get("coupon")), "loyalty_points": _points_wanted(form)}
+
+
+def _points_wanted(form: dict[str, Any]) -> Any:
+    """The points a signed-in member asked to spend ("Use my points"); checkout checks them
+    against the balance and the programme (a problem names `loyalty_points`)."""
+    if not form.get("use_points"):
+        return None
+    raw = str(form.get("loyalty_points", "")).strip()
+    return int(raw) if raw.isdigit() else (raw or None)
 
 
 @router.post("/checkout")
