@@ -110,6 +110,10 @@ class Settings(BaseSettings):
     mail_from: str = Field(default="Merx shop <shop@localhost>", description="From address of outgoing mail.")
     mail_domain: str = Field(default="localhost", description="Right-hand side of the Message-IDs Merx generates.")
 
+    replica_id: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        description="This `merx serve` replica's name (its search index cursor is `search.index@<id>`). Unset: one "
+                    "is generated into data_dir/replica_id, so a wiped data dir is a new replica.")
     serve_runs_jobs: bool = Field(
         default=True,
         description="`merx serve` runs due scheduled jobs (hold expiry, connector pulls...) on a thread of its own; "
