@@ -88,8 +88,9 @@ class IndexFollower:
         self.name = cursor_name(replica)
         self.bus = bus or default_bus
         self._own_bus = MessageBus()  # private: the worker and other replicas never run it
+        handler = self._apply  # one bound method: the bus checks a name keeps one handler
         for event_class in FOLLOWED:
-            self._own_bus.subscribe(event_class, self._apply, batch=True, durable=self.name)
+            self._own_bus.subscribe(event_class, handler, batch=True, durable=self.name)
         self._runner = SubscriberRunner(db, self._own_bus)
         self._upstream = SubscriberRunner(db, self.bus)
         self._pass_lock = threading.Lock()
@@ -148,7 +149,10 @@ class IndexFollower:
         tmp.write_text(json.dumps({"replica": self.replica, "cursor": self.name, "database": _database_identity(self.db),
                                    "started_at_seq": head, "built_at": utcnow().isoformat()}))
         tmp.replace(self.marker_path)
-        self._sold.clear()
+        from merx.search.settings import get_search_settings
+
+        self._sold.clear()  # the build read every sale: the next sold-only re-index is an interval away
+        self._sold_due = time.monotonic() + get_search_settings().signal_reindex_seconds
         self._ready = True
         log.info("search index of replica %s built from the catalog; following the outbox from seq %d",
                  self.replica, head)
@@ -160,7 +164,7 @@ class IndexFollower:
         if self._marker_matches():
             self._ready = True
             return
-        self._rebuild()
+        self._rebuild(reconcile_stock=False)
 
     # -- passes ---------------------------------------------------------------------------------
     def _run_upstream(self) -> None:

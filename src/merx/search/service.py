@@ -555,7 +555,7 @@ def _index_products(db: Database, data_dir: Path, ids: list[int], *, target: Any
 
 
 def rebuild_index(db: Database, data_dir: Path, *, batch_size: int = 1000,
-                  on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+                  on_progress: Callable[[int, int], None] | None = None, reconcile_stock: bool = True) -> dict[str, Any]:
     """Builds a fresh index from the whole catalog next to the live one and swaps to it.
     Searches keep answering from the old index meanwhile; changes queued during the build
     are replayed into the new index before the swap. Availability is reconciled with
@@ -564,7 +564,8 @@ def rebuild_index(db: Database, data_dir: Path, *, batch_size: int = 1000,
     currency = _CURRENCIES.get(db.url, "EUR")
     stack = stack_for(data_dir)
     try:
-        stock = sync_stock(db)
+        # a replica building its own index reads the shared table as `search.signals` keeps it
+        stock = sync_stock(db) if reconcile_stock else {"written": 0, "removed": 0}
     except ImportError:  # a deployment without inventory: availability stays unknown
         stock = {"written": 0, "removed": 0}
     started = utcnow()
