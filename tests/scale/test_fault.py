@@ -30,6 +30,7 @@ class Load:
         self.retried: set[str] = set()  # keys that needed more than one attempt
         self.errors: list[tuple[float, str]] = []  # (monotonic time, what)
         self.unexpected: list[str] = []
+        self.busy = 0  # 503 "database busy, nothing changed" answers (retried)
         self.counts: dict[str, int] = {}
 
     def _error(self, what: str) -> None:
@@ -42,7 +43,12 @@ class Load:
         except httpx.HTTPError as e:
             self._error(f"{method} {path}: {type(e).__name__}")
             return None
-        if r.status_code >= 500 or r.status_code in (409, 429):
+        if r.status_code == 503 and r.headers.get("retry-after") and "nothing was changed" in r.text:
+            # the replica answered: its database was busy (lock or statement time-out under
+            # contention on the same rows), nothing changed, retry: not a failure of the kill
+            with self.lock:
+                self.busy += 1
+        elif r.status_code >= 500 or r.status_code in (409, 429):
             self._error(f"{method} {path}: {r.status_code}")
         return r
 
@@ -170,10 +176,8 @@ def test_replica_sigkilled_under_load_loses_nothing_and_catches_up(cluster, make
     # the restarted replica's search answers equal the other's (once both have caught up)
     wait_for(lambda: _answers(cluster.a.url) == _answers(cluster.b.url), 90, "B's answers to equal A's")
     assert _answers(cluster.a.url)["lamp"][1] == len(products)
-    # errors only for requests in flight at the kill (and until HAProxy marked B down), and
-    # around B's return (seen once on a loaded machine: a burst of 503 as B came back)
-    late = [(round(t - killed_at, 1), what) for t, what in load.errors
-            if not (killed_at - 1 <= t <= killed_at + 10 or back_at - 5 <= t <= back_at + 5)]
+    # errors only for requests in flight at the kill (and until HAProxy marked B down)
+    late = [(round(t - killed_at, 1), what) for t, what in load.errors if not killed_at - 1 <= t <= killed_at + 10]
     assert late == [], late[:10]
-    print(f"orders {len(ids)}, retried keys {len(load.retried)}, errors {len(load.errors)}, "
+    print(f"orders {len(ids)}, retried keys {len(load.retried)}, errors {len(load.errors)}, busy {load.busy}, "
           f"B back after {back_at - killed_at:.1f} s, ops {load.counts}")
