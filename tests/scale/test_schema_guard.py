@@ -41,8 +41,9 @@ def test_a_replica_refuses_a_database_at_another_schema(tmp_path):
     assert migrate.schema_difference(db) == ([head], [])
     refused = _serve(data_dir, "--no-migrate")
     assert refused.returncode == 3, refused.stdout + refused.stderr
-    assert f"lacks migration {head}" in refused.stdout, refused.stdout
-    assert "merx db upgrade" in refused.stdout
+    said = refused.stdout + refused.stderr
+    assert f"lacks migration {head}" in said, said
+    assert "merx db upgrade" in said
 
     # a newer release migrated it: never served, never "upgraded" by this one
     with db.engine.begin() as conn:
@@ -52,5 +53,6 @@ def test_a_replica_refuses_a_database_at_another_schema(tmp_path):
     assert unknown == ["zz_9999"]
     refused = _serve(data_dir)  # with the default --migrate
     assert refused.returncode == 3, refused.stdout + refused.stderr
-    assert "zz_9999" in refused.stdout and "does not know" in refused.stdout
+    said = refused.stdout + refused.stderr
+    assert "zz_9999" in said and "does not know" in said, said
     db.dispose()
