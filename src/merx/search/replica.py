@@ -20,9 +20,10 @@ replica can advance it.
   from the catalog, sets its cursor there and catches up from it. A replica that was down
   keeps its marker and cursor and catches up on start.
 * Freshness. `merx serve` runs it on a thread that polls every `MERX_SEARCH_FOLLOW_POLL_SECONDS`
-  (0.1 s) and is woken by its own process's commits; a search waits for this process's own
-  changes (read your writes within a replica), others' arrive within a poll. Inline (tests,
-  CLI) a search catches it up in the searching thread.
+  (0.1 s) and is woken by its own process's commits. A search does not wait for it (waiting
+  for a pass cost seconds per search under load); MERX_SEARCH_OWN_WRITES_WAIT_SECONDS > 0 makes
+  it wait that long at most for this process's own commits. Inline (tests, CLI) a search
+  catches it up in the searching thread.
 * Gone replicas. A cursor of a replica that no longer runs blocks nothing (nothing waits
   for it; the outbox is not kept for it): `merx search replicas` lists the cursors with their
   lag, `merx search forget-replica ID` deletes one."""
@@ -303,8 +304,11 @@ def ensure_current(db: Database, data_dir: Path) -> None:
     """Before a search: this process's changes are in the index."""
     f = follower_for(db, data_dir)
     if f.running:
-        if not f.wait_local(timeout=5.0):
-            log.warning("search index follower is behind this process's commits; searching anyway")
+        from merx.search.settings import get_search_settings
+
+        wait = get_search_settings().own_writes_wait_seconds
+        if wait > 0 and not f.wait_local(timeout=wait):
+            log.info("search index follower is behind this process's commits; searching anyway")
     else:
         f.run_pass()
 
