@@ -37,7 +37,10 @@ def cluster(db, tmp_path) -> Iterator[Cluster]:  # type: ignore[no-untyped-def]
             pytest.fail(message + " and MERX_REQUIRE_SERVICES=1", pytrace=False)
         pytest.skip(message)
     # sold products re-indexed on every pass, so two replicas' answers can be compared exactly
-    env = {"MERX_SEARCH_SIGNAL_REINDEX_SECONDS": "0"}
+    # a checkout in flight on a killed replica leaves its Idempotency-Key claimed: a retry gets
+    # 409 "in progress" until the claim is presumed dead (default 120 s; safe to shorten: a
+    # late commit of the first attempt finds its claim token replaced)
+    env = {"MERX_SEARCH_SIGNAL_REINDEX_SECONDS": "0", "MERX_IDEMPOTENCY_STALE_SECONDS": "6"}
     a = Replica("a", db.url, tmp_path / "a" / "data", env)
     b = Replica("b", db.url, tmp_path / "b" / "data", env)
     balancer = Balancer([a, b], tmp_path / "haproxy")

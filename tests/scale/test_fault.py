@@ -57,7 +57,10 @@ class Load:
         body = {"channel": "web", "customer": {"email": f"load{rng.randint(1, 50)}@example.com"},
                 "lines": [{"sku": s, "quantity": rng.randint(1, 2)} for s in rng.sample(self.skus, 2)],
                 "payment": {"provider": "manual"}}
-        for attempt in range(40):
+        deadline = time.monotonic() + 90
+        attempt = -1
+        while time.monotonic() < deadline:
+            attempt += 1
             r = self._send(client, "POST", "/api/v1/orders", json=body,
                            headers={**self.admin, "Idempotency-Key": key})
             if r is not None and r.status_code == 201:
