@@ -88,8 +88,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
     import uvicorn
 
     require_secret_key()
-    if migrate_first:
-        upgraded_database().dispose()
+    _refuse_other_schema(migrate_first)
     console.print(f"Merx on http://{host}:{port}  (API docs: /docs)")
     import_models()  # every table mapped before the scheduler thread touches the database
     stop_jobs = _start_embedded_jobs()
@@ -101,6 +100,26 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
                     access_log=False)
     finally:
         stop_jobs()
+
+
+def _refuse_other_schema(migrate_first: bool) -> None:
+    """A replica serves only a database at exactly its own schema: with --migrate it applies
+    what is missing first; it never serves (nor migrates) a database a newer version moved
+    past it, and with --no-migrate it names the migration the database lacks."""
+    from merx.core import migrate
+
+    import_models()
+    db = open_database()
+    try:
+        missing, unknown = migrate.schema_difference(db)
+        if migrate_first and missing and not unknown:
+            migrate.upgrade(db)
+        problem = migrate.schema_problem(db)
+    finally:
+        db.dispose()
+    if problem:
+        console.print(f"[red]merx serve: refusing to serve: {problem}[/red]")
+        raise typer.Exit(3)
 
 
 def _start_embedded_jobs():  # type: ignore[no-untyped-def]

@@ -1,7 +1,8 @@
 """Stock, sales and price signals reach the index through other contexts' events.
 
-Stock and order events are published on the bus as the inventory and orders contexts do
-(their payloads per the cross-context contract); price changes come from the real catalog."""
+Stock and order events are committed to the outbox as the inventory and orders contexts do
+(their payloads per the cross-context contract; search follows the outbox, so an event only
+published on the bus would never reach it); price changes come from the real catalog."""
 
 from __future__ import annotations
 
@@ -9,10 +10,16 @@ import pytest
 
 from order_events import order_placed
 
-from merx.core.events import DomainEvent, bus
+from merx.core.uow import UnitOfWork
 from merx.inventory.events import StockChanged
 
 SEARCH = "/api/v1/search"
+
+
+def _commit(db, event) -> None:
+    with UnitOfWork(db) as uow:
+        uow.emit(event)
+        uow.commit()
 
 
 def _create(client, admin, sku, name, amount="100.00", **extra):
@@ -33,9 +40,9 @@ def test_stock_events_drive_the_store_filter_delivery_and_logistics_boosts(clien
     far = _create(client, admin, "K-2", "Kettle glass")
     gone = _create(client, admin, "K-3", "Kettle copper")
     for sku, location, available in (("K-1", "WAW-1", 5), ("K-2", "GDN-1", 3), ("K-3", "WAW-1", 0)):
-        bus.publish([DomainEvent.of(StockChanged(sku=sku, location=location, on_hand=available, reserved=0,
+        _commit(db, StockChanged(sku=sku, location=location, on_hand=available, reserved=0,
                                                  available=available, reason="receipt",
-                                                 status="in_stock" if available else "out_of_stock"))], db)
+                                                 status="in_stock" if available else "out_of_stock"))
     items, body = _explain(client, admin, "kettle", near="WAW-1")
     assert [b["rule"] for b in items[near]["explain"]["boosts"]] == ["nearest_warehouse"]
     assert items[far]["explain"]["boosts"] == []
@@ -54,8 +61,8 @@ def test_stock_events_drive_the_store_filter_delivery_and_logistics_boosts(clien
 def test_orders_feed_the_sales_group(client, admin, db):
     bought = _create(client, admin, "M-1", "Coffee mug")
     other = _create(client, admin, "M-2", "Coffee mug large")
-    bus.publish([DomainEvent.of(order_placed(1, None, [{"sku": "M-1", "product_id": bought, "quantity": 3,
-                                                         "unit_price": "5.00"}]))], db)
+    _commit(db, order_placed(1, None, [{"sku": "M-1", "product_id": bought, "quantity": 3,
+                                                         "unit_price": "5.00"}]))
     items, _ = _explain(client, admin, "coffee mug")
     assert items[bought]["explain"]["features"]["sales_purchases"] == pytest.approx(3.0, rel=1e-3)
     assert items[other]["explain"]["features"]["sales_purchases"] == 0.0
@@ -76,9 +83,8 @@ def test_repeat_sales_reach_the_ranking_at_the_signal_interval_not_on_every_orde
         mug = _create(client, admin, "M-1", "Coffee mug")
 
         def sold(order_id: int, quantity: int) -> None:
-            bus.publish([DomainEvent.of(order_placed(order_id, None, [{"sku": "M-1", "product_id": mug,
-                                                                        "quantity": quantity, "unit_price": "5.00"}]))],
-                        db)
+            _commit(db, order_placed(order_id, None, [{"sku": "M-1", "product_id": mug,
+                                                                        "quantity": quantity, "unit_price": "5.00"}]))
 
         def purchases() -> float:
             return _explain(client, admin, "coffee mug")[0][mug]["explain"]["features"]["sales_purchases"]

@@ -69,3 +69,29 @@ def revision(db: Database, message: str, *, branch: str, new_branch: bool = Fals
                              version_path=str(MIGRATIONS_DIR / "versions"))
         else:
             command.revision(cfg, message=message, autogenerate=True, head=f"{branch}@head")
+
+
+def schema_difference(db: Database) -> tuple[list[str], list[str]]:
+    """(missing, unknown): this code's migrations the database has not applied (oldest first),
+    and revisions the database is at that this code does not know (a newer Merx migrated it).
+    Both empty: the database is at exactly this code's schema."""
+    script = ScriptDirectory.from_config(alembic_config(db.url))
+    current = current_heads(db)
+    unknown = sorted(h for h in current if h not in {r.revision for r in script.walk_revisions()})
+    known_current = [h for h in current if h not in unknown]
+    applied = {r.revision for r in script.iterate_revisions(known_current, "base")} if known_current else set()
+    missing = [r.revision for r in reversed(list(script.walk_revisions())) if r.revision not in applied]
+    return missing, unknown
+
+
+def schema_problem(db: Database) -> str | None:
+    """Why a replica must not serve this database (None when the schemas match)."""
+    missing, unknown = schema_difference(db)
+    if unknown:
+        return (f"the database is at migration {', '.join(unknown)}, which this version of Merx does not know "
+                "(a newer version migrated it): run the same version on every replica")
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        return (f"the database lacks migration {shown}: run `merx db upgrade` (or start one replica with "
+                "--migrate) before serving")
+    return None

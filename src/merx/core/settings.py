@@ -115,6 +115,10 @@ class Settings(BaseSettings):
                     "(email confirmation, password reset). Unset: taken from the request, which trusts its Host "
                     "header; set it in production.")
 
+    replica_id: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        description="This `merx serve` replica's name (its search index cursor is `search.index@<id>`). Unset: one "
+                    "is generated into data_dir/replica_id, so a wiped data dir is a new replica.")
     serve_runs_jobs: bool = Field(
         default=True,
         description="`merx serve` runs due scheduled jobs (hold expiry, connector pulls...) on a thread of its own; "

@@ -125,8 +125,10 @@ class SubscriberRunner:
         wanted = set(names)
         return [s for s in subs if s.name in wanted]
 
-    def run_once(self, names: Iterable[str] | None = None) -> int:
-        """One pass over the subscribers; returns how many events were handled or parked."""
+    def run_once(self, names: Iterable[str] | None = None, *, ceiling: Any = None) -> int:
+        """One pass over the subscribers; returns how many events were handled or parked.
+        `ceiling()`, when given, is a seq the pass must not go beyond (a subscriber that
+        follows others: search's per-replica index waits for search's shared tables)."""
         subs = self.subscribers(names)
         if not subs:
             return 0
@@ -134,6 +136,8 @@ class SubscriberRunner:
         _local.active = True
         try:
             safe = settled_horizon(self.db, self.settings.outbox_gap_timeout_seconds)
+            if ceiling is not None:
+                safe = min(safe, int(ceiling()))
             # a read first: an idle pass takes no write lock (SQLite has one for the whole file)
             with self.db.read_sessions() as s:
                 positions = dict(s.execute(sa.select(SubscriberCursor.name, SubscriberCursor.last_seq)
@@ -142,12 +146,12 @@ class SubscriberRunner:
         finally:
             _local.active = previous
 
-    def catch_up(self, names: Iterable[str] | None = None, max_rounds: int = 100) -> int:
+    def catch_up(self, names: Iterable[str] | None = None, max_rounds: int = 100, *, ceiling: Any = None) -> int:
         """Pass after pass until nothing is left below the horizon (or the subscriber waits)."""
         names = list(names) if names is not None else None
         total = 0
         for _ in range(max_rounds):
-            n = self.run_once(names)
+            n = self.run_once(names, ceiling=ceiling)
             total += n
             if n == 0:
                 break

@@ -29,7 +29,19 @@ MERCHANDISERS = (Role.admin, Role.staff)
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     _register(app)
-    yield
+    follower = None
+    from merx.core.events import bus
+
+    if bus.background:  # `merx serve`: this replica's index follows the outbox on a thread
+        from merx.search.replica import follower_for
+
+        follower = follower_for(app.state.db, app.state.settings.data_dir)
+        follower.start()
+    try:
+        yield
+    finally:
+        if follower is not None:
+            follower.stop()
 
 
 router = APIRouter(tags=["search"], lifespan=_lifespan)

@@ -37,12 +37,12 @@ def _progress() -> Progress:
 def reindex(batch_size: int = typer.Option(1000, help="Products read from the catalog per batch.")) -> None:
     """Rebuild the index from the whole catalog into a new directory and swap to it; searches
     keep answering from the old index meanwhile."""
-    from merx.search import service
+    from merx.search import replica
 
     db, s = _database()
     with _progress() as progress:
         task = progress.add_task("indexing products", total=None)
-        result = service.rebuild_index(db, s.data_dir, batch_size=batch_size,
+        result = replica.rebuild_index(db, s.data_dir, batch_size=batch_size,
                                        on_progress=lambda i, _total: progress.update(task, completed=i))
     console.print(f"[green]index rebuilt[/green]: {result['products']:,} products in {result['seconds']} s "
                   f"({result['index']})")
@@ -202,3 +202,29 @@ def study(products: int = typer.Option(3000, help="Generated catalog size."),
 
 def register(root: typer.Typer, import_app: typer.Typer) -> None:
     root.add_typer(app, name="search")
+
+
+@app.command()
+def replicas() -> None:
+    """Every replica's index cursor (`search.index@<replica>`): position and lag. A replica
+    that no longer runs blocks nothing; `merx search forget-replica ID` removes its cursor."""
+    from merx.search import replica
+
+    db, _ = _database()
+    table = Table("replica", "last seq", "lag", "updated", "last error")
+    for row in replica.replica_cursors(db):
+        table.add_row(row["replica"], str(row["last_seq"]), str(row["lag"]), str(row["updated_at"])[:19],
+                      (row["last_error"] or "")[:60])
+    Console().print(table)
+
+
+@app.command("forget-replica")
+def forget_replica(replica_id: str = typer.Argument(..., help="The replica id (see `merx search replicas`).")) -> None:
+    """Delete the index cursor of a replica that is gone (started again, it rebuilds its index)."""
+    from merx.search import replica
+
+    db, _ = _database()
+    if not replica.forget_replica(db, replica_id):
+        console.print(f"[red]no index cursor for replica {replica_id!r}[/red]")
+        raise typer.Exit(1)
+    console.print(f"[green]forgot replica[/green] {replica_id}")

@@ -10,9 +10,10 @@ from merx.search.boosts import RULE_KINDS
 from merx.search.ranking import Filters, SearchRequest
 from merx.search.schemas import BoostRuleIn, PinIn, SynonymIn
 from merx.search.service import (add_pin, add_synonym, delete_boost_rule, delete_pin, delete_synonym,
-                                 list_boost_rules, list_pins, list_synonyms, rebuild_index, register_data_dir,
+                                 list_boost_rules, list_pins, list_synonyms, register_data_dir,
                                  search, set_boost_rule, set_product_rating, stack_for, suggest_queries,
                                  zero_result_report)
+from merx.search.replica import rebuild_index  # the replica's index and its cursor (search/replica.py)
 from merx.search.semantic import retrieval_mode
 
 

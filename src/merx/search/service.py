@@ -119,15 +119,17 @@ def search(uow: UnitOfWork, req: SearchRequest, *, data_dir: Path,
     any). Returns (outcome, search_id). A seller's explanations cover its own products only."""
     stack = stack_for(data_dir)
     stack.engine.ranker.model = stack.models.current()
-    from merx.search.handlers import flush
+    from merx.search.replica import ensure_current
 
     if stack.index.needs_rebuild:  # the directory held an index of an older version's schema
         with _REBUILD_LOCK:
             if stack.index.needs_rebuild:
                 log.warning("search index was written by an older version: rebuilding it from the catalog")
                 rebuild_index(uow.db, data_dir)
-    flush(uow.db)  # what this process's handlers noted, then
-    index_pending(uow.db, data_dir, wait=True)  # every committed change is visible to the next search
+    # this replica's index follows the outbox (search/replica.py): every change committed in
+    # this process is applied before the search; other replicas' changes within a poll
+    ensure_current(uow.db, data_dir)
+    index_pending(uow.db, data_dir, wait=True)  # feedback signals queued by this shop's processes
     lang = req.lang or guess_language(req.q, stack.engine.default_lang)
     key = query_key(req.q, lang) if req.q else ""
     outcome = stack.engine.search(req, synonyms=load_synonyms(uow, lang), rules=load_rules(uow),
@@ -331,7 +333,8 @@ def _decay_row(row: m.ProductSignal, now: dt.datetime) -> None:
         row.decayed_at = now
 
 
-def set_product_rating(uow: UnitOfWork, product_id: int, average: Decimal | float | None, count: int) -> None:
+def set_product_rating(uow: UnitOfWork, product_id: int, average: Decimal | float | None, count: int, *,
+                       queue: bool = True) -> None:
     """For a reviews owner: the product's current rating (stage 3 rating group and the
     low-rating deboost). Does not commit: the caller's unit of work does."""
     row = uow.session.get(m.ProductSignal, product_id)
@@ -341,7 +344,8 @@ def set_product_rating(uow: UnitOfWork, product_id: int, average: Decimal | floa
         uow.session.add(row)
     row.rating_avg = float(average) if average is not None else None
     row.rating_count = int(count)
-    queue_products(uow, [product_id])
+    if queue:
+        queue_products(uow, [product_id])
 
 
 # Purchases reach the ranking only from real orders (search/handlers.py reads `order.placed`):
@@ -506,6 +510,24 @@ def index_pending(db: Database, data_dir: Path | None = None, *, wait: bool = Fa
         _DRAIN_LOCK.release()
 
 
+def index_products(uow: UnitOfWork, data_dir: Path, ids: Iterable[int]) -> int:
+    """Re-index these products into this replica's index, reading through `uow` (the index
+    follower's transaction); products the catalog no longer has are removed."""
+    ids = sorted(set(int(i) for i in ids))
+    if not ids:
+        return 0
+    currency = _CURRENCIES.get(uow.db.url, "EUR")
+    stack = stack_for(data_dir)
+    docs = list(_catalog_documents(uow, ids))
+    records = _records(uow, docs, currency)
+    found = {r.product_id for r in records}
+    n = stack.index.upsert(records, deleted_ids=[pid for pid in ids if pid not in found])
+    model = embedder()
+    if model is not None:  # the semantic stage's vectors follow the index
+        stack.vectors.upsert(embed_records(records, model, stack.vectors), deleted=[pid for pid in ids if pid not in found])
+    return n
+
+
 def _index_products(db: Database, data_dir: Path, ids: list[int], *, target: Any = None) -> int:
     currency = _CURRENCIES.get(db.url, "EUR")
     stack = stack_for(data_dir)
@@ -533,7 +555,7 @@ def _index_products(db: Database, data_dir: Path, ids: list[int], *, target: Any
 
 
 def rebuild_index(db: Database, data_dir: Path, *, batch_size: int = 1000,
-                  on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+                  on_progress: Callable[[int, int], None] | None = None, reconcile_stock: bool = True) -> dict[str, Any]:
     """Builds a fresh index from the whole catalog next to the live one and swaps to it.
     Searches keep answering from the old index meanwhile; changes queued during the build
     are replayed into the new index before the swap. Availability is reconciled with
@@ -542,7 +564,8 @@ def rebuild_index(db: Database, data_dir: Path, *, batch_size: int = 1000,
     currency = _CURRENCIES.get(db.url, "EUR")
     stack = stack_for(data_dir)
     try:
-        stock = sync_stock(db)
+        # a replica building its own index reads the shared table as `search.signals` keeps it
+        stock = sync_stock(db) if reconcile_stock else {"written": 0, "removed": 0}
     except ImportError:  # a deployment without inventory: availability stays unknown
         stock = {"written": 0, "removed": 0}
     started = utcnow()

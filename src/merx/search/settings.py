@@ -19,6 +19,12 @@ class SearchSettings(BaseSettings):
     # Products whose only change is a sale are re-indexed (their sales signals) at most this
     # often; 0 re-indexes them with the next flush.
     signal_reindex_seconds: float = 30.0
+    # How often a replica's index follower looks for other replicas' commits (search/replica.py);
+    # its own process's commits wake it at once.
+    follow_poll_seconds: float = 0.1
+    # Under `merx serve`, how long a search may wait for the follower to apply this process's own
+    # commits (read your writes within a replica); 0: never (a balancer spreads requests anyway).
+    own_writes_wait_seconds: float = 0.0
 
 
 @lru_cache
