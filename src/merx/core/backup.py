@@ -63,7 +63,8 @@ SQLITE_MEMBER = "database.sqlite"
 PG_MEMBER = "database.dump"
 FILES_PREFIX = "files/"
 # Data-dir paths (relative, "/"-separated) rebuilt from the database instead of archived.
-DERIVED = ("search/index", "analytics")
+# replica_id: a restored shop is a new replica (its own search cursor, its index rebuilt).
+DERIVED = ("search/index", "analytics", "replica_id")
 # Rows a new database holds after its migrations and a first start of a server or worker:
 # bookkeeping, not a shop. Any other row makes the target "not empty".
 BOOKKEEPING_TABLES = frozenset({"alembic_version", "outbox_horizon", "subscriber_cursors", "core_jobs"})
