@@ -170,3 +170,29 @@ def test_a_rule_proposes_within_the_floor_and_approval_applies_the_price(client,
     assert {(p["sku"], p["status"]) for p in listed} == {("LAMP", "approved"), ("DESK", "rejected")}
     rules = client.get("/api/v1/sales/pricing-rules", headers=admin).json()["items"]
     assert rules[0]["pending_proposals"] == 0
+
+
+def test_the_request_examples_validate(app):
+    from merx.catalog.schemas import CostCreate
+    from merx.pricing.schemas import CompetitorPriceIn, PricingRuleCreate
+
+    for model in (CostCreate, CompetitorPriceIn, PricingRuleCreate):
+        examples = app.openapi()["components"]["schemas"][model.__name__]["examples"]
+        assert examples
+        for example in examples:
+            model.model_validate(example)
+
+
+def test_implausible_times_are_refused_naming_the_field(client, admin):
+    _shop(client, admin)
+    pid = client.get("/api/v1/products", params={"sku": "LAMP"}, headers=admin).json()["items"][0]["id"]
+    r = client.post(f"/api/v1/products/{pid}/costs", headers=admin,
+                    json={"amount": "1.00", "currency": "EUR", "effective_from": "0001-01-01T00:00:00+01:00"})
+    assert r.status_code == 422 and "effective_from" in r.text
+    r = client.get("/api/v1/product-costs/at", params={"sku": "LAMP", "currency": "EUR", "at": "0001-01-01T00:00:00"},
+                   headers=admin)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "at"
+    r = _observe(client, admin, "lampworld", "LAMP", "40.00", observed_at="3000-01-01T00:00:00Z")
+    assert r.status_code == 422 and "observed_at" in r.text
+    r = _observe(client, admin, "lampworld", "LAMP", "40.00", observed_at=(NOW + dt.timedelta(days=2)).isoformat())
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "observed_at"

@@ -222,7 +222,12 @@ class CompetitorPriceIn(StrictModel):
     @field_validator("observed_at")
     @classmethod
     def _aware(cls, v: dt.datetime | None) -> dt.datetime | None:
-        return v.replace(tzinfo=dt.timezone.utc) if v is not None and v.tzinfo is None else v
+        if v is None:
+            return None
+        v = v.replace(tzinfo=dt.timezone.utc) if v.tzinfo is None else v
+        if not 1900 <= v.year <= 2200:
+            raise ValueError("must be a time between the years 1900 and 2200")
+        return v.astimezone(dt.timezone.utc)
 
 
 class CompetitorPriceImport(StrictModel):
