@@ -193,7 +193,7 @@ def test_demo_orders_carry_costs_and_pricing_has_competitors_and_proposals(demo_
         orders = client.get("/api/v1/orders", params={"limit": 200}, headers=headers).json()["items"]
         lines = [ln for o in orders for ln in o["lines"]]
         costed = [ln for ln in lines if ln["unit_cost"] is not None]
-        assert len(costed) >= 0.8 * len(lines) and costed
+        assert len(costed) >= 0.85 * len(lines) and len(costed) < len(lines)  # ~3% of products uncosted
         for ln in costed:
             assert Decimal("0.30") <= Decimal(ln["unit_cost"]) / Decimal(ln["unit_price"]) <= Decimal("0.75"), ln
         coverage = client.get("/api/v1/product-costs/coverage", headers=headers).json()

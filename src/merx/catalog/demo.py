@@ -4,7 +4,8 @@ with a little spread per product, in EUR and PLN like the prices. The costs are 
 before the demo's year of orders, so every order line lands its cost at checkout; a fifth of
 the products had a supplier price rise four months ago (the cost history has two entries),
 and a few new products have no cost yet, so the margin reports name what they must assume.
-Marketplace sellers' products have no shop cost. Everything goes through `import_costs`."""
+The demo's history sells the marketplace sellers' products from the shop's own stock, so they
+have a shop cost too. Everything goes through `import_costs`."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def seed_costs(db: Database, progress: Any, *, history_days: int = 365, seed: in
     rise = dt.datetime.combine(now.date() - dt.timedelta(days=120), dt.time(0), dt.timezone.utc)
     rows: list[Any] = []
     with UnitOfWork(db, readonly=True) as uow:
-        docs = [d for d in catalog.iter_product_documents(uow) if d.seller_id is None]
+        docs = list(catalog.iter_product_documents(uow))
     task = progress.add_task("product costs", total=len(docs))
     uncosted = 0
     for doc in docs:
