@@ -190,6 +190,9 @@ def test_demo_orders_carry_costs_and_pricing_has_competitors_and_proposals(demo_
     app = create_app(Settings(data_dir=data_dir, log_level="WARNING"))
     headers = {"Authorization": f"Bearer {key}"}
     with TestClient(app) as client:
+        from merx.core.events import bus
+
+        assert bus.drain(600)  # analytics' subscribers catch up with the demo's outbox first
         orders = client.get("/api/v1/orders", params={"limit": 200}, headers=headers).json()["items"]
         lines = [ln for o in orders for ln in o["lines"]]
         costed = [ln for ln in lines if ln["unit_cost"] is not None]
