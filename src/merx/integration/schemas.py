@@ -119,7 +119,7 @@ class EventOut(BaseModel):
 
 # -- connectors ----------------------------------------------------------------------------------
 
-ConnectorTarget = Literal["stock_levels", "prices", "products", "order_status", "orders", "offers"]
+ConnectorTarget = Literal["stock_levels", "prices", "products", "order_status", "orders", "offers", "costs"]
 
 
 class ConnectorCreate(StrictModel):

@@ -1,7 +1,7 @@
 """orders: loyalty points a cart will spend at checkout
 
-Revision ID: orders_0004
-Revises: orders_0003
+Revision ID: orders_0005
+Revises: orders_0004
 Create Date: 2026-12-03 20:00:00.000000
 """
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 from alembic import op
 import sqlalchemy as sa
 
-revision = 'orders_0004'
-down_revision = 'orders_0003'
+revision = 'orders_0005'
+down_revision = 'orders_0004'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """catalog: brand aliases (other names shoppers type for a brand; search indexes them)
 
-Revision ID: catalog_0002
-Revises: catalog_0001
+Revision ID: catalog_0003
+Revises: catalog_0002
 Create Date: 2026-12-03 20:00:00
 """
 from __future__ import annotations
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
 
-revision = 'catalog_0002'
-down_revision = 'catalog_0001'
+revision = 'catalog_0003'
+down_revision = 'catalog_0002'
 branch_labels = None
 depends_on = None
 
