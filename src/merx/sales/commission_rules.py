@@ -203,70 +203,106 @@ def _round(x: Decimal) -> int:
 def statement(plan: Plan, rep: int, *, start: dt.datetime, end: dt.datetime, as_of: dt.datetime,
               lines: Iterable[Line], returns: Iterable[Return], classes: dict[str, str],
               attainment: Decimal | None, adjustments: Iterable[tuple[int, str]] = ()) -> list[StatementLine]:
-    """The statement lines of `rep` for [start, end). `lines` are the ledger lines of the plan's
-    members (not cancelled) placed before `end`; `returns` those lines' returns."""
+    """The statement lines of `rep` for [start, end) (see `month_statements`)."""
+    return month_statements(plan, [rep], start=start, end=end, as_of=as_of, lines=lines, returns=returns,
+                            classes=classes, attainment={rep: attainment},
+                            adjustments={rep: list(adjustments)})[rep]
+
+
+def month_statements(plan: Plan, reps: Iterable[int], *, start: dt.datetime, end: dt.datetime, as_of: dt.datetime,
+                     lines: Iterable[Line], returns: Iterable[Return], classes: dict[str, str],
+                     attainment: dict[int, Decimal | None],
+                     adjustments: dict[int, list[tuple[int, str]]] | None = None) -> dict[int, list[StatementLine]]:
+    """The statement lines of each rep for [start, end). `lines` are the ledger lines of the
+    plan's members (not cancelled) placed before `end`; `returns` those lines' returns. Each
+    line's rate is worked out once, so the month of a whole team costs one pass over its lines."""
     own_share = ONE - plan.team_share
-    out: list[StatementLine] = []
+    wanted = set(reps)
     by_key: dict[tuple[int, int], Line] = {}
+    rates: dict[tuple[int, int], tuple[Decimal, str, str]] = {}
     team_pool = Decimal(0)
+    earnings: dict[int, list[StatementLine]] = {r: [] for r in wanted}
     for ln in lines:
-        by_key[(ln.order_id, ln.line_no)] = ln
+        key = (ln.order_id, ln.line_no)
+        by_key[key] = ln
         if not start <= ln.placed_at < end or ln.revenue_minor <= 0:
             continue
-        rate, klass, band = line_rate(plan, ln, classes)
-        if ln.rep_user_id in plan.members:
+        if ln.rep_user_id not in wanted and not (plan.team_share and ln.rep_user_id in plan.members):
+            continue
+        rate, klass, band = rates[key] = line_rate(plan, ln, classes)
+        if plan.team_share and ln.rep_user_id in plan.members:
             team_pool += Decimal(ln.revenue_minor) * rate * plan.team_share
-        if ln.rep_user_id != rep:
-            continue
-        out.append(StatementLine("earning", _round(Decimal(ln.revenue_minor) * rate * own_share), ln.revenue_minor,
-                                 rate * own_share, ln.order_id, ln.order_number, ln.line_no, ln.sku, klass, band))
-    earned = sum(x.amount_minor for x in out)
-    tier = tier_for(plan, attainment)
-    if tier is not None and tier.multiplier != ONE and earned:
-        out.append(StatementLine("tier", _round(Decimal(earned) * (tier.multiplier - ONE)), earned, tier.multiplier,
-                                 note=f"attainment {attainment:.4f}: tier from {tier.start}"))
-    elif attainment is None:
-        out.append(StatementLine("tier", 0, earned, ONE, note="no revenue target for the month: multiplier 1"))
-    if plan.team_share and rep in plan.members and plan.members:
-        pool = _round(team_pool)
-        out.append(StatementLine("team_pool", _round(Decimal(pool) / len(plan.members)), pool,
-                                 ONE / len(plan.members), note=f"pool shared by {len(plan.members)} members"))
-    positive = sum(x.amount_minor for x in out)
-    if plan.cap_minor is not None and positive > plan.cap_minor:
-        out.append(StatementLine("cap", plan.cap_minor - positive, positive, Decimal(0), note="monthly cap"))
-
-    returns = sorted(returns, key=lambda r: r.returned_at)
+        if ln.rep_user_id in wanted:
+            earnings[ln.rep_user_id].append(StatementLine(
+                "earning", _round(Decimal(ln.revenue_minor) * rate * own_share), ln.revenue_minor, rate * own_share,
+                ln.order_id, ln.order_number, ln.line_no, ln.sku, klass, band))
+    returns = sorted(returns, key=lambda r: (r.returned_at, r.order_id, r.line_no))
+    returned_by_line: dict[tuple[int, int], list[Return]] = {}
     for r in returns:
+        returned_by_line.setdefault((r.order_id, r.line_no), []).append(r)
+    pool = _round(team_pool)
+
+    def rate_of(ln: Line) -> tuple[Decimal, str, str]:
+        key = (ln.order_id, ln.line_no)
+        if key not in rates:
+            rates[key] = line_rate(plan, ln, classes)
+        return rates[key]
+
+    def deadline_of(ln: Line) -> dt.datetime | None:
+        return ln.placed_at + dt.timedelta(days=plan.clawback_days) if plan.clawback_days else None
+
+    def clawed_unpaid(ln: Line, deadline: dt.datetime | None) -> bool:
+        return deadline is not None and deadline <= as_of and (ln.paid_at is None or ln.paid_at > deadline)
+
+    result: dict[int, list[StatementLine]] = {}
+    for rep in wanted:
+        out = earnings[rep]
+        earned = sum(x.amount_minor for x in out)
+        attained = attainment.get(rep)
+        tier = tier_for(plan, attained)
+        if tier is not None and tier.multiplier != ONE and earned:
+            out.append(StatementLine("tier", _round(Decimal(earned) * (tier.multiplier - ONE)), earned,
+                                     tier.multiplier, note=f"attainment {attained:.4f}: tier from {tier.start}"))
+        elif attained is None:
+            out.append(StatementLine("tier", 0, earned, ONE, note="no revenue target for the month: multiplier 1"))
+        if plan.team_share and rep in plan.members:
+            out.append(StatementLine("team_pool", _round(Decimal(pool) / len(plan.members)), pool,
+                                     ONE / len(plan.members), note=f"pool shared by {len(plan.members)} members"))
+        positive = sum(x.amount_minor for x in out)
+        if plan.cap_minor is not None and positive > plan.cap_minor:
+            out.append(StatementLine("cap", plan.cap_minor - positive, positive, Decimal(0), note="monthly cap"))
+        result[rep] = out
+    for r in returns:
+        if not start <= r.returned_at < end:
+            continue
         ln = by_key.get((r.order_id, r.line_no))
-        if ln is None or ln.rep_user_id != rep:
+        if ln is None or ln.rep_user_id not in wanted:
             continue
-        deadline = ln.placed_at + dt.timedelta(days=plan.clawback_days) if plan.clawback_days else None
-        unpaid_clawed = deadline is not None and deadline <= as_of and (ln.paid_at is None or ln.paid_at > deadline) \
-            and r.returned_at >= deadline
-        # a return after an unpaid clawback: the whole line was already taken back
-        if not start <= r.returned_at < end or unpaid_clawed:
-            continue
-        rate, klass, band = line_rate(plan, ln, classes)
-        out.append(StatementLine("clawback_return", -_round(Decimal(r.value_minor) * rate * own_share), r.value_minor,
-                                 rate * own_share, ln.order_id, ln.order_number, ln.line_no, ln.sku, klass, band,
-                                 note=f"{r.quantity} returned {r.returned_at.date().isoformat()}"))
+        deadline = deadline_of(ln)
+        if clawed_unpaid(ln, deadline) and r.returned_at >= deadline:  # type: ignore[operator]
+            continue  # the whole line was already taken back as unpaid
+        rate, klass, band = rate_of(ln)
+        result[ln.rep_user_id].append(StatementLine(
+            "clawback_return", -_round(Decimal(r.value_minor) * rate * own_share), r.value_minor, rate * own_share,
+            ln.order_id, ln.order_number, ln.line_no, ln.sku, klass, band,
+            note=f"{r.quantity} returned {r.returned_at.date().isoformat()}"))
     if plan.clawback_days:
         for ln in by_key.values():
-            if ln.rep_user_id != rep or ln.revenue_minor <= 0:
+            if ln.rep_user_id not in wanted or ln.revenue_minor <= 0:
                 continue
-            deadline = ln.placed_at + dt.timedelta(days=plan.clawback_days)
-            if not (start <= deadline < end and deadline <= as_of):
+            deadline = deadline_of(ln)
+            if not (start <= deadline < end) or not clawed_unpaid(ln, deadline):  # type: ignore[operator]
                 continue
-            if ln.paid_at is not None and ln.paid_at <= deadline:
-                continue
-            base = ln.revenue_minor - sum(r.value_minor for r in returns
-                                          if (r.order_id, r.line_no) == (ln.order_id, ln.line_no) and r.returned_at < deadline)
+            base = ln.revenue_minor - sum(r.value_minor for r in returned_by_line.get((ln.order_id, ln.line_no), ())
+                                          if r.returned_at < deadline)  # type: ignore[operator]
             if base <= 0:
                 continue
-            rate, klass, band = line_rate(plan, ln, classes)
-            out.append(StatementLine("clawback_unpaid", -_round(Decimal(base) * rate * own_share), base,
-                                     rate * own_share, ln.order_id, ln.order_number, ln.line_no, ln.sku, klass, band,
-                                     note=f"unpaid {plan.clawback_days} days after {ln.placed_at.date().isoformat()}"))
-    for amount, reason in adjustments:
-        out.append(StatementLine("adjustment", amount, note=reason))
-    return out
+            rate, klass, band = rate_of(ln)
+            result[ln.rep_user_id].append(StatementLine(
+                "clawback_unpaid", -_round(Decimal(base) * rate * own_share), base, rate * own_share, ln.order_id,
+                ln.order_number, ln.line_no, ln.sku, klass, band,
+                note=f"unpaid {plan.clawback_days} days after {ln.placed_at.date().isoformat()}"))
+    for rep in wanted:
+        for amount, reason in (adjustments or {}).get(rep, ()):
+            result[rep].append(StatementLine("adjustment", amount, note=reason))
+    return result

@@ -446,3 +446,129 @@ class ContractOut(BaseModel):
     risk_figures: dict[str, Any] | None
     risk_computed_at: dt.datetime | None
     version: int
+
+
+# -- performance: targets, commissions, dealers, rebates (issue 15) -----------------------------------
+
+Measure = Literal["revenue", "margin", "units", "new_accounts", "visits"]
+Decimalish = str | int
+
+
+class TargetIn(StrictModel):
+    name: str = Field(min_length=1, max_length=200)
+    measure: Measure
+    period_start: dt.date
+    period_end: dt.date  # exclusive
+    owner_user_id: int | None = None  # None: the whole team
+    team: str | None = Field(None, max_length=64)
+    category: str | None = Field(None, max_length=120)
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
+    value: Decimalish
+
+
+class TargetPartIn(StrictModel):
+    month: int = Field(ge=1, le=12)
+    owner_user_id: int | None = None
+    category: str | None = Field(None, max_length=120)
+    value: Decimalish
+
+
+class DecomposeIn(StrictModel):
+    """An annual company target split into month x rep x category parts: by last year's
+    seasonality (`owners`, `categories`) or by hand (`parts`, which must add up to `total`)."""
+
+    name: str = Field(min_length=1, max_length=160)
+    year: int = Field(ge=2000, le=2100)
+    measure: Measure
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
+    total: Decimalish
+    method: Literal["seasonality", "manual"]
+    owners: list[int] = Field(default_factory=list, max_length=500)
+    categories: list[str] = Field(default_factory=list, max_length=200)
+    parts: list[TargetPartIn] = Field(default_factory=list, max_length=20000)
+
+
+class MarginBandIn(StrictModel):
+    from_: Decimalish = Field(alias="from")
+    factor: Decimalish
+
+    model_config = {"extra": "forbid", "populate_by_name": True}
+
+
+class TierIn(StrictModel):
+    from_: Decimalish = Field(alias="from")
+    to: Decimalish | None = None
+    multiplier: Decimalish
+
+    model_config = {"extra": "forbid", "populate_by_name": True}
+
+
+class PlanRulesIn(StrictModel):
+    class_rates: dict[str, Decimalish]
+    margin_bands: list[MarginBandIn] = Field(default_factory=lambda: [MarginBandIn(**{"from": "0", "factor": "1"})],
+                                             max_length=20)
+    unknown_cost_factor: Decimalish = "1"
+    team_share: Decimalish = "0"
+    tiers: list[TierIn] = Field(default_factory=lambda: [TierIn(**{"from": "0", "to": None, "multiplier": "1"})],
+                                max_length=20)
+    clawback_days: int | None = None
+    cap: Decimalish | None = None
+
+
+class CommissionPlanIn(StrictModel):
+    name: str = Field(min_length=1, max_length=200)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    members: list[int] = Field(min_length=1, max_length=1000)
+    rules: PlanRulesIn
+
+
+class ComputeStatementsIn(StrictModel):
+    plan_id: int
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+class AdjustmentIn(StrictModel):
+    amount: MoneyIn
+    reason: str = Field(min_length=1, max_length=300)
+
+
+class DealerIn(StrictModel):
+    account_id: int
+    tier: Literal["platinum", "gold", "silver", "standard"] = "standard"
+    territory: str = Field(min_length=1, max_length=64)
+    price_list: str | None = Field(None, max_length=64)
+    status: Literal["active", "reserve"] = "active"
+    stock_share_limit: Decimalish = "0.5"
+
+
+class DealerPatch(PatchModel):
+    tier: Literal["platinum", "gold", "silver", "standard"] | None = None
+    territory: str | None = Field(None, min_length=1, max_length=64)
+    price_list: str | None = Field(None, max_length=64)
+    status: Literal["active", "reserve", "ended"] | None = None
+    stock_share_limit: Decimalish | None = None
+
+
+class DealerReportLineIn(StrictModel):
+    sku: str = Field(min_length=1, max_length=64)
+    stock_units: int = Field(ge=0, le=10_000_000)
+    sell_out_units: int = Field(ge=0, le=10_000_000)
+
+
+class DealerReportIn(StrictModel):
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    lines: list[DealerReportLineIn] = Field(min_length=1, max_length=20000)
+
+
+class RebateStepIn(StrictModel):
+    from_: Decimalish = Field(alias="from")
+    rate: Decimalish
+
+    model_config = {"extra": "forbid", "populate_by_name": True}
+
+
+class RebateAgreementIn(StrictModel):
+    dealer_id: int
+    year: int = Field(ge=2000, le=2100)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    steps: list[RebateStepIn] = Field(min_length=1, max_length=20)
