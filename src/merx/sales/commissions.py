@@ -20,6 +20,8 @@ from merx.core.db import utcnow
 from merx.core.errors import Conflict, Forbidden, NotFound, ValidationProblem
 from merx.core.money import Money, MoneyError
 from merx.core.spreadsheet import safe_row
+from pydantic_core import to_jsonable_python
+
 from merx.core.uow import UnitOfWork
 from merx.sales import commission_rules as rules
 from merx.sales import targets
@@ -69,7 +71,7 @@ def create_plan(uow: UnitOfWork, data: Any) -> dict[str, Any]:
     uow.session.add(p)
     uow.session.flush()
     uow.emit(CommissionPlanCreated(plan_id=p.id, name=p.name, currency=p.currency, members=list(p.members)))
-    uow.audit("create", "sales_commission_plan", p.id, after=plan_out(p))
+    uow.audit("create", "sales_commission_plan", p.id, after=to_jsonable_python(plan_out(p)))
     uow.commit()
     return plan_out(p)
 
@@ -95,7 +97,8 @@ def portfolio_classes(uow: UnitOfWork, currency: str, end: dt.datetime) -> dict[
     from merx.analytics import public as analytics
 
     report = analytics.portfolio_report(uow, analytics.SalesScope(date_from=end - dt.timedelta(days=365),
-                                                                  date_to=end, currency=currency))
+                                                                  date_to=end, currency=currency),
+                                        data_dir=uow.settings.data_dir)
     return {row["sku"]: row["class"] for row in report["products"]}
 
 
@@ -262,9 +265,9 @@ def approve(uow: UnitOfWork, statement_id: int) -> dict[str, Any]:
     by_kind = dict((st.summary or {}).get("by_kind", {}))
     uow.emit(CommissionStatementApproved(
         statement_id=st.id, plan_id=st.plan_id, rep_user_id=st.rep_user_id, month=st.month.strftime("%Y-%m"),
-        total=Money.from_minor(st.total_minor, st.currency), approved_by=st.approved_by, by_kind=by_kind,
+        currency=st.currency, total=Money.from_minor(st.total_minor, st.currency).amount, approved_by=st.approved_by, by_kind=by_kind,
         lines=int((st.summary or {}).get("lines", 0))), version=st.version)
-    uow.audit("approve", "sales_commission_statement", st.id, after=statement_summary(st))
+    uow.audit("approve", "sales_commission_statement", st.id, after=to_jsonable_python(statement_summary(st)))
     uow.commit()
     return statement_summary(st)
 
@@ -296,7 +299,8 @@ def adjust(uow: UnitOfWork, statement_id: int, amount: Any, reason: str) -> dict
     uow.session.flush()
     uow.emit(CommissionAdjustmentRecorded(
         statement_id=st.id, plan_id=st.plan_id, rep_user_id=st.rep_user_id, month=st.month.strftime("%Y-%m"),
-        total=Money.from_minor(st.total_minor, st.currency), amount=Money.from_minor(minor, st.currency),
+        currency=st.currency, total=Money.from_minor(st.total_minor, st.currency).amount,
+        amount=Money.from_minor(minor, st.currency).amount,
         paid_in=month.strftime("%Y-%m"), reason=reason))
     uow.audit("adjust", "sales_commission_statement", st.id, after={"amount_minor": minor, "paid_in": month.isoformat()})
     uow.commit()

@@ -21,6 +21,8 @@ import sqlalchemy as sa
 from merx.core.db import utcnow
 from merx.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationProblem
 from merx.core.money import Money, MoneyError
+from pydantic_core import to_jsonable_python
+
 from merx.core.uow import UnitOfWork
 from merx.sales import targets
 from merx.sales.events import DealerChanged, RebateSettled
@@ -79,7 +81,7 @@ def create_dealer(uow: UnitOfWork, data: Any) -> dict[str, Any]:
     uow.session.add(d)
     uow.session.flush()
     uow.emit(DealerChanged(dealer_id=d.id, account_id=d.account_id, tier=d.tier, territory=d.territory, status=d.status))
-    uow.audit("create", "sales_dealer", d.id, after=dealer_out(uow, d))
+    uow.audit("create", "sales_dealer", d.id, after=to_jsonable_python(dealer_out(uow, d)))
     uow.commit()
     return dealer_out(uow, d)
 
@@ -95,7 +97,7 @@ def update_dealer(uow: UnitOfWork, dealer_id: int, data: Any) -> dict[str, Any]:
     if "stock_share_limit" in data.model_fields_set:
         d.stock_share_limit = _share(data.stock_share_limit, "stock_share_limit")
     uow.emit(DealerChanged(dealer_id=d.id, account_id=d.account_id, tier=d.tier, territory=d.territory, status=d.status))
-    uow.audit("update", "sales_dealer", d.id, before=before, after=dealer_out(uow, d))
+    uow.audit("update", "sales_dealer", d.id, before=to_jsonable_python(before), after=to_jsonable_python(dealer_out(uow, d)))
     uow.commit()
     return dealer_out(uow, d)
 
@@ -221,7 +223,7 @@ def create_agreement(uow: UnitOfWork, data: Any) -> dict[str, Any]:
                         steps=[{"from": str(s.from_), "rate": str(s.rate)} for s in data.steps])
     uow.session.add(a)
     uow.session.flush()
-    uow.audit("create", "sales_rebate_agreement", a.id, after=agreement_out(a))
+    uow.audit("create", "sales_rebate_agreement", a.id, after=to_jsonable_python(agreement_out(a)))
     uow.commit()
     return agreement_out(a)
 
@@ -292,7 +294,7 @@ def settle(uow: UnitOfWork, agreement_id: int, now: dt.datetime | None = None) -
     uow.emit(RebateSettled(agreement_id=a.id, dealer_id=d.id, account_id=d.account_id, year=a.year,
                            volume=Money.of(figures["volume"]["amount"], a.currency, allow_negative=True), amount=total,
                            reference=a.settlement_ref))
-    uow.audit("settle", "sales_rebate_agreement", a.id, after=agreement_out(a))
+    uow.audit("settle", "sales_rebate_agreement", a.id, after=to_jsonable_python(agreement_out(a)))
     uow.commit()
     return agreement_out(a)
 

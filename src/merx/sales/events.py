@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from merx.core.events import Event, EventMoney, EventPart, Timestamp
+from merx.core.events import Amount, Event, EventMoney, EventPart, Timestamp
 
 
 class AccountCreated(Event):
@@ -309,7 +309,8 @@ class _StatementEvent(Event):
     plan_id: int
     rep_user_id: int
     month: str  # YYYY-MM
-    total: EventMoney
+    currency: str
+    total: Amount  # may be negative (a month of clawbacks)
 
 
 class CommissionStatementApproved(_StatementEvent):
@@ -328,7 +329,7 @@ class CommissionAdjustmentRecorded(_StatementEvent):
 
     event_type: ClassVar[str] = "commission_statement.adjusted"
 
-    amount: EventMoney
+    amount: Amount  # signed: negative takes commission back
     paid_in: str
     reason: str
 

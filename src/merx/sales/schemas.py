@@ -527,8 +527,30 @@ class ComputeStatementsIn(StrictModel):
     month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
+class SignedMoneyIn(StrictModel):
+    """Money that may be negative (a correction taking commission back)."""
+
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    amount: str = Field(max_length=32)
+
+    @field_validator("amount")
+    @classmethod
+    def _amount(cls, v: str, info: Any) -> str:
+        from pydantic_core import PydanticCustomError
+
+        from merx.core.money import MoneyError, parse_amount
+
+        currency = info.data.get("currency")
+        if currency is None:
+            return v
+        try:
+            return format(parse_amount(v, currency, allow_negative=True), "f")
+        except MoneyError as e:
+            raise PydanticCustomError("amount", str(e)) from None
+
+
 class AdjustmentIn(StrictModel):
-    amount: MoneyIn
+    amount: SignedMoneyIn
     reason: str = Field(min_length=1, max_length=300)
 
 

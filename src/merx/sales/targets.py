@@ -18,6 +18,8 @@ import sqlalchemy as sa
 from merx.core.db import utcnow
 from merx.core.errors import FieldError, NotFound, ValidationProblem
 from merx.core.money import Money, MoneyError, exponent
+from pydantic_core import to_jsonable_python
+
 from merx.core.uow import UnitOfWork
 from merx.sales.events import TargetsSet
 from merx.sales.models import Account, Activity, LedgerLine, LedgerReturn, Target
@@ -97,7 +99,7 @@ def create_target(uow: UnitOfWork, data: Any) -> dict[str, Any]:
     uow.session.flush()
     uow.emit(TargetsSet(target_id=t.id, name=t.name, measure=t.measure, year=t.period_start.year, parts=0,
                         method="manual"))
-    uow.audit("create", "sales_target", t.id, after=target_out(t))
+    uow.audit("create", "sales_target", t.id, after=to_jsonable_python(target_out(t)))
     uow.commit()
     return target_out(t)
 
@@ -167,7 +169,7 @@ def decompose(uow: UnitOfWork, data: Any) -> dict[str, Any]:
     uow.session.flush()
     uow.emit(TargetsSet(target_id=parent.id, name=parent.name, measure=parent.measure, year=data.year,
                         parts=len(parts), method=data.method))
-    uow.audit("create", "sales_target", parent.id, after=target_out(parent))
+    uow.audit("create", "sales_target", parent.id, after=to_jsonable_python(target_out(parent)))
     uow.commit()
     return get_target(uow, parent.id)
 
