@@ -36,7 +36,7 @@ def test_order_is_created_with_allocations_totals_and_event(shop, db):
     payload = json.loads(payload) if isinstance(payload, str) else payload
     assert payload["lines"][0] == {"sku": "TEE", "product_id": payload["lines"][0]["product_id"], "quantity": 2,
                                    "unit_price": "19.99", "line_total": "39.98", "category": None, "location": "WH",
-                                   "locations": ["WH"]}
+                                   "locations": ["WH"], "unit_cost": None}
     assert payload["totals"]["total"] == "48.48"
 
 

@@ -70,8 +70,10 @@ def on_orders_placed(events: list[DomainEvent], uow: UnitOfWork) -> None:
             where = dict(sku=ln.get("sku"), product_id=ln.get("product_id"), location=ln.get("location"),
                          category=ln.get("category"))
             # gross at list price; what a coupon or promotion took off the line is a discount line
+            # the cost landed on the order line at checkout (null: unknown; reports say so)
+            cost = ln.get("unit_cost")
             lines.append(SalesLineIn(line_key=f"{order_id}:{n}", quantity=quantity, unit_price=unit_price,
-                                     **where, **common))
+                                     unit_cost=Decimal(str(cost)) if cost is not None else None, **where, **common))
             charged = ln.get("line_total")
             discount = Decimal(str(charged)) - quantity * unit_price if charged is not None else Decimal(0)
             if discount < 0:
@@ -101,14 +103,19 @@ def _negated(line: Any, *, key: str, kind: str, quantity: int, when: dt.datetime
              share: Decimal = Decimal(1)) -> SalesLineIn:
     """The line reversed: `quantity` units of it, or `share` of a line without units (a discount)."""
     stated = None
+    exp = CURRENCY_EXPONENTS.get(line.currency, 2)
     if line.quantity == 0:
-        stated = -(Decimal(line.line_total_minor) * share).scaleb(-CURRENCY_EXPONENTS.get(line.currency, 2))
+        stated = -(Decimal(line.line_total_minor) * share).scaleb(-exp)
+    unit_cost = None
+    if line.line_cost_minor is not None and line.quantity:
+        # the returned or cancelled units take back the cost they were sold at
+        unit_cost = Decimal(line.line_cost_minor).scaleb(-exp) / Decimal(line.quantity)
     return SalesLineIn(
         source=SOURCE, line_key=key, order_ref=line.order_ref, kind=kind, line_class=line.line_class, sku=line.sku,
         product_id=line.product_id, customer_id=line.customer_id, quantity=-quantity, unit_price=line.unit_price,
         currency=line.currency, occurred_at=when, channel=line.channel, location=line.location,
         category=line.category, brand=line.brand, sales_rep_user_id=line.sales_rep_user_id, country=line.country,
-        region=line.region, product_name=line.product_name, line_total=stated)
+        region=line.region, product_name=line.product_name, line_total=stated, unit_cost=unit_cost)
 
 
 def on_orders_cancelled(events: list[DomainEvent], uow: UnitOfWork) -> None:

@@ -4,15 +4,18 @@ service; record-level rules (a seller's own products, public visibility) live in
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError as PydanticValidationError
 
-from merx.catalog import completeness, feeds, importexport, products, reference_data, rules
+from merx.catalog import completeness, costs, feeds, importexport, products, reference_data, rules
 from merx.catalog.schemas import (AttributeCreate, AttributeOut, AttributeSetCreate, AttributeSetOut, BrandCreate,
                                   BrandOut, CategoryCreate, CategoryOut, CategoryPatch, ChannelCreate, ChannelOut,
-                                  CompletenessOut, ImportReport, ProductCreate, ProductOut, ProductPatch)
+                                  CompletenessOut, CostAtOut, CostCoverageOut, CostCreate, CostImport, CostImportReport,
+                                  CostOut, ImportReport, ProductCreate, ProductOut, ProductPatch)
 from merx.core.auth import Principal, Role
 from merx.core.errors import FieldError, Forbidden, ValidationProblem
 from merx.core.pagination import check_limit, page_list
@@ -257,3 +260,72 @@ def channel_feed(code: str, format: Literal["csv", "json"] = "json", uow: UnitOf
 
 def _limit(uow: UnitOfWork, limit: int | None) -> int:
     return check_limit(limit, uow.settings.page_size_default, uow.settings.page_size_max)
+
+
+# -- costs (catalog/costs.py): the back office only; a cost shows the shop's margin ------------
+
+COST_READERS = (Role.admin, Role.staff)
+
+
+@router.get("/products/{product_id}/costs", response_model=Page[CostOut])
+def product_costs(product_id: DbId, currency: str | None = Query(None, min_length=3, max_length=3),
+                  uow: UnitOfWork = Depends(get_read_uow),
+                  _: Principal = Depends(require(*COST_READERS))) -> Page[CostOut]:
+    """The product's cost history (its own and its variants'), newest effective date first.
+    One product's history is read whole: `next_cursor` is always null."""
+    return Page(items=costs.cost_history(uow, product_id, currency=currency))
+
+
+@router.post("/products/{product_id}/costs", response_model=CostOut, status_code=201)
+def add_product_cost(product_id: DbId, body: CostCreate, uow: UnitOfWork = Depends(get_uow),
+                     _: Principal = Depends(require(*COST_READERS))) -> CostOut:
+    """A new cost from `effective_from` (now when omitted); `sku` for one variant's own cost.
+    The same effective time again corrects that entry instead of adding one."""
+    return costs.add_product_cost(uow, product_id, body)
+
+
+@router.get("/product-costs/at", response_model=CostAtOut)
+def cost_at(sku: str = Query(min_length=1, max_length=100), currency: str = Query(min_length=3, max_length=3),
+            at: dt.datetime | None = None, uow: UnitOfWork = Depends(get_read_uow),
+            _: Principal = Depends(require(*COST_READERS))) -> CostAtOut:
+    """The unit cost of a SKU in force at `at` (now); `amount` null when none was known then."""
+    if at is not None and at.tzinfo is None:
+        at = at.replace(tzinfo=dt.timezone.utc)
+    fact = costs.cost_facts_at(uow, [sku], currency, at).get(sku)
+    return CostAtOut(sku=sku, currency=currency, at=at, amount=str(fact.amount) if fact else None,
+                     effective_from=fact.effective_from if fact else None,
+                     per_variant=fact.per_variant if fact else None)
+
+
+@router.post("/product-costs/import", response_model=CostImportReport)
+async def import_product_costs(request: Request, uow: UnitOfWork = Depends(get_uow),
+                               _: Principal = Depends(require(*COST_READERS))) -> CostImportReport:
+    """Costs by SKU: a JSON body `{"rows": [{"sku", "amount", "currency", "effective_from"?,
+    "reference"?}], "source"?, "reference"?}` or a CSV (text/csv body or multipart `file`) with
+    those columns. Each row on its own: bad rows are reported (row, field, message)."""
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith("application/json"):
+        try:
+            body = CostImport.model_validate_json(await request.body())
+        except PydanticValidationError as e:
+            raise ValidationProblem("invalid cost import", errors=[
+                FieldError(".".join(str(p) for p in err["loc"]) or "body", err["msg"]) for err in e.errors()]) from None
+        return await run_in_threadpool(costs.import_costs, uow, body)
+    filename = None
+    if ctype.startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise ValidationProblem.for_field("file", "send the file in a multipart field named 'file'")
+        raw, filename = await upload.read(), upload.filename
+    else:
+        raw = await request.body()
+    return await run_in_threadpool(costs.import_cost_csv, uow, raw, reference=filename)
+
+
+@router.get("/product-costs/coverage", response_model=CostCoverageOut)
+def cost_coverage(currency: str | None = Query(None, min_length=3, max_length=3),
+                  uow: UnitOfWork = Depends(get_read_uow), settings: Settings = Depends(get_settings_dep),
+                  _: Principal = Depends(require(*COST_READERS))) -> CostCoverageOut:
+    """Which active variants have a cost now, per category, and the average cost share of price."""
+    return costs.cost_coverage(uow, currency or settings.default_currency)

@@ -154,3 +154,26 @@ class ProductChannel(Base):
     published_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     channel: Mapped[Channel] = relationship(lazy="joined")
+
+
+class ProductCost(Base):
+    """What a product (variant_id null) or one variant costs the shop, per currency, from
+    `effective_from` on: a history, never overwritten, so a sale takes the cost in force at
+    its time (catalog/costs.py). A variant's own cost beats its product's."""
+
+    __tablename__ = "catalog_costs"
+
+    id: Mapped[IdPK]
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("catalog_products.id", ondelete="CASCADE"), index=True)
+    variant_id: Mapped[int | None] = mapped_column(sa.ForeignKey("catalog_variants.id", ondelete="CASCADE"),
+                                                   index=True)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    amount_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    effective_from: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(sa.String(32), default="manual")  # manual | csv | erp | demo
+    reference: Mapped[str | None] = mapped_column(sa.String(200))  # the ERP's document, the file name...
+    created_by_user_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (sa.CheckConstraint("amount_minor >= 0", name="cost_not_negative"),
+                      sa.Index("ix_catalog_costs_lookup", "product_id", "currency", "effective_from"))

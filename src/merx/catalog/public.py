@@ -6,6 +6,8 @@ is the catalog's own business."""
 from merx.catalog.schemas import (AttributeCreate, AttributeOut, AttributeSetCreate, AttributeSetItemIn, BrandCreate,
                                   BrandOut, CategoryCreate, CategoryOut, ProductCreate, ProductOut, ProductPatch)
 from merx.catalog.barcodes import skus_for_code
+from merx.catalog.costs import CostFact, add_product_cost, cost_at, cost_coverage, cost_facts_at, cost_history, costs_at, import_costs
+from merx.catalog.schemas import CostCreate, CostImport, CostImportReport, CostOut, CostRowIn
 from merx.catalog.completeness import product_completeness
 from merx.catalog.lookups import ProductDocument, SkuInfo, iter_product_documents, lookup_skus
 from merx.catalog.rules import pick_locale
@@ -19,4 +21,7 @@ __all__ = [
     "bulk_create_products", "create_attribute", "create_attribute_set", "create_brand", "create_category",
     "get_product", "iter_product_documents", "list_attributes", "list_brands", "list_categories",
     "list_products_stmt", "lookup_skus", "pick_locale", "product_completeness", "skus_for_code", "update_product",
+    # costs (catalog/costs.py): checkout lands them on order lines; reports and pricing rules read them
+    "CostCreate", "CostFact", "CostImport", "CostImportReport", "CostOut", "CostRowIn", "add_product_cost", "cost_at",
+    "cost_coverage", "cost_facts_at", "cost_history", "costs_at", "import_costs",
 ]

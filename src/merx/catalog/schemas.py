@@ -246,3 +246,73 @@ class ImportReport(BaseModel):
     unchanged: int
     failed: int
     errors: list[ImportErrorOut]
+
+
+# -- costs (catalog/costs.py) ------------------------------------------------------------------
+
+
+class CostCreate(MoneyIn):
+    """One cost, in force from `effective_from` (now when omitted) until a later one for the
+    same product or variant and currency. `sku` names a variant; without it the cost is the
+    product's, for every variant that has no cost of its own."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [{
+        "amount": "21.40", "currency": "EUR", "effective_from": "2026-01-01T00:00:00Z", "reference": "ERP PO-1182"}]})
+
+    sku: str | None = Field(None, min_length=1, max_length=100)
+    effective_from: dt.datetime | None = None
+    reference: str | None = Field(None, max_length=200)
+
+    @field_validator("effective_from")
+    @classmethod
+    def _aware(cls, v: dt.datetime | None) -> dt.datetime | None:
+        # a date without a zone is read as UTC: an ERP export rarely says
+        return v.replace(tzinfo=dt.timezone.utc) if v is not None and v.tzinfo is None else v
+
+
+class CostRowIn(CostCreate):
+    """One row of a cost import (CSV, API batch, ERP connector): always names its SKU."""
+
+    sku: str = Field(min_length=1, max_length=100)
+
+
+class CostImport(StrictModel):
+    rows: list[CostRowIn] = Field(min_length=1, max_length=10000)
+    source: Literal["api", "csv", "erp"] = "api"
+    reference: str | None = Field(None, max_length=200)
+
+
+class CostOut(BaseModel):
+    id: int
+    product_id: int
+    sku: str | None  # null: the product's cost, for variants without their own
+    amount: str
+    currency: str
+    effective_from: dt.datetime
+    source: str
+    reference: str | None
+    created_at: dt.datetime
+
+
+class CostImportReport(BaseModel):
+    recorded: int
+    errors: list[dict[str, Any]]  # {"row", "field", "message"}
+
+
+class CostCoverageOut(BaseModel):
+    """How much of the catalog has a cost in `currency` now, per category."""
+
+    currency: str
+    variants: int
+    with_cost: int
+    categories: list[dict[str, Any]]  # {"category", "variants", "with_cost", "avg_cost_ratio"}
+    missing: list[dict[str, Any]]  # {"sku", "product_id", "name", "category", "price"} (first 200)
+
+
+class CostAtOut(BaseModel):
+    sku: str
+    currency: str
+    at: dt.datetime | None  # null: now
+    amount: str | None  # null: no cost was known at that time
+    effective_from: dt.datetime | None
+    per_variant: bool | None  # the variant's own cost (true) or its product's (false)

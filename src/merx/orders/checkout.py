@@ -99,6 +99,17 @@ def _resolve_customer(uow: UnitOfWork, cust: CustomerIn) -> tuple[int | None, st
     return c.id, cust.email
 
 
+def catalog_costs(uow: UnitOfWork, skus: list[str], currency: str, at: Any) -> dict[str, Decimal]:
+    from merx.catalog import public as catalog
+
+    return catalog.costs_at(uow, skus, currency, at) if skus else {}
+
+
+def _cost(minor: int | None, currency: str) -> Decimal | None:
+    # the event carries the landed cost whoever placed the order (the API answer may hide it)
+    return pricing.from_minor(minor, currency) if minor is not None else None
+
+
 def _lookup(uow: UnitOfWork, lines: list[LineIn]) -> dict[str, Any]:
     from merx.catalog import public as catalog
 
@@ -229,14 +240,19 @@ def _create_pending(uow: UnitOfWork, data: OrderCreate, *, cart_id: int | None,
         order.payment_reference = f"manual-{order.number}"
     conn.execute(_NUMBER_ORDER, {"order_id": order.id, "new_number": order.number,
                                  "new_reference": order.payment_reference})
+    # the cost in force now lands on each line (a seller's offered line costs the shop nothing
+    # it knows: null); margins later read it from the line, never today's cost
+    costs = catalog_costs(uow, [ln.sku for i, ln in enumerate(data.lines) if i not in offered], currency, now)
     lines = []
     for i, (ln, res) in enumerate(zip(data.lines, quote.lines)):
         info = infos[ln.sku]
+        cost = costs.get(ln.sku) if i not in offered else None
         lines.append(SimpleNamespace(order_id=order.id, line_no=i + 1, sku=ln.sku, product_id=info.product_id,
                                      name=info.name, category=info.category, quantity=ln.quantity,
                                      unit_price_minor=to_minor(res.unit_price), subtotal_minor=to_minor(res.subtotal),
                                      discount_minor=to_minor(res.discount), total_minor=to_minor(res.total),
-                                     returned_quantity=0))
+                                     returned_quantity=0,
+                                     unit_cost_minor=to_minor(cost) if cost is not None else None))
     conn.execute(_INSERT_LINES, [vars(x) for x in lines])
 
     if cart_id is not None:
@@ -285,6 +301,7 @@ def _create_pending(uow: UnitOfWork, data: OrderCreate, *, cart_id: int | None,
         email=email, currency=currency, status=order.status, total=out["totals"]["total"],
         lines=[events.PlacedLine(sku=ln["sku"], product_id=ln["product_id"], quantity=ln["quantity"],
                                  unit_price=ln["unit_price"], line_total=ln["total"], category=ln["category"],
+                                 unit_cost=_cost(lines[ln["line"] - 1].unit_cost_minor, currency),
                                  location=max(loc_by_line.get(ln["line"], [(0, None)]))[1],
                                  locations=[code for _, code in loc_by_line.get(ln["line"], [])])
                for ln in out["lines"]],

@@ -42,6 +42,7 @@ class PlacedLine(EventPart):
     category: str | None
     location: str | None  # the location that serves most of the line
     locations: list[str]
+    unit_cost: Amount | None = None  # landed at the time of sale, order currency; null: no cost known
 
 
 class OrderTotals(EventPart):
@@ -165,6 +166,7 @@ class ReturnedLine(EventPart):
     quantity: int
     reason: str | None
     restocked: bool
+    unit_cost: Amount | None = None  # the cost landed on the line when it was sold; null: unknown
 
 
 class OrderReturned(_OrderChange):

@@ -71,6 +71,9 @@ class OrderLine(Base):
     discount_minor: Mapped[int] = mapped_column(sa.BigInteger)
     total_minor: Mapped[int] = mapped_column(sa.BigInteger)
     returned_quantity: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # The unit cost in force when the line was sold (catalog.costs_at, in the order's currency),
+    # landed at checkout so margins stay what they were; null: the catalog had no cost then.
+    unit_cost_minor: Mapped[int | None] = mapped_column(sa.BigInteger)
 
     __table_args__ = (
         sa.CheckConstraint("quantity > 0", name="quantity_positive"),

@@ -15,6 +15,8 @@ from merx.orders import domain
 from merx.orders.models import Order, OrderAllocation, OrderLine, OrderPromotion
 from merx.orders.state import READ_ALL, _load, _load_any, _m
 
+COST_READERS = frozenset({Role.admin, Role.staff, Role.sales_rep})
+
 
 def order_out(uow: UnitOfWork, order: Any, *, lines: list[Any] | None = None,
               allocations: list[Any] | None = None, promotions: list[Any] | None = None,
@@ -40,6 +42,9 @@ def order_out(uow: UnitOfWork, order: Any, *, lines: list[Any] | None = None,
 
         tax_lines = [t.model_dump() for t in fiscal.order_tax_lines(uow, order.id)]
     cur = order.currency
+    # landed costs show the shop's margin: the back office and the order's rep (commission by
+    # margin) see them; a customer, seller, agent or associate reads null
+    costs_visible = uow.actor.role in COST_READERS
     tax_minor = sum(pricing_minor(t["tax"], cur) for t in tax_lines)
     return {
         "id": order.id, "number": order.number, "status": order.status, "channel": order.channel,
@@ -47,7 +52,10 @@ def order_out(uow: UnitOfWork, order: Any, *, lines: list[Any] | None = None,
         "lines": [{"line": ln.line_no, "sku": ln.sku, "product_id": ln.product_id, "name": ln.name,
                    "category": ln.category, "quantity": ln.quantity, "unit_price": _m(ln.unit_price_minor, cur),
                    "subtotal": _m(ln.subtotal_minor, cur), "discount": _m(ln.discount_minor, cur),
-                   "total": _m(ln.total_minor, cur), "returned_quantity": ln.returned_quantity} for ln in lines],
+                   "total": _m(ln.total_minor, cur), "returned_quantity": ln.returned_quantity,
+                   "unit_cost": (_m(ln.unit_cost_minor, cur)
+                                 if costs_visible and ln.unit_cost_minor is not None else None)}
+                  for ln in lines],
         "allocations": [{"line": a.line_no, "sku": a.sku, "location": codes.get(a.location_id),
                          "quantity": a.quantity} for a in allocations],
         "promotions": [{"promotion_id": p.promotion_id, "name": p.name, "kind": p.kind, "coupon_code": p.coupon_code,

@@ -134,7 +134,9 @@ def receive_return(uow: UnitOfWork, return_id: int, *, location: str | None = No
                 inventory.receive_stock(uow, rl.sku, loc.id, rl.quantity, reason="return", reference=f"return:{r.id}",
                                         note=rl.reason)
             returned_lines.append(events.ReturnedLine(line=rl.line_no, sku=rl.sku, quantity=rl.quantity,
-                                                      reason=rl.reason, restocked=rl.restock))
+                                                      reason=rl.reason, restocked=rl.restock,
+                                                      unit_cost=(Money.from_minor(ol.unit_cost_minor, order.currency)
+                                                                 .amount if ol.unit_cost_minor is not None else None)))
         r.status, r.location_id, r.received_at, r.refund_minor = "received", loc.id, utcnow(), refund_minor
         value = Money.from_minor(refund_minor, order.currency)
         changed = {"return_id": r.id, "location": loc.code, "lines": returned_lines, "returned_value": value,

@@ -137,6 +137,8 @@ class OrderLineOut(BaseModel):
     discount: str
     total: str
     returned_quantity: int
+    unit_cost: str | None = Field(None, description="The unit cost landed at the time of sale, in the order's "
+                                  "currency (null: the catalog had no cost for it then). Back office only.")
 
 
 class AppliedPromotionOut(BaseModel):
