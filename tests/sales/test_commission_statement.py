@@ -152,6 +152,12 @@ def test_a_month_of_orders_gives_statements_equal_to_an_independent_computation(
     for sku, price in PRICES.items():
         product(db, sku, str(price))
     warehouse_with_stock(client, admin, {sku: 100 for sku in PRICES})
+    # landed costs: CM-A earns a high margin (60%), CM-B a low one (20%); CM-C has no cost ("cost unknown")
+    for sku, cost in (("CM-A", "40.00"), ("CM-B", "40.00")):
+        pid = client.get("/api/v1/products", params={"sku": sku}, headers=admin).json()["items"][0]["id"]
+        r = client.post(f"/api/v1/products/{pid}/costs", headers=admin, json={
+            "amount": cost, "currency": "EUR", "effective_from": "2026-01-01T00:00:00Z", "reference": "ERP"})
+        assert r.status_code == 201, r.text
     r = client.post("/api/v1/locations", headers=admin, json={"code": "RET", "name": "Returns desk", "kind": "warehouse",
                                                                "accepts_returns": True})
     assert r.status_code == 201, r.text
@@ -215,6 +221,9 @@ def test_a_month_of_orders_gives_statements_equal_to_an_independent_computation(
         assert sorted(got, key=str) == sorted(expected, key=str), (rep, got, expected)
         assert int(Decimal(st["total"]["amount"]) * 100) == sum(x[3] for x in expected)
         kinds = {x[0] for x in got}
+        bands = {ln["sku"]: ln["margin_band"] for ln in st["lines"] if ln["kind"] == "earning"}
+        assert bands.get("CM-A", "margin >= 0.5") == "margin >= 0.5" and bands.get("CM-B", "margin >= 0") == "margin >= 0"
+        assert bands.get("CM-C", "cost unknown") == "cost unknown"
         if rep == ann.user_id:
             assert {"earning", "tier", "team_pool", "clawback_return", "clawback_unpaid"} <= kinds
             assert sum(1 for x in got if x[0] == "clawback_unpaid") == 2  # September's order and o2
