@@ -265,3 +265,36 @@ def test_dealer_rebate_accrual_across_a_year_with_a_step_crossed_mid_year(client
         "month": "2026-10", "lines": [{"sku": "RB-1", "stock_units": 1, "sell_out_units": 1}]}).status_code == 404
     assert [d["id"] for d in client.get("/api/v1/sales/dealers", headers=ann.headers).json()["items"]] == [dealer["id"]]
     assert client.get("/api/v1/sales/rebates", headers=bob.headers).json()["items"] == []
+
+    # dealer users: each sees only its own dealer, reports and rebates; nothing of the CRM
+    from merx.core import accounts
+    from merx.core.auth import Role
+    from merx.core.uow import UnitOfWork
+
+    def dealer_user(customer_id, name):
+        with UnitOfWork(db) as uow:
+            issued = accounts.create_user_with_key(uow, name=name, role=Role.dealer, customer_id=customer_id)
+        return {"Authorization": f"Bearer {issued.key}"}
+
+    north_user = dealer_user(acc["customer_id"], "North staff")
+    south_user = dealer_user(other["customer_id"], "South staff")
+    assert [d["id"] for d in client.get("/api/v1/sales/dealers", headers=north_user).json()["items"]] == [dealer["id"]]
+    assert [d["id"] for d in client.get("/api/v1/sales/dealers", headers=south_user).json()["items"]] == [south["id"]]
+    assert client.get(f"/api/v1/sales/dealers/{dealer['id']}", headers=south_user).status_code == 404
+    assert client.get(f"/api/v1/sales/rebates/{agreement['id']}/accrual", headers=south_user).status_code == 404
+    assert client.get(f"/api/v1/sales/rebates/{agreement['id']}/accrual", headers=north_user).status_code == 200
+    assert client.get("/api/v1/sales/rebates", headers=south_user).json()["items"] == []
+    assert client.post(f"/api/v1/sales/dealers/{dealer['id']}/reports", headers=south_user, json={
+        "month": "2026-11", "lines": [{"sku": "RB-1", "stock_units": 1, "sell_out_units": 1}]}).status_code == 404
+    r = client.post(f"/api/v1/sales/dealers/{south['id']}/reports", headers=south_user, json={
+        "month": "2026-11", "lines": [{"sku": "RB-1", "stock_units": 1, "sell_out_units": 4}]})
+    assert r.status_code == 200 and r.json()["overstocked"] is False
+    for path in ("/api/v1/accounts", "/api/v1/sales/commission-statements", "/api/v1/sales/targets",
+                 "/api/v1/sales/kpis"):
+        assert client.get(path, headers=south_user).status_code == 403, path
+    assert client.post("/api/v1/sales/rebates", headers=north_user, json={
+        "dealer_id": dealer["id"], "year": 2027, "currency": "EUR",
+        "steps": [{"from": "1.00", "rate": "0.5"}]}).status_code == 403
+    with UnitOfWork(db) as uow:
+        with pytest.raises(Exception, match="customer record"):
+            accounts.create_user_with_key(uow, name="Nobody", role=Role.dealer)

@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from merx.core.auth import Role
 from merx.core.db import utcnow
 from merx.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationProblem
 from merx.core.money import Money, MoneyError
@@ -51,13 +52,16 @@ def dealer_out(uow: UnitOfWork, d: Dealer) -> dict[str, Any]:
 
 
 def _scoped(uow: UnitOfWork, stmt: sa.Select[Any]) -> sa.Select[Any]:
-    """A rep sees the dealers of their own accounts; managers all."""
+    """A rep sees the dealers of their own accounts, a dealer user only its own dealer (by the
+    account whose buying customer it is bound to); managers all."""
     if is_manager(uow):
         return stmt
-    from merx.core.auth import Role
     if uow.actor.role == Role.sales_rep:
         return stmt.where(Dealer.owner_user_id == uow.actor.user_id)
-    raise Forbidden("Only sales reps and staff work with dealers")
+    if uow.actor.role == Role.dealer and uow.actor.customer_id is not None:
+        own = sa.select(Account.id).where(Account.customer_id == uow.actor.customer_id)
+        return stmt.where(Dealer.account_id.in_(own))
+    raise Forbidden("Only sales reps, staff and dealers work with dealers")
 
 
 def _dealer(uow: UnitOfWork, dealer_id: int, *, for_update: bool = False) -> Dealer:

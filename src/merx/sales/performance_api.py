@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Response
 
-from merx.core.auth import Principal
+from merx.core.auth import Principal, Role
 from merx.core.errors import ValidationProblem
 from merx.core.uow import UnitOfWork
 from merx.core.validation import DbId
@@ -22,6 +22,7 @@ from merx.sales.scope import MANAGERS, SALES_ROLES
 router = APIRouter(prefix="/sales", tags=["sales performance"])
 SALES = require(*SALES_ROLES)
 MANAGER = require(*MANAGERS)
+DEALER_OR_SALES = require(*SALES_ROLES, Role.dealer)  # a dealer user sees only its own dealer
 
 
 def _month(text: str | None, field: str = "month") -> dt.date | None:
@@ -141,7 +142,7 @@ def create_dealer(body: DealerIn, uow: UnitOfWork = Depends(get_uow), _: Princip
 
 @router.get("/dealers")
 def list_dealers(territory: str | None = None, status: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
-                 _: Principal = Depends(SALES)) -> dict:
+                 _: Principal = Depends(DEALER_OR_SALES)) -> dict:
     return {"items": dealers.list_dealers(uow, territory=territory, status=status), "next_cursor": None}
 
 
@@ -157,7 +158,7 @@ def reserves(uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(SAL
 
 
 @router.get("/dealers/{dealer_id}")
-def get_dealer(dealer_id: DbId, uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(SALES)) -> dict:
+def get_dealer(dealer_id: DbId, uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(DEALER_OR_SALES)) -> dict:
     return dealers.get_dealer(uow, dealer_id)
 
 
@@ -169,7 +170,7 @@ def update_dealer(dealer_id: DbId, body: DealerPatch, uow: UnitOfWork = Depends(
 
 @router.post("/dealers/{dealer_id}/reports")
 def report_stock(dealer_id: DbId, body: DealerReportIn, uow: UnitOfWork = Depends(get_uow),
-                 _: Principal = Depends(SALES)) -> dict:
+                 _: Principal = Depends(DEALER_OR_SALES)) -> dict:
     """The dealer's stock and sell-out per SKU for a month; answers the month's stock health."""
     return dealers.report_stock(uow, dealer_id, body)
 
@@ -181,12 +182,12 @@ def create_rebate(body: RebateAgreementIn, uow: UnitOfWork = Depends(get_uow), _
 
 @router.get("/rebates")
 def list_rebates(dealer_id: int | None = None, uow: UnitOfWork = Depends(get_read_uow),
-                 _: Principal = Depends(SALES)) -> dict:
+                 _: Principal = Depends(DEALER_OR_SALES)) -> dict:
     return {"items": dealers.list_agreements(uow, dealer_id=dealer_id), "next_cursor": None}
 
 
 @router.get("/rebates/{agreement_id}/accrual")
-def rebate_accrual(agreement_id: DbId, uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(SALES)) -> dict:
+def rebate_accrual(agreement_id: DbId, uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(DEALER_OR_SALES)) -> dict:
     return dealers.accrual(uow, agreement_id)
 
 
