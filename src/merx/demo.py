@@ -109,6 +109,7 @@ def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int
     from merx.marketing import demo as marketing_demo
     from merx.support import demo as support_demo
     from merx.sales import demo as sales_demo
+    from merx.sales import perf_demo as sales_perf_demo
     from merx.invoicing import demo as invoicing_demo
 
     settings = settings or get_settings()
@@ -136,6 +137,7 @@ def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int
             counts.update(marketing_demo.seed(db, rng, progress))
             counts.update(support_demo.seed(db, rng, progress))
             counts.update(sales_demo.seed(db, rng, progress))
+            counts.update(sales_perf_demo.seed(db, rng, progress))  # costs, a year of account orders, commissions
             counts.update(invoicing_demo.seed(db, rng, progress))  # taxes, shipping, payments, invoices
         with UnitOfWork(db) as uow:
             issued = accounts.create_user_with_key(uow, name="demo-admin", role=Role.admin)

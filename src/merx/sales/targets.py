@@ -283,3 +283,11 @@ def revenue_attainment(uow: UnitOfWork, rep: int, month: dt.date, currency: str)
         return None
     got = measure(uow, "revenue", at(month), at(next_month(month)), rep=rep, currency=currency)
     return Money.from_minor(got["actual"], currency).amount / goal
+
+
+def month_attainments(uow: UnitOfWork, month: dt.date) -> list[dict[str, Any]]:
+    """Every target of the month the caller may see, with its attainment (the console page)."""
+    stmt = sa.select(Target).where(Target.period_start == month, Target.period_end == next_month(month))
+    if not is_manager(uow):
+        stmt = stmt.where(Target.owner_user_id == uow.actor.user_id)
+    return [attainment_of(uow, t) for t in uow.session.scalars(stmt.order_by(Target.owner_user_id, Target.id).limit(500))]
