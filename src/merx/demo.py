@@ -137,7 +137,9 @@ def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int
             counts.update(marketing_demo.seed(db, rng, progress))
             counts.update(support_demo.seed(db, rng, progress))
             counts.update(sales_demo.seed(db, rng, progress))
-            counts.update(sales_perf_demo.seed(db, rng, progress))  # costs, a year of account orders, commissions
+            perf = sales_perf_demo.seed_orders(db, rng, progress)  # costs and a year of account orders
+            _catch_up(db, ["sales.ledger", "analytics.sales"])  # the ledger and the portfolio see those orders
+            counts.update(sales_perf_demo.seed_plans(db, rng, progress, perf))  # targets, commissions, dealers
             counts.update(invoicing_demo.seed(db, rng, progress))  # taxes, shipping, payments, invoices
         with UnitOfWork(db) as uow:
             issued = accounts.create_user_with_key(uow, name="demo-admin", role=Role.admin)
@@ -150,6 +152,20 @@ def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int
         db.dispose()
     summary = ", ".join(f"{v} {k}" for k, v in counts.items())
     return DemoResult(admin_key=issued.key, database_url=url, summary=summary, counts=counts)
+
+
+def _catch_up(db: Any, names: list[str]) -> None:
+    """Run these durable subscribers over the outbox now (the demo registers no handlers; the
+    server's runner carries on from their cursors)."""
+    from merx.analytics import handlers as analytics_handlers
+    from merx.core.events import MessageBus
+    from merx.core.subscribers import SubscriberRunner
+    from merx.sales import handlers as sales_handlers
+
+    bus = MessageBus()
+    sales_handlers.register(bus)
+    analytics_handlers.register(bus)
+    SubscriberRunner(db, bus).catch_up(names)
 
 
 def _catalog(db: Any, rng: random.Random, product_count: int, progress: Progress) -> dict[str, int]:

@@ -43,7 +43,8 @@ def _months_back(today: dt.date, n: int) -> dt.date:
     return d
 
 
-def seed(db: Database, rng: random.Random, progress: Any) -> dict[str, int]:
+def seed_orders(db: Database, rng: random.Random, progress: Any) -> dict[str, Any]:
+    """Costs and a year of account orders (the first half: the ledger then catches up)."""
     task = progress.add_task("sales performance", total=5)
     now = utcnow()
     with UnitOfWork(db) as uow:
@@ -73,7 +74,7 @@ def seed(db: Database, rng: random.Random, progress: Any) -> dict[str, int]:
     day = dt.datetime(first.year, first.month, 1, 9, tzinfo=dt.timezone.utc)
     returnable: list[tuple[dt.datetime, dict[str, Any]]] = []
     while day < now - dt.timedelta(days=1):
-        if rng.random() < 0.45 * weights[day.month - 1]:
+        if rng.random() < 0.3 * weights[day.month - 1]:
             acc_id, customer_id, owner, _territory = accs[rng.randrange(len(accs))]
             lines = [orders.PricedLine(s, rng.randint(1, 3), prices[s]) for s in rng.sample(skus, k=rng.randint(1, 3))]
             try:
@@ -113,6 +114,15 @@ def seed(db: Database, rng: random.Random, progress: Any) -> dict[str, int]:
         except Problem:
             continue
     progress.advance(task)
+    return {"task": task, "now": now, "reps": reps, "accs": accs, "skus": skus, "manager": manager,
+            "counts": {"account orders (a year)": placed, "account orders paid": paid, "account returns": returned}}
+
+
+def seed_plans(db: Database, rng: random.Random, progress: Any, state: dict[str, Any]) -> dict[str, int]:
+    """After the ledger has caught up with the orders: targets, statements, dealers."""
+    if not state:
+        return {}
+    task, now, reps, accs, skus, manager = (state[k] for k in ("task", "now", "reps", "accs", "skus", "manager"))
 
     # -- targets: this year by hand (even months per rep), next year by this year's seasonality -------
     year = now.year
@@ -168,5 +178,4 @@ def seed(db: Database, rng: random.Random, progress: Any) -> dict[str, int]:
                 {"from": "500.00", "rate": "0.02"}, {"from": "1500.00", "rate": "0.03"},
                 {"from": "4000.00", "rate": "0.04"}]))
     progress.advance(task)
-    return {"account orders (a year)": placed, "orders paid": paid, "returns": returned,
-            "commission statements": statements, "dealers": len(dealer_ids)}
+    return state["counts"] | {"commission statements": statements, "dealers": len(dealer_ids)}
