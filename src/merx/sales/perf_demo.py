@@ -59,7 +59,7 @@ def seed_orders(db: Database, rng: random.Random, progress: Any) -> dict[str, An
     skus = list(dict.fromkeys(r["sku"] for r in levels if r["available"] >= 60))[:30]
     if len(skus) < 6:
         return {}
-    prices = {s: Decimal(rng.choice([18, 24, 35, 49, 65, 89, 120, 149])) for s in skus}
+    prices = {s: Decimal(rng.choice([45, 60, 85, 120, 180, 240])) for s in skus}  # case-pack prices
     with UnitOfWork(db, manager) as uow:  # costs from the "ERP": all but two SKUs, 40-80% of the price
         catalog.import_costs(uow, catalog.CostImport(source="erp", reference="demo ERP cost list", rows=[
             catalog.CostRowIn(sku=s, currency="EUR", amount=str((prices[s] * Decimal(rng.uniform(0.4, 0.8)))
@@ -76,7 +76,7 @@ def seed_orders(db: Database, rng: random.Random, progress: Any) -> dict[str, An
     while day < now - dt.timedelta(days=1):
         if rng.random() < 0.3 * weights[day.month - 1]:
             acc_id, customer_id, owner, _territory = accs[rng.randrange(len(accs))]
-            lines = [orders.PricedLine(s, rng.randint(1, 3), prices[s]) for s in rng.sample(skus, k=rng.randint(1, 3))]
+            lines = [orders.PricedLine(s, rng.randint(1, 4), prices[s]) for s in rng.sample(skus, k=rng.randint(1, 3))]
             try:
                 with simulated_clock(day):
                     with UnitOfWork(db, manager) as uow:
@@ -175,7 +175,7 @@ def seed_plans(db: Database, rng: random.Random, progress: Any, state: dict[str,
                 for s in skus[:6]]))
         with UnitOfWork(db, manager) as uow:
             dealers.create_agreement(uow, RebateAgreementIn(dealer_id=d["id"], year=year, currency="EUR", steps=[
-                {"from": "500.00", "rate": "0.02"}, {"from": "1500.00", "rate": "0.03"},
-                {"from": "4000.00", "rate": "0.04"}]))
+                {"from": "1000.00", "rate": "0.02"}, {"from": "3000.00", "rate": "0.03"},
+                {"from": "6000.00", "rate": "0.04"}]))
     progress.advance(task)
     return state["counts"] | {"commission statements": statements, "dealers": len(dealer_ids)}
