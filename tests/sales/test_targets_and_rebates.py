@@ -298,3 +298,38 @@ def test_dealer_rebate_accrual_across_a_year_with_a_step_crossed_mid_year(client
     with UnitOfWork(db) as uow:
         with pytest.raises(Exception, match="customer record"):
             accounts.create_user_with_key(uow, name="Nobody", role=Role.dealer)
+
+
+def test_budget_against_actuals_with_variance_alerts(client, db, admin):
+    manager = person(db, "staff", "Mia Manager")
+    ann = person(db, "sales_rep", "Ann Rep")
+    bob = person(db, "sales_rep", "Bob Rep")
+    prices = {"BG-A": Decimal("100.00"), "BG-B": Decimal("40.00")}
+    for sku, price in prices.items():
+        product(db, sku, str(price))
+    warehouse_with_stock(client, admin, {sku: 100 for sku in prices})
+    pid = client.get("/api/v1/products", params={"sku": "BG-A"}, headers=admin).json()["items"][0]["id"]
+    assert client.post(f"/api/v1/products/{pid}/costs", headers=admin, json={
+        "amount": "60.00", "currency": "EUR", "effective_from": "2026-01-01T00:00:00Z"}).status_code == 201
+    acc = _account(client, ann, "Budget Buyer", "buy@budget.example")
+    _place(db, ann, acc["customer_id"], [("BG-A", 5), ("BG-B", 2)], dt.datetime(2026, 9, 8, tzinfo=UTC), prices)
+    r = client.post("/api/v1/sales/budgets", headers=manager.headers, json={
+        "month": "2026-09", "owner_user_id": ann.user_id, "currency": "EUR", "alert_threshold": "0.1",
+        "lines": {"revenue": "600.00", "cost_of_goods": "300.00", "promotion": "50.00", "trade_fees": "20.00"}})
+    assert r.status_code == 201, r.text
+    budget = r.json()
+    assert client.post("/api/v1/sales/expenses", headers=manager.headers, json={
+        "month": "2026-09", "owner_user_id": ann.user_id, "kind": "promotion",
+        "amount": {"amount": "52.00", "currency": "EUR"}}).status_code == 201
+    v = client.get(f"/api/v1/sales/budgets/{budget['id']}/variance", headers=ann.headers).json()
+    rows = {x["line"]: x for x in v["rows"]}
+    assert rows["revenue"]["actual"] == "580.00" and rows["revenue"]["alert"] is False  # 5 x 100 + 2 x 40, -3.3%
+    assert rows["cost_of_goods"]["actual"] == "300.00" and rows["cost_of_goods"]["alert"] is False  # 5 x 60
+    assert rows["promotion"]["actual"] == "52.00" and rows["promotion"]["alert"] is False  # +4%
+    assert rows["trade_fees"]["actual"] == "0.00" and rows["trade_fees"]["alert"] is True  # -100%
+    assert v["alerts"] == ["trade fees is 100.0% below plan (0.00 against 20.00 EUR)"]
+    assert v["cost_unknown"] == {"lines": 1, "revenue_minor": 8000}  # BG-B has no cost: listed, not guessed
+    assert client.get(f"/api/v1/sales/budgets/{budget['id']}/variance", headers=bob.headers).status_code == 404
+    dup = client.post("/api/v1/sales/budgets", headers=manager.headers, json={
+        "month": "2026-09", "owner_user_id": ann.user_id, "currency": "EUR", "lines": {"revenue": "1.00"}})
+    assert dup.status_code == 409

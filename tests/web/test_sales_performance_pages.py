@@ -56,6 +56,11 @@ def _data(db: Any, shop: Any) -> dict[str, Any]:
     with UnitOfWork(db, staff) as uow:
         dealers.create_agreement(uow, RebateAgreementIn(dealer_id=d["id"], year=2026, currency="EUR",
                                                         steps=[{"from": "10.00", "rate": "0.02"}]))
+    from merx.sales import budgets
+    from merx.sales.schemas import BudgetIn
+    with UnitOfWork(db, staff) as uow:
+        budgets.create_budget(uow, BudgetIn(month="2026-10", currency="EUR",
+                                            lines={"revenue": "100.00", "promotion": "40.00"}))
     return {"statements": {s["rep_user_id"]: s["id"] for s in out}, "rep": rep.user_id, "staff": staff.user_id}
 
 
@@ -66,6 +71,8 @@ def test_performance_pages_for_a_manager_and_a_rep(client, shop, db):
     assert page.status_code == 200 and "data-chart" in page.text
     assert "90.00" in page.text and "Rep October" in page.text  # the rep's revenue, the target row
     assert "75.0%" in page.text  # 90 of 120
+    assert "Budget against actuals" in page.text and "promotion is 100.0% below plan" in page.text
+    assert "revenue is 30.0% above plan (130.00 against 100.00 EUR)" in page.text  # 90 + 40 from the staff's order
     com = client.get("/console/sales/commissions", params={"month": "2026-10"})
     assert com.status_code == 200 and "Compute drafts" in com.text and "data-chart" in com.text
     st = client.get(f"/console/sales/commissions/{made['statements'][made['rep']]}")

@@ -448,3 +448,35 @@ class RebateAgreement(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (sa.UniqueConstraint("dealer_id", "year", name="uq_sales_rebate_agreements_dealer_year"),)
+
+
+class Budget(Base):
+    """A sales budget for one month and unit (a rep, or the team when `owner_user_id` is None):
+    planned amounts per line (revenue, cost_of_goods, people, promotion, trade_fees, ka_fees)."""
+
+    __tablename__ = "sales_budgets"
+
+    id: Mapped[IdPK]
+    month: Mapped[dt.date] = mapped_column(sa.Date, index=True)
+    owner_user_id: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    lines: Mapped[Any] = mapped_column(JSONType)  # {"revenue": "12000.00", ...}
+    alert_threshold: Mapped[Decimal] = mapped_column(DecimalText(20), default=Decimal("0.1"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (sa.UniqueConstraint("month", "owner_user_id", "currency", name="uq_sales_budgets_unit_month"),)
+
+
+class Expense(Base):
+    """A recorded sales expense (people, promotion, trade fees, retailer/KA fees) for a month and unit."""
+
+    __tablename__ = "sales_expenses"
+
+    id: Mapped[IdPK]
+    month: Mapped[dt.date] = mapped_column(sa.Date, index=True)
+    owner_user_id: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    amount_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    note: Mapped[str | None] = mapped_column(sa.String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

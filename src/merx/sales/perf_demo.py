@@ -45,7 +45,7 @@ def _months_back(today: dt.date, n: int) -> dt.date:
 
 def seed_orders(db: Database, rng: random.Random, progress: Any) -> dict[str, Any]:
     """Costs and a year of account orders (the first half: the ledger then catches up)."""
-    task = progress.add_task("sales performance", total=5)
+    task = progress.add_task("sales performance", total=6)
     now = utcnow()
     with UnitOfWork(db) as uow:
         accs = [(a.id, a.customer_id, a.owner_user_id, a.territory) for a in uow.session.scalars(
@@ -177,5 +177,25 @@ def seed_plans(db: Database, rng: random.Random, progress: Any, state: dict[str,
             dealers.create_agreement(uow, RebateAgreementIn(dealer_id=d["id"], year=year, currency="EUR", steps=[
                 {"from": "1000.00", "rate": "0.02"}, {"from": "3000.00", "rate": "0.03"},
                 {"from": "6000.00", "rate": "0.04"}]))
+    # -- budgets: the team's last two months, with recorded expenses ------------------------------------
+    from merx.sales import budgets
+    from merx.sales.schemas import BudgetIn, ExpenseIn
+
+    for back_n in (2, 1):
+        month = _months_back(now.date(), back_n)
+        with UnitOfWork(db, manager) as uow:
+            got = targets.measure(uow, "revenue", targets.at(month), targets.at(targets.next_month(month)), rep=None,
+                                  currency="EUR")
+        revenue = Decimal(got["revenue"]) / 100
+        with UnitOfWork(db, manager) as uow:
+            budgets.create_budget(uow, BudgetIn(month=month.strftime("%Y-%m"), currency="EUR", lines={
+                "revenue": str((revenue * Decimal("1.05")).quantize(Decimal("0.01"))),
+                "cost_of_goods": str((revenue * Decimal("0.55")).quantize(Decimal("0.01"))),
+                "people": "9000.00", "promotion": "800.00", "trade_fees": "300.00", "ka_fees": "450.00"}))
+        for kind, amount in (("people", "9000.00"), ("promotion", str(rng.choice([760, 990]))),
+                             ("trade_fees", "310.00"), ("ka_fees", str(rng.choice([440, 600])))):
+            with UnitOfWork(db, manager) as uow:
+                budgets.record_expense(uow, ExpenseIn(month=month.strftime("%Y-%m"), kind=kind,
+                                                      amount={"currency": "EUR", "amount": amount}))
     progress.advance(task)
     return state["counts"] | {"commission statements": statements, "dealers": len(dealer_ids)}

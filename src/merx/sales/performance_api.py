@@ -14,8 +14,8 @@ from merx.core.errors import ValidationProblem
 from merx.core.uow import UnitOfWork
 from merx.core.validation import DbId
 from merx.core.web import get_read_uow, get_uow, require
-from merx.sales import commissions, dealers, kpis, targets
-from merx.sales.schemas import (AdjustmentIn, CommissionPlanIn, ComputeStatementsIn, DealerIn, DealerPatch,
+from merx.sales import budgets, commissions, dealers, kpis, targets
+from merx.sales.schemas import (AdjustmentIn, BudgetIn, CommissionPlanIn, ExpenseIn, ComputeStatementsIn, DealerIn, DealerPatch,
                                 DealerReportIn, DecomposeIn, RebateAgreementIn, TargetIn)
 from merx.sales.scope import MANAGERS, SALES_ROLES
 
@@ -202,3 +202,26 @@ def bottom_three(year: int, by: Literal["dealer", "customer"] = "customer", curr
                  uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(SALES)) -> dict:
     """The year's profit-contribution review of dealers or customer accounts: the three lowest named."""
     return kpis.profit_contributors(uow, year, currency, by=by)
+
+
+# -- budgets ----------------------------------------------------------------------------------------------
+
+@router.post("/budgets", status_code=201)
+def create_budget(body: BudgetIn, uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(MANAGER)) -> dict:
+    return budgets.create_budget(uow, body)
+
+
+@router.get("/budgets")
+def list_budgets(month: str | None = None, uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(SALES)) -> dict:
+    return {"items": budgets.list_budgets(uow, month=_month(month)), "next_cursor": None}
+
+
+@router.get("/budgets/{budget_id}/variance")
+def budget_variance(budget_id: DbId, uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(SALES)) -> dict:
+    """Plan against actual per line, with an alert for each line past the budget's threshold."""
+    return budgets.variance(uow, budget_id)
+
+
+@router.post("/expenses", status_code=201)
+def record_expense(body: ExpenseIn, uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(MANAGER)) -> dict:
+    return budgets.record_expense(uow, body)

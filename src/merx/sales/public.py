@@ -35,3 +35,7 @@ __all__ += [
     "list_statements", "list_targets", "month_attainments", "overstocked", "profit_contributors", "rebate_accrual",
     "reserves", "stock_health",
 ]
+from merx.sales.budgets import list_budgets  # noqa: E402
+from merx.sales.budgets import variance as budget_variance  # noqa: E402
+
+__all__ += ["budget_variance", "list_budgets"]

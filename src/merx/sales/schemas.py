@@ -594,3 +594,22 @@ class RebateAgreementIn(StrictModel):
     year: int = Field(ge=2000, le=2100)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     steps: list[RebateStepIn] = Field(min_length=1, max_length=20)
+
+
+BudgetLine = Literal["revenue", "cost_of_goods", "people", "promotion", "trade_fees", "ka_fees"]
+
+
+class BudgetIn(StrictModel):
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    owner_user_id: int | None = None  # None: the whole team
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    lines: dict[BudgetLine, str] = Field(min_length=1)
+    alert_threshold: Decimalish = "0.1"  # a line drifting more than this share from plan raises an alert
+
+
+class ExpenseIn(StrictModel):
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    owner_user_id: int | None = None
+    kind: Literal["people", "promotion", "trade_fees", "ka_fees"]
+    amount: MoneyIn
+    note: str | None = Field(None, max_length=300)

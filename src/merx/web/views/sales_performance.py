@@ -44,6 +44,7 @@ def performance(request: Request, month: str | None = None) -> Response:
     with unit_of_work(request, me, readonly=True) as uow:
         report = sales.kpis(uow, m)
         goals = sales.month_attainments(uow, m)
+        budgets = [sales.budget_variance(uow, b["id"]) for b in sales.list_budgets(uow, month=m)]
         names = _names(uow, [r["rep_user_id"] for r in report["reps"]] + [g["target"]["owner_user_id"] for g in goals])
     labels = [names.get(r["rep_user_id"], str(r["rep_user_id"])) for r in report["reps"]]
     chart = {"type": "bar", "data": {"labels": labels, "datasets": [
@@ -57,9 +58,12 @@ def performance(request: Request, month: str | None = None) -> Response:
                                                            * 100, 1) if Decimal(g["target"]["value"]) else 0
                                                      for g in goals]}]},
         "options": {"indexAxis": "y"}}
+    budget_charts = [{"type": "bar", "data": {"labels": [r["line"].replace("_", " ") for r in b["rows"]], "datasets": [
+        {"label": "Plan", "data": [float(r["plan"]) for r in b["rows"]]},
+        {"label": "Actual", "data": [float(r["actual"]) for r in b["rows"]]}]}} for b in budgets]
     return render(request, "console/sales_performance.html", {
         "report": report, "goals": goals, "names": names, "month": m.strftime("%Y-%m"), "chart": chart,
-        "goal_chart": goal_chart}, principal=me)
+        "goal_chart": goal_chart, "budgets": list(zip(budgets, budget_charts))}, principal=me)
 
 
 @router.get("/console/sales/commissions")
