@@ -249,6 +249,10 @@ def test_dealer_rebate_accrual_across_a_year_with_a_step_crossed_mid_year(client
     assert Decimal(r.json()["settled"]["amount"]) == total
     assert client.post(f"/api/v1/sales/rebates/{agreement['id']}/settle", headers=manager.headers).status_code == 409
 
+    card = client.get("/api/v1/sales/dealers/scorecard", params={"year": 2025}, headers=manager.headers).json()
+    assert [(d["dealer_id"], Decimal(d["volume"]), d["replace"]) for d in card["dealers"]] == [
+        (dealer["id"], sum(monthly), False)]  # the reserve dealer is not scored; one active dealer is not replaced
+
     # stock health: more stock than half a month's sell-out is flagged
     r = client.post(f"/api/v1/sales/dealers/{dealer['id']}/reports", headers=ann.headers, json={
         "month": "2026-10", "lines": [{"sku": "RB-1", "stock_units": 20, "sell_out_units": 30}]})

@@ -309,3 +309,73 @@ def list_agreements(uow: UnitOfWork, *, dealer_id: int | None = None) -> list[di
     if dealer_id is not None:
         stmt = stmt.where(RebateAgreement.dealer_id == dealer_id)
     return [agreement_out(a) for a in uow.session.scalars(stmt) if a.dealer_id in visible]
+
+
+# -- scorecard ----------------------------------------------------------------------------------------------
+
+SCORE_WEIGHTS = {"volume": 30, "growth": 20, "margin": 20, "payment": 15, "stock": 15}
+
+
+def _rank_points(values: dict[int, float | None], higher_is_better: bool = True) -> dict[int, float]:
+    """Points 0..1 by rank among the dealers with a figure (none: 0.5, neither good nor bad)."""
+    known = sorted((v, k) for k, v in values.items() if v is not None)
+    out = {k: 0.5 for k in values}
+    if len(known) == 1:
+        out[known[0][1]] = 1.0
+    for i, (_v, k) in enumerate(known if higher_is_better else list(reversed(known))):
+        if len(known) > 1:
+            out[k] = i / (len(known) - 1)
+    return out
+
+
+def scorecard(uow: UnitOfWork, year: int, currency: str, *, bottom: int = 3) -> dict[str, Any]:
+    """Active dealers ranked by volume (net purchases of the year), growth on the year before,
+    margin (known costs), payment behaviour (share of the year's revenue paid within 30 days) and
+    stock health (latest reported stock against a month's sell-out: lower is better). Each part
+    gives rank points 0..1 times its weight; the lowest `bottom` (of more than `bottom`) are
+    marked for replacement, with their reserve dealers named."""
+    ds = [d for d in list_dealers(uow) if d["status"] == "active"]
+    start, end = targets.at(dt.date(year, 1, 1)), targets.at(dt.date(year + 1, 1, 1))
+    ll = LedgerLine
+    volume, growth, margin, payment, stock = {}, {}, {}, {}, {}
+    for d in ds:
+        now_v = sum(net_volume_by_month(uow, d["account_id"], year, currency))
+        before = sum(net_volume_by_month(uow, d["account_id"], year - 1, currency))
+        volume[d["id"]] = float(now_v)
+        growth[d["id"]] = float((now_v - before) / before) if before > 0 else None
+        known = ll.unit_cost_minor.is_not(None)
+        rev, prof, paid30 = uow.session.execute(sa.select(
+            sa.func.coalesce(sa.func.sum(sa.case((known, ll.revenue_minor), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((known, ll.revenue_minor - ll.unit_cost_minor * ll.quantity),
+                                                 else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((ll.paid_at.is_not(None), ll.revenue_minor), else_=0)), 0))
+            .where(ll.account_id == d["account_id"], ll.currency == currency, ll.cancelled.is_(False),
+                   ll.placed_at >= start, ll.placed_at < end)).one()
+        margin[d["id"]] = float(prof) / float(rev) if rev else None
+        lines = uow.session.execute(sa.select(ll.placed_at, ll.paid_at, ll.revenue_minor).where(
+            ll.account_id == d["account_id"], ll.currency == currency, ll.cancelled.is_(False),
+            ll.placed_at >= start, ll.placed_at < end)).all()
+        total = sum(r[2] for r in lines)
+        on_time = sum(r[2] for r in lines if r[1] is not None and (r[1] - r[0]).days <= 30)
+        payment[d["id"]] = on_time / total if total else None
+        last = uow.session.scalar(sa.select(sa.func.max(DealerReport.month)).where(DealerReport.dealer_id == d["id"]))
+        share = stock_health(uow, d["id"], last)["stock_share"] if last else None
+        stock[d["id"]] = float(share) if share is not None else None
+    parts = {"volume": _rank_points(volume), "growth": _rank_points(growth), "margin": _rank_points(margin),
+             "payment": _rank_points(payment), "stock": _rank_points(stock, higher_is_better=False)}
+    reserve = reserves(uow)
+    rows = []
+    for d in ds:
+        score = sum(SCORE_WEIGHTS[k] * parts[k][d["id"]] for k in SCORE_WEIGHTS)
+        rows.append({"dealer_id": d["id"], "name": d["name"], "territory": d["territory"], "score": round(score, 1),
+                     "volume": Money.from_minor(int(volume[d["id"]]), currency).as_dict()["amount"],
+                     "growth": None if growth[d["id"]] is None else round(growth[d["id"]], 4),
+                     "margin": None if margin[d["id"]] is None else round(margin[d["id"]], 4),
+                     "paid_within_30_days": None if payment[d["id"]] is None else round(payment[d["id"]], 4),
+                     "stock_share": stock[d["id"]],
+                     "points": {k: round(SCORE_WEIGHTS[k] * parts[k][d["id"]], 1) for k in SCORE_WEIGHTS}})
+    rows.sort(key=lambda r: (r["score"], r["dealer_id"]))
+    for i, r in enumerate(rows):
+        r["replace"] = len(rows) > bottom and i < bottom
+        r["reserves"] = [x["name"] for x in reserve.get(r["territory"], {}).get("reserve", [])] if r["replace"] else []
+    return {"year": year, "currency": currency, "weights": SCORE_WEIGHTS, "dealers": rows}

@@ -157,6 +157,13 @@ def reserves(uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(SAL
     return dealers.reserves(uow)
 
 
+@router.get("/dealers/scorecard")
+def scorecard(year: int, currency: str = "EUR", uow: UnitOfWork = Depends(get_read_uow),
+              _: Principal = Depends(SALES)) -> dict:
+    """Active dealers scored on volume, growth, margin, payment and stock health; the bottom 3 marked."""
+    return dealers.scorecard(uow, year, currency)
+
+
 @router.get("/dealers/{dealer_id}")
 def get_dealer(dealer_id: DbId, uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(DEALER_OR_SALES)) -> dict:
     return dealers.get_dealer(uow, dealer_id)

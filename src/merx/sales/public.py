@@ -39,3 +39,6 @@ from merx.sales.budgets import list_budgets  # noqa: E402
 from merx.sales.budgets import variance as budget_variance  # noqa: E402
 
 __all__ += ["budget_variance", "list_budgets"]
+from merx.sales.dealers import scorecard as dealer_scorecard  # noqa: E402
+
+__all__ += ["dealer_scorecard"]

@@ -138,6 +138,7 @@ def dealers_page(request: Request, month: str | None = None, year: int | None = 
         rebates = [sales.rebate_accrual(uow, a["id"]) for a in sales.list_rebates(uow) if a["year"] == y]
         review_dealers = sales.profit_contributors(uow, y, uow.settings.default_currency, by="dealer")
         review_customers = sales.profit_contributors(uow, y, uow.settings.default_currency, by="customer")
+        card = sales.dealer_scorecard(uow, y, uow.settings.default_currency)
     names = {d["id"]: d["name"] for d in dealers}
     rebate_chart = {"type": "line", "data": {"labels": [f"{y}-{i:02d}" for i in range(1, 13)], "datasets": [
         {"label": names.get(r["dealer_id"], str(r["dealer_id"])),
@@ -148,4 +149,4 @@ def dealers_page(request: Request, month: str | None = None, year: int | None = 
     return render(request, "console/sales_dealers.html", {
         "dealers": dealers, "health": health, "reserves": reserves, "rebates": rebates, "names": names,
         "month": m.strftime("%Y-%m"), "year": y, "review_dealers": review_dealers,
-        "review_customers": review_customers, "rebate_chart": rebate_chart, "stock_chart": stock_chart}, principal=me)
+        "review_customers": review_customers, "card": card, "rebate_chart": rebate_chart, "stock_chart": stock_chart}, principal=me)
