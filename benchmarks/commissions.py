@@ -109,11 +109,19 @@ def child(data_dir: str, reps: int, lines: int) -> None:
         plan = commissions.create_plan(uow, CommissionPlanIn(name="bench", currency="EUR", members=rep_ids,
                                                              rules=RULES))
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    profile = os.environ.get("COMMISSIONS_PROFILE")
+    if profile:
+        import cProfile
+        prof = cProfile.Profile()
+        prof.enable()
     t0 = time.perf_counter()
     with UnitOfWork(db, Principal(user_id=manager, role=Role.staff)) as uow:
         out = commissions.compute_statements(uow, plan["id"], MONTH, classes=classes,
                                              as_of=dt.datetime(2026, 12, 3, tzinfo=UTC))
     seconds = time.perf_counter() - t0
+    if profile:
+        prof.disable()
+        prof.dump_stats(profile)
     with db.engine.connect() as conn:
         written = conn.execute(sa.text("SELECT count(*) FROM sales_commission_lines")).scalar()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -180,7 +180,8 @@ def compute_statements(uow: UnitOfWork, plan_id: int, month: dt.date, *, as_of: 
         else:
             s.execute(sa.delete(CommissionLine).where(CommissionLine.statement_id == st.id))
             st.version += 1
-        s.execute(sa.insert(CommissionLine), [
+        # Core executemany (not the ORM's bulk path): a month of a large team is 100,000 lines
+        s.execute(sa.insert(CommissionLine.__table__), [
             {"statement_id": st.id, "kind": x.kind, "order_id": x.order_id, "order_number": x.order_number,
              "line_no": x.line_no, "sku": x.sku, "portfolio_class": x.portfolio_class, "margin_band": x.margin_band,
              "base_minor": x.base_minor, "rate": x.rate, "amount_minor": x.amount_minor, "note": x.note}
