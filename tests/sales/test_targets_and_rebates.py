@@ -253,6 +253,19 @@ def test_dealer_rebate_accrual_across_a_year_with_a_step_crossed_mid_year(client
     assert [(d["dealer_id"], Decimal(d["volume"]), d["replace"]) for d in card["dealers"]] == [
         (dealer["id"], sum(monthly), False)]  # the reserve dealer is not scored; one active dealer is not replaced
 
+    # slow movers: 10% of 2025's purchases (after the 5 returned) and at least 90 days old
+    from merx.sales import dealers as sales_dealers
+    from merx.sales.schemas import SlowMoverReturnIn
+    checked = _as(db, ann.user_id, "sales_rep", lambda uow: sales_dealers.slow_mover_returns(
+        uow, dealer["id"], SlowMoverReturnIn(lines=[{"sku": "RB-1", "quantity": 30, "age_days": 120}]),
+        now=dt.datetime(2025, 12, 20, tzinfo=UTC)))
+    bought = sum(per_month.values())
+    allowance = int(bought * Decimal("0.1")) - 5
+    assert checked["lines"][0]["allowance"] == allowance and checked["lines"][0]["accepted"] is True
+    r = client.post(f"/api/v1/sales/dealers/{dealer['id']}/slow-mover-returns", headers=ann.headers, json={
+        "lines": [{"sku": "RB-1", "quantity": 1, "age_days": 30}]})
+    assert r.json()["lines"][0]["accepted"] is False and "30 days old" in r.json()["lines"][0]["reasons"][0]
+
     # stock health: more stock than half a month's sell-out is flagged
     r = client.post(f"/api/v1/sales/dealers/{dealer['id']}/reports", headers=ann.headers, json={
         "month": "2026-10", "lines": [{"sku": "RB-1", "stock_units": 20, "sell_out_units": 30}]})

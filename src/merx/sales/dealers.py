@@ -379,3 +379,44 @@ def scorecard(uow: UnitOfWork, year: int, currency: str, *, bottom: int = 3) -> 
         r["replace"] = len(rows) > bottom and i < bottom
         r["reserves"] = [x["name"] for x in reserve.get(r["territory"], {}).get("reserve", [])] if r["replace"] else []
     return {"year": year, "currency": currency, "weights": SCORE_WEIGHTS, "dealers": rows}
+
+
+# -- slow movers: returns and exchanges under a policy ------------------------------------------------------
+
+def slow_mover_returns(uow: UnitOfWork, dealer_id: int, data: Any, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Which of a dealer's slow movers it may send back (or exchange) under the policy: a line is
+    accepted when the goods are at least `min_age_days` old and the dealer's returns of that SKU
+    stay within `max_share` of what it bought of it in the last 12 months (from the ledger, less
+    what it already returned). A decision, not the return itself: accepted lines go back through
+    the orders context's returns of the dealer's orders."""
+    d = _dealer(uow, dealer_id)
+    now = now or utcnow()
+    since = now - dt.timedelta(days=365)
+    ll, lr = LedgerLine, LedgerReturn
+    skus = [ln.sku for ln in data.lines]
+    bought = dict(uow.session.execute(sa.select(ll.sku, sa.func.sum(ll.quantity)).where(
+        ll.account_id == d.account_id, ll.cancelled.is_(False), ll.placed_at >= since, ll.placed_at < now,
+        ll.sku.in_(skus))
+        .group_by(ll.sku)).all())
+    back = dict(uow.session.execute(sa.select(ll.sku, sa.func.sum(lr.quantity)).join(
+        ll, sa.and_(ll.order_id == lr.order_id, ll.line_no == lr.line_no)).where(
+        ll.account_id == d.account_id, lr.returned_at >= since, lr.returned_at < now, ll.sku.in_(skus))
+        .group_by(ll.sku)).all())
+    max_share = _share(data.max_share, "max_share")
+    out = []
+    for ln in data.lines:
+        purchased, returned = int(bought.get(ln.sku, 0)), int(back.get(ln.sku, 0))
+        allowance = int(purchased * max_share) - returned
+        reasons = []
+        if ln.age_days < data.min_age_days:
+            reasons.append(f"only {ln.age_days} days old; slow movers are taken back from {data.min_age_days} days")
+        if ln.quantity > allowance:
+            reasons.append(f"{ln.quantity} units exceed the allowance of {max(allowance, 0)} "
+                           f"({max_share} of {purchased} bought in 12 months, {returned} already returned)")
+        out.append({"sku": ln.sku, "quantity": ln.quantity, "kind": data.kind, "accepted": not reasons,
+                    "purchased_12m": purchased, "returned_12m": returned, "allowance": max(allowance, 0),
+                    "reasons": reasons})
+    uow.audit("check", "sales_dealer_slow_movers", d.id, after={"lines": len(out),
+                                                                "accepted": sum(1 for x in out if x["accepted"])})
+    return {"dealer_id": d.id, "policy": {"max_share": format(max_share, "f"), "min_age_days": data.min_age_days},
+            "lines": out}

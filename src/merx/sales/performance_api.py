@@ -16,7 +16,7 @@ from merx.core.validation import DbId
 from merx.core.web import get_read_uow, get_uow, require
 from merx.sales import budgets, commissions, dealers, kpis, targets
 from merx.sales.schemas import (AdjustmentIn, BudgetIn, CommissionPlanIn, ExpenseIn, ComputeStatementsIn, DealerIn, DealerPatch,
-                                DealerReportIn, DecomposeIn, RebateAgreementIn, TargetIn)
+                                DealerReportIn, DecomposeIn, RebateAgreementIn, SlowMoverReturnIn, TargetIn)
 from merx.sales.scope import MANAGERS, SALES_ROLES
 
 router = APIRouter(prefix="/sales", tags=["sales performance"])
@@ -180,6 +180,13 @@ def report_stock(dealer_id: DbId, body: DealerReportIn, uow: UnitOfWork = Depend
                  _: Principal = Depends(DEALER_OR_SALES)) -> dict:
     """The dealer's stock and sell-out per SKU for a month; answers the month's stock health."""
     return dealers.report_stock(uow, dealer_id, body)
+
+
+@router.post("/dealers/{dealer_id}/slow-mover-returns")
+def slow_mover_returns(dealer_id: DbId, body: SlowMoverReturnIn, uow: UnitOfWork = Depends(get_read_uow),
+                       _: Principal = Depends(DEALER_OR_SALES)) -> dict:
+    """Which slow movers the dealer may return or exchange under the policy (share of purchases, age)."""
+    return dealers.slow_mover_returns(uow, dealer_id, body)
 
 
 @router.post("/rebates", status_code=201)

@@ -613,3 +613,16 @@ class ExpenseIn(StrictModel):
     kind: Literal["people", "promotion", "trade_fees", "ka_fees"]
     amount: MoneyIn
     note: str | None = Field(None, max_length=300)
+
+
+class SlowMoverLineIn(StrictModel):
+    sku: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(gt=0, le=1_000_000)
+    age_days: int = Field(ge=0, le=36500)  # how long the dealer has held the goods
+
+
+class SlowMoverReturnIn(StrictModel):
+    kind: Literal["return", "exchange"] = "return"
+    max_share: Decimalish = "0.1"  # at most this share of the 12 months' purchases of the SKU
+    min_age_days: int = Field(90, ge=0, le=3650)
+    lines: list[SlowMoverLineIn] = Field(min_length=1, max_length=1000)
