@@ -173,3 +173,37 @@ def test_demo_starts_from_a_fresh_database(demo_run):
     with db.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM catalog_products")).scalar() == 50
     db.dispose()
+
+
+def test_demo_orders_carry_costs_and_pricing_has_competitors_and_proposals(demo_run):
+    """Costs believable per category (35-70% of price) landed on the history's orders; the
+    margin reports name the few products without a cost; competitors, a position report and
+    rules with pending and decided proposals."""
+    from decimal import Decimal
+
+    from fastapi.testclient import TestClient
+
+    from merx.app import create_app
+    from merx.core.settings import Settings
+
+    data_dir, key = demo_run
+    app = create_app(Settings(data_dir=data_dir, log_level="WARNING"))
+    headers = {"Authorization": f"Bearer {key}"}
+    with TestClient(app) as client:
+        orders = client.get("/api/v1/orders", params={"limit": 200}, headers=headers).json()["items"]
+        lines = [ln for o in orders for ln in o["lines"]]
+        costed = [ln for ln in lines if ln["unit_cost"] is not None]
+        assert len(costed) >= 0.85 * len(lines) and len(costed) < len(lines)  # ~3% of products uncosted
+        for ln in costed:
+            assert Decimal("0.30") <= Decimal(ln["unit_cost"]) / Decimal(ln["unit_price"]) <= Decimal("0.75"), ln
+        coverage = client.get("/api/v1/product-costs/coverage", headers=headers).json()
+        assert 0.9 < coverage["with_cost"] / coverage["variants"] < 1
+        portfolio = client.get("/api/v1/analytics/portfolio", headers=headers).json()
+        assert portfolio["cost_missing"]["products"] and portfolio["cost_missing"]["revenue_share"] < 0.2
+        assert len(client.get("/api/v1/sales/competitors", headers=headers).json()["items"]) == 3
+        position = client.get("/api/v1/sales/price-position", headers=headers).json()
+        assert len(position["rows"]) >= 100 and position["summary"]["cheapest"] > 0
+        proposals = client.get("/api/v1/sales/price-proposals", params={"limit": 500}, headers=headers).json()["items"]
+        assert {"pending", "approved", "rejected"} <= {p["status"] for p in proposals}
+        assert all(Decimal(p["proposed_price"]) >= Decimal(p["floor"]) >= Decimal(p["cost"]) for p in proposals)
+    app.state.db.dispose()

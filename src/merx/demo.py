@@ -128,6 +128,8 @@ def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int
             counts.update(_catalog(db, rng, product_count, progress))
             counts.update(_customers(db, rng, customer_count, progress))
             counts.update(_inventory(db, rng, progress))
+            from merx.catalog import demo as catalog_demo
+            counts.update(catalog_demo.seed_costs(db, progress))  # before the history: orders land them
             if history != "none":
                 from merx.demo_history import seed_history
                 counts.update(seed_history(db, rng, progress, size=history))
@@ -141,6 +143,8 @@ def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int
             _catch_up(db, ["sales.ledger", "analytics.sales"])  # the ledger and the portfolio see those orders
             counts.update(sales_perf_demo.seed_plans(db, rng, progress, perf))  # targets, commissions, dealers
             counts.update(invoicing_demo.seed(db, rng, progress))  # taxes, shipping, payments, invoices
+            from merx.pricing import demo as pricing_demo
+            counts.update(pricing_demo.seed(db, progress))  # competitors, their prices, rules and proposals
         with UnitOfWork(db) as uow:
             issued = accounts.create_user_with_key(uow, name="demo-admin", role=Role.admin)
         with UnitOfWork(db) as uow:

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import field_validator
 
-from merx.analytics import exports, service
+from merx.analytics import cost_gaps, exports, service
 from merx.analytics.funnel import FunnelDefinition
 from merx.analytics.scope import SalesScope
 from merx.core.auth import Principal, Role
@@ -59,7 +59,7 @@ def _respond(kind: str, report: dict[str, Any], fmt: str) -> Any:
     filename = f"merx-{kind}"
     if fmt in ("csv", "xlsx"):
         columns, rows = exports.table(kind, report)
-        notes = [report["cost_basis"]] if report.get("cost_basis") else None
+        notes = [n for n in (report.get("cost_basis"), cost_gaps.summary(report.get("cost_missing"))) if n] or None
         body = exports.to_csv(columns, rows) if fmt == "csv" else exports.to_xlsx(columns, rows, kind, notes)
     else:
         body = exports.chart(kind, report, fmt)

@@ -75,6 +75,10 @@ def _run(kind: str, build: Callable[[Any, Path], dict[str, Any]], output: Option
     for note_key in ("cost_basis",):
         if report.get(note_key):
             err.print(f"[dim]{report[note_key]}[/dim]")
+    from merx.analytics.cost_gaps import summary
+
+    if gaps := summary(report.get("cost_missing")):
+        err.print(f"[yellow]{gaps}[/yellow]")
 
 
 OUTPUT = typer.Option(None, "--output", "-o", help="Write .csv, .xlsx, .png, .svg or .json instead of a table.")

@@ -48,7 +48,8 @@ def portfolio(con: duckdb.DuckDBPyConnection, scope: SalesScope, *, margin_basis
         WITH p AS (
             SELECT sku, CAST(NULL AS VARCHAR) AS name, COALESCE(any_value(category), '(none)') AS category,
                    sum(quantity) AS units, sum(line_total_minor) AS revenue,
-                   sum(line_total_minor - cost_minor) AS profit
+                   sum(line_total_minor - cost_minor) AS profit,
+                   COALESCE(sum(line_total_minor) FILTER (WHERE cost_assumed), 0) AS assumed_revenue
             FROM sales_costed WHERE {where} AND line_class = 'product' AND sku IS NOT NULL GROUP BY sku
         ),
         c AS (SELECT *, {margin_expr} AS margin FROM p WHERE units > 0 AND revenue > 0),
@@ -60,7 +61,8 @@ def portfolio(con: duckdb.DuckDBPyConnection, scope: SalesScope, *, margin_basis
                     WHEN c.units >= t.vt THEN 'sunset' ELSE 'rest' END AS class,
                t.mt, t.vt,
                row_number() OVER (PARTITION BY c.category ORDER BY c.profit, c.sku) AS profit_rank,
-               count(*) OVER (PARTITION BY c.category) AS in_category
+               count(*) OVER (PARTITION BY c.category) AS in_category,
+               c.assumed_revenue
         FROM c, t
         ORDER BY c.revenue DESC, c.sku
     """, params).fetchall()
@@ -71,17 +73,20 @@ def portfolio(con: duckdb.DuckDBPyConnection, scope: SalesScope, *, margin_basis
     products = []
     drop = []
     categories: dict[str, dict[str, Any]] = {}
-    for sku, name, category, units, revenue, profit, margin, klass, _mt, _vt, rank, in_category in rows:
+    for sku, name, category, units, revenue, profit, margin, klass, _mt, _vt, rank, in_category, assumed in rows:
         counts[klass] += 1
         revenue_by[klass] += int(revenue)
         candidate = in_category > drop_per_category and rank <= drop_per_category
         item = {"sku": sku, "name": name, "category": category, "class": klass, "units": int(units),
                 "revenue": amount_str(revenue, currency), "profit": amount_str(profit, currency),
                 "margin": (amount_str(margin, currency) if margin_basis == "unit" else round(float(margin), 6)),
-                "drop_candidate": candidate}
+                "drop_candidate": candidate,
+                # how much of this product's revenue has no recorded cost (its profit is then assumed)
+                "cost_assumed_share": round(float(assumed) / float(revenue), 6) if revenue else None}
         products.append(item)
         if candidate:
-            drop.append({k: item[k] for k in ("sku", "name", "category", "profit", "class")} | {"profit_rank": int(rank)})
+            drop.append({k: item[k] for k in ("sku", "name", "category", "profit", "class", "cost_assumed_share")}
+                        | {"profit_rank": int(rank)})
         cat = categories.setdefault(category, {"category": category, "role": (roles or {}).get(category),
                                                "products": 0, "revenue_minor": 0, "profit_minor": 0.0,
                                                **{k: 0 for k in CLASSES}})

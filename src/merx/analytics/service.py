@@ -387,7 +387,7 @@ def sales_analysis(uow: UnitOfWork, scope: SalesScope, *, data_dir: Path | None 
     report = sales.sales_report(con, scoped(uow, scope), by=by, limit=limit, returns=returns)
     if by == "product":
         _name_rows(uow, report["rows"], "key")
-    return report | {"cost_basis": cost_basis_note(uow)}
+    return report | _cost_sections(uow, con, scope)
 
 
 def pareto_report(uow: UnitOfWork, scope: SalesScope, *, data_dir: Path | None = None, of: str = "products",
@@ -398,7 +398,7 @@ def pareto_report(uow: UnitOfWork, scope: SalesScope, *, data_dir: Path | None =
     out = sales.pareto(con, scoped(uow, scope), of=of, measure=measure, top_share=top_share, limit=limit)
     if of == "products":
         _name_rows(uow, out["rows"], "item")
-    return out | ({"cost_basis": cost_basis_note(uow)} if measure == "profit" else {})
+    return out | (_cost_sections(uow, con, scope) if measure == "profit" else {})
 
 
 def portfolio_report(uow: UnitOfWork, scope: SalesScope, *, data_dir: Path | None = None, margin_basis: str = "unit",
@@ -412,7 +412,18 @@ def portfolio_report(uow: UnitOfWork, scope: SalesScope, *, data_dir: Path | Non
                                  threshold_quantile=threshold_quantile, target=target, roles=roles, limit=limit)
     _name_rows(uow, report["products"], "sku")
     _name_rows(uow, report["drop_candidates"], "sku")
-    return report | {"cost_basis": cost_basis_note(uow)}
+    return report | _cost_sections(uow, con, scope)
+
+
+def _cost_sections(uow: UnitOfWork, con: Any, scope: SalesScope) -> dict[str, Any]:
+    """What every margin report adds: the assumption it makes where costs are missing, and
+    which products, lines and orders it makes it for (analytics/cost_gaps.py)."""
+    from merx.analytics import cost_gaps
+
+    note = cost_basis_note(uow)
+    missing = cost_gaps.missing_costs(con, scoped(uow, scope), basis=note)
+    _name_rows(uow, missing["products"], "sku")
+    return {"cost_basis": note, "cost_missing": missing}
 
 
 def data_range(uow: UnitOfWork, *, data_dir: Path | None = None) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from merx.catalog import completeness, costs, feeds, importexport, products, ref
 from merx.catalog.schemas import (AttributeCreate, AttributeOut, AttributeSetCreate, AttributeSetOut, BrandCreate,
                                   BrandOut, CategoryCreate, CategoryOut, CategoryPatch, ChannelCreate, ChannelOut,
                                   CompletenessOut, CostAtOut, CostCoverageOut, CostCreate, CostImport, CostImportReport,
-                                  CostOut, ImportReport, ProductCreate, ProductOut, ProductPatch)
+                                  CostOut, ImportReport, ProductCreate, ProductOut, ProductPatch, plausible_time)
 from merx.core.auth import Principal, Role
 from merx.core.errors import FieldError, Forbidden, ValidationProblem
 from merx.core.pagination import check_limit, page_list
@@ -289,8 +289,10 @@ def cost_at(sku: str = Query(min_length=1, max_length=100), currency: str = Quer
             at: dt.datetime | None = None, uow: UnitOfWork = Depends(get_read_uow),
             _: Principal = Depends(require(*COST_READERS))) -> CostAtOut:
     """The unit cost of a SKU in force at `at` (now); `amount` null when none was known then."""
-    if at is not None and at.tzinfo is None:
-        at = at.replace(tzinfo=dt.timezone.utc)
+    try:
+        at = plausible_time(at)
+    except ValueError as e:
+        raise ValidationProblem.for_field("at", str(e)) from None
     fact = costs.cost_facts_at(uow, [sku], currency, at).get(sku)
     return CostAtOut(sku=sku, currency=currency, at=at, amount=str(fact.amount) if fact else None,
                      effective_from=fact.effective_from if fact else None,

@@ -7,6 +7,7 @@ from merx.catalog.schemas import (AttributeCreate, AttributeOut, AttributeSetCre
                                   BrandOut, CategoryCreate, CategoryOut, ProductCreate, ProductOut, ProductPatch)
 from merx.catalog.barcodes import skus_for_code
 from merx.catalog.costs import CostFact, add_product_cost, cost_at, cost_coverage, cost_facts_at, cost_history, costs_at, import_costs
+from merx.catalog.costs import import_cost_csv
 from merx.catalog.schemas import CostCreate, CostImport, CostImportReport, CostOut, CostRowIn
 from merx.catalog.completeness import product_completeness
 from merx.catalog.lookups import ProductDocument, SkuInfo, iter_product_documents, lookup_skus
@@ -23,5 +24,5 @@ __all__ = [
     "list_products_stmt", "lookup_skus", "pick_locale", "product_completeness", "skus_for_code", "update_product",
     # costs (catalog/costs.py): checkout lands them on order lines; reports and pricing rules read them
     "CostCreate", "CostFact", "CostImport", "CostImportReport", "CostOut", "CostRowIn", "add_product_cost", "cost_at",
-    "cost_coverage", "cost_facts_at", "cost_history", "costs_at", "import_costs",
+    "cost_coverage", "cost_facts_at", "cost_history", "costs_at", "import_cost_csv", "import_costs",
 ]

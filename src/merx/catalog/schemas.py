@@ -267,7 +267,19 @@ class CostCreate(MoneyIn):
     @classmethod
     def _aware(cls, v: dt.datetime | None) -> dt.datetime | None:
         # a date without a zone is read as UTC: an ERP export rarely says
-        return v.replace(tzinfo=dt.timezone.utc) if v is not None and v.tzinfo is None else v
+        return plausible_time(v)
+
+
+def plausible_time(v: dt.datetime | None) -> dt.datetime | None:
+    """An aware UTC time between the years 1900 and 2200 (a typo such as 0202 or 20266 is
+    refused here, not by the database)."""
+    if v is None:
+        return None
+    if v.tzinfo is None:
+        v = v.replace(tzinfo=dt.timezone.utc)
+    if not 1900 <= v.year <= 2200:
+        raise ValueError("must be a date between the years 1900 and 2200")
+    return v.astimezone(dt.timezone.utc)
 
 
 class CostRowIn(CostCreate):

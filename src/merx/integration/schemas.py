@@ -119,7 +119,7 @@ class EventOut(BaseModel):
 
 # -- connectors ----------------------------------------------------------------------------------
 
-ConnectorTarget = Literal["stock_levels", "prices", "products", "order_status", "orders"]
+ConnectorTarget = Literal["stock_levels", "prices", "products", "order_status", "orders", "costs"]
 
 
 class ConnectorCreate(StrictModel):

@@ -4,7 +4,12 @@ and release, and the shipping fee."""
 
 from merx.pricing.rules import (AppliedPromotion, CartContext, CartLine, PricingResult, from_minor, price_cart,
                                 to_minor)
-from merx.pricing.schemas import PriceListCreate, PromotionCreate, PromotionPatch
+from merx.pricing.competition import (competitors_page, create_competitor, import_competitor_prices,
+                                     price_position, record_competitor_price)
+from merx.pricing.schemas import (CompetitorCreate, CompetitorPriceImport, CompetitorPriceIn, PriceListCreate,
+                                  PricingRuleCreate, PromotionCreate, PromotionPatch)
+from merx.pricing.strategies import approve as approve_proposal, create_rule, proposals_page, reject as reject_proposal
+from merx.pricing.strategies import rules_page, run_rule
 from merx.pricing.service import (coupon_exists, create_price_list, create_promotion, get_promotion, price_lists_page,
                                   promotions_for, promotions_page, redeem, release, set_prices, shipping_fee,
                                   unit_prices, update_promotion)
@@ -15,4 +20,8 @@ __all__ = [
     # the console's promotions and price lists pages
     "PriceListCreate", "PromotionCreate", "PromotionPatch", "create_price_list", "create_promotion", "get_promotion",
     "price_lists_page", "promotions_page", "set_prices", "update_promotion",
+    # competitors, price position, pricing rules and proposals (the console's pricing page, the demo)
+    "CompetitorCreate", "CompetitorPriceImport", "CompetitorPriceIn", "PricingRuleCreate", "approve_proposal",
+    "competitors_page", "create_competitor", "create_rule", "import_competitor_prices", "price_position",
+    "proposals_page", "record_competitor_price", "reject_proposal", "rules_page", "run_rule",
 ]

@@ -278,3 +278,135 @@ def price_cart(lines: Sequence[CartLine], promotions: Sequence[Promotion], ctx: 
                          shipping=from_minor(shipping_left, currency),
                          shipping_discount=from_minor(shipping_minor - shipping_left, currency),
                          total=from_minor(total_minor, currency), applied=applied, coupon_problems=coupon_problems)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pricing strategies (pricing/strategies.py runs them): pure, unit-tested without a database.
+# A strategy proposes a price for one SKU from its cost, its current price and the competitor
+# prices seen; it never proposes below the cost nor below the floor (the cost grossed up to
+# the rule's minimum margin), whatever the competition or the rounding does.
+# ---------------------------------------------------------------------------------------------
+
+STRATEGIES = ("cost_plus", "match_lowest", "target_margin")
+ROUNDINGS = ("none", "0.99", "0.95", "0.00")
+
+
+@dataclass(frozen=True)
+class Strategy:
+    kind: str  # cost_plus | match_lowest | target_margin
+    currency: str
+    markup_percent: Decimal | None = None  # cost_plus: price = cost x (1 + markup)
+    target_margin_percent: Decimal | None = None  # target_margin: margin on the price, price = cost / (1 - m)
+    undercut: Decimal = Decimal(0)  # match_lowest: this much below the lowest competitor
+    floor_margin_percent: Decimal = Decimal(0)  # never a margin (on the price) below this
+    rounding: str = "none"
+
+
+@dataclass(frozen=True)
+class PricePoint:
+    sku: str
+    cost: Decimal | None
+    current: Decimal | None
+    competitors: tuple[Decimal, ...] = ()  # the latest price seen at each competitor, shop currency
+
+
+@dataclass(frozen=True)
+class StrategyOutcome:
+    sku: str
+    price: Decimal | None  # None: no proposal (see `skipped`)
+    floor: Decimal | None
+    reason: str
+    skipped: str | None = None  # no_cost | no_competitor_price | unchanged
+
+
+def margin_floor(cost: Decimal, floor_margin_percent: Decimal, currency: str) -> Decimal:
+    """The lowest price that keeps `floor_margin_percent` of the price as margin (rounded up
+    to the currency's minor unit, so the margin is never short by a rounding)."""
+    if floor_margin_percent >= HUNDRED:
+        raise ValueError("a floor margin must be below 100%")
+    raw = cost / (1 - floor_margin_percent / HUNDRED) if floor_margin_percent > 0 else cost
+    return _ceil_minor(raw, currency)
+
+
+def _ceil_minor(amount: Decimal, currency: str) -> Decimal:
+    q = Decimal(1).scaleb(-exponent(currency))
+    return amount.quantize(q, rounding="ROUND_CEILING")
+
+
+def _floor_minor(amount: Decimal, currency: str) -> Decimal:
+    q = Decimal(1).scaleb(-exponent(currency))
+    return amount.quantize(q, rounding="ROUND_FLOOR")
+
+
+def psychological(amount: Decimal, ending: str, currency: str, *, direction: str) -> Decimal:
+    """The nearest price ending in `ending` (".99", ".95", ".00": the part below one unit) at
+    or above `amount` (direction "up") or at or below it ("down"). 19.42 -> 19.99 up, 18.99
+    down; an amount already ending so stays. "none" only rounds to the minor unit."""
+    if ending == "none":
+        return _ceil_minor(amount, currency) if direction == "up" else _floor_minor(amount, currency)
+    if ending not in ROUNDINGS:
+        raise ValueError(f"unknown rounding {ending}")
+    end = Decimal(ending)
+    if end != 0 and exponent(currency) < 2:
+        raise ValueError(f"{currency} has no cents: only the rounding 0.00 applies")
+    units = (amount - end).to_integral_value(rounding="ROUND_FLOOR")
+    down = units + end
+    if down < 0:  # nothing ends so at or below: the first price that does
+        return down + 1
+    return down if down == amount or direction == "down" else down + 1
+
+
+def propose(strategy: Strategy, point: PricePoint) -> StrategyOutcome:
+    """The price `strategy` proposes for `point`. Without a cost nothing is proposed (a rule
+    never prices blind); `match_lowest` also needs a competitor price. The result is at or
+    above the floor, and so at or above the cost, always."""
+    cur = strategy.currency
+    if point.cost is None:
+        return StrategyOutcome(point.sku, None, None, "no cost known for this SKU", skipped="no_cost")
+    floor = margin_floor(point.cost, strategy.floor_margin_percent, cur)
+    direction = "up"
+    if strategy.kind == "cost_plus":
+        raw = point.cost * (1 + (strategy.markup_percent or Decimal(0)) / HUNDRED)
+        why = f"cost {point.cost} + {strategy.markup_percent or 0}%"
+    elif strategy.kind == "target_margin":
+        m = strategy.target_margin_percent or Decimal(0)
+        if m >= HUNDRED:
+            raise ValueError("a target margin must be below 100%")
+        raw = point.cost / (1 - m / HUNDRED)
+        why = f"cost {point.cost} at a {m}% margin"
+    elif strategy.kind == "match_lowest":
+        if not point.competitors:
+            return StrategyOutcome(point.sku, None, floor, "no recent competitor price", skipped="no_competitor_price")
+        lowest = min(point.competitors)
+        raw = lowest - strategy.undercut
+        direction = "down"  # matching means not above the lowest
+        why = f"lowest competitor {lowest}" + (f" - {strategy.undercut}" if strategy.undercut else "")
+    else:
+        raise ValueError(f"unknown strategy {strategy.kind}")
+    price = psychological(raw, strategy.rounding, cur, direction=direction)
+    if price < floor:
+        # the floor wins over the competition and over the rounding: the next price ending as
+        # asked at or above the floor
+        price = psychological(floor, strategy.rounding, cur, direction="up")
+        why += f"; held at the floor {floor} (cost {point.cost}, min margin {strategy.floor_margin_percent}%)"
+    elif strategy.rounding != "none":
+        why += f"; rounded to .{strategy.rounding[2:]}"
+    if not price >= floor >= point.cost:  # the contract (the proposals table checks it too)
+        raise RuntimeError(f"{point.sku}: proposed {price} under the floor {floor} or the cost {point.cost}")
+    if point.current is not None and price == point.current:
+        return StrategyOutcome(point.sku, None, floor, f"already at {price} ({why})", skipped="unchanged")
+    return StrategyOutcome(point.sku, price, floor, why)
+
+
+def position(ours: Decimal | None, competitors: Sequence[Decimal]) -> dict:
+    """Where our price stands: lowest and median competitor price, our rank among all (1 =
+    cheapest; ties share the better rank) and our price as an index of the median (100 = at it)."""
+    prices = sorted(competitors)
+    if not prices:
+        return {"lowest": None, "median": None, "rank": None, "of": 1 if ours is not None else 0, "index": None}
+    n = len(prices)
+    median = prices[n // 2] if n % 2 else (prices[n // 2 - 1] + prices[n // 2]) / 2
+    rank = None if ours is None else 1 + sum(1 for p in prices if p < ours)
+    index = None if ours is None or not median else (ours / median * HUNDRED).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    return {"lowest": prices[0], "median": median, "rank": rank, "of": n + (1 if ours is not None else 0),
+            "index": index}

@@ -175,3 +175,181 @@ class ShippingRateIn(StrictModel):
 class ShippingRateOut(BaseModel):
     currency: str
     amount: str
+
+
+# -- competitors, competitor prices, pricing rules, proposals (served under /sales/...) -------
+
+
+class CompetitorCreate(StrictModel):
+    code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(min_length=1, max_length=200)
+    website: str | None = Field(None, max_length=500, pattern=r"^https?://")
+
+
+class CompetitorOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    website: str | None
+    active: bool
+    prices_observed: int = 0
+    last_observed_at: dt.datetime | None = None
+
+
+class CompetitorPriceIn(StrictModel):
+    """A price seen at a competitor. In another currency than the shop's it needs `rate`
+    (shop currency per unit of `currency`), given here or in the import's `rates`."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [{
+        "competitor": "lampworld", "sku": "LIG-00048", "amount": "47.90", "currency": "EUR",
+        "observed_at": "2026-12-01T09:00:00Z", "source": "price-feed", "url": "https://lampworld.example/p/48"}]})
+
+    competitor: str = Field(min_length=1, max_length=64)
+    sku: str = Field(min_length=1, max_length=100)
+    amount: str = Field(min_length=1, max_length=40)
+    currency: str
+    rate: str | None = Field(None, max_length=40)
+    observed_at: dt.datetime | None = None  # now when omitted
+    source: str = Field("api", min_length=1, max_length=64)
+    url: str | None = Field(None, max_length=1000, pattern=r"^https?://")
+    in_stock: bool | None = None
+
+    @field_validator("currency")
+    @classmethod
+    def _cur(cls, v: str) -> str:
+        return _currency(v)  # type: ignore[return-value]
+
+    @field_validator("observed_at")
+    @classmethod
+    def _aware(cls, v: dt.datetime | None) -> dt.datetime | None:
+        if v is None:
+            return None
+        v = v.replace(tzinfo=dt.timezone.utc) if v.tzinfo is None else v
+        if not 1900 <= v.year <= 2200:
+            raise ValueError("must be a time between the years 1900 and 2200")
+        return v.astimezone(dt.timezone.utc)
+
+
+class CompetitorPriceImport(StrictModel):
+    rows: list[CompetitorPriceIn] = Field(min_length=1, max_length=10000)
+    rates: dict[str, str] = Field(default_factory=dict, description="currency -> shop currency per unit")
+
+
+class CompetitorPriceOut(BaseModel):
+    id: int
+    competitor: str
+    sku: str
+    amount: str  # in the shop's currency
+    currency: str
+    observed_amount: str
+    observed_currency: str
+    rate: str | None
+    observed_at: dt.datetime
+    source: str
+    url: str | None
+    in_stock: bool | None
+
+
+class CompetitorPriceImportReport(BaseModel):
+    recorded: int
+    errors: list[dict[str, Any]]  # {"row", "field", "message"}
+
+
+class PricePositionRow(BaseModel):
+    sku: str
+    name: str | None
+    category: str | None
+    our_price: str | None
+    lowest: str | None
+    lowest_competitor: str | None
+    median: str | None
+    competitors: int
+    rank: int | None  # 1 = cheapest
+    of: int
+    index: str | None  # our price / median x 100
+    position: Literal["cheapest", "at_or_below_median", "above_median", "most_expensive", "no_data"]
+
+
+class PricePositionOut(BaseModel):
+    currency: str
+    since: dt.datetime
+    summary: dict[str, int]
+    rows: list[PricePositionRow]
+
+
+Rounding = Literal["none", "0.99", "0.95", "0.00"]
+
+
+class PricingRuleCreate(StrictModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [{
+        "code": "match-lamps", "name": "Match the lowest on lamps", "kind": "match_lowest",
+        "price_list": "competitive", "undercut": "0.01", "floor_margin_percent": "15", "rounding": "0.99",
+        "categories": ["lighting"]}]})
+
+    code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal["cost_plus", "match_lowest", "target_margin"]
+    price_list: str = Field(min_length=1, max_length=64, description="where approved prices are written")
+    markup_percent: Decimal | None = Field(None, ge=0, le=10000)
+    target_margin_percent: Decimal | None = Field(None, ge=0, lt=100)
+    undercut: Decimal | None = Field(None, ge=0, le=1000000)
+    floor_margin_percent: Decimal = Field(Decimal(0), ge=0, lt=100)
+    rounding: Rounding = "none"
+    categories: list[str] | None = Field(None, max_length=200)
+    skus: list[str] | None = Field(None, max_length=10000)
+    max_age_days: int = Field(30, ge=1, le=365)
+
+
+class PricingRuleOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    kind: str
+    currency: str
+    price_list: str
+    markup_percent: str | None
+    target_margin_percent: str | None
+    undercut: str | None
+    floor_margin_percent: str
+    rounding: str
+    categories: list[str] | None
+    skus: list[str] | None
+    max_age_days: int
+    active: bool
+    pending_proposals: int = 0
+
+
+class RuleRunOut(BaseModel):
+    rule: str
+    proposed: int
+    superseded: int
+    skipped: dict[str, int]  # reason -> SKUs
+    proposals: list["PriceProposalOut"]
+
+
+class PriceProposalOut(BaseModel):
+    id: int
+    rule: str
+    sku: str
+    name: str | None = None
+    currency: str
+    current_price: str | None
+    proposed_price: str
+    change_percent: str | None
+    cost: str
+    floor: str
+    margin_percent: str  # of the proposed price
+    lowest_competitor: str | None
+    median_competitor: str | None
+    reason: str
+    status: str
+    created_at: dt.datetime
+    decided_at: dt.datetime | None
+    decision_note: str | None
+
+
+class ProposalDecisionIn(StrictModel):
+    note: str | None = Field(None, max_length=500)
+
+
+RuleRunOut.model_rebuild()

@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse, Response
 
 from merx.web.auth.session import session_present, session_reader
 from merx.web.common import HERE, PageRoute
+from merx.web.views import costs_pricing  # noqa: I001  (costs & margins, competitor prices: issue 15)
 from merx.web.views import (analytics, associate, auth, catalog, customers, dashboard, instore_console, integration,
                             inventory, jobs, kiosk, marketing, orders, payments, sales, search_console, sellers,
                             shop_settings, store, support)
@@ -32,7 +33,7 @@ def asset(asset_path: str) -> Response:
 
 for _module in (auth, dashboard, catalog, inventory, orders, customers, search_console, analytics, integration, jobs,
                 sellers, shop_settings, marketing, support, sales, payments, store, associate, kiosk,
-                instore_console):
+                instore_console, costs_pricing):
     router.include_router(_module.router)
 
 

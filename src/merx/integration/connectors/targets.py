@@ -75,6 +75,42 @@ def _prices(uow: UnitOfWork, row: dict[str, Any], connector: str) -> Outcome:
     return "updated" if current is not None else "created"
 
 
+def _costs(uow: UnitOfWork, row: dict[str, Any], connector: str) -> Outcome:
+    """A unit cost from the ERP, by SKU: a new entry in the catalog's cost history from
+    `effective_from` (a date is its midnight UTC; none: now). ERPs keep costs to 4 or more
+    decimals; the shop keeps them to the currency's minor unit, rounded half up."""
+    import datetime as dt
+    from decimal import ROUND_HALF_UP
+
+    from merx.catalog import public as catalog
+    from merx.core.money import MoneyError, exponent
+
+    currency = str(row["currency"]).strip().upper()
+    try:
+        amount = Decimal(str(row["amount"])).quantize(Decimal(1).scaleb(-exponent(currency)), ROUND_HALF_UP)
+    except MoneyError as e:
+        raise ValidationProblem.for_field("currency", str(e)) from None
+    eff = row.get("effective_from")
+    if isinstance(eff, dt.date) and not isinstance(eff, dt.datetime):
+        eff = dt.datetime.combine(eff, dt.time(0), dt.timezone.utc)
+    if eff is None:
+        current = catalog.cost_at(uow, row["sku"], currency)
+        if current is not None and current == amount:
+            return "unchanged"
+    try:
+        data = catalog.CostRowIn(sku=row["sku"], currency=currency, amount=format(amount, "f"), effective_from=eff,
+                                 reference=row.get("reference"))
+    except Exception as e:  # pydantic's ValidationError: the field it names
+        errors = getattr(e, "errors", lambda: [])()
+        field = str(errors[0]["loc"][0]) if errors else "row"
+        raise ValidationProblem.for_field(field, errors[0]["msg"] if errors else str(e)) from None
+    report = catalog.import_costs(uow, catalog.CostImport(rows=[data], source="erp", reference=f"connector {connector}"),
+                                  commit=False)
+    if report.errors:
+        raise ValidationProblem.for_field(report.errors[0]["field"], report.errors[0]["message"])
+    return "created"
+
+
 def _products(uow: UnitOfWork, row: dict[str, Any], connector: str) -> Outcome:
     from merx.catalog import public as catalog
 
@@ -120,6 +156,8 @@ TARGETS: dict[str, Target] = {
     "prices": Target("prices", ("sku", "currency", "amount"), (), ("sku", "currency"), _prices),
     "products": Target("products", ("sku",), ("name", "description", "status", "ean", "brand", "category"), ("sku",),
                        _products),
+    "costs": Target("costs", ("sku", "currency", "amount"), ("effective_from", "reference"), ("sku", "currency"),
+                    _costs),
     "order_status": Target("order_status", ("order_id", "status"), ("carrier", "tracking_number", "reason"),
                            ("order_id",), _order_status),
 }

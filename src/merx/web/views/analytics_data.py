@@ -207,12 +207,20 @@ def portfolio_section(uow: Any, *, period: Period) -> dict[str, Any]:
     mix = report.get("mix") or []
     mix_rows = (list(mix) if isinstance(mix, list)
                 else [{"class": k, **(v if isinstance(v, dict) else {"share": v})} for k, v in mix.items()])
+    missing = report.get("cost_missing") or {}
+    gaps = [{k: p.get(k) for k in ("sku", "name", "category", "lines", "orders", "revenue", "assumed_cost")}
+            for p in missing.get("products", [])]
+    note = (f"Thresholds: margin {thresholds.get('margin')}, units {thresholds.get('units')} "
+            f"(quantile {thresholds.get('quantile')}). Product lines only.") if thresholds else ""
+    from merx.analytics.public import cost_gap_summary
+
+    note = " ".join(n for n in (note, cost_gap_summary(missing), report.get("cost_basis")) if n) or None
     return {"charts": [{"title": "Portfolio quadrant: volume × margin", "spec": spec}],
             "tables": [_table("Mix against target", mix_rows),
                        _table("Candidates to drop (bottom 3 per category)", report.get("drop_candidates", [])),
+                       _table("Products without a recorded cost (their profit is assumed)", gaps),
                        _table("Products", products)],
-            "note": (f"Thresholds: margin {thresholds.get('margin')}, units {thresholds.get('units')} "
-                     f"(quantile {thresholds.get('quantile')}). Product lines only.") if thresholds else None}
+            "note": note}
 
 
 def inventory_section(uow: Any, *, period: Period) -> dict[str, Any]:
