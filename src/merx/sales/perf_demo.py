@@ -2,7 +2,7 @@
 the accounts buy (two left without one, so "cost unknown" shows), a year of account orders placed
 through the orders context at the moments they happened (paid, some late or never, a few
 returned), this year's revenue target by hand and next year's by seasonality, a commission plan
-with its monthly statements (all but the last month approved), five dealers (two in reserve)
+with three months of statements (all but the last approved), five dealers (two in reserve)
 with stock reports and rebate agreements. Everything goes through the use cases."""
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def seed_orders(db: Database, rng: random.Random, progress: Any) -> dict[str, An
     day = dt.datetime(first.year, first.month, 1, 9, tzinfo=dt.timezone.utc)
     returnable: list[tuple[dt.datetime, dict[str, Any]]] = []
     while day < now - dt.timedelta(days=1):
-        if rng.random() < 0.3 * weights[day.month - 1]:
+        if rng.random() < 0.15 * weights[day.month - 1]:
             acc_id, customer_id, owner, _territory = accs[rng.randrange(len(accs))]
             lines = [orders.PricedLine(s, rng.randint(1, 4), prices[s]) for s in rng.sample(skus, k=rng.randint(1, 3))]
             try:
@@ -150,10 +150,12 @@ def seed_plans(db: Database, rng: random.Random, progress: Any, state: dict[str,
                                                              rules=PLAN_RULES))
     statements = 0
     last = _months_back(now.date(), 1)
-    for back_n in range(6, 0, -1):
+    with UnitOfWork(db, manager) as uow:  # one portfolio report for the three months (the demo's build time)
+        classes = commissions.portfolio_classes(uow, "EUR", targets.at(targets.next_month(last)))
+    for back_n in range(3, 0, -1):
         month = _months_back(now.date(), back_n)
         with UnitOfWork(db, manager) as uow:
-            out = commissions.compute_statements(uow, plan["id"], month)
+            out = commissions.compute_statements(uow, plan["id"], month, classes=classes)
         statements += len(out)
         if month != last:
             for st in out:
