@@ -45,7 +45,7 @@ def _months_back(today: dt.date, n: int) -> dt.date:
 
 def seed_orders(db: Database, rng: random.Random, progress: Any) -> dict[str, Any]:
     """Costs and a year of account orders (the first half: the ledger then catches up)."""
-    task = progress.add_task("sales performance", total=6)
+    task = progress.add_task("sales performance", total=5)
     now = utcnow()
     with UnitOfWork(db) as uow:
         accs = [(a.id, a.customer_id, a.owner_user_id, a.territory) for a in uow.session.scalars(
