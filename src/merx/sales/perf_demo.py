@@ -59,12 +59,19 @@ def seed_orders(db: Database, rng: random.Random, progress: Any) -> dict[str, An
     skus = list(dict.fromkeys(r["sku"] for r in levels if r["available"] >= 60))[:30]
     if len(skus) < 6:
         return {}
-    prices = {s: Decimal(rng.choice([45, 60, 85, 120, 180, 240])) for s in skus}  # case-pack prices
-    with UnitOfWork(db, manager) as uow:  # costs from the "ERP": all but two SKUs, 40-80% of the price
-        catalog.import_costs(uow, catalog.CostImport(source="erp", reference="demo ERP cost list", rows=[
-            catalog.CostRowIn(sku=s, currency="EUR", amount=str((prices[s] * Decimal(rng.uniform(0.4, 0.8)))
-                                                                .quantize(Decimal("0.01"))),
-                              effective_from=now - dt.timedelta(days=800)) for s in skus[2:]]))
+    with UnitOfWork(db, manager) as uow:  # the catalog's landed costs (the catalog demo sets most)
+        known = catalog.costs_at(uow, skus, "EUR", now)
+    # B2B prices are a markup on the cost, so margins are real; SKUs without a cost get one from the
+    # "ERP" (all but two, which stay "cost unknown")
+    prices = {s: (Decimal(known[s]) * Decimal(str(round(rng.uniform(1.25, 1.9), 2)))).quantize(Decimal("0.01"))
+              if s in known else Decimal(rng.choice([45, 60, 85, 120, 180, 240])) for s in skus}
+    missing = [s for s in skus if s not in known]
+    if len(missing) > 2:
+        with UnitOfWork(db, manager) as uow:
+            catalog.import_costs(uow, catalog.CostImport(source="erp", reference="demo ERP cost list", rows=[
+                catalog.CostRowIn(sku=s, currency="EUR", amount=str((prices[s] * Decimal(str(round(rng.uniform(0.4, 0.8), 2))))
+                                                                    .quantize(Decimal("0.01"))),
+                                  effective_from=now - dt.timedelta(days=800)) for s in missing[2:]]))
     progress.advance(task)
 
     # -- a year of orders from the accounts -----------------------------------------------------------
