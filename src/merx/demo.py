@@ -108,6 +108,7 @@ def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int
     from merx.marketing import demo as marketing_demo
     from merx.support import demo as support_demo
     from merx.sales import demo as sales_demo
+    from merx.sales import perf_demo as sales_perf_demo
     from merx.invoicing import demo as invoicing_demo
 
     settings = settings or get_settings()
@@ -137,6 +138,9 @@ def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int
             counts.update(marketing_demo.seed(db, rng, progress))
             counts.update(support_demo.seed(db, rng, progress))
             counts.update(sales_demo.seed(db, rng, progress))
+            perf = sales_perf_demo.seed_orders(db, rng, progress)  # costs and a year of account orders
+            _catch_up(db, ["sales.ledger", "analytics.sales"])  # the ledger and the portfolio see those orders
+            counts.update(sales_perf_demo.seed_plans(db, rng, progress, perf))  # targets, commissions, dealers
             counts.update(invoicing_demo.seed(db, rng, progress))  # taxes, shipping, payments, invoices
             shoppers = _shopper_accounts(db)
             counts["shopper accounts"] = len(shoppers)
@@ -192,6 +196,20 @@ def _shopper_accounts(db: Any) -> list[str]:
                 postal_code=a.get("postal_code"), country=country, default_shipping=True, default_billing=True))
         emails.append(c["email"])
     return emails
+
+
+def _catch_up(db: Any, names: list[str]) -> None:
+    """Run these durable subscribers over the outbox now (the demo registers no handlers; the
+    server's runner carries on from their cursors)."""
+    from merx.analytics import handlers as analytics_handlers
+    from merx.core.events import MessageBus
+    from merx.core.subscribers import SubscriberRunner
+    from merx.sales import handlers as sales_handlers
+
+    bus = MessageBus()
+    sales_handlers.register(bus)
+    analytics_handlers.register(bus)
+    SubscriberRunner(db, bus).catch_up(names)
 
 
 def _catalog(db: Any, rng: random.Random, product_count: int, progress: Progress) -> dict[str, int]:

@@ -36,6 +36,8 @@ def _check_scope(role: Role, seller_id: int | None, customer_id: int | None) -> 
         raise ValidationProblem.for_field("seller_id", "only seller users act for a seller")
     if role == Role.customer and customer_id is None:
         raise ValidationProblem.for_field("customer_id", "a customer user must name its customer record")
+    if role == Role.dealer and customer_id is None:
+        raise ValidationProblem.for_field("customer_id", "a dealer user must name its dealer account's customer record")
 
 
 def create_user(uow: UnitOfWork, *, name: str, role: Role, email: str | None = None, password: str | None = None,

@@ -23,6 +23,7 @@ class Role(str, enum.Enum):
     customer = "customer"
     store_associate = "store_associate"  # in-store app: scoped to the stores it is bound to (instore)
     marketer = "marketer"
+    dealer = "dealer"  # a dealer's staff: scoped to its account (customer_id = the account's buying customer)
 
 
 STAFF_ROLES = frozenset({Role.admin, Role.staff})

@@ -317,3 +317,8 @@ def contract_status(contract_id: DbId, body: ContractStatusIn, uow: UnitOfWork =
 def complete_milestone(contract_id: DbId, milestone_id: DbId, order_id: int | None = None,
                        uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(SALES)) -> ContractOut:
     return contracts.complete_milestone(uow, contract_id, milestone_id, order_id=order_id)
+
+
+from merx.sales import performance_api  # noqa: E402 - targets, commissions, KPIs, dealers, rebates (/sales/...)
+
+router.include_router(performance_api.router)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from merx.core.events import Event, EventMoney, EventPart, Timestamp
+from merx.core.events import Amount, Event, EventMoney, EventPart, Timestamp
 
 
 class AccountCreated(Event):
@@ -271,3 +271,97 @@ class ContractRiskRaised(_ContractEvent):
     level: Literal["medium", "high"]
     previous_level: Literal["low", "medium"] | None
     reasons: list[RiskReason]
+
+
+# -- performance: targets, commissions, dealers and rebates (issue 15) --------------------------------
+
+class TargetsSet(Event):
+    """A target was set, or an annual target was decomposed into `parts` month x rep x category
+    parts (`method`: manual or seasonality)."""
+
+    event_type: ClassVar[str] = "sales_target.set"
+    aggregate_type: ClassVar[str] = "sales_target"
+    aggregate_field: ClassVar[str] = "target_id"
+
+    target_id: int
+    name: str
+    measure: str
+    year: int
+    parts: int
+    method: str
+
+
+class CommissionPlanCreated(Event):
+    """A commission plan was created (its rules were checked: rates, bands, tiers, cap)."""
+
+    event_type: ClassVar[str] = "commission_plan.created"
+    aggregate_type: ClassVar[str] = "commission_plan"
+    aggregate_field: ClassVar[str] = "plan_id"
+
+    plan_id: int
+    name: str
+    currency: str
+    members: list[int]
+
+
+class _StatementEvent(Event):
+    aggregate_type: ClassVar[str] = "commission_statement"
+    aggregate_field: ClassVar[str] = "statement_id"
+
+    statement_id: int
+    plan_id: int
+    rep_user_id: int
+    month: str  # YYYY-MM
+    currency: str
+    total: Amount  # may be negative (a month of clawbacks)
+
+
+class CommissionStatementApproved(_StatementEvent):
+    """A rep's monthly statement was approved and locked: what payroll pays (`total`), with the
+    sums per kind of line (earnings, tier, team pool, cap, clawbacks, adjustments)."""
+
+    event_type: ClassVar[str] = "commission_statement.approved"
+
+    approved_by: int | None
+    by_kind: dict[str, str]
+    lines: int
+
+
+class CommissionAdjustmentRecorded(_StatementEvent):
+    """A correction to a locked statement; it is paid in the rep's month `paid_in` (YYYY-MM)."""
+
+    event_type: ClassVar[str] = "commission_statement.adjusted"
+
+    amount: Amount  # signed: negative takes commission back
+    paid_in: str
+    reason: str
+
+
+class DealerChanged(Event):
+    """A dealer was registered or changed (tier, territory, price list, active or reserve)."""
+
+    event_type: ClassVar[str] = "dealer.changed"
+    aggregate_type: ClassVar[str] = "dealer"
+    aggregate_field: ClassVar[str] = "dealer_id"
+
+    dealer_id: int
+    account_id: int
+    tier: str
+    territory: str
+    status: str
+
+
+class RebateSettled(Event):
+    """A dealer's annual volume rebate was settled (`amount`: the credit granted for the year)."""
+
+    event_type: ClassVar[str] = "rebate.settled"
+    aggregate_type: ClassVar[str] = "rebate_agreement"
+    aggregate_field: ClassVar[str] = "agreement_id"
+
+    agreement_id: int
+    dealer_id: int
+    account_id: int
+    year: int
+    volume: EventMoney
+    amount: EventMoney
+    reference: str

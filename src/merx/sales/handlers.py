@@ -13,7 +13,7 @@ from merx.core.db import utcnow
 from merx.core.events import DomainEvent, MessageBus
 from merx.core.uow import UnitOfWork
 from merx.orders.events import OrderCancelled, OrderPaid, OrderPlaced
-from merx.sales import activities, risk
+from merx.sales import activities, ledger, risk
 from merx.sales.models import Account, Contact
 
 
@@ -40,6 +40,13 @@ def on_order_events(events: list[DomainEvent], uow: UnitOfWork) -> None:
     uow.commit()
 
 
+def on_ledger_events(events: list[DomainEvent], uow: UnitOfWork) -> None:
+    ledger.record(events, uow)
+    uow.commit()
+
+
 def register(bus: MessageBus) -> None:
     for event_class in (OrderPlaced, OrderPaid, OrderCancelled):
         bus.subscribe(event_class, on_order_events, batch=True, durable="sales.orders")
+    for event_class in ledger.LEDGER_EVENTS:  # the order-line ledger of targets, commissions and rebates
+        bus.subscribe(event_class, on_ledger_events, batch=True, durable="sales.ledger")

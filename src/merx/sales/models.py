@@ -261,3 +261,222 @@ class ScoringModel(Base):
     lost: Mapped[int] = mapped_column(sa.Integer)
     features: Mapped[Any] = mapped_column(JSONType)
     active: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+
+
+# -- performance: the order-line ledger, targets, commissions, dealers and rebates (issue 15) -----
+
+class LedgerLine(Base):
+    """One order line of an account's order, as the orders context's `order.placed` event told it,
+    credited to the rep who owned the account when the order was placed. `unit_cost_minor` is
+    the cost landed on the line (None: cost unknown; margins then say so, never assume)."""
+
+    __tablename__ = "sales_ledger_lines"
+
+    id: Mapped[IdPK]
+    order_id: Mapped[int] = mapped_column(sa.BigInteger, index=True)
+    order_number: Mapped[str] = mapped_column(sa.String(40))
+    line_no: Mapped[int] = mapped_column(sa.Integer)
+    account_id: Mapped[int] = mapped_column(sa.BigInteger, index=True)
+    customer_id: Mapped[int] = mapped_column(sa.BigInteger)
+    rep_user_id: Mapped[int] = mapped_column(sa.BigInteger, index=True)
+    placed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    sku: Mapped[str] = mapped_column(sa.String(64))
+    category: Mapped[str | None] = mapped_column(sa.String(120))
+    quantity: Mapped[int] = mapped_column(sa.Integer)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    revenue_minor: Mapped[int] = mapped_column(sa.BigInteger)  # the line total after discounts
+    unit_cost_minor: Mapped[int | None] = mapped_column(sa.BigInteger)
+    paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    cancelled: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+
+    __table_args__ = (sa.UniqueConstraint("order_id", "line_no", name="uq_sales_ledger_lines_order_line"),)
+
+
+class LedgerReturn(Base):
+    """Units of a ledger line that came back (`order.returned`), with their value and date."""
+
+    __tablename__ = "sales_ledger_returns"
+
+    id: Mapped[IdPK]
+    order_id: Mapped[int] = mapped_column(sa.BigInteger, index=True)
+    line_no: Mapped[int] = mapped_column(sa.Integer)
+    return_id: Mapped[int] = mapped_column(sa.BigInteger)
+    quantity: Mapped[int] = mapped_column(sa.Integer)
+    value_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    returned_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+    __table_args__ = (sa.UniqueConstraint("return_id", "line_no", name="uq_sales_ledger_returns_return_line"),)
+
+
+class Target(Base):
+    """A SMART target: a measure over a period for an owner (a rep, a team or the company),
+    optionally one product category. Parts of a decomposed annual target point at it."""
+
+    __tablename__ = "sales_targets"
+
+    id: Mapped[IdPK]
+    name: Mapped[str] = mapped_column(sa.String(200))
+    measure: Mapped[str] = mapped_column(sa.String(16))  # revenue | margin | units | new_accounts | visits
+    period_start: Mapped[dt.date] = mapped_column(sa.Date, index=True)
+    period_end: Mapped[dt.date] = mapped_column(sa.Date)  # exclusive
+    owner_user_id: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)  # None: team/company
+    team: Mapped[str | None] = mapped_column(sa.String(64))
+    category: Mapped[str | None] = mapped_column(sa.String(120))
+    currency: Mapped[str | None] = mapped_column(sa.String(3))  # money measures
+    value: Mapped[Decimal] = mapped_column(DecimalText(30))  # money in major units, or a count
+    parent_id: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)
+    method: Mapped[str] = mapped_column(sa.String(16), default="manual")  # manual | seasonality
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CommissionPlan(Base):
+    """Rates by portfolio class and margin band, attainment tiers, team split, clawback, cap
+    (the rules live in `rules_json`, checked by commission_rules.parse_plan)."""
+
+    __tablename__ = "sales_commission_plans"
+
+    id: Mapped[IdPK]
+    name: Mapped[str] = mapped_column(sa.String(200))
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    rules_json: Mapped[Any] = mapped_column(JSONType)
+    members: Mapped[Any] = mapped_column(JSONType, default=list)  # rep user ids
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CommissionStatement(Base):
+    __tablename__ = "sales_commission_statements"
+
+    id: Mapped[IdPK]
+    plan_id: Mapped[int] = mapped_column(sa.BigInteger, index=True)
+    rep_user_id: Mapped[int] = mapped_column(sa.BigInteger, index=True)
+    month: Mapped[dt.date] = mapped_column(sa.Date, index=True)  # first day
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    status: Mapped[str] = mapped_column(sa.String(12), default="draft")  # draft | approved
+    total_minor: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    summary: Mapped[Any] = mapped_column(JSONType, default=dict)
+    approved_by: Mapped[int | None] = mapped_column(sa.BigInteger)
+    approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(sa.Integer, default=1)
+    computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (sa.UniqueConstraint("plan_id", "rep_user_id", "month", name="uq_sales_commission_statements_rep_month"),)
+
+
+class CommissionLine(Base):
+    __tablename__ = "sales_commission_lines"
+
+    id: Mapped[IdPK]
+    statement_id: Mapped[int] = mapped_column(sa.ForeignKey("sales_commission_statements.id", ondelete="CASCADE"),
+                                              index=True)
+    kind: Mapped[str] = mapped_column(sa.String(24))  # earning | clawback_return | clawback_unpaid | team_pool | tier | cap | adjustment
+    order_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    order_number: Mapped[str | None] = mapped_column(sa.String(40))
+    line_no: Mapped[int | None] = mapped_column(sa.Integer)
+    sku: Mapped[str | None] = mapped_column(sa.String(64))
+    portfolio_class: Mapped[str | None] = mapped_column(sa.String(12))
+    margin_band: Mapped[str | None] = mapped_column(sa.String(24))
+    base_minor: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    rate: Mapped[Decimal] = mapped_column(DecimalText(30))
+    amount_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    note: Mapped[str | None] = mapped_column(sa.String(300))
+
+
+class CommissionAdjustment(Base):
+    """A correction to a locked statement: it lands in the rep's next open month."""
+
+    __tablename__ = "sales_commission_adjustments"
+
+    id: Mapped[IdPK]
+    plan_id: Mapped[int] = mapped_column(sa.BigInteger, index=True)
+    rep_user_id: Mapped[int] = mapped_column(sa.BigInteger, index=True)
+    month: Mapped[dt.date] = mapped_column(sa.Date, index=True)  # the month it is paid in
+    corrects_statement_id: Mapped[int] = mapped_column(sa.BigInteger)
+    amount_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    reason: Mapped[str] = mapped_column(sa.String(300))
+    created_by: Mapped[int | None] = mapped_column(sa.BigInteger)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Dealer(Base):
+    """A B2B account that resells: tier, territory, price list (customer group), active or in
+    reserve for its territory, and the stock share it may hold (of a month's sell-out)."""
+
+    __tablename__ = "sales_dealers"
+
+    id: Mapped[IdPK]
+    account_id: Mapped[int] = mapped_column(sa.BigInteger, unique=True)
+    tier: Mapped[str] = mapped_column(sa.String(16), default="standard")
+    territory: Mapped[str] = mapped_column(sa.String(64), index=True)
+    price_list: Mapped[str | None] = mapped_column(sa.String(64))
+    status: Mapped[str] = mapped_column(sa.String(12), default="active")  # active | reserve | ended
+    stock_share_limit: Mapped[Decimal] = mapped_column(DecimalText(20), default=Decimal("0.5"))
+    owner_user_id: Mapped[int] = mapped_column(sa.BigInteger, index=True)  # the account's rep
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DealerReport(Base):
+    """A dealer's reported stock and sell-out for one SKU and month (API or connector)."""
+
+    __tablename__ = "sales_dealer_reports"
+
+    id: Mapped[IdPK]
+    dealer_id: Mapped[int] = mapped_column(sa.BigInteger, index=True)
+    month: Mapped[dt.date] = mapped_column(sa.Date)
+    sku: Mapped[str] = mapped_column(sa.String(64))
+    stock_units: Mapped[int] = mapped_column(sa.Integer)
+    sell_out_units: Mapped[int] = mapped_column(sa.Integer)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (sa.UniqueConstraint("dealer_id", "month", "sku", name="uq_sales_dealer_reports_month_sku"),)
+
+
+class RebateAgreement(Base):
+    """An annual volume rebate in increasing steps (`steps`: [{"from": "100000.00", "rate": "0.02"}]),
+    on the dealer's net purchases of the year, accrued monthly and settled once a year."""
+
+    __tablename__ = "sales_rebate_agreements"
+
+    id: Mapped[IdPK]
+    dealer_id: Mapped[int] = mapped_column(sa.BigInteger, index=True)
+    year: Mapped[int] = mapped_column(sa.Integer)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    steps: Mapped[Any] = mapped_column(JSONType)
+    settled_minor: Mapped[int | None] = mapped_column(sa.BigInteger)
+    settled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    settlement_ref: Mapped[str | None] = mapped_column(sa.String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (sa.UniqueConstraint("dealer_id", "year", name="uq_sales_rebate_agreements_dealer_year"),)
+
+
+class Budget(Base):
+    """A sales budget for one month and unit (a rep, or the team when `owner_user_id` is None):
+    planned amounts per line (revenue, cost_of_goods, people, promotion, trade_fees, ka_fees)."""
+
+    __tablename__ = "sales_budgets"
+
+    id: Mapped[IdPK]
+    month: Mapped[dt.date] = mapped_column(sa.Date, index=True)
+    owner_user_id: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    lines: Mapped[Any] = mapped_column(JSONType)  # {"revenue": "12000.00", ...}
+    alert_threshold: Mapped[Decimal] = mapped_column(DecimalText(20), default=Decimal("0.1"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (sa.UniqueConstraint("month", "owner_user_id", "currency", name="uq_sales_budgets_unit_month"),)
+
+
+class Expense(Base):
+    """A recorded sales expense (people, promotion, trade fees, retailer/KA fees) for a month and unit."""
+
+    __tablename__ = "sales_expenses"
+
+    id: Mapped[IdPK]
+    month: Mapped[dt.date] = mapped_column(sa.Date, index=True)
+    owner_user_id: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    amount_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    note: Mapped[str | None] = mapped_column(sa.String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -20,3 +20,25 @@ __all__ = [
     "move_deal", "next_follow_up", "overdue_by_owner", "pipeline_report", "public_quote", "quote_pdf",
     "reject_quote", "send_quote", "set_clauses", "stages_out", "update_account",
 ]
+
+# sales performance (issue 15): targets, commissions, KPIs, dealers and rebates, for the console
+from merx.sales.commissions import approve as approve_statement  # noqa: E402
+from merx.sales.commissions import compute_statements, get_statement, list_plans, list_statements  # noqa: E402
+from merx.sales.dealers import accrual as rebate_accrual  # noqa: E402
+from merx.sales.dealers import list_agreements as list_rebates  # noqa: E402
+from merx.sales.dealers import list_dealers, overstocked, reserves, stock_health  # noqa: E402
+from merx.sales.kpis import kpis, profit_contributors  # noqa: E402
+from merx.sales.targets import list_targets, month_attainments  # noqa: E402
+
+__all__ += [
+    "approve_statement", "compute_statements", "get_statement", "kpis", "list_dealers", "list_plans", "list_rebates",
+    "list_statements", "list_targets", "month_attainments", "overstocked", "profit_contributors", "rebate_accrual",
+    "reserves", "stock_health",
+]
+from merx.sales.budgets import list_budgets  # noqa: E402
+from merx.sales.budgets import variance as budget_variance  # noqa: E402
+
+__all__ += ["budget_variance", "list_budgets"]
+from merx.sales.dealers import scorecard as dealer_scorecard  # noqa: E402
+
+__all__ += ["dealer_scorecard"]

@@ -446,3 +446,183 @@ class ContractOut(BaseModel):
     risk_figures: dict[str, Any] | None
     risk_computed_at: dt.datetime | None
     version: int
+
+
+# -- performance: targets, commissions, dealers, rebates (issue 15) -----------------------------------
+
+Measure = Literal["revenue", "margin", "units", "new_accounts", "visits"]
+Decimalish = str | int
+
+
+class TargetIn(StrictModel):
+    name: str = Field(min_length=1, max_length=200)
+    measure: Measure
+    period_start: dt.date
+    period_end: dt.date  # exclusive
+    owner_user_id: int | None = None  # None: the whole team
+    team: str | None = Field(None, max_length=64)
+    category: str | None = Field(None, max_length=120)
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
+    value: Decimalish
+
+
+class TargetPartIn(StrictModel):
+    month: int = Field(ge=1, le=12)
+    owner_user_id: int | None = None
+    category: str | None = Field(None, max_length=120)
+    value: Decimalish
+
+
+class DecomposeIn(StrictModel):
+    """An annual company target split into month x rep x category parts: by last year's
+    seasonality (`owners`, `categories`) or by hand (`parts`, which must add up to `total`)."""
+
+    name: str = Field(min_length=1, max_length=160)
+    year: int = Field(ge=2000, le=2100)
+    measure: Measure
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
+    total: Decimalish
+    method: Literal["seasonality", "manual"]
+    owners: list[int] = Field(default_factory=list, max_length=500)
+    categories: list[str] = Field(default_factory=list, max_length=200)
+    parts: list[TargetPartIn] = Field(default_factory=list, max_length=20000)
+
+
+class MarginBandIn(StrictModel):
+    from_: Decimalish = Field(alias="from")
+    factor: Decimalish
+
+    model_config = {"extra": "forbid", "populate_by_name": True}
+
+
+class TierIn(StrictModel):
+    from_: Decimalish = Field(alias="from")
+    to: Decimalish | None = None
+    multiplier: Decimalish
+
+    model_config = {"extra": "forbid", "populate_by_name": True}
+
+
+class PlanRulesIn(StrictModel):
+    class_rates: dict[str, Decimalish]
+    margin_bands: list[MarginBandIn] = Field(default_factory=lambda: [MarginBandIn(**{"from": "0", "factor": "1"})],
+                                             max_length=20)
+    unknown_cost_factor: Decimalish = "1"
+    team_share: Decimalish = "0"
+    tiers: list[TierIn] = Field(default_factory=lambda: [TierIn(**{"from": "0", "to": None, "multiplier": "1"})],
+                                max_length=20)
+    clawback_days: int | None = None
+    cap: Decimalish | None = None
+
+
+class CommissionPlanIn(StrictModel):
+    name: str = Field(min_length=1, max_length=200)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    members: list[int] = Field(min_length=1, max_length=1000)
+    rules: PlanRulesIn
+
+
+class ComputeStatementsIn(StrictModel):
+    plan_id: int
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+class SignedMoneyIn(StrictModel):
+    """Money that may be negative (a correction taking commission back)."""
+
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    amount: str = Field(max_length=32)
+
+    @field_validator("amount")
+    @classmethod
+    def _amount(cls, v: str, info: Any) -> str:
+        from pydantic_core import PydanticCustomError
+
+        from merx.core.money import MoneyError, parse_amount
+
+        currency = info.data.get("currency")
+        if currency is None:
+            return v
+        try:
+            return format(parse_amount(v, currency, allow_negative=True), "f")
+        except MoneyError as e:
+            raise PydanticCustomError("amount", str(e)) from None
+
+
+class AdjustmentIn(StrictModel):
+    amount: SignedMoneyIn
+    reason: str = Field(min_length=1, max_length=300)
+
+
+class DealerIn(StrictModel):
+    account_id: int
+    tier: Literal["platinum", "gold", "silver", "standard"] = "standard"
+    territory: str = Field(min_length=1, max_length=64)
+    price_list: str | None = Field(None, max_length=64)
+    status: Literal["active", "reserve"] = "active"
+    stock_share_limit: Decimalish = "0.5"
+
+
+class DealerPatch(PatchModel):
+    tier: Literal["platinum", "gold", "silver", "standard"] | None = None
+    territory: str | None = Field(None, min_length=1, max_length=64)
+    price_list: str | None = Field(None, max_length=64)
+    status: Literal["active", "reserve", "ended"] | None = None
+    stock_share_limit: Decimalish | None = None
+
+
+class DealerReportLineIn(StrictModel):
+    sku: str = Field(min_length=1, max_length=64)
+    stock_units: int = Field(ge=0, le=10_000_000)
+    sell_out_units: int = Field(ge=0, le=10_000_000)
+
+
+class DealerReportIn(StrictModel):
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    lines: list[DealerReportLineIn] = Field(min_length=1, max_length=20000)
+
+
+class RebateStepIn(StrictModel):
+    from_: Decimalish = Field(alias="from")
+    rate: Decimalish
+
+    model_config = {"extra": "forbid", "populate_by_name": True}
+
+
+class RebateAgreementIn(StrictModel):
+    dealer_id: int
+    year: int = Field(ge=2000, le=2100)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    steps: list[RebateStepIn] = Field(min_length=1, max_length=20)
+
+
+BudgetLine = Literal["revenue", "cost_of_goods", "people", "promotion", "trade_fees", "ka_fees"]
+
+
+class BudgetIn(StrictModel):
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    owner_user_id: int | None = None  # None: the whole team
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    lines: dict[BudgetLine, str] = Field(min_length=1)
+    alert_threshold: Decimalish = "0.1"  # a line drifting more than this share from plan raises an alert
+
+
+class ExpenseIn(StrictModel):
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    owner_user_id: int | None = None
+    kind: Literal["people", "promotion", "trade_fees", "ka_fees"]
+    amount: MoneyIn
+    note: str | None = Field(None, max_length=300)
+
+
+class SlowMoverLineIn(StrictModel):
+    sku: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(gt=0, le=1_000_000)
+    age_days: int = Field(ge=0, le=36500)  # how long the dealer has held the goods
+
+
+class SlowMoverReturnIn(StrictModel):
+    kind: Literal["return", "exchange"] = "return"
+    max_share: Decimalish = "0.1"  # at most this share of the 12 months' purchases of the SKU
+    min_age_days: int = Field(90, ge=0, le=3650)
+    lines: list[SlowMoverLineIn] = Field(min_length=1, max_length=1000)

@@ -217,3 +217,8 @@ def buyer_quote(request: Request, token: str) -> Response:
     with unit_of_work(request, readonly=True) as uow:
         quote = sales.public_quote(uow, token)
     return render(request, "store/quote.html", {"quote": quote, "token": token})
+
+
+from merx.web.views import sales_performance  # noqa: E402 - KPIs, commissions, dealers (issue 15)
+
+router.include_router(sales_performance.router)
