@@ -80,7 +80,7 @@ class _Fresh:
     """An empty target of the same backend: a new SQLite file or a new PostgreSQL database."""
 
     def __init__(self, backend: str, tmp: Path) -> None:
-        from conftest import create_pg_database, pg_url_for
+        from tests.conftest import create_pg_database, pg_url_for
 
         self.pg_name = None
         if backend == "sqlite":
@@ -94,7 +94,7 @@ class _Fresh:
         return {"MERX_DATABASE_URL": self.url, "MERX_DATA_DIR": str(self.data_dir)}
 
     def drop(self) -> None:
-        from conftest import drop_pg_database
+        from tests.conftest import drop_pg_database
 
         if self.pg_name:
             drop_pg_database(self.pg_name)
@@ -107,7 +107,7 @@ def _client_on(url: str, data_dir: Path) -> Any:
     from merx.core.db import Database
     from merx.core.settings import Settings
 
-    from conftest import TEST_PAYMENT_PROVIDERS
+    from tests.conftest import TEST_PAYMENT_PROVIDERS
 
     db = Database(url)
     settings = Settings(data_dir=data_dir, log_json=True, log_level="WARNING", payment_providers=TEST_PAYMENT_PROVIDERS)

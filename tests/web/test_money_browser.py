@@ -31,7 +31,8 @@ def test_shopper_pays_with_3ds_sees_tax_and_invoice_staff_refunds_and_the_tax_re
     from tests.web.test_account_browser import sign_up_in_browser
 
     seed_taxes_and_shipping(live_server.db)
-    for settings in {id(s): s for s in (live_server.settings, live_server.app.state.settings)}.values():
+    for settings in {id(s): s for s in (live_server.settings, live_server.app.state.settings,
+                                        getattr(live_server.db, "settings", None)) if s is not None}.values():
         monkeypatch.setattr(settings, "smtp_url", SecretStr(smtp_server.url))
     sign_up_in_browser(page, smtp_server, "ann.shopper@example.com")
     page.goto(f"/product/{served_shop.product_ids['LAMP-FLOOR']}")

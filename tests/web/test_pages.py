@@ -486,13 +486,25 @@ def test_no_console_page_says_not_available_yet(client, shop):
     with UnitOfWork(client.app.state.db) as uow:  # the order's confirmation, recorded by marketing
         message = marketing.list_messages(uow, status=None, customer_id=None, campaign_id=None, kind=None, limit=1,
                                           cursor=None).items[0]
+    import datetime as dt
+
+    from merx.sales import commissions
+    from merx.sales.schemas import CommissionPlanIn
+
+    with UnitOfWork(client.app.state.db) as uow:  # a commission statement (sales performance)
+        plan = commissions.create_plan(uow, CommissionPlanIn(name="Reps", currency="EUR", members=[owner], rules={
+            "class_rates": {"gold": "0.05", "sunrise": "0.05", "sunset": "0.05", "rest": "0.05"}}))
+    with UnitOfWork(client.app.state.db) as uow:
+        statement_ids = [str(st["id"]) for st in commissions.compute_statements(uow, plan["id"], dt.date.today().replace(day=1),
+                                                                               classes={})]
     with UnitOfWork(client.app.state.db, SYSTEM, readonly=True) as uow:  # the paid order's invoice
         doc_ids = [str(d.id) for d in invoicing.list_documents(uow, order_id=order["id"])]
     samples = {"{product_id}": [str(shop.product_ids["LAMP-DESK"])], "{customer_id}": [str(order["customer_id"])],
                "{order_id}": [str(order["id"])], "{section}": list(SECTIONS), "{name}": list(TILES),
                "{ticket_id}": [str(ticket.id)], "{chat_id}": [str(chat.id)],
                "{account_id}": [str(account.id)], "{quote_id}": [str(quote.id)], "{message_id}": [str(message.id)],
-               "{doc_id}": doc_ids}
+               "{doc_id}": doc_ids, "{fmt}": ["csv", "xlsx"],
+               "{statement_id}": statement_ids}
     sign_in(client, shop.users["admin"])
     paths = _console_get_paths(client.app.routes)
     assert {"/console", "/console/integration", "/console/tiles/{name}"} <= paths

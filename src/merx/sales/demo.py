@@ -149,6 +149,8 @@ def seed(db: Database, rng: random.Random, progress: Any) -> dict[str, int]:
         lines = [{"sku": s, "quantity": rng.randint(1, 4),
                   "discount_percent": str(rng.choice([0, 5, 8, 15] if n % 4 == 1 else [0, 3, 5, 10]))}
                  for s in rng.sample(skus, k=min(len(skus), rng.randint(1, 3)))]
+        if n == 1:  # one quote always waits for the manager (a discount above the rep's limit)
+            lines[0]["discount_percent"] = "15"
         try:
             with UnitOfWork(db, rep) as uow:
                 q = quotes.create_quote(uow, QuoteCreate(account_id=account_id, lines=lines,  # type: ignore[arg-type]

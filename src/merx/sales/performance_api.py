@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from merx.core.auth import Principal, Role
 from merx.core.errors import ValidationProblem
@@ -52,7 +52,7 @@ def decompose(body: DecomposeIn, uow: UnitOfWork = Depends(get_uow), _: Principa
 
 
 @router.get("/targets")
-def list_targets(year: int | None = None, owner_user_id: int | None = None, uow: UnitOfWork = Depends(get_read_uow),
+def list_targets(year: int | None = Query(None, ge=1900, le=2200), owner_user_id: int | None = None, uow: UnitOfWork = Depends(get_read_uow),
                  _: Principal = Depends(SALES)) -> dict:
     return {"items": targets.list_targets(uow, year=year, owner_user_id=owner_user_id), "next_cursor": None}
 
@@ -158,7 +158,7 @@ def reserves(uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(SAL
 
 
 @router.get("/dealers/scorecard")
-def scorecard(year: int, currency: str = "EUR", uow: UnitOfWork = Depends(get_read_uow),
+def scorecard(year: int = Query(..., ge=1900, le=2200), currency: str = "EUR", uow: UnitOfWork = Depends(get_read_uow),
               _: Principal = Depends(SALES)) -> dict:
     """Active dealers scored on volume, growth, margin, payment and stock health; the bottom 3 marked."""
     return dealers.scorecard(uow, year, currency)
@@ -212,7 +212,7 @@ def settle(agreement_id: DbId, uow: UnitOfWork = Depends(get_uow), _: Principal 
 
 
 @router.get("/reviews/bottom-3")
-def bottom_three(year: int, by: Literal["dealer", "customer"] = "customer", currency: str = "EUR",
+def bottom_three(year: int = Query(..., ge=1900, le=2200), by: Literal["dealer", "customer"] = "customer", currency: str = "EUR",
                  uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(SALES)) -> dict:
     """The year's profit-contribution review of dealers or customer accounts: the three lowest named."""
     return kpis.profit_contributors(uow, year, currency, by=by)
