@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -167,8 +168,10 @@ def test_demo_search_knows_the_stock_inventory_holds(demo_run):
     assert stores and stores <= {loc for _, loc, available in search if available > 0}
 
 
-def test_demo_starts_from_a_fresh_database(demo_run):
-    data_dir, _ = demo_run
+def test_demo_starts_from_a_fresh_database(demo_run, tmp_path):
+    # a copy of the built demo, so the other tests' admin key and data stay as they were
+    data_dir = tmp_path / "again"
+    shutil.copytree(demo_run[0], data_dir)
     env = {**os.environ, "MERX_DATA_DIR": str(data_dir), "MERX_LOG_LEVEL": "WARNING"}
     env.pop("MERX_DATABASE_URL", None)
     merx = Path(sys.executable).parent / "merx"
