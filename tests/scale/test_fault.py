@@ -48,6 +48,11 @@ class Load:
             # contention on the same rows), nothing changed, retry: not a failure of the kill
             with self.lock:
                 self.busy += 1
+        elif r.status_code == 503 and "No server is available" in r.text:
+            # HAProxy's own answer while its health checks had both replicas down (a loaded
+            # 2-core machine answering /healthz late): nothing reached Merx, the client retries
+            with self.lock:
+                self.busy += 1
         elif r.status_code >= 500 or r.status_code in (409, 429):
             self._error(f"{method} {path}: {r.status_code}")
         return r
