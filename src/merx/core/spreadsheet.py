@@ -43,3 +43,28 @@ def unescape_cell(value: str) -> str:
     if value.startswith("'") and value[1:].startswith(FORMULA_TRIGGERS):
         return value[1:]
     return value
+
+
+def table_file(name: str, columns: list[str], rows: Iterable[dict[str, Any]], fmt: str) -> tuple[bytes, str]:
+    """(body, media type) of `rows` as CSV or XLSX, every cell through safe_row (no formulas)."""
+    import csv
+    import io
+
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(columns)
+        for r in rows:
+            writer.writerow(safe_row([r.get(c) for c in columns]))
+        return buf.getvalue().encode(), "text/csv; charset=utf-8"
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = name[:31]
+    ws.append(columns)
+    for r in rows:
+        ws.append(safe_row([r.get(c) for c in columns]))
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -13,6 +13,7 @@ from merx.core.errors import FieldError, ValidationProblem
 from merx.core.money import MoneyError, check_currency
 from merx.core.pagination import check_limit
 from merx.core.schemas import Page
+from merx.core.spreadsheet import table_file
 from merx.core.uow import UnitOfWork
 from merx.core.validation import DbId
 from merx.core.web import get_read_uow, get_uow, require
@@ -164,30 +165,8 @@ def price_position(max_age_days: int = Query(30, ge=1, le=365), category: str | 
 
 
 def _sheet(name: str, columns: list[str], rows: list[dict[str, Any]], fmt: str) -> Response:
-    import csv
-    import io
-
-    from merx.core.spreadsheet import safe_row
-
-    if fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf)
-        w.writerow(columns)
-        for r in rows:
-            w.writerow(safe_row([r.get(c) for c in columns]))
-        body, media = buf.getvalue().encode(), "text/csv; charset=utf-8"
-    else:
-        from openpyxl import Workbook
-
-        wb = Workbook()
-        ws = wb.active
-        ws.title = name[:31]
-        ws.append(columns)
-        for r in rows:
-            ws.append(safe_row([r.get(c) for c in columns]))
-        out = io.BytesIO()
-        wb.save(out)
-        body, media = out.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    """CSV or XLSX of `rows` (core.spreadsheet.table_file) as a download."""
+    body, media = table_file(name, columns, rows, fmt)
     return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
 
 

@@ -10,9 +10,7 @@ admin and staff only, as in the API."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -22,7 +20,7 @@ from merx.analytics import public as analytics
 from merx.catalog import public as catalog
 from merx.core.auth import Role
 from merx.core.errors import Problem
-from merx.core.spreadsheet import safe_row
+from merx.core.spreadsheet import table_file
 from merx.pricing import public as pricing
 from merx.web.common import PageRoute, console_user, csrf_form, problem_sentence, redirect, render, unit_of_work
 
@@ -33,26 +31,8 @@ POSITION_COLOURS = {"cheapest": "#27ae60", "at_or_below_median": "#2453d4", "abo
 
 
 def _sheet(name: str, columns: list[str], rows: list[dict[str, Any]], fmt: str) -> Response:
-    """CSV or XLSX of `rows`, every cell through core.spreadsheet (no formulas)."""
-    if fmt == "csv":
-        buf = io.StringIO()
-        out = csv.writer(buf)
-        out.writerow(columns)
-        for r in rows:
-            out.writerow(safe_row([r.get(c) for c in columns]))
-        body, media = buf.getvalue().encode(), "text/csv; charset=utf-8"
-    else:
-        from openpyxl import Workbook
-
-        wb = Workbook()
-        ws = wb.active
-        ws.title = name[:31]
-        ws.append(columns)
-        for r in rows:
-            ws.append(safe_row([r.get(c) for c in columns]))
-        data = io.BytesIO()
-        wb.save(data)
-        body, media = data.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    """CSV or XLSX of `rows` (core.spreadsheet.table_file) as a download."""
+    body, media = table_file(name, columns, rows, fmt)
     return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
 
 
