@@ -177,8 +177,11 @@ def live_server(_databases: Any, tmp_path_factory: pytest.TempPathFactory) -> It
     from merx.core.settings import Settings
 
     db = _databases.get("sqlite")
+    # Every browser test on this worker signs in from 127.0.0.1 to this one server: the
+    # per-address limit of 10 sign-ins a minute would refuse the eleventh test (it did, in CI).
+    # tests/test_rate_limits.py checks that limit on an app of its own.
     settings = Settings(data_dir=tmp_path_factory.mktemp("web-data"), log_json=True, log_level="WARNING",
-                        secret_key="web-test-secret")
+                        secret_key="web-test-secret", rate_limits={"login": "100000/minute"})
     app = create_app(settings, db)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
@@ -267,10 +270,12 @@ def sign_in(page: Any, email: str, password: str = PASSWORD) -> None:
     page.goto("/console/login")
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", password)
-    page.click("form[action='/console/login'] button[type=submit]")
     # The password check is scrypt (slow on purpose) and the dashboard renders its figures
     # first; with the other xdist worker busy that has taken more than the default 15 s.
-    page.wait_for_url("**/console", wait_until="domcontentloaded", timeout=60_000)
+    with page.expect_navigation(wait_until="domcontentloaded", timeout=60_000):
+        page.click("form[action='/console/login'] button[type=submit]")
+    # A refused sign-in stays on the login page: name its message instead of a bare timeout.
+    assert "/console/login" not in page.url, page.locator("[role=alert], form").first.inner_text()
 
 
 @pytest.fixture
