@@ -400,7 +400,10 @@ class Engine:
         if query_vector is not None and candidates and self.vectors is not None:
             lexical = np.fromiter((c.lexical for c in candidates), dtype=np.float64, count=len(candidates))
             sims = self.vectors.similarity(query_vector, [c.product_id for c in candidates])
-            fused, rrf, linear = fuse(lexical, sims, self.fusion)
+            # The fusion reads the cosine only where words leave a question open (see
+            # `equal_word_matches`); the cosine itself stays a stage 3 feature.
+            fused_sims = equal_word_matches(lexical, sims) if mode == "and" else sims
+            fused, rrf, linear = fuse(lexical, fused_sims, self.fusion)
             for i, c in enumerate(candidates):
                 c.semantic, c.rrf, c.linear = float(sims[i]), float(rrf[i]), float(linear[i])
                 if retrieval == "hybrid":
@@ -462,20 +465,25 @@ class Engine:
             "seller_rating": columns["seller_rating"], "seller_id": columns["seller_id"]}
         multiplier, applied = rules.vector(boost_columns, pids) if n else (np.zeros(0), [])
         final = probabilities * multiplier
+        # "pads without wings": among products of the same word match, the ones whose own text
+        # says "without wings" come first, after stage 3 and the boosts, so that a popular
+        # plain "pads" (which may have wings) never outranks what the shopper asked for. The
+        # BM25 favour of the negated clauses alone is undone by the learned stage's popularity.
+        says = columns["_says_without"]
         if retrieval == "hybrid" and n and bool(columns["_semantic_only"].any()):
             # products with every query word first; then the partial and meaning-only
             # matches, by the fused stage 2 score inside the learned probability
-            order = np.lexsort((np.asarray(pids), -columns["text_score"], -final, -columns["_says_without"],
-                                -columns["text_all_words"]))
+            order = np.lexsort((np.asarray(pids), -columns["text_score"], -final, -says, -columns["text_all_words"]))
         elif mode == "or" and n:
             # Full matches first: a product with every query word is never outranked by one
             # with fewer because of its popularity; the learned score orders within a tier.
             # Lexical retrieval also tiers partial matches by coverage (a noun above a colour);
             # with the semantic stage, meaning orders the partial matches.
             tier = columns["_coverage"] if retrieval == "lexical" else columns["text_all_words"]
-            order = np.lexsort((np.asarray(pids), -columns["text_score"], -final, -tier))
+            order = np.lexsort((np.asarray(pids), -columns["text_score"], -final, -says, -tier))
         else:
-            order = np.lexsort((np.asarray(pids), -columns["text_score"], -final)) if n else np.zeros(0, dtype=int)
+            order = np.lexsort((np.asarray(pids), -columns["text_score"], -final, -says)) if n \
+                else np.zeros(0, dtype=int)
         ranked_idx = [int(i) for i in order if pids[i] not in hidden]
         ranked_idx = _apply_display_rules(ranked_idx, pids, code_ids, pinned)[: self.config.depth]
         timings["stage_4"] = _ms(t4)
@@ -631,6 +639,28 @@ class Engine:
         if retrieval == "semantic":
             return by_meaning
         return tantivy.Query.boolean_query([(tantivy.Occur.Should, query), (tantivy.Occur.Should, by_meaning)])
+
+
+def equal_word_matches(lexical: np.ndarray, sims: np.ndarray) -> np.ndarray:
+    """The cosines the fusion reads when every lexical candidate has every query word (AND
+    mode): products with the same BM25 share their best cosine. Such products say the same
+    query words equally often, so the cosine between them measures the title words the shopper
+    did not type ("lamp" against "Oak lamp, red" and "Glass lamp, blue"; after "lamp without
+    steel", only "lamp" is embedded), not the intent; fused, that difference reorders the
+    quality-and-popularity order of stage 3. Between different word matches, and for the
+    products only the semantic stage found (BM25 0), the cosine counts as it is."""
+    out = np.asarray(sims, dtype=np.float64).copy()
+    matched = lexical > 0
+    if not matched.any():
+        return out
+    # tantivy's float32 scores: equal field lengths give equal scores up to rounding
+    keys = np.round(lexical[matched] / float(lexical.max()), 6)
+    idx = np.flatnonzero(matched)
+    best: dict[float, float] = {}
+    for k, v in zip(keys.tolist(), out[idx].tolist()):
+        best[k] = max(best.get(k, v), v)
+    out[idx] = [best[k] for k in keys.tolist()]
+    return out
 
 
 def _apply_display_rules(order: list[int], pids: list[int], code_ids: list[int], pinned: dict[int, int]) -> list[int]:
