@@ -9,7 +9,7 @@ import pytest
 from search_helpers import make_doc
 
 from merx.search.documents import ProductSignals, build_record
-from merx.search.ranking import Engine, RankConfig, SearchRequest
+from merx.search.ranking import Engine, RankConfig, SearchRequest, equal_word_matches
 from merx.search.semantic import Fusion, VectorStore, embed_records, embedder, fuse, retrieval_mode
 
 MODE, WHY = retrieval_mode()
@@ -158,3 +158,40 @@ def test_the_embedding_reads_the_query_without_its_negated_words():
     assert meaning_text("paper bags without handles", "en") == "paper bags"
     assert meaning_text("torba bez rączek", "pl") == "torba"
     assert meaning_text("without", "en") == "without"  # nothing negated: the query as typed
+
+
+def test_fusion_reads_the_cosine_only_between_different_word_matches():
+    lexical = np.array([2.0, 2.0, 2.0, 1.0, 0.0, 0.0])
+    sims = np.array([0.5, 0.7, 0.6, 0.9, 0.4, 0.8])
+    # equal BM25: their best cosine; another BM25 and the meaning-only products: their own
+    assert list(equal_word_matches(lexical, sims)) == pytest.approx([0.7, 0.7, 0.7, 0.9, 0.4, 0.8])
+
+
+LAMPS = ["Oak lamp, red", "Glass lamp, blue", "Linen lamp, grey", "Rattan lamp, green", "Steel lamp, black",
+         "Marble lamp, white"]
+
+
+@needs_model
+def test_lamps_that_match_equally_keep_their_sales_order_in_hybrid(hybrid_engine):
+    # "lamp without steel": every remaining lamp says "lamp" once; how close "lamp" is to
+    # "Glass lamp, blue" or "Oak lamp, red" says nothing about what the shopper wants, so the
+    # better-selling lamp comes first in hybrid as in lexical, and the steel lamp not at all
+    docs = [make_doc(name, product_id=i + 1) for i, name in enumerate(LAMPS)]
+    views = {1: 40, 3: 32, 2: 26, 4: 21, 6: 17, 5: 50}
+    signals = {pid: ProductSignals(pop_views=v, pop_carts=v / 10) for pid, v in views.items()}
+    engine = hybrid_engine(docs, signals, min_candidates=1)
+    for query, expected in (("lamp without steel", [1, 3, 2, 4, 6]), ("lamp", [5, 1, 3, 2, 4, 6])):
+        hybrid = engine.search(SearchRequest(q=query, lang="en"))
+        assert hybrid.retrieval == "hybrid"
+        assert ids(hybrid) == expected
+        assert ids(engine.search(SearchRequest(q=query, lang="en", retrieval="lexical"))) == expected
+
+
+@needs_model
+def test_a_product_that_says_without_comes_first_in_hybrid_too(hybrid_engine):
+    docs = [make_doc("Sanitary pads", product_id=1), make_doc("Sanitary pads without wings", product_id=2),
+            make_doc("Sanitary pads with wings", product_id=3)]
+    popular = ProductSignals(pop_views=5000, pop_carts=500, sales_purchases=200, sales_conversion=0.05)
+    engine = hybrid_engine(docs, {1: popular, 3: popular}, min_candidates=1)
+    out = engine.search(SearchRequest(q="pads without wings", lang="en"))
+    assert out.retrieval == "hybrid" and ids(out) == [2, 1]

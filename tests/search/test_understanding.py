@@ -85,6 +85,20 @@ def test_negation_alone_still_finds_the_product_noun(build_engine):
     assert ids(out) == [3, 2]  # the one that says so first; the one with handles is excluded
 
 
+def test_a_product_that_says_without_stays_above_a_popular_plain_one(build_engine):
+    # "pads without wings": the plain "Sanitary pads" may have wings; however well it sells,
+    # the product that says "without wings" is what the shopper asked for (stage 3's
+    # popularity must not undo it), and the one with wings is not shown
+    docs = [make_doc("Sanitary pads", product_id=1), make_doc("Sanitary pads without wings", product_id=2),
+            make_doc("Sanitary pads with wings", product_id=3)]
+    popular = ProductSignals(pop_views=5000, pop_carts=500, sales_purchases=200, sales_conversion=0.05,
+                             rating_avg=4.8, rating_count=300)
+    engine = build_engine(docs, {1: popular, 3: popular}, min_candidates=1)
+    for query in ("pads without wings", "pads no wings"):
+        assert ids(engine.search(SearchRequest(q=query, lang="en"))) == [2, 1]
+    assert ids(engine.search(SearchRequest(q="pads", lang="en")))[:2] in ([1, 3], [3, 1])  # no negation: sales order
+
+
 # -- every language of the catalog --------------------------------------------------------------
 
 def test_chinese_query_segmented_like_the_indexed_text(build_engine):
