@@ -157,6 +157,9 @@ def test_the_embedding_reads_the_query_without_its_negated_words():
     assert meaning_text("pads without wings", "en") == "pads"
     assert meaning_text("paper bags without handles", "en") == "paper bags"
     assert meaning_text("torba bez rączek", "pl") == "torba"
+    # a stop word or "any" after the negation belongs to the negated clause, not to the meaning
+    assert meaning_text("pads without the wings", "en") == "pads"
+    assert meaning_text("chair without any leather or velvet", "en") == "chair"
     assert meaning_text("without", "en") == "without"  # nothing negated: the query as typed
 
 

@@ -85,6 +85,28 @@ def test_negation_alone_still_finds_the_product_noun(build_engine):
     assert ids(out) == [3, 2]  # the one that says so first; the one with handles is excluded
 
 
+@pytest.mark.parametrize("lang, query", [
+    ("en", "chair without any leather"), ("en", "chair with no leather"), ("en", "chair without the leather"),
+    ("pl", "krzesło bez żadnej skóry"), ("ru", "стул без всякой кожи"),
+])
+def test_a_word_between_the_negation_and_its_word_does_not_turn_it_around(build_engine, lang, query):
+    # "without any leather" negates leather, not "any": the leather chair is excluded and the
+    # others are found (before, "any" was negated and leather became a required word)
+    names = {"en": ("Leather chair", "Oak chair"), "pl": ("Krzesło ze skóry", "Krzesło dębowe"),
+             "ru": ("Стул из кожи", "Стул дубовый")}[lang]
+    docs = [make_doc(names[0], product_id=1, locale=lang), make_doc(names[1], product_id=2, locale=lang)]
+    engine = build_engine(docs, min_candidates=1)
+    assert ids(engine.search(SearchRequest(q=query, lang=lang))) == [2]
+
+
+def test_without_one_thing_or_another_excludes_both(build_engine):
+    docs = [make_doc("Sofa with arms", product_id=1), make_doc("Sofa with cushions", product_id=2),
+            make_doc("Armless sofa, plain seat", product_id=3)]
+    engine = build_engine(docs, min_candidates=1)
+    assert ids(engine.search(SearchRequest(q="sofa without arms or cushions", lang="en"))) == [3]
+    assert ids(engine.search(SearchRequest(q="sofa without arms nor cushions", lang="en"))) == [3]
+
+
 def test_a_product_that_says_without_stays_above_a_popular_plain_one(build_engine):
     # "pads without wings": the plain "Sanitary pads" may have wings; however well it sells,
     # the product that says "without wings" is what the shopper asked for (stage 3's

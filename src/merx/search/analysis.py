@@ -81,6 +81,26 @@ NEGATIONS: dict[str, frozenset[str]] = {
     "sk": frozenset({"bez"}),
 }
 NEGATED = "\u00ac"  # "¬": the prefix of a negated token
+# Words between a negation and the word it negates carry the negation on ("without any
+# leather" must not negate "any" and ask for leather; "bez żadnych podłokietników"); stop
+# words do the same ("without the wings").
+NEGATION_FILLERS: dict[str, frozenset[str]] = {
+    "en": frozenset({"any"}), "pl": frozenset({"żadnych", "żadnego", "żadnej", "żaden", "żadna", "żadne"}),
+    "ru": frozenset({"всяких", "всякого", "всякой", "никаких", "какого", "каких"}),
+    "uk": frozenset({"жодних", "жодного", "жодної", "ніяких", "будь"}), "ro": frozenset({"niciun", "nicio"}),
+    "de": frozenset({"jegliche", "jeglichen", "jeglicher"}), "fr": frozenset({"aucun", "aucune"}),
+    "es": frozenset({"ningún", "ninguna", "ningun"}), "it": frozenset({"alcun", "alcuna"}),
+    "bg": frozenset({"никакви"}), "cs": frozenset({"jakýchkoli", "žádných"}), "sk": frozenset({"akýchkoľvek", "žiadnych"}),
+}
+# "without leather or velvet": a word joined by "or"/"nor" to a negated word is negated too
+# (not "and": "without sugar and lemon" is as often "with lemon"; the shopper can repeat "without").
+NEGATION_LISTS: dict[str, frozenset[str]] = {
+    "en": frozenset({"or", "nor"}), "pl": frozenset({"ani", "lub", "czy"}), "ru": frozenset({"или", "ни"}),
+    "uk": frozenset({"або", "чи", "ні"}), "ro": frozenset({"sau", "nici"}), "de": frozenset({"oder", "noch"}),
+    "fr": frozenset({"ou", "ni"}), "es": frozenset({"o", "ni"}), "it": frozenset({"o", "né", "ne"}),
+    "pt": frozenset({"ou", "nem"}), "nl": frozenset({"of", "noch"}), "bg": frozenset({"или", "нито"}),
+    "cs": frozenset({"ani", "nebo"}), "sk": frozenset({"ani", "alebo"}), "zh": frozenset({"或", "或者"}),
+}
 
 _WORD_RE = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+", re.UNICODE)
 _HAN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -271,19 +291,30 @@ def _zh_query_parts(raw: list[str]) -> list[str]:
 
 
 def _negating_chain(raw: list[str], lang: str, *, drop_stops: bool) -> list[tuple[str, bool]]:
-    """(raw token, negated) pairs: negation words removed, the content word after one marked."""
+    """(raw token, negated) pairs: negation words removed, the content word after one marked
+    (past stop words and NEGATION_FILLERS), and a word joined to a negated one by "or"/"nor"
+    (NEGATION_LISTS) marked too."""
     stops = STOP_WORDS.get(lang, frozenset())
     negations = NEGATIONS.get(lang, frozenset())
+    fillers = stops | NEGATION_FILLERS.get(lang, frozenset())
+    lists = NEGATION_LISTS.get(lang, frozenset())
     out: list[tuple[str, bool]] = []
     pending = False
+    after_negated = False  # the previous kept word was negated
     for i, t in enumerate(raw):
-        if t in negations and i + 1 < len(raw):
+        more = i + 1 < len(raw)
+        if t in negations and more:
+            pending = True
+            continue
+        if pending and t in fillers and more:
+            continue  # the negated clause goes on to its word, even where stop words are kept
+        if after_negated and t in lists and more:
             pending = True
             continue
         if drop_stops and t in stops:
             continue
         out.append((t, pending))
-        pending = False
+        after_negated, pending = pending, False
     return out
 
 
