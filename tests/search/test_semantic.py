@@ -9,8 +9,9 @@ import pytest
 from search_helpers import make_doc
 
 from merx.search.documents import ProductSignals, build_record
-from merx.search.ranking import Engine, RankConfig, SearchRequest, equal_word_matches
-from merx.search.semantic import Fusion, VectorStore, embed_records, embedder, fuse, retrieval_mode
+from merx.search.ranking import Engine, RankConfig, SearchRequest
+from merx.search.semantic import (Fusion, VectorStore, embed_records, embedder, equal_word_matches, fuse,
+                                  retrieval_mode)
 
 MODE, WHY = retrieval_mode()
 needs_model = pytest.mark.skipif(MODE != "hybrid", reason=f"semantic extra not installed: {WHY}")

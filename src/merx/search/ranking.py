@@ -19,12 +19,12 @@ import math
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import tantivy
 
-from merx.search.analysis import (NEGATED, QueryToken, analyze, analyze_query, guess_language, meaning_text,
+from merx.search.analysis import (NEGATED, QueryToken, analyze_query, guess_language, meaning_text,
                                   normalise_code)
 from merx.search.boosts import AppliedBoost, BoostRules
 from merx.search.documents import CANDIDATE_FIELDS, DESCRIPTION_WEIGHT, FIELD_WEIGHTS, SIGNAL_FIELDS
@@ -34,14 +34,13 @@ from merx.search.features import (DELIVERY_DAYS_EXPRESS, DELIVERY_DAYS_LOCAL, DE
 from merx.search.index import SearchIndex
 from merx.search.model import Ranker
 from merx.search.semantic import (SEMANTIC_CANDIDATES, SEMANTIC_LANGUAGES, Fusion,
-                                  VectorStore, embedder, fuse)
+                                  VectorStore, embedder, equal_word_matches, fuse)
+from merx.search.synonyms import SynonymTable, cyrillic_alternatives
 
 FUZZY_WEIGHT = 0.5  # a typo-corrected word scores a constant, half a field weight
 PREFIX_WEIGHT = 0.5  # a word being typed (autocomplete) completed from its first letters
 COLOUR_WEIGHT = 0.35  # a colour word alone must not outrank the product noun
 NEGATED_WEIGHT = 0.5  # a product that says "without X" for a query "without X"
-_RU_ONLY = frozenset("ыэъё")
-_UK_ONLY = frozenset("іїєґ")
 
 
 @dataclass
@@ -83,51 +82,6 @@ class Pin:
     product_id: int
     position: int | None = None  # 1-based; None with hidden=True
     hidden: bool = False
-
-
-class SynonymTable:
-    """Per language: analysed token sequence -> alternative token sequences. Two-way sets
-    make every term an alternative of every other; one-way sets expand only the first term
-    to the others (`notebook` -> `laptop` but not back)."""
-
-    def __init__(self, entries: Iterable[tuple[str, Sequence[str], bool]] = ()) -> None:
-        self.by_lang: dict[str, dict[tuple[str, ...], list[tuple[str, ...]]]] = {}
-        self.max_len = 1
-        for lang, terms, one_way in entries:
-            self.add(lang, terms, one_way)
-
-    def add(self, lang: str, terms: Sequence[str], one_way: bool) -> None:
-        analysed = [tuple(analyze(t, lang, for_query=True, keep_stop_words=True)) for t in terms]
-        analysed = [a for a in analysed if a]
-        table = self.by_lang.setdefault(lang, {})
-        sources = analysed[:1] if one_way else analysed
-        for src in sources:
-            alts = table.setdefault(src, [])
-            for other in analysed:
-                if other != src and other not in alts:
-                    alts.append(other)
-            self.max_len = max(self.max_len, len(src))
-
-    def groups(self, lang: str, tokens: list[QueryToken]) -> list[list[tuple[QueryToken, ...]]]:
-        """Query tokens -> groups of alternatives (a group is one word or phrase of the query)."""
-        table = self.by_lang.get(lang, {})
-        out: list[list[tuple[QueryToken, ...]]] = []
-        i = 0
-        while i < len(tokens):
-            matched = False
-            for k in range(min(self.max_len, len(tokens) - i), 0, -1):
-                key = tuple(t.text for t in tokens[i:i + k])
-                if key in table:
-                    group = [tuple(tokens[i:i + k])]
-                    group += [tuple(QueryToken(s, s, True) for s in alt) for alt in table[key]]
-                    out.append(group)
-                    i += k
-                    matched = True
-                    break
-            if not matched:
-                out.append([(tokens[i],)])
-                i += 1
-        return out
 
 
 class Candidate:
@@ -192,21 +146,6 @@ def _key(tokens: Sequence[QueryToken]) -> str:
 def query_key(q: str, lang: str) -> str:
     """The normalised form pins are stored under: analysed tokens joined by spaces."""
     return _key(analyze_query(q, lang))
-
-
-def cyrillic_alternatives(q: str, lang: str, tokens: list[QueryToken]) -> list[QueryToken | None]:
-    """Russian and Ukrainian share most letters: a query without a letter only one of them has
-    («навушники бездротові» has none of і ї є ґ) is lemmatised both ways, and each word may
-    match either lemma, so Ukrainian catalog text is found by a query guessed as Russian."""
-    if lang not in ("ru", "uk"):
-        return [None] * len(tokens)
-    letters = set(q.casefold())
-    if letters & (_RU_ONLY | _UK_ONLY):
-        return [None] * len(tokens)
-    other = analyze_query(q, "uk" if lang == "ru" else "ru")
-    if len(other) != len(tokens):
-        return [None] * len(tokens)
-    return [o if o.text != t.text else None for t, o in zip(tokens, other)]
 
 
 class Engine:
@@ -639,28 +578,6 @@ class Engine:
         if retrieval == "semantic":
             return by_meaning
         return tantivy.Query.boolean_query([(tantivy.Occur.Should, query), (tantivy.Occur.Should, by_meaning)])
-
-
-def equal_word_matches(lexical: np.ndarray, sims: np.ndarray) -> np.ndarray:
-    """The cosines the fusion reads when every lexical candidate has every query word (AND
-    mode): products with the same BM25 share their best cosine. Such products say the same
-    query words equally often, so the cosine between them measures the title words the shopper
-    did not type ("lamp" against "Oak lamp, red" and "Glass lamp, blue"; after "lamp without
-    steel", only "lamp" is embedded), not the intent; fused, that difference reorders the
-    quality-and-popularity order of stage 3. Between different word matches, and for the
-    products only the semantic stage found (BM25 0), the cosine counts as it is."""
-    out = np.asarray(sims, dtype=np.float64).copy()
-    matched = lexical > 0
-    if not matched.any():
-        return out
-    # tantivy's float32 scores: equal field lengths give equal scores up to rounding
-    keys = np.round(lexical[matched] / float(lexical.max()), 6)
-    idx = np.flatnonzero(matched)
-    best: dict[float, float] = {}
-    for k, v in zip(keys.tolist(), out[idx].tolist()):
-        best[k] = max(best.get(k, v), v)
-    out[idx] = [best[k] for k in keys.tolist()]
-    return out
 
 
 def _apply_display_rules(order: list[int], pids: list[int], code_ids: list[int], pinned: dict[int, int]) -> list[int]:

@@ -347,3 +347,25 @@ def fuse(lexical: np.ndarray, semantic: np.ndarray, fusion: Fusion,
     rrf = rrf_scores(lexical, semantic, fusion.rrf_k, semantic_present)
     linear = linear_scores(lexical, semantic, fusion.alpha)
     return (rrf if fusion.method == "rrf" else linear), rrf, linear
+
+
+def equal_word_matches(lexical: np.ndarray, sims: np.ndarray) -> np.ndarray:
+    """The cosines the fusion reads when every lexical candidate has every query word (AND
+    mode): products with the same BM25 share their best cosine. Such products say the same
+    query words equally often, so the cosine between them measures the title words the shopper
+    did not type ("lamp" against "Oak lamp, red" and "Glass lamp, blue"; after "lamp without
+    steel", only "lamp" is embedded), not the intent; fused, that difference reorders the
+    quality-and-popularity order of stage 3. Between different word matches, and for the
+    products only the semantic stage found (BM25 0), the cosine counts as it is."""
+    out = np.asarray(sims, dtype=np.float64).copy()
+    matched = lexical > 0
+    if not matched.any():
+        return out
+    # tantivy's float32 scores: equal field lengths give equal scores up to rounding
+    keys = np.round(lexical[matched] / float(lexical.max()), 6)
+    idx = np.flatnonzero(matched)
+    best: dict[float, float] = {}
+    for k, v in zip(keys.tolist(), out[idx].tolist()):
+        best[k] = max(best.get(k, v), v)
+    out[idx] = [best[k] for k in keys.tolist()]
+    return out
