@@ -30,7 +30,9 @@ Negation: "without", "no", "bez", "без", "fără", "不" (and the like per la
 are not dropped as stop words when a word follows them: the next content word becomes the
 token `¬word` in documents and queries alike, so "pads without wings" indexes `pad ¬wing`
 and a query "pads without wings" excludes products with a positive `wing` while it favours
-those that say `¬wing`.
+those that say `¬wing`. Stop words and NEGATION_FILLERS ("any") between the negation and its
+word carry it on ("without any leather" negates leather), and "or"/"nor" (NEGATION_LISTS)
+after a negated word negate the next one too ("without arms or cushions").
 
 Typo tolerance and prefixes work on surface words (`surface_tokens`: normalised and
 accent-folded, not stemmed), so the edit distance counts the letters the shopper typed and a

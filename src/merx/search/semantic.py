@@ -20,7 +20,9 @@ next step for catalogs of millions, where a flat scan costs tens of milliseconds
 Fusion (stage 2): reciprocal rank fusion (RRF, k = 60: score = sum of 1 / (k + rank) over
 the two rankings) or a linear mix alpha * BM25/max(BM25) + (1 - alpha) * cosine. Which one
 and alpha were chosen by measurement on the simulation's training queries
-(`merx search simulate`); explain shows both."""
+(`merx search simulate`); explain shows both. Products with every query word and the same
+BM25 share their best cosine in the fusion (`equal_word_matches`): between them the cosine
+measures title words the shopper did not type."""
 
 from __future__ import annotations
 
