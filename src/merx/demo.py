@@ -55,6 +55,9 @@ BRANDS = ["Aurora", "Borealis", "Cobalt", "Dunmore", "Elkhorn", "Fjord", "Granit
           "Kestrel", "Lumen", "Meridian", "Northwind", "Orchard", "Pinecrest", "Quarry", "Redwood", "Solstice",
           "Tundra", "Umbra", "Vistula", "Wawel", "Xenon", "Yarrow", "Zenith", "Baltic Home", "Mazury Outdoor",
           "Tatra Sport", "Karpaty"]
+# What shoppers of the demo's markets type instead (search finds the brands by them; /console/brands)
+BRAND_ALIASES = {"Vistula": ["Wisła", "Висла"], "Karpaty": ["Carpathians", "Карпати"], "Wawel": ["Vavel"],
+                 "Tatra Sport": ["Tatry Sport"], "Mazury Outdoor": ["Masuria Outdoor"], "Fjord": ["Fiord"]}
 FIRST_NAMES = ["Anna", "Jan", "Maria", "Piotr", "Katarzyna", "Tomasz", "Olga", "Ivan", "Elena", "Andrei", "Ioana",
                "Mihai", "Emma", "Liam", "Sophie", "Lukas", "Marta", "Pavel", "Daria", "Oleksandr"]
 LAST_NAMES = ["Nowak", "Kowalski", "Wiśniewska", "Ivanov", "Petrova", "Popescu", "Ionescu", "Smith", "Müller",
@@ -247,7 +250,8 @@ def _catalog(db: Any, rng: random.Random, product_count: int, progress: Progress
             catalog.create_category(uow, CategoryCreate(code=code, name=name, parent=parent, attribute_set=aset,
                                                         translations=category_translations(code)))
         for name in BRANDS:
-            catalog.create_brand(uow, BrandCreate(code=name.lower().replace(" ", "-"), name=name))
+            catalog.create_brand(uow, BrandCreate(code=name.lower().replace(" ", "-"), name=name,
+                                                  aliases=BRAND_ALIASES.get(name, [])))
     seller_ids = []
     for code, name, premium, rating in (("nordic-goods", "Nordic Goods", True, "4.8"), ("vistula-trade", "Vistula Trade", False, "4.1"),
                                         ("dacia-market", "Dacia Market", False, "3.2")):

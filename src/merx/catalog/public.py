@@ -4,7 +4,8 @@ editor's reads and writes, and the set-up calls the demo shop uses. Anything not
 is the catalog's own business."""
 
 from merx.catalog.schemas import (AttributeCreate, AttributeOut, AttributeSetCreate, AttributeSetItemIn, BrandCreate,
-                                  BrandOut, CategoryCreate, CategoryOut, ProductCreate, ProductOut, ProductPatch)
+                                  BrandOut, BrandPatch, CategoryCreate, CategoryOut, ProductCreate, ProductOut,
+                                  ProductPatch)
 from merx.catalog.barcodes import skus_for_code
 from merx.catalog.costs import CostFact, add_product_cost, cost_at, cost_coverage, cost_facts_at, cost_history, costs_at, import_costs
 from merx.catalog.costs import import_cost_csv
@@ -18,7 +19,8 @@ from merx.catalog.reference_data import (create_attribute, create_attribute_set,
 
 __all__ = [
     "AttributeCreate", "AttributeOut", "AttributeSetCreate", "AttributeSetItemIn", "BrandCreate", "BrandOut",
-    "CategoryCreate", "CategoryOut", "ProductCreate", "ProductDocument", "ProductOut", "ProductPatch", "SkuInfo",
+    "BrandPatch", "CategoryCreate", "CategoryOut", "ProductCreate", "ProductDocument", "ProductOut", "ProductPatch",
+    "SkuInfo",
     "bulk_create_products", "create_attribute", "create_attribute_set", "create_brand", "create_category",
     "get_product", "iter_product_documents", "update_brand", "list_attributes", "list_brands", "list_categories",
     "list_products_stmt", "lookup_skus", "pick_locale", "product_completeness", "skus_for_code", "update_product",

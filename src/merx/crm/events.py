@@ -126,8 +126,9 @@ class _LoyaltyAccountEvent(Event):
 
 
 class LoyaltyPointsChanged(_LoyaltyAccountEvent):
-    """A member's points balance changed (`kind`: earn, redeem, expire, adjust, merge;
-    `points` negative when spent)."""
+    """A member's points balance changed (`kind`: earn, redeem, expire, adjust, merge,
+    reversal (spent points given back), clawback (earned points taken back when the order's
+    goods or money came back; the balance may go below zero); `points` negative when spent)."""
 
     event_type: ClassVar[str] = "loyalty.points_changed"
 

@@ -113,12 +113,39 @@ def _apply_order_event(uow: UnitOfWork, event: DomainEvent, *, facts: dict[int, 
         from merx.crm import checkout_points
 
         checkout_points.on_order_change(uow, data)
+    if isinstance(data, (OrderCancelled, OrderRefunded, OrderReturned)):  # and points earned on it go
+        _take_back_earned(uow, data, fact)
     if isinstance(data, OrderPaid) and customer_id is not None:
         total = Decimal(fact.total_minor).scaleb(-CURRENCY_EXPONENTS[fact.currency])
         loyalty.earn_for_order(uow, customer_id, order_ref=str(order_id), currency=fact.currency, total=total,
                                lines=fact.lines)
         referrals.on_first_paid_order(uow, customer_id, int(order_id), fact.payment_fingerprint)
     return customer_id
+
+
+def _take_back_earned(uow: UnitOfWork, data: Any, fact: OrderFact) -> None:
+    """Points earned on an order go when it is cancelled, fully returned or fully refunded; a
+    partial return takes back its share of the goods' value (what earning counted: the lines,
+    not shipping), a refund without a return its share of the order total. A return and the
+    refund paying for it are one reason ("return N"), so whichever comes first takes the points."""
+    from merx.crm import loyalty
+
+    ref = str(data.order_id)
+    if isinstance(data, OrderCancelled) or data.status in ("returned", "refunded"):
+        loyalty.take_back_earned(uow, ref, Decimal(1), reason=f"order {data.number} {data.status}")
+        return
+    goods = sum((Decimal(str(line.get("line_total") or 0)) for line in fact.lines or []), Decimal(0)) or data.total
+    if isinstance(data, OrderReturned):
+        if data.returned_value.amount > 0 and goods > 0:
+            loyalty.take_back_earned(uow, ref, data.returned_value.amount / goods, reason=f"return {data.return_id}",
+                                     once_per_reason=True)
+    elif data.amount is not None and data.amount.amount > 0:
+        if data.return_id is not None and goods > 0:
+            loyalty.take_back_earned(uow, ref, data.amount.amount / goods, reason=f"return {data.return_id}",
+                                     once_per_reason=True)
+        elif data.total > 0:
+            loyalty.take_back_earned(uow, ref, data.refunded_total.amount / data.total,
+                                     reason=f"order {data.number} refunded")
 
 
 def on_ticket_events(events: list[DomainEvent], uow: UnitOfWork) -> None:

@@ -81,7 +81,9 @@ def recompute(uow: UnitOfWork, account: LoyaltyAccount) -> None:
     uow.session.flush()
     balance, lifetime = uow.session.execute(sa.select(
         sa.func.coalesce(sa.func.sum(LoyaltyEntry.points), 0),
-        sa.func.coalesce(sa.func.sum(sa.case((LoyaltyEntry.points > 0, LoyaltyEntry.points), else_=0)), 0),
+        # points taken back from a returned order were never really earned: the tier follows
+        sa.func.coalesce(sa.func.sum(sa.case((LoyaltyEntry.points > 0, LoyaltyEntry.points),
+                                             (LoyaltyEntry.kind == CLAWBACK, LoyaltyEntry.points), else_=0)), 0),
     ).where(LoyaltyEntry.account_id == account.id)).one()
     program = uow.session.get(LoyaltyProgram, account.program_id)
     account.balance = int(balance)
@@ -136,6 +138,86 @@ def earn_for_order(uow: UnitOfWork, customer_id: int, *, order_ref: str, currenc
             _credit(uow, account, program, points, "earn", order_ref=order_ref)
             earned += points
     return earned
+
+
+CLAWBACK = "clawback"
+
+
+def _earned_and_taken(uow: UnitOfWork, order_ref: str) -> dict[int, tuple[int, int, set[str]]]:
+    """Per account: (points earned on the order, points taken back so far, the reasons of
+    what was taken back: one per return, so a return seen twice takes nothing twice)."""
+    out: dict[int, tuple[int, int, set[str]]] = {}
+    for account_id, kind, points, reason in uow.session.execute(sa.select(
+            LoyaltyEntry.account_id, LoyaltyEntry.kind, LoyaltyEntry.points, LoyaltyEntry.reason).where(
+            LoyaltyEntry.order_ref == order_ref, LoyaltyEntry.kind.in_(("earn", CLAWBACK)))):
+        earned, taken, reasons = out.get(account_id, (0, 0, set()))
+        if kind == "earn":
+            earned += int(points)
+        else:
+            taken -= int(points)
+            reasons.add(reason or "")
+        out[account_id] = (earned, taken, reasons)
+    return out
+
+
+def take_back_earned(uow: UnitOfWork, order_ref: str, share: Decimal, *, reason: str,
+                     once_per_reason: bool = False) -> int:
+    """Take back points earned on an order whose goods or money came back: up to `share`
+    (0..1) of what the order earned, rounded down, less what was taken back already (so an
+    event seen twice, or a refund after its return, takes nothing twice). With
+    `once_per_reason` (a return), `share` is that return's own part, added to what earlier
+    returns took. Returns the points taken. No commit.
+
+    The shopper may have spent those points already: the balance then goes below zero, as
+    Smile.io does on Shopify (points for the refunded amount are removed from the balance,
+    spent or not). Refusing, or clamping at zero, would let a shopper earn on an order, spend
+    the points and return the goods for free; a negative balance is paid off by later
+    earning, and redemption is refused meanwhile (_debit checks the balance)."""
+    share = max(Decimal(0), min(Decimal(1), share))
+    taken_now = 0
+    for account_id, (earned, taken, reasons) in _earned_and_taken(uow, order_ref).items():
+        if once_per_reason:
+            if reason in reasons:
+                continue
+            due = min(int((Decimal(earned) * share).to_integral_value(ROUND_DOWN)), earned - taken)
+        else:
+            due = int((Decimal(earned) * share).to_integral_value(ROUND_DOWN)) - taken
+        if due <= 0:
+            continue
+        account = uow.session.get(LoyaltyAccount, account_id, with_for_update=True)
+        program = uow.session.get(LoyaltyProgram, account.program_id)
+        _take(uow, account, program, due, order_ref=order_ref, reason=reason)
+        taken_now += due
+    return taken_now
+
+
+def _take(uow: UnitOfWork, account: LoyaltyAccount, program: LoyaltyProgram, points: int, *, order_ref: str,
+          reason: str) -> None:
+    """A debit that may exceed the balance: unspent credit is consumed (the order's own earning
+    first, then FIFO like _debit), the rest is the negative balance."""
+    left = points
+    credits = uow.session.scalars(sa.select(LoyaltyEntry).where(
+        LoyaltyEntry.account_id == account.id, LoyaltyEntry.remaining > 0)
+        .order_by(sa.case((sa.and_(LoyaltyEntry.kind == "earn", LoyaltyEntry.order_ref == order_ref), 0), else_=1),
+                  sa.case((LoyaltyEntry.expires_at.is_(None), 1), else_=0), LoyaltyEntry.expires_at, LoyaltyEntry.id)
+        .with_for_update())
+    for credit in credits:
+        take = min(credit.remaining, left)
+        credit.remaining -= take
+        left -= take
+        if left == 0:
+            break
+    uow.session.add(LoyaltyEntry(account_id=account.id, kind=CLAWBACK, points=-points, remaining=0,
+                                 order_ref=order_ref, reason=reason))
+    before_tier = account.tier
+    recompute(uow, account)
+    uow.audit(CLAWBACK, "loyalty_account", account.id, after={"points": -points, "order_ref": order_ref,
+                                                              "reason": reason, "balance": account.balance})
+    uow.emit(LoyaltyPointsChanged(account_id=account.id, customer_id=account.customer_id, program_id=program.id,
+                                  kind=CLAWBACK, points=-points, balance=account.balance, tier=account.tier))
+    if account.tier != before_tier:
+        uow.emit(LoyaltyTierChanged(account_id=account.id, customer_id=account.customer_id, from_tier=before_tier,
+                                    to=account.tier))
 
 
 def apply_event_bonuses(uow: UnitOfWork, events: Iterable[tuple[int, str]]) -> None:

@@ -187,7 +187,7 @@ class LoyaltyEntry(Base):
 
     id: Mapped[IdPK]
     account_id: Mapped[int] = mapped_column(sa.ForeignKey("crm_loyalty_accounts.id"), index=True)
-    kind: Mapped[str] = mapped_column(sa.String(16))  # earn | bonus | referral | redeem | expire | adjust
+    kind: Mapped[str] = mapped_column(sa.String(16))  # earn|bonus|referral|redeem|expire|adjust|reversal|clawback
     points: Mapped[int] = mapped_column(sa.BigInteger)
     remaining: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -63,11 +63,16 @@ def issue_invoice(uow: UnitOfWork, order_id: int, *, source: str) -> Document | 
         return None
     o = orders.get_order(uow, order_id)
     cur = o["currency"]
-    taxes = fiscal.order_tax_lines(uow, order_id)
+    released = orders.released_lines(uow, order_id)
+    buckets = [[t.country, t.tax_class, Decimal(t.rate), t.reverse_charge, _minor(t.net, cur), _minor(t.tax, cur)]
+               for t in fiscal.order_tax_lines(uow, order_id)]
     gross = _minor(o["totals"]["total"], cur)
-    tax = sum(_minor(t.tax, cur) for t in taxes)
+    if released:  # marketplace lines refused before capture were never charged: not on the invoice
+        gross -= _leave_out(uow, o, released, buckets)
+    tax = sum(b[5] for b in buckets)
     lines = [{"description": f"{ln['name']} ({ln['sku']})", "quantity": ln["quantity"], "unit_price": ln["unit_price"],
-              "discount": ln["discount"], "total": ln["total"]} for ln in o["lines"]]
+              "discount": ln["discount"], "total": ln["total"]} for ln in o["lines"]
+             if released.get(ln["line"], 0) < _minor(ln["total"], cur)]
     shipping = _minor(o["totals"]["shipping"], cur) - _minor(o["totals"]["shipping_discount"], cur)
     if shipping:
         lines.append({"description": "Shipping", "quantity": 1, "unit_price": _m(shipping, cur), "discount": "0.00",
@@ -76,8 +81,37 @@ def issue_invoice(uow: UnitOfWork, order_id: int, *, source: str) -> Document | 
     buyer = {"email": o["email"], "name": address.get("name"), "address": ", ".join(
         str(address[k]) for k in ("line1", "line2", "postal_code", "city", "country") if address.get(k))}
     return _insert(uow, kind="invoice", order=o, source=source, currency=cur, gross=gross, tax=tax, lines=lines,
-                   buyer=buyer, taxes=[(t.country, t.tax_class, Decimal(t.rate), t.reverse_charge, _minor(t.net, cur),
-                                        _minor(t.tax, cur)) for t in taxes], corrects=None, reason=None)
+                   buyer=buyer, taxes=[tuple(b) for b in buckets if b[4] or b[5]], corrects=None, reason=None)
+
+
+def _leave_out(uow: UnitOfWork, o: dict[str, Any], released: dict[int, int], buckets: list[list[Any]]) -> int:
+    """Take the released lines out of the order's tax buckets (`buckets` changed in place: the
+    line's tax class, at the bucket's rate, tax-inclusive or not as the order was priced).
+    Returns the gross left out: what the capture did not take, plus the tax on it when prices
+    excluded tax."""
+    from merx.catalog import public as catalog
+
+    cur = o["currency"]
+    _, inclusive = fiscal.order_tax_minor(uow, o["id"])
+    by_line = {ln["line"]: ln for ln in o["lines"]}
+    infos = catalog.lookup_skus(uow, [by_line[n]["sku"] for n in released if n in by_line])
+    left_out = 0
+    for line_no, amount in sorted(released.items()):
+        line = by_line.get(line_no)
+        amount = min(amount, _minor(line["total"], cur)) if line else amount
+        info = infos.get(line["sku"]) if line else None
+        tax_class = ((info.attributes or {}).get("tax_class") if info else None) or "standard"
+        bucket = next((b for b in buckets if b[1] == tax_class), None)
+        tax = 0
+        if bucket is not None and not bucket[3]:  # reverse charged: no tax to take out
+            rate = bucket[2]
+            tax = int((Decimal(amount) * rate / ((100 + rate) if inclusive else 100)).to_integral_value(ROUND_HALF_UP))
+        net = amount - tax if inclusive else amount
+        if bucket is not None:
+            bucket[4] -= net
+            bucket[5] -= tax
+        left_out += net + tax
+    return left_out
 
 
 def issue_credit_note(uow: UnitOfWork, order_id: int, amount_minor: int, *, source: str,

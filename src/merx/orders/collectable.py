@@ -35,12 +35,30 @@ def refundable_minor(uow: UnitOfWork, order: Order) -> int:
     return max(0, chargeable_minor(uow, order) - order.refunded_minor)
 
 
-def record_release(uow: UnitOfWork, order: Order, amount_minor: int, note: str) -> int:
+def released_lines(uow: UnitOfWork, order_id: int) -> dict[int, int]:
+    """Line number -> what was released of it before capture (the invoice leaves these lines
+    out). A release recorded without its line (before orders_0006) is not here."""
+    rows = uow.session.execute(sa.select(PaymentTransaction.line_no, sa.func.sum(PaymentTransaction.amount_minor))
+                               .where(PaymentTransaction.order_id == order_id, PaymentTransaction.kind == RELEASE,
+                                      PaymentTransaction.status == "succeeded", PaymentTransaction.line_no.is_not(None))
+                               .group_by(PaymentTransaction.line_no)).all()
+    return {int(line_no): int(amount) for line_no, amount in rows}
+
+
+def record_release(uow: UnitOfWork, order: Order, amount_minor: int, note: str,
+                   lines: dict[int, int] | None = None) -> int:
     """In the caller's transaction: `amount_minor` of the order will never be charged (capped at
-    what is still chargeable). Returns the amount released."""
+    what is still chargeable). With `lines` (line number -> amount, adding up to `amount_minor`)
+    one release per line, so the invoice knows which lines were not charged. Returns the amount
+    released."""
     amount = min(amount_minor, chargeable_minor(uow, order))
-    if amount > 0:
-        uow.session.add(PaymentTransaction(order_id=order.id, provider=order.payment_provider, kind=RELEASE,
-                                           status="succeeded", amount_minor=amount, reference=order.payment_reference,
-                                           message=note[:500]))
+    parts = sorted(lines.items()) if lines and sum(lines.values()) == amount_minor else [(None, amount_minor)]
+    left = amount
+    for line_no, part in parts:
+        take = min(part, left)
+        if take > 0:
+            uow.session.add(PaymentTransaction(order_id=order.id, provider=order.payment_provider, kind=RELEASE,
+                                               status="succeeded", amount_minor=take, line_no=line_no,
+                                               reference=order.payment_reference, message=note[:500]))
+        left -= take
     return amount

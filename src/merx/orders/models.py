@@ -116,6 +116,8 @@ class PaymentTransaction(Base):
     reference: Mapped[str | None] = mapped_column(sa.String(100))
     message: Mapped[str | None] = mapped_column(sa.String(500))
     return_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # a release (orders/collectable.py): the order line that will never be charged
+    line_no: Mapped[int | None] = mapped_column(sa.Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

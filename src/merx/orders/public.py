@@ -5,6 +5,7 @@ customer's orders (for the CRM 360), orders at agreed prices and payment facts (
 from merx.orders.domain import RETURNABLE, STATUSES, TRANSITIONS
 from merx.orders.schemas import OrderCreate, ReturnCreate
 from merx.orders.checkout import place_order
+from merx.orders.collectable import released_lines
 from merx.orders.fiscal_step import preview as preview_order
 from merx.orders.history import add_note, notes_of, timeline
 from merx.orders.pickups import order_by_number, pickup_queue
@@ -18,6 +19,6 @@ __all__ = [
     "OrderCreate", "PaymentFact", "PricedLine", "RETURNABLE", "ReturnCreate", "STATUSES", "TRANSITIONS", "add_note",
     "cancel", "capture_payment", "create_return", "fulfil", "get_order", "list_orders", "notes_of", "order_by_number",
     "orders_for_customer", "payment_facts", "picked_up", "pickup_queue", "place_order", "place_order_at_prices",
-    "preview_order", "ready_for_pickup", "receive_return", "returns_of", "revenue_by_customer", "simple_transition",
-    "timeline",
+    "preview_order", "ready_for_pickup", "receive_return", "released_lines", "returns_of", "revenue_by_customer",
+    "simple_transition", "timeline",
 ]

@@ -103,8 +103,10 @@ def attach(uow: UnitOfWork, offered: dict[int, OfferedLine], *, order: Any, line
     _marketplace.attach(uow, placed)
 
 
-def refund_lines(uow: UnitOfWork, order_id: int, *, amount_minor: int, note: str) -> str:
-    """Pay back `amount_minor` of an order for lines that will not be delivered. Returns
+def refund_lines(uow: UnitOfWork, order_id: int, *, amount_minor: int, note: str,
+                 lines: dict[int, int] | None = None) -> str:
+    """Pay back `amount_minor` of an order for lines that will not be delivered (`lines`: order
+    line number -> amount, recorded with a release so the invoice leaves them out). Returns
     "refunded", "failed" (the provider refused; retry later) or "not_captured" (the payment was not
     captured yet, so there is nothing to pay back through the provider).
     Runs its own transactions (the provider is called outside any)."""
@@ -121,7 +123,7 @@ def refund_lines(uow: UnitOfWork, order_id: int, *, amount_minor: int, note: str
             def release() -> None:  # a later capture takes the total minus these lines
                 o = _load_any(uow, order_id, for_update=True)
                 if o.payment_status in UNCAPTURED:
-                    collectable.record_release(uow, o, amount_minor, note)
+                    collectable.record_release(uow, o, amount_minor, note, lines)
                 uow.commit()
 
             _retrying(uow, release)

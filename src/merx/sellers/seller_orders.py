@@ -335,7 +335,10 @@ def refund_pending_lines(uow: UnitOfWork, so_id: int | None = None) -> int:
     for order_id, line_ids in by_order.items():
         rows = list(uow.session.scalars(sa.select(SellerOrderLine).where(SellerOrderLine.id.in_(line_ids))))
         amount = sum(ln.total_minor for ln in rows)
-        outcome = order_hook.refund_lines(uow, order_id, amount_minor=amount,
+        per_line: dict[int, int] = {}
+        for ln in rows:
+            per_line[ln.line_no] = per_line.get(ln.line_no, 0) + ln.total_minor
+        outcome = order_hook.refund_lines(uow, order_id, amount_minor=amount, lines=per_line,
                                           note=", ".join(f"line {ln.line_no}" for ln in rows))
 
         def record(line_ids: list[int] = line_ids, outcome: str = outcome) -> None:

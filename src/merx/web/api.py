@@ -12,9 +12,9 @@ from merx.web.auth.session import session_present, session_reader
 from merx.web.common import HERE, PageRoute
 from merx.web.views import account  # the storefront's shopper account pages
 from merx.web.views import costs_pricing  # noqa: I001  (costs & margins, competitor prices: issue 15)
-from merx.web.views import (analytics, associate, auth, catalog, customers, dashboard, instore_console, integration,
-                            inventory, jobs, kiosk, marketing, orders, payments, sales, search_console, sellers,
-                            shop_settings, store, support)
+from merx.web.views import (analytics, associate, auth, brands, catalog, customers, dashboard, instore_console,
+                            integration, inventory, jobs, kiosk, marketing, orders, payments, sales, search_console,
+                            sellers, shop_settings, store, support)
 
 PREFIX = ""  # pages live at the root, not under /api/v1
 
@@ -32,7 +32,7 @@ def asset(asset_path: str) -> Response:
     return FileResponse(path, media_type=_ASSET_TYPES[path.suffix], headers={"Cache-Control": "public, max-age=3600"})
 
 
-for _module in (auth, dashboard, catalog, inventory, orders, customers, search_console, analytics, integration, jobs,
+for _module in (auth, dashboard, catalog, brands, inventory, orders, customers, search_console, analytics, integration, jobs,
                 sellers, shop_settings, marketing, support, sales, payments, store, associate, kiosk,
                 instore_console, account, costs_pricing):
     router.include_router(_module.router)
