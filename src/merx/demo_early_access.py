@@ -22,6 +22,9 @@ LAUNCH_IN = dt.timedelta(days=10)
 
 def seed(db: Any, rng: random.Random, progress: Progress) -> dict[str, int]:
     from merx.catalog import public as catalog
+    from merx.core.events import MessageBus
+    from merx.core.subscribers import SubscriberRunner
+    from merx.crm import handlers as crm_handlers
     from merx.core.db import utcnow
     from merx.core.uow import UnitOfWork
     from merx.crm import public as crm
@@ -29,6 +32,11 @@ def seed(db: Any, rng: random.Random, progress: Progress) -> dict[str, int]:
     from merx.marketing import campaigns
 
     task = progress.add_task("early access", total=3)
+    # CRM's order facts follow the outbox (durable subscriber crm.orders); the demo's year of
+    # orders reaches them here, so the segment has its members before anyone signs in
+    bus = MessageBus()
+    crm_handlers.register(bus)
+    SubscriberRunner(db, bus).catch_up(["crm.orders"])
     with UnitOfWork(db) as uow:
         segment = crm.create_segment(uow, name="Repeat customers", expression="orders_count >= 2",
                                      description="Two orders or more: early access to new collections")

@@ -194,3 +194,38 @@ def test_early_access_for_a_segment_before_launch_then_everyone(app, client, db,
     assert f'href="/product/{pid}"' in guest.get("/search?q=aurora+lamp").text
     status, text = _storefront_checkout(guest)
     assert status == 303, text[:2000]
+
+
+def test_console_product_editor_sets_the_launch_and_the_segment(app, client, db, admin):
+    from tests.web.conftest import form_sign_in
+
+    public = TestClient(app, raise_server_exceptions=False)  # no console session
+
+    shop = seed_shop(db)
+    r = client.post("/api/v1/segments", headers=admin, json={"name": "Repeat customers",
+                                                              "expression": "orders_count >= 2"})
+    segment_id = r.json()["id"]
+    pid = shop.product_ids["LAMP-FLOOR"]
+    assert form_sign_in(client, "staff@shop.test").status_code == 303
+    page = client.get(f"/console/catalog/{pid}")
+    assert page.status_code == 200 and 'name="launch_at"' in page.text and "Repeat customers" in page.text
+    form = {m.group(1): m.group(2) for m in re.finditer(r'<input [^>]*name="(\w+)"[^>]*value="([^"]*)"', page.text)}
+    form.update({"csrf_token": csrf_of(page.text), "status": "active", "launch_at": "2030-05-01T09:00",
+                 "early_access_segment": str(segment_id)})
+    r = client.post(f"/console/catalog/{pid}", data=form, follow_redirects=False)
+    assert r.status_code == 303, r.text[:2000]
+    saved = client.get(f"/api/v1/products/{pid}", headers=admin).json()
+    assert saved["launch_at"].startswith("2030-05-01T09:00") and saved["early_access_segment"] == segment_id
+    assert public.get(f"/api/v1/products/{pid}").status_code == 404  # hidden from the public until then
+    page = client.get(f"/console/catalog/{pid}")
+    assert 'value="2030-05-01T09:00"' in page.text and "hidden from the public" in page.text
+    # an unknown segment is refused on the page, naming the field
+    form.update({"csrf_token": csrf_of(page.text), "early_access_segment": str(segment_id + 50),
+                 "version": str(saved["version"])})
+    r = client.post(f"/console/catalog/{pid}", data=form, follow_redirects=False)
+    assert r.status_code == 422 and "early_access_segment" in r.text
+    # emptying the launch puts it on sale to everyone
+    form.update({"early_access_segment": "", "launch_at": ""})
+    r = client.post(f"/console/catalog/{pid}", data=form, follow_redirects=False)
+    assert r.status_code == 303
+    assert public.get(f"/api/v1/products/{pid}").status_code == 200
