@@ -196,6 +196,18 @@ def test_early_access_for_a_segment_before_launch_then_everyone(app, client, db,
     assert status == 303, text[:2000]
 
 
+def test_a_seller_cannot_name_a_segment(client, db, admin, make_key):
+    shop = seed_shop(db)
+    seller = make_key("seller", seller_id=shop.seller_id)
+    r = client.post("/api/v1/products", headers=seller, json={
+        "sku": "S-1", "name": "Seller lamp", "status": "draft", "early_access_segment": 1,
+        "price": {"amount": "10.00", "currency": "EUR"}})
+    assert r.status_code == 403 and r.json()["errors"][0]["field"] == "early_access_segment"
+    r = client.patch(f"/api/v1/products/{shop.product_ids['LAMP-PEND']}", headers=seller,
+                     json={"launch_at": "2030-01-01T00:00:00Z"})  # its own launch time it may set
+    assert r.status_code == 200 and r.json()["launch_at"].startswith("2030-01-01")
+
+
 def test_console_product_editor_sets_the_launch_and_the_segment(app, client, db, admin):
     from tests.web.conftest import form_sign_in
 

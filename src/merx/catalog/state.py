@@ -323,8 +323,11 @@ def _check_early_access(refs: Refs, state: dict[str, Any], old: dict[str, Any] |
     """A segment named for early access must exist (checked when it is set or changed: a
     segment CRM deleted later does not block unrelated edits)."""
     segment = state.get("early_access_segment")
-    if segment is not None and (old is None or old.get("early_access_segment") != segment) \
-            and not early_access.segment_exists(refs.uow, segment):
+    changed = segment != (old or {}).get("early_access_segment")
+    if changed and refs.uow.actor.role == Role.seller:  # the shop's customer segments are not a seller's
+        raise Forbidden("A seller does not choose the shop's customer segments",
+                        errors=[FieldError("early_access_segment", "may not be set by a seller", "forbidden")])
+    if segment is not None and changed and not early_access.segment_exists(refs.uow, segment):
         raise ValidationProblem.for_field("early_access_segment", f"no CRM segment with id {segment}",
                                           "unknown_segment")
 
