@@ -153,6 +153,9 @@ def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int
             from merx.pricing import demo as pricing_demo
 
             counts.update(pricing_demo.seed(db, progress))  # competitors, their prices, rules and proposals
+            from merx import demo_early_access
+
+            counts.update(demo_early_access.seed(db, rng, progress))  # a collection for repeat customers first
         with UnitOfWork(db) as uow:
             issued = accounts.create_user_with_key(uow, name="demo-admin", role=Role.admin)
         with UnitOfWork(db) as uow:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from merx.core.events import Amount, Currency, Event
+from merx.core.events import Amount, Currency, Event, Timestamp
 
 ProductStatus = Literal["draft", "active", "archived"]
 
@@ -26,6 +26,10 @@ class _ProductState(_ProductEvent):
     seller_id: int | None
     channels: list[str]  # channel codes the product is published to
     prices: dict[str, dict[Currency, Amount]]  # {sku: {currency: amount}}
+    # Early access: before launch_at only the members of CRM segment early_access_segment
+    # (and the back office) see and buy the product; null launch_at: public once active.
+    launch_at: Timestamp | None = None
+    early_access_segment: int | None = None
 
 
 class ProductCreated(_ProductState):

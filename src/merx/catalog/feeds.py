@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from merx.catalog import rules
 from merx.catalog.models import Category, Channel, Product, ProductChannel
 from merx.catalog.refs import DEFAULT_CHANNELS
+from merx.core.db import utcnow
 from merx.core.errors import NotFound
 from merx.core.money import Money
 from merx.core.settings import Settings
@@ -34,7 +35,10 @@ def feed_items(uow: UnitOfWork, code: str, *, locale: str, settings: Settings) -
     dl = settings.default_locale
     items: list[dict[str, Any]] = []
     stmt = (sa.select(Product).join(ProductChannel, ProductChannel.product_id == Product.id)
-            .where(ProductChannel.channel_id == channel.id, Product.status == "active").order_by(Product.id))
+            .where(ProductChannel.channel_id == channel.id, Product.status == "active",
+                   # a feed is public: a product joins it at its launch, not before (early access)
+                   sa.or_(Product.launch_at.is_(None), Product.launch_at <= utcnow()))
+            .order_by(Product.id))
     for p in uow.session.scalars(stmt):
         path: list[str] = []
         cid = p.category_id

@@ -428,7 +428,8 @@ def _import_row(refs: Refs, cells: dict[str, str], columns: dict[str, rules.Colu
         state: dict[str, Any] = {
             "name": "", "description": None, "status": "active", "category": None, "brand": None,
             "seller_id": actor.seller_id if actor.role == Role.seller else None, "attributes": {},
-            "translations": {}, "media": [], "channels": sorted(DEFAULT_PUBLICATION),
+            "translations": {}, "media": [], "channels": sorted(DEFAULT_PUBLICATION), "launch_at": None,
+            "early_access_segment": None,
             "variants": [{"sku": sku, "ean": None, "options": {}, "prices": {}}],
         }
         _apply_row_to_state(state, cells, columns, settings, new=True)

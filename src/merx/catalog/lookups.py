@@ -28,6 +28,10 @@ class SkuInfo:
     seller_id: int | None
     prices: dict[str, Decimal]  # currency -> amount
     attributes: dict
+    # early access (catalog/early_access.py): checkout refuses a line before launch_at to
+    # anyone outside the segment
+    launch_at: dt.datetime | None = None
+    early_access_segment: int | None = None
 
 
 @dataclass
@@ -55,12 +59,14 @@ class ProductDocument:
     category_path_translations: dict[str, list[str]] = field(default_factory=dict)
     media: list[str] = field(default_factory=list)  # image URLs, the main one first
     brand_aliases: list[str] = field(default_factory=list)  # other names shoppers type for the brand
+    launch_at: dt.datetime | None = None  # early access: public from then on (catalog/early_access.py)
+    early_access_segment: int | None = None
 
 
 # One query for what checkout needs per SKU, prices included (a row per price currency).
 _SKU_INFO = (sa.select(Variant.id, Variant.sku, Product.id, Product.name, Product.status, Product.seller_id,
                        Product.attributes, Category.code, Brand.code, VariantPrice.currency,
-                       VariantPrice.amount_minor)
+                       VariantPrice.amount_minor, Product.launch_at, Product.early_access_segment_id)
              .join(Product, Product.id == Variant.product_id)
              .outerjoin(Category, Category.id == Product.category_id)
              .outerjoin(Brand, Brand.id == Product.brand_id)
@@ -81,10 +87,13 @@ def lookup_skus(uow: UnitOfWork, skus: Iterable[str]) -> dict[str, SkuInfo]:
             rows[r[1]] = r
             if r[9] is not None:
                 prices.setdefault(r[1], {})[r[9]] = Money.from_minor(r[10], r[9]).amount
-        for sku, (vid, _, pid, name, status, seller_id, attributes, cat, brand, _c, _a) in rows.items():
+        for sku, (vid, _, pid, name, status, seller_id, attributes, cat, brand, _c, _a, launch_at,
+                  segment) in rows.items():
+            if launch_at is not None and launch_at.tzinfo is None:  # Core rows skip the column type on some drivers
+                launch_at = launch_at.replace(tzinfo=dt.timezone.utc)
             out[sku] = SkuInfo(sku=sku, product_id=pid, variant_id=vid, name=name, status=status, category=cat,
                                brand=brand, seller_id=seller_id, prices=prices.get(sku, {}),
-                               attributes=dict(attributes or {}))
+                               attributes=dict(attributes or {}), launch_at=launch_at, early_access_segment=segment)
     return out
 
 
@@ -144,4 +153,5 @@ def _document(p: Product, categories: dict[int, Category], default_locale: str) 
         updated_at=p.updated_at, created_at=p.created_at, category_codes=codes, media=list(p.media or []),
         category_path_translations=path_translations,
         brand_aliases=list((p.brand.aliases or []) if p.brand else []),
+        launch_at=p.launch_at, early_access_segment=p.early_access_segment_id,
     )

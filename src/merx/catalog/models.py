@@ -109,6 +109,11 @@ class Product(Base):
     attributes: Mapped[Any] = mapped_column(JSONType, default=dict)  # {code: value}, default locale
     translations: Mapped[Any] = mapped_column(JSONType, default=dict)
     media: Mapped[Any] = mapped_column(JSONType, default=list)  # image URLs, first is the main one
+    # Early access (catalog/early_access.py): before `launch_at` only staff and the members of
+    # the CRM segment `early_access_segment_id` (a plain id: CRM sits above the catalog) see
+    # and buy the product; null launch_at: on sale as soon as it is active.
+    launch_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    early_access_segment_id: Mapped[int | None] = mapped_column(sa.BigInteger)
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -8,7 +8,7 @@ from typing import Any, Iterable
 
 import sqlalchemy as sa
 
-from merx.catalog import rules
+from merx.catalog import early_access, rules
 from merx.catalog.events import ProductDeleted
 from merx.catalog.models import Brand, Category, Channel, Product, ProductChannel, Variant
 from merx.catalog.refs import Refs
@@ -66,12 +66,15 @@ def _load(uow: UnitOfWork, product_id: int) -> Product:
     return p
 
 
-def _can_read(actor: Principal, p: Product) -> bool:
+def _can_read(uow: UnitOfWork, p: Product) -> bool:
+    actor = uow.actor
     if actor.role in READ_ALL_ROLES:
         return True
     if actor.role == Role.seller and p.seller_id == actor.seller_id:
         return True
-    return p.status == "active"
+    # before its launch a product is its early-access segment's only (catalog/early_access.py)
+    return p.status == "active" and early_access.may_see(uow, actor, p.launch_at, p.early_access_segment_id,
+                                                         p.seller_id)
 
 
 def _writable(uow: UnitOfWork, product_id: int) -> Product:
@@ -87,7 +90,7 @@ def get_product(uow: UnitOfWork, product_id: int, *, locale: str | None = None,
                 settings: Settings | None = None) -> ProductOut:
     s = (settings or uow.settings)
     p = uow.session.get(Product, product_id)
-    if p is None or not _can_read(uow.actor, p):
+    if p is None or not _can_read(uow, p):
         raise NotFound(f"Product {product_id} does not exist")
     return to_out(p, locale or s.default_locale, s)
 
@@ -151,6 +154,9 @@ def list_products_stmt(uow: UnitOfWork, *, category: str | None = None, brand: s
         if status not in (None, "active"):
             raise ValidationProblem.for_field("status", "only active products are public")
         stmt = stmt.where(Product.status == "active")
+        not_launched = early_access.visible_clause(uow)
+        if not_launched is not None:
+            stmt = stmt.where(not_launched)
     if status is not None:
         if status not in rules.PRODUCT_STATUSES:
             raise ValidationProblem.for_field("status", "must be draft, active or archived")
@@ -224,12 +230,14 @@ def to_out(p: Product, locale: str, settings: Settings | None = None) -> Product
                              prices=[MoneyOut.of(Money.from_minor(pr.amount_minor, pr.currency)) for pr in v.prices])
                   for v in p.variants],
         media=list(p.media or []), channels=sorted(pc.channel.code for pc in p.publications), version=p.version,
+        launch_at=p.launch_at, early_access_segment=p.early_access_segment_id,
+        early_access=early_access.prelaunch(p.launch_at),
         created_at=p.created_at, updated_at=p.updated_at,
     )
 
 
 def readable_product(uow: UnitOfWork, product_id: int) -> Product:
     p = uow.session.get(Product, product_id)
-    if p is None or not _can_read(uow.actor, p):
+    if p is None or not _can_read(uow, p):
         raise NotFound(f"Product {product_id} does not exist")
     return p

@@ -13,6 +13,8 @@ from merx.catalog.schemas import CostCreate, CostImport, CostImportReport, CostO
 from merx.catalog.completeness import product_completeness
 from merx.catalog.lookups import ProductDocument, SkuInfo, iter_product_documents, lookup_skus
 from merx.catalog.rules import pick_locale
+from merx.catalog.early_access import (contribute_segments, hidden_product_ids, may_see as early_access_may_see,
+                                       prelaunch, refusals as early_access_refusals)
 from merx.catalog.products import bulk_create_products, get_product, list_products_stmt, update_product
 from merx.catalog.reference_data import (create_attribute, create_attribute_set, create_brand, create_category, update_brand,
                                          list_attributes, list_brands, list_categories)
@@ -26,5 +28,7 @@ __all__ = [
     "list_products_stmt", "lookup_skus", "pick_locale", "product_completeness", "skus_for_code", "update_product",
     # costs (catalog/costs.py): checkout lands them on order lines; reports and pricing rules read them
     "CostCreate", "CostFact", "CostImport", "CostImportReport", "CostOut", "CostRowIn", "add_product_cost", "cost_at",
+    # early access (catalog/early_access.py): CRM fills the hook; search, orders and the storefront enforce it
+    "contribute_segments", "early_access_may_see", "early_access_refusals", "hidden_product_ids", "prelaunch",
     "cost_coverage", "cost_facts_at", "cost_history", "costs_at", "import_cost_csv", "import_costs",
 ]

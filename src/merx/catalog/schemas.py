@@ -61,11 +61,21 @@ class ProductCreate(StrictModel):
     media: list[str] = Field(default_factory=list)
     seller_id: DbId | None = None
     channels: list[str] | None = None
+    # Early access (catalog/early_access.py): hidden from the public until launch_at (UTC; a
+    # time without a zone is read as UTC), visible and for sale before it to the members of
+    # the CRM segment with id early_access_segment.
+    launch_at: dt.datetime | None = None
+    early_access_segment: DbId | None = None
 
     @field_validator("media")
     @classmethod
     def _media(cls, v: list[str]) -> list[str]:
         return [_check_url(u) for u in v]
+
+    @field_validator("launch_at")
+    @classmethod
+    def _launch(cls, v: dt.datetime | None) -> dt.datetime | None:
+        return plausible_time(v)
 
 
 class ProductPatch(PatchModel):
@@ -90,12 +100,19 @@ class ProductPatch(PatchModel):
     media: list[str] | None = None
     seller_id: DbId | None = None
     channels: list[str] | None = None
+    launch_at: dt.datetime | None = None  # null: launched (public now)
+    early_access_segment: DbId | None = None
     version: int | None = None
 
     @field_validator("media")
     @classmethod
     def _media(cls, v: list[str] | None) -> list[str] | None:
         return None if v is None else [_check_url(u) for u in v]
+
+    @field_validator("launch_at")
+    @classmethod
+    def _launch(cls, v: dt.datetime | None) -> dt.datetime | None:
+        return plausible_time(v)
 
 
 class VariantOut(BaseModel):
@@ -123,6 +140,11 @@ class ProductOut(BaseModel):
     variants: list[VariantOut]
     media: list[str]
     channels: list[str]
+    launch_at: dt.datetime | None = None
+    early_access_segment: int | None = None
+    # True while launch_at is ahead: only the back office and the segment's members see it
+    # (the storefront shows them an "Early access" badge).
+    early_access: bool = False
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime

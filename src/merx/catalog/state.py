@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from merx.catalog import rules
+from merx.catalog import early_access, rules
 from merx.catalog.events import ProductArchived, ProductCreated, ProductPriceChanged, ProductUpdated
 from merx.catalog.models import Product, ProductChannel, Variant, VariantPrice
 from merx.catalog.refs import Refs, ensure_default_channels
@@ -70,6 +70,8 @@ def state_of(p: Product) -> dict[str, Any]:
         "variants": [{"sku": v.sku, "ean": v.ean, "options": dict(v.options or {}),
                       "prices": {pr.currency: pr.amount_minor for pr in v.prices}} for v in p.variants],
         "channels": sorted(pc.channel.code for pc in p.publications),
+        "launch_at": p.launch_at,
+        "early_access_segment": p.early_access_segment_id,
     }
 
 
@@ -90,13 +92,15 @@ def _state_for_create(data: ProductCreate) -> dict[str, Any]:
         "translations": {loc: t.model_dump(exclude_none=True) for loc, t in data.translations.items()},
         "media": list(data.media), "variants": variants,
         "channels": sorted(set(data.channels if data.channels is not None else DEFAULT_PUBLICATION)),
+        "launch_at": data.launch_at, "early_access_segment": data.early_access_segment,
     }
 
 
 def _state_after_patch(old: dict[str, Any], patch: ProductPatch) -> dict[str, Any]:
     new = copy.deepcopy(old)
     sent = patch.model_fields_set
-    for name in ("name", "description", "status", "category", "brand", "seller_id", "media"):
+    for name in ("name", "description", "status", "category", "brand", "seller_id", "media", "launch_at",
+                 "early_access_segment"):
         if name in sent:
             if name in ("name", "status") and getattr(patch, name) is None:
                 raise ValidationProblem.for_field(name, "may not be null")
@@ -276,6 +280,8 @@ def _apply_state(refs: Refs, p: Product, state: dict[str, Any]) -> None:
     p.attributes = dict(state["attributes"])
     p.translations = copy.deepcopy(state["translations"])
     p.media = list(state["media"])
+    p.launch_at = state.get("launch_at")
+    p.early_access_segment_id = state.get("early_access_segment")
     p.updated_at = utcnow()
 
     existing = {v.sku: v for v in p.variants}
@@ -313,8 +319,23 @@ def _apply_state(refs: Refs, p: Product, state: dict[str, Any]) -> None:
             p.publications.append(ProductChannel(channel=channels[code], channel_id=channels[code].id))
 
 
+def _check_early_access(refs: Refs, state: dict[str, Any], old: dict[str, Any] | None) -> None:
+    """A segment named for early access must exist (checked when it is set or changed: a
+    segment CRM deleted later does not block unrelated edits)."""
+    segment = state.get("early_access_segment")
+    changed = segment != (old or {}).get("early_access_segment")
+    if changed and refs.uow.actor.role == Role.seller:  # the shop's customer segments are not a seller's
+        raise Forbidden("A seller does not choose the shop's customer segments",
+                        errors=[FieldError("early_access_segment", "may not be set by a seller", "forbidden")])
+    if segment is not None and changed and not early_access.segment_exists(refs.uow, segment):
+        raise ValidationProblem.for_field("early_access_segment", f"no CRM segment with id {segment}",
+                                          "unknown_segment")
+
+
 def _audit_state(state: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(state)
+    if out.get("launch_at") is not None:
+        out["launch_at"] = out["launch_at"].isoformat()
     for v in out["variants"]:
         v["prices"] = {c: minor_to_str(m, c) for c, m in v["prices"].items()}
     return out
@@ -352,6 +373,7 @@ def _create_from_state(refs: Refs, state: dict[str, Any]) -> Product:
     uow = refs.uow
     _check_seller_scope(uow.actor, state, creating=True, owner=None)
     _validate_state(refs, state, product_id=None)
+    _check_early_access(refs, state, None)
     p = Product(status=state["status"], name=state["name"], version=1, attributes={}, translations={}, media=[])
     p.variants = []
     p.publications = []
@@ -371,6 +393,7 @@ def _update_from_state(refs: Refs, p: Product, old: dict[str, Any], new: dict[st
     if uow.actor.role == Role.seller and new["status"] == "active" and old["status"] != "active":
         raise Forbidden(_PROPOSE, errors=[FieldError("status", "a seller cannot put a product on sale", "forbidden")])
     _validate_state(refs, new, product_id=p.id)
+    _check_early_access(refs, new, old)
     if new == old:
         return False
     _apply_state(refs, p, new)
@@ -399,5 +422,6 @@ def _event_payload(p: Product, state: dict[str, Any]) -> dict[str, Any]:
         "product_id": p.id, "sku": state["variants"][0]["sku"], "skus": [v["sku"] for v in state["variants"]],
         "name": state["name"], "status": state["status"], "category": state["category"], "brand": state["brand"],
         "seller_id": state["seller_id"], "channels": state["channels"],
+        "launch_at": state.get("launch_at"), "early_access_segment": state.get("early_access_segment"),
         "prices": {v["sku"]: {c: minor_to_str(m, c) for c, m in v["prices"].items()} for v in state["variants"]},
     }

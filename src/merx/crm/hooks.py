@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from merx.catalog.public import contribute_segments
 from merx.core.errors import ValidationProblem
 from merx.core.uow import UnitOfWork
 from merx.customers.identifiers import contribute_identifier_resolver
@@ -36,7 +37,25 @@ def _spend(uow: UnitOfWork, customer_id: int, points: int, **kw: Any) -> None:
     checkout_points.spend(uow, customer_id, points, **kw)
 
 
+def _segment_exists(uow: UnitOfWork, segment_id: int) -> bool:
+    from merx.crm.models import Segment
+
+    return uow.session.get(Segment, segment_id) is not None
+
+
+def _segments_of(uow: UnitOfWork, customer_id: int, segment_ids: Any) -> set[int]:
+    """Which of these segments the customer is a member of now (their evaluated membership)."""
+    import sqlalchemy as sa
+
+    from merx.crm.models import SegmentMember
+
+    return set(uow.session.scalars(sa.select(SegmentMember.segment_id).where(
+        SegmentMember.customer_id == customer_id, SegmentMember.segment_id.in_(sorted(segment_ids)))))
+
+
 def register() -> None:
     contribute_identifier_resolver("crm", profile_with_identifier)
     # loyalty at checkout: points spent as a discount, tier benefits (orders/loyalty_points.py)
     contribute_loyalty(_standing, _spend)
+    # early access: a product before its launch is its segment's members' (catalog/early_access.py)
+    contribute_segments(_segment_exists, _segments_of)

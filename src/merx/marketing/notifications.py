@@ -74,6 +74,8 @@ def queue_for_events(uow: UnitOfWork, events: list[DomainEvent]) -> int:
         if event.type == "order.refunded":
             if data.amount is None:
                 continue  # the order became "refunded" after its returns: the money events told already
+            if data.cause == "undelivered_lines":
+                continue  # the line's own mail (queue_line_refunds) says what was refused and what came back
             context["refund"] = {"amount": str(data.amount.amount), "currency": data.amount.currency}
         elif event.type == "order.returned":
             context["refund"] = ({"amount": str(data.refund.amount), "currency": data.refund.currency}

@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from merx.catalog import public as catalog
+from merx.core.auth import ANONYMOUS
 from merx.core.uow import UnitOfWork
 from merx.marketing.messages import shop_context
 from merx.search import public as search
@@ -49,7 +50,10 @@ class Recommender:
                 return []
             q, category = info.name, category or info.category
         req = search.SearchRequest(q=q, lang=(self.locale or "").split("-")[0] or None, limit=limit + 1,
-                                   facets=False, filters=search.Filters(category=category))
+                                   facets=False, filters=search.Filters(
+                                       category=category,
+                                       # a batch goes to many people: nothing before its public launch
+                                       exclude_ids=catalog.hidden_product_ids(self.uow, actor=ANONYMOUS)))
         try:
             outcome, _ = search.search(self.uow, req, data_dir=settings.data_dir, log_search=False)
         except Exception:  # noqa: BLE001 - a recommendation is never worth a lost message

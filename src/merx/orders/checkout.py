@@ -121,6 +121,8 @@ def _lookup(uow: UnitOfWork, lines: list[LineIn]) -> dict[str, Any]:
             errors.append(FieldError(f"lines[{i}].sku", f"{ln.sku} is not a known SKU", "unknown_sku"))
         elif info.status != "active":
             errors.append(FieldError(f"lines[{i}].sku", f"{ln.sku} is not for sale ({info.status})", "not_for_sale"))
+    # before its launch a product sells only to its early-access segment (and the back office)
+    errors += catalog.early_access_refusals(uow, [(f"lines[{i}].sku", ln.sku) for i, ln in enumerate(lines)], infos)
     if errors:
         raise ValidationProblem("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
     return infos

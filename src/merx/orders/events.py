@@ -196,6 +196,11 @@ class OrderRefunded(_OrderChange):
     refunded_total: EventMoney
     return_id: int | None
     payment_status: str
+    # why the money went back, when checkout's own flows know: "return" (return_id names it),
+    # "cancellation", or "undelivered_lines" (marketplace lines a seller refused or never
+    # shipped: `seller_order.line_refunded` explains each, so the customer gets one mail);
+    # null for a refund reported by the provider (a webhook) or an older event
+    cause: Literal["return", "cancellation", "undelivered_lines"] | None = None
 
 
 # -- carts ------------------------------------------------------------------------------------

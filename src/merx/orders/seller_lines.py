@@ -132,7 +132,7 @@ def refund_lines(uow: UnitOfWork, order_id: int, *, amount_minor: int, note: str
     uow.rollback()
     if amount_minor <= 0:  # already paid back (the whole order was cancelled and refunded first)
         return "refunded"
-    ok = _settle_money_back(uow, order_id, kind="refund", amount_minor=amount_minor)
+    ok = _settle_money_back(uow, order_id, kind="refund", amount_minor=amount_minor, cause="undelivered_lines")
     return "refunded" if ok else "failed"
 
 

@@ -185,12 +185,13 @@ def cancel(uow: UnitOfWork, order_id: int, *, reason: str | None = None) -> dict
     order, money_action, refund_left = _retrying(uow, run)
     if money_action:
         _settle_money_back(uow, order.id, kind=money_action,
-                           amount_minor=refund_left if money_action == "refund" else order.total_minor)
+                           amount_minor=refund_left if money_action == "refund" else order.total_minor,
+                           cause="cancellation")
     return order_out(uow, _load_any(uow, order_id))
 
 
 def _settle_money_back(uow: UnitOfWork, order_id: int, *, kind: str, amount_minor: int,
-                       return_id: int | None = None) -> bool:
+                       return_id: int | None = None, cause: str | None = None) -> bool:
     order = _load_any(uow, order_id)
     uow.rollback()
     provider = payments.get_provider(order.payment_provider)
@@ -223,7 +224,8 @@ def _settle_money_back(uow: UnitOfWork, order_id: int, *, kind: str, amount_mino
             uow.emit(events.OrderRefunded(
                 **_order_fields(o), previous_status=o.status, amount=Money.from_minor(amount_minor, o.currency),
                 refunded_total=Money.from_minor(o.refunded_minor, o.currency), return_id=return_id,
-                payment_status=o.payment_status), version=o.version + 1)
+                payment_status=o.payment_status, cause=cause or ("return" if return_id is not None else None)),
+                version=o.version + 1)
         else:
             o.payment_status = "refund_failed"
         o.version += 1

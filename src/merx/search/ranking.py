@@ -60,6 +60,9 @@ class Filters:
     store: str | None = None  # available at this location
     seller_id: int | None = None
     include_inactive: bool = False
+    # products this caller may not see yet (early access before launch: the catalog answers
+    # at query time, so a launch needs no re-index)
+    exclude_ids: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -227,7 +230,11 @@ class Engine:
             lo = float(f.price_min) if f.price_min is not None else 0.0
             hi = float(f.price_max) if f.price_max is not None else 1e18
             must.append(tantivy.Query.range_query(self.index.schema, "price", tantivy.FieldType.Float, lo, hi))
-        return [(tantivy.Occur.Must, tantivy.Query.const_score_query(q, 0.0)) for q in must]
+        out = [(tantivy.Occur.Must, tantivy.Query.const_score_query(q, 0.0)) for q in must]
+        if f.exclude_ids:
+            out.append((tantivy.Occur.MustNot,
+                        tantivy.Query.term_set_query(self.index.schema, "product_id", list(f.exclude_ids))))
+        return out
 
     def build_query(self, searcher: tantivy.Searcher, groups: list[list[tuple[QueryToken, ...]]], mode: str,
                     filters: Filters, negated: Sequence[QueryToken] = (), prefix: bool = False) -> tantivy.Query:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import dataclasses
 import threading
 from dataclasses import dataclass
 from decimal import Decimal
@@ -17,6 +18,7 @@ from typing import Any, Callable, Iterable
 
 import sqlalchemy as sa
 
+from merx.catalog.public import hidden_product_ids as catalog_hidden_product_ids
 from merx.core.auth import Role
 from merx.core.db import Database, utcnow
 from merx.core.errors import NotFound, ValidationProblem
@@ -130,6 +132,12 @@ def search(uow: UnitOfWork, req: SearchRequest, *, data_dir: Path,
     # this process is applied before the search; other replicas' changes within a poll
     ensure_current(uow.db, data_dir)
     index_pending(uow.db, data_dir, wait=True)  # feedback signals queued by this shop's processes
+    # early access: products before their launch that this caller may not see are filtered
+    # out of the results, suggestions and facet counts at query time
+    hidden = catalog_hidden_product_ids(uow)
+    if hidden:
+        req = dataclasses.replace(req, filters=dataclasses.replace(
+            req.filters, exclude_ids=sorted({*req.filters.exclude_ids, *hidden})))
     lang = req.lang or guess_language(req.q, stack.engine.default_lang)
     key = query_key(req.q, lang) if req.q else ""
     outcome = stack.engine.search(req, synonyms=load_synonyms(uow, lang), rules=load_rules(uow),
@@ -164,7 +172,8 @@ _REBUILD_LOCK = threading.Lock()
 
 def _filters_json(req: SearchRequest) -> dict[str, Any] | None:
     f = req.filters
-    out = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in f.__dict__.items() if v not in (None, [], False)}
+    out = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in f.__dict__.items()
+           if v not in (None, [], False) and k != "exclude_ids"}  # who may see what is not the shopper's filter
     return out or None
 
 

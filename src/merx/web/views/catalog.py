@@ -15,6 +15,7 @@ from merx.core.auth import Role
 from merx.core.errors import Problem
 from merx.core.money import MoneyError, check_currency, exponent, parse_amount
 from merx.catalog import public as catalog
+from merx.crm import public as crm
 from merx.inventory import public as inventory
 from merx.web.common import PageRoute, csrf_form, console_user, problem_sentence, redirect, render, unit_of_work
 from merx.web.views.helpers import page_of, text_or_none, validation_sentence
@@ -70,7 +71,11 @@ def _editor_context(uow: Any, product_id: int) -> dict[str, Any]:
             "locales": list(uow.settings.locales), "availability": availability,
             "currency": uow.settings.default_currency,
             "currencies": price_currencies(product, uow.settings.default_currency),
-            "prices_of": {v.id: {p.currency: p.amount for p in v.prices} for v in product.variants}}
+            "prices_of": {v.id: {p.currency: p.amount for p in v.prices} for v in product.variants},
+            # early access: the shop's CRM segments (a seller neither sees nor sets them)
+            "early_access_editable": uow.actor.role != Role.seller,
+            "segments": ([] if uow.actor.role == Role.seller else
+                         [{"id": sg.id, "name": sg.name, "members": sg.member_count} for sg in crm.list_segments(uow)])}
 
 
 def price_currencies(product: Any, default: str) -> list[str]:
@@ -108,6 +113,11 @@ def _patch_from_form(form: dict[str, Any], product: Any, currency: str) -> dict[
     for key in ("category", "brand"):
         if key in form:
             patch[key] = text_or_none(form[key])
+    # early access: the launch time is typed in UTC (a time without a zone is read as UTC)
+    if "launch_at" in form:
+        patch["launch_at"] = text_or_none(form["launch_at"])
+    if "early_access_segment" in form:
+        patch["early_access_segment"] = text_or_none(form["early_access_segment"])
     attributes: dict[str, Any] = dict(product.attributes or {})
     for code, value in zip(multi.getlist("attr_code"), multi.getlist("attr_value")):
         code = str(code).strip()

@@ -87,6 +87,13 @@ def _store_context(request: Request) -> dict[str, Any]:
             "languages": [(code, LANGUAGE_NAMES.get(code, code)) for code in offered]}
 
 
+def _viewer(request: Request) -> Any:
+    """Whom the shop's pages read the catalog as: the signed-in shopper (early access: a
+    product before its launch is shown to its segment's members only), else the request's
+    own caller (anonymous; the back office signed in to the console sees everything)."""
+    return shopper_principal(request)
+
+
 def _inbox_unread(request: Request) -> int:
     """Unread in-app messages of this browser (the banner); no query without a marketing cookie."""
     visitor = marketing.valid_visitor(request.cookies.get(marketing.VISITOR_COOKIE))
@@ -169,7 +176,8 @@ def _cards(uow: Any, product_ids: list[int], locale: str | None = None) -> list[
         cards.append({"id": pid, "name": name, "sku": first["sku"], "brand": d.brand,
                       "image": next((m for m in d.media if m.startswith("/")), None),
                       "category": d.category_path[-1] if d.category_path else None,
-                      "price": price, "currency": currency, "stock": statuses.get(first["sku"])})
+                      "price": price, "currency": currency, "stock": statuses.get(first["sku"]),
+                      "early_access": catalog.prelaunch(d.launch_at)})
     return cards
 
 
@@ -180,7 +188,7 @@ def _cards(uow: Any, product_ids: list[int], locale: str | None = None) -> list[
 
 @router.get("/")
 def home(request: Request) -> Response:
-    with unit_of_work(request, readonly=True) as uow:
+    with unit_of_work(request, _viewer(request), readonly=True) as uow:
         stmt = catalog.list_products_stmt(uow, status="active")
         products, _ = page_of(uow, stmt, limit=12)
         lang = _locale(request)
@@ -245,7 +253,7 @@ def search_page(request: Request, q: str = Query("", max_length=200), category: 
     q = q.strip()
     category, brand, store = text_or_none(category), text_or_none(brand), text_or_none(store)
     attrs = [tuple(a.split(":", 1)) for a in attr if ":" in a]
-    with unit_of_work(request, readonly=True) as uow:  # search logs in its own short write
+    with unit_of_work(request, _viewer(request), readonly=True) as uow:  # search logs in its own short write
         result = None
         if q or category or brand or store or attrs:
             try:
@@ -278,7 +286,7 @@ def suggest(request: Request, q: str = Query("", max_length=200)) -> Response:
     q = q.strip()
     items: list[dict[str, Any]] = []
     if len(q) >= 2:
-        with unit_of_work(request, readonly=True) as uow:
+        with unit_of_work(request, _viewer(request), readonly=True) as uow:
             result = None
             try:
                 result = _search_engine(request, uow, q, category=None, brand=None, price_min=None, price_max=None,
@@ -300,7 +308,7 @@ def suggest(request: Request, q: str = Query("", max_length=200)) -> Response:
 @router.get("/product/{product_id}")
 def product_page(request: Request, product_id: int, lat: float | None = Query(None, ge=-90, le=90),
                  lon: float | None = Query(None, ge=-180, le=180), variant: str | None = None) -> Response:
-    with unit_of_work(request, readonly=True) as uow:
+    with unit_of_work(request, _viewer(request), readonly=True) as uow:
         product = catalog.get_product(uow, product_id, locale=_locale(request))
         attribute_names = {a.code: a.name for a in catalog.list_attributes(uow)}
         if product.status != "active":
@@ -326,6 +334,11 @@ def product_page(request: Request, product_id: int, lat: float | None = Query(No
 # --------------------------------------------------------------------------------------------
 
 
+def _launched_for(uow: Any, info: Any) -> bool:
+    """Whether this shopper may see and buy the SKU now (early access before a launch)."""
+    return catalog.early_access_may_see(uow, uow.actor, info.launch_at, info.early_access_segment, info.seller_id)
+
+
 def _cart_view(uow: Any, lines: list[tuple[str, int]], offers: dict[str, int] | None = None) -> dict[str, Any]:
     currency = uow.settings.default_currency
     info = catalog.lookup_skus(uow, [s for s, _ in lines])
@@ -333,7 +346,7 @@ def _cart_view(uow: Any, lines: list[tuple[str, int]], offers: dict[str, int] | 
     rows, subtotal = [], Decimal("0")
     for sku, qty in lines:
         i = info.get(sku)
-        if i is None or i.status != "active":
+        if i is None or i.status != "active" or not _launched_for(uow, i):
             continue
         offer = chosen.get((offers or {}).get(sku, 0))
         price = offer.price if offer is not None else i.prices.get(currency)
@@ -347,7 +360,7 @@ def _cart_view(uow: Any, lines: list[tuple[str, int]], offers: dict[str, int] | 
 
 @router.get("/cart")
 def cart_page(request: Request) -> Response:
-    with unit_of_work(request, readonly=True) as uow:
+    with unit_of_work(request, _viewer(request), readonly=True) as uow:
         view = _cart_view(uow, _cart(request), _cart_offers(request))
     return _render(request, "store/cart.html", view)
 
@@ -368,11 +381,14 @@ def cart_add(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Res
     offer_id = int_or_none(form.get("offer_id"))  # bought from a marketplace seller
     if not sku or qty < 1 or qty > 99:
         return redirect("/cart", flash="Choose a quantity between 1 and 99.")
-    with unit_of_work(request, readonly=True) as uow:
+    with unit_of_work(request, _viewer(request), readonly=True) as uow:
         info = catalog.lookup_skus(uow, [sku]).get(sku)
         available = _available(uow, sku, offer_id) if info is not None else 0
+        launched = info is not None and _launched_for(uow, info)
     if info is None or info.status != "active":
         return redirect("/cart", flash="That product is no longer on sale.")
+    if not launched:
+        return redirect("/cart", flash=f"{info.name} is not on sale yet.")
     if available < 1:
         return redirect("/cart", flash=f"{info.name} is out of stock." if offer_id is None else
                         f"That seller's offer of {info.name} is no longer available.")
@@ -406,7 +422,7 @@ def cart_update(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> 
             qty = 0
         lines.append((sku, max(0, min(99, qty))))
     capped = []
-    with unit_of_work(request, readonly=True) as uow:
+    with unit_of_work(request, _viewer(request), readonly=True) as uow:
         info = catalog.lookup_skus(uow, [s for s, q in lines if q])
         offers = _cart_offers(request)
         for i, (sku, qty) in enumerate(lines):
@@ -503,7 +519,7 @@ def _preview(request: Request, data: dict[str, Any] | None) -> tuple[dict[str, A
                 "lines": _order_lines(_cart(request), _cart_offers(request))}
     try:
         order_in = orders.OrderCreate(**{**data, "payment": {"provider": "manual"}})
-        with unit_of_work(request, readonly=True) as uow:
+        with unit_of_work(request, _viewer(request), readonly=True) as uow:
             return orders.preview_order(uow, order_in), None
     except ValidationError as e:
         return None, validation_sentence(e)
