@@ -123,6 +123,37 @@ def create_survey(uow: UnitOfWork, data: SurveyIn, *, now: dt.datetime | None = 
     return out
 
 
+def update_survey(uow: UnitOfWork, survey_id: int, data: SurveyIn, *, active: bool = True) -> SurveyOut:
+    """Changes the survey's name, question, segment and period (and pauses or resumes it);
+    invitations already sent keep their question."""
+    if uow.actor.role not in (Role.admin, Role.staff):
+        raise Forbidden("Surveys are set up by admins and staff")
+    s = uow.session.get(Survey, survey_id)
+    if s is None:
+        raise NotFound(f"No survey {survey_id}")
+    if data.segment_id is not None:
+        from merx.crm.public import get_segment
+
+        try:
+            get_segment(uow, data.segment_id)
+        except NotFound:
+            raise ValidationProblem.for_field("segment_id", "no such segment") from None
+    s.name, s.segment_id, s.question, s.every_days, s.active = (data.name, data.segment_id, data.question,
+                                                                 data.every_days, active)
+    uow.session.flush()
+    uow.audit("update", "support_survey", s.id, after={**data.model_dump(mode="json"), "active": active})
+    out = _survey_out(uow, s)
+    uow.commit()
+    return out
+
+
+def get_survey(uow: UnitOfWork, survey_id: int) -> SurveyOut:
+    s = uow.session.get(Survey, survey_id)
+    if s is None:
+        raise NotFound(f"No survey {survey_id}")
+    return _survey_out(uow, s)
+
+
 def list_surveys(uow: UnitOfWork) -> list[SurveyOut]:
     return [_survey_out(uow, s) for s in uow.session.scalars(sa.select(Survey).order_by(Survey.id))]
 
