@@ -5,6 +5,7 @@ replacement, checked like a new one) by admins and staff; canned replies also by
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 
@@ -39,10 +40,10 @@ def team_out(t: Team) -> TeamOut:
 def _check_team(uow: UnitOfWork, data: TeamIn, team_id: int | None) -> None:
     try:
         rules.Calendar.of(data.timezone, data.hours, [d.isoformat() for d in data.holidays])
+    except ZoneInfoNotFoundError:  # a KeyError too: caught first, so it is not blamed on the hours
+        raise ValidationProblem.for_field("timezone", f"unknown time zone {data.timezone!r}") from None
     except (ValueError, KeyError) as e:
         raise ValidationProblem.for_field("hours", str(e)) from None
-    except Exception as e:  # zoneinfo's ZoneInfoNotFoundError
-        raise ValidationProblem.for_field("timezone", f"unknown time zone: {e}") from None
     other = uow.session.scalar(sa.select(Team.id).where(Team.code == data.code))
     if other is not None and other != team_id:
         raise Conflict(f"Team {data.code} exists", type_slug="duplicate", errors=[FieldError("code", "already exists")])

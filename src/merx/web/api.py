@@ -14,7 +14,7 @@ from merx.web.views import account  # the storefront's shopper account pages
 from merx.web.views import costs_pricing  # noqa: I001  (costs & margins, competitor prices: issue 15)
 from merx.web.views import (analytics, associate, auth, catalog, customers, dashboard, instore_console, integration,
                             inventory, jobs, kiosk, marketing, orders, payments, sales, search_console, sellers,
-                            shop_settings, store, support)
+                            shop_settings, store, support, support_setup)
 
 PREFIX = ""  # pages live at the root, not under /api/v1
 
@@ -34,7 +34,7 @@ def asset(asset_path: str) -> Response:
 
 for _module in (auth, dashboard, catalog, inventory, orders, customers, search_console, analytics, integration, jobs,
                 sellers, shop_settings, marketing, support, sales, payments, store, associate, kiosk,
-                instore_console, account, costs_pricing):
+                instore_console, account, costs_pricing, support_setup):
     router.include_router(_module.router)
 
 
