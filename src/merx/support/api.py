@@ -20,7 +20,7 @@ from merx.core.ratelimit import RateLimited, check_rate, limiter_of, rate_limite
 from merx.core.schemas import Page
 from merx.core.uow import UnitOfWork
 from merx.core.validation import DbId
-from merx.core.web import get_read_uow, get_uow, require
+from merx.core.web import get_read_uow, get_shopper_uow, get_uow, require
 from merx.support import admin, chat, feedback, mailin, reviews, service, sla
 from merx.support.schemas import (AssignmentRuleIn, AttachmentOut, AutoReplyIn, CannedReplyIn, CanvasItemIn,
                                   CanvasItemOut, CanvasOut, ChatEscalateIn, ChatMessageIn, ChatMessageOut, ChatOut,
@@ -137,9 +137,11 @@ async def inbound_email(request: Request, uow: UnitOfWork = Depends(get_uow),
 
 @router.post("/chats", response_model=ChatStarted, status_code=201,
              dependencies=[Depends(rate_limited("support_chat", anonymous_only=True))])
-def start_chat(body: ChatStart, uow: UnitOfWork = Depends(get_uow)) -> ChatStarted:
-    """Anyone may start a chat (anonymous, or a signed-in customer); keep the returned token:
-    it authorises the visitor's side (header X-Chat-Token, or ?token= on the WebSocket)."""
+def start_chat(body: ChatStart, uow: UnitOfWork = Depends(get_shopper_uow)) -> ChatStarted:
+    """Anyone may start a chat (anonymous, or a signed-in customer: an `mxs_` bearer, or the
+    storefront's shopper cookie with its X-CSRF-Token header): a customer's chat is linked to
+    their profile. Keep the returned token: it authorises the visitor's side (header
+    X-Chat-Token, or ?token= on the WebSocket)."""
     return chat.start(uow, body)
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, Response
 
 from merx.web.auth.session import session_present, session_reader
+from merx.web.auth.shopper import shopper_present, shopper_reader
 from merx.web.common import HERE, PageRoute
 from merx.web.views import account  # the storefront's shopper account pages
 from merx.web.views import costs_pricing  # noqa: I001  (costs & margins, competitor prices: issue 15)
@@ -42,6 +43,9 @@ def configure_app(app: FastAPI) -> None:
     """Called by the composition root: lets the API resolve the console's signed-in user."""
     app.state.session_reader = session_reader
     app.state.session_present = session_present
+    # the storefront shopper's cookie, for the API routes a shopper's browser calls (chat)
+    app.state.shopper_reader = shopper_reader
+    app.state.shopper_present = shopper_present
 
 
 @router.get("/media/demo/{name}")
