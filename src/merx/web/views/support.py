@@ -258,6 +258,8 @@ def feedback_csv(request: Request) -> Response:
             w.writerow(safe_row([dim[3:], value, n]))
     for p in stats["by_product"]:
         w.writerow(safe_row(["product", p["name"] or p["product_id"], p["tickets"]]))
+    for c in stats["by_category"]:
+        w.writerow(safe_row(["category", c["name"], c["tickets"]]))
     for o in stats["objections_ranked"]:
         w.writerow(safe_row(["objection", o["reason"], o["count"]]))
     return Response(buf.getvalue(), media_type="text/csv",
