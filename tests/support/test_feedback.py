@@ -151,7 +151,7 @@ def test_return_request_ticket_starts_a_return_and_stats_count_it(client, admin,
     assert client.get("/api/v1/feedback/stats", headers=make_key("sales_rep")).status_code == 403
 
 
-def test_canvas_ranks_items_by_tagged_evidence_from_the_segment(client, make_key, db) -> None:
+def test_canvas_ranks_items_by_tagged_evidence_from_the_segment(client, admin, make_key, db) -> None:
     from merx.crm.segments.service import save_static_segment
 
     inside, outside = _customer(db, "in@example.pl"), _customer(db, "out@example.pl")
@@ -167,9 +167,18 @@ def test_canvas_ranks_items_by_tagged_evidence_from_the_segment(client, make_key
                                (inside, "Pot fell", ["wind"]), (outside, "Shade again", ["shade"])):
         client.post("/api/v1/tickets", json={"kind": "question", "subject": subject, "customer_id": cid, "tags": tags},
                     headers=agent)
+    # reviews are evidence too: the member's tagged review counts, an outsider's does not
+    pot = product(client, admin, "POT-1", "Heavy terracotta pot")
+    for cid, title in ((inside, "Finally a pot the wind leaves alone"), (outside, "Windy here too")):
+        r = client.post("/api/v1/reviews", json={"product_id": pot, "rating": 5, "title": title, "tags": ["wind"],
+                                                 "customer_id": cid}, headers=agent)
+        assert r.status_code == 201, r.text
     canvas = client.get(f"/api/v1/segments/{seg_id}/canvas", headers=agent).json()
     assert canvas["members"] == 1
-    assert [(p["tag"], p["tickets"]) for p in canvas["pains"]] == [("shade", 2), ("wind", 1)]
+    assert [(p["tag"], p["tickets"], p["reviews"], p["evidence"]) for p in canvas["pains"]] == [
+        ("shade", 2, 0, 2), ("wind", 1, 1, 2)]
+    assert "Finally a pot the wind leaves alone" in canvas["pains"][1]["examples"]
+    assert "Windy here too" not in canvas["pains"][1]["examples"]
     assert "Shade again" not in canvas["pains"][0]["examples"]
     assert [(j["tag"], j["evidence"]) for j in canvas["jobs"]] == [("herbs", 0)]
     r = client.post(f"/api/v1/segments/{seg_id}/canvas", json={"kind": "fear", "label": "x", "tag": "x"}, headers=agent)

@@ -63,7 +63,8 @@ def test_support_pages_show_their_data_and_the_reply_form_works(client, shop, db
     csv = client.get("/console/support/feedback.csv")
     assert csv.headers["content-type"].startswith("text/csv") and "kind,complaint,1" in csv.text
     canvas = client.get(f"/console/support/canvas?segment={data['segment']}")
-    assert "Flickering light" in canvas.text and re.search(r"1 tickets", canvas.text)
+    assert "Flickering light" in canvas.text and re.search(r"1 ticket, 0 reviews", canvas.text)
+    assert "1 customer in the segment" in canvas.text and "1 tickets" not in canvas.text
     profile = client.get(f"/console/customers/{data['buyer']}")
     assert profile.status_code == 200 and 'id="open-tickets"' in profile.text and t.token in profile.text
     tile = client.get("/console/tiles/tickets")
