@@ -91,7 +91,7 @@ def test_an_nps_survey_invites_its_segment_on_schedule(client, admin, make_key, 
         r = client.post(f"/api/v1/surveys/answers/{token}", json={"score": scores[to], "comment": f"from {to}"})
         follow_ups.append(r.json()["follow_up_ticket_id"])
     assert follow_ups.count(None) == 1  # the promoter opens nothing, the detractor a ticket
-    survey = next(s for s in client.get("/api/v1/surveys", headers=admin).json() if s["id"] == survey_id)
+    survey = next(s for s in client.get("/api/v1/surveys", headers=admin).json()["items"] if s["id"] == survey_id)
     # one promoter (10), one detractor (3) of two answers: 50 % - 50 % = 0
     assert (survey["invited"], survey["answered"], survey["nps"]) == (2, 2, 0.0)
     run_due_jobs(db, scheduler, now=start + dt.timedelta(days=91))
@@ -111,7 +111,7 @@ def test_a_delivery_creates_a_follow_up_whose_outcome_is_feedback(client, admin,
     plant = delivered_order(client, admin, "ola@example.pl", [("FICUS", 1)])
     delivered_order(client, admin, "ola@example.pl", [("POT", 1)])  # no plant: no call
     agent = make_key("support_agent")
-    tasks = client.get("/api/v1/follow-up-tasks", headers=agent).json()
+    tasks = client.get("/api/v1/follow-up-tasks", headers=agent).json()["items"]
     assert [(t["order_id"], t["script"]) for t in tasks] == [(plant["id"], "Ask how the plant took root.")]
     due = dt.datetime.fromisoformat(tasks[0]["due_at"])
     assert dt.timedelta(days=29, hours=23) < due - dt.datetime.now(dt.timezone.utc) <= dt.timedelta(days=30)
@@ -121,7 +121,7 @@ def test_a_delivery_creates_a_follow_up_whose_outcome_is_feedback(client, admin,
     assert r.status_code == 200 and r.json()["status"] == "done"
     ticket = client.get(f"/api/v1/tickets/{r.json()['follow_up_ticket_id']}", headers=agent).json()
     assert (ticket["kind"], ticket["channel"], ticket["order_id"]) == ("complaint", "phone", plant["id"])
-    assert client.get("/api/v1/follow-up-tasks", headers=agent).json() == []
+    assert client.get("/api/v1/follow-up-tasks", headers=agent).json() == {"items": [], "next_cursor": None}
 
 
 @pytest.mark.backends("sqlite", "postgresql")

@@ -269,6 +269,10 @@ def _task_out(t: FollowUpTask, ticket_id: int | None = None) -> FollowUpTaskOut:
                            follow_up_ticket_id=ticket_id)
 
 
+def task_out(t: FollowUpTask) -> FollowUpTaskOut:
+    return _task_out(t)
+
+
 def list_tasks(uow: UnitOfWork, *, due_by: dt.datetime | None = None, status: str | None = "open") -> list[FollowUpTaskOut]:
     stmt = sa.select(FollowUpTask).order_by(FollowUpTask.due_at, FollowUpTask.id).limit(500)
     if status:
