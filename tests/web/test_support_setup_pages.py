@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.web.conftest import csrf_of, form_sign_in as sign_in
 
 
@@ -48,6 +50,7 @@ def test_an_agent_opens_a_ticket_for_a_phone_call(client, shop) -> None:
     assert "Broken lamp (phone)" in listed.text
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_a_manager_sets_up_teams_tiered_sla_policies_and_rules(client, shop, db) -> None:
     sign_in(client, shop.users["staff"])
     bad_hours = _post(client, "/console/support/setup/teams", {"code": "care", "name": "Customer care",
