@@ -71,6 +71,9 @@ def test_support_pages_show_their_data_and_the_reply_form_works(client, shop, db
     assert "1 customer in the segment" in canvas.text and "1 tickets" not in canvas.text
     profile = client.get(f"/console/customers/{data['buyer']}")
     assert profile.status_code == 200 and 'id="open-tickets"' in profile.text and t.token in profile.text
+    link = re.search(r'id="new-ticket-for-customer" href="([^"]+)"', profile.text).group(1).replace("&amp;", "&")
+    prefilled = client.get(link)
+    assert f'value="{data["buyer"]}"' in prefilled.text and 'value="buyer@shop.test"' in prefilled.text
     tile = client.get("/console/tiles/tickets")
     assert tile.status_code == 200 and t.token in tile.text
     assert client.get("/console/analytics").status_code == 403  # no finance for support agents

@@ -347,10 +347,13 @@ def _ticket_form(request: Request, me: Principal, values: dict[str, Any], errors
 
 
 @router.get("/console/support/new-ticket")
-def new_ticket_form(request: Request, customer_id: int | None = None, order_id: int | None = None) -> Response:
+def new_ticket_form(request: Request, customer_id: int | None = None, order_id: int | None = None,
+                    requester_email: str | None = None) -> Response:
+    """Prefilled from the customer 360 (`?customer_id=&requester_email=`) or an order."""
     me = console_user(request, *AGENTS)
     return _ticket_form(request, me, {"channel": "phone", "kind": "question", "priority": "normal",
-                                      "customer_id": customer_id or "", "order_id": order_id or ""}, {})
+                                      "customer_id": customer_id or "", "order_id": order_id or "",
+                                      "requester_email": (requester_email or "")[:320]}, {})
 
 
 TICKET_FIELDS = ("kind", "channel", "priority", "subject", "body", "requester_name", "requester_email", "customer_id",
