@@ -283,8 +283,9 @@ def _form_page(request: Request, me: Principal, section: str, item_id: int | Non
         "errors": errors, "action": action, "days": DAYS}, status=status, principal=me)
 
 
-@router.get("/console/support/setup/{section}/new")
-def new_setup_form(request: Request, section: str) -> Response:
+@router.get("/console/support/setup/{setup_kind}/new")
+def new_setup_form(request: Request, setup_kind: str) -> Response:
+    section = setup_kind
     setup = _setup_of(section)
     me = console_user(request, *setup.writers)
     defaults = {"sla-policies": {"position": 100, "warn_before_minutes": 30, "active": True},
@@ -293,8 +294,9 @@ def new_setup_form(request: Request, section: str) -> Response:
     return _form_page(request, me, section, None, defaults.get(section, {}), {})
 
 
-@router.get("/console/support/setup/{section}/{item_id}")
-def edit_setup_form(request: Request, section: str, item_id: int) -> Response:
+@router.get("/console/support/setup/{setup_kind}/{setup_id}")
+def edit_setup_form(request: Request, setup_kind: str, setup_id: int) -> Response:
+    section, item_id = setup_kind, setup_id
     setup = _setup_of(section)
     me = console_user(request, *setup.writers)
     with unit_of_work(request, me, readonly=True) as uow:
@@ -322,14 +324,14 @@ def _save(request: Request, section: str, item_id: int | None, form: dict[str, A
     return redirect("/console/support/setup", flash=f"{setup.title[:1].upper()}{setup.title[1:]} {verb}.")
 
 
-@router.post("/console/support/setup/{section}")
-def create_setup(request: Request, section: str, form: dict[str, Any] = Depends(csrf_form)) -> Response:
-    return _save(request, section, None, form)
+@router.post("/console/support/setup/{setup_kind}")
+def create_setup(request: Request, setup_kind: str, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    return _save(request, setup_kind, None, form)
 
 
-@router.post("/console/support/setup/{section}/{item_id}")
-def update_setup(request: Request, section: str, item_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
-    return _save(request, section, item_id, form)
+@router.post("/console/support/setup/{setup_kind}/{setup_id}")
+def update_setup(request: Request, setup_kind: str, setup_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    return _save(request, setup_kind, setup_id, form)
 
 
 # --------------------------------------------------------------------------------------------
