@@ -105,6 +105,7 @@ def test_a_manager_sets_up_teams_tiered_sla_policies_and_rules(client, shop, db)
         names = {p.id: p.name for p in support.list_policies(uow)}
     assert names[gold.sla_policy_id] == "Gold" and names[plain.sla_policy_id] == "Everyone"
     assert gold.team_id == team_id  # the phone rule
+    assert "Customer care" in client.get(f"/console/support/tickets/{gold.id}").text  # the team by name
 
 
 def test_auto_replies_canned_replies_and_surveys_are_kept_in_the_console(client, shop) -> None:
