@@ -91,7 +91,7 @@ def test_an_nps_survey_invites_its_segment_on_schedule(client, admin, make_key, 
         r = client.post(f"/api/v1/surveys/answers/{token}", json={"score": scores[to], "comment": f"from {to}"})
         follow_ups.append(r.json()["follow_up_ticket_id"])
     assert follow_ups.count(None) == 1  # the promoter opens nothing, the detractor a ticket
-    survey = next(s for s in client.get("/api/v1/surveys", headers=admin).json() if s["id"] == survey_id)
+    survey = next(s for s in client.get("/api/v1/surveys", headers=admin).json()["items"] if s["id"] == survey_id)
     # one promoter (10), one detractor (3) of two answers: 50 % - 50 % = 0
     assert (survey["invited"], survey["answered"], survey["nps"]) == (2, 2, 0.0)
     run_due_jobs(db, scheduler, now=start + dt.timedelta(days=91))
@@ -111,7 +111,7 @@ def test_a_delivery_creates_a_follow_up_whose_outcome_is_feedback(client, admin,
     plant = delivered_order(client, admin, "ola@example.pl", [("FICUS", 1)])
     delivered_order(client, admin, "ola@example.pl", [("POT", 1)])  # no plant: no call
     agent = make_key("support_agent")
-    tasks = client.get("/api/v1/follow-up-tasks", headers=agent).json()
+    tasks = client.get("/api/v1/follow-up-tasks", headers=agent).json()["items"]
     assert [(t["order_id"], t["script"]) for t in tasks] == [(plant["id"], "Ask how the plant took root.")]
     due = dt.datetime.fromisoformat(tasks[0]["due_at"])
     assert dt.timedelta(days=29, hours=23) < due - dt.datetime.now(dt.timezone.utc) <= dt.timedelta(days=30)
@@ -121,7 +121,7 @@ def test_a_delivery_creates_a_follow_up_whose_outcome_is_feedback(client, admin,
     assert r.status_code == 200 and r.json()["status"] == "done"
     ticket = client.get(f"/api/v1/tickets/{r.json()['follow_up_ticket_id']}", headers=agent).json()
     assert (ticket["kind"], ticket["channel"], ticket["order_id"]) == ("complaint", "phone", plant["id"])
-    assert client.get("/api/v1/follow-up-tasks", headers=agent).json() == []
+    assert client.get("/api/v1/follow-up-tasks", headers=agent).json() == {"items": [], "next_cursor": None}
 
 
 @pytest.mark.backends("sqlite", "postgresql")
@@ -151,7 +151,7 @@ def test_return_request_ticket_starts_a_return_and_stats_count_it(client, admin,
     assert client.get("/api/v1/feedback/stats", headers=make_key("sales_rep")).status_code == 403
 
 
-def test_canvas_ranks_items_by_tagged_evidence_from_the_segment(client, make_key, db) -> None:
+def test_canvas_ranks_items_by_tagged_evidence_from_the_segment(client, admin, make_key, db) -> None:
     from merx.crm.segments.service import save_static_segment
 
     inside, outside = _customer(db, "in@example.pl"), _customer(db, "out@example.pl")
@@ -167,9 +167,18 @@ def test_canvas_ranks_items_by_tagged_evidence_from_the_segment(client, make_key
                                (inside, "Pot fell", ["wind"]), (outside, "Shade again", ["shade"])):
         client.post("/api/v1/tickets", json={"kind": "question", "subject": subject, "customer_id": cid, "tags": tags},
                     headers=agent)
+    # reviews are evidence too: the member's tagged review counts, an outsider's does not
+    pot = product(client, admin, "POT-1", "Heavy terracotta pot")
+    for cid, title in ((inside, "Finally a pot the wind leaves alone"), (outside, "Windy here too")):
+        r = client.post("/api/v1/reviews", json={"product_id": pot, "rating": 5, "title": title, "tags": ["wind"],
+                                                 "customer_id": cid}, headers=agent)
+        assert r.status_code == 201, r.text
     canvas = client.get(f"/api/v1/segments/{seg_id}/canvas", headers=agent).json()
     assert canvas["members"] == 1
-    assert [(p["tag"], p["tickets"]) for p in canvas["pains"]] == [("shade", 2), ("wind", 1)]
+    assert [(p["tag"], p["tickets"], p["reviews"], p["evidence"]) for p in canvas["pains"]] == [
+        ("shade", 2, 0, 2), ("wind", 1, 1, 2)]
+    assert "Finally a pot the wind leaves alone" in canvas["pains"][1]["examples"]
+    assert "Windy here too" not in canvas["pains"][1]["examples"]
     assert "Shade again" not in canvas["pains"][0]["examples"]
     assert [(j["tag"], j["evidence"]) for j in canvas["jobs"]] == [("herbs", 0)]
     r = client.post(f"/api/v1/segments/{seg_id}/canvas", json={"kind": "fear", "label": "x", "tag": "x"}, headers=agent)

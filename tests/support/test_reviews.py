@@ -93,3 +93,33 @@ def test_published_reviews_set_the_sellers_rating(client, admin, make_key) -> No
     # (5 + 2) / 2 over the seller's published verified reviews
     # (the one rating, computed by the sellers context from these reviews: sellers/rating.py)
     assert Decimal(client.get(f"/api/v1/sellers/{seller}", headers=admin).json()["rating"]) == Decimal("3.5")
+
+
+def test_staff_and_the_products_seller_reply_to_a_review_in_public(client, admin, make_key) -> None:
+    sellers = [client.post("/api/v1/sellers", json={"code": code, "name": code}, headers=admin).json()["id"]
+               for code in ("potters", "others")]
+    warehouse(client, admin)
+    jug = product(client, admin, "JUG-1", "Stoneware jug", seller_id=sellers[0])
+    stock(client, admin, "JUG-1", 5)
+    order = delivered_order(client, admin, "ewa@example.pl", [("JUG-1", 1)])
+    ewa = make_key("customer", customer_id=order["customer_id"])
+    review = client.post("/api/v1/reviews", json={"product_id": jug, "rating": 2, "body": "Handle chipped"},
+                         headers=ewa).json()
+    agent = make_key("support_agent")
+    client.post(f"/api/v1/reviews/{review['id']}/moderation", json={"decision": "publish"}, headers=agent)
+
+    potter = make_key("seller", seller_id=sellers[0])
+    other = make_key("seller", seller_id=sellers[1])
+    url = f"/api/v1/reviews/{review['id']}/reply"
+    assert client.post(url, json={"body": "Not ours"}, headers=other).status_code == 404  # another seller's review
+    assert client.post(url, json={"body": "Me too"}, headers=ewa).status_code == 403
+    assert client.post(url, json={"body": ""}, headers=potter).status_code == 422
+    r = client.post(url, json={"body": "Sorry! A new jug is on its way."}, headers=potter)
+    assert r.status_code == 200 and r.json()["reply"] == "Sorry! A new jug is on its way."
+    public = client.get("/api/v1/reviews", params={"product_id": jug}).json()["items"]
+    assert public[0]["reply"] == "Sorry! A new jug is on its way."  # shoppers read the answer
+    # staff may answer too (the last answer is the one shown)
+    r = client.post(url, json={"body": "We also refunded the shipping."}, headers=agent)
+    assert r.status_code == 200
+    assert client.get("/api/v1/reviews", params={"product_id": jug}).json()["items"][0]["reply"] == \
+        "We also refunded the shipping."

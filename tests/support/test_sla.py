@@ -165,3 +165,38 @@ def test_the_resolution_clock_stops_while_waiting_on_the_customer(db) -> None:
     assert _events(db, "ticket.sla_breached") == []
     run_due_jobs(db, scheduler, now=dt.datetime(2026, 12, 11, 15, 0, tzinfo=UTC))
     assert [b["target"] for b in _events(db, "ticket.sla_breached")] == ["resolution"]
+
+
+def test_a_customer_tier_picks_its_own_policy_and_a_changed_policy_applies_to_new_tickets(db) -> None:
+    from merx.support.admin import update_policy
+
+    with UnitOfWork(db, SYSTEM) as uow:
+        team = create_team(uow, TeamIn(code="vip", name="VIP desk", timezone="Europe/Warsaw", hours=WEEKDAYS))
+    with UnitOfWork(db, SYSTEM) as uow:
+        gold = create_policy(uow, SlaPolicyIn(name="Gold", position=10, customer_tier="gold", team_id=team.id,
+                                              first_response_minutes=30, resolution_minutes=240))
+    with UnitOfWork(db, SYSTEM) as uow:
+        create_policy(uow, SlaPolicyIn(name="Standard", position=100, team_id=team.id, first_response_minutes=240,
+                                       resolution_minutes=16 * 60))
+    tuesday_10 = dt.datetime(2026, 12, 8, 9, 0, tzinfo=UTC)  # 10:00 in Warsaw
+
+    def opened(tier: str | None) -> object:
+        with UnitOfWork(db, SYSTEM) as uow:
+            t, _ = open_ticket(uow, TicketCreate(kind="question", subject=f"tier {tier}", customer_tier=tier),
+                               now=tuesday_10)
+            return t
+
+    g, s = opened("gold"), opened(None)
+    silver = opened("silver")  # a tier without its own policy gets the standard one
+    assert (g.sla_policy_id, g.first_response_due_at) == (gold.id, dt.datetime(2026, 12, 8, 9, 30, tzinfo=UTC))
+    assert s.first_response_due_at == dt.datetime(2026, 12, 8, 13, 0, tzinfo=UTC)
+    assert silver.sla_policy_id == s.sla_policy_id != gold.id
+    with UnitOfWork(db, SYSTEM) as uow:
+        update_policy(uow, gold.id, SlaPolicyIn(name="Gold", position=10, customer_tier="gold", team_id=team.id,
+                                                first_response_minutes=15, resolution_minutes=240))
+    later = opened("gold")
+    assert later.first_response_due_at == dt.datetime(2026, 12, 8, 9, 15, tzinfo=UTC)
+    with UnitOfWork(db, SYSTEM, readonly=True) as uow:  # the earlier gold ticket keeps its due time
+        from merx.support.service import get_ticket
+
+        assert get_ticket(uow, g.id).first_response_due_at == dt.datetime(2026, 12, 8, 9, 30, tzinfo=UTC)

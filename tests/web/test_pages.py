@@ -499,7 +499,26 @@ def test_no_console_page_says_not_available_yet(client, shop):
                                                                                classes={})]
     with UnitOfWork(client.app.state.db, SYSTEM, readonly=True) as uow:  # the paid order's invoice
         doc_ids = [str(d.id) for d in invoicing.list_documents(uow, order_id=order["id"])]
-    samples = {"{product_id}": [str(shop.product_ids["LAMP-DESK"])], "{customer_id}": [str(order["customer_id"])],
+    with UnitOfWork(client.app.state.db, SYSTEM) as uow:  # one of each support set-up record (their edit forms)
+        team = support.create_team(uow, support.TeamIn(code="care", name="Care"))
+    setup_ids = {"teams": team.id}
+    for kind, make in (
+            ("sla-policies", lambda uow: support.create_policy(uow, support.SlaPolicyIn(
+                name="All", first_response_minutes=60, resolution_minutes=60)).id),
+            ("assignment-rules", lambda uow: support.create_assignment_rule(uow, support.AssignmentRuleIn(
+                team_id=team.id))["id"]),
+            ("canned-replies", lambda uow: support.create_canned_reply(uow, support.CannedReplyIn(
+                shortcut="hi", title="Hi", body="Hello!"))["id"]),
+            ("auto-replies", lambda uow: support.create_auto_reply(uow, support.AutoReplyIn(
+                keyword="delivery", reply="1-3 days."))["id"]),
+            ("surveys", lambda uow: support.create_survey(uow, support.SurveyIn(name="NPS")).id)):
+        with UnitOfWork(client.app.state.db, SYSTEM) as uow:
+            setup_ids[kind] = make(uow)
+    from merx.web.views.support_setup import SETUPS
+
+    assert set(setup_ids) == set(SETUPS)
+    samples = {"{setup_kind}/{setup_id}": [f"{k}/{i}" for k, i in setup_ids.items()], "{setup_kind}": list(SETUPS),
+               "{product_id}": [str(shop.product_ids["LAMP-DESK"])], "{customer_id}": [str(order["customer_id"])],
                "{order_id}": [str(order["id"])], "{section}": list(SECTIONS), "{name}": list(TILES),
                "{ticket_id}": [str(ticket.id)], "{chat_id}": [str(chat.id)],
                "{account_id}": [str(account.id)], "{quote_id}": [str(quote.id)], "{message_id}": [str(message.id)],

@@ -24,7 +24,8 @@ def _seed(db, shop):  # type: ignore[no-untyped-def]
     with UnitOfWork(db, SYSTEM) as uow:
         ticket = support.create_ticket(uow, support.TicketCreate(kind="complaint", subject="Lamp flickers",
                                                                  body="It flickers at night", channel="email",
-                                                                 requester_email="buyer@shop.test", tags=["flicker"]))
+                                                                 requester_email="buyer@shop.test", tags=["flicker"],
+                                                                 product_id=shop.product_ids["LAMP-DESK"]))
     with UnitOfWork(db, SYSTEM) as uow:
         chat = support.start_chat(uow, support.ChatStart(message="Is the kettle in stock?", name="Ola"))
     with UnitOfWork(db, SYSTEM) as uow:
@@ -62,10 +63,17 @@ def test_support_pages_show_their_data_and_the_reply_form_works(client, shop, db
     assert feedback.status_code == 200 and "data-chart" in feedback.text and "complaint" in feedback.text
     csv = client.get("/console/support/feedback.csv")
     assert csv.headers["content-type"].startswith("text/csv") and "kind,complaint,1" in csv.text
+    assert "category,Lighting,1" in csv.text  # the ticket's product's category
+    assert re.search(r'id="by-category".*?<td>Lighting</td><td class="num">1</td><td>complaint 1</td>', feedback.text,
+                     re.S)
     canvas = client.get(f"/console/support/canvas?segment={data['segment']}")
-    assert "Flickering light" in canvas.text and re.search(r"1 tickets", canvas.text)
+    assert "Flickering light" in canvas.text and re.search(r"1 ticket, 0 reviews", canvas.text)
+    assert "1 customer in the segment" in canvas.text and "1 tickets" not in canvas.text
     profile = client.get(f"/console/customers/{data['buyer']}")
     assert profile.status_code == 200 and 'id="open-tickets"' in profile.text and t.token in profile.text
+    link = re.search(r'id="new-ticket-for-customer" href="([^"]+)"', profile.text).group(1).replace("&amp;", "&")
+    prefilled = client.get(link)
+    assert f'value="{data["buyer"]}"' in prefilled.text and 'value="buyer@shop.test"' in prefilled.text
     tile = client.get("/console/tiles/tickets")
     assert tile.status_code == 200 and t.token in tile.text
     assert client.get("/console/analytics").status_code == 403  # no finance for support agents

@@ -155,3 +155,17 @@ def _document(p: Product, categories: dict[int, Category], default_locale: str) 
         brand_aliases=list((p.brand.aliases or []) if p.brand else []),
         launch_at=p.launch_at, early_access_segment=p.early_access_segment_id,
     )
+
+
+def product_categories(uow: UnitOfWork, product_ids: Iterable[int]) -> dict[int, tuple[str, str] | None]:
+    """Product id -> (category code, category name), None for a product without a category;
+    unknown ids are absent (support's feedback statistics by category)."""
+    wanted = sorted({int(p) for p in product_ids if p})
+    out: dict[int, tuple[str, str] | None] = {}
+    for start in range(0, len(wanted), 500):
+        rows = uow.session.execute(sa.select(Product.id, Category.code, Category.name)
+                                   .outerjoin(Category, Category.id == Product.category_id)
+                                   .where(Product.id.in_(wanted[start:start + 500])))
+        for pid, code, name in rows:
+            out[pid] = (code, name) if code else None
+    return out

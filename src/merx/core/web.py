@@ -72,6 +72,20 @@ async def get_principal(request: Request) -> Principal:
     return await run_in_threadpool(principal_of, request)
 
 
+async def get_principal_or_shopper(request: Request) -> Principal:
+    """The caller as `get_principal` sees it; when that is anonymous, the storefront shopper
+    signed in by cookie (`app.state.shopper_reader`, installed by the web: the `merx_shopper`
+    session; an API write only with that session's CSRF header). Only for routes a shopper's
+    own browser calls with its cookie (the chat widget); elsewhere the API keeps to bearers
+    and the console session."""
+    principal = await get_principal(request)
+    present = getattr(request.app.state, "shopper_present", None)
+    reader = getattr(request.app.state, "shopper_reader", None)
+    if not principal.is_anonymous or reader is None or not (present and present(request)):
+        return principal
+    return await run_in_threadpool(reader, request) or principal
+
+
 def _session_present(request: Request) -> bool:
     # Without I/O: a signed session cookie came along (whether its session still lives is
     # read from the database by the session reader, in the thread pool).
@@ -150,6 +164,21 @@ async def _close_uow(uow: UnitOfWork) -> None:
 async def get_uow(request: Request, principal: Principal = Depends(get_principal)) -> AsyncIterator[UnitOfWork]:
     claim = request.scope.get(IDEMPOTENCY_SCOPE_KEY)
     if claim is not None:  # its commits mark the Idempotency-Key in the same transaction
+        claim.success_status = getattr(request.scope.get("route"), "status_code", None) or 200
+    uow = UnitOfWork(request.app.state.db, principal, request_id=request_id_var.get(), idempotency=claim)
+    uow.__enter__()
+    try:
+        yield uow
+    finally:
+        await _close_uow(uow)
+
+
+async def get_shopper_uow(request: Request,
+                          principal: Principal = Depends(get_principal_or_shopper)) -> AsyncIterator[UnitOfWork]:
+    """`get_uow` for a caller that may be a shopper signed in by cookie (see
+    `get_principal_or_shopper`)."""
+    claim = request.scope.get(IDEMPOTENCY_SCOPE_KEY)
+    if claim is not None:
         claim.success_status = getattr(request.scope.get("route"), "status_code", None) or 200
     uow = UnitOfWork(request.app.state.db, principal, request_id=request_id_var.get(), idempotency=claim)
     uow.__enter__()

@@ -20,8 +20,8 @@ from merx.core.ratelimit import RateLimited, check_rate, limiter_of, rate_limite
 from merx.core.schemas import Page
 from merx.core.uow import UnitOfWork
 from merx.core.validation import DbId
-from merx.core.web import get_read_uow, get_uow, require
-from merx.support import admin, chat, feedback, mailin, reviews, service, sla
+from merx.core.web import get_read_uow, get_shopper_uow, get_uow, require
+from merx.support import admin, chat, feedback, mailin, paging, reviews, service, sla
 from merx.support.schemas import (AssignmentRuleIn, AttachmentOut, AutoReplyIn, CannedReplyIn, CanvasItemIn,
                                   CanvasItemOut, CanvasOut, ChatEscalateIn, ChatMessageIn, ChatMessageOut, ChatOut,
                                   ChatStart, ChatStarted, FollowUpDoneIn, FollowUpRuleIn, FollowUpTaskOut,
@@ -137,16 +137,19 @@ async def inbound_email(request: Request, uow: UnitOfWork = Depends(get_uow),
 
 @router.post("/chats", response_model=ChatStarted, status_code=201,
              dependencies=[Depends(rate_limited("support_chat", anonymous_only=True))])
-def start_chat(body: ChatStart, uow: UnitOfWork = Depends(get_uow)) -> ChatStarted:
-    """Anyone may start a chat (anonymous, or a signed-in customer); keep the returned token:
-    it authorises the visitor's side (header X-Chat-Token, or ?token= on the WebSocket)."""
+def start_chat(body: ChatStart, uow: UnitOfWork = Depends(get_shopper_uow)) -> ChatStarted:
+    """Anyone may start a chat (anonymous, or a signed-in customer: an `mxs_` bearer, or the
+    storefront's shopper cookie with its X-CSRF-Token header): a customer's chat is linked to
+    their profile. Keep the returned token: it authorises the visitor's side (header
+    X-Chat-Token, or ?token= on the WebSocket)."""
     return chat.start(uow, body)
 
 
-@router.get("/chats", response_model=list[ChatOut])
-def list_chats(status: str | None = "open", uow: UnitOfWork = Depends(get_read_uow),
-               _: Principal = Depends(require(*AGENTS))) -> list[ChatOut]:
-    return chat.list_chats(uow, status=status)
+@router.get("/chats", response_model=Page[ChatOut])
+def list_chats(status: str | None = Query("open", max_length=20), limit: int | None = None, cursor: str | None = None,
+               uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(require(*AGENTS))) -> Page[ChatOut]:
+    """Newest first; `status=` empty for every chat."""
+    return paging.chats_page(uow, status=status, limit=limit, cursor=cursor)
 
 
 @router.get("/chats/{chat_id}", response_model=ChatOut)
@@ -267,9 +270,10 @@ def close_chat(chat_id: DbId, uow: UnitOfWork = Depends(get_uow), x_chat_token: 
     return chat.close(uow, chat_id, token=x_chat_token)
 
 
-@router.get("/canned-replies")
-def list_canned(uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(require(*AGENTS))) -> list[dict[str, str]]:
-    return chat.canned_replies(uow)
+@router.get("/canned-replies", response_model=Page[dict[str, Any]])
+def list_canned(limit: int | None = None, cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
+                _: Principal = Depends(require(*AGENTS))) -> Page[dict[str, Any]]:
+    return paging.canned_page(uow, limit, cursor)
 
 
 @router.post("/canned-replies", status_code=201)
@@ -278,10 +282,10 @@ def create_canned(body: CannedReplyIn, uow: UnitOfWork = Depends(get_uow),
     return admin.create_canned_reply(uow, body)
 
 
-@router.get("/auto-replies")
-def list_auto_replies(uow: UnitOfWork = Depends(get_read_uow),
-                      _: Principal = Depends(require(*AGENTS))) -> list[dict[str, Any]]:
-    return admin.list_auto_replies(uow)
+@router.get("/auto-replies", response_model=Page[dict[str, Any]])
+def list_auto_replies(limit: int | None = None, cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
+                      _: Principal = Depends(require(*AGENTS))) -> Page[dict[str, Any]]:
+    return paging.auto_replies_page(uow, limit, cursor)
 
 
 @router.post("/auto-replies", status_code=201)
@@ -300,9 +304,10 @@ def create_team(body: TeamIn, uow: UnitOfWork = Depends(get_uow), _: Principal =
     return admin.create_team(uow, body)
 
 
-@router.get("/support-teams", response_model=list[TeamOut])
-def list_teams(uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(require(*AGENTS))) -> list[TeamOut]:
-    return admin.list_teams(uow)
+@router.get("/support-teams", response_model=Page[TeamOut])
+def list_teams(limit: int | None = None, cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
+               _: Principal = Depends(require(*AGENTS))) -> Page[TeamOut]:
+    return paging.teams_page(uow, limit, cursor)
 
 
 @router.post("/sla-policies", response_model=SlaPolicyOut, status_code=201)
@@ -311,10 +316,11 @@ def create_policy(body: SlaPolicyIn, uow: UnitOfWork = Depends(get_uow),
     return admin.create_policy(uow, body)
 
 
-@router.get("/sla-policies", response_model=list[SlaPolicyOut])
-def list_policies(uow: UnitOfWork = Depends(get_read_uow),
-                  _: Principal = Depends(require(*AGENTS))) -> list[SlaPolicyOut]:
-    return admin.list_policies(uow)
+@router.get("/sla-policies", response_model=Page[SlaPolicyOut])
+def list_policies(limit: int | None = None, cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
+                  _: Principal = Depends(require(*AGENTS))) -> Page[SlaPolicyOut]:
+    """By id; `position` says which policy a new ticket gets first."""
+    return paging.policies_page(uow, limit, cursor)
 
 
 @router.get("/sla-policies/report")
@@ -329,10 +335,11 @@ def create_assignment_rule(body: AssignmentRuleIn, uow: UnitOfWork = Depends(get
     return admin.create_assignment_rule(uow, body)
 
 
-@router.get("/assignment-rules")
-def list_assignment_rules(uow: UnitOfWork = Depends(get_read_uow),
-                          _: Principal = Depends(require(*AGENTS))) -> list[dict[str, Any]]:
-    return admin.list_assignment_rules(uow)
+@router.get("/assignment-rules", response_model=Page[dict[str, Any]])
+def list_assignment_rules(limit: int | None = None, cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
+                          _: Principal = Depends(require(*AGENTS))) -> Page[dict[str, Any]]:
+    """By id; `position` says which rule is tried first."""
+    return paging.rules_page(uow, limit, cursor)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -347,9 +354,10 @@ def create_survey(body: SurveyIn, uow: UnitOfWork = Depends(get_uow),
     return feedback.create_survey(uow, body)
 
 
-@router.get("/surveys", response_model=list[SurveyOut])
-def list_surveys(uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(require(*AGENTS))) -> list[SurveyOut]:
-    return feedback.list_surveys(uow)
+@router.get("/surveys", response_model=Page[SurveyOut])
+def list_surveys(limit: int | None = None, cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
+                 _: Principal = Depends(require(*AGENTS))) -> Page[SurveyOut]:
+    return paging.surveys_page(uow, limit, cursor)
 
 
 @router.post("/surveys/answers/{token}", response_model=SurveyAnswerOut)
@@ -366,11 +374,12 @@ def create_follow_up_rule(body: FollowUpRuleIn, uow: UnitOfWork = Depends(get_uo
     return feedback.create_follow_up_rule(uow, body)
 
 
-@router.get("/follow-up-tasks", response_model=list[FollowUpTaskOut])
-def list_follow_up_tasks(due_by: dt.datetime | None = None, status: str | None = "open",
-                         uow: UnitOfWork = Depends(get_read_uow),
-                         _: Principal = Depends(require(*AGENTS))) -> list[FollowUpTaskOut]:
-    return feedback.list_tasks(uow, due_by=due_by, status=status)
+@router.get("/follow-up-tasks", response_model=Page[FollowUpTaskOut])
+def list_follow_up_tasks(due_by: dt.datetime | None = None, status: str | None = Query("open", max_length=20),
+                         limit: int | None = None, cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
+                         _: Principal = Depends(require(*AGENTS))) -> Page[FollowUpTaskOut]:
+    """In the order they were made (by id)."""
+    return paging.tasks_page(uow, due_by=due_by, status=status, limit=limit, cursor=cursor)
 
 
 @router.post("/follow-up-tasks/{task_id}/done", response_model=FollowUpTaskOut)

@@ -93,6 +93,9 @@ def seed(db: Database, rng: random.Random, progress: Any) -> dict[str, int]:
                                                   hours=WEEKDAYS))
     for body in (s.SlaPolicyIn(name="Urgent", priority="urgent", first_response_minutes=30, resolution_minutes=240,
                                warn_before_minutes=10, team_id=care.id, position=10),
+                 # gold-tier customers (the loyalty programme's best) are answered within the hour
+                 s.SlaPolicyIn(name="Gold customers", customer_tier="gold", first_response_minutes=60,
+                               resolution_minutes=480, team_id=care.id, position=15),
                  s.SlaPolicyIn(name="Complaints", kind="complaint", first_response_minutes=120,
                                resolution_minutes=960, team_id=care.id, position=20),
                  s.SlaPolicyIn(name="Standard", first_response_minutes=480, resolution_minutes=2400, team_id=care.id,
@@ -131,6 +134,7 @@ def seed(db: Database, rng: random.Random, progress: Any) -> dict[str, int]:
             t, _ = service.open_ticket(uow, s.TicketCreate(
                 kind=kind, subject=subject, body=body, channel=channel, reason=reason, tags=tags, customer_id=cid,
                 requester_email=email, priority="urgent" if n % 9 == 0 else "normal",
+                customer_tier="gold" if n % 5 == 2 else None,
                 order_id=order["id"] if order else None, product_id=order["product_id"] if order else None,
                 store_code="ST-WAW" if channel == "store_visit" else None), now=opened)
         counts["tickets"] += 1

@@ -123,6 +123,37 @@ def create_survey(uow: UnitOfWork, data: SurveyIn, *, now: dt.datetime | None = 
     return out
 
 
+def update_survey(uow: UnitOfWork, survey_id: int, data: SurveyIn, *, active: bool = True) -> SurveyOut:
+    """Changes the survey's name, question, segment and period (and pauses or resumes it);
+    invitations already sent keep their question."""
+    if uow.actor.role not in (Role.admin, Role.staff):
+        raise Forbidden("Surveys are set up by admins and staff")
+    s = uow.session.get(Survey, survey_id)
+    if s is None:
+        raise NotFound(f"No survey {survey_id}")
+    if data.segment_id is not None:
+        from merx.crm.public import get_segment
+
+        try:
+            get_segment(uow, data.segment_id)
+        except NotFound:
+            raise ValidationProblem.for_field("segment_id", "no such segment") from None
+    s.name, s.segment_id, s.question, s.every_days, s.active = (data.name, data.segment_id, data.question,
+                                                                 data.every_days, active)
+    uow.session.flush()
+    uow.audit("update", "support_survey", s.id, after={**data.model_dump(mode="json"), "active": active})
+    out = _survey_out(uow, s)
+    uow.commit()
+    return out
+
+
+def get_survey(uow: UnitOfWork, survey_id: int) -> SurveyOut:
+    s = uow.session.get(Survey, survey_id)
+    if s is None:
+        raise NotFound(f"No survey {survey_id}")
+    return _survey_out(uow, s)
+
+
 def list_surveys(uow: UnitOfWork) -> list[SurveyOut]:
     return [_survey_out(uow, s) for s in uow.session.scalars(sa.select(Survey).order_by(Survey.id))]
 
@@ -238,6 +269,10 @@ def _task_out(t: FollowUpTask, ticket_id: int | None = None) -> FollowUpTaskOut:
                            follow_up_ticket_id=ticket_id)
 
 
+def task_out(t: FollowUpTask) -> FollowUpTaskOut:
+    return _task_out(t)
+
+
 def list_tasks(uow: UnitOfWork, *, due_by: dt.datetime | None = None, status: str | None = "open") -> list[FollowUpTaskOut]:
     stmt = sa.select(FollowUpTask).order_by(FollowUpTask.due_at, FollowUpTask.id).limit(500)
     if status:
@@ -280,10 +315,10 @@ def complete_task(uow: UnitOfWork, task_id: int, outcome: str, note: str | None)
 
 
 def stats(uow: UnitOfWork, *, since: dt.datetime | None = None) -> dict[str, Any]:
-    """Counts by kind, reason, product, channel and week; objections ranked by reason; return
-    requests by reason with the returns they started; review ratings."""
+    """Counts by kind, reason, product, product category, channel and week; objections ranked
+    by reason; return requests by reason with the returns they started; review ratings."""
     stmt = sa.select(Ticket.kind, Ticket.reason, Ticket.product_id, Ticket.channel, Ticket.created_at,
-                     Ticket.return_id, Ticket.tags)
+                     Ticket.return_id, Ticket.tags, Ticket.order_id, Ticket.order_line)
     if since is not None:
         stmt = stmt.where(Ticket.created_at >= since)
     by_kind: Counter[str] = Counter()
@@ -293,7 +328,9 @@ def stats(uow: UnitOfWork, *, since: dt.datetime | None = None) -> dict[str, Any
     by_week: dict[str, Counter[str]] = defaultdict(Counter)
     objections: Counter[str] = Counter()
     returns: dict[str, dict[str, int]] = defaultdict(lambda: {"requests": 0, "returns_started": 0})
-    for kind, reason, product_id, channel, created, return_id, tags in uow.session.execute(stmt):
+    linked: list[tuple[str, int | None, tuple[int, int] | None]] = []  # kind, product, (order, line)
+    for kind, reason, product_id, channel, created, return_id, tags, order_id, order_line in uow.session.execute(stmt):
+        linked.append((kind, product_id, (order_id, order_line) if order_id and order_line else None))
         by_kind[kind] += 1
         by_channel[channel] += 1
         if reason:
@@ -325,6 +362,7 @@ def stats(uow: UnitOfWork, *, since: dt.datetime | None = None) -> dict[str, Any
         "by_channel": dict(by_channel.most_common()),
         "by_product": [{"product_id": pid, "name": product_names.get(pid), "tickets": n}
                        for pid, n in by_product.most_common(20)],
+        "by_category": by_category(uow, linked),
         "by_week": [{"week": w, **dict(c)} for w, c in sorted(by_week.items())],
         "objections_ranked": [{"reason": r, "count": n} for r, n in objections.most_common(20)],
         "return_reasons": [{"reason": r, **v} for r, v in sorted(returns.items(), key=lambda kv: -kv[1]["requests"])],
@@ -332,6 +370,61 @@ def stats(uow: UnitOfWork, *, since: dt.datetime | None = None) -> dict[str, Any
         "csat": scores_trend(uow, "csat"),
         "nps": scores_trend(uow, "nps"),
     }
+
+
+UNCATEGORISED = "uncategorised"
+ORDER_LOOKUPS = 2000  # order-line tickets without a product: the orders read to find it (newest kept)
+
+
+def by_category(uow: UnitOfWork, linked: list[tuple[str, int | None, tuple[int, int] | None]]) -> list[dict[str, Any]]:
+    """Tickets per product category (of the ticket's product, else of its order line's
+    product), with their kinds, and the published reviews per category with the average
+    rating. Tickets linked to neither are left out; a product without a category counts as
+    "uncategorised"."""
+    from merx.catalog.public import product_categories
+
+    line_products: dict[tuple[int, int], int | None] = {}
+    wanted_lines = list(dict.fromkeys(ln for _, pid, ln in linked if pid is None and ln is not None))
+    if wanted_lines:
+        from merx.orders.public import get_order
+
+        for order_id in list(dict.fromkeys(o for o, _ in reversed(wanted_lines)))[:ORDER_LOOKUPS]:
+            try:
+                order = get_order(uow, order_id)
+            except (NotFound, Forbidden):
+                continue
+            for line in order["lines"]:
+                line_products[(order_id, int(line["line"]))] = line.get("product_id")
+    products = [pid if pid is not None else line_products.get(ln) if ln else None for _, pid, ln in linked]
+    reviews = uow.session.execute(sa.select(Review.product_id, sa.func.count(), sa.func.sum(Review.rating))
+                                  .where(Review.status == "published").group_by(Review.product_id)).all()
+    categories = product_categories(uow, [p for p in products if p] + [r[0] for r in reviews])
+    rows: dict[str, dict[str, Any]] = {}
+
+    def row(pid: int) -> dict[str, Any] | None:
+        if pid not in categories:
+            return None
+        code, name = categories[pid] or (UNCATEGORISED, UNCATEGORISED)
+        return rows.setdefault(code, {"category": code, "name": name, "tickets": 0, "kinds": Counter(),
+                                      "reviews": 0, "rating_sum": 0})
+
+    for (kind, _, _), pid in zip(linked, products):
+        r = row(pid) if pid else None
+        if r is not None:
+            r["tickets"] += 1
+            r["kinds"][kind] += 1
+    for pid, count, total in reviews:
+        r = row(pid)
+        if r is not None:
+            r["reviews"] += int(count)
+            r["rating_sum"] += int(total or 0)
+    out = []
+    for r in sorted(rows.values(), key=lambda r: (-r["tickets"], -r["reviews"], r["category"])):
+        rating_sum = r.pop("rating_sum")
+        r["kinds"] = dict(r["kinds"].most_common())
+        r["average_rating"] = round(rating_sum / r["reviews"], 2) if r["reviews"] else None
+        out.append(r)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------

@@ -9,12 +9,13 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, Response
 
 from merx.web.auth.session import session_present, session_reader
+from merx.web.auth.shopper import shopper_present, shopper_reader
 from merx.web.common import HERE, PageRoute
 from merx.web.views import account  # the storefront's shopper account pages
 from merx.web.views import costs_pricing  # noqa: I001  (costs & margins, competitor prices: issue 15)
 from merx.web.views import (analytics, associate, auth, brands, catalog, customers, dashboard, instore_console,
                             integration, inventory, jobs, kiosk, marketing, orders, payments, sales, search_console,
-                            sellers, shop_settings, store, support)
+                            sellers, shop_settings, store, support, support_setup)
 
 PREFIX = ""  # pages live at the root, not under /api/v1
 
@@ -34,7 +35,7 @@ def asset(asset_path: str) -> Response:
 
 for _module in (auth, dashboard, catalog, brands, inventory, orders, customers, search_console, analytics, integration, jobs,
                 sellers, shop_settings, marketing, support, sales, payments, store, associate, kiosk,
-                instore_console, account, costs_pricing):
+                instore_console, account, costs_pricing, support_setup):
     router.include_router(_module.router)
 
 
@@ -42,6 +43,9 @@ def configure_app(app: FastAPI) -> None:
     """Called by the composition root: lets the API resolve the console's signed-in user."""
     app.state.session_reader = session_reader
     app.state.session_present = session_present
+    # the storefront shopper's cookie, for the API routes a shopper's browser calls (chat)
+    app.state.shopper_reader = shopper_reader
+    app.state.shopper_present = shopper_present
 
 
 @router.get("/media/demo/{name}")

@@ -157,6 +157,18 @@ def status_label(status: str | None) -> str:
 env.filters["label"] = status_label
 
 
+def counted(n: Any, noun: str, plural: str | None = None) -> str:
+    """`{{ n | counted("ticket") }}`: "1 ticket", "2 tickets", "1,200 customers"."""
+    try:
+        one = int(n) == 1
+    except (TypeError, ValueError):
+        one = False
+    return f"{_number(n)} {noun if one else (plural or noun + 's')}"
+
+
+env.filters["counted"] = counted
+
+
 # --------------------------------------------------------------------------------------------
 # Who is calling
 # --------------------------------------------------------------------------------------------

@@ -58,6 +58,22 @@ def shopper_principal(request: Request) -> Principal | None:
     return shopper.principal if shopper is not None else None
 
 
+def shopper_present(request: Request) -> bool:
+    """Installed as `app.state.shopper_present`: a signed shopper cookie came along (no I/O)."""
+    return shopper_token(request) is not None
+
+
+def shopper_reader(request: Request) -> Principal | None:
+    """Installed as `app.state.shopper_reader`: the signed-in shopper for the API routes that
+    accept one by cookie (core.web.get_principal_or_shopper). A write needs the session's CSRF
+    token in the header, so another site cannot act as the shopper."""
+    from merx.web.auth.session import CSRF_HEADER, UNSAFE_METHODS, csrf_matches
+
+    if request.method in UNSAFE_METHODS and not csrf_matches(request, request.headers.get(CSRF_HEADER, "")):
+        return None
+    return shopper_principal(request)
+
+
 def start(request: Request, response: Response, signed: Any) -> None:
     response.set_cookie(SHOPPER_COOKIE, _serializer(request).dumps(signed.token),
                         max_age=int(customers.SESSION_LIFETIME.total_seconds()), httponly=True, samesite="lax",

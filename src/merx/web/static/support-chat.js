@@ -50,7 +50,12 @@
   }
   function send(text) {
     if (!state) {
-      return fetch("/api/v1/chats", { method: "POST", headers: { "Content-Type": "application/json" },
+      // A signed-in shopper's cookie goes along (same origin) with the page's CSRF token, so
+      // the chat is linked to their customer profile; a guest's chat stays anonymous.
+      var csrf = document.querySelector('meta[name="csrf-token"]');
+      return fetch("/api/v1/chats", { method: "POST", credentials: "same-origin",
+                                      headers: { "Content-Type": "application/json",
+                                                 "X-CSRF-Token": csrf ? csrf.content : "" },
                                       body: JSON.stringify({ message: text }) })
         .then(function (r) { return r.json().then(function (b) { return [r, b]; }); })
         .then(function (rb) {

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from merx.core import accounts
 from merx.core.auth import Role
 from merx.core.errors import Problem
 from merx.core.spreadsheet import safe_row
@@ -45,7 +46,10 @@ def ticket_page(request: Request, ticket_id: int) -> Response:
     me = console_user(request, *AGENTS)
     with unit_of_work(request, me, readonly=True) as uow:
         ticket = support.get_ticket(uow, ticket_id)
-    return render(request, "console/support_ticket.html", {"t": ticket, "statuses": STATUSES}, principal=me)
+        assignee = accounts.user_names(uow, [ticket.assignee_id]).get(ticket.assignee_id) if ticket.assignee_id else None
+        team = next((t.name for t in support.list_teams(uow) if t.id == ticket.team_id), None)
+    return render(request, "console/support_ticket.html", {"t": ticket, "statuses": STATUSES, "assignee": assignee,
+                                                            "team": team}, principal=me)
 
 
 def _ticket_action(request: Request, ticket_id: int, fn: Any, done: str) -> Response:
@@ -258,6 +262,8 @@ def feedback_csv(request: Request) -> Response:
             w.writerow(safe_row([dim[3:], value, n]))
     for p in stats["by_product"]:
         w.writerow(safe_row(["product", p["name"] or p["product_id"], p["tickets"]]))
+    for c in stats["by_category"]:
+        w.writerow(safe_row(["category", c["name"], c["tickets"]]))
     for o in stats["objections_ranked"]:
         w.writerow(safe_row(["objection", o["reason"], o["count"]]))
     return Response(buf.getvalue(), media_type="text/csv",
