@@ -480,3 +480,25 @@ class Expense(Base):
     amount_minor: Mapped[int] = mapped_column(sa.BigInteger)
     note: Mapped[str | None] = mapped_column(sa.String(300))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Contest(Base):
+    """A sales contest: reps ranked on one KPI over a period. Once the period is over the
+    standings are frozen into `standings` (winners with their prizes), and never recomputed."""
+
+    __tablename__ = "sales_contests"
+
+    id: Mapped[IdPK]
+    name: Mapped[str] = mapped_column(sa.String(200))
+    metric: Mapped[str] = mapped_column(sa.String(16))  # revenue | margin | units | new_accounts | visits | win_rate
+    period_start: Mapped[dt.date] = mapped_column(sa.Date, index=True)
+    period_end: Mapped[dt.date] = mapped_column(sa.Date)  # exclusive
+    scope: Mapped[str] = mapped_column(sa.String(8), default="all")  # all | team
+    members: Mapped[Any] = mapped_column(JSONType, default=list)  # rep user ids (scope "team")
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    prizes: Mapped[Any] = mapped_column(JSONType, default=list)  # [{"rank", "text", "amount_minor"?}]
+    status: Mapped[str] = mapped_column(sa.String(8), default="open")  # open | final
+    standings: Mapped[Any | None] = mapped_column(JSONType)  # frozen at the end
+    finalised_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[int | None] = mapped_column(sa.BigInteger)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

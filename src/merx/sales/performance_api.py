@@ -14,8 +14,8 @@ from merx.core.errors import ValidationProblem
 from merx.core.uow import UnitOfWork
 from merx.core.validation import DbId
 from merx.core.web import get_read_uow, get_uow, require
-from merx.sales import budgets, commissions, dealers, kpis, targets
-from merx.sales.schemas import (AdjustmentIn, BudgetIn, CommissionPlanIn, ExpenseIn, ComputeStatementsIn, DealerIn, DealerPatch,
+from merx.sales import budgets, commissions, contests, dealers, kpis, targets
+from merx.sales.schemas import (AdjustmentIn, BudgetIn, CommissionPlanIn, ContestIn, ExpenseIn, ComputeStatementsIn, DealerIn, DealerPatch,
                                 DealerReportIn, DecomposeIn, RebateAgreementIn, SlowMoverReturnIn, TargetIn)
 from merx.sales.scope import MANAGERS, SALES_ROLES
 
@@ -239,3 +239,29 @@ def budget_variance(budget_id: DbId, uow: UnitOfWork = Depends(get_read_uow), _:
 @router.post("/expenses", status_code=201)
 def record_expense(body: ExpenseIn, uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(MANAGER)) -> dict:
     return budgets.record_expense(uow, body)
+
+
+# -- contests ---------------------------------------------------------------------------------------------
+
+@router.post("/contests", status_code=201)
+def create_contest(body: ContestIn, uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(MANAGER)) -> dict:
+    """A contest on one KPI over a period, for all reps or a team, with prizes per rank."""
+    return contests.create_contest(uow, body)
+
+
+@router.get("/contests")
+def list_contests(status: Literal["upcoming", "running", "ended", "final"] | None = None,
+                  uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(SALES)) -> dict:
+    return {"items": contests.list_contests(uow, status=status), "next_cursor": None}
+
+
+@router.get("/contests/{contest_id}")
+def get_contest(contest_id: DbId, uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(SALES)) -> dict:
+    """The contest with its standings: live while it runs, frozen with the winners once final."""
+    return contests.get_contest(uow, contest_id)
+
+
+@router.post("/contests/{contest_id}/finalise")
+def finalise_contest(contest_id: DbId, uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(MANAGER)) -> dict:
+    """Freeze an ended contest's standings and winners now (the daily job does it too; idempotent)."""
+    return contests.finalise(uow, contest_id)
