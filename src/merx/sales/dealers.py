@@ -110,6 +110,21 @@ def get_dealer(uow: UnitOfWork, dealer_id: int) -> dict[str, Any]:
     return dealer_out(uow, _dealer(uow, dealer_id))
 
 
+def dealer_orders(uow: UnitOfWork, dealer_id: int, *, status: str | None = None, limit: int = 50,
+                  cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    """The orders of a dealer's B2B account, read through the orders context with the caller's
+    own visibility: a dealer user its own account's orders (another dealer is 404), a rep the
+    ones they placed, managers all."""
+    from merx.orders import public as orders
+
+    d = _dealer(uow, dealer_id)
+    acc = uow.session.get(Account, d.account_id)
+    if acc is None or acc.customer_id is None:
+        return [], None
+    return orders.list_orders(uow, status=status, customer_id=acc.customer_id, newest_first=True, limit=limit,
+                              cursor=cursor)
+
+
 def list_dealers(uow: UnitOfWork, *, territory: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
     stmt = _scoped(uow, sa.select(Dealer).order_by(Dealer.territory, Dealer.id))
     if territory:

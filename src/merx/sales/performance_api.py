@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from merx.core.auth import Principal, Role
 from merx.core.errors import ValidationProblem
+from merx.core.pagination import check_limit
 from merx.core.uow import UnitOfWork
 from merx.core.validation import DbId
 from merx.core.web import get_read_uow, get_uow, require
@@ -167,6 +168,15 @@ def scorecard(year: int = Query(..., ge=1900, le=2200), currency: str = "EUR", u
 @router.get("/dealers/{dealer_id}")
 def get_dealer(dealer_id: DbId, uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(DEALER_OR_SALES)) -> dict:
     return dealers.get_dealer(uow, dealer_id)
+
+
+@router.get("/dealers/{dealer_id}/orders")
+def dealer_orders(dealer_id: DbId, status: str | None = None, limit: int | None = Query(None), cursor: str | None = None,
+                  uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(DEALER_OR_SALES)) -> dict:
+    """The dealer account's orders, newest first. A dealer user sees only its own dealer's (and
+    reads each one at `GET /orders/{id}`); another dealer's is 404."""
+    items, nxt = dealers.dealer_orders(uow, dealer_id, status=status, limit=check_limit(limit, 50, 200), cursor=cursor)
+    return {"items": items, "next_cursor": nxt}
 
 
 @router.patch("/dealers/{dealer_id}")
