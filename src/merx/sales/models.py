@@ -369,7 +369,7 @@ class CommissionLine(Base):
     id: Mapped[IdPK]
     statement_id: Mapped[int] = mapped_column(sa.ForeignKey("sales_commission_statements.id", ondelete="CASCADE"),
                                               index=True)
-    kind: Mapped[str] = mapped_column(sa.String(24))  # earning | clawback_return | clawback_unpaid | team_pool | tier | cap | adjustment
+    kind: Mapped[str] = mapped_column(sa.String(24))  # earning | clawback_return | clawback_unpaid | reinstatement | team_pool | tier | cap | adjustment
     order_id: Mapped[int | None] = mapped_column(sa.BigInteger)
     order_number: Mapped[str | None] = mapped_column(sa.String(40))
     line_no: Mapped[int | None] = mapped_column(sa.Integer)
