@@ -226,7 +226,7 @@ def rate_for(steps: list[tuple[int, Decimal]], volume_minor: int) -> Decimal:
 def agreement_out(a: RebateAgreement) -> dict[str, Any]:
     return {"id": a.id, "dealer_id": a.dealer_id, "year": a.year, "currency": a.currency, "steps": a.steps,
             "settled": None if a.settled_minor is None else Money.from_minor(a.settled_minor, a.currency).as_dict(),
-            "settled_at": a.settled_at, "settlement_ref": a.settlement_ref}
+            "settled_at": a.settled_at, "settlement_ref": a.settlement_ref, "credit_note": a.credit_note_number}
 
 
 def create_agreement(uow: UnitOfWork, data: Any) -> dict[str, Any]:
@@ -310,12 +310,32 @@ def settle(uow: UnitOfWork, agreement_id: int, now: dt.datetime | None = None) -
     total = Money.of(figures["total"]["amount"], a.currency)
     a.settled_minor, a.settled_at = total.minor, now
     a.settlement_ref = f"REB-{a.year}-{d.id:05d}"
+    a.credit_note_number = _credit_note(uow, a, d, total)
     uow.emit(RebateSettled(agreement_id=a.id, dealer_id=d.id, account_id=d.account_id, year=a.year,
                            volume=Money.of(figures["volume"]["amount"], a.currency, allow_negative=True), amount=total,
                            reference=a.settlement_ref))
     uow.audit("settle", "sales_rebate_agreement", a.id, after=to_jsonable_python(agreement_out(a)))
     uow.commit()
     return agreement_out(a)
+
+
+def _credit_note(uow: UnitOfWork, a: RebateAgreement, d: Dealer, total: Money) -> str | None:
+    """The settlement's credit note, issued by invoicing in this transaction (its `source` makes
+    a second settlement attempt get the same note, never a second one); None for no rebate."""
+    from merx.invoicing import public as invoicing
+
+    acc = uow.session.get(Account, d.account_id)
+    if acc is None or acc.customer_id is None:
+        raise Conflict(f"Dealer {d.id}'s account has no buying customer to credit", type_slug="rebate-no-customer")
+    addresses = list(acc.addresses or [])
+    billing = next((x for x in addresses if x.get("kind") == "billing"), addresses[0] if addresses else {})
+    note = invoicing.issue_account_credit_note(
+        uow, customer_id=acc.customer_id, currency=a.currency, amount_minor=total.minor, reference=a.settlement_ref or "",
+        source=f"rebate:{a.id}", reason=f"Volume rebate {a.year}", basis_from=dt.date(a.year, 1, 1),
+        basis_to=dt.date(a.year + 1, 1, 1),  # the tax split follows the year's invoices
+        buyer={"name": acc.name, "vat_id": acc.tax_id, "address": ", ".join(
+            str(billing[k]) for k in ("line1", "line2", "postal_code", "city", "country") if billing.get(k))})
+    return note.number if note else None
 
 
 def list_agreements(uow: UnitOfWork, *, dealer_id: int | None = None) -> list[dict[str, Any]]:

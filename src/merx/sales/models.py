@@ -445,6 +445,7 @@ class RebateAgreement(Base):
     settled_minor: Mapped[int | None] = mapped_column(sa.BigInteger)
     settled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     settlement_ref: Mapped[str | None] = mapped_column(sa.String(64))
+    credit_note_number: Mapped[str | None] = mapped_column(sa.String(40))  # invoicing's note for the settlement
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (sa.UniqueConstraint("dealer_id", "year", name="uq_sales_rebate_agreements_dealer_year"),)

@@ -1,4 +1,4 @@
-"""contests
+"""contests; the credit note of a rebate settlement
 
 Revision ID: sales_0003
 Revises: sales_0002
@@ -38,9 +38,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('sales_contests', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_sales_contests_period_start'), ['period_start'], unique=False)
+    with op.batch_alter_table('sales_rebate_agreements', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('credit_note_number', sa.String(length=40), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('sales_rebate_agreements', schema=None) as batch_op:
+        batch_op.drop_column('credit_note_number')
     with op.batch_alter_table('sales_contests', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_sales_contests_period_start'))
     op.drop_table('sales_contests')
