@@ -169,6 +169,49 @@ def report_stock(uow: UnitOfWork, dealer_id: int, data: Any) -> dict[str, Any]:
     return stock_health(uow, d.id, month)
 
 
+def apply_report_row(uow: UnitOfWork, row: dict[str, Any]) -> str:
+    """One row of a dealer's stock and sell-out file, already mapped by an integration connector
+    (target `dealer_reports`: `dealer` as our dealer id or the account's tax id, `month` YYYY-MM,
+    `sku`, `stock_units`, `sell_out_units`), in the caller's transaction (no commit): the same
+    figures the API's report stores. Returns created, updated or unchanged; a refusal names the field."""
+    ref = str(row.get("dealer") or "").strip()
+    dealer_id = int(ref) if ref.isdigit() else uow.session.scalar(
+        sa.select(Dealer.id).join(Account, Account.id == Dealer.account_id).where(Account.tax_id == ref))
+    if not ref or dealer_id is None:
+        raise ValidationProblem.for_field("dealer", f"no dealer {ref!r} (a dealer id or its account's tax id)",
+                                          "unknown_dealer")
+    try:
+        d = _dealer(uow, dealer_id)
+    except NotFound:
+        raise ValidationProblem.for_field("dealer", f"no dealer {ref!r}", "unknown_dealer") from None
+    text = str(row.get("month") or "").strip()
+    if not (len(text) == 7 and text[4] == "-" and text[:4].isdigit() and text[5:].isdigit() and 1 <= int(text[5:]) <= 12):
+        raise ValidationProblem.for_field("month", "must be a month as YYYY-MM")
+    sku = str(row.get("sku") or "").strip()
+    if not sku or len(sku) > 64:
+        raise ValidationProblem.for_field("sku", "is required (at most 64 characters)")
+    figures = {}
+    for f in ("stock_units", "sell_out_units"):
+        try:
+            figures[f] = int(str(row.get(f)).strip())
+        except ValueError:
+            raise ValidationProblem.for_field(f, "must be a whole number") from None
+        if not 0 <= figures[f] <= 10_000_000:
+            raise ValidationProblem.for_field(f, "must be from 0 to 10000000")
+    month = _month(text)
+    current = uow.session.scalar(sa.select(DealerReport).where(DealerReport.dealer_id == d.id, DealerReport.month == month,
+                                                                DealerReport.sku == sku))
+    if current is None:
+        uow.session.add(DealerReport(dealer_id=d.id, month=month, sku=sku, received_at=utcnow(), **figures))
+        uow.session.flush()
+        return "created"
+    if (current.stock_units, current.sell_out_units) == (figures["stock_units"], figures["sell_out_units"]):
+        return "unchanged"
+    current.stock_units, current.sell_out_units, current.received_at = (figures["stock_units"],
+                                                                        figures["sell_out_units"], utcnow())
+    return "updated"
+
+
 def stock_health(uow: UnitOfWork, dealer_id: int, month: dt.date) -> dict[str, Any]:
     d = _dealer(uow, dealer_id)
     rows = uow.session.execute(sa.select(sa.func.coalesce(sa.func.sum(DealerReport.stock_units), 0),
