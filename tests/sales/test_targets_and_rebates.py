@@ -256,6 +256,18 @@ def test_dealer_rebate_accrual_across_a_year_with_a_step_crossed_mid_year(client
     assert r.json()["credit_note"].startswith("CN/")
     pdf = client.get(notes[0]["pdf_url"], headers=admin)
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    # the dealer's staff read their credit note; the other dealer's do not
+    from merx.core import accounts as users
+    from merx.core.auth import Role
+    from merx.core.uow import UnitOfWork
+    keys = {}
+    for name, customer in (("north", acc["customer_id"]), ("south", other["customer_id"])):
+        with UnitOfWork(db) as uow:
+            keys[name] = {"Authorization": "Bearer " + users.create_user_with_key(
+                uow, name=f"{name} clerk", role=Role.dealer, customer_id=customer).key}
+    assert client.get(f"/api/v1/invoices/{notes[0]['id']}", headers=keys["north"]).status_code == 200
+    assert client.get(f"/api/v1/invoices/{notes[0]['id']}", headers=keys["south"]).status_code == 404
+    assert client.get("/api/v1/invoices", headers=keys["south"]).json() == []
 
     card = client.get("/api/v1/sales/dealers/scorecard", params={"year": 2025}, headers=manager.headers).json()
     assert [(d["dealer_id"], Decimal(d["volume"]), d["replace"]) for d in card["dealers"]] == [

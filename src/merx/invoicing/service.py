@@ -24,6 +24,8 @@ from merx.invoicing.settings import get_invoicing_settings
 from merx.orders import public as orders
 
 READ_ALL = (Role.admin, Role.staff, Role.support_agent)
+# the buyer's own documents: a shopper's, and a dealer's staff's (its account's buying customer)
+BUYER_BOUND = (Role.customer, Role.dealer)
 _counter = InvoiceCounter.__table__
 _BUMP = (sa.update(_counter).where(_counter.c.series == sa.bindparam("s"), _counter.c.year == sa.bindparam("y"))
          .values(last_number=_counter.c.last_number + 1).returning(_counter.c.last_number))
@@ -187,7 +189,7 @@ def _visible(uow: UnitOfWork, doc: Document) -> bool:
     a = uow.actor
     if a.role in READ_ALL:
         return True
-    return a.role == Role.customer and a.customer_id is not None and doc.customer_id == a.customer_id
+    return a.role in BUYER_BOUND and a.customer_id is not None and doc.customer_id == a.customer_id
 
 
 def document_out(uow: UnitOfWork, doc: Document) -> DocumentOut:
@@ -224,7 +226,7 @@ def list_documents(uow: UnitOfWork, *, order_id: int | None = None, kind: str | 
     a = uow.actor
     stmt = sa.select(Document).order_by(Document.id.desc()).limit(limit)
     if a.role not in READ_ALL:
-        if a.role != Role.customer or a.customer_id is None:
+        if a.role not in BUYER_BOUND or a.customer_id is None:
             raise Forbidden("Only the back office and the buyer see invoices")
         stmt = stmt.where(Document.customer_id == a.customer_id)
     if order_id is not None:
