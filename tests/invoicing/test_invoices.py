@@ -167,3 +167,55 @@ def test_issue_on_shipment_invoices_when_the_order_ships_not_when_paid(taxed, mo
         assert [d["kind"] for d in docs()] == ["invoice"]
     finally:
         get_invoicing_settings.cache_clear()
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_a_credit_note_to_an_account_not_on_one_order(taxed, db, make_key):
+    """invoicing.public.issue_account_credit_note (a dealer's rebate): numbered in the credit note
+    series, its tax split over the customer's invoices of the period, a PDF, issued once per source."""
+    from merx.core.auth import Principal, Role
+    from merx.core.errors import Forbidden
+    from merx.core.uow import UnitOfWork
+    from merx.invoicing import public as invoicing
+
+    shop = taxed
+    order = _paid_order(shop, "dealer@example.com")
+    _paid_order(shop, "someone.else@example.com")  # another customer's invoice: not in the basis
+    inv = shop.client.get("/api/v1/invoices", params={"order_id": order["id"]}, headers=shop.admin).json()[0]
+    year = dt.date.today().year
+    staff = Principal(user_id=None, role=Role.staff, name="staff")
+
+    def issue(principal=staff, source="rebate:1"):
+        with UnitOfWork(db, principal) as uow:
+            note = invoicing.issue_account_credit_note(
+                uow, customer_id=order["customer_id"], currency="EUR", amount_minor=1180, reference="REB-2026-00001",
+                source=source, reason="Volume rebate", basis_from=dt.date(year, 1, 1), basis_to=dt.date(year + 1, 1, 1),
+                buyer={"name": "Dealer North"})
+            uow.commit()
+            return note
+
+    note = issue()
+    assert note.kind == "credit_note" and note.number == f"CN/{year}/000001" and note.order_id is None
+    assert note.reference == "REB-2026-00001" and note.gross == "11.80" and note.customer_id == order["customer_id"]
+    # the tax follows the rates of the customer's invoice, in proportion to their gross amounts
+    gross = {t["rate"]: Decimal(t["net"]) + Decimal(t["tax"]) for t in inv["tax_lines"]}
+    assert {t.rate for t in note.tax_lines} == set(gross)
+    assert sum(Decimal(t.net) + Decimal(t.tax) for t in note.tax_lines) == Decimal("11.80")
+    for t in note.tax_lines:
+        share = Decimal("11.80") * gross[t.rate] / sum(gross.values())
+        assert abs(Decimal(t.net) + Decimal(t.tax) - share) <= Decimal("0.01")
+        rate = Decimal(t.rate)
+        assert abs(Decimal(t.tax) - (Decimal(t.net) + Decimal(t.tax)) * rate / (100 + rate)) <= Decimal("0.01")
+    # the same source again: the same note, not a second one
+    assert issue().number == note.number
+    assert len(shop.client.get("/api/v1/invoices", params={"kind": "credit_note"}, headers=shop.admin).json()) == 1
+    with pytest.raises(Forbidden):
+        issue(Principal(user_id=None, role=Role.sales_rep, name="rep"), source="rebate:2")
+    # the buyer reads it and its PDF
+    owner = make_key("customer", customer_id=order["customer_id"])
+    got = shop.client.get(f"/api/v1/invoices/{note.id}", headers=owner)
+    assert got.status_code == 200 and got.json()["order_id"] is None
+    pdf = shop.client.get(note.pdf_url, headers=owner)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    page = shop.client.get("/api/v1/invoices", headers=shop.admin)
+    assert page.status_code == 200

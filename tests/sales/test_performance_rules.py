@@ -87,3 +87,36 @@ def test_rebate_steps_must_rise():
     with pytest.raises(ValidationProblem) as e:
         parse_steps([_Step({"from": "100.00", "rate": "0.03"}), _Step({"from": "250.00", "rate": "0.03"})], "EUR")
     assert e.value.errors[0].field == "steps[1].rate"
+
+
+def test_a_clawed_back_line_paid_later_is_reinstated_less_what_came_back_before_the_payment():
+    """Line: 100.00 at 5% (gold, no bands), placed 1 Sep, window 10 days (closes 11 Sep), paid 5 Oct.
+    20.00 came back on 2 Sep (before the window closed), 30.00 on 20 Sep (after the clawback,
+    before the payment), 10.00 on 10 Oct (after the payment)."""
+    plan = _plan(clawback_days=10)
+    sep = dt.datetime(2026, 9, 1, tzinfo=UTC)
+    paid = dt.datetime(2026, 10, 5, tzinfo=UTC)
+    line = rules.Line(1, "N1", 1, 1, "G", 10, 100_00, None, sep + dt.timedelta(hours=10), paid)
+    returns = [rules.Return(1, 1, 2, 20_00, dt.datetime(2026, 9, 2, tzinfo=UTC)),
+               rules.Return(1, 1, 3, 30_00, dt.datetime(2026, 9, 20, tzinfo=UTC)),
+               rules.Return(1, 1, 1, 10_00, dt.datetime(2026, 10, 10, tzinfo=UTC))]
+    classes = {"G": "gold"}
+    oct_, nov = dt.datetime(2026, 10, 1, tzinfo=UTC), dt.datetime(2026, 11, 1, tzinfo=UTC)
+
+    def month(start, end):
+        return [(x.kind, x.amount_minor) for x in rules.statement(
+            plan, 1, start=start, end=end, as_of=nov, lines=[line], returns=returns, classes=classes, attainment=None)
+            if x.kind not in ("tier", "team_pool")]
+
+    september = month(sep, oct_)
+    # earned 5.00; 1.00 back for the return before the deadline; 4.00 (on 80.00) clawed back; the 20 Sep return skipped
+    assert sorted(september) == sorted([("earning", 500), ("clawback_return", -100), ("clawback_unpaid", -400)])
+    october = month(oct_, nov)
+    # reinstated on 100 - 20 - 30 = 50.00 -> 2.50; the 10 Oct return (after the payment) is taken back: 0.50
+    assert sorted(october) == sorted([("reinstatement", 250), ("clawback_return", -50)])
+    # in all: 5% of what was kept (100 - 20 - 30 - 10 = 40.00)
+    assert sum(a for _k, a in september + october) == 200
+    # a month's statement computed before the payment knows of no reinstatement
+    assert "reinstatement" not in {x.kind for x in rules.statement(
+        plan, 1, start=oct_, end=nov, as_of=paid - dt.timedelta(days=1), lines=[line], returns=returns,
+        classes=classes, attainment=None)}

@@ -93,3 +93,32 @@ def test_performance_pages_for_a_manager_and_a_rep(client, shop, db):
     assert client.get(f"/console/sales/commissions/{made['statements'][made['rep']]}").status_code == 200
     assert client.get(f"/console/sales/commissions/{made['statements'][made['staff']]}").status_code == 404
     assert "Staff Dealer Ltd" not in client.get("/console/sales/dealers").text  # another owner's dealer
+
+
+def test_contests_page_shows_standings_and_a_manager_freezes_them(client, shop, db):
+    from merx.core import accounts as users
+    from merx.core.auth import Principal, Role
+    from merx.core.uow import UnitOfWork
+    from merx.sales import contests
+    from merx.sales.schemas import ContestIn
+
+    made = _data(db, shop)
+    with UnitOfWork(db) as uow:
+        staff = Principal(user_id=users.user_id_by_email(uow, shop.users["staff"]), role=Role.staff, name="staff")
+    with UnitOfWork(db, staff) as uow:
+        c = contests.create_contest(uow, ContestIn(
+            name="October sprint", metric="revenue", period_start=dt.date(2026, 10, 1), period_end=dt.date(2026, 11, 1),
+            scope="team", members=[made["rep"]], currency="EUR",
+            prizes=[{"rank": 1, "text": "Lisbon weekend", "amount": {"currency": "EUR", "amount": "250.00"}}]))
+    sign_in(client, shop.users["staff"])
+    page = client.get("/console/sales/contests")
+    assert page.status_code == 200 and "October sprint" in page.text and "data-chart" in page.text
+    assert "90.00 EUR" in page.text and "Lisbon weekend (250.00 EUR)" in page.text and "Finalise now</button>" in page.text
+    r = client.post(f"/console/sales/contests/{c['id']}/finalise", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False)
+    assert r.status_code == 303
+    page = client.get("/console/sales/contests")
+    assert "Finalise now</button>" not in page.text and ">final<" in page.text
+    client.cookies.clear()
+    sign_in(client, shop.users["sales_rep"])  # a member of the team sees it, read-only
+    page = client.get("/console/sales/contests")
+    assert "October sprint" in page.text and "Finalise now</button>" not in page.text

@@ -119,7 +119,7 @@ class EventOut(BaseModel):
 
 # -- connectors ----------------------------------------------------------------------------------
 
-ConnectorTarget = Literal["stock_levels", "prices", "products", "order_status", "orders", "offers", "costs"]
+ConnectorTarget = Literal["stock_levels", "prices", "products", "order_status", "orders", "offers", "costs", "dealer_reports"]
 
 
 class ConnectorCreate(StrictModel):

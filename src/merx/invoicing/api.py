@@ -20,7 +20,7 @@ from merx.invoicing import service
 from merx.invoicing.schemas import DocumentOut, TaxReportOut, TaxReportRow
 
 router = APIRouter(tags=["invoicing"])
-READERS = (Role.admin, Role.staff, Role.support_agent, Role.customer)
+READERS = (Role.admin, Role.staff, Role.support_agent, Role.customer, Role.dealer)
 
 
 @router.get("/invoices", response_model=list[DocumentOut])

@@ -36,8 +36,10 @@ class Document(Base):
     seq: Mapped[int] = mapped_column(sa.Integer)
     number: Mapped[str] = mapped_column(sa.String(40), unique=True)
     source: Mapped[str] = mapped_column(sa.String(64), unique=True)  # what issued it: "paid:<order>", "refund:<event>"
-    order_id: Mapped[int] = mapped_column(sa.BigInteger, index=True)
-    order_number: Mapped[str] = mapped_column(sa.String(32))
+    # None on a credit note to an account rather than on one order (e.g. a dealer's yearly rebate)
+    order_id: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)
+    order_number: Mapped[str | None] = mapped_column(sa.String(32))
+    reference: Mapped[str | None] = mapped_column(sa.String(64))  # the issuer's own reference (e.g. REB-2026-00001)
     customer_id: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)
     corrects_id: Mapped[int | None] = mapped_column(sa.BigInteger)  # the invoice a credit note corrects
     currency: Mapped[str] = mapped_column(sa.String(3))

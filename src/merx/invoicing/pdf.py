@@ -31,7 +31,8 @@ def render(doc: DocumentOut) -> bytes:
     st = getSampleStyleSheet()
     body, small = st["BodyText"], st["Normal"]
     story = [_p(f"{title} {doc.number}", st["Title"]),
-             _p(f"Issued {doc.issued_on.isoformat()} for order {doc.order_number}", body)]
+             _p(f"Issued {doc.issued_on.isoformat()} " + (f"for order {doc.order_number}" if doc.order_number
+                                                            else f"reference {doc.reference}"), body)]
     if doc.corrects:
         story.append(_p(f"Corrects invoice {doc.corrects}. Reason: {doc.reason or ''}", body))
     parties = Table([[_p("Seller", st["Heading4"]), _p("Buyer", st["Heading4"])],

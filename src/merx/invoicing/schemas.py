@@ -20,8 +20,9 @@ class DocumentOut(BaseModel):
     id: int
     kind: str
     number: str
-    order_id: int
-    order_number: str
+    order_id: int | None  # None: a credit note to an account, not on one order
+    order_number: str | None
+    reference: str | None = None
     customer_id: int | None
     corrects: str | None
     currency: str

@@ -24,6 +24,8 @@ from merx.invoicing.settings import get_invoicing_settings
 from merx.orders import public as orders
 
 READ_ALL = (Role.admin, Role.staff, Role.support_agent)
+# the buyer's own documents: a shopper's, and a dealer's staff's (its account's buying customer)
+BUYER_BOUND = (Role.customer, Role.dealer)
 _counter = InvoiceCounter.__table__
 _BUMP = (sa.update(_counter).where(_counter.c.series == sa.bindparam("s"), _counter.c.year == sa.bindparam("y"))
          .values(last_number=_counter.c.last_number + 1).returning(_counter.c.last_number))
@@ -146,8 +148,56 @@ def issue_credit_note(uow: UnitOfWork, order_id: int, amount_minor: int, *, sour
                    reason=reason)
 
 
+def issue_account_credit_note(uow: UnitOfWork, *, customer_id: int, currency: str, amount_minor: int, reference: str,
+                              source: str, reason: str, basis_from: dt.date, basis_to: dt.date,
+                              buyer: dict[str, Any] | None = None) -> DocumentOut | None:
+    """A credit note to a customer (an account) that is not on one order, such as a dealer's
+    yearly volume rebate: numbered in the credit note series, with its PDF like the others. Its
+    tax is split over the rates of the customer's invoices issued in [basis_from, basis_to) in
+    proportion to their gross amounts (less what was credited on them), since the rebate lowers
+    the price of those sales; without such invoices it carries no tax line. Idempotent by `source`:
+    a second call returns the note already issued. None for a zero amount. No commit: the caller's
+    transaction issues it together with its own change."""
+    if uow.actor.role not in (Role.admin, Role.staff):
+        raise Forbidden("Only staff issue credit notes")
+    if amount_minor < 0:
+        raise ValidationProblem.for_field("amount", "must not be negative")
+    if not reference.strip():
+        raise ValidationProblem.for_field("reference", "is required", "required")
+    existing = uow.session.scalar(sa.select(Document).where(Document.source == source))
+    if existing is not None:
+        return document_out(uow, existing)
+    if amount_minor == 0:
+        return None
+    t, d = DocumentTaxLine, Document
+    basis = uow.session.execute(
+        sa.select(t.country, t.tax_class, t.rate, t.reverse_charge, t.kind, sa.func.sum(t.net_minor + t.tax_minor))
+        .join(d, d.id == t.document_id)
+        .where(d.customer_id == customer_id, d.currency == currency, d.order_id.is_not(None),
+               t.issued_on >= basis_from, t.issued_on < basis_to)
+        .group_by(t.country, t.tax_class, t.rate, t.reverse_charge, t.kind)).all()
+    weights: dict[tuple, int] = {}
+    for country, klass, rate, rc, kind, gross in basis:
+        key = (country, klass, format(Decimal(str(rate)).normalize(), "f"), bool(rc))
+        weights[key] = weights.get(key, 0) + (int(gross) if kind == "invoice" else -int(gross))
+    keys = sorted(k for k, w in weights.items() if w > 0)
+    taxes = []
+    if keys:
+        for (country, klass, rate_s, rc), part in zip(keys, fiscal.allocate(amount_minor, [weights[k] for k in keys])):
+            rate = Decimal(rate_s)
+            tax = int((Decimal(part) * rate / (100 + rate)).to_integral_value(ROUND_HALF_UP))
+            taxes.append((country, klass, rate, rc, part - tax, tax))
+    lines = [{"description": f"{reason} ({reference})", "quantity": 1, "unit_price": _m(amount_minor, currency),
+              "discount": "0.00", "total": _m(amount_minor, currency)}]
+    doc = _insert(uow, kind="credit_note", order={"id": None, "number": None, "customer_id": customer_id},
+                  source=source, currency=currency, gross=amount_minor, tax=sum(x[5] for x in taxes), lines=lines,
+                  buyer=buyer or {}, taxes=taxes, corrects=None, reason=reason, reference=reference)
+    return document_out(uow, doc)
+
+
 def _insert(uow: UnitOfWork, *, kind: str, order: dict[str, Any], source: str, currency: str, gross: int, tax: int,
-            lines: list[dict], buyer: dict, taxes: list[tuple], corrects: int | None, reason: str | None) -> Document:
+            lines: list[dict], buyer: dict, taxes: list[tuple], corrects: int | None, reason: str | None,
+            reference: str | None = None) -> Document:
     s = get_invoicing_settings()
     series = s.series if kind == "invoice" else s.credit_series
     today = dt.datetime.now(dt.timezone.utc).date()
@@ -156,13 +206,13 @@ def _insert(uow: UnitOfWork, *, kind: str, order: dict[str, Any], source: str, c
                    source=source, order_id=order["id"], order_number=order["number"],
                    customer_id=order.get("customer_id"), corrects_id=corrects, currency=currency,
                    net_minor=gross - tax, tax_minor=tax, gross_minor=gross, seller=_seller(), buyer=buyer, lines=lines,
-                   reason=reason, issued_on=today, issued_at=dt.datetime.now(dt.timezone.utc))
+                   reason=reason, reference=reference, issued_on=today, issued_at=dt.datetime.now(dt.timezone.utc))
     uow.session.add(doc)
     uow.session.flush()
     uow.session.add_all([DocumentTaxLine(document_id=doc.id, kind=kind, issued_on=today, country=c, tax_class=k,
                                          rate=r, reverse_charge=rc, currency=currency, net_minor=n, tax_minor=t)
                          for c, k, r, rc, n, t in taxes])
-    uow.audit("issue", kind, doc.id, after={"number": doc.number, "order": order["number"],
+    uow.audit("issue", kind, doc.id, after={"number": doc.number, "order": order["number"], "reference": reference,
                                             "gross": _m(gross, currency)})
     return doc
 
@@ -173,7 +223,7 @@ def _visible(uow: UnitOfWork, doc: Document) -> bool:
     a = uow.actor
     if a.role in READ_ALL:
         return True
-    return a.role == Role.customer and a.customer_id is not None and doc.customer_id == a.customer_id
+    return a.role in BUYER_BOUND and a.customer_id is not None and doc.customer_id == a.customer_id
 
 
 def document_out(uow: UnitOfWork, doc: Document) -> DocumentOut:
@@ -184,6 +234,7 @@ def document_out(uow: UnitOfWork, doc: Document) -> DocumentOut:
         if doc.corrects_id else None
     return DocumentOut(
         id=doc.id, kind=doc.kind, number=doc.number, order_id=doc.order_id, order_number=doc.order_number,
+        reference=doc.reference,
         customer_id=doc.customer_id, corrects=corrects, currency=cur, net=_m(doc.net_minor, cur),
         tax=_m(doc.tax_minor, cur), gross=_m(doc.gross_minor, cur), seller=doc.seller, buyer=doc.buyer,
         lines=doc.lines, reason=doc.reason, issued_on=doc.issued_on, issued_at=doc.issued_at,
@@ -209,7 +260,7 @@ def list_documents(uow: UnitOfWork, *, order_id: int | None = None, kind: str | 
     a = uow.actor
     stmt = sa.select(Document).order_by(Document.id.desc()).limit(limit)
     if a.role not in READ_ALL:
-        if a.role != Role.customer or a.customer_id is None:
+        if a.role not in BUYER_BOUND or a.customer_id is None:
             raise Forbidden("Only the back office and the buyer see invoices")
         stmt = stmt.where(Document.customer_id == a.customer_id)
     if order_id is not None:

@@ -13,7 +13,7 @@ from merx.core.uow import UnitOfWork
 from merx.inventory import public as inventory
 from merx.orders import domain
 from merx.orders.models import Order, OrderAllocation, OrderLine, OrderPromotion
-from merx.orders.state import READ_ALL, _load, _load_any, _m
+from merx.orders.state import CUSTOMER_BOUND, READ_ALL, _load, _load_any, _m
 
 COST_READERS = frozenset({Role.admin, Role.staff, Role.sales_rep})
 
@@ -94,7 +94,7 @@ def list_orders(uow: UnitOfWork, *, status: str | None = None, customer_id: int 
     either, case-insensitive)."""
     actor = uow.actor
     stmt = sa.select(Order)
-    if actor.role == Role.customer:
+    if actor.role in CUSTOMER_BOUND:
         stmt = stmt.where(Order.customer_id == actor.customer_id)
     elif actor.role == Role.sales_rep:
         stmt = stmt.where(Order.sales_rep_user_id == actor.user_id)

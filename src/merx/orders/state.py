@@ -20,6 +20,9 @@ T = TypeVar("T")
 
 STAFF = (Role.admin, Role.staff)
 READ_ALL = (Role.admin, Role.staff, Role.support_agent)
+# roles bound to one customer record, who read only its orders: a shopper, and a dealer's staff
+# (bound to the customer that buys for its B2B account)
+CUSTOMER_BOUND = (Role.customer, Role.dealer)
 
 
 def _m(minor: int, currency: str) -> str:
@@ -40,7 +43,7 @@ def _can_see(uow: UnitOfWork, order: Order) -> bool:
     actor = uow.actor
     if actor.role in READ_ALL:
         return True
-    if actor.role == Role.customer:
+    if actor.role in CUSTOMER_BOUND:
         return actor.customer_id is not None and order.customer_id == actor.customer_id
     if actor.role == Role.sales_rep:
         return order.sales_rep_user_id == actor.user_id

@@ -14,6 +14,10 @@ A plan (JSON rules, checked by `parse_plan`):
 - `clawback_days`: an order not paid that many days after it was placed has its commission
   taken back in the month the window closes; returned units are taken back in the month they
   come back, at the rate the line earned;
+  An order clawed back as unpaid and paid later is reinstated (+ the same figure, less what came
+  back before the payment) in the month the payment arrives; when that month's statement is
+  already locked, in the rep's next open month (the caller names those lines: `reinstate_late`).
+  Units returned after such a payment are taken back again like any return;
 - `cap`: the most a rep's positive earnings (own + tier + team) may reach in a month.
 
 Rounding: each line's amount is rounded to the currency's minor unit (half to even); the tier,
@@ -212,7 +216,8 @@ def statement(plan: Plan, rep: int, *, start: dt.datetime, end: dt.datetime, as_
 def month_statements(plan: Plan, reps: Iterable[int], *, start: dt.datetime, end: dt.datetime, as_of: dt.datetime,
                      lines: Iterable[Line], returns: Iterable[Return], classes: dict[str, str],
                      attainment: dict[int, Decimal | None],
-                     adjustments: dict[int, list[tuple[int, str]]] | None = None) -> dict[int, list[StatementLine]]:
+                     adjustments: dict[int, list[tuple[int, str]]] | None = None,
+                     reinstate_late: set[tuple[int, int]] | None = None) -> dict[int, list[StatementLine]]:
     """The statement lines of each rep for [start, end). `lines` are the ledger lines of the
     plan's members (not cancelled) placed before `end`; `returns` those lines' returns. Each
     line's rate is worked out once, so the month of a whole team costs one pass over its lines."""
@@ -254,6 +259,9 @@ def month_statements(plan: Plan, reps: Iterable[int], *, start: dt.datetime, end
     def clawed_unpaid(ln: Line, deadline: dt.datetime | None) -> bool:
         return deadline is not None and deadline <= as_of and (ln.paid_at is None or ln.paid_at > deadline)
 
+    def paid_after_clawback(ln: Line, deadline: dt.datetime | None) -> bool:
+        return clawed_unpaid(ln, deadline) and ln.paid_at is not None and ln.paid_at <= as_of
+
     result: dict[int, list[StatementLine]] = {}
     for rep in wanted:
         out = earnings[rep]
@@ -279,8 +287,9 @@ def month_statements(plan: Plan, reps: Iterable[int], *, start: dt.datetime, end
         if ln is None or ln.rep_user_id not in wanted:
             continue
         deadline = deadline_of(ln)
-        if clawed_unpaid(ln, deadline) and r.returned_at >= deadline:  # type: ignore[operator]
-            continue  # the whole line was already taken back as unpaid
+        if clawed_unpaid(ln, deadline) and r.returned_at >= deadline and not (  # type: ignore[operator]
+                paid_after_clawback(ln, deadline) and r.returned_at >= ln.paid_at):  # type: ignore[operator]
+            continue  # the whole line was taken back as unpaid (and not reinstated before this return)
         rate, klass, band = rate_of(ln)
         result[ln.rep_user_id].append(StatementLine(
             "clawback_return", -_round(Decimal(r.value_minor) * rate * own_share), r.value_minor, rate * own_share,
@@ -302,6 +311,25 @@ def month_statements(plan: Plan, reps: Iterable[int], *, start: dt.datetime, end
                 "clawback_unpaid", -_round(Decimal(base) * rate * own_share), base, rate * own_share, ln.order_id,
                 ln.order_number, ln.line_no, ln.sku, klass, band,
                 note=f"unpaid {plan.clawback_days} days after {ln.placed_at.date().isoformat()}"))
+        for ln in by_key.values():
+            if ln.rep_user_id not in wanted or ln.revenue_minor <= 0:
+                continue
+            deadline = deadline_of(ln)
+            if not paid_after_clawback(ln, deadline):
+                continue
+            late = (ln.order_id, ln.line_no) in (reinstate_late or ())
+            if not (start <= ln.paid_at < end or late):  # type: ignore[operator]
+                continue
+            base = ln.revenue_minor - sum(r.value_minor for r in returned_by_line.get((ln.order_id, ln.line_no), ())
+                                          if r.returned_at < ln.paid_at)  # type: ignore[operator]
+            if base <= 0:
+                continue
+            rate, klass, band = rate_of(ln)
+            result[ln.rep_user_id].append(StatementLine(
+                "reinstatement", _round(Decimal(base) * rate * own_share), base, rate * own_share, ln.order_id,
+                ln.order_number, ln.line_no, ln.sku, klass, band,
+                note=f"paid {ln.paid_at.date().isoformat()} after the clawback of "  # type: ignore[union-attr]
+                     f"{deadline.date().isoformat()}" + (" (its month was locked)" if late else "")))  # type: ignore[union-attr]
     for rep in wanted:
         for amount, reason in (adjustments or {}).get(rep, ()):
             result[rep].append(StatementLine("adjustment", amount, note=reason))

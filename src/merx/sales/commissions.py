@@ -116,8 +116,11 @@ def ledger_inputs(uow: UnitOfWork, plan: rules.Plan, currency: str, start: dt.da
     base = [ll.cancelled.is_(False), ll.currency == currency, ll.rep_user_id.in_(plan.members)]
     rows = s.execute(sa.select(*cols).where(*base, ll.placed_at >= window_start, ll.placed_at < end)).all()
     returned_keys = sa.select(lr.order_id).where(lr.returned_at >= start, lr.returned_at < end)
-    rows += s.execute(sa.select(*cols).where(*base, ll.placed_at < window_start,
-                                             ll.order_id.in_(returned_keys))).all()
+    rows += s.execute(sa.select(*cols).where(*base, ll.placed_at < window_start, sa.or_(
+        ll.order_id.in_(returned_keys),
+        # paid late, possibly after a clawback: reinstated in the month of payment, or carried
+        # from the locked months of the last year (`late_reinstatements`)
+        sa.and_(ll.paid_at >= start - dt.timedelta(days=REINSTATE_LOOKBACK_DAYS), ll.paid_at < end)))).all()
     lines = [rules.Line(*r) for r in rows]
     order_ids = {ln.order_id for ln in lines}
     returns = []
@@ -127,6 +130,46 @@ def ledger_inputs(uow: UnitOfWork, plan: rules.Plan, currency: str, start: dt.da
                 sa.select(lr.order_id, lr.line_no, lr.quantity, lr.value_minor, lr.returned_at)
                 .where(lr.order_id.in_(chunk), lr.returned_at < end))]
     return lines, returns
+
+
+REINSTATE_LOOKBACK_DAYS = 366
+
+
+def late_reinstatements(uow: UnitOfWork, p: CommissionPlan, plan: rules.Plan, reps: list[int], month: dt.date,
+                        lines: list[rules.Line], as_of: dt.datetime) -> set[tuple[int, int]]:
+    """Lines clawed back as unpaid and paid in an earlier month whose statement was locked without
+    their reinstatement: they are reinstated in `month` when it is the rep's first open month
+    since the payment (every month from the payment's to the one before is approved, none carrying
+    the line's reinstatement). A locked statement is never changed: the correction comes later."""
+    if not plan.clawback_days:
+        return set()
+    start = targets.at(month)
+    due = [ln for ln in lines if ln.rep_user_id in reps and ln.paid_at is not None and ln.paid_at < start
+           and ln.placed_at + dt.timedelta(days=plan.clawback_days) < ln.paid_at <= as_of
+           and ln.placed_at + dt.timedelta(days=plan.clawback_days) <= as_of]
+    if not due:
+        return set()
+    s = uow.session
+    approved: dict[int, set[dt.date]] = {}
+    for rep, m in s.execute(sa.select(CommissionStatement.rep_user_id, CommissionStatement.month).where(
+            CommissionStatement.plan_id == p.id, CommissionStatement.rep_user_id.in_(reps),
+            CommissionStatement.status == "approved", CommissionStatement.month < month)):
+        approved.setdefault(rep, set()).add(m)
+    carried = set(s.execute(sa.select(CommissionLine.order_id, CommissionLine.line_no).join(
+        CommissionStatement, CommissionStatement.id == CommissionLine.statement_id).where(
+        CommissionStatement.plan_id == p.id, CommissionStatement.status == "approved",
+        CommissionLine.kind == "reinstatement")).all())
+    out = set()
+    for ln in due:
+        if (ln.order_id, ln.line_no) in carried:
+            continue
+        m = targets.month_start(ln.paid_at.date())  # type: ignore[union-attr]
+        locked = approved.get(ln.rep_user_id, set())
+        while m < month and m in locked:
+            m = targets.next_month(m)
+        if m == month:
+            out.add((ln.order_id, ln.line_no))
+    return out
 
 
 def _chunks(items: list[int], n: int) -> Any:
@@ -165,7 +208,9 @@ def compute_statements(uow: UnitOfWork, plan_id: int, month: dt.date, *, as_of: 
     attained = {rep: targets.revenue_attainment(uow, rep, month, p.currency) for rep in open_reps}
     computed_by_rep = rules.month_statements(plan, open_reps, start=start, end=end, as_of=as_of, lines=lines,
                                              returns=returns, classes=classes, attainment=attained,
-                                             adjustments=adjustments)
+                                             adjustments=adjustments,
+                                             reinstate_late=late_reinstatements(uow, p, plan, open_reps, month,
+                                                                                lines, as_of))
     out = []
     for rep in plan.members:
         st = existing.get(rep)

@@ -110,6 +110,21 @@ def get_dealer(uow: UnitOfWork, dealer_id: int) -> dict[str, Any]:
     return dealer_out(uow, _dealer(uow, dealer_id))
 
 
+def dealer_orders(uow: UnitOfWork, dealer_id: int, *, status: str | None = None, limit: int = 50,
+                  cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    """The orders of a dealer's B2B account, read through the orders context with the caller's
+    own visibility: a dealer user its own account's orders (another dealer is 404), a rep the
+    ones they placed, managers all."""
+    from merx.orders import public as orders
+
+    d = _dealer(uow, dealer_id)
+    acc = uow.session.get(Account, d.account_id)
+    if acc is None or acc.customer_id is None:
+        return [], None
+    return orders.list_orders(uow, status=status, customer_id=acc.customer_id, newest_first=True, limit=limit,
+                              cursor=cursor)
+
+
 def list_dealers(uow: UnitOfWork, *, territory: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
     stmt = _scoped(uow, sa.select(Dealer).order_by(Dealer.territory, Dealer.id))
     if territory:
@@ -152,6 +167,49 @@ def report_stock(uow: UnitOfWork, dealer_id: int, data: Any) -> dict[str, Any]:
     uow.audit("report", "sales_dealer_stock", d.id, after={"month": data.month, "lines": len(data.lines)})
     uow.commit()
     return stock_health(uow, d.id, month)
+
+
+def apply_report_row(uow: UnitOfWork, row: dict[str, Any]) -> str:
+    """One row of a dealer's stock and sell-out file, already mapped by an integration connector
+    (target `dealer_reports`: `dealer` as our dealer id or the account's tax id, `month` YYYY-MM,
+    `sku`, `stock_units`, `sell_out_units`), in the caller's transaction (no commit): the same
+    figures the API's report stores. Returns created, updated or unchanged; a refusal names the field."""
+    ref = str(row.get("dealer") or "").strip()
+    dealer_id = int(ref) if ref.isdigit() else uow.session.scalar(
+        sa.select(Dealer.id).join(Account, Account.id == Dealer.account_id).where(Account.tax_id == ref))
+    if not ref or dealer_id is None:
+        raise ValidationProblem.for_field("dealer", f"no dealer {ref!r} (a dealer id or its account's tax id)",
+                                          "unknown_dealer")
+    try:
+        d = _dealer(uow, dealer_id)
+    except NotFound:
+        raise ValidationProblem.for_field("dealer", f"no dealer {ref!r}", "unknown_dealer") from None
+    text = str(row.get("month") or "").strip()
+    if not (len(text) == 7 and text[4] == "-" and text[:4].isdigit() and text[5:].isdigit() and 1 <= int(text[5:]) <= 12):
+        raise ValidationProblem.for_field("month", "must be a month as YYYY-MM")
+    sku = str(row.get("sku") or "").strip()
+    if not sku or len(sku) > 64:
+        raise ValidationProblem.for_field("sku", "is required (at most 64 characters)")
+    figures = {}
+    for f in ("stock_units", "sell_out_units"):
+        try:
+            figures[f] = int(str(row.get(f)).strip())
+        except ValueError:
+            raise ValidationProblem.for_field(f, "must be a whole number") from None
+        if not 0 <= figures[f] <= 10_000_000:
+            raise ValidationProblem.for_field(f, "must be from 0 to 10000000")
+    month = _month(text)
+    current = uow.session.scalar(sa.select(DealerReport).where(DealerReport.dealer_id == d.id, DealerReport.month == month,
+                                                                DealerReport.sku == sku))
+    if current is None:
+        uow.session.add(DealerReport(dealer_id=d.id, month=month, sku=sku, received_at=utcnow(), **figures))
+        uow.session.flush()
+        return "created"
+    if (current.stock_units, current.sell_out_units) == (figures["stock_units"], figures["sell_out_units"]):
+        return "unchanged"
+    current.stock_units, current.sell_out_units, current.received_at = (figures["stock_units"],
+                                                                        figures["sell_out_units"], utcnow())
+    return "updated"
 
 
 def stock_health(uow: UnitOfWork, dealer_id: int, month: dt.date) -> dict[str, Any]:
@@ -211,7 +269,7 @@ def rate_for(steps: list[tuple[int, Decimal]], volume_minor: int) -> Decimal:
 def agreement_out(a: RebateAgreement) -> dict[str, Any]:
     return {"id": a.id, "dealer_id": a.dealer_id, "year": a.year, "currency": a.currency, "steps": a.steps,
             "settled": None if a.settled_minor is None else Money.from_minor(a.settled_minor, a.currency).as_dict(),
-            "settled_at": a.settled_at, "settlement_ref": a.settlement_ref}
+            "settled_at": a.settled_at, "settlement_ref": a.settlement_ref, "credit_note": a.credit_note_number}
 
 
 def create_agreement(uow: UnitOfWork, data: Any) -> dict[str, Any]:
@@ -295,12 +353,32 @@ def settle(uow: UnitOfWork, agreement_id: int, now: dt.datetime | None = None) -
     total = Money.of(figures["total"]["amount"], a.currency)
     a.settled_minor, a.settled_at = total.minor, now
     a.settlement_ref = f"REB-{a.year}-{d.id:05d}"
+    a.credit_note_number = _credit_note(uow, a, d, total)
     uow.emit(RebateSettled(agreement_id=a.id, dealer_id=d.id, account_id=d.account_id, year=a.year,
                            volume=Money.of(figures["volume"]["amount"], a.currency, allow_negative=True), amount=total,
                            reference=a.settlement_ref))
     uow.audit("settle", "sales_rebate_agreement", a.id, after=to_jsonable_python(agreement_out(a)))
     uow.commit()
     return agreement_out(a)
+
+
+def _credit_note(uow: UnitOfWork, a: RebateAgreement, d: Dealer, total: Money) -> str | None:
+    """The settlement's credit note, issued by invoicing in this transaction (its `source` makes
+    a second settlement attempt get the same note, never a second one); None for no rebate."""
+    from merx.invoicing import public as invoicing
+
+    acc = uow.session.get(Account, d.account_id)
+    if acc is None or acc.customer_id is None:
+        raise Conflict(f"Dealer {d.id}'s account has no buying customer to credit", type_slug="rebate-no-customer")
+    addresses = list(acc.addresses or [])
+    billing = next((x for x in addresses if x.get("kind") == "billing"), addresses[0] if addresses else {})
+    note = invoicing.issue_account_credit_note(
+        uow, customer_id=acc.customer_id, currency=a.currency, amount_minor=total.minor, reference=a.settlement_ref or "",
+        source=f"rebate:{a.id}", reason=f"Volume rebate {a.year}", basis_from=dt.date(a.year, 1, 1),
+        basis_to=dt.date(a.year + 1, 1, 1),  # the tax split follows the year's invoices
+        buyer={"name": acc.name, "vat_id": acc.tax_id, "address": ", ".join(
+            str(billing[k]) for k in ("line1", "line2", "postal_code", "city", "country") if billing.get(k))})
+    return note.number if note else None
 
 
 def list_agreements(uow: UnitOfWork, *, dealer_id: int | None = None) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from merx.core.jobs import JobContext, Scheduler, daily, every
 from merx.core.uow import UnitOfWork
-from merx.sales import activities, quotes, risk, rules
+from merx.sales import activities, contests, quotes, risk, rules
 from merx.sales.events import ContractStatusChanged
 from merx.sales.models import Contract
 
@@ -62,9 +62,16 @@ def contracts_daily(ctx: JobContext) -> str:
             "quotes expired")
 
 
+def contests_daily(ctx: JobContext) -> str:
+    with UnitOfWork(ctx.db) as uow:
+        return f"{contests.finalise_ended(uow, ctx.now)} contests finalised"
+
+
 def register(scheduler: Scheduler) -> None:
     scheduler.add("sales.task_reminders", every(300), task_reminders,
                   description="Announce sales tasks whose reminder time came (task.reminder_due).")
     scheduler.add("sales.contracts_daily", daily("05:30"), contracts_daily,
                   description="Recompute contract risk, create renewal reminders, expire ended contracts and "
                               "quotes past their validity.")
+    scheduler.add("sales.contests_daily", daily("00:15"), contests_daily,
+                  description="Freeze the standings and winners of sales contests whose period is over.")

@@ -40,18 +40,33 @@ def _reps(uow: UnitOfWork, start: dt.datetime, end: dt.datetime) -> list[int]:
     return sorted(i for i in ids if accounts.user_role(uow, i) in (Role.sales_rep, Role.staff, Role.admin))
 
 
+def quote_to_win(uow: UnitOfWork, rep: int, start: dt.datetime, end: dt.datetime) -> float | None:
+    """Quotes accepted / quotes decided (accepted or rejected) in [start, end); None with none decided."""
+    decided = uow.session.execute(sa.select(Quote.status, sa.func.count()).where(
+        Quote.owner_user_id == rep, Quote.status.in_(("accepted", "rejected")),
+        sa.func.coalesce(Quote.accepted_at, Quote.sent_at) >= start,
+        sa.func.coalesce(Quote.accepted_at, Quote.sent_at) < end).group_by(Quote.status)).all()
+    counts = {k: int(v) for k, v in decided}
+    n_decided = counts.get("accepted", 0) + counts.get("rejected", 0)
+    return round(counts.get("accepted", 0) / n_decided, 4) if n_decided else None
+
+
+def metric(uow: UnitOfWork, name: str, rep: int, start: dt.datetime, end: dt.datetime, currency: str) -> Any:
+    """One KPI of a rep over [start, end), as the KPI report computes it: money in minor units,
+    counts, or the quote-to-win rate (`win_rate`, None when no quote was decided)."""
+    if name == "win_rate":
+        return quote_to_win(uow, rep, start, end)
+    money = name in ("revenue", "margin", "units")
+    return targets.measure(uow, name, start, end, rep=rep, currency=currency if money else None)["actual"]
+
+
 def rep_kpis(uow: UnitOfWork, rep: int, month: dt.date, currency: str) -> dict[str, Any]:
     start, end = targets.at(month), targets.at(targets.next_month(month))
     s = uow.session
     money = targets.measure(uow, "revenue", start, end, rep=rep, currency=currency)
     new_accounts = targets.measure(uow, "new_accounts", start, end, rep=rep)["actual"]
     visits = targets.measure(uow, "visits", start, end, rep=rep)["actual"]
-    decided = s.execute(sa.select(Quote.status, sa.func.count()).where(
-        Quote.owner_user_id == rep, Quote.status.in_(("accepted", "rejected")),
-        sa.func.coalesce(Quote.accepted_at, Quote.sent_at) >= start,
-        sa.func.coalesce(Quote.accepted_at, Quote.sent_at) < end).group_by(Quote.status)).all()
-    counts = {k: int(v) for k, v in decided}
-    n_decided = counts.get("accepted", 0) + counts.get("rejected", 0)
+    win_rate = quote_to_win(uow, rep, start, end)
     won_codes = [st.code for st in stages(uow) if st.kind == "won"]
     won = s.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(Deal.amount_minor), 0)).where(
         Deal.owner_user_id == rep, Deal.stage.in_(won_codes), Deal.currency == currency,
@@ -73,7 +88,7 @@ def rep_kpis(uow: UnitOfWork, rep: int, month: dt.date, currency: str) -> dict[s
         "margin": Money.from_minor(money["margin"], currency).as_dict()["amount"],
         "cost_unknown": money["cost_unknown"], "units": money["units"],
         "new_accounts": new_accounts, "visits": visits,
-        "quote_to_win": round(counts.get("accepted", 0) / n_decided, 4) if n_decided else None,
+        "quote_to_win": win_rate,
         "average_deal_size": Money.from_minor(int(won[1]) // int(won[0]), currency).as_dict()["amount"]
         if won[0] else None,
         "dso_days": round(float(weighted_days / total), 1) if total else None,

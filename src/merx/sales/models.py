@@ -369,7 +369,7 @@ class CommissionLine(Base):
     id: Mapped[IdPK]
     statement_id: Mapped[int] = mapped_column(sa.ForeignKey("sales_commission_statements.id", ondelete="CASCADE"),
                                               index=True)
-    kind: Mapped[str] = mapped_column(sa.String(24))  # earning | clawback_return | clawback_unpaid | team_pool | tier | cap | adjustment
+    kind: Mapped[str] = mapped_column(sa.String(24))  # earning | clawback_return | clawback_unpaid | reinstatement | team_pool | tier | cap | adjustment
     order_id: Mapped[int | None] = mapped_column(sa.BigInteger)
     order_number: Mapped[str | None] = mapped_column(sa.String(40))
     line_no: Mapped[int | None] = mapped_column(sa.Integer)
@@ -445,6 +445,7 @@ class RebateAgreement(Base):
     settled_minor: Mapped[int | None] = mapped_column(sa.BigInteger)
     settled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     settlement_ref: Mapped[str | None] = mapped_column(sa.String(64))
+    credit_note_number: Mapped[str | None] = mapped_column(sa.String(40))  # invoicing's note for the settlement
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (sa.UniqueConstraint("dealer_id", "year", name="uq_sales_rebate_agreements_dealer_year"),)
@@ -479,4 +480,26 @@ class Expense(Base):
     currency: Mapped[str] = mapped_column(sa.String(3))
     amount_minor: Mapped[int] = mapped_column(sa.BigInteger)
     note: Mapped[str | None] = mapped_column(sa.String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Contest(Base):
+    """A sales contest: reps ranked on one KPI over a period. Once the period is over the
+    standings are frozen into `standings` (winners with their prizes), and never recomputed."""
+
+    __tablename__ = "sales_contests"
+
+    id: Mapped[IdPK]
+    name: Mapped[str] = mapped_column(sa.String(200))
+    metric: Mapped[str] = mapped_column(sa.String(16))  # revenue | margin | units | new_accounts | visits | win_rate
+    period_start: Mapped[dt.date] = mapped_column(sa.Date, index=True)
+    period_end: Mapped[dt.date] = mapped_column(sa.Date)  # exclusive
+    scope: Mapped[str] = mapped_column(sa.String(8), default="all")  # all | team
+    members: Mapped[Any] = mapped_column(JSONType, default=list)  # rep user ids (scope "team")
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    prizes: Mapped[Any] = mapped_column(JSONType, default=list)  # [{"rank", "text", "amount_minor"?}]
+    status: Mapped[str] = mapped_column(sa.String(8), default="open")  # open | final
+    standings: Mapped[Any | None] = mapped_column(JSONType)  # frozen at the end
+    finalised_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[int | None] = mapped_column(sa.BigInteger)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

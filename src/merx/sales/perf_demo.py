@@ -206,5 +206,38 @@ def seed_plans(db: Database, rng: random.Random, progress: Any, state: dict[str,
             with UnitOfWork(db, manager) as uow:
                 budgets.record_expense(uow, ExpenseIn(month=month.strftime("%Y-%m"), kind=kind,
                                                       amount={"currency": "EUR", "amount": amount}))
+    contests = seed_contests(db, manager, reps, now)
     progress.advance(task)
-    return state["counts"] | {"commission statements": statements, "dealers": len(dealer_ids)}
+    return state["counts"] | {"commission statements": statements, "dealers": len(dealer_ids), "contests": contests}
+
+
+def seed_contests(db: Database, manager: Principal, reps: list[int], now: dt.datetime) -> int:
+    """Last quarter's revenue contest (over: frozen with its winners), this month's margin race
+    for everyone and a visits contest for two reps (running, live standings)."""
+    from merx.core import accounts
+    from merx.sales import contests
+    from merx.sales.schemas import ContestIn
+
+    with UnitOfWork(db, manager) as uow:
+        field = [r for r in reps if accounts.user_role(uow, r) == Role.sales_rep]
+    this_month = now.date().replace(day=1)
+    quarter = _months_back(now.date(), 3)
+    specs = [
+        ContestIn(name="Quarter sprint", metric="revenue", period_start=quarter, period_end=this_month, currency="EUR",
+                  prizes=[{"rank": 1, "text": "Weekend in Kraków for two", "amount": {"currency": "EUR", "amount": "600.00"}},
+                          {"rank": 2, "text": "Noise-cancelling headphones"}, {"rank": 3, "text": "Restaurant voucher",
+                                                                              "amount": {"currency": "EUR", "amount": "80.00"}}]),
+        ContestIn(name="Margin month", metric="margin", period_start=this_month,
+                  period_end=targets.next_month(this_month), currency="EUR",
+                  prizes=[{"rank": 1, "text": "Extra day off"}]),
+    ]
+    if len(field) >= 2:
+        specs.append(ContestIn(name="Visit challenge", metric="visits", period_start=this_month,
+                               period_end=targets.next_month(this_month), scope="team", members=field[:2],
+                               prizes=[{"rank": 1, "text": "Team lunch on the company"}]))
+    for spec in specs:
+        with UnitOfWork(db, manager) as uow:
+            contests.create_contest(uow, spec)
+    with UnitOfWork(db) as uow:
+        contests.finalise_ended(uow, now)
+    return len(specs)

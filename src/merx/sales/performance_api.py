@@ -11,11 +11,12 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from merx.core.auth import Principal, Role
 from merx.core.errors import ValidationProblem
+from merx.core.pagination import check_limit
 from merx.core.uow import UnitOfWork
 from merx.core.validation import DbId
 from merx.core.web import get_read_uow, get_uow, require
-from merx.sales import budgets, commissions, dealers, kpis, targets
-from merx.sales.schemas import (AdjustmentIn, BudgetIn, CommissionPlanIn, ExpenseIn, ComputeStatementsIn, DealerIn, DealerPatch,
+from merx.sales import budgets, commissions, contests, dealers, kpis, targets
+from merx.sales.schemas import (AdjustmentIn, BudgetIn, CommissionPlanIn, ContestIn, ExpenseIn, ComputeStatementsIn, DealerIn, DealerPatch,
                                 DealerReportIn, DecomposeIn, RebateAgreementIn, SlowMoverReturnIn, TargetIn)
 from merx.sales.scope import MANAGERS, SALES_ROLES
 
@@ -169,6 +170,15 @@ def get_dealer(dealer_id: DbId, uow: UnitOfWork = Depends(get_read_uow), _: Prin
     return dealers.get_dealer(uow, dealer_id)
 
 
+@router.get("/dealers/{dealer_id}/orders")
+def dealer_orders(dealer_id: DbId, status: str | None = None, limit: int | None = Query(None), cursor: str | None = None,
+                  uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(DEALER_OR_SALES)) -> dict:
+    """The dealer account's orders, newest first. A dealer user sees only its own dealer's (and
+    reads each one at `GET /orders/{id}`); another dealer's is 404."""
+    items, nxt = dealers.dealer_orders(uow, dealer_id, status=status, limit=check_limit(limit, 50, 200), cursor=cursor)
+    return {"items": items, "next_cursor": nxt}
+
+
 @router.patch("/dealers/{dealer_id}")
 def update_dealer(dealer_id: DbId, body: DealerPatch, uow: UnitOfWork = Depends(get_uow),
                   _: Principal = Depends(MANAGER)) -> dict:
@@ -239,3 +249,29 @@ def budget_variance(budget_id: DbId, uow: UnitOfWork = Depends(get_read_uow), _:
 @router.post("/expenses", status_code=201)
 def record_expense(body: ExpenseIn, uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(MANAGER)) -> dict:
     return budgets.record_expense(uow, body)
+
+
+# -- contests ---------------------------------------------------------------------------------------------
+
+@router.post("/contests", status_code=201)
+def create_contest(body: ContestIn, uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(MANAGER)) -> dict:
+    """A contest on one KPI over a period, for all reps or a team, with prizes per rank."""
+    return contests.create_contest(uow, body)
+
+
+@router.get("/contests")
+def list_contests(status: Literal["upcoming", "running", "ended", "final"] | None = None,
+                  uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(SALES)) -> dict:
+    return {"items": contests.list_contests(uow, status=status), "next_cursor": None}
+
+
+@router.get("/contests/{contest_id}")
+def get_contest(contest_id: DbId, uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(SALES)) -> dict:
+    """The contest with its standings: live while it runs, frozen with the winners once final."""
+    return contests.get_contest(uow, contest_id)
+
+
+@router.post("/contests/{contest_id}/finalise")
+def finalise_contest(contest_id: DbId, uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(MANAGER)) -> dict:
+    """Freeze an ended contest's standings and winners now (the daily job does it too; idempotent)."""
+    return contests.finalise(uow, contest_id)

@@ -42,3 +42,9 @@ __all__ += ["budget_variance", "list_budgets"]
 from merx.sales.dealers import scorecard as dealer_scorecard  # noqa: E402
 
 __all__ += ["dealer_scorecard"]
+from merx.sales.contests import create_contest, finalise as finalise_contest, get_contest, list_contests  # noqa: E402
+
+__all__ += ["create_contest", "finalise_contest", "get_contest", "list_contests"]
+from merx.sales.dealers import apply_report_row as apply_dealer_report_row  # noqa: E402
+
+__all__ += ["apply_dealer_report_row"]

@@ -626,3 +626,23 @@ class SlowMoverReturnIn(StrictModel):
     max_share: Decimalish = "0.1"  # at most this share of the 12 months' purchases of the SKU
     min_age_days: int = Field(90, ge=0, le=3650)
     lines: list[SlowMoverLineIn] = Field(min_length=1, max_length=1000)
+
+
+ContestMetric = Literal["revenue", "margin", "units", "new_accounts", "visits", "win_rate"]
+
+
+class PrizeIn(StrictModel):
+    rank: int = Field(ge=1, le=100)
+    text: str = Field(min_length=1, max_length=200)
+    amount: MoneyIn | None = None  # optional cash prize
+
+
+class ContestIn(StrictModel):
+    name: str = Field(min_length=1, max_length=200)
+    metric: ContestMetric
+    period_start: dt.date
+    period_end: dt.date  # exclusive
+    scope: Literal["all", "team"] = "all"
+    members: list[int] = Field(default_factory=list, max_length=500)  # the team (scope "team")
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")  # money metrics; default: the shop's
+    prizes: list[PrizeIn] = Field(default_factory=list, max_length=100)

@@ -158,6 +158,14 @@ def _offers(uow: UnitOfWork, row: dict[str, Any], connector: str) -> Outcome:
     return sellers.apply_feed_row(uow, row)
 
 
+def _dealer_reports(uow: UnitOfWork, row: dict[str, Any], connector: str) -> Outcome:
+    """A dealer's stock and sell-out file (its own columns mapped onto these fields); the sales
+    context stores the month's figures as the API's report does (integration sits above sales)."""
+    from merx.sales import public as sales
+
+    return sales.apply_dealer_report_row(uow, row)
+
+
 TARGETS: dict[str, Target] = {
     "stock_levels": Target("stock_levels", ("sku", "location", "quantity"), (), ("sku", "location"), _stock,
                            apply_batch=_stock_batch),
@@ -171,6 +179,8 @@ TARGETS: dict[str, Target] = {
     "offers": Target("offers", ("seller", "sku", "price", "quantity"),
                      ("currency", "shipping", "lead_time_days", "condition", "shipping_terms"), ("seller", "sku"),
                      _offers),
+    "dealer_reports": Target("dealer_reports", ("dealer", "month", "sku", "stock_units", "sell_out_units"), (),
+                             ("dealer", "month", "sku"), _dealer_reports),
 }
 
 # Outbound: fields an order export may use (dotted paths into the `order.placed` payload).

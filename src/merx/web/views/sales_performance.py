@@ -150,3 +150,30 @@ def dealers_page(request: Request, month: str | None = None, year: int | None = 
         "dealers": dealers, "health": health, "reserves": reserves, "rebates": rebates, "names": names,
         "month": m.strftime("%Y-%m"), "year": y, "review_dealers": review_dealers,
         "review_customers": review_customers, "card": card, "rebate_chart": rebate_chart, "stock_chart": stock_chart}, principal=me)
+
+
+@router.get("/console/sales/contests")
+def contests_page(request: Request) -> Response:
+    me = console_user(request, *SALES_ROLES)
+    with unit_of_work(request, me, readonly=True) as uow:
+        items = [sales.get_contest(uow, c["id"]) for c in sales.list_contests(uow)]
+    charts = [{"type": "bar", "data": {"labels": [s["name"] or str(s["rep_user_id"]) for s in c["standings"]], "datasets": [
+        {"label": c["metric"].replace("_", " "), "data": [float(s["value"] or 0) for s in c["standings"]]}]},
+        "options": {"indexAxis": "y"}} for c in items]
+    return render(request, "console/sales_contests.html", {"contests": list(zip(items, charts)),
+                                                           "manager": me.role in MANAGERS}, principal=me)
+
+
+@router.post("/console/sales/contests/{contest_id}/finalise")
+async def finalise_contest(request: Request, contest_id: int) -> Response:
+    await checked_form(request)
+    me = console_user(request, *MANAGERS)
+
+    def run() -> Any:
+        with unit_of_work(request, me) as uow:
+            return sales.finalise_contest(uow, contest_id)
+    try:
+        c = await run_in_threadpool(run)
+    except Problem as p:
+        return redirect("/console/sales/contests", flash=problem_sentence(p))
+    return redirect("/console/sales/contests", flash=f"{c['name']}: standings frozen")
