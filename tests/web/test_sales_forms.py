@@ -57,7 +57,7 @@ def test_a_rep_creates_an_account_and_works_it_from_the_console(client, shop, db
                                             "currency": "EUR"})
     assert bad.status_code == 422 and _field_error(bad.text, "deal.amount") and 'value="Shelving"' in bad.text
     ok = client.post(f"{url}/deals", data={"csrf_token": token, "title": "Shelving", "amount": "4800.00",
-                                           "currency": "EUR", "stage": "qualification",
+                                           "currency": "EUR", "stage": "needs_analysis",
                                            "expected_close": "2027-02-15"}, follow_redirects=False)
     assert ok.status_code == 303
     deal = client.get("/api/v1/deals", params={"account_id": account_id}).json()["items"][0]
@@ -113,7 +113,7 @@ def test_a_contract_moves_on_from_the_account_page_and_signing_names_missing_cla
     refused = client.post(f"{url}/contracts/{bare.id}/status", data={"csrf_token": token, "status": "signed"})
     assert refused.status_code == 422 and "clause is required" in _field_error(refused.text, f"contract{bare.id}.clauses")
     skipped = client.post(f"{url}/contracts/{bare.id}/status", data={"csrf_token": token, "status": "active"})
-    assert skipped.status_code == 422 and "review -> active" in _field_error(skipped.text, f"contract{bare.id}.status")
+    assert skipped.status_code == 422 and "active is not allowed" in _field_error(skipped.text, f"contract{bare.id}.status")
     assert client.get(f"/api/v1/contracts/{bare.id}").json()["status"] == "review"
 
 
@@ -154,8 +154,20 @@ def test_a_rep_cannot_use_the_forms_on_another_reps_records(client, shop, db):
     with UnitOfWork(db, staff) as uow:
         task = sales.log_activity(uow, sales.ActivityIn(kind="task", subject="Staff task", account_id=other.id,
                                                         due_at="2027-01-01T10:00:00+00:00"))
+    with UnitOfWork(db) as uow:
+        from merx.core import accounts as users
+        from merx.core.auth import Role
+
+        other_rep = users.create_user(uow, name="Other Rep", role=Role.sales_rep, email="rep2@shop.test").id
+        uow.commit()
+    with UnitOfWork(db, staff) as uow:  # a territory rule gives the lead to the other rep
+        from merx.sales.leads import add_rule
+        from merx.sales.schemas import AssignmentRuleIn
+
+        add_rule(uow, AssignmentRuleIn(kind="territory", value="HQ", user_id=other_rep))
     with UnitOfWork(db, staff) as uow:
-        lead = sales.intake(uow, sales.LeadIn(company="Staff Lead Co")).lead
+        lead = sales.intake(uow, sales.LeadIn(company="Staff Lead Co", territory="HQ")).lead
+    assert lead.owner_user_id == other_rep
     sign_in(client, shop.users["sales_rep"])
     token = csrf_of(client.get("/console/sales/accounts").text)
     url = f"/console/sales/accounts/{other.id}"
@@ -164,9 +176,10 @@ def test_a_rep_cannot_use_the_forms_on_another_reps_records(client, shop, db):
     assert client.post(f"{url}/activities", data={"csrf_token": token, "kind": "note",
                                                   "subject": "x"}).status_code == 404
     assert client.post(f"/console/sales/leads/{lead.id}/convert", data={"csrf_token": token}).status_code == 404
-    sign_in(client, shop.users["staff"])
-    assert client.get(f"/api/v1/activities/{task.id}") is not None
+    sign_in(client, shop.users["staff"])  # nothing was done to the staff member's records
     assert client.get("/api/v1/deals", params={"account_id": other.id}).json()["items"] == []
+    assert [t["id"] for t in client.get("/api/v1/activities", params={"open_tasks": "true"}).json()["items"]] == [task.id]
+    assert client.get(f"/api/v1/leads/{lead.id}").json()["status"] == "new"
 
 
 def test_the_account_page_lists_the_contacts_open_support_tickets(client, shop, db):
