@@ -236,4 +236,5 @@ def test_create_a_deal_and_complete_a_task_in_the_browser(page, served_shop, db,
         row.locator("button", has_text="Mark done").click()
     assert page.locator(f"#activity-{task.id} button").count() == 0
     assert page.locator("[data-field]").count() == 0
-    assert page.errors == []
+    # the refused deal's 422 page is the only thing the browser reports
+    assert [e for e in page.errors if "422 (Unprocessable" not in e] == []
