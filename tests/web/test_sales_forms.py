@@ -207,6 +207,46 @@ def test_the_account_page_lists_the_contacts_open_support_tickets(client, shop, 
     assert "/console/support/tickets/" in page[page.index('id="tickets"'):page.index('id="activities"')]
 
 
+def test_the_customer_360_shows_open_deals_and_the_next_follow_up(client, shop, db):
+    import datetime as dt
+
+    from merx.core.uow import UnitOfWork
+    from merx.sales import public as sales
+
+    rep = _principal(db, shop.users["sales_rep"], "sales_rep")
+    with UnitOfWork(db, rep) as uow:
+        acc = sales.create_account(uow, sales.AccountCreate(name="Lumen Lighting Shop", contacts=[
+            {"name": "Lea Lumen", "email": "lea@lumen.example"}]))
+    eur = {"currency": "EUR", "amount": "900.00"}
+    deals = {}
+    for title in ("Autumn lamps", "Winter lamps"):
+        with UnitOfWork(db, rep) as uow:
+            deals[title] = sales.create_deal(uow, sales.DealCreate(title=title, account_id=acc.id, amount=eur))
+    with UnitOfWork(db, rep) as uow:
+        sales.move_deal(uow, deals["Winter lamps"].id, sales.DealMove(stage="lost", lost_reason="budget"))
+    now = dt.datetime.now(dt.timezone.utc)
+    tasks = {}
+    for subject, days in (("Send the catalogue", 7), ("Call Lea about samples", 2), ("Already done", 1)):
+        with UnitOfWork(db, rep) as uow:
+            tasks[subject] = sales.log_activity(uow, sales.ActivityIn(
+                kind="task", subject=subject, account_id=acc.id, due_at=now + dt.timedelta(days=days))).id
+    with UnitOfWork(db, rep) as uow:
+        sales.complete_task(uow, tasks["Already done"])
+
+    sign_in(client, shop.users["sales_rep"])
+    url = f"/console/customers/{acc.contacts[0].customer_id}"
+    page = client.get(url).text
+    b2b = page[page.index("B2B account"):page.index('id="open-tickets"')]
+    assert "Autumn lamps (visit" in b2b and "Winter lamps" not in b2b  # a lost deal is not open
+    assert "Next follow-up: Call Lea about samples" in b2b  # the earliest open task; the done one is gone
+    with UnitOfWork(db, rep) as uow:
+        sales.complete_task(uow, tasks["Call Lea about samples"])
+    assert "Next follow-up: Send the catalogue" in client.get(url).text
+    # a rep who does not own the account sees the person, not the account's pipeline
+    sign_in(client, shop.users["support_agent"])
+    assert "B2B account" not in client.get(url).text
+
+
 def test_create_a_deal_and_complete_a_task_in_the_browser(page, served_shop, db, login):
     from merx.core.uow import UnitOfWork
     from merx.sales import public as sales
