@@ -102,8 +102,9 @@ def test_a_manager_configures_the_pipeline_stages(client, db):
     assert client.put("/api/v1/deals/stages", headers=rep.headers, json={"stages": STAGES}).status_code == 403
     r = client.put("/api/v1/deals/stages", headers=manager.headers, json={"stages": STAGES})
     assert r.status_code == 200, r.text
-    assert [(s["code"], s["position"], s["kind"]) for s in client.get("/api/v1/deals/stages", headers=rep.headers).json()] \
-        == [("contact", 1, "open"), ("demo", 2, "open"), ("offer", 3, "open"), ("won", 4, "won"), ("lost", 5, "lost")]
+    stages = client.get("/api/v1/deals/stages", headers=rep.headers).json()
+    assert [(s["code"], s["position"], s["kind"]) for s in stages] == [
+        ("contact", 1, "open"), ("demo", 2, "open"), ("offer", 3, "open"), ("won", 4, "won"), ("lost", 5, "lost")]
 
     acc = client.post("/api/v1/accounts", headers=rep.headers, json={"name": "Stage Co"}).json()
     deal = client.post("/api/v1/deals", headers=rep.headers, json={
@@ -142,7 +143,8 @@ def test_a_contract_follows_an_accepted_quote(client, db, admin):
         "title": "Seed supply", "account_id": acc["id"], "quote_id": quote["id"]})
     assert early.status_code == 409 and [e["field"] for e in early.json()["errors"]] == ["quote_id"]
 
-    token = client.post(f"/api/v1/quotes/{quote['id']}/send", headers=rep.headers).json()["accept_url"].rsplit("/", 1)[1]
+    sent = client.post(f"/api/v1/quotes/{quote['id']}/send", headers=rep.headers).json()
+    token = sent["accept_url"].rsplit("/", 1)[1]
     assert client.post(f"/api/v1/quote-links/{token}/accept", json={"accepted_by": "Anna"}).status_code == 200
     wrong = client.post("/api/v1/contracts", headers=rep.headers, json={
         "title": "Seed supply", "account_id": other["id"], "quote_id": quote["id"]})

@@ -76,7 +76,8 @@ def test_a_rep_creates_an_account_and_works_it_from_the_console(client, shop, db
     done = client.post(f"{url}/activities/{tasks[0]['id']}/complete", data={"csrf_token": token},
                        follow_redirects=False)
     assert done.status_code == 303
-    assert client.get("/api/v1/activities", params={"account_id": account_id, "open_tasks": "true"}).json()["items"] == []
+    still_open = client.get("/api/v1/activities", params={"account_id": account_id, "open_tasks": "true"}).json()
+    assert still_open["items"] == []
     again = client.post(f"{url}/activities/{tasks[0]['id']}/complete", data={"csrf_token": token})
     assert again.status_code == 422 and "already done" in again.text
 
@@ -87,7 +88,8 @@ def test_a_rep_creates_an_account_and_works_it_from_the_console(client, shop, db
     client.post(f"{url}/quotes", data={"csrf_token": token, "deal_id": str(deal["id"]), "sku0": "LAMP-DESK",
                                        "quantity0": "3", "discount0": "5", "sku1": "", "quantity1": "1"})
     quote = client.get("/api/v1/quotes", params={"account_id": account_id}).json()["items"][0]
-    assert quote["deal_id"] == deal["id"] and [(ln["sku"], ln["quantity"]) for ln in quote["lines"]] == [("LAMP-DESK", 3)]
+    assert quote["deal_id"] == deal["id"]
+    assert [(ln["sku"], ln["quantity"]) for ln in quote["lines"]] == [("LAMP-DESK", 3)]
 
     # without CSRF nothing happens
     assert client.post(f"{url}/deals", data={"title": "x", "amount": "1"}).status_code == 403
@@ -111,9 +113,11 @@ def test_a_contract_moves_on_from_the_account_page_and_signing_names_missing_cla
     assert client.post(f"{url}/contracts/{bare.id}/status", data={"csrf_token": token, "status": "review"},
                        follow_redirects=False).status_code == 303
     refused = client.post(f"{url}/contracts/{bare.id}/status", data={"csrf_token": token, "status": "signed"})
-    assert refused.status_code == 422 and "clause is required" in _field_error(refused.text, f"contract{bare.id}.clauses")
+    assert refused.status_code == 422
+    assert "clause is required" in _field_error(refused.text, f"contract{bare.id}.clauses")
     skipped = client.post(f"{url}/contracts/{bare.id}/status", data={"csrf_token": token, "status": "active"})
-    assert skipped.status_code == 422 and "active is not allowed" in _field_error(skipped.text, f"contract{bare.id}.status")
+    assert skipped.status_code == 422
+    assert "active is not allowed" in _field_error(skipped.text, f"contract{bare.id}.status")
     assert client.get(f"/api/v1/contracts/{bare.id}").json()["status"] == "review"
 
 
@@ -178,7 +182,8 @@ def test_a_rep_cannot_use_the_forms_on_another_reps_records(client, shop, db):
     assert client.post(f"/console/sales/leads/{lead.id}/convert", data={"csrf_token": token}).status_code == 404
     sign_in(client, shop.users["staff"])  # nothing was done to the staff member's records
     assert client.get("/api/v1/deals", params={"account_id": other.id}).json()["items"] == []
-    assert [t["id"] for t in client.get("/api/v1/activities", params={"open_tasks": "true"}).json()["items"]] == [task.id]
+    open_tasks = client.get("/api/v1/activities", params={"open_tasks": "true"}).json()["items"]
+    assert [t["id"] for t in open_tasks] == [task.id]
     assert client.get(f"/api/v1/leads/{lead.id}").json()["status"] == "new"
 
 
