@@ -156,3 +156,31 @@ def test_a_contract_follows_an_accepted_quote(client, db, admin):
     contract = r.json()
     assert contract["quote_id"] == quote["id"] and contract["status"] == "draft"
     assert contract["value"] == {"amount": "380.00", "currency": "EUR"}  # the accepted quote's total
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_a_known_customers_tracked_qr_scan_of_a_campaign_becomes_a_lead(client, db):
+    from merx.core.uow import UnitOfWork
+    from merx.customers import public as customers
+
+    manager = person(db, "staff", "Mia Manager")
+    rep = person(db, "sales_rep", "Rob Rep")
+    with UnitOfWork(db) as uow:
+        ewa = customers.create_customer(uow, customers.CustomerCreate(
+            email="ewa@florist.example", first_name="Ewa", last_name="Kwiat", company="Kwiat Florist")).id
+    scan = {"type": "qr_scan", "customer": {"customer_id": ewa}, "campaign": "fair-2026",
+            "source": "flyer", "properties": {"qr_id": "QR-FAIR-7"}}
+    r = client.post("/api/v1/events", headers=manager.headers, json={"events": [
+        scan, {**scan, "campaign": None},  # no campaign: a visit, not a lead
+        {"type": "qr_scan", "anonymous_id": "phone-1", "campaign": "fair-2026", "properties": {"qr_id": "Q"}}]})
+    assert r.status_code == 200 and r.json()["accepted"] == 3, r.text
+    leads = client.get("/api/v1/leads", headers=manager.headers).json()["items"]
+    assert len(leads) == 1  # the anonymous scan has no contact to call back
+    lead = leads[0]
+    assert (lead["source"], lead["campaign"], lead["email"]) == ("qr_scan", "fair-2026", "ewa@florist.example")
+    assert (lead["company"], lead["contact_name"], lead["owner_user_id"]) == ("Kwiat Florist", "Ewa Kwiat", rep.user_id)
+    # she scans again at the next fair: merged into her lead, not a second one
+    client.post("/api/v1/events", headers=manager.headers, json={"events": [{**scan, "campaign": "fair-2027"}]})
+    leads = client.get("/api/v1/leads", headers=manager.headers).json()["items"]
+    assert len(leads) == 1 and [(m["source"], m["campaign"]) for m in leads[0]["merged_sources"]] == \
+        [("qr_scan", "fair-2027")]
