@@ -76,6 +76,11 @@ def test_demo_shop_is_populated_and_the_key_works(demo_run):
         assert {"draft", "pending_approval", "sent", "accepted", "rejected"} <= {q["status"] for q in quotes}
         risky = client.get("/api/v1/contracts", params={"risk_level": "high"}, headers=headers).json()["items"]
         assert risky and all(c["risk_reasons"] for c in risky)
+        # some account contacts have open support tickets (shown on the sales account page)
+        contacts = [c["customer_id"] for a in client.get("/api/v1/accounts", params={"limit": 20},
+                                                         headers=headers).json()["items"] for c in a["contacts"]]
+        assert any(client.get("/api/v1/tickets", params={"customer_id": cid}, headers=headers).json()["items"]
+                   for cid in contacts[:12])
     app.state.db.dispose()
 
 

@@ -141,6 +141,7 @@ def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int
             counts.update(marketing_demo.seed(db, rng, progress))
             counts.update(support_demo.seed(db, rng, progress))
             counts.update(sales_demo.seed(db, rng, progress))
+            counts.update(_account_tickets(db))  # the sales account page lists its contacts' tickets
             perf = sales_perf_demo.seed_orders(db, rng, progress)  # costs and a year of account orders
             _catch_up(db, ["sales.ledger", "analytics.sales"])  # the ledger and the portfolio see those orders
             counts.update(sales_perf_demo.seed_plans(db, rng, progress, perf))  # targets, commissions, dealers
@@ -202,6 +203,33 @@ def _shopper_accounts(db: Any) -> list[str]:
                 postal_code=a.get("postal_code"), country=country, default_shipping=True, default_billing=True))
         emails.append(c["email"])
     return emails
+
+
+ACCOUNT_TICKETS = (
+    ("complaint", "phone", "Pallet delivered with crushed cartons", "Two of twelve cartons were crushed; photos follow."),
+    ("question", "email", "Invoice shows net30, contract says net60", "Which payment terms apply to the last order?"),
+    ("return_request", "phone", "Return of an over-delivered pallet", "We received one pallet more than ordered."),
+    ("question", "email", "Lead time for the spring collection", "When can the spring range ship to our stores?"),
+)
+
+
+def _account_tickets(db: Any) -> dict[str, int]:
+    """A few open tickets raised by B2B account contacts (the support demo's tickets come from
+    shoppers, who are no account's contacts)."""
+    from merx.core.uow import UnitOfWork
+    from merx.sales import public as sales
+    from merx.support import public as support
+
+    with UnitOfWork(db, readonly=True) as uow:
+        contacts = [(a.name, c) for a in sales.list_accounts(uow, limit=20).items for c in a.contacts[:1]]
+    made = 0
+    for (account, contact), (kind, channel, subject, body) in zip(contacts[::3], ACCOUNT_TICKETS):
+        with UnitOfWork(db) as uow:
+            support.create_ticket(uow, support.TicketCreate(
+                kind=kind, channel=channel, subject=subject, body=f"{body}\n\n{contact.name}, {account}",
+                customer_id=contact.customer_id, requester_email=contact.email, requester_name=contact.name))
+        made += 1
+    return {"account tickets": made}
 
 
 def _catch_up(db: Any, names: list[str]) -> None:

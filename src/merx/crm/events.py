@@ -27,6 +27,18 @@ class CustomerIdentified(_CustomerEvent):
     merged_from: list[int]
 
 
+class QrScanTracked(_CustomerEvent):
+    """A known customer's tracked `qr_scan` named a campaign (a flyer or trade-fair code): sales
+    makes it a lead of that campaign. Anonymous scans carry no contact, so they emit nothing."""
+
+    event_type: ClassVar[str] = "customer.qr_scanned"
+
+    customer_id: int
+    campaign: str = Field(max_length=120)
+    qr_id: str | None = Field(None, max_length=200)
+    scanned_at: dt.datetime
+
+
 class CustomerMerged(_CustomerEvent):
     """A duplicate profile was merged into another; everything it had moved with it (`moved`:
     counts of events, identifiers, orders, points moved)."""

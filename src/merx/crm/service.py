@@ -143,6 +143,7 @@ def _ingest(uow: UnitOfWork, items: list[Any], *, allow_system: bool, now: dt.da
             bonus_candidates.append((cid, e["type"]))
     if rows:
         insert_event_rows(uow, rows)
+        _qr_scans_with_campaign(uow, rows)
     if per_profile:
         from merx.crm import loyalty, profiles
         from merx.crm.segments import service as segments
@@ -155,6 +156,18 @@ def _ingest(uow: UnitOfWork, items: list[Any], *, allow_system: bool, now: dt.da
             segments.refresh_profiles(uow, per_profile)
     rejected.sort(key=lambda r: r["index"])
     return IngestResult(accepted=len(rows), rejected=rejected, customers={c: len(t) for c, t in per_profile.items()})
+
+
+def _qr_scans_with_campaign(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
+    """A known customer's QR scan of a campaign is a lead for sales (issue 14); only these few
+    rows of a batch emit an event, so the ingestion hot path stays one insert."""
+    from merx.crm.events import QrScanTracked
+
+    for r in rows:
+        if r["type"] == "qr_scan" and r["campaign"] and r["customer_id"] is not None:
+            uow.emit(QrScanTracked(customer_id=r["customer_id"], campaign=str(r["campaign"])[:120],
+                                   qr_id=str((r["properties"] or {}).get("qr_id") or "")[:200] or None,
+                                   scanned_at=r["occurred_at"]))
 
 
 _EVENT_COLUMNS = ("customer_id", "anonymous_id", "type", "channel", "occurred_at", "received_at", "source", "campaign",

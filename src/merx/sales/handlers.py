@@ -1,19 +1,25 @@
 """Reactions to the orders context's events (a durable subscriber: fed from the outbox, its writes
 committed with its cursor). An order of an account's contact:
 - placed: the follow-up rule creates the owner's "call back in a month" task (once per order);
-- placed, paid, cancelled: the account's live contracts have their risk recomputed."""
+- placed, paid, cancelled: the account's live contracts have their risk recomputed.
+And to the CRM's `customer.qr_scanned` (a known customer scanned a campaign's QR code): a lead
+of that campaign, source qr_scan, assigned by the rules (a repeat scan merges into it)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 
 from merx.core.db import utcnow
+from merx.core.errors import ValidationProblem
 from merx.core.events import DomainEvent, MessageBus
 from merx.core.uow import UnitOfWork
+from merx.crm.events import QrScanTracked
+from merx.customers import public as customers
 from merx.orders.events import OrderCancelled, OrderPaid, OrderPlaced
-from merx.sales import activities, ledger, risk
+from merx.sales import activities, leads, ledger, risk
 from merx.sales.models import Account, Contact
 
 
@@ -45,8 +51,29 @@ def on_ledger_events(events: list[DomainEvent], uow: UnitOfWork) -> None:
     uow.commit()
 
 
+def on_qr_scans(events: list[DomainEvent], uow: UnitOfWork) -> None:
+    from merx.sales.schemas import LeadIn
+
+    for e in events:
+        data = e.data
+        person = customers.raw_customer(uow, data.customer_id)
+        if person is None or not (person.email or person.phone):
+            continue  # erased, or nothing to call back on
+        name = " ".join(p for p in (person.first_name, person.last_name) if p) or None
+        try:  # a profile field a lead does not take (an odd phone) skips the scan, not the batch
+            lead = LeadIn(source="qr_scan", channel="tracked_event", campaign=data.campaign,
+                          company=(person.company or "")[:200] or None, contact_name=name, email=person.email,
+                          phone=person.phone, country=person.country,
+                          note=f"QR code {data.qr_id}" if data.qr_id else None)
+            leads.intake(uow, lead, commit=False)
+        except (ValidationError, ValidationProblem):
+            continue
+    uow.commit()
+
+
 def register(bus: MessageBus) -> None:
     for event_class in (OrderPlaced, OrderPaid, OrderCancelled):
         bus.subscribe(event_class, on_order_events, batch=True, durable="sales.orders")
     for event_class in ledger.LEDGER_EVENTS:  # the order-line ledger of targets, commissions and rebates
         bus.subscribe(event_class, on_ledger_events, batch=True, durable="sales.ledger")
+    bus.subscribe(QrScanTracked, on_qr_scans, batch=True, durable="sales.qr_scans")

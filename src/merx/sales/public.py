@@ -10,10 +10,14 @@ from merx.sales.deals import create_deal, get_deal, list_deals, move_deal, pipel
 from merx.sales.leads import convert_lead, get_lead, import_leads, intake, list_leads
 from merx.sales.quotes import (accept_quote, approve_quote, create_quote, get_quote, list_quotes, public_quote,
                                quote_pdf, reject_quote, send_quote)
-from merx.sales.schemas import AcceptIn, ContractStatusIn, DealMove, LeadIn, RejectIn
+from merx.sales.rules import CONTRACT_TRANSITIONS
+from merx.sales.schemas import (AcceptIn, AccountCreate, ActivityIn, ContractStatusIn, ConvertLead, DealCreate,
+                                DealMove, LeadIn, QuoteCreate, RejectIn)
 
 __all__ = [
-    "AcceptIn", "ContractStatusIn", "DealMove", "LeadIn", "RejectIn", "accept_quote", "account_out", "add_account_contact", "approve_quote",
+    "AcceptIn", "AccountCreate", "ActivityIn", "CONTRACT_TRANSITIONS", "ContractStatusIn", "ConvertLead", "DealCreate",
+    "DealMove", "LeadIn", "QuoteCreate", "RejectIn", "accept_quote", "account_out", "add_account_contact",
+    "approve_quote",
     "change_status", "complete_task", "convert_lead", "create_account", "create_contract", "create_deal",
     "create_quote", "customer_sales_summary", "get_account", "get_contract", "get_deal", "get_lead", "get_quote", "import_leads", "intake",
     "list_accounts", "list_activities", "list_contracts", "list_deals", "list_leads", "list_quotes", "log_activity",

@@ -1,6 +1,6 @@
 """Console pages of the sales context: the pipeline kanban (drag a card to another stage: plain
-JavaScript posts the move, the server checks it), accounts and the account page (deals, quotes,
-contracts, orders, activities), leads (with the CSV/XLSX import), quotes (approve, send: the
+JavaScript posts the move, the server checks it), accounts (the account page and its forms are in
+sales_account.py), leads (with the CSV/XLSX import and convert-to-account+deal), quotes (approve, send: the
 buyer's link is shown once), contracts with their risk reasons; and the buyer's quote page
 (`/quote/{token}`: no login, the link is the credential)."""
 
@@ -15,7 +15,6 @@ from starlette.concurrency import run_in_threadpool
 from merx.core import accounts as users
 from merx.core.auth import Role
 from merx.core.errors import Problem
-from merx.orders import public as orders
 from merx.sales import public as sales
 from merx.web.common import (PageRoute, checked_form, console_user, csrf_form, problem_sentence, redirect, render,
                              unit_of_work)
@@ -102,33 +101,48 @@ def account_list(request: Request, q: str | None = None, cursor: str | None = No
     return render(request, "console/sales_accounts.html", {"page": page, "names": names, "q": q or ""}, principal=me)
 
 
-@router.get("/console/sales/accounts/{account_id}")
-def account_page(request: Request, account_id: int) -> Response:
-    me = console_user(request, *SALES_ROLES)
-    with unit_of_work(request, me, readonly=True) as uow:
-        account = sales.get_account(uow, account_id)
-        deals = sales.list_deals(uow, account_id=account_id, limit=100).items
-        quotes = sales.list_quotes(uow, account_id=account_id, limit=100).items
-        contracts = sales.list_contracts(uow, account_id=account_id, limit=100).items
-        activities = sales.list_activities(uow, account_id=account_id, limit=50).items
-        order_rows: list[Any] = []
-        for c in account.contacts:
-            rows, _ = orders.list_orders(uow, customer_id=c.customer_id, newest_first=True, limit=20)
-            order_rows.extend(rows)
-        names = _names(uow, {account.owner_user_id})
-    return render(request, "console/sales_account.html", {
-        "account": account, "deals": deals, "quotes": quotes, "contracts": contracts, "activities": activities,
-        "orders": order_rows, "names": names}, principal=me)
-
-
 @router.get("/console/sales/leads")
 def lead_list(request: Request, status: str | None = None, cursor: str | None = None) -> Response:
     me = console_user(request, *SALES_ROLES)
+    return _lead_page(request, me, status, cursor)
+
+
+def _lead_page(request: Request, me: Any, status: str | None, cursor: str | None, *,
+               errors: dict[str, str] | None = None, values: dict[str, Any] | None = None,
+               code: int = 200) -> Response:
     with unit_of_work(request, me, readonly=True) as uow:
         page = sales.list_leads(uow, status=text_or_none(status), limit=50, cursor=cursor)
         names = _names(uow, {x.owner_user_id for x in page.items})
-    return render(request, "console/sales_leads.html", {"page": page, "names": names, "status": status or ""},
-                  principal=me)
+    return render(request, "console/sales_leads.html", {"page": page, "names": names, "status": status or "",
+                                                        "errors": errors or {}, "values": values or {}},
+                  status=code, principal=me)
+
+
+@router.post("/console/sales/leads/{lead_id}/convert")
+def lead_convert(request: Request, lead_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    """The lead becomes an account (made from the lead) and a deal; the deal's title and amount
+    are optional (the use case names the deal after the lead, amount 0 in the account's currency)."""
+    from pydantic import ValidationError
+
+    from merx.web.views.sales_account import field_errors
+
+    me = console_user(request, *SALES_ROLES)
+    prefix = f"lead{lead_id}."
+    amount = text_or_none(form.get("amount"))
+    try:
+        with unit_of_work(request, me) as uow:
+            currency = text_or_none(form.get("currency")) or uow.settings.default_currency
+            data = sales.ConvertLead(title=text_or_none(form.get("title")),
+                                     expected_close=text_or_none(form.get("expected_close")),
+                                     amount={"currency": currency, "amount": amount} if amount else None)
+            done = sales.convert_lead(uow, lead_id, data)
+    except (ValidationError, Problem) as e:
+        if isinstance(e, Problem) and (e.status >= 500 or e.status == 404):
+            raise
+        values = {prefix + k: v for k, v in form.items() if isinstance(v, str)}
+        return _lead_page(request, me, None, None, errors=field_errors(e, prefix), values=values, code=422)
+    return redirect(f"/console/sales/accounts/{done['account_id']}",
+                    flash=f"Lead converted: deal {done['deal'].title} on this account.")
 
 
 @router.post("/console/sales/leads/import")
@@ -219,6 +233,7 @@ def buyer_quote(request: Request, token: str) -> Response:
     return render(request, "store/quote.html", {"quote": quote, "token": token})
 
 
-from merx.web.views import sales_performance  # noqa: E402 - KPIs, commissions, dealers (issue 15)
+from merx.web.views import sales_account, sales_performance  # noqa: E402
 
-router.include_router(sales_performance.router)
+router.include_router(sales_account.router)  # the account page and the everyday forms (issue 14)
+router.include_router(sales_performance.router)  # KPIs, commissions, dealers (issue 15)
