@@ -89,6 +89,14 @@ def customers(q: str = Query(..., max_length=200), uow: UnitOfWork = Depends(get
     return {"items": [dataclasses.asdict(m) for m in counter.find_customers(uow, q)]}
 
 
+@router.get("/customers/{customer_id}")
+def customer(customer_id: int, uow: UnitOfWork = Depends(get_read_uow),
+             _: Principal = Depends(IN_STORE)) -> dict[str, Any]:
+    """The counter's view of one customer: tier and points, open orders, open tickets, consent."""
+    access.my_stores(uow)
+    return counter.customer_essentials(uow, customer_id)
+
+
 @router.post("/stores/{store}/orders", status_code=201)
 def assisted_order(store: str, body: AssistedOrderCreate, uow: UnitOfWork = Depends(get_uow),
                    _: Principal = Depends(IN_STORE)) -> dict[str, Any]:
