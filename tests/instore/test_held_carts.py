@@ -182,3 +182,38 @@ def test_an_expired_cart_link_is_refused(client: Any, db: Any, chain: Any) -> No
     assert page.status_code == 200 and "This link has expired" in page.text
     refused = client.post(cart["link"], data={"csrf_token": _csrf(page.text)}, follow_redirects=False)
     assert refused.status_code == 409
+
+
+def test_the_associate_app_sends_the_cart_and_the_payment_link(client: Any, db: Any, chain: Any) -> None:
+    from instore_shop import PASSWORD
+
+    admin = _key(db, chain.users["admin"])
+    page = client.get("/associate/login")
+    client.post("/associate/login", data={"email": chain.users["waw"], "password": PASSWORD,
+                                          "csrf_token": _csrf(page.text), "next": "/associate"})
+    token = _csrf(client.get("/associate").text)
+    client.post("/associate/cart/add", data={"csrf_token": token, "sku": "LAMP-DESK", "quantity": "1"})
+    assert 'id="send-cart"' not in client.get("/associate/cart").text  # no customer yet: nobody to send it to
+    client.post("/associate/customers/choose", data={"csrf_token": token, "customer_id": str(chain.customers["jan"])})
+    cart = client.get("/associate/cart")
+    assert 'id="send-cart"' in cart.text and "Send this cart to Jan Nowak" in cart.text
+    sent = client.post("/associate/cart/send", data={"csrf_token": token, "fulfilment": "pickup",
+                                                     "pickup_store": "ST-WAW", "payment_mode": "counter"})
+    assert sent.status_code == 200 and "is sent to the customer by email" in sent.text
+    [mail] = _messages(client, admin, chain.customers["jan"], "cart_held")
+    assert mail["address"] == "jan.nowak@example.com" and "/held/" in mail["body_text"]
+    assert "The cart is empty" in client.get("/associate/cart").text
+    # An order paid by link: the receipt sends the link to the customer.
+    client.post("/associate/cart/add", data={"csrf_token": token, "sku": "LAMP-DESK", "quantity": "1"})
+    client.post("/associate/customers/choose", data={"csrf_token": token, "customer_id": str(chain.customers["jan"])})
+    placed = client.post("/associate/order", data={"csrf_token": token, "fulfilment": "pickup",
+                                                   "pickup_store": "ST-WAW", "payment_mode": "link"},
+                         follow_redirects=False)
+    receipt_path = placed.headers["location"]
+    receipt = client.get(receipt_path)
+    assert 'id="send-link"' in receipt.text
+    order_id = receipt_path.rsplit("/", 1)[1]
+    done = client.post(f"/associate/orders/{order_id}/send-link", data={"csrf_token": token})
+    assert "The payment link is sent to the customer by email" in done.text
+    [link_mail] = _messages(client, admin, chain.customers["jan"], "payment_link")
+    assert "/pay/" in link_mail["body_text"]
