@@ -141,6 +141,12 @@ def test_sending_refuses_what_it_cannot_send_and_other_stores_orders(client: Any
         "customer_id": chain.customers["jan"], "fulfilment": "pickup", "pickup_store": "ST-WAW",
         "lines": [{"sku": "NOPE-1", "quantity": 1}]})
     assert bad_sku.status_code == 422, bad_sku.text
+    for where, field in (({"fulfilment": "pickup", "pickup_store": "WH-POZ"}, "pickup_store"),
+                         ({"fulfilment": "pickup", "pickup_store": "ST-NOPE"}, "pickup_store"),
+                         ({"fulfilment": "ship"}, "address")):
+        r = client.post("/api/v1/instore/stores/ST-WAW/held-carts", headers=waw, json={
+            "customer_id": chain.customers["jan"], "lines": [{"sku": "LAMP-DESK", "quantity": 1}], **where})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == field, r.text
     assert client.post("/api/v1/instore/stores/ST-KRK/held-carts", headers=waw, json={
         "customer_id": chain.customers["jan"], "fulfilment": "pickup", "pickup_store": "ST-WAW",
         "lines": [{"sku": "LAMP-DESK", "quantity": 1}]}).status_code == 403

@@ -30,6 +30,7 @@ from merx.instore.assisted import AssistedOrderIn, _attribute, _order_create, pa
 from merx.instore.events import HeldCartSent, PaymentLinkSent
 from merx.instore.models import AssistedOrder, HeldCart
 from merx.instore.settings import get_instore_settings
+from merx.inventory import public as inventory
 from merx.orders import public as orders
 from merx.pricing import public as pricing
 
@@ -63,6 +64,15 @@ def hold_and_send(uow: UnitOfWork, store: Store, data: AssistedOrderIn) -> dict[
     """Hold the cart for the customer (lines, fulfilment, the prices checkout quotes now) and
     send its link. Nothing is reserved: stock is taken when the customer checks out."""
     order_in = _order_create(dataclasses.replace(data, payment_mode="link"))
+    # The preview prices the cart without checking where it goes: checked here, so the customer
+    # never gets a link that cannot be ordered.
+    if data.fulfilment == "pickup":
+        loc = inventory.get_location_by_code(uow, data.pickup_store or "", field="pickup_store")
+        if loc.kind != "store" or not loc.pickup or not loc.active:
+            raise ValidationProblem.for_field("pickup_store", f"{loc.code} is not a store that offers pickup",
+                                              "no_pickup")
+    elif not data.address:
+        raise ValidationProblem.for_field("address", "home delivery needs the customer's address", "required")
     channel = contact_channel(uow, data.customer_id)
     with acting_for_store(uow):
         quote = orders.preview_order(uow, order_in)  # 422/409 now rather than at the customer's checkout
