@@ -1,4 +1,5 @@
-"""The self-service kiosk at `/kiosk/{store}` and the payment link page at `/pay/{token}`.
+"""The self-service kiosk at `/kiosk/{store}`, the payment link page at `/pay/{token}`, and the
+cart an associate held and sent to the customer (`/held/{token}`, in the storefront's layout).
 
 A kiosk is anonymous and locked down: browse, search (the storefront's engine), stock in
 every location, and an order for delivery or pickup paid by a payment link (shown as a QR
