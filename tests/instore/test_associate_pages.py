@@ -102,3 +102,48 @@ def test_an_online_pickup_order_shows_its_code_and_the_store_hands_over_with_it(
     assert done.status_code == 303
     with UnitOfWork(db, SYSTEM) as uow:
         assert orders.get_order(uow, order["id"])["status"] == "picked_up"
+
+
+def _console_sign_in(client: Any, email: str) -> None:
+    page = client.get("/console/login")
+    client.post("/console/login", data={"email": email, "password": PASSWORD, "csrf_token": _csrf(page.text),
+                                        "next": "/console"})
+
+
+def test_an_admin_binds_an_associate_to_stores_on_the_users_page(client: Any, db: Any, chain: Any) -> None:
+    _console_sign_in(client, chain.users["admin"])
+    page = client.get("/console/users")
+    assert page.status_code == 200
+    waw = chain.user_ids["waw"]
+    form = re.search(rf'<form[^>]*id="stores-{waw}".*?</form>', page.text, re.S).group(0)
+    assert re.search(r'value="ST-WAW" checked', form) and not re.search(r'value="ST-KRK" checked', form)
+    assert f'id="stores-{chain.user_ids["staff"]}"' not in page.text  # staff act in every store already
+    moved = client.post(f"/console/users/{waw}/stores", data={"csrf_token": _csrf(page.text),
+                                                              "store": ["ST-KRK", "ST-GDN"]}, follow_redirects=True)
+    assert "Stores saved" in moved.text
+    form = re.search(rf'<form[^>]*id="stores-{waw}".*?</form>', moved.text, re.S).group(0)
+    assert re.findall(r'value="(ST-[A-Z]+)" checked', form) == ["ST-GDN", "ST-KRK"]  # by name: Gdańsk, Kraków
+    # No store ticked: refused with a sentence, the bindings unchanged.
+    none = client.post(f"/console/users/{waw}/stores", data={"csrf_token": _csrf(moved.text)}, follow_redirects=True)
+    assert "Not saved" in none.text and "at least one store" in none.text
+
+    # The binding is what the associate may now do: Kraków yes, Warsaw no.
+    from merx.core.auth import Principal, Role
+    from merx.core.errors import Forbidden
+    from merx.core.uow import UnitOfWork
+    from merx.instore import public as instore
+
+    me = Principal(user_id=waw, role=Role.store_associate, name="Marta")
+    with UnitOfWork(db, me) as uow:
+        assert [s.code for s in instore.my_stores(uow)] == ["ST-GDN", "ST-KRK"]
+        instore.require_store(uow, "ST-KRK")
+        with pytest.raises(Forbidden):
+            instore.require_store(uow, "ST-WAW")
+
+
+def test_only_an_admin_binds_stores_in_the_console(client: Any, chain: Any) -> None:
+    _console_sign_in(client, chain.users["staff"])
+    token = _csrf(client.get("/console").text)
+    refused = client.post(f"/console/users/{chain.user_ids['waw']}/stores",
+                          data={"csrf_token": token, "store": ["ST-KRK"]})
+    assert refused.status_code == 403

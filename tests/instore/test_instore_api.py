@@ -261,3 +261,35 @@ def test_an_assisted_order_retried_with_its_idempotency_key_is_placed_once(clien
     report = client.get("/api/v1/instore/reports", headers=_key(db, chain.users["waw"])).json()
     assert report["stores"][0]["assisted_orders"] == 1
     assert _on_hand(db, "LAMP-DESK", "ST-WAW") == 6  # held, not taken twice
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_the_counter_360_shows_the_customers_open_tickets(client: Any, db: Any, chain: Any) -> None:
+    admin, waw = _key(db, chain.users["admin"]), _key(db, chain.users["waw"])
+    anna = chain.customers["anna"]
+    made = {}
+    for subject, priority in (("Kettle lid cracked", "high"), ("Where is my invoice?", "normal")):
+        r = client.post("/api/v1/tickets", headers=admin, json={
+            "kind": "complaint", "subject": subject, "channel": "phone", "priority": priority, "customer_id": anna})
+        assert r.status_code == 201, r.text
+        made[subject] = r.json()["id"]
+    client.post("/api/v1/tickets", headers=admin, json={  # someone else's ticket
+        "kind": "question", "subject": "Opening hours?", "customer_id": chain.customers["jan"]})
+    closed = client.patch(f"/api/v1/tickets/{made['Where is my invoice?']}", headers=admin,
+                          json={"status": "solved"})
+    assert closed.status_code == 200, closed.text
+    seen = client.get(f"/api/v1/instore/customers/{anna}", headers=waw)
+    assert seen.status_code == 200, seen.text
+    assert [(t["subject"], t["priority"]) for t in seen.json()["open_tickets"]] == [("Kettle lid cracked", "high")]
+    # the associate app's customer card lists it
+    import re
+
+    from instore_shop import PASSWORD
+
+    page = client.get("/associate/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    client.post("/associate/login", data={"email": chain.users["waw"], "password": PASSWORD, "csrf_token": token,
+                                          "next": "/associate"})
+    chosen = client.get(f"/associate/customers?q=601+200+300&id={anna}")
+    assert chosen.status_code == 200 and "Open tickets" in chosen.text and "Kettle lid cracked" in chosen.text
+    assert "Where is my invoice?" not in chosen.text

@@ -17,8 +17,9 @@ from merx.core.errors import ValidationProblem
 from merx.core.idempotency import register_replay
 from merx.core.uow import UnitOfWork
 from merx.core.web import get_read_uow, get_uow, require
-from merx.instore import access, assisted, counter, counter_returns, finding, pickups, reports, stock
-from merx.instore.schemas import AssistedOrderCreate, BindStoresIn, CounterReturnCreate, HandOverIn, ShelfCountIn
+from merx.instore import access, assisted, counter, counter_returns, finding, held_carts, pickups, reports, stock
+from merx.instore.schemas import (AssistedOrderCreate, BindStoresIn, CounterReturnCreate, HandOverIn, HeldCartCreate,
+                                  ShelfCountIn)
 
 router = APIRouter(prefix="/instore", tags=["instore"])
 # An assisted order retried after a crash that lost its answer gets the same answer.
@@ -89,6 +90,14 @@ def customers(q: str = Query(..., max_length=200), uow: UnitOfWork = Depends(get
     return {"items": [dataclasses.asdict(m) for m in counter.find_customers(uow, q)]}
 
 
+@router.get("/customers/{customer_id}")
+def customer(customer_id: int, uow: UnitOfWork = Depends(get_read_uow),
+             _: Principal = Depends(IN_STORE)) -> dict[str, Any]:
+    """The counter's view of one customer: tier and points, open orders, open tickets, consent."""
+    access.my_stores(uow)
+    return counter.customer_essentials(uow, customer_id)
+
+
 @router.post("/stores/{store}/orders", status_code=201)
 def assisted_order(store: str, body: AssistedOrderCreate, uow: UnitOfWork = Depends(get_uow),
                    _: Principal = Depends(IN_STORE)) -> dict[str, Any]:
@@ -101,6 +110,26 @@ def assisted_order(store: str, body: AssistedOrderCreate, uow: UnitOfWork = Depe
                                     payment_mode=body.payment_mode)
     order = assisted.place_assisted_order(uow, here, data)
     return _answered(uow, assisted.assisted_order_out(uow, order["id"]))
+
+
+@router.post("/stores/{store}/orders/{order_id}/payment-link/send")
+def send_payment_link(store: str, order_id: int, uow: UnitOfWork = Depends(get_uow),
+                      _: Principal = Depends(IN_STORE)) -> dict[str, Any]:
+    """Send the order's payment link to the customer (email, else SMS to their phone)."""
+    return _answered(uow, held_carts.send_payment_link(uow, access.require_store(uow, store), order_id))
+
+
+@router.post("/stores/{store}/held-carts", status_code=201)
+def hold_cart(store: str, body: HeldCartCreate, uow: UnitOfWork = Depends(get_uow),
+              _: Principal = Depends(IN_STORE)) -> dict[str, Any]:
+    """Hold a cart for the customer and send it as a link; they check out on the storefront
+    with its lines and prices, and the order is attributed to this store and the caller."""
+    here = access.require_store(uow, store)
+    data = assisted.AssistedOrderIn(customer_id=body.customer_id, email=None,
+                                    lines=[(ln.sku, ln.quantity) for ln in body.lines], fulfilment=body.fulfilment,
+                                    pickup_store=body.pickup_store,
+                                    address=body.address.model_dump() if body.address else None, payment_mode="link")
+    return _answered(uow, held_carts.hold_and_send(uow, here, data))
 
 
 @router.get("/stores/{store}/pickups")

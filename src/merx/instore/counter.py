@@ -13,6 +13,7 @@ from merx.crm import public as crm
 from merx.customers import public as customers
 from merx.instore import rules
 from merx.instore.access import acting_for_store
+from merx.support import public as support
 
 OPEN_ORDER_STATUSES = ("pending", "confirmed", "paid", "ready_for_pickup", "fulfilled")
 MAX_MATCHES = 20
@@ -69,14 +70,18 @@ def find_customers(uow: UnitOfWork, query: str) -> list[CustomerMatch]:
 
 def customer_essentials(uow: UnitOfWork, customer_id: int) -> dict[str, Any]:
     """The counter's slice of the customer 360: name and contacts, loyalty tier and points,
-    open orders, consent per channel."""
+    open orders, open support tickets (a customer may come in about one), consent per channel."""
     with acting_for_store(uow):
         view = crm.overview(uow, customer_id, timeline_limit=1)
+        tickets = support.open_tickets_of(uow, customer_id)[:10]
     loyalty = view.get("loyalty") or []
     return {"customer": view["customer"], "name": _name(customers.CustomerOut.model_validate(view["customer"])),
             "tier": loyalty[0]["tier"] if loyalty else None, "points": loyalty[0]["balance"] if loyalty else None,
             "orders_count": view["orders_count"],
             "open_orders": [o for o in view["orders"] if o["status"] in OPEN_ORDER_STATUSES][:10],
+            "open_tickets": [{"id": t.id, "subject": t.subject, "status": t.status, "priority": t.priority,
+                              "kind": t.kind, "created_at": t.created_at.isoformat() if t.created_at else None}
+                             for t in tickets],
             "consent": view["consent"], "segments": [s["name"] for s in view["segments"]][:5]}
 
 

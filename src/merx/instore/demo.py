@@ -1,6 +1,7 @@
 """Demo data for the stores: two associates bound to their stores, assisted orders (pickup
 in another store, paid at the counter, by a payment link), pickups handed over (and one
-refused check), returns of online orders at a counter, and kiosk sessions. Everything goes
+refused check), payment links and carts sent to customers (one checked out through its link),
+returns of online orders at a counter, and kiosk sessions. Everything goes
 through the same use cases the associate app and the kiosk call."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import random
 from typing import Any
 
 from merx.core.auth import SYSTEM, Principal, Role
+from merx.core.errors import Problem
 
 DEMO_ASSOCIATE_EMAIL = "marta@demo.merx"
 DEMO_ASSOCIATE_PASSWORD = "merx-store"
@@ -35,7 +37,7 @@ def seed(db: Any, rng: random.Random, progress: Any = None) -> dict[str, int]:
     from merx.core import accounts
     from merx.core.uow import UnitOfWork
     from merx.customers import public as customers
-    from merx.instore import access, assisted, counter_returns, kiosk, pickups
+    from merx.instore import access, assisted, counter_returns, held_carts, kiosk, pickups
     from merx.orders import public as orders
 
     task = progress.add_task("stores", total=6) if progress is not None else None
@@ -109,8 +111,28 @@ def seed(db: Any, rng: random.Random, progress: Any = None) -> dict[str, int]:
                     pickups.hand_over(uow, store(marta, "ST-WAW"), o["id"], name=c.last_name)
                 made["pickups handed over"] += 1
     if waw[2:]:
-        order(marta, "ST-WAW", waw[2], people[4], fulfilment="ship", pickup=None, mode="link")
+        o = order(marta, "ST-WAW", waw[2], people[4], fulfilment="ship", pickup=None, mode="link")
         made["assisted orders"] += 1
+        with UnitOfWork(db, marta) as uow:  # the link goes to the customer's email (or phone)
+            try:
+                held_carts.send_payment_link(uow, store(marta, "ST-WAW"), o["id"])
+            except Problem:
+                pass
+    # Carts held at the Warsaw counter and sent: one checked out at home, one still waiting.
+    for i, customer in enumerate((people[3], people[7])):
+        lines = [(sku, 1) for sku in waw[:2]] if i == 0 else [(waw[0], 2)]
+        try:
+            with UnitOfWork(db, marta) as uow:
+                held = held_carts.hold_and_send(uow, store(marta, "ST-WAW"), assisted.AssistedOrderIn(
+                    customer_id=customer, email=None, lines=lines, fulfilment="pickup", pickup_store="ST-WAW",
+                    address=None, payment_mode="link"))
+            made["carts sent"] = made.get("carts sent", 0) + 1
+            if i == 0:
+                with UnitOfWork(db) as uow:
+                    held_carts.order_held_cart(uow, held["link"].rsplit("/", 1)[1])
+                made["assisted orders"] += 1
+        except Problem:  # a customer without email or phone, or the shelf ran out: the story goes on
+            pass
     if krk[2:]:  # Kraków: one waiting to be prepared
         order(tomasz, "ST-KRK", krk[2], people[5], fulfilment="pickup", pickup="ST-KRK", mode="at_pickup")
         made["assisted orders"] += 1

@@ -5,11 +5,12 @@ verification log. Cross-context references are plain id/code columns."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from merx.core.db import Base, IdPK, UTCDateTime, utcnow
+from merx.core.db import Base, IdPK, JSONType, UTCDateTime, utcnow
 
 
 class AssociateStore(Base):
@@ -94,3 +95,28 @@ class KioskSession(Base):
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     end_reason: Mapped[str | None] = mapped_column(sa.String(16))  # idle | ordered | reset
     order_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+
+
+class HeldCart(Base):
+    """A cart an associate built at the counter and sent to the customer as a link: the lines
+    at the prices quoted at the counter, the fulfilment chosen there, and (once the customer
+    checks out through the link) the order it became. The link itself is a signed token naming
+    this row; it is never stored."""
+
+    __tablename__ = "instore_held_carts"
+
+    id: Mapped[IdPK]
+    store_code: Mapped[str] = mapped_column(sa.String(64), index=True)
+    associate_user_id: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)
+    associate_name: Mapped[str | None] = mapped_column(sa.String(200))
+    customer_id: Mapped[int] = mapped_column(sa.BigInteger, index=True)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    lines: Mapped[Any] = mapped_column(JSONType)  # [{"sku", "name", "quantity", "unit_price_minor"}]
+    fulfilment: Mapped[Any] = mapped_column(JSONType)  # {"type", "location"} | {"type", "address"}
+    total_minor: Mapped[int] = mapped_column(sa.BigInteger)  # as quoted at the counter
+    channel: Mapped[str] = mapped_column(sa.String(16))  # email | sms: how the link was sent
+    status: Mapped[str] = mapped_column(sa.String(16), default="sent")  # sent | ordered
+    order_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ordered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

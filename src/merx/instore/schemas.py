@@ -43,6 +43,16 @@ class AssistedOrderCreate(StrictModel):
     payment_mode: Literal["counter", "at_pickup", "link"]
 
 
+class HeldCartCreate(StrictModel):
+    """A cart held for the customer and sent to them as a link (email, else SMS to their phone)."""
+
+    customer_id: int
+    lines: list[AssistedLineIn] = Field(min_length=1, max_length=50)
+    fulfilment: Literal["ship", "pickup"]
+    pickup_store: str | None = Field(None, max_length=64)
+    address: AddressIn | None = None
+
+
 class HandOverIn(StrictModel):
     code: str | None = Field(None, max_length=20)
     name: str | None = Field(None, max_length=200)

@@ -21,6 +21,9 @@ class InstoreSettings(BaseSettings):
         default=3, ge=0, description="Days a delivery from a warehouse takes, shown on the associate's product card.")
     instore_store_delivery_days: int = Field(
         default=2, ge=0, description="Days before an item moved from another store is ready in this one.")
+    instore_held_cart_days: int = Field(
+        default=7, ge=1, le=90, description="A cart an associate sends to a customer can be checked out through "
+                                            "its link for this many days.")
 
 
 @lru_cache

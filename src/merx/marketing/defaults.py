@@ -5,7 +5,8 @@ part is made from the same source (paragraphs), rendered with HTML escaping."""
 from __future__ import annotations
 
 TRANSACTIONAL = ("order_confirmation", "payment_received", "ready_for_pickup", "shipped", "delivered",
-                 "return_received", "refund_issued", "giveaway_winner", "line_refused", "quote_sent")
+                 "return_received", "refund_issued", "giveaway_winner", "line_refused", "quote_sent",
+                 "cart_held", "payment_link")
 MARKETING = ("abandoned_cart", "post_purchase", "win_back", "welcome", "newsletter", "newsletter_b",
              "browse_abandonment", "replenishment")
 
@@ -113,6 +114,31 @@ BUILT_IN: dict[str, dict[str, tuple[str, str]]] = {
                "{% if quote.account %} für {{ quote.account }}{% endif %} ist fertig: {{ quote.total }} "
                "{{ quote.currency }}, gültig bis {{ quote.valid_until }}.\n\nAnsehen, annehmen oder ablehnen:\n"
                "{{ quote.url }}\n\n{{ shop.name }}"),
+    },
+    # instore: short enough for an SMS (the same source is the email's text)
+    "cart_held": {
+        "en": ("Your cart from {{ store.name }}",
+               "Hello {{ customer.first_name or '' }}, your cart from {{ store.name }} ({{ cart.units }} items, "
+               "{{ cart.total }} {{ cart.currency }}) is ready. Check out here until {{ cart.expires_on }}: "
+               "{{ cart.url }}"),
+        "pl": ("Twój koszyk ze sklepu {{ store.name }}",
+               "Dzień dobry {{ customer.first_name or '' }}, Twój koszyk ze sklepu {{ store.name }} "
+               "({{ cart.units }} szt., {{ cart.total }} {{ cart.currency }}) czeka. Zamów tutaj do "
+               "{{ cart.expires_on }}: {{ cart.url }}"),
+        "de": ("Ihr Warenkorb aus {{ store.name }}",
+               "Hallo {{ customer.first_name or '' }}, Ihr Warenkorb aus {{ store.name }} ({{ cart.units }} Artikel, "
+               "{{ cart.total }} {{ cart.currency }}) ist bereit. Bestellen Sie hier bis {{ cart.expires_on }}: "
+               "{{ cart.url }}"),
+    },
+    "payment_link": {
+        "en": ("Pay for order {{ order.number }}",
+               "Order {{ order.number }}: {{ order.total }} {{ order.currency }} to pay. Pay here: {{ order.url }}"),
+        "pl": ("Zapłać za zamówienie {{ order.number }}",
+               "Zamówienie {{ order.number }}: do zapłaty {{ order.total }} {{ order.currency }}. Zapłać tutaj: "
+               "{{ order.url }}"),
+        "de": ("Bezahlen Sie Bestellung {{ order.number }}",
+               "Bestellung {{ order.number }}: {{ order.total }} {{ order.currency }} zu zahlen. Hier bezahlen: "
+               "{{ order.url }}"),
     },
     "giveaway_winner": {
         "en": ("You won: {{ giveaway.name }}", "Congratulations {{ customer.first_name or '' }}! You won our giveaway "

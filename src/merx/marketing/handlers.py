@@ -8,6 +8,8 @@ and never lost.
 - `marketing.sellers`: a marketplace line refused or not delivered and refunded -> the
   customer is told (`seller_order.line_refunded`).
 - `marketing.sales`: a quote sent -> the buyer gets its link (`quote.sent`).
+- `marketing.instore`: a cart held at a store counter, or an assisted order's payment link, sent
+  -> the customer gets the link by email, or by SMS when they have only a phone.
 - `marketing.consent`: consent granted -> welcome journey; withdrawn -> queued marketing
   messages to that channel are cancelled at once."""
 
@@ -22,6 +24,7 @@ from merx.core.money import Money
 from merx.core.uow import UnitOfWork
 from merx.crm.events import CustomerConsentChanged
 from merx.customers import public as customers
+from merx.instore.events import HeldCartSent, PaymentLinkSent
 from merx.marketing import journeys, notifications
 from merx.marketing.models import Message, OrderNote
 from merx.sales.events import QuoteSent
@@ -88,9 +91,16 @@ def on_quotes_sent(events: list[DomainEvent], uow: UnitOfWork) -> None:
     uow.commit()
 
 
+def on_instore_links(events: list[DomainEvent], uow: UnitOfWork) -> None:
+    notifications.queue_instore_links(uow, events)
+    uow.commit()
+
+
 def register(bus: MessageBus) -> None:
     for cls in ORDER_EVENTS:
         bus.subscribe(cls, on_order_events, batch=True, durable="marketing.orders")
     bus.subscribe(CustomerConsentChanged, on_consent, batch=True, durable="marketing.consent")
     bus.subscribe(SellerLineRefunded, on_line_refunds, batch=True, durable="marketing.sellers")
     bus.subscribe(QuoteSent, on_quotes_sent, batch=True, durable="marketing.sales")
+    bus.subscribe(HeldCartSent, on_instore_links, batch=True, durable="marketing.instore")
+    bus.subscribe(PaymentLinkSent, on_instore_links, batch=True, durable="marketing.instore")

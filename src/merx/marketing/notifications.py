@@ -162,3 +162,32 @@ def queue_quotes_sent(uow: UnitOfWork, events: list[DomainEvent]) -> int:
                                 channel="email", customer=customer, address=(person or {}).get("email"),
                                 template_key="quote_sent", context=context, due_at=now))
     return insert_rows(uow, rows)
+
+
+def queue_instore_links(uow: UnitOfWork, events: list[DomainEvent]) -> int:
+    """`instore.cart_sent` / `instore.payment_link_sent` -> the customer gets the link, by
+    the channel instore chose (email, or SMS to the phone when there is no email). No commit."""
+    book = TemplateBook(uow)
+    rows = []
+    now = utcnow()
+    shop = shop_context()
+    for event in events:
+        data = event.data
+        person = _person(uow, data.customer_id)
+        customer = dict(person or {}, id=data.customer_id)
+        address = (person or {}).get("phone" if data.channel == "sms" else "email")
+        context: dict[str, Any] = {"customer": customer_context(customer), "shop": shop}
+        if event.type == "instore.cart_sent":
+            template = "cart_held"
+            context |= {"store": {"code": data.store_code, "name": data.store_name},
+                        "cart": {"id": data.cart_id, "units": data.units, "total": str(data.total.amount),
+                                 "currency": data.total.currency, "url": shop["url"] + data.path,
+                                 "expires_on": data.expires_at.date().isoformat()}}
+        else:
+            template = "payment_link"
+            context["order"] = {"id": data.order_id, "number": data.number, "total": str(data.total.amount),
+                                "currency": data.total.currency, "url": shop["url"] + data.path}
+        rows.append(message_row(uow, book, idem_key=f"event:{event.id}:{template}", kind="transactional",
+                                channel=data.channel, customer=customer, address=address, template_key=template,
+                                context=context, due_at=now))
+    return insert_rows(uow, rows)

@@ -380,22 +380,35 @@ def new_customer(request: Request, form: dict[str, Any] = Depends(csrf_form)) ->
 # --------------------------------------------------------------------------------------------
 
 
-@router.post("/associate/order")
-def place_order(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Response:
-    me = associate(request)
-    cart = _cart(request)
-    if not cart["lines"]:
-        return redirect("/associate/cart", flash="The cart is empty.")
+def _order_in(form: dict[str, Any], cart: dict[str, Any]) -> instore.AssistedOrderIn:
     fulfilment = "pickup" if form.get("fulfilment") == "pickup" else "ship"
     address = None
     if fulfilment == "ship":
         address = {"name": text_or_none(form.get("name")), "line1": str(form.get("line1", "")).strip(),
                    "city": str(form.get("city", "")).strip(), "postal_code": text_or_none(form.get("postal_code")),
                    "country": str(form.get("country", "")).strip().upper()}
-    data = instore.AssistedOrderIn(customer_id=cart["customer"], email=text_or_none(form.get("email")),
+    return instore.AssistedOrderIn(customer_id=cart["customer"], email=text_or_none(form.get("email")),
                                    lines=cart["lines"], fulfilment=fulfilment,
                                    pickup_store=text_or_none(form.get("pickup_store")), address=address,
                                    payment_mode=str(form.get("payment_mode", "")))
+
+
+def _cart_refused(request: Request, me: Any, form: dict[str, Any], e: Problem) -> Response:
+    if e.status >= 500:
+        raise e
+    with unit_of_work(request, me, readonly=True) as uow:
+        stores, store = _stores(request, uow)
+        ctx = _cart_context(request, uow, store, stores)
+    return _page(request, "cart.html", ctx | {"error": problem_sentence(e), "form": form}, status=e.status)
+
+
+@router.post("/associate/order")
+def place_order(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    me = associate(request)
+    cart = _cart(request)
+    if not cart["lines"]:
+        return redirect("/associate/cart", flash="The cart is empty.")
+    data = _order_in(form, cart)
     try:
         if data.customer_id is None and not data.email:
             raise Problem("Find or create the customer first (or give an email for the receipt).", status=422,
@@ -404,15 +417,49 @@ def place_order(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> 
             _, store = _stores(request, uow)
             order = instore.place_assisted_order(uow, store, data)
     except Problem as e:
-        if e.status >= 500:
-            raise
-        with unit_of_work(request, me, readonly=True) as uow:
-            stores, store = _stores(request, uow)
-            ctx = _cart_context(request, uow, store, stores)
-        return _page(request, "cart.html", ctx | {"error": problem_sentence(e), "form": form}, status=e.status)
+        return _cart_refused(request, me, form, e)
     response = redirect(f"/associate/orders/{order['id']}", flash=f"Order {order['number']} is placed.")
     _save_cart(request, response, {"lines": [], "customer": None})
     return response
+
+
+@router.post("/associate/cart/send")
+def send_cart(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    """Hold the cart for the customer and send it to them (email, else SMS): they check out at
+    home with these lines and prices, and the order counts for this store and this associate."""
+    me = associate(request)
+    cart = _cart(request)
+    if not cart["lines"]:
+        return redirect("/associate/cart", flash="The cart is empty.")
+    try:
+        if cart["customer"] is None:
+            raise Problem("Find or create the customer first: the cart is sent to them.", status=422,
+                          title="Customer needed")
+        with unit_of_work(request, me) as uow:
+            _, store = _stores(request, uow)
+            held = instore.hold_and_send(uow, store, _order_in(form, cart))
+    except Problem as e:
+        return _cart_refused(request, me, form, e)
+    how = "by email" if held["channel"] == "email" else "by SMS"
+    response = redirect("/associate",
+                        flash=f"The cart ({held['total']} {held['currency']}) is sent to the customer {how}.")
+    _save_cart(request, response, {"lines": [], "customer": None})
+    return response
+
+
+@router.post("/associate/orders/{order_id}/send-link")
+def send_payment_link(request: Request, order_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    me = associate(request)
+    try:
+        with unit_of_work(request, me) as uow:
+            _, store = _stores(request, uow)
+            sent = instore.send_payment_link(uow, store, order_id)
+    except Problem as e:
+        if e.status >= 500:
+            raise
+        return redirect(f"/associate/orders/{order_id}", flash=f"Not sent: {problem_sentence(e)}")
+    how = "by email" if sent["channel"] == "email" else "by SMS"
+    return redirect(f"/associate/orders/{order_id}", flash=f"The payment link is sent to the customer {how}.")
 
 
 @router.get("/associate/orders/{order_id}")

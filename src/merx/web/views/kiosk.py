@@ -1,4 +1,5 @@
-"""The self-service kiosk at `/kiosk/{store}` and the payment link page at `/pay/{token}`.
+"""The self-service kiosk at `/kiosk/{store}`, the payment link page at `/pay/{token}`, and the
+cart an associate held and sent to the customer (`/held/{token}`, in the storefront's layout).
 
 A kiosk is anonymous and locked down: browse, search (the storefront's engine), stock in
 every location, and an order for delivery or pickup paid by a payment link (shown as a QR
@@ -230,3 +231,26 @@ def pay(request: Request, token: str, form: dict[str, Any] = Depends(csrf_form))
     with unit_of_work(request, ANONYMOUS) as uow:
         order = instore.pay_by_link(uow, token)
     return redirect(f"/pay/{token}", flash=f"Thank you: order {order['number']} is paid.")
+
+
+# --------------------------------------------------------------------------------------------
+# A cart held at the counter and sent to the customer (the storefront's layout)
+# --------------------------------------------------------------------------------------------
+
+
+@router.get("/held/{token}")
+def held_cart_page(request: Request, token: str) -> Response:
+    with unit_of_work(request, ANONYMOUS, readonly=True) as uow:
+        cart = instore.held_cart_of_link(uow, token)
+        store = instore.store_for_kiosk(uow, cart["store"])
+    return render(request, "store/held_cart.html", {"cart": cart, "store": store, "token": token},
+                  principal=ANONYMOUS)
+
+
+@router.post("/held/{token}")
+def held_cart_checkout(request: Request, token: str, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    """The customer checks the cart out: the order is placed, then paid through its payment link."""
+    with unit_of_work(request, ANONYMOUS) as uow:
+        order = instore.order_held_cart(uow, token)
+        pay = instore.payment_link_token(uow, order["id"])
+    return redirect(f"/pay/{pay}", flash=f"Order {order['number']} is placed: pay for it below.")

@@ -19,6 +19,7 @@ from merx.core import accounts
 from merx.core.auth import Role
 from merx.core.errors import Problem
 from merx.crm import public as crm
+from merx.instore import public as instore
 from merx.inventory import public as inventory
 from merx.pricing import public as pricing
 from merx.web.common import PageRoute, csrf_form, console_user, problem_sentence, redirect, render, unit_of_work
@@ -216,8 +217,12 @@ def update_location(request: Request, code: str, form: dict[str, Any] = Depends(
 
 
 def _users_context(uow: Any) -> dict[str, Any]:
-    return {"users": accounts.list_users(uow),
-            "roles": [r.value for r in Role if r not in (Role.customer,)]}
+    users = accounts.list_users(uow)
+    # a store associate acts only in the stores bound here (instore/access.py)
+    bound = {u["id"]: {s.code for s in instore.stores_of(uow, u["id"])} for u in users
+             if u["role"] == Role.store_associate}
+    return {"users": users, "roles": [r.value for r in Role if r not in (Role.customer,)],
+            "stores": instore.my_stores(uow), "bound_stores": bound}
 
 
 @router.get("/console/users")
@@ -252,6 +257,18 @@ def set_active(request: Request, user_id: int, form: dict[str, Any] = Depends(cs
     active = form.get("active") == "yes"
     return _write(request, "/console/users", "User activated." if active else "User deactivated: signed out everywhere.",
                   lambda uow: accounts.set_user_active(uow, user_id, active), Role.admin)
+
+
+@router.post("/console/users/{user_id}/stores")
+def bind_stores(request: Request, user_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    """Bind a store associate to the ticked stores (replaces their stores)."""
+    codes = [str(c) for c in form["__multi__"].getlist("store")]
+
+    def run(uow: Any) -> Any:
+        return instore.bind_associate(uow, user_id, codes, role_of_user=accounts.user_role(uow, user_id))
+
+    return _write(request, "/console/users", "Stores saved: the associate works in the ticked stores.", run,
+                  Role.admin)
 
 
 @router.post("/console/users/{user_id}/keys")
