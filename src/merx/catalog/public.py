@@ -10,7 +10,7 @@ from merx.catalog.costs import CostFact, add_product_cost, cost_at, cost_coverag
 from merx.catalog.costs import import_cost_csv
 from merx.catalog.schemas import CostCreate, CostImport, CostImportReport, CostOut, CostRowIn
 from merx.catalog.completeness import product_completeness
-from merx.catalog.lookups import ProductDocument, SkuInfo, iter_product_documents, lookup_skus
+from merx.catalog.lookups import ProductDocument, SkuInfo, iter_product_documents, lookup_skus, product_names
 from merx.catalog.rules import pick_locale
 from merx.catalog.products import bulk_create_products, get_product, list_products_stmt, update_product
 from merx.catalog.reference_data import (create_attribute, create_attribute_set, create_brand, create_category, update_brand,
@@ -21,7 +21,7 @@ __all__ = [
     "CategoryCreate", "CategoryOut", "ProductCreate", "ProductDocument", "ProductOut", "ProductPatch", "SkuInfo",
     "bulk_create_products", "create_attribute", "create_attribute_set", "create_brand", "create_category",
     "get_product", "iter_product_documents", "update_brand", "list_attributes", "list_brands", "list_categories",
-    "list_products_stmt", "lookup_skus", "pick_locale", "product_completeness", "skus_for_code", "update_product",
+    "list_products_stmt", "lookup_skus", "product_names", "pick_locale", "product_completeness", "skus_for_code", "update_product",
     # costs (catalog/costs.py): checkout lands them on order lines; reports and pricing rules read them
     "CostCreate", "CostFact", "CostImport", "CostImportReport", "CostOut", "CostRowIn", "add_product_cost", "cost_at",
     "cost_coverage", "cost_facts_at", "cost_history", "costs_at", "import_cost_csv", "import_costs",
