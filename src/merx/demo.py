@@ -150,6 +150,9 @@ def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int
             from merx.pricing import demo as pricing_demo
 
             counts.update(pricing_demo.seed(db, progress))  # competitors, their prices, rules and proposals
+            from merx.integration import demo as integration_demo
+
+            counts.update(integration_demo.seed(db, progress))  # a marketplace's order feed, fees classed apart
         with UnitOfWork(db) as uow:
             issued = accounts.create_user_with_key(uow, name="demo-admin", role=Role.admin)
         with UnitOfWork(db) as uow:

@@ -63,6 +63,7 @@ def record_connector_line(uow: UnitOfWork, connector: str, row: Mapping[str, Any
         facts.record_sales_lines(uow, [line], commit=False)
     except ValidationProblem as e:  # "lines[0].kind" -> "kind": the connector's row error names its field
         if e.errors:
-            raise ValidationProblem.for_field(e.errors[0].field.removeprefix("lines[0]."), e.errors[0].message) from None
+            field = e.errors[0].field.removeprefix("lines[0].")
+            raise ValidationProblem.for_field(field, e.errors[0].message) from None
         raise
     return "updated" if existed else "created"

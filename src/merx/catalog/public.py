@@ -21,7 +21,8 @@ __all__ = [
     "CategoryCreate", "CategoryOut", "ProductCreate", "ProductDocument", "ProductOut", "ProductPatch", "SkuInfo",
     "bulk_create_products", "create_attribute", "create_attribute_set", "create_brand", "create_category",
     "get_product", "iter_product_documents", "update_brand", "list_attributes", "list_brands", "list_categories",
-    "list_products_stmt", "lookup_skus", "product_names", "pick_locale", "product_completeness", "skus_for_code", "update_product",
+    "list_products_stmt", "lookup_skus", "pick_locale", "product_completeness", "skus_for_code", "update_product",
+    "product_names",  # SKU -> name in a locale (reports name products in the reader's language)
     # costs (catalog/costs.py): checkout lands them on order lines; reports and pricing rules read them
     "CostCreate", "CostFact", "CostImport", "CostImportReport", "CostOut", "CostRowIn", "add_product_cost", "cost_at",
     "cost_coverage", "cost_facts_at", "cost_history", "costs_at", "import_cost_csv", "import_costs",

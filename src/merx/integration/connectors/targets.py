@@ -170,7 +170,8 @@ def _sales_lines_check(mapping: dict[str, Any]) -> list[FieldError]:
 
     if "line_classes" not in mapping:
         return []
-    return [FieldError(field, message) for field, message in analytics.check_line_class_mapping(mapping["line_classes"])]
+    problems = analytics.check_line_class_mapping(mapping["line_classes"])
+    return [FieldError(field, message) for field, message in problems]
 
 
 def _sales_lines_bind(mapping: dict[str, Any]) -> Callable[[UnitOfWork, dict[str, Any], str], Outcome]:
