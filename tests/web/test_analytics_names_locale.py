@@ -69,3 +69,8 @@ def test_console_pages_name_products_in_the_readers_language(client, shop, polis
     page = client.get("/console/analytics/pareto")
     assert page.status_code == 200
     assert POLISH not in page.text and "Ceramic Mug" in page.text
+    tile = client.get("/console/tiles/top", headers={"Accept-Language": "pl"})  # the dashboard's top products
+    assert tile.status_code == 200
+    assert POLISH in tile.text
+    tile = client.get("/console/tiles/top")
+    assert POLISH not in tile.text and "Ceramic Mug" in tile.text
