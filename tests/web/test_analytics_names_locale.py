@@ -74,3 +74,24 @@ def test_console_pages_name_products_in_the_readers_language(client, shop, polis
     assert POLISH in tile.text
     tile = client.get("/console/tiles/top")
     assert POLISH not in tile.text and "Ceramic Mug" in tile.text
+
+
+def test_the_command_line_reports_take_a_language(client, db, settings, polish_mug, monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    from merx.cli import app as cli_app
+    from merx.core.settings import reset_settings_cache
+
+    monkeypatch.setenv("MERX_DATABASE_URL", db.url)
+    monkeypatch.setenv("MERX_DATA_DIR", str(settings.data_dir))
+    reset_settings_cache()
+    try:
+        out = CliRunner().invoke(cli_app, ["analytics", "sales", "--by", "product", "--json", "--lang", "pl"])
+        assert out.exit_code == 0, out.output
+        report = json.loads(out.output[out.output.index("{"):])
+        assert _names(report["rows"], "key") == {"MUG-1": POLISH, "KETTLE-1": "Steel Kettle"}
+    finally:
+        monkeypatch.undo()
+        reset_settings_cache()
