@@ -137,5 +137,6 @@ DEFINITIONS: dict[str, Any] = {
     "partial_periods": "a day, week or month that the data covers only partly (the first and last period of "
                        "the data, unless it starts or ends exactly on a boundary) is flagged `partial` and left "
                        "out of model fitting and backtests unless include_partial=true",
-    "product_names": "from the catalog (the product's name), never from the free-text line descriptions",
+    "product_names": "from the catalog (the product's name in the request's language, ?lang= or "
+                     "Accept-Language, else its default name), never from the free-text line descriptions",
 }
