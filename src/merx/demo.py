@@ -157,6 +157,10 @@ def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int
             from merx import demo_early_access
 
             counts.update(demo_early_access.seed(db, rng, progress))  # a collection for repeat customers first
+
+            from merx.integration import demo as integration_demo
+
+            counts.update(integration_demo.seed(db, progress))  # a marketplace's order feed, fees classed apart
         with UnitOfWork(db) as uow:
             issued = accounts.create_user_with_key(uow, name="demo-admin", role=Role.admin)
         with UnitOfWork(db) as uow:

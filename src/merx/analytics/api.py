@@ -67,6 +67,22 @@ def _respond(kind: str, report: dict[str, Any], fmt: str) -> Any:
                     headers={"Content-Disposition": f'attachment; filename="{filename}.{fmt}"'})
 
 
+def report_locale(request: Request, lang: str | None = Query(
+        None, description="language of product names (a locale of the shop); else Accept-Language, else the "
+                          "default locale")) -> str:
+    """The language reports name products in: `?lang=`, then Accept-Language, then the shop's
+    default (the catalog's rule, as its own product reads use). An unknown `lang` is a 422."""
+    from merx.catalog import public as catalog
+
+    settings = request.app.state.settings
+    chosen, ok = catalog.pick_locale(lang, request.headers.get("accept-language"), settings.locales,
+                                     settings.default_locale)
+    if not ok:
+        raise ValidationProblem.for_field("lang", f"unknown language {chosen!r}; supported: "
+                                          + ", ".join(settings.locales))
+    return chosen
+
+
 def _types(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
     if value is None:
         return default
@@ -136,9 +152,10 @@ def get_sales(request: Request, by: str = "month", date_from: str | None = Query
               limit: int | None = Query(None, ge=1, le=100_000), format: Format = "json",
               returns: Literal["return_date", "original_sale"] = Query(
                   "return_date", description="attribute returns to the period of the return or of the original sale"),
+              locale: str = Depends(report_locale),
               _: Principal = Depends(require(*READERS)), uow: UnitOfWork = Depends(get_read_uow)) -> Any:
     report = service.sales_analysis(uow, _scope(date_from, date_to, currency), data_dir=_data_dir(request), by=by,
-                                    limit=limit, returns=returns)
+                                    limit=limit, returns=returns, locale=locale)
     return _respond("sales", report, format)
 
 
@@ -146,9 +163,10 @@ def get_sales(request: Request, by: str = "month", date_from: str | None = Query
 def get_pareto(request: Request, of: str = "products", measure: str = "revenue", top_share: float = 0.2,
                date_from: str | None = Query(None, alias="from"), date_to: str | None = Query(None, alias="to"),
                currency: str | None = None, limit: int = Query(100, ge=1, le=100_000), format: Format = "json",
+               locale: str = Depends(report_locale),
                _: Principal = Depends(require(*READERS)), uow: UnitOfWork = Depends(get_read_uow)) -> Any:
     report = service.pareto_report(uow, _scope(date_from, date_to, currency), data_dir=_data_dir(request), of=of,
-                                   measure=measure, top_share=top_share, limit=limit)
+                                   measure=measure, top_share=top_share, limit=limit, locale=locale)
     return _respond("pareto", report, format)
 
 
@@ -158,11 +176,13 @@ def get_portfolio(request: Request, date_from: str | None = Query(None, alias="f
                   margin_basis: str = "unit", threshold_quantile: float = 0.5,
                   target_gold: float = 0.4, target_sunrise: float = 0.3, target_sunset: float = 0.3,
                   limit: int | None = Query(None, ge=1, le=100_000), format: Format = "json",
+                  locale: str = Depends(report_locale),
                   _: Principal = Depends(require(*READERS)), uow: UnitOfWork = Depends(get_read_uow)) -> Any:
     report = service.portfolio_report(
         uow, _scope(date_from, date_to, currency), data_dir=_data_dir(request), margin_basis=margin_basis,
         threshold_quantile=threshold_quantile,
-        target={"gold": target_gold, "sunrise": target_sunrise, "sunset": target_sunset}, limit=limit)
+        target={"gold": target_gold, "sunrise": target_sunrise, "sunset": target_sunset}, limit=limit,
+        locale=locale)
     return _respond("portfolio", report, format)
 
 

@@ -85,6 +85,7 @@ OUTPUT = typer.Option(None, "--output", "-o", help="Write .csv, .xlsx, .png, .sv
 JSON = typer.Option(False, "--json", help="Print the report as JSON.")
 FROM = typer.Option(None, "--from", help="ISO date, inclusive")
 TO = typer.Option(None, "--to", help="ISO date, exclusive")
+LANG = typer.Option(None, "--lang", help="Language of product names (a locale code); default: the shop's default.")
 
 
 def _scope(date_from: Optional[str], date_to: Optional[str], currency: Optional[str] = None):  # type: ignore[no-untyped-def]
@@ -127,12 +128,12 @@ def sales_cmd(by: str = typer.Option("month", help="product|category|brand|chann
               date_from: Optional[str] = FROM, date_to: Optional[str] = TO, currency: Optional[str] = None,
               limit: Optional[int] = None, output: Optional[Path] = OUTPUT, as_json: bool = JSON,
               returns: str = typer.Option("return_date", help="return_date|original_sale: period a return counts in"),
-              ) -> None:
+              lang: Optional[str] = LANG) -> None:
     """Gross, discounts, returns and net sales (shipping, fees, adjustments apart), units, orders, AOV, growth."""
     from merx.analytics import service
 
     _run("sales", lambda uow, d: service.sales_analysis(uow, _scope(date_from, date_to, currency), data_dir=d, by=by,
-                                                        limit=limit, returns=returns), output, as_json,
+                                                        limit=limit, returns=returns, locale=lang), output, as_json,
          ["key", "name", "gross", "discounts", "returns", "net", "shipping", "fees", "adjustments", "units", "orders",
           "aov", "growth"], f"Net sales by {by}")
 
@@ -140,13 +141,13 @@ def sales_cmd(by: str = typer.Option("month", help="product|category|brand|chann
 @analytics_app.command("pareto")
 def pareto_cmd(of: str = "products", measure: str = "revenue", date_from: Optional[str] = FROM,
                date_to: Optional[str] = TO, limit: int = 20, output: Optional[Path] = OUTPUT,
-               as_json: bool = JSON) -> None:
+               as_json: bool = JSON, lang: Optional[str] = LANG) -> None:
     """Which 20% of products or customers make which share of revenue or profit."""
     from merx.analytics import service
 
     def build(uow: Any, d: Path) -> dict[str, Any]:
         report = service.pareto_report(uow, _scope(date_from, date_to), data_dir=d, of=of, measure=measure,
-                                       limit=limit)
+                                       limit=limit, locale=lang)
         err.print(f"top {report['top_items']} of {report['items']} {of} make "
                   f"{(report['top_share_of_measure'] or 0):.1%} of {measure}; "
                   f"80% needs {report['items_for_80']} ({(report['items_share_for_80'] or 0):.1%})")
@@ -157,12 +158,13 @@ def pareto_cmd(of: str = "products", measure: str = "revenue", date_from: Option
 
 @analytics_app.command("portfolio")
 def portfolio_cmd(date_from: Optional[str] = FROM, date_to: Optional[str] = TO, margin_basis: str = "unit",
-                  output: Optional[Path] = OUTPUT, as_json: bool = JSON) -> None:
+                  output: Optional[Path] = OUTPUT, as_json: bool = JSON, lang: Optional[str] = LANG) -> None:
     """Gold / sunrise / sunset / rest, the mix against 40/30/30 and drop candidates."""
     from merx.analytics import service
 
     def build(uow: Any, d: Path) -> dict[str, Any]:
-        report = service.portfolio_report(uow, _scope(date_from, date_to), data_dir=d, margin_basis=margin_basis)
+        report = service.portfolio_report(uow, _scope(date_from, date_to), data_dir=d, margin_basis=margin_basis,
+                                          locale=lang)
         mix = Table(title="Mix against target")
         for c in ("class", "products", "share", "revenue_share", "target", "gap"):
             mix.add_column(c)

@@ -104,6 +104,9 @@ DEFINITIONS: dict[str, Any] = {
         "online_retail_codes": ONLINE_RETAIL_CODES,
         "online_retail_other_codes": "product, except a zero-price line with a negative quantity or without a "
                                      "customer, which is a writeoff",
+        "connector_codes": "a sales_lines connector's line_classes: exact codes, then glob patterns in order, to "
+                           "product, discount, shipping, fee or adjustment; other codes as online_retail_other_codes "
+                           "(docs/connectors.md)",
         "live_orders": "order lines are product; list total minus charged total of a line is a discount line; "
                        "the order's shipping is a shipping line",
     },
@@ -134,5 +137,6 @@ DEFINITIONS: dict[str, Any] = {
     "partial_periods": "a day, week or month that the data covers only partly (the first and last period of "
                        "the data, unless it starts or ends exactly on a boundary) is flagged `partial` and left "
                        "out of model fitting and backtests unless include_partial=true",
-    "product_names": "from the catalog (the product's name), never from the free-text line descriptions",
+    "product_names": "from the catalog (the product's name in the request's language, ?lang= or "
+                     "Accept-Language, else its default name), never from the free-text line descriptions",
 }

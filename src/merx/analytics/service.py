@@ -366,63 +366,65 @@ def cohort_report(uow: UnitOfWork, scope: SalesScope, *, data_dir: Path | None =
     return cohorts.cohorts(con, scoped(uow, scope), clv_months=clv_months) | {"cost_basis": cost_basis_note(uow)}
 
 
-def catalog_names(uow: UnitOfWork, skus: list[str]) -> dict[str, str]:
-    """SKU -> the catalog's product name (never a line's free-text description)."""
+def catalog_names(uow: UnitOfWork, skus: list[str], locale: str | None = None) -> dict[str, str]:
+    """SKU -> the catalog's product name in `locale` (its translation, else the default name;
+    never a line's free-text description)."""
     from merx.catalog import public as catalog_service
 
-    return {sku: info.name for sku, info in catalog_service.lookup_skus(uow, [s for s in skus if s]).items()}
+    return catalog_service.product_names(uow, [s for s in skus if s], locale)
 
 
-def _name_rows(uow: UnitOfWork, rows: list[dict[str, Any]], key: str) -> None:
-    names = catalog_names(uow, [str(r[key]) for r in rows if r.get(key) is not None])
+def _name_rows(uow: UnitOfWork, rows: list[dict[str, Any]], key: str, locale: str | None = None) -> None:
+    names = catalog_names(uow, [str(r[key]) for r in rows if r.get(key) is not None], locale)
     for r in rows:
         r["name"] = names.get(str(r.get(key)))
 
 
 def sales_analysis(uow: UnitOfWork, scope: SalesScope, *, data_dir: Path | None = None, by: str = "month",
-                   limit: int | None = None, returns: str = "return_date") -> dict[str, Any]:
+                   limit: int | None = None, returns: str = "return_date", locale: str | None = None) -> dict[str, Any]:
     from merx.analytics import sales
 
     con = sales_connection(uow, data_dir)
     report = sales.sales_report(con, scoped(uow, scope), by=by, limit=limit, returns=returns)
     if by == "product":
-        _name_rows(uow, report["rows"], "key")
-    return report | _cost_sections(uow, con, scope)
+        _name_rows(uow, report["rows"], "key", locale)
+    return report | _cost_sections(uow, con, scope, locale)
 
 
 def pareto_report(uow: UnitOfWork, scope: SalesScope, *, data_dir: Path | None = None, of: str = "products",
-                  measure: str = "revenue", top_share: float = 0.2, limit: int = 100) -> dict[str, Any]:
+                  measure: str = "revenue", top_share: float = 0.2, limit: int = 100,
+                  locale: str | None = None) -> dict[str, Any]:
     from merx.analytics import sales
 
     con = sales_connection(uow, data_dir)
     out = sales.pareto(con, scoped(uow, scope), of=of, measure=measure, top_share=top_share, limit=limit)
     if of == "products":
-        _name_rows(uow, out["rows"], "item")
-    return out | (_cost_sections(uow, con, scope) if measure == "profit" else {})
+        _name_rows(uow, out["rows"], "item", locale)
+    return out | (_cost_sections(uow, con, scope, locale) if measure == "profit" else {})
 
 
 def portfolio_report(uow: UnitOfWork, scope: SalesScope, *, data_dir: Path | None = None, margin_basis: str = "unit",
                      threshold_quantile: float = 0.5, target: dict[str, float] | None = None,
-                     limit: int | None = None) -> dict[str, Any]:
+                     limit: int | None = None, locale: str | None = None) -> dict[str, Any]:
     from merx.analytics import portfolio
 
     con = sales_connection(uow, data_dir)
     roles = {c: s.role for c, s in category_settings(uow).items()}
     report = portfolio.portfolio(con, scoped(uow, scope), margin_basis=margin_basis,
                                  threshold_quantile=threshold_quantile, target=target, roles=roles, limit=limit)
-    _name_rows(uow, report["products"], "sku")
-    _name_rows(uow, report["drop_candidates"], "sku")
-    return report | _cost_sections(uow, con, scope)
+    _name_rows(uow, report["products"], "sku", locale)
+    _name_rows(uow, report["drop_candidates"], "sku", locale)
+    return report | _cost_sections(uow, con, scope, locale)
 
 
-def _cost_sections(uow: UnitOfWork, con: Any, scope: SalesScope) -> dict[str, Any]:
+def _cost_sections(uow: UnitOfWork, con: Any, scope: SalesScope, locale: str | None = None) -> dict[str, Any]:
     """What every margin report adds: the assumption it makes where costs are missing, and
     which products, lines and orders it makes it for (analytics/cost_gaps.py)."""
     from merx.analytics import cost_gaps
 
     note = cost_basis_note(uow)
     missing = cost_gaps.missing_costs(con, scoped(uow, scope), basis=note)
-    _name_rows(uow, missing["products"], "sku")
+    _name_rows(uow, missing["products"], "sku", locale)
     return {"cost_basis": note, "cost_missing": missing}
 
 

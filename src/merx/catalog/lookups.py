@@ -97,6 +97,24 @@ def lookup_skus(uow: UnitOfWork, skus: Iterable[str]) -> dict[str, SkuInfo]:
     return out
 
 
+def product_names(uow: UnitOfWork, skus: Iterable[str], locale: str | None = None) -> dict[str, str]:
+    """SKU -> the product's name in `locale` (its translation), else its default name; unknown
+    SKUs are absent. Reports name products with it, in the reader's language."""
+    from merx.catalog.rules import localized
+
+    wanted = list(dict.fromkeys(s for s in skus if s))
+    default_locale = uow.settings.default_locale
+    out: dict[str, str] = {}
+    conn = uow.session.connection()
+    for start in range(0, len(wanted), 500):
+        stmt = (sa.select(Variant.sku, Product.name, Product.translations)
+                .join(Product, Product.id == Variant.product_id)
+                .where(Variant.sku.in_(wanted[start:start + 500])))
+        for sku, name, translations in conn.execute(stmt):
+            out[sku] = localized(translations, locale or default_locale, default_locale, "name", name)
+    return out
+
+
 def iter_product_documents(uow: UnitOfWork, *, batch_size: int = 1000,
                            product_ids: Iterable[int] | None = None) -> Iterator[ProductDocument]:
     """Every product (or the given ones) as a self-contained document, in id order, read in

@@ -11,7 +11,8 @@ from merx.catalog.costs import CostFact, add_product_cost, cost_at, cost_coverag
 from merx.catalog.costs import import_cost_csv
 from merx.catalog.schemas import CostCreate, CostImport, CostImportReport, CostOut, CostRowIn
 from merx.catalog.completeness import product_completeness
-from merx.catalog.lookups import ProductDocument, SkuInfo, iter_product_documents, lookup_skus, product_categories
+from merx.catalog.lookups import (ProductDocument, SkuInfo, iter_product_documents, lookup_skus, product_categories,
+                                 product_names)
 from merx.catalog.rules import pick_locale
 from merx.catalog.early_access import (contribute_segments, hidden_product_ids, may_see as early_access_may_see,
                                        prelaunch, refusals as early_access_refusals)
@@ -26,6 +27,7 @@ __all__ = [
     "bulk_create_products", "create_attribute", "create_attribute_set", "create_brand", "create_category",
     "get_product", "iter_product_documents", "update_brand", "list_attributes", "list_brands", "list_categories",
     "list_products_stmt", "lookup_skus", "product_categories", "pick_locale", "product_completeness", "skus_for_code", "update_product",
+    "product_names",  # SKU -> name in a locale (reports name products in the reader's language)
     # costs (catalog/costs.py): checkout lands them on order lines; reports and pricing rules read them
     "CostCreate", "CostFact", "CostImport", "CostImportReport", "CostOut", "CostRowIn", "add_product_cost", "cost_at",
     # early access (catalog/early_access.py): CRM fills the hook; search, orders and the storefront enforce it

@@ -119,7 +119,8 @@ class EventOut(BaseModel):
 
 # -- connectors ----------------------------------------------------------------------------------
 
-ConnectorTarget = Literal["stock_levels", "prices", "products", "order_status", "orders", "offers", "costs", "dealer_reports"]
+ConnectorTarget = Literal["stock_levels", "prices", "products", "order_status", "orders", "offers", "costs",
+                          "dealer_reports", "sales_lines"]
 
 
 class ConnectorCreate(StrictModel):

@@ -56,6 +56,10 @@ def _validate(direction: str, target: str, mapping: dict[str, Any], transport: d
         else:
             t = TARGETS[target]
             errors += check_mapping(mapping, t.required, t.fields)
+            if t.check is not None:
+                errors += t.check(mapping)
+            elif "line_classes" in mapping:
+                errors.append(FieldError("mapping.line_classes", "only sales_lines connectors class lines"))
     else:
         if target != "orders":
             errors.append(FieldError("target", "outbound connectors export 'orders'"))
@@ -122,6 +126,10 @@ def update_connector(uow: UnitOfWork, code: str, data: ConnectorUpdate) -> Conne
     for name in ("name", "format", "active"):
         if changes.get(name) is not None:
             setattr(c, name, changes[name])
+    if (mapping or {}).get("line_classes") != (c.mapping or {}).get("line_classes"):
+        # other classes for the same rows: forget the rows' hashes so the next import
+        # (?force=true for the same file) records every line again under the new classes
+        uow.session.execute(sa.delete(ConnectorRecord).where(ConnectorRecord.connector_id == c.id))
     c.mapping, c.transport = with_column_order(mapping), credentials.seal(transport, previous=c.transport)
     c.version += 1
     uow.audit("connector.updated", "connector", c.id, before=before, after=_out(c).model_dump(mode="json"))
@@ -248,6 +256,7 @@ def run_import(db: Database, code: str, content: bytes, *, filename: str | None 
             raise Conflict(f"connector {code} is inactive")
         connector_id, target, fmt = c.id, TARGETS[c.target], c.format
         mapping = c.mapping
+        apply = target.applier(mapping)
         earlier = uow.session.scalar(sa.select(ImportJob).where(
             ImportJob.connector_id == c.id, ImportJob.content_hash == content_hash,
             ImportJob.status.in_(("succeeded", "partial"))).order_by(ImportJob.id))
@@ -328,7 +337,7 @@ def run_import(db: Database, code: str, content: bytes, *, filename: str | None 
                 try:
                     _remember(uow, known, connector_id, key, h)
                     # the record hash commits with the target's change, or not at all
-                    outcome = target.apply(uow, values, code)
+                    outcome = apply(uow, values, code)
                     uow.commit()
                     counts[outcome] += 1
                 except Exception as e:  # noqa: BLE001 - a row the target refuses is reported, the rest go on

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable
 
-from merx.core.errors import Problem, ValidationProblem
+from merx.core.errors import FieldError, Problem, ValidationProblem
 from merx.core.uow import UnitOfWork
 
 Outcome = str  # created | updated | unchanged
@@ -24,10 +24,17 @@ class Target:
     # Optional: many rows in the caller's transaction (does not commit); one outcome or the
     # exception refusing it per row.
     apply_batch: Callable[[UnitOfWork, list[dict[str, Any]], str], list[Any]] | None = None
+    # Optional: for targets that read more of the connector's mapping than its fields (the
+    # `line_classes` of sales_lines): (mapping) -> its problems, and (mapping) -> the apply.
+    check: Callable[[dict[str, Any]], list[FieldError]] | None = None
+    bind: Callable[[dict[str, Any]], Callable[[UnitOfWork, dict[str, Any], str], Outcome]] | None = None
 
     @property
     def fields(self) -> tuple[str, ...]:
         return self.required + self.optional
+
+    def applier(self, mapping: dict[str, Any]) -> Callable[[UnitOfWork, dict[str, Any], str], Outcome]:
+        return self.bind(mapping) if self.bind is not None else self.apply
 
 
 def _stock(uow: UnitOfWork, row: dict[str, Any], connector: str) -> Outcome:
@@ -166,6 +173,31 @@ def _dealer_reports(uow: UnitOfWork, row: dict[str, Any], connector: str) -> Out
     return sales.apply_dealer_report_row(uow, row)
 
 
+def _sales_lines_check(mapping: dict[str, Any]) -> list[FieldError]:
+    from merx.analytics import public as analytics
+
+    if "line_classes" not in mapping:
+        return []
+    problems = analytics.check_line_class_mapping(mapping["line_classes"])
+    return [FieldError(field, message) for field, message in problems]
+
+
+def _sales_lines_bind(mapping: dict[str, Any]) -> Callable[[UnitOfWork, dict[str, Any], str], Outcome]:
+    """An ERP's or marketplace's order rows into the sales history (analytics), each line
+    classed by the connector's `line_classes` (fee, shipping, ... stay out of product figures)."""
+    from merx.analytics import public as analytics
+
+    line_classes = mapping.get("line_classes")
+
+    def apply(uow: UnitOfWork, row: dict[str, Any], connector: str) -> Outcome:
+        return analytics.record_connector_line(uow, connector, row, line_classes)
+    return apply
+
+
+def _sales_lines(uow: UnitOfWork, row: dict[str, Any], connector: str) -> Outcome:
+    return _sales_lines_bind({})(uow, row, connector)
+
+
 TARGETS: dict[str, Target] = {
     "stock_levels": Target("stock_levels", ("sku", "location", "quantity"), (), ("sku", "location"), _stock,
                            apply_batch=_stock_batch),
@@ -181,6 +213,10 @@ TARGETS: dict[str, Target] = {
                      _offers),
     "dealer_reports": Target("dealer_reports", ("dealer", "month", "sku", "stock_units", "sell_out_units"), (),
                              ("dealer", "month", "sku"), _dealer_reports),
+    # analytics' own field lists (connector_lines.py): order_ref, line, sku, quantity, unit_price, ...
+    "sales_lines": Target("sales_lines", ("order_ref", "line", "sku", "quantity", "unit_price", "currency",
+                                          "occurred_at"), ("customer_ref", "kind", "country", "channel"),
+                          ("order_ref", "line"), _sales_lines, check=_sales_lines_check, bind=_sales_lines_bind),
 }
 
 # Outbound: fields an order export may use (dotted paths into the `order.placed` payload).

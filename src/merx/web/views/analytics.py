@@ -21,6 +21,7 @@ from merx.core.errors import Problem
 from merx.web.common import PageRoute, console_user, problem_sentence, render, unit_of_work
 from merx.web.views import analytics_data
 from merx.web.views.analytics_data import Period
+from merx.web.views.helpers import reader_locale
 
 log = logging.getLogger("merx.web.analytics")
 router = APIRouter(route_class=PageRoute)
@@ -103,7 +104,8 @@ def analytics_page(request: Request, section: str,
             last = bounds["last"].date() if bounds["last"] else None
             period, notes = choose_period(first, last, date_from, date_to, days,
                                           dt.datetime.now(dt.timezone.utc).date())
-            data = builder(uow, period=period)
+            # product names in the reader's language (?lang=, cookie, Accept-Language, default)
+            data = builder(uow, period=period, locale=reader_locale(request))
         except ValueError as e:
             error = str(e)[:1].upper() + str(e)[1:]
         except Problem as e:

@@ -65,15 +65,17 @@ def funnel_chart(uow: Any, *, days: int = 30) -> dict[str, Any]:
     return {"spec": funnel_section(uow, period=Period.last_days(days))["charts"][0]["spec"]}
 
 
-def top_products(uow: Any, *, days: int = 30, limit: int = 10) -> list[dict[str, Any]]:
-    report = analytics.sales_analysis(uow, Period.last_days(days).scope(), data_dir=_data_dir(uow), by="product")
+def top_products(uow: Any, *, days: int = 30, limit: int = 10, locale: str | None = None) -> list[dict[str, Any]]:
+    report = analytics.sales_analysis(uow, Period.last_days(days).scope(), data_dir=_data_dir(uow), by="product",
+                                      locale=locale)
     rows = [r for r in report.get("rows", []) if r.get("name")][:limit]  # products only, named by the catalog
     return [{"name": r.get("name"), "sku": r.get("key"),
              "units": r.get("units"), "revenue": r.get("revenue"), "currency": report.get("currency")} for r in rows]
 
 
 # --------------------------------------------------------------------------------------------
-# The analytics pages: one builder per section, each returning charts and tables
+# The analytics pages: one builder per section, each returning charts and tables. `locale` is
+# the language product names are shown in; sections that name no product ignore it.
 # --------------------------------------------------------------------------------------------
 
 PORTFOLIO_COLOURS = {"gold": "#d4a017", "sunrise": "#e67e22", "sunset": "#8e44ad", "rest": "#95a5a6"}
@@ -104,7 +106,7 @@ def _table(title: str, rows: list[dict[str, Any]], columns: list[str] | None = N
             "rows": [[_cell(r.get(c)) for c in columns] for r in rows[:MAX_TABLE_ROWS]]}
 
 
-def funnel_section(uow: Any, *, period: Period) -> dict[str, Any]:
+def funnel_section(uow: Any, *, period: Period, locale: str | None = None) -> dict[str, Any]:
     report = analytics.funnel_report(uow, data_dir=_data_dir(uow), date_from=period.date_from, date_to=period.date_to)
     stages = report.get("stages", [])
     spec = {"type": "bar", "data": {"labels": [s["stage"] for s in stages],
@@ -118,7 +120,7 @@ def funnel_section(uow: Any, *, period: Period) -> dict[str, Any]:
             "note": "Purchases are tracked purchase events plus the orders placed by known customers."}
 
 
-def cohorts_section(uow: Any, *, period: Period) -> dict[str, Any]:
+def cohorts_section(uow: Any, *, period: Period, locale: str | None = None) -> dict[str, Any]:
     report = analytics.cohort_report(uow, period.scope(), data_dir=_data_dir(uow))
     rows = analytics.cohort_table_rows(report, months=12)
     datasets = [{"label": r["cohort"], "data": [r.get(f"m{k}") for k in range(13)], "fill": False}
@@ -154,11 +156,11 @@ def _period_keys(first: str, last: str, by: str) -> list[str]:
     return keys
 
 
-def sales_section(uow: Any, *, period: Period) -> dict[str, Any]:
+def sales_section(uow: Any, *, period: Period, locale: str | None = None) -> dict[str, Any]:
     by = "day" if period.days <= 31 else "week" if period.days <= 183 else "month"
-    by_period = analytics.sales_analysis(uow, period.scope(), data_dir=_data_dir(uow), by=by)
-    by_category = analytics.sales_analysis(uow, period.scope(), data_dir=_data_dir(uow), by="category")
-    by_country = analytics.sales_analysis(uow, period.scope(), data_dir=_data_dir(uow), by="country")
+    by_period = analytics.sales_analysis(uow, period.scope(), data_dir=_data_dir(uow), by=by, locale=locale)
+    by_category = analytics.sales_analysis(uow, period.scope(), data_dir=_data_dir(uow), by="category", locale=locale)
+    by_country = analytics.sales_analysis(uow, period.scope(), data_dir=_data_dir(uow), by="country", locale=locale)
     period_rows, cat_rows = by_period.get("rows", []), by_category.get("rows", [])
     currency = by_period.get("currency") or ""
     # every period in the range: one without sales is a gap in the line, not a bridge over it
@@ -192,8 +194,8 @@ def sales_section(uow: Any, *, period: Period) -> dict[str, Any]:
             "note": note + " " + (by_period.get("cost_basis") or "")}
 
 
-def portfolio_section(uow: Any, *, period: Period) -> dict[str, Any]:
-    report = analytics.portfolio_report(uow, period.scope(), data_dir=_data_dir(uow))
+def portfolio_section(uow: Any, *, period: Period, locale: str | None = None) -> dict[str, Any]:
+    report = analytics.portfolio_report(uow, period.scope(), data_dir=_data_dir(uow), locale=locale)
     products = report.get("products", [])
     datasets = []
     for klass, colour in PORTFOLIO_COLOURS.items():
@@ -223,7 +225,7 @@ def portfolio_section(uow: Any, *, period: Period) -> dict[str, Any]:
             "note": note}
 
 
-def inventory_section(uow: Any, *, period: Period) -> dict[str, Any]:
+def inventory_section(uow: Any, *, period: Period, locale: str | None = None) -> dict[str, Any]:
     report = analytics.inventory_report(uow, period.scope(), data_dir=_data_dir(uow), as_of=period.date_to)
     counts = report.get("counts", {})
     spec = {"type": "bar", "data": {"labels": [status_label(c) for c in counts], "datasets": [
@@ -238,7 +240,7 @@ def inventory_section(uow: Any, *, period: Period) -> dict[str, Any]:
                     f"days of cover."}
 
 
-def forecast_section(uow: Any, *, period: Period) -> dict[str, Any]:
+def forecast_section(uow: Any, *, period: Period, locale: str | None = None) -> dict[str, Any]:
     from merx.core.errors import Problem
 
     # the model needs history: at least a year ending with the chosen period
@@ -296,9 +298,9 @@ def _pareto_curve(report: dict[str, Any], label: str) -> dict[str, Any]:
                                          "title": {"display": True, "text": "share of items, largest first"}}}}}
 
 
-def pareto_section(uow: Any, *, period: Period) -> dict[str, Any]:
-    products = analytics.pareto_report(uow, period.scope(), data_dir=_data_dir(uow), of="products")
-    customers = analytics.pareto_report(uow, period.scope(), data_dir=_data_dir(uow), of="customers")
+def pareto_section(uow: Any, *, period: Period, locale: str | None = None) -> dict[str, Any]:
+    products = analytics.pareto_report(uow, period.scope(), data_dir=_data_dir(uow), of="products", locale=locale)
+    customers = analytics.pareto_report(uow, period.scope(), data_dir=_data_dir(uow), of="customers", locale=locale)
     rows = products.get("rows", [])
     top = {"type": "bar", "data": {"labels": [str(r.get("name") or r["item"]) for r in rows[:15]], "datasets": [
         {"label": f"Net sales {products.get('currency', '')}", "data": [_num(r.get("value")) for r in rows[:15]],
@@ -323,7 +325,7 @@ def pareto_section(uow: Any, *, period: Period) -> dict[str, Any]:
                     "only (no postage, fees or adjustments). Buyers: customers with an order in the period."}
 
 
-def abandonment_section(uow: Any, *, period: Period) -> dict[str, Any]:
+def abandonment_section(uow: Any, *, period: Period, locale: str | None = None) -> dict[str, Any]:
     # abandonments are kept as found by the scan job, not by period: the list is the latest ones
     report = analytics.abandonment_report(uow, limit=MAX_TABLE_ROWS)
     counts = {"Abandoned carts": report.get("carts", 0), "Abandoned browsing": report.get("browse", 0),

@@ -16,6 +16,7 @@ from merx.inventory import public as inventory
 from merx.support import public as support
 from merx.web.common import PageRoute, console_user, render, unit_of_work
 from merx.web.views import analytics_data
+from merx.web.views.helpers import reader_locale
 
 log = logging.getLogger("merx.web.dashboard")
 router = APIRouter(route_class=PageRoute)
@@ -49,14 +50,15 @@ def _safely(fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 TILES = {
-    # name: (roles, builder)
-    "sales": ((Role.admin, Role.staff), lambda uow, today: analytics_data.today_sales(uow, today)),
-    "funnel": ((Role.admin, Role.staff), lambda uow, today: analytics_data.funnel_chart(uow, days=30)),
-    "top": ((Role.admin, Role.staff), lambda uow, today: analytics_data.top_products(uow, days=30)),
-    "stock": ((Role.admin, Role.staff), lambda uow, today: _low_stock(uow)),
-    "tickets": ((Role.admin, Role.staff, Role.support_agent), lambda uow, today: support.list_tickets(
+    # name: (roles, builder(uow, today, locale)); locale: the reader's language (product names)
+    "sales": ((Role.admin, Role.staff), lambda uow, today, locale: analytics_data.today_sales(uow, today)),
+    "funnel": ((Role.admin, Role.staff), lambda uow, today, locale: analytics_data.funnel_chart(uow, days=30)),
+    "top": ((Role.admin, Role.staff), lambda uow, today, locale: analytics_data.top_products(uow, days=30,
+                                                                                          locale=locale)),
+    "stock": ((Role.admin, Role.staff), lambda uow, today, locale: _low_stock(uow)),
+    "tickets": ((Role.admin, Role.staff, Role.support_agent), lambda uow, today, locale: support.list_tickets(
         uow, open_only=True, limit=8)),
-    "tasks": ((Role.admin, Role.staff, Role.sales_rep), lambda uow, today: _overdue_tasks(uow)),
+    "tasks": ((Role.admin, Role.staff, Role.sales_rep), lambda uow, today, locale: _overdue_tasks(uow)),
 }
 
 
@@ -77,5 +79,5 @@ def dashboard_tile(request: Request, name: str) -> Response:
         raise Problem("There is no such dashboard tile for your role.", status=404, title="Not found")
     today = dt.datetime.now(dt.timezone.utc).date()
     with unit_of_work(request, me, readonly=True) as uow:
-        value = _safely(TILES[name][1], uow, today)
+        value = _safely(TILES[name][1], uow, today, reader_locale(request))
     return render(request, "console/tile.html", {"name": name, "value": value, "today": today}, principal=me)

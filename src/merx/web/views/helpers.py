@@ -34,3 +34,18 @@ def int_or_none(value: Any) -> int | None:
 def text_or_none(value: Any) -> str | None:
     text = str(value).strip() if value is not None else ""
     return text or None
+
+
+def reader_locale(request: Any) -> str:
+    """The reader's language, by the storefront's rule: `?lang=`, then the `merx_lang` cookie,
+    then Accept-Language, then the shop's default. Unknown codes are ignored, not refused: a
+    bookmarked link with a stale `lang` must still open."""
+    from merx.catalog import public as catalog
+
+    settings = request.app.state.settings
+    for explicit in (request.query_params.get("lang"), request.cookies.get("merx_lang")):
+        if explicit and explicit in settings.locales:
+            return explicit
+    chosen, _ = catalog.pick_locale(None, request.headers.get("accept-language"), settings.locales,
+                                    settings.default_locale)
+    return chosen

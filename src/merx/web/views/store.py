@@ -68,13 +68,9 @@ def _locale(request: Request) -> str:
     """The shopper's language: `?lang=` (remembered in a cookie by `_render`), then the cookie,
     then Accept-Language, then the shop's default. Unknown codes are ignored, not refused: a
     storefront link with a stale `lang` must still open."""
-    settings = request.app.state.settings
-    for explicit in (request.query_params.get("lang"), request.cookies.get(LANG_COOKIE)):
-        if explicit and explicit in settings.locales:
-            return explicit
-    chosen, _ = catalog.pick_locale(None, request.headers.get("accept-language"), settings.locales,
-                                    settings.default_locale)
-    return chosen
+    from merx.web.views.helpers import reader_locale
+
+    return reader_locale(request)  # the console's reports use the same rule
 
 
 def _store_context(request: Request) -> dict[str, Any]:
