@@ -192,7 +192,10 @@ def test_sigkilled_worker_loses_no_reaction_and_applies_none_twice(db, tmp_path,
     assert {c: n for c, n in stats.items() if n} == events_per_customer
     points = collections.Counter()
     for oid, order in orders.items():
-        points[order["customer_id"]] += int((PRICE * ordered[oid]).to_integral_value(ROUND_DOWN))
+        earned = int((PRICE * ordered[oid]).to_integral_value(ROUND_DOWN))
+        # a returned unit takes back its share of the order's points, rounded down (crm/loyalty.py)
+        taken = int((earned * Decimal(returned[oid]) / Decimal(ordered[oid])).to_integral_value(ROUND_DOWN))
+        points[order["customer_id"]] += earned - taken
     assert {c: p for c, p in loyalty.items() if p} == dict(points)
 
     # -- against a rebuild from the outbox ---------------------------------------------------------
