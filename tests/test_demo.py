@@ -140,7 +140,7 @@ def test_demo_marketplace_has_olist_sellers_orders_in_every_state_and_a_payout_c
         assert {"awaiting_acceptance", "accepted", "refused", "shipped", "cancelled"} <= {s["status"] for s in subs}
         assert {"expired", "refused"} <= {ln["status"] for s in subs for ln in s["lines"]}
         assert any(s["shipped_late"] for s in subs) and any(s["shipped_late"] is False for s in subs)
-        assert client.get("/api/v1/payouts/cycles", headers=headers).json()
+        assert client.get("/api/v1/payouts/cycles", headers=headers).json()["items"]
         assert client.get("/api/v1/payouts", headers=headers).json()["items"]
         buy_box = client.get("/api/v1/offers/buy-box", params={"sku": subs[0]["lines"][0]["sku"]}).json()
         assert buy_box["winner"] is not None
@@ -230,4 +230,54 @@ def test_demo_orders_carry_costs_and_pricing_has_competitors_and_proposals(demo_
         proposals = client.get("/api/v1/sales/price-proposals", params={"limit": 500}, headers=headers).json()["items"]
         assert {"pending", "approved", "rejected"} <= {p["status"] for p in proposals}
         assert all(Decimal(p["proposed_price"]) >= Decimal(p["floor"]) >= Decimal(p["cost"]) for p in proposals)
+    app.state.db.dispose()
+
+
+def test_demo_integration_has_signed_deliveries_retries_and_an_import_with_bad_rows(demo_run):
+    """The console's integration page has something to show: endpoints whose delivery log came
+    from real signed posts (the demo's receiver answers 204 only to a valid signature), a retry
+    after a 503, a 410 that the relay stopped at, and a stock file whose bad rows are reported."""
+    from fastapi.testclient import TestClient
+
+    from merx.app import create_app
+    from merx.core.settings import Settings
+
+    data_dir, key = demo_run
+    app = create_app(Settings(data_dir=data_dir, log_level="WARNING"))
+    headers = {"Authorization": f"Bearer {key}"}
+    with TestClient(app) as client:
+        endpoints = {e["url"].rsplit("/", 2)[-2]: e
+                     for e in client.get("/api/v1/webhooks", headers=headers).json()["items"]}
+        assert set(endpoints) == {"erp", "crm", "legacy"}
+        # none stays active: nobody listens on the demo receiver's port once the demo is loaded
+        assert not any(e["active"] for e in endpoints.values())
+        assert "10 consecutive" in endpoints["legacy"]["disabled_reason"] or "consecutive failed" in \
+            endpoints["legacy"]["disabled_reason"]
+
+        def deliveries(name: str) -> list[dict]:
+            r = client.get(f"/api/v1/webhooks/{endpoints[name]['id']}/deliveries", params={"limit": 200},
+                           headers=headers)
+            assert r.status_code == 200, r.text
+            return r.json()["items"]
+
+        erp = deliveries("erp")
+        assert {"order.placed", "order.cancelled"} <= {d["event_type"] for d in erp}
+        assert all(d["status"] == "succeeded" and d["last_status_code"] == 204 for d in erp)
+        crm = deliveries("crm")
+        assert crm and all(d["status"] == "succeeded" and d["attempts"] == 2 for d in crm)
+        one = client.get(f"/api/v1/webhooks/{endpoints['crm']['id']}/deliveries/{crm[0]['id']}",
+                         headers=headers).json()
+        assert [(a["status_code"], a["outcome"]) for a in one["attempt_log"]] == [(503, "retryable"), (204, "succeeded")]
+        assert one["payload"]["id"] == one["event_id"]  # the signed body is kept for a replay
+        legacy = deliveries("legacy")
+        assert len(legacy) >= 10 and all(d["status"] == "failed" and d["last_status_code"] == 410 for d in legacy)
+
+        jobs = client.get("/api/v1/connectors/wms-stock/imports", headers=headers).json()["items"]
+        assert len(jobs) == 1 and jobs[0]["status"] == "partial"
+        job = jobs[0]
+        assert job["rows_failed"] == 5 and job["rows_total"] == job["rows_failed"] + job["rows_created"] + \
+            job["rows_updated"] + job["rows_unchanged"]
+        assert {e["field"] for e in job["errors"]} == {"sku", "location", "quantity"}
+        report = client.get(f"/api/v1/connectors/wms-stock/imports/{job['id']}/errors.csv", headers=headers)
+        assert report.status_code == 200 and "GDYNIA" in report.text and "PALLET" in report.text
     app.state.db.dispose()

@@ -78,3 +78,60 @@ def test_product_search_box_matches_a_sku_exactly(shop, admin) -> None:
     assert [p["name"] for p in found] == ["Mug 3"]
     by_name = shop.get(f"{API}/products", params={"q": "mug"}, headers=admin).json()["items"]
     assert len(by_name) == 5
+
+
+@pytest.fixture
+def back_office(shop, admin):  # type: ignore[no-untyped-def]
+    """Five rows in each list that used to answer a bare array (taxes, shipping, search
+    tuning, marketing, the marketplace's rules and violations)."""
+    import datetime as dt
+
+    client = shop
+    now = dt.datetime.now(dt.timezone.utc)
+    product_id = client.get(f"{API}/products", params={"q": "MUG-0"}, headers=admin).json()["items"][0]["id"]
+    seller = client.post(f"{API}/sellers", json={"code": "pager", "name": "Pager Ltd"}, headers=admin)
+    assert seller.status_code == 201, seller.text
+    for i in range(5):
+        for path, body in (
+            ("/taxes/rates", {"country": ["PL", "DE", "RO", "CZ", "SK"][i], "tax_class": "standard", "rate": "20",
+                              "valid_from": "2026-01-01"}),
+            ("/shipping/zones", {"code": f"z{i}", "name": f"Zone {i}", "countries": [["PL", "DE", "RO", "CZ", "SK"][i]]}),
+            ("/search/synonyms", {"lang": "en", "terms": [f"mug{i}", f"cup{i}"]}),
+            ("/search/pins", {"query": f"pinned {i}", "product_id": product_id, "position": 1}),
+            ("/journeys", {"key": f"j{i}", "name": f"Journey {i}", "trigger": "replenishment",
+                           "steps": [{"wait_hours": 0, "template": "replenishment",
+                                      "replenish": [{"sku": "MUG-1", "days": 10 + i}]}]}),
+            ("/giveaways", {"name": f"Contest {i}", "rule": "manual", "winners": 1,
+                            "starts_at": (now - dt.timedelta(days=3)).isoformat(),
+                            "ends_at": (now + dt.timedelta(days=3)).isoformat()}),
+            ("/seller-violations", {"seller_id": seller.json()["id"], "kind": "late_shipment", "note": f"late {i}"}),
+        ):
+            r = client.post(f"{API}{path}", json=body, headers=admin)
+            assert r.status_code == 201, (path, r.text)
+        r = client.put(f"{API}/seller-commissions", json={"category": f"cat{i}", "rate": "0.1"}, headers=admin)
+        assert r.status_code == 200, r.text
+    return client
+
+
+@pytest.mark.parametrize("path,expected", [
+    ("/taxes/rates", 5), ("/shipping/zones", 5), ("/search/synonyms", 5), ("/search/pins", 5), ("/journeys", 5),
+    ("/giveaways", 5), ("/seller-violations", 5), ("/seller-commissions", 5),
+])
+def test_the_lists_that_answered_bare_arrays_page_the_same_way(back_office, admin, path, expected) -> None:
+    rows, pages = _walk(back_office, path, admin)
+    ids = [r["id"] for r in rows]
+    assert len(ids) == len(set(ids)) >= expected
+    assert pages >= 3
+    everything = back_office.get(f"{API}{path}", params={"limit": 100}, headers=admin).json()
+    assert {r["id"] for r in everything["items"]} == set(ids) and everything["next_cursor"] is None
+    r = back_office.get(f"{API}{path}", params={"limit": 0}, headers=admin)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "limit"
+
+
+@pytest.mark.parametrize("path", ["/invoices", "/seller-incidents", "/payouts/cycles", "/search/boost-rules"])
+def test_the_other_former_bare_arrays_answer_a_page_and_refuse_a_bad_cursor(client, admin, path) -> None:
+    # (their rows need paid orders, shipped seller orders or a payout run: their own tests walk them)
+    body = client.get(f"{API}{path}", params={"limit": 5}, headers=admin).json()
+    assert set(body) == {"items", "next_cursor"}
+    r = client.get(f"{API}{path}", params={"cursor": "garbage!"}, headers=admin)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "cursor"

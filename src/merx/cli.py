@@ -219,6 +219,8 @@ def demo(no_serve: bool = typer.Option(False, "--no-serve", help="Load the demo 
     allowed = get_integration_settings().outbound_allow  # stated, so nobody assumes the demo reaches localhost
     console.print("Webhooks and connectors may reach: public addresses" + (f" and {', '.join(allowed)}" if allowed
                   else " only (MERX_OUTBOUND_ALLOW='[\"127.0.0.1\"]' allows a local receiver)"), markup=False)
+    console.print("The demo's webhook endpoints posted to a receiver that ran only while the demo loaded; "
+                  "their delivery log is kept and they are deactivated.", markup=False)
     if no_serve:
         typer.echo(result.admin_key)
         return

@@ -149,8 +149,11 @@ def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int
             shoppers = _shopper_accounts(db)
             counts["shopper accounts"] = len(shoppers)
             from merx.crm import demo as crm_demo
+            from merx.integration import demo as integration_demo
 
+            hooks = integration_demo.create_endpoints(db)  # they receive the events from here on
             counts.update(crm_demo.seed(db, rng, progress))  # loyalty points spent at checkout, given back
+            counts.update(integration_demo.seed(db, hooks, progress))  # a stock file, then the deliveries
             from merx.pricing import demo as pricing_demo
 
             counts.update(pricing_demo.seed(db, progress))  # competitors, their prices, rules and proposals
@@ -158,9 +161,9 @@ def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int
 
             counts.update(demo_early_access.seed(db, rng, progress))  # a collection for repeat customers first
 
-            from merx.integration import demo as integration_demo
+            from merx.integration import demo_feed
 
-            counts.update(integration_demo.seed(db, progress))  # a marketplace's order feed, fees classed apart
+            counts.update(demo_feed.seed(db, progress))  # a marketplace's order feed, fees classed apart
         with UnitOfWork(db) as uow:
             issued = accounts.create_user_with_key(uow, name="demo-admin", role=Role.admin)
         with UnitOfWork(db) as uow:

@@ -175,6 +175,67 @@ def test_buyers_and_rfm_through_the_crm(retail_client, retail_key, orders, lines
     assert crm["profit"]["customers"] == buyers
 
 
+# The documented R x FM grid (crm/rfm.py, GET /crm/rfm/method), written out again here.
+RFM_GRID = {
+    5: ("New", "Potential loyalist", "Potential loyalist", "Champions", "Champions"),
+    4: ("Promising", "Potential loyalist", "Potential loyalist", "Loyal", "Champions"),
+    3: ("About to sleep", "About to sleep", "Need attention", "Loyal", "Loyal"),
+    2: ("Hibernating", "Hibernating", "At risk", "At risk", "Can't lose"),
+    1: ("Lost", "Lost", "At risk", "At risk", "Can't lose"),
+}
+
+
+def _quintile(values: pd.Series) -> pd.Series:
+    """Quintile by rank, ties sharing the lowest rank, rank 1 the worst value."""
+    rank = values.rank(method="min")
+    return ((rank - 1) * 5 // len(values) + 1).astype(int)
+
+
+def test_rfm_scores_and_segments_match_pandas(retail_client, retail_key, lines, orders, customer_ids):
+    """Every buyer's R, F, M scores and named segment, recomputed from the raw file with
+    pandas per the documented method, equal what the CRM stores and serves."""
+    admin = retail_key("admin")
+    run = retail_client.post("/api/v1/crm/rfm/run", json={"save_segments": False}, headers=admin)
+    assert run.status_code == 200, run.text
+    known = orders[orders["customer"].notna()]
+    frequency = known.groupby("customer").size()
+    last_day = known.groupby("customer")["placed_at"].max().dt.normalize()
+    net = net_lines(lines)
+    monetary = net[net["Customer ID"].notna()].groupby("Customer ID")["minor"].sum().reindex(frequency.index,
+                                                                                            fill_value=0)
+    reference = last_day.max() + pd.Timedelta(days=1)
+    recency = (reference - last_day).dt.days
+    expected = pd.DataFrame({"r": _quintile(-recency), "f": _quintile(frequency), "m": _quintile(monetary),
+                             "recency": recency, "frequency": frequency, "monetary": monetary})
+    expected["segment"] = [RFM_GRID[r][math.ceil((f + m) / 2) - 1]
+                           for r, f, m in zip(expected["r"], expected["f"], expected["m"])]
+    assert run.json()["reference_date"] == reference.date().isoformat()
+    assert run.json()["customers"] == len(expected)
+    assert run.json()["segments"] == expected["segment"].value_counts().to_dict()
+
+    got, cursor = {}, None
+    merx_of = {v: k for k, v in customer_ids.items()}
+    while True:
+        page = retail_client.get("/api/v1/crm/rfm", params={"limit": 5000, **({"cursor": cursor} if cursor else {})},
+                                 headers=admin).json()
+        got.update({merx_of[s["customer_id"]]: s for s in page["items"]})
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert set(got) == {int(c) for c in expected.index}
+    wrong = []
+    for cid, row in expected.iterrows():
+        s = got[int(cid)]
+        if ((s["r"], s["f"], s["m"], s["segment"], s["recency_days"], s["frequency"])
+                != (row["r"], row["f"], row["m"], row["segment"], row["recency"], row["frequency"])
+                or Decimal(s["monetary"]["amount"]) != Decimal(int(row["monetary"])).scaleb(-2)):
+            wrong.append((cid, s, row.to_dict()))
+    assert not wrong, wrong[:5]
+    # the scores spread over every quintile and the buyers over most named segments
+    assert set(expected["r"]) == set(expected["m"]) == {1, 2, 3, 4, 5}
+    assert expected["segment"].nunique() >= 9
+
+
 def _month_index(at: pd.Series) -> pd.Series:
     return at.dt.year * 12 + at.dt.month
 

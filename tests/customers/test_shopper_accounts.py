@@ -178,7 +178,7 @@ def test_shoppers_cannot_see_each_others_orders_invoices_addresses_or_carts(clie
     a = _bearer(_open_account(client, smtp_server, "a@example.com"))
     b = _bearer(_open_account(client, smtp_server, "b@example.com", first="Bob"))
     order = client.get("/api/v1/orders", headers=a).json()["items"][0]
-    docs = client.get(f"/api/v1/invoices?order_id={order['id']}", headers=a).json()
+    docs = client.get(f"/api/v1/invoices?order_id={order['id']}", headers=a).json()["items"]
     assert len(docs) == 1 and docs[0]["kind"] == "invoice"
     address = client.post(f"{A}/addresses", headers=a, json={
         "name": "Ann A", "line1": "ul. Długa 5", "city": "Kraków", "postal_code": "31-147", "country": "PL"}).json()

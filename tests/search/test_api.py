@@ -70,7 +70,7 @@ def test_synonym_makes_telefon_find_smartphones_without_reindex(client, admin, m
     r = client.post(f"{SEARCH}/synonyms", json=body, headers=make_key("staff"))
     assert r.status_code == 201, r.text
     assert set(_ids(client.get(SEARCH, params={"q": "телефон", "lang": "ru"}))) == {shop["landline"], shop["smartphone"]}
-    listed = client.get(f"{SEARCH}/synonyms", headers=admin).json()
+    listed = client.get(f"{SEARCH}/synonyms", headers=admin).json()["items"]
     assert listed[0]["terms"] == ["телефон", "смартфон"]
     assert client.delete(f"{SEARCH}/synonyms/{listed[0]['id']}", headers=admin).status_code == 204
     assert _ids(client.get(SEARCH, params={"q": "телефон", "lang": "ru"})) == [shop["landline"]]
@@ -86,7 +86,7 @@ def test_bad_synonyms_are_422_naming_the_field_and_write_nothing(client, admin, 
     r = client.post(f"{SEARCH}/synonyms", json=body, headers=admin)
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == field
-    assert client.get(f"{SEARCH}/synonyms", headers=admin).json() == []
+    assert client.get(f"{SEARCH}/synonyms", headers=admin).json()["items"] == []
 
 
 def test_catalog_changes_reach_the_index(client, admin, shop):
@@ -159,7 +159,7 @@ def test_global_boost_rule_is_replaced_not_duplicated(client, admin):
     for factor in ("1.10", "1.20"):
         assert client.post(f"{SEARCH}/boost-rules", json={"kind": "premium_seller", "factor": factor},
                            headers=admin).status_code == 201
-    rules = client.get(f"{SEARCH}/boost-rules", headers=admin).json()
+    rules = client.get(f"{SEARCH}/boost-rules", headers=admin).json()["items"]
     assert [(r["kind"], r["factor"]) for r in rules] == [("premium_seller", "1.2")]
 
 

@@ -92,7 +92,7 @@ def test_split_checkout_accept_refuse_refund_ship_and_payout(client, admin, make
     pen_line = next(ln for ln in sub_a["lines"] if ln["sku"] == "PEN-1")
     inc = m.ok(client.post(f"/api/v1/seller-orders/{sub_a['id']}/incidents", headers=admin,
                            json={"line_id": pen_line["id"], "kind": "damaged", "note": "cracked"}), 201)
-    assert m.ok(client.get("/api/v1/seller-incidents", headers=a))[0]["id"] == inc["id"]
+    assert m.ok(client.get("/api/v1/seller-incidents", headers=a))["items"][0]["id"] == inc["id"]
     m.ok(client.put(f"/api/v1/seller-incidents/{inc['id']}/reply", json={"reply": "sorry, refund it"}, headers=a))
     assert m.ok(client.post(f"/api/v1/seller-incidents/{inc['id']}/refund", headers=admin))["status"] == "refunded"
     after = m.ok(client.get(f"/api/v1/orders/{order['id']}", headers=admin))

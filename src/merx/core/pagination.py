@@ -59,11 +59,12 @@ def _key_of(row: Any, key: Any) -> int:
 
 
 def page_list(items: Sequence[R], key: Callable[[R], int], *, limit: int,
-              cursor: str | None) -> tuple[list[R], str | None]:
-    """The same cursor contract over a list already read in `key` order: for reference data
-    that is read whole anyway (categories with their translations, segments with counts) and
-    is small (hundreds of rows), so one query plus a slice beats a keyset query per page."""
+              cursor: str | None, descending: bool = False) -> tuple[list[R], str | None]:
+    """The same cursor contract over a list already read in `key` order (newest first when
+    `descending`): for reference data that is read whole anyway (categories with their
+    translations, segments with counts) and is small (hundreds of rows), so one query plus a
+    slice beats a keyset query per page."""
     after = decode_cursor(cursor)
-    rest = [i for i in items if after is None or key(i) > after]
+    rest = [i for i in items if after is None or (key(i) < after if descending else key(i) > after)]
     page = rest[:limit]
     return page, (encode_cursor(key(page[-1])) if len(rest) > limit and page else None)

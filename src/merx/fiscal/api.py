@@ -8,7 +8,8 @@ import datetime as dt
 from fastapi import APIRouter, Depends, Query
 
 from merx.core.auth import Principal, Role
-from merx.core.schemas import StrictModel
+from merx.core.pagination import check_limit, page_list
+from merx.core.schemas import Page, StrictModel
 from merx.core.uow import UnitOfWork
 from merx.core.web import get_read_uow, get_uow, require
 from merx.fiscal import service
@@ -24,10 +25,13 @@ class EndRateIn(StrictModel):
     valid_to: dt.date
 
 
-@router.get("/taxes/rates", response_model=list[TaxRateOut])
-def rates(country: str | None = Query(None, pattern=r"^[A-Za-z]{2}$"), uow: UnitOfWork = Depends(get_read_uow),
-          _: Principal = Depends(require(*BACK_OFFICE))) -> list[TaxRateOut]:
-    return service.list_rates(uow, country)
+@router.get("/taxes/rates", response_model=Page[TaxRateOut])
+def rates(country: str | None = Query(None, pattern=r"^[A-Za-z]{2}$"), limit: int | None = None, cursor: str | None = None,
+          uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(require(*BACK_OFFICE))) -> Page[TaxRateOut]:
+    """In the order they were added (a page at a time); the console groups them by country."""
+    items, nxt = page_list(sorted(service.list_rates(uow, country), key=lambda r: r.id), lambda r: r.id,
+                           limit=check_limit(limit, uow.settings.page_size_default, uow.settings.page_size_max), cursor=cursor)
+    return Page[TaxRateOut](items=items, next_cursor=nxt)
 
 
 @router.post("/taxes/rates", response_model=TaxRateOut, status_code=201)
@@ -54,9 +58,11 @@ def set_channel_mode(channel: str, body: ChannelTaxModeIn, uow: UnitOfWork = Dep
     return service.set_channel_mode(uow, channel, body.prices_include_tax)
 
 
-@router.get("/shipping/zones", response_model=list[ZoneOut])
-def zones(uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(require(*BACK_OFFICE))) -> list[ZoneOut]:
-    return service.list_zones(uow)
+@router.get("/shipping/zones", response_model=Page[ZoneOut])
+def zones(limit: int | None = None, cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
+          _: Principal = Depends(require(*BACK_OFFICE))) -> Page[ZoneOut]:
+    items, nxt = page_list(service.list_zones(uow), lambda z: z.id, limit=check_limit(limit, uow.settings.page_size_default, uow.settings.page_size_max), cursor=cursor)
+    return Page[ZoneOut](items=items, next_cursor=nxt)
 
 
 @router.post("/shipping/zones", response_model=ZoneOut, status_code=201)

@@ -1,72 +1,198 @@
-"""The demo's marketplace order feed (`merx demo`): a `sales_lines` connector reading a
-marketplace's order export, and two months of that export imported through it. Each order has
-its products, the marketplace's commission (code MKTFEE, about 8% of the goods) and, on most,
-carriage charged to the buyer (SHIP-<carrier>); the connector's `line_classes` keep both out of
-the product figures, so the analytics pages show them in their own columns."""
+"""The integration part of the demo shop: webhook endpoints with a real delivery log and a
+warehouse connector whose stock file has a few bad rows.
+
+The deliveries are real: a small receiver listens on 127.0.0.1 while the demo runs, the relay
+signs and posts the events (Standard Webhooks) and the receiver checks each signature. One
+receiver answers 204, one fails the first attempt of every message with a 503 (the relay
+retries it), and one answers 410 Gone (failed, not retried; the relay disables the endpoint
+after its tenth failure in a row). When the demo ends the receiver stops, so the two
+endpoints that pointed at it are deactivated with that reason: `merx serve` does not keep
+posting to a port nobody listens on, and MERX_OUTBOUND_ALLOW stays the shop's own choice."""
 
 from __future__ import annotations
 
-import datetime as dt
-import random
-from decimal import ROUND_HALF_UP, Decimal
+import asyncio
+import hmac
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from merx.core.auth import Principal, Role
+import sqlalchemy as sa
+
 from merx.core.db import Database, utcnow
 from merx.core.uow import UnitOfWork
+from merx.integration import webhooks
+from merx.integration.models import WebhookDelivery, WebhookEndpoint
+from merx.integration.outbound import AllowList
 
-CODE = "marketplace-orders"
-MAPPING = {
+# (path, description, event types); the receiver's answer depends on the path
+ENDPOINTS = [
+    ("/erp/orders", "ERP order sync (demo receiver, answers 204)", ["order.*"]),
+    ("/crm/customers", "CRM contact sync (demo receiver, fails each first attempt with 503)",
+     ["customer.*", "loyalty.*"]),
+    ("/legacy/stock", "Old shop's stock feed (demo receiver, answers 410 Gone)", ["inventory.*"]),
+]
+STOPPED = "the demo's local receiver stopped when `merx demo` finished loading"
+
+# The warehouse's nightly stock count: semicolon CSV, article codes in any case, site names
+# of the WMS, units in pieces or boxes; the bad rows are the ones real exports carry.
+STOCK_MAPPING = {
     "fields": {
-        "order_ref": {"source": "OrderNo", "required": True},
-        "line": {"source": "Pos", "type": "integer", "required": True},
-        "sku": {"source": "Code", "required": True, "transform": ["strip", "upper"]},
-        "quantity": {"source": "Qty", "type": "integer", "required": True},
-        "unit_price": {"source": "UnitPrice", "type": "decimal", "required": True},
-        "currency": {"source": "Currency", "required": True},
-        "occurred_at": {"source": "Date", "type": "date", "required": True},
-        "customer_ref": {"source": "BuyerId"},
-        "country": {"source": "Country"},
+        "sku": {"source": "Article", "required": True, "transform": ["strip", "upper"],
+                "pattern": "^[A-Z0-9][A-Z0-9-]{2,40}$"},
+        "location": {"source": "Site", "value_map": {"POZNAN": "WH-POZ", "WROCLAW": "WH-WRO"}, "strict_map": True},
+        "quantity": {"source": "Qty", "type": "integer", "required": True, "min": 0, "max": 100000,
+                     "unit": {"source": "UoM", "factors": {"EA": 1, "BOX": 12}, "default": "EA"}},
     },
     "csv": {"delimiter": ";"},
-    "line_classes": {"codes": {"MKTFEE": "fee"}, "patterns": [{"match": "SHIP-*", "class": "shipping"}]},
 }
-CARRIERS = ("SHIP-DPD", "SHIP-INPOST", "SHIP-DHL")
-COUNTRIES = ("PL", "PL", "PL", "DE", "CZ")
 
 
-def seed(db: Database, progress: Any, *, orders: int = 120, days: int = 60, seed: int = 2107) -> dict[str, int]:
-    from merx.catalog import public as catalog
-    from merx.integration.connectors import service
+@dataclass
+class _Receiver:
+    """What the local receiver saw: messages by path, and signatures it could not verify."""
+
+    secrets: dict[str, str] = field(default_factory=dict)
+    seen: dict[str, set[str]] = field(default_factory=dict)
+    bad_signatures: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def answer(self, path: str, headers: Any, body: bytes) -> int:
+        secret = self.secrets.get(path)
+        if secret is None:
+            return 404
+        msg_id, ts = headers.get("webhook-id", ""), headers.get("webhook-timestamp", "0")
+        expected = webhooks.sign(secret, msg_id, int(ts) if ts.isdigit() else 0, body.decode())
+        if not any(hmac.compare_digest(expected, s) for s in headers.get("webhook-signature", "").split()):
+            with self.lock:
+                self.bad_signatures += 1
+            return 401
+        with self.lock:
+            first = msg_id not in self.seen.setdefault(path, set())
+            self.seen[path].add(msg_id)
+        if path == "/crm/customers" and first:
+            return 503
+        if path == "/legacy/stock":
+            return 410
+        return 204
+
+
+def _serve(receiver: _Receiver) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            body = self.rfile.read(int(self.headers.get("content-length") or 0))
+            code = receiver.answer(self.path, self.headers, body)
+            self.send_response(code)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:  # the demo's progress bars are its output
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, name="merx-demo-webhooks", daemon=True).start()
+    return server
+
+
+@dataclass
+class DemoWebhooks:
+    server: ThreadingHTTPServer
+    receiver: _Receiver
+    endpoint_ids: list[int]
+
+
+def create_endpoints(db: Database) -> DemoWebhooks:
+    """Before the demo's last orders and loyalty changes: an endpoint receives the events
+    committed after it exists."""
+    from merx.integration.schemas import WebhookCreate
+    from merx.integration.service import create_endpoint
+
+    receiver = _Receiver()
+    server = _serve(receiver)
+    port = server.server_address[1]
+    ids = []
+    for path, description, events in ENDPOINTS:
+        with UnitOfWork(db) as uow:
+            out = create_endpoint(uow, WebhookCreate(url=f"http://127.0.0.1:{port}{path}", events=events,
+                                                     description=description),
+                                  allow=AllowList.parse(["127.0.0.1"]))
+        receiver.secrets[path] = out.secret
+        ids.append(out.id)
+    return DemoWebhooks(server, receiver, ids)
+
+
+def seed(db: Database, hooks: DemoWebhooks, progress: Any = None) -> dict[str, int]:
+    """The connector import (its stock changes are events too), then the relay until every
+    delivery is settled, then the receiver stops."""
+    try:
+        job = _stock_import(db)
+        _deliver(db, hooks)
+    finally:
+        hooks.server.shutdown()
+        hooks.server.server_close()
+    with UnitOfWork(db) as uow:
+        for e in uow.session.scalars(sa.select(WebhookEndpoint).where(WebhookEndpoint.id.in_(hooks.endpoint_ids),
+                                                                      WebhookEndpoint.active.is_(True))):
+            e.active, e.disabled_at, e.disabled_reason = False, utcnow(), STOPPED
+            e.version += 1
+        uow.commit()
+        deliveries = uow.session.scalar(sa.select(sa.func.count()).select_from(WebhookDelivery)
+                                        .where(WebhookDelivery.endpoint_id.in_(hooks.endpoint_ids))) or 0
+    return {"webhook deliveries": int(deliveries), "connector rows changed": job.rows_created + job.rows_updated,
+            "connector rows refused": job.rows_failed}
+
+
+def _stock_import(db: Database) -> Any:
+    from merx.integration.connectors.service import create_connector, run_import
     from merx.integration.schemas import ConnectorCreate
+    from merx.inventory import public as inventory
 
-    rng = random.Random(seed)
-    staff = Principal(user_id=None, role=Role.staff, name="integration team")
-    task = progress.add_task("marketplace order feed", total=2)
-    with UnitOfWork(db, staff) as uow:
-        service.create_connector(uow, ConnectorCreate(code=CODE, name="Marketplace orders (daily export)",
-                                                      target="sales_lines", format="csv", mapping=MAPPING))
-    with UnitOfWork(db, staff, readonly=True) as uow:
-        goods = [(d.variants[0]["sku"], d.variants[0]["prices"]["EUR"]) for d in catalog.iter_product_documents(uow)
-                 if d.status == "active" and d.variants and "EUR" in d.variants[0]["prices"]]
-    progress.advance(task)
-    goods = rng.sample(goods, min(len(goods), 150))
-    today = utcnow().date()
-    rows = ["OrderNo;Pos;Code;Qty;UnitPrice;Currency;Date;BuyerId;Country"]
-    for n in range(orders):
-        day = today - dt.timedelta(days=rng.randrange(1, days))
-        ref, buyer, country = f"ALX-{day:%y%m%d}-{n:04d}", f"buyer-{rng.randrange(1, 90)}", rng.choice(COUNTRIES)
-        pos, goods_value = 0, Decimal(0)
-        for sku, price in rng.sample(goods, rng.choice((1, 1, 1, 2, 3))):
-            pos, qty = pos + 1, rng.choice((1, 1, 1, 2))
-            goods_value += qty * Decimal(price)
-            rows.append(f"{ref};{pos};{sku};{qty};{price};EUR;{day};{buyer};{country}")
-        fee = (goods_value * Decimal("0.08")).quantize(Decimal("0.01"), ROUND_HALF_UP)
-        rows.append(f"{ref};{pos + 1};MKTFEE;1;-{fee};EUR;{day};{buyer};{country}")
-        if rng.random() < 0.7:
-            rows.append(f"{ref};{pos + 2};{rng.choice(CARRIERS)};1;{rng.choice(('4.99', '5.99', '3.49'))};EUR;"
-                        f"{day};{buyer};{country}")
-    job = service.run_import(db, CODE, ("\n".join(rows) + "\n").encode(), filename="marketplace-orders.csv",
-                             actor=staff)
-    progress.advance(task)
-    return {"marketplace order lines": job.rows_created}
+    with UnitOfWork(db) as uow:
+        create_connector(uow, ConnectorCreate(code="wms-stock", name="Warehouse stock count (WMS)",
+                                              target="stock_levels", format="csv", mapping=STOCK_MAPPING))
+    with UnitOfWork(db, readonly=True) as uow:
+        rows = [r for r in inventory.stock_levels(uow, location="WH-POZ")][:24]
+    lines = ["Article;Site;Qty;UoM"]
+    for i, r in enumerate(rows):
+        qty = int(r.get("on_hand") or 10) + (i % 5) - 2
+        lines.append(f"{r['sku'].lower() if i % 4 == 0 else r['sku']};POZNAN;{max(qty, 0)};EA")
+    # what a WMS export really carries: a site it was never told about, a count typed as text,
+    # a negative count, a unit nobody mapped, an article code with a space in it
+    lines += ["PHO-00000;GDYNIA;5;EA", "LAP-00001;POZNAN;twelve;EA", "HEA-00002;WROCLAW;-3;EA",
+              "TV-00003;WROCLAW;2;PALLET", "KIT 00004;POZNAN;1;EA"]
+    content = ("\n".join(lines) + "\n").encode()
+    return run_import(db, "wms-stock", content, filename="stock-count-poznan.csv", source="upload")
+
+
+def _deliver(db: Database, hooks: DemoWebhooks) -> None:
+    from merx.integration.relay import Relay
+    from merx.integration.settings import get_integration_settings
+
+    # Only this run reaches 127.0.0.1, retries after a fraction of a second rather than
+    # minutes, and publishes nothing to NATS (the server's relay does that from its own cursor).
+    settings = get_integration_settings().model_copy(update={
+        "outbound_allow": ["127.0.0.1"], "webhook_retry_base_seconds": 0.05, "webhook_retry_max_seconds": 0.2,
+        "nats_url": None})
+    settings.__dict__.pop("outbound_allow_list", None)  # the cached_property of the copied settings
+
+    async def run() -> None:
+        relay = Relay(db, settings)
+        await relay.start()
+        try:
+            for _ in range(200):
+                stats = await relay.run_once()
+                if stats.idle and not _pending(db, hooks.endpoint_ids):
+                    return
+                if stats.idle:
+                    await asyncio.sleep(0.1)
+        finally:
+            await relay.stop()
+
+    asyncio.run(run())
+
+
+def _pending(db: Database, endpoint_ids: list[int]) -> bool:
+    with UnitOfWork(db, readonly=True) as uow:
+        return bool(uow.session.scalar(sa.select(sa.func.count()).select_from(WebhookDelivery).where(
+            WebhookDelivery.endpoint_id.in_(endpoint_ids), WebhookDelivery.status == "pending")))

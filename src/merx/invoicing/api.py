@@ -13,6 +13,8 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from merx.core.auth import Principal, Role
+from merx.core.pagination import check_limit
+from merx.core.schemas import Page
 from merx.core.spreadsheet import safe_row
 from merx.core.uow import UnitOfWork
 from merx.core.web import get_read_uow, require
@@ -23,11 +25,14 @@ router = APIRouter(tags=["invoicing"])
 READERS = (Role.admin, Role.staff, Role.support_agent, Role.customer, Role.dealer)
 
 
-@router.get("/invoices", response_model=list[DocumentOut])
+@router.get("/invoices", response_model=Page[DocumentOut])
 def list_documents(order_id: int | None = None, kind: Literal["invoice", "credit_note"] | None = None,
-                   limit: int = Query(50, ge=1, le=200), uow: UnitOfWork = Depends(get_read_uow),
-                   _: Principal = Depends(require(*READERS))) -> list[DocumentOut]:
-    return service.list_documents(uow, order_id=order_id, kind=kind, limit=limit)
+                   limit: int | None = Query(None), cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
+                   _: Principal = Depends(require(*READERS))) -> Page[DocumentOut]:
+    """Newest first; a customer sees their own documents only."""
+    items, nxt = service.document_page(uow, order_id=order_id, kind=kind, cursor=cursor,
+                                       limit=check_limit(limit, uow.settings.page_size_default, uow.settings.page_size_max))
+    return Page[DocumentOut](items=items, next_cursor=nxt)
 
 
 @router.get("/invoices/{doc_id}", response_model=DocumentOut)

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from merx.core.auth import Role
 from merx.core.errors import Forbidden, NotFound, ValidationProblem
 from merx.core.money import Money, minor_to_str
+from merx.core.pagination import paginate
 from merx.core.uow import UnitOfWork
 from merx.fiscal import public as fiscal
 from merx.invoicing.models import Document, DocumentTaxLine, InvoiceCounter
@@ -257,8 +258,21 @@ def get_document(uow: UnitOfWork, doc_id: int) -> DocumentOut:
 
 def list_documents(uow: UnitOfWork, *, order_id: int | None = None, kind: str | None = None,
                    limit: int = 50) -> list[DocumentOut]:
+    """The newest `limit` documents the caller may see (the console's table)."""
+    stmt = _documents(uow, order_id, kind).order_by(Document.id.desc()).limit(limit)
+    return [document_out(uow, d) for d in uow.session.scalars(stmt)]
+
+
+def document_page(uow: UnitOfWork, *, order_id: int | None = None, kind: str | None = None, limit: int,
+                  cursor: str | None) -> tuple[list[DocumentOut], str | None]:
+    """`GET /invoices`: newest first, a page at a time."""
+    return paginate(uow.session, _documents(uow, order_id, kind), Document.id, limit=limit, cursor=cursor,
+                    convert=lambda d: document_out(uow, d), descending=True)
+
+
+def _documents(uow: UnitOfWork, order_id: int | None, kind: str | None) -> sa.Select[Any]:
     a = uow.actor
-    stmt = sa.select(Document).order_by(Document.id.desc()).limit(limit)
+    stmt = sa.select(Document)
     if a.role not in READ_ALL:
         if a.role not in BUYER_BOUND or a.customer_id is None:
             raise Forbidden("Only the back office and the buyer see invoices")
@@ -267,7 +281,7 @@ def list_documents(uow: UnitOfWork, *, order_id: int | None = None, kind: str | 
         stmt = stmt.where(Document.order_id == order_id)
     if kind:
         stmt = stmt.where(Document.kind == kind)
-    return [document_out(uow, d) for d in uow.session.scalars(stmt)]
+    return stmt
 
 
 def documents_for_order(uow: UnitOfWork, order_id: int) -> list[DocumentOut]:

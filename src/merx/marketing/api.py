@@ -17,6 +17,7 @@ from merx.core.auth import Principal, Role
 from merx.core.db import utcnow
 from merx.core.errors import NotFound, Problem, Unauthorized, ValidationProblem
 from merx.core.idempotency import register_replay
+from merx.core.pagination import check_limit, page_list
 from merx.core.schemas import Page
 from merx.core.uow import UnitOfWork
 from merx.core.web import get_read_uow, get_uow, require
@@ -105,9 +106,11 @@ def source_report(uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depend
 
 # -- journeys -------------------------------------------------------------------------------------
 
-@router.get("/journeys", response_model=list[JourneyOut])
-def list_journeys(uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(require(*MARKETERS))) -> Any:
-    return reading.list_journeys(uow)
+@router.get("/journeys", response_model=Page[JourneyOut])
+def list_journeys(limit: int | None = None, cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
+                  _: Principal = Depends(require(*MARKETERS))) -> Any:
+    items, nxt = page_list(sorted(reading.list_journeys(uow), key=lambda j: j.id), lambda j: j.id, limit=check_limit(limit, uow.settings.page_size_default, uow.settings.page_size_max), cursor=cursor)
+    return Page[JourneyOut](items=items, next_cursor=nxt)
 
 
 @router.post("/journeys", response_model=JourneyOut, status_code=201)
@@ -299,9 +302,12 @@ def qr_image(qr_id: int, fmt: str, scale: int = Query(8, ge=1, le=40), uow: Unit
 
 # -- giveaways ------------------------------------------------------------------------------------
 
-@router.get("/giveaways", response_model=list[GiveawayOut])
-def list_giveaways(uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(require(*MARKETERS))) -> Any:
-    return [GiveawayOut(**g) for g in giveaways.list_out(uow)]
+@router.get("/giveaways", response_model=Page[GiveawayOut])
+def list_giveaways(limit: int | None = None, cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
+                   _: Principal = Depends(require(*MARKETERS))) -> Any:
+    """Newest first."""
+    items, nxt = page_list([GiveawayOut(**g) for g in giveaways.list_out(uow)], lambda g: g.id, limit=check_limit(limit, uow.settings.page_size_default, uow.settings.page_size_max), cursor=cursor, descending=True)
+    return Page[GiveawayOut](items=items, next_cursor=nxt)
 
 
 @router.post("/giveaways", response_model=GiveawayOut, status_code=201)

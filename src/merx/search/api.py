@@ -12,6 +12,8 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 
 from merx.core.auth import Principal, Role
 from merx.core.errors import Forbidden, Unauthorized, ValidationProblem
+from merx.core.pagination import check_limit, page_list
+from merx.core.schemas import Page
 from merx.core.uow import UnitOfWork
 from merx.core.ratelimit import rate_limited
 from merx.core.validation import DbId
@@ -157,10 +159,12 @@ def add_synonym(body: SynonymIn, uow: UnitOfWork = Depends(get_uow),
     return service.add_synonym(uow, body)
 
 
-@router.get("/search/synonyms", response_model=list[SynonymOut])
-def list_synonyms(lang: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
-                  _: Principal = Depends(require(*MERCHANDISERS))) -> list[SynonymOut]:
-    return service.list_synonyms(uow, lang)
+@router.get("/search/synonyms", response_model=Page[SynonymOut])
+def list_synonyms(lang: str | None = None, limit: int | None = None, cursor: str | None = None,
+                  uow: UnitOfWork = Depends(get_read_uow),
+                  _: Principal = Depends(require(*MERCHANDISERS))) -> Page[SynonymOut]:
+    items, nxt = page_list(service.list_synonyms(uow, lang), lambda s: s.id, limit=check_limit(limit, uow.settings.page_size_default, uow.settings.page_size_max), cursor=cursor)
+    return Page[SynonymOut](items=items, next_cursor=nxt)
 
 
 @router.delete("/search/synonyms/{synonym_id}", status_code=204)
@@ -175,10 +179,11 @@ def set_boost_rule(body: BoostRuleIn, uow: UnitOfWork = Depends(get_uow),
     return service.set_boost_rule(uow, body)
 
 
-@router.get("/search/boost-rules", response_model=list[BoostRuleOut])
-def list_boost_rules(uow: UnitOfWork = Depends(get_read_uow),
-                     _: Principal = Depends(require(*MERCHANDISERS))) -> list[BoostRuleOut]:
-    return service.list_boost_rules(uow)
+@router.get("/search/boost-rules", response_model=Page[BoostRuleOut])
+def list_boost_rules(limit: int | None = None, cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
+                     _: Principal = Depends(require(*MERCHANDISERS))) -> Page[BoostRuleOut]:
+    items, nxt = page_list(service.list_boost_rules(uow), lambda r: r.id, limit=check_limit(limit, uow.settings.page_size_default, uow.settings.page_size_max), cursor=cursor)
+    return Page[BoostRuleOut](items=items, next_cursor=nxt)
 
 
 @router.delete("/search/boost-rules/{rule_id}", status_code=204)
@@ -194,10 +199,11 @@ def add_pin(body: PinIn, uow: UnitOfWork = Depends(get_uow),
     return service.add_pin(uow, body)
 
 
-@router.get("/search/pins", response_model=list[PinOut])
-def list_pins(uow: UnitOfWork = Depends(get_read_uow),
-              _: Principal = Depends(require(*MERCHANDISERS))) -> list[PinOut]:
-    return service.list_pins(uow)
+@router.get("/search/pins", response_model=Page[PinOut])
+def list_pins(limit: int | None = None, cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
+              _: Principal = Depends(require(*MERCHANDISERS))) -> Page[PinOut]:
+    items, nxt = page_list(service.list_pins(uow), lambda p: p.id, limit=check_limit(limit, uow.settings.page_size_default, uow.settings.page_size_max), cursor=cursor)
+    return Page[PinOut](items=items, next_cursor=nxt)
 
 
 @router.delete("/search/pins/{pin_id}", status_code=204)

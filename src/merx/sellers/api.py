@@ -110,10 +110,10 @@ def open_incident(seller_order_id: DbId, body: IncidentIn, uow: UnitOfWork = Dep
     return service.open_incident(uow, seller_order_id, body)
 
 
-@router.get("/seller-incidents", response_model=list[IncidentOut])
-def list_incidents(status: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
-                   _: Principal = SELLER_OR_STAFF) -> list[IncidentOut]:
-    return service.list_incidents(uow, status=status)
+@router.get("/seller-incidents", response_model=Page[IncidentOut])
+def list_incidents(status: str | None = None, limit: int | None = None, cursor: str | None = None,
+                   uow: UnitOfWork = Depends(get_read_uow), _: Principal = SELLER_OR_STAFF) -> Page[IncidentOut]:
+    return service.incident_page(uow, status=status, limit=limit, cursor=cursor)
 
 
 @router.put("/seller-incidents/{incident_id}/reply", response_model=IncidentOut)
@@ -129,9 +129,10 @@ def refund_incident(incident_id: DbId, uow: UnitOfWork = Depends(get_uow), _: Pr
 
 # -- money -----------------------------------------------------------------------------------
 
-@router.get("/seller-commissions", response_model=list[CommissionRuleOut])
-def list_commissions(uow: UnitOfWork = Depends(get_read_uow), _: Principal = SELLER_OR_STAFF) -> list[CommissionRuleOut]:
-    return service.list_commission_rules(uow)
+@router.get("/seller-commissions", response_model=Page[CommissionRuleOut])
+def list_commissions(limit: int | None = None, cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
+                     _: Principal = SELLER_OR_STAFF) -> Page[CommissionRuleOut]:
+    return service.commission_page(uow, limit=limit, cursor=cursor)
 
 
 @router.put("/seller-commissions", response_model=CommissionRuleOut)
@@ -158,9 +159,10 @@ def run_cycle(body: PayoutRunIn, uow: UnitOfWork = Depends(get_uow), _: Principa
     return service.run_payout_cycle(uow, body.period_end)
 
 
-@router.get("/payouts/cycles", response_model=list[PayoutCycleOut])
-def list_cycles(uow: UnitOfWork = Depends(get_read_uow), _: Principal = STAFF_ONLY) -> list[PayoutCycleOut]:
-    return service.list_cycles(uow)
+@router.get("/payouts/cycles", response_model=Page[PayoutCycleOut])
+def list_cycles(limit: int | None = None, cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
+                _: Principal = STAFF_ONLY) -> Page[PayoutCycleOut]:
+    return service.cycle_page(uow, limit=limit, cursor=cursor)
 
 
 @router.get("/payouts", response_model=Page[PayoutOut])
@@ -207,10 +209,10 @@ def recompute_rating(seller_id: DbId, uow: UnitOfWork = Depends(get_uow), _: Pri
     return service.recompute_now(uow, seller_id)
 
 
-@router.get("/seller-violations", response_model=list[ViolationOut])
-def list_violations(seller_id: DbId | None = None, uow: UnitOfWork = Depends(get_read_uow),
-                    _: Principal = SELLER_OR_STAFF) -> list[ViolationOut]:
-    return service.list_violations(uow, seller_id=seller_id)
+@router.get("/seller-violations", response_model=Page[ViolationOut])
+def list_violations(seller_id: DbId | None = None, limit: int | None = None, cursor: str | None = None,
+                    uow: UnitOfWork = Depends(get_read_uow), _: Principal = SELLER_OR_STAFF) -> Page[ViolationOut]:
+    return service.violation_page(uow, seller_id=seller_id, limit=limit, cursor=cursor)
 
 
 @router.post("/seller-violations", response_model=ViolationOut, status_code=201)

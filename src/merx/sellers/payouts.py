@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from merx.core.db import utcnow
 from merx.core.errors import Conflict, NotFound, ValidationProblem
 from merx.core.money import Money
-from merx.core.pagination import check_limit, paginate
+from merx.core.pagination import check_limit, page_list, paginate
 from merx.core.schemas import MoneyOut, Page
 from merx.core.spreadsheet import safe_row
 from merx.core.uow import UnitOfWork
@@ -261,6 +261,21 @@ def list_cycles(uow: UnitOfWork) -> list[PayoutCycleOut]:
     require_staff(uow)
     return [PayoutCycleOut.model_validate(c, from_attributes=True)
             for c in uow.session.scalars(sa.select(PayoutCycle).order_by(PayoutCycle.period_end.desc()).limit(200))]
+
+
+def cycle_page(uow: UnitOfWork, *, limit: int | None = None, cursor: str | None = None) -> Page[PayoutCycleOut]:
+    """`GET /payouts/cycles`: the newest run first (cycles are run in period order)."""
+    require_staff(uow)
+    items, nxt = paginate(uow.session, sa.select(PayoutCycle), PayoutCycle.id, limit=check_limit(limit, 50, 500),
+                          cursor=cursor, convert=lambda c: PayoutCycleOut.model_validate(c, from_attributes=True),
+                          descending=True)
+    return Page[PayoutCycleOut](items=items, next_cursor=nxt)
+
+
+def commission_page(uow: UnitOfWork, *, limit: int | None = None, cursor: str | None = None) -> Page[CommissionRuleOut]:
+    """`GET /seller-commissions`: a handful of rules, read whole and paged like every list."""
+    items, nxt = page_list(list_commission_rules(uow), lambda r: r.id, limit=check_limit(limit, 50, 500), cursor=cursor)
+    return Page[CommissionRuleOut](items=items, next_cursor=nxt)
 
 
 STATEMENT_HEADER = ["date", "kind", "description", "seller_order_id", "line_id", "amount", "currency"]

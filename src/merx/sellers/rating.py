@@ -10,9 +10,13 @@ nightly. The rating, its parts and the violation count are stored on the seller
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
+
 import sqlalchemy as sa
 
 from merx.core.db import utcnow
+from merx.core.pagination import check_limit, paginate
+from merx.core.schemas import Page
 from merx.core.uow import UnitOfWork
 from merx.marketplace import public as marketplace
 from merx.support import public as support
@@ -125,10 +129,24 @@ def record_violation(uow: UnitOfWork, data: ViolationIn) -> ViolationOut:
 
 
 def list_violations(uow: UnitOfWork, *, seller_id: int | None = None) -> list[ViolationOut]:
+    stmt = _violations(uow, seller_id).order_by(Violation.id.desc()).limit(500)
+    return [ViolationOut.model_validate(v, from_attributes=True) for v in uow.session.scalars(stmt)]
+
+
+def violation_page(uow: UnitOfWork, *, seller_id: int | None = None, limit: int | None = None,
+                   cursor: str | None = None) -> Page[ViolationOut]:
+    """`GET /seller-violations`: newest first; a seller sees its own."""
+    items, nxt = paginate(uow.session, _violations(uow, seller_id), Violation.id, limit=check_limit(limit, 50, 500),
+                          cursor=cursor, convert=lambda v: ViolationOut.model_validate(v, from_attributes=True),
+                          descending=True)
+    return Page[ViolationOut](items=items, next_cursor=nxt)
+
+
+def _violations(uow: UnitOfWork, seller_id: int | None) -> sa.Select[Any]:
     own = own_seller_id(uow)
     sid = own if own is not None else seller_id
-    stmt = sa.select(Violation).order_by(Violation.id.desc()).limit(500)
+    stmt = sa.select(Violation)
     if sid is not None:
         stmt = stmt.where(Violation.seller_id == sid)
-    return [ViolationOut.model_validate(v, from_attributes=True) for v in uow.session.scalars(stmt)]
+    return stmt
 

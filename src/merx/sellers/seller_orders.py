@@ -434,13 +434,25 @@ def open_incident(uow: UnitOfWork, so_id: int, data: IncidentIn) -> IncidentOut:
 
 
 def list_incidents(uow: UnitOfWork, *, status: str | None = None) -> list[IncidentOut]:
+    return [incident_out(i) for i in uow.session.scalars(_incidents(uow, status).order_by(Incident.id.desc()).limit(500))]
+
+
+def incident_page(uow: UnitOfWork, *, status: str | None = None, limit: int | None = None,
+                  cursor: str | None = None) -> Page[IncidentOut]:
+    """`GET /seller-incidents`: newest first; a seller sees its own."""
+    items, nxt = paginate(uow.session, _incidents(uow, status), Incident.id, limit=check_limit(limit, 50, 500),
+                          cursor=cursor, convert=incident_out, descending=True)
+    return Page[IncidentOut](items=items, next_cursor=nxt)
+
+
+def _incidents(uow: UnitOfWork, status: str | None) -> sa.Select[Any]:
     own = own_seller_id(uow)
-    stmt = sa.select(Incident).order_by(Incident.id.desc()).limit(500)
+    stmt = sa.select(Incident)
     if own is not None:
         stmt = stmt.where(Incident.seller_id == own)
     if status:
         stmt = stmt.where(Incident.status == status)
-    return [incident_out(i) for i in uow.session.scalars(stmt)]
+    return stmt
 
 
 def _load_incident(uow: UnitOfWork, incident_id: int, *, for_update: bool = False) -> Incident:
