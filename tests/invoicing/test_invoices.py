@@ -181,7 +181,7 @@ def test_a_credit_note_to_an_account_not_on_one_order(taxed, db, make_key):
     shop = taxed
     order = _paid_order(shop, "dealer@example.com")
     _paid_order(shop, "someone.else@example.com")  # another customer's invoice: not in the basis
-    inv = shop.client.get("/api/v1/invoices", params={"order_id": order["id"]}, headers=shop.admin).json()[0]
+    inv = shop.client.get("/api/v1/invoices", params={"order_id": order["id"]}, headers=shop.admin).json()["items"][0]
     year = dt.date.today().year
     staff = Principal(user_id=None, role=Role.staff, name="staff")
 
@@ -208,7 +208,7 @@ def test_a_credit_note_to_an_account_not_on_one_order(taxed, db, make_key):
         assert abs(Decimal(t.tax) - (Decimal(t.net) + Decimal(t.tax)) * rate / (100 + rate)) <= Decimal("0.01")
     # the same source again: the same note, not a second one
     assert issue().number == note.number
-    assert len(shop.client.get("/api/v1/invoices", params={"kind": "credit_note"}, headers=shop.admin).json()) == 1
+    assert len(shop.client.get("/api/v1/invoices", params={"kind": "credit_note"}, headers=shop.admin).json()["items"]) == 1
     with pytest.raises(Forbidden):
         issue(Principal(user_id=None, role=Role.sales_rep, name="rep"), source="rebate:2")
     # the buyer reads it and its PDF
