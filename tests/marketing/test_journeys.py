@@ -18,7 +18,9 @@ WARSAW = ZoneInfo("Europe/Warsaw")
 
 
 def local(day: int, hour: int, minute: int = 0) -> dt.datetime:
-    return dt.datetime(2026, 12, day, hour, minute, tzinfo=WARSAW).astimezone(dt.timezone.utc)
+    # A date ahead of the real clock (same weekdays as 2026): messages queued at the real "now"
+    # must fall before the simulated ticks; with 2026-12 the test broke once that date had passed.
+    return dt.datetime(2037, 12, day, hour, minute, tzinfo=WARSAW).astimezone(dt.timezone.utc)
 
 
 def _emit(db, event):  # type: ignore[no-untyped-def]
