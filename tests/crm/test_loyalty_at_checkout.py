@@ -67,6 +67,27 @@ def test_points_lower_the_taxed_total_once_per_key_and_come_back_when_the_order_
 
 
 @pytest.mark.backends("sqlite", "postgresql")
+def test_points_given_back_after_a_cancelled_order_do_not_count_toward_lifetime_points_or_the_tier(shop, make_key):
+    """900 lifetime points, 300 of them spent on an order that is then cancelled: the 300 come
+    back to the balance, but the member earned 900, not 1,200, so stays below Gold (1,000)."""
+    cid, me = _member(shop, make_key, "lena@example.com", 900)
+    body = _body([("LAMP", 1)], loyalty_points=300, payment={"provider": "testcard", "card": "4242 4242 4242 4242"})
+    placed = shop.client.post("/api/v1/orders", json=body, headers={**me, "Idempotency-Key": "lena-1"})
+    assert placed.status_code == 201, placed.text
+    r = shop.client.post(f"/api/v1/orders/{placed.json()['id']}/cancel", json={"reason": "changed my mind"},
+                         headers=shop.admin)
+    assert r.status_code == 200, r.text
+    assert ("reversal", 300) in _ledger(shop, cid)
+
+    r = shop.client.get(f"/api/v1/customers/{cid}/loyalty", headers=shop.admin)
+    [account] = r.json()["accounts"]
+    kept = sum(p for kind, p in _ledger(shop, cid) if kind in ("earn", "clawback"))  # earned on the order, net
+    assert kept == 0  # the cancelled order's own points went too
+    assert account["balance"] == 900
+    assert account["lifetime_points"] == 900 and account["tier"] == "Silver"
+
+
+@pytest.mark.backends("sqlite", "postgresql")
 def test_the_programme_rules_refuse_with_the_field_named_and_write_nothing(shop, make_key):
     cid, me = _member(shop, make_key, "rob@example.com", 700)
 

@@ -16,10 +16,9 @@ from decimal import ROUND_DOWN, Decimal
 import sqlalchemy as sa
 
 from merx.core.uow import UnitOfWork
+from merx.crm.loyalty import REVERSAL
 from merx.crm.models import LoyaltyAccount, LoyaltyEntry, LoyaltyProgram
 from merx.orders.loyalty_points import Standing
-
-REVERSAL = "reversal"
 
 
 def _benefit_key(text: str) -> str:

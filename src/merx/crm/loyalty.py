@@ -21,6 +21,9 @@ from merx.crm.events import LoyaltyPointsChanged, LoyaltyProgramCreated, Loyalty
 from merx.crm.models import LoyaltyAccount, LoyaltyEntry, LoyaltyProgram
 from merx.customers import public as customers
 
+CLAWBACK = "clawback"  # points earned on an order taken back when its goods or money came back
+REVERSAL = "reversal"  # points spent on an order given back when it was cancelled or refunded
+
 
 def create_program(uow: UnitOfWork, *, code: str, name: str, currency: str, points_per_unit: Decimal,
                    point_value: Decimal, category_multipliers: dict[str, Decimal] | None = None,
@@ -81,8 +84,10 @@ def recompute(uow: UnitOfWork, account: LoyaltyAccount) -> None:
     uow.session.flush()
     balance, lifetime = uow.session.execute(sa.select(
         sa.func.coalesce(sa.func.sum(LoyaltyEntry.points), 0),
-        # points taken back from a returned order were never really earned: the tier follows
-        sa.func.coalesce(sa.func.sum(sa.case((LoyaltyEntry.points > 0, LoyaltyEntry.points),
+        # points taken back from a returned order were never really earned, and points given
+        # back after a cancelled or refunded redemption were earned once already: the tier follows
+        sa.func.coalesce(sa.func.sum(sa.case((LoyaltyEntry.kind == REVERSAL, 0),
+                                             (LoyaltyEntry.points > 0, LoyaltyEntry.points),
                                              (LoyaltyEntry.kind == CLAWBACK, LoyaltyEntry.points), else_=0)), 0),
     ).where(LoyaltyEntry.account_id == account.id)).one()
     program = uow.session.get(LoyaltyProgram, account.program_id)
@@ -140,7 +145,6 @@ def earn_for_order(uow: UnitOfWork, customer_id: int, *, order_ref: str, currenc
     return earned
 
 
-CLAWBACK = "clawback"
 
 
 def _earned_and_taken(uow: UnitOfWork, order_ref: str) -> dict[int, tuple[int, int, set[str]]]:
