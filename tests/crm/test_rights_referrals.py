@@ -118,3 +118,51 @@ def test_referrer_is_rewarded_after_the_first_paid_order_and_contact_abuse_is_re
     # A referred customer paying with the referrer's own card: test_order_facts_from_orders.py
     ledger = client.get(f"/api/v1/customers/{ref['id']}/loyalty", headers=staff).json()["ledger"]
     assert [e["kind"] for e in ledger].count("referral") == 1
+
+
+def _undo_order(db, order_id: int, customer_id: int, total: str, *, cancelled: bool) -> None:  # type: ignore[no-untyped-def]
+    """What the orders context emits when an order is cancelled, or paid back in full."""
+    from merx.core.money import Money
+    from merx.core.uow import UnitOfWork
+    from merx.orders.events import OrderCancelled, OrderRefunded
+
+    common = dict(order_id=order_id, number=f"M-{order_id}", customer_id=customer_id, total=total, currency="EUR",
+                  previous_status="paid")
+    event = (OrderCancelled(**common, status="cancelled", reason="changed my mind", payment_status="refunded")
+             if cancelled else
+             OrderRefunded(**common, status="refunded", amount=Money.of(total, "EUR"),
+                           refunded_total=Money.of(total, "EUR"), return_id=None, payment_status="refunded"))
+    with UnitOfWork(db) as uow:
+        uow.emit(event, version=3)
+        uow.commit()
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+@pytest.mark.parametrize("cancelled", [True, False], ids=["cancelled", "refunded"])
+def test_a_referral_reward_is_taken_back_when_the_qualifying_order_is_cancelled_or_refunded(
+        client, staff, new_customer, emit_order, db, cancelled):
+    client.post("/api/v1/loyalty/programs", headers=staff, json={
+        "code": "club", "name": "Club", "currency": "EUR", "points_per_unit": "1", "point_value": "0.01",
+        "referral_reward_points": 500})
+    ref = new_customer(email="ria@example.com")
+    code = client.post(f"/api/v1/customers/{ref['id']}/referral-code", headers=staff).json()["code"]
+    friend = new_customer(email="friend@example.org")
+    r = client.post("/api/v1/referrals", json={"code": code, "referred_customer_id": friend["id"]}, headers=staff)
+    assert r.status_code == 201, r.text
+
+    def referrer() -> dict:  # type: ignore[type-arg]
+        return client.get(f"/api/v1/customers/{ref['id']}/loyalty", headers=staff).json()
+
+    order_id = emit_order(friend["id"], "20.00")
+    assert referrer()["accounts"][0]["balance"] == 500
+    _undo_order(db, order_id, friend["id"], "20.00", cancelled=cancelled)
+    account = referrer()["accounts"][0]
+    assert account["balance"] == 0 and account["lifetime_points"] == 0
+    assert [e["points"] for e in referrer()["ledger"] if e["kind"] == "clawback"] == [-500]
+    from merx.core.uow import UnitOfWork
+    from merx.crm.referrals import referrals_of
+
+    with UnitOfWork(db) as uow:
+        assert [x["status"] for x in referrals_of(uow, friend["id"])] == ["revoked"]
+    _undo_order(db, order_id, friend["id"], "20.00", cancelled=cancelled)  # seen twice: nothing twice
+    assert referrer()["accounts"][0]["balance"] == 0

@@ -127,12 +127,14 @@ def _take_back_earned(uow: UnitOfWork, data: Any, fact: OrderFact) -> None:
     """Points earned on an order go when it is cancelled, fully returned or fully refunded; a
     partial return takes back its share of the goods' value (what earning counted: the lines,
     not shipping), a refund without a return its share of the order total. A return and the
-    refund paying for it are one reason ("return N"), so whichever comes first takes the points."""
-    from merx.crm import loyalty
+    refund paying for it are one reason ("return N"), so whichever comes first takes the points.
+    A referral reward the order earned its referrer goes with the whole order only."""
+    from merx.crm import loyalty, referrals
 
     ref = str(data.order_id)
     if isinstance(data, OrderCancelled) or data.status in ("returned", "refunded"):
         loyalty.take_back_earned(uow, ref, Decimal(1), reason=f"order {data.number} {data.status}")
+        referrals.on_order_undone(uow, data.order_id, reason=f"order {data.number} {data.status}")
         return
     goods = sum((Decimal(str(line.get("line_total") or 0)) for line in fact.lines or []), Decimal(0)) or data.total
     if isinstance(data, OrderReturned):

@@ -195,6 +195,21 @@ def take_back_earned(uow: UnitOfWork, order_ref: str, share: Decimal, *, reason:
     return taken_now
 
 
+def take_back_awarded(uow: UnitOfWork, kind: str, order_ref: str, *, reason: str) -> int:
+    """Take back every point credited as `kind` on an order (a referral reward whose
+    qualifying order was cancelled or paid back in full), spent or not, as take_back_earned
+    does. The caller makes it happen once (the referral is then revoked). No commit."""
+    taken = 0
+    for entry in uow.session.scalars(sa.select(LoyaltyEntry).where(
+            LoyaltyEntry.kind == kind, LoyaltyEntry.order_ref == order_ref, LoyaltyEntry.points > 0)
+            .order_by(LoyaltyEntry.id)).all():
+        account = uow.session.get(LoyaltyAccount, entry.account_id, with_for_update=True)
+        program = uow.session.get(LoyaltyProgram, account.program_id)
+        _take(uow, account, program, entry.points, order_ref=order_ref, reason=reason)
+        taken += entry.points
+    return taken
+
+
 def _take(uow: UnitOfWork, account: LoyaltyAccount, program: LoyaltyProgram, points: int, *, order_ref: str,
           reason: str) -> None:
     """A debit that may exceed the balance: unspent credit is consumed (the order's own earning

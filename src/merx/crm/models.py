@@ -212,7 +212,7 @@ class Referral(Base):
     code: Mapped[str] = mapped_column(sa.String(32), index=True)
     referrer_id: Mapped[int] = mapped_column(sa.BigInteger, index=True)
     referred_id: Mapped[int] = mapped_column(sa.BigInteger, unique=True)
-    status: Mapped[str] = mapped_column(sa.String(16), default="pending")  # pending | rewarded | refused
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")  # pending | rewarded | refused | revoked
     reason: Mapped[str | None] = mapped_column(sa.String(200))
     order_id: Mapped[int | None] = mapped_column(sa.BigInteger)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

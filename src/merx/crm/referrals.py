@@ -2,7 +2,9 @@
 the referrer is rewarded when that customer's first order is paid. Refused: referring
 oneself (also via a merged duplicate), a referred customer who shares the referrer's email
 (ignoring case, dots and +tags of the local part) or phone, and a first order paid with the
-same payment method (fingerprint) as one of the referrer's orders."""
+same payment method (fingerprint) as one of the referrer's orders. The reward is taken back
+(the referral becomes `revoked`) when that order is cancelled, or returned or refunded in
+full, as points earned on an order are."""
 
 from __future__ import annotations
 
@@ -121,6 +123,22 @@ def on_first_paid_order(uow: UnitOfWork, customer_id: int, order_id: int, finger
                                                          "points": program.referral_reward_points if program else 0})
     uow.emit(ReferralRewarded(referral_id=referral.id, referrer_id=referral.referrer_id, referred_id=customer_id,
                               order_id=order_id))
+    return referral
+
+
+def on_order_undone(uow: UnitOfWork, order_id: int, *, reason: str) -> Referral | None:
+    """The order that earned a referral reward was cancelled, or returned or refunded in full:
+    the referrer's points for it go (a negative balance if spent, as with earned points) and
+    the referral is `revoked`, so a second event takes nothing again. Does not commit."""
+    from merx.crm import loyalty
+
+    referral = uow.session.scalars(sa.select(Referral).where(Referral.order_id == order_id,
+                                                             Referral.status == "rewarded")).first()
+    if referral is None:
+        return None
+    points = loyalty.take_back_awarded(uow, "referral", str(order_id), reason=f"referral revoked: {reason}")
+    referral.status, referral.reason = "revoked", reason[:200]
+    uow.audit("revoke", "referral", referral.id, after={"order_id": order_id, "points": -points, "reason": reason})
     return referral
 
 
