@@ -18,15 +18,16 @@ WARSAW = ZoneInfo("Europe/Warsaw")
 
 
 def local(day: int, hour: int, minute: int = 0) -> dt.datetime:
-    # A date ahead of the real clock (same weekdays as 2026): messages queued at the real "now"
-    # must fall before the simulated ticks; with 2026-12 the test broke once that date had passed.
-    return dt.datetime(2037, 12, day, hour, minute, tzinfo=WARSAW).astimezone(dt.timezone.utc)
+    return dt.datetime(2026, 12, day, hour, minute, tzinfo=WARSAW).astimezone(dt.timezone.utc)
 
 
-def _emit(db, event):  # type: ignore[no-untyped-def]
+def _emit(db, event, at: dt.datetime):  # type: ignore[no-untyped-def]
+    """Commits the event as its producer would have at `at`: a transactional mail it calls for
+    is due from then, whatever the real clock says."""
+    from merx.core.db import simulated_clock
     from merx.core.uow import UnitOfWork
 
-    with UnitOfWork(db) as uow:
+    with simulated_clock(at), UnitOfWork(db) as uow:
         uow.emit(event)
         uow.commit()
 
@@ -35,7 +36,7 @@ def _abandon(db, customer_id: int, cart_id: int, at: dt.datetime) -> None:  # ty
     from merx.orders.events import CartAbandoned
 
     _emit(db, CartAbandoned(cart_id=cart_id, customer_id=customer_id, email=None, currency="EUR", total="35.90",
-                            last_activity_at=at))
+                            last_activity_at=at), at)
 
 
 def _tick(db, app, settings, now):  # type: ignore[no-untyped-def]
@@ -83,7 +84,7 @@ def test_abandoned_cart_reminder_waits_for_the_window_stops_on_purchase_and_resp
     for cid, cart in ((late, 1), (buyer, 2), (capped, 3), (refuser, 4)):
         _abandon(db, cid, cart, local(3, 20, 30))
     _emit(db, order_placed(9001, buyer, [{"sku": "MUG-1", "quantity": 1, "unit_price": "9.90"}],
-                           placed_at=local(3, 21, 30)))
+                           placed_at=local(3, 21, 30)), local(3, 21, 30))
     assert _journey_state(db, buyer) == ("exited", "purchased")
 
     # 00:30 local: 4 hours have passed; the reminder is queued but it is night

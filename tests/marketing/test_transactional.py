@@ -106,6 +106,32 @@ def test_a_redelivered_event_records_its_notification_once(db, settings):
         assert [(m.template_key, m.address, m.status) for m in rows] == [("order_confirmation", "x@example.com", "queued")]
 
 
+@pytest.mark.backends("sqlite", "postgresql")
+def test_a_confirmation_handled_late_is_due_from_when_its_order_was_placed(db, settings, smtp_server):
+    """An order placed at 10:00 of a replayed (simulated) day whose event the subscriber
+    handles only later, outside that clock: the confirmation is due at 10:00, so the sender
+    running at 10:01 of that day sends it (it was due at the subscriber's real "now", after it)."""
+    import datetime as dt
+
+    from merx.core.db import simulated_clock
+    from merx.core.events import DomainEvent
+    from merx.core.uow import UnitOfWork
+    from merx.marketing import notifications, sending
+    from order_events import order_placed
+
+    placed = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.timezone.utc)
+    with simulated_clock(placed):
+        envelope = DomainEvent.of(order_placed(7002, None, [{"sku": "MUG-1", "quantity": 1, "unit_price": "9.90"}],
+                                               email="late@example.com", placed_at=placed))
+    with UnitOfWork(db) as uow:  # the subscriber catches up after the clock moved on
+        notifications.queue_for_events(uow, [envelope])
+        uow.commit()
+    result = sending.dispatch_until_idle(db, now=placed + dt.timedelta(minutes=1), settings=settings)
+    assert result.sent == 1, str(result)
+    [msg] = smtp_server.wait_for(1)
+    assert msg["To"] == "late@example.com" and msg["Subject"] == "Your order M-7002 is confirmed"
+
+
 def test_erasing_a_customer_blanks_their_messages(client, db, settings, smtp_server, admin):
     import sqlalchemy as sa
 

@@ -4,14 +4,18 @@ delivered, return received, refund issued. Queued by a durable subscriber (handl
 each is recorded once per event (idem_key = event id + template) in the subscriber's own
 transaction; the sender (sending.py) delivers it. In the customer's language (the customer
 record's locale, set from the shop's language at checkout), with the shop's default as
-fallback."""
+fallback.
+
+Each message is due from the time of the event that called for it (`occurred_at`), not from
+when the subscriber got to it: after a worker caught up late, or for events committed under a
+simulated clock (`core.db.simulated_clock`) and handled after it, the sender's clock decides
+as it would have when the event happened."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from merx.core.db import utcnow
 from merx.core.errors import Problem
 from merx.core.events import DomainEvent
 from merx.core.uow import UnitOfWork
@@ -66,7 +70,6 @@ def queue_for_events(uow: UnitOfWork, events: list[DomainEvent]) -> int:
     people = {c["id"]: c for c in customers.customer_attributes(uow, sorted(ids))} if ids else {}
     book = TemplateBook(uow)
     rows = []
-    now = utcnow()
     for event in wanted:
         data = event.data
         template = TEMPLATE_FOR[event.type]
@@ -93,7 +96,7 @@ def queue_for_events(uow: UnitOfWork, events: list[DomainEvent]) -> int:
         context["customer"] = customer_context(customer)
         rows.append(message_row(uow, book, idem_key=f"event:{event.id}:{template}", kind="transactional",
                                 channel="email", customer=customer, address=address, template_key=template,
-                                context=context, due_at=now))
+                                context=context, due_at=event.occurred_at))
     return insert_rows(uow, rows)
 
 
@@ -116,7 +119,6 @@ def queue_line_refunds(uow: UnitOfWork, events: list[DomainEvent]) -> int:
     sellers = marketplace.sellers_by_ids(uow, {e.data.seller_id for e in wanted if e.data.seller_id})
     book = TemplateBook(uow)
     rows = []
-    now = utcnow()
     for event in wanted:
         data = event.data
         try:
@@ -137,7 +139,7 @@ def queue_line_refunds(uow: UnitOfWork, events: list[DomainEvent]) -> int:
             "customer": customer_context(customer), "shop": shop_context()}
         rows.append(message_row(uow, book, idem_key=f"event:{event.id}:line_refused", kind="transactional",
                                 channel="email", customer=customer, address=(person or {}).get("email") or order.get("email"),
-                                template_key="line_refused", context=context, due_at=now))
+                                template_key="line_refused", context=context, due_at=event.occurred_at))
     return insert_rows(uow, rows)
 
 
@@ -147,7 +149,6 @@ def queue_quotes_sent(uow: UnitOfWork, events: list[DomainEvent]) -> int:
     commit."""
     book = TemplateBook(uow)
     rows = []
-    now = utcnow()
     base = shop_context()["url"]
     for event in events:
         data = event.data
@@ -160,7 +161,7 @@ def queue_quotes_sent(uow: UnitOfWork, events: list[DomainEvent]) -> int:
             "customer": customer_context(customer), "shop": shop_context()}
         rows.append(message_row(uow, book, idem_key=f"event:{event.id}:quote_sent", kind="transactional",
                                 channel="email", customer=customer, address=(person or {}).get("email"),
-                                template_key="quote_sent", context=context, due_at=now))
+                                template_key="quote_sent", context=context, due_at=event.occurred_at))
     return insert_rows(uow, rows)
 
 
@@ -169,7 +170,6 @@ def queue_instore_links(uow: UnitOfWork, events: list[DomainEvent]) -> int:
     the channel instore chose (email, or SMS to the phone when there is no email). No commit."""
     book = TemplateBook(uow)
     rows = []
-    now = utcnow()
     shop = shop_context()
     for event in events:
         data = event.data
@@ -189,5 +189,5 @@ def queue_instore_links(uow: UnitOfWork, events: list[DomainEvent]) -> int:
                                 "currency": data.total.currency, "url": shop["url"] + data.path}
         rows.append(message_row(uow, book, idem_key=f"event:{event.id}:{template}", kind="transactional",
                                 channel=data.channel, customer=customer, address=address, template_key=template,
-                                context=context, due_at=now))
+                                context=context, due_at=event.occurred_at))
     return insert_rows(uow, rows)
