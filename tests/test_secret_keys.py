@@ -113,55 +113,41 @@ def test_session_cookies_signed_with_the_old_key_work_until_the_stated_end(db, t
         assert new.get("/console", follow_redirects=False).status_code == 200
 
 
-def test_webhook_secrets_stored_under_the_old_key_decrypt_during_the_period_and_move_to_the_new_key(monkeypatch):
+def test_webhook_secrets_stored_under_the_old_key_decrypt_during_the_period_and_move_to_the_new_key(tmp_path):
     from merx.integration.secrets_box import decrypt_secret, encrypt_secret, reencrypt_secret
 
     stored = encrypt_secret("whsec_c2VjcmV0LXZhbHVlLWZvci13ZWJob29rcw==", secret_key="old-key")
-    monkeypatch.setenv("MERX_SECRET_KEY", "new-key")
-    monkeypatch.setenv("MERX_SECRET_KEY_FALLBACKS", "old-key")
-    monkeypatch.setenv("MERX_SECRET_KEY_FALLBACKS_UNTIL", (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)).isoformat())
-    reset_settings_cache()
-    try:
-        assert decrypt_secret(stored) == "whsec_c2VjcmV0LXZhbHVlLWZvci13ZWJob29rcw=="
-        moved = reencrypt_secret(stored)
-        assert decrypt_secret(moved, secret_key="new-key") == "whsec_c2VjcmV0LXZhbHVlLWZvci13ZWJob29rcw=="
-        # New encryptions use the current key only.
-        assert decrypt_secret(encrypt_secret("x"), secret_key="new-key") == "x"
-        with pytest.raises(RuntimeError):
-            decrypt_secret(encrypt_secret("x"), secret_key="old-key")
+    during = _rotated(tmp_path, dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1))
+    assert decrypt_secret(stored, during) == "whsec_c2VjcmV0LXZhbHVlLWZvci13ZWJob29rcw=="
+    moved = reencrypt_secret(stored, during)
+    assert decrypt_secret(moved, secret_key="new-key") == "whsec_c2VjcmV0LXZhbHVlLWZvci13ZWJob29rcw=="
+    # New encryptions use the current key only.
+    assert decrypt_secret(encrypt_secret("x", during), secret_key="new-key") == "x"
+    with pytest.raises(RuntimeError):
+        decrypt_secret(encrypt_secret("x", during), secret_key="old-key")
 
-        monkeypatch.setenv("MERX_SECRET_KEY_FALLBACKS_UNTIL", "2020-01-01T00:00:00Z")
-        reset_settings_cache()
-        with pytest.raises(RuntimeError, match="cannot be decrypted"):
-            decrypt_secret(stored)
-        assert decrypt_secret(moved) == "whsec_c2VjcmV0LXZhbHVlLWZvci13ZWJob29rcw=="
-    finally:
-        monkeypatch.undo()
-        reset_settings_cache()
+    after = _rotated(tmp_path, dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc))
+    with pytest.raises(RuntimeError, match="cannot be decrypted"):
+        decrypt_secret(stored, after)
+    assert decrypt_secret(moved, after) == "whsec_c2VjcmV0LXZhbHVlLWZvci13ZWJob29rcw=="
 
 
-def test_merx_webhooks_reencrypt_moves_stored_secrets_to_the_new_key(client, admin, db, monkeypatch):
+def test_merx_webhooks_reencrypt_moves_stored_secrets_to_the_new_key(db, admin, tmp_path):
     import sqlalchemy as sa
 
+    from merx.app import create_app
     from merx.integration.models import WebhookEndpoint
     from merx.integration.secrets_box import decrypt_secret, reencrypt_webhook_secrets
 
-    monkeypatch.setenv("MERX_SECRET_KEY", "old-key")
-    reset_settings_cache()
-    try:
+    old = Settings(data_dir=tmp_path, log_level="WARNING", secret_key="old-key")
+    with TestClient(create_app(old, db)) as client:
         created = client.post("/api/v1/webhooks", json={"url": "https://hooks.example/merx"}, headers=admin)
-        assert created.status_code == 201, created.text
-        monkeypatch.setenv("MERX_SECRET_KEY", "new-key")
-        monkeypatch.setenv("MERX_SECRET_KEY_FALLBACKS", "old-key")
-        monkeypatch.setenv("MERX_SECRET_KEY_FALLBACKS_UNTIL", "2099-01-01T00:00:00Z")
-        reset_settings_cache()
-        with UnitOfWork(db) as uow:
-            assert reencrypt_webhook_secrets(uow) == 1
-        with UnitOfWork(db) as uow:
-            assert reencrypt_webhook_secrets(uow) == 0  # already under the new key
-        with db.read_sessions() as s:
-            stored = s.scalar(sa.select(WebhookEndpoint.secret_encrypted))
-        assert decrypt_secret(stored, secret_key="new-key") == created.json()["secret"]
-    finally:
-        monkeypatch.undo()
-        reset_settings_cache()
+    assert created.status_code == 201, created.text
+    create_app(_rotated(tmp_path, dt.datetime(2099, 1, 1, tzinfo=dt.timezone.utc)), db)  # served with the new key
+    with UnitOfWork(db) as uow:
+        assert reencrypt_webhook_secrets(uow) == 1
+    with UnitOfWork(db) as uow:
+        assert reencrypt_webhook_secrets(uow) == 0  # already under the new key
+    with db.read_sessions() as s:
+        stored = s.scalar(sa.select(WebhookEndpoint.secret_encrypted))
+    assert decrypt_secret(stored, secret_key="new-key") == created.json()["secret"]

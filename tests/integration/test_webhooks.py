@@ -121,6 +121,30 @@ def test_signed_in_order_filtered_and_only_events_after_registration(client, adm
     assert len(deliveries) == 20 and {d["status"] for d in deliveries} == {"succeeded"}
 
 
+@pytest.mark.backends("sqlite", "postgresql")
+def test_a_secret_is_sealed_with_the_key_of_the_shops_own_settings_not_the_process_global_one(
+        client, admin, db, receiver, monkeypatch):  # type: ignore[no-untyped-def]
+    """While the process's global settings held another key (an in-process demo over another
+    data dir wrote its own), a webhook was created in the shop (served with its own settings).
+    Once the global key is the shop's again, the relay still decrypts the secret and delivers
+    correctly signed messages."""
+    from merx.core.settings import reset_settings_cache
+
+    with monkeypatch.context() as demo_running:
+        demo_running.setenv("MERX_SECRET_KEY", "the-demo-process-key")
+        reset_settings_cache()
+        try:
+            hook = _create(client, admin, receiver.url, events=["parcel.*"])
+        finally:
+            demo_running.undo()
+            reset_settings_cache()
+    receiver.secret = hook["secret"]
+    _emit(db, 2)
+    _drain(db)
+    assert receiver.bad_signatures == []
+    assert len(receiver.received) == 2
+
+
 def test_5xx_is_retried_with_the_same_id_and_4xx_is_not(client, admin, db, receiver):
     hook = _create(client, admin, receiver.url)
     receiver.secret = hook["secret"]

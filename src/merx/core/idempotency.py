@@ -214,9 +214,9 @@ def finish(db: Database, claim_: IdempotencyClaim, status: int | None, headers: 
 def purge_idempotency_keys(db: Database, now: dt.datetime | None = None) -> int:
     """Delete the records older than the time to live (MERX_IDEMPOTENCY_TTL_HOURS); a retry
     after that is a new request. Returns how many were deleted. For the scheduler."""
-    from merx.core.settings import get_settings
+    from merx.core.settings import settings_of
 
-    settings = db.settings or get_settings()
+    settings = settings_of(db)
     cutoff = (now or utcnow()) - dt.timedelta(hours=settings.idempotency_ttl_hours)
     with db.write_sessions() as s:
         deleted = s.execute(sa.delete(_TABLE).where(_TABLE.c.created_at < cutoff)).rowcount

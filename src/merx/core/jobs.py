@@ -38,6 +38,7 @@ from merx.core.db import Database, utcnow
 from merx.core.errors import Conflict, NotFound
 from merx.core.ids import new_ulid
 from merx.core.models import ScheduledJob
+from merx.core.settings import settings_of
 
 log = logging.getLogger("merx.jobs")
 
@@ -253,7 +254,7 @@ def run_due_jobs(db: Database, scheduler: Scheduler, *, now: dt.datetime | None 
     """Run every enabled job that is due and not leased by another runner; returns the runs."""
     now = now or utcnow()
     owner = owner or runner_id()
-    settings = settings or _settings_of(db)
+    settings = settings or settings_of(db)
     sync_jobs(db, scheduler, now=now)
     t = ScheduledJob.__table__
     with db.read_sessions() as s:
@@ -280,7 +281,7 @@ def run_job_now(db: Database, scheduler: Scheduler, name: str, *, now: dt.dateti
     sync_jobs(db, scheduler, now=now)
     if not _claim(db, job, owner, now, force=True):
         raise Conflict(f"Job {name} is running elsewhere right now; try again when it finishes", type_slug="job-running")
-    return _run_claimed(db, job, owner, now, settings or _settings_of(db))
+    return _run_claimed(db, job, owner, now, settings or settings_of(db))
 
 
 def set_enabled(db: Database, scheduler: Scheduler, name: str, enabled: bool) -> None:
@@ -303,12 +304,6 @@ def job_statuses(db: Database, scheduler: Scheduler | None = None) -> list[dict[
              "last_duration_ms": r.last_duration_ms, "last_status": r.last_status, "last_result": r.last_result,
              "last_error": r.last_error, "attempts": r.attempts, "running": r.lease_owner is not None,
              "lease_owner": r.lease_owner, "lease_expires_at": _aware(r.lease_expires_at)} for r in rows]
-
-
-def _settings_of(db: Database) -> Any:
-    from merx.core.settings import get_settings
-
-    return db.settings or get_settings()
 
 
 def run_scheduler_loop(db: Database, scheduler: Scheduler, stop: threading.Event, *, poll_seconds: float = 5.0,

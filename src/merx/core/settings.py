@@ -9,7 +9,7 @@ import secrets
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -257,6 +257,13 @@ def ensure_secret_key(settings: Settings) -> None:
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def settings_of(db: Any) -> Settings:
+    """The settings a database serves under: the app's (create_app sets `db.settings`), else
+    the environment's. What is read or written in a database (its secret key above all) must
+    follow its own settings, not the process's global ones: one process may serve several."""
+    return getattr(db, "settings", None) or get_settings()
 
 
 def reset_settings_cache() -> None:

@@ -41,6 +41,7 @@ from merx.core.errors import NotFound
 from merx.core.events import DomainEvent, DurableSubscriber, MessageBus, bus as default_bus
 from merx.core.models import DeadLetter, OutboxEvent, OutboxHorizon, SubscriberCursor
 from merx.core.outbox import ensure_horizon_row, max_outbox_seq, settled_horizon
+from merx.core.settings import settings_of
 from merx.core.uow import UnitOfWork
 
 log = logging.getLogger("merx.subscribers")
@@ -48,12 +49,6 @@ _local = threading.local()  # `active`: this thread is running subscribers (no n
 # A dedicated `merx worker` writes its heartbeat this often; the embedded runner of
 # `merx serve` (MERX_EMBEDDED_WORKER=auto) steps back while one is younger than 3 beats.
 WORKER_HEARTBEAT_SECONDS = 5.0
-
-
-def _settings(db: Database) -> Any:
-    from merx.core.settings import get_settings
-
-    return db.settings or get_settings()
 
 
 def _insert(dialect: str) -> Any:
@@ -116,7 +111,7 @@ class SubscriberRunner:
     def __init__(self, db: Database, bus: MessageBus | None = None) -> None:
         self.db = db
         self.bus = bus or default_bus
-        self.settings = _settings(db)
+        self.settings = settings_of(db)
 
     def subscribers(self, names: Iterable[str] | None = None) -> list[DurableSubscriber]:
         subs = self.bus.durable_subscribers()

@@ -104,9 +104,9 @@ class UnitOfWork:
 
     @property
     def settings(self) -> Any:
-        from merx.core.settings import get_settings
+        from merx.core.settings import settings_of
 
-        return self.db.settings or get_settings()
+        return settings_of(self.db)
 
     @property
     def dialect(self) -> str:

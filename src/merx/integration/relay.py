@@ -43,6 +43,7 @@ from merx.core.db import Database, utcnow
 from merx.core.ids import new_ulid
 from merx.core.models import OutboxEvent
 from merx.core.outbox import advance_horizon  # noqa: F401 - re-exported for callers
+from merx.core.settings import settings_of
 from merx.core.uow import UnitOfWork
 from merx.integration import webhooks
 from merx.integration.events import WebhookEndpointDisabled
@@ -299,7 +300,7 @@ class Relay:
         for e in rows:
             key = (e.id, e.version)
             if key not in self._secrets:
-                self._secrets[key] = decrypt_secret(e.secret_encrypted)
+                self._secrets[key] = decrypt_secret(e.secret_encrypted, settings_of(self.db))
             out.append(WebhookTarget(e.id, e.url, self._secrets[key], list(e.event_types or []), e.start_seq))
         return out
 

@@ -1,6 +1,11 @@
 """Webhook signing secrets at rest: encrypted (Fernet, AES-128-CBC + HMAC) with a key derived
 from MERX_SECRET_KEY. Signing needs the secret itself, so a one-way hash will not do.
 
+The key is that of the settings the database in use serves under (`uow.settings`, the
+relay's `settings_of(db)`), never the process's global settings: a process may serve several
+databases (an in-process demo with its own data dir and generated key, tests), and a secret
+stored under another database's key would not decrypt where that database is served.
+
 Key rotation: new encryptions always use the current key; decryption also tries the keys in
 MERX_SECRET_KEY_FALLBACKS until MERX_SECRET_KEY_FALLBACKS_UNTIL (MultiFernet), and
 `reencrypt_secret` moves a stored value to the current key before that period ends."""
@@ -14,7 +19,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from merx.core.settings import ensure_secret_key, get_settings
+from merx.core.settings import ensure_secret_key
 
 SECRET_PREFIX = "whsec_"
 
@@ -25,31 +30,33 @@ def _derive(master: str) -> Fernet:
     return Fernet(base64.urlsafe_b64encode(derived))
 
 
-def _fernet(secret_key: str | None = None) -> MultiFernet:
-    """The current key first (it encrypts), then the fallbacks still in their period."""
+def _fernet(settings: Any, secret_key: str | None = None) -> MultiFernet:
+    """The current key first (it encrypts), then the fallbacks still in their period; or the
+    one `secret_key` given (a backup's, a test's)."""
     if secret_key is not None:
         return MultiFernet([_derive(secret_key)])
-    settings = get_settings()
+    if settings is None:
+        raise TypeError("the settings of the database in use (uow.settings) or a secret_key is required")
     ensure_secret_key(settings)
     return MultiFernet([_derive(key) for key in settings.verification_secrets()])
 
 
-def encrypt_secret(plain: str, *, secret_key: str | None = None) -> str:
-    return _fernet(secret_key).encrypt(plain.encode()).decode()
+def encrypt_secret(plain: str, settings: Any = None, *, secret_key: str | None = None) -> str:
+    return _fernet(settings, secret_key).encrypt(plain.encode()).decode()
 
 
-def decrypt_secret(token: str, *, secret_key: str | None = None) -> str:
+def decrypt_secret(token: str, settings: Any = None, *, secret_key: str | None = None) -> str:
     try:
-        return _fernet(secret_key).decrypt(token.encode()).decode()
+        return _fernet(settings, secret_key).decrypt(token.encode()).decode()
     except InvalidToken:
         raise RuntimeError("webhook secret cannot be decrypted: MERX_SECRET_KEY changed since it was stored "
                            "(an old key can be kept in MERX_SECRET_KEY_FALLBACKS for a while)") from None
 
 
-def reencrypt_secret(token: str) -> str:
+def reencrypt_secret(token: str, settings: Any) -> str:
     """The same secret encrypted under the current key (decrypted with any accepted key)."""
     try:
-        return _fernet().rotate(token.encode()).decode()
+        return _fernet(settings).rotate(token.encode()).decode()
     except InvalidToken:
         raise RuntimeError("stored secret cannot be decrypted with the current or fallback keys") from None
 
@@ -61,7 +68,7 @@ def reencrypt_webhook_secrets(uow: Any) -> int:
 
     from merx.integration.models import WebhookEndpoint
 
-    settings = get_settings()
+    settings = uow.settings
     ensure_secret_key(settings)
     current = _derive(settings.current_secret)
     moved = 0
@@ -71,7 +78,7 @@ def reencrypt_webhook_secrets(uow: Any) -> int:
             continue  # already under the current key
         except InvalidToken:
             pass
-        endpoint.secret_encrypted = reencrypt_secret(endpoint.secret_encrypted)
+        endpoint.secret_encrypted = reencrypt_secret(endpoint.secret_encrypted, settings)
         moved += 1
     uow.audit("webhook_secrets.reencrypted", "webhook_endpoint", "*", after={"count": moved})
     uow.commit()

@@ -48,7 +48,7 @@ def create_endpoint(uow: UnitOfWork, data: WebhookCreate, *,
     check_outbound_url(data.url, allow=allow)
     s = uow.session
     endpoint = WebhookEndpoint(url=data.url, description=data.description, event_types=data.events,
-                               secret_encrypted=encrypt_secret(secret), active=True, consecutive_failures=0,
+                               secret_encrypted=encrypt_secret(secret, uow.settings), active=True, consecutive_failures=0,
                                start_seq=max_outbox_seq(s), version=1)
     s.add(endpoint)
     s.flush()
@@ -105,7 +105,7 @@ def rotate_secret(uow: UnitOfWork, endpoint_id: int, secret: str | None = None) 
     secret = secret or generate_secret()
     if not is_valid_secret(secret):
         raise ValidationProblem.for_field("secret", "must be 'whsec_' followed by base64 of 24 to 64 bytes")
-    e.secret_encrypted = encrypt_secret(secret)
+    e.secret_encrypted = encrypt_secret(secret, uow.settings)
     e.version += 1
     uow.audit("webhook_endpoint.secret_rotated", "webhook_endpoint", e.id)
     uow.commit()
@@ -169,7 +169,7 @@ def replay_delivery(uow: UnitOfWork, endpoint_id: int, delivery_id: int) -> Deli
         raise Conflict(f"the payload of delivery {delivery_id} was purged after the retention period; "
                        "it cannot be replayed")
     settings = get_integration_settings()
-    secret = decrypt_secret(e.secret_encrypted)
+    secret = decrypt_secret(e.secret_encrypted, uow.settings)
     result = _post_once(e.url, secret, d.event_id, d.body, settings.webhook_timeout_seconds)
     now = utcnow()
     uow.session.add(WebhookAttempt(delivery_id=d.id, trigger="replay", attempted_at=now, status_code=result.status_code,
@@ -207,7 +207,7 @@ def send_test_to_endpoint(uow: UnitOfWork, endpoint_id: int) -> webhooks.Attempt
     its own secret, so the receiver checks the same signature real events will carry. The
     secret is read in this transaction; the HTTP call runs after it ends."""
     e = _get(uow, endpoint_id)
-    url, secret = e.url, decrypt_secret(e.secret_encrypted)
+    url, secret = e.url, decrypt_secret(e.secret_encrypted, uow.settings)
     uow.rollback()
     return send_test_event(url, secret)[1]
 

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 
 from merx.core.db import Database, utcnow
 from merx.core.ids import new_ulid
+from merx.core.settings import settings_of
 from merx.core.uow import UnitOfWork
 from merx.crm import public as crm
 from merx.customers import public as customers
@@ -67,12 +68,6 @@ class DispatchResult:
 def policy(ms: MarketingSettings | None = None) -> rules.SendPolicy:
     ms = ms or get_marketing_settings()
     return rules.policy_from(ms.send_windows, ms.quiet_hours, ms.daily_cap, ms.channel_caps)
-
-
-def _settings(db: Database) -> Any:
-    from merx.core.settings import get_settings
-
-    return db.settings or get_settings()
 
 
 def recover_stale(db: Database, now: dt.datetime, ms: MarketingSettings) -> int:
@@ -232,7 +227,7 @@ def dispatch(db: Database, *, now: dt.datetime | None = None, limit: int | None 
     """One batch: recover dead claims, claim due messages, send them. Blocking (SMTP/HTTP);
     run it from a job or worker, never inside a request."""
     now = now or utcnow()
-    settings = settings or _settings(db)
+    settings = settings or settings_of(db)
     ms = get_marketing_settings()
     result = DispatchResult()
     result.recovered = recover_stale(db, now, ms)

@@ -21,11 +21,12 @@ SEALED = "credentials_encrypted"
 SECRET_KEYS = frozenset({"password", "token", "api_key", "secret", "auth"})
 
 
-def unseal(stored: dict[str, Any] | None) -> dict[str, Any]:
-    """The transport as the request needs it, credentials in plain text."""
+def unseal(stored: dict[str, Any] | None, settings: Any) -> dict[str, Any]:
+    """The transport as the request needs it, credentials in plain text. `settings`: those of
+    the database it is stored in (`uow.settings`), whose secret key sealed it."""
     plain = {k: v for k, v in (stored or {}).items() if k != SEALED}
     if stored and stored.get(SEALED):
-        secret = json.loads(decrypt_secret(stored[SEALED]))
+        secret = json.loads(decrypt_secret(stored[SEALED], settings))
         headers = {**(plain.get("headers") or {}), **secret.pop("headers", {})}
         if headers:
             plain["headers"] = headers
@@ -33,10 +34,10 @@ def unseal(stored: dict[str, Any] | None) -> dict[str, Any]:
     return plain
 
 
-def seal(transport: dict[str, Any], previous: dict[str, Any] | None = None) -> dict[str, Any]:
+def seal(transport: dict[str, Any], settings: Any, previous: dict[str, Any] | None = None) -> dict[str, Any]:
     """The stored form of a transport sent by a client. A masked value (as the API shows it)
     keeps the credential stored before, so reading, editing and sending back loses nothing."""
-    before = unseal(previous)
+    before = unseal(previous, settings)
     public = {k: v for k, v in transport.items() if k != SEALED}
     secret: dict[str, Any] = {}
     headers = transport.get("headers")
@@ -48,17 +49,17 @@ def seal(transport: dict[str, Any], previous: dict[str, Any] | None = None) -> d
         secret[key] = before.get(key) if transport[key] == MASK else transport[key]
         public.pop(key)
     if secret:
-        public[SEALED] = encrypt_secret(json.dumps(secret))
+        public[SEALED] = encrypt_secret(json.dumps(secret), settings)
     return public
 
 
-def masked(stored: dict[str, Any] | None) -> dict[str, Any]:
+def masked(stored: dict[str, Any] | None, settings: Any) -> dict[str, Any]:
     """The transport as staff and the audit log see it: credential names, never values."""
     out = {k: v for k, v in (stored or {}).items() if k != SEALED}
     names: dict[str, Any] = {}
     if stored and stored.get(SEALED):
         try:
-            names = json.loads(decrypt_secret(stored[SEALED]))
+            names = json.loads(decrypt_secret(stored[SEALED], settings))
         except RuntimeError:  # a key that no longer decrypts still shows which credentials exist
             names = {}
     headers = {**(out.get("headers") or {}), **names.pop("headers", {})}

@@ -99,7 +99,7 @@ def export_orders(db: Database, code: str, gap_timeout_seconds: float = 300.0, b
     with UnitOfWork(db) as uow:
         c = uow.session.scalar(sa.select(Connector).where(Connector.code == code))
         assert c is not None
-        connector_id, mapping, transport, fmt = c.id, c.mapping, credentials.unseal(c.transport), c.format
+        connector_id, mapping, transport, fmt = c.id, c.mapping, credentials.unseal(c.transport, uow.settings), c.format
         cursor = _cursor(uow, code)
         after = cursor.last_seq
         uow.commit()

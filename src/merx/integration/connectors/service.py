@@ -38,9 +38,9 @@ Progress = Callable[[int, int], None]
 MAX_REPORTED_ERRORS = 10_000
 
 
-def _out(c: Connector) -> ConnectorOut:
+def _out(uow: UnitOfWork, c: Connector) -> ConnectorOut:
     out = ConnectorOut.model_validate(c, from_attributes=True)
-    out.transport = credentials.masked(c.transport)  # write-only credentials: names, never values
+    out.transport = credentials.masked(c.transport, uow.settings)  # write-only credentials: names, never values
     return out
 
 
@@ -91,13 +91,13 @@ def create_connector(uow: UnitOfWork, data: ConnectorCreate) -> ConnectorOut:
     if uow.session.scalar(sa.select(Connector.id).where(Connector.code == data.code)) is not None:
         raise Conflict(f"a connector with code {data.code} exists", errors=[FieldError("code", "already exists", "duplicate")])
     c = Connector(code=data.code, name=data.name, direction=data.direction, target=data.target, format=data.format,
-                  mapping=with_column_order(data.mapping), transport=credentials.seal(data.transport), active=data.active,
+                  mapping=with_column_order(data.mapping), transport=credentials.seal(data.transport, uow.settings), active=data.active,
                   version=1)
     uow.session.add(c)
     uow.session.flush()
-    uow.audit("connector.created", "connector", c.id, after=_out(c).model_dump(mode="json"))
+    uow.audit("connector.created", "connector", c.id, after=_out(uow, c).model_dump(mode="json"))
     uow.commit()
-    return _out(c)
+    return _out(uow, c)
 
 
 def _by_code(uow: UnitOfWork, code: str) -> Connector:
@@ -108,20 +108,21 @@ def _by_code(uow: UnitOfWork, code: str) -> Connector:
 
 
 def get_connector(uow: UnitOfWork, code: str) -> ConnectorOut:
-    return _out(_by_code(uow, code))
+    return _out(uow, _by_code(uow, code))
 
 
 def list_connectors(uow: UnitOfWork, *, limit: int, cursor: str | None) -> tuple[list[ConnectorOut], str | None]:
-    return paginate(uow.session, sa.select(Connector), Connector.id, limit=limit, cursor=cursor, convert=_out)
+    return paginate(uow.session, sa.select(Connector), Connector.id, limit=limit, cursor=cursor,
+                    convert=lambda c: _out(uow, c))
 
 
 def update_connector(uow: UnitOfWork, code: str, data: ConnectorUpdate) -> ConnectorOut:
     c = _by_code(uow, code)
-    before = _out(c).model_dump(mode="json")
+    before = _out(uow, c).model_dump(mode="json")
     changes = data.model_dump(exclude_unset=True)
     mapping = changes.get("mapping") if changes.get("mapping") is not None else c.mapping
     given = changes.get("transport")
-    transport = credentials.unseal(c.transport) if given is None else given
+    transport = credentials.unseal(c.transport, uow.settings) if given is None else given
     _validate(c.direction, c.target, mapping, transport)
     for name in ("name", "format", "active"):
         if changes.get(name) is not None:
@@ -130,11 +131,11 @@ def update_connector(uow: UnitOfWork, code: str, data: ConnectorUpdate) -> Conne
         # other classes for the same rows: forget the rows' hashes so the next import
         # (?force=true for the same file) records every line again under the new classes
         uow.session.execute(sa.delete(ConnectorRecord).where(ConnectorRecord.connector_id == c.id))
-    c.mapping, c.transport = with_column_order(mapping), credentials.seal(transport, previous=c.transport)
+    c.mapping, c.transport = with_column_order(mapping), credentials.seal(transport, uow.settings, previous=c.transport)
     c.version += 1
-    uow.audit("connector.updated", "connector", c.id, before=before, after=_out(c).model_dump(mode="json"))
+    uow.audit("connector.updated", "connector", c.id, before=before, after=_out(uow, c).model_dump(mode="json"))
     uow.commit()
-    return _out(c)
+    return _out(uow, c)
 
 
 def delete_connector(uow: UnitOfWork, code: str) -> None:
@@ -412,7 +413,7 @@ def due_pull_connectors(uow: UnitOfWork) -> list[ConnectorOut]:
         t = c.transport or {}
         if t.get("url") and t.get("interval_seconds"):
             if c.last_run_at is None or (now - c.last_run_at).total_seconds() >= float(t["interval_seconds"]):
-                out.append(_out(c))
+                out.append(_out(uow, c))
     return out
 
 
@@ -421,7 +422,7 @@ def pull_once(db: Database, code: str) -> ImportJobOut:
 
     with UnitOfWork(db) as uow:
         c = _by_code(uow, code)
-        t = credentials.unseal(c.transport)
+        t = credentials.unseal(c.transport, uow.settings)
     # The answer is reported by status and reason only: its body may come from a system staff
     # should not read through us (an allow-listed internal host).
     try:
