@@ -161,41 +161,34 @@ async def _close_uow(uow: UnitOfWork) -> None:
         uow.__exit__(None, None, None)
 
 
-async def get_uow(request: Request, principal: Principal = Depends(get_principal)) -> AsyncIterator[UnitOfWork]:
-    claim = request.scope.get(IDEMPOTENCY_SCOPE_KEY)
-    if claim is not None:  # its commits mark the Idempotency-Key in the same transaction
-        claim.success_status = getattr(request.scope.get("route"), "status_code", None) or 200
-    uow = UnitOfWork(request.app.state.db, principal, request_id=request_id_var.get(), idempotency=claim)
-    uow.__enter__()
-    try:
-        yield uow
-    finally:
-        await _close_uow(uow)
+def _uow_dependency(principal_dependency: Callable[..., Any], *, readonly: bool = False,
+                   doc: str) -> Callable[..., AsyncIterator[UnitOfWork]]:
+    """A request's unit of work for the caller `principal_dependency` finds: one generator
+    that opens it and closes it itself (never one generator wrapping another, which would
+    keep the transaction open on an error until garbage collection). A writing one carries
+    the request's Idempotency-Key claim, so its commits mark the key in the same transaction."""
+
+    async def dependency(request: Request,
+                         principal: Principal = Depends(principal_dependency)) -> AsyncIterator[UnitOfWork]:
+        claim = None if readonly else request.scope.get(IDEMPOTENCY_SCOPE_KEY)
+        if claim is not None:
+            claim.success_status = getattr(request.scope.get("route"), "status_code", None) or 200
+        uow = UnitOfWork(request.app.state.db, principal, request_id=request_id_var.get(), readonly=readonly,
+                         idempotency=claim)
+        uow.__enter__()
+        try:
+            yield uow
+        finally:
+            await _close_uow(uow)
+
+    dependency.__doc__ = doc
+    return dependency
 
 
-async def get_shopper_uow(request: Request,
-                          principal: Principal = Depends(get_principal_or_shopper)) -> AsyncIterator[UnitOfWork]:
-    """`get_uow` for a caller that may be a shopper signed in by cookie (see
-    `get_principal_or_shopper`)."""
-    claim = request.scope.get(IDEMPOTENCY_SCOPE_KEY)
-    if claim is not None:
-        claim.success_status = getattr(request.scope.get("route"), "status_code", None) or 200
-    uow = UnitOfWork(request.app.state.db, principal, request_id=request_id_var.get(), idempotency=claim)
-    uow.__enter__()
-    try:
-        yield uow
-    finally:
-        await _close_uow(uow)
-
-
-async def get_read_uow(request: Request,
-                       principal: Principal = Depends(get_principal)) -> AsyncIterator[UnitOfWork]:
-    uow = UnitOfWork(request.app.state.db, principal, request_id=request_id_var.get(), readonly=True)
-    uow.__enter__()
-    try:
-        yield uow
-    finally:
-        await _close_uow(uow)
+get_uow = _uow_dependency(get_principal, doc="The request's unit of work, for an API key or a console session.")
+get_shopper_uow = _uow_dependency(get_principal_or_shopper, doc=(
+    "`get_uow` for a caller that may be a shopper signed in by cookie (see `get_principal_or_shopper`)."))
+get_read_uow = _uow_dependency(get_principal, readonly=True, doc="`get_uow` for reads: a read-only unit of work.")
 
 
 # --------------------------------------------------------------------------------------------
