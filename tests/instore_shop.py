@@ -2,13 +2,15 @@
 functions: products with EANs, a warehouse and three stores, stock, customers (two share a
 last name), store associates bound to their stores, and an online order already delivered
 (for returns at a counter). Shared by the API and the browser tests (a plain module: never
-import conftest)."""
+import conftest): a test module imports the `chain` fixture (and `staff_key`) from here."""
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
 from typing import Any
+
+import pytest
 
 PASSWORD = "correct horse battery"
 
@@ -109,3 +111,21 @@ def seed_chain(db: Any) -> ChainShop:
     with UnitOfWork(db, SYSTEM) as uow:
         order = orders.simple_transition(uow, order["id"], "delivered")
     return ChainShop(users=users, user_ids=user_ids, customers=ids, online_order=order)
+
+
+@pytest.fixture
+def chain(db: Any) -> ChainShop:
+    return seed_chain(db)
+
+
+def staff_key(db: Any, email: str) -> dict[str, str]:
+    """The Authorization header of a new API key of the user with `email` (an associate)."""
+    from merx.core import accounts
+    from merx.core.models import User
+    from merx.core.uow import UnitOfWork
+
+    with UnitOfWork(db) as uow:
+        uid = accounts.user_id_by_email(uow, email)
+        issued = accounts.issue_api_key(uow, uow.session.get(User, uid), "test")
+        uow.commit()
+    return {"Authorization": f"Bearer {issued.key}"}

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from instore_shop import PASSWORD, seed_chain
+from instore_shop import PASSWORD, chain  # noqa: F401 - the fixture
 
 
 def _csrf(html: str) -> str:
@@ -22,11 +22,6 @@ def _sign_in(client: Any, email: str) -> None:
     done = client.post("/associate/login", data={"email": email, "password": PASSWORD, "csrf_token": _csrf(page.text),
                                                   "next": "/associate"}, follow_redirects=False)
     assert done.status_code == 303 and done.headers["location"] == "/associate"
-
-
-@pytest.fixture
-def chain(db: Any) -> Any:
-    return seed_chain(db)
 
 
 def test_associate_pages_answer_and_stay_in_their_store(client: Any, chain: Any) -> None:

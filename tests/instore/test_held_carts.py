@@ -11,24 +11,7 @@ from typing import Any
 
 import pytest
 
-from instore_shop import seed_chain
-
-
-@pytest.fixture
-def chain(db: Any) -> Any:
-    return seed_chain(db)
-
-
-def _key(db: Any, email: str) -> dict[str, str]:
-    from merx.core import accounts
-    from merx.core.models import User
-    from merx.core.uow import UnitOfWork
-
-    with UnitOfWork(db) as uow:
-        uid = accounts.user_id_by_email(uow, email)
-        issued = accounts.issue_api_key(uow, uow.session.get(User, uid), "test")
-        uow.commit()
-    return {"Authorization": f"Bearer {issued.key}"}
+from instore_shop import chain, staff_key  # noqa: F401 - chain: the fixture
 
 
 def _csrf(html: str) -> str:
@@ -53,7 +36,7 @@ def _set_price(client: Any, admin: dict[str, str], sku: str, amount: str) -> Non
 @pytest.mark.backends("sqlite", "postgresql")
 def test_a_held_cart_is_mailed_and_ordered_at_its_prices_with_the_associate_kept(client: Any, db: Any,
                                                                                  chain: Any) -> None:
-    waw, admin = _key(db, chain.users["waw"]), _key(db, chain.users["admin"])
+    waw, admin = staff_key(db, chain.users["waw"]), staff_key(db, chain.users["admin"])
     held = client.post("/api/v1/instore/stores/ST-WAW/held-carts", headers=waw, json={
         "customer_id": chain.customers["anna"], "fulfilment": "ship",
         "address": {"line1": "ul. Prosta 5", "city": "Warszawa", "postal_code": "00-001", "country": "PL"},
@@ -99,7 +82,7 @@ def test_a_held_cart_is_mailed_and_ordered_at_its_prices_with_the_associate_kept
 @pytest.mark.backends("sqlite", "postgresql")
 def test_a_customer_with_only_a_phone_gets_the_cart_and_the_payment_link_by_sms(client: Any, db: Any,
                                                                                 chain: Any) -> None:
-    waw, admin = _key(db, chain.users["waw"]), _key(db, chain.users["admin"])
+    waw, admin = staff_key(db, chain.users["waw"]), staff_key(db, chain.users["admin"])
     made = client.post("/api/v1/customers", headers=admin, json={"first_name": "Zofia", "phone": "+48 605 777 888"})
     assert made.status_code == 201, made.text
     zofia = made.json()["id"]
@@ -126,7 +109,7 @@ def test_a_customer_with_only_a_phone_gets_the_cart_and_the_payment_link_by_sms(
 @pytest.mark.backends("sqlite", "postgresql")
 def test_sending_refuses_what_it_cannot_send_and_other_stores_orders(client: Any, db: Any, chain: Any,
                                                                      make_key: Any) -> None:
-    waw, krk, admin = (_key(db, chain.users[k]) for k in ("waw", "krk", "admin"))
+    waw, krk, admin = (staff_key(db, chain.users[k]) for k in ("waw", "krk", "admin"))
     nobody = client.post("/api/v1/customers", headers=admin, json={"first_name": "No", "last_name": "Contact"})
     if nobody.status_code == 201:  # a customer record without email or phone, where the shop allows one
         r = client.post("/api/v1/instore/stores/ST-WAW/held-carts", headers=waw, json={
@@ -176,7 +159,7 @@ def test_an_expired_cart_link_is_refused(client: Any, db: Any, chain: Any) -> No
     from merx.core.uow import UnitOfWork
     from merx.instore.models import HeldCart
 
-    waw = _key(db, chain.users["waw"])
+    waw = staff_key(db, chain.users["waw"])
     cart = client.post("/api/v1/instore/stores/ST-WAW/held-carts", headers=waw, json={
         "customer_id": chain.customers["jan"], "fulfilment": "pickup", "pickup_store": "ST-WAW",
         "lines": [{"sku": "LAMP-DESK", "quantity": 1}]}).json()
@@ -193,7 +176,7 @@ def test_an_expired_cart_link_is_refused(client: Any, db: Any, chain: Any) -> No
 def test_the_associate_app_sends_the_cart_and_the_payment_link(client: Any, db: Any, chain: Any) -> None:
     from instore_shop import PASSWORD
 
-    admin = _key(db, chain.users["admin"])
+    admin = staff_key(db, chain.users["admin"])
     page = client.get("/associate/login")
     client.post("/associate/login", data={"email": chain.users["waw"], "password": PASSWORD,
                                           "csrf_token": _csrf(page.text), "next": "/associate"})

@@ -9,24 +9,7 @@ from typing import Any
 
 import pytest
 
-from instore_shop import seed_chain
-
-
-@pytest.fixture
-def chain(db: Any) -> Any:
-    return seed_chain(db)
-
-
-def _key(db: Any, email: str) -> dict[str, str]:
-    from merx.core import accounts
-    from merx.core.models import User
-    from merx.core.uow import UnitOfWork
-
-    with UnitOfWork(db) as uow:
-        uid = accounts.user_id_by_email(uow, email)
-        issued = accounts.issue_api_key(uow, uow.session.get(User, uid), "test")
-        uow.commit()
-    return {"Authorization": f"Bearer {issued.key}"}
+from instore_shop import chain, staff_key  # noqa: F401 - chain: the fixture
 
 
 def _on_hand(db: Any, sku: str, store: str) -> int:
@@ -40,7 +23,7 @@ def _on_hand(db: Any, sku: str, store: str) -> int:
 
 @pytest.mark.backends("sqlite", "postgresql")
 def test_endless_aisle_pickup_elsewhere_and_return_in_a_third_store(client: Any, db: Any, chain: Any) -> None:
-    waw, krk, gdn = (_key(db, chain.users[k]) for k in ("waw", "krk", "gdn"))
+    waw, krk, gdn = (staff_key(db, chain.users[k]) for k in ("waw", "krk", "gdn"))
     found = client.get("/api/v1/instore/lookup", params={"code": "4006381333931"}, headers=waw)
     assert found.status_code == 200, found.text
     assert found.json()["skus"] == ["LAMP-FLOOR"] and found.json()["kind"] == "ean"
@@ -70,7 +53,7 @@ def test_endless_aisle_pickup_elsewhere_and_return_in_a_third_store(client: Any,
     refused = client.post(f"/api/v1/instore/stores/ST-KRK/pickups/{order['id']}/hand-over", headers=krk,
                           json={"code": wrong, "payment_collected": True})
     assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "code"
-    assert client.get(f"/api/v1/orders/{order['id']}", headers=_key(db, chain.users["admin"])).json()["status"] == \
+    assert client.get(f"/api/v1/orders/{order['id']}", headers=staff_key(db, chain.users["admin"])).json()["status"] == \
         "ready_for_pickup"
     done = client.post(f"/api/v1/instore/stores/ST-KRK/pickups/{order['id']}/hand-over", headers=krk,
                        json={"code": code, "payment_collected": True})
@@ -89,7 +72,7 @@ def test_endless_aisle_pickup_elsewhere_and_return_in_a_third_store(client: Any,
         "order_number": chain.online_order["number"], "condition": "as_new", "refund_method": "cash",
         "lines": [{"line": 1, "quantity": 2, "reason": "no_longer_needed", "restock": True}]})
     assert again.status_code == 422 and "only 1 of line 1" in again.text
-    report = client.get("/api/v1/instore/reports", headers=_key(db, chain.users["staff"])).json()
+    report = client.get("/api/v1/instore/reports", headers=staff_key(db, chain.users["staff"])).json()
     per = {r["store"]: r for r in report["stores"]}
     assert per["ST-WAW"]["assisted_orders"] == 1 and per["ST-WAW"]["assisted_value"] == [
         {"amount": "129.00", "currency": "EUR"}]
@@ -104,7 +87,7 @@ def test_endless_aisle_pickup_elsewhere_and_return_in_a_third_store(client: Any,
 
 @pytest.mark.backends("sqlite", "postgresql")
 def test_store_scoping_of_the_associate_role(client: Any, db: Any, chain: Any, make_key: Any) -> None:
-    waw = _key(db, chain.users["waw"])
+    waw = staff_key(db, chain.users["waw"])
     assert client.get("/api/v1/instore/stores/ST-KRK/stock/LAMP-FLOOR", headers=waw).status_code == 403
     count = client.post("/api/v1/instore/stores/ST-KRK/stock/LAMP-FLOOR/count", headers=waw, json={"counted": 9})
     assert count.status_code == 403
@@ -121,7 +104,7 @@ def test_store_scoping_of_the_associate_role(client: Any, db: Any, chain: Any, m
         "channel": "store", "customer": {"email": "x@example.com"},
         "lines": [{"sku": "LAMP-DESK", "quantity": 1}]}).status_code == 403
     # Binding is for admins, to store_associate users only.
-    admin = _key(db, chain.users["admin"])
+    admin = staff_key(db, chain.users["admin"])
     assert client.put(f"/api/v1/instore/associates/{chain.user_ids['waw']}/stores", headers=waw,
                       json={"stores": ["ST-KRK"]}).status_code == 403
     assert client.put(f"/api/v1/instore/associates/{chain.user_ids['staff']}/stores", headers=admin,
@@ -138,7 +121,7 @@ def test_store_scoping_of_the_associate_role(client: Any, db: Any, chain: Any, m
 
 @pytest.mark.backends("sqlite", "postgresql")
 def test_bad_input_at_the_counter(client: Any, db: Any, chain: Any, make_key: Any) -> None:
-    waw = _key(db, chain.users["waw"])
+    waw = staff_key(db, chain.users["waw"])
     nothing = client.get("/api/v1/instore/lookup", params={"code": "5012345678900"}, headers=waw)
     assert nothing.status_code == 404 and "No product has the code 5012345678900" in nothing.json()["detail"]
     misread = client.get("/api/v1/instore/lookup", params={"code": "5901234123458"}, headers=waw)
@@ -175,7 +158,7 @@ def test_return_beyond_the_window_is_refused(client: Any, db: Any, chain: Any, m
     from merx.instore.settings import get_instore_settings
 
     monkeypatch.setattr(get_instore_settings(), "instore_return_window_days", 0)
-    gdn = _key(db, chain.users["gdn"])
+    gdn = staff_key(db, chain.users["gdn"])
     before = _on_hand(db, "KETTLE-1", "ST-GDN")
     late = client.post("/api/v1/instore/stores/ST-GDN/returns", headers=gdn, json={
         "order_number": chain.online_order["number"], "condition": "as_new", "refund_method": "original_payment",
@@ -189,7 +172,7 @@ def test_return_beyond_the_window_is_refused(client: Any, db: Any, chain: Any, m
 
 
 def test_customer_found_by_loyalty_card_and_created_with_consent(client: Any, db: Any, chain: Any) -> None:
-    admin, waw = _key(db, chain.users["admin"]), _key(db, chain.users["waw"])
+    admin, waw = staff_key(db, chain.users["admin"]), staff_key(db, chain.users["waw"])
     added = client.post(f"/api/v1/customers/{chain.customers['anna']}/identities", headers=admin,
                         json={"kind": "loyalty_card", "value": "LC-004217", "verified": True})
     assert added.status_code == 201, added.text
@@ -226,7 +209,7 @@ def test_receipts_only_for_the_stores_that_placed_or_hand_over_the_order(client:
     from merx.core.uow import UnitOfWork
     from merx.instore import public as instore
 
-    waw = _key(db, chain.users["waw"])
+    waw = staff_key(db, chain.users["waw"])
     placed = client.post("/api/v1/instore/stores/ST-WAW/orders", headers=waw, json={
         "customer_id": chain.customers["anna"], "lines": [{"sku": "KETTLE-1", "quantity": 1}],
         "fulfilment": "pickup", "pickup_store": "ST-KRK", "payment_mode": "link"}).json()
@@ -250,7 +233,7 @@ def test_receipts_only_for_the_stores_that_placed_or_hand_over_the_order(client:
 
 @pytest.mark.backends("sqlite", "postgresql")
 def test_an_assisted_order_retried_with_its_idempotency_key_is_placed_once(client: Any, db: Any, chain: Any) -> None:
-    waw = _key(db, chain.users["waw"]) | {"Idempotency-Key": "counter-7f3a"}
+    waw = staff_key(db, chain.users["waw"]) | {"Idempotency-Key": "counter-7f3a"}
     body = {"customer_id": chain.customers["jan"], "lines": [{"sku": "LAMP-DESK", "quantity": 1}],
             "fulfilment": "pickup", "pickup_store": "ST-WAW", "payment_mode": "link"}
     first = client.post("/api/v1/instore/stores/ST-WAW/orders", headers=waw, json=body)
@@ -258,14 +241,14 @@ def test_an_assisted_order_retried_with_its_idempotency_key_is_placed_once(clien
     assert first.status_code == again.status_code == 201, again.text
     assert again.json()["order"]["id"] == first.json()["order"]["id"]
     assert again.json()["payment_link"] == first.json()["payment_link"]
-    report = client.get("/api/v1/instore/reports", headers=_key(db, chain.users["waw"])).json()
+    report = client.get("/api/v1/instore/reports", headers=staff_key(db, chain.users["waw"])).json()
     assert report["stores"][0]["assisted_orders"] == 1
     assert _on_hand(db, "LAMP-DESK", "ST-WAW") == 6  # held, not taken twice
 
 
 @pytest.mark.backends("sqlite", "postgresql")
 def test_the_counter_360_shows_the_customers_open_tickets(client: Any, db: Any, chain: Any) -> None:
-    admin, waw = _key(db, chain.users["admin"]), _key(db, chain.users["waw"])
+    admin, waw = staff_key(db, chain.users["admin"]), staff_key(db, chain.users["waw"])
     anna = chain.customers["anna"]
     made = {}
     for subject, priority in (("Kettle lid cracked", "high"), ("Where is my invoice?", "normal")):

@@ -9,29 +9,12 @@ from typing import Any
 
 import pytest
 
-from instore_shop import seed_chain
-
-
-@pytest.fixture
-def chain(db: Any) -> Any:
-    return seed_chain(db)
-
-
-def _key(db: Any, email: str) -> dict[str, str]:
-    from merx.core import accounts
-    from merx.core.models import User
-    from merx.core.uow import UnitOfWork
-
-    with UnitOfWork(db) as uow:
-        uid = accounts.user_id_by_email(uow, email)
-        issued = accounts.issue_api_key(uow, uow.session.get(User, uid), "test")
-        uow.commit()
-    return {"Authorization": f"Bearer {issued.key}"}
+from instore_shop import chain, staff_key  # noqa: F401 - chain: the fixture
 
 
 @pytest.mark.backends("sqlite", "postgresql")
 def test_the_card_shows_the_store_price_after_store_promotions_only(client: Any, db: Any, chain: Any) -> None:
-    admin, waw = _key(db, chain.users["admin"]), _key(db, chain.users["waw"])
+    admin, waw = staff_key(db, chain.users["admin"]), staff_key(db, chain.users["waw"])
     before = client.get("/api/v1/instore/stores/ST-WAW/products/LAMP-FLOOR", headers=waw).json()
     assert (before["price"], before["store_price"], before["promotions"]) == ("129.00", "129.00", [])
     for body in (
@@ -56,7 +39,7 @@ def test_the_card_carries_the_translations_and_the_delivery_days(client: Any, db
                                                                   monkeypatch: Any) -> None:
     from merx.instore.settings import get_instore_settings
 
-    waw, krk = _key(db, chain.users["waw"]), _key(db, chain.users["krk"])
+    waw, krk = staff_key(db, chain.users["waw"]), staff_key(db, chain.users["krk"])
     card = client.get("/api/v1/instore/stores/ST-KRK/products/KETTLE-1", headers=krk).json()
     assert card["translations"] == {"pl": {"name": "Steel Kettle (PL)"}}
     assert card["name"] == "Steel Kettle"
