@@ -10,13 +10,11 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 
 from merx.catalog import public as catalog
 from merx.core.auth import Role
-from merx.core.errors import Problem
-from merx.web.common import PageRoute, console_user, csrf_form, problem_sentence, redirect, render, unit_of_work
-from merx.web.views.helpers import validation_sentence
+from merx.web.common import PageRoute, console_user, csrf_form, redirect, render, unit_of_work
+from merx.web.views.helpers import form_refusal
 
 router = APIRouter(route_class=PageRoute)
 VIEW_ROLES = (Role.admin, Role.staff, Role.seller)  # those who see the catalog pages
@@ -45,19 +43,9 @@ def brands_page(request: Request) -> Response:
 @router.post("/console/brands/{code}")
 def save_brand(request: Request, code: str, form: dict[str, Any] = Depends(csrf_form)) -> Response:
     me = console_user(request, *EDIT_ROLES)
-    error = None
     with unit_of_work(request, me) as uow:
-        try:
-            patch = catalog.BrandPatch(name=str(form.get("name") or "").strip() or None,
-                                       aliases=_aliases(str(form.get("aliases") or "")))
-            catalog.update_brand(uow, code, patch)
-        except ValidationError as e:
-            error = validation_sentence(e)
-        except Problem as e:
-            if e.status >= 500 or e.status == 404:
-                raise
-            error = problem_sentence(e)
-            uow.rollback()
+        error = form_refusal(uow, lambda: catalog.update_brand(uow, code, catalog.BrandPatch(
+            name=str(form.get("name") or "").strip() or None, aliases=_aliases(str(form.get("aliases") or "")))))
     if error is None:
         return redirect("/console/brands", flash=f"Brand {code} saved.")
     return _page(request, me, error=error, status=422,

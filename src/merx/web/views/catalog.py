@@ -18,7 +18,7 @@ from merx.catalog import public as catalog
 from merx.crm import public as crm
 from merx.inventory import public as inventory
 from merx.web.common import PageRoute, csrf_form, console_user, problem_sentence, redirect, render, unit_of_work
-from merx.web.views.helpers import page_of, text_or_none, validation_sentence
+from merx.web.views.helpers import form_refusal, page_of, text_or_none, validation_sentence
 
 router = APIRouter(route_class=PageRoute)
 CATALOG_ROLES = (Role.admin, Role.staff, Role.seller)
@@ -253,19 +253,10 @@ def bulk_products(request: Request, form: dict[str, Any] = Depends(csrf_form)) -
 @router.post("/console/catalog/{product_id}")
 def save_product(request: Request, product_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
     me = console_user(request, *CATALOG_ROLES)
-    error = None
     with unit_of_work(request, me) as uow:
         product = catalog.get_product(uow, product_id)
-        try:
-            patch = catalog.ProductPatch(**_patch_from_form(form, product, uow.settings.default_currency))
-            catalog.update_product(uow, product_id, patch)
-        except ValidationError as e:
-            error = validation_sentence(e)
-        except Problem as e:
-            if e.status >= 500 or e.status == 404:
-                raise
-            error = problem_sentence(e)
-            uow.rollback()
+        error = form_refusal(uow, lambda: catalog.update_product(uow, product_id, catalog.ProductPatch(
+            **_patch_from_form(form, product, uow.settings.default_currency))))
     if error is None:
         return redirect(f"/console/catalog/{product_id}", flash="Product saved.")
     with unit_of_work(request, me, readonly=True) as uow:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import ValidationError
 
+from merx.core.errors import Problem
 from merx.core.pagination import paginate
+from merx.web.common import problem_sentence
 
 
 def validation_sentence(e: ValidationError) -> str:
@@ -16,6 +18,24 @@ def validation_sentence(e: ValidationError) -> str:
         msg = str(err.get("msg", "is not valid")).removeprefix("Value error, ")
         parts.append(f"{where.replace('_', ' ')}: {msg}")
     return "Please correct: " + "; ".join(parts) + "."
+
+
+def form_refusal(uow: Any, save: Callable[[], object]) -> str | None:
+    """Runs a console form's write: None when it went through, else the sentence saying why the
+    input was refused (invalid fields, or a 4xx other than 404), with the transaction rolled
+    back so the page can be shown again. A 404 or a server error is raised for the page's own
+    handling."""
+    try:
+        save()
+    except ValidationError as e:
+        uow.rollback()
+        return validation_sentence(e)
+    except Problem as e:
+        if e.status >= 500 or e.status == 404:
+            raise
+        uow.rollback()
+        return problem_sentence(e)
+    return None
 
 
 def page_of(uow: Any, stmt: Any, *, limit: int = 50, cursor: str | None = None) -> tuple[list[Any], str | None]:
