@@ -166,3 +166,7 @@ def test_a_referral_reward_is_taken_back_when_the_qualifying_order_is_cancelled_
         assert [x["status"] for x in referrals_of(uow, friend["id"])] == ["revoked"]
     _undo_order(db, order_id, friend["id"], "20.00", cancelled=cancelled)  # seen twice: nothing twice
     assert referrer()["accounts"][0]["balance"] == 0
+    told = client.get("/api/v1/events", params={"type": "referral.revoked"}, headers=staff)
+    assert told.status_code == 200, told.text
+    [event] = told.json()["items"]
+    assert event["payload"]["referrer_id"] == ref["id"] and event["payload"]["points"] == 500

@@ -181,3 +181,14 @@ class ReferralRewarded(_ReferralEvent):
     event_type: ClassVar[str] = "referral.rewarded"
 
     order_id: int
+
+
+class ReferralRevoked(_ReferralEvent):
+    """The order that rewarded the referrer was cancelled, or returned or refunded in full:
+    the reward's points were taken back (`points`)."""
+
+    event_type: ClassVar[str] = "referral.revoked"
+
+    order_id: int
+    points: int
+    reason: str

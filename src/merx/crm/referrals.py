@@ -17,7 +17,7 @@ from merx.core.auth import Role
 from merx.core.db import utcnow
 from merx.core.errors import Conflict, Forbidden, ValidationProblem
 from merx.core.uow import UnitOfWork
-from merx.crm.events import ReferralCreated, ReferralRewarded
+from merx.crm.events import ReferralCreated, ReferralRevoked, ReferralRewarded
 from merx.crm.identity import survivor
 from merx.crm.models import Identity, LoyaltyProgram, OrderFact, Referral, ReferralCode
 from merx.customers import public as customers
@@ -139,6 +139,8 @@ def on_order_undone(uow: UnitOfWork, order_id: int, *, reason: str) -> Referral 
     points = loyalty.take_back_awarded(uow, "referral", str(order_id), reason=f"referral revoked: {reason}")
     referral.status, referral.reason = "revoked", reason[:200]
     uow.audit("revoke", "referral", referral.id, after={"order_id": order_id, "points": -points, "reason": reason})
+    uow.emit(ReferralRevoked(referral_id=referral.id, referrer_id=referral.referrer_id, referred_id=referral.referred_id,
+                             order_id=order_id, points=points, reason=referral.reason))
     return referral
 
 
