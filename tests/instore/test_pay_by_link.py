@@ -222,3 +222,59 @@ def test_paid_at_the_counter_is_the_associates_not_the_public_pages(client: Any,
     # a second record is refused with a reason
     again = client.post(f"/associate/orders/{order['id']}/paid-at-counter", data={"csrf_token": _csrf(receipt.text)})
     assert "Not recorded" in again.text
+
+
+class ProcessDied(BaseException):
+    """Stands for the process being killed while the gateway call is out (nothing catches it)."""
+
+
+class GatewayThatLosesItsFirstAnswer:
+    """A card gateway plugin (the test gateway's behaviour) whose first answer never reaches
+    the shop: the process dies while the call is out. Records the idempotency keys it gets."""
+
+    name, label, session, settles_later = "flakycard", "Card (flaky line)", True, False
+
+    def __init__(self) -> None:
+        from merx.payments.testcard import TestCardProvider
+
+        self.gateway, self.keys = TestCardProvider(), []
+
+    def authorise(self, *, order_number: str, amount: Any, currency: str, options: dict) -> Any:
+        self.keys.append(options["idempotency_key"])
+        result = self.gateway.authorise(order_number=order_number, amount=amount, currency=currency, options=options)
+        if len(self.keys) == 1:
+            raise ProcessDied()
+        return result
+
+    def __getattr__(self, name: str) -> Any:  # capture, refund, void, parse_webhook: the test gateway's
+        return getattr(self.gateway, name)
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_an_attempt_whose_answer_was_lost_is_resumed_with_the_same_key(client: Any, db: Any, chain: Any,
+                                                                       monkeypatch: Any) -> None:
+    from merx.core.auth import SYSTEM
+    from merx.core.uow import UnitOfWork
+    from merx.orders import public as orders
+    from merx.payments import providers
+
+    admin = _key(db, chain.users["admin"])
+    flaky = GatewayThatLosesItsFirstAnswer()
+    providers.session_providers()
+    monkeypatch.setitem(providers._PROVIDERS, flaky.name, flaky)
+    with UnitOfWork(db, SYSTEM) as uow:
+        monkeypatch.setattr(uow.settings, "payment_providers", "manual,testcard,flakycard")
+    order, link = _link_order(client, db, chain)
+    with UnitOfWork(db, SYSTEM) as uow, pytest.raises(ProcessDied):
+        orders.pay_by_card_later(uow, order["id"], provider="flakycard", card=FRICTIONLESS)
+    claimed = client.get(f"/api/v1/orders/{order['id']}", headers=admin).json()["payment"]
+    assert (claimed["provider"], claimed["status"]) == ("flakycard", "pending")
+    assert 'id="pay-pending"' in client.get(link).text and 'id="pay-now"' not in client.get(link).text
+    # The shopper taps again (even choosing another provider): the same attempt is resumed, with
+    # the same key, so the gateway answers with the payment it already made.
+    with UnitOfWork(db, SYSTEM) as uow:
+        paid = orders.pay_by_card_later(uow, order["id"], provider="testcard", card=FRICTIONLESS)
+    assert (paid["status"], paid["payment"]["provider"], paid["payment"]["status"]) == ("paid", "flakycard", "captured")
+    assert flaky.keys == [f"{order['number']}:later:1"] * 2
+    assert _intents(client, admin, order["id"]) == [("flakycard", "captured", "35.90", "0.00"),
+                                                    ("manual", "voided", "0.00", "0.00")]
