@@ -109,3 +109,16 @@ def seed_chain(db: Any) -> ChainShop:
     with UnitOfWork(db, SYSTEM) as uow:
         order = orders.simple_transition(uow, order["id"], "delivered")
     return ChainShop(users=users, user_ids=user_ids, customers=ids, online_order=order)
+
+
+def api_key_headers(db: Any, email: str) -> dict[str, str]:
+    """Headers carrying a fresh API key of the user with this email (the chain's associates, staff)."""
+    from merx.core import accounts
+    from merx.core.models import User
+    from merx.core.uow import UnitOfWork
+
+    with UnitOfWork(db) as uow:
+        uid = accounts.user_id_by_email(uow, email)
+        issued = accounts.issue_api_key(uow, uow.session.get(User, uid), "test")
+        uow.commit()
+    return {"Authorization": f"Bearer {issued.key}"}

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import sqlalchemy as sa
 
-from instore_shop import seed_chain
+from instore_shop import api_key_headers as _key, seed_chain
 from payment_shop import settings  # noqa: F401  (the shop takes card payments: testcard enabled)
 
 CHALLENGE, DECLINED, FRICTIONLESS = "4000 0027 6000 3184", "4000 0000 0000 0002", "4242 4242 4242 4242"
@@ -23,18 +23,6 @@ ADDRESS = {"line1": "ul. Prosta 5", "city": "Warszawa", "postal_code": "00-001",
 @pytest.fixture
 def chain(db: Any) -> Any:
     return seed_chain(db)
-
-
-def _key(db: Any, email: str) -> dict[str, str]:
-    from merx.core import accounts
-    from merx.core.models import User
-    from merx.core.uow import UnitOfWork
-
-    with UnitOfWork(db) as uow:
-        uid = accounts.user_id_by_email(uow, email)
-        issued = accounts.issue_api_key(uow, uow.session.get(User, uid), "test")
-        uow.commit()
-    return {"Authorization": f"Bearer {issued.key}"}
 
 
 def _csrf(html: str) -> str:

@@ -9,24 +9,12 @@ from typing import Any
 
 import pytest
 
-from instore_shop import seed_chain
+from instore_shop import api_key_headers as _key, seed_chain
 
 
 @pytest.fixture
 def chain(db: Any) -> Any:
     return seed_chain(db)
-
-
-def _key(db: Any, email: str) -> dict[str, str]:
-    from merx.core import accounts
-    from merx.core.models import User
-    from merx.core.uow import UnitOfWork
-
-    with UnitOfWork(db) as uow:
-        uid = accounts.user_id_by_email(uow, email)
-        issued = accounts.issue_api_key(uow, uow.session.get(User, uid), "test")
-        uow.commit()
-    return {"Authorization": f"Bearer {issued.key}"}
 
 
 @pytest.mark.backends("sqlite", "postgresql")
