@@ -252,6 +252,8 @@ def test_kiosk_search_order_for_delivery_pay_by_link_and_reset(db: Any, chain: A
     assert number in phone.locator("#pay h1").inner_text()
     phone.check("input[name=provider][value=testcard]")
     phone.fill("#pay-card", "4242 4242 4242 4242")
+    screenshot(phone, "pay-link-form")
+    _fits_the_phone(phone)
     phone.click("#pay-now")
     phone.wait_for_selector("#paid")
     screenshot(phone, "pay-link-paid")
