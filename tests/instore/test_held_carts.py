@@ -206,3 +206,39 @@ def test_the_associate_app_sends_the_cart_and_the_payment_link(client: Any, db: 
     assert "The payment link is sent to the customer by email" in done.text
     [link_mail] = _messages(client, admin, chain.customers["jan"], "payment_link")
     assert "/pay/" in link_mail["body_text"]
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_held_carts_are_counted_in_the_store_report_and_listed_in_the_console(client: Any, db: Any,
+                                                                             chain: Any) -> None:
+    from instore_shop import PASSWORD
+
+    waw = staff_key(db, chain.users["waw"])
+    ids = []
+    for customer in ("anna", "jan"):
+        held = client.post("/api/v1/instore/stores/ST-WAW/held-carts", headers=waw, json={
+            "customer_id": chain.customers[customer], "fulfilment": "ship",
+            "address": {"line1": "ul. Prosta 5", "city": "Warszawa", "postal_code": "00-001", "country": "PL"},
+            "lines": [{"sku": "KETTLE-1", "quantity": 1}]})
+        assert held.status_code == 201, held.text
+        ids.append(held.json())
+    # Jan checks his cart out; Anna has not yet.
+    page = client.get(ids[1]["link"])
+    assert client.post(ids[1]["link"], data={"csrf_token": _csrf(page.text)},
+                       follow_redirects=False).status_code == 303
+    report = client.get("/api/v1/instore/reports", headers=waw).json()
+    assert (report["stores"][0]["carts_held"], report["stores"][0]["carts_ordered"]) == (2, 1)
+    assert [a["carts_held"] for a in report["associates"] if a["name"] == "Marta (Warsaw)"] == [2]
+    login = client.get("/console/login")
+    client.post("/console/login", data={"email": chain.users["staff"], "password": PASSWORD,
+                                        "csrf_token": _csrf(login.text), "next": "/console"})
+    console = client.get("/console/stores")
+    assert console.status_code == 200
+    table = console.text.split('id="held-carts"')[1].split("</table>")[0]
+    assert table.count("<tr>") == 3  # the header and the two carts
+    assert "waiting for the customer" in table and "ordered" in table and "Marta (Warsaw)" in table
+    assert f"#{chain.customers['anna']}" in table and "35.90" in table
+    csv_text = client.get("/console/stores.csv").text.splitlines()
+    header = csv_text[0].split(",")
+    waw_row = next(line.split(",") for line in csv_text[1:] if line.startswith("ST-WAW"))
+    assert (waw_row[header.index("carts_held")], waw_row[header.index("carts_ordered")]) == ("2", "1")

@@ -187,11 +187,28 @@ def test_scan_of_a_barcode_that_matches_nothing(db: Any, chain: Any, phones: Any
     assert "No product has the code 5012345678900" in page.locator("#code-error").inner_text()
 
 
+@pytest.fixture
+def mailing_cards(live_server: Any, smtp_server: Any, monkeypatch: Any) -> Any:
+    """The live server mails through the test SMTP server and takes card payments (testcard)."""
+    from pydantic import SecretStr
+
+    from payment_shop import PROVIDERS
+
+    for settings in {id(s): s for s in (live_server.settings, live_server.app.state.settings,
+                                        getattr(live_server.db, "settings", None)) if s is not None}.values():
+        monkeypatch.setattr(settings, "smtp_url", SecretStr(smtp_server.url))
+        monkeypatch.setattr(settings, "payment_providers", PROVIDERS)
+    return smtp_server
+
+
 def test_kiosk_search_order_for_delivery_pay_by_link_and_reset(db: Any, chain: Any, browser: Any, live_server: Any,
-                                                               phones: Any, screenshot: Any) -> None:
+                                                               phones: Any, screenshot: Any, mailing_cards: Any) -> None:
+    import re
+
     import sqlalchemy as sa
 
     from merx.instore.models import KioskSession
+    from merx.marketing import sending
 
     kiosk_ctx = browser.new_context(base_url=live_server.url, viewport={"width": 800, "height": 1280})
     kiosk_ctx.set_default_timeout(20_000)
@@ -211,6 +228,7 @@ def test_kiosk_search_order_for_delivery_pay_by_link_and_reset(db: Any, chain: A
         kiosk.click("#kiosk-place")
         kiosk.wait_for_selector("#kiosk-done")
         assert kiosk.locator("#kiosk-done svg").count() == 1  # the QR code of the payment link
+        assert "sent the payment link to your email" in kiosk.locator("#kiosk-link-mailed").inner_text()
         pay_path = kiosk.locator("#kiosk-pay-link").get_attribute("href")
         number = kiosk.locator("#kiosk-done h1").inner_text().split()[1]
         screenshot(kiosk, "kiosk-done")
@@ -222,19 +240,31 @@ def test_kiosk_search_order_for_delivery_pay_by_link_and_reset(db: Any, chain: A
         assert len(sessions) == 1 and sessions[0].end_reason == "idle" and sessions[0].order_id is not None
     finally:
         kiosk_ctx.close()
-    # The shopper pays on their phone.
+    # The link arrives by email (marketing's transactional sender, through the SMTP server) ...
+    sending.dispatch_until_idle(db, settings=live_server.settings)
+    mails = [m.get_body(("plain",)).get_content() for m in mailing_cards.wait_for(2, timeout=30)
+             if m["To"] == "walk-in@example.com"]
+    [body] = [b for b in mails if "/pay/" in b]  # (the other one is the order confirmation)
+    assert number in body and re.search(r"https?://\S+(/pay/\S+)", body).group(1) == pay_path
+    # ... and the shopper pays on their phone with a card, through the test gateway.
     phone = phones()
     phone.goto(pay_path)
     assert number in phone.locator("#pay h1").inner_text()
+    phone.check("input[name=provider][value=testcard]")
+    phone.fill("#pay-card", "4242 4242 4242 4242")
+    screenshot(phone, "pay-link-form")
+    _fits_the_phone(phone)
     phone.click("#pay-now")
     phone.wait_for_selector("#paid")
+    screenshot(phone, "pay-link-paid")
     from merx.core.auth import SYSTEM
     from merx.core.uow import UnitOfWork
     from merx.orders import public as orders
 
     with UnitOfWork(db, SYSTEM) as uow:
         order = orders.order_by_number(uow, number)
-    assert (order["channel"], order["fulfilment"]["type"], order["payment"]["status"]) == ("store", "ship", "captured")
+    assert (order["channel"], order["fulfilment"]["type"], order["status"]) == ("store", "ship", "paid")
+    assert (order["payment"]["provider"], order["payment"]["status"]) == ("testcard", "captured")
     with UnitOfWork(db, SYSTEM) as uow:
         from merx.instore import public as instore
         from merx.core.db import utcnow

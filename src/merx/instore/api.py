@@ -19,11 +19,12 @@ from merx.core.uow import UnitOfWork
 from merx.core.web import get_read_uow, get_uow, require
 from merx.instore import access, assisted, counter, counter_returns, finding, held_carts, pickups, reports, stock
 from merx.instore.schemas import (AssistedOrderCreate, BindStoresIn, CounterReturnCreate, HandOverIn, HeldCartCreate,
-                                  ShelfCountIn)
+                                  PayByLinkIn, ShelfCountIn)
 
 router = APIRouter(prefix="/instore", tags=["instore"])
 # An assisted order retried after a crash that lost its answer gets the same answer.
 register_replay("instore_order", lambda uow, order_id: assisted.assisted_order_out(uow, int(order_id)))
+register_replay("instore_link_payment", lambda uow, order_id: assisted.link_payment_out(uow, int(order_id)))
 IN_STORE = require(Role.admin, Role.staff, Role.store_associate)
 
 
@@ -117,6 +118,23 @@ def send_payment_link(store: str, order_id: int, uow: UnitOfWork = Depends(get_u
                       _: Principal = Depends(IN_STORE)) -> dict[str, Any]:
     """Send the order's payment link to the customer (email, else SMS to their phone)."""
     return _answered(uow, held_carts.send_payment_link(uow, access.require_store(uow, store), order_id))
+
+
+@router.get("/payment-links/{token}")
+def payment_link(token: str, uow: UnitOfWork = Depends(get_read_uow)) -> dict[str, Any]:
+    """The order a payment link pays and the card providers it offers (no sign-in: the signed
+    link is the payer's proof of access; a forged one is 404)."""
+    order = assisted.order_of_payment_link(uow, token)
+    return {"order": order, "providers": [{"name": n, "label": label}
+                                          for n, label in assisted.payment_link_providers(uow)]}
+
+
+@router.post("/payment-links/{token}/pay")
+def pay_by_link(token: str, body: PayByLinkIn, uow: UnitOfWork = Depends(get_uow)) -> dict[str, Any]:
+    """Pay the order with a card provider: the order answers paid, or waiting for the 3-D Secure
+    challenge at `payment.action_url`; a declined card is 402 (the link still works). Send an
+    Idempotency-Key: a retry answers the same, and a second tap never authorises twice."""
+    return _answered(uow, assisted.pay_by_link(uow, token, provider=body.provider, card=body.card))
 
 
 @router.post("/stores/{store}/held-carts", status_code=201)

@@ -13,7 +13,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from pydantic import ValidationError
 
 from merx.core.auth import SYSTEM
-from merx.core.errors import FieldError, NotFound, ValidationProblem
+from merx.core.errors import Conflict, FieldError, NotFound, ValidationProblem
 from merx.core.uow import UnitOfWork
 from merx.instore.access import Store, acting_for_store
 from merx.instore.models import AssistedOrder
@@ -120,19 +120,50 @@ def order_of_payment_link(uow: UnitOfWork, token: str) -> dict[str, Any]:
         uow.actor = original
 
 
-def pay_by_link(uow: UnitOfWork, token: str) -> dict[str, Any]:
-    """The customer pays through the link. Until the payments context lands this records the
-    payment with the order's manual provider (orders.capture_payment); the link would then
-    hand over to the provider's hosted payment page and record its confirmation instead."""
+def payment_link_providers(uow: UnitOfWork) -> list[tuple[str, str]]:
+    """(name, label) of the card providers a payment link offers (configured for the shop)."""
+    return orders.card_providers(uow.settings)
+
+
+def pay_by_link(uow: UnitOfWork, token: str, *, provider: str, card: str | None = None) -> dict[str, Any]:
+    """The customer pays through the link with a card provider (orders.pay_by_card_later): the
+    order switches from `manual` to that provider, so its capture, refunds and reconciliation
+    are the card's. Answers the order: paid, or waiting for a 3-D Secure challenge
+    (`payment.action_url`); a declined card is a 402 and the link still works. A second tap
+    answers with the attempt already open, never a second authorisation."""
     order = order_of_payment_link(uow, token)
-    if order["payment"]["status"] != "awaiting":
-        return order  # paid already (a second tap): nothing to do
+    uow.created("instore_link_payment", order["id"])  # a retry whose answer was lost gets the order
+    original = uow.actor
+    uow.actor = SYSTEM  # the signed link is the payer's proof of access
+    try:
+        return orders.pay_by_card_later(uow, order["id"], provider=provider, card=card)
+    finally:
+        uow.actor = original
+
+
+def link_payment_out(uow: UnitOfWork, order_id: int) -> dict[str, Any]:
+    """The order a payment through its link answers with (the API's replay of a lost answer)."""
     original = uow.actor
     uow.actor = SYSTEM
     try:
-        return orders.capture_payment(uow, order["id"])
+        return orders.get_order(uow, order_id)
     finally:
         uow.actor = original
+
+
+def paid_at_counter(uow: UnitOfWork, store: Store, order_id: int) -> dict[str, Any]:
+    """The customer of a payment-link order paid at this counter after all (cash or the
+    store's terminal): the associate records it. Only an order this store placed; 409 when it
+    is not awaiting payment (paid by card meanwhile)."""
+    placed = uow.session.get(AssistedOrder, order_id)
+    if placed is None or placed.store_code != store.code:
+        raise NotFound(f"Order {order_id} is not an order of this store")
+    with acting_for_store(uow):
+        order = orders.get_order(uow, order_id)
+        if order["payment"]["status"] != "awaiting" or order["payment"]["provider"] != "manual":
+            raise Conflict(f"Order {order['number']} is not awaiting payment at the counter "
+                           f"(payment {order['payment']['status']})", type_slug="not-awaiting-payment")
+        return orders.capture_payment(uow, order_id)
 
 
 def order_for_receipt(uow: UnitOfWork, order_id: int) -> dict[str, Any]:

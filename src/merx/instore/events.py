@@ -31,8 +31,9 @@ class HeldCartSent(Event):
 
 
 class PaymentLinkSent(Event):
-    """An associate sent an assisted order's payment link to the customer: `path` (the secret
-    `/pay/...` page) goes to the customer by `channel`."""
+    """An assisted or kiosk order's payment link was sent to the customer (by the associate, or
+    by the kiosk when the order is placed): `path` (the secret `/pay/...` page, paid by card)
+    goes to the customer by `channel`."""
 
     event_type: ClassVar[str] = "instore.payment_link_sent"
     aggregate_type: ClassVar[str] = "order"

@@ -25,7 +25,7 @@ from merx.core.errors import Conflict, NotFound, ValidationProblem
 from merx.core.money import Money
 from merx.core.uow import UnitOfWork
 from merx.customers import public as customers
-from merx.instore.access import Store, acting_for_store, store_for_kiosk
+from merx.instore.access import Store, acting_for_store, my_stores, store_for_kiosk
 from merx.instore.assisted import AssistedOrderIn, _attribute, _order_create, payment_link_token
 from merx.instore.events import HeldCartSent, PaymentLinkSent
 from merx.instore.models import AssistedOrder, HeldCart
@@ -112,6 +112,19 @@ def held_cart_out(cart: HeldCart) -> dict[str, Any]:
                        "total": money(ln["unit_price_minor"] * ln["quantity"])} for ln in cart.lines],
             "total": money(cart.total_minor), "order_id": cart.order_id,
             "expires_at": cart.expires_at.isoformat(), "expired": cart.status == "sent" and cart.expires_at <= utcnow()}
+
+
+def list_held_carts(uow: UnitOfWork, *, since: dt.datetime, until: dt.datetime, limit: int = 200) -> list[dict[str, Any]]:
+    """The carts the caller's stores held and sent in the period, newest first: to whom, by
+    whom, for how much, and whether the customer has ordered (or the link expired)."""
+    from merx.instore.reports import require_report_reader
+
+    require_report_reader(uow)
+    codes = [s.code for s in my_stores(uow)]
+    rows = uow.session.scalars(sa.select(HeldCart).where(
+        HeldCart.store_code.in_(codes), HeldCart.created_at >= since, HeldCart.created_at < until)
+        .order_by(HeldCart.id.desc()).limit(limit))
+    return [held_cart_out(c) | {"associate": c.associate_name, "sent_at": c.created_at} for c in rows]
 
 
 def _cart_of_token(uow: UnitOfWork, token: str, *, for_update: bool = False) -> HeldCart:

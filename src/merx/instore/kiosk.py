@@ -4,17 +4,21 @@ pickup paid by a payment link. No staff function is reachable from a kiosk."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import sqlalchemy as sa
 
 from merx.core.auth import Principal
 from merx.core.db import utcnow
+from merx.core.errors import Problem
 from merx.core.uow import UnitOfWork
 from merx.instore.access import Store
 from merx.instore.assisted import AssistedOrderIn, place_assisted_order
+from merx.instore.held_carts import send_payment_link
 from merx.instore.models import KioskSession
 
+log = logging.getLogger("merx.instore")
 END_REASONS = ("idle", "reset", "ordered")
 
 
@@ -50,7 +54,8 @@ def end_session(uow: UnitOfWork, store: Store, session_id: int | None, reason: s
 def kiosk_order(uow: UnitOfWork, store: Store, session_id: int | None, *, email: str | None,
                 lines: list[tuple[str, int]], fulfilment: str, pickup_store: str | None,
                 address: dict[str, Any] | None) -> dict[str, Any]:
-    """The shopper's order, paid by a payment link, attributed to this store's kiosk."""
+    """The shopper's order, paid by a payment link, attributed to this store's kiosk. The link
+    is shown as a QR code and sent to the shopper (instore.payment_link_sent: marketing mails it)."""
     uow.actor = Principal(user_id=None, role=None, name=f"kiosk {store.code}")
     data = AssistedOrderIn(customer_id=None, email=email, lines=lines, fulfilment=fulfilment,
                            pickup_store=pickup_store, address=address, payment_mode="link")
@@ -59,4 +64,10 @@ def kiosk_order(uow: UnitOfWork, store: Store, session_id: int | None, *, email:
         uow.session.execute(sa.update(KioskSession).where(KioskSession.id == session_id)
                             .values(order_id=order["id"], last_activity_at=utcnow()))
         uow.commit()
+    try:  # the link goes to the shopper's email too: the QR code leaves with them only if they scan it
+        order["payment_link_sent"] = send_payment_link(uow, store, order["id"])["channel"]
+    except Problem as e:  # the order stands; its QR code on the screen still pays it
+        uow.rollback()
+        log.warning("kiosk payment link not sent", extra={"order_id": order["id"], "problem": e.detail})
+        order["payment_link_sent"] = None
     return order

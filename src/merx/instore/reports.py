@@ -1,6 +1,6 @@
 """Store reports: per store and per associate, what happened in a period: assisted orders
-(count, value), kiosk sessions and how many ended in an order, pickups handed over and
-refused, returns taken. Associates see their own stores; staff and admins every store."""
+(count, value), carts held and sent to customers and how many they ordered, kiosk sessions
+and how many ended in an order, pickups handed over and refused, returns taken. Associates see their own stores; staff and admins every store."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from merx.core.errors import Forbidden
 from merx.core.models import User
 from merx.core.uow import UnitOfWork
 from merx.instore.access import STORE_MANAGERS, my_stores
-from merx.instore.models import AssistedOrder, CounterReturn, KioskSession, PickupCheck
+from merx.instore.models import AssistedOrder, CounterReturn, HeldCart, KioskSession, PickupCheck
 from merx.pricing import public as pricing
 
 
@@ -25,6 +25,8 @@ class StoreRow:
     store: str
     assisted_orders: int = 0
     assisted_value: dict[str, Decimal] = field(default_factory=dict)  # currency -> amount
+    carts_held: int = 0
+    carts_ordered: int = 0  # of the carts held in the period, those the customer has ordered
     kiosk_sessions: int = 0
     kiosk_orders: int = 0
     pickups_handed_over: int = 0
@@ -44,6 +46,7 @@ class AssociateRow:
     name: str
     assisted_orders: int = 0
     assisted_value: dict[str, Decimal] = field(default_factory=dict)
+    carts_held: int = 0
     pickups_handed_over: int = 0
     returns_taken: int = 0
 
@@ -60,9 +63,13 @@ def _window(stmt: Any, column: Any, since: dt.datetime, until: dt.datetime, stor
     return stmt.where(column >= since, column < until, store_col.in_(stores))
 
 
-def store_report(uow: UnitOfWork, *, since: dt.datetime, until: dt.datetime, store: str | None = None) -> StoreReport:
+def require_report_reader(uow: UnitOfWork) -> None:
     if uow.actor.role not in (*STORE_MANAGERS, Role.store_associate):
         raise Forbidden("Store reports are for staff and store associates")
+
+
+def store_report(uow: UnitOfWork, *, since: dt.datetime, until: dt.datetime, store: str | None = None) -> StoreReport:
+    require_report_reader(uow)
     codes = [s.code for s in my_stores(uow)]
     if store is not None:
         if store not in codes:
@@ -92,6 +99,12 @@ def store_report(uow: UnitOfWork, *, since: dt.datetime, until: dt.datetime, sto
             p = person(o.associate_user_id)
             p.assisted_orders += 1
             p.assisted_value[o.currency] = p.assisted_value.get(o.currency, Decimal(0)) + amount
+    for h in s.execute(_window(sa.select(HeldCart.store_code, HeldCart.associate_user_id, HeldCart.status),
+                               HeldCart.created_at, since, until, codes, HeldCart.store_code)):
+        rows[h.store_code].carts_held += 1
+        rows[h.store_code].carts_ordered += h.status == "ordered"
+        if h.associate_user_id is not None:
+            person(h.associate_user_id).carts_held += 1
     for code, n in s.execute(_window(sa.select(KioskSession.store_code, sa.func.count()), KioskSession.started_at,
                                      since, until, codes, KioskSession.store_code).group_by(KioskSession.store_code)):
         rows[code].kiosk_sessions = int(n)
@@ -127,11 +140,12 @@ def report_dict(report: StoreReport) -> dict[str, Any]:
 
     return {"since": report.since, "until": report.until,
             "stores": [{"store": r.store, "assisted_orders": r.assisted_orders, "assisted_value": money(r.assisted_value),
-                        "kiosk_sessions": r.kiosk_sessions, "kiosk_orders": r.kiosk_orders,
+                        "carts_held": r.carts_held, "carts_ordered": r.carts_ordered, "kiosk_sessions": r.kiosk_sessions, "kiosk_orders": r.kiosk_orders,
                         "kiosk_conversion": r.kiosk_conversion, "pickups_handed_over": r.pickups_handed_over,
                         "pickups_refused": r.pickups_refused, "returns_taken": r.returns_taken,
                         "units_returned": r.units_returned, "units_restocked": r.units_restocked}
                        for r in report.stores],
             "associates": [{"user_id": a.user_id, "name": a.name, "assisted_orders": a.assisted_orders,
-                            "assisted_value": money(a.assisted_value), "pickups_handed_over": a.pickups_handed_over,
+                            "assisted_value": money(a.assisted_value), "carts_held": a.carts_held,
+                            "pickups_handed_over": a.pickups_handed_over,
                             "returns_taken": a.returns_taken} for a in report.associates]}

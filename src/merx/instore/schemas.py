@@ -73,3 +73,11 @@ class CounterReturnCreate(StrictModel):
     condition: Literal["as_new", "opened", "damaged"]
     refund_method: Literal["original_payment", "cash", "none"]
     note: str | None = Field(None, max_length=500)
+
+
+class PayByLinkIn(StrictModel):
+    """The customer pays an order through its payment link: the provider (one of the link's
+    `providers`) and, for the test card gateway, the card number."""
+
+    provider: str = Field(min_length=1, max_length=32)
+    card: str | None = Field(None, max_length=23)

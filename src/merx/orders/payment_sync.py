@@ -11,6 +11,8 @@
   when a verified change arrives (webhook, staff capture or refund, a reconciled bank line),
   inside the transaction that records it. It moves the order forward only; it never applies a
   change twice (it compares figures, not events).
+  An order paid later by card (orders/pay_later.py, the payment link) is not pending: its
+  attempt's changes are taken by `pay_later.settle_later_update` first.
 - `capture_in_full` and `money_back_recorded`: orders' own capture, cancel and return refunds
   keep the ledger in step."""
 
@@ -115,6 +117,10 @@ def apply_payment_update(uow: UnitOfWork, u: payments.PaymentUpdate) -> str | No
     if u.change in ("authorized", "captured") and order.status == "cancelled":
         return (f"order {order.number} was cancelled before the payment was {u.change}: void or refund it "
                 "(POST /payments/{id}/void or /refund)")
+    from merx.orders import pay_later
+
+    if pay_later.settle_later_update(uow, order, u):  # a card attempt on an order placed unpaid (payment link)
+        return None
     if u.change == "authorized":
         if order.status == "pending":
             order.payment_status = "authorized"
@@ -197,4 +203,5 @@ def money_back_recorded(uow: UnitOfWork, order: Order, kind: str, amount_minor: 
     """Orders moved money itself (a refund or void on cancel or return, cash collected at
     pickup, a manual payment recorded as received): keep the payments ledger in step (nothing for
     an order without an intent: manual/test orders placed before they had one)."""
-    payments.record_external(uow, order_id=order.id, kind=kind, amount_minor=amount_minor, reference=reference)
+    payments.record_external(uow, order_id=order.id, kind=kind, amount_minor=amount_minor, reference=reference,
+                             provider=order.payment_provider)

@@ -258,11 +258,16 @@ def _money_operation(uow: UnitOfWork, intent_id: int, kind: str, amount: str | N
     return out
 
 
-def record_external(uow: UnitOfWork, *, order_id: int, kind: str, amount_minor: int, reference: str | None) -> None:
+def record_external(uow: UnitOfWork, *, order_id: int, kind: str, amount_minor: int, reference: str | None,
+                    provider: str | None = None) -> None:
     """Orders paid money back through the provider itself (a cancellation, a return): keep
-    the ledger's figures in step, inside orders' transaction. Does not call back into orders."""
-    i = uow.session.scalar(sa.select(PaymentIntent).where(PaymentIntent.order_id == order_id)
-                           .order_by(PaymentIntent.id.desc()).limit(1).with_for_update())
+    the ledger's figures in step, inside orders' transaction. Does not call back into orders.
+    `provider`: the order's payment with that provider (an order paid later by card also has
+    the voided manual payment it was placed with, and declined card attempts); else its latest."""
+    stmt = sa.select(PaymentIntent).where(PaymentIntent.order_id == order_id)
+    if provider is not None:
+        stmt = stmt.where(PaymentIntent.provider == provider)
+    i = uow.session.scalar(stmt.order_by(PaymentIntent.id.desc()).limit(1).with_for_update())
     if i is None:
         return
     change = {"refund": "refunded", "void": "voided", "capture": "captured"}[kind]

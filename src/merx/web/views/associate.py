@@ -462,6 +462,21 @@ def send_payment_link(request: Request, order_id: int, form: dict[str, Any] = De
     return redirect(f"/associate/orders/{order_id}", flash=f"The payment link is sent to the customer {how}.")
 
 
+@router.post("/associate/orders/{order_id}/paid-at-counter")
+def paid_at_counter(request: Request, order_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    """A payment-link order the customer paid here after all (cash or the store's terminal)."""
+    me = associate(request)
+    try:
+        with unit_of_work(request, me) as uow:
+            _, store = _stores(request, uow)
+            order = instore.paid_at_counter(uow, store, order_id)
+    except Problem as e:
+        if e.status >= 500:
+            raise
+        return redirect(f"/associate/orders/{order_id}", flash=f"Not recorded: {problem_sentence(e)}")
+    return redirect(f"/associate/orders/{order_id}", flash=f"Order {order['number']} is paid at the counter.")
+
+
 @router.get("/associate/orders/{order_id}")
 def receipt(request: Request, order_id: int) -> Response:
     """The receipt (a simple print layout), with the pickup code and the payment link."""

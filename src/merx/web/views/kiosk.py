@@ -10,6 +10,7 @@ the shopper's cart and details are cleared and the session is closed for the sto
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import segno
 from fastapi import APIRouter, Depends, Query, Request
@@ -183,7 +184,8 @@ def kiosk_checkout(request: Request, store: str, form: dict[str, Any] = Depends(
         return _page(request, "kiosk_checkout.html", here, state, ctx | {"form": form, "error": problem_sentence(e)},
                      status=e.status)
     state["lines"] = []
-    response = redirect(f"/kiosk/{here.code}/done/{token}")
+    sent = "?sent=email" if order.get("payment_link_sent") == "email" else ""
+    response = redirect(f"/kiosk/{here.code}/done/{token}{sent}")
     _save(request, response, state)
     return response
 
@@ -197,7 +199,8 @@ def kiosk_done(request: Request, store: str, token: str) -> Response:
     link = str(request.base_url).rstrip("/") + f"/pay/{token}"
     qr = segno.make(link, error="m").svg_inline(scale=5, dark="#1b2631")
     return _page(request, "kiosk_done.html", here, state, {"order": order, "payment_link": link, "qr": qr,
-                                                           "pay_path": f"/pay/{token}"})
+                                                           "pay_path": f"/pay/{token}",
+                                                           "mailed": request.query_params.get("sent") == "email"})
 
 
 @router.post("/kiosk/{store}/reset")
@@ -218,19 +221,42 @@ def kiosk_reset(request: Request, store: str, form: dict[str, Any] = Depends(csr
 # --------------------------------------------------------------------------------------------
 
 
-@router.get("/pay/{token}")
-def pay_page(request: Request, token: str) -> Response:
+def _pay_page(request: Request, token: str, *, form: dict[str, Any] | None = None, error: str | None = None,
+              status: int = 200) -> Response:
     with unit_of_work(request, ANONYMOUS, readonly=True) as uow:
         order = instore.order_of_payment_link(uow, token)
-    return render(request, "associate/pay.html", {"order": order, "token": token, "app": "pay"},
-                  principal=ANONYMOUS)
+        providers = instore.payment_link_providers(uow)
+    if error is None and request.query_params.get("from") == "bank" and order["payment"]["status"] == "awaiting":
+        # back from the 3-D Secure page and still unpaid: the bank did not confirm
+        error = "Your bank did not confirm the payment, so the card was not charged. Try again or use another card."
+    return render(request, "associate/pay.html", {"order": order, "token": token, "app": "pay", "providers": providers,
+                                                   "form": form or {}, "error": error},
+                  status=status, principal=ANONYMOUS)
+
+
+@router.get("/pay/{token}")
+def pay_page(request: Request, token: str) -> Response:
+    return _pay_page(request, token)
 
 
 @router.post("/pay/{token}")
 def pay(request: Request, token: str, form: dict[str, Any] = Depends(csrf_form)) -> Response:
-    with unit_of_work(request, ANONYMOUS) as uow:
-        order = instore.pay_by_link(uow, token)
-    return redirect(f"/pay/{token}", flash=f"Thank you: order {order['number']} is paid.")
+    """The customer pays with the provider they chose: paid at once, or off to their bank's
+    3-D Secure page and back here; a declined card shows why and the form again."""
+    provider = str(form.get("provider") or "")
+    try:
+        with unit_of_work(request, ANONYMOUS) as uow:
+            order = instore.pay_by_link(uow, token, provider=provider, card=text_or_none(form.get("card")))
+    except Problem as e:
+        if e.status >= 500 or e.status == 404:
+            raise
+        return _pay_page(request, token, form={"provider": provider}, error=problem_sentence(e), status=e.status)
+    action = order["payment"].get("action_url")
+    if action:
+        return redirect(f"{action}&return_to={quote(f'/pay/{token}?from=bank', safe='/')}")
+    if order["payment"]["status"] in ("captured", "authorized"):
+        return redirect(f"/pay/{token}", flash=f"Thank you: order {order['number']} is paid.")
+    return redirect(f"/pay/{token}")
 
 
 # --------------------------------------------------------------------------------------------
