@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from merx.core.db import Database, utcnow
 from merx.core.errors import Conflict, FieldError, NotFound, Problem, RowError, ValidationProblem
-from merx.core.pagination import paginate
+from merx.core.pagination import paginate, text_search
 from merx.core.spreadsheet import safe_row
 from merx.core.uow import UnitOfWork
 from merx.core.auth import Principal, SYSTEM
@@ -111,8 +111,11 @@ def get_connector(uow: UnitOfWork, code: str) -> ConnectorOut:
     return _out(_by_code(uow, code))
 
 
-def list_connectors(uow: UnitOfWork, *, limit: int, cursor: str | None) -> tuple[list[ConnectorOut], str | None]:
-    return paginate(uow.session, sa.select(Connector), Connector.id, limit=limit, cursor=cursor, convert=_out)
+def list_connectors(uow: UnitOfWork, *, limit: int, cursor: str | None,
+                    q: str | None = None) -> tuple[list[ConnectorOut], str | None]:
+    """`q`: only the connectors whose code, name or target contain it."""
+    stmt = text_search(sa.select(Connector), q, Connector.code, Connector.name, Connector.target)
+    return paginate(uow.session, stmt, Connector.id, limit=limit, cursor=cursor, convert=_out)
 
 
 def update_connector(uow: UnitOfWork, code: str, data: ConnectorUpdate) -> ConnectorOut:
