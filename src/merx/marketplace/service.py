@@ -64,6 +64,7 @@ def update_seller(uow: UnitOfWork, seller_id: int, data: SellerUpdate) -> Seller
         raise NotFound(f"Seller {seller_id} does not exist")
     before = _snapshot(seller)
     changes = data.model_dump(exclude_unset=True)
+    reason = changes.pop("reason", None)
     if "active" in changes and "status" not in changes:  # the older flag: active <-> suspended
         changes["status"] = "active" if changes["active"] else "suspended"
     status = changes.pop("status", None)
@@ -77,7 +78,8 @@ def update_seller(uow: UnitOfWork, seller_id: int, data: SellerUpdate) -> Seller
     if _snapshot(seller) != before:
         seller.version += 1
         uow.session.flush()
-        uow.audit("update", "seller", seller.id, before=before, after=_snapshot(seller))
+        after = _snapshot(seller) | ({"reason": reason} if reason else {})
+        uow.audit("update", "seller", seller.id, before=before, after=after)
         uow.emit(SellerUpdated(seller_id=seller.id, changes=list(changes)), version=seller.version)
     uow.commit()
     return _out(seller)

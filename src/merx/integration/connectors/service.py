@@ -149,10 +149,11 @@ def delete_connector(uow: UnitOfWork, code: str) -> None:
     uow.commit()
 
 
-def list_jobs(uow: UnitOfWork, code: str, *, limit: int, cursor: str | None) -> tuple[list[ImportJobOut], str | None]:
+def list_jobs(uow: UnitOfWork, code: str, *, limit: int, cursor: str | None,
+              newest_first: bool = False) -> tuple[list[ImportJobOut], str | None]:
     c = _by_code(uow, code)
     return paginate(uow.session, sa.select(ImportJob).where(ImportJob.connector_id == c.id), ImportJob.id, limit=limit,
-                    cursor=cursor, convert=_job_out)
+                    cursor=cursor, convert=_job_out, descending=newest_first)
 
 
 def get_job(uow: UnitOfWork, code: str, job_id: int) -> ImportJobOut:
