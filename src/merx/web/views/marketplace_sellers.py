@@ -14,15 +14,14 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 
 from merx.core import accounts
 from merx.core.audit import audit_entries
 from merx.core.auth import Role
-from merx.core.errors import NotFound, Problem
+from merx.core.errors import NotFound
 from merx.marketplace import public as marketplace
-from merx.web.common import PageRoute, console_user, csrf_form, problem_sentence, redirect, render, unit_of_work
-from merx.web.views.helpers import text_or_none, validation_sentence
+from merx.web.common import PageRoute, console_user, csrf_form, redirect, render, unit_of_work
+from merx.web.views.helpers import refusal_redirect, text_or_none
 from merx.web.views.listing import list_query
 
 router = APIRouter(route_class=PageRoute)
@@ -40,14 +39,6 @@ DECISIONS: dict[str, tuple[dict[str, str], bool, str]] = {
 HISTORY_FIELDS = ("status", "kyc_status", "premium", "name", "legal_name", "registration_number", "tax_id",
                   "contact_email")
 MAX_HISTORY_PAGES = 20  # of 500 audit entries: a seller's own changes are few, its ratings many
-
-
-def _refused(url: str, e: Exception) -> Response:
-    if isinstance(e, ValidationError):
-        return redirect(url, flash=f"Not saved: {validation_sentence(e)}")
-    if isinstance(e, Problem) and e.status < 500:
-        return redirect(url, flash=f"Not saved: {problem_sentence(e)}")
-    raise e
 
 
 @router.get("/console/marketplace/sellers")
@@ -78,7 +69,7 @@ def create_seller(request: Request, form: dict[str, Any] = Depends(csrf_form)) -
         with unit_of_work(request, me) as uow:
             seller = marketplace.create_seller(uow, body)
     except Exception as e:  # noqa: BLE001 - refusals become a flash, the rest is raised by _refused
-        return _refused(back, e)
+        return refusal_redirect(back, e)
     return redirect(f"/console/marketplace/sellers/{seller.id}",
                     flash=f"Seller {seller.name} registered ({seller.status}).")
 
@@ -140,7 +131,7 @@ def decide(request: Request, seller_id: int, form: dict[str, Any] = Depends(csrf
     except NotFound:
         raise
     except Exception as e:  # noqa: BLE001
-        return _refused(back, e)
+        return refusal_redirect(back, e)
     return redirect(back, flash=f"{seller.name} {done}.")
 
 
@@ -155,7 +146,7 @@ def set_premium(request: Request, seller_id: int, form: dict[str, Any] = Depends
     except NotFound:
         raise
     except Exception as e:  # noqa: BLE001
-        return _refused(back, e)
+        return refusal_redirect(back, e)
     return redirect(back, flash=f"{seller.name} is {'now' if premium else 'no longer'} a premium seller"
                                 + (": search ranks its products higher." if premium else "."))
 
@@ -176,5 +167,5 @@ def save_company(request: Request, seller_id: int, form: dict[str, Any] = Depend
     except NotFound:
         raise
     except Exception as e:  # noqa: BLE001
-        return _refused(back, e)
+        return refusal_redirect(back, e)
     return redirect(back, flash=f"{seller.name} saved.")
