@@ -244,3 +244,18 @@ def test_settings_lists_search_on_the_server_and_keep_the_query_across_pages(cli
         text = _text(client.get(f"{path}?q={query}").text)
         assert present in text and absent not in text, path
         assert f'value="{query}"' in client.get(f"{path}?q={query}").text, path
+
+
+def test_admin_gives_a_seller_a_console_login_bound_to_it(client, shop):
+    """Before: the users page had no seller field, so a seller-role user could not be created."""
+    sign_in(client, shop.users["admin"])
+    page = client.get("/console/users").text
+    user = {"csrf_token": csrf_of(page), "name": "Acme ops", "email": "ops@acme.test", "role": "seller",
+            "password": "a-long-password-2"}
+    r = client.post("/console/users", data={**user, "seller_code": "nope"}, follow_redirects=True)
+    assert "Not saved: No seller has the code nope." in _text(r.text)
+    r = client.post("/console/users", data={**user, "seller_code": "acme"}, follow_redirects=True)
+    assert "User created." in r.text
+    client.cookies.clear()
+    sign_in(client, "ops@acme.test", "a-long-password-2")
+    assert "Seller portal: Acme Lamps" in _text(client.get("/console/marketplace").text)

@@ -21,6 +21,7 @@ from merx.core.errors import Problem
 from merx.crm import public as crm
 from merx.instore import public as instore
 from merx.inventory import public as inventory
+from merx.marketplace import public as marketplace
 from merx.pricing import public as pricing
 from merx.web.common import PageRoute, csrf_form, console_user, problem_sentence, redirect, render, unit_of_work
 from merx.web.views.helpers import text_or_none, validation_sentence
@@ -258,8 +259,16 @@ def create_user(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> 
         email = str(form.get("email", "")).strip()
         if "@" not in email:
             raise Problem("Give the user's email address (they sign in with it).", status=422, title="Invalid input")
+        seller_id = None
+        seller_code = text_or_none(form.get("seller_code"))
+        if role == Role.seller.value:  # a seller's login acts for that seller only (its portal)
+            if seller_code is None:
+                raise Problem("Give the code of the seller this user works for.", status=422, title="Invalid input")
+            seller_id = marketplace.seller_id_by_code(uow, seller_code)
+            if seller_id is None:
+                raise Problem(f"No seller has the code {seller_code}.", status=422, title="Invalid input")
         accounts.create_user(uow, name=str(form.get("name", "")).strip() or email, role=Role(role), email=email,
-                             password=password)
+                             password=password, seller_id=seller_id)
         uow.commit()
 
     return _write(request, "/console/users", "User created.", run, Role.admin)
