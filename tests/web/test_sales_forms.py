@@ -283,3 +283,33 @@ def test_create_a_deal_and_complete_a_task_in_the_browser(page, served_shop, db,
     assert page.locator("[data-field]").count() == 0
     # the refused deal's 422 page is the only thing the browser reports
     assert [e for e in page.errors if "422 (Unprocessable" not in e] == []
+
+
+def test_a_rep_revises_a_quote_from_the_account_page(client, shop, db):
+    """#20 Build 4: the quote's lines come prefilled; saving makes the next revision of the same
+    number and supersedes the old one; a refused revision keeps the old one open."""
+    sign_in(client, shop.users["sales_rep"])
+    made = _new_account(client, name="Kowal Lights", contact_name="Jan Kowal", contact_email="jan@kowal.example")
+    url = made.headers["location"]
+    account_id = int(url.rsplit("/", 1)[1])
+    token = csrf_of(client.get(url).text)
+    client.post(f"{url}/quotes", data={"csrf_token": token, "sku0": "LAMP-DESK", "quantity0": "3"})
+    first = client.get("/api/v1/quotes", params={"account_id": account_id}).json()["items"][0]
+    page = client.get(url).text
+    form = re.search(rf'<details id="revise-{first["id"]}".*?</details>', page, re.S).group(0)
+    assert 'name="sku0"' in form and 'value="LAMP-DESK"' in form and 'value="3"' in form
+
+    refused = client.post(f"{url}/quotes/{first['id']}/revise", data={
+        "csrf_token": token, "rows": "2", "sku0": "NO-SUCH-SKU", "quantity0": "1"})
+    assert refused.status_code == 422 and "NO-SUCH-SKU" in refused.text
+    assert client.get(f"/api/v1/quotes/{first['id']}").json()["status"] == first["status"]
+
+    done = client.post(f"{url}/quotes/{first['id']}/revise", data={
+        "csrf_token": token, "rows": "2", "sku0": "LAMP-DESK", "quantity0": "5", "sku1": "LAMP-FLOOR",
+        "quantity1": "1", "discount1": "2"}, follow_redirects=True)
+    assert f"Quote {first['number']} revised: rev 2" in done.text
+    quotes = {q["revision"]: q for q in client.get("/api/v1/quotes", params={"account_id": account_id}).json()["items"]}
+    assert quotes[1]["status"] == "superseded" and quotes[2]["number"] == first["number"]
+    assert [(ln["sku"], ln["quantity"], ln["discount_percent"]) for ln in quotes[2]["lines"]] == [
+        ("LAMP-DESK", 5, "0"), ("LAMP-FLOOR", 1, "2")]
+    assert f'id="revise-{first["id"]}"' not in done.text  # a superseded revision is not offered again

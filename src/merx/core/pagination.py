@@ -68,3 +68,25 @@ def page_list(items: Sequence[R], key: Callable[[R], int], *, limit: int,
     rest = [i for i in items if after is None or (key(i) < after if descending else key(i) > after)]
     page = rest[:limit]
     return page, (encode_cursor(key(page[-1])) if len(rest) > limit and page else None)
+
+
+def escape_like(text: str) -> str:
+    r"""`text` as a LIKE pattern that matches it literally ("50%" is not "50 and anything"), `\` escaping."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def text_search(stmt: sa.Select[Any], q: str | None, *columns: Any) -> sa.Select[Any]:
+    """Narrow `stmt` to rows where any of `columns` contains `q`, case-insensitively (the
+    console's list search box, `?q=`). A blank `q` leaves the statement as it is; the
+    wildcard characters in `q` match themselves. Keyset pagination still applies after it."""
+    text = (q or "").strip()
+    if not text:
+        return stmt
+    pattern = f"%{escape_like(text.lower())}%"
+    return stmt.where(sa.or_(*(sa.func.lower(sa.cast(c, sa.String)).like(pattern, escape="\\") for c in columns)))
+
+
+def matches_text(q: str | None, *values: Any) -> bool:
+    """The same contains-test as `text_search`, for lists read whole (`page_list`)."""
+    text = (q or "").strip().casefold()
+    return not text or any(text in str(v).casefold() for v in values if v is not None)

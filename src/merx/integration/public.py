@@ -1,11 +1,15 @@
 """What the web console may call in integration: webhook endpoints with their delivery log
-and replay, the relay's status, and the import history of the connectors."""
+and replay, the relay's status, and the connectors: their list, import jobs and history,
+and running one now (a file, or its configured source)."""
 
-from merx.integration.connectors.service import ImportHistoryEntry, recent_import_jobs
-from merx.integration.schemas import DeliveryOut, WebhookCreate, WebhookOut, WebhookUpdate
+from merx.integration.connectors.scheduler import SourceRun, run_source_now
+from merx.integration.connectors.service import (ImportHistoryEntry, error_report_csv, get_connector, get_job,
+                                                 list_connectors, list_jobs, recent_import_jobs, run_import)
+from merx.integration.schemas import ConnectorOut, DeliveryOut, ImportJobOut, WebhookCreate, WebhookOut, WebhookUpdate
 from merx.integration.service import (create_endpoint, list_deliveries, list_endpoints, relay_status, replay_delivery,
                                       send_test_to_endpoint, update_endpoint)
 
-__all__ = ["DeliveryOut", "ImportHistoryEntry", "WebhookCreate", "WebhookOut", "WebhookUpdate", "create_endpoint",
-           "list_deliveries", "list_endpoints", "recent_import_jobs", "relay_status", "replay_delivery",
-           "send_test_to_endpoint", "update_endpoint"]
+__all__ = ["ConnectorOut", "DeliveryOut", "ImportHistoryEntry", "ImportJobOut", "SourceRun", "WebhookCreate",
+           "WebhookOut", "WebhookUpdate", "create_endpoint", "error_report_csv", "get_connector", "get_job",
+           "list_connectors", "list_deliveries", "list_endpoints", "list_jobs", "recent_import_jobs", "relay_status",
+           "replay_delivery", "run_import", "run_source_now", "send_test_to_endpoint", "update_endpoint"]

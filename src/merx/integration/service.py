@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from merx.core.db import utcnow
 from merx.core.errors import Conflict, NotFound, ValidationProblem
 from merx.core.models import OutboxEvent
-from merx.core.pagination import paginate
+from merx.core.pagination import paginate, text_search
 from merx.core.uow import UnitOfWork
 from merx.integration import outbound, webhooks
 from merx.integration.models import RelayCursor, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -69,9 +69,11 @@ def get_endpoint(uow: UnitOfWork, endpoint_id: int) -> WebhookOut:
     return _out(_get(uow, endpoint_id))
 
 
-def list_endpoints(uow: UnitOfWork, *, limit: int, cursor: str | None) -> tuple[list[WebhookOut], str | None]:
-    return paginate(uow.session, sa.select(WebhookEndpoint), WebhookEndpoint.id, limit=limit, cursor=cursor,
-                    convert=_out)
+def list_endpoints(uow: UnitOfWork, *, limit: int, cursor: str | None,
+                   q: str | None = None) -> tuple[list[WebhookOut], str | None]:
+    """`q`: only the endpoints whose URL or description contain it."""
+    stmt = text_search(sa.select(WebhookEndpoint), q, WebhookEndpoint.url, WebhookEndpoint.description)
+    return paginate(uow.session, stmt, WebhookEndpoint.id, limit=limit, cursor=cursor, convert=_out)
 
 
 def update_endpoint(uow: UnitOfWork, endpoint_id: int, data: WebhookUpdate) -> WebhookOut:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from merx.core.db import utcnow
 from merx.core.errors import Conflict, FieldError, NotFound, ValidationProblem
-from merx.core.pagination import paginate
+from merx.core.pagination import paginate, text_search
 from merx.core.uow import UnitOfWork
 from merx.inventory import events as ev
 from merx.inventory import rules
@@ -95,8 +95,10 @@ def locations_by_ids(uow: UnitOfWork, ids: Iterable[int]) -> dict[int, Location]
 
 
 def list_locations(uow: UnitOfWork, *, kind: str | None = None, pickup: bool | None = None,
-                   limit: int = 50, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
-    stmt = sa.select(Location)
+                   limit: int = 50, cursor: str | None = None,
+                   q: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    """`q`: only the locations whose code, name or address contain it."""
+    stmt = text_search(sa.select(Location), q, Location.code, Location.name, Location.address)
     if kind:
         stmt = stmt.where(Location.kind == kind)
     if pickup is not None:

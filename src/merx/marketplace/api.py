@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from merx.core.auth import Principal, Role
 from merx.core.schemas import Page
@@ -10,7 +10,7 @@ from merx.core.uow import UnitOfWork
 from merx.core.validation import DbId
 from merx.core.web import get_read_uow, get_uow, require
 from merx.marketplace import service
-from merx.marketplace.schemas import SellerCreate, SellerOut, SellerUpdate
+from merx.marketplace.schemas import SellerCreate, SellerOut, SellerStatus, SellerUpdate
 
 router = APIRouter(prefix="/sellers", tags=["marketplace"])
 STAFF = (Role.admin, Role.staff)
@@ -22,9 +22,11 @@ def create_seller(body: SellerCreate, uow: UnitOfWork = Depends(get_uow), _: Pri
 
 
 @router.get("", response_model=Page[SellerOut])
-def list_sellers(limit: int | None = None, cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
+def list_sellers(limit: int | None = None, cursor: str | None = None,
+                 q: str | None = Query(None, max_length=100, description="code, name, legal name, email or city contains"),
+                 status: SellerStatus | None = None, uow: UnitOfWork = Depends(get_read_uow),
                  _: Principal = Depends(require(*STAFF))) -> Page[SellerOut]:
-    return service.list_sellers(uow, limit=limit, cursor=cursor)
+    return service.list_sellers(uow, limit=limit, cursor=cursor, q=q, status=status)
 
 
 @router.get("/{seller_id}", response_model=SellerOut)

@@ -45,6 +45,9 @@ class SellerUpdate(PatchModel):
     tax_id: str | None = Field(default=None, min_length=1, max_length=64)
     contact_email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     kyc_status: KycStatus | None = None
+    # Why (a suspension, a reinstatement, a rejected application): kept in the audit entry of
+    # this change, not on the seller.
+    reason: str | None = Field(default=None, min_length=1, max_length=500)
 
 
 class SellerOut(BaseModel):

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from merx.core.auth import Role
 from merx.core.errors import Conflict, FieldError, NotFound, ValidationProblem
-from merx.core.pagination import check_limit, paginate
+from merx.core.pagination import check_limit, paginate, text_search
 from merx.core.schemas import Page
 from merx.core.uow import UnitOfWork
 from merx.marketplace.events import SellerCreated, SellerUpdated
@@ -64,6 +64,7 @@ def update_seller(uow: UnitOfWork, seller_id: int, data: SellerUpdate) -> Seller
         raise NotFound(f"Seller {seller_id} does not exist")
     before = _snapshot(seller)
     changes = data.model_dump(exclude_unset=True)
+    reason = changes.pop("reason", None)
     if "active" in changes and "status" not in changes:  # the older flag: active <-> suspended
         changes["status"] = "active" if changes["active"] else "suspended"
     status = changes.pop("status", None)
@@ -77,7 +78,8 @@ def update_seller(uow: UnitOfWork, seller_id: int, data: SellerUpdate) -> Seller
     if _snapshot(seller) != before:
         seller.version += 1
         uow.session.flush()
-        uow.audit("update", "seller", seller.id, before=before, after=_snapshot(seller))
+        after = _snapshot(seller) | ({"reason": reason} if reason else {})
+        uow.audit("update", "seller", seller.id, before=before, after=after)
         uow.emit(SellerUpdated(seller_id=seller.id, changes=list(changes)), version=seller.version)
     uow.commit()
     return _out(seller)
@@ -141,9 +143,16 @@ def sellers_by_ids(uow: UnitOfWork, ids: Iterable[int]) -> dict[int, SellerInfo]
     return {s.id: _info(s) for s in uow.session.scalars(sa.select(Seller).where(Seller.id.in_(ids)))}
 
 
-def list_sellers(uow: UnitOfWork, *, limit: int | None = None, cursor: str | None = None) -> Page[SellerOut]:
-    """One page of sellers, oldest first (staff only: the route says who may call it)."""
-    items, nxt = paginate(uow.session, sa.select(Seller), Seller.id, limit=check_limit(limit, 50, 500), cursor=cursor,
+def list_sellers(uow: UnitOfWork, *, limit: int | None = None, cursor: str | None = None, q: str | None = None,
+                 status: str | None = None) -> Page[SellerOut]:
+    """One page of sellers, oldest first (staff only: the route says who may call it); `q`:
+    only those whose code, name, legal name, contact email or city contain it; `status`: only
+    those in that onboarding status."""
+    stmt = text_search(sa.select(Seller), q, Seller.code, Seller.name, Seller.legal_name, Seller.contact_email,
+                       Seller.city)
+    if status is not None:
+        stmt = stmt.where(Seller.status == status)
+    items, nxt = paginate(uow.session, stmt, Seller.id, limit=check_limit(limit, 50, 500), cursor=cursor,
                           convert=lambda s: SellerOut.model_validate(s, from_attributes=True))
     return Page[SellerOut](items=items, next_cursor=nxt)
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from merx.core.db import utcnow
 from merx.core.errors import Conflict, FieldError, NotFound, ValidationProblem
 from merx.core.money import MoneyError, format_amount, minor_to_str, parse_amount
-from merx.core.pagination import paginate
+from merx.core.pagination import paginate, text_search
 from merx.core.uow import UnitOfWork
 from merx.pricing import rules
 from merx.pricing.events import PromotionCreated, PromotionUpdated
@@ -262,8 +262,12 @@ def get_promotion(uow: UnitOfWork, promotion_id: int) -> dict[str, Any]:
     return _outs(uow, [p])[0]
 
 
-def price_lists_page(uow: UnitOfWork, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-    rows, nxt = paginate(uow.session, sa.select(PriceList), PriceList.id, limit=limit, cursor=cursor)
+def price_lists_page(uow: UnitOfWork, *, limit: int, cursor: str | None,
+                     q: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    """`q`: only the price lists whose code, name, channel or customer group contain it."""
+    stmt = text_search(sa.select(PriceList), q, PriceList.code, PriceList.name, PriceList.channel,
+                       PriceList.customer_group)
+    rows, nxt = paginate(uow.session, stmt, PriceList.id, limit=limit, cursor=cursor)
     counts = dict(uow.session.execute(sa.select(PriceListEntry.price_list_id, sa.func.count())
                                       .where(PriceListEntry.price_list_id.in_([pl.id for pl in rows]))
                                       .group_by(PriceListEntry.price_list_id)).all()) if rows else {}
@@ -271,8 +275,9 @@ def price_lists_page(uow: UnitOfWork, *, limit: int, cursor: str | None) -> tupl
 
 
 def promotions_page(uow: UnitOfWork, *, active: bool | None, limit: int,
-                    cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-    stmt = sa.select(Promotion)
+                    cursor: str | None, q: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    """`q`: only the promotions whose name or coupon code contain it."""
+    stmt = text_search(sa.select(Promotion), q, Promotion.name, Promotion.coupon_code)
     if active is not None:
         stmt = stmt.where(Promotion.active.is_(active))
     rows, nxt = paginate(uow.session, stmt, Promotion.id, limit=limit, cursor=cursor)

@@ -9,7 +9,7 @@ from merx.sales.contracts import change_status, create_contract, get_contract, l
 from merx.sales.deals import create_deal, get_deal, list_deals, move_deal, pipeline_report, stages_out
 from merx.sales.leads import convert_lead, get_lead, import_leads, intake, list_leads
 from merx.sales.quotes import (accept_quote, approve_quote, create_quote, get_quote, list_quotes, public_quote,
-                               quote_pdf, reject_quote, send_quote)
+                               quote_pdf, reject_quote, revise_quote, send_quote)
 from merx.sales.rules import CONTRACT_TRANSITIONS
 from merx.sales.schemas import (AcceptIn, AccountCreate, ActivityIn, ContractStatusIn, ConvertLead, DealCreate,
                                 DealMove, LeadIn, QuoteCreate, RejectIn)
@@ -22,7 +22,7 @@ __all__ = [
     "create_quote", "customer_sales_summary", "get_account", "get_contract", "get_deal", "get_lead", "get_quote", "import_leads", "intake",
     "list_accounts", "list_activities", "list_contracts", "list_deals", "list_leads", "list_quotes", "log_activity",
     "move_deal", "next_follow_up", "overdue_by_owner", "pipeline_report", "public_quote", "quote_pdf",
-    "reject_quote", "send_quote", "set_clauses", "stages_out", "update_account",
+    "reject_quote", "revise_quote", "send_quote", "set_clauses", "stages_out", "update_account",
 ]
 
 # sales performance (issue 15): targets, commissions, KPIs, dealers and rebates, for the console

@@ -8,13 +8,14 @@ import io
 import json
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
 from merx.core.db import Database, utcnow
-from merx.core.errors import Problem
+from merx.core.errors import Conflict, NotFound, Problem, ValidationProblem
 from merx.core.models import OutboxEvent
 from merx.core.spreadsheet import safe_cell
 from merx.core.uow import UnitOfWork
@@ -55,6 +56,40 @@ def run_due(db: Database, gap_timeout_seconds: float = 300.0) -> list[str]:
         except Exception:  # one broken connector must not stop the others
             log.exception("connector %s failed", code)
     return done
+
+
+@dataclass(frozen=True)
+class SourceRun:
+    """What running a connector's configured source now did: a sentence, and the import job
+    when there is exactly one to show (an HTTP pull)."""
+
+    message: str
+    job_id: int | None = None
+
+
+def run_source_now(db: Database, code: str) -> SourceRun:
+    """Run one connector's configured source now, as its schedule would (staff's "Run"
+    button): an inbound HTTP pull, the files waiting in its watched folder, or an outbound
+    export of the new orders. A connector without a source to run is a 422 naming it."""
+    with UnitOfWork(db, readonly=True) as uow:
+        c = uow.session.scalar(sa.select(Connector).where(Connector.code == code))
+        if c is None:
+            raise NotFound(f"connector {code} does not exist")
+        direction, transport, active = c.direction, credentials.unseal(c.transport) or {}, c.active
+    if not active:
+        raise Conflict(f"connector {code} is inactive")
+    if direction == "outbound":
+        n = export_orders(db, code, get_integration_settings().relay_gap_timeout_seconds)
+        return SourceRun(f"{code}: exported {n} new order{'s' if n != 1 else ''}.")
+    if transport.get("url"):
+        job = service.pull_once(db, code)
+        return SourceRun(f"{code}: pulled {transport['url']} ({job.status}).", job.id)
+    if transport.get("folder"):
+        names = scan_folder(db, code, transport["folder"], transport.get("pattern", "*"))
+        return SourceRun(f"{code}: imported {len(names)} file{'s' if len(names) != 1 else ''} from "
+                         f"{transport['folder']}" + (f" ({', '.join(names[:5])})" if names else "") + ".")
+    raise ValidationProblem.for_field("transport", f"connector {code} has no pull URL or watched folder to run: "
+                                                   "upload a file instead")
 
 
 def scan_folder(db: Database, code: str, folder: str, pattern: str = "*") -> list[str]:

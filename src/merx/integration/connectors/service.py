@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from merx.core.db import Database, utcnow
 from merx.core.errors import Conflict, FieldError, NotFound, Problem, RowError, ValidationProblem
-from merx.core.pagination import paginate
+from merx.core.pagination import paginate, text_search
 from merx.core.spreadsheet import safe_row
 from merx.core.uow import UnitOfWork
 from merx.core.auth import Principal, SYSTEM
@@ -111,8 +111,11 @@ def get_connector(uow: UnitOfWork, code: str) -> ConnectorOut:
     return _out(uow, _by_code(uow, code))
 
 
-def list_connectors(uow: UnitOfWork, *, limit: int, cursor: str | None) -> tuple[list[ConnectorOut], str | None]:
-    return paginate(uow.session, sa.select(Connector), Connector.id, limit=limit, cursor=cursor,
+def list_connectors(uow: UnitOfWork, *, limit: int, cursor: str | None,
+                    q: str | None = None) -> tuple[list[ConnectorOut], str | None]:
+    """`q`: only the connectors whose code, name or target contain it."""
+    stmt = text_search(sa.select(Connector), q, Connector.code, Connector.name, Connector.target)
+    return paginate(uow.session, stmt, Connector.id, limit=limit, cursor=cursor,
                     convert=lambda c: _out(uow, c))
 
 
@@ -147,10 +150,11 @@ def delete_connector(uow: UnitOfWork, code: str) -> None:
     uow.commit()
 
 
-def list_jobs(uow: UnitOfWork, code: str, *, limit: int, cursor: str | None) -> tuple[list[ImportJobOut], str | None]:
+def list_jobs(uow: UnitOfWork, code: str, *, limit: int, cursor: str | None,
+              newest_first: bool = False) -> tuple[list[ImportJobOut], str | None]:
     c = _by_code(uow, code)
     return paginate(uow.session, sa.select(ImportJob).where(ImportJob.connector_id == c.id), ImportJob.id, limit=limit,
-                    cursor=cursor, convert=_job_out)
+                    cursor=cursor, convert=_job_out, descending=newest_first)
 
 
 def get_job(uow: UnitOfWork, code: str, job_id: int) -> ImportJobOut:

@@ -15,10 +15,12 @@ from merx.catalog import public as catalog
 from merx.core.auth import Role
 from merx.web.common import PageRoute, console_user, csrf_form, redirect, render, unit_of_work
 from merx.web.views.helpers import form_refusal
+from merx.web.views.listing import list_query, whole_list_page
 
 router = APIRouter(route_class=PageRoute)
 VIEW_ROLES = (Role.admin, Role.staff, Role.seller)  # those who see the catalog pages
 EDIT_ROLES = (Role.admin, Role.staff)  # the API's catalog admins
+PAGE_SIZE = 50
 
 
 def _aliases(text: str) -> list[str]:
@@ -28,9 +30,11 @@ def _aliases(text: str) -> list[str]:
 
 def _page(request: Request, me: Any, *, error: str | None = None, failed: dict[str, Any] | None = None,
           status: int = 200) -> Response:
+    lq = list_query(request, path="/console/brands")
     with unit_of_work(request, me, readonly=True) as uow:
-        brands = catalog.list_brands(uow)
-    ctx = {"brands": brands, "can_edit": me.role in EDIT_ROLES, "error": error, "failed": failed or {}}
+        brands, next_cursor = whole_list_page(catalog.list_brands(uow), lq, lambda b: (b.code, b.name, *b.aliases),
+                                              key=lambda b: b.id, limit=PAGE_SIZE)
+    ctx = {"brands": brands, "lq": lq, "next_cursor": next_cursor, "can_edit": me.role in EDIT_ROLES, "error": error, "failed": failed or {}}
     return render(request, "console/brands.html", ctx, status=status, principal=me)
 
 

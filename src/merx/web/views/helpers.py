@@ -36,6 +36,16 @@ def form_refusal(uow: Any, save: Callable[[], object]) -> str | None:
         uow.rollback()
         return problem_sentence(e)
     return None
+def refusal_redirect(url: str, e: Exception) -> Any:
+    """A refused console write as a redirect back with "Not saved: ..." (a validation error or a
+    4xx Problem); anything else (a 5xx, a bug) is raised for the error page."""
+    from merx.web.common import redirect
+
+    if isinstance(e, ValidationError):
+        return redirect(url, flash=f"Not saved: {validation_sentence(e)}")
+    if isinstance(e, Problem) and e.status < 500:
+        return redirect(url, flash=f"Not saved: {problem_sentence(e)}")
+    raise e
 
 
 def page_of(uow: Any, stmt: Any, *, limit: int = 50, cursor: str | None = None) -> tuple[list[Any], str | None]:

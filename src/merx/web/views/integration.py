@@ -14,19 +14,24 @@ from merx.core.errors import Problem
 from merx.integration import public as integration
 from merx.web.common import PageRoute, csrf_form, console_user, problem_sentence, redirect, render, unit_of_work
 from merx.web.views.helpers import text_or_none, validation_sentence
+from merx.web.views.listing import list_query
 
 router = APIRouter(route_class=PageRoute)
 INTEGRATION_ROLES = (Role.admin,)
 IMPORT_HISTORY_ROWS = 20
+ENDPOINTS_PAGE = 50
 
 
 @router.get("/console/integration")
 def integration_page(request: Request, endpoint: int | None = None, status: str | None = None,
                      cursor: str | None = None) -> Response:
     me = console_user(request, *INTEGRATION_ROLES)
-    ctx: dict[str, Any] = {"status": status or ""}
+    # the endpoints page with `endpoints_cursor`: `cursor` pages the chosen endpoint's deliveries
+    lq = list_query(request, "endpoint", "status", cursor_param="endpoints_cursor")
+    ctx: dict[str, Any] = {"status": status or "", "lq": lq}
     with unit_of_work(request, me, readonly=True) as uow:
-        ctx["endpoints"], _ = integration.list_endpoints(uow, limit=100, cursor=None)
+        ctx["endpoints"], ctx["endpoints_next"] = integration.list_endpoints(uow, limit=ENDPOINTS_PAGE,
+                                                                             cursor=lq.cursor, q=lq.q)
         chosen = endpoint or (ctx["endpoints"][0].id if ctx["endpoints"] else None)
         ctx["chosen"] = chosen
         if chosen is not None:

@@ -174,20 +174,44 @@ def finish_task(request: Request, account_id: int, activity_id: int,
     return _account_form(request, account_id, form, f"task{activity_id}.", run, "#activities")
 
 
+QUOTE_FORM_ROWS = 3  # line rows on the new-quote form; a revision's form has its lines and one more
+MAX_QUOTE_ROWS = 200  # QuoteCreate's own limit
+
+
+def _quote_lines(v: dict[str, str]) -> list[dict[str, str]]:
+    """The form's line rows (sku<i>, quantity<i>, discount<i>; `rows` says how many); blank rows are skipped."""
+    rows = min(int_or_none(v.get("rows")) or QUOTE_FORM_ROWS, MAX_QUOTE_ROWS)
+    lines = []
+    for i in range(rows):
+        sku = text_or_none(v.get(f"sku{i}"))
+        if sku:
+            lines.append({"sku": sku, "quantity": v.get(f"quantity{i}") or "1",
+                          "discount_percent": text_or_none(v.get(f"discount{i}")) or "0"})
+    return lines
+
+
 @router.post("/console/sales/accounts/{account_id}/quotes")
 def add_quote(request: Request, account_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
     def run(uow: Any, v: dict[str, str]) -> str:
-        lines = []
-        for i in range(3):  # three line rows on the form; blank rows are skipped
-            sku = text_or_none(v.get(f"sku{i}"))
-            if sku:
-                lines.append({"sku": sku, "quantity": v.get(f"quantity{i}") or "1",
-                              "discount_percent": text_or_none(v.get(f"discount{i}")) or "0"})
         q = sales.create_quote(uow, sales.QuoteCreate(
-            account_id=account_id, deal_id=int_or_none(v.get("deal_id")), lines=lines,
+            account_id=account_id, deal_id=int_or_none(v.get("deal_id")), lines=_quote_lines(v),
             valid_until=text_or_none(v.get("valid_until")), note=text_or_none(v.get("note"))))
         return f"Quote {q.number} created ({q.status.replace('_', ' ')})."
     return _account_form(request, account_id, form, "quote.", run, "#quotes")
+
+
+@router.post("/console/sales/accounts/{account_id}/quotes/{quote_id}/revise")
+def revise_quote(request: Request, account_id: int, quote_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    """A new revision of the quote (same number, its lines as edited); the previous revision is
+    superseded and its buyer link stops working (`POST /api/v1/sales/quotes/{id}/revise`)."""
+    def run(uow: Any, v: dict[str, str]) -> str:
+        old = sales.get_quote(uow, quote_id)
+        q = sales.revise_quote(uow, quote_id, sales.QuoteCreate(
+            account_id=account_id, deal_id=old.deal_id, lines=_quote_lines(v),
+            valid_until=text_or_none(v.get("valid_until")), note=text_or_none(v.get("note"))))
+        return (f"Quote {q.number} revised: rev {q.revision} ({q.status.replace('_', ' ')}); "
+                f"rev {old.revision} is superseded.")
+    return _account_form(request, account_id, form, f"revise{quote_id}.", run, "#quotes")
 
 
 @router.post("/console/sales/accounts/{account_id}/contracts/{contract_id}/status")

@@ -8,7 +8,6 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 
 from merx.core.auth import Role
 from merx.core.db import utcnow
@@ -17,7 +16,7 @@ from merx.marketplace import public as marketplace
 from merx.sellers import public as sellers
 from merx.sellers.public import AcceptIn, ShipIn
 from merx.web.common import PageRoute, console_user, csrf_form, problem_sentence, redirect, render, unit_of_work
-from merx.web.views.helpers import int_or_none, text_or_none, validation_sentence
+from merx.web.views.helpers import int_or_none, refusal_redirect, text_or_none
 
 router = APIRouter(route_class=PageRoute)
 PORTAL_ROLES = (Role.admin, Role.staff, Role.seller)
@@ -32,13 +31,7 @@ def _scope(me: Any, seller: int | None) -> int | None:
 
 
 def _fail(url: str, e: Exception) -> Response:
-    if isinstance(e, ValidationError):
-        return redirect(url, flash=f"Not saved: {validation_sentence(e)}")
-    if isinstance(e, Problem):
-        if e.status >= 500:
-            raise e
-        return redirect(url, flash=f"Not saved: {problem_sentence(e)}")
-    raise e
+    return refusal_redirect(url, e)
 
 
 @router.get("/console/marketplace")

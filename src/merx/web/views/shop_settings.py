@@ -21,9 +21,11 @@ from merx.core.errors import Problem
 from merx.crm import public as crm
 from merx.instore import public as instore
 from merx.inventory import public as inventory
+from merx.marketplace import public as marketplace
 from merx.pricing import public as pricing
 from merx.web.common import PageRoute, csrf_form, console_user, problem_sentence, redirect, render, unit_of_work
 from merx.web.views.helpers import text_or_none, validation_sentence
+from merx.web.views.listing import list_query, whole_list_page
 
 router = APIRouter(route_class=PageRoute)
 MANAGERS = (Role.admin, Role.staff)
@@ -53,13 +55,14 @@ def _write(request: Request, back: str, done: str, run: Callable[[Any], Any], *r
 
 
 @router.get("/console/promotions")
-def promotions_page(request: Request, active: str | None = None, cursor: str | None = None) -> Response:
+def promotions_page(request: Request, active: str | None = None) -> Response:
     me = console_user(request, *MANAGERS)
+    lq = list_query(request, "active")
     flag = {"yes": True, "no": False}.get(active or "")
     with unit_of_work(request, me, readonly=True) as uow:
-        rows, next_cursor = pricing.promotions_page(uow, active=flag, limit=PAGE_SIZE, cursor=cursor or None)
+        rows, next_cursor = pricing.promotions_page(uow, active=flag, limit=PAGE_SIZE, cursor=lq.cursor, q=lq.q)
     return render(request, "console/promotions.html", {
-        "rows": rows, "next_cursor": next_cursor, "active": active or "", "kinds": PROMOTION_KINDS,
+        "rows": rows, "next_cursor": next_cursor, "lq": lq, "active": active or "", "kinds": PROMOTION_KINDS,
         "currency": request.app.state.settings.default_currency}, principal=me)
 
 
@@ -107,11 +110,12 @@ def bulk_promotions(request: Request, form: dict[str, Any] = Depends(csrf_form))
 
 
 @router.get("/console/price-lists")
-def price_lists_page(request: Request, cursor: str | None = None) -> Response:
+def price_lists_page(request: Request) -> Response:
     me = console_user(request, *MANAGERS, Role.sales_rep)
+    lq = list_query(request)
     with unit_of_work(request, me, readonly=True) as uow:
-        rows, next_cursor = pricing.price_lists_page(uow, limit=PAGE_SIZE, cursor=cursor or None)
-    return render(request, "console/price_lists.html", {"rows": rows, "next_cursor": next_cursor,
+        rows, next_cursor = pricing.price_lists_page(uow, limit=PAGE_SIZE, cursor=lq.cursor, q=lq.q)
+    return render(request, "console/price_lists.html", {"rows": rows, "next_cursor": next_cursor, "lq": lq,
                                                         "can_write": me.role in MANAGERS}, principal=me)
 
 
@@ -175,12 +179,13 @@ def _hours_from_form(form: dict[str, Any]) -> dict[str, list[list[str]]]:
 
 
 @router.get("/console/locations")
-def locations_page(request: Request, cursor: str | None = None) -> Response:
+def locations_page(request: Request) -> Response:
     me = console_user(request, *MANAGERS)
+    lq = list_query(request)
     with unit_of_work(request, me, readonly=True) as uow:
-        rows, next_cursor = inventory.list_locations(uow, limit=PAGE_SIZE, cursor=cursor or None)
-    return render(request, "console/locations.html", {"rows": rows, "next_cursor": next_cursor, "days": DAYS},
-                  principal=me)
+        rows, next_cursor = inventory.list_locations(uow, limit=PAGE_SIZE, cursor=lq.cursor, q=lq.q)
+    return render(request, "console/locations.html", {"rows": rows, "next_cursor": next_cursor, "lq": lq,
+                                                      "days": DAYS}, principal=me)
 
 
 @router.post("/console/locations")
@@ -216,12 +221,21 @@ def update_location(request: Request, code: str, form: dict[str, Any] = Depends(
 # -- users and API keys ------------------------------------------------------------------------
 
 
-def _users_context(uow: Any) -> dict[str, Any]:
-    users = accounts.list_users(uow)
+def _user_texts(user: dict[str, Any]) -> list[Any]:
+    """What the users page's search looks in: the user and the names and prefixes of their keys."""
+    return [user["name"], user["email"], user["role"],
+            *(text for key in user["keys"] for text in (key["name"], key["prefix"]))]
+
+
+def _users_context(uow: Any, request: Request) -> dict[str, Any]:
+    lq = list_query(request, path="/console/users")
+    users, next_cursor = whole_list_page(accounts.list_users(uow), lq, _user_texts, key=lambda u: u["id"],
+                                         limit=PAGE_SIZE)
     # a store associate acts only in the stores bound here (instore/access.py)
     bound = {u["id"]: {s.code for s in instore.stores_of(uow, u["id"])} for u in users
              if u["role"] == Role.store_associate}
-    return {"users": users, "roles": [r.value for r in Role if r not in (Role.customer,)],
+    return {"users": users, "lq": lq, "next_cursor": next_cursor,
+            "roles": [r.value for r in Role if r not in (Role.customer,)],
             "stores": instore.my_stores(uow), "bound_stores": bound}
 
 
@@ -229,7 +243,7 @@ def _users_context(uow: Any) -> dict[str, Any]:
 def users_page(request: Request) -> Response:
     me = console_user(request, Role.admin)
     with unit_of_work(request, me, readonly=True) as uow:
-        ctx = _users_context(uow)
+        ctx = _users_context(uow, request)
     return render(request, "console/users.html", ctx, principal=me)
 
 
@@ -245,8 +259,16 @@ def create_user(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> 
         email = str(form.get("email", "")).strip()
         if "@" not in email:
             raise Problem("Give the user's email address (they sign in with it).", status=422, title="Invalid input")
+        seller_id = None
+        seller_code = text_or_none(form.get("seller_code"))
+        if role == Role.seller.value:  # a seller's login acts for that seller only (its portal)
+            if seller_code is None:
+                raise Problem("Give the code of the seller this user works for.", status=422, title="Invalid input")
+            seller_id = marketplace.seller_id_by_code(uow, seller_code)
+            if seller_id is None:
+                raise Problem(f"No seller has the code {seller_code}.", status=422, title="Invalid input")
         accounts.create_user(uow, name=str(form.get("name", "")).strip() or email, role=Role(role), email=email,
-                             password=password)
+                             password=password, seller_id=seller_id)
         uow.commit()
 
     return _write(request, "/console/users", "User created.", run, Role.admin)
@@ -284,7 +306,7 @@ def issue_key(request: Request, user_id: int, form: dict[str, Any] = Depends(csr
             raise
         return redirect("/console/users", flash=f"Not issued: {problem_sentence(e)}")
     with unit_of_work(request, me, readonly=True) as uow:
-        ctx = _users_context(uow)
+        ctx = _users_context(uow, request)
     ctx["issued"] = issued
     return render(request, "console/users.html", ctx, principal=me)
 
@@ -319,9 +341,12 @@ def parse_tiers(text: str) -> list[dict[str, Any]]:
 @router.get("/console/loyalty")
 def loyalty_page(request: Request) -> Response:
     me = console_user(request, *MANAGERS)
+    lq = list_query(request)
     with unit_of_work(request, me, readonly=True) as uow:
-        programs = [crm.ProgramOut.model_validate(p, from_attributes=True) for p in crm.list_programs(uow)]
-    return render(request, "console/loyalty.html", {"programs": programs,
+        programs, next_cursor = whole_list_page(
+            [crm.ProgramOut.model_validate(p, from_attributes=True) for p in crm.list_programs(uow)], lq,
+            lambda p: (p.code, p.name, p.currency), key=lambda p: p.id, limit=PAGE_SIZE)
+    return render(request, "console/loyalty.html", {"programs": programs, "lq": lq, "next_cursor": next_cursor,
                                                     "currency": request.app.state.settings.default_currency},
                   principal=me)
 
