@@ -35,7 +35,7 @@ pytestmark = pytest.mark.slow
 
 PHONE = {"width": 360, "height": 740}
 DOWNLOAD = re.compile(r"\.(csv|xlsx|pdf)$|/pdf$")
-NOT_A_PAGE = re.compile(r"/(logout|login)$|/messages$")  # sign-in/out, and HTMX fragments
+NOT_A_PAGE = re.compile(r"/(logout|login)$|/chats/\{n\}/messages$")  # sign-in/out, and a chat's HTMX fragment
 RECORD_OR_FORM = re.compile(r"\{n\}|/new$|/password$")  # a record's own page or a form: not a report
 # Empty states that are true of the demo: configuration it leaves for the merchant to set up.
 ACCEPTED_EMPTY: dict[str, set[str]] = {
