@@ -28,7 +28,7 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from tests.web.conftest import PageErrors
+from tests.web.conftest import PageErrors, shot
 from tests.web.demo_walk_checks import empty_markers, shot_name, sign_in, visit
 
 pytestmark = pytest.mark.slow
@@ -184,10 +184,7 @@ def test_a_shopper_browses_the_demo_store_and_checks_out_with_pickup_to_the_conf
     page.select_option("select[name=store]", stocked.get_attribute("value"))
     page.check("input[name=payment][value=manual]")
     page.wait_for_load_state("networkidle")
-    visit_name = "store-checkout"
-    from tests.web.conftest import shot
-
-    shot(page, f"demo-walk-{visit_name}")
+    shot(page, "demo-walk-store-checkout")
     page.click("#place-order")
     page.wait_for_url(re.compile(r"/order/"))
     page.wait_for_load_state("networkidle")
@@ -260,4 +257,22 @@ def test_the_demo_kiosk_of_a_store_finds_a_product(open_page) -> None:
     assert page.locator("#kiosk-results li").count() > 0
     product = page.locator("#kiosk-results a").first.get_attribute("href")
     visit(page, product, "kiosk-product")
+    name = page.locator("#product-name").inner_text()
+    page.click("#kiosk-add")
+    page.wait_for_url(re.compile(r"/kiosk/ST-WAW/checkout"))
+    visit(page, "/kiosk/ST-WAW/checkout", "kiosk-checkout")
+    assert name in page.locator("main").inner_text()
+    page.fill("#kiosk-order input[name=email]", "walk.kiosk@example.com")
+    page.check("#kiosk-order input[name=fulfilment][value=ship]")
+    for field, value in (("name", "Walk Kiosk"), ("line1", "ul. Prosta 1"), ("city", "Warszawa"),
+                         ("postal_code", "00-850")):
+        page.fill(f"#kiosk-order input[name={field}]", value)
+    page.click("#kiosk-place")
+    page.wait_for_url(re.compile(r"/kiosk/ST-WAW/done/"))
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#kiosk-error, .error-box").count() == 0
+    shot(page, "demo-walk-kiosk-done")
+    pay = page.locator("#kiosk-pay-link").get_attribute("href")
+    visit(page, pay, "kiosk-pay-link")  # the payment link the shopper's phone opens from the QR code
+    assert name in page.locator("body").inner_text()
     assert page.errors == [], page.errors
