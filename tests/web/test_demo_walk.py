@@ -247,7 +247,7 @@ def test_the_demo_associate_walks_the_store_app_on_a_phone(open_page) -> None:
     assert page.errors == [], page.errors
 
 
-def test_the_demo_kiosk_of_a_store_finds_a_product(open_page) -> None:
+def test_the_demo_kiosk_of_a_store_takes_an_order_and_opens_its_payment_link(open_page) -> None:
     page = open_page(viewport={"width": 1080, "height": 1920})
     visit(page, "/kiosk/ST-WAW", "kiosk-home")
     page.fill("#kiosk-q", "lamp")
