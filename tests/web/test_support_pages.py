@@ -109,3 +109,20 @@ def test_roles_without_support_are_kept_out(client, shop, db) -> None:
     assert client.get("/console/support").status_code == 403
     assert client.get("/console/support/chats").status_code == 403
     assert "/console/support" not in client.get("/console").text
+
+
+def test_the_canvas_page_opens_on_a_segment_that_has_a_canvas_not_on_the_first_empty_one(client, shop, db) -> None:
+    """Found by the demo walk (#20): the page opened on the first segment ("Newsletter audience",
+    no canvas: "None yet." three times) while the demo's canvas was on a later one."""
+    from merx.core.auth import SYSTEM
+    from merx.core.uow import UnitOfWork
+    from merx.crm.segments.service import save_static_segment
+
+    with UnitOfWork(db, SYSTEM) as uow:
+        save_static_segment(uow, name="Everyone (no canvas)", kind="static", customer_ids=[])
+        uow.commit()
+    data = _seed(db, shop)  # its segment, with the canvas, comes second
+    sign_in(client, shop.users["support_agent"])
+    page = client.get("/console/support/canvas")
+    assert page.status_code == 200 and "Flickering light" in page.text
+    assert re.search(rf'<option value="{data["segment"]}"[^>]*selected', page.text)

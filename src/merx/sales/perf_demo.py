@@ -57,6 +57,9 @@ def seed_orders(db: Database, rng: random.Random, progress: Any) -> dict[str, An
     manager = Principal(user_id=staff_id, role=Role.staff, name="Sales manager")
     reps = sorted({a[2] for a in accs})
     skus = list(dict.fromkeys(r["sku"] for r in levels if r["available"] >= 60))[:30]
+    if len(skus) < 6:  # a small catalog (`merx demo --products 300`): the best-stocked SKUs instead
+        best = sorted(levels, key=lambda r: (-r["available"], r["sku"]))
+        skus = list(dict.fromkeys(r["sku"] for r in best if r["available"] >= 15))[:30]
     if len(skus) < 6:
         return {}
     with UnitOfWork(db, manager) as uow:  # the catalog's landed costs (the catalog demo sets most)

@@ -456,6 +456,12 @@ def delete_canvas_item(uow: UnitOfWork, segment_id: int, item_id: int) -> None:
     uow.commit()
 
 
+def canvas_segment_ids(uow: UnitOfWork) -> list[int]:
+    """The segments that have a canvas (at least one item), in the order their canvases began."""
+    return list(uow.session.scalars(sa.select(CanvasItem.segment_id).group_by(CanvasItem.segment_id)
+                                    .order_by(sa.func.min(CanvasItem.id))))
+
+
 def canvas(uow: UnitOfWork, segment_id: int) -> CanvasOut:
     """Each item with its evidence among the segment's members: tickets and reviews carrying
     its tag (counts and a few examples); items ranked by evidence, most first."""

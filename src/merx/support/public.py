@@ -12,9 +12,9 @@ from merx.support.rules import INTENTS as AUTO_REPLY_INTENTS
 from merx.support.chat import canned_replies, escalate, get_chat, hub, list_chats, messages_after
 from merx.support.chat import post as post_chat_message
 from merx.support.chat import start as start_chat
-from merx.support.feedback import (add_canvas_item, answer, canvas, complete_task, create_follow_up_rule,
-                                   create_survey, get_survey, list_surveys, list_tasks, send_survey, stats,
-                                   update_survey, verbatims)
+from merx.support.feedback import (add_canvas_item, answer, canvas, canvas_segment_ids, complete_task,
+                                   create_follow_up_rule, create_survey, get_survey, list_surveys, list_tasks,
+                                   send_survey, stats, update_survey, verbatims)
 from merx.support.mailin import receive as receive_mail
 from merx.support.mailout import send_pending as send_pending_mail
 from merx.support.reviews import list_reviews, moderate, product_rating, submit as submit_review, summary as review_summary
@@ -30,7 +30,7 @@ from merx.support.sla import report as sla_report
 __all__ = [
     "AssignmentRuleIn", "AutoReplyIn", "CannedReplyIn", "CanvasItemIn", "ChatEscalateIn", "ChatStart",
     "FollowUpRuleIn", "ReviewIn", "SlaPolicyIn", "SurveyIn", "TeamIn", "TicketCreate", "TicketUpdate",
-    "add_canvas_item", "add_note", "answer", "canned_replies", "canvas", "complete_task", "create_assignment_rule",
+    "add_canvas_item", "add_note", "answer", "canned_replies", "canvas", "canvas_segment_ids", "complete_task", "create_assignment_rule",
     "create_auto_reply", "create_canned_reply", "create_follow_up_rule", "create_policy", "create_survey",
     "create_team", "create_ticket", "escalate", "get_chat", "get_ticket", "hub", "list_assignment_rules",
     "list_auto_replies", "list_chats", "list_policies", "list_reviews", "list_surveys", "list_tasks", "list_teams",

@@ -277,7 +277,9 @@ def canvas_page(request: Request, segment: int | None = None) -> Response:
 
     with unit_of_work(request, me, readonly=True) as uow:
         segments = [{"id": s.id, "name": s.name} for s in crm.list_segments(uow)]
-        segment = segment or (segments[0]["id"] if segments else None)
+        # Opened without a choice: the first segment that has a canvas, not an empty one.
+        drawn = [i for i in support.canvas_segment_ids(uow) if any(s["id"] == i for s in segments)]
+        segment = segment or next(iter(drawn), segments[0]["id"] if segments else None)
         canvas = support.canvas(uow, segment) if segment else None
     return render(request, "console/support_canvas.html", {"segments": segments, "segment": segment,
                                                             "canvas": canvas}, principal=me)
