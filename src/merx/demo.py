@@ -128,6 +128,8 @@ def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=False) as progress:
             counts.update(_catalog(db, rng, product_count, progress))
+            # the model embeds the catalog on the other core while stock and a year of orders are made
+            warmup = _start_embedding(db, settings, progress)
             counts.update(_customers(db, rng, customer_count, progress))
             counts.update(_inventory(db, rng, progress))
             from merx.catalog import demo as catalog_demo
@@ -136,7 +138,7 @@ def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int
                 from merx.demo_history import seed_history
                 counts.update(seed_history(db, rng, progress, size=history))
             counts.update(sellers_demo.seed(db, rng, progress))
-            counts.update(_search_index(db, settings, progress))
+            counts.update(_search_index(db, settings, progress, warmup))
             counts.update(instore_demo.seed(db, rng, progress))
             counts.update(marketing_demo.seed(db, rng, progress))
             counts.update(support_demo.seed(db, rng, progress))
@@ -427,8 +429,18 @@ def _inventory(db: Any, rng: random.Random, progress: Progress) -> dict[str, int
     return {"locations": len(ids), "stock rows": rows}
 
 
-def _search_index(db: Any, settings: Settings, progress: Progress) -> dict[str, int]:
+def _start_embedding(db: Any, settings: Settings, progress: Progress) -> Any:
     from merx.search import public as search
+
+    task = progress.add_task("embedding products", total=None)
+    return search.start_embedding(db, settings.data_dir,
+                                  on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+
+
+def _search_index(db: Any, settings: Settings, progress: Progress, warmup: Any = None) -> dict[str, int]:
+    from merx.search import public as search
+    if warmup is not None:
+        warmup.wait()  # the build embeds only the texts changed since (sellers' products, proposals)
     task = progress.add_task("search index", total=None)
     search.register_data_dir(db, settings.data_dir, settings.default_currency)
     result = search.rebuild_index(db, settings.data_dir, on_progress=lambda done, _total: progress.update(task, completed=done))

@@ -122,3 +122,17 @@ def test_json_and_csv_imports_record_good_rows_and_name_bad_ones(client, admin):
 
 def _id(client, admin, sku: str) -> int:  # type: ignore[no-untyped-def]
     return client.get("/api/v1/products", params={"sku": sku}, headers=admin).json()["items"][0]["id"]
+
+
+def test_an_import_at_the_same_effective_time_corrects_the_row(client, admin):
+    # an ERP export sent again with a fixed amount replaces that history entry, also when the
+    # file carries the same row twice (the import looks its rows up once, then keeps them current)
+    _product(client, admin, "C3", price="30.00")
+    rows = [{"sku": "C3", "amount": "12.00", "currency": "EUR", "effective_from": "2025-03-01"}]
+    assert client.post("/api/v1/product-costs/import", headers=admin,
+                       json={"source": "erp", "rows": rows}).json()["recorded"] == 1
+    again = [{**rows[0], "amount": "12.50"}, {**rows[0], "amount": "12.75", "effective_from": "2025-03-01T01:00:00+01:00"}]
+    assert client.post("/api/v1/product-costs/import", headers=admin,
+                       json={"source": "erp", "rows": again}).json()["recorded"] == 2
+    history = client.get(f"/api/v1/products/{_id(client, admin, 'C3')}/costs", headers=admin).json()["items"]
+    assert [(h["amount"], h["effective_from"][:10]) for h in history] == [("12.75", "2025-03-01")]

@@ -95,16 +95,35 @@ def _out(c: ProductCost, sku: str | None) -> CostOut:
                    created_at=c.created_at)
 
 
+_CostKey = tuple[int, "int | None", str, dt.datetime]
+
+
+def _recorded_costs(uow: UnitOfWork, product_ids: Iterable[int]) -> dict[_CostKey, ProductCost]:
+    """The cost rows of these products by (product, variant, currency, effective from): an
+    import looks its rows up here instead of one query (and autoflush) per row."""
+    ids = sorted(set(product_ids))
+    out: dict[_CostKey, ProductCost] = {}
+    for start in range(0, len(ids), 500):
+        for c in uow.session.scalars(sa.select(ProductCost).where(ProductCost.product_id.in_(ids[start:start + 500]))
+                                     .order_by(ProductCost.id.desc())):  # the first row wins, as .first() did
+            out[(c.product_id, c.variant_id, c.currency, c.effective_from)] = c
+    return out
+
+
 def _record(uow: UnitOfWork, product_id: int, variant_id: int | None, data: CostCreate, *, source: str,
-            reference: str | None, now: dt.datetime) -> ProductCost:
+            reference: str | None, now: dt.datetime, recorded: dict[_CostKey, ProductCost] | None = None) -> ProductCost:
     """A cost for the same product/variant, currency and effective time replaces that row's
-    amount (a corrected import), anything else is a new row of the history."""
+    amount (a corrected import), anything else is a new row of the history. `recorded`: the
+    rows of the products concerned (`_recorded_costs`), kept up to date here."""
     eff = data.effective_from or now
     minor = data.to_money().minor
-    existing = uow.session.scalars(sa.select(ProductCost).where(
-        ProductCost.product_id == product_id, ProductCost.currency == data.currency,
-        ProductCost.effective_from == eff,
-        ProductCost.variant_id.is_(None) if variant_id is None else ProductCost.variant_id == variant_id)).first()
+    if recorded is None:
+        existing = uow.session.scalars(sa.select(ProductCost).where(
+            ProductCost.product_id == product_id, ProductCost.currency == data.currency,
+            ProductCost.effective_from == eff,
+            ProductCost.variant_id.is_(None) if variant_id is None else ProductCost.variant_id == variant_id)).first()
+    else:
+        existing = recorded.get((product_id, variant_id, data.currency, eff))
     if existing is not None:
         existing.amount_minor, existing.source = minor, source
         existing.reference = data.reference or reference
@@ -114,6 +133,8 @@ def _record(uow: UnitOfWork, product_id: int, variant_id: int | None, data: Cost
                       effective_from=eff, source=source, reference=data.reference or reference,
                       created_by_user_id=uow.actor.user_id, created_at=now)
     uow.session.add(row)
+    if recorded is not None:
+        recorded[(product_id, variant_id, data.currency, eff)] = row
     return row
 
 
@@ -146,12 +167,13 @@ def import_costs(uow: UnitOfWork, data: CostImport, *, commit: bool = True) -> C
         sa.select(Variant.sku, Variant.id, Variant.product_id).where(Variant.sku.in_(skus)))}
     errors: list[dict[str, Any]] = []
     now, recorded = utcnow(), 0
+    rows = _recorded_costs(uow, (pid for _vid, pid in known.values()))
     for i, r in enumerate(data.rows):
         if r.sku not in known:
             errors.append({"row": i + 1, "field": "sku", "message": f"{r.sku} is not a known SKU"})
             continue
         vid, pid = known[r.sku]
-        _record(uow, pid, vid, r, source=data.source, reference=data.reference, now=now)
+        _record(uow, pid, vid, r, source=data.source, reference=data.reference, now=now, recorded=rows)
         recorded += 1
     if recorded:
         uow.session.flush()

@@ -128,6 +128,17 @@ def _truthy(value: Any) -> bool:
     return bool(value)
 
 
+def semantic_text_of(doc: Any) -> str:
+    """What the semantic stage embeds for a catalog ProductDocument, without the analysis a
+    whole record costs (an index build embeds ahead of it: search/warmup.py)."""
+    names: dict[str, str] = {language_of(getattr(doc, "default_locale", "en")): doc.name}
+    for locale, tr in (doc.translations or {}).items():
+        if tr.get("name"):
+            names[language_of(locale)] = tr["name"]
+    return semantic_text(doc.name, names.values(), doc.category_path or [], doc.brand,
+                         _attribute_values(dict(doc.attributes or {})))
+
+
 def build_record(doc: Any, signals: ProductSignals | None = None, *, currency: str = "EUR") -> IndexRecord:
     """`doc` is a catalog ProductDocument (or anything with the same attributes)."""
     signals = signals or ProductSignals()
@@ -195,7 +206,7 @@ def build_record(doc: Any, signals: ProductSignals | None = None, *, currency: s
         seller_id=int(doc.seller_id or 0), price=float(low) if low is not None else None, signals=signals,
         display=display, category_codes=list(doc.category_codes),
         surface_tokens=list(dict.fromkeys(surface_words)),
-        semantic_text=semantic_text(doc.name, names.values(), doc.category_path or [], doc.brand, attr_values),
+        semantic_text=semantic_text_of(doc),
     )
 
 

