@@ -41,6 +41,7 @@ from merx.core.errors import NotFound
 from merx.core.events import DomainEvent, DurableSubscriber, MessageBus, bus as default_bus
 from merx.core.models import DeadLetter, OutboxEvent, OutboxHorizon, SubscriberCursor
 from merx.core.outbox import ensure_horizon_row, max_outbox_seq, settled_horizon
+from merx.core.timings import phase
 from merx.core.uow import UnitOfWork
 
 log = logging.getLogger("merx.subscribers")
@@ -135,9 +136,11 @@ class SubscriberRunner:
         previous = getattr(_local, "active", False)
         _local.active = True
         try:
-            safe = settled_horizon(self.db, self.settings.outbox_gap_timeout_seconds)
+            with phase("horizon"):
+                safe = settled_horizon(self.db, self.settings.outbox_gap_timeout_seconds)
             if ceiling is not None:
-                safe = min(safe, int(ceiling()))
+                with phase("ceiling"):
+                    safe = min(safe, int(ceiling()))
             # a read first: an idle pass takes no write lock (SQLite has one for the whole file)
             with self.db.read_sessions() as s:
                 positions = dict(s.execute(sa.select(SubscriberCursor.name, SubscriberCursor.last_seq)
@@ -160,13 +163,15 @@ class SubscriberRunner:
     # -- one subscriber -------------------------------------------------------------------------
     def _run(self, sub: DurableSubscriber, safe: int) -> int:
         with UnitOfWork(self.db) as uow:
-            cursor = _lock_cursor(uow, sub.name)
+            with phase("cursor_lock"):
+                cursor = _lock_cursor(uow, sub.name)
             if cursor is None:
                 return 0
             if cursor.last_seq >= safe or (cursor.retry_at is not None and cursor.retry_at > utcnow()):
                 uow.commit()  # keeps a cursor made just now (its start position)
                 return 0
-            batch = self._read(uow, sub, cursor.last_seq, safe)
+            with phase("read_outbox"):
+                batch = self._read(uow, sub, cursor.last_seq, safe)
             if not batch.events:
                 _advance(uow.session, sub.name, batch.reached)
                 uow.commit()
@@ -174,8 +179,10 @@ class SubscriberRunner:
             if cursor.attempts == 0:  # a subscriber retrying an event goes one by one at once
                 uow.before_commit(lambda u: _advance(u.session, sub.name, batch.reached))
                 try:
-                    sub.handler(batch.events, uow)
-                    uow.commit()
+                    with phase("handler"):
+                        sub.handler(batch.events, uow)
+                    with phase("commit"):
+                        uow.commit()
                     return len(batch.events)
                 except Exception:
                     log.warning("durable subscriber %s failed on a batch of %d; retrying its events one by one",

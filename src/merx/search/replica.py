@@ -30,6 +30,7 @@ replica can advance it.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import threading
@@ -47,6 +48,7 @@ from merx.core.models import SubscriberCursor
 from merx.core.outbox import settled_horizon
 from merx.core.replica import replica_id
 from merx.core.subscribers import SubscriberRunner
+from merx.core.timings import phase, recording
 from merx.core.uow import UnitOfWork
 from merx.inventory.events import StockChanged
 from merx.marketplace.events import SellerUpdated
@@ -56,6 +58,8 @@ from merx.search import service
 from merx.support.events import ProductRatingChanged
 
 log = logging.getLogger("merx.search.replica")
+# MERX_SEARCH_FOLLOW_TIMINGS: one INFO line per pass, whatever MERX_LOG_LEVEL says (IndexFollower)
+timings_log = logging.getLogger("merx.search.replica.timings")
 
 FOLLOWED = (ProductCreated, ProductUpdated, ProductPriceChanged, ProductArchived, ProductDeleted, StockChanged,
             OrderPlaced, SellerUpdated, ProductRatingChanged, BrandUpdated)
@@ -101,6 +105,10 @@ class IndexFollower:
         self._applied = 0  # ... and how many of them a finished pass covers
         self._sold: set[int] = set()
         self._sold_due = 0.0
+        # MERX_SEARCH_FOLLOW_TIMINGS: what the passes' phases took (see _log_timings)
+        self._upstream_seconds: dict[str, float] = {}
+        self._batch_oldest: dt.datetime | None = None
+        self._batch_newest: dt.datetime | None = None
         self._ready = False
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -176,20 +184,64 @@ class IndexFollower:
 
     def run_pass(self) -> int:
         """Apply what the outbox holds beyond this replica's cursor; returns events handled."""
-        with self._pass_lock:
+        from merx.search.settings import get_search_settings
+
+        if not get_search_settings().follow_timings:
+            return self._pass()
+        started = time.perf_counter()
+        with recording() as seconds:
+            n = self._pass()
+        if n:
+            self._log_timings(n, time.perf_counter() - started, seconds)
+        return n
+
+    def _pass(self) -> int:
+        with phase("pass_lock"):
+            self._pass_lock.acquire()
+        try:
             generation = self._generation
-            self._ensure_ready()
-            self._run_upstream()
+            with phase("ensure_ready"):
+                self._ensure_ready()
+            with phase("upstream"), recording() as upstream:  # their own phases kept apart
+                self._run_upstream()
+            self._upstream_seconds = upstream
             n = self._runner.catch_up([self.name], ceiling=self.ceiling)
-            self._index_sold(force=False)
+            with phase("index_sold"):
+                self._index_sold(force=False)
+        finally:
+            self._pass_lock.release()
         with self._cond:
             self._applied = max(self._applied, generation)
             self._cond.notify_all()
         return n
 
+    def _log_timings(self, events: int, total: float, seconds: dict[str, float]) -> None:
+        """One line per pass that applied events: milliseconds per phase, and how old the
+        oldest and newest event it applied were when it finished (commit-to-indexed)."""
+        now = utcnow()
+
+        def age(at: dt.datetime | None) -> float | None:
+            if at is None:
+                return None
+            at = at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
+            return round((now - at).total_seconds() * 1000, 1)
+
+        ms = {k: round(v * 1000, 1) for k, v in seconds.items()}
+        ms.update({f"upstream.{k}": round(v * 1000, 1) for k, v in self._upstream_seconds.items()})
+        timings_log.info("follower pass %s", json.dumps({
+            "replica": self.replica, "events": events, "total_ms": round(total * 1000, 1),
+            "oldest_event_age_ms": age(self._batch_oldest), "newest_event_age_ms": age(self._batch_newest),
+            "phases_ms": ms}, sort_keys=True))
+        self._batch_oldest = self._batch_newest = None
+
     def _apply(self, events: list[DomainEvent], uow: UnitOfWork) -> None:
         from merx.search.handlers import noted_from
         from merx.search.settings import get_search_settings
+
+        stamps = [e.occurred_at for e in events if e.occurred_at is not None]
+        if stamps:
+            self._batch_oldest = min([*stamps, *([self._batch_oldest] if self._batch_oldest else [])])
+            self._batch_newest = max([*stamps, *([self._batch_newest] if self._batch_newest else [])])
 
         noted = noted_from(events)
         products = set(noted.products)
@@ -251,8 +303,12 @@ class IndexFollower:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
+        from merx.search.settings import get_search_settings
+
         if self.running:
             return
+        if get_search_settings().follow_timings:
+            timings_log.setLevel(logging.INFO)
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="merx-search-follower", daemon=True)
         self._thread.start()
