@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from merx.core.db import Database, utcnow
 from merx.core.models import OutboxEvent, OutboxGap, OutboxHorizon
+from merx.core.timings import phase
 
 # One PostgreSQL session at a time computes the horizon (two would record the same gap twice);
 # the others wait their turn. Any fixed 64-bit number, chosen once.
@@ -61,12 +62,14 @@ def advance_horizon_detail(db: Database, gap_timeout_seconds: float) -> tuple[in
     with db.engine.connect() as conn:
         # try-lock and sleep rather than a blocking pg_advisory_lock: a session waiting on the
         # lock would sit in pg_stat_activity as an open transaction and hold gaps open
-        while not conn.scalar(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": _HORIZON_LOCK}):
+        with phase("horizon_lock_wait"):
+            while not conn.scalar(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": _HORIZON_LOCK}):
+                conn.commit()
+                time.sleep(0.002)
             conn.commit()
-            time.sleep(0.002)
-        conn.commit()
         try:
-            return _advance_pg(conn, gap_timeout_seconds)
+            with phase("horizon_walk"):
+                return _advance_pg(conn, gap_timeout_seconds)
         finally:
             conn.rollback()
             conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _HORIZON_LOCK})

@@ -126,18 +126,24 @@ class SubscriberRunner:
         wanted = set(names)
         return [s for s in subs if s.name in wanted]
 
-    def run_once(self, names: Iterable[str] | None = None, *, ceiling: Any = None) -> int:
+    def run_once(self, names: Iterable[str] | None = None, *, ceiling: Any = None, horizon: int | None = None) -> int:
         """One pass over the subscribers; returns how many events were handled or parked.
         `ceiling()`, when given, is a seq the pass must not go beyond (a subscriber that
-        follows others: search's per-replica index waits for search's shared tables)."""
+        follows others: search's per-replica index waits for search's shared tables).
+        `horizon`, when given, is a `settled_horizon` the caller computed for this pass (a
+        caller running several catch-ups in a row computes it once: each computation takes
+        the horizon's lock, which every runner of every process contends for)."""
         subs = self.subscribers(names)
         if not subs:
             return 0
         previous = getattr(_local, "active", False)
         _local.active = True
         try:
-            with phase("horizon"):
-                safe = settled_horizon(self.db, self.settings.outbox_gap_timeout_seconds)
+            if horizon is None:
+                with phase("horizon"):
+                    safe = settled_horizon(self.db, self.settings.outbox_gap_timeout_seconds)
+            else:
+                safe = horizon
             if ceiling is not None:
                 with phase("ceiling"):
                     safe = min(safe, int(ceiling()))
@@ -149,12 +155,13 @@ class SubscriberRunner:
         finally:
             _local.active = previous
 
-    def catch_up(self, names: Iterable[str] | None = None, max_rounds: int = 100, *, ceiling: Any = None) -> int:
+    def catch_up(self, names: Iterable[str] | None = None, max_rounds: int = 100, *, ceiling: Any = None,
+                 horizon: int | None = None) -> int:
         """Pass after pass until nothing is left below the horizon (or the subscriber waits)."""
         names = list(names) if names is not None else None
         total = 0
         for _ in range(max_rounds):
-            n = self.run_once(names, ceiling=ceiling)
+            n = self.run_once(names, ceiling=ceiling, horizon=horizon)
             total += n
             if n == 0:
                 break

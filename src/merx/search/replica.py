@@ -177,10 +177,10 @@ class IndexFollower:
         self._rebuild(reconcile_stock=False)
 
     # -- passes ---------------------------------------------------------------------------------
-    def _run_upstream(self) -> None:
+    def _run_upstream(self, horizon: int | None = None) -> None:
         names = self._upstream_names()
         if names:
-            self._upstream.catch_up(names)
+            self._upstream.catch_up(names, horizon=horizon)
 
     def run_pass(self) -> int:
         """Apply what the outbox holds beyond this replica's cursor; returns events handled."""
@@ -202,10 +202,14 @@ class IndexFollower:
             generation = self._generation
             with phase("ensure_ready"):
                 self._ensure_ready()
+            # One horizon for the whole pass (the shared subscribers', then this replica's):
+            # computing it takes a lock every runner of every replica contends for.
+            with phase("horizon"):
+                horizon = settled_horizon(self.db, self._runner.settings.outbox_gap_timeout_seconds)
             with phase("upstream"), recording() as upstream:  # their own phases kept apart
-                self._run_upstream()
+                self._run_upstream(horizon)
             self._upstream_seconds = upstream
-            n = self._runner.catch_up([self.name], ceiling=self.ceiling)
+            n = self._runner.catch_up([self.name], ceiling=self.ceiling, horizon=horizon)
             with phase("index_sold"):
                 self._index_sold(force=False)
         finally:
