@@ -94,7 +94,8 @@ def _advance(session: Any, name: str, seq: int) -> None:
                     .values(last_seq=seq, attempts=0, retry_at=None, last_error=None, updated_at=utcnow()))
 
 
-def _type_filter(patterns: set[str]) -> Any:
+def event_type_filter(patterns: set[str]) -> Any:
+    """The outbox rows whose type a subscriber's patterns match (`crm.*`, `*`, exact names)."""
     if "*" in patterns:
         return sa.true()
     exact = sorted(p for p in patterns if not p.endswith(".*"))
@@ -199,7 +200,7 @@ class SubscriberRunner:
     def _read(self, uow: UnitOfWork, sub: DurableSubscriber, after: int, safe: int) -> _Batch:
         limit = self.settings.subscriber_batch_size
         rows = uow.session.scalars(sa.select(OutboxEvent).where(
-            OutboxEvent.seq > after, OutboxEvent.seq <= safe, _type_filter(sub.patterns))
+            OutboxEvent.seq > after, OutboxEvent.seq <= safe, event_type_filter(sub.patterns))
             .order_by(OutboxEvent.seq).limit(limit)).all()
         reached = rows[-1].seq if len(rows) == limit else safe
         return _Batch(after, reached, [r.seq for r in rows], [event_from_row(r) for r in rows])

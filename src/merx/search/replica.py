@@ -44,10 +44,10 @@ from merx.catalog.events import (BrandUpdated, ProductArchived, ProductCreated, 
                                  ProductUpdated)
 from merx.core.db import Database, utcnow
 from merx.core.events import DomainEvent, MessageBus, bus as default_bus
-from merx.core.models import SubscriberCursor
+from merx.core.models import OutboxEvent, SubscriberCursor
 from merx.core.outbox import settled_horizon
 from merx.core.replica import replica_id
-from merx.core.subscribers import SubscriberRunner
+from merx.core.subscribers import SubscriberRunner, event_type_filter
 from merx.core.timings import phase, recording
 from merx.core.uow import UnitOfWork
 from merx.inventory.events import StockChanged
@@ -66,6 +66,9 @@ FOLLOWED = (ProductCreated, ProductUpdated, ProductPriceChanged, ProductArchived
 UPSTREAM = ("search.signals", "search.ratings")
 CURSOR_PREFIX = "search.index@"
 MARKER = "replica.json"
+# A pass the shared subscribers held back (another process was applying their events) is
+# tried again this soon, not a poll interval later.
+BEHIND_RETRY_SECONDS = 0.01
 
 
 def cursor_name(replica: str) -> str:
@@ -105,6 +108,7 @@ class IndexFollower:
         self._applied = 0  # ... and how many of them a finished pass covers
         self._sold: set[int] = set()
         self._sold_due = 0.0
+        self._behind = False  # the last pass stopped short of the horizon (see _pass)
         # MERX_SEARCH_FOLLOW_TIMINGS: what the passes' phases took (see _log_timings)
         self._upstream_seconds: dict[str, float] = {}
         self._batch_oldest: dt.datetime | None = None
@@ -119,14 +123,25 @@ class IndexFollower:
         return [s.name for s in self.bus.durable_subscribers() if s.name in UPSTREAM]
 
     def ceiling(self) -> int:
-        """How far the shared subscribers have applied the outbox (the follower's limit)."""
-        names = self._upstream_names()
-        if not names:
+        """How far the follower may read: up to the first event one of the shared subscribers
+        has yet to apply. Events they do not take (a rename, say) are no reason to wait: their
+        cursors advance past those only on their next run, which another process may be in
+        the middle of. The caller bounds it by the outbox horizon (nothing unseen below it)."""
+        subs = [s for s in self.bus.durable_subscribers() if s.name in UPSTREAM]
+        if not subs:
             return 1 << 62
+        limit = 1 << 62
         with self.db.read_sessions() as s:
             seqs = dict(s.execute(sa.select(SubscriberCursor.name, SubscriberCursor.last_seq)
-                                  .where(SubscriberCursor.name.in_(names))).all())
-        return min(int(seqs.get(n, 0)) for n in names)
+                                  .where(SubscriberCursor.name.in_([sub.name for sub in subs]))).all())
+            for sub in subs:
+                applied = int(seqs.get(sub.name, 0))
+                pending = s.scalar(sa.select(OutboxEvent.seq).where(OutboxEvent.seq > applied,
+                                                                    event_type_filter(sub.patterns))
+                                   .order_by(OutboxEvent.seq).limit(1))
+                if pending is not None:
+                    limit = min(limit, int(pending) - 1)
+        return limit
 
     @property
     def marker_path(self) -> Path:
@@ -206,10 +221,19 @@ class IndexFollower:
             # computing it takes a lock every runner of every replica contends for.
             with phase("horizon"):
                 horizon = settled_horizon(self.db, self._runner.settings.outbox_gap_timeout_seconds)
-            with phase("upstream"), recording() as upstream:  # their own phases kept apart
-                self._run_upstream(horizon)
-            self._upstream_seconds = upstream
-            n = self._runner.catch_up([self.name], ceiling=self.ceiling, horizon=horizon)
+            with phase("ceiling"):
+                limit = min(horizon, self.ceiling())
+            self._upstream_seconds = {}
+            if limit < horizon:  # the shared subscribers have events of theirs to apply first
+                with phase("upstream"), recording() as upstream:  # their own phases kept apart
+                    self._run_upstream(horizon)
+                self._upstream_seconds = upstream
+                with phase("ceiling"):
+                    limit = min(horizon, self.ceiling())
+            # still short: another process is applying them right now; the thread comes back
+            # at once rather than after a poll interval
+            self._behind = limit < horizon
+            n = self._runner.catch_up([self.name], horizon=limit)
             with phase("index_sold"):
                 self._index_sold(force=False)
         finally:
@@ -247,6 +271,11 @@ class IndexFollower:
             self._batch_oldest = min([*stamps, *([self._batch_oldest] if self._batch_oldest else [])])
             self._batch_newest = max([*stamps, *([self._batch_newest] if self._batch_newest else [])])
 
+        if uow.dialect == "postgresql":
+            # This transaction writes nothing but this replica's own cursor: should a database
+            # crash lose its last advance, the events are applied again (an idempotent upsert).
+            # So it need not wait for the WAL flush at its commit.
+            uow.session.execute(sa.text("SET LOCAL synchronous_commit = off"))
         noted = noted_from(events)
         products = set(noted.products)
         if noted.stock:
@@ -334,7 +363,7 @@ class IndexFollower:
             except Exception:  # the database restarting, say: the next pass tries again
                 log.exception("search index follower pass failed (replica %s)", self.replica)
                 self._stop.wait(1.0)
-            self._wake.wait(poll)
+            self._wake.wait(BEHIND_RETRY_SECONDS if self._behind else poll)
             self._wake.clear()
 
 
