@@ -45,7 +45,7 @@ from merx.catalog.events import (BrandUpdated, ProductArchived, ProductCreated, 
 from merx.core.db import Database, utcnow
 from merx.core.events import DomainEvent, MessageBus, bus as default_bus
 from merx.core.models import OutboxEvent, SubscriberCursor
-from merx.core.outbox import settled_horizon
+from merx.core.outbox import OutboxListener, settled_horizon
 from merx.core.replica import replica_id
 from merx.core.subscribers import SubscriberRunner, event_type_filter
 from merx.core.timings import phase, recording
@@ -117,6 +117,7 @@ class IndexFollower:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._listener = OutboxListener(db, self._wake.set)
 
     # -- position ----------------------------------------------------------------------------
     def _upstream_names(self) -> list[str]:
@@ -345,8 +346,10 @@ class IndexFollower:
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="merx-search-follower", daemon=True)
         self._thread.start()
+        self._listener.start()  # PostgreSQL: other replicas' commits wake it, no poll delay
 
     def stop(self, timeout: float = 30.0) -> None:
+        self._listener.stop()
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
