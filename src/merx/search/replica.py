@@ -7,11 +7,14 @@ own copy. The follower is a durable subscriber whose cursor is named by the repl
 it is not registered on the process-wide bus, so `merx worker` never runs it and no other
 replica can advance it.
 
-* Order. It never reads past `search.signals` and `search.ratings` (search/handlers.py),
-  the shared subscribers that write search's rows in the database (stock, price history,
-  sales counters, ratings): when it re-indexes a product for event N, those rows already
-  hold what event N changed. Its own pass runs those two first (one runner per subscriber
-  across processes: the cursor row is locked), so a replica never waits on a worker's poll.
+* Order. It never reads past an event that `search.signals` or `search.ratings`
+  (search/handlers.py), the shared subscribers that write search's rows in the database
+  (stock, price history, sales counters, ratings), have yet to apply: when it re-indexes a
+  product for event N, those rows already hold what event N changed. Events they do not
+  take (a rename) do not wait for them. When one is pending, its pass runs those two first
+  (one runner per subscriber across processes: the cursor row is locked), so a replica never
+  waits on a worker's poll; when another process holds them, it tries again 10 ms later.
+  One outbox horizon (core/outbox.py) serves the whole pass.
 * At least once. The handler re-indexes the products the events touch (an idempotent
   upsert), then the cursor advances; a crash in between re-indexes them again.
 * Start. A replica whose data dir holds no index for this cursor and database (new, wiped,
@@ -19,8 +22,12 @@ replica can advance it.
   from (the outbox head, as far as the shared subscribers have applied it), builds its index
   from the catalog, sets its cursor there and catches up from it. A replica that was down
   keeps its marker and cursor and catches up on start.
-* Freshness. `merx serve` runs it on a thread that polls every `MERX_SEARCH_FOLLOW_POLL_SECONDS`
-  (0.1 s) and is woken by its own process's commits. A search does not wait for it (waiting
+* Freshness. `merx serve` runs it on a thread woken by its own process's commits and, on
+  PostgreSQL, by every other process's (NOTIFY on commit, core/outbox.py OutboxListener);
+  it also polls every `MERX_SEARCH_FOLLOW_POLL_SECONDS` (0.1 s). A pass is one index commit
+  (products whose only change was a sale join it once per signal interval); its own cursor
+  commits without waiting for the WAL flush. MERX_SEARCH_FOLLOW_TIMINGS logs each pass's
+  phases. A search does not wait for it (waiting
   for a pass cost seconds per search under load); MERX_SEARCH_OWN_WRITES_WAIT_SECONDS > 0 makes
   it wait that long at most for this process's own commits. Inline (tests, CLI) a search
   catches it up in the searching thread.
@@ -302,7 +309,13 @@ class IndexFollower:
             else:
                 self._sold |= sold_only
         self._sold -= products
-        service.index_products(uow, self.data_dir, products)
+        due = set(self._sold) if self._sold and time.monotonic() >= self._sold_due else set()
+        # sold-only products that are due ride along in this batch's index commit (one commit,
+        # not a second one after it: a commit is the costliest step of a pass)
+        service.index_products(uow, self.data_dir, products | due)
+        if due:
+            self._sold -= due
+            self._sold_due = time.monotonic() + get_search_settings().signal_reindex_seconds
 
     def _index_sold(self, *, force: bool) -> None:
         """Products whose only change was a sale: re-indexed once per signal interval."""
