@@ -178,7 +178,7 @@ class UnitOfWork:
             except Exception:
                 self.rollback()
                 raise
-        if self._wrote_outbox and self.dialect == "postgresql":
+        if self._wrote_outbox and self.dialect == "postgresql" and self.settings.outbox_notify:
             # delivered to every listener when (and only if) this transaction commits: other
             # replicas' outbox readers wake now rather than at their next poll (core/outbox.py)
             self.session.execute(_NOTIFY_OUTBOX)
