@@ -74,8 +74,10 @@ UPSTREAM = ("search.signals", "search.ratings")
 CURSOR_PREFIX = "search.index@"
 MARKER = "replica.json"
 # A pass the shared subscribers held back (another process was applying their events) is
-# tried again this soon, not a poll interval later.
+# tried again this soon, not a poll interval later; up to this many times in a row (one of
+# them failing and waiting for its retry must not make the follower spin).
 BEHIND_RETRY_SECONDS = 0.01
+BEHIND_RETRIES = 20
 
 
 def cursor_name(replica: str) -> str:
@@ -373,13 +375,15 @@ class IndexFollower:
         from merx.search.settings import get_search_settings
 
         poll = get_search_settings().follow_poll_seconds
+        behind_streak = 0
         while not self._stop.is_set():
             try:
                 self.run_pass()
             except Exception:  # the database restarting, say: the next pass tries again
                 log.exception("search index follower pass failed (replica %s)", self.replica)
                 self._stop.wait(1.0)
-            self._wake.wait(BEHIND_RETRY_SECONDS if self._behind else poll)
+            behind_streak = behind_streak + 1 if self._behind else 0
+            self._wake.wait(BEHIND_RETRY_SECONDS if 0 < behind_streak <= BEHIND_RETRIES else poll)
             self._wake.clear()
 
 
