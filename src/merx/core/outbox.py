@@ -10,14 +10,24 @@ visible one is final."""
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from merx.core.db import Database, utcnow
 from merx.core.models import OutboxEvent, OutboxGap, OutboxHorizon
+from merx.core.timings import phase
+
+log = logging.getLogger("merx.outbox")
+
+# PostgreSQL: every transaction that writes outbox rows sends a NOTIFY on this channel as it
+# commits (core/uow.py); an outbox reader in another process listens (OutboxListener) and
+# wakes at once instead of at its next poll.
+OUTBOX_CHANNEL = "merx_outbox"
 
 # One PostgreSQL session at a time computes the horizon (two would record the same gap twice);
 # the others wait their turn. Any fixed 64-bit number, chosen once.
@@ -61,12 +71,14 @@ def advance_horizon_detail(db: Database, gap_timeout_seconds: float) -> tuple[in
     with db.engine.connect() as conn:
         # try-lock and sleep rather than a blocking pg_advisory_lock: a session waiting on the
         # lock would sit in pg_stat_activity as an open transaction and hold gaps open
-        while not conn.scalar(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": _HORIZON_LOCK}):
+        with phase("horizon_lock_wait"):
+            while not conn.scalar(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": _HORIZON_LOCK}):
+                conn.commit()
+                time.sleep(0.002)
             conn.commit()
-            time.sleep(0.002)
-        conn.commit()
         try:
-            return _advance_pg(conn, gap_timeout_seconds)
+            with phase("horizon_walk"):
+                return _advance_pg(conn, gap_timeout_seconds)
         finally:
             conn.rollback()
             conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _HORIZON_LOCK})
@@ -127,3 +139,48 @@ def aggregate_history(session: Any, aggregate_type: str, aggregate_id: str | int
         sa.select(OutboxEvent).where(OutboxEvent.aggregate_type == aggregate_type,
                                      OutboxEvent.aggregate_id == str(aggregate_id))
         .order_by(OutboxEvent.seq).limit(limit)))
+
+
+class OutboxListener:
+    """PostgreSQL: calls `on_commit()` on a thread of its own whenever a transaction of any
+    process commits outbox rows (LISTEN on OUTBOX_CHANNEL, one dedicated connection). A wake-up
+    only: the reader still reads from its cursor up to the horizon, and still polls (a
+    notification is lost while the connection is down; it reconnects after a second)."""
+
+    def __init__(self, db: Database, on_commit: Callable[[], None]) -> None:
+        self.db, self.on_commit = db, on_commit
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.db.dialect != "postgresql" or self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="merx-outbox-listener", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._thread = None
+
+    def _connect(self) -> Any:
+        import psycopg
+
+        url = sa.engine.make_url(self.db.url).set(drivername="postgresql")
+        conn = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+        conn.execute(f"LISTEN {OUTBOX_CHANNEL}")
+        return conn
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with self._connect() as conn:
+                    self.on_commit()  # whatever committed while it was not listening
+                    while not self._stop.is_set():
+                        if any(True for _ in conn.notifies(timeout=0.5, stop_after=1)):
+                            self.on_commit()
+            except Exception:  # the database restarting, say: listen again after a pause
+                log.warning("outbox listener lost its connection; reconnecting", exc_info=True)
+                self._stop.wait(1.0)

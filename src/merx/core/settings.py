@@ -99,6 +99,11 @@ class Settings(BaseSettings):
         default=5, ge=1, description="Tries of an event a durable subscriber fails on before it is dead-lettered.")
     subscriber_retry_base_seconds: float = Field(default=1.0, ge=0, description="First retry delay; doubles per try.")
     subscriber_retry_max_seconds: float = Field(default=300.0, ge=0)
+    outbox_notify: bool = Field(
+        default=True,
+        description="PostgreSQL: a commit that writes outbox rows sends NOTIFY merx_outbox, so other replicas' "
+                    "search index followers wake at once instead of at their next poll. NOTIFY serialises the "
+                    "commits that send it: turn it off if commit throughput suffers (followers then poll).")
     outbox_gap_timeout_seconds: float = Field(
         default=300.0, gt=0, description="PostgreSQL: how long a missing outbox seq may hold readers back.")
 

@@ -42,6 +42,7 @@ from merx.core.events import DomainEvent, DurableSubscriber, MessageBus, bus as 
 from merx.core.models import DeadLetter, OutboxEvent, OutboxHorizon, SubscriberCursor
 from merx.core.outbox import ensure_horizon_row, max_outbox_seq, settled_horizon
 from merx.core.settings import settings_of
+from merx.core.timings import phase
 from merx.core.uow import UnitOfWork
 
 log = logging.getLogger("merx.subscribers")
@@ -88,7 +89,8 @@ def _advance(session: Any, name: str, seq: int) -> None:
                     .values(last_seq=seq, attempts=0, retry_at=None, last_error=None, updated_at=utcnow()))
 
 
-def _type_filter(patterns: set[str]) -> Any:
+def event_type_filter(patterns: set[str]) -> Any:
+    """The outbox rows whose type a subscriber's patterns match (`crm.*`, `*`, exact names)."""
     if "*" in patterns:
         return sa.true()
     exact = sorted(p for p in patterns if not p.endswith(".*"))
@@ -120,19 +122,27 @@ class SubscriberRunner:
         wanted = set(names)
         return [s for s in subs if s.name in wanted]
 
-    def run_once(self, names: Iterable[str] | None = None, *, ceiling: Any = None) -> int:
+    def run_once(self, names: Iterable[str] | None = None, *, ceiling: Any = None, horizon: int | None = None) -> int:
         """One pass over the subscribers; returns how many events were handled or parked.
         `ceiling()`, when given, is a seq the pass must not go beyond (a subscriber that
-        follows others: search's per-replica index waits for search's shared tables)."""
+        follows others: search's per-replica index waits for search's shared tables).
+        `horizon`, when given, is a `settled_horizon` the caller computed for this pass (a
+        caller running several catch-ups in a row computes it once: each computation takes
+        the horizon's lock, which every runner of every process contends for)."""
         subs = self.subscribers(names)
         if not subs:
             return 0
         previous = getattr(_local, "active", False)
         _local.active = True
         try:
-            safe = settled_horizon(self.db, self.settings.outbox_gap_timeout_seconds)
+            if horizon is None:
+                with phase("horizon"):
+                    safe = settled_horizon(self.db, self.settings.outbox_gap_timeout_seconds)
+            else:
+                safe = horizon
             if ceiling is not None:
-                safe = min(safe, int(ceiling()))
+                with phase("ceiling"):
+                    safe = min(safe, int(ceiling()))
             # a read first: an idle pass takes no write lock (SQLite has one for the whole file)
             with self.db.read_sessions() as s:
                 positions = dict(s.execute(sa.select(SubscriberCursor.name, SubscriberCursor.last_seq)
@@ -141,12 +151,13 @@ class SubscriberRunner:
         finally:
             _local.active = previous
 
-    def catch_up(self, names: Iterable[str] | None = None, max_rounds: int = 100, *, ceiling: Any = None) -> int:
+    def catch_up(self, names: Iterable[str] | None = None, max_rounds: int = 100, *, ceiling: Any = None,
+                 horizon: int | None = None) -> int:
         """Pass after pass until nothing is left below the horizon (or the subscriber waits)."""
         names = list(names) if names is not None else None
         total = 0
         for _ in range(max_rounds):
-            n = self.run_once(names, ceiling=ceiling)
+            n = self.run_once(names, ceiling=ceiling, horizon=horizon)
             total += n
             if n == 0:
                 break
@@ -155,13 +166,15 @@ class SubscriberRunner:
     # -- one subscriber -------------------------------------------------------------------------
     def _run(self, sub: DurableSubscriber, safe: int) -> int:
         with UnitOfWork(self.db) as uow:
-            cursor = _lock_cursor(uow, sub.name)
+            with phase("cursor_lock"):
+                cursor = _lock_cursor(uow, sub.name)
             if cursor is None:
                 return 0
             if cursor.last_seq >= safe or (cursor.retry_at is not None and cursor.retry_at > utcnow()):
                 uow.commit()  # keeps a cursor made just now (its start position)
                 return 0
-            batch = self._read(uow, sub, cursor.last_seq, safe)
+            with phase("read_outbox"):
+                batch = self._read(uow, sub, cursor.last_seq, safe)
             if not batch.events:
                 _advance(uow.session, sub.name, batch.reached)
                 uow.commit()
@@ -169,8 +182,10 @@ class SubscriberRunner:
             if cursor.attempts == 0:  # a subscriber retrying an event goes one by one at once
                 uow.before_commit(lambda u: _advance(u.session, sub.name, batch.reached))
                 try:
-                    sub.handler(batch.events, uow)
-                    uow.commit()
+                    with phase("handler"):
+                        sub.handler(batch.events, uow)
+                    with phase("commit"):
+                        uow.commit()
                     return len(batch.events)
                 except Exception:
                     log.warning("durable subscriber %s failed on a batch of %d; retrying its events one by one",
@@ -180,7 +195,7 @@ class SubscriberRunner:
     def _read(self, uow: UnitOfWork, sub: DurableSubscriber, after: int, safe: int) -> _Batch:
         limit = self.settings.subscriber_batch_size
         rows = uow.session.scalars(sa.select(OutboxEvent).where(
-            OutboxEvent.seq > after, OutboxEvent.seq <= safe, _type_filter(sub.patterns))
+            OutboxEvent.seq > after, OutboxEvent.seq <= safe, event_type_filter(sub.patterns))
             .order_by(OutboxEvent.seq).limit(limit)).all()
         reached = rows[-1].seq if len(rows) == limit else safe
         return _Batch(after, reached, [r.seq for r in rows], [event_from_row(r) for r in rows])

@@ -24,6 +24,7 @@ from merx.core.auth import SYSTEM, Principal
 from merx.core.db import Database, utcnow
 from merx.core.events import DomainEvent, Event, MessageBus, bus as default_bus
 from merx.core.models import AuditEntry, OutboxEvent
+from merx.core.outbox import OUTBOX_CHANNEL
 
 if TYPE_CHECKING:
     from merx.core.idempotency import IdempotencyClaim
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 # Built once: a statement object reused across calls keeps its memoised cache key, so
 # SQLAlchemy neither rebuilds nor re-hashes it on every commit.
 _INSERT_OUTBOX = sa.insert(OutboxEvent.__table__)
+_NOTIFY_OUTBOX = sa.text(f"NOTIFY {OUTBOX_CHANNEL}")
 _INSERT_AUDIT = sa.insert(AuditEntry.__table__)
 
 T = TypeVar("T")
@@ -66,6 +68,7 @@ class UnitOfWork:
         self._session: Session | None = None
         self._pending_events: list[DomainEvent] = []
         self._outbox_rows: list[dict[str, Any]] = []
+        self._wrote_outbox = False
         self._audit_rows: list[dict[str, Any]] = []
         # Writes that ride along with every commit of this unit of work (a durable subscriber's
         # cursor advance: see core/subscribers.py), whoever calls commit().
@@ -89,6 +92,7 @@ class UnitOfWork:
             self._commit_hooks = []
 
     def _clear_buffers(self) -> None:
+        self._wrote_outbox = False  # this transaction inserted outbox rows (commit notifies)
         self._pending_events = []
         self._outbox_rows = []
         self._audit_rows = []
@@ -154,6 +158,7 @@ class UnitOfWork:
         if self._outbox_rows:
             conn.execute(_INSERT_OUTBOX, self._outbox_rows)
             self._outbox_rows = []
+            self._wrote_outbox = True
         if self._audit_rows:
             conn.execute(_INSERT_AUDIT, self._audit_rows)
             self._audit_rows = []
@@ -173,7 +178,12 @@ class UnitOfWork:
             except Exception:
                 self.rollback()
                 raise
+        if self._wrote_outbox and self.dialect == "postgresql" and self.settings.outbox_notify:
+            # delivered to every listener when (and only if) this transaction commits: other
+            # replicas' outbox readers wake now rather than at their next poll (core/outbox.py)
+            self.session.execute(_NOTIFY_OUTBOX)
         self.session.commit()
+        self._wrote_outbox = False
         events, self._pending_events = self._pending_events, []
         if events:
             self.bus.publish(events, self.db)

@@ -24,6 +24,7 @@ from typing import Any, Iterable
 import tantivy
 
 from merx.core.ids import new_ulid
+from merx.core.timings import phase
 from merx.search.documents import CANDIDATE_FIELDS, SIGNAL_FIELDS, IndexRecord
 
 TEXT_FIELDS = (*CANDIDATE_FIELDS, "description")
@@ -192,7 +193,8 @@ class SearchIndex:
         target = index or self.index
         n = 0
         with self._write_lock:
-            writer = self._writer(target)
+            with phase("tantivy_writer"):
+                writer = self._writer(target)
             try:
                 for pid in deleted_ids:
                     writer.delete_documents_by_query(self._id_query(int(pid)))
@@ -200,13 +202,16 @@ class SearchIndex:
                     writer.delete_documents_by_query(self._id_query(rec.product_id))
                     writer.add_document(to_document(rec))
                     n += 1
-                writer.commit()
+                with phase("tantivy_commit"):
+                    writer.commit()
             except BaseException:
                 writer.rollback()
                 raise
             finally:
-                writer.wait_merging_threads()
-        target.reload()
+                with phase("tantivy_merge_wait"):
+                    writer.wait_merging_threads()
+        with phase("tantivy_reload"):
+            target.reload()
         return n
 
     def rebuild(self, records: Iterable[IndexRecord], *, on_progress: Any = None,

@@ -7,11 +7,14 @@ own copy. The follower is a durable subscriber whose cursor is named by the repl
 it is not registered on the process-wide bus, so `merx worker` never runs it and no other
 replica can advance it.
 
-* Order. It never reads past `search.signals` and `search.ratings` (search/handlers.py),
-  the shared subscribers that write search's rows in the database (stock, price history,
-  sales counters, ratings): when it re-indexes a product for event N, those rows already
-  hold what event N changed. Its own pass runs those two first (one runner per subscriber
-  across processes: the cursor row is locked), so a replica never waits on a worker's poll.
+* Order. It never reads past an event that `search.signals` or `search.ratings`
+  (search/handlers.py), the shared subscribers that write search's rows in the database
+  (stock, price history, sales counters, ratings), have yet to apply: when it re-indexes a
+  product for event N, those rows already hold what event N changed. Events they do not
+  take (a rename) do not wait for them. When one is pending, its pass runs those two first
+  (one runner per subscriber across processes: the cursor row is locked), so a replica never
+  waits on a worker's poll; when another process holds them, it tries again 10 ms later.
+  One outbox horizon (core/outbox.py) serves the whole pass.
 * At least once. The handler re-indexes the products the events touch (an idempotent
   upsert), then the cursor advances; a crash in between re-indexes them again.
 * Start. A replica whose data dir holds no index for this cursor and database (new, wiped,
@@ -19,8 +22,12 @@ replica can advance it.
   from (the outbox head, as far as the shared subscribers have applied it), builds its index
   from the catalog, sets its cursor there and catches up from it. A replica that was down
   keeps its marker and cursor and catches up on start.
-* Freshness. `merx serve` runs it on a thread that polls every `MERX_SEARCH_FOLLOW_POLL_SECONDS`
-  (0.1 s) and is woken by its own process's commits. A search does not wait for it (waiting
+* Freshness. `merx serve` runs it on a thread woken by its own process's commits and, on
+  PostgreSQL, by every other process's (NOTIFY on commit, core/outbox.py OutboxListener);
+  it also polls every `MERX_SEARCH_FOLLOW_POLL_SECONDS` (0.1 s). A pass is one index commit
+  (products whose only change was a sale join it once per signal interval); its own cursor
+  commits without waiting for the WAL flush. MERX_SEARCH_FOLLOW_TIMINGS logs each pass's
+  phases. A search does not wait for it (waiting
   for a pass cost seconds per search under load); MERX_SEARCH_OWN_WRITES_WAIT_SECONDS > 0 makes
   it wait that long at most for this process's own commits. Inline (tests, CLI) a search
   catches it up in the searching thread.
@@ -30,6 +37,7 @@ replica can advance it.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import threading
@@ -43,10 +51,11 @@ from merx.catalog.events import (BrandUpdated, ProductArchived, ProductCreated, 
                                  ProductUpdated)
 from merx.core.db import Database, utcnow
 from merx.core.events import DomainEvent, MessageBus, bus as default_bus
-from merx.core.models import SubscriberCursor
-from merx.core.outbox import settled_horizon
+from merx.core.models import OutboxEvent, SubscriberCursor
+from merx.core.outbox import OutboxListener, settled_horizon
 from merx.core.replica import replica_id
-from merx.core.subscribers import SubscriberRunner
+from merx.core.subscribers import SubscriberRunner, event_type_filter
+from merx.core.timings import phase, recording
 from merx.core.uow import UnitOfWork
 from merx.inventory.events import StockChanged
 from merx.marketplace.events import SellerUpdated
@@ -56,12 +65,19 @@ from merx.search import service
 from merx.support.events import ProductRatingChanged
 
 log = logging.getLogger("merx.search.replica")
+# MERX_SEARCH_FOLLOW_TIMINGS: one INFO line per pass, whatever MERX_LOG_LEVEL says (IndexFollower)
+timings_log = logging.getLogger("merx.search.replica.timings")
 
 FOLLOWED = (ProductCreated, ProductUpdated, ProductPriceChanged, ProductArchived, ProductDeleted, StockChanged,
             OrderPlaced, SellerUpdated, ProductRatingChanged, BrandUpdated)
 UPSTREAM = ("search.signals", "search.ratings")
 CURSOR_PREFIX = "search.index@"
 MARKER = "replica.json"
+# A pass the shared subscribers held back (another process was applying their events) is
+# tried again this soon, not a poll interval later; up to this many times in a row (one of
+# them failing and waiting for its retry must not make the follower spin).
+BEHIND_RETRY_SECONDS = 0.01
+BEHIND_RETRIES = 20
 
 
 def cursor_name(replica: str) -> str:
@@ -101,24 +117,41 @@ class IndexFollower:
         self._applied = 0  # ... and how many of them a finished pass covers
         self._sold: set[int] = set()
         self._sold_due = 0.0
+        self._behind = False  # the last pass stopped short of the horizon (see _pass)
+        # MERX_SEARCH_FOLLOW_TIMINGS: what the passes' phases took (see _log_timings)
+        self._upstream_seconds: dict[str, float] = {}
+        self._batch_oldest: dt.datetime | None = None
+        self._batch_newest: dt.datetime | None = None
         self._ready = False
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._listener = OutboxListener(db, self._wake.set)
 
     # -- position ----------------------------------------------------------------------------
     def _upstream_names(self) -> list[str]:
         return [s.name for s in self.bus.durable_subscribers() if s.name in UPSTREAM]
 
     def ceiling(self) -> int:
-        """How far the shared subscribers have applied the outbox (the follower's limit)."""
-        names = self._upstream_names()
-        if not names:
+        """How far the follower may read: up to the first event one of the shared subscribers
+        has yet to apply. Events they do not take (a rename, say) are no reason to wait: their
+        cursors advance past those only on their next run, which another process may be in
+        the middle of. The caller bounds it by the outbox horizon (nothing unseen below it)."""
+        subs = [s for s in self.bus.durable_subscribers() if s.name in UPSTREAM]
+        if not subs:
             return 1 << 62
+        limit = 1 << 62
         with self.db.read_sessions() as s:
             seqs = dict(s.execute(sa.select(SubscriberCursor.name, SubscriberCursor.last_seq)
-                                  .where(SubscriberCursor.name.in_(names))).all())
-        return min(int(seqs.get(n, 0)) for n in names)
+                                  .where(SubscriberCursor.name.in_([sub.name for sub in subs]))).all())
+            for sub in subs:
+                applied = int(seqs.get(sub.name, 0))
+                pending = s.scalar(sa.select(OutboxEvent.seq).where(OutboxEvent.seq > applied,
+                                                                    event_type_filter(sub.patterns))
+                                   .order_by(OutboxEvent.seq).limit(1))
+                if pending is not None:
+                    limit = min(limit, int(pending) - 1)
+        return limit
 
     @property
     def marker_path(self) -> Path:
@@ -169,28 +202,90 @@ class IndexFollower:
         self._rebuild(reconcile_stock=False)
 
     # -- passes ---------------------------------------------------------------------------------
-    def _run_upstream(self) -> None:
+    def _run_upstream(self, horizon: int | None = None) -> None:
         names = self._upstream_names()
         if names:
-            self._upstream.catch_up(names)
+            self._upstream.catch_up(names, horizon=horizon)
 
     def run_pass(self) -> int:
         """Apply what the outbox holds beyond this replica's cursor; returns events handled."""
-        with self._pass_lock:
+        from merx.search.settings import get_search_settings
+
+        if not get_search_settings().follow_timings:
+            return self._pass()
+        started = time.perf_counter()
+        with recording() as seconds:
+            n = self._pass()
+        if n:
+            self._log_timings(n, time.perf_counter() - started, seconds)
+        return n
+
+    def _pass(self) -> int:
+        with phase("pass_lock"):
+            self._pass_lock.acquire()
+        try:
             generation = self._generation
-            self._ensure_ready()
-            self._run_upstream()
-            n = self._runner.catch_up([self.name], ceiling=self.ceiling)
-            self._index_sold(force=False)
+            with phase("ensure_ready"):
+                self._ensure_ready()
+            # One horizon for the whole pass (the shared subscribers', then this replica's):
+            # computing it takes a lock every runner of every replica contends for.
+            with phase("horizon"):
+                horizon = settled_horizon(self.db, self._runner.settings.outbox_gap_timeout_seconds)
+            with phase("ceiling"):
+                limit = min(horizon, self.ceiling())
+            self._upstream_seconds = {}
+            if limit < horizon:  # the shared subscribers have events of theirs to apply first
+                with phase("upstream"), recording() as upstream:  # their own phases kept apart
+                    self._run_upstream(horizon)
+                self._upstream_seconds = upstream
+                with phase("ceiling"):
+                    limit = min(horizon, self.ceiling())
+            # still short: another process is applying them right now; the thread comes back
+            # at once rather than after a poll interval
+            self._behind = limit < horizon
+            n = self._runner.catch_up([self.name], horizon=limit)
+            with phase("index_sold"):
+                self._index_sold(force=False)
+        finally:
+            self._pass_lock.release()
         with self._cond:
             self._applied = max(self._applied, generation)
             self._cond.notify_all()
         return n
 
+    def _log_timings(self, events: int, total: float, seconds: dict[str, float]) -> None:
+        """One line per pass that applied events: milliseconds per phase, and how old the
+        oldest and newest event it applied were when it finished (commit-to-indexed)."""
+        now = utcnow()
+
+        def age(at: dt.datetime | None) -> float | None:
+            if at is None:
+                return None
+            at = at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
+            return round((now - at).total_seconds() * 1000, 1)
+
+        ms = {k: round(v * 1000, 1) for k, v in seconds.items()}
+        ms.update({f"upstream.{k}": round(v * 1000, 1) for k, v in self._upstream_seconds.items()})
+        timings_log.info("follower pass %s", json.dumps({
+            "replica": self.replica, "events": events, "total_ms": round(total * 1000, 1),
+            "oldest_event_age_ms": age(self._batch_oldest), "newest_event_age_ms": age(self._batch_newest),
+            "phases_ms": ms}, sort_keys=True))
+        self._batch_oldest = self._batch_newest = None
+
     def _apply(self, events: list[DomainEvent], uow: UnitOfWork) -> None:
         from merx.search.handlers import noted_from
         from merx.search.settings import get_search_settings
 
+        stamps = [e.occurred_at for e in events if e.occurred_at is not None]
+        if stamps:
+            self._batch_oldest = min([*stamps, *([self._batch_oldest] if self._batch_oldest else [])])
+            self._batch_newest = max([*stamps, *([self._batch_newest] if self._batch_newest else [])])
+
+        if uow.dialect == "postgresql":
+            # This transaction writes nothing but this replica's own cursor: should a database
+            # crash lose its last advance, the events are applied again (an idempotent upsert).
+            # So it need not wait for the WAL flush at its commit.
+            uow.session.execute(sa.text("SET LOCAL synchronous_commit = off"))
         noted = noted_from(events)
         products = set(noted.products)
         if noted.stock:
@@ -216,7 +311,13 @@ class IndexFollower:
             else:
                 self._sold |= sold_only
         self._sold -= products
-        service.index_products(uow, self.data_dir, products)
+        due = set(self._sold) if self._sold and time.monotonic() >= self._sold_due else set()
+        # sold-only products that are due ride along in this batch's index commit (one commit,
+        # not a second one after it: a commit is the costliest step of a pass)
+        service.index_products(uow, self.data_dir, products | due)
+        if due:
+            self._sold -= due
+            self._sold_due = time.monotonic() + get_search_settings().signal_reindex_seconds
 
     def _index_sold(self, *, force: bool) -> None:
         """Products whose only change was a sale: re-indexed once per signal interval."""
@@ -251,13 +352,19 @@ class IndexFollower:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
+        from merx.search.settings import get_search_settings
+
         if self.running:
             return
+        if get_search_settings().follow_timings:
+            timings_log.setLevel(logging.INFO)
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="merx-search-follower", daemon=True)
         self._thread.start()
+        self._listener.start()  # PostgreSQL: other replicas' commits wake it, no poll delay
 
     def stop(self, timeout: float = 30.0) -> None:
+        self._listener.stop()
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -268,13 +375,15 @@ class IndexFollower:
         from merx.search.settings import get_search_settings
 
         poll = get_search_settings().follow_poll_seconds
+        behind_streak = 0
         while not self._stop.is_set():
             try:
                 self.run_pass()
             except Exception:  # the database restarting, say: the next pass tries again
                 log.exception("search index follower pass failed (replica %s)", self.replica)
                 self._stop.wait(1.0)
-            self._wake.wait(poll)
+            behind_streak = behind_streak + 1 if self._behind else 0
+            self._wake.wait(BEHIND_RETRY_SECONDS if 0 < behind_streak <= BEHIND_RETRIES else poll)
             self._wake.clear()
 
 

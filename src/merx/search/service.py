@@ -23,6 +23,7 @@ from merx.core.auth import Role
 from merx.core.db import Database, utcnow
 from merx.core.errors import NotFound, ValidationProblem
 from merx.core.ids import new_ulid
+from merx.core.timings import phase
 from merx.core.uow import UnitOfWork
 from merx.search import models as m
 from merx.search.boosts import DEFAULT_RULES, TARGETED_KINDS, BoostRules, Rule
@@ -527,13 +528,17 @@ def index_products(uow: UnitOfWork, data_dir: Path, ids: Iterable[int]) -> int:
         return 0
     currency = _CURRENCIES.get(uow.db.url, "EUR")
     stack = stack_for(data_dir)
-    docs = list(_catalog_documents(uow, ids))
-    records = _records(uow, docs, currency)
+    with phase("catalog_read"):
+        docs = list(_catalog_documents(uow, ids))
+        records = _records(uow, docs, currency)
     found = {r.product_id for r in records}
     n = stack.index.upsert(records, deleted_ids=[pid for pid in ids if pid not in found])
     model = embedder()
     if model is not None:  # the semantic stage's vectors follow the index
-        stack.vectors.upsert(embed_records(records, model, stack.vectors), deleted=[pid for pid in ids if pid not in found])
+        with phase("embed"):
+            vectors = embed_records(records, model, stack.vectors)
+        with phase("vectors_save"):
+            stack.vectors.upsert(vectors, deleted=[pid for pid in ids if pid not in found])
     return n
 
 

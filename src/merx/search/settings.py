@@ -25,6 +25,9 @@ class SearchSettings(BaseSettings):
     # Under `merx serve`, how long a search may wait for the follower to apply this process's own
     # commits (read your writes within a replica); 0: never (a balancer spreads requests anyway).
     own_writes_wait_seconds: float = 0.0
+    # Log each follower pass's phases (ms) and the age of the events it applied, one INFO line
+    # on merx.search.replica.timings (a debugging aid: benchmarks/replicas.py --phase-timings).
+    follow_timings: bool = False
 
 
 @lru_cache
