@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # embedding_cache beside this file
 SHARED = Path(os.environ.get("MERX_SHARED_DATA", ROOT.parent / "shared" / "data"))
 PG_ADMIN_URL = os.environ.get("MERX_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
@@ -195,6 +196,75 @@ def bench_hybrid(catalog, queries: list[str], base: Path, repeat: int, embed_pro
     return {"embedded": len(real), "per_product_ms": per_product_ms, "store_s": store_s, "size_mb": size_mb,
             "build_s_estimate": per_product_ms * n / 1000, "e2e": e2e, "embed_q": embed_q, "scan": scan,
             "rss_mb": rss_mb()}
+
+
+def product_texts(catalog):  # type: ignore[no-untyped-def]
+    """What the semantic stage embeds for each product, built once per distinct text: a
+    generated product's text depends only on (style, colour, material, type, brand), and
+    build_record costs ~2 ms, so it runs once per (style, colour, material, type) and the other
+    brands' texts are that text with the brand token swapped (brandNN occurs nowhere else;
+    checked against build_record on a sample). Returns (one text key per product, in catalog
+    order; key -> text; the (key, text) pairs in precompute order: round r holds, for every
+    (style, colour, material, type), its r-th brand in the catalog, so a precompute stopped
+    after a few rounds covers every product's words but the brand number; key -> the key of
+    round 0's text of the same words)."""
+    from merx.search.documents import build_record
+    from merx.search.semantic import text_key
+    from merx.search.simulate import _doc
+
+    base: dict[tuple, tuple[str, str]] = {}  # words -> (brand, text)
+    by_tuple: dict[tuple, str] = {}
+    texts: dict[str, str] = {}
+    brands_of: dict[tuple, list[tuple]] = {}
+    keys: list[str] = []
+    sample = 0
+    for p in catalog.products:
+        whole = (p.style, p.colour, p.material, p.type, p.brand)
+        key = by_tuple.get(whole)
+        if key is None:
+            words = whole[:4]
+            if words not in base:
+                base[words] = (p.brand, build_record(_doc(p), p.signals).semantic_text)
+                text = base[words][1]
+            else:
+                brand, first = base[words]
+                text = first.replace(brand, p.brand)
+                if sample < 50:
+                    sample += 1
+                    assert text == build_record(_doc(p), p.signals).semantic_text, text
+            key = by_tuple[whole] = text_key(text)
+            texts[key] = text
+            brands_of.setdefault(words, []).append(whole)
+        keys.append(key)
+    rounds = max(len(v) for v in brands_of.values())
+    order = [(by_tuple[ws[r]], texts[by_tuple[ws[r]]]) for r in range(rounds) for ws in brands_of.values()
+             if r < len(ws)]
+    return keys, texts, order, {by_tuple[w]: by_tuple[ws[0]] for ws in brands_of.values() for w in ws}
+
+
+def precompute_vectors(catalog) -> None:  # type: ignore[no-untyped-def]
+    """Fill the embedding cache (benchmarks/embedding_cache.py) for this catalog: run it early,
+    niced, and the timed run reads the vectors back."""
+    import embedding_cache
+
+    from merx.search.semantic import MODEL_ID, Embedder, _model_files
+
+    files = _model_files()
+    if files is None:
+        sys.exit("the semantic extra is not installed (pip install -e '.[semantic]')")
+    t = time.perf_counter()
+    keys, texts, order, _ = product_texts(catalog)
+    print(f"{len(keys):,} products, {len(texts):,} distinct texts ({time.perf_counter() - t:.0f} s to build them)",
+          flush=True)
+    model = Embedder(*files, threads=1)
+    started = time.perf_counter()
+
+    def progress(done: int, seconds: float) -> None:
+        rate = seconds * 1000 / embedding_cache.CHUNK
+        print(f"  embedded {done:,} more ({rate:.2f} ms per text this chunk, "
+              f"{time.perf_counter() - started:.0f} s so far)", flush=True)
+
+    embedding_cache.fill(MODEL_ID, order, model.embed, progress)
 
 
 def engine_filters():  # type: ignore[no-untyped-def]
@@ -381,6 +451,8 @@ def main() -> None:
     ap.add_argument("--skip-postgres", action="store_true")
     ap.add_argument("--skip-sqlite", action="store_true")
     ap.add_argument("--skip-semantic", action="store_true")
+    ap.add_argument("--precompute-vectors", action="store_true",
+                    help="only embed the catalog's distinct texts into the cache (~/.cache/merx-bench), then stop")
     ap.add_argument("--embed-products", type=int, default=3000,
                     help="product texts really embedded for the hybrid figures (the rest tiled)")
     args = ap.parse_args()
@@ -393,6 +465,9 @@ def main() -> None:
     queries = load_queries([q.text for q in catalog.queries])
     random.Random(1).shuffle(queries)
     print(f"generated {len(catalog.products):,} products in {time.perf_counter() - t:.1f} s; {len(queries)} queries\n")
+    if args.precompute_vectors:
+        precompute_vectors(catalog)
+        return
 
     work = Path(tempfile.mkdtemp(prefix="merx-search-bench-"))
     try:
