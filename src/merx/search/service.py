@@ -33,7 +33,8 @@ from merx.search.analysis import guess_language
 from merx.search.ranking import Engine, Pin, RankConfig, SearchOutcome, SearchRequest, SynonymTable, query_key
 from merx.search.schemas import (BoostRuleIn, BoostRuleOut, FeedbackIn, PinIn, PinOut, SynonymIn, SynonymOut,
                                  ZeroResultOut)
-from merx.search.semantic import VectorStore, bulk_embedder, embed_records, embedder
+from merx.search.semantic import bulk_embedder, embed_records, embedder
+from merx.search.vectors import VectorStore
 from merx.search.settings import get_search_settings
 from merx.search.stock import sync_stock
 from merx.search.suggestions import suggest_queries

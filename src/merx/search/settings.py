@@ -25,6 +25,10 @@ class SearchSettings(BaseSettings):
     # Under `merx serve`, how long a search may wait for the follower to apply this process's own
     # commits (read your writes within a replica); 0: never (a balancer spreads requests anyway).
     own_writes_wait_seconds: float = 0.0
+    # From this many product vectors the semantic stage finds its candidates in an HNSW index
+    # (usearch, search/vectors.py) instead of scanning every vector: below it a flat scan is
+    # exact, needs no build and costs a few milliseconds (benchmarks/ann_choice.py).
+    ann_threshold: int = 50_000
 
 
 @lru_cache
