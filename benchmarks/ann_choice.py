@@ -42,17 +42,20 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=50_000)
     ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--expansion-add", type=int, nargs="+", default=[128], help="HNSW ef_construction values to try")
+    ap.add_argument("--only-usearch-f16", action="store_true")
     args = ap.parse_args()
     x, what = vectors(args.n + args.queries)
     base, queries = x[:args.n], x[args.n:]
     exact = np.argsort(-(queries @ base.T), axis=1)[:, :100]
-    print(f"{what}; {args.queries} held-out queries; k = 100; M 16, ef_construction 128, ef 128; one thread")
+    print(f"{what}; {args.queries} held-out queries; k = 100; M 16, ef 160; one thread")
     tmp = Path(tempfile.mkdtemp())
-    import hnswlib
     import usearch.index as ui
 
-    for dtype in ("f32", "f16", "i8"):
-        index = ui.Index(ndim=384, metric="cos", dtype=dtype, connectivity=16, expansion_add=128, expansion_search=128)
+    for dtype, ef_add in [(d, e) for d in (("f16",) if args.only_usearch_f16 else ("f32", "f16", "i8"))
+                          for e in args.expansion_add]:
+        index = ui.Index(ndim=384, metric="cos", dtype=dtype, connectivity=16, expansion_add=ef_add,
+                         expansion_search=160)
         t = time.perf_counter()
         index.add(np.arange(args.n), base, threads=1)
         build = time.perf_counter() - t
@@ -61,15 +64,19 @@ def main() -> None:
         found = [index.search(q, 100).keys for q in queries]
         per_q = (time.perf_counter() - t) * 1000 / len(queries)
         size = (tmp / f"u_{dtype}.usearch").stat().st_size / 1e6
-        print(f"usearch {dtype}: build {build:.1f} s, {size:.0f} MB, {per_q:.2f} ms/query, "
+        print(f"usearch {dtype} ef_construction {ef_add}: build {build:.1f} s, {size:.0f} MB, {per_q:.2f} ms/query, "
               f"recall@100 {recall(found, exact):.3f}")
+    if args.only_usearch_f16:
+        return
+    import hnswlib
+
     index = hnswlib.Index(space="ip", dim=384)
     index.init_index(max_elements=args.n, M=16, ef_construction=128, allow_replace_deleted=True)
     index.set_num_threads(1)
     t = time.perf_counter()
     index.add_items(base, np.arange(args.n))
     build = time.perf_counter() - t
-    index.set_ef(128)
+    index.set_ef(160)
     index.save_index(str(tmp / "h.bin"))
     t = time.perf_counter()
     found = [index.knn_query(q, 100)[0][0] for q in queries]
