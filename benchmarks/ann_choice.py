@@ -71,7 +71,7 @@ def main() -> None:
     import hnswlib
 
     index = hnswlib.Index(space="ip", dim=384)
-    index.init_index(max_elements=args.n, M=16, ef_construction=128, allow_replace_deleted=True)
+    index.init_index(max_elements=args.n, M=16, ef_construction=args.expansion_add[0], allow_replace_deleted=True)
     index.set_num_threads(1)
     t = time.perf_counter()
     index.add_items(base, np.arange(args.n))
@@ -81,7 +81,7 @@ def main() -> None:
     t = time.perf_counter()
     found = [index.knn_query(q, 100)[0][0] for q in queries]
     per_q = (time.perf_counter() - t) * 1000 / len(queries)
-    print(f"hnswlib f32: build {build:.1f} s, {(tmp / 'h.bin').stat().st_size / 1e6:.0f} MB, {per_q:.2f} ms/query, "
+    print(f"hnswlib f32 ef_construction {args.expansion_add[0]}: build {build:.1f} s, {(tmp / 'h.bin').stat().st_size / 1e6:.0f} MB, {per_q:.2f} ms/query, "
           f"recall@100 {recall(found, exact):.3f}")
     t = time.perf_counter()
     for q in queries:

@@ -1,11 +1,14 @@
 """The semantic stage's vectors: product id -> unit vector, searched by a flat scan while the
 catalog is small and by an HNSW index (usearch) above `MERX_SEARCH_ANN_THRESHOLD` vectors.
 
-Why usearch (benchmarks/ann_choice.py, same vectors, HNSW M 16 / ef 128, one thread): its f16
-index keeps the recall@100 of float32 (0.967 against hnswlib's 0.968 on 20,000 clustered
-vectors) at half the memory and builds faster; it adds and removes single keys, saves to one
-file, and installs as a wheel (hnswlib 0.8.0 compiles from source and has not been released
-since 2023; faiss-cpu's HNSW cannot remove a vector). The i8 index lost recall (0.926), so f16.
+Why usearch (benchmarks/ann_choice.py, same vectors, HNSW M 16, one thread): its f16 index
+keeps the recall@100 of float32 (16,000 real product vectors: 0.996 both; hnswlib float32
+0.999 with a larger ef_construction) at half the memory; the i8 index lost recall (0.974, and
+0.926 against 0.967 on clustered random vectors), so f16. usearch adds and removes single
+keys, saves to one file and installs as a wheel (hnswlib 0.8.0 compiles from source and has
+not been released since 2023; faiss-cpu's HNSW cannot remove a vector). Build and query
+times in those runs were dominated by the shared machine's load (the same build took 9 s and
+21 s in two runs), so the choice rests on recall, memory and the features above.
 The index gives the candidates; their cosines are recomputed exactly from the float32 vectors,
 so the fusion reads the same similarities whichever way the candidates were found.
 
