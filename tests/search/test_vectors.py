@@ -126,3 +126,36 @@ def test_below_the_threshold_a_delete_keeps_the_scan_exact(tmp_path):
     assert list(sims) == sorted(sims, reverse=True)
     assert store.similarity(vecs[10], [11, 1])[0] == pytest.approx(1.0, abs=1e-5)
     assert store.similarity(vecs[10], [11, 1])[1] == 0.0
+
+
+def test_search_over_the_hnsw_index_shows_the_flat_scans_page(search_index, tmp_path):
+    """A shop past the threshold sees the same hybrid results as one below it: the real model,
+    the real tantivy index, one engine over a flat store and one over an HNSW store."""
+    from search_helpers import make_doc
+
+    from merx.search.documents import build_record
+    from merx.search.ranking import Engine, RankConfig, SearchRequest
+    from merx.search.semantic import embed_records, embedder
+
+    model = embedder()
+    if model is None:
+        pytest.skip("the semantic model is not installed")
+    kinds = [("Three-seat velvet sofa", "Sofas"), ("Oak dining table", "Tables"), ("Wool area rug", "Rugs"),
+             ("Bedside nightstand with drawer", "Nightstands"), ("Stainless steel kettle", "Kettles"),
+             ("Wireless headphones", "Headphones"), ("Blackout curtains", "Curtains"),
+             ("Ceramic flower pot", "Planters")]
+    colours = ["red", "blue", "green", "black", "white", "grey"]
+    docs = [make_doc(f"{c.title()} {name}", product_id=100 + i * len(colours) + j, category_path=["Home", cat])
+            for i, (name, cat) in enumerate(kinds) for j, c in enumerate(colours)]
+    records = [build_record(d) for d in docs]
+    search_index.upsert(records)
+    flat = VectorStore(None, ann_threshold=10_000)
+    flat.upsert(embed_records(records, model, flat))
+    ann = VectorStore(tmp_path / "vectors", ann_threshold=10)
+    ann.upsert(embed_records(records, model, ann), replace_all=True)
+    assert ann.mode == "hnsw"
+    engines = [Engine(search_index, config=RankConfig(), vectors=store) for store in (flat, ann)]
+    for q in ("couch", "something to boil water", "earphones", "floor covering", "red sofa"):
+        pages = [[i["product_id"] for i in e.search(SearchRequest(q=q, lang="en", retrieval="hybrid")).page_items]
+                 for e in engines]
+        assert pages[0] and pages[1] == pages[0], q
