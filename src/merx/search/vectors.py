@@ -215,8 +215,8 @@ class VectorStore:
             if index is not None and len(index) == self._n:
                 index.expansion_search = EXPANSION_SEARCH
                 return index
-        except (OSError, RuntimeError, ValueError):
-            pass
+        except Exception:  # noqa: BLE001 - a damaged index file is rebuilt, search goes on
+            log.debug("restoring %s failed", path, exc_info=True)
         log.warning("search vector index %s is missing or does not match its snapshot; rebuilding it", path)
         return self._build_index(threads=1)
 
