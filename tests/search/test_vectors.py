@@ -159,3 +159,12 @@ def test_search_over_the_hnsw_index_shows_the_flat_scans_page(search_index, tmp_
         pages = [[i["product_id"] for i in e.search(SearchRequest(q=q, lang="en", retrieval="hybrid")).page_items]
                  for e in engines]
         assert pages[0] and pages[1] == pages[0], q
+
+
+def test_a_damaged_index_file_is_rebuilt_not_fatal(tmp_path, catalog_vectors):
+    VectorStore(tmp_path, ann_threshold=100).upsert(rows(catalog_vectors), replace_all=True)
+    (index_file,) = tmp_path.glob("vectors-*.usearch")
+    index_file.write_bytes(b"not an index")
+    store = VectorStore(tmp_path, ann_threshold=100)
+    assert store.mode == "hnsw"
+    assert list(store.nearest(catalog_vectors[7], 1)[0]) == [8]
