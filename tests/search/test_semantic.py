@@ -10,7 +10,8 @@ from search_helpers import make_doc
 
 from merx.search.documents import ProductSignals, build_record
 from merx.search.ranking import Engine, RankConfig, SearchRequest
-from merx.search.semantic import (Fusion, VectorStore, embed_records, embedder, equal_word_matches, fuse,
+from merx.search.vectors import VectorStore
+from merx.search.semantic import (Fusion, embed_records, embedder, equal_word_matches, fuse,
                                   retrieval_mode)
 
 MODE, WHY = retrieval_mode()

@@ -33,9 +33,10 @@ from merx.search.features import (DELIVERY_DAYS_EXPRESS, DELIVERY_DAYS_LOCAL, DE
                                    DELIVERY_DAYS_UNAVAILABLE, FEATURE_NAMES, feature_matrix, group_scores)
 from merx.search.index import SearchIndex
 from merx.search.model import Ranker
-from merx.search.semantic import (SEMANTIC_CANDIDATES, SEMANTIC_LANGUAGES, Fusion,
-                                  VectorStore, embedder, equal_word_matches, fuse)
+from merx.search.semantic import (SEMANTIC_CANDIDATES, SEMANTIC_LANGUAGES, Fusion, embedder,
+                                  equal_word_matches, fuse)
 from merx.search.synonyms import SynonymTable, cyrillic_alternatives
+from merx.search.vectors import VectorStore
 
 FUZZY_WEIGHT = 0.5  # a typo-corrected word scores a constant, half a field weight
 PREFIX_WEIGHT = 0.5  # a word being typed (autocomplete) completed from its first letters

@@ -13,10 +13,10 @@ Ukrainian, Romanian and Chinese queries the lexical stage does the work (measure
 docs/search-quality.md); no multilingual model ships its weights in a light registry
 package that we found.
 
-Nearest neighbours: a flat float32 scan (one matrix-vector product, BLAS) over the
-L2-normalised vectors. Exact, no index to build or tune, and fast enough while the catalog
-is small (measured: benchmarks/search_bench.py); an HNSW index (hnswlib, usearch) is the
-next step for catalogs of millions, where a flat scan costs tens of milliseconds.
+Nearest neighbours (vectors.py): a flat float32 scan (one matrix-vector product, BLAS) over
+the L2-normalised vectors while the catalog is small (exact, nothing to build), an HNSW index
+(usearch, f16) above MERX_SEARCH_ANN_THRESHOLD vectors, where a flat scan costs tens of
+milliseconds.
 
 Fusion (stage 2): reciprocal rank fusion (RRF, k = 60: score = sum of 1 / (k + rank) over
 the two rankings) or a linear mix alpha * BM25/max(BM25) + (1 - alpha) * cosine. Which one
@@ -32,13 +32,15 @@ import importlib.util
 import logging
 import os
 import threading
-import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from merx.search.vectors import VectorStore
 
 log = logging.getLogger("merx.search")
 
@@ -186,124 +188,7 @@ def text_key(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
 
 
-# ----------------------------------------------------------------------------------------------
-# The vectors: product id -> unit vector, a flat scan
-# ----------------------------------------------------------------------------------------------
-
-class VectorStore:
-    """Vectors of the indexed products, in memory, saved to `<dir>/vectors.npz` (atomically
-    replaced) so another process and the next start find them; a process notices a newer
-    file on its next search. Products whose text did not change keep their vector (the text
-    hash is stored), so a rebuild embeds only what changed."""
-
-    def __init__(self, directory: Path | None) -> None:
-        self.path = Path(directory) / "vectors.npz" if directory is not None else None
-        self._lock = threading.RLock()
-        self.ids = np.zeros(0, dtype=np.int64)
-        self.matrix = np.zeros((0, DIM), dtype=np.float32)
-        self.keys: list[str] = []
-        self._row: dict[int, int] = {}
-        self._mtime = 0.0
-        self._checked_at = 0.0
-        self._load()
-
-    def __len__(self) -> int:
-        return int(self.ids.shape[0])
-
-    def _load(self) -> None:
-        if self.path is None or not self.path.exists():
-            return
-        try:
-            mtime = self.path.stat().st_mtime
-            with np.load(self.path, allow_pickle=False) as data:
-                ids, matrix, keys = data["ids"], data["matrix"], list(data["keys"])
-        except (OSError, ValueError, KeyError):
-            log.warning("search vectors at %s are unreadable; they are rebuilt with the index", self.path)
-            return
-        with self._lock:
-            self.ids, self.matrix, self.keys = ids.astype(np.int64), matrix.astype(np.float32), [str(k) for k in keys]
-            self._row = {int(pid): i for i, pid in enumerate(self.ids)}
-            self._mtime = mtime
-
-    def refresh(self) -> None:
-        """Pick up vectors saved by another process (checked at most every 0.5 s)."""
-        if self.path is None:
-            return
-        now = time.monotonic()
-        if now - self._checked_at < 0.5:
-            return
-        self._checked_at = now
-        try:
-            mtime = self.path.stat().st_mtime
-        except FileNotFoundError:
-            return
-        if mtime > self._mtime:
-            self._load()
-
-    def _save(self) -> None:
-        if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f"vectors.{os.getpid()}.{threading.get_ident()}.tmp.npz")
-        np.savez(tmp, ids=self.ids, matrix=self.matrix, keys=np.asarray(self.keys, dtype="U24"))
-        os.replace(tmp, self.path)
-        self._mtime = self.path.stat().st_mtime
-
-    def known_key(self, product_id: int) -> str | None:
-        i = self._row.get(int(product_id))
-        return self.keys[i] if i is not None else None
-
-    def upsert(self, items: Sequence[tuple[int, str, np.ndarray]], deleted: Iterable[int] = (), *,
-               replace_all: bool = False, save: bool = True) -> None:
-        """(product id, text key, vector) rows; `replace_all`: these are every product."""
-        with self._lock:
-            if replace_all:
-                rows: dict[int, tuple[str, np.ndarray]] = {}
-            else:
-                rows = {int(pid): (self.keys[i], self.matrix[i]) for pid, i in self._row.items()}
-                for pid in deleted:
-                    rows.pop(int(pid), None)
-            for pid, key, vec in items:
-                rows[int(pid)] = (key, np.asarray(vec, dtype=np.float32))
-            ordered = sorted(rows)
-            self.ids = np.asarray(ordered, dtype=np.int64)
-            self.matrix = (np.stack([rows[p][1] for p in ordered]).astype(np.float32) if ordered
-                           else np.zeros((0, DIM), dtype=np.float32))
-            self.keys = [rows[p][0] for p in ordered]
-            self._row = {p: i for i, p in enumerate(ordered)}
-            if save:
-                self._save()
-
-    def vector_of(self, product_id: int) -> np.ndarray | None:
-        i = self._row.get(int(product_id))
-        return self.matrix[i] if i is not None else None
-
-    def nearest(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The k products most similar to `query` (ids, cosine similarities), best first."""
-        with self._lock:
-            ids, matrix = self.ids, self.matrix
-        if not len(ids) or k <= 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        sims = matrix @ query.astype(np.float32)
-        k = min(k, len(ids))
-        top = np.argpartition(-sims, k - 1)[:k]
-        top = top[np.argsort(-sims[top], kind="stable")]
-        return ids[top], sims[top]
-
-    def similarity(self, query: np.ndarray, product_ids: Sequence[int]) -> np.ndarray:
-        """Cosine similarity of each product to the query (0 for a product without a vector)."""
-        with self._lock:
-            rows = [self._row.get(int(p), -1) for p in product_ids]
-            matrix = self.matrix
-        out = np.zeros(len(rows), dtype=np.float64)
-        idx = np.asarray(rows, dtype=np.int64)
-        have = idx >= 0
-        if have.any():
-            out[have] = matrix[idx[have]] @ query.astype(np.float32)
-        return out
-
-
-def embed_records(records: Sequence[Any], model: Embedder, store: VectorStore) -> list[tuple[int, str, np.ndarray]]:
+def embed_records(records: Sequence[Any], model: Embedder, store: "VectorStore") -> list[tuple[int, str, np.ndarray]]:
     """Vectors for the records whose text changed since they were embedded."""
     todo = [(r.product_id, r.semantic_text, text_key(r.semantic_text)) for r in records if r.semantic_text]
     fresh = [(pid, text, key) for pid, text, key in todo if store.known_key(pid) != key]

@@ -7,9 +7,10 @@ Other contexts are read only through their public modules (`catalog.public.iter_
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
-import dataclasses
+import os
 import threading
 from dataclasses import dataclass
 from decimal import Decimal
@@ -34,7 +35,8 @@ from merx.search.analysis import guess_language
 from merx.search.ranking import Engine, Pin, RankConfig, SearchOutcome, SearchRequest, SynonymTable, query_key
 from merx.search.schemas import (BoostRuleIn, BoostRuleOut, FeedbackIn, PinIn, PinOut, SynonymIn, SynonymOut,
                                  ZeroResultOut)
-from merx.search.semantic import VectorStore, bulk_embedder, embed_records, embedder
+from merx.search.semantic import bulk_embedder, embed_records, embedder
+from merx.search.vectors import VectorStore
 from merx.search.settings import get_search_settings
 from merx.search.stock import sync_stock
 from merx.search.suggestions import suggest_queries
@@ -620,7 +622,8 @@ def rebuild_index(db: Database, data_dir: Path, *, batch_size: int = 1000,
 
         def swap(new_index: Any) -> None:
             if model is not None:
-                stack.vectors.upsert(vectors, replace_all=True)
+                # a batch job: the HNSW graph (above the threshold) is built on every core
+                stack.vectors.upsert(vectors, replace_all=True, threads=os.cpu_count() or 1)
             replay(new_index)
 
         name = stack.index.rebuild(all_records(), on_progress=progress, before_swap=swap)

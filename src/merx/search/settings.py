@@ -28,6 +28,10 @@ class SearchSettings(BaseSettings):
     # Log each follower pass's phases (ms) and the age of the events it applied, one INFO line
     # on merx.search.replica.timings (a debugging aid: benchmarks/replicas.py --phase-timings).
     follow_timings: bool = False
+    # From this many product vectors the semantic stage finds its candidates in an HNSW index
+    # (usearch, search/vectors.py) instead of scanning every vector: below it a flat scan is
+    # exact, needs no build and costs a few milliseconds (benchmarks/ann_choice.py).
+    ann_threshold: int = 50_000
 
 
 @lru_cache

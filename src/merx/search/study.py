@@ -30,7 +30,8 @@ from typing import Any, Callable
 from merx.search.evaluate import Difference, Metrics, evaluate_rankings, paired_bootstrap
 from merx.search.model import Ranker, TrainedModel, train_model
 from merx.search.ranking import Engine, RankConfig, SearchRequest
-from merx.search.semantic import Fusion, VectorStore, embed_records, embedder
+from merx.search.semantic import Fusion, embed_records, embedder
+from merx.search.vectors import VectorStore
 from merx.search.simulate import COLOURS, MATERIALS, SimCatalog, SimProduct, SimQuery, build_index, generate_catalog
 from merx.search.documents import build_record
 
