@@ -458,7 +458,7 @@ def _place_order(client, sku: str = "LAMP-DESK", quantity: int = 1):  # type: ig
     return r.json()
 
 
-def test_no_console_page_says_not_available_yet(client, shop):
+def test_no_console_page_says_not_available_yet(client, shop, admin):
     from merx.web.views.analytics import SECTIONS
     from merx.web.views.dashboard import TILES
 
@@ -517,13 +517,27 @@ def test_no_console_page_says_not_available_yet(client, shop):
     from merx.web.views.support_setup import SETUPS
 
     assert set(setup_ids) == set(SETUPS)
+    from merx.marketplace import public as marketplace
+
+    with UnitOfWork(client.app.state.db) as uow:  # a marketplace seller and a connector with one import
+        seller_id = marketplace.create_seller(uow, code="sample-seller", name="Sample seller", city="Poznań").id
+    r = client.post("/api/v1/connectors", headers=admin, json={
+        "code": "wms", "name": "WMS stock", "target": "stock_levels", "format": "csv",
+        "mapping": {"fields": {"sku": {"source": "sku", "required": True}, "location": {"source": "location", "required": True},
+                               "quantity": {"source": "qty", "type": "integer", "required": True, "min": 0}}}})
+    assert r.status_code == 201, r.text
+    r = client.post("/api/v1/connectors/wms/imports", headers=admin,
+                    files={"file": ("stock.csv", b"sku,location,qty\nMUG-1,WH-POZ,3\n", "text/csv")})
+    assert r.status_code in (200, 201, 202), r.text
+    job_ids = [str(j["id"]) for j in client.get("/api/v1/connectors/wms/imports", headers=admin).json()["items"]]
     samples = {"{setup_kind}/{setup_id}": [f"{k}/{i}" for k, i in setup_ids.items()], "{setup_kind}": list(SETUPS),
                "{product_id}": [str(shop.product_ids["LAMP-DESK"])], "{customer_id}": [str(order["customer_id"])],
                "{order_id}": [str(order["id"])], "{section}": list(SECTIONS), "{name}": list(TILES),
                "{ticket_id}": [str(ticket.id)], "{chat_id}": [str(chat.id)],
                "{account_id}": [str(account.id)], "{quote_id}": [str(quote.id)], "{message_id}": [str(message.id)],
                "{doc_id}": doc_ids, "{fmt}": ["csv", "xlsx"],
-               "{statement_id}": statement_ids}
+               "{statement_id}": statement_ids, "{code}": ["wms"], "{job_id}": job_ids,
+               "{seller_id}": [str(seller_id)]}
     sign_in(client, shop.users["admin"])
     paths = _console_get_paths(client.app.routes)
     assert {"/console", "/console/integration", "/console/tiles/{name}"} <= paths

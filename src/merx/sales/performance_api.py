@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from merx.core.auth import Principal, Role
 from merx.core.errors import ValidationProblem
+from merx.core.money import MoneyError, check_currency
 from merx.core.pagination import check_limit
 from merx.core.uow import UnitOfWork
 from merx.core.validation import DbId
@@ -162,6 +163,10 @@ def reserves(uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(SAL
 def scorecard(year: int = Query(..., ge=1900, le=2200), currency: str = "EUR", uow: UnitOfWork = Depends(get_read_uow),
               _: Principal = Depends(SALES)) -> dict:
     """Active dealers scored on volume, growth, margin, payment and stock health; the bottom 3 marked."""
+    try:
+        check_currency(currency)
+    except MoneyError as e:
+        raise ValidationProblem.for_field("currency", str(e)) from None
     return dealers.scorecard(uow, year, currency)
 
 

@@ -75,7 +75,7 @@ def run_source_now(db: Database, code: str) -> SourceRun:
         c = uow.session.scalar(sa.select(Connector).where(Connector.code == code))
         if c is None:
             raise NotFound(f"connector {code} does not exist")
-        direction, transport, active = c.direction, credentials.unseal(c.transport) or {}, c.active
+        direction, transport, active = c.direction, credentials.unseal(c.transport, uow.settings) or {}, c.active
     if not active:
         raise Conflict(f"connector {code} is inactive")
     if direction == "outbound":
