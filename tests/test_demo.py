@@ -177,8 +177,6 @@ def test_demo_index_and_vectors_hold_every_product_as_the_catalog_ends(demo_run)
     """The demo embeds its catalog while it replays the year of orders, before sellers and
     staff add and change products: the index built at the end must still hold every product,
     each with the vector of its final text (hybrid search ranks by it), none left stale."""
-    import numpy as np
-
     from merx.contexts import import_models
     from merx.core.db import Database
     from merx.core.uow import UnitOfWork
@@ -186,6 +184,7 @@ def test_demo_index_and_vectors_hold_every_product_as_the_catalog_ends(demo_run)
     from merx.search import public as search
     from merx.search.documents import semantic_text_of
     from merx.search.semantic import retrieval_mode, text_key
+    from merx.search.vectors import VectorStore
 
     data_dir, _ = demo_run
     import_models()
@@ -197,8 +196,9 @@ def test_demo_index_and_vectors_hold_every_product_as_the_catalog_ends(demo_run)
     assert search.indexed_products(data_dir) == len(texts)
     if retrieval_mode()[0] != "hybrid":
         pytest.skip("the semantic extra is not installed: no vectors to check")
-    with np.load(data_dir / "search" / "vectors" / "vectors.npz") as saved:
-        vectors = dict(zip((int(i) for i in saved["ids"]), (str(k) for k in saved["keys"])))
+    # as another process opens them: the snapshot plus the append log of later edits
+    store = VectorStore(data_dir / "search" / "vectors")
+    vectors = {int(pid): store.known_key(int(pid)) for pid in store.ids}
     assert vectors == {pid: text_key(text) for pid, text in texts.items()}
 
 
