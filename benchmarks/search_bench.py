@@ -16,6 +16,7 @@ Hybrid (the semantic extra): the product vectors come from an on-disk embedding 
 earlier run fills, since embedding a million texts takes far longer than the timed run:
 
     nice -n 10 python benchmarks/search_bench.py --products 1000000 --precompute-vectors
+    # on an otherwise idle machine: MERX_BENCH_EMBED_THREADS=2 (onnxruntime threads) halves it
     python benchmarks/search_bench.py --products 1000000 --repeat 1 --skip-http
 
 The hybrid section reports how many products got their own text's vector, the embedding cost
@@ -350,7 +351,8 @@ def precompute_vectors(catalog) -> None:  # type: ignore[no-untyped-def]
     keys, texts, order, _ = product_texts(catalog)
     print(f"{len(keys):,} products, {len(texts):,} distinct texts ({time.perf_counter() - t:.0f} s to build them)",
           flush=True)
-    model = Embedder(*files, threads=1)
+    threads = int(os.environ.get("MERX_BENCH_EMBED_THREADS", "1"))
+    model = Embedder(*files, threads=threads)
     started = time.perf_counter()
 
     def progress(done: int, seconds: float) -> None:
