@@ -33,8 +33,9 @@ from merx.search.features import (DELIVERY_DAYS_EXPRESS, DELIVERY_DAYS_LOCAL, DE
                                    DELIVERY_DAYS_UNAVAILABLE, FEATURE_NAMES, feature_matrix, group_scores)
 from merx.search.index import SearchIndex
 from merx.search.model import Ranker
-from merx.search.semantic import (SEMANTIC_CANDIDATES, SEMANTIC_LANGUAGES, Fusion, embedder,
-                                  equal_word_matches, fuse)
+from merx.search import semantic_query
+from merx.search.semantic import SEMANTIC_CANDIDATES, SEMANTIC_LANGUAGES, Fusion, embedder
+from merx.search.settings import get_search_settings
 from merx.search.synonyms import SynonymTable, cyrillic_alternatives
 from merx.search.vectors import VectorStore
 
@@ -126,6 +127,7 @@ class SearchOutcome:
     page_features: dict[int, list[float]] = field(default_factory=dict)  # feature rows of the page
     suggestions: list[str] = field(default_factory=list)  # on a page that found nothing: what to try
     retrieval: str = "lexical"  # what stage 1-2 ran: lexical, semantic or hybrid
+    query_vector_cached: bool | None = None  # the query's vector came from the cache (None: not embedded)
     _candidates: list[Candidate] = field(default_factory=list, repr=False)
     _order: list[int] = field(default_factory=list, repr=False)
     _probabilities: Any = field(default=None, repr=False)
@@ -154,8 +156,11 @@ def query_key(q: str, lang: str) -> str:
 
 class Engine:
     def __init__(self, index: SearchIndex, ranker: Ranker | None = None, config: RankConfig | None = None,
-                 *, default_lang: str = "en", vectors: VectorStore | None = None, fusion: Fusion | None = None) -> None:
+                 *, default_lang: str = "en", vectors: VectorStore | None = None, fusion: Fusion | None = None,
+                 overlap: bool | None = None) -> None:
         self.index = index
+        # the semantic lookup beside the lexical stage (semantic_query.py); None: the setting
+        self.overlap = get_search_settings().semantic_overlap if overlap is None else overlap
         self.ranker = ranker or Ranker()
         self.config = config or RankConfig()
         self.default_lang = default_lang
@@ -274,6 +279,7 @@ class Engine:
                pins: Sequence[Pin] = ()) -> SearchOutcome:
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
+        query_vector_cached: bool | None = None
         synonyms = synonyms or SynonymTable()
         rules = rules or BoostRules()
         lang = req.lang or guess_language(req.q, self.default_lang)
@@ -291,21 +297,20 @@ class Engine:
         retrieval = req.retrieval or ("hybrid" if semantic_ok else "lexical")
         if retrieval != "lexical" and not semantic_ok:
             retrieval = "lexical"
-        query_vector = None
+        pending = None  # the semantic lookup, running beside the lexical stage
         if semantic_ok and groups and self.vectors is not None:
             self.vectors.refresh()
-            t_embed = time.perf_counter()
             model = embedder()
             assert model is not None
-            query_vector = model.embed([meaning_text(req.q, lang) if negated else req.q])[0]
-            timings["embed_query"] = _ms(t_embed)
+            pending = semantic_query.start(model, self.vectors, meaning_text(req.q, lang) if negated else req.q,
+                                           SEMANTIC_CANDIDATES, overlap=self.overlap)
         timings["analysis"] = _ms(t0)
 
         # Stages 1-2: candidates and BM25, AND first then OR below the minimum
         t1 = time.perf_counter()
         mode = "and" if groups else "browse"
         query = self.build_query(searcher, groups, mode, req.filters, negated, req.complete)
-        if retrieval == "semantic" and query_vector is not None:
+        if retrieval == "semantic" and pending is not None:
             hits, count = [], 0
         else:
             result = searcher.search(query, self.config.depth, count=True)
@@ -321,16 +326,24 @@ class Engine:
         candidates = [Candidate(pid, addr, score) for (score, addr), pid in zip(hits, pids)]
         by_id = {c.product_id: c for c in candidates}
         extra = 0
+        timings["lexical"] = _ms(t1)
 
         # The semantic stage adds the nearest products by meaning (under the same filters
         # and exclusions), whatever their words; in hybrid only those close enough in meaning
         # (Fusion.min_similarity), ranked after the products that match every word.
-        if query_vector is not None and retrieval in ("semantic", "hybrid") and self.vectors is not None:
-            t_ann = time.perf_counter()
-            near_ids, near_sims = self.vectors.nearest(query_vector, SEMANTIC_CANDIDATES)
+        semantic: semantic_query.SemanticLookup | None = None
+        if pending is not None:
+            t_wait = time.perf_counter()
+            semantic = pending.result()
+            timings["semantic_wait"] = _ms(t_wait)  # what the overlap did not hide
+            timings["embed"], timings["ann"] = semantic.embed_ms, semantic.ann_ms
+            query_vector_cached = semantic.cached
+        if semantic is not None and retrieval in ("semantic", "hybrid") and self.vectors is not None:
+            t_join = time.perf_counter()
+            near_ids = semantic.ids
             if retrieval == "hybrid":
-                near_ids = near_ids[near_sims >= self.fusion.min_similarity]
-            wanted = [int(p) for p in near_ids if int(p) not in by_id]
+                near_ids = near_ids[semantic.sims >= self.fusion.min_similarity]
+            wanted = [p for p in near_ids.tolist() if p not in by_id]
             if wanted:
                 sem_q = tantivy.Query.boolean_query(
                     [(tantivy.Occur.Must, tantivy.Query.term_set_query(self.index.schema, "product_id", wanted))]
@@ -343,20 +356,11 @@ class Engine:
                     by_id[c.product_id] = c
                     candidates.append(c)
                     extra += 1
-            timings["semantic"] = _ms(t_ann)
-        if query_vector is not None and candidates and self.vectors is not None:
-            lexical = np.fromiter((c.lexical for c in candidates), dtype=np.float64, count=len(candidates))
-            sims = self.vectors.similarity(query_vector, [c.product_id for c in candidates])
-            # The fusion reads the cosine only where words leave a question open (see
-            # `equal_word_matches`); the cosine itself stays a stage 3 feature.
-            fused_sims = equal_word_matches(lexical, sims) if mode == "and" else sims
-            fused, rrf, linear = fuse(lexical, fused_sims, self.fusion)
-            for i, c in enumerate(candidates):
-                c.semantic, c.rrf, c.linear = float(sims[i]), float(rrf[i]), float(linear[i])
-                if retrieval == "hybrid":
-                    c.stage2 = float(fused[i])
-                elif retrieval == "semantic":
-                    c.stage2 = float(sims[i])
+            timings["semantic_candidates"] = _ms(t_join)
+        if semantic is not None and candidates and self.vectors is not None:
+            t_fuse = time.perf_counter()
+            semantic_query.fuse_into(candidates, semantic.vector, self.vectors, self.fusion, mode, retrieval)
+            timings["fusion"] = _ms(t_fuse)
 
         # An exact SKU/EAN query: that product first, whatever its text score.
         code = normalise_code(req.q)
@@ -392,14 +396,14 @@ class Engine:
         for pid, pos in pinned.items():
             if pid in by_id:
                 by_id[pid].pinned = pos
-        timings["stages_1_2"] = _ms(t1)
+        timings["stages_1_2"] = _ms(t1)  # lexical, semantic, fusion, exact codes and pins
 
         # Stage 3
         t3 = time.perf_counter()
         n = len(candidates)
         matrix, columns = self._features(searcher, candidates, groups, mode, req, rules, negated)
         probabilities = self.ranker.probabilities(matrix) if n else np.zeros(0)
-        timings["stage_3"] = _ms(t3)
+        timings["stage3"] = _ms(t3)
 
         # Stage 4: boosts, then the display order (exact codes, pins, hides)
         t4 = time.perf_counter()
@@ -433,7 +437,7 @@ class Engine:
                 else np.zeros(0, dtype=int)
         ranked_idx = [int(i) for i in order if pids[i] not in hidden]
         ranked_idx = _apply_display_rules(ranked_idx, pids, code_ids, pinned)[: self.config.depth]
-        timings["stage_4"] = _ms(t4)
+        timings["stage4"] = _ms(t4)
 
         t5 = time.perf_counter()
         hidden_matched = sum(1 for pid in hidden if pid in by_id)
@@ -458,7 +462,7 @@ class Engine:
             mode = "none" if groups else mode
         return SearchOutcome(total=total, mode=mode, lang=lang, query_key=key, page_items=items, facets=facets,
                              timings_ms=timings, model=self.ranker.name, page_features=page_features,
-                             retrieval=retrieval,
+                             retrieval=retrieval, query_vector_cached=query_vector_cached,
                              _candidates=candidates, _order=ranked_idx, _probabilities=probabilities, _final=final)
 
     def _features(self, searcher: tantivy.Searcher, candidates: list[Candidate],

@@ -32,6 +32,15 @@ class SearchSettings(BaseSettings):
     # (usearch, search/vectors.py) instead of scanning every vector: below it a flat scan is
     # exact, needs no build and costs a few milliseconds (benchmarks/ann_choice.py).
     ann_threshold: int = 50_000
+    # HNSW search breadth (usearch expansion_search): candidates the graph walk keeps. See
+    # vectors.DEFAULT_ANN_EF for the measurement behind the default.
+    ann_ef: int | None = None
+    # Hybrid: embed the query and search the vectors on a pool thread while tantivy runs the
+    # lexical stage (onnxruntime, usearch and tantivy release the GIL); off runs them in turn.
+    semantic_overlap: bool = True
+    # Query vectors kept in memory (LRU), keyed by the text the model embeds: shoppers repeat
+    # the head queries, whose embedding then costs nothing. 0 turns the cache off.
+    query_vector_cache: int = 4096
 
 
 @lru_cache

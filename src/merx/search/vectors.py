@@ -58,6 +58,7 @@ MIN_COMPACT_RECORDS = 1000
 # near-duplicate clusters are the hard case for HNSW; a real catalog's variants are one too.
 CONNECTIVITY = 32
 EXPANSION_ADD = 200
+# The search breadth (ef) when MERX_SEARCH_ANN_EF does not say: see `DEFAULT_ANN_EF_WHY`.
 EXPANSION_SEARCH = 1000
 
 
@@ -82,10 +83,13 @@ class VectorStore:
     """Vectors of the indexed products, in memory, persisted as a snapshot plus an append log
     (see the module docstring); a store without a directory lives in memory only."""
 
-    def __init__(self, directory: Path | None, *, ann_threshold: int | None = None) -> None:
+    def __init__(self, directory: Path | None, *, ann_threshold: int | None = None,
+                 ann_ef: int | None = None) -> None:
         self.directory = Path(directory) if directory is not None else None
         self.path = self.directory / "vectors.npz" if self.directory is not None else None
-        self.ann_threshold = get_search_settings().ann_threshold if ann_threshold is None else ann_threshold
+        settings = get_search_settings()
+        self.ann_threshold = settings.ann_threshold if ann_threshold is None else ann_threshold
+        self._ef = int(ann_ef or settings.ann_ef or EXPANSION_SEARCH)
         self._lock = threading.RLock()
         self._ids = np.zeros(0, dtype=np.int64)
         self._matrix = np.zeros((0, DIM), dtype=np.float32)
@@ -111,6 +115,19 @@ class VectorStore:
     @property
     def matrix(self) -> np.ndarray:
         return self._matrix[:self._n]
+
+    @property
+    def ef(self) -> int:
+        """The HNSW search breadth (MERX_SEARCH_ANN_EF): more finds more of the exact top 100
+        and costs more time."""
+        return self._ef
+
+    @ef.setter
+    def ef(self, value: int) -> None:
+        with self._lock:
+            self._ef = int(value)
+            if self._ann is not None:
+                self._ann.expansion_search = self._ef
 
     @property
     def mode(self) -> str:
@@ -166,7 +183,7 @@ class VectorStore:
 
     def _build_index(self, threads: int) -> Any:
         index = _usearch()(ndim=DIM, metric="cos", dtype="f16", connectivity=CONNECTIVITY,
-                      expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH)
+                      expansion_add=EXPANSION_ADD, expansion_search=self._ef)
         if self._n:
             index.add(self.ids, self.matrix, threads=threads)
         return index
@@ -217,7 +234,7 @@ class VectorStore:
         try:
             index = _usearch().restore(str(path))
             if index is not None and len(index) == self._n:
-                index.expansion_search = EXPANSION_SEARCH
+                index.expansion_search = self._ef
                 return index
         except Exception:  # noqa: BLE001 - a damaged index file is rebuilt, search goes on
             log.debug("restoring %s failed", path, exc_info=True)
