@@ -302,8 +302,11 @@ class Engine:
             self.vectors.refresh()
             model = embedder()
             assert model is not None
+            # lexical retrieval embeds the query too (the cosine is a stage 3 feature) but
+            # adds no product by meaning: no ANN search
             pending = semantic_query.start(model, self.vectors, meaning_text(req.q, lang) if negated else req.q,
-                                           SEMANTIC_CANDIDATES, overlap=self.overlap)
+                                           SEMANTIC_CANDIDATES if retrieval != "lexical" else 0,
+                                           overlap=self.overlap)
         timings["analysis"] = _ms(t0)
 
         # Stages 1-2: candidates and BM25, AND first then OR below the minimum
