@@ -33,7 +33,7 @@ class SearchSettings(BaseSettings):
     # exact, needs no build and costs a few milliseconds (benchmarks/ann_choice.py).
     ann_threshold: int = 50_000
     # HNSW search breadth (usearch expansion_search): candidates the graph walk keeps. See
-    # vectors.DEFAULT_ANN_EF for the measurement behind the default.
+    # vectors.EXPANSION_SEARCH (400) for the measurement behind the default.
     ann_ef: int | None = None
     # Hybrid: embed the query and search the vectors on a pool thread while tantivy runs the
     # lexical stage (onnxruntime, usearch and tantivy release the GIL); off runs them in turn.

@@ -58,8 +58,16 @@ MIN_COMPACT_RECORDS = 1000
 # near-duplicate clusters are the hard case for HNSW; a real catalog's variants are one too.
 CONNECTIVITY = 32
 EXPANSION_ADD = 200
-# The search breadth (ef) when MERX_SEARCH_ANN_EF does not say: see `DEFAULT_ANN_EF_WHY`.
-EXPANSION_SEARCH = 1000
+# The search breadth (ef) when MERX_SEARCH_ANN_EF does not say. Measured at 100,000 benchmark
+# products (benchmarks/hybrid_phases.py, 300 queries, recall@100 against the exact scan, machine
+# at load ~6): ef 1000 recall 0.9994 (worst query 0.97) at 6.9 ms p50; ef 400 0.9978 (worst
+# 0.91) at 1.6 ms; ef 300 0.9956; ef 200 0.987 (worst 0.51). 400 keeps all but a fifth of a
+# percent of the exact top 100 for a quarter of the time; below it the worst queries lose half
+# their neighbours. The misses are near-identical variants of products already found, and the
+# semantic stage only adds candidates after the word matches, so results barely move. At a
+# million products recall at a given ef is lower (ann_at_scale.py: 0.98 at ef 1000): search_bench
+# reports it, and MERX_SEARCH_ANN_EF=1000 buys it back for ~5 ms a query.
+EXPANSION_SEARCH = 400
 
 
 def _usearch() -> Any:
