@@ -142,7 +142,12 @@ def main() -> None:
     ap.add_argument("--passes", default="cold,warm,sequential,lexical")
     ap.add_argument("--ef-sweep", default="100,200,300,400,600,1000", help="comma-separated; empty to skip")
     ap.add_argument("--ef-queries", type=int, default=300)
+    ap.add_argument("--switch-interval", type=float, default=None,
+                    help="sys.setswitchinterval for the run (seconds; Python's default 0.005): how soon a "
+                         "thread back from native code gets the GIL from one running Python")
     args = ap.parse_args()
+    if args.switch_interval:
+        sys.setswitchinterval(args.switch_interval)
 
     from merx.search.index import SearchIndex
     from merx.search.model import Ranker
@@ -152,7 +157,7 @@ def main() -> None:
     from merx.search.vectors import VectorStore
 
     print(f"# hybrid phases\nmachine: {machine()}\ncommand: python {' '.join(sys.argv)}")
-    print(f"tree: {__import__('merx').__file__}")
+    print(f"tree: {__import__('merx').__file__}; GIL switch interval {sys.getswitchinterval() * 1000:g} ms")
     catalog = generate_catalog(args.products, 240, seed=11)
     queries = load_queries([q.text for q in catalog.queries])
     random.Random(1).shuffle(queries)
