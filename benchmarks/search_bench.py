@@ -290,6 +290,13 @@ def bench_hybrid(catalog, queries: list[str], base: Path, repeat: int) -> dict |
         timed(q, [])
     for q in queries:
         timed(q, warm)
+    # the other setting of MERX_SEARCH_SEMANTIC_OVERLAP, cold, on this machine as it is now
+    engine.overlap = not engine.overlap
+    other_overlap: list[float] = []
+    for q in queries:
+        cache.clear()
+        timed(q, other_overlap)
+    engine.overlap = not engine.overlap
     # recall@100 of the HNSW candidates against the exact scan, on a sample of the queries
     sample = queries[:200]
     qv = model.embed(sample)
@@ -312,6 +319,7 @@ def bench_hybrid(catalog, queries: list[str], base: Path, repeat: int) -> dict |
             "assemble_s": assemble_s, "store_s": store_s,
             "size_mb": size_mb, "index_mb": index_mb, "reload_s": reload_s, "edit_ms": edit_ms, "e2e": e2e,
             "embed_q": embed_q, "scan": scan, "recall": float(np.mean(recalls)), "warm": warm, "phases": phases,
+            "overlap": engine.overlap, "other_overlap": other_overlap,
             "ef": store.ef,
             "recall_min": float(np.min(recalls)), "recall_n": len(recalls), "flat_ms": flat_ms, "rss_mb": rss_mb()}
 
@@ -630,6 +638,8 @@ def main() -> None:
                       f"every query embedded)")
                 print(f"  end-to-end warm {summary(hy['warm'])}   (the same queries repeated: vectors from the "
                       f"query-vector cache)")
+                print(f"  end-to-end cold, overlap {'off' if hy['overlap'] else 'on'} {summary(hy['other_overlap'])}   "
+                      f"(the figures above ran with MERX_SEARCH_SEMANTIC_OVERLAP {'on' if hy['overlap'] else 'off'})")
                 print(f"  CPU/query   {summary(hy['cpu'])}   (process CPU time of the same searches)\n")
 
         fts = {"lat": [], "build_s": 0.0, "size_mb": 0.0}

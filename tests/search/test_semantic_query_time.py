@@ -165,3 +165,15 @@ def test_explain_over_http_returns_the_phase_timings_to_staff_only(client, admin
     anonymous = client.get("/api/v1/search", params={"q": "kettle", "lang": "en"})
     assert anonymous.status_code == 200 and anonymous.json().get("timings_ms") is None
     assert client.get("/api/v1/search", params={"q": "kettle", "lang": "en", "explain": "true"}).status_code == 401
+
+
+def test_the_overlap_is_a_setting_and_off_by_default(search_index, monkeypatch):
+    get_search_settings.cache_clear()
+    try:
+        assert Engine(search_index).overlap is False
+        monkeypatch.setenv("MERX_SEARCH_SEMANTIC_OVERLAP", "1")
+        get_search_settings.cache_clear()
+        assert Engine(search_index).overlap is True
+        assert Engine(search_index, overlap=False).overlap is False  # a caller's choice wins
+    finally:
+        get_search_settings.cache_clear()

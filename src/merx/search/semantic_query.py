@@ -1,11 +1,14 @@
 """The semantic stage at query time: embed the query (or take its vector from the cache) and
 find its nearest products, on a small pool thread while tantivy runs the lexical stage.
 
-Why a thread helps: the three native libraries doing the work (onnxruntime for the model,
-usearch for the HNSW walk, tantivy for BM25) release the GIL, so the embedding and the ANN
-overlap the lexical stage instead of adding to it (MERX_SEARCH_SEMANTIC_OVERLAP=0 runs them
-one after the other, to compare: benchmarks/hybrid_phases.py). Neither side depends on the
-other: the lexical candidates only meet the semantic ones in the fusion."""
+When a thread helps: the three native libraries doing the work (onnxruntime for the model,
+usearch for the HNSW walk, tantivy for BM25) release the GIL, so with a core to spare the
+embedding and the ANN overlap the lexical stage instead of adding to it. Neither side depends
+on the other: the lexical candidates only meet the semantic ones in the fusion. On a busy
+machine the hand-offs cost more than they hide (each return from native code waits for the
+GIL held by the other thread's Python, and the pool thread waits for a core), so
+MERX_SEARCH_SEMANTIC_OVERLAP is off by default and `start` then runs the lookup on the
+caller's thread (figures: docs/search-quality.md; benchmarks/hybrid_phases.py compares)."""
 
 from __future__ import annotations
 

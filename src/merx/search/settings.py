@@ -36,8 +36,12 @@ class SearchSettings(BaseSettings):
     # vectors.EXPANSION_SEARCH (400) for the measurement behind the default.
     ann_ef: int | None = None
     # Hybrid: embed the query and search the vectors on a pool thread while tantivy runs the
-    # lexical stage (onnxruntime, usearch and tantivy release the GIL); off runs them in turn.
-    semantic_overlap: bool = True
+    # lexical stage (onnxruntime, usearch and tantivy release the GIL) instead of in turn. Off by
+    # default, by measurement (docs/search-quality.md, "Query time of the hybrid path"): on the
+    # 2-core machine at load 6-11 it added 5-12 ms to the p50 at 100,000 products, for the same
+    # CPU; it can only hide the shorter stage where a core is idle. Worth trying on a replica
+    # with spare cores: benchmarks/hybrid_phases.py and search_bench.py report both.
+    semantic_overlap: bool = False
     # Query vectors kept in memory (LRU), keyed by the text the model embeds: shoppers repeat
     # the head queries, whose embedding then costs nothing. 0 turns the cache off.
     query_vector_cache: int = 4096
