@@ -263,10 +263,10 @@ def _restock(db: Any, rng: random.Random, shop: _Shop, day: dt.date) -> None:
         return
     codes = list(shop.warehouses)
     at = dt.datetime.combine(day, dt.time(6, 0), tzinfo=dt.timezone.utc)
+    receipts = [(sku, shop.warehouses[rng.choice(codes)], quantity + rng.randint(1, 4))
+                for sku, quantity in sorted(shop.sold.items())]
     with simulated_clock(at), UnitOfWork(db, actor=SYSTEM) as uow:
-        for sku, quantity in sorted(shop.sold.items()):
-            inventory.receive_stock(uow, sku, shop.warehouses[rng.choice(codes)], quantity + rng.randint(1, 4),
-                                    reason="receipt", reference=f"PO-{day:%Y%m}")
+        inventory.receive_stock_many(uow, receipts, reason="receipt", reference=f"PO-{day:%Y%m}")
         uow.commit()
     shop.sold.clear()
 
