@@ -202,11 +202,12 @@ def demo(no_serve: bool = typer.Option(False, "--no-serve", help="Load the demo 
     # The demo shop takes test card payments; a real shop enables only the providers it configures.
     os.environ.setdefault("MERX_PAYMENT_PROVIDERS", "manual,test,testcard,bank_transfer,cod")
     reset_settings_cache()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     if size not in ("none", "small", "medium", "large"):
         raise typer.BadParameter("must be none, small, medium or large", param_hint="--size")
     result = demo_module.build_demo(seed=seed, product_count=products, console=console, history=size)
-    console.print(f"[green]demo loaded[/green] in {time.perf_counter() - started:.1f}s: {result.summary}")
+    console.print(f"[green]demo loaded[/green] in {time.perf_counter() - started:.1f}s "
+                  f"({time.process_time() - cpu_started:.1f} CPU s): {result.summary}")
     console.print(f"Admin API key (Authorization: Bearer ...): {result.admin_key}")
     console.print(f"Console sign-in: {demo_module.DEMO_CONSOLE_EMAIL} / {demo_module.DEMO_CONSOLE_PASSWORD}")
     if result.shoppers:
