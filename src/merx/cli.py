@@ -191,9 +191,11 @@ def _serve_reuseport(host: str, port: int, workers: int) -> None:
 @app.command()
 def demo(no_serve: bool = typer.Option(False, "--no-serve", help="Load the demo shop and exit."),
          host: str = "127.0.0.1", port: int = 8000, seed: int = 42,
-         products: int = typer.Option(2400, help="How many products to generate."),
-         size: str = typer.Option("medium", help="A year of orders: small (~1/day), medium (~3/day) or large "
-                                  "(~12/day); 'none' skips the history.")) -> None:
+         products: Optional[int] = typer.Option(None, help="How many products to generate (default by --size: "
+                                                "600, 2,400 or 4,800)."),
+         size: str = typer.Option("medium", help="The shop: small (600 products, 100 customers, ~1 order a day), "
+                                  "medium (2,400, 300, ~3 a day) or large (4,800, 800, ~12 a day); 'none' is a "
+                                  "medium catalog without the year of orders.")) -> None:
     """Create a fresh database with a realistic demo shop and serve it."""
     from merx import demo as demo_module
     from merx.integration.settings import get_integration_settings

@@ -100,7 +100,11 @@ def fresh_database_url(settings: Settings) -> str:
     return url
 
 
-def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int = 300,
+# --size: the catalog and the customers grow with the year of orders (demo_history.SIZES)
+SIZES: dict[str, tuple[int, int]] = {"small": (600, 100), "medium": (2400, 300), "large": (4800, 800)}
+
+
+def build_demo(*, seed: int = 42, product_count: int | None = None, customer_count: int | None = None,
                settings: Settings | None = None, console: Console | None = None,
                history: str = "medium") -> DemoResult:
     from merx.contexts import import_models
@@ -115,6 +119,9 @@ def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int
     from merx.sales import perf_demo as sales_perf_demo
     from merx.invoicing import demo as invoicing_demo
 
+    default_products, default_customers = SIZES.get(history, SIZES["medium"])
+    product_count = default_products if product_count is None else product_count
+    customer_count = default_customers if customer_count is None else customer_count
     settings = settings or get_settings()
     ensure_secret_key(settings)  # generated into the data dir (and announced) when none is set
     console = console or Console(stderr=True)
