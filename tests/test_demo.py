@@ -14,7 +14,9 @@ import pytest
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory):
     data_dir = tmp_path_factory.mktemp("demo")
-    env = {**os.environ, "MERX_DATA_DIR": str(data_dir), "MERX_LOG_LEVEL": "WARNING"}
+    # a first demo on this machine: no vectors of an earlier one (search/demo.py's cache)
+    env = {**os.environ, "MERX_DATA_DIR": str(data_dir), "MERX_LOG_LEVEL": "WARNING",
+           "MERX_DEMO_VECTOR_CACHE": str(tmp_path_factory.mktemp("demo-vectors"))}
     env.pop("MERX_DATABASE_URL", None)
     merx = Path(sys.executable).parent / "merx"
     done = subprocess.run([str(merx), "demo", "--no-serve"], env=env, capture_output=True, text=True, timeout=900)
@@ -200,6 +202,41 @@ def test_demo_index_and_vectors_hold_every_product_as_the_catalog_ends(demo_run)
     store = VectorStore(data_dir / "search" / "vectors")
     vectors = {int(pid): store.known_key(int(pid)) for pid in store.ids}
     assert vectors == {pid: text_key(text) for pid, text in texts.items()}
+
+
+def test_every_subscriber_has_caught_up_with_the_outbox_when_the_demo_is_ready(demo_run):
+    """Readiness (#20): the server the demo hands over to has no reaction left to run, so the
+    console's invoices, the campaigns' revenue and the CRM facts are there on the first page
+    view (the demo walk once found the invoices page empty: the invoicing subscriber had not
+    caught up when the server started). Every context's durable subscriber, and this
+    replica's search index follower, stands at the outbox's last event."""
+    import sqlalchemy as sa
+
+    from merx.contexts import handler_modules, import_models
+    from merx.core.db import Database
+    from merx.core.events import MessageBus
+    from merx.core.models import OutboxEvent
+    from merx.core.subscribers import subscriber_status
+    from merx.core.uow import UnitOfWork
+
+    data_dir, _ = demo_run
+    import_models()
+    bus = MessageBus()
+    for module in handler_modules():
+        module.register(bus)
+    db = Database(f"sqlite:///{data_dir / 'merx.db'}")
+    try:
+        with UnitOfWork(db, readonly=True) as uow:
+            head = uow.session.scalar(sa.select(sa.func.max(OutboxEvent.seq)))
+            rows = subscriber_status(uow, bus)
+    finally:
+        db.dispose()
+    assert head and head > 10_000  # a year of a shop's events
+    registered = [r["name"] for r in rows if r["registered"]]
+    assert len(registered) >= 15 and "invoicing.orders" in registered and "marketing.orders" in registered
+    assert any(r["name"].startswith("search.index@") for r in rows)
+    assert {r["name"]: r["last_seq"] for r in rows} == {r["name"]: head for r in rows}
+    assert all(r["dead_letters"] == 0 and r["last_error"] is None for r in rows), rows
 
 
 def test_demo_starts_from_a_fresh_database(demo_run, tmp_path):

@@ -191,9 +191,11 @@ def _serve_reuseport(host: str, port: int, workers: int) -> None:
 @app.command()
 def demo(no_serve: bool = typer.Option(False, "--no-serve", help="Load the demo shop and exit."),
          host: str = "127.0.0.1", port: int = 8000, seed: int = 42,
-         products: int = typer.Option(2400, help="How many products to generate."),
-         size: str = typer.Option("medium", help="A year of orders: small (~1/day), medium (~3/day) or large "
-                                  "(~12/day); 'none' skips the history.")) -> None:
+         products: Optional[int] = typer.Option(None, help="How many products to generate (default by --size: "
+                                                "600, 2,400 or 4,800)."),
+         size: str = typer.Option("medium", help="The shop: small (600 products, 100 customers, ~1 order a day), "
+                                  "medium (2,400, 300, ~3 a day) or large (4,800, 800, ~12 a day); 'none' is a "
+                                  "medium catalog without the year of orders.")) -> None:
     """Create a fresh database with a realistic demo shop and serve it."""
     from merx import demo as demo_module
     from merx.integration.settings import get_integration_settings
@@ -202,11 +204,12 @@ def demo(no_serve: bool = typer.Option(False, "--no-serve", help="Load the demo 
     # The demo shop takes test card payments; a real shop enables only the providers it configures.
     os.environ.setdefault("MERX_PAYMENT_PROVIDERS", "manual,test,testcard,bank_transfer,cod")
     reset_settings_cache()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     if size not in ("none", "small", "medium", "large"):
         raise typer.BadParameter("must be none, small, medium or large", param_hint="--size")
     result = demo_module.build_demo(seed=seed, product_count=products, console=console, history=size)
-    console.print(f"[green]demo loaded[/green] in {time.perf_counter() - started:.1f}s: {result.summary}")
+    console.print(f"[green]demo loaded[/green] in {time.perf_counter() - started:.1f}s "
+                  f"({time.process_time() - cpu_started:.1f} CPU s): {result.summary}")
     console.print(f"Admin API key (Authorization: Bearer ...): {result.admin_key}")
     console.print(f"Console sign-in: {demo_module.DEMO_CONSOLE_EMAIL} / {demo_module.DEMO_CONSOLE_PASSWORD}")
     if result.shoppers:

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 
 from merx.core.auth import Role
 from merx.core.settings import Settings, ensure_secret_key, get_settings
+from merx.demo_profile import DemoProfile
 
 # (code, name, parent, attribute set, pl, ru, nouns, price range EUR)
 CATEGORIES: list[tuple[str, str, str | None, str | None, str, str, list[str], tuple[int, int]]] = [
@@ -99,7 +100,11 @@ def fresh_database_url(settings: Settings) -> str:
     return url
 
 
-def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int = 300,
+# --size: the catalog and the customers grow with the year of orders (demo_history.SIZES)
+SIZES: dict[str, tuple[int, int]] = {"small": (600, 100), "medium": (2400, 300), "large": (4800, 800)}
+
+
+def build_demo(*, seed: int = 42, product_count: int | None = None, customer_count: int | None = None,
                settings: Settings | None = None, console: Console | None = None,
                history: str = "medium") -> DemoResult:
     from merx.contexts import import_models
@@ -114,6 +119,9 @@ def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int
     from merx.sales import perf_demo as sales_perf_demo
     from merx.invoicing import demo as invoicing_demo
 
+    default_products, default_customers = SIZES.get(history, SIZES["medium"])
+    product_count = default_products if product_count is None else product_count
+    customer_count = default_customers if customer_count is None else customer_count
     settings = settings or get_settings()
     ensure_secret_key(settings)  # generated into the data dir (and announced) when none is set
     console = console or Console(stderr=True)
@@ -123,58 +131,90 @@ def build_demo(*, seed: int = 42, product_count: int = 2400, customer_count: int
     db = Database(url)
     db.settings = settings
     counts: dict[str, int] = {}
+    profile = DemoProfile()
+    step = profile.step
     try:
-        migrate.upgrade(db)
+        with step("migrate"):
+            migrate.upgrade(db)
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=False) as progress:
-            counts.update(_catalog(db, rng, product_count, progress))
+            with step("catalog"):
+                counts.update(_catalog(db, rng, product_count, progress))
             # the model embeds the catalog on the other core while stock and a year of orders are made
-            warmup = _start_embedding(db, settings, progress)
-            counts.update(_customers(db, rng, customer_count, progress))
-            counts.update(_inventory(db, rng, progress))
+            with step("start embedding"):
+                warmup = _start_embedding(db, settings, progress)
+            with step("customers"):
+                counts.update(_customers(db, rng, customer_count, progress))
+            with step("stock"):
+                counts.update(_inventory(db, rng, progress))
             from merx.catalog import demo as catalog_demo
-            counts.update(catalog_demo.seed_costs(db, progress))  # before the history: orders land them
+            with step("costs"):
+                counts.update(catalog_demo.seed_costs(db, progress))  # before the history: orders land them
             if history != "none":
                 from merx.demo_history import seed_history
-                counts.update(seed_history(db, rng, progress, size=history))
-            counts.update(sellers_demo.seed(db, rng, progress))
-            counts.update(_search_index(db, settings, progress, warmup))
-            counts.update(instore_demo.seed(db, rng, progress))
-            counts.update(marketing_demo.seed(db, rng, progress))
-            counts.update(support_demo.seed(db, rng, progress))
-            counts.update(sales_demo.seed(db, rng, progress))
-            counts.update(_account_tickets(db))  # the sales account page lists its contacts' tickets
-            perf = sales_perf_demo.seed_orders(db, rng, progress)  # costs and a year of account orders
-            _catch_up(db, ["sales.ledger", "analytics.sales"])  # the ledger and the portfolio see those orders
-            counts.update(sales_perf_demo.seed_plans(db, rng, progress, perf))  # targets, commissions, dealers
-            counts.update(invoicing_demo.seed(db, rng, progress))  # taxes, shipping, payments, invoices
-            shoppers = _shopper_accounts(db)
-            counts["shopper accounts"] = len(shoppers)
+                with step("a year of orders"):
+                    counts.update(seed_history(db, rng, progress, size=history))
+            with step("sellers"):
+                counts.update(sellers_demo.seed(db, rng, progress))
+            with step("in-store"):
+                counts.update(instore_demo.seed(db, rng, progress))
+            with step("marketing"):
+                counts.update(marketing_demo.seed(db, rng, progress))
+            with step("support"):
+                counts.update(support_demo.seed(db, rng, progress))
+            with step("sales"):
+                counts.update(sales_demo.seed(db, rng, progress))
+                counts.update(_account_tickets(db))  # the sales account page lists its contacts' tickets
+            with step("account orders"):
+                perf = sales_perf_demo.seed_orders(db, rng, progress)  # costs and a year of account orders
+                _catch_up(db, ["sales.ledger", "analytics.sales"])  # the ledger and the portfolio see those orders
+            with step("sales plans"):
+                counts.update(sales_perf_demo.seed_plans(db, rng, progress, perf))  # targets, commissions, dealers
+            with step("invoicing"):
+                counts.update(invoicing_demo.seed(db, rng, progress))  # taxes, shipping, payments, invoices
+            with step("shopper accounts"):
+                shoppers = _shopper_accounts(db)
+                counts["shopper accounts"] = len(shoppers)
             from merx.crm import demo as crm_demo
             from merx.integration import demo as integration_demo
 
-            hooks = integration_demo.create_endpoints(db)  # they receive the events from here on
-            counts.update(crm_demo.seed(db, rng, progress))  # loyalty points spent at checkout, given back
-            counts.update(integration_demo.seed(db, hooks, progress))  # a stock file, then the deliveries
+            with step("crm"):
+                hooks = integration_demo.create_endpoints(db)  # they receive the events from here on
+                counts.update(crm_demo.seed(db, rng, progress))  # loyalty points spent at checkout, given back
+            with step("integration"):
+                counts.update(integration_demo.seed(db, hooks, progress))  # a stock file, then the deliveries
             from merx.pricing import demo as pricing_demo
 
-            counts.update(pricing_demo.seed(db, progress))  # competitors, their prices, rules and proposals
+            with step("pricing"):
+                counts.update(pricing_demo.seed(db, progress))  # competitors, their prices, rules and proposals
             from merx import demo_early_access
 
-            counts.update(demo_early_access.seed(db, rng, progress))  # a collection for repeat customers first
+            with step("early access"):
+                counts.update(demo_early_access.seed(db, rng, progress))  # a collection for repeat customers first
 
             from merx.integration import demo_feed
 
-            counts.update(demo_feed.seed(db, progress))  # a marketplace's order feed, fees classed apart
-        with UnitOfWork(db) as uow:
-            issued = accounts.create_user_with_key(uow, name="demo-admin", role=Role.admin)
-        with UnitOfWork(db) as uow:
-            # The console signs in with a password; the demo's is printed with the URL.
-            accounts.create_user(uow, name="Demo admin", role=Role.admin, email=DEMO_CONSOLE_EMAIL,
-                                 password=DEMO_CONSOLE_PASSWORD)
-            uow.commit()
+            with step("marketplace feed"):
+                counts.update(demo_feed.seed(db, progress))  # a marketplace's order feed, fees classed apart
+            with step("admin users"):
+                with UnitOfWork(db) as uow:
+                    issued = accounts.create_user_with_key(uow, name="demo-admin", role=Role.admin)
+                with UnitOfWork(db) as uow:
+                    # The console signs in with a password; the demo's is printed with the URL.
+                    accounts.create_user(uow, name="Demo admin", role=Role.admin, email=DEMO_CONSOLE_EMAIL,
+                                         password=DEMO_CONSOLE_PASSWORD)
+                    uow.commit()
+            # Ready means every reaction has happened: the server starts with invoices issued,
+            # campaign revenue attributed and CRM facts written, not catching up while a
+            # visitor looks (and the embedding thread has had all of the above to finish).
+            with step("subscribers catch up"):
+                counts["events handled by subscribers"] = catch_up_subscribers(db, progress)
+            # last: its cursor starts at the outbox's end, so the server has nothing to re-index
+            with step("search index"):
+                counts.update(_search_index(db, settings, progress, warmup))
     finally:
         db.dispose()
+    profile.report(console)
     summary = ", ".join(f"{v} {k}" for k, v in counts.items())
     return DemoResult(admin_key=issued.key, database_url=url, summary=summary, counts=counts, shoppers=shoppers)
 
@@ -239,6 +279,33 @@ def _account_tickets(db: Any) -> dict[str, int]:
                 customer_id=contact.customer_id, requester_email=contact.email, requester_name=contact.name))
         made += 1
     return {"account tickets": made}
+
+
+def catch_up_subscribers(db: Any, progress: Progress | None = None) -> int:
+    """Run every context's durable subscribers over the outbox until each has reached its end
+    (their reactions emit events of their own, which the next pass hands on). The demo builds
+    with no handlers registered; this is what `merx serve` would otherwise do while the first
+    visitor looks at half-empty pages. Returns how many events they handled."""
+    from merx.contexts import handler_modules
+    from merx.core.events import MessageBus
+    from merx.core.subscribers import SubscriberRunner
+
+    bus = MessageBus()
+    for module in handler_modules():
+        module.register(bus)
+    runner = SubscriberRunner(db, bus)
+    task = progress.add_task("subscribers catch up", total=None) if progress is not None else None
+    handled = 0
+    while True:
+        n = runner.catch_up(max_rounds=1_000_000)
+        handled += n
+        if task is not None and progress is not None:
+            progress.update(task, completed=handled)
+        if n == 0:
+            break
+    if task is not None and progress is not None:
+        progress.update(task, total=handled, completed=handled)
+    return handled
 
 
 def _catch_up(db: Any, names: list[str]) -> None:
@@ -413,28 +480,28 @@ def _inventory(db: Any, rng: random.Random, progress: Progress) -> dict[str, int
     stores = [c for c, *_rest in LOCATIONS if c.startswith("ST-")]
     rows = 0
     for start in range(0, len(skus), 400):
+        receipts: list[tuple[str, int, int]] = []
+        for sku in skus[start:start + 400]:
+            if rng.random() < 0.05:
+                continue  # sold out everywhere
+            warehouse = "WH-POZ" if rng.random() < 0.5 else "WH-WRO"
+            receipts.append((sku, ids[warehouse], rng.randint(1, 60)))
+            if rng.random() < 0.4:
+                store = rng.choice(stores)
+                receipts.append((sku, ids[store], rng.randint(1, 8)))
         with UnitOfWork(db) as uow:
-            for sku in skus[start:start + 400]:
-                if rng.random() < 0.05:
-                    continue  # sold out everywhere
-                warehouse = "WH-POZ" if rng.random() < 0.5 else "WH-WRO"
-                inventory.receive_stock(uow, sku, ids[warehouse], rng.randint(1, 60), reason="receipt", reference="demo")
-                rows += 1
-                if rng.random() < 0.4:
-                    store = rng.choice(stores)
-                    inventory.receive_stock(uow, sku, ids[store], rng.randint(1, 8), reason="receipt", reference="demo")
-                    rows += 1
+            rows += inventory.receive_stock_many(uow, receipts, reason="receipt", reference="demo")
             uow.commit()
         progress.advance(task, len(skus[start:start + 400]))
     return {"locations": len(ids), "stock rows": rows}
 
 
 def _start_embedding(db: Any, settings: Settings, progress: Progress) -> Any:
-    from merx.search import public as search
+    from merx.search import demo as search_demo  # from the vector cache of an earlier demo where it can
 
     task = progress.add_task("embedding products", total=None)
-    return search.start_embedding(db, settings.data_dir,
-                                  on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+    return search_demo.start_demo_embedding(
+        db, settings.data_dir, on_progress=lambda done, total: progress.update(task, completed=done, total=total))
 
 
 def _search_index(db: Any, settings: Settings, progress: Progress, warmup: Any = None) -> dict[str, int]:

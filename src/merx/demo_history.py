@@ -212,24 +212,25 @@ def _progress_order(db: Any, rng: random.Random, orders: Any, shop: _Shop, order
         return "cancelled"
     if pickup:
         store = order["fulfilment"]["location"]
-        if not step(rng.uniform(2, 20), lambda uow: orders.ready_for_pickup(uow, oid)):
+        if not step(rng.uniform(2, 20), lambda uow: orders.ready_for_pickup(uow, oid, read_back=False)):
             return "open"
         if not step(rng.uniform(24, 72), lambda uow: orders.picked_up(uow, oid, location=store,
-                                                                      payment_collected=True)):
+                                                                      payment_collected=True, read_back=False)):
             return "open"
         done_after = 96.0
     else:
         number = f"{rng.randrange(10**11, 10**12)}"
         carrier, url = rng.choice(CARRIERS)
         if not step(rng.uniform(4, 30), lambda uow: orders.fulfil(uow, oid, carrier=carrier, tracking_number=number,
-                                                                  tracking_url=url.format(number))):
+                                                                  tracking_url=url.format(number),
+                                                                  read_back=False)):
             return "open"
-        if not step(rng.uniform(40, 90), lambda uow: orders.simple_transition(uow, oid, "delivered")):
+        if not step(rng.uniform(40, 90), lambda uow: orders.simple_transition(uow, oid, "delivered", read_back=False)):
             return "open"
         done_after = 24 * 16.0
     if rng.random() < 0.06:
         return "returns" if _return(db, rng, orders, shop, order, at + dt.timedelta(days=rng.uniform(4, 12))) else "open"
-    step(done_after, lambda uow: orders.simple_transition(uow, oid, "completed"))
+    step(done_after, lambda uow: orders.simple_transition(uow, oid, "completed", read_back=False))
     return "delivered or collected"
 
 
@@ -263,10 +264,10 @@ def _restock(db: Any, rng: random.Random, shop: _Shop, day: dt.date) -> None:
         return
     codes = list(shop.warehouses)
     at = dt.datetime.combine(day, dt.time(6, 0), tzinfo=dt.timezone.utc)
+    receipts = [(sku, shop.warehouses[rng.choice(codes)], quantity + rng.randint(1, 4))
+                for sku, quantity in sorted(shop.sold.items())]
     with simulated_clock(at), UnitOfWork(db, actor=SYSTEM) as uow:
-        for sku, quantity in sorted(shop.sold.items()):
-            inventory.receive_stock(uow, sku, shop.warehouses[rng.choice(codes)], quantity + rng.randint(1, 4),
-                                    reason="receipt", reference=f"PO-{day:%Y%m}")
+        inventory.receive_stock_many(uow, receipts, reason="receipt", reference=f"PO-{day:%Y%m}")
         uow.commit()
     shop.sold.clear()
 

@@ -62,7 +62,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data_dir = tmp_path_factory.mktemp("demo-walk")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MERX_")}
     env.update({"MERX_DATA_DIR": str(data_dir), "MERX_SECRET_KEY": "demo-walk-secret-key-0123456789abcdef",
-                "MERX_LOG_LEVEL": "WARNING"})
+                "MERX_LOG_LEVEL": "WARNING", "MERX_DEMO_VECTOR_CACHE": str(data_dir / "vector-cache")})
     merx = [sys.executable, "-m", "merx.cli"]
     built = subprocess.run([*merx, "demo", "--no-serve", "--products", "300", "--size", "small"], env=env,
                            capture_output=True, text=True, timeout=900)
@@ -82,12 +82,31 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(0.3)
     else:
         pytest.fail("merx serve did not answer /healthz")
+    _wait_until_subscribers_caught_up(url, built.stdout.strip().splitlines()[-1], proc, data_dir)
     yield url
     proc.terminate()
     try:
         proc.wait(20)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+def _wait_until_subscribers_caught_up(url: str, admin_key: str, proc: Any, data_dir: Any) -> None:
+    """Real readiness, not a sleep: every durable subscriber (invoices, campaign revenue, CRM
+    facts, search's signals and this replica's index) has reached the outbox's end. The demo
+    catches them all up before it exits; the server may add events of its own at start."""
+    headers = {"Authorization": f"Bearer {admin_key}"}
+    deadline, behind = time.monotonic() + 120, None
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, (data_dir / "serve.log").read_text()[-3000:]
+        answer = httpx.get(f"{url}/api/v1/subscribers", headers=headers, timeout=30)
+        assert answer.status_code == 200, answer.text
+        rows = answer.json()["subscribers"]
+        behind = {r["name"]: r["lag"] for r in rows if r["lag"] is None or r["lag"] > 0}
+        if rows and not behind:
+            return
+        time.sleep(0.5)
+    pytest.fail(f"durable subscribers still behind the outbox two minutes after the server started: {behind}")
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from merx.catalog.events import ProductDeleted
 from merx.catalog.models import Brand, Category, Channel, Product, ProductChannel, Variant
 from merx.catalog.refs import Refs
 from merx.catalog.schemas import ProductCreate, ProductOut, ProductPatch, VariantOut
-from merx.catalog.state import (_audit_state, _create_from_state, _state_after_patch, _state_for_create,
-                                _update_from_state, state_of)
+from merx.catalog.state import (_announce_created, _audit_state, _create_from_state, _flush, _stage_create,
+                                _state_after_patch, _state_for_create, _update_from_state, state_of)
 from merx.core.auth import Principal, Role
 from merx.core.errors import Conflict, FieldError, NotFound, Problem, ValidationProblem
 from merx.core.money import Money
@@ -45,18 +45,32 @@ def create_product(uow: UnitOfWork, data: ProductCreate, *, settings: Settings |
 def bulk_create_products(uow: UnitOfWork, items: Iterable[ProductCreate], *, settings: Settings | None = None,
                          commit: bool = True) -> list[int]:
     """Creates many products in one transaction (demo data, seeding); any invalid item
-    aborts the whole batch with its problem."""
+    aborts the whole batch with its problem. The products are written in one flush (a few
+    multi-row INSERTs per table, not one round of them per product), then their events and
+    audit entries follow in the items' order, as creating them one by one gives."""
     refs = Refs(uow, (settings or uow.settings))
-    ids = []
-    for i, item in enumerate(items):
-        try:
-            ids.append(_create_from_state(refs, _state_for_create(item)).id)
-        except Problem as e:
-            e.detail = f"item {i}: {e.detail}"
-            raise
+    staged: list[tuple[Any, dict[str, Any]]] = []
+    in_batch: dict[str, int] = {}  # SKU -> item: the database check cannot see unflushed products
+    with uow.session.no_autoflush:
+        for i, item in enumerate(items):
+            try:
+                state = _state_for_create(item)
+                for v in state["variants"]:
+                    if v["sku"] in in_batch:
+                        raise Conflict(f"SKU {v['sku']!r} is also given by item {in_batch[v['sku']]}",
+                                       type_slug="duplicate-sku",
+                                       errors=[FieldError("sku", f"SKU {v['sku']!r} is given twice", "duplicate")])
+                staged.append((_stage_create(refs, state), state))
+                in_batch.update({v["sku"]: i for v in state["variants"]})
+            except Problem as e:
+                e.detail = f"item {i}: {e.detail}"
+                raise
+    _flush(uow)
+    for p, state in staged:
+        _announce_created(uow, p, state)
     if commit:
         uow.commit()
-    return ids
+    return [p.id for p, _state in staged]
 
 
 def _load(uow: UnitOfWork, product_id: int) -> Product:

@@ -370,6 +370,14 @@ def _check_seller_scope(actor: Principal, state: dict[str, Any], *, creating: bo
 
 
 def _create_from_state(refs: Refs, state: dict[str, Any]) -> Product:
+    p = _stage_create(refs, state)
+    _flush(refs.uow)
+    _announce_created(refs.uow, p, state)
+    return p
+
+
+def _stage_create(refs: Refs, state: dict[str, Any]) -> Product:
+    """A new product checked and added to the session, not yet flushed (no id yet)."""
     uow = refs.uow
     _check_seller_scope(uow.actor, state, creating=True, owner=None)
     _validate_state(refs, state, product_id=None)
@@ -380,10 +388,13 @@ def _create_from_state(refs: Refs, state: dict[str, Any]) -> Product:
     uow.session.add(p)
     _apply_state(refs, p, state)
     p.created_at = p.updated_at
-    _flush(uow)
+    return p
+
+
+def _announce_created(uow: UnitOfWork, p: Product, state: dict[str, Any]) -> None:
+    """The event and audit entry of a product created and flushed."""
     uow.emit(ProductCreated(**_event_payload(p, state)), version=p.version)
     uow.audit("create", "product", p.id, after=_audit_state(state))
-    return p
 
 
 def _update_from_state(refs: Refs, p: Product, old: dict[str, Any], new: dict[str, Any]) -> bool:

@@ -14,7 +14,7 @@ from merx.inventory import rules
 from merx.inventory.locations import get_location_by_code, locations_by_ids
 from merx.inventory.models import StockLevel, StockThreshold, Transfer
 from merx.inventory.writes import (InsufficientStock, _apply, _Changes, _current, _emit_changes, _insert_ignore,
-                                   _lock_rows, _thresholds, serialised, stock_row_out)
+                                   _known_thresholds, _lock_rows, _thresholds, serialised, stock_row_out)
 
 
 ADJUSTMENT_REASONS = ("adjustment", "receipt", "count", "return", "damage")
@@ -101,6 +101,36 @@ def receive_stock(uow: UnitOfWork, sku: str, location_id: int, quantity: int, *,
     if not _apply(uow, changes, sku, location_id, reason=reason, on_hand=quantity, reference=reference, note=note):
         raise Conflict(f"could not add {quantity} of {sku}")  # only a negative quantity can fail
     _emit_changes(uow, changes)
+
+
+def receive_stock_many(uow: UnitOfWork, receipts: Sequence[tuple[str, int, int]], *, reason: str, reference: str,
+                       note: str | None = None) -> int:
+    """`receive_stock` for many `(sku, location_id, quantity)` receipts at once (a warehouse's
+    delivery of a few hundred lines): the same guarded change, ledger movement and
+    `inventory.stock_changed` event per row, with the rows created, locked and their
+    thresholds read in one statement each instead of one per receipt. Inside the caller's
+    unit of work; the caller commits. A receipt of a SKU the catalog does not know or of no
+    units refuses the whole batch (nothing written), naming it. Returns how many were applied."""
+    if not receipts:
+        return 0
+    for i, (sku, _location_id, quantity) in enumerate(receipts):
+        if quantity <= 0:
+            raise ValidationProblem.for_field(f"receipts[{i}].quantity", f"must be positive (got {quantity} for {sku})")
+    unknown = unknown_skus(uow, [sku for sku, _loc, _q in receipts])
+    if unknown:
+        i, sku = next((i, r[0]) for i, r in enumerate(receipts) if r[0] in unknown)
+        raise ValidationProblem.for_field(f"receipts[{i}].sku", f"the catalog has no product variant with SKU {sku!r}",
+                                          "unknown")
+    pairs = sorted({(sku, location_id) for sku, location_id, _quantity in receipts})
+    for start in range(0, len(pairs), 1000):  # within SQLite's bound parameters per statement
+        _insert_ignore(uow, [{"sku": sku, "location_id": location_id} for sku, location_id in pairs[start:start + 1000]])
+    locked = _lock_rows(uow, [sku for sku, _loc in pairs], [loc for _sku, loc in pairs])
+    changes = _Changes()
+    for sku, location_id, quantity in receipts:
+        if not _apply(uow, changes, sku, location_id, reason=reason, on_hand=quantity, reference=reference, note=note):
+            raise Conflict(f"could not add {quantity} of {sku}")  # unreachable for positive quantities
+    _emit_changes(uow, changes, known=_known_thresholds(locked))
+    return len(receipts)
 
 
 def transfer(uow: UnitOfWork, *, sku: str, from_location: str, to_location: str, quantity: int,

@@ -2,7 +2,7 @@
 availability, adjustments and transfers, and the hold protocol checkout runs (allocate,
 consume, release) inside the caller's unit of work."""
 
-from merx.inventory.adjustments import adjust, receive_stock, set_stock_levels, transfer
+from merx.inventory.adjustments import adjust, receive_stock, receive_stock_many, set_stock_levels, transfer
 from merx.inventory.holds import allocate, consume, holds_of, release
 from merx.inventory.locations import (create_location, get_location, get_location_by_code, list_locations, update_location,
                                       locations_by_ids)
@@ -15,6 +15,7 @@ __all__ = [
     "InsufficientStock", "LineRequest", "adjust", "aggregate_statuses", "allocate", "availability", "available_units",
     "consume", "create_location", "update_location", "get_inventory_settings", "get_location", "get_location_by_code",
     "holds_of",
-    "list_locations", "locations_by_ids", "movements", "receive_stock", "release", "serialised", "set_stock_levels",
+    "list_locations", "locations_by_ids", "movements", "receive_stock", "receive_stock_many", "release", "serialised",
+    "set_stock_levels",
     "stock_levels", "transfer",
 ]

@@ -68,10 +68,12 @@ def capture_payment(uow: UnitOfWork, order_id: int) -> dict[str, Any]:
 
 
 def fulfil(uow: UnitOfWork, order_id: int, *, carrier: str, tracking_number: str,
-           tracking_url: str | None = None) -> dict[str, Any]:
+           tracking_url: str | None = None, read_back: bool = True) -> dict[str, Any] | None:
+    """Ship it: the held units leave stock. `read_back=False` (a bulk replay such as the demo's
+    year of orders) skips reading the order back and returns None."""
     _require_staff(uow)
 
-    def run() -> dict[str, Any]:
+    def run() -> dict[str, Any] | None:
         order = _load(uow, order_id, for_update=True)
         if order.fulfilment_type != "ship":
             raise domain.InvalidTransition(f"Order {order.number} is collected in store; use ready-for-pickup")
@@ -80,25 +82,25 @@ def fulfil(uow: UnitOfWork, order_id: int, *, carrier: str, tracking_number: str
         order.tracking = {"carrier": carrier, "number": tracking_number, "url": tracking_url}
         _set_status(uow, order, "fulfilled", tracking=order.tracking)
         uow.commit()
-        return order_out(uow, order)
+        return order_out(uow, order) if read_back else None
 
     return _retrying(uow, run)
 
 
-def simple_transition(uow: UnitOfWork, order_id: int, target: str) -> dict[str, Any]:
-    """deliver / complete: no side effects beyond the status."""
+def simple_transition(uow: UnitOfWork, order_id: int, target: str, *, read_back: bool = True) -> dict[str, Any] | None:
+    """deliver / complete: no side effects beyond the status (`read_back` as in `fulfil`)."""
     _require_staff(uow)
 
-    def run() -> dict[str, Any]:
+    def run() -> dict[str, Any] | None:
         order = _load(uow, order_id, for_update=True)
         _set_status(uow, order, target)
         uow.commit()
-        return order_out(uow, order)
+        return order_out(uow, order) if read_back else None
 
     return _retrying(uow, run)
 
 
-def ready_for_pickup(uow: UnitOfWork, order_id: int) -> dict[str, Any]:
+def ready_for_pickup(uow: UnitOfWork, order_id: int, *, read_back: bool = True) -> dict[str, Any] | None:
     _require_staff(uow)
 
     def run() -> dict[str, Any]:
@@ -108,13 +110,15 @@ def ready_for_pickup(uow: UnitOfWork, order_id: int) -> dict[str, Any]:
         loc = inventory.get_location(uow, order.pickup_location_id)
         _set_status(uow, order, "ready_for_pickup", location=loc.code, location_name=loc.name)
         uow.commit()
-        return order_out(uow, order)
+        return order_out(uow, order) if read_back else None
 
     return _retrying(uow, run)
 
 
-def picked_up(uow: UnitOfWork, order_id: int, *, location: str, payment_collected: bool) -> dict[str, Any]:
-    """The store confirms the handover: the held units become a sale at that store."""
+def picked_up(uow: UnitOfWork, order_id: int, *, location: str, payment_collected: bool,
+              read_back: bool = True) -> dict[str, Any] | None:
+    """The store confirms the handover: the held units become a sale at that store
+    (`read_back` as in `fulfil`)."""
     _require_staff(uow)
 
     def run() -> dict[str, Any]:
@@ -142,7 +146,7 @@ def picked_up(uow: UnitOfWork, order_id: int, *, location: str, payment_collecte
         inventory.consume(uow, f"order:{order.id}", note=f"picked up at {loc.code}")
         _set_status(uow, order, "picked_up", location=loc.code, payment_status=order.payment_status)
         uow.commit()
-        return order_out(uow, order)
+        return order_out(uow, order) if read_back else None
 
     return _retrying(uow, run)
 
