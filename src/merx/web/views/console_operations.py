@@ -1,0 +1,8 @@
+"""The console pages of issue #20 build 2 ("a console that manages everything the API does"),
+one module each; `web/api.py` mounts them through this list."""
+
+from __future__ import annotations
+
+from merx.web.views import promotion_page
+
+ROUTERS = [promotion_page.router]

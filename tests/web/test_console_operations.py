@@ -1,0 +1,117 @@
+"""Console pages of issue #20 build 2 that manage what only the API managed: a promotion's own
+page (edit, pause, its coupon's uses and its redemptions), the audit log, dead letters, a
+user's role. HTTP through the ASGI stack, signed in through the real login form."""
+
+from __future__ import annotations
+
+import re
+
+from tests.web.conftest import csrf_of, form_sign_in as sign_in
+
+
+def _order(client, email, coupon=None):  # type: ignore[no-untyped-def]
+    body = {"customer": {"email": email}, "lines": [{"sku": "LAMP-DESK", "quantity": 1}],
+            "payment": {"provider": "manual"}}
+    if coupon:
+        body["coupon"] = coupon
+    r = client.post("/api/v1/orders", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _promotion(client, admin, **extra):  # type: ignore[no-untyped-def]
+    r = client.post("/api/v1/promotions", headers=admin, json={"name": "Lamp week", "kind": "order_percent",
+                                                                "percent": "10", "coupon_code": "LAMP10", **extra})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+# -- a promotion's page ------------------------------------------------------------------------
+
+
+def test_redemptions_api_pages_newest_first_and_refuses_unknown_promotions_and_customers(client, shop, admin,
+                                                                                         make_key):
+    p = _promotion(client, admin)
+    first, second = _order(client, "a@example.com", "LAMP10"), _order(client, "b@example.com", "LAMP10")
+    _order(client, "c@example.com")  # no coupon: not a redemption
+    page = client.get(f"/api/v1/promotions/{p['id']}/redemptions?limit=1", headers=admin).json()
+    assert [r["order_id"] for r in page["items"]] == [second["id"]]
+    assert page["items"][0]["amount"] == "4.90" and page["items"][0]["currency"] == "EUR"
+    rest = client.get(f"/api/v1/promotions/{p['id']}/redemptions?limit=1&cursor={page['next_cursor']}",
+                      headers=admin).json()
+    assert [r["order_id"] for r in rest["items"]] == [first["id"]] and rest["next_cursor"] is None
+    missing = client.get("/api/v1/promotions/999999/redemptions", headers=admin)
+    assert missing.status_code == 404
+    assert client.get(f"/api/v1/promotions/{p['id']}/redemptions", headers=make_key("marketer")).status_code == 403
+    bad = client.get(f"/api/v1/promotions/{p['id']}/redemptions?limit=0", headers=admin)
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
+    assert "limit" in bad.text
+
+
+def test_staff_edits_a_promotion_sees_its_orders_and_pauses_it(client, shop, admin):
+    p = _promotion(client, admin)
+    order = _order(client, "a@example.com", "LAMP10")
+    sign_in(client, shop.users["staff"])
+    listed = client.get("/console/promotions").text
+    assert f'href="/console/promotions/{p["id"]}"' in listed
+    page = client.get(f"/console/promotions/{p['id']}")
+    assert page.status_code == 200
+    assert f'href="/console/orders/{order["id"]}"' in page.text and "4.90" in page.text
+    r = client.post(f"/console/promotions/{p['id']}", data={
+        "csrf_token": csrf_of(page.text), "name": "Lamp fortnight", "priority": "3", "stacking": "exclusive",
+        "usage_limit_total": "100", "usage_limit_per_customer": "1", "starts_at": "", "ends_at": "2031-01-31T23:59"},
+        follow_redirects=True)
+    assert "Lamp fortnight saved." in r.text
+    saved = client.get(f"/api/v1/promotions/{p['id']}", headers=admin).json()
+    assert (saved["name"], saved["priority"], saved["stacking"], saved["usage_limit_total"],
+            saved["usage_limit_per_customer"]) == ("Lamp fortnight", 3, "exclusive", 100, 1)
+    assert saved["ends_at"].startswith("2031-01-31T23:59")
+    r = client.post(f"/console/promotions/{p['id']}/active", data={"csrf_token": csrf_of(r.text), "active": "no"},
+                    follow_redirects=True)
+    assert "paused: checkout no longer applies it" in r.text
+    again = client.post("/api/v1/orders", json={"customer": {"email": "z@example.com"}, "coupon": "LAMP10",
+                                                "lines": [{"sku": "LAMP-DESK", "quantity": 1}],
+                                                "payment": {"provider": "manual"}})
+    assert again.status_code == 422  # a paused coupon is refused at checkout
+    audit = client.get("/api/v1/audit-log?entity=promotion", headers=admin)
+    if audit.status_code == 200:  # the edit is in the audit log as the signed-in user
+        assert any(e["action"] == "update" for e in audit.json()["items"])
+
+
+def test_a_refused_promotion_edit_names_the_field_and_changes_nothing(client, shop, admin):
+    p = _promotion(client, admin, usage_limit_total=5)
+    _order(client, "a@example.com", "LAMP10")
+    _order(client, "b@example.com", "LAMP10")
+    sign_in(client, shop.users["staff"])
+    page = client.get(f"/console/promotions/{p['id']}").text
+    r = client.post(f"/console/promotions/{p['id']}", data={
+        "csrf_token": csrf_of(page), "name": "Renamed", "priority": "0", "stacking": "stackable",
+        "usage_limit_total": "1", "starts_at": "2030-02-01T00:00", "ends_at": "2030-01-01T00:00"})
+    assert r.status_code == 422
+    assert re.search(r'data-field="usage_limit_total"[^>]*>[^<]*below the 2 redemptions', r.text)
+    assert 'value="Renamed"' in r.text  # what was typed stays in the form
+    assert client.get(f"/api/v1/promotions/{p['id']}", headers=admin).json()["name"] == "Lamp week"
+    r = client.post(f"/console/promotions/{p['id']}", data={
+        "csrf_token": csrf_of(page), "name": "Renamed", "priority": "x", "stacking": "stackable"})
+    assert r.status_code == 422 and 'data-field="priority"' in r.text
+    r = client.post(f"/console/promotions/{p['id']}", data={
+        "csrf_token": csrf_of(page), "name": "Renamed", "priority": "0", "stacking": "stackable",
+        "starts_at": "2030-02-01T00:00", "ends_at": "2030-01-01T00:00"})
+    assert r.status_code == 422 and 'data-field="ends_at"' in r.text
+    assert client.get(f"/console/promotions/{p['id']}", ).status_code == 200
+
+
+def test_promotion_page_is_for_admin_and_staff_and_its_forms_need_the_token(client, shop, admin):
+    p = _promotion(client, admin)
+    for role in ("support_agent", "sales_rep"):
+        sign_in(client, shop.users[role])
+        assert client.get(f"/console/promotions/{p['id']}").status_code == 403, role
+        page = client.get("/console").text
+        r = client.post(f"/console/promotions/{p['id']}/active", data={"csrf_token": csrf_of(page), "active": "no"})
+        assert r.status_code == 403, role
+    assert client.get(f"/api/v1/promotions/{p['id']}", headers=admin).json()["active"] is True
+    sign_in(client, shop.users["staff"])
+    assert client.get("/console/promotions/999999").status_code == 404
+    r = client.post(f"/console/promotions/{p['id']}/active", data={"csrf_token": "forged", "active": "no"})
+    assert r.status_code == 403
+    assert client.get(f"/api/v1/promotions/{p['id']}", headers=admin).json()["active"] is True
