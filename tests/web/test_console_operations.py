@@ -73,9 +73,9 @@ def test_staff_edits_a_promotion_sees_its_orders_and_pauses_it(client, shop, adm
                                                 "lines": [{"sku": "LAMP-DESK", "quantity": 1}],
                                                 "payment": {"provider": "manual"}})
     assert again.status_code == 422  # a paused coupon is refused at checkout
-    audit = client.get("/api/v1/audit-log?entity=promotion", headers=admin)
-    if audit.status_code == 200:  # the edit is in the audit log as the signed-in user
-        assert any(e["action"] == "update" for e in audit.json()["items"])
+    audit = client.get(f"/api/v1/audit-log?entity_type=promotion&entity_id={p['id']}&action=update",
+                       headers=admin).json()["items"]  # the edits are in the audit log as the signed-in user
+    assert [e["actor_role"] for e in audit] == ["staff", "staff"]
 
 
 def test_a_refused_promotion_edit_names_the_field_and_changes_nothing(client, shop, admin):
@@ -115,3 +115,53 @@ def test_promotion_page_is_for_admin_and_staff_and_its_forms_need_the_token(clie
     r = client.post(f"/console/promotions/{p['id']}/active", data={"csrf_token": "forged", "active": "no"})
     assert r.status_code == 403
     assert client.get(f"/api/v1/promotions/{p['id']}", headers=admin).json()["active"] is True
+
+
+# -- the audit log -----------------------------------------------------------------------------
+
+
+def test_audit_log_api_filters_by_user_action_and_time_and_names_a_bad_filter(client, shop, admin, make_key):
+    staff_key = make_key("staff", name="Stan")
+    p = client.post("/api/v1/promotions", headers=staff_key, json={"name": "A", "kind": "order_percent",
+                                                                    "percent": "5"}).json()
+    client.patch(f"/api/v1/promotions/{p['id']}", headers=admin, json={"name": "B"})
+    stan = next(e["actor_user_id"] for e in client.get("/api/v1/audit-log?entity_type=promotion",
+                                                       headers=admin).json()["items"] if e["action"] == "create")
+    by_stan = client.get(f"/api/v1/audit-log?actor_user_id={stan}", headers=admin).json()["items"]
+    assert [(e["action"], e["entity_type"]) for e in by_stan] == [("create", "promotion")]
+    updates = client.get("/api/v1/audit-log?action=update&entity_type=promotion", headers=admin).json()["items"]
+    assert [e["after"]["name"] for e in updates] == ["B"]
+    assert client.get("/api/v1/audit-log?since=2999-01-01T00:00:00Z", headers=admin).json()["items"] == []
+    everything = client.get("/api/v1/audit-log?since=2000-01-01T00:00:00&until=2999-01-01T00:00:00Z",
+                            headers=admin).json()["items"]
+    assert {"create", "update"} <= {e["action"] for e in everything}
+    for query, field in (("actor_user_id=abc", "actor_user_id"), ("since=yesterday", "since"),
+                         ("until=2020-13-01", "until"), ("since=2030-01-02T00:00Z&until=2030-01-01T00:00Z", "until"),
+                         ("action=" + "x" * 65, "action")):
+        r = client.get(f"/api/v1/audit-log?{query}", headers=admin)
+        assert r.status_code == 422, query
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert field in r.text, query
+    assert client.get("/api/v1/audit-log", headers=staff_key).status_code == 403
+
+
+def test_admin_reads_the_audit_log_page_newest_first_with_filters(client, shop, admin):
+    p = _promotion(client, admin)
+    client.patch(f"/api/v1/promotions/{p['id']}", headers=admin, json={"name": "Lamp month"})
+    sign_in(client, shop.users["admin"])
+    page = client.get("/console/audit-log")
+    assert page.status_code == 200 and 'href="/console/audit-log"' in page.text
+    rows = re.findall(r"<tr><td>.*?</tr>", page.text, re.S)
+    assert "Lamp week → Lamp month" in rows[0] and f'href="/console/promotions/{p["id"]}"' in rows[0]
+    only = client.get("/console/audit-log?entity_type=promotion&action=create").text
+    assert "Lamp week" in only and "Lamp month" not in only
+    bad = client.get("/console/audit-log?since=last+week&until=2020-01-01T00:00")
+    assert bad.status_code == 422
+    assert re.search(r'data-field="since"[^>]*>is not a date and time', bad.text)
+    assert "Correct the filter above" in bad.text
+    window = client.get("/console/audit-log?since=2030-01-02T00:00&until=2030-01-01T00:00")
+    assert window.status_code == 422 and 'data-field="until"' in window.text
+    for role in ("staff", "support_agent"):
+        sign_in(client, shop.users[role])
+        assert client.get("/console/audit-log").status_code == 403, role
+        assert 'href="/console/audit-log"' not in client.get("/console").text

@@ -63,10 +63,17 @@ def revoke_api_key(api_key_id: int, uow: UnitOfWork = Depends(get_uow),
 
 
 @router.get("/audit-log", response_model=Page[audit.AuditOut])
-def audit_log(entity_type: str | None = None, entity_id: str | None = None, limit: int | None = Query(None),
-              cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
+def audit_log(entity_type: str | None = None, entity_id: str | None = None,
+              actor_user_id: int | None = Query(None, ge=1, description="Only what this user did."),
+              action: str | None = Query(None, min_length=1, max_length=64,
+                                         description="Only this action, e.g. `create`, `update`, `delete`."),
+              since: dt.datetime | None = Query(None, description="Written at or after (ISO 8601; no offset: UTC)."),
+              until: dt.datetime | None = Query(None, description="Written before (ISO 8601; no offset: UTC)."),
+              limit: int | None = Query(None), cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
               _: Principal = Depends(require(Role.admin))) -> Page[audit.AuditOut]:
-    return audit.audit_entries(uow, entity_type=entity_type, entity_id=entity_id, limit=limit, cursor=cursor)
+    """Who changed what, oldest first; the filters combine (all must hold)."""
+    return audit.audit_entries(uow, entity_type=entity_type, entity_id=entity_id, actor_user_id=actor_user_id,
+                               action=action, since=since, until=until, limit=limit, cursor=cursor)
 
 
 # -- durable subscribers (core/subscribers.py) -------------------------------------------------------
