@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from merx.core import accounts, audit, subscribers
 from merx.core.auth import Principal, Role
@@ -120,8 +120,23 @@ def list_subscribers(uow: UnitOfWork = Depends(get_read_uow),
 
 
 @router.post("/subscribers/dead-letters/{letter_id}/retry", response_model=DeadLetterOut, tags=["ops"])
-def retry_dead_letter(letter_id: int, request: Request, _: Principal = Depends(require(Role.admin))) -> DeadLetterOut:
+def retry_dead_letter(letter_id: int, request: Request,
+                      principal: Principal = Depends(require(Role.admin))) -> DeadLetterOut:
     """Run a parked event through its subscriber again: `status` is `retried` when it went
     through, still `dead` (with the new error and attempt) when it failed again."""
-    letter = subscribers.retry_dead_letter(request.app.state.db, letter_id)
+    letter = subscribers.retry_dead_letter(request.app.state.db, letter_id, actor=principal)
+    return DeadLetterOut.model_validate(letter, from_attributes=True)
+
+
+class DiscardIn(StrictModel):
+    reason: str | None = Field(None, max_length=500)
+
+
+@router.post("/subscribers/dead-letters/{letter_id}/discard", response_model=DeadLetterOut, tags=["ops"])
+def discard_dead_letter(letter_id: int, body: DiscardIn | None = None, uow: UnitOfWork = Depends(get_uow),
+                        _: Principal = Depends(require(Role.admin))) -> DeadLetterOut:
+    """Give up on a parked event (it will not be retried): `status` becomes `discarded`; the
+    audit log keeps who did it and the `reason`. 409 when the letter was already retried or
+    discarded."""
+    letter = subscribers.discard_dead_letter(uow, letter_id, body.reason if body else None)
     return DeadLetterOut.model_validate(letter, from_attributes=True)
