@@ -165,3 +165,58 @@ def test_admin_reads_the_audit_log_page_newest_first_with_filters(client, shop, 
         sign_in(client, shop.users[role])
         assert client.get("/console/audit-log").status_code == 403, role
         assert 'href="/console/audit-log"' not in client.get("/console").text
+
+
+# -- a user's role -----------------------------------------------------------------------------
+
+
+def _uid(page: str, email: str) -> int:
+    return int(re.search(r'<tr id="user-(\d+)"><td>[^<]*</td><td>' + re.escape(email), page).group(1))
+
+
+def test_patch_user_changes_the_role_at_once_keeps_the_last_admin_and_scoped_roles(client, shop, admin, make_key):
+    sign_in(client, shop.users["admin"])
+    page = client.get("/console/users").text
+    staff_id, admin_id, seller_id = (_uid(page, shop.users[r]) for r in ("staff", "admin", "seller"))
+    staff_key = make_key("staff")
+    r = client.patch(f"/api/v1/users/{staff_id}", headers=admin, json={"role": "support_agent", "name": "Sam"})
+    assert r.status_code == 200 and (r.json()["role"], r.json()["name"]) == ("support_agent", "Sam")
+    bad = client.patch(f"/api/v1/users/{staff_id}", headers=admin, json={"role": "boss"})
+    assert bad.status_code == 422 and "role" in bad.text
+    assert bad.headers["content-type"].startswith("application/problem+json")
+    scoped = client.patch(f"/api/v1/users/{seller_id}", headers=admin, json={"role": "staff"})
+    assert scoped.status_code == 422 and "role" in scoped.text
+    assert client.patch(f"/api/v1/users/{staff_id}", headers=admin, json={"role": "seller"}).status_code == 422
+    assert client.patch(f"/api/v1/users/{staff_id}", headers=staff_key, json={"role": "admin"}).status_code == 403
+    assert client.patch("/api/v1/users/999999", headers=admin, json={"role": "staff"}).status_code == 404
+    # the admin API key's user is an admin too: demote it, then the last one is refused
+    key_user = client.get("/api/v1/me", headers=admin).json()["user_id"]
+    assert client.patch(f"/api/v1/users/{key_user}", headers=admin, json={"role": "staff"}).status_code == 200
+    third = make_key("admin")
+    assert client.patch(f"/api/v1/users/{admin_id}", headers=third, json={"role": "staff"}).status_code == 200
+    third_id = client.get("/api/v1/me", headers=third).json()["user_id"]
+    last = client.patch(f"/api/v1/users/{third_id}", headers=third, json={"role": "staff"})
+    assert last.status_code == 409 and last.headers["content-type"].startswith("application/problem+json")
+    assert last.json()["type"].endswith("last-admin")
+    assert client.get("/api/v1/me", headers=third).json()["role"] == "admin"
+    only = client.get("/api/v1/audit-log?entity_type=user&action=update", headers=third).json()["items"]
+    assert {"role": "staff", "name": "Admin"} in [e["after"] for e in only]
+
+
+def test_admin_changes_a_role_on_the_users_page_but_not_the_last_admins(client, shop, make_key):
+    sign_in(client, shop.users["admin"])
+    page = client.get("/console/users").text
+    staff_id, admin_id = _uid(page, shop.users["staff"]), _uid(page, shop.users["admin"])
+    assert f'action="/console/users/{staff_id}/role"' in page
+    assert 'action="/console/users/' + str(_uid(page, shop.users["seller"])) + '/role"' not in page  # scoped
+    r = client.post(f"/console/users/{staff_id}/role", data={"csrf_token": csrf_of(page), "role": "sales_rep"},
+                    follow_redirects=True)
+    assert "Staff is now sales rep" in r.text
+    r = client.post(f"/console/users/{admin_id}/role", data={"csrf_token": csrf_of(page), "role": "staff"})
+    assert r.status_code == 422
+    assert re.search(rf'data-field="role{admin_id}"[^>]*>This is the last active admin', r.text)
+    sign_in(client, shop.users["staff"])  # now a sales rep: the users page is not theirs
+    assert client.get("/console/users").status_code == 403
+    page = client.get("/console").text
+    r = client.post(f"/console/users/{staff_id}/role", data={"csrf_token": csrf_of(page), "role": "admin"})
+    assert r.status_code == 403

@@ -62,6 +62,29 @@ def revoke_api_key(api_key_id: int, uow: UnitOfWork = Depends(get_uow),
     accounts.revoke_api_key(uow, api_key_id)
 
 
+class UserPatch(StrictModel):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    role: Role | None = None
+
+
+class UserOut(BaseModel):
+    id: int
+    name: str
+    email: str | None
+    role: str
+    active: bool
+    seller_id: int | None
+    customer_id: int | None
+
+
+@router.patch("/users/{user_id}", response_model=UserOut)
+def update_user(user_id: int, body: UserPatch, uow: UnitOfWork = Depends(get_uow),
+                _: Principal = Depends(require(Role.admin))) -> UserOut:
+    """Rename a user or change their role (seller, customer and dealer users keep theirs: 422).
+    409 `last-admin` when the change would leave no active admin."""
+    return UserOut(**accounts.update_user(uow, user_id, name=body.name, role=body.role))
+
+
 @router.get("/audit-log", response_model=Page[audit.AuditOut])
 def audit_log(entity_type: str | None = None, entity_id: str | None = None,
               actor_user_id: int | None = Query(None, ge=1, description="Only what this user did."),
