@@ -76,7 +76,8 @@ def update_promotion(promotion_id: int, body: PromotionPatch, uow: UnitOfWork = 
 @router.get("/promotions/{promotion_id}/redemptions", response_model=Page[RedemptionOut])
 def list_redemptions(promotion_id: int, limit: int | None = Query(None), cursor: str | None = None,
                      uow: UnitOfWork = Depends(get_read_uow),
-                     _: Principal = Depends(require(*MANAGERS, Role.sales_rep, Role.support_agent))) -> Page[RedemptionOut]:
+                     _: Principal = Depends(require(*MANAGERS, Role.sales_rep, Role.support_agent)),
+                     ) -> Page[RedemptionOut]:
     """The orders the promotion discounted, newest first; `released` ones were cancelled."""
     items, nxt = service.redemptions_page(uow, promotion_id, limit=_limit(uow, limit), cursor=cursor)
     return Page[RedemptionOut](items=[RedemptionOut(**r) for r in items], next_cursor=nxt)

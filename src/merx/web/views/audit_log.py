@@ -37,6 +37,9 @@ def _when(value: str | None, field: str, errors: dict[str, str]) -> dt.datetime 
         return None
 
 
+NOT_CHANGES = {"version", "updated_at", "open_now"}  # bookkeeping or derived, not what someone changed
+
+
 def changes(before: Any, after: Any, limit: int = 6) -> list[tuple[str, str, str]]:
     """(field, before, after) for what an entry changed, for the table; long values cut."""
     old = before if isinstance(before, dict) else {}
@@ -49,8 +52,8 @@ def changes(before: Any, after: Any, limit: int = 6) -> list[tuple[str, str, str
     first = ("name", "title", "code", "sku", "email", "status", "stage", "role", "active")
     keys = sorted(set(old) | set(new), key=lambda k: (first.index(k) if k in first else len(first), k))
     # an empty value on both sides of a creation is noise ("customer groups: []")
-    rows = [(k, short(old.get(k)), short(new.get(k))) for k in keys
-            if old.get(k) != new.get(k) and (old.get(k) or new.get(k) not in (None, "", [], {}))]
+    rows = [(k, short(old.get(k)), short(new.get(k))) for k in keys if k not in NOT_CHANGES
+            and old.get(k) != new.get(k) and (old.get(k) or new.get(k) not in (None, "", [], {}))]
     return rows[:limit]
 
 
