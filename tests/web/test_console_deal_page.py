@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
+
 from tests.web.conftest import csrf_of, form_sign_in as sign_in
 
 
@@ -59,6 +61,7 @@ def test_a_rep_edits_their_deal_and_refusals_are_named_beside_the_field(client, 
     assert stale.status_code == 422 and "changed meanwhile" in _field_error(stale.text, "_form")
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_patch_deal_keeps_reps_to_their_own_deals(client, shop, make_key, admin):
     deal = _rep_deal(client, shop)
     other_rep = make_key("sales_rep")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.web.conftest import csrf_of, form_sign_in as sign_in
 
 
@@ -29,6 +31,7 @@ def _promotion(client, admin, **extra):  # type: ignore[no-untyped-def]
 # -- a promotion's page ------------------------------------------------------------------------
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_redemptions_api_pages_newest_first_and_refuses_unknown_promotions_and_customers(client, shop, admin,
                                                                                          make_key):
     p = _promotion(client, admin)
@@ -120,6 +123,7 @@ def test_promotion_page_is_for_admin_and_staff_and_its_forms_need_the_token(clie
 # -- the audit log -----------------------------------------------------------------------------
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_audit_log_api_filters_by_user_action_and_time_and_names_a_bad_filter(client, shop, admin, make_key):
     staff_key = make_key("staff", name="Stan")
     p = client.post("/api/v1/promotions", headers=staff_key, json={"name": "A", "kind": "order_percent",
@@ -174,6 +178,7 @@ def _uid(page: str, email: str) -> int:
     return int(re.search(r'<tr id="user-(\d+)"><td>[^<]*</td><td>' + re.escape(email), page).group(1))
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_patch_user_changes_the_role_at_once_keeps_the_last_admin_and_scoped_roles(client, shop, admin, make_key):
     sign_in(client, shop.users["admin"])
     page = client.get("/console/users").text
