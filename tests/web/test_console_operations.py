@@ -45,6 +45,8 @@ def test_redemptions_api_pages_newest_first_and_refuses_unknown_promotions_and_c
     assert [r["order_id"] for r in rest["items"]] == [first["id"]] and rest["next_cursor"] is None
     missing = client.get("/api/v1/promotions/999999/redemptions", headers=admin)
     assert missing.status_code == 404
+    huge = client.get(f"/api/v1/promotions/{2**70}/redemptions", headers=admin)
+    assert huge.status_code == 422 and "promotion_id" in huge.text
     assert client.get(f"/api/v1/promotions/{p['id']}/redemptions", headers=make_key("marketer")).status_code == 403
     bad = client.get(f"/api/v1/promotions/{p['id']}/redemptions?limit=0", headers=admin)
     assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")

@@ -12,6 +12,7 @@ from merx.core import accounts, audit, subscribers
 from merx.core.auth import Principal, Role
 from merx.core.schemas import Page, StrictModel
 from merx.core.uow import UnitOfWork
+from merx.core.validation import INT64_MAX, DbId
 from merx.core.web import get_principal, get_read_uow, get_uow, require
 
 router = APIRouter(tags=["accounts"])
@@ -78,7 +79,7 @@ class UserOut(BaseModel):
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
-def update_user(user_id: int, body: UserPatch, uow: UnitOfWork = Depends(get_uow),
+def update_user(user_id: DbId, body: UserPatch, uow: UnitOfWork = Depends(get_uow),
                 _: Principal = Depends(require(Role.admin))) -> UserOut:
     """Rename a user or change their role (seller, customer and dealer users keep theirs: 422).
     409 `last-admin` when the change would leave no active admin."""
@@ -87,7 +88,7 @@ def update_user(user_id: int, body: UserPatch, uow: UnitOfWork = Depends(get_uow
 
 @router.get("/audit-log", response_model=Page[audit.AuditOut])
 def audit_log(entity_type: str | None = None, entity_id: str | None = None,
-              actor_user_id: int | None = Query(None, ge=1, description="Only what this user did."),
+              actor_user_id: int | None = Query(None, ge=1, le=INT64_MAX, description="Only what this user did."),
               action: str | None = Query(None, min_length=1, max_length=64,
                                          description="Only this action, e.g. `create`, `update`, `delete`."),
               since: dt.datetime | None = Query(None, description="Written at or after (ISO 8601; no offset: UTC)."),
@@ -156,7 +157,7 @@ class DiscardIn(StrictModel):
 
 
 @router.post("/subscribers/dead-letters/{letter_id}/discard", response_model=DeadLetterOut, tags=["ops"])
-def discard_dead_letter(letter_id: int, body: DiscardIn | None = None, uow: UnitOfWork = Depends(get_uow),
+def discard_dead_letter(letter_id: DbId, body: DiscardIn | None = None, uow: UnitOfWork = Depends(get_uow),
                         _: Principal = Depends(require(Role.admin))) -> DeadLetterOut:
     """Give up on a parked event (it will not be retried): `status` becomes `discarded`; the
     audit log keeps who did it and the `reason`. 409 when the letter was already retried or

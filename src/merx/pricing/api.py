@@ -74,7 +74,7 @@ def update_promotion(promotion_id: int, body: PromotionPatch, uow: UnitOfWork = 
 
 
 @router.get("/promotions/{promotion_id}/redemptions", response_model=Page[RedemptionOut])
-def list_redemptions(promotion_id: int, limit: int | None = Query(None), cursor: str | None = None,
+def list_redemptions(promotion_id: DbId, limit: int | None = Query(None), cursor: str | None = None,
                      uow: UnitOfWork = Depends(get_read_uow),
                      _: Principal = Depends(require(*MANAGERS, Role.sales_rep, Role.support_agent)),
                      ) -> Page[RedemptionOut]:
