@@ -76,13 +76,14 @@ def _page(request: Request, me: Any, code: str, *, values: dict[str, Any] | None
                   status=status, principal=me)
 
 
-@router.get("/console/locations/{code}")
-def location_page(request: Request, code: str) -> Response:
-    return _page(request, console_user(request, *READERS), code)
+@router.get("/console/locations/{location_code}")
+def location_page(request: Request, location_code: str) -> Response:
+    return _page(request, console_user(request, *READERS), location_code)
 
 
-@router.post("/console/locations/{code}/edit")
-def edit_location(request: Request, code: str, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+@router.post("/console/locations/{location_code}/edit")
+def edit_location(request: Request, location_code: str, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    code = location_code
     me = console_user(request, Role.admin)
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     errors: dict[str, str] = {}
