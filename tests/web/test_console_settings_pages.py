@@ -57,7 +57,7 @@ def test_price_list_created_and_filled_from_pasted_lines(client, shop, admin):
 
 
 def test_a_new_store_with_opening_hours_offers_pickup(client, shop, admin):
-    sign_in(client, shop.users["staff"])
+    sign_in(client, shop.users["admin"])  # locations are the admin's, in the API and the console
     r = _post(client, "/console/locations", {"code": "ST-LOD", "name": "Łódź store", "kind": "store",
                                               "address": "Piotrkowska 1, Łódź", "lat": "51.7592", "lon": "19.4560",
                                               "pickup": "on", "accepts_returns": "on",

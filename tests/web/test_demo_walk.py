@@ -41,10 +41,15 @@ RECORD_OR_FORM = re.compile(r"\{n\}|/new$|/password$")  # a record's own page or
 ACCEPTED_EMPTY: dict[str, set[str]] = {
     "/console/search": {"text No synonyms yet.", "text No pins.",
                         "table Queries with no results: Every query found something."},
+    # the demo's reactions handle every event: nothing is parked
+    "/console/dead-letters": {"table dead-letters: No dead letters: every subscriber handled every event."},
 }
 # The record pages a merchant opens from the lists; the walk must reach each one.
 DETAIL_PAGES = {"/console/orders/{n}", "/console/catalog/{n}", "/console/customers/{n}",
-                "/console/support/tickets/{n}", "/console/sales/accounts/{n}", "/console/marketing/messages/{n}"}
+                "/console/support/tickets/{n}", "/console/sales/accounts/{n}", "/console/marketing/messages/{n}",
+                # issue #20 build 2: the records whose own pages edit what the API edits
+                "/console/promotions/{n}", "/console/sales/deals/{n}", "/console/sales/leads/{n}",
+                "/console/integration/webhooks/{n}"}
 DOWNLOADS = {"/console/invoices/{n}.pdf", "/console/costs.csv", "/console/sales/quotes/{n}/pdf"}
 
 

@@ -530,6 +530,17 @@ def test_no_console_page_says_not_available_yet(client, shop, admin):
                     files={"file": ("stock.csv", b"sku,location,qty\nMUG-1,WH-POZ,3\n", "text/csv")})
     assert r.status_code in (200, 201, 202), r.text
     job_ids = [str(j["id"]) for j in client.get("/api/v1/connectors/wms/imports", headers=admin).json()["items"]]
+    # the record pages of #20 build 2: a promotion, a webhook endpoint, a deal and a lead
+    promotion = client.post("/api/v1/promotions", headers=admin, json={"name": "Sample", "kind": "order_percent",
+                                                                       "percent": "5"}).json()
+    from merx.integration import public as integration
+
+    with UnitOfWork(client.app.state.db) as uow:
+        endpoint = integration.create_endpoint(uow, integration.WebhookCreate(url="https://erp.example.com/hooks"))
+    with UnitOfWork(client.app.state.db) as uow:
+        deal = sales.create_deal(uow, sales.DealCreate(title="Sample deal", account_id=account.id,
+                                                       amount={"amount": "100.00", "currency": "EUR"}))
+    lead = client.post("/api/v1/leads", headers=admin, json={"company": "Sample lead"}).json()["lead"]
     samples = {"{setup_kind}/{setup_id}": [f"{k}/{i}" for k, i in setup_ids.items()], "{setup_kind}": list(SETUPS),
                "{product_id}": [str(shop.product_ids["LAMP-DESK"])], "{customer_id}": [str(order["customer_id"])],
                "{order_id}": [str(order["id"])], "{section}": list(SECTIONS), "{name}": list(TILES),
@@ -537,7 +548,9 @@ def test_no_console_page_says_not_available_yet(client, shop, admin):
                "{account_id}": [str(account.id)], "{quote_id}": [str(quote.id)], "{message_id}": [str(message.id)],
                "{doc_id}": doc_ids, "{fmt}": ["csv", "xlsx"],
                "{statement_id}": statement_ids, "{code}": ["wms"], "{job_id}": job_ids,
-               "{seller_id}": [str(seller_id)]}
+               "{seller_id}": [str(seller_id)], "{promotion_id}": [str(promotion["id"])],
+               "{endpoint_id}": [str(endpoint.id)], "{deal_id}": [str(deal.id)], "{lead_id}": [str(lead["id"])],
+               "{location_code}": ["ST-WAW"]}
     sign_in(client, shop.users["admin"])
     paths = _console_get_paths(client.app.routes)
     assert {"/console", "/console/integration", "/console/tiles/{name}"} <= paths

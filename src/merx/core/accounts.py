@@ -115,6 +115,42 @@ def set_user_active(uow: UnitOfWork, user_id: int, active: bool) -> None:
     uow.commit()
 
 
+# A user of these roles acts for one record (a seller, a customer, a dealer account): their role
+# is fixed at creation, since it changes what the user may see, not just what they may do.
+SCOPED_ROLES = frozenset({Role.seller, Role.customer, Role.dealer})
+
+
+def update_user(uow: UnitOfWork, user_id: int, *, name: str | None = None, role: Role | None = None) -> dict[str, Any]:
+    """Rename a user or change their role (effective on their next request: the role is read on
+    every one). A scoped role is neither given nor taken here (422 `role`); the last active
+    admin is not demoted (409 `last-admin`), so the shop always has someone who can manage users."""
+    user = uow.session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"User {user_id} does not exist")
+    before = {"name": user.name, "role": user.role}
+    if role is not None and role.value != user.role:
+        if role in SCOPED_ROLES or Role(user.role) in SCOPED_ROLES:
+            raise ValidationProblem.for_field(
+                "role", f"a {Role(user.role).value if Role(user.role) in SCOPED_ROLES else role.value} user acts for "
+                        "one record and keeps that role: create a new user instead")
+        if user.role == Role.admin.value and user.active:
+            stmt = sa.select(User.id).where(User.role == Role.admin.value, User.active.is_(True), User.id != user.id)
+            if uow.dialect == "postgresql":  # two admins demoting each other at once: one waits for the other
+                stmt = stmt.with_for_update()
+            if not uow.session.scalars(stmt).first():
+                raise Conflict("This is the last active admin: make another user admin first",
+                               type_slug="last-admin")
+        user.role = role.value
+    if name is not None:
+        user.name = name
+    after = {"name": user.name, "role": user.role}
+    if after != before:
+        uow.audit("update", "user", user.id, before=before, after=after)
+    uow.commit()
+    return {"id": user.id, "name": user.name, "email": user.email, "role": user.role, "active": user.active,
+            "seller_id": user.seller_id, "customer_id": user.customer_id}
+
+
 def issue_api_key_for(uow: UnitOfWork, user_id: int, name: str) -> IssuedKey:
     user = uow.session.get(User, user_id)
     if user is None or not user.active:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import datetime as dt
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from merx.core import accounts, audit, subscribers
 from merx.core.auth import Principal, Role
 from merx.core.schemas import Page, StrictModel
 from merx.core.uow import UnitOfWork
+from merx.core.validation import INT64_MAX, DbId
 from merx.core.web import get_principal, get_read_uow, get_uow, require
 
 router = APIRouter(tags=["accounts"])
@@ -62,11 +63,41 @@ def revoke_api_key(api_key_id: int, uow: UnitOfWork = Depends(get_uow),
     accounts.revoke_api_key(uow, api_key_id)
 
 
+class UserPatch(StrictModel):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    role: Role | None = None
+
+
+class UserOut(BaseModel):
+    id: int
+    name: str
+    email: str | None
+    role: str
+    active: bool
+    seller_id: int | None
+    customer_id: int | None
+
+
+@router.patch("/users/{user_id}", response_model=UserOut)
+def update_user(user_id: DbId, body: UserPatch, uow: UnitOfWork = Depends(get_uow),
+                _: Principal = Depends(require(Role.admin))) -> UserOut:
+    """Rename a user or change their role (seller, customer and dealer users keep theirs: 422).
+    409 `last-admin` when the change would leave no active admin."""
+    return UserOut(**accounts.update_user(uow, user_id, name=body.name, role=body.role))
+
+
 @router.get("/audit-log", response_model=Page[audit.AuditOut])
-def audit_log(entity_type: str | None = None, entity_id: str | None = None, limit: int | None = Query(None),
-              cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
+def audit_log(entity_type: str | None = None, entity_id: str | None = None,
+              actor_user_id: int | None = Query(None, ge=1, le=INT64_MAX, description="Only what this user did."),
+              action: str | None = Query(None, min_length=1, max_length=64,
+                                         description="Only this action, e.g. `create`, `update`, `delete`."),
+              since: dt.datetime | None = Query(None, description="Written at or after (ISO 8601; no offset: UTC)."),
+              until: dt.datetime | None = Query(None, description="Written before (ISO 8601; no offset: UTC)."),
+              limit: int | None = Query(None), cursor: str | None = None, uow: UnitOfWork = Depends(get_read_uow),
               _: Principal = Depends(require(Role.admin))) -> Page[audit.AuditOut]:
-    return audit.audit_entries(uow, entity_type=entity_type, entity_id=entity_id, limit=limit, cursor=cursor)
+    """Who changed what, oldest first; the filters combine (all must hold)."""
+    return audit.audit_entries(uow, entity_type=entity_type, entity_id=entity_id, actor_user_id=actor_user_id,
+                               action=action, since=since, until=until, limit=limit, cursor=cursor)
 
 
 # -- durable subscribers (core/subscribers.py) -------------------------------------------------------
@@ -113,8 +144,23 @@ def list_subscribers(uow: UnitOfWork = Depends(get_read_uow),
 
 
 @router.post("/subscribers/dead-letters/{letter_id}/retry", response_model=DeadLetterOut, tags=["ops"])
-def retry_dead_letter(letter_id: int, request: Request, _: Principal = Depends(require(Role.admin))) -> DeadLetterOut:
+def retry_dead_letter(letter_id: int, request: Request,
+                      principal: Principal = Depends(require(Role.admin))) -> DeadLetterOut:
     """Run a parked event through its subscriber again: `status` is `retried` when it went
     through, still `dead` (with the new error and attempt) when it failed again."""
-    letter = subscribers.retry_dead_letter(request.app.state.db, letter_id)
+    letter = subscribers.retry_dead_letter(request.app.state.db, letter_id, actor=principal)
+    return DeadLetterOut.model_validate(letter, from_attributes=True)
+
+
+class DiscardIn(StrictModel):
+    reason: str | None = Field(None, max_length=500)
+
+
+@router.post("/subscribers/dead-letters/{letter_id}/discard", response_model=DeadLetterOut, tags=["ops"])
+def discard_dead_letter(letter_id: DbId, body: DiscardIn | None = None, uow: UnitOfWork = Depends(get_uow),
+                        _: Principal = Depends(require(Role.admin))) -> DeadLetterOut:
+    """Give up on a parked event (it will not be retried): `status` becomes `discarded`; the
+    audit log keeps who did it and the `reason`. 409 when the letter was already retried or
+    discarded."""
+    letter = subscribers.discard_dead_letter(uow, letter_id, body.reason if body else None)
     return DeadLetterOut.model_validate(letter, from_attributes=True)

@@ -212,7 +212,7 @@ class DeadLetter(Base):
     event_type: Mapped[str] = mapped_column(sa.String(100))
     error: Mapped[str] = mapped_column(sa.String(1000))
     attempts: Mapped[int] = mapped_column(sa.Integer)
-    status: Mapped[str] = mapped_column(sa.String(16), default="dead")  # dead | retried
+    status: Mapped[str] = mapped_column(sa.String(16), default="dead")  # dead | retried | discarded
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_tried_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -388,10 +388,11 @@ def dead_letters(uow: UnitOfWork, *, subscriber: str | None = None, include_retr
     return list(uow.session.scalars(q))
 
 
-def retry_dead_letter(db: Database, letter_id: int, bus: MessageBus | None = None) -> DeadLetter:
+def retry_dead_letter(db: Database, letter_id: int, bus: MessageBus | None = None, actor: Any = None) -> DeadLetter:
     """Run a parked event through its subscriber again. On success the letter is marked
     `retried` in the same transaction as the handler's writes; on failure it stays `dead`
-    with the new error and one more attempt counted."""
+    with the new error and one more attempt counted. `actor`: who asked (the audit entry's
+    user; the system when None)."""
     from merx.core.errors import Conflict
 
     bus = bus or default_bus
@@ -411,7 +412,7 @@ def retry_dead_letter(db: Database, letter_id: int, bus: MessageBus | None = Non
     previous = getattr(_local, "active", False)
     _local.active = True
     try:
-        with UnitOfWork(db) as uow:
+        with (UnitOfWork(db, actor) if actor is not None else UnitOfWork(db)) as uow:
             def resolve(u: UnitOfWork) -> None:
                 u.session.execute(sa.update(DeadLetter).where(DeadLetter.id == letter_id, DeadLetter.status == "dead")
                                   .values(status="retried", resolved_at=utcnow(), last_tried_at=utcnow(),
@@ -436,6 +437,25 @@ def retry_dead_letter(db: Database, letter_id: int, bus: MessageBus | None = Non
         assert out is not None
         uow.session.expunge(out)  # keeps its loaded values past the session's closing rollback
         return out
+
+
+def discard_dead_letter(uow: UnitOfWork, letter_id: int, reason: str | None = None) -> DeadLetter:
+    """Give up on a parked event: the letter is marked `discarded` (kept, with who did it and why
+    in the audit log) and no longer counted or offered for a retry. Only a `dead` letter can be
+    discarded (409 otherwise: it was retried or discarded already)."""
+    from merx.core.errors import Conflict
+
+    letter = uow.session.get(DeadLetter, letter_id)
+    if letter is None:
+        raise NotFound(f"dead letter {letter_id} not found")
+    if letter.status != "dead":
+        raise Conflict(f"dead letter {letter_id} was already {letter.status}", type_slug="dead-letter-resolved")
+    letter.status, letter.resolved_at = "discarded", utcnow()
+    uow.audit("subscriber.dead_letter_discarded", "subscriber", letter.subscriber,
+              after={"dead_letter_id": letter.id, "event_id": letter.event_id, "event_type": letter.event_type,
+                     "reason": reason})
+    uow.commit()
+    return letter
 
 
 def reset_cursor(db: Database, name: str, to_seq: int = 0) -> int:

@@ -5,9 +5,10 @@ consume, release) inside the caller's unit of work."""
 from merx.inventory.adjustments import adjust, receive_stock, receive_stock_many, set_stock_levels, transfer
 from merx.inventory.holds import allocate, consume, holds_of, release
 from merx.inventory.locations import (create_location, get_location, get_location_by_code, list_locations, update_location,
-                                      locations_by_ids)
+                                      location_out, locations_by_ids)
 from merx.inventory.reads import aggregate_statuses, availability, available_units, movements, stock_levels
 from merx.inventory.rules import LineRequest
+from merx.inventory.schemas import LocationCreate, LocationPatch
 from merx.inventory.settings import get_inventory_settings
 from merx.inventory.writes import InsufficientStock, serialised
 
@@ -18,4 +19,6 @@ __all__ = [
     "list_locations", "locations_by_ids", "movements", "receive_stock", "receive_stock_many", "release", "serialised",
     "set_stock_levels",
     "stock_levels", "transfer",
+    # the console's location forms validate as the API does
+    "LocationCreate", "LocationPatch", "location_out",
 ]

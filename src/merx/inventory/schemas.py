@@ -4,11 +4,25 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from merx.core.schemas import StrictModel
 
 SKU = Field(min_length=1, max_length=100)
+
+
+def _known_timezone(v: str | None) -> str | None:
+    """An IANA zone name such as Europe/Warsaw: opening hours are read in it, so a misspelt one
+    would silently fall back to UTC."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if v is None:
+        return v
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{v!r} is not a time zone such as Europe/Warsaw or UTC") from None
+    return v
 
 
 class LocationCreate(StrictModel):
@@ -27,6 +41,8 @@ class LocationCreate(StrictModel):
     timezone: str = Field("UTC", max_length=64)
     active: bool = True
 
+    _timezone = field_validator("timezone")(_known_timezone)
+
 
 class LocationPatch(StrictModel):
     name: str | None = Field(None, min_length=1, max_length=200)
@@ -42,6 +58,8 @@ class LocationPatch(StrictModel):
     opening_hours: dict[str, list[list[str]]] | None = None
     timezone: str | None = Field(None, max_length=64)
     active: bool | None = None
+
+    _timezone = field_validator("timezone")(_known_timezone)
 
 
 class LocationOut(BaseModel):

@@ -22,7 +22,7 @@ from merx.pricing.schemas import (CompetitorCreate, CompetitorOut, CompetitorPri
                                   CompetitorPriceIn, CompetitorPriceOut, PriceListCreate, PriceListOut,
                                   PricePositionOut, PricePositionRow, PriceProposalOut, PricesIn, PricingRuleCreate,
                                   PricingRuleOut, PromotionCreate, PromotionOut, PromotionPatch, ProposalDecisionIn,
-                                  RuleRunOut, ShippingRateIn, ShippingRateOut)
+                                  RedemptionOut, RuleRunOut, ShippingRateIn, ShippingRateOut)
 
 router = APIRouter(tags=["pricing"])
 MANAGERS = (Role.admin, Role.staff)
@@ -71,6 +71,16 @@ def get_promotion(promotion_id: int, uow: UnitOfWork = Depends(get_read_uow),
 def update_promotion(promotion_id: int, body: PromotionPatch, uow: UnitOfWork = Depends(get_uow),
                      _: Principal = Depends(require(*MANAGERS))) -> PromotionOut:
     return PromotionOut(**service.update_promotion(uow, promotion_id, body))
+
+
+@router.get("/promotions/{promotion_id}/redemptions", response_model=Page[RedemptionOut])
+def list_redemptions(promotion_id: DbId, limit: int | None = Query(None), cursor: str | None = None,
+                     uow: UnitOfWork = Depends(get_read_uow),
+                     _: Principal = Depends(require(*MANAGERS, Role.sales_rep, Role.support_agent)),
+                     ) -> Page[RedemptionOut]:
+    """The orders the promotion discounted, newest first; `released` ones were cancelled."""
+    items, nxt = service.redemptions_page(uow, promotion_id, limit=_limit(uow, limit), cursor=cursor)
+    return Page[RedemptionOut](items=[RedemptionOut(**r) for r in items], next_cursor=nxt)
 
 
 @router.put("/shipping-rates/{currency}", response_model=ShippingRateOut)

@@ -10,9 +10,9 @@ from merx.pricing.schemas import (CompetitorCreate, CompetitorPriceImport, Compe
                                   PricingRuleCreate, PromotionCreate, PromotionPatch)
 from merx.pricing.strategies import approve as approve_proposal, create_rule, proposals_page, reject as reject_proposal
 from merx.pricing.strategies import rules_page, run_rule
-from merx.pricing.service import (coupon_exists, create_price_list, create_promotion, get_promotion, price_lists_page,
-                                  promotions_for, promotions_page, redeem, release, set_prices, shipping_fee,
-                                  unit_prices, update_promotion)
+from merx.pricing.service import (coupon_exists, coupon_uses, create_price_list, create_promotion, get_promotion,
+                                  price_lists_page, promotions_for, promotions_page, redeem, redemptions_page, release,
+                                  set_prices, shipping_fee, unit_prices, update_promotion)
 
 __all__ = [
     "AppliedPromotion", "CartContext", "CartLine", "PricingResult", "coupon_exists", "from_minor", "price_cart",
@@ -20,6 +20,8 @@ __all__ = [
     # the console's promotions and price lists pages
     "PriceListCreate", "PromotionCreate", "PromotionPatch", "create_price_list", "create_promotion", "get_promotion",
     "price_lists_page", "promotions_page", "set_prices", "update_promotion",
+    # the promotion's own page: its redemptions and who used its coupon
+    "coupon_uses", "redemptions_page",
     # competitors, price position, pricing rules and proposals (the console's pricing page, the demo)
     "CompetitorCreate", "CompetitorPriceImport", "CompetitorPriceIn", "PricingRuleCreate", "approve_proposal",
     "competitors_page", "create_competitor", "create_rule", "import_competitor_prices", "price_position",

@@ -168,6 +168,20 @@ class PromotionOut(BaseModel):
     version: int
 
 
+class RedemptionOut(BaseModel):
+    """A promotion applied to an order; `released` when the order was cancelled (the use is given back)."""
+
+    id: int
+    promotion_id: int
+    order_id: int
+    customer_key: str | None
+    coupon_code: str | None
+    amount: str
+    currency: str
+    state: str
+    created_at: dt.datetime
+
+
 class ShippingRateIn(StrictModel):
     amount: Any
 

@@ -435,3 +435,30 @@ def shipping_fee(uow: UnitOfWork, currency: str) -> Decimal:
 
 _SHIPPING_RATE = sa.select(ShippingRate.__table__.c.amount_minor).where(
     ShippingRate.__table__.c.currency == sa.bindparam("currency"))
+
+
+# -- a promotion's redemptions and per-customer coupon uses (the promotion's console page) ------
+
+
+def redemption_out(r: Redemption) -> dict[str, Any]:
+    return {"id": r.id, "promotion_id": r.promotion_id, "order_id": r.order_id, "customer_key": r.customer_key,
+            "coupon_code": r.coupon_code, "amount": minor_to_str(r.amount_minor, r.currency), "currency": r.currency,
+            "state": r.state, "created_at": r.created_at}
+
+
+def redemptions_page(uow: UnitOfWork, promotion_id: int, *, limit: int,
+                     cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    """The orders a promotion discounted, newest first (`released`: the order was cancelled)."""
+    if uow.session.get(Promotion, promotion_id) is None:
+        raise NotFound(f"Promotion {promotion_id} does not exist")
+    stmt = sa.select(Redemption).where(Redemption.promotion_id == promotion_id)
+    return paginate(uow.session, stmt, Redemption.id, limit=limit, cursor=cursor, convert=redemption_out,
+                    descending=True)
+
+
+def coupon_uses(uow: UnitOfWork, promotion_id: int, *, limit: int = 50) -> list[dict[str, Any]]:
+    """Who used the promotion's coupon how often (the per-customer limit counts these), most first."""
+    rows = uow.session.execute(sa.select(CouponUsage.customer_key, CouponUsage.times_used)
+                               .where(CouponUsage.promotion_id == promotion_id, CouponUsage.times_used > 0)
+                               .order_by(CouponUsage.times_used.desc(), CouponUsage.customer_key).limit(limit)).all()
+    return [{"customer_key": k, "times_used": n} for k, n in rows]

@@ -19,8 +19,8 @@ from merx.core.web import get_read_uow, get_uow, require
 from merx.sales import accounts, activities, contracts, deals, leads, quotes, replays
 from merx.sales.schemas import (AcceptIn, AccountCreate, AccountOut, AccountUpdate, ActivityIn, ActivityOut,
                                 AssignmentRuleIn, AssignmentRuleOut, ClausesIn, ContactIn, ContractCreate, ContractOut,
-                                ContractStatusIn, ConvertLead, DealCreate, DealMove, DealOut, ImportReport, LeadIn,
-                                LeadIntake, LeadOut, PipelineReport, PublicQuoteOut, QrScanIn, QuoteCreate, QuoteOut,
+                                ContractStatusIn, ConvertLead, DealCreate, DealMove, DealOut, DealPatch, ImportReport,
+                                LeadIn, LeadIntake, LeadOut, PipelineReport, PublicQuoteOut, QrScanIn, QuoteCreate, QuoteOut,
                                 QuoteSentOut, RejectIn, ScoringModelOut, StageOut, StagesIn)
 from merx.sales.scope import MANAGERS, SALES_ROLES
 
@@ -186,6 +186,16 @@ def list_deals(stage: str | None = None, account_id: int | None = None, limit: i
 @router.get("/deals/{deal_id}", response_model=DealOut)
 def get_deal(deal_id: DbId, uow: UnitOfWork = Depends(get_read_uow), _: Principal = Depends(SALES)) -> DealOut:
     return deals.get_deal(uow, deal_id)
+
+
+@router.patch("/deals/{deal_id}", response_model=DealOut)
+def update_deal(deal_id: DbId, body: DealPatch, uow: UnitOfWork = Depends(get_uow),
+                _: Principal = Depends(SALES)) -> DealOut:
+    """Change title, amount (the deal's currency), expected close, owner or stage. A rep edits only
+    their own deals (another's: 404) and may not give one away (403 naming `owner_user_id`); a
+    stage change follows the moves `/move` allows (409 naming `stage`); `version`: 409 when the
+    deal changed since."""
+    return deals.update_deal(uow, deal_id, body)
 
 
 @router.post("/deals/{deal_id}/move", response_model=DealOut)

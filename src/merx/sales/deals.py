@@ -17,9 +17,9 @@ from merx.core.pagination import check_limit, paginate
 from merx.core.schemas import MoneyOut, Page
 from merx.core.uow import UnitOfWork
 from merx.sales import rules
-from merx.sales.events import DealCreated, DealStageChanged
+from merx.sales.events import DealCreated, DealStageChanged, DealUpdated
 from merx.sales.models import Account, Deal, Stage, StageChange
-from merx.sales.schemas import (DealCreate, DealMove, DealOut, ForecastMonth, PipelineReport, StageChangeOut,
+from merx.sales.schemas import (DealCreate, DealMove, DealOut, DealPatch, ForecastMonth, PipelineReport, StageChangeOut,
                                 StageConversion, StageOut, StagesIn)
 from merx.sales.scope import is_manager, load, owner_for_new, scoped
 
@@ -108,31 +108,80 @@ def create_deal(uow: UnitOfWork, data: DealCreate, *, lead_id: int | None = None
     return out
 
 
-def move_deal(uow: UnitOfWork, deal_id: int, data: DealMove, *, now: dt.datetime | None = None) -> DealOut:
-    deal = load(uow, Deal, deal_id, "Deal", for_update=True)
-    if data.version is not None and data.version != deal.version:
-        raise Conflict(f"Deal {deal_id} changed meanwhile (version {deal.version}, you saw {data.version}); reload",
+def _check_version(deal: Deal, seen: int | None) -> None:
+    if seen is not None and seen != deal.version:
+        raise Conflict(f"Deal {deal.id} changed meanwhile (version {deal.version}, you saw {seen}); reload",
                        type_slug="stale-version")
+
+
+def _apply_move(uow: UnitOfWork, deal: Deal, stage: str, lost_reason: str | None, now: dt.datetime) -> None:
+    """Move `deal` to `stage` if the pipeline allows it (409 naming the field otherwise), with its
+    history row, event and audit entry; the caller commits."""
     known = stages(uow)
-    problem = rules.move_problem(known, deal.stage, data.stage, data.lost_reason)
+    problem = rules.move_problem(known, deal.stage, stage, lost_reason)
     if problem:
         field = "lost_reason" if "lost_reason" in problem else "stage"
         raise Conflict(f"{field}: {problem}", type_slug="invalid-stage-move",
                        errors=[FieldError(field, problem, "invalid_move")])
-    now = now or utcnow()
     seconds = max(0, int((now - deal.stage_entered_at).total_seconds()))
     before = deal.stage
-    kind = {s.code: s.kind for s in known}[data.stage]
-    deal.stage, deal.stage_entered_at = data.stage, now
-    deal.lost_reason = data.lost_reason if kind == "lost" else None
+    kind = {s.code: s.kind for s in known}[stage]
+    deal.stage, deal.stage_entered_at = stage, now
+    deal.lost_reason = lost_reason if kind == "lost" else None
     deal.closed_at = now if kind != "open" else None
     deal.version += 1
-    uow.session.add(StageChange(deal_id=deal.id, from_stage=before, to_stage=data.stage, at=now,
+    uow.session.add(StageChange(deal_id=deal.id, from_stage=before, to_stage=stage, at=now,
                                 seconds_in_previous=seconds, user_id=uow.actor.user_id))
     uow.emit(DealStageChanged(deal_id=deal.id, account_id=deal.account_id, owner_user_id=deal.owner_user_id,
-                              from_stage=before, to_stage=data.stage, lost_reason=deal.lost_reason,
+                              from_stage=before, to_stage=stage, lost_reason=deal.lost_reason,
                               seconds_in_previous=seconds), version=deal.version)
-    uow.audit("move", "sales_deal", deal.id, before={"stage": before}, after={"stage": data.stage})
+    uow.audit("move", "sales_deal", deal.id, before={"stage": before}, after={"stage": stage})
+
+
+def move_deal(uow: UnitOfWork, deal_id: int, data: DealMove, *, now: dt.datetime | None = None) -> DealOut:
+    deal = load(uow, Deal, deal_id, "Deal", for_update=True)
+    _check_version(deal, data.version)
+    _apply_move(uow, deal, data.stage, data.lost_reason, now or utcnow())
+    uow.session.flush()
+    out = deal_out(uow, deal, history=True)
+    uow.commit()
+    return out
+
+
+def update_deal(uow: UnitOfWork, deal_id: int, data: DealPatch, *, now: dt.datetime | None = None) -> DealOut:
+    """Change a deal's title, amount (in its currency), expected close date, owner and stage. A rep
+    sees only their own deals (another's is a 404) and may not hand one to someone else (403
+    naming `owner_user_id`); staff give a deal to any active rep or staff member. A stage change
+    follows the pipeline's moves, as `move_deal`."""
+    deal = load(uow, Deal, deal_id, "Deal", for_update=True)
+    _check_version(deal, data.version)
+    sent = data.model_dump(exclude_unset=True)
+    before = {"title": deal.title, "amount": str(Money.from_minor(deal.amount_minor, deal.currency).amount),
+              "expected_close": deal.expected_close.isoformat() if deal.expected_close else None,
+              "owner_user_id": deal.owner_user_id}
+    if sent.get("title") is not None:
+        deal.title = data.title  # type: ignore[assignment]
+    if data.amount is not None:
+        money = data.amount.to_money()
+        if money.currency != deal.currency:
+            raise ValidationProblem.for_field("amount.currency", f"must be the deal's currency {deal.currency}")
+        deal.amount_minor = money.minor
+    if "expected_close" in sent:
+        deal.expected_close = data.expected_close
+    if data.owner_user_id is not None and data.owner_user_id != deal.owner_user_id:
+        deal.owner_user_id = owner_for_new(uow, data.owner_user_id)
+    after = {"title": deal.title, "amount": str(Money.from_minor(deal.amount_minor, deal.currency).amount),
+             "expected_close": deal.expected_close.isoformat() if deal.expected_close else None,
+             "owner_user_id": deal.owner_user_id}
+    changed = sorted(k for k in after if after[k] != before[k])
+    if changed:
+        deal.version += 1
+        uow.emit(DealUpdated(deal_id=deal.id, account_id=deal.account_id, owner_user_id=deal.owner_user_id,
+                             changes=changed), version=deal.version)
+        uow.audit("update", "sales_deal", deal.id, before={k: before[k] for k in changed},
+                  after={k: after[k] for k in changed})
+    if data.stage is not None and data.stage != deal.stage:
+        _apply_move(uow, deal, data.stage, data.lost_reason, now or utcnow())
     uow.session.flush()
     out = deal_out(uow, deal, history=True)
     uow.commit()

@@ -103,6 +103,15 @@ class DealStageChanged(_DealEvent):
     seconds_in_previous: int
 
 
+class DealUpdated(_DealEvent):
+    """A deal's title, amount, expected close date or owner changed (`changes`: field names; a
+    stage change is its own `deal.stage_changed`)."""
+
+    event_type: ClassVar[str] = "deal.updated"
+
+    changes: list[str]
+
+
 class ActivityLogged(Event):
     """A call, visit, email, note or task was recorded (a task by a rule names the rule)."""
 

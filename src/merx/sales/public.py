@@ -6,13 +6,13 @@ from merx.sales.accounts import (account_out, add_account_contact, create_accoun
 from merx.sales.activities import (complete_task, list_activities, log_activity, next_follow_up,
                                    overdue_by_owner)
 from merx.sales.contracts import change_status, create_contract, get_contract, list_contracts, set_clauses
-from merx.sales.deals import create_deal, get_deal, list_deals, move_deal, pipeline_report, stages_out
+from merx.sales.deals import create_deal, get_deal, list_deals, move_deal, pipeline_report, stages_out, update_deal
 from merx.sales.leads import convert_lead, get_lead, import_leads, intake, list_leads
 from merx.sales.quotes import (accept_quote, approve_quote, create_quote, get_quote, list_quotes, public_quote,
                                quote_pdf, reject_quote, revise_quote, send_quote)
 from merx.sales.rules import CONTRACT_TRANSITIONS
 from merx.sales.schemas import (AcceptIn, AccountCreate, ActivityIn, ContractStatusIn, ConvertLead, DealCreate,
-                                DealMove, LeadIn, QuoteCreate, RejectIn)
+                                DealMove, DealPatch, LeadIn, QuoteCreate, RejectIn)
 
 __all__ = [
     "AcceptIn", "AccountCreate", "ActivityIn", "CONTRACT_TRANSITIONS", "ContractStatusIn", "ConvertLead", "DealCreate",
@@ -23,6 +23,8 @@ __all__ = [
     "list_accounts", "list_activities", "list_contracts", "list_deals", "list_leads", "list_quotes", "log_activity",
     "move_deal", "next_follow_up", "overdue_by_owner", "pipeline_report", "public_quote", "quote_pdf",
     "reject_quote", "revise_quote", "send_quote", "set_clauses", "stages_out", "update_account",
+    # the console's deal page
+    "DealPatch", "update_deal",
 ]
 
 # sales performance (issue 15): targets, commissions, KPIs, dealers and rebates, for the console

@@ -204,6 +204,20 @@ class DealMove(StrictModel):
     version: int | None = None  # optimistic check: the version the mover saw
 
 
+class DealPatch(StrictModel):
+    """What `PATCH /deals/{id}` changes; absent fields stay. A rep edits only their own deals and
+    keeps them (`owner_user_id` other than themselves: 403); a stage change follows the moves
+    `POST /deals/{id}/move` allows (409 naming `stage`)."""
+
+    title: str | None = Field(None, min_length=1, max_length=200)
+    amount: MoneyIn | None = None
+    stage: str | None = Field(None, min_length=1, max_length=32)
+    lost_reason: str | None = Field(None, max_length=500)
+    expected_close: dt.date | None = None
+    owner_user_id: int | None = None
+    version: int | None = None  # optimistic check: the version the editor saw
+
+
 class StageChangeOut(BaseModel):
     from_stage: str | None
     to_stage: str

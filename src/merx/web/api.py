@@ -14,6 +14,7 @@ from merx.web.common import HERE, PageRoute
 from merx.web.views import account  # the storefront's shopper account pages
 from merx.web.views import costs_pricing  # noqa: I001  (costs & margins, competitor prices: issue 15)
 from merx.web.views import connectors, marketplace_sellers  # noqa: I001  (issue 20: sellers, connector runs)
+from merx.web.views import console_operations  # noqa: I001  (issue 20 build 2: promotion, audit log, dead letters...)
 from merx.web.views import (analytics, associate, auth, brands, catalog, customers, dashboard, instore_console,
                             integration, inventory, jobs, kiosk, marketing, orders, payments, sales, search_console,
                             sellers, shop_settings, store, support, support_setup)
@@ -38,6 +39,8 @@ for _module in (auth, dashboard, catalog, brands, inventory, orders, customers, 
                 sellers, shop_settings, marketing, support, sales, payments, store, associate, kiosk,
                 instore_console, account, costs_pricing, support_setup, marketplace_sellers, connectors):
     router.include_router(_module.router)
+for _router in console_operations.ROUTERS:
+    router.include_router(_router)
 
 
 def configure_app(app: FastAPI) -> None:

@@ -184,8 +184,9 @@ def locations_page(request: Request) -> Response:
     lq = list_query(request)
     with unit_of_work(request, me, readonly=True) as uow:
         rows, next_cursor = inventory.list_locations(uow, limit=PAGE_SIZE, cursor=lq.cursor, q=lq.q)
+    # staff see the locations; creating and changing them is the admin's, as in the API
     return render(request, "console/locations.html", {"rows": rows, "next_cursor": next_cursor, "lq": lq,
-                                                      "days": DAYS}, principal=me)
+                                                      "days": DAYS, "can_write": me.role == Role.admin}, principal=me)
 
 
 @router.post("/console/locations")
@@ -203,9 +204,10 @@ def create_location(request: Request, form: dict[str, Any] = Depends(csrf_form))
         hours = _hours_from_form(form)
         if hours:
             data["opening_hours"] = hours
-        return inventory.create_location(uow, data)
+        # the API's validation (code pattern, coordinates in range, kind) before the use case
+        return inventory.create_location(uow, inventory.LocationCreate.model_validate(data).model_dump())
 
-    return _write(request, "/console/locations", "Location created.", run)
+    return _write(request, "/console/locations", "Location created.", run, Role.admin)
 
 
 @router.post("/console/locations/{code}")
@@ -215,7 +217,7 @@ def update_location(request: Request, code: str, form: dict[str, Any] = Depends(
             "pickup": form.get("pickup") == "on", "accepts_returns": form.get("accepts_returns") == "on",
             "active": form.get("active") == "on", "opening_hours": _hours_from_form(form) or None})
 
-    return _write(request, "/console/locations", f"{code} saved.", run)
+    return _write(request, "/console/locations", f"{code} saved.", run, Role.admin)
 
 
 # -- users and API keys ------------------------------------------------------------------------
