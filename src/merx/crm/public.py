@@ -1,7 +1,8 @@
 """What other contexts and the web console may call in the CRM: finding a profile by an
-identifier, the customer 360 overview, profile merges, segments (and their members, edited from the console), manual loyalty adjustments, consent
-per channel (marketing checks it at send time, in bulk), and the tracked events as a Parquet
-file for analytics' funnel, and identified product views (marketing's browse abandonment)."""
+identifier, the customer 360 overview, profile merges, segments (and their members, edited
+from the console), manual loyalty adjustments, consent per channel (marketing checks it at
+send time, in bulk), and the tracked events as a Parquet file for analytics' funnel, and
+identified product views (marketing's browse abandonment)."""
 
 from merx.crm.checkout_points import points_of_order
 from merx.crm.consent import (CHANNELS as CONSENT_CHANNELS, consented_ids, current_consents, erase_customer,
