@@ -530,6 +530,19 @@ def test_no_console_page_says_not_available_yet(client, shop, admin):
                     files={"file": ("stock.csv", b"sku,location,qty\nMUG-1,WH-POZ,3\n", "text/csv")})
     assert r.status_code in (200, 201, 202), r.text
     job_ids = [str(j["id"]) for j in client.get("/api/v1/connectors/wms/imports", headers=admin).json()["items"]]
+    from merx.core.auth import Principal, Role
+    from merx.crm import public as crm
+    from merx.fiscal import public as fiscal
+    from merx.fiscal.schemas import ZoneIn
+    from merx.marketing import public as marketing
+
+    staff = Principal(user_id=None, role=Role.staff, name="staff")
+    with UnitOfWork(client.app.state.db, staff) as uow:  # a segment, a shipping zone and a campaign (their pages)
+        segment_id = crm.create_segment(uow, name="Everyone", expression="orders_count >= 0").id
+    with UnitOfWork(client.app.state.db, staff) as uow:
+        fiscal.create_zone(uow, ZoneIn(code="PL-ALL", name="Poland", countries=["PL"]))
+    with UnitOfWork(client.app.state.db, staff) as uow:
+        campaign_id = marketing.create_campaign(uow, name="Spring", segment_id=segment_id, template="newsletter").id
     samples = {"{setup_kind}/{setup_id}": [f"{k}/{i}" for k, i in setup_ids.items()], "{setup_kind}": list(SETUPS),
                "{product_id}": [str(shop.product_ids["LAMP-DESK"])], "{customer_id}": [str(order["customer_id"])],
                "{order_id}": [str(order["id"])], "{section}": list(SECTIONS), "{name}": list(TILES),
@@ -537,7 +550,9 @@ def test_no_console_page_says_not_available_yet(client, shop, admin):
                "{account_id}": [str(account.id)], "{quote_id}": [str(quote.id)], "{message_id}": [str(message.id)],
                "{doc_id}": doc_ids, "{fmt}": ["csv", "xlsx"],
                "{statement_id}": statement_ids, "{code}": ["wms"], "{job_id}": job_ids,
-               "{seller_id}": [str(seller_id)]}
+               "{seller_id}": [str(seller_id)], "{segment_id}": [str(segment_id)], "{sku}": ["LAMP-DESK"],
+               "{zone}": ["PL-ALL"], "{category}": ["lighting"], "{attribute}": ["color"],
+               "{campaign_id}": [str(campaign_id)]}
     sign_in(client, shop.users["admin"])
     paths = _console_get_paths(client.app.routes)
     assert {"/console", "/console/integration", "/console/tiles/{name}"} <= paths

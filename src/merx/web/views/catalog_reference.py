@@ -89,13 +89,13 @@ def _category_page(request: Request, me: Any, code: str, *, values: dict[str, An
         "values": shown | (values or {}), "errors": errors or {}}, status=status, principal=me)
 
 
-@router.get("/console/categories/{code}")
-def category_page(request: Request, code: str) -> Response:
-    return _category_page(request, console_user(request, *CATALOG_ROLES), code)
+@router.get("/console/categories/{category}")
+def category_page(request: Request, category: str) -> Response:
+    return _category_page(request, console_user(request, *CATALOG_ROLES), category)
 
 
-@router.post("/console/categories/{code}")
-def save_category(request: Request, code: str, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+@router.post("/console/categories/{category}")
+def save_category(request: Request, category: str, form: dict[str, Any] = Depends(csrf_form)) -> Response:
     me = console_user(request, *CATALOG_ROLES)
     settings = request.app.state.settings
     values = {k: v for k, v in form.items() if isinstance(v, str)}
@@ -105,7 +105,7 @@ def save_category(request: Request, code: str, form: dict[str, Any] = Depends(cs
         body = catalog.CategoryPatch(name=values.get("name", "").strip(), parent=text_or_none(values.get("parent")),
                                      attribute_set=text_or_none(values.get("attribute_set")), translations=translations)
         with unit_of_work(request, me) as uow:
-            catalog.update_category(uow, code, body)
+            catalog.update_category(uow, category, body)
     except (ValidationError, Problem) as e:
         if not _refused(e):
             raise
@@ -114,8 +114,8 @@ def save_category(request: Request, code: str, form: dict[str, Any] = Depends(cs
         if isinstance(e, Problem):  # a translation's locale is in the problem's field path
             errors |= {"t." + fe.field.split(".", 1)[1]: fe.message for fe in e.errors or []
                        if fe.field.startswith("translations.")}
-        return _category_page(request, me, code, values=values, errors=errors, status=422)
-    return redirect(f"/console/categories/{code}", flash="Category saved.")
+        return _category_page(request, me, category, values=values, errors=errors, status=422)
+    return redirect(f"/console/categories/{category}", flash="Category saved.")
 
 
 # -- attributes --------------------------------------------------------------------------------------
@@ -167,13 +167,13 @@ def _attribute_page(request: Request, me: Any, code: str, *, values: dict[str, A
         "attr": attr, "values": shown | (values or {}), "errors": errors or {}}, status=status, principal=me)
 
 
-@router.get("/console/attributes/{code}")
-def attribute_page(request: Request, code: str) -> Response:
-    return _attribute_page(request, console_user(request, *CATALOG_ROLES), code)
+@router.get("/console/attributes/{attribute}")
+def attribute_page(request: Request, attribute: str) -> Response:
+    return _attribute_page(request, console_user(request, *CATALOG_ROLES), attribute)
 
 
-@router.post("/console/attributes/{code}")
-def save_attribute(request: Request, code: str, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+@router.post("/console/attributes/{attribute}")
+def save_attribute(request: Request, attribute: str, form: dict[str, Any] = Depends(csrf_form)) -> Response:
     me = console_user(request, *CATALOG_ROLES)
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     fields: dict[str, Any] = {"name": values.get("name", "").strip()}
@@ -184,9 +184,9 @@ def save_attribute(request: Request, code: str, form: dict[str, Any] = Depends(c
     try:
         body = catalog.AttributePatch(**fields)
         with unit_of_work(request, me) as uow:
-            catalog.update_attribute(uow, code, body)
+            catalog.update_attribute(uow, attribute, body)
     except (ValidationError, Problem) as e:
         if not _refused(e):
             raise
-        return _attribute_page(request, me, code, values=values, errors=field_errors(e), status=422)
-    return redirect(f"/console/attributes/{code}", flash="Attribute saved.")
+        return _attribute_page(request, me, attribute, values=values, errors=field_errors(e), status=422)
+    return redirect(f"/console/attributes/{attribute}", flash="Attribute saved.")

@@ -110,9 +110,9 @@ def _zone_page(request: Request, me: Any, code: str, *, values: dict[str, Any] |
         "can_edit": me.role in STAFF}, status=status, principal=me)
 
 
-@router.get("/console/taxes/zones/{code}")
-def zone_page(request: Request, code: str) -> Response:
-    return _zone_page(request, console_user(request, *READ), code)
+@router.get("/console/taxes/zones/{zone}")
+def zone_page(request: Request, zone: str) -> Response:
+    return _zone_page(request, console_user(request, *READ), zone)
 
 
 def _save(request: Request, code: str, form: dict[str, Any], prefix: str, run: Any, done: str) -> Response:
@@ -133,20 +133,20 @@ def _save(request: Request, code: str, form: dict[str, Any], prefix: str, run: A
     return redirect(f"/console/taxes/zones/{code}", flash=done)
 
 
-@router.post("/console/taxes/zones/{code}")
-def save_zone(request: Request, code: str, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+@router.post("/console/taxes/zones/{zone}")
+def save_zone(request: Request, zone: str, form: dict[str, Any] = Depends(csrf_form)) -> Response:
     def run(uow: Any) -> None:
-        fiscal.update_zone(uow, code, fiscal.ZonePatch(name=str(form.get("name", "")).strip(),
+        fiscal.update_zone(uow, zone, fiscal.ZonePatch(name=str(form.get("name", "")).strip(),
                                                        countries=_codes(form.get("countries")),
                                                        postcode_prefixes=_codes(form.get("postcodes"))))
-    return _save(request, code, form, "zone.", run, f"Zone {code} saved.")
+    return _save(request, zone, form, "zone.", run, f"Zone {zone} saved.")
 
 
-@router.post("/console/taxes/zones/{code}/methods/{method_id}")
-def save_method(request: Request, code: str, method_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+@router.post("/console/taxes/zones/{zone}/methods/{method_id}")
+def save_method(request: Request, zone: str, method_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
     def run(uow: Any) -> None:
-        fiscal.update_method(uow, code, method_id, fiscal.MethodPatch(
+        fiscal.update_method(uow, zone, method_id, fiscal.MethodPatch(
             name=str(form.get("name", "")).strip(), basis=form.get("basis"),
             brackets=parse_brackets(str(form.get("brackets", ""))), free_over=text_or_none(form.get("free_over")),
             active=form.get("active") == "on"))
-    return _save(request, code, form, f"m{method_id}.", run, "Shipping method saved.")
+    return _save(request, zone, form, f"m{method_id}.", run, "Shipping method saved.")
