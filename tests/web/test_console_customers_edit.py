@@ -122,9 +122,13 @@ def test_gdpr_export_downloads_and_erase_needs_the_typed_word(client, shop, db):
 
 def test_loyalty_points_are_adjusted_with_a_reason_and_audited(client, shop, db):
     ids = _customers(db)
-    _program(db)
     sign_in(client, shop.users["staff"])
     url = f"/console/customers/{ids['jan']}/loyalty"
+    none_yet = client.get(url).text
+    assert "no-programme" in none_yet  # no programme: said so, not a form that would fail
+    refused = client.post(f"{url}/adjust", data={"csrf_token": csrf_of(none_yet), "points": "5", "reason": "x"})
+    assert refused.status_code == 422 and _field_error(refused.text, "program")
+    _program(db)
     page = client.get(url)
     assert page.status_code == 200 and "adjust-points" in page.text
     token = csrf_of(page.text)
@@ -168,6 +172,8 @@ def test_a_segment_rule_is_previewed_edited_and_deleted(client, shop, db):
     seg = client.get("/api/v1/segments").json()["items"][0]
     url = f"/console/segments/{seg['id']}"
     assert url in client.get("/console/segments").text
+    assert url in client.get("/console/segments", params={"q": "pole"}).text  # the list searches names
+    assert url not in client.get("/console/segments", params={"q": "germans"}).text
     page = client.get(url)
     assert page.status_code == 200 and "country = &#39;PL&#39;" in page.text
 

@@ -139,6 +139,10 @@ def adjust_points(request: Request, customer_id: int, form: dict[str, Any] = Dep
         errors["reason"] = "Say why: the reason is kept in the ledger and the audit log."
     elif len(values["reason"]) > 200:
         errors["reason"] = "Keep the reason under 200 characters."
+    with unit_of_work(request, me, readonly=True) as uow:
+        programs = {p.code: p.active for p in crm.list_programs(uow)}
+    if values["program"] and values["program"] not in programs or not any(programs.values()):
+        errors["program"] = "Choose an active loyalty programme (create one on the Loyalty page first)."
     if errors:
         return _loyalty_page(request, me, customer_id, values, errors, status=422)
     try:
