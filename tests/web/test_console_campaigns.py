@@ -107,3 +107,33 @@ def test_campaign_pages_are_closed_to_sales_and_support(client, shop, db):
     client.cookies.clear()
     sign_in(client, shop.users["admin"])
     assert client.get(f"/api/v1/campaigns/{cid}").json()["status"] == "draft"
+
+
+def test_an_ab_test_winner_is_not_picked_before_the_difference_is_significant(client, shop, db):
+    from merx.core.db import utcnow
+    from merx.core.uow import UnitOfWork
+    from merx.customers import service as customers
+    from merx.customers.schemas import CustomerCreate
+    from merx.marketing import campaigns
+
+    with UnitOfWork(db) as uow:
+        for n in range(4):
+            customers.create_customer(uow, CustomerCreate(email=f"ab{n}@example.com"), commit=False)
+        uow.commit()
+    sign_in(client, shop.users["staff"])
+    token = csrf_of(client.get("/console/marketing/campaigns").text)
+    seg = _segment(client, token)
+    made = client.post("/console/marketing/campaigns", follow_redirects=False, data={
+        "csrf_token": token, "name": "Subject test", "segment_id": str(seg), "channel": "email",
+        "template": "newsletter", "template_b": "newsletter_b", "ab_percent": "50"})
+    url = made.headers["location"]
+    cid = int(url.rsplit("/", 1)[1])
+    client.post(f"{url}/start", data={"csrf_token": token, "at": ""})
+    with UnitOfWork(db) as uow:  # the marketing.campaigns job's first batch: the test group
+        campaigns.prepare_batch(uow, cid, utcnow())
+    page = client.get(url).text
+    assert client.get(f"/api/v1/campaigns/{cid}").json()["status"] == "testing" and "pick-winner" in page
+    early = client.post(f"{url}/pick-winner", data={"csrf_token": token})
+    assert early.status_code == 422 and "No significant difference yet" in early.text
+    api = client.get(f"/api/v1/campaigns/{cid}").json()
+    assert api["status"] == "testing" and api["winner"] is None and api["ab_result"]["significant"] is False

@@ -15,7 +15,7 @@ from merx.marketing.tracking import link_visitor
 from merx.marketing.recipients import recipient_out, remember_timezone
 from merx.marketing.inapp import inbox, mark_read, new_visitor_id, unread_count, valid_visitor
 from merx.marketing.campaigns import CHANNELS as CAMPAIGN_CHANNELS, cancel as cancel_campaign, create_campaign
-from merx.marketing.campaigns import schedule as schedule_campaign, update_campaign
+from merx.marketing.campaigns import pick_winner as pick_campaign_winner, schedule as schedule_campaign, update_campaign
 from merx.marketing.journeys import set_active as set_journey_active
 from merx.marketing.reading import campaign_out, get_campaign
 
@@ -34,5 +34,5 @@ __all__ = ["enrolments", "get_message", "get_qr", "get_template", "list_giveaway
            "messages_stmt", "notifications_email", "source_report", "inbox", "mark_read", "new_visitor_id", "unread_count",
            "valid_visitor", "recipient_out", "remember_timezone",
            # the console's campaign and journey forms
-           "CAMPAIGN_CHANNELS", "campaign_out", "cancel_campaign", "create_campaign", "get_campaign",
+           "CAMPAIGN_CHANNELS", "campaign_out", "cancel_campaign", "create_campaign", "get_campaign", "pick_campaign_winner",
            "schedule_campaign", "set_journey_active", "update_campaign"]

@@ -1,6 +1,6 @@
 """Console campaigns (issue #20): the list (search by name, filter by status, paged), a new
 campaign (segment, channel, template, optional A/B test), and a campaign's page to edit the
-draft, start it now or at a time, or cancel it; and switching a journey on or off. Admin,
+draft, start it now or at a time, pick an A/B test's winner, or cancel it; and switching a journey on or off. Admin,
 staff and marketers, as the marketing API. A refused form comes back as the same page with
 the message beside the field (422)."""
 
@@ -172,6 +172,14 @@ def start_campaign(request: Request, campaign_id: int, form: dict[str, Any] = De
 def cancel_campaign(request: Request, campaign_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
     return _campaign_write(request, campaign_id, {}, lambda uow: marketing.cancel_campaign(uow, campaign_id),
                            "Campaign cancelled; messages not yet sent are dropped.")
+
+
+@router.post("/console/marketing/campaigns/{campaign_id}/pick-winner")
+def pick_winner(request: Request, campaign_id: int, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    """The A/B test's significance test on click rates now; a significant winner goes to the rest
+    of the segment. While the difference is not significant the page says so (and keeps testing)."""
+    return _campaign_write(request, campaign_id, {}, lambda uow: marketing.pick_campaign_winner(uow, campaign_id),
+                           "Winner picked: the rest of the segment gets it.")
 
 
 # -- journeys on / off ------------------------------------------------------------------------------
