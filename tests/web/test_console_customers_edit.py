@@ -202,3 +202,25 @@ def test_a_segment_rule_is_previewed_edited_and_deleted(client, shop, db):
     token = csrf_of(client.get(url).text)
     assert client.post(f"{url}/delete", data={"csrf_token": token}, follow_redirects=False).status_code == 303
     assert client.get(f"/api/v1/segments/{seg['id']}").status_code == 404
+
+
+def test_staff_and_reps_create_customers_and_a_duplicate_is_refused_beside_the_email(client, shop, db):
+    _customers(db)
+    sign_in(client, shop.users["sales_rep"])
+    page = client.get("/console/customers")
+    assert "/console/new-customer" in page.text
+    token = csrf_of(page.text)
+    empty = client.post("/console/new-customer", data={"csrf_token": token, "country": "PL"})
+    assert empty.status_code == 422 and _field_error(empty.text, "_form")
+    dup = client.post("/console/new-customer", data={"csrf_token": token, "first_name": "Ola", "email": "ola@example.com"})
+    assert dup.status_code == 422 and "ola@example.com" in _field_error(dup.text, "email")
+    made = client.post("/console/new-customer", follow_redirects=False, data={
+        "csrf_token": token, "first_name": "Ewa", "last_name": "Lis", "email": "ewa@example.com", "country": "pl"})
+    assert made.status_code == 303
+    record = client.get(made.headers["location"].replace("/console/", "/api/v1/")).json()
+    assert (record["first_name"], record["country"]) == ("Ewa", "PL")
+    assert record["sales_rep_user_id"] is not None  # the rep's own account: it can open it
+    assert client.get(made.headers["location"]).status_code == 200
+    client.cookies.clear()
+    sign_in(client, shop.users["customer"])
+    assert client.get("/console/new-customer", follow_redirects=False).status_code == 403

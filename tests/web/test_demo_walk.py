@@ -47,7 +47,7 @@ DETAIL_PAGES = {"/console/orders/{n}", "/console/catalog/{n}", "/console/custome
                 "/console/support/tickets/{n}", "/console/sales/accounts/{n}", "/console/marketing/messages/{n}",
                 # issue 20 part B: the forms on a customer, a segment, a campaign
                 "/console/customers/{n}/edit", "/console/customers/{n}/loyalty", "/console/segments/{n}",
-                "/console/marketing/campaigns/{n}", "/console/new-order"}
+                "/console/marketing/campaigns/{n}", "/console/new-order", "/console/new-customer"}
 DOWNLOADS = {"/console/invoices/{n}.pdf", "/console/costs.csv", "/console/sales/quotes/{n}/pdf",
              "/console/customers/{n}/export.json"}
 

@@ -1,4 +1,4 @@
-"""Console forms on a customer (issue #20): edit the record's details, the data-subject rights
+"""Console forms on a customer (issue #20): a new customer, edit the record's details, the data-subject rights
 (download everything Merx holds as JSON; erase, after typing ERASE to confirm), and the
 customer's loyalty accounts with a manual points adjustment that needs a reason. Plus editing
 or deleting a saved segment with a live preview of how many customers its rule matches.
@@ -75,6 +75,39 @@ def save_details(request: Request, customer_id: int, form: dict[str, Any] = Depe
             c = customers.get_customer(uow, customer_id)
         return _edit_page(request, me, c, values, field_errors(e), status=422)
     return redirect(f"/console/customers/{customer_id}", flash="Customer details saved.")
+
+
+# -- a new customer (at /console/new-customer: /console/customers/{id} would take .../new) ---------
+
+@router.get("/console/new-customer")
+def new_customer_page(request: Request) -> Response:
+    me = console_user(request, *EDIT_ROLES)
+    return render(request, "console/customer_new.html", {"values": {}, "errors": {}}, principal=me)
+
+
+@router.post("/console/new-customer")
+def create_customer(request: Request, form: dict[str, Any] = Depends(csrf_form)) -> Response:
+    """A customer record (`POST /api/v1/customers`); a sales rep's new customer is the rep's account."""
+    me = console_user(request, *EDIT_ROLES)
+    values = {k: str(form.get(k, "")).strip() for k in EDITABLE}
+    fields: dict[str, Any] = {k: values[k] or None for k in EDITABLE}
+    if fields["country"]:
+        fields["country"] = fields["country"].upper()
+    errors: dict[str, str] = {}
+    if not any(fields[k] for k in ("email", "phone", "first_name", "last_name", "company")):
+        errors["_form"] = "Give at least a name, a company, an email or a phone."
+    if not errors:
+        try:
+            with unit_of_work(request, me) as uow:
+                made = customers.create_customer(uow, customers.CustomerCreate(**fields))
+        except (ValidationError, Problem) as e:
+            if not _refused(e):
+                raise
+            errors = field_errors(e)
+    if errors:
+        return render(request, "console/customer_new.html", {"values": values, "errors": errors}, status=422,
+                      principal=me)
+    return redirect(f"/console/customers/{made.id}", flash="Customer created.")
 
 
 # -- data-subject rights ---------------------------------------------------------------------------
