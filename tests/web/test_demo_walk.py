@@ -34,7 +34,7 @@ from tests.web.demo_walk_checks import empty_markers, shot_name, sign_in, visit
 pytestmark = pytest.mark.slow
 
 PHONE = {"width": 360, "height": 740}
-DOWNLOAD = re.compile(r"\.(csv|xlsx|pdf)$|/pdf$")
+DOWNLOAD = re.compile(r"\.(csv|xlsx|pdf|json)$|/pdf$")  # .json: a customer's GDPR export
 NOT_A_PAGE = re.compile(r"/(logout|login)$|/chats/\{n\}/messages$")  # sign-in/out, and a chat's HTMX fragment
 RECORD_OR_FORM = re.compile(r"\{n\}|/new$|/password$")  # a record's own page or a form: not a report
 # Empty states that are true of the demo: configuration it leaves for the merchant to set up.
@@ -49,8 +49,12 @@ DETAIL_PAGES = {"/console/orders/{n}", "/console/catalog/{n}", "/console/custome
                 "/console/support/tickets/{n}", "/console/sales/accounts/{n}", "/console/marketing/messages/{n}",
                 # issue #20 build 2: the records whose own pages edit what the API edits
                 "/console/promotions/{n}", "/console/sales/deals/{n}", "/console/sales/leads/{n}",
-                "/console/integration/webhooks/{n}"}
-DOWNLOADS = {"/console/invoices/{n}.pdf", "/console/costs.csv", "/console/sales/quotes/{n}/pdf"}
+                "/console/integration/webhooks/{n}",
+                # issue 20 part B: the forms on a customer, a segment, a campaign
+                "/console/customers/{n}/edit", "/console/customers/{n}/loyalty", "/console/segments/{n}",
+                "/console/marketing/campaigns/{n}", "/console/new-order", "/console/new-customer"}
+DOWNLOADS = {"/console/invoices/{n}.pdf", "/console/costs.csv", "/console/sales/quotes/{n}/pdf",
+             "/console/customers/{n}/export.json"}
 
 
 def _free_port() -> int:

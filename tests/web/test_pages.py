@@ -541,6 +541,19 @@ def test_no_console_page_says_not_available_yet(client, shop, admin):
         deal = sales.create_deal(uow, sales.DealCreate(title="Sample deal", account_id=account.id,
                                                        amount={"amount": "100.00", "currency": "EUR"}))
     lead = client.post("/api/v1/leads", headers=admin, json={"company": "Sample lead"}).json()["lead"]
+    from merx.core.auth import Principal, Role
+    from merx.crm import public as crm
+    from merx.fiscal import public as fiscal
+    from merx.fiscal.schemas import ZoneIn
+    from merx.marketing import public as marketing
+
+    staff = Principal(user_id=None, role=Role.staff, name="staff")
+    with UnitOfWork(client.app.state.db, staff) as uow:  # a segment, a shipping zone and a campaign (their pages)
+        segment_id = crm.create_segment(uow, name="Everyone", expression="orders_count >= 0").id
+    with UnitOfWork(client.app.state.db, staff) as uow:
+        fiscal.create_zone(uow, ZoneIn(code="PL-ALL", name="Poland", countries=["PL"]))
+    with UnitOfWork(client.app.state.db, staff) as uow:
+        campaign_id = marketing.create_campaign(uow, name="Spring", segment_id=segment_id, template="newsletter").id
     samples = {"{setup_kind}/{setup_id}": [f"{k}/{i}" for k, i in setup_ids.items()], "{setup_kind}": list(SETUPS),
                "{product_id}": [str(shop.product_ids["LAMP-DESK"])], "{customer_id}": [str(order["customer_id"])],
                "{order_id}": [str(order["id"])], "{section}": list(SECTIONS), "{name}": list(TILES),
@@ -550,7 +563,10 @@ def test_no_console_page_says_not_available_yet(client, shop, admin):
                "{statement_id}": statement_ids, "{code}": ["wms"], "{job_id}": job_ids,
                "{seller_id}": [str(seller_id)], "{promotion_id}": [str(promotion["id"])],
                "{endpoint_id}": [str(endpoint.id)], "{deal_id}": [str(deal.id)], "{lead_id}": [str(lead["id"])],
-               "{location_code}": ["ST-WAW"]}
+               "{location_code}": ["ST-WAW"],
+               "{segment_id}": [str(segment_id)], "{sku}": ["LAMP-DESK"],
+               "{zone}": ["PL-ALL"], "{category}": ["lighting"], "{attribute}": ["color"],
+               "{campaign_id}": [str(campaign_id)]}
     sign_in(client, shop.users["admin"])
     paths = _console_get_paths(client.app.routes)
     assert {"/console", "/console/integration", "/console/tiles/{name}"} <= paths

@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError as PydanticValidationError
 
 from merx.catalog import completeness, costs, feeds, importexport, products, reference_data, rules
-from merx.catalog.schemas import (AttributeCreate, AttributeOut, AttributeSetCreate, AttributeSetOut, BrandCreate, BrandPatch,
+from merx.catalog.schemas import (AttributeCreate, AttributeOut, AttributePatch, AttributeSetCreate, AttributeSetOut, BrandCreate, BrandPatch,
                                   BrandOut, CategoryCreate, CategoryOut, CategoryPatch, ChannelCreate, ChannelOut,
                                   CompletenessOut, CostAtOut, CostCoverageOut, CostCreate, CostImport, CostImportReport,
                                   CostOut, ImportReport, ProductCreate, ProductOut, ProductPatch, plausible_time)
@@ -221,6 +221,14 @@ def list_attributes(limit: int | None = Query(None), cursor: str | None = None,
                     uow: UnitOfWork = Depends(get_read_uow)) -> Page[AttributeOut]:
     items, nxt = page_list(reference_data.list_attributes(uow), lambda a: a.id, limit=_limit(uow, limit), cursor=cursor)
     return Page[AttributeOut](items=items, next_cursor=nxt)
+
+
+@router.patch("/attributes/{code}", response_model=AttributeOut)
+def update_attribute(code: str, body: AttributePatch, uow: UnitOfWork = Depends(get_uow),
+                     _: Principal = Depends(require(*CATALOG_ADMINS))) -> AttributeOut:
+    """Rename, change a number's `unit`, or add `options` to an enum (the full list; removing one
+    is refused: products may carry it). Code and type do not change."""
+    return reference_data.update_attribute(uow, code, body)
 
 
 @router.post("/attribute-sets", response_model=AttributeSetOut, status_code=201)

@@ -3,9 +3,9 @@ catalog: SKU lookups for checkout and pricing, product documents for search, the
 editor's reads and writes, and the set-up calls the demo shop uses. Anything not named here
 is the catalog's own business."""
 
-from merx.catalog.schemas import (AttributeCreate, AttributeOut, AttributeSetCreate, AttributeSetItemIn, BrandCreate,
-                                  BrandOut, BrandPatch, CategoryCreate, CategoryOut, ProductCreate, ProductOut,
-                                  ProductPatch)
+from merx.catalog.schemas import (AttributeCreate, AttributeOut, AttributePatch, AttributeSetCreate, AttributeSetItemIn,
+                                  BrandCreate, BrandOut, BrandPatch, CategoryCreate, CategoryOut, CategoryPatch,
+                                  ProductCreate, ProductOut, ProductPatch)
 from merx.catalog.barcodes import skus_for_code
 from merx.catalog.costs import CostFact, add_product_cost, cost_at, cost_coverage, cost_facts_at, cost_history, costs_at, import_costs
 from merx.catalog.costs import import_cost_csv
@@ -18,7 +18,8 @@ from merx.catalog.early_access import (contribute_segments, hidden_product_ids, 
                                        prelaunch, refusals as early_access_refusals)
 from merx.catalog.products import bulk_create_products, get_product, list_products_stmt, update_product
 from merx.catalog.reference_data import (create_attribute, create_attribute_set, create_brand, create_category, update_brand,
-                                         list_attributes, list_brands, list_categories)
+                                         list_attribute_sets, list_attributes, list_brands, list_categories,
+                                         update_attribute, update_category)
 
 __all__ = [
     "AttributeCreate", "AttributeOut", "AttributeSetCreate", "AttributeSetItemIn", "BrandCreate", "BrandOut",
@@ -33,4 +34,6 @@ __all__ = [
     # early access (catalog/early_access.py): CRM fills the hook; search, orders and the storefront enforce it
     "contribute_segments", "early_access_may_see", "early_access_refusals", "hidden_product_ids", "prelaunch",
     "cost_coverage", "cost_facts_at", "cost_history", "costs_at", "import_cost_csv", "import_costs",
+    # reference data the console edits (categories, attributes)
+    "AttributePatch", "CategoryPatch", "list_attribute_sets", "update_attribute", "update_category",
 ]

@@ -12,7 +12,7 @@ from merx.catalog.completeness import effective_attribute_set
 from merx.catalog.events import BrandUpdated
 from merx.catalog.models import Attribute, AttributeSet, AttributeSetItem, Brand, Category, Channel, Product
 from merx.catalog.refs import ensure_default_channels
-from merx.catalog.schemas import (AttributeCreate, AttributeOut, AttributeSetCreate, AttributeSetItemOut,
+from merx.catalog.schemas import (AttributeCreate, AttributeOut, AttributePatch, AttributeSetCreate, AttributeSetItemOut,
                                   AttributeSetOut, BrandCreate, BrandOut, BrandPatch, CategoryCreate, CategoryOut,
                                   CategoryPatch, ChannelCreate, ChannelOut)
 from merx.core.errors import Conflict, FieldError, NotFound, ValidationProblem
@@ -214,6 +214,38 @@ def create_attribute(uow: UnitOfWork, data: AttributeCreate) -> AttributeOut:
     uow.audit("create", "attribute", a.id, after=out.model_dump())
     uow.commit()
     return out
+
+
+def update_attribute(uow: UnitOfWork, code: str, data: AttributePatch) -> AttributeOut:
+    """Rename an attribute, change a number's unit, or add options to an enum (audited). An
+    option cannot be removed: products may carry it and would fail validation on their next edit."""
+    a = uow.session.scalar(sa.select(Attribute).where(Attribute.code == code).with_for_update())
+    if a is None:
+        raise NotFound(f"No attribute with code {code!r}")
+    before = _attribute_out(a).model_dump()
+    sent = data.model_fields_set
+    if "name" in sent and data.name is not None:
+        a.name = data.name
+    if "unit" in sent:
+        if data.unit and a.type != "number":
+            raise ValidationProblem.for_field("unit", "only number attributes have a unit")
+        a.unit = data.unit or None
+    if "options" in sent and data.options is not None:
+        if a.type != "enum":
+            raise ValidationProblem.for_field("options", "only enum attributes have options")
+        options = [o.strip() for o in data.options if o.strip()]
+        if len(set(options)) != len(options):
+            raise ValidationProblem.for_field("options", "options must be distinct")
+        removed = [o for o in (a.options or []) if o not in options]
+        if removed:
+            raise ValidationProblem.for_field("options", f"{', '.join(removed)} cannot be removed: products may carry "
+                                                         "it; options can only be added")
+        a.options = options
+    after = _attribute_out(a).model_dump()
+    if after != before:
+        uow.audit("update", "attribute", a.id, before=before, after=after)
+    uow.commit()
+    return _attribute_out(a)
 
 
 def list_attributes(uow: UnitOfWork) -> list[AttributeOut]:

@@ -208,6 +208,14 @@ class AttributeCreate(StrictModel):
     localizable: bool = False
 
 
+class AttributePatch(StrictModel):
+    """What changes in an attribute: its label, a number's unit, and an enum's options, which
+    may grow but not lose a value (products may carry it). Code and type stay."""
+    name: str | None = Field(None, min_length=1, max_length=200)
+    unit: str | None = Field(None, max_length=32)
+    options: list[str] | None = None
+
+
 class AttributeOut(BaseModel):
     id: int
     code: str

@@ -12,18 +12,18 @@ from merx.customers.addresses import (add_address, default_address, delete_addre
                                       get_saved_cart, list_addresses, list_saved_carts, save_cart, set_default,
                                       update_address)
 from merx.customers.rules import normalize_email, normalize_phone
-from merx.customers.schemas import (AccountOut, AccountSignUp, AddressIn, AddressOut, CustomerCreate, CustomerOut,
+from merx.customers.schemas import (AccountOut, AccountSignUp, AddressIn, AddressOut, CustomerCreate, CustomerOut, CustomerUpdate,
                                     SavedCartIn, SavedCartLine, SavedCartOut)
 from merx.customers.service import (create_customer, customer_attributes, customer_id_by_email, erase_customer,
                                     find_customer, get_customer, get_or_create_guest, ids_by_external_refs,
                                     list_customers_stmt, mark_merged, raw_customer, raw_customers, restore_merged,
-                                    upsert_customers_by_external_ref)
+                                    update_customer, upsert_customers_by_external_ref)
 
 __all__ = [
-    "CustomerCreate", "CustomerOut", "create_customer", "customer_attributes", "customer_id_by_email",
+    "CustomerCreate", "CustomerOut", "CustomerUpdate", "create_customer", "customer_attributes", "customer_id_by_email",
     "erase_customer", "find_customer", "get_customer", "get_or_create_guest", "ids_by_external_refs",
     "list_customers_stmt", "mark_merged", "normalize_email", "normalize_phone", "raw_customer", "raw_customers",
-    "restore_merged", "upsert_customers_by_external_ref",
+    "restore_merged", "update_customer", "upsert_customers_by_external_ref",
     # storefront accounts
     "SESSION_LIFETIME", "AccountOut", "AccountSignUp", "AddressIn", "AddressOut", "LockedOut", "NotVerified", "SavedCartIn",
     "SavedCartLine", "SavedCartOut", "Shopper", "SignedIn", "WrongCredentials", "account_for_customer",

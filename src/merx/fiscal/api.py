@@ -13,8 +13,8 @@ from merx.core.schemas import Page, StrictModel
 from merx.core.uow import UnitOfWork
 from merx.core.web import get_read_uow, get_uow, require
 from merx.fiscal import service
-from merx.fiscal.schemas import (ChannelTaxModeIn, ChannelTaxModeOut, MethodIn, MethodOut, TaxRateIn, TaxRateOut, ZoneIn,
-                                 ZoneOut)
+from merx.fiscal.schemas import (ChannelTaxModeIn, ChannelTaxModeOut, MethodIn, MethodOut, MethodPatch, TaxRateIn,
+                                 TaxRateOut, ZoneIn, ZoneOut, ZonePatch)
 
 router = APIRouter(tags=["taxes and shipping"])
 STAFF = (Role.admin, Role.staff)
@@ -76,3 +76,18 @@ def add_method(code: str, body: MethodIn, uow: UnitOfWork = Depends(get_uow),
     """A method with its rate table: `basis` weight (kg, product attribute weight), subtotal,
     items or flat; `brackets` [{"from", "price"}]; `free_over` a subtotal from which it is free."""
     return service.add_method(uow, code, body)
+
+
+@router.patch("/shipping/zones/{code}", response_model=ZoneOut)
+def update_zone(code: str, body: ZonePatch, uow: UnitOfWork = Depends(get_uow),
+                _: Principal = Depends(require(*STAFF))) -> ZoneOut:
+    """Rename the zone or change the countries / postcode prefixes it covers."""
+    return service.update_zone(uow, code, body)
+
+
+@router.patch("/shipping/zones/{code}/methods/{method_id}", response_model=MethodOut)
+def update_method(code: str, method_id: int, body: MethodPatch, uow: UnitOfWork = Depends(get_uow),
+                  _: Principal = Depends(require(*STAFF))) -> MethodOut:
+    """Change the name, `basis`, `brackets`, `free_over` (null: never free) or `active` (an
+    inactive method is no longer offered at checkout). Code and currency do not change."""
+    return service.update_method(uow, code, method_id, body)

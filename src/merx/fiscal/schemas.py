@@ -69,6 +69,28 @@ class MethodIn(StrictModel):
     free_over: str | None = Field(None, pattern=r"^[0-9]{1,9}(\.[0-9]{1,4})?$")
 
 
+class ZonePatch(StrictModel):
+    """What changes in a zone (its code stays: methods and orders name it)."""
+    name: str | None = Field(None, min_length=1, max_length=200)
+    countries: list[str] | None = Field(None, min_length=1, max_length=250)
+    postcode_prefixes: list[str] | None = Field(None, max_length=500)
+
+    @field_validator("countries")
+    @classmethod
+    def _countries(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else ZoneIn._countries(v)
+
+
+class MethodPatch(StrictModel):
+    """What changes in a method: its name, rate table, free-over amount (null: never free) and
+    whether checkout offers it. Code and currency stay (a new method for another currency)."""
+    name: str | None = Field(None, min_length=1, max_length=200)
+    basis: Literal["flat", "weight", "subtotal", "items"] | None = None
+    brackets: list[Bracket] | None = Field(None, min_length=1, max_length=50)
+    free_over: str | None = Field(None, pattern=r"^[0-9]{1,9}(\.[0-9]{1,4})?$")
+    active: bool | None = None
+
+
 class MethodOut(BaseModel):
     id: int
     zone: str

@@ -21,8 +21,8 @@ from merx.core.money import Money, MoneyError, minor_to_str
 from merx.core.uow import UnitOfWork
 from merx.fiscal import data, rules
 from merx.fiscal.models import ChannelTaxMode, OrderTaxLine, ShippingMethod, ShippingZone, TaxRate
-from merx.fiscal.schemas import (ChannelTaxModeOut, MethodIn, MethodOut, TaxLineOut, TaxRateIn, TaxRateOut, ZoneIn,
-                                 ZoneOut)
+from merx.fiscal.schemas import (ChannelTaxModeOut, MethodIn, MethodOut, MethodPatch, TaxLineOut, TaxRateIn, TaxRateOut,
+                                 ZoneIn, ZoneOut, ZonePatch)
 
 STAFF = (Role.admin, Role.staff)
 
@@ -355,5 +355,68 @@ def add_method(uow: UnitOfWork, zone_code: str, body: MethodIn) -> MethodOut:
     uow.session.add(m)
     uow.session.flush()
     uow.audit("create", "shipping_method", m.id, after={"zone": zone_code, **body.model_dump(by_alias=True)})
+    uow.commit()
+    return _method_out(m, z.code)
+
+
+def _zone(uow: UnitOfWork, zone_code: str) -> ShippingZone:
+    z = uow.session.scalar(sa.select(ShippingZone).where(ShippingZone.code == zone_code).with_for_update())
+    if z is None:
+        raise NotFound(f"Shipping zone {zone_code} does not exist")
+    return z
+
+
+def _zone_out(uow: UnitOfWork, z: ShippingZone) -> ZoneOut:
+    methods = uow.session.scalars(sa.select(ShippingMethod).where(ShippingMethod.zone_id == z.id).order_by(ShippingMethod.id))
+    return ZoneOut(id=z.id, code=z.code, name=z.name, countries=z.countries, postcode_prefixes=z.postcode_prefixes or [],
+                   methods=[_method_out(m, z.code) for m in methods])
+
+
+def update_zone(uow: UnitOfWork, zone_code: str, body: ZonePatch) -> ZoneOut:
+    """Rename a zone or change the countries and postcodes it covers (audited)."""
+    _require_staff(uow)
+    z = _zone(uow, zone_code)
+    before = {"name": z.name, "countries": z.countries, "postcode_prefixes": z.postcode_prefixes or []}
+    for key in ("name", "countries", "postcode_prefixes"):
+        if key in body.model_fields_set and getattr(body, key) is not None:
+            setattr(z, key, list(getattr(body, key)) if key != "name" else body.name)
+    after = {"name": z.name, "countries": z.countries, "postcode_prefixes": z.postcode_prefixes or []}
+    if after != before:
+        uow.audit("update", "shipping_zone", z.id, before=before, after=after)
+    uow.commit()
+    return _zone_out(uow, z)
+
+
+def update_method(uow: UnitOfWork, zone_code: str, method_id: int, body: MethodPatch) -> MethodOut:
+    """Change a method's name, rate table, free-over amount or whether checkout offers it
+    (inactive methods are kept for the orders that used them, and no longer quoted)."""
+    _require_staff(uow)
+    z = _zone(uow, zone_code)
+    m = uow.session.get(ShippingMethod, method_id, with_for_update=True)
+    if m is None or m.zone_id != z.id:
+        raise NotFound(f"Zone {zone_code} has no shipping method {method_id}")
+    before = _method_out(m, z.code).model_dump(mode="json")
+    sent = body.model_fields_set
+    if "brackets" in sent and body.brackets is not None:
+        try:
+            for b in body.brackets:
+                Money.of(b.price, m.currency)
+        except MoneyError as e:  # e.g. more decimals than the currency has
+            raise ValidationProblem.for_field("brackets", str(e)) from None
+        m.brackets = [{"from": b.from_, "price": b.price} for b in body.brackets]
+    if "free_over" in sent:
+        try:
+            m.free_over_minor = Money.of(body.free_over, m.currency).minor if body.free_over else None
+        except MoneyError as e:
+            raise ValidationProblem.for_field("free_over", str(e)) from None
+    if "name" in sent and body.name is not None:
+        m.name = body.name
+    if "basis" in sent and body.basis is not None:
+        m.basis = body.basis
+    if "active" in sent and body.active is not None:
+        m.active = body.active
+    after = _method_out(m, z.code).model_dump(mode="json")
+    if after != before:
+        uow.audit("update", "shipping_method", m.id, before=before, after=after)
     uow.commit()
     return _method_out(m, z.code)

@@ -201,6 +201,7 @@ def transfer_out(row: Transfer, src: str, dst: str) -> dict[str, Any]:
 def set_threshold(uow: UnitOfWork, *, sku: str, low_stock: int, location: str | None = None) -> dict[str, Any]:
     if low_stock < 0:
         raise ValidationProblem.for_field("low_stock", "must not be negative")
+    _require_known_sku(uow, sku)  # else a typo would leave a stock row for a SKU nobody sells
     if location:
         loc = get_location_by_code(uow, location, field="location")
         _insert_ignore(uow, [{"sku": sku, "location_id": loc.id}])

@@ -25,7 +25,7 @@ from merx.marketing import autoreply, recipients
 from merx.marketing import (campaigns, giveaways, journeys, providers, reading, reporting, service, templates_service,
                             tracking)
 from merx.marketing.schemas import IncomingMessage, RecipientIn, RecipientOut
-from merx.marketing.schemas import (CampaignIn, CampaignOut, CampaignReport, CampaignStartIn, DrawIn, EnrolmentOut,
+from merx.marketing.schemas import (CampaignIn, CampaignOut, CampaignPatch, CampaignReport, CampaignStartIn, DrawIn, EnrolmentOut,
                                     GiveawayEntryIn, GiveawayIn, GiveawayOut, InboundEvent, JourneyIn, JourneyOut,
                                     JourneyPatch, MessageOut, PreviewIn, QrIn, QrOut, SuppressionIn, TemplateIn,
                                     TestSendIn)
@@ -65,6 +65,15 @@ def create_campaign(body: CampaignIn, uow: UnitOfWork = Depends(get_uow),
 def get_campaign(campaign_id: int, uow: UnitOfWork = Depends(get_read_uow),
                  _: Principal = Depends(require(*MARKETERS))) -> CampaignOut:
     return reading.get_campaign(uow, campaign_id)
+
+
+@router.patch("/campaigns/{campaign_id}", response_model=CampaignOut)
+def update_campaign(campaign_id: int, body: CampaignPatch, uow: UnitOfWork = Depends(get_uow),
+                    _: Principal = Depends(require(*MARKETERS))) -> CampaignOut:
+    """Edit a draft (409 once it is scheduled or started: its audience and messages are fixed)."""
+    changes = {k: getattr(body, k) for k in body.model_fields_set
+               if getattr(body, k) is not None or k == "template_b"}
+    return reading.campaign_out(campaigns.update_campaign(uow, campaign_id, changes))
 
 
 @router.post("/campaigns/{campaign_id}/start", response_model=CampaignOut)

@@ -54,8 +54,8 @@ def _check_template(uow: UnitOfWork, key: str, field: str) -> None:
         raise ValidationProblem.for_field(field, f"no template {key!r}", "unknown_template") from None
 
 
-def create_campaign(uow: UnitOfWork, *, name: str, segment_id: int, template: str, channel: str = "email",
-                    template_b: str | None = None, ab_test_fraction: float = 0.0) -> Campaign:
+def _check_campaign(uow: UnitOfWork, *, segment_id: int, template: str, channel: str, template_b: str | None,
+                    ab_test_fraction: float) -> None:
     if channel not in CHANNELS:
         raise ValidationProblem.for_field("channel", f"one of {', '.join(CHANNELS)}")
     try:
@@ -69,12 +69,39 @@ def create_campaign(uow: UnitOfWork, *, name: str, segment_id: int, template: st
         raise ValidationProblem.for_field("ab_test_fraction", "an A/B test needs template_b and a fraction above 0")
     if not 0 <= ab_test_fraction <= 0.5:
         raise ValidationProblem.for_field("ab_test_fraction", "between 0 and 0.5")
+
+
+def create_campaign(uow: UnitOfWork, *, name: str, segment_id: int, template: str, channel: str = "email",
+                    template_b: str | None = None, ab_test_fraction: float = 0.0) -> Campaign:
+    _check_campaign(uow, segment_id=segment_id, template=template, channel=channel, template_b=template_b,
+                    ab_test_fraction=ab_test_fraction)
     c = Campaign(name=name, segment_id=segment_id, template_key=template, template_b_key=template_b, channel=channel,
                  ab_test_fraction=ab_test_fraction, status="draft")
     uow.session.add(c)
     uow.session.flush()
     uow.audit("create", "campaign", c.id, after={"name": name, "segment_id": segment_id, "template": template})
     uow.created("campaign", c.id)
+    uow.commit()
+    return c
+
+
+def update_campaign(uow: UnitOfWork, campaign_id: int, changes: dict[str, Any]) -> Campaign:
+    """Change a draft's name, segment, channel, templates or A/B split (the fields given); once
+    started or scheduled its audience and messages are fixed (409)."""
+    c = _campaign(uow, campaign_id, for_update=True)
+    if c.status != "draft":
+        raise Conflict(f"Campaign {campaign_id} is {c.status}; only a draft can be edited", type_slug="campaign-state")
+    current = {"name": c.name, "segment_id": c.segment_id, "template": c.template_key, "channel": c.channel,
+               "template_b": c.template_b_key, "ab_test_fraction": c.ab_test_fraction}
+    wanted = {**current, **changes}
+    _check_campaign(uow, segment_id=wanted["segment_id"], template=wanted["template"], channel=wanted["channel"],
+                    template_b=wanted["template_b"], ab_test_fraction=wanted["ab_test_fraction"])
+    c.name, c.segment_id, c.channel = wanted["name"], wanted["segment_id"], wanted["channel"]
+    c.template_key, c.template_b_key = wanted["template"], wanted["template_b"]
+    c.ab_test_fraction = wanted["ab_test_fraction"]
+    if wanted != current:
+        c.version += 1
+        uow.audit("update", "campaign", c.id, before=current, after=wanted)
     uow.commit()
     return c
 

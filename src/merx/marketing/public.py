@@ -1,6 +1,6 @@
 """What other contexts and the web console may call in marketing: linking a browser's
 marketing cookie to the customer who ordered (attribution), the browser's in-app inbox, whether notifications really go
-out by mail, and the reads and reports the console shows."""
+out by mail, the reads and reports the console shows, and its campaign and journey forms."""
 
 from merx.marketing.tracking import VISITOR_COOKIE
 from merx.marketing.reading import (get_journey, list_campaigns, list_journeys, list_messages, list_qr,
@@ -14,6 +14,10 @@ from merx.marketing.tracking import get_qr, qr_image
 from merx.marketing.tracking import link_visitor
 from merx.marketing.recipients import recipient_out, remember_timezone
 from merx.marketing.inapp import inbox, mark_read, new_visitor_id, unread_count, valid_visitor
+from merx.marketing.campaigns import CHANNELS as CAMPAIGN_CHANNELS, cancel as cancel_campaign, create_campaign
+from merx.marketing.campaigns import pick_winner as pick_campaign_winner, schedule as schedule_campaign, update_campaign
+from merx.marketing.journeys import set_active as set_journey_active
+from merx.marketing.reading import campaign_out, get_campaign
 
 
 def notifications_email(settings: object) -> bool:
@@ -28,4 +32,7 @@ __all__ = ["enrolments", "get_message", "get_qr", "get_template", "list_giveaway
            "save_template", "VISITOR_COOKIE", "campaign_report", "dispatch", "dispatch_until_idle", "get_journey", "link_visitor",
            "list_campaigns", "list_journeys", "list_messages", "list_qr", "list_templates", "message_out",
            "messages_stmt", "notifications_email", "source_report", "inbox", "mark_read", "new_visitor_id", "unread_count",
-           "valid_visitor", "recipient_out", "remember_timezone"]
+           "valid_visitor", "recipient_out", "remember_timezone",
+           # the console's campaign and journey forms
+           "CAMPAIGN_CHANNELS", "campaign_out", "cancel_campaign", "create_campaign", "get_campaign", "pick_campaign_winner",
+           "schedule_campaign", "set_journey_active", "update_campaign"]

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from merx.core.errors import NotFound
-from merx.core.pagination import check_limit, paginate
+from merx.core.pagination import check_limit, paginate, text_search
 from merx.core.schemas import Page
 from merx.core.uow import UnitOfWork
 from merx.marketing.models import Campaign, Journey, JourneyEnrolment, Message, QrCode, Touch
@@ -27,8 +27,10 @@ def campaign_out(c: Campaign) -> CampaignOut:
                        ab_result=c.ab_result, seed=c.seed)
 
 
-def list_campaigns(uow: UnitOfWork, *, status: str | None, limit: int | None, cursor: str | None) -> Page[CampaignOut]:
-    stmt = sa.select(Campaign)
+def list_campaigns(uow: UnitOfWork, *, status: str | None, limit: int | None, cursor: str | None,
+                   q: str | None = None) -> Page[CampaignOut]:
+    """Newest first; `q`: the name contains it (the console's search box)."""
+    stmt = text_search(sa.select(Campaign), q, Campaign.name)
     if status:
         stmt = stmt.where(Campaign.status == status)
     items, nxt = paginate(uow.session, stmt, Campaign.id, limit=check_limit(limit, 50, 500), cursor=cursor,

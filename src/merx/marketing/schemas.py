@@ -23,6 +23,17 @@ class CampaignIn(StrictModel):
     ab_test_fraction: float = Field(0.0, ge=0, le=0.5)
 
 
+class CampaignPatch(StrictModel):
+    """A draft campaign's fields to change (those sent); `template_b: null` ends an A/B test
+    (send `ab_test_fraction: 0` with it)."""
+    name: str | None = Field(None, min_length=1, max_length=200)
+    segment_id: int | None = Field(None, ge=1)
+    template: str | None = Field(None, pattern=KEY)
+    channel: CampaignChannel | None = None
+    template_b: str | None = Field(None, pattern=KEY)
+    ab_test_fraction: float | None = Field(None, ge=0, le=0.5)
+
+
 class CampaignStartIn(StrictModel):
     at: dt.datetime | None = None
 

@@ -15,6 +15,10 @@ from merx.web.views import account  # the storefront's shopper account pages
 from merx.web.views import costs_pricing  # noqa: I001  (costs & margins, competitor prices: issue 15)
 from merx.web.views import connectors, marketplace_sellers  # noqa: I001  (issue 20: sellers, connector runs)
 from merx.web.views import console_operations  # noqa: I001  (issue 20 build 2: promotion, audit log, dead letters...)
+# issue 20 (part B): customer edit and data rights, loyalty, segments, stock, taxes and shipping, catalog
+# reference data, campaigns, an order placed for a customer
+from merx.web.views import catalog_reference, customers_manage, marketing_campaigns  # noqa: I001
+from merx.web.views import orders_new, stock_settings, taxes_shipping  # noqa: I001
 from merx.web.views import (analytics, associate, auth, brands, catalog, customers, dashboard, instore_console,
                             integration, inventory, jobs, kiosk, marketing, orders, payments, sales, search_console,
                             sellers, shop_settings, store, support, support_setup)
@@ -37,7 +41,9 @@ def asset(asset_path: str) -> Response:
 
 for _module in (auth, dashboard, catalog, brands, inventory, orders, customers, search_console, analytics, integration, jobs,
                 sellers, shop_settings, marketing, support, sales, payments, store, associate, kiosk,
-                instore_console, account, costs_pricing, support_setup, marketplace_sellers, connectors):
+                instore_console, account, costs_pricing, support_setup, marketplace_sellers, connectors, customers_manage,
+                stock_settings, taxes_shipping, catalog_reference, marketing_campaigns,
+                orders_new):
     router.include_router(_module.router)
 for _router in console_operations.ROUTERS:
     router.include_router(_router)

@@ -17,6 +17,7 @@ from merx.sales import public as sales
 from merx.support import public as support
 from merx.web.common import PageRoute, csrf_form, console_user, problem_sentence, redirect, render, unit_of_work
 from merx.web.views.helpers import int_or_none, page_of, text_or_none
+from merx.web.views.listing import list_query, whole_list_page
 
 router = APIRouter(route_class=PageRoute)
 CUSTOMER_ROLES = (Role.admin, Role.staff, Role.sales_rep, Role.support_agent)
@@ -76,11 +77,15 @@ def merge(request: Request, customer_id: int, form: dict[str, Any] = Depends(csr
 @router.get("/console/segments")
 def segments_page(request: Request, expression: str | None = None) -> Response:
     me = console_user(request, *SEGMENT_ROLES)
-    ctx: dict[str, Any] = {"expression": expression or ""}
+    lq = list_query(request, "expression")
+    ctx: dict[str, Any] = {"expression": expression or "", "lq": lq}
     with unit_of_work(request, me, readonly=True) as uow:
+        rows, ctx["next_cursor"] = whole_list_page(crm.list_segments(uow), lq, lambda s: (s.name, s.expression,
+                                                                                          s.description),
+                                                   key=lambda s: s.id, limit=50)
         ctx["segments"] = [{"id": s.id, "name": s.name, "kind": s.kind, "expression": s.expression,
                             "description": s.description, "members": s.member_count, "evaluated_at": s.evaluated_at}
-                           for s in crm.list_segments(uow)]
+                           for s in rows]
         if expression:
             try:
                 ctx["preview"] = crm.preview(uow, expression)

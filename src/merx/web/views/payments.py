@@ -105,18 +105,21 @@ def resolve_line(request: Request, line_id: int, form: dict[str, Any] = Depends(
     return _attempt("/console/payments", run, "Reconciliation item resolved.")
 
 
+def taxes_context(uow: Any) -> dict[str, Any]:
+    """What the taxes & shipping page shows (also when views/taxes_shipping.py shows a refusal)."""
+    rates = fiscal.list_rates(uow)
+    today = dt.date.today()
+    current = [r for r in rates if r.valid_from <= today and (r.valid_to is None or r.valid_to >= today)]
+    return {"rates": rates, "current": current, "modes": fiscal.list_channel_modes(uow), "zones": fiscal.list_zones(uow),
+            "shop_country": fiscal.shop_country(), "today": today}
+
+
 @router.get("/console/taxes")
 def taxes_page(request: Request) -> Response:
     me = console_user(request, *READ)
     with unit_of_work(request, me, readonly=True) as uow:
-        rates = fiscal.list_rates(uow)
-        modes = fiscal.list_channel_modes(uow)
-        zones = fiscal.list_zones(uow)
-    today = dt.date.today()
-    current = [r for r in rates if r.valid_from <= today and (r.valid_to is None or r.valid_to >= today)]
-    return render(request, "console/taxes.html", {"rates": rates, "current": current, "modes": modes, "zones": zones,
-                                                  "shop_country": fiscal.shop_country(), "today": today},
-                  principal=me)
+        ctx = taxes_context(uow)
+    return render(request, "console/taxes.html", ctx, principal=me)
 
 
 @router.post("/console/taxes/rates")
