@@ -82,3 +82,18 @@ def test_console_location_create_validates_as_the_api(client, shop):
     r = client.post("/console/locations", data={"csrf_token": csrf_of(page), "code": "ST-LOD", "name": "Łódź",
                                                 "kind": "store", "lat": "91"}, follow_redirects=True)
     assert "Not saved" in r.text and client.get("/api/v1/locations/ST-LOD").status_code == 404
+
+
+def test_the_lists_quick_form_keeps_a_days_later_spans(client, shop):
+    """Before: the locations list's form shows a day's first span only, and saving it dropped the rest."""
+    sign_in(client, shop.users["admin"])
+    page = client.get("/console/locations/ST-WAW").text
+    client.post("/console/locations/ST-WAW/edit", data=_form(page))
+    listing = client.get("/console/locations").text
+    r = client.post("/console/locations/ST-WAW", data={"csrf_token": csrf_of(listing), "pickup": "on", "active": "on",
+                                                       "open_mon": "09:00", "close_mon": "13:00",
+                                                       "open_sat": "11:00", "close_sat": "15:00"},
+                    follow_redirects=True)
+    assert "ST-WAW saved." in r.text
+    hours = client.get("/api/v1/locations/ST-WAW").json()["opening_hours"]
+    assert hours == {"mon": [["09:00", "13:00"], ["14:00", "18:00"]], "sat": [["11:00", "15:00"]]}

@@ -213,9 +213,15 @@ def create_location(request: Request, form: dict[str, Any] = Depends(csrf_form))
 @router.post("/console/locations/{code}")
 def update_location(request: Request, code: str, form: dict[str, Any] = Depends(csrf_form)) -> Response:
     def run(uow: Any) -> Any:
+        hours = _hours_from_form(form)
+        # this quick form shows a day's first span only: a day left as shown keeps its later spans
+        current = inventory.get_location_by_code(uow, code).opening_hours or {}
+        for day, spans in hours.items():
+            if current.get(day) and [list(s) for s in current[day][:1]] == spans:
+                hours[day] = [list(s) for s in current[day]]
         return inventory.update_location(uow, code, {
             "pickup": form.get("pickup") == "on", "accepts_returns": form.get("accepts_returns") == "on",
-            "active": form.get("active") == "on", "opening_hours": _hours_from_form(form) or None})
+            "active": form.get("active") == "on", "opening_hours": hours or None})
 
     return _write(request, "/console/locations", f"{code} saved.", run, Role.admin)
 
