@@ -177,3 +177,27 @@ def test_the_overlap_is_a_setting_and_off_by_default(search_index, monkeypatch):
         assert Engine(search_index, overlap=False).overlap is False  # a caller's choice wins
     finally:
         get_search_settings.cache_clear()
+
+
+def test_stage_3_questions_asked_in_one_search_answer_as_one_search_each(build_engine):
+    """More questions than one search's flags (MAX_FLAGS): each candidate's answer equals what
+    a search for that question alone over the candidates finds."""
+    import tantivy
+
+    from merx.search.analysis import analyze_query
+    from merx.search.candidates import MAX_FLAGS, candidate_matches
+
+    engine = build_engine(CATALOG)
+    searcher = engine.index.searcher()
+    words = [t.text for t in analyze_query("sofa couch table oak rug wool kettle steel electric headphones "
+                                           "curtains nightstand drawer velvet dining coffee area bedside "
+                                           "wireless blackout temperature control cover washable", "en")]
+    words = (words * 2)[:MAX_FLAGS + 7]  # two searches' worth, some asked twice
+    questions = {f"q{k}": tantivy.Query.term_query(engine.index.schema, "name", w) for k, w in enumerate(words)}
+    ids = [d.product_id for d in CATALOG if d.product_id != 5]  # the rug is not a candidate
+    answers = candidate_matches(searcher, engine.index.schema, ids, questions)
+    for name, query in questions.items():
+        hits = searcher.search(query, 100, count=False).hits
+        alone = {int(p) for p in searcher.fast_field_values("product_id", [h[1] for h in hits])} if hits else set()
+        assert [pid for pid, yes in zip(ids, answers[name]) if yes] == [pid for pid in ids if pid in alone], name
+    assert any(a.any() for a in answers.values()) and not all(a.all() for a in answers.values())

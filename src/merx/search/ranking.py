@@ -27,6 +27,7 @@ import tantivy
 from merx.search.analysis import (NEGATED, QueryToken, analyze_query, guess_language, meaning_text,
                                   normalise_code)
 from merx.search.boosts import AppliedBoost, BoostRules
+from merx.search.candidates import candidate_matches
 from merx.search.documents import CANDIDATE_FIELDS, DESCRIPTION_WEIGHT, FIELD_WEIGHTS, SIGNAL_FIELDS
 from merx.search.facets import facet_counts
 from merx.search.features import (DELIVERY_DAYS_EXPRESS, DELIVERY_DAYS_LOCAL, DELIVERY_DAYS_STOCKED,
@@ -262,40 +263,6 @@ class Engine:
                         self._term("description", t.text), DESCRIPTION_WEIGHT)))
         return tantivy.Query.boolean_query(clauses)
 
-    # at most this many questions per search: their flags sum exactly in tantivy's float32 score
-    MAX_FLAGS = 20
-
-    def _matches(self, searcher: tantivy.Searcher, ids: list[int],
-                 questions: dict[str, tantivy.Query]) -> dict[str, np.ndarray]:
-        """For each question (a query), which of the candidates (`ids`) match it, as a mask in
-        candidate order. One search answers up to MAX_FLAGS questions: the candidates (a term
-        set of their ids, score 0) must match, question k adds a constant 2^k when it matches,
-        and the score read as an integer says which did. Restricting to the ids is what costs
-        (the term set's weight: ~5 ms for 1,000 ids at 100,000 products), so asking every
-        question in one search instead of one search each saves that per question."""
-        n = len(ids)
-        out = {name: np.zeros(n, dtype=bool) for name in questions}
-        if not n or not questions:
-            return out
-        row = {pid: i for i, pid in enumerate(ids)}
-        id_set = tantivy.Query.const_score_query(tantivy.Query.term_set_query(self.index.schema, "product_id", ids), 0.0)
-        names = list(questions)
-        for first in range(0, len(names), self.MAX_FLAGS):
-            chunk = names[first:first + self.MAX_FLAGS]
-            flags = [(tantivy.Occur.Should, tantivy.Query.const_score_query(questions[name], float(1 << k)))
-                     for k, name in enumerate(chunk)]
-            res = searcher.search(tantivy.Query.boolean_query([(tantivy.Occur.Must, id_set)] + flags), n, count=False)
-            scored = [(score, addr) for score, addr in res.hits if score > 0]
-            if not scored:
-                continue
-            pids = searcher.fast_field_values("product_id", [addr for _, addr in scored])
-            bits = np.asarray([int(round(score)) for score, _ in scored], dtype=np.int64)
-            rows = np.asarray([row[int(pid)] for pid in pids], dtype=np.int64)
-            for k, name in enumerate(chunk):
-                has = (bits >> k) & 1 == 1
-                out[name][rows[has]] = True
-        return out
-
     # -- the pipeline --------------------------------------------------------------------------
     def search(self, req: SearchRequest, *, synonyms: SynonymTable | None = None, rules: BoostRules | None = None,
                pins: Sequence[Pin] = ()) -> SearchOutcome:
@@ -513,7 +480,7 @@ class Engine:
         columns["_semantic_only"] = semantic_only
         # Which candidates match each per-candidate text or delivery question (every word in
         # the name, each query word, a store, "says without X"): all asked in one search over
-        # the candidates (see `_matches`), not one search each.
+        # the candidates (see `candidate_matches`), not one search each.
         questions: dict[str, tantivy.Query] = {}
         if groups and n:
             questions["name_all"] = tantivy.Query.boolean_query(
@@ -530,7 +497,7 @@ class Engine:
         if negated and n:
             questions["says_without"] = tantivy.Query.boolean_query(
                 [(tantivy.Occur.Should, self._term(f, NEGATED + t.text)) for t in negated for f in CANDIDATE_FIELDS])
-        answers = self._matches(searcher, ids, questions)
+        answers = candidate_matches(searcher, self.index.schema, ids, questions)
         no = np.zeros(n, dtype=bool)
 
         if groups and n:
