@@ -247,7 +247,7 @@ def test_demo_starts_from_a_fresh_database(demo_run, tmp_path):
     env.pop("MERX_DATABASE_URL", None)
     merx = Path(sys.executable).parent / "merx"
     again = subprocess.run([str(merx), "demo", "--no-serve", "--products", "50", "--size", "none"], env=env, capture_output=True,
-                           text=True, timeout=300)
+                           text=True, timeout=900)  # as the first build: the shared CI machine may be busy
     assert again.returncode == 0, again.stderr[-3000:]
     from merx.core.db import Database
     import sqlalchemy as sa
