@@ -9,6 +9,7 @@ from merx.catalog import public as catalog
 from merx.catalog.schemas import ProductPatch
 from merx.core.auth import SYSTEM
 from merx.core.uow import UnitOfWork
+from tests.web.conftest import csrf_of
 
 
 def _translate_desk_lamp(db, shop) -> int:  # type: ignore[no-untyped-def]
@@ -52,3 +53,13 @@ def test_language_picker_keeps_the_search_query(client, shop) -> None:
     text = client.get("/search", params={"q": "lamp"}).text
     assert '<input type="hidden" name="q" value="lamp">' in text
     assert '<option value="pl"' in text
+
+
+def test_cart_and_checkout_name_products_in_the_shoppers_language(client, shop, db) -> None:
+    _translate_desk_lamp(db, shop)
+    client.get("/", params={"lang": "pl"})  # the shopper browses in Polish (remembered)
+    client.post("/cart/add", data={"csrf_token": csrf_of(client.get("/cart").text), "sku": "LAMP-DESK", "quantity": "1"})
+    cart = client.get("/cart").text
+    assert "Lampka biurkowa nordycka" in cart and "Nordic Desk Lamp" not in cart
+    assert "Lampka biurkowa nordycka" in client.get("/checkout").text
+    assert "Nordic Desk Lamp" in client.get("/cart", params={"lang": "en"}).text

@@ -335,9 +335,12 @@ def _launched_for(uow: Any, info: Any) -> bool:
     return catalog.early_access_may_see(uow, uow.actor, info.launch_at, info.early_access_segment, info.seller_id)
 
 
-def _cart_view(uow: Any, lines: list[tuple[str, int]], offers: dict[str, int] | None = None) -> dict[str, Any]:
+def _cart_view(uow: Any, lines: list[tuple[str, int]], offers: dict[str, int] | None = None,
+               locale: str | None = None) -> dict[str, Any]:
     currency = uow.settings.default_currency
     info = catalog.lookup_skus(uow, [s for s, _ in lines])
+    # the names in the language the shopper browses in, as on the product pages they came from
+    names = catalog.product_names(uow, [s for s, _ in lines], locale) if locale else {}
     chosen = store_offers.cart_offers(uow, list((offers or {}).values()))
     rows, subtotal = [], Decimal("0")
     for sku, qty in lines:
@@ -348,7 +351,7 @@ def _cart_view(uow: Any, lines: list[tuple[str, int]], offers: dict[str, int] | 
         price = offer.price if offer is not None else i.prices.get(currency)
         total = price * qty if price is not None else None
         subtotal += total or 0
-        rows.append({"sku": sku, "name": i.name, "product_id": i.product_id, "quantity": qty, "price": price,
+        rows.append({"sku": sku, "name": names.get(sku) or i.name, "product_id": i.product_id, "quantity": qty, "price": price,
                      "total": total, "seller": offer.seller_name if offer is not None else None,
                      "offer_id": offer.offer_id if offer is not None else None})
     return {"rows": rows, "subtotal": subtotal, "currency": currency}
@@ -357,7 +360,7 @@ def _cart_view(uow: Any, lines: list[tuple[str, int]], offers: dict[str, int] | 
 @router.get("/cart")
 def cart_page(request: Request) -> Response:
     with unit_of_work(request, _viewer(request), readonly=True) as uow:
-        view = _cart_view(uow, _cart(request), _cart_offers(request))
+        view = _cart_view(uow, _cart(request), _cart_offers(request), _locale(request))
     return _render(request, "store/cart.html", view)
 
 
@@ -450,7 +453,7 @@ def _pickup_stores(uow: Any) -> list[dict[str, Any]]:
 
 def _checkout_context(request: Request, form: dict[str, Any] | None = None, error: str | None = None) -> dict[str, Any]:
     with unit_of_work(request, readonly=True) as uow:
-        view = _cart_view(uow, _cart(request), _cart_offers(request))
+        view = _cart_view(uow, _cart(request), _cart_offers(request), _locale(request))
         stores = _pickup_stores(uow)
         free: dict[str, dict[str, int]] = {}  # sku -> store -> units free to sell there
         for row in view["rows"]:
@@ -636,6 +639,10 @@ def order_status(request: Request, token: str) -> Response:
         # the code the store asks for at the hand-over (instore verifies it)
         pickup_code = instore.pickup_code_of(uow, order["number"]) if location else None
         documents = invoicing.documents_for_order(uow, order_id)
+        # the lines as sold, named in the language the shopper reads the shop in
+        names = catalog.product_names(uow, [line["sku"] for line in order.get("lines", [])], _locale(request))
+        for line in order.get("lines", []):
+            line["name"] = names.get(line["sku"]) or line["name"]
     # "we email you" only when a mail server is configured and the notification really goes out
     emails = marketing.notifications_email(request.app.state.settings)
     return _render(request, "store/order.html", {"order": order, "store": store, "emails": emails,
