@@ -236,6 +236,23 @@ def change_password(uow: UnitOfWork, user_id: int, new_password: str) -> int:
     return ended
 
 
+def reset_password(uow: UnitOfWork, user_id: int) -> str:
+    """An admin resets another user's password: a random one replaces it (returned once, to be
+    handed over; only its hash is stored) and the user's sessions end. Not for oneself (the
+    own-password form asks for the current one) nor for a user without an email, who has no
+    console sign-in to reset."""
+    if uow.actor.user_id == user_id:
+        raise ValidationProblem.for_field("user_id", "is you: change your own password with your current one")
+    user = uow.session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"User {user_id} does not exist")
+    if not user.email:
+        raise ValidationProblem.for_field("email", "is missing: this user signs in with API keys only")
+    new_password = secrets.token_urlsafe(12)  # 16 characters, 96 bits
+    change_password(uow, user_id, new_password)
+    return new_password
+
+
 def change_own_password(uow: UnitOfWork, user_id: int, current_password: str, new_password: str) -> int:
     """A signed-in user changes their password: the current one must be right."""
     user = uow.session.get(User, user_id)
