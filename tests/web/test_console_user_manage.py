@@ -102,3 +102,29 @@ def test_user_page_is_admin_only(client: Any, shop: Any) -> None:
     assert client.get(f"/console/users/{staff_id}").status_code == 403
     assert client.post(f"/console/users/{staff_id}/name", data={"csrf_token": token, "name": "Me"}).status_code == 403
     assert client.post(f"/console/users/{staff_id}/password-reset", data={"csrf_token": token}).status_code == 403
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_the_last_active_admin_is_never_deactivated(client: Any, shop: Any, db: Any) -> None:
+    """Deactivating oneself is refused, and so is deactivating the last active admin by anyone
+    else (the system, a script): the shop keeps someone who can manage users."""
+    from merx.core import accounts
+    from merx.core.auth import SYSTEM
+    from merx.core.errors import Conflict
+    from merx.core.uow import UnitOfWork
+
+    sign_in(client, shop.users["admin"])
+    admin_id = _uid(client.get("/console/users").text, shop.users["admin"])
+    with pytest.raises(Conflict) as refused, UnitOfWork(db, SYSTEM) as uow:
+        accounts.set_user_active(uow, admin_id, False)
+    assert refused.value.type_slug == "last-admin"
+    with UnitOfWork(db, SYSTEM, readonly=True) as uow:
+        assert next(u for u in accounts.list_users(uow) if u["id"] == admin_id)["active"] is True
+    # with a second admin, the first may go
+    with UnitOfWork(db, SYSTEM) as uow:
+        second = accounts.create_user(uow, name="Second admin", role=accounts.Role.admin, email="second@shop.test").id
+        uow.commit()
+    with UnitOfWork(db, SYSTEM) as uow:
+        accounts.set_user_active(uow, admin_id, False)
+    with pytest.raises(Conflict), UnitOfWork(db, SYSTEM) as uow:
+        accounts.set_user_active(uow, second, False)
