@@ -72,6 +72,20 @@ def test_inventory_pages_through_every_row_and_searches(client: Any, shop: Any, 
     assert bad_cursor.status_code < 500
 
 
+def test_inventory_list_says_when_it_read_only_the_first_rows(client: Any, shop: Any, monkeypatch: Any) -> None:
+    """The stock read stops at MAX_STOCK_ROWS rows; the page says so instead of a partial count."""
+    from merx.inventory import public as inventory_public, reads
+
+    sign_in(client, shop.users["staff"])
+    assert "among the first" not in client.get("/console/inventory").text
+    monkeypatch.setattr(reads, "MAX_STOCK_ROWS", 3)
+    monkeypatch.setattr(inventory_public, "MAX_STOCK_ROWS", 3)
+    capped = client.get("/console/inventory").text
+    assert len(_rows(capped)) == 3 and "among the first 3 stock rows" in capped
+    by_location = client.get("/console/inventory", params={"location": "ST-KRK"}).text
+    assert "among the first" not in by_location  # one row there: all of it
+
+
 def test_inventory_list_is_closed_to_sales_and_support(client: Any, shop: Any) -> None:
     for role in ("sales_rep", "support_agent"):
         client.cookies.clear()

@@ -37,6 +37,7 @@ def _page_context(uow: Any, lq: ListQuery, sku: str | None, location: str | None
     are filtered here, not in SQL; the cursor is the row's position in that order."""
     locations, _ = inventory.list_locations(uow, limit=100)
     levels = inventory.stock_levels(uow, sku=sku, location=location)
+    capped = len(levels) >= inventory.MAX_STOCK_ROWS
     if status:
         levels = [r for r in levels if r["status"] == status]
     sold_out = _sold_out_everywhere(uow)
@@ -66,7 +67,8 @@ def _page_context(uow: Any, lq: ListQuery, sku: str | None, location: str | None
         t["low"] += r["status"] == "low_stock"
         t["out"] += r["status"] == "out_of_stock"
     return {"locations": locations, "levels": rows, "next_cursor": next_cursor, "lq": lq,
-            "total_rows": len(levels), "movements": moves, "totals": totals, "names": names,
+            "total_rows": len(levels), "capped": capped, "max_rows": inventory.MAX_STOCK_ROWS,
+            "movements": moves, "totals": totals, "names": names,
             "sold_out": len(sold_out),
             "filters": {"sku": sku or "", "location": location or "", "status": status or ""}}
 
