@@ -52,9 +52,11 @@ DETAIL_PAGES = {"/console/orders/{n}", "/console/catalog/{n}", "/console/custome
                 "/console/integration/webhooks/{n}",
                 # issue 20 part B: the forms on a customer, a segment, a campaign
                 "/console/customers/{n}/edit", "/console/customers/{n}/loyalty", "/console/segments/{n}",
-                "/console/marketing/campaigns/{n}", "/console/new-order", "/console/new-customer"}
+                "/console/marketing/campaigns/{n}", "/console/new-order", "/console/new-customer",
+                # issue 20 part C: a user's page, the full promotion form, a new connector
+                "/console/users/{n}", "/console/new-promotion", "/console/new-connector"}
 DOWNLOADS = {"/console/invoices/{n}.pdf", "/console/costs.csv", "/console/sales/quotes/{n}/pdf",
-             "/console/customers/{n}/export.json"}
+             "/console/customers/{n}/export.json", "/console/audit-log.csv", "/console/audit-log.xlsx"}
 
 
 def _free_port() -> int:

@@ -4,6 +4,7 @@ console page, record-level scoping, plain-sentence errors, and the storefront fl
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -537,6 +538,14 @@ def test_no_console_page_says_not_available_yet(client, shop, admin):
 
     with UnitOfWork(client.app.state.db) as uow:
         endpoint = integration.create_endpoint(uow, integration.WebhookCreate(url="https://erp.example.com/hooks"))
+    # a delivery to that endpoint (its page shows payload and attempts): an event after the endpoint
+    # exists, through one round of the real relay (the example.com post is refused by the allow list)
+    client.patch(f"/api/v1/promotions/{promotion['id']}", headers=admin, json={"name": "Sample 2"})
+    _relay_round(client.app.state.db)
+    with UnitOfWork(client.app.state.db, readonly=True) as uow:
+        delivery_ids = [str(d.id) for d in integration.list_deliveries(uow, endpoint.id, status=None, event_type=None,
+                                                                      limit=1, cursor=None)[0]]
+    assert delivery_ids, "the relay recorded a delivery to the sample endpoint"
     with UnitOfWork(client.app.state.db) as uow:
         deal = sales.create_deal(uow, sales.DealCreate(title="Sample deal", account_id=account.id,
                                                        amount={"amount": "100.00", "currency": "EUR"}))
@@ -566,7 +575,8 @@ def test_no_console_page_says_not_available_yet(client, shop, admin):
                "{location_code}": ["ST-WAW"],
                "{segment_id}": [str(segment_id)], "{sku}": ["LAMP-DESK"],
                "{zone}": ["PL-ALL"], "{category}": ["lighting"], "{attribute}": ["color"],
-               "{campaign_id}": [str(campaign_id)]}
+               "{campaign_id}": [str(campaign_id)], "{delivery_id}": delivery_ids,
+               "{user_id}": [str(owner)]}
     sign_in(client, shop.users["admin"])
     paths = _console_get_paths(client.app.routes)
     assert {"/console", "/console/integration", "/console/tiles/{name}"} <= paths
@@ -583,6 +593,27 @@ def test_no_console_page_says_not_available_yet(client, shop, admin):
             assert "not available yet" not in r.text and "could not be computed" not in r.text, url
             walked += 1
     assert walked >= len(paths)
+
+
+def _relay_round(db: Any) -> None:
+    """The webhook relay's rounds until idle, as the worker runs them."""
+    import asyncio
+
+    from merx.integration.relay import Relay
+    from merx.integration.settings import IntegrationSettings
+
+    async def go() -> None:
+        relay = Relay(db, IntegrationSettings(webhook_retry_base_seconds=0.01, webhook_retry_max_seconds=0.02,
+                                              webhook_timeout_seconds=2, outbound_allow=[]))
+        await relay.start()
+        try:
+            for _ in range(5):
+                if (await relay.run_once()).idle:
+                    break
+        finally:
+            await relay.stop()
+
+    asyncio.run(go())
 
 
 def test_import_history_lists_a_real_connector_import_with_its_error_report(client, shop, admin):

@@ -109,6 +109,8 @@ def set_user_active(uow: UnitOfWork, user_id: int, active: bool) -> None:
         raise NotFound(f"User {user_id} does not exist")
     if uow.actor.user_id == user_id and not active:
         raise Conflict("You cannot deactivate yourself", type_slug="self-deactivation")
+    if not active and user.active and user.role == Role.admin.value:
+        _keep_an_admin(uow, user.id)
     if user.active != active:
         uow.audit("update", "user", user.id, before={"active": user.active}, after={"active": active})
         user.active = active
@@ -118,6 +120,18 @@ def set_user_active(uow: UnitOfWork, user_id: int, active: bool) -> None:
 # A user of these roles acts for one record (a seller, a customer, a dealer account): their role
 # is fixed at creation, since it changes what the user may see, not just what they may do.
 SCOPED_ROLES = frozenset({Role.seller, Role.customer, Role.dealer})
+
+
+def _keep_an_admin(uow: UnitOfWork, leaving_admin_id: int) -> None:
+    """409 `last-admin` unless another active admin remains once this one is demoted or
+    deactivated, so the shop always has someone who can manage users."""
+    stmt = sa.select(User.id).where(User.role == Role.admin.value, User.active.is_(True)).order_by(User.id)
+    if uow.dialect == "postgresql":
+        # two admins removing each other at once: every admin row is locked in id order (the
+        # leaving one too), so one waits for the other and then sees it gone, no deadlock
+        stmt = stmt.with_for_update()
+    if not [i for i in uow.session.scalars(stmt) if i != leaving_admin_id]:
+        raise Conflict("This is the last active admin: make another user admin first", type_slug="last-admin")
 
 
 def update_user(uow: UnitOfWork, user_id: int, *, name: str | None = None, role: Role | None = None) -> dict[str, Any]:
@@ -134,12 +148,7 @@ def update_user(uow: UnitOfWork, user_id: int, *, name: str | None = None, role:
                 "role", f"a {Role(user.role).value if Role(user.role) in SCOPED_ROLES else role.value} user acts for "
                         "one record and keeps that role: create a new user instead")
         if user.role == Role.admin.value and user.active:
-            stmt = sa.select(User.id).where(User.role == Role.admin.value, User.active.is_(True), User.id != user.id)
-            if uow.dialect == "postgresql":  # two admins demoting each other at once: one waits for the other
-                stmt = stmt.with_for_update()
-            if not uow.session.scalars(stmt).first():
-                raise Conflict("This is the last active admin: make another user admin first",
-                               type_slug="last-admin")
+            _keep_an_admin(uow, user.id)
         user.role = role.value
     if name is not None:
         user.name = name
@@ -234,6 +243,23 @@ def change_password(uow: UnitOfWork, user_id: int, new_password: str) -> int:
     uow.audit("change_password", "user", user_id, after={"sessions_ended": ended})
     uow.commit()
     return ended
+
+
+def reset_password(uow: UnitOfWork, user_id: int) -> str:
+    """An admin resets another user's password: a random one replaces it (returned once, to be
+    handed over; only its hash is stored) and the user's sessions end. Not for oneself (the
+    own-password form asks for the current one) nor for a user without an email, who has no
+    console sign-in to reset."""
+    if uow.actor.user_id == user_id:
+        raise ValidationProblem.for_field("user_id", "is you: change your own password with your current one")
+    user = uow.session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"User {user_id} does not exist")
+    if not user.email:
+        raise ValidationProblem.for_field("email", "is missing: this user signs in with API keys only")
+    new_password = secrets.token_urlsafe(12)  # 16 characters, 96 bits
+    change_password(uow, user_id, new_password)
+    return new_password
 
 
 def change_own_password(uow: UnitOfWork, user_id: int, current_password: str, new_password: str) -> int:

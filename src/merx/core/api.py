@@ -86,6 +86,19 @@ def update_user(user_id: DbId, body: UserPatch, uow: UnitOfWork = Depends(get_uo
     return UserOut(**accounts.update_user(uow, user_id, name=body.name, role=body.role))
 
 
+class PasswordResetOut(BaseModel):
+    user_id: int
+    password: str = Field(description="The new password, shown this once; only its hash is stored.")
+
+
+@router.post("/users/{user_id}/password-reset", response_model=PasswordResetOut)
+def reset_password(user_id: DbId, uow: UnitOfWork = Depends(get_uow),
+                   _: Principal = Depends(require(Role.admin))) -> PasswordResetOut:
+    """Replace another user's password with a random one and end their sessions; 422 `user_id`
+    for oneself, 422 `email` for a user without a console sign-in."""
+    return PasswordResetOut(user_id=user_id, password=accounts.reset_password(uow, user_id))
+
+
 @router.get("/audit-log", response_model=Page[audit.AuditOut])
 def audit_log(entity_type: str | None = None, entity_id: str | None = None,
               actor_user_id: int | None = Query(None, ge=1, le=INT64_MAX, description="Only what this user did."),

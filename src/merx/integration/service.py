@@ -139,14 +139,15 @@ def _delivery_out(d: WebhookDelivery, attempts: list[WebhookAttempt] | None = No
 
 
 def list_deliveries(uow: UnitOfWork, endpoint_id: int, *, status: str | None, event_type: str | None, limit: int,
-                    cursor: str | None) -> tuple[list[DeliveryOut], str | None]:
+                    cursor: str | None, newest_first: bool = False) -> tuple[list[DeliveryOut], str | None]:
     _get(uow, endpoint_id)
     stmt = sa.select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)
     if status:
         stmt = stmt.where(WebhookDelivery.status == status)
     if event_type:
         stmt = stmt.where(WebhookDelivery.event_type == event_type)
-    return paginate(uow.session, stmt, WebhookDelivery.id, limit=limit, cursor=cursor, convert=_delivery_out)
+    return paginate(uow.session, stmt, WebhookDelivery.id, limit=limit, cursor=cursor, convert=_delivery_out,
+                    descending=newest_first)
 
 
 def _get_delivery(uow: UnitOfWork, endpoint_id: int, delivery_id: int) -> WebhookDelivery:

@@ -7,7 +7,8 @@ from merx.inventory.adjustments import (ADJUSTMENT_REASONS, adjust, receive_stoc
 from merx.inventory.holds import allocate, consume, holds_of, release
 from merx.inventory.locations import (create_location, get_location, get_location_by_code, list_locations, update_location,
                                       location_out, locations_by_ids)
-from merx.inventory.reads import aggregate_statuses, availability, available_units, movements, stock_levels
+from merx.inventory.reads import (MAX_STOCK_ROWS, aggregate_statuses, availability, available_units, movements,
+                                  stock_levels)
 from merx.inventory.rules import LineRequest
 from merx.inventory.schemas import LocationCreate, LocationPatch
 from merx.inventory.settings import get_inventory_settings
@@ -20,7 +21,7 @@ __all__ = [
     "holds_of",
     "list_locations", "locations_by_ids", "movements", "receive_stock", "receive_stock_many", "release", "serialised",
     "set_stock_levels", "set_threshold",
-    "stock_levels", "transfer",
+    "stock_levels", "transfer", "MAX_STOCK_ROWS",
     # the console's location forms validate as the API does
     "LocationCreate", "LocationPatch", "location_out",
 ]

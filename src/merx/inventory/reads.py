@@ -15,13 +15,16 @@ from merx.inventory.models import Location, StockLevel, StockMovement
 from merx.inventory.writes import _thresholds, stock_row_out
 
 
+MAX_STOCK_ROWS = 5000  # what one stock_levels read returns at most (SKU, then location order)
+
+
 def stock_levels(uow: UnitOfWork, *, sku: str | None = None, location: str | None = None) -> list[dict[str, Any]]:
     stmt = sa.select(StockLevel, Location.code).join(Location, Location.id == StockLevel.location_id)
     if sku:
         stmt = stmt.where(StockLevel.sku == sku)
     if location:
         stmt = stmt.where(Location.code == location)
-    rows = uow.session.execute(stmt.order_by(StockLevel.sku, Location.code).limit(5000)).all()
+    rows = uow.session.execute(stmt.order_by(StockLevel.sku, Location.code).limit(MAX_STOCK_ROWS)).all()
     thresholds = _thresholds(uow, [(r.StockLevel.sku, r.StockLevel.location_id) for r in rows])
     return [stock_row_out(r.StockLevel, r.code, thresholds[(r.StockLevel.sku, r.StockLevel.location_id)])
             for r in rows]

@@ -5,7 +5,9 @@ is not valid is named beside its field (422) and the list stays empty rather tha
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -13,12 +15,14 @@ from fastapi.responses import Response
 from merx.core import accounts, audit
 from merx.core.auth import Role
 from merx.core.errors import Problem
+from merx.core.spreadsheet import table_file
 from merx.web.common import PageRoute, console_user, render, unit_of_work
 from merx.web.views.helpers import int_or_none, text_or_none
 from merx.web.views.listing import list_query
 
 router = APIRouter(route_class=PageRoute)
 PAGE_SIZE = 50
+EXPORT_LIMIT = 100_000  # rows in one file; the page says so beside the links
 FILTERS = ("entity_type", "entity_id", "actor_user_id", "action", "since", "until")
 # where an entry's record has its own console page
 ENTITY_PAGES = {"promotion": "/console/promotions/{}", "order": "/console/orders/{}",
@@ -57,10 +61,8 @@ def changes(before: Any, after: Any, limit: int = 6) -> list[tuple[str, str, str
     return rows[:limit]
 
 
-@router.get("/console/audit-log")
-def audit_log_page(request: Request) -> Response:
-    me = console_user(request, Role.admin)
-    lq = list_query(request, *FILTERS)
+def _filters(lq: Any) -> tuple[dict[str, str], dict[str, Any], dict[str, str]]:
+    """The page's filters as typed, as `audit_entries` arguments, and what is wrong with them."""
     f = {k: (text_or_none(v) or "") for k, v in lq.filters.items()}
     errors: dict[str, str] = {}
     actor = int_or_none(f["actor_user_id"]) if f["actor_user_id"] else None
@@ -69,14 +71,19 @@ def audit_log_page(request: Request) -> Response:
     if len(f["action"]) > 64:
         errors["action"] = "is at most 64 characters"
     since, until = _when(f["since"], "since", errors), _when(f["until"], "until", errors)
+    args = {"entity_type": f["entity_type"] or None, "entity_id": f["entity_id"] or None, "actor_user_id": actor,
+            "action": f["action"] or None, "since": since, "until": until}
+    return f, args, errors
+
+
+def _page(request: Request, me: Any, lq: Any, *, export_refused: bool = False) -> Response:
+    f, args, errors = _filters(lq)
     entries: list[Any] = []
     next_cursor = None
     with unit_of_work(request, me, readonly=True) as uow:
         if not errors:
             try:
-                page = audit.audit_entries(uow, entity_type=f["entity_type"] or None, entity_id=f["entity_id"] or None,
-                                           actor_user_id=actor, action=f["action"] or None, since=since, until=until,
-                                           limit=PAGE_SIZE, cursor=lq.cursor, newest_first=True)
+                page = audit.audit_entries(uow, **args, limit=PAGE_SIZE, cursor=lq.cursor, newest_first=True)
                 entries, next_cursor = page.items, page.next_cursor
             except Problem as e:
                 if e.status >= 500:
@@ -84,6 +91,60 @@ def audit_log_page(request: Request) -> Response:
                 errors.update({fe.field: fe.message for fe in e.errors or []} or {"_form": e.detail})
         users = accounts.active_users(uow, *(r for r in Role if r != Role.customer))
         names = dict(users) | accounts.user_names(uow, [e.actor_user_id for e in entries if e.actor_user_id])
+    export_query = urlencode({k: v for k, v in f.items() if v})
     return render(request, "console/audit_log.html", {
         "entries": entries, "next_cursor": next_cursor, "lq": lq, "f": f, "errors": errors, "users": users,
-        "names": names, "changes": changes, "entity_pages": ENTITY_PAGES}, status=422 if errors else 200, principal=me)
+        "names": names, "changes": changes, "entity_pages": ENTITY_PAGES, "export_query": export_query,
+        "export_limit": EXPORT_LIMIT}, status=422 if errors else 200, principal=me)
+
+
+@router.get("/console/audit-log")
+def audit_log_page(request: Request) -> Response:
+    return _page(request, console_user(request, Role.admin), list_query(request, *FILTERS))
+
+
+@router.get("/console/audit-log.{fmt}")
+def audit_log_export(request: Request, fmt: str) -> Response:
+    """Every entry the page's filters select, newest first, as CSV or XLSX (up to EXPORT_LIMIT
+    rows: a longer history is exported in windows with `since`/`until`). A bad filter is the
+    page with the message beside the field (422), never an unfiltered file."""
+    me = console_user(request, Role.admin)
+    if fmt not in ("csv", "xlsx"):
+        raise Problem("Export the audit log as csv or xlsx", status=404)
+    lq = list_query(request, *FILTERS, path="/console/audit-log")
+    f, args, errors = _filters(lq)
+    if errors:
+        return _page(request, me, lq)
+    rows: list[dict[str, Any]] = []
+    try:
+        with unit_of_work(request, me, readonly=True) as uow:
+            cursor = None
+            while len(rows) < EXPORT_LIMIT:
+                page = audit.audit_entries(uow, **args, limit=500, cursor=cursor, newest_first=True)
+                rows += [_export_row(e) for e in page.items]
+                cursor = page.next_cursor
+                if not cursor:
+                    break
+            names = accounts.user_names(uow, list({r["actor_user_id"] for r in rows if r["actor_user_id"]}))
+    except Problem as e:
+        if e.status >= 500:
+            raise
+        return _page(request, me, lq)
+    for r in rows[:EXPORT_LIMIT]:
+        r["actor"] = names.get(r["actor_user_id"], "") if r["actor_user_id"] else "system"
+    body, media = table_file("audit-log", EXPORT_COLUMNS, rows[:EXPORT_LIMIT], fmt)
+    return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="audit-log.{fmt}"'})
+
+
+EXPORT_COLUMNS = ["id", "at", "actor_user_id", "actor", "actor_role", "action", "entity_type", "entity_id",
+                  "request_id", "before", "after"]
+
+
+def _export_row(e: Any) -> dict[str, Any]:
+    def as_json(v: Any) -> str:
+        return "" if v is None else json.dumps(v, ensure_ascii=False, sort_keys=True, default=str)
+
+    return {"id": e.id, "at": e.at.astimezone(dt.UTC).isoformat(), "actor_user_id": e.actor_user_id,
+            "actor_role": e.actor_role or "", "action": e.action, "entity_type": e.entity_type,
+            "entity_id": e.entity_id, "request_id": e.request_id or "", "before": as_json(e.before),
+            "after": as_json(e.after)}

@@ -13,11 +13,13 @@ from merx.core.auth import Role
 from merx.core.errors import Problem
 from merx.inventory import public as inventory
 from merx.web.common import PageRoute, csrf_form, console_user, problem_sentence, redirect, render, unit_of_work
+from merx.core.pagination import matches_text, page_list
 from merx.web.views.helpers import int_or_none, text_or_none
+from merx.web.views.listing import ListQuery, list_query
 
 router = APIRouter(route_class=PageRoute)
 INVENTORY_ROLES = (Role.admin, Role.staff)
-MAX_ROWS = 200
+PAGE_ROWS = 100
 
 
 def _sold_out_everywhere(uow: Any) -> list[str]:
@@ -28,9 +30,14 @@ def _sold_out_everywhere(uow: Any) -> list[str]:
     return [s for s in skus if statuses.get(s) == "out_of_stock"]
 
 
-def _page_context(uow: Any, sku: str | None, location: str | None, status: str | None) -> dict[str, Any]:
+def _page_context(uow: Any, lq: ListQuery, sku: str | None, location: str | None,
+                  status: str | None) -> dict[str, Any]:
+    """The stock rows matching the filters and the search text (SKU or product name), one page
+    in SKU then location order. The status is derived from each row's threshold, so the rows
+    are filtered here, not in SQL; the cursor is the row's position in that order."""
     locations, _ = inventory.list_locations(uow, limit=100)
     levels = inventory.stock_levels(uow, sku=sku, location=location)
+    capped = len(levels) >= inventory.MAX_STOCK_ROWS
     if status:
         levels = [r for r in levels if r["status"] == status]
     sold_out = _sold_out_everywhere(uow)
@@ -40,9 +47,17 @@ def _page_context(uow: Any, sku: str | None, location: str | None, status: str |
         levels += [{"sku": s, "location": "", "on_hand": 0, "reserved": 0, "available": 0, "incoming": 0,
                     "low_stock_threshold": "", "status": "out_of_stock"}
                    for s in sold_out if s not in have_rows and (not sku or s == sku)]
+        levels.sort(key=lambda r: (r["sku"], r["location"]))
+    names: dict[str, str] = {}
+    if lq.q:
+        names = {s: i.name for s, i in catalog.lookup_skus(uow, [r["sku"] for r in levels]).items()}
+        levels = [r for r in levels if matches_text(lq.q, r["sku"], names.get(r["sku"]))]
+    positioned = list(enumerate(levels, start=1))
+    page, next_cursor = page_list(positioned, lambda p: p[0], limit=PAGE_ROWS, cursor=lq.cursor)
+    rows = [r for _, r in page]
     moves, _ = inventory.movements(uow, sku=sku, location=location, limit=20)
-    names = {s: i.name for s, i in catalog.lookup_skus(
-        uow, [r["sku"] for r in levels[:MAX_ROWS]] + [m.get("sku") for m in moves if isinstance(m, dict)]).items()}
+    missing = [r["sku"] for r in rows if r["sku"] not in names] + [m.get("sku") for m in moves if isinstance(m, dict)]
+    names.update({s: i.name for s, i in catalog.lookup_skus(uow, missing).items()})
     totals: dict[str, dict[str, int]] = {}
     for r in inventory.stock_levels(uow):
         t = totals.setdefault(r["location"], {"skus": 0, "on_hand": 0, "reserved": 0, "low": 0, "out": 0})
@@ -51,8 +66,9 @@ def _page_context(uow: Any, sku: str | None, location: str | None, status: str |
         t["reserved"] += r["reserved"]
         t["low"] += r["status"] == "low_stock"
         t["out"] += r["status"] == "out_of_stock"
-    return {"locations": locations, "levels": levels[:MAX_ROWS], "more": len(levels) > MAX_ROWS,
-            "total_rows": len(levels), "movements": moves, "totals": totals, "names": names,
+    return {"locations": locations, "levels": rows, "next_cursor": next_cursor, "lq": lq,
+            "total_rows": len(levels), "capped": capped, "max_rows": inventory.MAX_STOCK_ROWS,
+            "movements": moves, "totals": totals, "names": names,
             "sold_out": len(sold_out),
             "filters": {"sku": sku or "", "location": location or "", "status": status or ""}}
 
@@ -61,8 +77,9 @@ def _page_context(uow: Any, sku: str | None, location: str | None, status: str |
 def inventory_page(request: Request, sku: str | None = None, location: str | None = None,
                    status: str | None = None) -> Response:
     me = console_user(request, *INVENTORY_ROLES)
+    lq = list_query(request, "sku", "location", "status")
     with unit_of_work(request, me, readonly=True) as uow:
-        ctx = _page_context(uow, text_or_none(sku), text_or_none(location), text_or_none(status))
+        ctx = _page_context(uow, lq, text_or_none(sku), text_or_none(location), text_or_none(status))
     return render(request, "console/inventory.html", ctx, principal=me)
 
 

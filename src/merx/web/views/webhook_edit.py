@@ -21,6 +21,7 @@ from merx.web.views.sales_account import field_errors
 
 router = APIRouter(route_class=PageRoute)
 ADMIN = (Role.admin,)
+DELIVERIES_SHOWN = 20  # newest first; each opens its payload and attempt log (webhook_deliveries.py)
 
 
 def _events(text: Any) -> list[str]:
@@ -29,12 +30,16 @@ def _events(text: Any) -> list[str]:
 
 def _page(request: Request, me: Any, endpoint_id: int, *, values: dict[str, Any] | None = None,
           errors: dict[str, str] | None = None, secret: str | None = None, status: int = 200) -> Response:
+    cursor = request.query_params.get("deliveries") or None
     with unit_of_work(request, me, readonly=True) as uow:
         endpoint = integration.get_endpoint(uow, endpoint_id)
+        deliveries, older = integration.list_deliveries(uow, endpoint_id, status=None, event_type=None,
+                                                        limit=DELIVERIES_SHOWN, cursor=cursor, newest_first=True)
     shown = values if values is not None else {"url": endpoint.url, "events": " ".join(endpoint.events),
                                                "description": endpoint.description or ""}
     response = render(request, "console/webhook.html", {"e": endpoint, "values": shown, "errors": errors or {},
-                                                        "secret": secret}, status=status, principal=me)
+                                                        "secret": secret, "deliveries": deliveries,
+                                                        "older_deliveries": older}, status=status, principal=me)
     if secret:  # the one page that carries the secret is not kept by the browser or a proxy
         response.headers["Cache-Control"] = "no-store"
     return response
