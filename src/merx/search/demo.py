@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable
@@ -31,6 +30,7 @@ from merx.core.uow import UnitOfWork
 from merx.search.documents import semantic_text_of
 from merx.search.semantic import DIM, MODEL_ID, _model_files, embedder, text_key
 from merx.search.service import _catalog_documents, stack_for
+from merx.search.warmup import EmbeddingWarmup
 
 log = logging.getLogger("merx.search.demo")
 
@@ -97,29 +97,14 @@ class VectorCache:
             log.warning("could not write the demo vector cache %s", self.path, exc_info=True)
 
 
-class DemoEmbedding:
-    """A started warm-up; `wait()` before building the index. `embedded` counts the texts the
-    model ran on, `cached` those the cache gave."""
+class DemoEmbedding(EmbeddingWarmup):
+    """The catalog warm-up (`warmup.py`: started on a thread, `wait()` before the build) with the
+    demo's vector cache in front of the model. `embedded` counts the texts the model ran on,
+    `cached` those the cache gave."""
 
     def __init__(self, db: Database, data_dir: Path, on_progress: Callable[[int, int], None] | None) -> None:
-        self._db, self._data_dir, self._on_progress = db, Path(data_dir), on_progress
-        self.embedded = 0
+        super().__init__(db, data_dir, on_progress)
         self.cached = 0
-        self._thread = threading.Thread(target=self._run, name="search-demo-embedding", daemon=True)
-
-    def start(self) -> "DemoEmbedding":
-        self._thread.start()
-        return self
-
-    def wait(self) -> int:
-        self._thread.join()
-        return self.embedded
-
-    def _run(self) -> None:
-        try:
-            self._embed_catalog()
-        except Exception:  # the build embeds whatever is missing
-            log.exception("demo embedding failed; the index build embeds the catalog itself")
 
     def _embed_catalog(self) -> None:
         model = embedder()  # one thread: the demo keeps the other core busy
