@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import os
 import random
 from decimal import Decimal
 from pathlib import Path
@@ -27,12 +28,12 @@ ORDER_COUNT = 32
 
 
 def olist_path() -> Path | None:
-    """The data set beside the checkout (`../shared/data`), from the working directory or the repository."""
-    for base in (Path.cwd(), Path(__file__).resolve().parents[3]):
-        path = (base / OLIST_SELLERS).resolve()
-        if path.is_file():
-            return path
-    return None
+    """The data set: in MERX_SHARED_DATA when set (as the tests and benchmarks read it: a git
+    worktree has no `../shared` beside it), else beside the checkout (`../shared/data`), from the
+    working directory or the repository."""
+    candidates = [Path(os.environ["MERX_SHARED_DATA"]) / OLIST_SELLERS.name] if os.environ.get("MERX_SHARED_DATA") else []
+    candidates += [(base / OLIST_SELLERS).resolve() for base in (Path.cwd(), Path(__file__).resolve().parents[3])]
+    return next((path for path in candidates if path.is_file()), None)
 
 
 def _olist_rows(limit: int) -> list[dict[str, str]]:
