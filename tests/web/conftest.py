@@ -5,6 +5,7 @@ a failure when MERX_REQUIRE_SERVICES=1)."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import re
@@ -12,6 +13,7 @@ import shutil
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -24,6 +26,14 @@ CHROMIUM = os.environ.get("MERX_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PASSWORD = "correct horse battery"
+
+
+def run_coroutine(coroutine: Any) -> Any:
+    """`asyncio.run` on a thread of its own. Once a browser test ran in this pytest worker,
+    Playwright's sync API keeps an event loop running in the test thread, and `asyncio.run`
+    refuses to start there ("cannot be called from a running event loop")."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def csrf_of(html: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.web.conftest import csrf_of, form_sign_in as sign_in
+from tests.web.conftest import csrf_of, form_sign_in as sign_in, run_coroutine
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def _relay_round(db: Any) -> None:
         finally:
             await relay.stop()
 
-    asyncio.run(go())
+    run_coroutine(go())
 
 
 def test_endpoint_page_shows_deliveries_payload_attempts_and_resends(client: Any, shop: Any, admin: Any, db: Any,

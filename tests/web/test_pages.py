@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.web.conftest import PASSWORD, csrf_of, form_sign_in as sign_in
+from tests.web.conftest import PASSWORD, csrf_of, form_sign_in as sign_in, run_coroutine
 from cookie_jar import replace_cookie
 
 def test_console_redirects_anonymous_visitors_to_the_login_page(client, shop):
@@ -597,8 +597,6 @@ def test_no_console_page_says_not_available_yet(client, shop, admin):
 
 def _relay_round(db: Any) -> None:
     """The webhook relay's rounds until idle, as the worker runs them."""
-    import asyncio
-
     from merx.integration.relay import Relay
     from merx.integration.settings import IntegrationSettings
 
@@ -613,7 +611,7 @@ def _relay_round(db: Any) -> None:
         finally:
             await relay.stop()
 
-    asyncio.run(go())
+    run_coroutine(go())
 
 
 def test_import_history_lists_a_real_connector_import_with_its_error_report(client, shop, admin):
