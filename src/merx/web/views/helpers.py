@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Callable
 
 from pydantic import ValidationError
@@ -64,6 +65,18 @@ def int_or_none(value: Any) -> int | None:
 def text_or_none(value: Any) -> str | None:
     text = str(value).strip() if value is not None else ""
     return text or None
+
+
+def utc_or_text(value: Any) -> dt.datetime | str | None:
+    """A datetime-local input (no offset) read as UTC, as the forms' labels say; text that is
+    not a time is passed on for pydantic to name the field."""
+    text = text_or_none(value)
+    if text is None:
+        return None
+    try:
+        return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
+    except ValueError:
+        return text
 
 
 def reader_locale(request: Any) -> str:

@@ -20,8 +20,7 @@ from merx.core.auth import Role
 from merx.core.errors import Problem
 from merx.pricing import public as pricing
 from merx.web.common import PageRoute, console_user, csrf_form, redirect, render, unit_of_work
-from merx.web.views.helpers import text_or_none
-from merx.web.views.promotion_page import utc_or_text
+from merx.web.views.helpers import text_or_none, utc_or_text
 from merx.web.views.sales_account import field_errors
 
 router = APIRouter(route_class=PageRoute)

@@ -20,25 +20,13 @@ from merx.core.auth import Role
 from merx.core.errors import Problem
 from merx.pricing import public as pricing
 from merx.web.common import PageRoute, console_user, csrf_form, redirect, render, unit_of_work
-from merx.web.views.helpers import text_or_none
+from merx.web.views.helpers import text_or_none, utc_or_text
 from merx.web.views.listing import list_query
 from merx.web.views.sales_account import field_errors
 
 router = APIRouter(route_class=PageRoute)
 MANAGERS = (Role.admin, Role.staff)  # who may change promotions in the API too
 PAGE_SIZE = 50
-
-
-def utc_or_text(value: Any) -> dt.datetime | str | None:
-    """A datetime-local input (no offset) read as UTC, as the form's label says; text that is
-    not a time is passed on for pydantic to name the field."""
-    text = text_or_none(value)
-    if text is None:
-        return None
-    try:
-        return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
-    except ValueError:
-        return text
 
 
 def local_input(value: dt.datetime | None) -> str:

@@ -9,7 +9,6 @@ The account page also lists the contacts' open support tickets: sales may not im
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -23,7 +22,7 @@ from merx.orders import public as orders
 from merx.sales import public as sales
 from merx.support import public as support
 from merx.web.common import PageRoute, console_user, csrf_form, redirect, render, unit_of_work
-from merx.web.views.helpers import int_or_none, text_or_none
+from merx.web.views.helpers import int_or_none, text_or_none, utc_or_text
 
 router = APIRouter(route_class=PageRoute)
 SALES_ROLES = (Role.admin, Role.staff, Role.sales_rep)
@@ -53,18 +52,6 @@ def field_errors(e: Problem | ValidationError, prefix: str = "") -> dict[str, st
 def _money(values: dict[str, Any], currency: str) -> dict[str, Any] | None:
     amount = text_or_none(values.get("amount"))
     return {"currency": text_or_none(values.get("currency")) or currency, "amount": amount} if amount else None
-
-
-def _utc(value: Any) -> dt.datetime | str | None:
-    """A datetime-local input (no offset) read as UTC, as the label says; bad text is left for
-    pydantic to name."""
-    text = text_or_none(value)
-    if text is None:
-        return None
-    try:
-        return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
-    except ValueError:
-        return text
 
 
 # -- a new account ---------------------------------------------------------------------------------
@@ -160,7 +147,7 @@ def add_activity(request: Request, account_id: int, form: dict[str, Any] = Depen
         a = sales.log_activity(uow, sales.ActivityIn(
             kind=v.get("kind") or "note", subject=v.get("subject", "").strip(), body=text_or_none(v.get("body")),
             account_id=account_id, deal_id=int_or_none(v.get("deal_id")), location=text_or_none(v.get("location")),
-            due_at=_utc(v.get("due_at"))))
+            due_at=utc_or_text(v.get("due_at"))))
         return f"Task “{a.subject}” scheduled." if a.kind == "task" else f"{a.kind.title()} logged."
     return _account_form(request, account_id, form, "activity.", run, "#activities")
 
