@@ -75,7 +75,7 @@ def run_pass(engine, queries: list[str], *, cold: bool, retrieval: str | None = 
     e2e: list[float] = []
     cpu: list[float] = []
     phases: dict[str, list[float]] = {}
-    cached = 0
+    cached = overlapped = 0
     for q in queries:
         if cold:
             clear_query_cache()
@@ -84,13 +84,15 @@ def run_pass(engine, queries: list[str], *, cold: bool, retrieval: str | None = 
         e2e.append((time.perf_counter() - t) * 1000)
         cpu.append((time.process_time() - c) * 1000)
         cached += bool(getattr(out, "query_vector_cached", None))
+        overlapped += bool(getattr(out, "semantic_overlapped", None))
         for k, v in out.timings_ms.items():
             phases.setdefault(k, []).append(v)
-    return {"e2e": e2e, "cpu": cpu, "phases": phases, "cached": cached, "n": len(queries)}
+    return {"e2e": e2e, "cpu": cpu, "phases": phases, "cached": cached, "overlapped": overlapped, "n": len(queries)}
 
 
 def report(label: str, r: dict) -> None:
-    print(f"\n## {label} ({r['n']} searches, {r['cached']} query vectors from the cache)")
+    print(f"\n## {label} ({r['n']} searches, {r['cached']} query vectors from the cache, "
+          f"{r['overlapped']} overlapped)")
     print(f"  {'end-to-end':<20} p50 {pct(r['e2e'], 50):7.2f}  p99 {pct(r['e2e'], 99):7.2f} ms")
     print(f"  {'CPU (process)':<20} p50 {pct(r['cpu'], 50):7.2f}  p99 {pct(r['cpu'], 99):7.2f} ms")
     for k, v in r["phases"].items():
@@ -177,18 +179,19 @@ def main() -> None:
     passes = args.passes.split(",")
     has_cache = clear_query_cache()
     if "cold" in passes:
-        setting = f", overlap {'on' if engine.overlap else 'off'}" if hasattr(engine, "overlap") else ""
+        setting = f", overlap {engine.overlap}" if hasattr(engine, "overlap") else ""
         report(("hybrid, cold (query vector embedded every time)" if has_cache else "hybrid (no query cache)")
                + setting, run_pass(engine, queries, cold=True))
     if "warm" in passes and has_cache:
         run_pass(engine, queries, cold=False)  # fills the cache
         report("hybrid, warm (every query searched before)", run_pass(engine, queries, cold=False))
-    if "sequential" in passes and hasattr(engine, "overlap"):  # the other overlap setting
-        engine.overlap = not engine.overlap
-        label = "overlapped (MERX_SEARCH_SEMANTIC_OVERLAP=1)" if engine.overlap else \
-            "sequential (MERX_SEARCH_SEMANTIC_OVERLAP=0)"
-        report(f"hybrid, cold, {label}", run_pass(engine, queries, cold=True))
-        engine.overlap = not engine.overlap
+    if "sequential" in passes and hasattr(engine, "overlap"):  # the overlap forced off, then on
+        setting = engine.overlap
+        for engine.overlap in (False, True):
+            label = "overlap forced on (MERX_SEARCH_SEMANTIC_OVERLAP=1)" if engine.overlap else \
+                "overlap forced off (MERX_SEARCH_SEMANTIC_OVERLAP=0)"
+            report(f"hybrid, cold, {label}", run_pass(engine, queries, cold=True))
+        engine.overlap = setting
     if "lexical" in passes:
         report("lexical only (retrieval=lexical)", run_pass(engine, queries, cold=True, retrieval="lexical"))
     if args.ef_sweep:

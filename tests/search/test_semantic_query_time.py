@@ -167,16 +167,60 @@ def test_explain_over_http_returns_the_phase_timings_to_staff_only(client, admin
     assert client.get("/api/v1/search", params={"q": "kettle", "lang": "en", "explain": "true"}).status_code == 401
 
 
-def test_the_overlap_is_a_setting_and_off_by_default(search_index, monkeypatch):
+def test_the_overlap_is_a_setting_auto_by_default(search_index, monkeypatch):
     get_search_settings.cache_clear()
     try:
-        assert Engine(search_index).overlap is False
+        assert Engine(search_index).overlap == "auto"
         monkeypatch.setenv("MERX_SEARCH_SEMANTIC_OVERLAP", "1")
         get_search_settings.cache_clear()
         assert Engine(search_index).overlap is True
-        assert Engine(search_index, overlap=False).overlap is False  # a caller's choice wins
+        monkeypatch.setenv("MERX_SEARCH_SEMANTIC_OVERLAP", "false")
+        get_search_settings.cache_clear()
+        assert Engine(search_index).overlap is False
+        assert Engine(search_index, overlap=True).overlap is True  # a caller's choice wins
     finally:
         get_search_settings.cache_clear()
+
+
+def _stat(path, idle: int, busy: int) -> None:
+    """A /proc/stat whose first line has `busy` user ticks and `idle` idle ticks."""
+    path.write_text(f"cpu  {busy} 0 0 {idle} 0 0 0 0 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n")
+
+
+def test_idle_cores_read_what_the_machine_left_idle_since_the_last_look(tmp_path):
+    from merx.search.semantic_query import IdleCores
+
+    stat = tmp_path / "stat"
+    _stat(stat, idle=1000, busy=1000)
+    cores = IdleCores(str(stat), interval=0)
+    assert cores.idle() is None  # one sample says nothing about "lately"
+    _stat(stat, idle=1300, busy=1100)  # 400 ticks since, 300 of them idle
+    assert cores.idle() == pytest.approx(0.75 * cores._cores)
+    _stat(stat, idle=1300, busy=1500)  # every tick since busy
+    assert cores.idle() == 0
+    assert IdleCores(str(tmp_path / "missing")).idle() is None  # not Linux: never overlaps
+
+
+@needs_model
+def test_auto_overlaps_only_while_a_core_is_idle(engines, tmp_path, monkeypatch):
+    from merx.search import semantic_query
+
+    stat = tmp_path / "stat"
+    cores = semantic_query.IdleCores(str(stat), interval=0)
+    monkeypatch.setattr(semantic_query, "IDLE_CORES", cores)
+    overlapped, _ = engines
+    engine = Engine(overlapped.index, vectors=overlapped.vectors, overlap="auto")
+    request = SearchRequest(q="kettle", lang="en", explain=True)
+    _stat(stat, idle=0, busy=0)
+    assert cores.idle() is None  # the first look
+    _stat(stat, idle=0, busy=100)  # since then every tick busy
+    busy = engine.search(request)
+    _stat(stat, idle=500, busy=100)
+    idle = engine.search(request)
+    assert busy.semantic_overlapped is False and idle.semantic_overlapped is True
+    assert ranked(busy) == ranked(idle)  # where it runs never changes the answer
+    assert Engine(overlapped.index, vectors=overlapped.vectors, overlap=False).search(
+        request).semantic_overlapped is False
 
 
 def test_stage_3_questions_asked_in_one_search_answer_as_one_search_each(build_engine):

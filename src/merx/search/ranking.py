@@ -129,6 +129,7 @@ class SearchOutcome:
     suggestions: list[str] = field(default_factory=list)  # on a page that found nothing: what to try
     retrieval: str = "lexical"  # what stage 1-2 ran: lexical, semantic or hybrid
     query_vector_cached: bool | None = None  # the query's vector came from the cache (None: not embedded)
+    semantic_overlapped: bool | None = None  # the semantic lookup ran beside the lexical stage
     _candidates: list[Candidate] = field(default_factory=list, repr=False)
     _order: list[int] = field(default_factory=list, repr=False)
     _probabilities: Any = field(default=None, repr=False)
@@ -158,9 +159,10 @@ def query_key(q: str, lang: str) -> str:
 class Engine:
     def __init__(self, index: SearchIndex, ranker: Ranker | None = None, config: RankConfig | None = None,
                  *, default_lang: str = "en", vectors: VectorStore | None = None, fusion: Fusion | None = None,
-                 overlap: bool | None = None) -> None:
+                 overlap: bool | str | None = None) -> None:
         self.index = index
-        # the semantic lookup beside the lexical stage (semantic_query.py); None: the setting
+        # the semantic lookup beside the lexical stage (semantic_query.py): True, False or
+        # "auto" (while the machine has an idle core); None: the setting
         self.overlap = get_search_settings().semantic_overlap if overlap is None else overlap
         self.ranker = ranker or Ranker()
         self.config = config or RankConfig()
@@ -269,6 +271,7 @@ class Engine:
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
         query_vector_cached: bool | None = None
+        overlapped: bool | None = None
         synonyms = synonyms or SynonymTable()
         rules = rules or BoostRules()
         lang = req.lang or guess_language(req.q, self.default_lang)
@@ -330,6 +333,7 @@ class Engine:
             timings["semantic_wait"] = _ms(t_wait)  # what the overlap did not hide
             timings["embed"], timings["ann"] = semantic.embed_ms, semantic.ann_ms
             query_vector_cached = semantic.cached
+            overlapped = semantic.overlapped
         if semantic is not None and retrieval in ("semantic", "hybrid") and self.vectors is not None:
             t_join = time.perf_counter()
             near_ids = semantic.ids
@@ -455,6 +459,7 @@ class Engine:
         return SearchOutcome(total=total, mode=mode, lang=lang, query_key=key, page_items=items, facets=facets,
                              timings_ms=timings, model=self.ranker.name, page_features=page_features,
                              retrieval=retrieval, query_vector_cached=query_vector_cached,
+                             semantic_overlapped=overlapped,
                              _candidates=candidates, _order=ranked_idx, _probabilities=probabilities, _final=final)
 
     def _features(self, searcher: tantivy.Searcher, candidates: list[Candidate],

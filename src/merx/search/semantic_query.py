@@ -6,9 +6,10 @@ usearch for the HNSW walk, tantivy for BM25) release the GIL, so with a core to 
 embedding and the ANN overlap the lexical stage instead of adding to it. Neither side depends
 on the other: the lexical candidates only meet the semantic ones in the fusion. On a busy
 machine the hand-offs cost more than they hide (each return from native code waits for the
-GIL held by the other thread's Python, and the pool thread waits for a core), so
-MERX_SEARCH_SEMANTIC_OVERLAP is off by default and `start` then runs the lookup on the
-caller's thread (figures: docs/search-quality.md; benchmarks/hybrid_phases.py compares)."""
+GIL held by the other thread's Python, and the pool thread waits for a core). So by default
+(MERX_SEARCH_SEMANTIC_OVERLAP=auto) a search overlaps only while the machine has an idle core
+(`IdleCores`), and otherwise `start` runs the lookup on the caller's thread (figures:
+docs/search-quality.md; benchmarks/hybrid_phases.py compares)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,57 @@ def _pool() -> ThreadPoolExecutor:
         return _POOL
 
 
+class IdleCores:
+    """How many cores the whole machine left idle over the last second or so, from the idle
+    and iowait counters of /proc/stat (read at most once per `interval`; a read costs ~20 us).
+    None where /proc/stat does not exist (not Linux): `auto` then never overlaps. A hand-rolled
+    reader, not psutil: one line of one file, and merx does not otherwise need psutil."""
+
+    def __init__(self, path: str = "/proc/stat", interval: float = 1.0) -> None:
+        self.path, self.interval = path, interval
+        self._lock = threading.Lock()
+        self._last: tuple[float, int, int] | None = None  # (monotonic time, idle ticks, total ticks)
+        self._idle: float | None = None
+        self._cores = os.cpu_count() or 1
+
+    def _sample(self) -> tuple[int, int] | None:
+        try:
+            with open(self.path, "rb") as f:
+                fields = f.readline().split()
+        except OSError:
+            return None
+        if not fields or fields[0] != b"cpu":
+            return None
+        ticks = [int(x) for x in fields[1:9]]  # user nice system idle iowait irq softirq steal
+        return ticks[3] + ticks[4], sum(ticks)
+
+    def idle(self) -> float | None:
+        now = time.monotonic()
+        with self._lock:
+            if self._last is not None and now - self._last[0] < self.interval:
+                return self._idle
+            sample = self._sample()
+            if sample is None:
+                return None
+            if self._last is not None and sample[1] > self._last[2]:
+                self._idle = self._cores * (sample[0] - self._last[1]) / (sample[1] - self._last[2])
+            self._last = (now, *sample)
+            return self._idle
+
+
+IDLE_CORES = IdleCores()
+SPARE_CORE = 0.5  # overlap from half an idle core up: the pool thread's share is ~half a search
+
+
+def should_overlap(setting: bool | str) -> bool:
+    """The setting (MERX_SEARCH_SEMANTIC_OVERLAP) for this search: true or false as set;
+    auto overlaps while the machine has an idle core."""
+    if setting != "auto":
+        return bool(setting)
+    idle = IDLE_CORES.idle()
+    return idle is not None and idle >= SPARE_CORE
+
+
 @dataclass(frozen=True)
 class SemanticLookup:
     vector: np.ndarray  # the query's unit vector (read-only)
@@ -46,21 +98,25 @@ class SemanticLookup:
     embed_ms: float
     ann_ms: float
     cached: bool  # the vector came from the query-vector cache
+    overlapped: bool = False  # ran on the pool beside the lexical stage
 
 
-def lookup(model: Embedder, vectors: VectorStore, text: str, k: int) -> SemanticLookup:
+def lookup(model: Embedder, vectors: VectorStore, text: str, k: int, overlapped: bool = False) -> SemanticLookup:
     t0 = time.perf_counter()
     vector, cached = embed_query(model, text)
     t1 = time.perf_counter()
     ids, sims = vectors.nearest(vector, k)
     t2 = time.perf_counter()
-    return SemanticLookup(vector, ids, sims, round((t1 - t0) * 1000, 3), round((t2 - t1) * 1000, 3), cached)
+    return SemanticLookup(vector, ids, sims, round((t1 - t0) * 1000, 3), round((t2 - t1) * 1000, 3), cached,
+                          overlapped)
 
 
-def start(model: Embedder, vectors: VectorStore, text: str, k: int, *, overlap: bool) -> "Future[SemanticLookup]":
-    """The lookup running on the pool (overlap) or already done on this thread."""
-    if overlap:
-        return _pool().submit(lookup, model, vectors, text, k)
+def start(model: Embedder, vectors: VectorStore, text: str, k: int, *,
+          overlap: bool | str) -> "Future[SemanticLookup]":
+    """The lookup running on the pool (overlap; `auto`: while a core is idle) or already done
+    on this thread."""
+    if should_overlap(overlap):
+        return _pool().submit(lookup, model, vectors, text, k, True)
     done: Future[SemanticLookup] = Future()
     try:
         done.set_result(lookup(model, vectors, text, k))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -36,12 +37,13 @@ class SearchSettings(BaseSettings):
     # vectors.EXPANSION_SEARCH (400) for the measurement behind the default.
     ann_ef: int | None = None
     # Hybrid: embed the query and search the vectors on a pool thread while tantivy runs the
-    # lexical stage (onnxruntime, usearch and tantivy release the GIL) instead of in turn. Off by
-    # default, by measurement (docs/search-quality.md, "Query time of the hybrid path"): on the
-    # 2-core machine at load 6-11 it added 5-12 ms to the p50 at 100,000 products, for the same
-    # CPU; it can only hide the shorter stage where a core is idle. Worth trying on a replica
-    # with spare cores: benchmarks/hybrid_phases.py and search_bench.py report both.
-    semantic_overlap: bool = False
+    # lexical stage (onnxruntime, usearch and tantivy release the GIL) instead of in turn.
+    # "auto" (the default) overlaps only while the machine has an idle core (at least half a
+    # core idle over the last second, from /proc/stat; elsewhere never): with one it hides the
+    # shorter stage (1,000,000 products, idle 2-core machine: hybrid p50 22.6 -> 20.0 ms), without
+    # one it only costs (on the 2-core machine at load 6-11 it added 5-12 ms to the p50 at
+    # 100,000 products, for the same CPU). true / false force it (docs/search-quality.md).
+    semantic_overlap: bool | Literal["auto"] = "auto"
     # Query vectors kept in memory (LRU), keyed by the text the model embeds: shoppers repeat
     # the head queries, whose embedding then costs nothing. 0 turns the cache off.
     query_vector_cache: int = 4096
