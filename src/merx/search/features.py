@@ -26,6 +26,8 @@ GROUP_OF: dict[str, str] = {f: g for g, names in FEATURE_GROUPS.items() for f in
 # The weights the marketplace publishes for its own learned layer (share of importance).
 PUBLISHED_WEIGHTS = {"popularity": 0.49, "sales": 0.19, "price": 0.09, "rating": 0.08, "delivery": 0.06, "text": 0.06}
 
+COLOUR_WEIGHT = 0.35  # a colour word alone must not outrank the product noun (query and coverage)
+
 DELIVERY_DAYS_LOCAL = 1.0
 DELIVERY_DAYS_EXPRESS = 1.0
 DELIVERY_DAYS_STOCKED = 3.0

@@ -27,11 +27,11 @@ import tantivy
 from merx.search.analysis import (NEGATED, QueryToken, analyze_query, guess_language, meaning_text,
                                   normalise_code)
 from merx.search.boosts import AppliedBoost, BoostRules
-from merx.search.candidates import candidate_matches
-from merx.search.documents import CANDIDATE_FIELDS, DESCRIPTION_WEIGHT, FIELD_WEIGHTS, SIGNAL_FIELDS
+from merx.search.candidates import Facts, gather_facts, id_query
+from merx.search.documents import CANDIDATE_FIELDS, DESCRIPTION_WEIGHT, FIELD_WEIGHTS
 from merx.search.facets import facet_counts
-from merx.search.features import (DELIVERY_DAYS_EXPRESS, DELIVERY_DAYS_LOCAL, DELIVERY_DAYS_STOCKED,
-                                   DELIVERY_DAYS_UNAVAILABLE, FEATURE_NAMES, feature_matrix, group_scores)
+from merx.search.features import COLOUR_WEIGHT, FEATURE_NAMES, group_scores
+from merx.search.stage3 import feature_columns
 from merx.search.index import SearchIndex
 from merx.search.model import Ranker
 from merx.search import semantic_query
@@ -42,7 +42,6 @@ from merx.search.vectors import VectorStore
 
 FUZZY_WEIGHT = 0.5  # a typo-corrected word scores a constant, half a field weight
 PREFIX_WEIGHT = 0.5  # a word being typed (autocomplete) completed from its first letters
-COLOUR_WEIGHT = 0.35  # a colour word alone must not outrank the product noun
 NEGATED_WEIGHT = 0.5  # a product that says "without X" for a query "without X"
 
 
@@ -242,7 +241,7 @@ class Engine:
         out = [(tantivy.Occur.Must, tantivy.Query.const_score_query(q, 0.0)) for q in must]
         if f.exclude_ids:
             out.append((tantivy.Occur.MustNot,
-                        tantivy.Query.term_set_query(self.index.schema, "product_id", list(f.exclude_ids))))
+                        id_query(self.index.schema, list(f.exclude_ids))))
         return out
 
     def build_query(self, searcher: tantivy.Searcher, groups: list[list[tuple[QueryToken, ...]]], mode: str,
@@ -323,6 +322,13 @@ class Engine:
         extra = 0
         timings["lexical"] = _ms(t1)
 
+        # Stage 3's facts (signals, per-candidate questions) of the lexical candidates, while
+        # an overlapped semantic lookup still runs; later candidates get theirs as they join.
+        t_facts = time.perf_counter()
+        questions = self._questions(searcher, groups, mode, req, rules, negated)
+        facts = self._facts(searcher, candidates, questions)
+        timings["facts"] = _ms(t_facts)
+
         # The semantic stage adds the nearest products by meaning (under the same filters
         # and exclusions), whatever their words; in hybrid only those close enough in meaning
         # (Fusion.min_similarity), ranked after the products that match every word.
@@ -342,16 +348,19 @@ class Engine:
             wanted = [p for p in near_ids.tolist() if p not in by_id]
             if wanted:
                 sem_q = tantivy.Query.boolean_query(
-                    [(tantivy.Occur.Must, tantivy.Query.term_set_query(self.index.schema, "product_id", wanted))]
+                    [(tantivy.Occur.Must, id_query(self.index.schema, wanted))]
                     + self._filter_clauses(req.filters) + self._negated_clauses(negated))
                 sem_hits = searcher.search(sem_q, len(wanted), count=False).hits
+                joined = []
                 for addr, pid in zip([h[1] for h in sem_hits], searcher.fast_field_values(
                         "product_id", [h[1] for h in sem_hits]) if sem_hits else []):
                     c = Candidate(int(pid), addr, 0.0)
                     c.via_semantic = True
                     by_id[c.product_id] = c
-                    candidates.append(c)
-                    extra += 1
+                    joined.append(c)
+                candidates += joined
+                extra += len(joined)
+                facts = facts + self._facts(searcher, joined, questions)
             timings["semantic_candidates"] = _ms(t_join)
         if semantic is not None and candidates and self.vectors is not None:
             t_fuse = time.perf_counter()
@@ -365,15 +374,18 @@ class Engine:
             code_q = tantivy.Query.boolean_query(
                 [(tantivy.Occur.Must, self._term("codes", code))] + self._filter_clauses(req.filters))
             code_hits = searcher.search(code_q, 10, count=False).hits
+            joined = []
             for addr, pid in zip([h[1] for h in code_hits],
                                  searcher.fast_field_values("product_id", [h[1] for h in code_hits]) if code_hits else []):
                 pid = int(pid)
                 if pid not in by_id:
                     by_id[pid] = Candidate(pid, addr, 0.0)
-                    candidates.append(by_id[pid])
-                    extra += 1
+                    joined.append(by_id[pid])
                 by_id[pid].exact_code = True
                 code_ids.append(pid)
+            candidates += joined
+            extra += len(joined)
+            facts = facts + self._facts(searcher, joined, questions)
 
         # Pinned products join even when their text does not match (merchandising decision).
         hidden = {p.product_id for p in pins if p.hidden}
@@ -381,14 +393,17 @@ class Engine:
         missing = [pid for pid in pinned if pid not in by_id]
         if missing:
             pin_q = tantivy.Query.boolean_query(
-                [(tantivy.Occur.Must, tantivy.Query.term_set_query(self.index.schema, "product_id", missing))]
+                [(tantivy.Occur.Must, id_query(self.index.schema, missing))]
                 + self._filter_clauses(req.filters))
             pin_hits = searcher.search(pin_q, len(missing), count=False).hits
+            joined = []
             for addr, pid in zip([h[1] for h in pin_hits],
                                  searcher.fast_field_values("product_id", [h[1] for h in pin_hits]) if pin_hits else []):
                 by_id[int(pid)] = Candidate(int(pid), addr, 0.0)
-                candidates.append(by_id[int(pid)])
-                extra += 1
+                joined.append(by_id[int(pid)])
+            candidates += joined
+            extra += len(joined)
+            facts = facts + self._facts(searcher, joined, questions)
         for pid, pos in pinned.items():
             if pid in by_id:
                 by_id[pid].pinned = pos
@@ -397,7 +412,7 @@ class Engine:
         # Stage 3
         t3 = time.perf_counter()
         n = len(candidates)
-        matrix, columns = self._features(searcher, candidates, groups, mode, req, rules, negated)
+        matrix, columns = feature_columns(candidates, facts, groups, mode)
         probabilities = self.ranker.probabilities(matrix) if n else np.zeros(0)
         timings["stage3"] = _ms(t3)
 
@@ -462,76 +477,33 @@ class Engine:
                              semantic_overlapped=overlapped,
                              _candidates=candidates, _order=ranked_idx, _probabilities=probabilities, _final=final)
 
-    def _features(self, searcher: tantivy.Searcher, candidates: list[Candidate],
-                  groups: list[list[tuple[QueryToken, ...]]], mode: str, req: SearchRequest,
-                  rules: BoostRules, negated: Sequence[QueryToken] = ()) -> tuple[np.ndarray, dict[str, Any]]:
-        n = len(candidates)
-        addresses = [c.address for c in candidates]
-        columns: dict[str, Any] = {}
-        for name in SIGNAL_FIELDS:
-            columns[name] = np.asarray(searcher.fast_field_values(name, addresses), dtype=np.float64) if n else np.zeros(0)
-        columns["seller_id"] = (np.asarray(searcher.fast_field_values("seller_id", addresses), dtype=np.int64)
-                                if n else np.zeros(0, dtype=np.int64))
-        ids = [c.product_id for c in candidates]
-        scores = np.fromiter((c.stage2 for c in candidates), dtype=np.float64, count=n)
-        top = float(scores.max()) if n and scores.max() > 0 else 1.0
-        columns["text_score"] = scores
-        columns["text_score_norm"] = scores / top
-        exact = np.fromiter((c.exact_code for c in candidates), dtype=bool, count=n)
-        columns["text_exact_code"] = exact.astype(np.float64)
-        columns["text_semantic"] = np.fromiter((c.semantic for c in candidates), dtype=np.float64, count=n)
-        lexical = np.fromiter((c.lexical for c in candidates), dtype=np.float64, count=n)
-        semantic_only = np.fromiter((c.via_semantic for c in candidates), dtype=bool, count=n)
-        columns["_semantic_only"] = semantic_only
-        # Which candidates match each per-candidate text or delivery question (every word in
-        # the name, each query word, a store, "says without X"): all asked in one search over
-        # the candidates (see `candidate_matches`), not one search each.
+    def _questions(self, searcher: tantivy.Searcher, groups: list[list[tuple[QueryToken, ...]]], mode: str,
+                   req: SearchRequest, rules: BoostRules, negated: Sequence[QueryToken] = ()) -> dict[str, tantivy.Query]:
+        """Stage 3's per-candidate text and delivery questions (every word in the name, each
+        query word, a store, "says without X"): all asked in one search over the candidates
+        (see `candidates.candidate_matches`), not one search each."""
         questions: dict[str, tantivy.Query] = {}
-        if groups and n:
+        if groups:
             questions["name_all"] = tantivy.Query.boolean_query(
                 [(tantivy.Occur.Must, self._group_clause(searcher, g, ("name",))) for g in groups])
             if mode != "and":
                 for k, g in enumerate(groups):
                     questions[f"word_{k}"] = self._group_clause(
                         searcher, g, prefix=req.complete and k == len(groups) - 1)
-        if req.near and n:
+        if req.near:
             questions["near"] = self._term("store_f", req.near)
         local_locations = rules.next_day_locations(req.region)
-        if local_locations and n:
+        if local_locations:
             questions["local"] = tantivy.Query.term_set_query(self.index.schema, "store_f", local_locations)
-        if negated and n:
+        if negated:
             questions["says_without"] = tantivy.Query.boolean_query(
                 [(tantivy.Occur.Should, self._term(f, NEGATED + t.text)) for t in negated for f in CANDIDATE_FIELDS])
-        answers = candidate_matches(searcher, self.index.schema, ids, questions)
-        no = np.zeros(n, dtype=bool)
+        return questions
 
-        if groups and n:
-            columns["text_name_all"] = answers["name_all"].astype(np.float64)
-            if mode == "and":
-                columns["text_all_words"] = (~((exact | semantic_only) & (lexical == 0))).astype(np.float64)
-            else:
-                # Coverage: the share of query words each candidate matches, a colour word
-                # counting less than a noun.
-                weights = [COLOUR_WEIGHT if len(g[0]) == 1 and g[0][0].colour else 1.0 for g in groups]
-                coverage = np.zeros(n, dtype=np.float64)
-                for k, w in enumerate(weights):
-                    coverage += w * answers[f"word_{k}"]
-                coverage /= sum(weights)
-                columns["_coverage"] = np.round(coverage, 6)
-                columns["text_all_words"] = (coverage >= 1.0 - 1e-9).astype(np.float64)
-        near, local = answers.get("near", no), answers.get("local", no)
-        columns["_nearest"], columns["_next_day_local"] = near, local
-        columns.setdefault("_coverage", np.ones(n, dtype=np.float64))
-        # "pads without wings": a candidate whose own text says "without wings" is what the
-        # shopper asked for; hybrid ordering puts it first among equal word matches, since
-        # meaning alone cannot tell "without wings" from a plain "pads" (lexical BM25 already
-        # favours it through the query's negated clauses).
-        says_without = answers.get("says_without", no)
-        columns["_says_without"] = says_without.astype(np.float64)
-        express, in_stock = columns["express"] > 0, columns["in_stock"] > 0
-        columns["delivery_days"] = np.where(near | local, DELIVERY_DAYS_LOCAL, np.where(
-            express, DELIVERY_DAYS_EXPRESS, np.where(in_stock, DELIVERY_DAYS_STOCKED, DELIVERY_DAYS_UNAVAILABLE)))
-        return feature_matrix(columns, n), columns
+    def _facts(self, searcher: tantivy.Searcher, candidates: Sequence[Candidate],
+               questions: dict[str, tantivy.Query]) -> Facts:
+        return gather_facts(searcher, self.index.schema, [c.address for c in candidates],
+                            [c.product_id for c in candidates], questions)
 
     def _item(self, searcher: tantivy.Searcher, c: Candidate, lang: str, position: int, explain: bool,
               matrix: np.ndarray, idx: int) -> dict[str, Any]:
@@ -582,7 +554,7 @@ class Engine:
         if not found:
             return query
         by_meaning = tantivy.Query.boolean_query(
-            [(tantivy.Occur.Must, tantivy.Query.term_set_query(self.index.schema, "product_id", found))]
+            [(tantivy.Occur.Must, id_query(self.index.schema, found))]
             + self._filter_clauses(filters) + self._negated_clauses(negated))
         if retrieval == "semantic":
             return by_meaning
