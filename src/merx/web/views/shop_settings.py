@@ -235,7 +235,7 @@ def _user_texts(user: dict[str, Any]) -> list[Any]:
             *(text for key in user["keys"] for text in (key["name"], key["prefix"]))]
 
 
-def _users_context(uow: Any, request: Request) -> dict[str, Any]:
+def users_context(uow: Any, request: Request) -> dict[str, Any]:
     lq = list_query(request, path="/console/users")
     users, next_cursor = whole_list_page(accounts.list_users(uow), lq, _user_texts, key=lambda u: u["id"],
                                          limit=PAGE_SIZE)
@@ -251,7 +251,7 @@ def _users_context(uow: Any, request: Request) -> dict[str, Any]:
 def users_page(request: Request) -> Response:
     me = console_user(request, Role.admin)
     with unit_of_work(request, me, readonly=True) as uow:
-        ctx = _users_context(uow, request)
+        ctx = users_context(uow, request)
     return render(request, "console/users.html", ctx, principal=me)
 
 
@@ -314,7 +314,7 @@ def issue_key(request: Request, user_id: int, form: dict[str, Any] = Depends(csr
             raise
         return redirect("/console/users", flash=f"Not issued: {problem_sentence(e)}")
     with unit_of_work(request, me, readonly=True) as uow:
-        ctx = _users_context(uow, request)
+        ctx = users_context(uow, request)
     ctx["issued"] = issued
     return render(request, "console/users.html", ctx, principal=me)
 

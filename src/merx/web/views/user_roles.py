@@ -13,7 +13,7 @@ from merx.core import accounts
 from merx.core.auth import Role
 from merx.core.errors import Problem
 from merx.web.common import PageRoute, console_user, csrf_form, problem_sentence, redirect, render, unit_of_work
-from merx.web.views.shop_settings import _users_context as users_context
+from merx.web.views.shop_settings import users_context
 
 router = APIRouter(route_class=PageRoute)
 
