@@ -24,6 +24,7 @@ def main() -> None:
     ap.add_argument("--configs", nargs="+", default=["16:64", "32:64"], help="M:ef_construction")
     ap.add_argument("--ef", type=int, nargs="+", default=[160, 400, 1000])
     args = ap.parse_args()
+    import hybrid_bench as hb
     import search_bench as sb
 
     from merx.search.semantic import embedder
@@ -34,7 +35,7 @@ def main() -> None:
     catalog = generate_catalog(args.products, 240, seed=11)
     queries = sb.load_queries([q.text for q in catalog.queries])
     random.Random(1).shuffle(queries)
-    pv = sb.product_vectors(catalog)
+    pv = hb.product_vectors(catalog)
     x = pv["vectors"]
     print(f"{len(x):,} vectors: {pv['real']:,} own, {pv['borrowed']:,} same words another brand (+noise)")
     qv = embedder().embed(queries[:100])
@@ -51,7 +52,7 @@ def main() -> None:
         for ef in args.ef:
             index.expansion_search = ef
             t = time.perf_counter()
-            recalls = [sb.tie_aware_recall(x[index.search(v, 100).keys] @ v, e) for v, e in zip(qv, exact)]
+            recalls = [hb.tie_aware_recall(x[index.search(v, 100).keys] @ v, e) for v, e in zip(qv, exact)]
             per_q = (time.perf_counter() - t) * 1000 / len(qv)
             print(f"M {m} ef_construction {efc}: build {build:.0f} s (2 threads); ef {ef}: recall@100 mean "
                   f"{np.mean(recalls):.3f} worst {np.min(recalls):.3f}, {per_q:.2f} ms/query", flush=True)

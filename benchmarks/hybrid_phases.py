@@ -35,7 +35,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from search_bench import load_queries, machine, pct, product_vectors, tie_aware_recall  # noqa: E402
+from hybrid_bench import product_vectors, tie_aware_recall  # noqa: E402
+from search_bench import load_queries, machine, pct  # noqa: E402
 
 
 def build(catalog, data: Path) -> None:  # type: ignore[no-untyped-def]
