@@ -193,12 +193,33 @@ def test_idle_cores_read_what_the_machine_left_idle_since_the_last_look(tmp_path
     stat = tmp_path / "stat"
     _stat(stat, idle=1000, busy=1000)
     cores = IdleCores(str(stat), interval=0)
-    assert cores.idle() is None  # one sample says nothing about "lately"
+    assert cores.spare() is None  # one sample says nothing about "lately"
     _stat(stat, idle=1300, busy=1100)  # 400 ticks since, 300 of them idle
-    assert cores.idle() == pytest.approx(0.75 * cores._cores)
+    assert cores.spare() == pytest.approx(0.75 * cores._cores)
     _stat(stat, idle=1300, busy=1500)  # every tick since busy
-    assert cores.idle() == 0
-    assert IdleCores(str(tmp_path / "missing")).idle() is None  # not Linux: never overlaps
+    assert cores.spare() == 0
+    assert IdleCores(str(tmp_path / "missing")).spare() is None  # not Linux: never overlaps
+
+
+def test_what_the_overlap_itself_used_counts_as_spare(tmp_path):
+    """Overlapping uses the core it found spare: that use must not read as load, or one
+    caller searching back to back would turn the overlap off, then on again."""
+    import time
+
+    from merx.search.semantic_query import IdleCores
+
+    stat = tmp_path / "stat"
+    _stat(stat, idle=0, busy=0)
+    cores = IdleCores(str(stat), interval=0)
+    cores.spare()
+    started = time.monotonic()
+    while time.monotonic() - started < 0.2:
+        pass
+    cores.add_overlap_cpu(10.0)  # far more than the interval: capped at the machine's cores
+    _stat(stat, idle=0, busy=100)  # the machine busy throughout
+    assert cores.spare() == cores._cores
+    _stat(stat, idle=0, busy=200)  # busy, and no overlap since
+    assert cores.spare() == 0
 
 
 @needs_model
@@ -212,7 +233,7 @@ def test_auto_overlaps_only_while_a_core_is_idle(engines, tmp_path, monkeypatch)
     engine = Engine(overlapped.index, vectors=overlapped.vectors, overlap="auto")
     request = SearchRequest(q="kettle", lang="en", explain=True)
     _stat(stat, idle=0, busy=0)
-    assert cores.idle() is None  # the first look
+    assert cores.spare() is None  # the first look
     _stat(stat, idle=0, busy=100)  # since then every tick busy
     busy = engine.search(request)
     _stat(stat, idle=500, busy=100)

@@ -40,17 +40,27 @@ def _pool() -> ThreadPoolExecutor:
 
 
 class IdleCores:
-    """How many cores the whole machine left idle over the last second or so, from the idle
-    and iowait counters of /proc/stat (read at most once per `interval`; a read costs ~20 us).
+    """How many cores an overlapped lookup would find free: what the whole machine left idle
+    over the last second or so (the idle and iowait counters of /proc/stat, read at most once
+    per `interval`; a read costs ~20 us) plus what this process's overlapped lookups themselves
+    used (`add_overlap_cpu`). Counting the latter keeps the decision stable: overlapping uses
+    the spare core it measures, and without it one caller searching back to back would see
+    half a core idle while overlapping and a whole one while not, and flip between the two.
     None where /proc/stat does not exist (not Linux): `auto` then never overlaps. A hand-rolled
     reader, not psutil: one line of one file, and merx does not otherwise need psutil."""
 
     def __init__(self, path: str = "/proc/stat", interval: float = 1.0) -> None:
         self.path, self.interval = path, interval
         self._lock = threading.Lock()
-        self._last: tuple[float, int, int] | None = None  # (monotonic time, idle ticks, total ticks)
-        self._idle: float | None = None
+        # (monotonic time, idle ticks, total ticks, overlap CPU seconds so far)
+        self._last: tuple[float, int, int, float] | None = None
+        self._spare: float | None = None
+        self._overlap_cpu = 0.0
         self._cores = os.cpu_count() or 1
+
+    def add_overlap_cpu(self, seconds: float) -> None:
+        with self._lock:
+            self._overlap_cpu += seconds
 
     def _sample(self) -> tuple[int, int] | None:
         try:
@@ -63,31 +73,34 @@ class IdleCores:
         ticks = [int(x) for x in fields[1:9]]  # user nice system idle iowait irq softirq steal
         return ticks[3] + ticks[4], sum(ticks)
 
-    def idle(self) -> float | None:
+    def spare(self) -> float | None:
         now = time.monotonic()
         with self._lock:
             if self._last is not None and now - self._last[0] < self.interval:
-                return self._idle
+                return self._spare
             sample = self._sample()
             if sample is None:
                 return None
-            if self._last is not None and sample[1] > self._last[2]:
-                self._idle = self._cores * (sample[0] - self._last[1]) / (sample[1] - self._last[2])
-            self._last = (now, *sample)
-            return self._idle
+            last = self._last
+            if last is not None and sample[1] > last[2]:
+                idle = self._cores * (sample[0] - last[1]) / (sample[1] - last[2])
+                overlap = (self._overlap_cpu - last[3]) / max(now - last[0], 1e-3)
+                self._spare = min(float(self._cores), idle + overlap)
+            self._last = (now, sample[0], sample[1], self._overlap_cpu)
+            return self._spare
 
 
 IDLE_CORES = IdleCores()
-SPARE_CORE = 0.5  # overlap from half an idle core up: the pool thread's share is ~half a search
+SPARE_CORE = 0.5  # overlap from half a spare core up: the pool thread's share is ~half a search
 
 
 def should_overlap(setting: bool | str) -> bool:
     """The setting (MERX_SEARCH_SEMANTIC_OVERLAP) for this search: true or false as set;
-    auto overlaps while the machine has an idle core."""
+    auto overlaps while the machine has a spare core."""
     if setting != "auto":
         return bool(setting)
-    idle = IDLE_CORES.idle()
-    return idle is not None and idle >= SPARE_CORE
+    spare = IDLE_CORES.spare()
+    return spare is not None and spare >= SPARE_CORE
 
 
 @dataclass(frozen=True)
@@ -102,11 +115,14 @@ class SemanticLookup:
 
 
 def lookup(model: Embedder, vectors: VectorStore, text: str, k: int, overlapped: bool = False) -> SemanticLookup:
+    cpu = time.thread_time()
     t0 = time.perf_counter()
     vector, cached = embed_query(model, text)
     t1 = time.perf_counter()
     ids, sims = vectors.nearest(vector, k)
     t2 = time.perf_counter()
+    if overlapped:
+        IDLE_CORES.add_overlap_cpu(time.thread_time() - cpu)
     return SemanticLookup(vector, ids, sims, round((t1 - t0) * 1000, 3), round((t2 - t1) * 1000, 3), cached,
                           overlapped)
 
