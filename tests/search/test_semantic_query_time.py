@@ -266,3 +266,33 @@ def test_stage_3_questions_asked_in_one_search_answer_as_one_search_each(build_e
         alone = {int(p) for p in searcher.fast_field_values("product_id", [h[1] for h in hits])} if hits else set()
         assert [pid for pid, yes in zip(ids, answers[name]) if yes] == [pid for pid in ids if pid in alone], name
     assert any(a.any() for a in answers.values()) and not all(a.all() for a in answers.values())
+
+
+@pytest.mark.parametrize("n_questions", [3, 27])  # one search with the questions as flags; more than MAX_FLAGS
+def test_products_found_with_their_facts_have_the_facts_gathered_for_them_alone(build_engine, n_questions):
+    """The semantic stage's products are found and their stage 3 facts read in one search:
+    the same products, ids, signals and answers as finding them, then gathering their facts."""
+    import tantivy
+
+    from merx.search.analysis import analyze_query
+    from merx.search.candidates import find_with_facts, gather_facts, id_query
+
+    engine = build_engine(CATALOG, SIGNALS)
+    searcher = engine.index.searcher()
+    schema = engine.index.schema
+    words = [t.text for t in analyze_query("sofa table oak kettle steel electric headphones couch", "en")]
+    questions = {f"q{k}": tantivy.Query.term_query(schema, "name", words[k % len(words)]) for k in range(n_questions)}
+    wanted = [2, 4, 5, 8, 9]
+    restrict = tantivy.Query.boolean_query([
+        (tantivy.Occur.Must, id_query(schema, wanted)),
+        (tantivy.Occur.MustNot, tantivy.Query.term_query(schema, "name", "rug"))])  # a filter drops product 5
+    addresses, ids, facts = find_with_facts(searcher, schema, restrict, len(wanted), questions)
+    assert sorted(ids) == [2, 4, 8, 9]
+    alone = gather_facts(searcher, schema, addresses, ids, questions)
+    for name in questions:
+        assert facts.answers[name].tolist() == alone.answers[name].tolist(), name
+    for name, column in alone.signals.items():
+        assert facts.signals[name].tolist() == column.tolist(), name
+    by_id = dict(zip(ids, range(len(ids))))
+    assert facts.signals["pop_views"][by_id[4]] == 900 and facts.signals["pop_views"][by_id[9]] == 0
+    assert facts.answers["q2"][by_id[4]] and not facts.answers["q2"][by_id[9]]  # "oak" in product 4's name

@@ -74,14 +74,38 @@ class Facts:
                      {k: np.concatenate([v, other.answers[k]]) for k, v in self.answers.items()})
 
 
+def _signals(searcher: tantivy.Searcher, addresses: list[Any]) -> dict[str, np.ndarray]:
+    n = len(addresses)
+    signals: dict[str, np.ndarray] = {}
+    for name in SIGNAL_FIELDS:
+        signals[name] = np.asarray(searcher.fast_field_values(name, addresses), dtype=np.float64) if n else np.zeros(0)
+    signals["seller_id"] = (np.asarray(searcher.fast_field_values("seller_id", addresses), dtype=np.int64)
+                            if n else np.zeros(0, dtype=np.int64))
+    return signals
+
+
 def gather_facts(searcher: tantivy.Searcher, schema: tantivy.Schema, addresses: Sequence[Any],
                  ids: list[int], questions: dict[str, tantivy.Query]) -> Facts:
     """The signals and answers of the candidates at `addresses` (whose ids are `ids`)."""
-    n = len(ids)
-    signals: dict[str, np.ndarray] = {}
-    for name in SIGNAL_FIELDS:
-        signals[name] = (np.asarray(searcher.fast_field_values(name, list(addresses)), dtype=np.float64)
-                         if n else np.zeros(0))
-    signals["seller_id"] = (np.asarray(searcher.fast_field_values("seller_id", list(addresses)), dtype=np.int64)
-                            if n else np.zeros(0, dtype=np.int64))
-    return Facts(signals, candidate_matches(searcher, schema, ids, questions))
+    return Facts(_signals(searcher, list(addresses)), candidate_matches(searcher, schema, ids, questions))
+
+
+def find_with_facts(searcher: tantivy.Searcher, schema: tantivy.Schema, query: tantivy.Query, limit: int,
+                    questions: dict[str, tantivy.Query]) -> tuple[list[Any], list[int], Facts]:
+    """The documents matching `query` (at most `limit`: it must cover every match), their
+    product ids and facts, the questions asked in the same search as the match itself (the
+    products the semantic stage adds: one search instead of two)."""
+    if len(questions) > MAX_FLAGS:
+        hits = searcher.search(query, limit, count=False).hits
+        addresses = [addr for _, addr in hits]
+        ids = [int(p) for p in searcher.fast_field_values("product_id", addresses)] if addresses else []
+        return addresses, ids, gather_facts(searcher, schema, addresses, ids, questions)
+    flags = [(tantivy.Occur.Should, tantivy.Query.const_score_query(q, float(1 << k)))
+             for k, q in enumerate(questions.values())]
+    hits = searcher.search(tantivy.Query.boolean_query(
+        [(tantivy.Occur.Must, tantivy.Query.const_score_query(query, 0.0))] + flags), limit, count=False).hits
+    addresses = [addr for _, addr in hits]
+    ids = [int(p) for p in searcher.fast_field_values("product_id", addresses)] if addresses else []
+    bits = np.asarray([int(round(score)) for score, _ in hits], dtype=np.int64)
+    answers = {name: (bits >> k) & 1 == 1 for k, name in enumerate(questions)}
+    return addresses, ids, Facts(_signals(searcher, addresses), answers)

@@ -27,7 +27,7 @@ import tantivy
 from merx.search.analysis import (NEGATED, QueryToken, analyze_query, guess_language, meaning_text,
                                   normalise_code)
 from merx.search.boosts import AppliedBoost, BoostRules
-from merx.search.candidates import Facts, gather_facts, id_query
+from merx.search.candidates import Facts, find_with_facts, gather_facts, id_query
 from merx.search.documents import CANDIDATE_FIELDS, DESCRIPTION_WEIGHT, FIELD_WEIGHTS
 from merx.search.facets import facet_counts
 from merx.search.features import COLOUR_WEIGHT, FEATURE_NAMES, group_scores
@@ -350,17 +350,15 @@ class Engine:
                 sem_q = tantivy.Query.boolean_query(
                     [(tantivy.Occur.Must, id_query(self.index.schema, wanted))]
                     + self._filter_clauses(req.filters) + self._negated_clauses(negated))
-                sem_hits = searcher.search(sem_q, len(wanted), count=False).hits
-                joined = []
-                for addr, pid in zip([h[1] for h in sem_hits], searcher.fast_field_values(
-                        "product_id", [h[1] for h in sem_hits]) if sem_hits else []):
-                    c = Candidate(int(pid), addr, 0.0)
+                addresses, joined_ids, joined_facts = find_with_facts(searcher, self.index.schema, sem_q, len(wanted),
+                                                                      questions)
+                for addr, pid in zip(addresses, joined_ids):
+                    c = Candidate(pid, addr, 0.0)
                     c.via_semantic = True
-                    by_id[c.product_id] = c
-                    joined.append(c)
-                candidates += joined
-                extra += len(joined)
-                facts = facts + self._facts(searcher, joined, questions)
+                    by_id[pid] = c
+                    candidates.append(c)
+                extra += len(joined_ids)
+                facts = facts + joined_facts
             timings["semantic_candidates"] = _ms(t_join)
         if semantic is not None and candidates and self.vectors is not None:
             t_fuse = time.perf_counter()
