@@ -117,11 +117,23 @@ def simulated_clock(moment: dt.datetime) -> Iterator[None]:
         _simulated_now.reset(token)
 
 
+# SQLite's lower() folds ASCII only ("ŁÓDŹ" stays as is); this SQL function folds Unicode case
+# the way Python does, so the console search box (core.pagination.casefold) finds "Łódź" by
+# "łódź" on SQLite as it does on PostgreSQL.
+SQLITE_CASEFOLD = "merx_casefold"
+
+
+def _sqlite_casefold(value: Any) -> str | None:
+    return None if value is None else str(value).casefold()
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Hand transaction control to SQLAlchemy (pysqlite's own breaks SAVEPOINT).
         dbapi_connection.isolation_level = None
+        # deterministic: SQLite may then use it in indexes and constant-fold it.
+        dbapi_connection.create_function(SQLITE_CASEFOLD, 1, _sqlite_casefold, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")

@@ -9,8 +9,12 @@ import base64
 from typing import Any, Callable, Sequence, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
+from merx.core.db import SQLITE_CASEFOLD
 from merx.core.errors import ValidationProblem
 
 R = TypeVar("R")
@@ -75,15 +79,39 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+class casefold(FunctionElement[str]):  # noqa: N801 - reads as the SQL function it is
+    """`casefold(expr)`: `expr` with its Unicode case folded, on either database. PostgreSQL's
+    lower() folds Unicode by the database's ctype (Ł->ł, М->м; ß stays ß); SQLite's folds ASCII
+    only, so there it calls merx_casefold, Python's str.casefold registered by core.db."""
+
+    type = sa.String()
+    name = "casefold"
+    inherit_cache = True
+
+
+@compiles(casefold)
+def _casefold_lower(element: casefold, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(casefold, "sqlite")
+def _casefold_sqlite(element: casefold, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{SQLITE_CASEFOLD}({compiler.process(element.clauses, **kw)})"
+
+
 def text_search(stmt: sa.Select[Any], q: str | None, *columns: Any) -> sa.Select[Any]:
-    """Narrow `stmt` to rows where any of `columns` contains `q`, case-insensitively (the
-    console's list search box, `?q=`). A blank `q` leaves the statement as it is; the
-    wildcard characters in `q` match themselves. Keyset pagination still applies after it."""
+    """Narrow `stmt` to rows where any of `columns` contains `q`, ignoring Unicode case (the
+    console's list search box, `?q=`): "łódź" finds "Łódź" on SQLite and PostgreSQL alike.
+    A blank `q` leaves the statement as it is; the wildcard characters in `q` match
+    themselves. Keyset pagination still applies after it."""
     text = (q or "").strip()
     if not text:
         return stmt
-    pattern = f"%{escape_like(text.lower())}%"
-    return stmt.where(sa.or_(*(sa.func.lower(sa.cast(c, sa.String)).like(pattern, escape="\\") for c in columns)))
+    # The pattern is folded by the same SQL function as the columns, not in Python: Python's
+    # casefold turns "straße" into "strasse", which PostgreSQL's lower("Straße") never equals.
+    # Folding leaves the escape characters (backslash, % and _) as they are.
+    pattern = casefold(sa.literal(f"%{escape_like(text)}%", sa.String))
+    return stmt.where(sa.or_(*(casefold(sa.cast(c, sa.String)).like(pattern, escape="\\") for c in columns)))
 
 
 def matches_text(q: str | None, *values: Any) -> bool:
