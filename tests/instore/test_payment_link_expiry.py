@@ -135,3 +135,24 @@ def test_a_cancelled_orders_expired_link_still_says_it_is_cancelled(client: Any,
     _issued_ago(db, order["id"], 200, column="created_at")
     page = client.get(link)
     assert page.status_code == 200 and 'id="pay-cancelled"' in page.text
+
+
+@pytest.mark.backends("sqlite")
+def test_the_receipt_says_the_link_expired_and_sending_it_again_from_there_renews_it(
+        client: Any, db: Any, chain: Any) -> None:
+    from instore_shop import PASSWORD
+
+    page = client.get("/associate/login")
+    client.post("/associate/login", data={"email": chain.users["waw"], "password": PASSWORD,
+                                          "csrf_token": _csrf(page.text), "next": "/associate"})
+    csrf = _csrf(client.get("/associate").text)
+    order, link = _link_order(client, db, chain)
+    receipt = client.get(f"/associate/orders/{order['id']}")
+    assert 'id="link-valid"' in receipt.text and 'id="link-expired"' not in receipt.text
+    _issued_ago(db, order["id"], 73, column="created_at")
+    receipt = client.get(f"/associate/orders/{order['id']}")
+    assert 'id="link-expired"' in receipt.text and "send it again" in receipt.text
+    assert client.get(link).status_code == 410
+    done = client.post(f"/associate/orders/{order['id']}/send-link", data={"csrf_token": csrf})
+    assert "The payment link is sent to the customer" in done.text and 'id="link-valid"' in done.text
+    assert client.get(link).status_code == 200
