@@ -6,6 +6,7 @@ the associate in the same transaction as the order itself."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,10 +14,12 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from pydantic import ValidationError
 
 from merx.core.auth import SYSTEM
-from merx.core.errors import Conflict, FieldError, NotFound, ValidationProblem
+from merx.core.db import utcnow
+from merx.core.errors import Conflict, FieldError, NotFound, Problem, ValidationProblem
 from merx.core.uow import UnitOfWork
 from merx.instore.access import Store, acting_for_store
 from merx.instore.models import AssistedOrder
+from merx.instore.settings import get_instore_settings
 from merx.orders import public as orders
 from merx.pricing import public as pricing
 
@@ -103,8 +106,31 @@ def payment_link_token(uow: UnitOfWork, order_id: int) -> str:
     return _link_serializer(uow).dumps({"order": order_id})
 
 
+class PaymentLinkExpired(Problem):
+    """410: the link's validity period is over while the order still waits for payment."""
+
+    status = 410
+    type_slug = "payment-link-expired"
+    title = "Payment link expired"
+
+
+# Still payable through the link: only these expire (a paid or cancelled order's page stays as it was)
+_PAYABLE = ("awaiting", "action_required")
+
+
+def payment_link_expires_at(uow: UnitOfWork, order_id: int) -> dt.datetime | None:
+    """When the order's payment link stops working: its issue time (the order placed, or the
+    link last sent) plus MERX_INSTORE_PAYMENT_LINK_HOURS. None for an order instore did not place."""
+    placed = uow.session.get(AssistedOrder, order_id)
+    if placed is None:
+        return None
+    issued = placed.payment_link_issued_at or placed.created_at
+    return issued + dt.timedelta(hours=get_instore_settings().instore_payment_link_hours)
+
+
 def order_of_payment_link(uow: UnitOfWork, token: str) -> dict[str, Any]:
-    """The order a payment link is for (404 for a forged or unknown link)."""
+    """The order a payment link is for (404 for a forged or unknown link; 410 when the link's
+    validity is over and the order still waits for payment: the store sends a new one)."""
     try:
         data = _link_serializer(uow).loads(token)
     except BadSignature:
@@ -115,9 +141,16 @@ def order_of_payment_link(uow: UnitOfWork, token: str) -> dict[str, Any]:
     original = uow.actor
     uow.actor = SYSTEM  # the signed link is the payer's proof of access
     try:
-        return orders.get_order(uow, order_id)
+        order = orders.get_order(uow, order_id)
     finally:
         uow.actor = original
+    expires = payment_link_expires_at(uow, order_id)
+    if (expires is not None and utcnow() >= expires and order["status"] != "cancelled"
+            and order["payment"]["status"] in _PAYABLE):
+        raise PaymentLinkExpired(
+            f"The payment link of order {order['number']} expired on {expires:%Y-%m-%d %H:%M} UTC: "
+            "ask the store to send you a new one", extra={"order_number": order["number"]})
+    return order
 
 
 def payment_link_providers(uow: UnitOfWork) -> list[tuple[str, str]]:

@@ -203,6 +203,7 @@ def send_payment_link(uow: UnitOfWork, store: Store, order_id: int) -> dict[str,
     if order["payment"]["status"] != "awaiting":
         raise Conflict(f"Order {order['number']} is not awaiting payment", type_slug="not-awaiting-payment")
     channel = contact_channel(uow, order.get("customer_id"))
+    placed.payment_link_issued_at = utcnow()  # a fresh validity period, also for an expired link
     path = f"/pay/{payment_link_token(uow, order_id)}"
     uow.emit(PaymentLinkSent(order_id=order_id, number=order["number"], store_code=store.code,
                              customer_id=order["customer_id"], channel=channel, path=path,

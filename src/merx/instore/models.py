@@ -44,6 +44,8 @@ class AssistedOrder(Base):
     total_minor: Mapped[int] = mapped_column(sa.BigInteger)
     currency: Mapped[str] = mapped_column(sa.String(3))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # the payment link's validity runs from here: set when the link is (re)sent; NULL = with the order
+    payment_link_issued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class PickupCheck(Base):

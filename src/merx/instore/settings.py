@@ -24,6 +24,10 @@ class InstoreSettings(BaseSettings):
     instore_held_cart_days: int = Field(
         default=7, ge=1, le=90, description="A cart an associate sends to a customer can be checked out through "
                                             "its link for this many days.")
+    instore_payment_link_hours: int = Field(
+        default=72, ge=1, le=24 * 90,
+        description="An assisted or kiosk order's payment link can be paid for this many hours after it was "
+                    "issued (the order placed, or the link sent again); later it answers 410 until re-sent.")
 
 
 @lru_cache

@@ -484,12 +484,14 @@ def receipt(request: Request, order_id: int) -> Response:
     with unit_of_work(request, me, readonly=True) as uow:
         _, store = _stores(request, uow)
         order = instore.order_for_receipt(uow, order_id)
-        link = None
+        link = expires = None
         if order["payment"]["status"] == "awaiting":
             link = f"/pay/{instore.payment_link_token(uow, order['id'])}"
+            expires = instore.payment_link_expires_at(uow, order["id"])
         code = instore.pickup_code_of(uow, order["number"]) if order["fulfilment"]["type"] == "pickup" else None
     return _page(request, "receipt.html", {"order": order, "store": store, "payment_link": link,
-                                           "pickup_code": code, "printed_at": utcnow()})
+                                           "link_expires": expires, "link_expired": expires is not None
+                                           and utcnow() >= expires, "pickup_code": code, "printed_at": utcnow()})
 
 
 # --------------------------------------------------------------------------------------------

@@ -223,9 +223,14 @@ def kiosk_reset(request: Request, store: str, form: dict[str, Any] = Depends(csr
 
 def _pay_page(request: Request, token: str, *, form: dict[str, Any] | None = None, error: str | None = None,
               status: int = 200) -> Response:
-    with unit_of_work(request, ANONYMOUS, readonly=True) as uow:
-        order = instore.order_of_payment_link(uow, token)
-        providers = instore.payment_link_providers(uow)
+    try:
+        with unit_of_work(request, ANONYMOUS, readonly=True) as uow:
+            order = instore.order_of_payment_link(uow, token)
+            providers = instore.payment_link_providers(uow)
+    except instore.PaymentLinkExpired as e:
+        # 410 with a page the customer understands, never the payment form
+        return render(request, "associate/pay.html", {"expired": e.detail, "number": e.extra["order_number"],
+                                                       "app": "pay"}, status=410, principal=ANONYMOUS)
     if error is None and request.query_params.get("from") == "bank" and order["payment"]["status"] == "awaiting":
         # back from the 3-D Secure page and still unpaid: the bank did not confirm
         error = "Your bank did not confirm the payment, so the card was not charged. Try again or use another card."
@@ -250,6 +255,7 @@ def pay(request: Request, token: str, form: dict[str, Any] = Depends(csrf_form))
     except Problem as e:
         if e.status >= 500 or e.status == 404:
             raise
+        # (an expired link answers its 410 page from _pay_page: the order reads expired again)
         return _pay_page(request, token, form={"provider": provider}, error=problem_sentence(e), status=e.status)
     action = order["payment"].get("action_url")
     if action:
