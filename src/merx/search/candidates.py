@@ -95,17 +95,17 @@ def find_with_facts(searcher: tantivy.Searcher, schema: tantivy.Schema, query: t
     """The documents matching `query` (at most `limit`: it must cover every match), their
     product ids and facts, the questions asked in the same search as the match itself (the
     products the semantic stage adds: one search instead of two)."""
-    if len(questions) > MAX_FLAGS:
+    if len(questions) > MAX_FLAGS:  # more than one search's flags: find, then ask
         hits = searcher.search(query, limit, count=False).hits
-        addresses = [addr for _, addr in hits]
-        ids = [int(p) for p in searcher.fast_field_values("product_id", addresses)] if addresses else []
-        return addresses, ids, gather_facts(searcher, schema, addresses, ids, questions)
-    flags = [(tantivy.Occur.Should, tantivy.Query.const_score_query(q, float(1 << k)))
-             for k, q in enumerate(questions.values())]
-    hits = searcher.search(tantivy.Query.boolean_query(
-        [(tantivy.Occur.Must, tantivy.Query.const_score_query(query, 0.0))] + flags), limit, count=False).hits
+    else:
+        flags = [(tantivy.Occur.Should, tantivy.Query.const_score_query(q, float(1 << k)))
+                 for k, q in enumerate(questions.values())]
+        hits = searcher.search(tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, tantivy.Query.const_score_query(query, 0.0))] + flags), limit, count=False).hits
     addresses = [addr for _, addr in hits]
     ids = [int(p) for p in searcher.fast_field_values("product_id", addresses)] if addresses else []
+    if len(questions) > MAX_FLAGS:
+        return addresses, ids, gather_facts(searcher, schema, addresses, ids, questions)
     bits = np.asarray([int(round(score)) for score, _ in hits], dtype=np.int64)
     answers = {name: (bits >> k) & 1 == 1 for k, name in enumerate(questions)}
     return addresses, ids, Facts(_signals(searcher, addresses), answers)

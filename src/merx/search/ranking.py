@@ -381,9 +381,10 @@ class Engine:
                     joined.append(by_id[pid])
                 by_id[pid].exact_code = True
                 code_ids.append(pid)
-            candidates += joined
-            extra += len(joined)
-            facts = facts + self._facts(searcher, joined, questions)
+            if joined:
+                candidates += joined
+                extra += len(joined)
+                facts = facts + self._facts(searcher, joined, questions)
 
         # Pinned products join even when their text does not match (merchandising decision).
         hidden = {p.product_id for p in pins if p.hidden}
@@ -399,9 +400,10 @@ class Engine:
                                  searcher.fast_field_values("product_id", [h[1] for h in pin_hits]) if pin_hits else []):
                 by_id[int(pid)] = Candidate(int(pid), addr, 0.0)
                 joined.append(by_id[int(pid)])
-            candidates += joined
-            extra += len(joined)
-            facts = facts + self._facts(searcher, joined, questions)
+            if joined:
+                candidates += joined
+                extra += len(joined)
+                facts = facts + self._facts(searcher, joined, questions)
         for pid, pos in pinned.items():
             if pid in by_id:
                 by_id[pid].pinned = pos
