@@ -25,7 +25,7 @@ def candidate_matches(searcher: tantivy.Searcher, schema: tantivy.Schema, ids: l
     candidate order. One search answers up to MAX_FLAGS questions: the candidates (a term set
     of their ids, score 0) must match, question k adds a constant 2^k when it matches, and the
     score read as an integer says which did. Restricting to the ids is what costs (a term
-    lookup per id: ~1.3 ms for 1,000 ids at 1,000,000 products), so asking every question in
+    lookup per id: ~2 ms for 1,000 ids at 1,000,000 products, benchmarks/stage3_facts.py), so asking every question in
     one search instead of one search each saves that per question."""
     n = len(ids)
     out = {name: np.zeros(n, dtype=bool) for name in questions}
@@ -53,8 +53,9 @@ def candidate_matches(searcher: tantivy.Searcher, schema: tantivy.Schema, ids: l
 def id_query(schema: tantivy.Schema, ids: Sequence[int]) -> tantivy.Query:
     """The products with these ids: one term query per id, joined by a boolean OR. Not
     tantivy's term_set_query, which matches the id field's term dictionary against an automaton
-    of the ids: for 950 ids at 1,000,000 products that search took 2.0 ms (p50) against 1.3 ms
-    for the boolean, and 3.5 against 1.8 ms on average (benchmarks/hybrid_phases.py's catalog)."""
+    of the ids: stage 3's questions over 945 ids at 1,000,000 products took 2.3 ms (p50) and
+    3.6 ms (mean) with the term set against 2.1 and 2.4 ms with the boolean, 2.2 / 3.6 against
+    1.9 / 2.2 in one segment (benchmarks/stage3_facts.py)."""
     return tantivy.Query.boolean_query([(tantivy.Occur.Should, tantivy.Query.term_query(schema, "product_id", int(i)))
                                         for i in ids])
 

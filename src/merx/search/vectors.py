@@ -397,8 +397,9 @@ class VectorStore:
         """Cosine similarity of each product to the query (0 for a product without a vector)."""
         out = np.zeros(len(product_ids), dtype=np.float64)
         with self._lock:
-            # map over dict.get runs the lookups in C: a tenth of a list comprehension's
-            # time for the 1,100 candidates of a hybrid search (0.08 against 0.66 ms at 1M vectors)
+            # map over dict.get runs the lookups in C: for the 1,100 candidates of a hybrid search
+            # at 1M vectors 0.54-0.58 against 0.58-0.67 ms (benchmarks/stage3_facts.py); most of
+            # it is cache misses into the million-entry dict, either way
             idx = np.fromiter(map(self._row.get, product_ids, repeat(-1)), dtype=np.int64, count=len(product_ids))
             have = idx >= 0
             if have.any():
